@@ -1,0 +1,289 @@
+/**
+ * Configuration: every environment variable of DESIGN.md, parsed once at start-up.
+ *
+ * Everything after start-up receives the frozen `Config` object — no `process.env` below this file.
+ * A wrong value throws `ConfigError` whose message is ONE line naming the variable and what is
+ * allowed; `main.ts` prints it and exits 2.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export type BindMode = 'tx' | 'rx' | 'trx';
+export interface SessionSpec {
+  mode: BindMode;
+  count: number;
+}
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d+$/, `an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `an integer from ${min} to ${max}`).max(max, `an integer from ${min} to ${max}`));
+const durationMs = (min: number, max: number) => int(min, max);
+const fraction = z
+  .string()
+  .regex(/^\d*\.?\d+$/, 'a number from 0 to 0.5')
+  .transform(Number)
+  .pipe(z.number().min(0, 'a number from 0 to 0.5').max(0.5, 'a number from 0 to 0.5'));
+const nonEmpty = z.string().min(1, 'a non-empty string');
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)');
+const brokerList = z
+  .string()
+  .regex(/^[^,\s:]+:\d{1,5}(,[^,\s:]+:\d{1,5})*$/, 'a comma-separated list of host:port');
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s):// URL');
+const sessionsSpec = z
+  .string()
+  .regex(/^(tx|rx|trx):\d+(,(tx|rx|trx):\d+)*$/, 'a list like trx:4 or tx:2,rx:2 (modes tx, rx, trx)')
+  .transform(parseSessionSpec);
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const saslMechanism = z.enum(['plain', 'scram-sha-256', 'scram-sha-512']);
+
+/** The environment variables, their defaults (the Agile Telecom profile) and what is allowed. */
+const envSchema = z.object({
+  KAFKA_BROKERS: brokerList.default('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: nonEmpty.default('sms-connector'),
+  KAFKA_GROUP_ID: nonEmpty.default('sms-connector'),
+  KAFKA_SSL: bool.default(false),
+  KAFKA_SASL_MECHANISM: saslMechanism.optional(),
+  KAFKA_SASL_USERNAME: nonEmpty.optional(),
+  KAFKA_SASL_PASSWORD: nonEmpty.optional(),
+  /** Consumer group session timeout; tests shorten it so a killed member is noticed fast. */
+  KAFKA_SESSION_TIMEOUT_MS: durationMs(6000, 300000).default(30000),
+  KAFKA_HEARTBEAT_INTERVAL_MS: durationMs(100, 60000).default(3000),
+  SCHEMA_REGISTRY_URL: httpUrl.default('http://127.0.0.1:8081'),
+  SCHEMA_REGISTRY_USERNAME: nonEmpty.optional(),
+  SCHEMA_REGISTRY_PASSWORD: nonEmpty.optional(),
+  TOPIC_OUTBOUND: topicName.default('sms.outbound'),
+  TOPIC_DELIVERY: topicName.default('sms.delivery'),
+  TOPIC_DLQ: topicName.default('sms.outbound.dlq'),
+  TOPIC_CORRELATION: topicName.default('sms.correlation'),
+  TOPIC_INBOUND: topicName.optional(),
+  TOPIC_AUTO_CREATE: bool.default(true),
+  TOPIC_PARTITIONS: int(1, 10000).default(12),
+  SMPP_HOST: nonEmpty.default('smpp.agiletelecom.com'),
+  SMPP_PORT: int(1, 65535).default(2776),
+  SMPP_TLS: bool.default(true),
+  SMPP_TLS_CA_FILE: nonEmpty.optional(),
+  SMPP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  SMPP_TLS_SERVERNAME: nonEmpty.optional(),
+  SMPP_SYSTEM_ID: z.string({ error: 'set to the account username (required)' }).min(1),
+  SMPP_PASSWORD: z.string({ error: 'set to the account password, or SMPP_PASSWORD_FILE to a file holding it (required)' }).min(1),
+  SMPP_SESSIONS: sessionsSpec.default(parseSessionSpec('trx:4')),
+  SMPP_ACCOUNT_MAX_BINDS: int(1, 64).default(4),
+  SMPP_RATE_LIMIT: int(1, 100000).default(100),
+  SMPP_RATE_MARGIN: fraction.default(0.02),
+  SMPP_WINDOW: int(1, 1000).default(10),
+  /** The provider closes a link without enquire_link for 5 minutes and asks for one every 30 s. */
+  SMPP_ENQUIRE_LINK_MS: durationMs(100, 30000).default(30000),
+  SMPP_RESPONSE_TIMEOUT_MS: durationMs(100, 600000).default(10000),
+  SMPP_CONNECT_TIMEOUT_MS: durationMs(100, 600000).default(10000),
+  SMPP_BIND_TIMEOUT_MS: durationMs(100, 600000).default(10000),
+  SMPP_RECONNECT_MIN_MS: durationMs(10, 600000).default(500),
+  SMPP_RECONNECT_MAX_MS: durationMs(10, 3600000).default(30000),
+  /** Backoff after a bind refused for credentials (0x0D-0x0F) or too many binds (0x05). */
+  SMPP_BIND_ERROR_BACKOFF_MS: durationMs(10, 3600000).default(60000),
+  SMS_MAX_SEGMENTS: int(1, 255).default(10),
+  RETRY_MAX_AGE_MS: durationMs(1000, 7 * 86400000).default(3600000),
+  RECEIPT_WAIT_MS: durationMs(1000, 30 * 86400000).default(172800000),
+  RECEIPT_ACK_WAIT_MS: durationMs(100, 600000).default(10000),
+  CORRELATION_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
+  SHUTDOWN_DRAIN_MS: durationMs(0, 600000).default(20000),
+  HTTP_PORT: int(0, 65535).default(9464),
+  LOG_LEVEL: logLevel.default('info'),
+});
+
+type Env = z.output<typeof envSchema>;
+
+export interface Config {
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    groupId: string;
+    ssl: boolean;
+    sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
+    sessionTimeoutMs: number;
+    heartbeatIntervalMs: number;
+  };
+  registry: { url: string; auth: { username: string; password: string } | null };
+  topics: {
+    outbound: string;
+    delivery: string;
+    dlq: string;
+    correlation: string;
+    inbound: string | null;
+    autoCreate: boolean;
+    partitions: number;
+  };
+  smpp: {
+    host: string;
+    port: number;
+    tls: boolean;
+    tlsCaFile: string | null;
+    tlsRejectUnauthorized: boolean;
+    tlsServername: string;
+    systemId: string;
+    password: string;
+    sessions: SessionSpec[];
+    accountMaxBinds: number;
+    rateLimit: number;
+    rateMargin: number;
+    window: number;
+    enquireLinkMs: number;
+    responseTimeoutMs: number;
+    connectTimeoutMs: number;
+    bindTimeoutMs: number;
+    reconnectMinMs: number;
+    reconnectMaxMs: number;
+    bindErrorBackoffMs: number;
+  };
+  sms: { maxSegments: number };
+  retryMaxAgeMs: number;
+  receiptWaitMs: number;
+  receiptAckWaitMs: number;
+  correlationRetentionMs: number;
+  shutdownDrainMs: number;
+  httpPort: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Parses `tx:2,rx:2` into bind specs; the total is checked against the account cap in `loadConfig`. */
+export function parseSessionSpec(spec: string): SessionSpec[] {
+  return spec.split(',').map((part) => {
+    const [mode, count] = part.split(':') as [BindMode, string];
+    return { mode, count: Number(count) };
+  });
+}
+
+/** `X_FILE` wins over `X` for secrets, so passwords can come from a mounted secret. */
+function withSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const name of ['SMPP_PASSWORD', 'KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD']) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === '') continue;
+    try {
+      out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new ConfigError(`${name}_FILE`, `${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  // An empty variable means "not set", as in most twelve-factor tools.
+  for (const [k, v] of Object.entries(out)) if (v === '') delete out[k];
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(withSecretFiles(env));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const raw = env[variable];
+    const allowed = issue.code === 'invalid_value' ? `one of ${issue.values.join(', ')}` : issue.message;
+    const got = raw === undefined ? 'not set' : variable.includes('PASSWORD') ? 'got a value' : `got ${JSON.stringify(raw)}`;
+    throw new ConfigError(variable, `${variable}: must be ${allowed} (${got})`);
+  }
+  return deepFreeze(toConfig(parsed.data));
+}
+
+function toConfig(e: Env): Config {
+  const binds = e.SMPP_SESSIONS.reduce((n, s) => n + s.count, 0);
+  if (binds < 1) throw new ConfigError('SMPP_SESSIONS', 'SMPP_SESSIONS: must ask for at least one bind');
+  if (!e.SMPP_SESSIONS.some((s) => s.mode !== 'rx' && s.count > 0)) {
+    throw new ConfigError('SMPP_SESSIONS', 'SMPP_SESSIONS: needs at least one tx or trx bind to submit');
+  }
+  if (e.SMPP_RECONNECT_MIN_MS > e.SMPP_RECONNECT_MAX_MS) {
+    throw new ConfigError('SMPP_RECONNECT_MIN_MS', 'SMPP_RECONNECT_MIN_MS: must not exceed SMPP_RECONNECT_MAX_MS');
+  }
+  if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
+    throw new ConfigError('KAFKA_SASL_USERNAME', 'KAFKA_SASL_USERNAME: KAFKA_SASL_MECHANISM needs a username and KAFKA_SASL_PASSWORD(_FILE)');
+  }
+  if (e.KAFKA_HEARTBEAT_INTERVAL_MS * 3 > e.KAFKA_SESSION_TIMEOUT_MS) {
+    throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', 'KAFKA_HEARTBEAT_INTERVAL_MS: must be at most a third of KAFKA_SESSION_TIMEOUT_MS');
+  }
+  return {
+    kafka: {
+      brokers: e.KAFKA_BROKERS.split(','),
+      clientId: e.KAFKA_CLIENT_ID,
+      groupId: e.KAFKA_GROUP_ID,
+      ssl: e.KAFKA_SSL,
+      sasl: e.KAFKA_SASL_MECHANISM
+        ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! }
+        : null,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
+    },
+    registry: {
+      url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
+      auth: e.SCHEMA_REGISTRY_USERNAME
+        ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' }
+        : null,
+    },
+    topics: {
+      outbound: e.TOPIC_OUTBOUND,
+      delivery: e.TOPIC_DELIVERY,
+      dlq: e.TOPIC_DLQ,
+      correlation: e.TOPIC_CORRELATION,
+      inbound: e.TOPIC_INBOUND ?? null,
+      autoCreate: e.TOPIC_AUTO_CREATE,
+      partitions: e.TOPIC_PARTITIONS,
+    },
+    smpp: {
+      host: e.SMPP_HOST,
+      port: e.SMPP_PORT,
+      tls: e.SMPP_TLS,
+      tlsCaFile: e.SMPP_TLS_CA_FILE ?? null,
+      tlsRejectUnauthorized: e.SMPP_TLS_REJECT_UNAUTHORIZED,
+      tlsServername: e.SMPP_TLS_SERVERNAME ?? e.SMPP_HOST,
+      systemId: e.SMPP_SYSTEM_ID,
+      password: e.SMPP_PASSWORD,
+      sessions: e.SMPP_SESSIONS,
+      accountMaxBinds: e.SMPP_ACCOUNT_MAX_BINDS,
+      rateLimit: e.SMPP_RATE_LIMIT,
+      rateMargin: e.SMPP_RATE_MARGIN,
+      window: e.SMPP_WINDOW,
+      enquireLinkMs: e.SMPP_ENQUIRE_LINK_MS,
+      responseTimeoutMs: e.SMPP_RESPONSE_TIMEOUT_MS,
+      connectTimeoutMs: e.SMPP_CONNECT_TIMEOUT_MS,
+      bindTimeoutMs: e.SMPP_BIND_TIMEOUT_MS,
+      reconnectMinMs: e.SMPP_RECONNECT_MIN_MS,
+      reconnectMaxMs: e.SMPP_RECONNECT_MAX_MS,
+      bindErrorBackoffMs: e.SMPP_BIND_ERROR_BACKOFF_MS,
+    },
+    sms: { maxSegments: e.SMS_MAX_SEGMENTS },
+    retryMaxAgeMs: e.RETRY_MAX_AGE_MS,
+    receiptWaitMs: e.RECEIPT_WAIT_MS,
+    receiptAckWaitMs: e.RECEIPT_ACK_WAIT_MS,
+    correlationRetentionMs: e.CORRELATION_RETENTION_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    httpPort: e.HTTP_PORT,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+const SECRET_KEYS = new Set(['password']);
+
+/** The effective config for the start-up log line, with every secret replaced. */
+export function redactedConfig(config: Config): unknown {
+  return JSON.parse(
+    JSON.stringify(config, (key, value: unknown) => (SECRET_KEYS.has(key) && value ? '[REDACTED]' : value)),
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,139 @@
+/**
+ * Per-session submit_sm pacing. PURE: no timers, no I/O — every method takes `now` (ms).
+ *
+ * Invariant: in ANY window of 1000 ms (closed interval) at most `limit` submit_sm are taken,
+ * where limit = floor((1 − margin) × rate). A strict provider (Agile: 100/s per connection,
+ * 0x58 beyond) counts this way; a token bucket with a full burst allowance does not (after a
+ * stall it lets `capacity` go at once and then keeps refilling — up to 2× in one window).
+ *
+ * Implementation: a log of the most recent send times (a sliding-window log). A send at `t` is
+ * allowed when the limit-th most recent send is more than 1000 ms before `t`. Missed capacity is
+ * never "caught up": a stall only makes the log older, it never adds credit.
+ *
+ * Smoothing: in addition, consecutive sends are at least `smoothing × 1000 / limit` ms apart
+ * (default 0.5 → at most twice the average rate inside any sub-second slice), so the first
+ * second after a stall is spread out instead of one burst of `limit` PDUs at the same instant.
+ *
+ * Throttle feedback: `slowDown(now)` (on 0x58) multiplies the effective limit by `slowDownFactor`
+ * (default ½), at most once per `slowDownHoldMs`; after `recoverQuietMs` without another
+ * slow-down the limit grows back by `recoverStepPerSecond × cap` per second, never above the cap.
+ */
+
+/** Options of {@link SubmitPacer}. */
+export interface PacingOptions {
+  /** Provider limit, submit_sm per second per session (Agile: 100). */
+  rate: number;
+  /** Safety margin kept below the rate, 0 ≤ margin < 1 (default 0.02 → 98/s for 100/s). */
+  margin?: number;
+  /** Minimum gap between sends as a fraction of the average gap 1000/limit (default 0.5; 0 = none). */
+  smoothing?: number;
+  /** Multiplier applied on slowDown (default 0.5). */
+  slowDownFactor?: number;
+  /** Further slowDown calls within this period are ignored — one 0x58 burst halves once (default 1000). */
+  slowDownHoldMs?: number;
+  /** Quiet period after the last slowDown before recovery starts (default 2000). */
+  recoverQuietMs?: number;
+  /** Recovery per second as a fraction of the cap (default 0.1 → +10 %/s). */
+  recoverStepPerSecond?: number;
+  /** Floor of the effective limit (default 1). */
+  minLimit?: number;
+}
+
+const WINDOW_MS = 1000;
+
+/** floor((1 − margin) × rate), at least 1. Exported for tests and metrics. */
+export function pacingLimit(rate: number, margin: number): number {
+  if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`pacing rate must be > 0, got ${rate}`);
+  if (!(margin >= 0 && margin < 1)) throw new RangeError(`pacing margin must be in [0, 1), got ${margin}`);
+  return Math.max(1, Math.floor((1 - margin) * rate + 1e-9));
+}
+
+export class SubmitPacer {
+  /** The configured cap: floor((1 − margin) × rate). */
+  readonly cap: number;
+  private readonly smoothing: number;
+  private readonly slowDownFactor: number;
+  private readonly slowDownHoldMs: number;
+  private readonly recoverQuietMs: number;
+  private readonly recoverStepPerSecond: number;
+  private readonly minLimit: number;
+  /** Send times, oldest first; at most `cap` entries (the limit never exceeds the cap). */
+  private readonly log: number[] = [];
+  private reducedLimit: number | undefined;
+  private reducedAt = Number.NEGATIVE_INFINITY;
+  private slowDowns = 0;
+
+  constructor(options: PacingOptions) {
+    this.cap = pacingLimit(options.rate, options.margin ?? 0.02);
+    this.smoothing = clamp(options.smoothing ?? 0.5, 0, 1);
+    this.slowDownFactor = clamp(options.slowDownFactor ?? 0.5, 0.05, 1);
+    this.slowDownHoldMs = Math.max(0, options.slowDownHoldMs ?? 1000);
+    this.recoverQuietMs = Math.max(0, options.recoverQuietMs ?? 2000);
+    this.recoverStepPerSecond = clamp(options.recoverStepPerSecond ?? 0.1, 0, 1);
+    this.minLimit = clamp(Math.floor(options.minLimit ?? 1), 1, this.cap);
+  }
+
+  /** Effective limit (submit_sm per any 1000 ms window) at `now`. */
+  currentLimit(now: number): number {
+    if (this.reducedLimit === undefined) return this.cap;
+    const recoveringMs = now - this.reducedAt - this.recoverQuietMs;
+    if (recoveringMs <= 0) return this.reducedLimit;
+    const grown = this.reducedLimit + (recoveringMs / 1000) * this.recoverStepPerSecond * this.cap;
+    return Math.min(this.cap, Math.floor(grown + 1e-9));
+  }
+
+  /** Alias of {@link currentLimit} in messages per second, for metrics. */
+  currentRate(now: number): number {
+    return this.currentLimit(now);
+  }
+
+  /** Earliest time ≥ now at which one more submit_sm may go on the wire. */
+  nextSendAt(now: number): number {
+    const limit = this.currentLimit(now);
+    let at = now;
+    const last = this.log[this.log.length - 1];
+    if (last !== undefined && this.smoothing > 0) {
+      at = Math.max(at, last + (this.smoothing * WINDOW_MS) / limit);
+    }
+    if (this.log.length >= limit) {
+      // The limit-th most recent send must fall outside the closed window [at − 1000, at].
+      const oldestCounted = this.log[this.log.length - limit] as number;
+      at = Math.max(at, oldestCounted + WINDOW_MS + 1);
+    }
+    // Sub-millisecond targets are rounded up so callers using integer clocks never send early.
+    return Math.ceil(at);
+  }
+
+  /** True when a send at `now` respects the limit. */
+  canSend(now: number): boolean {
+    return this.nextSendAt(now) <= now;
+  }
+
+  /**
+   * Records one submit_sm (every segment counts) sent at `now`. The caller must have waited
+   * for nextSendAt(now) ≤ now; take() does not refuse, so the log always reflects the wire.
+   */
+  take(now: number): void {
+    this.log.push(now);
+    if (this.log.length > this.cap) this.log.shift();
+  }
+
+  /** Reaction to 0x58 (throughput exceeded). Returns true if the limit was lowered. */
+  slowDown(now: number): boolean {
+    if (now - this.reducedAt < this.slowDownHoldMs) return false;
+    const current = this.currentLimit(now);
+    this.reducedLimit = Math.max(this.minLimit, Math.floor(current * this.slowDownFactor));
+    this.reducedAt = now;
+    this.slowDowns += 1;
+    return true;
+  }
+
+  /** Number of effective slow-downs so far (for metrics). */
+  slowDownCount(): number {
+    return this.slowDowns;
+  }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}

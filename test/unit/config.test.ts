@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, redactedConfig } from '../../src/config.js';
+
+const required = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 's3cret' };
+
+test('defaults are the Agile Telecom profile of DESIGN.md', () => {
+  const c = loadConfig(required);
+  assert.equal(c.smpp.host, 'smpp.agiletelecom.com');
+  assert.equal(c.smpp.port, 2776);
+  assert.equal(c.smpp.tls, true);
+  assert.equal(c.smpp.tlsRejectUnauthorized, true);
+  assert.deepEqual(c.smpp.sessions, [{ mode: 'trx', count: 4 }]);
+  assert.equal(c.smpp.accountMaxBinds, 4);
+  assert.equal(c.smpp.rateLimit, 100);
+  assert.equal(c.smpp.rateMargin, 0.02);
+  assert.equal(c.smpp.window, 10);
+  assert.equal(c.smpp.enquireLinkMs, 30000);
+  assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
+  assert.equal(c.topics.outbound, 'sms.outbound');
+  assert.equal(c.topics.dlq, 'sms.outbound.dlq');
+  assert.equal(c.topics.inbound, null);
+  assert.equal(c.topics.partitions, 12);
+  assert.equal(c.retryMaxAgeMs, 3600000);
+  assert.equal(c.receiptAckWaitMs, 10000);
+  assert.equal(c.httpPort, 9464);
+});
+
+test('config is frozen so nothing below start-up can change it', () => {
+  const c = loadConfig(required);
+  assert.throws(() => {
+    (c.smpp as { port: number }).port = 1;
+  }, TypeError);
+});
+
+const bad: [Record<string, string>, string, RegExp][] = [
+  [{ SMPP_PORT: 'abc' }, 'SMPP_PORT', /integer from 1 to 65535/],
+  [{ SMPP_PORT: '0' }, 'SMPP_PORT', /integer from 1 to 65535/],
+  [{ SMPP_TLS: 'maybe' }, 'SMPP_TLS', /one of/],
+  [{ SMPP_SESSIONS: 'trx:4,foo' }, 'SMPP_SESSIONS', /tx:2,rx:2/],
+  [{ SMPP_SESSIONS: 'rx:2' }, 'SMPP_SESSIONS', /tx or trx/],
+  [{ SMPP_ENQUIRE_LINK_MS: '60000' }, 'SMPP_ENQUIRE_LINK_MS', /30000/],
+  [{ SMPP_RATE_MARGIN: '0.9' }, 'SMPP_RATE_MARGIN', /0 to 0.5/],
+  [{ KAFKA_BROKERS: 'nohost' }, 'KAFKA_BROKERS', /host:port/],
+  [{ SCHEMA_REGISTRY_URL: 'ftp://x' }, 'SCHEMA_REGISTRY_URL', /http/],
+  [{ TOPIC_OUTBOUND: 'bad topic' }, 'TOPIC_OUTBOUND', /topic name/],
+  [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of/],
+  [{ SMPP_RECONNECT_MIN_MS: '5000', SMPP_RECONNECT_MAX_MS: '1000' }, 'SMPP_RECONNECT_MIN_MS', /RECONNECT_MAX/],
+];
+
+for (const [env, variable, allowed] of bad) {
+  test(`a wrong ${variable} stops start-up with one line naming it`, () => {
+    try {
+      loadConfig({ ...required, ...env });
+      assert.fail('expected ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.variable, variable);
+      assert.match(err.message, new RegExp(`^${variable}: `));
+      assert.match(err.message, allowed);
+      assert.ok(!err.message.includes('\n'), 'one line');
+    }
+  });
+}
+
+test('a missing SMPP_SYSTEM_ID is named', () => {
+  assert.throws(() => loadConfig({ SMPP_PASSWORD: 'x' }), (e: ConfigError) => e.variable === 'SMPP_SYSTEM_ID');
+});
+
+test('SMPP_PASSWORD_FILE reads the secret file and wins over SMPP_PASSWORD', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const file = join(dir, 'pw');
+  writeFileSync(file, 'fromfile\n');
+  const c = loadConfig({ SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 'fromenv', SMPP_PASSWORD_FILE: file });
+  assert.equal(c.smpp.password, 'fromfile');
+});
+
+test('an unreadable SMPP_PASSWORD_FILE is named, without the secret', () => {
+  assert.throws(
+    () => loadConfig({ SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD_FILE: '/nonexistent/pw' }),
+    (e: ConfigError) => e.variable === 'SMPP_PASSWORD_FILE' && /cannot read/.test(e.message),
+  );
+});
+
+test('the loggable config never contains a secret', () => {
+  const c = loadConfig({
+    ...required,
+    KAFKA_SASL_MECHANISM: 'plain',
+    KAFKA_SASL_USERNAME: 'u',
+    KAFKA_SASL_PASSWORD: 'kafkapw',
+    SCHEMA_REGISTRY_USERNAME: 'r',
+    SCHEMA_REGISTRY_PASSWORD: 'regpw',
+  });
+  const text = JSON.stringify(redactedConfig(c));
+  for (const secret of ['s3cret', 'kafkapw', 'regpw']) assert.ok(!text.includes(secret), secret);
+  assert.ok(text.includes('[REDACTED]'));
+  assert.ok(text.includes('acme'), 'non-secret values stay');
+});
