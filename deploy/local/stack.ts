@@ -53,14 +53,22 @@ export interface StackInfo {
 export type ServiceState = 'up' | 'down' | 'crashed';
 
 export const KAFKA_VERSION = '4.1.1';
-export const APICURIO_VERSION = '3.3.3';
+export const APICURIO_VERSION = '3.0.9';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(HERE, '..', '..');
+
+/** The repo root: the nearest folder above this file holding deploy/local/pom.xml (works from dist/ too). */
+function findRepoRoot(start: string): string {
+  for (let d = start; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'deploy', 'local', 'pom.xml')) && fs.existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) return path.resolve(HERE, '..', '..');
+  }
+}
+export const REPO_ROOT = findRepoRoot(HERE);
 export const DEFAULT_STACK_DIR = path.join(REPO_ROOT, '.local', 'stack');
 /** Where Maven lays out the jars; override with KSC_STACK_DIST. */
 export const DIST_DIR = process.env['KSC_STACK_DIST'] ?? path.join(REPO_ROOT, '.local', 'dist');
-const POM = path.join(HERE, 'pom.xml');
+const POM = path.join(REPO_ROOT, 'deploy', 'local', 'pom.xml');
 
 const DEFAULT_PORTS = { kafkaPort: 9092, controllerPort: 9093, registryPort: 8081, registryManagementPort: 9001 };
 const KAFKA_START_TIMEOUT_MS = Number(process.env['KSC_STACK_KAFKA_TIMEOUT_MS'] ?? 180_000);
@@ -259,12 +267,15 @@ function kafkaLibs(): string {
 function registryHome(): string {
   return path.join(DIST_DIR, 'apicurio');
 }
+/** 3.0.x ships Quarkus' legacy-jar layout: <name>-runner.jar + lib/ (3.3.x is fast-jar but needs Java 21). */
+function registryJar(): string {
+  return path.join(registryHome(), `apicurio-registry-app-${APICURIO_VERSION}-runner.jar`);
+}
 
 export function artifactsPresent(): boolean {
   return (
     fs.existsSync(path.join(kafkaLibs(), `kafka_2.13-${KAFKA_VERSION}.jar`)) &&
-    fs.existsSync(path.join(registryHome(), 'quarkus-run.jar')) &&
-    fs.existsSync(path.join(registryHome(), 'app', `apicurio-registry-app-${APICURIO_VERSION}.jar`))
+    fs.existsSync(registryJar())
   );
 }
 
@@ -277,11 +288,15 @@ export async function ensureArtifacts(opts?: StackOptions): Promise<void> {
     const t0 = Date.now();
     // a half-unpacked tree would confuse the unpack markers: start clean
     fs.rmSync(DIST_DIR, { recursive: true, force: true });
-    const res = spawnSync('mvn', ['-q', '-B', '-f', POM, `-Dstack.home=${DIST_DIR}`, 'process-resources'], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+    const res = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', '-f', POM, `-Dstack.home=${DIST_DIR}`, 'process-resources'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
     });
     if (res.error) throw new Error(`could not run mvn (is Maven installed?): ${res.error.message}`);
-    if (res.status !== 0) throw new Error(`mvn exited with ${res.status} while fetching the stack artifacts`);
+    if (res.status !== 0) {
+      throw new Error(`mvn exited with ${res.status} while fetching the stack artifacts:\n${res.stdout}\n${res.stderr}`);
+    }
     if (!artifactsPresent()) throw new Error(`mvn finished but the artifacts are not in ${DIST_DIR}`);
     say(opts ?? { verbose: true }, `artifacts ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   });
@@ -302,7 +317,8 @@ async function choosePorts(dir: string, opts: StackOptions | undefined, saved: S
       taken.add(explicit);
       continue;
     }
-    const preferred = saved?.[k] ?? (isDefaultDir ? DEFAULT_PORTS[k] : undefined);
+    // the default dir goes back to the well-known ports; other dirs keep the ports they had
+    const preferred = isDefaultDir ? DEFAULT_PORTS[k] : saved?.[k];
     if (preferred !== undefined && !taken.has(preferred) && (await portFree(preferred))) {
       chosen[k] = preferred;
       taken.add(preferred);
@@ -604,10 +620,8 @@ async function startRegistryLocked(dir: string, st: StackState, opts?: StackOpti
     '-Dapicurio.rest.deletion.artifact-version.enabled=true',
     '-Dapicurio.rest.deletion.group.enabled=true',
     '-Dquarkus.http.access-log.enabled=false',
-    '-Dquarkus.otel.enabled=false',
-    '-Dquarkus.otel.sdk.disabled=true',
     '-jar',
-    path.join(registryHome(), 'quarkus-run.jar'),
+    registryJar(),
   ]);
   say(opts, `registry starting (pid ${pid}) on 127.0.0.1:${st.registryPort}, management ${st.registryManagementPort} ...`);
   await waitReady(dir, 'registry', pid, () => registryAnswers(st.registryPort), REGISTRY_START_TIMEOUT_MS);
@@ -708,6 +722,29 @@ export async function startRegistry(opts?: StackOptions): Promise<StackInfo> {
     await startRegistryLocked(dir, st, opts);
     return infoOf(dir, st);
   });
+}
+
+/**
+ * Stops every stack found in the sub-folders of `root` (folders holding a stack.json) and returns
+ * their paths. Used to clean up private stacks that tests started under a shared folder.
+ */
+export async function sweepStacks(root: string, opts?: Omit<StackOptions, 'dir'>): Promise<string[]> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  const swept: string[] = [];
+  for (const name of names) {
+    const dir = path.join(root, name);
+    if (!fs.existsSync(path.join(dir, 'stack.json'))) continue;
+    if (isRunning(dir, 'kafka') || isRunning(dir, 'registry')) {
+      await stackDown({ ...opts, dir });
+      swept.push(dir);
+    }
+  }
+  return swept;
 }
 
 // ---------------------------------------------------------------- CLI

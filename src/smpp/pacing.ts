@@ -11,8 +11,9 @@
  * never "caught up": a stall only makes the log older, it never adds credit.
  *
  * Smoothing: in addition, consecutive sends are at least `smoothing × 1000 / limit` ms apart
- * (default 0.5 → at most twice the average rate inside any sub-second slice), so the first
- * second after a stall is spread out instead of one burst of `limit` PDUs at the same instant.
+ * (default 0.8 → at most 1.25× the average rate inside any sub-second slice), so the first
+ * second after a stall is spread out instead of one burst of `limit` PDUs at the same instant,
+ * and steady traffic has no half-second bursts a sub-second-bucket SMSC might punish.
  *
  * Throttle feedback: `slowDown(now)` (on 0x58) multiplies the effective limit by `slowDownFactor`
  * (default ½), at most once per `slowDownHoldMs`; after `recoverQuietMs` without another
@@ -25,7 +26,7 @@ export interface PacingOptions {
   rate: number;
   /** Safety margin kept below the rate, 0 ≤ margin < 1 (default 0.02 → 98/s for 100/s). */
   margin?: number;
-  /** Minimum gap between sends as a fraction of the average gap 1000/limit (default 0.5; 0 = none). */
+  /** Minimum gap between sends as a fraction of the average gap 1000/limit (default 0.8; 0 = none). */
   smoothing?: number;
   /** Multiplier applied on slowDown (default 0.5). */
   slowDownFactor?: number;
@@ -65,7 +66,7 @@ export class SubmitPacer {
 
   constructor(options: PacingOptions) {
     this.cap = pacingLimit(options.rate, options.margin ?? 0.02);
-    this.smoothing = clamp(options.smoothing ?? 0.5, 0, 1);
+    this.smoothing = clamp(options.smoothing ?? 0.8, 0, 1);
     this.slowDownFactor = clamp(options.slowDownFactor ?? 0.5, 0.05, 1);
     this.slowDownHoldMs = Math.max(0, options.slowDownHoldMs ?? 1000);
     this.recoverQuietMs = Math.max(0, options.recoverQuietMs ?? 2000);

@@ -3,6 +3,7 @@
  * code base talks to SMPP through these shapes only.
  */
 import type { Logger } from 'pino';
+import type { PacingOptions } from './pacing.js';
 
 export type BindMode = 'tx' | 'rx' | 'trx';
 
@@ -30,6 +31,8 @@ export interface SessionOptions {
   rateLimit?: number;
   /** Safety margin below rateLimit (default 0.02). */
   rateMargin?: number;
+  /** Fine-tuning of the pacer (smoothing, slow-down and recovery); rate and margin come from above. */
+  pacing?: Omit<PacingOptions, 'rate' | 'margin'>;
   /** enquire_link period, sent even under traffic (default 30000, at most 30000). */
   enquireLinkMs?: number;
   /** Deadline for enquire_link_resp (default min(responseTimeoutMs, enquireLinkMs)). */

@@ -1,0 +1,275 @@
+/**
+ * `SmsBindSlotAssigner`: a kafkajs partition assigner that hands out partitions *and SMPP bind slots*.
+ *
+ * Replicas of the connector share one SMPP account whose binds — all modes, all replicas together —
+ * must never exceed `SMPP_ACCOUNT_MAX_BINDS` (the cap). The consumer group already elects one leader
+ * that decides for everyone, so the leader's `assign()` is where the cap is enforced:
+ *
+ *  - each member announces `{ requestedBinds, sessions, cap }` (JSON in its subscription userData);
+ *  - the leader uses the smallest cap any member reports (a replica with a stale, larger cap must not
+ *    raise the limit for everyone) and gives slot ids `0..cap-1` out by water-filling over members
+ *    sorted by memberId: everyone gets min(requested, fair share), leftovers go to members that asked
+ *    for more; Σ slots ≤ cap always;
+ *  - members with no slot get no partitions (hot standby: they stay in the group, take over on the
+ *    next rebalance when a slot frees up);
+ *  - every partition of the subscribed topics goes to exactly one slot-holding member, weighted by
+ *    its slot count (a member with 2 binds can submit twice as fast as one with 1; each member stays
+ *    within one partition of its exact share), deterministically;
+ *  - each member's assignment carries JSON `{ bindSlots: number[], generationNote }` in userData.
+ *
+ * Rebalances in kafkajs are eager (every member gives up everything before the new assignment), but
+ * a member's binds are closed by the app, not by kafkajs: the app shrinks its pool to the new slot
+ * count before it grows, and for the few seconds of a rebalance a bind may still be closing while
+ * another replica opens one. The SMSC answers that with 0x05 (bind limit), which backs the session
+ * off (see smpp/status) — the cap can be touched, never silently exceeded for long.
+ *
+ * `planAssignment` and `bindModesForSlots` are pure and property-tested; the kafkajs glue is thin.
+ * `BindMode` is declared here rather than imported so that `kafka/` stays free of `smpp/`.
+ */
+import { AssignerProtocol, type Consumer, type PartitionAssigner } from 'kafkajs';
+
+export const ASSIGNER_NAME = 'SmsBindSlotAssigner';
+/** Version of the userData JSON of both subscription and assignment. */
+export const ASSIGNER_VERSION = 1;
+
+export type BindMode = 'tx' | 'rx' | 'trx';
+
+/** What a member tells the leader (subscription userData). */
+export interface BindSlotRequest {
+  /** Binds this replica would like (its `SMPP_SESSIONS` total). */
+  requestedBinds: number;
+  /** The raw sessions spec, e.g. `trx:4` (informational for the leader; logged). */
+  sessions: string;
+  /** `SMPP_ACCOUNT_MAX_BINDS` as this replica knows it. */
+  cap: number;
+}
+
+export interface PlanMember {
+  memberId: string;
+  requestedBinds: number;
+  /** The member's cap; `Infinity` when unknown (unreadable metadata: it does not lower the cap). */
+  cap: number;
+}
+
+export interface MemberPlan {
+  partitions: Record<string, number[]>;
+  bindSlots: number[];
+}
+
+/** A non-negative integer, or 0 for anything else (NaN, negative, non-number). */
+function wholeOrZero(value: number): number {
+  if (value === Number.POSITIVE_INFINITY) return value;
+  return Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+/** Slot counts per member (same order as `members`): water-filling, ties to earlier members. */
+function slotCounts(requested: number[], cap: number): number[] {
+  const given = requested.map(() => 0);
+  let remaining = cap;
+  let progress = true;
+  while (remaining > 0 && progress) {
+    progress = false;
+    for (let i = 0; i < requested.length && remaining > 0; i += 1) {
+      if ((given[i] as number) < (requested[i] as number)) {
+        given[i] = (given[i] as number) + 1;
+        remaining -= 1;
+        progress = true;
+      }
+    }
+  }
+  return given;
+}
+
+/**
+ * Partition counts proportional to slot weight by largest remainder (ties to the earlier member), so
+ * every member is within one partition of its exact share.
+ */
+function setTargets(active: { weight: number; target: number }[], total: number): void {
+  const weightSum = active.reduce((sum, a) => sum + a.weight, 0);
+  const remainders = active.map((a, i) => {
+    a.target = Math.floor((total * a.weight) / weightSum);
+    return { i, rest: (total * a.weight) % weightSum };
+  });
+  let left = total - active.reduce((sum, a) => sum + a.target, 0);
+  remainders.sort((x, y) => y.rest - x.rest || x.i - y.i);
+  for (const { i } of remainders) {
+    if (left === 0) break;
+    (active[i] as { target: number }).target += 1;
+    left -= 1;
+  }
+}
+
+/**
+ * The leader's plan. Deterministic: the result depends only on the set of members (their order in
+ * the input does not matter) and on the partitions.
+ */
+export function planAssignment(members: readonly PlanMember[], partitionsByTopic: Readonly<Record<string, readonly number[]>>): Record<string, MemberPlan> {
+  const sorted = [...members].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+  const plan: Record<string, MemberPlan> = {};
+  if (sorted.length === 0) return plan;
+
+  const capAll = Math.min(...sorted.map((m) => wholeOrZero(m.cap)));
+  const requested = sorted.map((m) => wholeOrZero(m.requestedBinds));
+  // Σ requested is finite, so an unknown (infinite) cap still hands out finitely many slots.
+  const counts = slotCounts(requested, Math.min(capAll, requested.reduce((a, b) => a + b, 0)));
+
+  let nextSlot = 0;
+  sorted.forEach((member, i) => {
+    const n = counts[i] as number;
+    plan[member.memberId] = { partitions: {}, bindSlots: Array.from({ length: n }, (_, k) => nextSlot + k) };
+    nextSlot += n;
+  });
+
+  const active = sorted.map((m, i) => ({ id: m.memberId, weight: counts[i] as number, taken: 0, target: 0 })).filter((a) => a.weight > 0);
+  if (active.length === 0) return plan;
+
+  const topics = Object.keys(partitionsByTopic).sort();
+  const sortedPartitions = topics.map((topic) => ({ topic, partitions: [...new Set(partitionsByTopic[topic] ?? [])].sort((a, b) => a - b) }));
+  const total = sortedPartitions.reduce((sum, t) => sum + t.partitions.length, 0);
+  setTargets(active, total);
+
+  // Interleave: each partition goes to the member with the lowest (taken+1)/weight that is still
+  // below its target, ties to the earlier member. With equal weights this is plain round robin.
+  for (const { topic, partitions } of sortedPartitions) {
+    for (const partition of partitions) {
+      let best: (typeof active)[number] | undefined;
+      for (const candidate of active) {
+        if (candidate.taken >= candidate.target) continue;
+        if (!best || (candidate.taken + 1) * best.weight < (best.taken + 1) * candidate.weight) best = candidate;
+      }
+      if (!best) throw new Error('planAssignment: partition targets do not add up (bug)');
+      best.taken += 1;
+      const memberPlan = plan[best.id] as MemberPlan;
+      (memberPlan.partitions[topic] ??= []).push(partition);
+    }
+  }
+  return plan;
+}
+
+/**
+ * Bind modes to open with `slots` binds. Rounds over the spec with submit-capable modes first
+ * (tx, trx, then rx), so tx:2,rx:2 → tx, rx, tx, rx. Never more binds than the spec asks for. If the
+ * kept modes cannot submit, or cannot receive although the spec had a receiver, the last one becomes
+ * trx: a replica must not hold binds it cannot submit on, nor submit with nobody taking receipts.
+ */
+export function bindModesForSlots(sessionsSpec: readonly { mode: BindMode; count: number }[], slots: number): BindMode[] {
+  const order: BindMode[] = ['tx', 'trx', 'rx'];
+  const remaining = order.map((mode) => ({
+    mode,
+    count: sessionsSpec.filter((e) => e.mode === mode).reduce((sum, e) => sum + wholeOrZero(e.count), 0),
+  }));
+  const limit = wholeOrZero(slots);
+  const modes: BindMode[] = [];
+  while (modes.length < limit && remaining.some((e) => e.count > 0)) {
+    for (const entry of remaining) {
+      if (entry.count > 0 && modes.length < limit) {
+        modes.push(entry.mode);
+        entry.count -= 1;
+      }
+    }
+  }
+  if (modes.length === 0) return modes;
+  const submits = modes.some((m) => m !== 'rx');
+  const receives = modes.some((m) => m !== 'tx');
+  const specReceives = sessionsSpec.some((e) => e.mode !== 'tx' && e.count > 0);
+  if (!submits || (!receives && specReceives)) modes[modes.length - 1] = 'trx';
+  return modes;
+}
+
+function parseJson(buffer: Buffer | null | undefined): unknown {
+  if (!buffer || buffer.length === 0) return undefined;
+  try {
+    return JSON.parse(buffer.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a member's subscription; unreadable metadata → asks for nothing and does not lower the cap. */
+export function decodeBindSlotRequest(memberMetadata: Buffer): { requestedBinds: number; cap: number } {
+  let data: unknown;
+  try {
+    data = parseJson(AssignerProtocol.MemberMetadata.decode(memberMetadata)?.userData);
+  } catch {
+    data = undefined;
+  }
+  const obj = (typeof data === 'object' && data !== null ? data : {}) as Partial<BindSlotRequest>;
+  return {
+    requestedBinds: typeof obj.requestedBinds === 'number' ? obj.requestedBinds : 0,
+    cap: typeof obj.cap === 'number' ? obj.cap : Number.POSITIVE_INFINITY,
+  };
+}
+
+/** Bind slot ids from an encoded member assignment; anything unreadable → [] (standby is the safe side). */
+export function decodeBindSlots(memberAssignment: Buffer): number[] {
+  let data: unknown;
+  try {
+    data = parseJson(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.userData);
+  } catch {
+    return [];
+  }
+  const slots = (data as { bindSlots?: unknown } | undefined)?.bindSlots;
+  if (!Array.isArray(slots)) return [];
+  return slots.filter((s): s is number => Number.isInteger(s) && s >= 0);
+}
+
+/** The assigner for `consumer({ partitionAssigners: [createBindSlotAssigner(...)] })`; use it alone. */
+export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssigner {
+  return ({ cluster, logger }) => ({
+    name: ASSIGNER_NAME,
+    version: ASSIGNER_VERSION,
+
+    async assign({ members, topics }) {
+      const planMembers = members.map(({ memberId, memberMetadata }) => ({ memberId, ...decodeBindSlotRequest(memberMetadata) }));
+      const partitionsByTopic: Record<string, number[]> = {};
+      for (const topic of topics) {
+        partitionsByTopic[topic] = cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
+      }
+      const plan = planAssignment(planMembers, partitionsByTopic);
+      const holders = Object.values(plan).filter((p) => p.bindSlots.length > 0).length;
+      const slotsGiven = Object.values(plan).reduce((sum, p) => sum + p.bindSlots.length, 0);
+      const generationNote = `${holders} of ${members.length} members hold ${slotsGiven} bind slots`;
+      logger.info('Bind slots assigned', { generationNote, slots: Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.bindSlots])) });
+      // Every member gets an entry, standbys too: an empty assignment still carries bindSlots: [].
+      return members.map(({ memberId }) => {
+        const memberPlan = plan[memberId] ?? { partitions: {}, bindSlots: [] };
+        return {
+          memberId,
+          memberAssignment: AssignerProtocol.MemberAssignment.encode({
+            version: ASSIGNER_VERSION,
+            assignment: memberPlan.partitions,
+            userData: Buffer.from(JSON.stringify({ bindSlots: memberPlan.bindSlots, generationNote })),
+          }),
+        };
+      });
+    },
+
+    protocol({ topics }) {
+      return {
+        name: ASSIGNER_NAME,
+        metadata: AssignerProtocol.MemberMetadata.encode({
+          version: ASSIGNER_VERSION,
+          topics,
+          userData: Buffer.from(JSON.stringify(request)),
+        }),
+      };
+    },
+  });
+}
+
+/**
+ * This member's bind slots in the current generation.
+ *
+ * Why describeGroup: kafkajs decodes the SyncGroup answer itself and keeps only the partition map —
+ * the assignment's userData (our bind slots) is dropped before any event or callback sees it. The
+ * coordinator still holds every member's raw assignment bytes and returns them from DescribeGroups,
+ * so we ask it. Call after GROUP_JOIN (which gives the memberId). Throws when the group is not
+ * Stable or this member is missing — the assignment may be stale then; retry shortly.
+ */
+export async function fetchOwnBindSlots(consumer: Pick<Consumer, 'describeGroup'>, memberId: string): Promise<number[]> {
+  const group = await consumer.describeGroup();
+  if (group.state !== 'Stable') throw new Error(`consumer group ${group.groupId} is ${group.state}, bind slots not settled yet`);
+  const own = group.members.find((m) => m.memberId === memberId);
+  if (!own) throw new Error(`member ${memberId} not found in consumer group ${group.groupId}`);
+  return decodeBindSlots(own.memberAssignment);
+}

@@ -1,0 +1,92 @@
+/**
+ * Tails the whole `sms.correlation` topic into the in-memory CorrelationIndex, on every replica,
+ * so a receipt arriving anywhere finds its request, and a replayed record finds what was already
+ * submitted.
+ *
+ * kafkajs has no manual partition assignment, so the tail is a consumer in a group of its own
+ * (unique per process, never commits: it always starts from the beginning).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { CorrelationIndex } from '../pipeline/correlation-index.js';
+
+export class CorrelationTail {
+  private readonly consumer: Consumer;
+  private readonly positions = new Map<number, bigint>();
+  private readonly waiters = new Set<() => void>();
+  private running = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly topic: string,
+    private readonly index: CorrelationIndex,
+    groupPrefix: string,
+    private readonly logger: Logger,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: `${groupPrefix}.correlation-tail.${randomUUID()}`,
+      sessionTimeout: 30000,
+      maxWaitTimeInMs: 200,
+      allowAutoTopicCreation: false,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          const key = m.key?.toString('utf8');
+          if (!key) continue;
+          try {
+            this.index.apply(key, m.value ? JSON.parse(m.value.toString('utf8')) : null);
+          } catch (err) {
+            this.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'skipping unreadable correlation record');
+          }
+        }
+        const last = batch.messages.at(-1);
+        if (last) this.positions.set(batch.partition, BigInt(last.offset) + 1n);
+        for (const wake of this.waiters) wake();
+      },
+    });
+  }
+
+  /**
+   * Resolves once everything written to the topic before this call has been applied (or after
+   * `timeoutMs`, returning false). Called before a newly assigned partition is processed, so a
+   * record another replica submitted just before a crash is recognised and not sent again.
+   */
+  async waitCaughtUp(timeoutMs = 30000): Promise<boolean> {
+    const targets = (await this.admin.fetchTopicOffsets(this.topic))
+      .map((p) => ({ partition: p.partition, high: BigInt(p.high), low: BigInt(p.low) }))
+      .filter((p) => p.high > p.low);
+    const done = () => targets.every((t) => (this.positions.get(t.partition) ?? 0n) >= t.high);
+    if (done()) return true;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!done()) return;
+        finish(true);
+      };
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (!ok) this.logger.warn({ topic: this.topic }, 'correlation tail did not catch up in time; continuing');
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.consumer.disconnect();
+  }
+}

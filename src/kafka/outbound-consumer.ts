@@ -1,0 +1,292 @@
+/**
+ * The `sms.outbound` consumer group, on kafkajs.
+ *
+ * Each batch is processed *inside* eachBatch, records in parallel but one key at a time, and the
+ * batch handler returns only when every record finished (or the batch was aborted). Why not hand
+ * records off and return at once: kafkajs has no "partitions revoked" hook, and a batch handler
+ * that is still running is the only thing that holds a rebalance back — so this is how a
+ * rebalance drains in-flight work and commits before the partitions are given away. kafkajs also
+ * re-fetches from the last *resolved* offset, and its resolveOffset overwrites (not contiguous),
+ * so commits come from our own contiguous tracker (PartitionOffsets), never auto-commit.
+ *
+ * Heartbeats continue during long batches (retries, an account pause) from a ticker, which is
+ * also how a pending rebalance is noticed: the heartbeat fails with REBALANCE_IN_PROGRESS, new
+ * records stop starting, and after the drain deadline the rest are aborted (uncommitted; the next
+ * owner re-reads them, and the correlation index stops it re-sending what we submitted).
+ */
+import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { InboundRecord } from '../pipeline/outbound-processor.js';
+import { PartitionOffsets } from './offsets.js';
+
+export interface RecordHandler {
+  process(record: InboundRecord, signal: AbortSignal): Promise<void>;
+}
+
+export interface ConsumerObserver {
+  consumed?(topic: string, count: number): void;
+  lag?(partition: number, lag: number): void;
+  stalled?(): void;
+}
+
+export interface OutboundConsumerOptions {
+  kafka: Kafka;
+  topic: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** Batches processed at once (one per partition). */
+  partitionsConcurrency: number;
+  /** How long a rebalance or shutdown waits for in-flight records before aborting them. */
+  drainMs: number;
+  assigners?: PartitionAssigner[];
+  handler: RecordHandler;
+  logger: Logger;
+  observer?: ConsumerObserver;
+  /** Runs before the first batch of a partition after each assignment (correlation catch-up). */
+  beforeFirstBatch?: (partition: number) => Promise<void>;
+  onAssignment?: (memberId: string, partitions: number[]) => void;
+  /** No fetch for this long while idle → restart the consumer (kafkajs can stall silently). */
+  watchdogMs?: number;
+}
+
+class AbortedByDrain extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'AbortedByDrain';
+  }
+}
+
+export class OutboundConsumer {
+  private consumer: Consumer;
+  private readonly active = new Set<AbortController>();
+  private readonly primed = new Set<number>();
+  private draining: { until: number; timer: NodeJS.Timeout } | null = null;
+  private stopping = false;
+  private joined = false;
+  private lastFetchAt = Date.now();
+  private watchdog: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: OutboundConsumerOptions) {
+    this.consumer = this.create();
+  }
+
+  get isJoined(): boolean {
+    return this.joined && !this.stopping;
+  }
+
+  private create(): Consumer {
+    const c = this.opts.kafka.consumer({
+      groupId: this.opts.groupId,
+      sessionTimeout: this.opts.sessionTimeoutMs,
+      heartbeatInterval: this.opts.heartbeatIntervalMs,
+      rebalanceTimeout: Math.max(this.opts.sessionTimeoutMs, this.opts.drainMs + 10000),
+      maxBytesPerPartition: 256 * 1024,
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: false,
+      ...(this.opts.assigners ? { partitionAssigners: this.opts.assigners } : {}),
+    });
+    c.on(c.events.GROUP_JOIN, (e) => {
+      this.joined = true;
+      this.primed.clear();
+      const partitions = e.payload.memberAssignment[this.opts.topic] ?? [];
+      this.opts.logger.info({ memberId: e.payload.memberId, partitions, leader: e.payload.isLeader }, 'joined consumer group');
+      this.opts.onAssignment?.(e.payload.memberId, partitions);
+    });
+    c.on(c.events.REBALANCING, () => {
+      this.opts.logger.info('consumer group rebalancing');
+    });
+    c.on(c.events.FETCH_START, () => {
+      this.lastFetchAt = Date.now();
+    });
+    c.on(c.events.CRASH, (e) => {
+      this.joined = false;
+      this.opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.stopping) void this.restart('crash without restart');
+    });
+    c.on(c.events.STOP, () => {
+      this.joined = false;
+    });
+    return c;
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.opts.partitionsConcurrency,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.startWatchdog();
+  }
+
+  private startWatchdog(): void {
+    const limit = this.opts.watchdogMs ?? Math.max(60000, 3 * this.opts.sessionTimeoutMs);
+    this.watchdog = setInterval(() => {
+      if (this.stopping || this.active.size > 0) {
+        this.lastFetchAt = Date.now();
+        return;
+      }
+      if (Date.now() - this.lastFetchAt > limit) {
+        this.opts.observer?.stalled?.();
+        void this.restart(`no fetch for ${limit} ms`);
+      }
+    }, Math.min(5000, limit));
+    this.watchdog.unref();
+  }
+
+  private async restart(reason: string): Promise<void> {
+    this.opts.logger.warn({ reason }, 'restarting the consumer');
+    this.lastFetchAt = Date.now();
+    try {
+      await this.consumer.disconnect();
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'consumer disconnect failed during restart');
+    }
+    if (this.stopping) return;
+    this.consumer = this.create();
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.opts.partitionsConcurrency,
+        eachBatch: (payload) => this.eachBatch(payload),
+      });
+    } catch (err) {
+      this.opts.logger.error({ err }, 'consumer restart failed; the watchdog will try again');
+    }
+  }
+
+  /** Stop taking new records, let in-flight ones finish for up to `drainMs`, then abort them. */
+  private startDrain(reason: string): void {
+    if (this.draining) return;
+    this.opts.logger.info({ reason, inFlightBatches: this.active.size, drainMs: this.opts.drainMs }, 'draining in-flight records');
+    const timer = setTimeout(() => {
+      for (const c of this.active) c.abort(new AbortedByDrain(`${reason}: drain deadline passed`));
+    }, this.opts.drainMs);
+    this.draining = { until: Date.now() + this.opts.drainMs, timer };
+  }
+
+  private endDrain(): void {
+    if (!this.draining || this.active.size > 0) return;
+    clearTimeout(this.draining.timer);
+    this.draining = null;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (this.stopping || this.draining) return;
+    const partition = batch.partition;
+    if (!this.primed.has(partition)) {
+      await this.opts.beforeFirstBatch?.(partition);
+      this.primed.add(partition);
+    }
+    this.opts.observer?.consumed?.(batch.topic, batch.messages.length);
+    const controller = new AbortController();
+    this.active.add(controller);
+    const tracker = new PartitionOffsets();
+    const ticker = this.startTicker(payload, tracker);
+    try {
+      await this.runRecords(payload, tracker, controller.signal);
+    } finally {
+      clearInterval(ticker.timer);
+      await ticker.idle();
+      this.active.delete(controller);
+    }
+    await this.commit(payload, tracker);
+    const next = tracker.committable() ?? (tracker.pendingCount() === 0 ? null : undefined);
+    // Tell kafkajs where to fetch next: past the batch when all finished, else from the first
+    // unfinished record (so a kept partition re-reads what an abort left undone).
+    if (tracker.pendingCount() === 0) payload.resolveOffset(batch.lastOffset());
+    else if (typeof next === 'string' && BigInt(next) > BigInt(batch.firstOffset() ?? '0')) payload.resolveOffset((BigInt(next) - 1n).toString());
+    this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
+    this.endDrain();
+  }
+
+  private async runRecords(payload: EachBatchPayload, tracker: PartitionOffsets, signal: AbortSignal): Promise<void> {
+    const { batch } = payload;
+    const tails = new Map<string, Promise<boolean>>();
+    const tasks: Promise<boolean>[] = [];
+    for (const m of batch.messages) {
+      if (this.stopping || this.draining || signal.aborted) break;
+      tracker.track(m.offset);
+      const record: InboundRecord = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key,
+        value: m.value,
+        timestamp: m.timestamp,
+      };
+      // Per-key order: a record starts only after the previous record of its key finished.
+      const key = m.key ? m.key.toString('latin1') : null;
+      const previous = key === null ? undefined : tails.get(key);
+      const task = (async () => {
+        if (previous && !(await previous)) return false;
+        if (this.draining && signal.aborted) return false;
+        try {
+          await this.opts.handler.process(record, signal);
+          tracker.finish(m.offset);
+          return true;
+        } catch (err) {
+          if (!signal.aborted) this.opts.logger.error({ err, partition: batch.partition, offset: m.offset }, 'record failed; the batch will be re-read');
+          return false;
+        }
+      })();
+      if (key !== null) tails.set(key, task);
+      tasks.push(task);
+    }
+    await Promise.all(tasks);
+  }
+
+  private startTicker(payload: EachBatchPayload, tracker: PartitionOffsets) {
+    let busy: Promise<void> = Promise.resolve();
+    const tick = async () => {
+      try {
+        await payload.heartbeat();
+      } catch (err) {
+        const type = (err as { type?: string }).type;
+        if (type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'UNKNOWN_MEMBER_ID') {
+          this.startDrain('rebalance');
+        }
+      }
+      await this.commit(payload, tracker);
+    };
+    const timer = setInterval(() => {
+      busy = busy.then(tick);
+    }, Math.min(1000, this.opts.heartbeatIntervalMs));
+    return { timer, idle: () => busy };
+  }
+
+  /** Commits up to the lowest unfinished record of this partition (contiguous), if it moved. */
+  private async commit(payload: EachBatchPayload, tracker: PartitionOffsets): Promise<void> {
+    const offset = tracker.committable();
+    if (offset === null) return;
+    try {
+      await payload.commitOffsetsIfNecessary({
+        topics: [{ topic: payload.batch.topic, partitions: [{ partition: payload.batch.partition, offset }] }],
+      });
+      tracker.markCommitted(offset);
+    } catch (err) {
+      // During a rebalance the commit can be refused; the records stay uncommitted and are
+      // re-read by the next owner, which the correlation index keeps from re-sending.
+      this.opts.logger.warn({ err: (err as Error).message, partition: payload.batch.partition, offset }, 'offset commit failed');
+    }
+  }
+
+  /** Graceful stop: no new records, drain in-flight (bounded), commit, leave the group. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.startDrain('shutdown');
+    const deadline = Date.now() + this.opts.drainMs + 15000;
+    while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.consumer.disconnect();
+    if (this.draining) clearTimeout(this.draining.timer);
+  }
+}

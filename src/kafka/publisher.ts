@@ -1,0 +1,163 @@
+/**
+ * Publishes records with acks=all through one idempotent producer, in micro-batches.
+ *
+ * Why batch by hand: every submit result and receipt is one small record, and a produce request
+ * per record caps throughput at one round trip each (the idempotent producer allows one request in
+ * flight). Callers `await publish(...)`; the promise resolves only once Kafka acknowledged the
+ * record (acks=all), which is what the commit rule and the receipt-ack rule wait for.
+ */
+import type { Kafka, Message, Producer } from 'kafkajs';
+
+export interface OutRecord {
+  topic: string;
+  key: string | Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, string | Buffer>;
+}
+
+interface Pending {
+  records: OutRecord[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export interface PublisherOptions {
+  /** Flush when this many records are queued. */
+  maxBatchRecords?: number;
+  /** Flush at most this long after the first queued record. */
+  lingerMs?: number;
+}
+
+export class Publisher {
+  private readonly producer: Producer;
+  private queue: Pending[] = [];
+  private queuedRecords = 0;
+  private flushing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly maxBatchRecords: number;
+  private readonly lingerMs: number;
+  private lastAckAt = 0;
+  private lastError: unknown = null;
+  private connected = false;
+
+  constructor(kafka: Kafka, options: PublisherOptions = {}) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    this.maxBatchRecords = options.maxBatchRecords ?? 1000;
+    this.lingerMs = options.lingerMs ?? 2;
+    this.producer.on(this.producer.events.DISCONNECT, () => {
+      this.connected = false;
+    });
+    this.producer.on(this.producer.events.CONNECT, () => {
+      this.connected = true;
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  /** Resolves when every record is acknowledged by all in-sync replicas. */
+  publish(records: OutRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ records, resolve, reject });
+      this.queuedRecords += records.length;
+      this.schedule();
+    });
+  }
+
+  /** Producer health for readiness: connected and not stuck behind a failing send. */
+  healthy(now = Date.now()): boolean {
+    if (!this.connected) return false;
+    return !(this.flushing && this.lastError !== null && now - this.lastAckAt > 10000);
+  }
+
+  get pendingRecords(): number {
+    return this.queuedRecords;
+  }
+
+  private schedule(): void {
+    if (this.flushing) return;
+    if (this.queuedRecords >= this.maxBatchRecords) {
+      void this.flush();
+    } else if (this.timer === null) {
+      this.timer = setTimeout(() => void this.flush(), this.lingerMs);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = true;
+    const batch = this.takeBatch();
+    try {
+      await this.sendWithRetry(batch);
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.flushing = false;
+      if (this.queue.length > 0) this.schedule();
+    }
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let count = 0;
+    while (this.queue.length > 0 && (count === 0 || count + this.queue[0]!.records.length <= this.maxBatchRecords)) {
+      const p = this.queue.shift()!;
+      count += p.records.length;
+      batch.push(p);
+    }
+    this.queuedRecords -= count;
+    return batch;
+  }
+
+  /**
+   * kafkajs gives up after its retry budget; an unwritable topic (fault F7) must not turn into a
+   * lost event, so keep trying until it works or the publisher is closed. Callers that have a
+   * deadline (receipts) race this promise with their own timer.
+   */
+  private async sendWithRetry(batch: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const p of batch) {
+      for (const r of p.records) {
+        let list = byTopic.get(r.topic);
+        if (!list) byTopic.set(r.topic, (list = []));
+        list.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}) });
+      }
+    }
+    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new Error('publisher closed before Kafka acknowledged the records');
+      try {
+        await this.producer.sendBatch({ topicMessages, acks: -1 });
+        this.lastAckAt = Date.now();
+        this.lastError = null;
+        return;
+      } catch (err) {
+        this.lastError = err;
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  }
+
+  private closed = false;
+
+  /** Flushes what is queued (waiting up to `deadlineMs`), then disconnects. */
+  async close(deadlineMs = 10000): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while ((this.queue.length > 0 || this.flushing) && Date.now() < until) {
+      if (!this.flushing) void this.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.closed = true;
+    await this.producer.disconnect();
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The connector's Prometheus metrics, on one registry of its own (not prom-client's global one, so
+ * tests and several instances in one process never collide).
+ *
+ * Conventions (DESIGN.md "Metrics"): every metric of ours starts with `sms_connector_`; process and
+ * Node metrics (`collectDefaultMetrics`, event-loop lag included) keep their standard names; base
+ * units (`_seconds`, plain counts), counters end in `_total`.
+ *
+ * Labels are closed, small sets: topic, partition, session id, bind mode, outcome, status, error
+ * category, reason, field name. NEVER put a phone number, request id, message id or free text in a
+ * label — each distinct value is a new time series kept in memory by us and by Prometheus, and
+ * labels end up in dashboards and alerts that do not get the masking our logs get.
+ *
+ * Gauges that mirror live objects (window in flight, lag, index size…) are filled at scrape time by
+ * functions registered with `onCollect`; they run once per scrape, before any gauge is read.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client';
+
+export const METRIC_PREFIX = 'sms_connector_';
+
+/** A scrape-time collector: sets gauges from live objects. May be async; a throw keeps the old values. */
+export type MetricsCollector = () => void | Promise<void>;
+
+export interface Metrics {
+  registry: Registry;
+  /** Registers a scrape-time collector; returns a function that removes it. */
+  onCollect(fn: MetricsCollector): () => void;
+
+  /** Records fetched from Kafka, per topic — the intake rate. */
+  recordsConsumed: Counter<'topic'>;
+  /** Records decoded into a valid `SmsOutbound` (intake minus poison). */
+  recordsDecoded: Counter<string>;
+  /** Records that can never be decoded (reason = poison code, e.g. `BAD_MAGIC_BYTE`); each goes to the DLQ. */
+  recordsPoison: Counter<'reason'>;
+  /** Records written to the DLQ, by reason (poison codes and unparseable receipts) — alert on any rise. */
+  dlqRecords: Counter<'reason'>;
+
+  /** submit_sm outcomes: accepted | rejected | retried | ambiguous (timeout), by error category. */
+  submits: Counter<'outcome' | 'category'>;
+  /** submit_sm → submit_sm_resp round trip, seconds: the SMSC's responsiveness, and the window's pace. */
+  submitDuration: Histogram<string>;
+  /** Accepted submit → final receipt, seconds, by final status: how long the network takes to deliver. */
+  submitToFinalReceipt: Histogram<'status'>;
+
+  /** Delivery receipts received, by status and error category. */
+  receipts: Counter<'status' | 'category'>;
+  /** Receipt → request correlation: hit | miss | late_hit (found after a wait/replay). Misses become `unknown:` events. */
+  correlationLookups: Counter<'result'>;
+  /** Entries in the in-memory correlation index (memory use; grows with receipts outstanding). */
+  correlationIndexEntries: Gauge<string>;
+
+  /** 0x58 throttling answers per session — the provider says we are too fast. */
+  throttled: Counter<'session'>;
+  /** Current submit pace per session (submit_sm per second) after slow-downs. */
+  pacingRatePerSecond: Gauge<'session'>;
+  /** Unanswered submit_sm per session (≤ SMPP_WINDOW). */
+  windowInFlight: Gauge<'session'>;
+  /** Sessions currently bound, by mode (tx | rx | trx). */
+  sessionsBound: Gauge<'mode'>;
+  /** Bind attempts by result (ok, or the failure category: credentials, bind_limit, timeout…). */
+  binds: Counter<'result'>;
+  /** Session reconnects by reason (socket closed, enquire_link timeout, unbind by SMSC…). */
+  reconnects: Counter<'reason'>;
+  /** Bind slots this replica holds from the group assigner (0 = hot standby). */
+  bindSlots: Gauge<string>;
+
+  /** 1 while intake is paused for the account (reason: credit, credentials, no_session…), else 0. */
+  accountPaused: Gauge<'reason'>;
+  /** Consumer lag per partition, in messages (high watermark − committed offset). */
+  consumerLag: Gauge<'partition'>;
+  /** Delivery events published to Kafka, by source (SUBMIT, RECEIPT…) and status. */
+  eventsPublished: Counter<'source' | 'status'>;
+  /** Mobile-originated messages received (always answered; published when TOPIC_INBOUND is set). */
+  inboundMessages: Counter<string>;
+  /** Requests rejected by validation, by the field at fault (to, from, text…). */
+  validationRejected: Counter<'field'>;
+  /** Requests never sent because `validUntil` had passed (EXPIRED from CONNECTOR). */
+  expired: Counter<string>;
+  /** 1 when /readyz says ready, else 0. */
+  ready: Gauge<string>;
+  /** Times the consumer stopped making progress and was restarted by the watchdog. */
+  consumerStalls: Counter<string>;
+}
+
+/** Submit round trips: 1 ms … 30 s (the response timeout is 10 s by default). */
+const SUBMIT_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Submit → final receipt: 1 s … 2 days (RECEIPT_WAIT_MS default). */
+const FINAL_RECEIPT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400, 172800];
+
+export function createMetrics(options: { onCollectError?: (err: unknown) => void } = {}): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+
+  const collectors = new Set<MetricsCollector>();
+  let pending: Promise<void> | null = null;
+  // prom-client starts every metric's collect() in the same tick; sharing one promise runs the
+  // collectors once per scrape and lets every gauge wait for them before it reports.
+  function collectOnce(): Promise<void> {
+    pending ??= (async () => {
+      for (const fn of collectors) {
+        try {
+          await fn();
+        } catch (err) {
+          options.onCollectError?.(err);
+        }
+      }
+    })().finally(() => {
+      pending = null;
+    });
+    return pending;
+  }
+
+  const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
+  const counter = <T extends string>(c: CounterConfiguration<T>) => new Counter<T>({ ...c, name: name(c.name), registers: [registry] });
+  const gauge = <T extends string>(c: GaugeConfiguration<T>) =>
+    new Gauge<T>({ ...c, name: name(c.name), registers: [registry], collect: () => collectOnce() });
+  const histogram = <T extends string>(c: HistogramConfiguration<T>) => new Histogram<T>({ ...c, name: name(c.name), registers: [registry] });
+
+  return {
+    registry,
+    onCollect(fn) {
+      collectors.add(fn);
+      return () => {
+        collectors.delete(fn);
+      };
+    },
+    recordsConsumed: counter({ name: 'records_consumed_total', help: 'Records fetched from Kafka', labelNames: ['topic'] }),
+    recordsDecoded: counter({ name: 'records_decoded_total', help: 'Records decoded into a valid SmsOutbound' }),
+    recordsPoison: counter({ name: 'records_poison_total', help: 'Records that can never be decoded, by poison code', labelNames: ['reason'] }),
+    dlqRecords: counter({ name: 'dlq_records_total', help: 'Records written to the dead-letter topic, by reason', labelNames: ['reason'] }),
+    submits: counter({ name: 'submits_total', help: 'submit_sm outcomes (accepted, rejected, retried, ambiguous) by error category', labelNames: ['outcome', 'category'] }),
+    submitDuration: histogram({ name: 'submit_duration_seconds', help: 'submit_sm to submit_sm_resp round trip', buckets: SUBMIT_DURATION_BUCKETS }),
+    submitToFinalReceipt: histogram({
+      name: 'submit_to_final_receipt_seconds',
+      help: 'Accepted submit to final delivery receipt, by final status',
+      labelNames: ['status'],
+      buckets: FINAL_RECEIPT_BUCKETS,
+    }),
+    receipts: counter({ name: 'receipts_total', help: 'Delivery receipts received, by status and error category', labelNames: ['status', 'category'] }),
+    correlationLookups: counter({ name: 'correlation_lookups_total', help: 'Receipt to request correlation lookups (hit, miss, late_hit)', labelNames: ['result'] }),
+    correlationIndexEntries: gauge({ name: 'correlation_index_entries', help: 'Entries in the in-memory correlation index' }),
+    throttled: counter({ name: 'throttled_total', help: 'Throttling (0x58) answers from the SMSC, per session', labelNames: ['session'] }),
+    pacingRatePerSecond: gauge({ name: 'pacing_rate_per_second', help: 'Current submit pace per session, submit_sm per second', labelNames: ['session'] }),
+    windowInFlight: gauge({ name: 'window_in_flight', help: 'Unanswered submit_sm per session', labelNames: ['session'] }),
+    sessionsBound: gauge({ name: 'sessions_bound', help: 'SMPP sessions currently bound, by mode', labelNames: ['mode'] }),
+    binds: counter({ name: 'binds_total', help: 'Bind attempts, by result', labelNames: ['result'] }),
+    reconnects: counter({ name: 'reconnects_total', help: 'SMPP session reconnects, by reason', labelNames: ['reason'] }),
+    bindSlots: gauge({ name: 'bind_slots', help: 'Bind slots this replica holds from the consumer-group assigner (0 = hot standby)' }),
+    accountPaused: gauge({ name: 'account_paused', help: '1 while intake is paused for the account, by reason', labelNames: ['reason'] }),
+    consumerLag: gauge({ name: 'consumer_lag', help: 'Consumer lag per partition, in messages', labelNames: ['partition'] }),
+    eventsPublished: counter({ name: 'events_published_total', help: 'Delivery events published, by source and status', labelNames: ['source', 'status'] }),
+    inboundMessages: counter({ name: 'inbound_messages_total', help: 'Mobile-originated messages received' }),
+    validationRejected: counter({ name: 'validation_rejected_total', help: 'Requests rejected by validation, by field', labelNames: ['field'] }),
+    expired: counter({ name: 'expired_total', help: 'Requests never sent because validUntil had passed' }),
+    ready: gauge({ name: 'ready', help: '1 when the connector is ready (see /readyz), else 0' }),
+    consumerStalls: counter({ name: 'consumer_stalls_total', help: 'Times the Kafka consumer stalled and was restarted' }),
+  };
+}

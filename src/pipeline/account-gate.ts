@@ -1,0 +1,97 @@
+/**
+ * The account gate: account-level failures (0x103 insufficient credit, credentials refused) pause
+ * intake instead of turning the backlog into REJECTED events.
+ *
+ * While paused, every submitter waits here; every `probeIntervalMs` one waiter is let through as a
+ * probe. The probe's outcome decides: accepted → open for everyone; the same account error → stay
+ * paused (the probe goes back to waiting, its record is not marked failed).
+ */
+export type GateState = { open: true } | { open: false; reason: string; since: number };
+
+export class AccountGate {
+  private state: GateState = { open: true };
+  private readonly waiters: Array<{ resolve: (probe: boolean) => void; reject: (e: unknown) => void }> = [];
+  private probeTimer: NodeJS.Timeout | null = null;
+  private probeInFlight = false;
+  private readonly listeners = new Set<(state: GateState) => void>();
+
+  constructor(private readonly probeIntervalMs: number) {}
+
+  get current(): GateState {
+    return this.state;
+  }
+
+  onChange(listener: (state: GateState) => void): void {
+    this.listeners.add(listener);
+  }
+
+  /** Resolves `false` to go ahead normally, `true` when the caller is this pause's probe. */
+  pass(signal?: AbortSignal): Promise<boolean> {
+    if (this.state.open) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.waiters.push(waiter);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
+  }
+
+  pause(reason: string, now = Date.now()): void {
+    if (!this.state.open) {
+      this.probeInFlight = false;
+      this.scheduleProbe();
+      return;
+    }
+    this.state = { open: false, reason, since: now };
+    this.emit();
+    this.scheduleProbe();
+  }
+
+  /** A submit was accepted: the account works, let everyone through. */
+  succeeded(): void {
+    this.probeInFlight = false;
+    if (this.state.open) return;
+    this.state = { open: true };
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    for (const w of this.waiters.splice(0)) w.resolve(false);
+    this.emit();
+  }
+
+  /** The probe ended without telling us anything about the account (e.g. a timeout). */
+  probeInconclusive(): void {
+    this.probeInFlight = false;
+    if (!this.state.open) this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.probeInFlight) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      const probe = this.waiters.shift();
+      if (!probe) {
+        this.scheduleProbe();
+        return;
+      }
+      this.probeInFlight = true;
+      probe.resolve(true);
+    }, this.probeIntervalMs);
+    this.probeTimer.unref?.();
+  }
+
+  close(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+  }
+
+  private emit(): void {
+    for (const l of this.listeners) l(this.state);
+  }
+}

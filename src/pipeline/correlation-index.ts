@@ -1,0 +1,150 @@
+/**
+ * In-memory index of the `sms.correlation` topic — pure, fed record by record.
+ *
+ * Two kinds of record live in the (compacted) topic:
+ *  - `r:<requestId>` — what was submitted for a request: its facts and the SMSC message id of each
+ *    segment accepted so far. Used to correlate receipts (message id → request) and to skip
+ *    segments that are already submitted when a record is replayed after a crash.
+ *  - `f:<messageId>` — the final receipt state of one segment, so whichever replica sees the last
+ *    receipt of a request can emit its summary.
+ * Each replica tails the whole topic, so a receipt arriving on any replica finds its request.
+ *
+ * Memory is bounded by `maxRequests`: the oldest requests are evicted first (Map insertion order).
+ * An evicted request's late receipt is published as `unknown:<messageId>`, which is counted.
+ */
+import type { DeliveryStatus } from '../contracts.js';
+
+export interface RequestRecord {
+  v: 1;
+  id: string;
+  from: string;
+  to: string;
+  metadata: Record<string, string>;
+  segments: number;
+  /** SMSC message id per segment (index = segment - 1); null until accepted. */
+  messageIds: (string | null)[];
+  attempts: number;
+  submittedAt: number;
+  /** Whether receipts are expected at all (registered_delivery). */
+  receipts: boolean;
+  /** When to stop waiting for receipts (validUntil or submit + RECEIPT_WAIT_MS). */
+  receiptDeadline: number;
+}
+
+export interface FinalRecord {
+  v: 1;
+  status: DeliveryStatus;
+  errorCategory: string | null;
+}
+
+export interface SegmentRef {
+  request: RequestRecord;
+  segment: number;
+}
+
+export const requestKey = (id: string): string => `r:${id}`;
+export const finalKey = (messageId: string): string => `f:${messageId}`;
+
+export class CorrelationIndex {
+  private readonly requests = new Map<string, RequestRecord>();
+  private readonly byMessageId = new Map<string, string>();
+  private readonly finals = new Map<string, FinalRecord>();
+  private readonly waiters = new Set<() => void>();
+  evictions = 0;
+
+  constructor(private readonly maxRequests = 1_000_000) {}
+
+  get size(): number {
+    return this.requests.size;
+  }
+
+  /** Applies one correlation-topic record; `value === null` is a tombstone. */
+  apply(key: string, value: RequestRecord | FinalRecord | null): void {
+    if (key.startsWith('r:')) this.applyRequest(key.slice(2), value as RequestRecord | null);
+    else if (key.startsWith('f:')) this.applyFinal(key.slice(2), value as FinalRecord | null);
+    for (const wake of this.waiters) wake();
+  }
+
+  private applyRequest(id: string, rec: RequestRecord | null): void {
+    const old = this.requests.get(id);
+    if (old) {
+      this.requests.delete(id); // re-insert: most recently written stays longest
+      for (const m of old.messageIds) if (m) this.byMessageId.delete(m);
+    }
+    if (!rec) return;
+    this.requests.set(id, rec);
+    for (const m of rec.messageIds) if (m) this.byMessageId.set(m, id);
+    while (this.requests.size > this.maxRequests) this.evictOldest();
+  }
+
+  private applyFinal(messageId: string, rec: FinalRecord | null): void {
+    if (rec) this.finals.set(messageId, rec);
+    else this.finals.delete(messageId);
+  }
+
+  private evictOldest(): void {
+    const [id, rec] = this.requests.entries().next().value as [string, RequestRecord];
+    this.requests.delete(id);
+    for (const m of rec.messageIds) {
+      if (!m) continue;
+      this.byMessageId.delete(m);
+      this.finals.delete(m);
+    }
+    this.evictions++;
+  }
+
+  request(id: string): RequestRecord | undefined {
+    return this.requests.get(id);
+  }
+
+  segmentOf(messageId: string): SegmentRef | undefined {
+    const id = this.byMessageId.get(messageId);
+    const request = id === undefined ? undefined : this.requests.get(id);
+    if (!request) return undefined;
+    return { request, segment: request.messageIds.indexOf(messageId) + 1 };
+  }
+
+  final(messageId: string): FinalRecord | undefined {
+    return this.finals.get(messageId);
+  }
+
+  /** Final outcome of every segment, or null while any segment is not final yet. */
+  outcomes(request: RequestRecord): FinalRecord[] | null {
+    const out: FinalRecord[] = [];
+    for (const m of request.messageIds) {
+      const f = m ? this.finals.get(m) : undefined;
+      if (!f) return null;
+      out.push(f);
+    }
+    return out;
+  }
+
+  /**
+   * Resolves when `messageId` is known or `timeoutMs` passed: covers a receipt that overtakes its
+   * own submit_sm_resp (or another replica's correlation record still on its way).
+   */
+  waitForMessageId(messageId: string, timeoutMs: number): Promise<SegmentRef | undefined> {
+    const now = this.segmentOf(messageId);
+    if (now || timeoutMs <= 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const done = (ref: SegmentRef | undefined) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(ref);
+      };
+      const check = () => {
+        const ref = this.segmentOf(messageId);
+        if (ref) done(ref);
+      };
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  /** Requests whose receipts are overdue and not all final — for UNKNOWN summaries. */
+  *overdue(now: number): Iterable<RequestRecord> {
+    for (const rec of this.requests.values()) {
+      if (rec.receipts && rec.receiptDeadline < now && this.outcomes(rec) === null) yield rec;
+    }
+  }
+}

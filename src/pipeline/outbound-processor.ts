@@ -1,0 +1,249 @@
+/**
+ * One `sms.outbound` record from bytes to its events: decode → validate/plan → (expired?) →
+ * replay check → submit each segment → SUBMITTED / REJECTED / EXPIRED (+ SUMMARY when final).
+ *
+ * The promise of `process()` resolves only after every event of the record was acknowledged by
+ * Kafka: the consumer marks the offset finished then, and the commit rule depends on it.
+ * An outage (registry, Kafka, no session, account) makes it wait, never fail; only an abort
+ * (rebalance, shutdown) ends it early, and then the record stays uncommitted.
+ */
+import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
+import { PoisonRecordError, RegistryUnavailableError } from '../kafka/errors.js';
+import type { Logger } from '../obs/logger.js';
+import { planMessage, type MessagePlan, type Segment } from '../sms/plan.js';
+import type { SubmitParams } from '../smpp/types.js';
+import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
+import * as ev from './events.js';
+import { backoffDelay, sleep } from './sleep.js';
+import { submitSegment, type SubmitLoopOptions } from './submit-loop.js';
+
+export interface InboundRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+}
+
+export interface CorrelationWrite {
+  key: string;
+  value: unknown;
+}
+
+/** Where events go; every method resolves once Kafka acknowledged (acks=all). */
+export interface EventSink {
+  publish(events: SmsDeliveryEvent[], correlation?: CorrelationWrite[]): Promise<void>;
+  deadLetter(record: InboundRecord, error: PoisonRecordError): Promise<void>;
+}
+
+export interface OutboundDecoder {
+  decodeOutbound(value: Buffer | null): Promise<SmsOutbound>;
+}
+
+export interface ProcessorObserver {
+  poison?(code: string): void;
+  decoded?(): void;
+  registryDown?(err: RegistryUnavailableError): void;
+  validationRejected?(field: string): void;
+  expired?(): void;
+  replayed?(segmentsSkipped: number): void;
+}
+
+export interface OutboundProcessorDeps {
+  decoder: OutboundDecoder;
+  sink: EventSink;
+  index: CorrelationIndex;
+  submit: SubmitLoopOptions;
+  maxSegments: number;
+  receiptWaitMs: number;
+  now: () => number;
+  logger: Logger;
+  observer?: ProcessorObserver;
+}
+
+export class OutboundProcessor {
+  constructor(private readonly deps: OutboundProcessorDeps) {}
+
+  async process(record: InboundRecord, signal: AbortSignal): Promise<void> {
+    const request = await this.decode(record, signal);
+    if (!request) return;
+    const facts: ev.RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
+    const now = this.deps.now();
+    if (request.validUntil !== null && request.validUntil <= now) {
+      this.deps.observer?.expired?.();
+      return this.publishFinal([ev.expiredBeforeSend(facts, request.validUntil, 0, now)], facts, 'EXPIRED', 'never sent: validity passed');
+    }
+    const planned = planMessage(request, { maxSegments: this.deps.maxSegments, referenceNumber: referenceFor(request.id), now });
+    if (!planned.ok) {
+      this.deps.observer?.validationRejected?.(planned.field);
+      const reason = `${planned.field}: ${planned.reason}`;
+      return this.publishFinal([ev.validationRejected(facts, reason, now)], facts, 'REJECTED', reason, 'VALIDATION');
+    }
+    const key = record.key?.toString('utf8') ?? request.id;
+    await this.submitAll(request, planned.plan, key, signal);
+  }
+
+  private async publishFinal(
+    events: SmsDeliveryEvent[],
+    facts: ev.RequestFacts,
+    status: 'EXPIRED' | 'REJECTED',
+    description: string,
+    category?: string,
+  ): Promise<void> {
+    const now = this.deps.now();
+    events.push(ev.summary(facts, [], events[0]?.attempts ?? 0, now, { status, description, category: category ?? events[0]?.errorCategory ?? null }));
+    await this.deps.sink.publish(events);
+  }
+
+  /** Decodes, waiting out registry outages; poison goes to the DLQ (exactly once per record). */
+  private async decode(record: InboundRecord, signal: AbortSignal): Promise<SmsOutbound | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const value = await this.deps.decoder.decodeOutbound(record.value);
+        this.deps.observer?.decoded?.();
+        return value;
+      } catch (err) {
+        if (err instanceof PoisonRecordError) {
+          this.deps.observer?.poison?.(err.code);
+          this.deps.logger.warn(
+            { topic: record.topic, partition: record.partition, offset: record.offset, code: err.code, reason: err.message },
+            'poison record sent to the DLQ',
+          );
+          await this.deps.sink.deadLetter(record, err);
+          return null;
+        }
+        if (!(err instanceof RegistryUnavailableError)) {
+          this.deps.logger.error({ err, partition: record.partition, offset: record.offset }, 'unexpected decode failure; retrying');
+        } else {
+          this.deps.observer?.registryDown?.(err);
+          if (attempt === 1) this.deps.logger.warn({ reason: err.message }, 'schema registry unavailable; waiting');
+        }
+        await sleep(backoffDelay(250, attempt, 5000), signal);
+      }
+    }
+  }
+
+  private async submitAll(request: SmsOutbound, plan: MessagePlan, key: string, signal: AbortSignal): Promise<void> {
+    const segments = plan.segments.length;
+    const facts: ev.RequestFacts = {
+      id: request.id,
+      from: plan.source.addr,
+      to: plan.destination.addr,
+      segments,
+      metadata: request.metadata,
+    };
+    const prior = this.deps.index.request(request.id);
+    const rec: RequestRecord = prior && prior.segments === segments ? { ...prior, messageIds: [...prior.messageIds] } : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
+    let skipped = 0;
+    for (const segment of plan.segments) {
+      const known = rec.messageIds[segment.seq - 1];
+      if (known) {
+        // Replay after a crash: the SMSC already has this segment. Re-emit the same SUBMITTED
+        // event (same eventId: consumers drop the copy) instead of sending it again.
+        skipped++;
+        await this.deps.sink.publish([ev.submitted(facts, segment.seq, known, rec.attempts, rec.submittedAt, this.deps.now())]);
+        continue;
+      }
+      const outcome = await submitSegment(this.deps.submit, key, submitParams(plan, segment), request.validUntil, signal, 0);
+      const now = this.deps.now();
+      if (outcome.kind === 'accepted') {
+        rec.messageIds[segment.seq - 1] = outcome.messageId;
+        rec.attempts = Math.max(rec.attempts, outcome.attempts);
+        if (segment.seq === 1 || rec.submittedAt === 0) rec.submittedAt = outcome.submittedAt;
+        // Apply locally first: a receipt can overtake the correlation record's round trip.
+        const snapshot = { ...rec, messageIds: [...rec.messageIds] };
+        this.deps.index.apply(requestKey(rec.id), snapshot);
+        await this.deps.sink.publish(
+          [ev.submitted(facts, segment.seq, outcome.messageId ?? '', outcome.attempts, outcome.submittedAt, now)],
+          [{ key: requestKey(rec.id), value: snapshot }],
+        );
+        continue;
+      }
+      // Rejected or expired: the remaining segments are not sent (a partial concatenated SMS is
+      // useless to the recipient); each gets its own event so the sequence stays complete.
+      await this.finishUnsent(facts, plan, segment.seq, outcome, request.validUntil ?? now);
+      return;
+    }
+    if (skipped > 0) this.deps.observer?.replayed?.(skipped);
+    if (!request.requestDeliveryReport) {
+      await this.deps.sink.publish([
+        ev.summary(facts, [], rec.attempts, this.deps.now(), { status: 'SUBMITTED', description: 'submitted; no delivery report requested' }),
+      ]);
+    }
+  }
+
+  private async finishUnsent(
+    facts: ev.RequestFacts,
+    plan: MessagePlan,
+    fromSeq: number,
+    outcome: Exclude<Awaited<ReturnType<typeof submitSegment>>, { kind: 'accepted' }>,
+    validUntil: number,
+  ): Promise<void> {
+    const now = this.deps.now();
+    const events: SmsDeliveryEvent[] = [];
+    const sentBefore = fromSeq - 1;
+    if (outcome.kind === 'expired') {
+      this.deps.observer?.expired?.();
+      events.push(ev.expiredBeforeSend(facts, validUntil, outcome.attempts, now));
+    } else {
+      for (let seq = fromSeq; seq <= plan.segments.length; seq++) {
+        const note = seq === fromSeq ? outcome.note : `not sent: segment ${fromSeq} was rejected`;
+        events.push(ev.submitRejected(facts, seq, outcome.status, seq === fromSeq ? outcome.attempts : 0, now, note));
+      }
+    }
+    const status = outcome.kind === 'expired' ? 'EXPIRED' : 'REJECTED';
+    const description =
+      sentBefore === 0
+        ? status === 'EXPIRED' ? 'never sent: validity passed' : `rejected at submit: ${events[0]!.errorDescription}`
+        : `${sentBefore} of ${plan.segments.length} segments submitted; the rest ${status === 'EXPIRED' ? 'expired' : 'were rejected'}`;
+    events.push(
+      ev.summary(facts, [], outcome.attempts, now, {
+        status: sentBefore === 0 ? status : 'UNDELIVERED',
+        description,
+        category: events[0]!.errorCategory,
+      }),
+    );
+    await this.deps.sink.publish(events);
+  }
+}
+
+function newRecord(request: SmsOutbound, facts: ev.RequestFacts, now: number, receiptWaitMs: number): RequestRecord {
+  return {
+    v: 1,
+    id: request.id,
+    from: facts.from,
+    to: facts.to,
+    metadata: request.metadata,
+    segments: facts.segments,
+    messageIds: new Array<string | null>(facts.segments).fill(null),
+    attempts: 0,
+    submittedAt: 0,
+    receipts: request.requestDeliveryReport,
+    receiptDeadline: request.validUntil ?? now + receiptWaitMs,
+  };
+}
+
+function submitParams(plan: MessagePlan, segment: Segment): SubmitParams {
+  return {
+    sourceAddr: plan.source.addr,
+    sourceAddrTon: plan.source.ton,
+    sourceAddrNpi: plan.source.npi,
+    destinationAddr: plan.destination.addr,
+    destAddrTon: plan.destination.ton,
+    destAddrNpi: plan.destination.npi,
+    dataCoding: plan.dataCoding,
+    esmClass: segment.esmClass,
+    registeredDelivery: plan.registeredDelivery,
+    shortMessage: segment.shortMessage,
+    scheduleDeliveryTime: plan.scheduleDeliveryTime,
+    validityPeriod: plan.validityPeriod,
+  };
+}
+
+/** The UDH concatenation reference: stable per request id, so a resend uses the same one. */
+export function referenceFor(id: string): number {
+  let h = 0;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) | 0;
+  return h & 0xff;
+}

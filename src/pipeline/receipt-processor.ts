@@ -1,0 +1,173 @@
+/**
+ * deliver_sm → event on `sms.delivery` (receipts) or `TOPIC_INBOUND` (mobile-originated), and the
+ * command_status for deliver_sm_resp.
+ *
+ * Receipts are acknowledged (status 0) only after their event is acked by Kafka; past
+ * RECEIPT_ACK_WAIT_MS we answer 0x64 (temporary) so the SMSC re-sends later instead of unbinding
+ * us. The event's id is deterministic, so a re-sent receipt whose first publish did land is
+ * recognised (recently published ids) and only acknowledged.
+ */
+import { createHash } from 'node:crypto';
+import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
+import type { Logger } from '../obs/logger.js';
+import { classifyDeliverSm, parseReceipt, type Receipt } from '../smpp/dlr.js';
+import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/types.js';
+import { decodeGsm7 } from '../sms/gsm7.js';
+import { decodeUcs2 } from '../sms/plan.js';
+import { finalKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
+import * as ev from './events.js';
+import type { CorrelationWrite } from './outbound-processor.js';
+
+export interface ReceiptSink {
+  publish(events: SmsDeliveryEvent[], correlation?: CorrelationWrite[]): Promise<void>;
+  /** An unparseable receipt: raw deliver_sm body to the DLQ (`__connect.errors.topic=smpp`). */
+  deadLetterReceipt(d: DeliverSm, reason: string): Promise<void>;
+  /** null when TOPIC_INBOUND is not set: MO messages are then only answered and counted. */
+  publishInbound: ((m: SmsInbound) => Promise<void>) | null;
+}
+
+export interface ReceiptObserver {
+  receipt?(event: SmsDeliveryEvent, correlated: 'hit' | 'late_hit' | 'miss'): void;
+  finalLatency?(status: string, seconds: number): void;
+  inbound?(): void;
+  unparseable?(): void;
+  duplicate?(): void;
+}
+
+export interface ReceiptProcessorDeps {
+  index: CorrelationIndex;
+  sink: ReceiptSink;
+  ackWaitMs: number;
+  /** How long a receipt may wait for its message id to appear (receipt before submit_sm_resp). */
+  matchWaitMs: number;
+  now: () => number;
+  logger: Logger;
+  observer?: ReceiptObserver;
+}
+
+const RECENT_IDS = 50_000;
+
+export class ReceiptProcessor {
+  private readonly recent = new Set<string>();
+
+  constructor(private readonly deps: ReceiptProcessorDeps) {}
+
+  /** The session's deliver_sm handler: resolves with the deliver_sm_resp status. */
+  handle = async (d: DeliverSm): Promise<number> => {
+    const kind = classifyDeliverSm(d.esmClass);
+    const work = kind === 'receipt' || kind === 'intermediate' ? this.receipt(d) : this.inbound(d);
+    return withDeadline(work, this.deps.ackWaitMs, DELIVER_SM_RESP_TEMPORARY);
+  };
+
+  private async receipt(d: DeliverSm): Promise<number> {
+    const parsed = parseReceipt({
+      esmClass: d.esmClass,
+      shortMessage: d.shortMessage,
+      tlvs: {
+        ...(d.receiptedMessageId !== undefined ? { receipted_message_id: d.receiptedMessageId } : {}),
+        ...(d.messageState !== undefined ? { message_state: d.messageState } : {}),
+        ...(d.networkErrorCode !== undefined ? { network_error_code: d.networkErrorCode } : {}),
+        ...(d.messagePayload !== undefined ? { message_payload: d.messagePayload } : {}),
+      },
+    });
+    if (!parsed.ok) {
+      this.deps.observer?.unparseable?.();
+      this.deps.logger.warn({ sessionId: d.sessionId, reason: parsed.reason }, 'unparseable receipt sent to the DLQ');
+      await this.deps.sink.deadLetterReceipt(d, parsed.reason);
+      return 0;
+    }
+    const r = parsed.receipt;
+    let correlated: 'hit' | 'late_hit' | 'miss' = 'hit';
+    let ref = this.deps.index.segmentOf(r.messageId);
+    if (!ref) {
+      ref = await this.deps.index.waitForMessageId(r.messageId, this.deps.matchWaitMs);
+      correlated = ref ? 'late_hit' : 'miss';
+    }
+    const { events, correlation } = this.eventsFor(r, ref, d);
+    const first = events[0]!;
+    if (this.recent.has(first.eventId)) {
+      this.deps.observer?.duplicate?.();
+      return 0;
+    }
+    await this.deps.sink.publish(events, correlation);
+    this.remember(first.eventId);
+    this.deps.observer?.receipt?.(first, correlated);
+    if (ref && r.final && ref.request.submittedAt > 0) {
+      this.deps.observer?.finalLatency?.(first.status, Math.max(0, (this.deps.now() - ref.request.submittedAt) / 1000));
+    }
+    return 0;
+  }
+
+  private eventsFor(r: Receipt, ref: SegmentRef | undefined, d: DeliverSm): { events: SmsDeliveryEvent[]; correlation: CorrelationWrite[] } {
+    const now = this.deps.now();
+    if (!ref) {
+      // Nothing matches (evicted, or submitted by another system on this account): still
+      // published, so the fact is not lost, under a request id that says so.
+      const facts = { id: `unknown:${r.messageId}`, from: d.destinationAddr, to: d.sourceAddr, segments: 0, metadata: {} };
+      return { events: [ev.receiptEvent(facts, { segment: 0, attempts: 0, submittedAt: null }, r, now)], correlation: [] };
+    }
+    const req = ref.request;
+    const facts = { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
+    const event = ev.receiptEvent(facts, { segment: ref.segment, attempts: req.attempts, submittedAt: req.submittedAt || null }, r, now);
+    if (!r.final) return { events: [event], correlation: [] };
+    const final: FinalRecord = { v: 1, status: event.status, errorCategory: event.errorCategory };
+    // Applied locally at once so the next segment's receipt sees it without the topic round trip.
+    this.deps.index.apply(finalKey(r.messageId), final);
+    const events = [event];
+    const outcomes = this.deps.index.outcomes(req);
+    if (outcomes) events.push(ev.summary(facts, outcomes, req.attempts, now));
+    return { events, correlation: [{ key: finalKey(r.messageId), value: final }] };
+  }
+
+  private async inbound(d: DeliverSm): Promise<number> {
+    this.deps.observer?.inbound?.();
+    const publish = this.deps.sink.publishInbound;
+    if (!publish) return 0;
+    const message: SmsInbound = {
+      eventId: createHash('sha256')
+        .update(`${d.sourceAddr}\u0000${d.destinationAddr}\u0000${d.esmClass}\u0000${d.dataCoding}\u0000`)
+        .update(d.shortMessage)
+        .digest('base64url')
+        .slice(0, 32),
+      from: d.sourceAddr,
+      to: d.destinationAddr,
+      text: decodeText(d.shortMessage, d.dataCoding, d.esmClass),
+      textRaw: d.shortMessage,
+      dataCoding: d.dataCoding,
+      esmClass: d.esmClass,
+      receivedAt: d.receivedAt,
+      sessionId: d.sessionId,
+    };
+    await publish(message);
+    return 0;
+  }
+
+  private remember(id: string): void {
+    this.recent.add(id);
+    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
+  }
+}
+
+function decodeText(raw: Buffer, dataCoding: number, esmClass: number): string {
+  const body = (esmClass & 0x40) !== 0 && raw.length > 0 ? raw.subarray(1 + raw[0]!) : raw;
+  if (dataCoding === 0x08) return decodeUcs2(body);
+  if (dataCoding === 0x00) return decodeGsm7(body);
+  return body.toString('latin1');
+}
+
+/** Resolves with the work's status, or `fallback` if it takes longer than `ms` (work goes on). */
+function withDeadline(work: Promise<number>, ms: number, fallback: number): Promise<number> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    work.then(
+      (status) => {
+        clearTimeout(timer);
+        resolve(status);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(fallback);
+      },
+    );
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * Submits one segment until the SMSC gives a final answer, following the status table.
+ *
+ * Retry rules (all from `smpp/status.ts`, never from error text):
+ *  - permanent → REJECTED; `maxAttempts` reached → REJECTED (retryable=true);
+ *  - retry / slow-down / rebind → wait the row's delay (growing), submit again;
+ *  - pause-account (0x103, credentials) → close the account gate and wait at it; these waits never
+ *    count toward RETRY_MAX_AGE_MS, so an account outage never turns the backlog into rejections;
+ *  - no answer (ambiguous) → retry like a transient error: the SMSC *may* have accepted it, and a
+ *    possible duplicate is the price of never losing a message (RELIABILITY.md, contract 3);
+ *  - validUntil passing at any point → EXPIRED, never sent after it.
+ */
+import { SUBMIT_TIMEOUT, submitStatus, type SubmitStatus } from '../smpp/status.js';
+import type { SubmitParams, SubmitResult } from '../smpp/types.js';
+import type { AccountGate } from './account-gate.js';
+import { backoffDelay, sleep } from './sleep.js';
+
+/** Picks a bound session for the key and submits (waiting while no session is bound). */
+export interface SubmitPort {
+  submit(key: string, params: SubmitParams, signal: AbortSignal): Promise<SubmitResult>;
+}
+
+export type SegmentOutcome =
+  | { kind: 'accepted'; messageId: string | null; attempts: number; submittedAt: number }
+  | { kind: 'rejected'; status: SubmitStatus; attempts: number; note?: string }
+  | { kind: 'expired'; attempts: number };
+
+export interface SubmitLoopObserver {
+  onResult?(result: SubmitResult, status: SubmitStatus | null): void;
+  onRetry?(status: SubmitStatus): void;
+}
+
+export interface SubmitLoopOptions {
+  port: SubmitPort;
+  gate: AccountGate;
+  retryMaxAgeMs: number;
+  now: () => number;
+  observer?: SubmitLoopObserver;
+  /** Pause between not-sent retries (no bound session yet, session closing). */
+  notSentDelayMs?: number;
+}
+
+export async function submitSegment(
+  opts: SubmitLoopOptions,
+  key: string,
+  params: SubmitParams,
+  validUntil: number | null,
+  signal: AbortSignal,
+  priorAttempts = 0,
+): Promise<SegmentOutcome> {
+  let attempts = priorAttempts;
+  let retries = 0;
+  let retryingSince: number | null = null;
+  let last: SubmitStatus | null = null;
+  for (;;) {
+    signal.throwIfAborted();
+    const now = opts.now();
+    if (validUntil !== null && now >= validUntil) return { kind: 'expired', attempts };
+    if (retryingSince !== null && last && now - retryingSince > opts.retryMaxAgeMs) {
+      return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
+    }
+    const isProbe = await opts.gate.pass(signal);
+    const result = await opts.port.submit(key, params, signal);
+    if (result.kind === 'not-sent') {
+      if (isProbe) opts.gate.probeInconclusive();
+      await sleep(opts.notSentDelayMs ?? 100, signal);
+      continue;
+    }
+    attempts++;
+    if (result.kind === 'response' && result.command === 'submit_sm_resp' && result.commandStatus === 0) {
+      opts.observer?.onResult?.(result, null);
+      opts.gate.succeeded();
+      return { kind: 'accepted', messageId: result.messageId ?? null, attempts, submittedAt: opts.now() };
+    }
+    // A generic_nack with status 0 is still a refusal: call it a protocol error.
+    const code = result.kind === 'response' ? result.commandStatus || 0xfe : -1;
+    const status = result.kind === 'ambiguous' ? SUBMIT_TIMEOUT : submitStatus(code);
+    opts.observer?.onResult?.(result, status);
+    last = status;
+    if (status.action === 'permanent') return { kind: 'rejected', status, attempts };
+    if (status.action === 'pause-account') {
+      opts.gate.pause(`${status.hex} ${status.description}`);
+      retryingSince = null; // an account outage is not this message's fault
+      attempts--; // and not an attempt of this message either
+      continue;
+    }
+    if (isProbe) opts.gate.probeInconclusive();
+    if (status.maxAttempts !== undefined && attempts >= status.maxAttempts) {
+      return { kind: 'rejected', status, attempts, note: `${attempts} attempts` };
+    }
+    retryingSince ??= now;
+    retries++;
+    opts.observer?.onRetry?.(status);
+    await sleep(backoffDelay(status.retryDelayMs ?? 1000, retries), signal);
+  }
+}

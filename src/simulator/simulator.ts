@@ -1,0 +1,285 @@
+/**
+ * An SMSC with Agile Telecom's behaviour, on node-smpp's server (plain and/or TLS port), for
+ * tests, staging and load runs. See README.md in this folder for the behaviours and options.
+ */
+import type { AddressInfo } from 'node:net';
+import { smpp, type LibrarySession, type Pdu } from '../smpp/library.js';
+import { chooseOutcome, DEFAULT_BEHAVIOUR, mergeBehaviour, type Behaviour } from './behaviour.js';
+import { ReceiptDispatcher } from './receipt-dispatcher.js';
+import { agileMessageId, textSample } from './receipts.js';
+import { PduRecorder, type PduRecord } from './recorder.js';
+import { SmscConnection, STATUS, type ConnectionContext } from './smsc-connection.js';
+
+export interface SimulatorOptions {
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  /** Plain TCP port; 0 = ephemeral; null = no plain listener (default 0). */
+  plainPort?: number | null;
+  /** TLS port; 0 = ephemeral; null = no TLS listener (default null). Needs tlsKey and tlsCert. */
+  tlsPort?: number | null;
+  tlsKey?: Buffer | string;
+  tlsCert?: Buffer | string;
+  /** system_id → password (default { test: 'secret' }). */
+  accounts?: Record<string, string>;
+  /** Append every PDU in and out as a JSON line to this file. */
+  journalPath?: string;
+  behaviour?: Partial<Behaviour>;
+}
+
+export type GarbageKind = 'short-length' | 'huge-length' | 'unknown-command' | 'truncated-length';
+
+export interface SimulatorStats {
+  connections: number;
+  bindAttempts: number;
+  bindsRefused: Record<string, number>;
+  bindsBySystemId: Record<string, number>;
+  maxConcurrentBindsBySystemId: Record<string, number>;
+  submitsReceived: number;
+  acceptedSubmits: number;
+  rejectedSubmits: number;
+  throttled: number;
+  unansweredSubmits: number;
+  enquireLinksReceived: number;
+  receiptsSent: number;
+  receiptsAcked: number;
+  receiptsRefused: number;
+  receiptsUnanswered: number;
+  receiptsPending: number;
+  idleClosed: number;
+}
+
+export interface Simulator {
+  readonly plainPort: number | undefined;
+  readonly tlsPort: number | undefined;
+  behaviour(): Behaviour;
+  /** Changes behaviour at runtime (validated; throws naming the field). */
+  setBehaviour(update: Partial<Behaviour>): void;
+  stats(): SimulatorStats;
+  /** Destroys every client connection now (TCP close with a full window, etc.). */
+  dropConnections(): void;
+  /** Writes a malformed PDU to every bound connection; returns how many got it. */
+  sendGarbage(kind: GarbageKind): number;
+  /** Sends unbind to every bound connection. */
+  unbindAll(): void;
+  close(): Promise<void>;
+}
+
+const GARBAGE: Record<GarbageKind, Buffer> = {
+  // command_length 8 (< 16): node-smpp throws while decoding the header.
+  'short-length': Buffer.from('0000000800000015', 'hex'),
+  // command_length 0xF0000010: above PDU.maxLength.
+  'huge-length': Buffer.from('f00000100000001500000000000000ff', 'hex'),
+  // A well-formed header with an unknown command id: must be answered with generic_nack.
+  'unknown-command': Buffer.from('00000010000009990000000000000077', 'hex'),
+  // command_length 2: node-smpp waits forever for a body that cannot exist (deaf parser).
+  'truncated-length': Buffer.from('00000002', 'hex'),
+};
+
+class SimulatedSmsc implements ConnectionContext, Simulator {
+  plainPort: number | undefined;
+  tlsPort: number | undefined;
+  private current: Behaviour;
+  private readonly accounts: Map<string, string>;
+  private readonly recorder: PduRecorder;
+  private readonly connections = new Set<SmscConnection>();
+  private readonly servers: smpp.Server[] = [];
+  private readonly binds = new Map<string, number>();
+  private readonly maxBinds = new Map<string, number>();
+  private readonly receipts: ReceiptDispatcher;
+  private nextConnectionId = 1;
+  private readonly counters = {
+    bindAttempts: 0,
+    submitsReceived: 0,
+    acceptedSubmits: 0,
+    rejectedSubmits: 0,
+    throttled: 0,
+    unansweredSubmits: 0,
+    enquireLinksReceived: 0,
+    idleClosed: 0,
+  };
+  private readonly bindsRefused: Record<string, number> = {};
+
+  constructor(private readonly options: SimulatorOptions) {
+    this.current = mergeBehaviour({ ...DEFAULT_BEHAVIOUR }, options.behaviour ?? {});
+    this.accounts = new Map(Object.entries(options.accounts ?? { test: 'secret' }));
+    this.recorder = new PduRecorder(options.journalPath);
+    this.receipts = new ReceiptDispatcher(
+      (systemId) => [...this.connections].filter((c) => c.systemId === systemId && c.isReceiver()),
+      () => this.current,
+    );
+  }
+
+  async listen(): Promise<void> {
+    const host = this.options.host ?? '127.0.0.1';
+    const plainPort = this.options.plainPort === undefined ? 0 : this.options.plainPort;
+    if (plainPort !== null) this.plainPort = await this.startServer(smpp.createServer({}), host, plainPort);
+    const tlsPort = this.options.tlsPort ?? null;
+    if (tlsPort !== null) {
+      if (!this.options.tlsKey || !this.options.tlsCert) throw new Error('simulator tlsPort needs tlsKey and tlsCert');
+      const server = smpp.createServer({ key: this.options.tlsKey, cert: this.options.tlsCert });
+      // A client that rejects our certificate is a normal event here (wrong-CA tests).
+      server.on('tlsClientError', () => undefined);
+      this.tlsPort = await this.startServer(server, host, tlsPort);
+    }
+  }
+
+  private startServer(server: smpp.Server, host: string, port: number): Promise<number> {
+    server.on('session', (lib: LibrarySession) => this.accept(lib));
+    server.on('error', () => undefined);
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    });
+  }
+
+  private accept(lib: LibrarySession): void {
+    lib.on('error', () => undefined); // before anything: an unhandled socket error would kill the process
+    const conn = new SmscConnection(this.nextConnectionId++, lib, this);
+    this.connections.add(conn);
+  }
+
+  // ── ConnectionContext ─────────────────────────────────────────────────────────────────────────
+
+  behaviour(): Behaviour {
+    return this.current;
+  }
+
+  checkCredentials(systemId: string, password: string): boolean {
+    return this.accounts.get(systemId) === password;
+  }
+
+  reserveBind(systemId: string): boolean {
+    const bound = this.binds.get(systemId) ?? 0;
+    if (bound >= this.current.maxBindsPerSystemId) return false;
+    this.binds.set(systemId, bound + 1);
+    this.maxBinds.set(systemId, Math.max(this.maxBinds.get(systemId) ?? 0, bound + 1));
+    return true;
+  }
+
+  releaseBind(systemId: string): void {
+    this.binds.set(systemId, Math.max(0, (this.binds.get(systemId) ?? 0) - 1));
+  }
+
+  decideSubmit(conn: SmscConnection, pdu: Pdu): { status: number; messageId?: string } {
+    const destination = String(pdu['destination_addr'] ?? '');
+    const outcome = chooseOutcome(this.current, destination, Math.random);
+    if (outcome.kind === 'submit-error') {
+      this.counters.rejectedSubmits += 1;
+      return { status: outcome.status };
+    }
+    this.counters.acceptedSubmits += 1;
+    const messageId = agileMessageId();
+    const registered = Number(pdu['registered_delivery'] ?? 0) & 0x03;
+    const failed = outcome.kind === 'failed';
+    // 0x01: receipt on success or failure; 0x02: on failure only.
+    if (conn.systemId !== undefined && (registered === 0x01 || (registered === 0x02 && failed))) {
+      const now = this.now();
+      const message = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message'] as Buffer) : Buffer.alloc(0);
+      this.receipts.schedule(
+        conn.systemId,
+        {
+          messageId,
+          sourceAddr: String(pdu['source_addr'] ?? ''),
+          sourceAddrTon: Number(pdu['source_addr_ton'] ?? 0),
+          sourceAddrNpi: Number(pdu['source_addr_npi'] ?? 0),
+          destinationAddr: destination,
+          destAddrTon: Number(pdu['dest_addr_ton'] ?? 0),
+          destAddrNpi: Number(pdu['dest_addr_npi'] ?? 0),
+          submittedAt: now,
+          doneAt: now + this.current.receiptDelayMs,
+          stat: failed ? (outcome.stat ?? 'UNDELIV') : 'DELIVRD',
+          err: failed ? outcome.err : 0,
+          textSample: textSample(message, Number(pdu['esm_class'] ?? 0), Number(pdu['data_coding'] ?? 0)),
+        },
+        this.current.receiptDelayMs,
+      );
+    }
+    return { status: STATUS.OK, messageId };
+  }
+
+  countThrottled(): void {
+    this.counters.throttled += 1;
+  }
+  countSubmitReceived(): void {
+    this.counters.submitsReceived += 1;
+  }
+  countUnanswered(): void {
+    this.counters.unansweredSubmits += 1;
+  }
+  countEnquireLink(): void {
+    this.counters.enquireLinksReceived += 1;
+  }
+  countBindAttempt(status: number): void {
+    this.counters.bindAttempts += 1;
+    if (status !== 0) {
+      const key = `0x${status.toString(16).toUpperCase().padStart(2, '0')}`;
+      this.bindsRefused[key] = (this.bindsRefused[key] ?? 0) + 1;
+    }
+  }
+  record(entry: Omit<PduRecord, 'ts'>): void {
+    if (entry.command === 'close' && entry.note === 'idle-timeout') this.counters.idleClosed += 1;
+    this.recorder.record({ ts: this.now(), ...entry });
+  }
+  now(): number {
+    return Date.now();
+  }
+  onClosed(conn: SmscConnection): void {
+    this.connections.delete(conn);
+  }
+
+  // ── control API ───────────────────────────────────────────────────────────────────────────────
+
+  setBehaviour(update: Partial<Behaviour>): void {
+    this.current = mergeBehaviour(this.current, update);
+  }
+
+  stats(): SimulatorStats {
+    return {
+      ...this.counters,
+      ...this.receipts.counters,
+      connections: this.connections.size,
+      bindsRefused: { ...this.bindsRefused },
+      bindsBySystemId: Object.fromEntries(this.binds),
+      maxConcurrentBindsBySystemId: Object.fromEntries(this.maxBinds),
+      receiptsPending: this.receipts.pending(),
+    };
+  }
+
+  dropConnections(): void {
+    for (const conn of [...this.connections]) conn.close('dropped-by-control');
+  }
+
+  sendGarbage(kind: GarbageKind): number {
+    let count = 0;
+    for (const conn of this.connections) {
+      if (!conn.isBound()) continue;
+      conn.writeRaw(GARBAGE[kind]);
+      count += 1;
+    }
+    return count;
+  }
+
+  unbindAll(): void {
+    for (const conn of this.connections) conn.sendUnbind();
+  }
+
+  async close(): Promise<void> {
+    this.receipts.stop();
+    for (const conn of [...this.connections]) conn.close('simulator-closed');
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    await this.recorder.close();
+  }
+}
+
+/** Starts the simulator; resolves once every configured port listens. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const simulator = new SimulatedSmsc(options);
+  try {
+    await simulator.listen();
+  } catch (error) {
+    await simulator.close();
+    throw error;
+  }
+  return simulator;
+}

@@ -1,0 +1,556 @@
+/**
+ * One SMPP bind over node-smpp 0.5.1 — which is a PDU codec, not a client (notes/smpp-library.md).
+ * This class adds what the library lacks:
+ *  - a NEW library session per connection (defect 1: reconnecting a used session never reads again);
+ *  - every library `error` is fatal → destroy and reconnect (defect 2: the parser can go deaf) and
+ *    no listener can throw into the library (that also leaves it deaf);
+ *  - own per-request response timers, deleting the library's callback entry (defect 3: leaks);
+ *  - a window + pacing (defect 4: no window, no back-pressure);
+ *  - answers to enquire_link, unbind and unknown requests (defect 5), own enquire_link every
+ *    enquireLinkMs with a deadline, even under traffic (defect 6, provider rule);
+ *  - connect and bind timeouts (defect 14), interface_version 0x34 (defect 13);
+ *  - raw deliver_sm bytes (defect 8, see library.ts).
+ *
+ * Lifecycle: idle → connecting → binding → bound → (error/close/unbind/timeout) → backoff|not-ready
+ * → connecting … ; close() → closing → closed. `state` events report each change.
+ */
+import { EventEmitter } from 'node:events';
+import { pino, type Logger } from 'pino';
+import { Backoff, jitteredLongDelay } from './backoff.js';
+import { bindRefusalKind, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
+import { InboundRequests } from './inbound.js';
+import { buildSubmitSm, encodeCheck, smpp, type LibrarySession, type Pdu } from './library.js';
+import { SubmitPacer } from './pacing.js';
+import { resolveSessionOptions, type ResolvedSessionOptions } from './session-options.js';
+import {
+  ESME_RTHROTTLED,
+  type DeliverSmHandler,
+  type SessionCounters,
+  type SessionOptions,
+  type SessionState,
+  type SubmitParams,
+  type SubmitResult,
+} from './types.js';
+import { SubmitWindow, type WaitingSubmit } from './window.js';
+
+const MAX_SEQUENCE = 0x7fffffff;
+
+/** One TCP/TLS connection and its library session; stale events compare against `this.conn`. */
+interface Connection {
+  lib: LibrarySession;
+  sequence: number;
+  timers: Set<NodeJS.Timeout>;
+  enquireInterval: NodeJS.Timeout | undefined;
+}
+
+export interface StateChange {
+  sessionId: string;
+  state: SessionState;
+  previous: SessionState;
+  reason?: string;
+}
+
+export class SmppSession extends EventEmitter {
+  readonly id: string;
+  readonly mode: SessionOptions['mode'];
+  private readonly opts: ResolvedSessionOptions;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly pacer: SubmitPacer;
+  private readonly window: SubmitWindow;
+  private readonly backoff: Backoff;
+  private readonly inbound: InboundRequests;
+  private conn: Connection | undefined;
+  /** The most recent library session, kept after teardown so leak checks can inspect it. */
+  private lastLib: LibrarySession | undefined;
+  private currentState: SessionState = 'idle';
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private stableTimer: NodeJS.Timeout | undefined;
+  /** Set after a response timeout: stop sending, recycle once the window is empty. */
+  private suspect = false;
+  private closing = false;
+  private lastErrorText: string | undefined;
+  private readonly counters: Omit<SessionCounters, 'inFlight' | 'queued'> = {
+    bindAttempts: 0,
+    bindFailures: 0,
+    binds: 0,
+    reconnectsByReason: {},
+    submitsSent: 0,
+    responses: 0,
+    throttled: 0,
+    timeouts: 0,
+    ambiguous: 0,
+    lateResponses: 0,
+    deliverSmReceived: 0,
+    enquireLinksSent: 0,
+  };
+
+  constructor(options: SessionOptions) {
+    super();
+    this.id = options.sessionId ?? `${options.mode}-0`;
+    this.mode = options.mode;
+    this.opts = resolveSessionOptions(options);
+    this.log = (options.logger ?? pino({ level: 'silent' })).child({ smppSession: this.id });
+    this.now = options.now ?? Date.now;
+    this.pacer = new SubmitPacer({ ...options.pacing, rate: this.opts.rateLimit, margin: this.opts.rateMargin });
+    this.window = new SubmitWindow(this.opts.window);
+    this.backoff = new Backoff({ minMs: this.opts.reconnectMinMs, maxMs: this.opts.reconnectMaxMs });
+    this.inbound = new InboundRequests({
+      sessionId: this.id,
+      log: this.log,
+      now: this.now,
+      isCurrent: (lib) => this.conn?.lib === lib,
+      isBound: () => this.currentState === 'bound',
+      onUnbind: () => this.teardown('unbind-by-smsc'),
+      onDeliverSm: () => {
+        this.counters.deliverSmReceived += 1;
+      },
+    });
+  }
+
+  // ── public API ──────────────────────────────────────────────────────────────────────────────
+
+  get state(): SessionState {
+    return this.currentState;
+  }
+
+  /** Starts connecting (idempotent). Returns immediately; watch `state` events. */
+  start(): void {
+    if (this.currentState !== 'idle') return;
+    this.connect();
+  }
+
+  /** Registers the receipt handler (rx/trx). Without one, deliver_sm is answered 0x64 (re-sent later). */
+  onDeliverSm(handler: DeliverSmHandler): void {
+    this.inbound.setHandler(handler);
+  }
+
+  /** Queues one submit_sm behind the window and the pacer; see SubmitResult for the outcome kinds. */
+  submit(params: SubmitParams): Promise<SubmitResult> {
+    if (!canSubmit(this.mode)) return Promise.resolve(this.notSent('not-submit-capable'));
+    if (this.closing) return Promise.resolve(this.notSent('closing'));
+    if (this.currentState !== 'bound' || this.suspect) return Promise.resolve(this.notSent('not-bound'));
+    const result = this.window.enqueue(params, this.now());
+    this.pump();
+    return result;
+  }
+
+  /** Bound and accepting submits. */
+  isReady(): boolean {
+    return this.currentState === 'bound' && !this.suspect && !this.closing;
+  }
+
+  /** All window slots taken. */
+  isSaturated(): boolean {
+    return !this.window.hasRoom();
+  }
+
+  inFlight(): number {
+    return this.window.inFlightCount();
+  }
+
+  queued(): number {
+    return this.window.queuedCount();
+  }
+
+  currentRate(): number {
+    return this.pacer.currentRate(this.now());
+  }
+
+  lastError(): string | undefined {
+    return this.lastErrorText;
+  }
+
+  stats(): SessionCounters {
+    return {
+      ...this.counters,
+      reconnectsByReason: { ...this.counters.reconnectsByReason },
+      inFlight: this.window.inFlightCount(),
+      queued: this.window.queuedCount(),
+    };
+  }
+
+  /**
+   * For leak tests: callbacks still registered inside node-smpp for the current (or, after a
+   * teardown, the last) connection. Submit callbacks are deleted one by one on timeout and on
+   * teardown, so this counts only what a live enquire_link/unbind may still await.
+   */
+  libraryPendingCallbacks(): number {
+    const callbacks = (this.conn?.lib ?? this.lastLib)?._callbacks ?? {};
+    return Object.values(callbacks).filter((cb) => cb !== undefined).length;
+  }
+
+  /**
+   * Graceful stop: refuse new submits, fail the queued ones (not-sent), wait for in-flight up to
+   * drainMs, unbind (waiting unbindTimeoutMs for unbind_resp), destroy. Never reconnects after.
+   */
+  async close(drainMs = 5_000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.clearReconnect();
+    for (const waiting of this.window.takeAllWaiting()) waiting.resolve(this.notSent('closing'));
+    if (this.currentState === 'idle' || !this.conn) {
+      this.setState('closed', 'close');
+      return;
+    }
+    const wasBound = this.currentState === 'bound';
+    this.setState('closing', 'close');
+    await this.window.whenDrained(drainMs);
+    const conn = this.conn;
+    if (conn) {
+      if (wasBound) await this.unbind(conn);
+      this.teardown('closed');
+    }
+    this.setState('closed', 'close');
+  }
+
+  // ── connection lifecycle ──────────────────────────────────────────────────────────────────────
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    if (this.closing) return;
+    this.setState('connecting');
+    const { host, port, tls } = this.opts;
+    let lib: LibrarySession;
+    try {
+      // Node TLS options pass through node-smpp to tls.connect; verification stays on by default.
+      lib = new smpp.Session({
+        host,
+        port,
+        tls,
+        ...(tls
+          ? {
+              ca: this.opts.ca,
+              servername: this.opts.tlsServername ?? host,
+              rejectUnauthorized: this.opts.tlsRejectUnauthorized,
+            }
+          : {}),
+      });
+    } catch (error) {
+      this.lastErrorText = errorText(error);
+      this.scheduleReconnect('connect-error', false);
+      return;
+    }
+    const conn: Connection = { lib, sequence: 0, timers: new Set(), enquireInterval: undefined };
+    this.conn = conn;
+    this.lastLib = lib;
+    // An `error` listener before anything else: without one a socket error kills the process (defect 12).
+    lib.on('error', (error: unknown) => this.guard(() => this.onLibraryError(conn, error)));
+    lib.on('close', () => this.guard(() => this.conn === conn && this.teardown('socket-close')));
+    lib.on('pdu', (pdu: Pdu) => this.guard(() => this.onPdu(conn, pdu)));
+    lib.on(tls ? 'secureConnect' : 'connect', () => this.guard(() => this.conn === conn && this.bind(conn)));
+    this.addTimer(conn, this.opts.connectTimeoutMs, () => this.teardown('connect-timeout'));
+  }
+
+  private bind(conn: Connection): void {
+    for (const timer of conn.timers) clearTimeout(timer); // the connect timer
+    conn.timers.clear();
+    this.setState('binding');
+    this.counters.bindAttempts += 1;
+    const sequence = this.nextSequence(conn);
+    const pdu = buildBindPdu(this.mode, this.opts.systemId, this.opts.password, sequence);
+    const timer = this.addTimer(conn, this.opts.bindTimeoutMs, () => {
+      delete conn.lib._callbacks[sequence];
+      this.counters.bindFailures += 1;
+      this.teardown('bind-timeout');
+    });
+    const sent = conn.lib.send(pdu, (resp) =>
+      this.guard(() => {
+        this.clearTimer(conn, timer);
+        if (this.conn === conn) this.onBindResponse(conn, resp);
+      }),
+    );
+    if (!sent) this.teardown('socket-not-writable');
+  }
+
+  private onBindResponse(conn: Connection, resp: Pdu): void {
+    if (isBindOk(this.mode, resp)) {
+      this.counters.binds += 1;
+      this.lastErrorText = undefined;
+      this.setState('bound');
+      this.log.info({ mode: this.mode }, 'SMPP bound');
+      conn.enquireInterval = setInterval(() => this.guard(() => this.sendEnquireLink(conn)), this.opts.enquireLinkMs);
+      this.stableTimer = setTimeout(() => this.backoff.reset(), this.opts.stableAfterMs);
+      this.pump();
+      return;
+    }
+    this.counters.bindFailures += 1;
+    const status = resp.command_status;
+    const kind = bindRefusalKind(status);
+    this.lastErrorText = `bind refused ${hex(status)} (${resp.command})`;
+    if (kind === 'other') {
+      this.log.warn({ status: hex(status) }, 'SMPP bind refused; reconnecting with backoff');
+      this.teardown('bind-rejected');
+      return;
+    }
+    // One clear line per attempt (attempts are a long backoff apart — never a tight loop).
+    this.log.error(
+      { status: hex(status), retryInMs: this.opts.credentialBackoffMs },
+      kind === 'credentials'
+        ? `SMPP bind refused: invalid credentials (${hex(status)}) — check the system id and password`
+        : `SMPP bind refused: too many binds for this account (${hex(status)}) — lower the session count or ask the provider`,
+    );
+    this.teardown(kind === 'credentials' ? 'bind-credentials' : 'bind-limit', true);
+  }
+
+  private onLibraryError(conn: Connection, error: unknown): void {
+    if (this.conn !== conn) return;
+    this.lastErrorText = errorText(error);
+    this.log.warn({ err: this.lastErrorText }, 'SMPP connection error; replacing the session');
+    this.teardown('socket-error');
+  }
+
+  /**
+   * Ends the current connection: every in-flight submit becomes ambiguous (it was on the wire),
+   * every queued one not-sent; the library session loses our listeners (keeping an error sink)
+   * and is destroyed. Reconnects with backoff unless closing.
+   */
+  private teardown(reason: string, longBackoff = false): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = undefined;
+    this.suspect = false;
+    for (const timer of conn.timers) clearTimeout(timer);
+    conn.timers.clear();
+    if (conn.enquireInterval) clearInterval(conn.enquireInterval);
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.pumpTimer = undefined;
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
+    const now = this.now();
+    const ambiguousReason = this.closing ? 'closing' : 'connection-lost';
+    for (const entry of this.window.takeAllInFlight()) {
+      delete conn.lib._callbacks[entry.sequenceNumber];
+      this.counters.ambiguous += 1;
+      entry.resolve({ kind: 'ambiguous', reason: ambiguousReason, sessionId: this.id, elapsedMs: now - entry.sentAt });
+    }
+    for (const waiting of this.window.takeAllWaiting()) {
+      waiting.resolve(this.notSent(this.closing ? 'closing' : 'connection-lost'));
+    }
+    conn.lib.removeAllListeners();
+    conn.lib.on('error', () => undefined);
+    if (reason === 'closed' || reason === 'unbind-by-smsc') {
+      // end() flushes our unbind / unbind_resp; destroy shortly after in case the peer never closes.
+      conn.lib.close();
+      setTimeout(() => conn.lib.destroy(), 1_000).unref();
+    } else {
+      conn.lib.destroy();
+    }
+    if (this.closing) return;
+    this.counters.reconnectsByReason[reason] = (this.counters.reconnectsByReason[reason] ?? 0) + 1;
+    this.scheduleReconnect(reason, longBackoff);
+  }
+
+  private scheduleReconnect(reason: string, longBackoff: boolean): void {
+    this.clearReconnect();
+    const delayMs = longBackoff ? jitteredLongDelay(this.opts.credentialBackoffMs) : this.backoff.next();
+    this.setState(longBackoff ? 'not-ready' : 'backoff', reason);
+    this.log.info({ reason, delayMs }, 'SMPP reconnect scheduled');
+    this.reconnectTimer = setTimeout(() => this.guard(() => this.connect()), delayMs);
+  }
+
+  private clearReconnect(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+  }
+
+  private async unbind(conn: Connection): Promise<void> {
+    if (this.conn !== conn) return;
+    await new Promise<void>((resolve) => {
+      const sequence = this.nextSequence(conn);
+      const timer = this.addTimer(conn, this.opts.unbindTimeoutMs, () => {
+        delete conn.lib._callbacks[sequence];
+        resolve();
+      });
+      const sent = conn.lib.send(new smpp.PDU('unbind', { sequence_number: sequence }), () => {
+        this.clearTimer(conn, timer);
+        resolve();
+      });
+      if (!sent) {
+        this.clearTimer(conn, timer);
+        resolve();
+      }
+    });
+  }
+
+  // ── submits ───────────────────────────────────────────────────────────────────────────────────
+
+  /** Moves queued submits onto the wire while the window has room and the pacer allows. */
+  private pump(): void {
+    if (this.pumpTimer) return;
+    while (this.conn && this.currentState === 'bound' && !this.suspect && this.window.hasRoom() && this.window.queuedCount() > 0) {
+      const now = this.now();
+      const sendAt = this.pacer.nextSendAt(now);
+      if (sendAt > now) {
+        this.pumpTimer = setTimeout(() => {
+          this.pumpTimer = undefined;
+          this.guard(() => this.pump());
+        }, sendAt - now);
+        return;
+      }
+      const waiting = this.window.shift();
+      if (waiting) this.sendSubmit(this.conn, waiting, now);
+    }
+  }
+
+  private sendSubmit(conn: Connection, waiting: WaitingSubmit, now: number): void {
+    const sequence = this.nextSequence(conn);
+    let pdu: Pdu;
+    try {
+      pdu = buildSubmitSm(waiting.params, sequence);
+    } catch (error) {
+      waiting.resolve(this.notSent('encode-error', errorText(error)));
+      return;
+    }
+    // Encode first: node-smpp registers the callback before encoding and throws from send() (defect 3).
+    const encodeError = encodeCheck(pdu);
+    if (encodeError !== undefined) {
+      waiting.resolve(this.notSent('encode-error', encodeError));
+      return;
+    }
+    let sent: boolean;
+    try {
+      sent = conn.lib.send(pdu, (resp) => this.guard(() => this.onSubmitResponse(conn, sequence, resp)));
+    } catch (error) {
+      delete conn.lib._callbacks[sequence];
+      waiting.resolve(this.notSent('encode-error', errorText(error)));
+      return;
+    }
+    if (!sent) {
+      waiting.resolve(this.notSent('socket-not-writable'));
+      return;
+    }
+    this.pacer.take(now);
+    this.counters.submitsSent += 1;
+    const timer = this.addTimer(conn, this.opts.responseTimeoutMs, () => this.onSubmitTimeout(conn, sequence));
+    this.window.add({ sequenceNumber: sequence, sentAt: now, resolve: waiting.resolve, timer });
+  }
+
+  private onSubmitResponse(conn: Connection, sequence: number, resp: Pdu): void {
+    const entry = this.window.settle(sequence);
+    if (!entry) return;
+    conn.timers.delete(entry.timer as NodeJS.Timeout);
+    const now = this.now();
+    this.counters.responses += 1;
+    const status = resp.command_status;
+    if (status === ESME_RTHROTTLED) {
+      this.counters.throttled += 1;
+      if (this.pacer.slowDown(now)) this.log.warn({ limit: this.pacer.currentLimit(now) }, 'SMSC throttled (0x58): slowing down');
+    }
+    const messageId = typeof resp['message_id'] === 'string' && resp['message_id'] !== '' ? resp['message_id'] : undefined;
+    entry.resolve({
+      kind: 'response',
+      command: resp.command === 'generic_nack' ? 'generic_nack' : 'submit_sm_resp',
+      commandStatus: status,
+      ...(messageId !== undefined ? { messageId } : {}),
+      roundTripMs: now - entry.sentAt,
+      sessionId: this.id,
+    });
+    this.afterSettle();
+  }
+
+  /**
+   * No response within responseTimeoutMs: the request is AMBIGUOUS (the SMSC may have accepted
+   * it). The library's callback entry is deleted (defect 3). The session becomes suspect: it
+   * sends nothing more and is recycled once its window is empty, so every other in-flight
+   * request still gets its full timeout (each ends between 1× and 2× the timeout).
+   */
+  private onSubmitTimeout(conn: Connection, sequence: number): void {
+    const entry = this.window.settle(sequence);
+    delete conn.lib._callbacks[sequence];
+    if (!entry) return;
+    this.counters.timeouts += 1;
+    this.counters.ambiguous += 1;
+    entry.resolve({ kind: 'ambiguous', reason: 'timeout', sessionId: this.id, elapsedMs: this.now() - entry.sentAt });
+    if (!this.suspect) this.log.warn({ timeoutMs: this.opts.responseTimeoutMs }, 'submit_sm_resp timeout; recycling the session');
+    this.suspect = true;
+    this.afterSettle();
+  }
+
+  private afterSettle(): void {
+    if (this.suspect && this.window.inFlightCount() === 0) {
+      this.teardown('response-timeout');
+      return;
+    }
+    this.pump();
+  }
+
+  // ── inbound PDUs and keep-alive ───────────────────────────────────────────────────────────────
+
+  private onPdu(conn: Connection, pdu: Pdu): void {
+    if (this.conn !== conn) return;
+    if (pdu.isResponse()) {
+      // node-smpp calls the matching callback after this event; no callback = late or stray.
+      if (!conn.lib._callbacks[pdu.sequence_number]) {
+        this.counters.lateResponses += 1;
+        this.log.debug({ command: pdu.command, sequence: pdu.sequence_number }, 'response without a pending request');
+      }
+      return;
+    }
+    this.inbound.handle(conn.lib, pdu, canReceive(this.mode));
+  }
+
+  private sendEnquireLink(conn: Connection): void {
+    if (this.conn !== conn) return;
+    const sequence = this.nextSequence(conn);
+    this.counters.enquireLinksSent += 1;
+    const timer = this.addTimer(conn, this.opts.enquireLinkTimeoutMs, () => {
+      delete conn.lib._callbacks[sequence];
+      this.log.warn('enquire_link_resp timeout: link considered dead');
+      this.teardown('enquire-link-timeout');
+    });
+    const sent = conn.lib.send(new smpp.PDU('enquire_link', { sequence_number: sequence }), () => this.clearTimer(conn, timer));
+    if (!sent) this.teardown('socket-not-writable');
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────────────────────────
+
+  private nextSequence(conn: Connection): number {
+    conn.sequence = conn.sequence >= MAX_SEQUENCE ? 1 : conn.sequence + 1;
+    return conn.sequence;
+  }
+
+  private addTimer(conn: Connection, ms: number, fire: () => void): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      conn.timers.delete(timer);
+      this.guard(fire);
+    }, ms);
+    conn.timers.add(timer);
+    return timer;
+  }
+
+  private clearTimer(conn: Connection, timer: NodeJS.Timeout): void {
+    clearTimeout(timer);
+    conn.timers.delete(timer);
+  }
+
+  private notSent(reason: Extract<SubmitResult, { kind: 'not-sent' }>['reason'], detail?: string): SubmitResult {
+    return { kind: 'not-sent', reason, sessionId: this.id, ...(detail !== undefined ? { detail } : {}) };
+  }
+
+  private setState(state: SessionState, reason?: string): void {
+    if (state === this.currentState) return;
+    const previous = this.currentState;
+    this.currentState = state;
+    const change: StateChange = { sessionId: this.id, state, previous, ...(reason !== undefined ? { reason } : {}) };
+    this.guard(() => this.emit('state', change));
+  }
+
+  /** Nothing may throw into node-smpp or a timer: a throw in a library listener deafens its parser. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.log.error({ err: errorText(error) }, 'unexpected error in SMPP session handler');
+    }
+  }
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,95 @@
+// Invariant: a session binds in every mode (plain and verified TLS), and bind refusals (credentials,
+// bind limit, untrusted certificate) never produce a tight reconnect loop or exceed the account cap.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { SmppPool } from '../../src/smpp/pool.js';
+import { SmppSession } from '../../src/smpp/session.js';
+import type { BindMode } from '../../src/smpp/types.js';
+import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import { delay, fastSessionOptions, makeTlsMaterial, waitFor, type TlsMaterial } from './smpp-helpers.js';
+
+describe('SMPP bind', () => {
+  let sim: Simulator;
+  let tlsMaterial: TlsMaterial;
+
+  before(async () => {
+    tlsMaterial = makeTlsMaterial();
+    sim = await startSimulator({ plainPort: 0, tlsPort: 0, tlsKey: tlsMaterial.key, tlsCert: tlsMaterial.cert });
+  });
+
+  after(async () => {
+    await sim.close();
+    tlsMaterial.cleanup();
+  });
+
+  for (const mode of ['tx', 'rx', 'trx'] as BindMode[]) {
+    it(`binds as ${mode} with interface 3.4 and unbinds on close`, async () => {
+      const session = new SmppSession(fastSessionOptions(sim.plainPort as number, { mode }));
+      session.start();
+      await waitFor(() => session.state === 'bound', 3_000, `${mode} bound`);
+      assert.equal(sim.stats().bindsBySystemId['test'], 1);
+      await session.close();
+      assert.equal(session.state, 'closed');
+      await waitFor(() => sim.stats().bindsBySystemId['test'] === 0, 2_000, 'bind released');
+    });
+  }
+
+  it('wrong password: long backoff, state not-ready, no reconnect loop', async () => {
+    const before = sim.stats().bindsRefused['0x0E'] ?? 0;
+    const session = new SmppSession(fastSessionOptions(sim.plainPort as number, { password: 'wrong', credentialBackoffMs: 1_500 }));
+    const states: string[] = [];
+    session.on('state', (change: { state: string }) => states.push(change.state));
+    session.start();
+    await delay(2_500);
+    const attempts = session.stats().bindAttempts;
+    await session.close();
+    // 2.5 s with a 1.5 s (±20 %) backoff: the first attempt and at most one retry.
+    assert.ok(attempts >= 1 && attempts <= 2, `bind attempts ${attempts}`);
+    assert.ok(states.includes('not-ready'));
+    assert.ok(!states.includes('bound'));
+    assert.match(session.lastError() ?? '', /0x0E/);
+    assert.equal((sim.stats().bindsRefused['0x0E'] ?? 0) - before, attempts);
+  });
+
+  it('5th bind of the account is refused with 0x05; concurrent binds never exceed 4', async () => {
+    const pool = new SmppPool({ spec: 'trx:4', maxBinds: 4, session: fastSessionOptions(sim.plainPort as number) });
+    pool.start();
+    await waitFor(() => pool.boundCount() === 4, 3_000, '4 bound');
+    const fifth = new SmppSession(fastSessionOptions(sim.plainPort as number, { sessionId: 'fifth', credentialBackoffMs: 5_000 }));
+    fifth.start();
+    await waitFor(() => fifth.state === 'not-ready', 3_000, 'fifth refused');
+    assert.match(fifth.lastError() ?? '', /0x05/);
+    assert.equal(fifth.stats().bindAttempts, 1);
+    assert.ok((sim.stats().bindsRefused['0x05'] ?? 0) >= 1);
+    assert.equal(sim.stats().maxConcurrentBindsBySystemId['test'], 4);
+    await fifth.close();
+    await pool.close();
+  });
+
+  it('a pool never asks for more binds than the account cap', () => {
+    assert.throws(() => new SmppPool({ spec: 'tx:3,rx:2', maxBinds: 4, session: fastSessionOptions(1) }), /allows 4/);
+  });
+
+  it('TLS bind works with the CA from a file and verification on', async () => {
+    const session = new SmppSession(
+      fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile), tlsServername: 'localhost' }),
+    );
+    session.start();
+    await waitFor(() => session.state === 'bound', 3_000, 'TLS bound');
+    await session.close();
+  });
+
+  it('TLS with the wrong CA fails certificate verification and never binds', async () => {
+    const session = new SmppSession(
+      fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.otherCaFile), tlsServername: 'localhost' }),
+    );
+    const states: string[] = [];
+    session.on('state', (change: { state: string }) => states.push(change.state));
+    session.start();
+    await waitFor(() => (session.stats().reconnectsByReason['socket-error'] ?? 0) >= 1, 3_000, 'TLS error');
+    await session.close();
+    assert.ok(!states.includes('bound'));
+    assert.match(session.lastError() ?? '', /certificate|SELF_SIGNED|UNABLE_TO_VERIFY|CERT/i);
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * `npm test` entry.
+ *
+ *   tsx test/run.ts            unit tests, then ONE real stack (Kafka + registry) for all integration tests
+ *   tsx test/run.ts --unit     unit tests only (no stack)
+ *   tsx test/run.ts --faults   the fault suite under test/faults/ (with its own stack)
+ *
+ * Tests run under node's own test runner (`node --import tsx --test`, TAP reporter so the closing
+ * `# pass N` / `# fail N` lines are always printed). Node 20's --test does not expand globs: the
+ * files are found here. The stack is started in .local/test-stack-<pid> on free ports, exported as
+ * KSC_TEST_KAFKA_BROKERS / KSC_TEST_REGISTRY_URL / KSC_TEST_STACK_DIR, and stopped at the end — also
+ * on failure and on SIGINT/SIGTERM. Its dir (with kafka.log / registry.log) is kept when a test failed.
+ *
+ * Env knobs: KSC_TEST_CONCURRENCY (integration files in parallel, default 2),
+ *            KSC_TEST_TIMEOUT_MS (per-test timeout, default 300000),
+ *            KSC_TEST_FILTER (substring: only files whose path contains it).
+ * The last line is a plain total: `tests: N passed, N failed[, N skipped]`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT, isOurProcess, stackDown, stackUp, sweepStacks, type StackInfo } from '../deploy/local/stack.js';
+
+interface Totals {
+  pass: number;
+  fail: number;
+  skipped: number;
+  todo: number;
+  cancelled: number;
+}
+
+const args = new Set(process.argv.slice(2));
+const mode: 'all' | 'unit' | 'faults' = args.has('--unit') ? 'unit' : args.has('--faults') ? 'faults' : 'all';
+const concurrency = Number(process.env['KSC_TEST_CONCURRENCY'] ?? 2);
+const perTestTimeoutMs = Number(process.env['KSC_TEST_TIMEOUT_MS'] ?? 300_000);
+const filter = process.env['KSC_TEST_FILTER'];
+
+const totals: Totals = { pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 };
+let currentChild: ChildProcess | undefined;
+let stackDir: string | undefined;
+let stopping = false;
+
+function log(msg: string): void {
+  process.stdout.write(`# [run] ${msg}\n`);
+}
+
+function findTests(rel: string): string[] {
+  const root = path.join(REPO_ROOT, rel);
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(p);
+      } else if (e.isFile() && /\.test\.(ts|mts|js|mjs)$/.test(e.name)) {
+        out.push(path.relative(REPO_ROOT, p));
+      }
+    }
+  };
+  walk(root);
+  return out.filter((f) => !filter || f.includes(filter)).sort();
+}
+
+/** Runs `node --import tsx --test` on the files; echoes its output and adds its summary to the totals. */
+function runNodeTests(label: string, files: string[], extraEnv: Record<string, string>, conc: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const nodeArgs = [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=tap',
+      `--test-concurrency=${conc}`,
+      `--test-timeout=${perTestTimeoutMs}`,
+      ...files,
+    ];
+    log(`${label}: node ${nodeArgs.slice(0, 6).join(' ')} <${files.length} files>`);
+    const child = spawn(process.execPath, nodeArgs, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    currentChild = child;
+    const found: Partial<Totals> = {};
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        // top-level summary lines only (nested subtests' comments are indented)
+        const m = /^# (pass|fail|skipped|todo|cancelled) (\d+)\s*$/.exec(line);
+        if (m) found[m[1] as keyof Totals] = Number(m[2]);
+      }
+    });
+    child.on('close', (code, signal) => {
+      currentChild = undefined;
+      for (const k of Object.keys(totals) as (keyof Totals)[]) totals[k] += found[k] ?? 0;
+      const sawSummary = found.pass !== undefined || found.fail !== undefined;
+      if (!sawSummary) {
+        // the runner died before summarising: count it as a failure so the total never lies
+        totals.fail += 1;
+        log(`${label}: node's test runner ended without a summary (code ${code}, signal ${signal})`);
+      }
+      resolve(code === 0 && sawSummary && (found.fail ?? 0) === 0 && (found.cancelled ?? 0) === 0);
+    });
+  });
+}
+
+/** Removes stack dirs left by earlier runs that died without cleaning up (their processes first). */
+async function pruneStaleStacks(): Promise<void> {
+  const local = path.join(REPO_ROOT, '.local');
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(local);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^test-stack-(\d+)$/.exec(name);
+    if (!m) continue;
+    const owner = Number(m[1]);
+    let alive = false;
+    try {
+      process.kill(owner, 0);
+      alive = true;
+    } catch {
+      alive = false;
+    }
+    if (alive && owner !== process.pid) continue;
+    const dir = path.join(local, name);
+    const anyUp = (['kafka', 'registry'] as const).some((role) => {
+      try {
+        return isOurProcess(Number(fs.readFileSync(path.join(dir, `${role}.pid`), 'utf8')), dir, role);
+      } catch {
+        return false;
+      }
+    });
+    if (anyUp) log(`stopping a stack left running by dead run ${owner} (${dir})`);
+    await sweepStacks(path.join(dir, 'private')).catch(() => undefined);
+    await stackDown({ dir }).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // private stacks of hand-run tests whose process is gone (folder name ends in -<pid>-<n>-<hex>)
+  const priv = path.join(local, 'private-stacks');
+  let privNames: string[] = [];
+  try {
+    privNames = fs.readdirSync(priv);
+  } catch {
+    return;
+  }
+  for (const name of privNames) {
+    const m = /-(\d+)-\d+-[0-9a-f]{6}$/.exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // its test process still runs
+    } catch {
+      /* dead: sweep */
+    }
+    const dir = path.join(priv, name);
+    await stackDown({ dir }).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(`${dir}.lock`, { recursive: true, force: true });
+  }
+}
+
+async function startStack(): Promise<StackInfo> {
+  await pruneStaleStacks();
+  stackDir = path.join(REPO_ROOT, '.local', `test-stack-${process.pid}`);
+  fs.rmSync(stackDir, { recursive: true, force: true });
+  const t0 = Date.now();
+  // no ports given + non-default dir => free ports are chosen
+  const info = await stackUp({ dir: stackDir, verbose: true });
+  log(`stack started in ${((Date.now() - t0) / 1000).toFixed(1)} s: kafka ${info.kafkaBrokers}, registry ${info.registryUrl}`);
+  return info;
+}
+
+let stopPromise: Promise<void> | undefined;
+
+/** Stops the run's stack and any private stacks tests left under it; one stop, however often called. */
+function stopStack(keepDir: boolean): Promise<void> {
+  if (!stackDir) return stopPromise ?? Promise.resolve();
+  const dir = stackDir;
+  stackDir = undefined;
+  stopPromise = (async () => {
+    const t0 = Date.now();
+    const swept = await sweepStacks(path.join(dir, 'private')).catch(() => [] as string[]);
+    if (swept.length > 0) log(`stopped ${swept.length} private stack(s) a test left running`);
+    await stackDown({ dir }).catch((e: unknown) => log(`stack down failed: ${String(e)}`));
+    log(`stack stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (keepDir) log(`stack logs kept in ${dir} (kafka.log, registry.log)`);
+    else {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(`${dir}.lock`, { recursive: true, force: true });
+    }
+  })();
+  return stopPromise;
+}
+
+function printTotals(): void {
+  const extra = totals.skipped + totals.todo > 0 ? `, ${totals.skipped + totals.todo} skipped` : '';
+  process.stdout.write(`tests: ${totals.pass} passed, ${totals.fail + totals.cancelled} failed${extra}\n`);
+}
+
+async function onSignal(sig: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log(`${sig}: stopping tests and the stack`);
+  currentChild?.kill('SIGTERM');
+  await stopStack(true);
+  printTotals();
+  process.exit(sig === 'SIGINT' ? 130 : 143);
+}
+
+async function main(): Promise<number> {
+  process.on('SIGINT', (s) => void onSignal(s));
+  process.on('SIGTERM', (s) => void onSignal(s));
+  const tStart = Date.now();
+  let ok = true;
+
+  if (mode === 'all' || mode === 'unit') {
+    const unit = findTests('test/unit');
+    if (unit.length === 0) log('no unit tests found under test/unit/');
+    else ok = (await runNodeTests('unit', unit, {}, Math.max(1, concurrency))) && ok;
+  }
+
+  const suiteDir = mode === 'faults' ? 'test/faults' : mode === 'all' ? 'test/integration' : undefined;
+  if (suiteDir && !stopping) {
+    const files = findTests(suiteDir);
+    if (files.length === 0) {
+      log(mode === 'faults' ? 'no fault suite yet: test/faults/ has no *.test.ts files' : `no tests found under ${suiteDir}/`);
+    } else {
+      let info: StackInfo | undefined;
+      try {
+        info = await startStack();
+      } catch (e) {
+        log(`could not start the stack: ${e instanceof Error ? e.message : String(e)}`);
+        totals.fail += 1;
+        ok = false;
+      }
+      if (stopping) await new Promise<never>(() => undefined);
+      if (info) {
+        const env = {
+          KSC_TEST_KAFKA_BROKERS: info.kafkaBrokers,
+          KSC_TEST_REGISTRY_URL: info.registryUrl,
+          KSC_TEST_STACK_DIR: info.dir,
+        };
+        // fault tests stop/restart services of the shared stack: run them one file at a time
+        const conc = mode === 'faults' ? 1 : Math.max(1, concurrency);
+        let suiteOk = false;
+        try {
+          suiteOk = await runNodeTests(mode === 'faults' ? 'faults' : 'integration', files, env, conc);
+        } finally {
+          ok = suiteOk && ok;
+          await stopStack(!suiteOk);
+        }
+        // a signal arrived: its handler stops the stack and exits; never exit before it has
+        if (stopping) await new Promise<never>(() => undefined);
+      }
+    }
+  }
+
+  log(`finished in ${((Date.now() - tStart) / 1000).toFixed(1)} s`);
+  printTotals();
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    process.stderr.write(`test/run.ts: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await stopStack(true);
+    printTotals();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { AssignerProtocol, type Cluster, type Consumer, type GroupDescription, type Logger, type PartitionMetadata } from 'kafkajs';
+import {
+  ASSIGNER_NAME,
+  bindModesForSlots,
+  createBindSlotAssigner,
+  decodeBindSlots,
+  fetchOwnBindSlots,
+  planAssignment,
+  type PlanMember,
+} from '../../src/kafka/assigner.js';
+
+const memberArb = fc.record({
+  memberId: fc.string({ minLength: 1, maxLength: 6 }),
+  requestedBinds: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constantFrom(-1, Number.NaN, 2.5)),
+  cap: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constant(Number.POSITIVE_INFINITY)),
+});
+const membersArb = fc.uniqueArray(memberArb, { selector: (m) => m.memberId, maxLength: 8 });
+const partitionsArb = fc.dictionary(
+  fc.constantFrom('sms.outbound', 'other', 'a'),
+  fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 30 }),
+);
+
+function totalSlots(plan: ReturnType<typeof planAssignment>): number {
+  return Object.values(plan).reduce((sum, p) => sum + p.bindSlots.length, 0);
+}
+
+describe('planAssignment', () => {
+  test('Σ bind slots never exceeds the smallest cap any member reports, and slot ids are distinct', () => {
+    fc.assert(
+      fc.property(membersArb, partitionsArb, (members, partitions) => {
+        const plan = planAssignment(members, partitions);
+        const cap = Math.min(...members.map((m) => (Number.isFinite(m.cap) ? m.cap : Number.POSITIVE_INFINITY)));
+        const ids = Object.values(plan).flatMap((p) => p.bindSlots);
+        assert.ok(ids.length <= cap);
+        assert.equal(new Set(ids).size, ids.length);
+        for (const id of ids) assert.ok(Number.isInteger(id) && id >= 0 && id < Math.max(cap, ids.length));
+      }),
+    );
+  });
+
+  test('every partition goes to exactly one member when any member holds a slot; standbys get none', () => {
+    fc.assert(
+      fc.property(membersArb, partitionsArb, (members, partitions) => {
+        const plan = planAssignment(members, partitions);
+        const anyHolder = Object.values(plan).some((p) => p.bindSlots.length > 0);
+        for (const [topic, list] of Object.entries(partitions)) {
+          const owners = list.map((partition) => Object.values(plan).filter((p) => p.partitions[topic]?.includes(partition)).length);
+          for (const n of owners) assert.equal(n, anyHolder ? 1 : 0);
+        }
+        for (const p of Object.values(plan)) {
+          if (p.bindSlots.length === 0) assert.deepEqual(p.partitions, {});
+        }
+      }),
+    );
+  });
+
+  test('each member gets min(requested, fair share); the cap is used up while anyone asks for more', () => {
+    fc.assert(
+      fc.property(membersArb, (members) => {
+        const plan = planAssignment(members, {});
+        const requested = (m: PlanMember) => (Number.isFinite(m.requestedBinds) && m.requestedBinds > 0 ? Math.floor(m.requestedBinds) : 0);
+        const cap = Math.min(...members.map((m) => m.cap));
+        const given = members.map((m) => plan[m.memberId]?.bindSlots.length ?? 0);
+        members.forEach((m, i) => assert.ok((given[i] as number) <= requested(m)));
+        const wanted = members.reduce((s, m) => s + requested(m), 0);
+        if (members.length > 0) assert.equal(totalSlots(plan), Math.min(wanted, cap));
+        // Max-min fairness: a member left short is never more than one slot behind anybody.
+        members.forEach((m, i) => {
+          if ((given[i] as number) < requested(m)) for (const g of given) assert.ok(g <= (given[i] as number) + 1);
+        });
+      }),
+    );
+  });
+
+  test('deterministic: member order in the input does not change the plan', () => {
+    fc.assert(
+      fc.property(membersArb, partitionsArb, (members, partitions) => {
+        assert.deepEqual(planAssignment([...members].reverse(), partitions), planAssignment(members, partitions));
+      }),
+    );
+  });
+
+  test('partitions are spread by slot weight (within one partition of the proportional share)', () => {
+    fc.assert(
+      fc.property(membersArb, fc.integer({ min: 0, max: 60 }), (members, n) => {
+        const plan = planAssignment(members, { t: Array.from({ length: n }, (_, i) => i) });
+        const total = totalSlots(plan);
+        for (const p of Object.values(plan)) {
+          if (total === 0) continue;
+          const share = (n * p.bindSlots.length) / total;
+          assert.ok(Math.abs((p.partitions['t']?.length ?? 0) - share) < 1 + 1e-9);
+        }
+      }),
+    );
+  });
+
+  test('table: three replicas on a 4-bind account, 12 partitions', () => {
+    const members = ['c', 'a', 'b'].map((memberId) => ({ memberId, requestedBinds: 4, cap: 4 }));
+    const plan = planAssignment(members, { 'sms.outbound': Array.from({ length: 12 }, (_, i) => i) });
+    assert.deepEqual(plan['a']?.bindSlots, [0, 1]);
+    assert.deepEqual(plan['b']?.bindSlots, [2]);
+    assert.deepEqual(plan['c']?.bindSlots, [3]);
+    assert.equal(plan['a']?.partitions['sms.outbound']?.length, 6);
+    assert.equal(plan['b']?.partitions['sms.outbound']?.length, 3);
+    assert.equal(plan['c']?.partitions['sms.outbound']?.length, 3);
+  });
+
+  test('table: five replicas asking 1 bind each on a cap of 4 → the fifth is a hot standby', () => {
+    const members = ['m1', 'm2', 'm3', 'm4', 'm5'].map((memberId) => ({ memberId, requestedBinds: 1, cap: 4 }));
+    const plan = planAssignment(members, { t: [0, 1, 2, 3, 4, 5, 6, 7] });
+    assert.deepEqual(plan['m5'], { partitions: {}, bindSlots: [] });
+    assert.deepEqual(plan['m1']?.partitions['t'], [0, 4]);
+  });
+
+  test('table: the smallest reported cap wins (a replica with a stale larger cap cannot raise it)', () => {
+    const plan = planAssignment(
+      [
+        { memberId: 'a', requestedBinds: 4, cap: 8 },
+        { memberId: 'b', requestedBinds: 4, cap: 2 },
+      ],
+      {},
+    );
+    assert.equal(totalSlots(plan), 2);
+  });
+});
+
+describe('bindModesForSlots', () => {
+  const cases: [string, { mode: 'tx' | 'rx' | 'trx'; count: number }[], number, string[]][] = [
+    ['tx:2,rx:2 with 2 slots keeps both directions', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 2, ['tx', 'rx']],
+    ['tx:2,rx:2 with 4 slots interleaves', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 4, ['tx', 'rx', 'tx', 'rx']],
+    ['tx:2,rx:2 with 1 slot → trx (submit and receive)', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 1, ['trx']],
+    ['trx:4 with 3 slots', [{ mode: 'trx', count: 4 }], 3, ['trx', 'trx', 'trx']],
+    ['trx:4 with 0 slots → nothing (standby)', [{ mode: 'trx', count: 4 }], 0, []],
+    ['never more binds than the spec', [{ mode: 'trx', count: 2 }], 5, ['trx', 'trx']],
+    ['rx first in the spec still submits first', [{ mode: 'rx', count: 1 }, { mode: 'trx', count: 1 }], 1, ['trx']],
+    ['tx only stays tx', [{ mode: 'tx', count: 3 }], 2, ['tx', 'tx']],
+    ['tx:1,rx:3 with 3 slots', [{ mode: 'tx', count: 1 }, { mode: 'rx', count: 3 }], 3, ['tx', 'rx', 'rx']],
+  ];
+  for (const [name, spec, slots, expected] of cases) {
+    test(`the first bind can submit: ${name}`, () => assert.deepEqual(bindModesForSlots(spec, slots), expected));
+  }
+
+  test('any spec, any slots: ≤ min(slots, spec total), first mode submits, receives when the spec did', () => {
+    const specArb = fc.uniqueArray(fc.record({ mode: fc.constantFrom('tx' as const, 'rx' as const, 'trx' as const), count: fc.integer({ min: 1, max: 6 }) }), {
+      selector: (e) => e.mode,
+      minLength: 1,
+    });
+    fc.assert(
+      fc.property(specArb, fc.integer({ min: 0, max: 20 }), (spec, slots) => {
+        const modes = bindModesForSlots(spec, slots);
+        const total = spec.reduce((s, e) => s + e.count, 0);
+        assert.equal(modes.length, Math.min(slots, total));
+        if (modes.length === 0) return;
+        assert.ok(modes.some((m) => m !== 'rx'));
+        if (spec.some((e) => e.mode !== 'tx')) assert.ok(modes.some((m) => m !== 'tx'));
+      }),
+    );
+  });
+});
+
+describe('kafkajs glue', () => {
+  const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Logger;
+  const cluster = {
+    findTopicPartitionMetadata: (topic: string) =>
+      Array.from({ length: topic === 'sms.outbound' ? 6 : 0 }, (_, partitionId) => ({ partitionId }) as PartitionMetadata),
+  } as unknown as Cluster;
+
+  test('subscription userData round-trips through the leader into each member assignment', async () => {
+    const make = (requestedBinds: number) => createBindSlotAssigner({ requestedBinds, sessions: `trx:${requestedBinds}`, cap: 4 })({ cluster, groupId: 'g', logger: silent });
+    const a = make(4);
+    const b = make(4);
+    const c = make(4);
+    const d = make(4);
+    const protos = [a, b, c, d].map((x) => x.protocol({ topics: ['sms.outbound'] }));
+    assert.equal(protos[0]?.name, ASSIGNER_NAME);
+    const members = protos.map((p, i) => ({ memberId: `member-${i}`, memberMetadata: p.metadata }));
+    const result = await a.assign({ members, topics: ['sms.outbound'] });
+    assert.equal(result.length, 4, 'standbys get an entry too');
+    const slots = result.map((r) => decodeBindSlots(r.memberAssignment));
+    assert.deepEqual(slots, [[0], [1], [2], [3]]);
+    const decoded = result.map((r) => AssignerProtocol.MemberAssignment.decode(r.memberAssignment));
+    assert.deepEqual(decoded[0]?.assignment, { 'sms.outbound': [0, 4] });
+    assert.match(JSON.parse(decoded[0]?.userData.toString() ?? '{}').generationNote, /4 of 4 members hold 4 bind slots/);
+  });
+
+  test('a member with unreadable metadata asks for nothing and does not lower the cap', async () => {
+    const a = createBindSlotAssigner({ requestedBinds: 3, sessions: 'trx:3', cap: 4 })({ cluster, groupId: 'g', logger: silent });
+    const members = [
+      { memberId: 'a', memberMetadata: a.protocol({ topics: ['sms.outbound'] }).metadata },
+      { memberId: 'b', memberMetadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: ['sms.outbound'], userData: Buffer.from('not json') }) },
+    ];
+    const result = await a.assign({ members, topics: ['sms.outbound'] });
+    assert.deepEqual(result.map((r) => decodeBindSlots(r.memberAssignment)), [[0, 1, 2], []]);
+  });
+
+  test('decodeBindSlots: garbage → [] (no binds is the safe side)', () => {
+    assert.deepEqual(decodeBindSlots(Buffer.alloc(0)), []);
+    assert.deepEqual(decodeBindSlots(Buffer.from([1, 2, 3])), []);
+    const bad = AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: {}, userData: Buffer.from('{"bindSlots":[1,-1,"x",2.5,3]}') });
+    assert.deepEqual(decodeBindSlots(bad), [1, 3]);
+  });
+
+  test('fetchOwnBindSlots reads its own member from describeGroup, refuses an unsettled group', async () => {
+    const assignment = AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: { t: [0] }, userData: Buffer.from('{"bindSlots":[2,3]}') });
+    const group = (state: GroupDescription['state']): GroupDescription => ({
+      groupId: 'g',
+      protocol: ASSIGNER_NAME,
+      protocolType: 'consumer',
+      state,
+      members: [{ memberId: 'me', clientId: 'c', clientHost: 'h', memberMetadata: Buffer.alloc(0), memberAssignment: assignment }],
+    });
+    const consumer = (state: GroupDescription['state']) => ({ describeGroup: async () => group(state) }) as Pick<Consumer, 'describeGroup'>;
+    assert.deepEqual(await fetchOwnBindSlots(consumer('Stable'), 'me'), [2, 3]);
+    await assert.rejects(fetchOwnBindSlots(consumer('Stable'), 'someone-else'), /not found/);
+    await assert.rejects(fetchOwnBindSlots(consumer('CompletingRebalance'), 'me'), /not settled/);
+  });
+});

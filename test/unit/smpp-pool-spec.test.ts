@@ -1,0 +1,54 @@
+// Invariant: a session spec parses to at most maxBinds binds, invalid specs fail with a clear message,
+// truncated slot sets keep both directions, and key hashing is deterministic.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { fnv1a, modesForSlots, parseSessionSpec, slotModes } from '../../src/smpp/pool-spec.js';
+
+describe('parseSessionSpec', () => {
+  it('parses single and mixed specs', () => {
+    assert.deepEqual(parseSessionSpec('trx:4'), [{ mode: 'trx', count: 4 }]);
+    assert.deepEqual(parseSessionSpec(' TX:2 , rx:2 '), [
+      { mode: 'tx', count: 2 },
+      { mode: 'rx', count: 2 },
+    ]);
+  });
+
+  it('rejects bad specs with a message naming the problem', () => {
+    assert.throws(() => parseSessionSpec(''), /empty/);
+    assert.throws(() => parseSessionSpec('trx'), /mode:count/);
+    assert.throws(() => parseSessionSpec('foo:1'), /mode:count/);
+    assert.throws(() => parseSessionSpec('trx:0'), /1\.\.64/);
+    assert.throws(() => parseSessionSpec('tx:1,tx:2'), /twice/);
+    assert.throws(() => parseSessionSpec('rx:2'), /tx or trx/);
+    assert.throws(() => parseSessionSpec('trx:5', 4), /allows 4/);
+  });
+});
+
+describe('slots', () => {
+  it('interleaves modes', () => {
+    assert.deepEqual(slotModes(parseSessionSpec('tx:2,rx:2')), ['tx', 'rx', 'tx', 'rx']);
+  });
+
+  it('a truncated slot set can always submit, and receives when the spec receives', () => {
+    fc.assert(
+      fc.property(fc.nat(4), fc.nat(4), fc.nat(4), fc.integer({ min: 1, max: 12 }), (tx, rx, trx, n) => {
+        fc.pre(tx + trx > 0);
+        const parts = [tx && `tx:${tx}`, rx && `rx:${rx}`, trx && `trx:${trx}`].filter(Boolean).join(',');
+        const entries = parseSessionSpec(parts);
+        const modes = modesForSlots(entries, n);
+        assert.equal(modes.length, Math.min(n, tx + rx + trx));
+        assert.ok(modes.some((m) => m !== 'rx'));
+        if (rx + trx > 0) assert.ok(modes.some((m) => m !== 'tx'));
+      }),
+    );
+  });
+});
+
+describe('fnv1a', () => {
+  it('is deterministic and spreads keys', () => {
+    assert.equal(fnv1a('abc'), fnv1a('abc'));
+    const buckets = new Set(Array.from({ length: 100 }, (_, i) => fnv1a(`key-${i}`) % 4));
+    assert.equal(buckets.size, 4);
+  });
+});
