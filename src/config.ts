@@ -94,11 +94,19 @@ const envSchema = z.object({
   SMPP_RECONNECT_MAX_MS: durationMs(10, 3600000).default(30000),
   /** Backoff after a bind refused for credentials (0x0D-0x0F) or too many binds (0x05). */
   SMPP_BIND_ERROR_BACKOFF_MS: durationMs(10, 3600000).default(60000),
+  /** A new bind slot from a rebalance is opened only after this, so the replica giving it up has closed it. */
+  SMPP_BIND_HANDOVER_MS: durationMs(0, 600000).default(3000),
+  /** While the account is paused (credit, credentials), one record probes the SMSC this often. */
+  ACCOUNT_PROBE_INTERVAL_MS: durationMs(100, 3600000).default(15000),
   SMS_MAX_SEGMENTS: int(1, 255).default(10),
   RETRY_MAX_AGE_MS: durationMs(1000, 7 * 86400000).default(3600000),
   RECEIPT_WAIT_MS: durationMs(1000, 30 * 86400000).default(172800000),
   RECEIPT_ACK_WAIT_MS: durationMs(100, 600000).default(10000),
   CORRELATION_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
+  /** Requests kept in the in-memory correlation index (oldest evicted first). */
+  CORRELATION_INDEX_MAX: int(1000, 100_000_000).default(2_000_000),
+  /** How long a receipt waits for its message id to be known (receipt before submit_sm_resp). */
+  RECEIPT_MATCH_WAIT_MS: durationMs(0, 600000).default(5000),
   SHUTDOWN_DRAIN_MS: durationMs(0, 600000).default(20000),
   HTTP_PORT: int(0, 65535).default(9464),
   LOG_LEVEL: logLevel.default('info'),
@@ -147,7 +155,11 @@ export interface Config {
     reconnectMinMs: number;
     reconnectMaxMs: number;
     bindErrorBackoffMs: number;
+    bindHandoverMs: number;
   };
+  accountProbeIntervalMs: number;
+  correlationIndexMax: number;
+  receiptMatchWaitMs: number;
   sms: { maxSegments: number };
   retryMaxAgeMs: number;
   receiptWaitMs: number;
@@ -259,7 +271,11 @@ function toConfig(e: Env): Config {
       reconnectMinMs: e.SMPP_RECONNECT_MIN_MS,
       reconnectMaxMs: e.SMPP_RECONNECT_MAX_MS,
       bindErrorBackoffMs: e.SMPP_BIND_ERROR_BACKOFF_MS,
+      bindHandoverMs: e.SMPP_BIND_HANDOVER_MS,
     },
+    accountProbeIntervalMs: e.ACCOUNT_PROBE_INTERVAL_MS,
+    correlationIndexMax: e.CORRELATION_INDEX_MAX,
+    receiptMatchWaitMs: e.RECEIPT_MATCH_WAIT_MS,
     sms: { maxSegments: e.SMS_MAX_SEGMENTS },
     retryMaxAgeMs: e.RETRY_MAX_AGE_MS,
     receiptWaitMs: e.RECEIPT_WAIT_MS,

@@ -17,6 +17,7 @@
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
+import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
 
 export interface RecordHandler {
@@ -276,6 +277,11 @@ export class OutboundConsumer {
       // re-read by the next owner, which the correlation index keeps from re-sending.
       this.opts.logger.warn({ err: (err as Error).message, partition: payload.batch.partition, offset }, 'offset commit failed');
     }
+  }
+
+  /** This member's bind slots in the current generation (see assigner.ts for why describeGroup). */
+  ownBindSlots(memberId: string): Promise<number[]> {
+    return fetchOwnBindSlots(this.consumer, memberId);
   }
 
   /** Graceful stop: no new records, drain in-flight (bounded), commit, leave the group. */

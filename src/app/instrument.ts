@@ -1,0 +1,88 @@
+/**
+ * Connects the pipeline's observer hooks and the session pool's counters to the Prometheus
+ * metrics. The only place that knows both the metric names and the components.
+ */
+import type { Metrics } from '../obs/metrics.js';
+import type { AccountGate } from '../pipeline/account-gate.js';
+import type { CorrelationIndex } from '../pipeline/correlation-index.js';
+import type { ProcessorObserver } from '../pipeline/outbound-processor.js';
+import type { ReceiptObserver } from '../pipeline/receipt-processor.js';
+import type { SubmitLoopObserver } from '../pipeline/submit-loop.js';
+import type { SmppPool } from '../smpp/pool.js';
+import type { SessionCounters } from '../smpp/types.js';
+import type { ConsumerObserver } from '../kafka/outbound-consumer.js';
+import type { SinkObserver } from '../kafka/sinks.js';
+
+export function processorObserver(m: Metrics): ProcessorObserver {
+  return {
+    poison: (code) => m.recordsPoison.inc({ reason: code }),
+    decoded: () => m.recordsDecoded.inc(),
+    validationRejected: (field) => m.validationRejected.inc({ field }),
+    expired: () => m.expired.inc(),
+  };
+}
+
+export function submitObserver(m: Metrics): SubmitLoopObserver {
+  return {
+    onResult(result, status) {
+      if (result.kind === 'response') m.submitDuration.observe(result.roundTripMs / 1000);
+      if (!status) m.submits.inc({ outcome: 'accepted', category: 'NONE' });
+      else if (status.ambiguous) m.submits.inc({ outcome: 'ambiguous', category: status.category });
+      else if (!status.retryable) m.submits.inc({ outcome: 'rejected', category: status.category });
+    },
+    onRetry: (status) => m.submits.inc({ outcome: 'retried', category: status.category }),
+  };
+}
+
+export function receiptObserver(m: Metrics): ReceiptObserver {
+  return {
+    receipt(event, correlated) {
+      m.receipts.inc({ status: event.status, category: event.errorCategory ?? 'NONE' });
+      m.correlationLookups.inc({ result: correlated });
+    },
+    finalLatency: (status, seconds) => m.submitToFinalReceipt.observe({ status }, seconds),
+    inbound: () => m.inboundMessages.inc(),
+  };
+}
+
+export function sinkObserver(m: Metrics): SinkObserver {
+  return {
+    published: (e) => m.eventsPublished.inc({ source: e.source, status: e.status }),
+    deadLettered: (reason) => m.dlqRecords.inc({ reason }),
+  };
+}
+
+export function consumerObserver(m: Metrics): ConsumerObserver {
+  return {
+    consumed: (topic, count) => m.recordsConsumed.inc({ topic }, count),
+    lag: (partition, lag) => m.consumerLag.set({ partition: String(partition) }, lag),
+    stalled: () => m.consumerStalls.inc(),
+  };
+}
+
+/** Session gauges at scrape time, and counter deltas since the last scrape. */
+export function collectPool(m: Metrics, pool: SmppPool, index: CorrelationIndex, gate: AccountGate): () => void {
+  const seen = new Map<string, SessionCounters>();
+  return () => {
+    const bound: Record<string, number> = { tx: 0, rx: 0, trx: 0 };
+    for (const s of pool.sessions()) {
+      const stats = s.stats();
+      const before = seen.get(s.id);
+      seen.set(s.id, stats);
+      m.pacingRatePerSecond.set({ session: s.id }, s.currentRate());
+      m.windowInFlight.set({ session: s.id }, stats.inFlight);
+      if (s.state === 'bound') bound[s.mode] = (bound[s.mode] ?? 0) + 1;
+      m.throttled.inc({ session: s.id }, stats.throttled - (before?.throttled ?? 0));
+      m.binds.inc({ result: 'ok' }, stats.binds - (before?.binds ?? 0));
+      m.binds.inc({ result: 'failed' }, stats.bindFailures - (before?.bindFailures ?? 0));
+      for (const [reason, n] of Object.entries(stats.reconnectsByReason)) {
+        m.reconnects.inc({ reason }, n - (before?.reconnectsByReason[reason] ?? 0));
+      }
+    }
+    for (const [mode, n] of Object.entries(bound)) m.sessionsBound.set({ mode }, n);
+    m.correlationIndexEntries.set(index.size);
+    const state = gate.current;
+    m.accountPaused.reset();
+    m.accountPaused.set({ reason: state.open ? 'none' : state.reason }, state.open ? 0 : 1);
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * The pipeline's SubmitPort on top of the session pool: pick the key's session, wait (abortably)
+ * for room in its admission budget, submit. No session bound → `not-sent`, and the submit loop
+ * waits and asks again: intake effectively pauses until a session binds.
+ */
+import type { Admission } from '../pipeline/admission.js';
+import type { SubmitPort } from '../pipeline/submit-loop.js';
+import type { SmppPool } from '../smpp/pool.js';
+import type { SubmitParams, SubmitResult } from '../smpp/types.js';
+
+export function poolSubmitPort(pool: SmppPool, admission: Admission): SubmitPort {
+  return {
+    async submit(key: string, params: SubmitParams, signal: AbortSignal): Promise<SubmitResult> {
+      const session = pool.sessionForKey(key);
+      if (!session) return { kind: 'not-sent', reason: 'not-bound', sessionId: '' };
+      const release = await admission.acquire(session.id, signal);
+      try {
+        return await session.submit(params);
+      } finally {
+        release();
+      }
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Per-session admission: at most `limit` submits handed to one session at a time (its window plus
+ * a small queue). Why: a submit queued inside a session cannot be taken back, so an unbounded
+ * queue there would keep sending records after a rebalance or shutdown aborted them. Waiting
+ * here instead is abortable.
+ */
+export class Admission {
+  private readonly counts = new Map<string, number>();
+  private readonly waiters = new Map<string, Array<() => void>>();
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(sessionId: string, signal: AbortSignal): Promise<() => void> {
+    while ((this.counts.get(sessionId) ?? 0) >= this.limit) {
+      signal.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const list = this.waiters.get(sessionId) ?? [];
+        this.waiters.set(sessionId, list);
+        const wake = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          const i = list.indexOf(wake);
+          if (i >= 0) list.splice(i, 1);
+          reject(signal.reason);
+        };
+        list.push(wake);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+    this.counts.set(sessionId, (this.counts.get(sessionId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.counts.set(sessionId, (this.counts.get(sessionId) ?? 1) - 1);
+      this.waiters.get(sessionId)?.shift()?.();
+    };
+  }
+
+  outstanding(sessionId: string): number {
+    return this.counts.get(sessionId) ?? 0;
+  }
+}
