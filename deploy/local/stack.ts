@@ -783,7 +783,7 @@ commands:
   stop-kafka | start-kafka | stop-registry | start-registry
 default DIR: ${DEFAULT_STACK_DIR}`;
 
-async function cli(argv: string[]): Promise<number> {
+export async function cli(argv: string[]): Promise<number> {
   const { cmd, opts, json } = parseArgs(argv);
   const printInfo = (info: StackInfo): void => {
     if (json) {

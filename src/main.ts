@@ -1,0 +1,51 @@
+/**
+ * `run`: the connector process. Reads the environment once, starts the app, and turns SIGTERM /
+ * SIGINT into a graceful stop (drain, commit, unbind) with exit code 0. A wrong config value
+ * stops the process with one line naming the variable (exit 2).
+ */
+import { ConfigError, loadConfig } from './config.js';
+import { startApp } from './app.js';
+import { createLogger } from './obs/logger.js';
+
+export async function runConnector(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  // A bug must not take the process down silently: log it; unhandled rejections are bugs.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  let app;
+  try {
+    app = await startApp(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'signal received: stopping');
+    const hardStop = setTimeout(() => {
+      logger.error('graceful stop took too long; exiting');
+      process.exit(1);
+    }, config.shutdownDrainMs + 30000);
+    hardStop.unref();
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
