@@ -23,6 +23,7 @@ import { AccountGate } from './pipeline/account-gate.js';
 import { Admission } from './pipeline/admission.js';
 import { CorrelationIndex } from './pipeline/correlation-index.js';
 import { OutboundProcessor } from './pipeline/outbound-processor.js';
+import { OverdueSweeper } from './pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from './pipeline/receipt-processor.js';
 import { sleep } from './pipeline/sleep.js';
 import { SmppPool } from './smpp/pool.js';
@@ -70,6 +71,7 @@ interface Parts {
   pool: SmppPool;
   gate: AccountGate;
   consumer: OutboundConsumer;
+  sweeper: OverdueSweeper;
   bindSlots: number;
   stopping: boolean;
 }
@@ -156,6 +158,15 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     observer: inst.receiptObserver(p.metrics),
   });
   p.pool.onDeliverSm(receipts.handle);
+  p.sweeper = new OverdueSweeper({
+    index,
+    sink: sinks,
+    graceMs: config.receiptGraceMs,
+    intervalMs: Math.min(60000, Math.max(1000, Math.floor(config.receiptGraceMs / 2))),
+    now: Date.now,
+    logger,
+  });
+  p.sweeper.start();
   p.pool.start();
   p.metrics.onCollect(inst.collectPool(p.metrics, p.pool, index, p.gate));
 
@@ -268,6 +279,7 @@ async function stopParts(p: Partial<Parts>, logger: Logger, config: Readonly<Con
   };
   await step('consumer', p.consumer && (() => p.consumer!.stop()));
   await step('sessions', p.pool && (() => p.pool!.close()));
+  await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('correlation tail', p.tail && (() => p.tail!.stop()));
   await step('producer', p.publisher && (() => p.publisher!.close()));
   await step('admin', p.admin && (() => p.admin!.disconnect()));

@@ -102,6 +102,8 @@ const envSchema = z.object({
   RETRY_MAX_AGE_MS: durationMs(1000, 7 * 86400000).default(3600000),
   RECEIPT_WAIT_MS: durationMs(1000, 30 * 86400000).default(172800000),
   RECEIPT_ACK_WAIT_MS: durationMs(100, 600000).default(10000),
+  /** After the receipt deadline, wait this much longer before calling a request's outcome UNKNOWN. */
+  RECEIPT_GRACE_MS: durationMs(0, 7 * 86400000).default(900000),
   CORRELATION_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
   /** Requests kept in the in-memory correlation index (oldest evicted first). */
   CORRELATION_INDEX_MAX: int(1000, 100_000_000).default(2_000_000),
@@ -164,6 +166,7 @@ export interface Config {
   retryMaxAgeMs: number;
   receiptWaitMs: number;
   receiptAckWaitMs: number;
+  receiptGraceMs: number;
   correlationRetentionMs: number;
   shutdownDrainMs: number;
   httpPort: number;
@@ -197,15 +200,68 @@ function withSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefi
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const parsed = envSchema.safeParse(withSecretFiles(env));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const variable = String(issue.path[0] ?? 'environment');
-    const raw = env[variable];
-    const allowed = issue.code === 'invalid_value' ? `one of ${issue.values.join(', ')}` : issue.message;
-    const got = raw === undefined ? 'not set' : variable.includes('PASSWORD') ? 'got a value' : `got ${JSON.stringify(raw)}`;
-    throw new ConfigError(variable, `${variable}: must be ${allowed} (${got})`);
-  }
+  if (!parsed.success) throw configErrorOf(parsed.error, env);
   return deepFreeze(toConfig(parsed.data));
+}
+
+function configErrorOf(error: z.ZodError, env: NodeJS.ProcessEnv): ConfigError {
+  const issue = error.issues[0]!;
+  const variable = String(issue.path[0] ?? 'environment');
+  const raw = env[variable];
+  const allowed = issue.code === 'invalid_value' ? `one of ${issue.values.join(', ')}` : issue.message;
+  const got = raw === undefined ? 'not set' : variable.includes('PASSWORD') ? 'got a value' : `got ${JSON.stringify(raw)}`;
+  return new ConfigError(variable, `${variable}: must be ${allowed} (${got})`);
+}
+
+/** What the client tools (`produce`, `tail`, `redrive`) need: Kafka, the registry and the topic names. */
+export interface ClientConfig {
+  kafka: Pick<Config['kafka'], 'brokers' | 'clientId' | 'ssl' | 'sasl'>;
+  registry: Config['registry'];
+  topics: Pick<Config['topics'], 'outbound' | 'delivery' | 'dlq'>;
+}
+
+const clientEnvSchema = envSchema.pick({
+  KAFKA_BROKERS: true,
+  KAFKA_SSL: true,
+  KAFKA_SASL_MECHANISM: true,
+  KAFKA_SASL_USERNAME: true,
+  KAFKA_SASL_PASSWORD: true,
+  SCHEMA_REGISTRY_URL: true,
+  SCHEMA_REGISTRY_USERNAME: true,
+  SCHEMA_REGISTRY_PASSWORD: true,
+  TOPIC_OUTBOUND: true,
+  TOPIC_DELIVERY: true,
+  TOPIC_DLQ: true,
+});
+
+/**
+ * The client tools' subset of the environment, with the same defaults, rules and one-line errors
+ * as `loadConfig` — but no SMPP variable is read, so a producer's shell needs no SMSC credentials.
+ */
+export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, clientId = 'sms-connector-cli'): Readonly<ClientConfig> {
+  const parsed = clientEnvSchema.safeParse(withSecretFiles(env));
+  if (!parsed.success) throw configErrorOf(parsed.error, env);
+  const e = parsed.data;
+  if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
+    throw new ConfigError('KAFKA_SASL_USERNAME', 'KAFKA_SASL_USERNAME: KAFKA_SASL_MECHANISM needs a username and KAFKA_SASL_PASSWORD(_FILE)');
+  }
+  return deepFreeze({
+    kafka: {
+      brokers: e.KAFKA_BROKERS.split(','),
+      clientId,
+      ssl: e.KAFKA_SSL,
+      sasl: e.KAFKA_SASL_MECHANISM
+        ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! }
+        : null,
+    },
+    registry: {
+      url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
+      auth: e.SCHEMA_REGISTRY_USERNAME
+        ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' }
+        : null,
+    },
+    topics: { outbound: e.TOPIC_OUTBOUND, delivery: e.TOPIC_DELIVERY, dlq: e.TOPIC_DLQ },
+  });
 }
 
 function toConfig(e: Env): Config {
@@ -280,6 +336,7 @@ function toConfig(e: Env): Config {
     retryMaxAgeMs: e.RETRY_MAX_AGE_MS,
     receiptWaitMs: e.RECEIPT_WAIT_MS,
     receiptAckWaitMs: e.RECEIPT_ACK_WAIT_MS,
+    receiptGraceMs: e.RECEIPT_GRACE_MS,
     correlationRetentionMs: e.CORRELATION_RETENTION_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     httpPort: e.HTTP_PORT,

@@ -112,6 +112,11 @@ export class OutboundConsumer {
   }
 
   async start(): Promise<void> {
+    await this.connectAndRun();
+    this.startWatchdog();
+  }
+
+  private async connectAndRun(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
     await this.consumer.run({
@@ -120,7 +125,6 @@ export class OutboundConsumer {
       partitionsConsumedConcurrently: this.opts.partitionsConcurrency,
       eachBatch: (payload) => this.eachBatch(payload),
     });
-    this.startWatchdog();
   }
 
   private startWatchdog(): void {
@@ -149,14 +153,7 @@ export class OutboundConsumer {
     if (this.stopping) return;
     this.consumer = this.create();
     try {
-      await this.consumer.connect();
-      await this.consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
-      await this.consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.opts.partitionsConcurrency,
-        eachBatch: (payload) => this.eachBatch(payload),
-      });
+      await this.connectAndRun();
     } catch (err) {
       this.opts.logger.error({ err }, 'consumer restart failed; the watchdog will try again');
     }

@@ -83,7 +83,6 @@ export class AccountGate {
       this.probeInFlight = true;
       probe.resolve(true);
     }, this.probeIntervalMs);
-    this.probeTimer.unref?.();
   }
 
   close(): void {

@@ -144,7 +144,9 @@ export class CorrelationIndex {
   /** Requests whose receipts are overdue and not all final — for UNKNOWN summaries. */
   *overdue(now: number): Iterable<RequestRecord> {
     for (const rec of this.requests.values()) {
-      if (rec.receipts && rec.receiptDeadline < now && this.outcomes(rec) === null) yield rec;
+      // A request with an unsent segment got its summary when it was rejected; skip it.
+      if (!rec.receipts || rec.receiptDeadline >= now || rec.messageIds.includes(null)) continue;
+      if (this.outcomes(rec) === null) yield rec;
     }
   }
 }

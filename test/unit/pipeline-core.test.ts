@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { AccountGate } from '../../src/pipeline/account-gate.js';
+import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import * as ev from '../../src/pipeline/events.js';
+import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
+import { submitSegment, type SubmitPort } from '../../src/pipeline/submit-loop.js';
+import type { SubmitParams, SubmitResult } from '../../src/smpp/types.js';
+import { submitStatus } from '../../src/smpp/status.js';
+
+const silent = pino({ level: 'silent' });
+
+function request(id: string, messageIds: (string | null)[], overrides: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    v: 1, id, from: 'ACME', to: '393471234567', metadata: {}, segments: messageIds.length, messageIds,
+    attempts: 1, submittedAt: 1000, receipts: true, receiptDeadline: 10_000, ...overrides,
+  };
+}
+
+test('correlation index: a message id finds its request and segment; a newer snapshot replaces the old', () => {
+  const index = new CorrelationIndex(10);
+  index.apply(requestKey('r1'), request('r1', ['m1', null]));
+  assert.equal(index.segmentOf('m1')?.segment, 1);
+  assert.equal(index.segmentOf('m2'), undefined);
+  index.apply(requestKey('r1'), request('r1', ['m1', 'm2']));
+  assert.equal(index.segmentOf('m2')?.segment, 2);
+  assert.equal(index.segmentOf('m2')?.request.id, 'r1');
+  index.apply(requestKey('r1'), null);
+  assert.equal(index.segmentOf('m1'), undefined, 'a tombstone removes the mapping');
+});
+
+test('correlation index: memory is bounded — the oldest request is evicted with its message ids', () => {
+  const index = new CorrelationIndex(1000);
+  for (let i = 0; i < 1500; i++) index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`]));
+  assert.equal(index.size, 1000);
+  assert.equal(index.evictions, 500);
+  assert.equal(index.segmentOf('m0'), undefined);
+  assert.equal(index.segmentOf('m1499')?.request.id, 'r1499');
+});
+
+test('correlation index: outcomes are known only when every segment is final', () => {
+  const index = new CorrelationIndex();
+  const r = request('r1', ['m1', 'm2']);
+  index.apply(requestKey('r1'), r);
+  index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  assert.equal(index.outcomes(r), null);
+  index.apply(finalKey('m2'), { v: 1, status: 'UNDELIVERED', errorCategory: 'HLR ERROR' });
+  assert.deepEqual(index.outcomes(r)?.map((o) => o.status), ['DELIVERED', 'UNDELIVERED']);
+});
+
+test('correlation index: a receipt that overtakes its mapping waits for it, and gives up after the wait', async () => {
+  const index = new CorrelationIndex();
+  const waiting = index.waitForMessageId('m9', 2000);
+  setTimeout(() => index.apply(requestKey('r9'), request('r9', ['m9'])), 20);
+  assert.equal((await waiting)?.request.id, 'r9');
+  const t0 = Date.now();
+  assert.equal(await index.waitForMessageId('nope', 50), undefined);
+  assert.ok(Date.now() - t0 < 1000);
+});
+
+test('events: the same fact gets the same eventId; a different fact a different one', () => {
+  const facts = { id: 'r1', from: 'A', to: '39', segments: 2, metadata: {} };
+  const a = ev.submitted(facts, 1, 'AGILE-1', 1, 1000, 5000);
+  const b = ev.submitted(facts, 1, 'AGILE-1', 2, 1200, 9000);
+  const c = ev.submitted(facts, 2, 'AGILE-2', 1, 1000, 5000);
+  assert.equal(a.eventId, b.eventId, 'a replay (other attempt count, other time) is the same fact');
+  assert.notEqual(a.eventId, c.eventId);
+  const rejected = ev.submitRejected(facts, 1, submitStatus(0x0b), 1, 5000);
+  assert.equal(rejected.errorCategory, 'DESTINATION');
+  assert.equal(rejected.errorCodeRaw, '0x0B');
+  assert.equal(rejected.errorCode, 11);
+  assert.equal(rejected.retryable, false);
+});
+
+test('events: summary is DELIVERED only if every segment was, UNDELIVERED says how many were', () => {
+  const facts = { id: 'r1', from: 'A', to: '39', segments: 3, metadata: {} };
+  const all = ev.summary(facts, [1, 2, 3].map(() => ({ status: 'DELIVERED' as const, errorCategory: null })), 1, 0);
+  assert.equal(all.status, 'DELIVERED');
+  const some = ev.summary(facts, [
+    { status: 'DELIVERED', errorCategory: null },
+    { status: 'UNDELIVERED', errorCategory: 'HLR ERROR' },
+    { status: 'DELIVERED', errorCategory: null },
+  ], 1, 0);
+  assert.equal(some.status, 'UNDELIVERED');
+  assert.equal(some.errorCategory, 'HLR ERROR');
+  assert.equal(some.errorDescription, '2 of 3 segments delivered');
+  assert.equal(some.segment, 0);
+});
+
+test('account gate: while paused, waiters hold; one probe goes through; its success opens the gate for all', async () => {
+  const gate = new AccountGate(30);
+  assert.equal(await gate.pass(), false);
+  gate.pause('0x103 Insufficient credit');
+  const results: boolean[] = [];
+  const waiters = [gate.pass(), gate.pass(), gate.pass()].map((p) => p.then((probe) => results.push(probe)));
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(results, [true], 'exactly one probe let through');
+  gate.succeeded();
+  await Promise.all(waiters);
+  assert.deepEqual(results.sort(), [false, false, true]);
+  assert.equal(gate.current.open, true);
+  gate.close();
+});
+
+test('account gate: an aborted waiter leaves without being let through', async () => {
+  const gate = new AccountGate(10_000);
+  gate.pause('credentials');
+  const ac = new AbortController();
+  const p = gate.pass(ac.signal);
+  ac.abort(new Error('shutdown'));
+  await assert.rejects(p, /shutdown/);
+  gate.close();
+});
+
+const params = { shortMessage: Buffer.from('hi') } as unknown as SubmitParams;
+
+function scriptedPort(script: SubmitResult[]): SubmitPort & { calls: number } {
+  const port = {
+    calls: 0,
+    async submit(): Promise<SubmitResult> {
+      const r = script[Math.min(port.calls, script.length - 1)]!;
+      port.calls++;
+      return r;
+    },
+  };
+  return port;
+}
+const resp = (status: number, messageId?: string): SubmitResult => ({
+  kind: 'response', command: 'submit_sm_resp', commandStatus: status, roundTripMs: 1, sessionId: 's', ...(messageId ? { messageId } : {}),
+});
+
+test('submit loop: 0x58 and 0x08 are retried until accepted; a permanent error is not retried', async () => {
+  const gate = new AccountGate(10);
+  const port = scriptedPort([resp(0x58), resp(0x08), resp(0, 'AGILE-X')]);
+  const opts = { port, gate, retryMaxAgeMs: 60_000, now: Date.now };
+  // Shrink the table's delays for the test through a fast clock is not needed: delays are ~1-3 s max here.
+  const out = await submitSegment(opts, 'k', params, null, new AbortController().signal);
+  assert.equal(out.kind, 'accepted');
+  assert.equal(port.calls, 3);
+  const permanent = scriptedPort([resp(0x0b)]);
+  const rejected = await submitSegment({ ...opts, port: permanent }, 'k', params, null, new AbortController().signal);
+  assert.equal(rejected.kind, 'rejected');
+  assert.equal(permanent.calls, 1);
+  gate.close();
+});
+
+test('submit loop: 0x103 pauses the account and never rejects the record; it is sent once credit returns', async () => {
+  const gate = new AccountGate(20);
+  const port = scriptedPort([resp(0x103), resp(0x103), resp(0x103), resp(0, 'AGILE-Y')]);
+  const out = await submitSegment({ port, gate, retryMaxAgeMs: 1, now: Date.now }, 'k', params, null, new AbortController().signal);
+  assert.equal(out.kind, 'accepted', 'retry max age does not apply to account pauses');
+  assert.equal(out.kind === 'accepted' && out.attempts, 1, 'pause answers do not count as attempts');
+  assert.equal(gate.current.open, true);
+  gate.close();
+});
+
+test('submit loop: a record past validUntil is never sent', async () => {
+  const gate = new AccountGate(20);
+  const port = scriptedPort([resp(0)]);
+  const out = await submitSegment({ port, gate, retryMaxAgeMs: 1000, now: Date.now }, 'k', params, Date.now() - 1, new AbortController().signal);
+  assert.equal(out.kind, 'expired');
+  assert.equal(port.calls, 0);
+});
+
+test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the grace', async () => {
+  const index = new CorrelationIndex();
+  index.apply(requestKey('r1'), request('r1', ['m1', 'm2'], { receiptDeadline: 1000 }));
+  index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  const published: ev.RequestFacts[] = [];
+  let now = 1500;
+  const sweeper = new OverdueSweeper({
+    index,
+    sink: { publish: async (events) => void published.push(...(events as never[])) },
+    graceMs: 1000,
+    intervalMs: 1000,
+    now: () => now,
+    logger: silent,
+  });
+  assert.equal(await sweeper.sweepOnce(), 0, 'within the grace');
+  now = 2500;
+  assert.equal(await sweeper.sweepOnce(), 1);
+  assert.equal(await sweeper.sweepOnce(), 0, 'not repeated');
+  const summary = published[0] as unknown as { status: string; source: string; errorDescription: string };
+  assert.equal(summary.source, 'SUMMARY');
+  assert.equal(summary.status, 'UNKNOWN');
+  assert.match(summary.errorDescription, /1 of 2 segments \(1 delivered\)/);
+});
