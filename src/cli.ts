@@ -4,6 +4,7 @@
  * Each subcommand is a thin entry into its module; options are parsed by commander.
  */
 import { Command } from 'commander';
+import { register } from './cli-tools.js';
 
 const program = new Command()
   .name('sms-connector')
@@ -39,6 +40,8 @@ program
     const { cli } = await import('../deploy/local/stack.js');
     process.exitCode = await cli(args);
   });
+
+register(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

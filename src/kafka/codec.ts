@@ -6,7 +6,7 @@
  * registry did not answer: pause and retry). The distinction matters: calling a registry outage
  * "poison" would DLQ a whole backlog.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
@@ -14,7 +14,10 @@ import type { SmsDeliveryEvent, SmsInbound, SmsOutbound } from '../contracts.js'
 import { PoisonRecordError, RegistryUnavailableError } from './errors.js';
 import { outboundFromDecoded } from './outbound-shape.js';
 
-const SCHEMAS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../schemas');
+/** `schemas/` at the package root: two levels up from src/kafka, three from dist/src/kafka. */
+const SCHEMAS_DIR = ['../../schemas', '../../../schemas']
+  .map((rel) => resolve(dirname(fileURLToPath(import.meta.url)), rel))
+  .find((dir) => existsSync(resolve(dir, 'sms-outbound.avsc'))) ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../schemas');
 
 export interface RegistryConfig {
   url: string;

@@ -14,6 +14,7 @@
  * records stop starting, and after the drain deadline the rest are aborted (uncommitted; the next
  * owner re-reads them, and the correlation index stops it re-sending what we submitted).
  */
+import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
@@ -185,6 +186,9 @@ export class OutboundConsumer {
     }
     this.opts.observer?.consumed?.(batch.topic, batch.messages.length);
     const controller = new AbortController();
+    // Every record of the batch waits abortably (admission, gate, backoff) on this one signal:
+    // that is one or two listeners per record by design, not a leak.
+    setMaxListeners(2 * batch.messages.length + 10, controller.signal);
     this.active.add(controller);
     const tracker = new PartitionOffsets();
     const ticker = this.startTicker(payload, tracker);

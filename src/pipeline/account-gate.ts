@@ -29,17 +29,22 @@ export class AccountGate {
   pass(signal?: AbortSignal): Promise<boolean> {
     if (this.state.open) return Promise.resolve(false);
     return new Promise<boolean>((resolve, reject) => {
-      const waiter = { resolve, reject };
-      this.waiters.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          reject(signal.reason);
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      // The listener goes when the waiter is let through: a record that waits at the gate many
+      // times during one long pause must not pile listeners onto its batch's signal.
+      const waiter = {
+        resolve: (probe: boolean) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(probe);
         },
-        { once: true },
-      );
+        reject,
+      };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

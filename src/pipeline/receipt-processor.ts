@@ -49,6 +49,7 @@ const RECENT_IDS = 50_000;
 
 export class ReceiptProcessor {
   private readonly recent = new Set<string>();
+  private readonly publishing = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ReceiptProcessorDeps) {}
 
@@ -89,7 +90,21 @@ export class ReceiptProcessor {
       this.deps.observer?.duplicate?.();
       return 0;
     }
-    await this.deps.sink.publish(events, correlation);
+    // A receipt the SMSC re-sends (after our 0x64) while its first publish is still waiting for
+    // Kafka joins that publish instead of queueing a second copy of the same event.
+    const pending = this.publishing.get(first.eventId);
+    if (pending) {
+      this.deps.observer?.duplicate?.();
+      await pending;
+      return 0;
+    }
+    const publish = this.deps.sink.publish(events, correlation);
+    this.publishing.set(first.eventId, publish);
+    try {
+      await publish;
+    } finally {
+      this.publishing.delete(first.eventId);
+    }
     this.remember(first.eventId);
     this.deps.observer?.receipt?.(first, correlated);
     if (ref && r.final && ref.request.submittedAt > 0) {

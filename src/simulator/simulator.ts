@@ -2,6 +2,7 @@
  * An SMSC with Agile Telecom's behaviour, on node-smpp's server (plain and/or TLS port), for
  * tests, staging and load runs. See README.md in this folder for the behaviours and options.
  */
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { smpp, type LibrarySession, type Pdu } from '../smpp/library.js';
 import { chooseOutcome, DEFAULT_BEHAVIOUR, mergeBehaviour, type Behaviour } from './behaviour.js';
@@ -23,7 +24,30 @@ export interface SimulatorOptions {
   accounts?: Record<string, string>;
   /** Append every PDU in and out as a JSON line to this file. */
   journalPath?: string;
+  /**
+   * Keep every accepted submit_sm in memory for `acceptedSubmits()` (default false: a load run
+   * must not grow without bound). The duplicate oracle of tests: same digest twice = sent twice.
+   */
+  recordAccepted?: boolean;
   behaviour?: Partial<Behaviour>;
+}
+
+/** One accepted submit_sm, as the SMSC saw it. */
+export interface AcceptedSubmit {
+  at: number;
+  conn: number;
+  messageId: string;
+  source: string;
+  destination: string;
+  esmClass: number;
+  dataCoding: number;
+  /** sha256 (hex, 32 chars) of destination_addr + short_message: identifies one segment's content. */
+  digest: string;
+}
+
+/** The digest `acceptedSubmits()` reports, for tests that compute it from their own plan. */
+export function submitDigest(destination: string, shortMessage: Buffer): string {
+  return createHash('sha256').update(destination).update('\u0000').update(shortMessage).digest('hex').slice(0, 32);
 }
 
 export type GarbageKind = 'short-length' | 'huge-length' | 'unknown-command' | 'truncated-length';
@@ -55,6 +79,8 @@ export interface Simulator {
   /** Changes behaviour at runtime (validated; throws naming the field). */
   setBehaviour(update: Partial<Behaviour>): void;
   stats(): SimulatorStats;
+  /** Every accepted submit_sm so far (empty unless `recordAccepted` was set). */
+  acceptedSubmits(): readonly AcceptedSubmit[];
   /** Destroys every client connection now (TCP close with a full window, etc.). */
   dropConnections(): void;
   /** Writes a malformed PDU to every bound connection; returns how many got it. */
@@ -98,6 +124,7 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
     idleClosed: 0,
   };
   private readonly bindsRefused: Record<string, number> = {};
+  private readonly accepted: AcceptedSubmit[] = [];
 
   constructor(private readonly options: SimulatorOptions) {
     this.current = mergeBehaviour({ ...DEFAULT_BEHAVIOUR }, options.behaviour ?? {});
@@ -172,10 +199,22 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
     const messageId = agileMessageId();
     const registered = Number(pdu['registered_delivery'] ?? 0) & 0x03;
     const failed = outcome.kind === 'failed';
+    const message = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message'] as Buffer) : Buffer.alloc(0);
+    if (this.options.recordAccepted) {
+      this.accepted.push({
+        at: this.now(),
+        conn: conn.id,
+        messageId,
+        source: String(pdu['source_addr'] ?? ''),
+        destination,
+        esmClass: Number(pdu['esm_class'] ?? 0),
+        dataCoding: Number(pdu['data_coding'] ?? 0),
+        digest: submitDigest(destination, message),
+      });
+    }
     // 0x01: receipt on success or failure; 0x02: on failure only.
     if (conn.systemId !== undefined && (registered === 0x01 || (registered === 0x02 && failed))) {
       const now = this.now();
-      const message = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message'] as Buffer) : Buffer.alloc(0);
       this.receipts.schedule(
         conn.systemId,
         {
@@ -244,6 +283,10 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
       maxConcurrentBindsBySystemId: Object.fromEntries(this.maxBinds),
       receiptsPending: this.receipts.pending(),
     };
+  }
+
+  acceptedSubmits(): readonly AcceptedSubmit[] {
+    return this.accepted;
   }
 
   dropConnections(): void {

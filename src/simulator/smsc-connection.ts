@@ -208,7 +208,7 @@ export class SmscConnection {
     if (!isValidSender(String(pdu['source_addr'] ?? ''))) return STATUS.INVSRCADR;
     if (!isValidDestination(String(pdu['destination_addr'] ?? ''))) return STATUS.INVDSTADR;
     const message = pdu['short_message'];
-    if (Buffer.isBuffer(message) && message.length > 140) return STATUS.INVMSGLEN;
+    if (Buffer.isBuffer(message) && !fitsOneSms(message, Number(pdu['data_coding'] ?? 0), Number(pdu['esm_class'] ?? 0))) return STATUS.INVMSGLEN;
     return STATUS.OK;
   }
 
@@ -261,4 +261,16 @@ export class SmscConnection {
       this.close('handler-error');
     }
   }
+}
+
+/**
+ * The provider's 0x01 rule: "SMS limited to 160 characters (or 70 for unicode)" — i.e. what fits
+ * one 140-octet air-interface SMS. data_coding 0 (SMSC default alphabet) travels UNPACKED over
+ * SMPP, one octet per septet, so its limit is 160 septets, a UDH counting as its octets in septets
+ * (6 octets → 7); every other coding is limited to 140 octets as sent.
+ */
+export function fitsOneSms(shortMessage: Buffer, dataCoding: number, esmClass: number): boolean {
+  if (dataCoding !== 0) return shortMessage.length <= 140;
+  const udhOctets = esmClass & 0x40 && shortMessage.length > 0 ? Math.min(shortMessage.length, (shortMessage[0] ?? 0) + 1) : 0;
+  return Math.ceil((udhOctets * 8) / 7) + (shortMessage.length - udhOctets) <= 160;
 }

@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import type { Behaviour } from '../../src/simulator/behaviour.js';
-import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { testStack, uniqueGroupId, uniqueTopics, type StackInfo, type TestTopics } from './stack.js';
 
 export const testLogger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
@@ -61,11 +61,11 @@ export interface PipelineFixture {
 
 export async function startPipeline(
   name: string,
-  opts: { behaviour?: Partial<Behaviour>; env?: Record<string, string> } = {},
+  opts: { behaviour?: Partial<Behaviour>; env?: Record<string, string>; simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'> } = {},
 ): Promise<PipelineFixture> {
   const stack = await testStack();
   const topics = uniqueTopics(name);
-  const sim = await startSimulator({ plainPort: 0, behaviour: { receiptDelayMs: 10, ...opts.behaviour } });
+  const sim = await startSimulator({ ...opts.simulator, plainPort: 0, behaviour: { receiptDelayMs: 10, ...opts.behaviour } });
   const env = testEnv(stack, topics, sim.plainPort!, opts.env);
   const config = loadConfig(env);
   const app = await startApp(config, testLogger);
@@ -199,4 +199,43 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutM
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}`);
+}
+
+/** One more in-process connector on the fixture's topics, group and simulator (a replica). */
+export async function startReplica(fx: PipelineFixture, overrides: Record<string, string> = {}): Promise<RunningApp> {
+  return startApp(loadConfig({ ...fx.env, ...overrides }), testLogger);
+}
+
+/** The DLQ topic read from the beginning (raw values, Kafka Connect headers). */
+export async function readDlq(fx: PipelineFixture, done: (records: ReadRecord<Buffer | null>[]) => boolean, timeoutMs = 60000): Promise<ReadRecord<Buffer | null>[]> {
+  return readTopic(fx.stack, fx.topics.dlq, async (v) => v, done, timeoutMs);
+}
+
+export interface TopicCollector<T> {
+  readonly records: ReadRecord<T>[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads a topic from the beginning into `records`, continuously, until stop(): for tests that
+ * wait on growing output (poll `records` with waitUntil) instead of re-reading per check.
+ */
+export async function collectTopic<T>(stack: StackInfo, topic: string, decode: (v: Buffer | null) => Promise<T>): Promise<TopicCollector<T>> {
+  const consumer = kafkaFor(stack).consumer({ groupId: `collector-${randomUUID()}`, maxWaitTimeInMs: 200 });
+  const records: ReadRecord<T>[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      records.push({ key: message.key?.toString() ?? null, value: await decode(message.value), headers, partition, offset: message.offset });
+    },
+  });
+  return { records, stop: () => consumer.disconnect() };
+}
+
+/** collectTopic on the delivery topic, decoded as events. */
+export async function collectDelivery(fx: Pick<PipelineFixture, 'stack' | 'topics' | 'codec'>): Promise<TopicCollector<SmsDeliveryEvent>> {
+  return collectTopic(fx.stack, fx.topics.delivery, async (v) => (await fx.codec.decodeRaw(v)) as unknown as SmsDeliveryEvent);
 }

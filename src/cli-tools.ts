@@ -1,0 +1,172 @@
+/**
+ * Operator tools on the connector's topics: `produce`, `tail`, `redrive`.
+ *
+ * They read only the Kafka, registry and topic variables (`loadClientConfig`), never the SMPP ones,
+ * so they run from any shell that can reach Kafka. The work is in `src/tools/*`; this file maps
+ * flags to options.
+ */
+import { randomBytes } from 'node:crypto';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, loadClientConfig, type ClientConfig } from './config.js';
+import { SMS_ENCODINGS, type SmsEncoding } from './contracts.js';
+import { InputError, requestsFromFile, requestsFromFlags, type RequestDefaults } from './tools/request-input.js';
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function clientConfig(): Readonly<ClientConfig> {
+  try {
+    return loadClientConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+function positiveInt(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
+    return Number(value);
+  };
+}
+
+function metaPair(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq < 1) throw new InvalidArgumentError('--meta takes key=value');
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+/** A default request id base: readable, sortable, unique enough for test traffic. */
+function defaultIdBase(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `cli-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+interface ProduceFlags {
+  to?: string;
+  from: string;
+  text?: string;
+  count: number;
+  key?: string;
+  id?: string;
+  encoding: SmsEncoding;
+  report: boolean;
+  validForMs?: number;
+  meta: Record<string, string>;
+  file?: string;
+  showNumbers: boolean;
+}
+
+function registerProduce(program: Command): void {
+  program
+    .command('produce')
+    .description('send test requests to TOPIC_OUTBOUND through the schema registry (from flags or --file)')
+    .option('--to <msisdn>', 'destination (international format)')
+    .option('--from <sender>', 'sender: numeric ≤ 16 or alphanumeric ≤ 11', 'ACME')
+    .option('--text <text>', 'message text (default: "Test message <id>")')
+    .option('--count <n>', 'how many requests (ids <id>-1 … <id>-n)', positiveInt('--count'), 1)
+    .option('--key <key>', 'Kafka key for every request (default: the destination, so one number keeps its order)')
+    .option('--id <id>', 'request id (base of the ids with --count; default cli-<time>-<random>)')
+    .addOption(new Option('--encoding <encoding>', 'SMS encoding').choices(SMS_ENCODINGS).default('AUTO'))
+    .option('--no-report', 'do not request a delivery report')
+    .option('--valid-for-ms <ms>', 'validUntil = now + this', positiveInt('--valid-for-ms'))
+    .option('--meta <key=value>', 'metadata entry (repeatable)', metaPair, {})
+    .option('--file <path>', 'requests from a .csv (header row), .json (array) or .jsonl file; flags give the defaults')
+    .option('--show-numbers', 'print phone numbers unmasked', false)
+    .addHelpText(
+      'after',
+      '\nFile columns/fields: to, text (required unless --text), id, from, key, encoding, requestDeliveryReport,\n' +
+        'validForMs, validUntil, scheduleAt (ISO or epoch ms), metadata (JSON object).\n' +
+        'Environment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_OUTBOUND (+ KAFKA_SSL/SASL, registry auth).',
+    )
+    .action(async (flags: ProduceFlags) => {
+      const idBase = flags.id ?? defaultIdBase();
+      const defaults: RequestDefaults = {
+        from: flags.from,
+        encoding: flags.encoding,
+        requestDeliveryReport: flags.report,
+        metadata: { source: 'sms-connector-cli', ...flags.meta },
+        idBase,
+        ...(flags.text !== undefined ? { text: flags.text } : {}),
+        ...(flags.validForMs !== undefined ? { validForMs: flags.validForMs } : {}),
+        ...(flags.key !== undefined ? { key: flags.key } : {}),
+      };
+      let requests;
+      try {
+        if (flags.file) {
+          if (flags.to) throw new InputError('--file and --to exclude each other (put the destinations in the file)');
+          requests = requestsFromFile(flags.file, defaults);
+        } else {
+          if (!flags.to) throw new InputError('--to (or --file) is required');
+          requests = requestsFromFlags(flags.to, flags.count, defaults);
+        }
+      } catch (err) {
+        if (err instanceof InputError) {
+          process.stderr.write(`produce: ${err.message}\n`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      const config = clientConfig();
+      const { produceRequests } = await import('./tools/produce.js');
+      await produceRequests(config, requests, { showNumbers: flags.showNumbers }, print);
+    });
+}
+
+function registerTail(program: Command): void {
+  program
+    .command('tail')
+    .description('follow TOPIC_DELIVERY decoded: one line per event (Ctrl-C to stop)')
+    .option('--from-beginning', 'start at the earliest event instead of now', false)
+    .option('--id <requestId>', 'only events of this request')
+    .option('--json', 'one JSON object per line instead of text', false)
+    .option('--show-numbers', 'print phone numbers unmasked', false)
+    .option('--max-events <n>', 'exit after this many events', positiveInt('--max-events'))
+    .action(async (flags: { fromBeginning: boolean; id?: string; json: boolean; showNumbers: boolean; maxEvents?: number }) => {
+      const config = clientConfig();
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const { tail } = await import('./tools/tail.js');
+      await tail(
+        config,
+        {
+          fromBeginning: flags.fromBeginning,
+          json: flags.json,
+          showNumbers: flags.showNumbers,
+          signal: abort.signal,
+          ...(flags.id !== undefined ? { id: flags.id } : {}),
+          ...(flags.maxEvents !== undefined ? { maxEvents: flags.maxEvents } : {}),
+        },
+        print,
+      );
+    });
+}
+
+function registerRedrive(program: Command): void {
+  program
+    .command('redrive')
+    .description('send TOPIC_DLQ records back to TOPIC_OUTBOUND (original key/value, headers + redrive marker), up to the current end')
+    .option('--filter <codes>', 'only these error codes, comma-separated (e.g. UNKNOWN_SCHEMA_ID)')
+    .option('--dry-run', 'print what would be sent, send nothing', false)
+    .action(async (flags: { filter?: string; dryRun: boolean }) => {
+      const config = clientConfig();
+      const codes = flags.filter
+        ?.split(',')
+        .map((c) => c.trim())
+        .filter(Boolean);
+      const { redrive } = await import('./tools/redrive.js');
+      await redrive(config, { dryRun: flags.dryRun, ...(codes && codes.length > 0 ? { codes } : {}) }, print);
+    });
+}
+
+export function register(program: Command): void {
+  registerProduce(program);
+  registerTail(program);
+  registerRedrive(program);
+}

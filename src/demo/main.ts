@@ -1,0 +1,304 @@
+/**
+ * `npm run demo`: the whole product on one machine, unattended, in a couple of minutes.
+ *
+ *   local stack (reused if running, else started; jars via Maven the first time)
+ *   → Agile-profile SMSC simulator on TLS (throwaway CA made with openssl; verification on)
+ *   → the connector in-process, on this run's own topics and group
+ *   → a mixed load (GSM-7, UCS-2 + emoji, multipart, alphanumeric senders, invalid numbers,
+ *     absent subscribers, no-report, poison records)
+ *   → progress from sms.delivery → summary table → everything it started is stopped again.
+ *
+ * Exit 0 when every request reached a SUMMARY its kind allows and every poison record reached the
+ * DLQ; 1 when anything went missing or ended wrong; 2 on bad arguments; 130 on Ctrl-C.
+ *
+ * Flags: --count N (default 2000), --rate R (requests/s; default 0 = one burst, which shows the
+ * drain at full speed — latency then includes the queue), --timeout-s S (default 180),
+ * --keep-topics (leave this run's topics and subjects for `sms-connector tail`), --seed N,
+ * --stack-dir DIR (another local stack than the default one; started on free ports if not running).
+ */
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { destination, pino } from 'pino';
+import { REPO_ROOT } from '../../deploy/local/stack.js';
+import type { RunningApp } from '../app.js';
+import type { SmsDeliveryEvent } from '../contracts.js';
+import { createKafka } from '../kafka/client.js';
+import { AvroCodec } from '../kafka/codec.js';
+import { createLogger } from '../obs/logger.js';
+import type { Simulator } from '../simulator/simulator.js';
+import { readTopic } from '../tools/topic-reader.js';
+import { buildLoad, poisonRecords, type DemoRequest } from './load.js';
+import { createProgress } from './progress.js';
+import {
+  deleteSubjects,
+  demoConfig,
+  demoTopics,
+  ensureStack,
+  newPassword,
+  startConnector,
+  startDemoSimulator,
+  stopStack,
+  type DemoStack,
+} from './services.js';
+import { renderSummary } from './summary.js';
+import { makeDemoTls, type DemoTls } from './tls.js';
+import { DeliveryTracker } from './tracker.js';
+
+const say = (line: string): void => {
+  process.stdout.write(`[demo] ${line}\n`);
+};
+
+interface Args {
+  count: number;
+  timeoutMs: number;
+  keepTopics: boolean;
+  seed: number;
+  /** Requests per second from the load generator; 0 = as fast as Kafka takes them (a burst). */
+  rate: number;
+  stackDir?: string;
+}
+
+function parseDemoArgs(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      count: { type: 'string', default: '2000' },
+      'timeout-s': { type: 'string', default: '180' },
+      'keep-topics': { type: 'boolean', default: false },
+      seed: { type: 'string', default: '20250601' },
+      rate: { type: 'string', default: '0' },
+      'stack-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  const int = (name: string, v: string, min: number): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} must be a whole number ≥ ${min} (got ${v})`);
+    return Number(v);
+  };
+  return {
+    count: int('count', values.count, 10),
+    timeoutMs: int('timeout-s', values['timeout-s'], 10) * 1000,
+    keepTopics: values['keep-topics'],
+    seed: int('seed', values.seed, 0),
+    rate: int('rate', values.rate, 0),
+    ...(values['stack-dir'] ? { stackDir: path.resolve(values['stack-dir']) } : {}),
+  };
+}
+
+function newRunId(): string {
+  const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  return `demo-${stamp}-${Math.random().toString(16).slice(2, 6)}`;
+}
+
+const PRODUCE_BATCH = 250;
+
+async function run(args: Args, abort: AbortSignal): Promise<number> {
+  const started = Date.now();
+  const runId = newRunId();
+  const topics = demoTopics(runId);
+  const workDir = path.join(REPO_ROOT, '.local', 'demo');
+  mkdirSync(workDir, { recursive: true });
+  const logFile = path.join(workDir, 'connector.log');
+
+  let stack: DemoStack | undefined;
+  let tls: DemoTls | undefined;
+  let sim: Simulator | undefined;
+  let app: RunningApp | undefined;
+  const readers = new AbortController();
+  abort.addEventListener('abort', () => readers.abort(), { once: true });
+  let summaryText = '';
+  let ok = false;
+  try {
+    stack = await ensureStack(say, args.stackDir);
+    tls = makeDemoTls();
+    say(`throwaway CA + server certificate for ${tls.serverName} made with openssl in ${tls.dir}`);
+    const password = newPassword();
+    sim = await startDemoSimulator(tls, password);
+    say(`SMSC simulator (Agile profile) on TLS 127.0.0.1:${sim.tlsPort}: 39333… → err 201 absent subscriber, 2 % → err 418`);
+
+    const config = demoConfig(stack.info, topics, runId, sim.tlsPort!, tls, password);
+    const logger = createLogger(config.logLevel, destination({ dest: logFile, sync: false, mkdir: true }));
+    say(`starting the connector (topics ${runId}.*, group ${config.kafka.groupId}, 4 TRX binds over verified TLS); log: ${path.relative(process.cwd(), logFile)}`);
+    app = await startConnector(config, logger);
+    say(`connector ready; metrics on http://127.0.0.1:${app.httpPort}/metrics`);
+    if (abort.aborted) return 130;
+
+    const kafka = createKafka(config.kafka, logger);
+    const codec = new AvroCodec(config.registry, config.topics);
+    await codec.registerContracts();
+
+    const load = buildLoad(args.count, runId, args.seed);
+    const poison = poisonRecords(await codec.encodeOutbound(load[0]!.value), runId);
+    const tracker = new DeliveryTracker(load);
+    const dlqByCode = new Map<string, number>();
+    const dlqKeys = new Set(poison.map((p) => p.key));
+    let produced = 0;
+
+    const deliveryRead = readTopic({
+      kafka,
+      topic: topics.delivery,
+      fromBeginning: true,
+      signal: readers.signal,
+      groupPrefix: `${runId}.progress`,
+      onRecord: async (r) => tracker.add((await codec.decodeRaw(r.value)) as unknown as SmsDeliveryEvent, r.timestamp),
+    });
+    const dlqRead = readTopic({
+      kafka,
+      topic: topics.dlq,
+      fromBeginning: true,
+      signal: readers.signal,
+      groupPrefix: `${runId}.dlq`,
+      onRecord: (r) => {
+        const code = r.headers['__connect.errors.exception.class.name'] ?? '(none)';
+        dlqByCode.set(code, (dlqByCode.get(code) ?? 0) + 1);
+        if (r.key) dlqKeys.delete(r.key.toString());
+      },
+    });
+    // A failed reader must end the demo, not hang it.
+    const readerFailed = Promise.race([deliveryRead, dlqRead]).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
+
+    const progress = createProgress(load.length);
+    const snapshot = () => ({
+      finished: tracker.finished,
+      total: tracker.total,
+      produced,
+      submits: tracker.submits,
+      receipts: tracker.receipts,
+      dlq: [...dlqByCode.values()].reduce((a, b) => a + b, 0),
+    });
+    const ticker = setInterval(() => progress.update(snapshot()), 250);
+
+    say(`sending ${load.length} requests + ${poison.length} poison records to ${topics.outbound} ...`);
+    await produceLoad(kafka, topics.outbound, codec, load, poison, tracker, args.rate, abort, (n) => (produced = n));
+
+    const deadline = Date.now() + args.timeoutMs;
+    let failure: Error | null = null;
+    const complete = () => tracker.finished === tracker.total && dlqKeys.size === 0;
+    while (!complete() && Date.now() < deadline && !abort.aborted) {
+      failure = await Promise.race([readerFailed, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+      if (failure) break;
+    }
+    clearInterval(ticker);
+    progress.update(snapshot());
+    progress.stop();
+    if (abort.aborted) return 130;
+    if (failure) throw failure;
+
+    const stats = sim.stats();
+    summaryText = renderSummary({ tracker, poisonSent: poison.length, dlqByCode, simulator: stats, elapsedMs: Date.now() - started, rate: args.rate });
+    const missing = tracker.missing();
+    const problems: string[] = [];
+    if (missing.length > 0) {
+      problems.push(`${missing.length} request(s) got no SUMMARY within ${args.timeoutMs / 1000} s, e.g. ${missing.slice(0, 5).map((m) => `${m.value.id} (${m.kind})`).join(', ')}`);
+    }
+    if (dlqKeys.size > 0) problems.push(`${dlqKeys.size} poison record(s) never reached the DLQ: ${[...dlqKeys].join(', ')}`);
+    for (const m of tracker.mismatches.slice(0, 10)) {
+      problems.push(`${m.id} (${m.kind}) ended ${m.got}, expected ${m.expected.join(' or ')}${m.description ? `: ${m.description}` : ''}`);
+    }
+    if (tracker.mismatches.length > 10) problems.push(`… and ${tracker.mismatches.length - 10} more unexpected outcomes`);
+    ok = problems.length === 0;
+    if (!ok) summaryText += `\n${problems.map((p) => `  ✗ ${p}`).join('\n')}`;
+    return ok ? 0 : 1;
+  } finally {
+    readers.abort();
+    say('stopping: connector, simulator' + (stack?.startedByDemo ? ', local stack' : '') + ' ...');
+    await app?.stop().catch((err: unknown) => say(`connector stop failed: ${String(err)}`));
+    await sim?.close().catch(() => undefined);
+    tls?.remove();
+    if (stack && !args.keepTopics) await removeRunTopics(stack, topics, runId);
+    if (stack) await stopStack(stack, say).catch((err: unknown) => say(`stack stop failed: ${String(err)}`));
+    if (summaryText) process.stdout.write(`${summaryText}\n`);
+    if (args.keepTopics && stack) say(`topics kept: KAFKA_BROKERS=${stack.info.kafkaBrokers} TOPIC_DELIVERY=${topics.delivery} npx tsx src/cli.ts tail --from-beginning`);
+    if (summaryText) say(ok ? 'demo OK: every request ended where it should' : 'demo FAILED (see ✗ above)');
+  }
+}
+
+async function produceLoad(
+  kafka: ReturnType<typeof createKafka>,
+  topic: string,
+  codec: AvroCodec,
+  load: readonly DemoRequest[],
+  poison: ReturnType<typeof poisonRecords>,
+  tracker: DeliveryTracker,
+  rate: number,
+  abort: AbortSignal,
+  onProduced: (n: number) => void,
+): Promise<void> {
+  // Paced: small batches on a schedule, so latency shows the connector, not the queue behind a burst.
+  const batch = rate > 0 ? Math.max(1, Math.min(PRODUCE_BATCH, Math.ceil(rate / 10))) : PRODUCE_BATCH;
+  const t0 = Date.now();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    // The poison first: the DLQ path is exercised while the valid load flows behind it.
+    await producer.send({ topic, acks: -1, messages: poison.map((p) => ({ key: p.key, value: p.value })) });
+    let produced = 0;
+    for (let i = 0; i < load.length && !abort.aborted; i += batch) {
+      if (rate > 0) {
+        const due = t0 + (i * 1000) / rate;
+        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      }
+      const chunk = load.slice(i, i + batch);
+      const messages = await Promise.all(chunk.map(async (r) => ({ key: r.key, value: await codec.encodeOutbound(r.value) })));
+      // The request's Kafka timestamp is set here, so submit latency is measured from it.
+      const timestamp = Date.now();
+      for (const r of chunk) tracker.produced(r.value.id, timestamp);
+      await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, timestamp: String(timestamp) })) });
+      produced += chunk.length;
+      onProduced(produced);
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Deletes this run's topics, consumer groups and registry subjects, so re-runs leave nothing behind. */
+async function removeRunTopics(stack: DemoStack, topics: ReturnType<typeof demoTopics>, runId: string): Promise<void> {
+  const kafka = createKafka({ brokers: stack.info.kafkaBrokers.split(','), clientId: `${runId}.cleanup`, ssl: false, sasl: null }, pino({ level: 'silent' }));
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteTopics({ topics: Object.values(topics), timeout: 30_000 });
+    // The connector's group and its correlation reader's group(s) are this run's too.
+    const { groups } = await admin.listGroups();
+    const ours = groups.map((g) => g.groupId).filter((g) => g.startsWith(`${runId}.`));
+    if (ours.length > 0) await admin.deleteGroups(ours).catch(() => undefined);
+  } catch (err) {
+    say(`could not delete this run's topics (${(err as Error).message}); they are named ${runId}.*`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  await deleteSubjects(stack.info.registryUrl, [`${topics.outbound}-value`, `${topics.delivery}-value`]);
+}
+
+async function main(): Promise<void> {
+  let args: Args;
+  try {
+    args = parseDemoArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`demo: ${(err as Error).message}\nusage: npm run demo -- [--count N] [--rate R] [--timeout-s S] [--keep-topics] [--seed N] [--stack-dir DIR]\n`);
+    process.exit(2);
+  }
+  const abort = new AbortController();
+  const onSignal = () => {
+    if (abort.signal.aborted) process.exit(130);
+    say('interrupted: cleaning up (Ctrl-C again to exit at once)');
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let code: number;
+  try {
+    code = await run(args, abort.signal);
+  } catch (err) {
+    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = 1;
+  }
+  process.exit(code);
+}
+
+void main();

@@ -1,0 +1,103 @@
+/**
+ * Folds the delivery topic into the demo's numbers: which requests reached their SUMMARY (and
+ * whether it was one their kind allows), submits and receipts, failure and rejection categories,
+ * and submit latency (request's Kafka timestamp → SUBMITTED event's submittedAt).
+ *
+ * Delivery is at-least-once, so events are de-duplicated by `eventId` before they count.
+ */
+import type { DeliveryStatus, SmsDeliveryEvent } from '../contracts.js';
+import type { DemoRequest } from './load.js';
+
+export interface Mismatch {
+  id: string;
+  kind: string;
+  got: DeliveryStatus;
+  expected: readonly DeliveryStatus[];
+  description: string | null;
+}
+
+export class DeliveryTracker {
+  private readonly requests = new Map<string, DemoRequest>();
+  private readonly producedAt = new Map<string, number>();
+  private readonly seenEvents = new Set<string>();
+  readonly summaries = new Map<string, SmsDeliveryEvent>();
+  /** Requests with at least one segment accepted by the SMSC. */
+  readonly submittedRequests = new Set<string>();
+  readonly submitLatenciesMs: number[] = [];
+  readonly mismatches: Mismatch[] = [];
+  readonly failedByCategory = new Map<string, number>();
+  readonly rejectedByCategory = new Map<string, number>();
+  readonly summaryByStatus = new Map<DeliveryStatus, number>();
+  submits = 0;
+  receipts = 0;
+  foreignEvents = 0;
+  duplicates = 0;
+  firstProducedAt = Infinity;
+  lastSummaryAt = 0;
+
+  constructor(requests: readonly DemoRequest[]) {
+    for (const r of requests) this.requests.set(r.value.id, r);
+  }
+
+  /** The Kafka timestamp the request was produced with. */
+  produced(id: string, timestampMs: number): void {
+    this.producedAt.set(id, timestampMs);
+    this.firstProducedAt = Math.min(this.firstProducedAt, timestampMs);
+  }
+
+  get total(): number {
+    return this.requests.size;
+  }
+
+  get finished(): number {
+    return this.summaries.size;
+  }
+
+  add(e: SmsDeliveryEvent, recordTimestampMs: number): void {
+    const request = this.requests.get(e.id);
+    if (!request) {
+      this.foreignEvents += 1;
+      return;
+    }
+    if (this.seenEvents.has(e.eventId)) {
+      this.duplicates += 1;
+      return;
+    }
+    this.seenEvents.add(e.eventId);
+    if (e.source === 'SUBMIT' && e.status === 'SUBMITTED') {
+      this.submits += 1;
+      this.submittedRequests.add(e.id);
+      const at = this.producedAt.get(e.id);
+      if (at !== undefined && e.submittedAt !== null) this.submitLatenciesMs.push(e.submittedAt - at);
+    } else if (e.source === 'RECEIPT') {
+      this.receipts += 1;
+    } else if (e.source === 'SUMMARY' && !this.summaries.has(e.id)) {
+      this.summaries.set(e.id, e);
+      this.lastSummaryAt = Math.max(this.lastSummaryAt, e.eventAt ?? recordTimestampMs);
+      bump(this.summaryByStatus, e.status);
+      const category = e.errorCategory ?? '(none)';
+      if (e.status === 'UNDELIVERED' || e.status === 'EXPIRED' || e.status === 'UNKNOWN') bump(this.failedByCategory, category);
+      if (e.status === 'REJECTED') bump(this.rejectedByCategory, category);
+      if (!request.expected.includes(e.status)) {
+        this.mismatches.push({ id: e.id, kind: request.kind, got: e.status, expected: request.expected, description: e.errorDescription });
+      }
+    }
+  }
+
+  /** Requests without a SUMMARY yet. */
+  missing(): DemoRequest[] {
+    return [...this.requests.values()].filter((r) => !this.summaries.has(r.value.id));
+  }
+}
+
+function bump<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+/** Nearest-rank percentile (p in 0..100) of unsorted samples; null when there are none. */
+export function percentile(samples: readonly number[], p: number): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}

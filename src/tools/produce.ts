@@ -1,0 +1,45 @@
+/**
+ * `produce`: sends test requests to the outbound topic through the registry (Confluent wire format,
+ * the connector's own schema), acks=all, and reports each id.
+ */
+import type { ClientConfig } from '../config.js';
+import { maskMsisdn } from '../obs/mask.js';
+import { openClients, requireTopic } from './clients.js';
+import type { KeyedRequest } from './request-input.js';
+
+export interface SentRequest {
+  id: string;
+  key: string;
+  to: string;
+}
+
+const BATCH = 500;
+
+export async function produceRequests(
+  config: Readonly<ClientConfig>,
+  requests: readonly KeyedRequest[],
+  opts: { showNumbers: boolean },
+  print: (line: string) => void,
+): Promise<SentRequest[]> {
+  const { kafka, codec } = await openClients(config, { register: true });
+  await requireTopic(kafka, config.topics.outbound, 'TOPIC_OUTBOUND');
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  const sent: SentRequest[] = [];
+  const show = (n: string) => (opts.showNumbers ? n : maskMsisdn(n));
+  try {
+    for (let i = 0; i < requests.length; i += BATCH) {
+      const chunk = requests.slice(i, i + BATCH);
+      const messages = await Promise.all(chunk.map(async (r) => ({ key: r.key, value: await codec.encodeOutbound(r.value) })));
+      await producer.send({ topic: config.topics.outbound, acks: -1, messages });
+      for (const r of chunk) {
+        sent.push({ id: r.value.id, key: r.key, to: r.value.to });
+        print(`sent ${r.value.id}  key=${show(r.key)}  to=${show(r.value.to)}  from=${r.value.from}  ${r.value.text.length} chars`);
+      }
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  print(`${sent.length} request(s) sent to ${config.topics.outbound}`);
+  return sent;
+}

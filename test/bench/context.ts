@@ -1,0 +1,48 @@
+/** What every scenario gets from main.ts: the stack, the shared backlog, options, the report. */
+import type { AvroCodec } from '../../src/kafka/codec.js';
+import type { StackRef } from './common.js';
+import type { Report } from './report.js';
+
+export interface BenchContext {
+  stack: StackRef;
+  quick: boolean;
+  /** Records in the shared pre-produced backlog (end-to-end, naive, bare Kafka, scale-out). */
+  n: number;
+  /** The shared backlog topic (12 partitions, Avro SmsOutbound, keys customer-0..999). */
+  backlogTopic: string;
+  /** The backlog, Avro-encoded (record i at index i). */
+  encoded: Buffer[];
+  runTag: string;
+  codec: AvroCodec;
+  report: Report;
+  /** Folder for journals, profiles and Kannel's files. */
+  workDir: string;
+  cpuProf: boolean;
+  kafkaPid: number;
+}
+
+/** Environment of one connector instance against the bench stack and a simulator port. */
+export function connectorEnv(ctx: BenchContext, topics: { outbound: string; delivery: string; dlq: string; correlation: string }, group: string, smppPort: number, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    KAFKA_BROKERS: ctx.stack.kafkaBrokers,
+    KAFKA_GROUP_ID: group,
+    KAFKA_CLIENT_ID: group,
+    SCHEMA_REGISTRY_URL: ctx.stack.registryUrl,
+    TOPIC_OUTBOUND: topics.outbound,
+    TOPIC_DELIVERY: topics.delivery,
+    TOPIC_DLQ: topics.dlq,
+    TOPIC_CORRELATION: topics.correlation,
+    TOPIC_PARTITIONS: '12',
+    SMPP_HOST: '127.0.0.1',
+    SMPP_PORT: String(smppPort),
+    SMPP_TLS: 'false',
+    SMPP_SYSTEM_ID: 'test',
+    SMPP_PASSWORD: 'secret',
+    SMPP_SESSIONS: 'trx:4',
+    SMPP_BIND_HANDOVER_MS: '200',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'error',
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    ...extra,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * `npm run bench` — the benchmark suite (issue 6): ceilings, the connector end to end, pacing,
+ * latency, memory, scale-out and the incumbent (Kannel), measured in ONE run on one machine so
+ * the ratios hold on a noisy shared box. Every figure is printed with how it was obtained; a JSON
+ * summary goes to .local/bench-results/.
+ *
+ *   npm run bench                      full run (backlog 50,000; memory run 500,000 messages)
+ *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
+ *   options: --n N (backlog size) --memory-volume N --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale
+ *            --skip <same list> --no-cpu-prof --keep-stack
+ *
+ * Runs on its own Kafka + registry in .local/bench-stack (free ports), so other work on the shared
+ * stack neither disturbs the figures nor is disturbed; the stack is stopped at the end.
+ * Exit code: 0 when every selected scenario ran to its end (a scenario skipped for a stated reason,
+ * e.g. Kannel not installed, still counts as run); 1 when one threw.
+ */
+import { mkdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { KAFKA_VERSION, REPO_ROOT, stackDown, stackUp } from '../../deploy/local/stack.js';
+import { AvroCodec } from '../../src/kafka/codec.js';
+import { createTopic, deleteTopics, encodeRecords, fmt, produceBacklog, say } from './common.js';
+import type { BenchContext } from './context.js';
+import { Report } from './report.js';
+import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
+import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
+import { kannel } from './scenarios/kannel.js';
+import { latency, pacing } from './scenarios/timing.js';
+
+const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale'] as const;
+type Scenario = (typeof ALL)[number];
+
+function parseArgs(argv: string[]) {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.split('=')[1];
+  };
+  const quick = argv.includes('--quick');
+  const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()) : undefined);
+  const only = list(get('--only'));
+  const skip = list(get('--skip')) ?? [];
+  // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
+  const selected = ALL.filter((s) => (only ? only.includes(s) : !(quick && s === 'memory')) && !skip.includes(s));
+  return {
+    quick,
+    n: Number(get('--n') ?? (quick ? 5_000 : 50_000)),
+    memoryVolume: Number(get('--memory-volume') ?? 500_000),
+    selected,
+    cpuProf: !argv.includes('--no-cpu-prof'),
+    keepStack: argv.includes('--keep-stack'),
+  };
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const report = new Report();
+  const workDir = path.join(REPO_ROOT, '.local', 'bench-work');
+  mkdirSync(workDir, { recursive: true });
+  const stackDir = path.join(REPO_ROOT, '.local', 'bench-stack');
+  say(`# kafka-smpp-connector benchmarks — ${args.quick ? 'QUICK (smoke: small volumes, figures indicative only)' : 'full'} run`);
+  const meta = {
+    date: new Date().toISOString(),
+    mode: args.quick ? 'quick' : 'full',
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    node: process.version,
+    kafka: KAFKA_VERSION,
+    backlog: args.n,
+    scenarios: args.selected,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+  };
+  say(`# machine: ${meta.cores} cores (${meta.cpu}), ${meta.memory}; Node ${meta.node}; Kafka ${meta.kafka} (KRaft, single node); scenarios ${args.selected.join(',')}`);
+  say(`# starting the bench stack in ${stackDir} …`);
+  const info = await stackUp({ dir: stackDir });
+  let failed = 0;
+  try {
+    const stack = { kafkaBrokers: info.kafkaBrokers, registryUrl: info.registryUrl };
+    await deleteTopics(stack, 'bench.');
+    const runTag = `b${Date.now().toString(36)}`;
+    const backlogTopic = `bench.backlog.${runTag}.sms-outbound`;
+    const codec = new AvroCodec({ url: info.registryUrl, auth: null }, { outbound: backlogTopic, delivery: `bench.codec.${runTag}.sms-delivery`, inbound: null });
+    await codec.registerContracts();
+    await createTopic(stack, backlogTopic, 12);
+    const needsBacklog = args.selected.some((s) => ['c', 'e2e', 'b', 'scale'].includes(s));
+    const encoded = needsBacklog ? await encodeRecords(codec, 0, args.n, runTag) : [];
+    if (needsBacklog) {
+      const { seconds } = await produceBacklog(stack, backlogTopic, encoded);
+      say(`# backlog: ${fmt(args.n)} Avro records produced to ${backlogTopic} (12 partitions) in ${seconds.toFixed(1)} s`);
+    }
+    const ctx: BenchContext = { stack, quick: args.quick, n: args.n, backlogTopic, encoded, runTag, codec, report, workDir, cpuProf: args.cpuProf, kafkaPid: info.kafkaPid };
+    const run: Record<Scenario, () => Promise<void>> = {
+      a: () => bareSmpp(ctx),
+      c: () => naiveLoop(ctx),
+      e2e: () => endToEnd(ctx),
+      pacing: async () => {
+        await pacing(ctx, '0.02');
+        if (!args.quick) await pacing(ctx, '0');
+      },
+      b: () => bareKafka(ctx),
+      latency: () => latency(ctx),
+      kannel: () => kannel(ctx),
+      index: () => indexBytes(ctx),
+      memory: () => memory(ctx, args.memoryVolume),
+      scale: () => scaleOut(ctx),
+    };
+    for (const s of args.selected) {
+      const t0 = Date.now();
+      try {
+        await run[s]();
+      } catch (err) {
+        failed++;
+        report.skip(s, `FAILED: ${(err as Error).stack ?? err}`);
+      }
+      say(`  (${s} took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+    summary(report);
+  } finally {
+    const file = report.write(path.join(REPO_ROOT, '.local', 'bench-results'), { ...meta, seconds: (Date.now() - started) / 1000 });
+    say(`\n# figures written to ${path.relative(REPO_ROOT, file)}`);
+    if (!args.keepStack) {
+      say('# stopping the bench stack');
+      await stackDown({ dir: stackDir });
+    }
+  }
+  say(`# bench finished in ${((Date.now() - started) / 1000).toFixed(0)} s; ${failed} scenario(s) failed`);
+  return failed > 0 ? 1 : 0;
+}
+
+function summary(report: Report): void {
+  report.section('ratios (same run)');
+  const e2e = report.get('end-to-end (connector)', 'submits/s');
+  const pairs: Array<[string, number | undefined, string]> = [
+    ['connector ÷ (a) bare SMPP (window 10 × 4 binds)', report.get('(a) bare SMPP ceiling', 'window 10 × 4 binds'), 'share of the SMPP library ceiling'],
+    ['connector ÷ (b) bare Kafka', report.get('(b) bare Kafka ceiling', 'records/s'), 'share of the Kafka ceiling'],
+    ['connector ÷ (c) naive loop', report.get('(c) naive loop', 'submits/s'), 'goal ≥ 0.8'],
+    ['connector ÷ (d) Kannel', report.get('(d) Kannel (incumbent)', 'submits/s'), 'goal ≥ 2'],
+  ];
+  for (const [name, base, goal] of pairs) {
+    if (e2e && base) report.add('ratios', name, e2e / base, '×', `end-to-end steady submits/s ÷ baseline steady msg/s; ${goal}`);
+    else report.add('ratios', name, 'n/a', '', 'one side was not measured in this run');
+  }
+}
+
+process.exitCode = await main().catch((err) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+  return 1;
+});

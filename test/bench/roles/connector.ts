@@ -1,0 +1,24 @@
+/**
+ * Bench role: one connector instance (startApp, exactly as `npm start` wires it), configured by
+ * the environment. Requests: usage (CPU, memory), readiness, gc (when run with --expose-gc).
+ */
+import { startApp } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config.js';
+import { createLogger } from '../../../src/obs/logger.js';
+import { serveRole } from '../common.js';
+
+try {
+  const config = loadConfig(process.env);
+  const app = await startApp(config, createLogger(process.env['LOG_LEVEL'] ?? 'warn'));
+  serveRole(
+    {
+      usage: () => ({ at: Date.now(), cpu: process.cpuUsage(), mem: process.memoryUsage() }),
+      readiness: () => app.readiness(),
+    },
+    () => app.stop(),
+  );
+  process.send?.({ type: 'ready', pid: process.pid });
+} catch (err) {
+  process.send?.({ type: 'failed', error: (err as Error).message });
+  process.exit(1);
+}

@@ -1,0 +1,197 @@
+/**
+ * The connector itself: end-to-end throughput on a backlog (with an optional CPU profile),
+ * scale-out over 1..3 instances, and memory through a long run.
+ */
+import { rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { benchTopics, createTopic, encodeRecords, mib, produceBacklog, rssBytes, sleep, spawnRole, topicEnd, uniqueName, type Child } from '../common.js';
+import { connectorEnv, type BenchContext } from '../context.js';
+import { monitor, throughput, type Sample } from '../monitor.js';
+import { latestProfile, summariseProfile } from '../profile.js';
+import { UNTHROTTLED } from './ceilings.js';
+
+const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
+
+async function simulator(extra: Record<string, unknown> = {}): Promise<{ sim: Child; port: number }> {
+  const sim = spawnRole('simulator', { args: [JSON.stringify({ behaviour: UNTHROTTLED, ...extra })] });
+  const { port } = (await sim.ready) as { port: number };
+  return { sim, port };
+}
+
+async function simCounts(sim: Child): Promise<Record<string, number>> {
+  const s = await sim.request<Record<string, number>>('stats');
+  return { accepted: s['acceptedSubmits']!, receiptsAcked: s['receiptsAcked']!, throttled: s['throttled']! };
+}
+
+/** End-to-end on the shared backlog: submits and receipts per second, CPU per 1,000, ratio to (c). */
+export async function endToEnd(ctx: BenchContext): Promise<void> {
+  const S = 'end-to-end (connector)';
+  ctx.report.section(S);
+  const { sim, port } = await simulator();
+  const topics = benchTopics('e2e', ctx.backlogTopic);
+  const profDir = path.join(ctx.workDir, 'cpu-prof');
+  rmSync(profDir, { recursive: true, force: true });
+  const connector = spawnRole('connector', {
+    env: connectorEnv(ctx, topics, uniqueName('e2e'), port, RATE_UNLIMITED),
+    execArgv: ctx.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [],
+  });
+  try {
+    await connector.ready;
+    const { samples, timedOut } = await monitor({
+      sample: () => simCounts(sim),
+      pids: { connector: connector.pid, simulator: sim.pid, kafka: ctx.kafkaPid },
+      done: (c) => c['accepted']! >= ctx.n && c['receiptsAcked']! >= ctx.n,
+      timeoutMs: 120_000 + ctx.n * 3,
+    });
+    if (timedOut) ctx.report.note(`${S}: timed out before all ${ctx.n} messages completed (accepted ${samples.at(-1)?.counts['accepted']})`);
+    const sub = throughput(samples, 'accepted', ctx.n);
+    const rec = throughput(samples, 'receiptsAcked', ctx.n);
+    const events = await topicEnd(ctx.stack, topics.delivery);
+    const how = `${ctx.n} pre-produced records (1 segment, receipts requested), 4 trx binds × SMPP_WINDOW 10, SMPP_RATE_LIMIT 100000, simulator unthrottled with 20 ms receipt delay; counters from the simulator sampled every 200 ms, steady 10–90 % window`;
+    ctx.report.add(S, 'submits/s', sub.steady, 'msg/s', `accepted submit_sm; ${how}`);
+    ctx.report.add(S, 'receipts/s', rec.steady, 'msg/s', 'deliver_sm_resp received by the simulator — sent only after the receipt event is acked by Kafka');
+    ctx.report.add(S, 'wall time, first submit → last receipt', rec.seconds + (rec.seconds > 0 ? 0 : 0), 's', `overall ${sub.overall.toFixed(0)} submits/s from first to last`);
+    ctx.report.add(S, 'CPU per 1,000', sub.cpuPer1000['connector']!, 'CPU-s', `connector process utime+stime (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}, Kafka broker ${sub.cpuPer1000['kafka']!.toFixed(3)} CPU-s/1k`);
+    ctx.report.add(S, 'events written', events, 'records', `high watermark sum of the delivery topic (expected ${ctx.n * 3}: SUBMITTED + DELIVERED + SUMMARY per request)`);
+    const naive = ctx.report.get('(c) naive loop', 'submits/s');
+    if (naive) ctx.report.add(S, 'ratio to (c) naive loop, submits', sub.steady / naive, '×', 'steady submits/s ÷ (c) steady submits/s, same run');
+    const naiveRec = ctx.report.get('(c) naive loop', 'receipts/s');
+    if (naiveRec) ctx.report.add(S, 'ratio to (c) naive loop, receipts', rec.steady / naiveRec, '×', 'steady receipts/s ÷ (c) steady receipt events/s, same run');
+  } finally {
+    await connector.stop();
+    await sim.stop();
+  }
+  if (ctx.cpuProf) reportProfile(ctx, profDir);
+}
+
+function reportProfile(ctx: BenchContext, dir: string): void {
+  const S = 'hot path (--cpu-prof of the end-to-end connector)';
+  ctx.report.section(S);
+  const file = latestProfile(dir);
+  if (!file) return ctx.report.skip(S, `no .cpuprofile written in ${dir}`);
+  const p = summariseProfile(file);
+  ctx.report.add(S, 'profile', file, '', `busy ${p.totalMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms over the connector's whole life (start-up included)`);
+  p.topModules.forEach((m, i) => ctx.report.add(S, `module #${i + 1}: ${m.name}`, m.share * 100, '% self', `${m.ms.toFixed(0)} ms self time`));
+  p.topFunctions.forEach((f, i) => ctx.report.add(S, `function #${i + 1}: ${f.name}`, f.share * 100, '% self', `${f.ms.toFixed(0)} ms self time`));
+}
+
+/** 1, 2, 3 instances in one group (cap raised to 12 binds), aggregate submits/s. */
+export async function scaleOut(ctx: BenchContext): Promise<void> {
+  const S = 'scale-out (one consumer group)';
+  ctx.report.section(S);
+  const n = ctx.quick ? ctx.n : Math.min(ctx.n, 60_000);
+  for (const instances of [1, 2, 3]) {
+    const { sim, port } = await simulator();
+    const topics = benchTopics(`scale${instances}`);
+    await createTopic(ctx.stack, topics.outbound, 12);
+    const group = uniqueName(`scale${instances}`);
+    const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, SMPP_ACCOUNT_MAX_BINDS: '12' });
+    const children = Array.from({ length: instances }, () => spawnRole('connector', { env }));
+    try {
+      await Promise.all(children.map((c) => c.ready));
+      // Every member joined and bound before the backlog arrives, so no rebalance is inside the window.
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const ready = await Promise.all(children.map((c) => c.request<{ ready: boolean }>('readiness')));
+        if (ready.every((r) => r.ready)) break;
+        await sleep(250);
+      }
+      await sleep(1000);
+      void produceBacklog(ctx.stack, topics.outbound, ctx.encoded.slice(0, n));
+      const pids: Record<string, number> = {};
+      children.forEach((c, i) => (pids[`connector${i + 1}`] = c.pid));
+      const { samples, timedOut } = await monitor({
+        sample: () => simCounts(sim),
+        pids,
+        done: (c) => c['accepted']! >= n && c['receiptsAcked']! >= n,
+        timeoutMs: 120_000 + n * 3,
+      });
+      if (timedOut) ctx.report.note(`${S}: ${instances} instance(s) timed out`);
+      const t = throughput(samples, 'accepted', n);
+      const cpu = Object.values(t.cpuPer1000).reduce((a, b) => a + b, 0);
+      ctx.report.add(S, `${instances} instance${instances > 1 ? 's' : ''}`, t.steady, 'msg/s', `aggregate accepted submits, ${n} records produced after every member was ready, 12 partitions, trx:4 per instance (SMPP_ACCOUNT_MAX_BINDS 12), steady 10–90 %; connectors' CPU ${cpu.toFixed(3)} CPU-s/1k together`);
+    } finally {
+      await Promise.all(children.map((c) => c.stop()));
+      await sim.stop();
+    }
+  }
+}
+
+/** RSS and heap of the connector through a long run (records produced while it consumes). */
+export async function memory(ctx: BenchContext, volume: number): Promise<void> {
+  const S = 'memory (long run)';
+  ctx.report.section(S);
+  const { sim, port } = await simulator();
+  const topics = benchTopics('memory');
+  await createTopic(ctx.stack, topics.outbound, 12);
+  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('memory'), port, RATE_UNLIMITED) });
+  const mem: Array<{ done: number; rss: number; heap: number }> = [];
+  try {
+    await connector.ready;
+    const producing = (async () => {
+      const chunk = 20_000;
+      for (let from = 0; from < volume; from += chunk) {
+        const values = await encodeRecords(ctx.codec, from, Math.min(volume, from + chunk), `${ctx.runTag}-mem`);
+        await produceBacklog(ctx.stack, topics.outbound, values, from);
+        // keep at most ~100k records ahead of the connector: the broker's disk is not the subject
+        while (from - (mem.at(-1)?.done ?? 0) > 100_000) await sleep(500);
+      }
+    })();
+    let lastMem = 0;
+    const { samples, timedOut } = await monitor({
+      sample: () => simCounts(sim),
+      pids: { connector: connector.pid },
+      done: (c) => c['accepted']! >= volume && c['receiptsAcked']! >= volume,
+      timeoutMs: 600_000 + volume * 3,
+      intervalMs: 500,
+      onSample: (s: Sample) => {
+        if (s.t - lastMem < 2000) return;
+        lastMem = s.t;
+        void connector
+          .request<{ mem: NodeJS.MemoryUsage }>('usage')
+          .then((u) => mem.push({ done: s.counts['accepted']!, rss: rssBytes(connector.pid), heap: u.mem.heapUsed }))
+          .catch(() => undefined);
+      },
+    });
+    await producing;
+    if (timedOut) ctx.report.note(`${S}: timed out`);
+    const t = throughput(samples, 'accepted', volume);
+    const how = `${volume} records, produced while the connector consumed; RSS from /proc, heapUsed from process.memoryUsage() every 2 s`;
+    ctx.report.add(S, 'messages', volume, '', `${t.steady.toFixed(0)} submits/s steady; ${how}`);
+    const warm = mem.filter((m) => m.done >= volume * 0.1);
+    for (const share of [0.1, 0.25, 0.5, 0.75, 1]) {
+      const m = warm.find((x) => x.done >= volume * share * 0.999) ?? mem.at(-1);
+      if (m) ctx.report.add(S, `at ${share * 100} % (${m.done} sent)`, `RSS ${mib(m.rss)}, heap ${mib(m.heap)}`, '', how);
+    }
+    if (warm.length > 1) {
+      const rss = warm.map((m) => m.rss);
+      const heap = warm.map((m) => m.heap);
+      const spread = (xs: number[]) => ((Math.max(...xs) - Math.min(...xs)) / xs[0]!) * 100;
+      ctx.report.add(S, 'RSS spread after warm-up', spread(rss), '% of RSS at 10 %', `(max − min) ÷ value at 10 % of the run; max ${mib(Math.max(...rss))}`);
+      ctx.report.add(S, 'heap spread after warm-up', spread(heap), '% of heap at 10 %', `(max − min) ÷ value at 10 % of the run; max ${mib(Math.max(...heap))}`);
+      const slope = ((heap.at(-1)! - heap[0]!) / (warm.at(-1)!.done - warm[0]!.done)) || 0;
+      ctx.report.add(S, 'heap growth per message after warm-up', slope, 'bytes', 'linear (last − first) over messages sent; compare with correlation index bytes/entry: the index keeps every request until CORRELATION_INDEX_MAX');
+    }
+  } finally {
+    await connector.stop();
+    await sim.stop();
+  }
+}
+
+/** Bytes per CorrelationIndex entry, heapUsed diff after gc in a --expose-gc child. */
+export async function indexBytes(ctx: BenchContext): Promise<void> {
+  const S = 'correlation index';
+  ctx.report.section(S);
+  const child = spawnRole('index-memory', { execArgv: ['--expose-gc'] });
+  try {
+    await child.ready;
+    const count = ctx.quick ? 50_000 : 200_000;
+    const r = await child.request<{ requestOnly: number; withFinal: number }>('measure', { count });
+    const how = `${count} one-segment requests (uuid id, AGILE- message id, 2 metadata entries) applied as decoded from the topic; heapUsed diff after 4× gc() (node --expose-gc)`;
+    ctx.report.add(S, 'bytes per request entry', r.requestOnly, 'bytes', how);
+    ctx.report.add(S, 'bytes per request + final receipt record', r.withFinal, 'bytes', `${how}; plus one f:<messageId> final record each (after DELIVERED)`);
+    ctx.report.add(S, 'at CORRELATION_INDEX_MAX (2,000,000)', `${mib(r.withFinal * 2_000_000)}`, '', 'bytes per entry with final × the default cap');
+  } finally {
+    await child.stop();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Figures read from the simulator's PDU journal (wire timestamps, SMSC side): pacing fidelity
+ * against the strict simulator, and latency at half of the measured capacity.
+ */
+import { createReadStream, existsSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { PduRecord } from '../../../src/simulator/recorder.js';
+import {
+  benchTopics,
+  createTopic,
+  encodeRecords,
+  indexFromDestination,
+  kafkaClient,
+  keyOf,
+  maxInWindow,
+  percentile,
+  produceBacklog,
+  sleep,
+  spawnRole,
+  uniqueName,
+} from '../common.js';
+import { connectorEnv, type BenchContext } from '../context.js';
+import { monitor } from '../monitor.js';
+import { UNTHROTTLED } from './ceilings.js';
+
+async function readJournal(file: string, each: (r: PduRecord) => void): Promise<void> {
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of lines) if (line) each(JSON.parse(line) as PduRecord);
+}
+
+/** 4 sessions × 100 msg/s against the strict simulator (100 accepted per connection per any 1000 ms). */
+export async function pacing(ctx: BenchContext, margin: string): Promise<void> {
+  const S = `pacing fidelity (SMPP_RATE_MARGIN ${margin})`;
+  ctx.report.section(S);
+  const seconds = ctx.quick ? 10 : 60;
+  const journal = path.join(ctx.workDir, `pacing-${margin}.jsonl`);
+  if (existsSync(journal)) rmSync(journal);
+  const sim = spawnRole('simulator', { args: [JSON.stringify({ journalPath: journal, behaviour: { throughputPerSecond: 100, maxBindsPerSystemId: 4 } })] });
+  const topics = benchTopics(`pacing${margin}`);
+  await createTopic(ctx.stack, topics.outbound, 12);
+  const total = Math.ceil(4 * 100 * (seconds + 5) * 1.1);
+  await produceBacklog(ctx.stack, topics.outbound, await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-pace${margin}`));
+  const { port } = (await sim.ready) as { port: number };
+  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }) });
+  let throttledTotal = 0;
+  try {
+    await connector.ready;
+    let firstAt = 0;
+    await monitor({
+      sample: async () => {
+        const s = await sim.request<Record<string, number>>('stats');
+        if (!firstAt && s['acceptedSubmits']! > 0) firstAt = Date.now();
+        throttledTotal = s['throttled']!;
+        return { accepted: s['acceptedSubmits']! };
+      },
+      pids: {},
+      done: () => firstAt > 0 && Date.now() - firstAt >= (seconds + 2) * 1000,
+      timeoutMs: 120_000 + seconds * 1000,
+    });
+  } finally {
+    await connector.stop();
+    await sim.stop();
+  }
+  const accepted = new Map<number, number[]>();
+  const throttled = new Map<number, number>();
+  await readJournal(journal, (r) => {
+    if (r.dir !== 'out' || r.command !== 'submit_sm_resp') return;
+    if (r.status === 0) (accepted.get(r.conn) ?? accepted.set(r.conn, []).get(r.conn)!).push(r.ts);
+    else if (r.status === 0x58) throttled.set(r.conn, (throttled.get(r.conn) ?? 0) + 1);
+  });
+  const t0 = Math.min(...[...accepted.values()].map((ts) => ts[0]!));
+  const t1 = t0 + seconds * 1000;
+  const how = `${seconds} s from the first accepted submit_sm; trx:4, SMPP_RATE_LIMIT 100; the simulator refuses (0x58) the 101st accepted submit in any 1000 ms per connection; from the simulator's PDU journal (submit_sm_resp timestamps)`;
+  const rates: number[] = [];
+  let windowSubmits = 0;
+  let windowThrottled = 0;
+  for (const [conn, ts] of [...accepted.entries()].sort((a, b) => a[0] - b[0])) {
+    const inWindow = ts.filter((t) => t >= t0 && t < t1);
+    windowSubmits += inWindow.length;
+    const rate = inWindow.length / seconds;
+    rates.push(rate);
+    ctx.report.add(S, `session ${conn}: achieved`, rate, 'msg/s', `${inWindow.length} accepted in the window; max ${maxInWindow(inWindow, 1000)} in any 1000 ms; ${throttled.get(conn) ?? 0} × 0x58 (whole run)`);
+    windowThrottled += throttled.get(conn) ?? 0;
+  }
+  const allAccepted = [...accepted.values()].map((ts) => ts.filter((t) => t >= t0 && t < t1));
+  ctx.report.add(S, 'mean per session', rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length), 'msg/s', `${how}; ${((rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length) / 100) * 100).toFixed(1)} % of the allowed 100 msg/s`);
+  ctx.report.add(S, 'max in any 1-second window', Math.max(0, ...allAccepted.map((ts) => maxInWindow(ts, 1000))), 'submits', 'per connection, sliding 1000 ms window over accepted submit_sm_resp timestamps, worst session');
+  ctx.report.add(S, '0x58 count', throttledTotal, '', `simulator counter over the whole run (${windowThrottled} in the journal); ${((windowThrottled / Math.max(1, windowSubmits)) * 100).toFixed(3)} % of the window's accepted submits`);
+}
+
+/** Latency at 50 % of the end-to-end capacity: Kafka timestamp → submit_sm at the SMSC; receipt sent → event acked. */
+export async function latency(ctx: BenchContext): Promise<void> {
+  const S = 'latency at 50 % of capacity';
+  ctx.report.section(S);
+  const capacity = ctx.report.get('end-to-end (connector)', 'submits/s');
+  if (!capacity) return ctx.report.skip(S, 'no end-to-end capacity figure to take 50 % of');
+  const rate = Math.max(50, Math.floor(capacity / 2));
+  const seconds = ctx.quick ? 10 : 30;
+  const total = rate * seconds;
+  const journal = path.join(ctx.workDir, 'latency.jsonl');
+  if (existsSync(journal)) rmSync(journal);
+  const sim = spawnRole('simulator', { args: [JSON.stringify({ journalPath: journal, behaviour: UNTHROTTLED })] });
+  const topics = benchTopics('latency');
+  await createTopic(ctx.stack, topics.outbound, 12);
+  const values = await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-lat`);
+  const { port } = (await sim.ready) as { port: number };
+  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('latency'), port, { SMPP_RATE_LIMIT: '100000' }) });
+  const sentAt = new Float64Array(total);
+  try {
+    await connector.ready;
+    // wait until bound and assigned, so start-up is not measured
+    for (let i = 0; i < 240 && !(await connector.request<{ ready: boolean }>('readiness')).ready; i++) await sleep(250);
+    await sleep(1000);
+    const producer = kafkaClient(ctx.stack, 'bench-latency').producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const start = Date.now();
+    let sent = 0;
+    const sends: Promise<unknown>[] = [];
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
+      if (due > sent) {
+        const now = Date.now();
+        const messages = [];
+        for (; sent < due; sent++) {
+          sentAt[sent] = now;
+          messages.push({ key: keyOf(sent), value: values[sent]!, timestamp: String(now) });
+        }
+        sends.push(producer.send({ topic: topics.outbound, messages, acks: -1 }));
+      }
+      await sleep(5);
+    }
+    await Promise.all(sends);
+    await producer.disconnect();
+    await monitor({
+      sample: async () => {
+        const s = await sim.request<Record<string, number>>('stats');
+        return { accepted: s['acceptedSubmits']!, acked: s['receiptsAcked']! };
+      },
+      pids: {},
+      done: (c) => c['accepted']! >= total && c['acked']! >= total,
+      timeoutMs: 60_000,
+    });
+  } finally {
+    await connector.stop();
+    await sim.stop();
+  }
+  const warmupUntil = (sentAt[0] ?? 0) + 2000;
+  const submitLat: number[] = [];
+  const deliverOut = new Map<string, number>();
+  const receiptLat: number[] = [];
+  await readJournal(journal, (r) => {
+    if (r.dir === 'in' && r.command === 'submit_sm' && r.destination) {
+      const i = indexFromDestination(r.destination);
+      if (i < total && sentAt[i]! >= warmupUntil) submitLat.push(r.ts - sentAt[i]!);
+    } else if (r.dir === 'out' && r.command === 'deliver_sm') {
+      deliverOut.set(`${r.conn}:${r.seq}`, r.ts);
+    } else if (r.dir === 'in' && r.command === 'deliver_sm_resp') {
+      const out = deliverOut.get(`${r.conn}:${r.seq}`);
+      if (out !== undefined && out >= warmupUntil) receiptLat.push(r.ts - out);
+    }
+  });
+  submitLat.sort((a, b) => a - b);
+  receiptLat.sort((a, b) => a - b);
+  const how = `${rate} msg/s (50 % of the end-to-end submits/s) produced for ${seconds} s with an explicit Kafka timestamp; first 2 s dropped; simulator journal timestamps (same clock, ms)`;
+  ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p50', percentile(submitLat, 50), 'ms', `${submitLat.length} submits; ${how}`);
+  ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p99', percentile(submitLat, 99), 'ms', `max ${submitLat.at(-1)} ms`);
+  ctx.report.add(S, 'receipt sent → its event acked, p50', percentile(receiptLat, 50), 'ms', `${receiptLat.length} receipts: deliver_sm out → deliver_sm_resp in (the connector answers only after the event is acked by Kafka)`);
+  ctx.report.add(S, 'receipt sent → its event acked, p99', percentile(receiptLat, 99), 'ms', `max ${receiptLat.at(-1)} ms`);
+}

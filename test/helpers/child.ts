@@ -1,0 +1,39 @@
+/**
+ * The connector as a REAL child process (`node --import tsx src/cli.ts run`), for crash and
+ * graceful-stop tests: SIGKILL is only honest against a separate process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { REPO_ROOT } from '../../deploy/local/stack.js';
+
+export interface ConnectorProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Resolves when the process ended: exit code (null when killed by a signal) and signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts the connector with exactly `env` (plus PATH/HOME); its stdout and stderr go to `logFile`. */
+export function startConnectorProcess(env: Record<string, string>, logFile: string): ConnectorProcess {
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }));
+  });
+  void exited.then(() => setTimeout(() => log.end(), 100));
+  return {
+    child,
+    pid: child.pid!,
+    exited,
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
