@@ -118,7 +118,7 @@ async function run(args: Args, abort: AbortSignal): Promise<number> {
     say(`SMSC simulator (Agile profile) on TLS 127.0.0.1:${sim.tlsPort}: 39333… → err 201 absent subscriber, 2 % → err 418`);
 
     const config = demoConfig(stack.info, topics, runId, sim.tlsPort!, tls, password);
-    const logger = createLogger(config.logLevel, destination({ dest: logFile, sync: false, mkdir: true }));
+    const logger = createLogger(config.logLevel, destination({ dest: logFile, sync: false, mkdir: true, append: false }));
     say(`starting the connector (topics ${runId}.*, group ${config.kafka.groupId}, 4 TRX binds over verified TLS); log: ${path.relative(process.cwd(), logFile)}`);
     app = await startConnector(config, logger);
     say(`connector ready; metrics on http://127.0.0.1:${app.httpPort}/metrics`);

@@ -19,8 +19,9 @@ export interface ToolClients {
  * idempotent — the same schemas the connector registers). Decoding needs no registration.
  */
 export async function openClients(config: Readonly<ClientConfig>, opts: { register: boolean; logger?: Logger }): Promise<ToolClients> {
-  // Tools print their own lines on stdout; only kafkajs' warnings and errors reach stderr, as JSON.
-  const logger = opts.logger ?? createLogger('warn', process.stderr);
+  // Tools print their own lines on stdout; only kafkajs' errors reach stderr, as JSON (its warnings
+  // are noise here, e.g. the idempotent producer's note on bounded retries).
+  const logger = opts.logger ?? createLogger('error', process.stderr);
   const kafka = createKafka(config.kafka, logger);
   const codec = new AvroCodec(config.registry, { outbound: config.topics.outbound, delivery: config.topics.delivery, inbound: null });
   if (opts.register) await codec.registerContracts();
