@@ -40,6 +40,7 @@ export interface RunningApp {
 export async function startApp(config: Readonly<Config>, logger: Logger): Promise<RunningApp> {
   logger.info({ config: redactedConfig(config) }, 'starting sms-connector');
   const metrics = createMetrics({ onCollectError: (err) => logger.warn({ err }, 'metrics collector failed') });
+  inst.initMetricLabels(metrics);
   const parts: Partial<Parts> = { metrics };
   const readiness = () => readinessOf(parts);
   parts.http = await startHttpServer({ port: config.httpPort, readiness, registry: metrics.registry, logger });

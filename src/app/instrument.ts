@@ -2,6 +2,7 @@
  * Connects the pipeline's observer hooks and the session pool's counters to the Prometheus
  * metrics. The only place that knows both the metric names and the components.
  */
+import { POISON_CODES } from '../kafka/errors.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { AccountGate } from '../pipeline/account-gate.js';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
@@ -85,4 +86,16 @@ export function collectPool(m: Metrics, pool: SmppPool, index: CorrelationIndex,
     m.accountPaused.reset();
     m.accountPaused.set({ reason: state.open ? 'none' : state.reason }, state.open ? 0 : 1);
   };
+}
+
+/**
+ * Counters with labels appear only after their first increment; alerts on `rate()` and dashboards
+ * read better when the known label values exist at zero from the start.
+ */
+export function initMetricLabels(m: Metrics): void {
+  for (const reason of [...POISON_CODES, 'UNPARSEABLE_RECEIPT']) m.dlqRecords.inc({ reason }, 0);
+  for (const reason of POISON_CODES) m.recordsPoison.inc({ reason }, 0);
+  for (const field of ['from', 'to', 'text', 'encoding', 'validUntil']) m.validationRejected.inc({ field }, 0);
+  for (const result of ['hit', 'late_hit', 'miss']) m.correlationLookups.inc({ result }, 0);
+  m.accountPaused.set({ reason: 'none' }, 0);
 }

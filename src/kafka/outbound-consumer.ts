@@ -223,6 +223,7 @@ export class OutboundConsumer {
         key: m.key,
         value: m.value,
         timestamp: m.timestamp,
+        headers: plainHeaders(m.headers),
       };
       // Per-key order: a record starts only after the previous record of its key finished.
       const key = m.key ? m.key.toString('latin1') : null;
@@ -296,4 +297,14 @@ export class OutboundConsumer {
     await this.consumer.disconnect();
     if (this.draining) clearTimeout(this.draining.timer);
   }
+}
+
+/** kafkajs headers may be arrays or undefined; the DLQ copy wants one value per name. */
+function plainHeaders(headers: import('kafkajs').IHeaders | undefined): Record<string, Buffer | string> {
+  const out: Record<string, Buffer | string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first;
+  }
+  return out;
 }

@@ -58,6 +58,7 @@ export class KafkaSinks implements EventSink, ReceiptSink {
         key: record.key,
         value: record.value,
         headers: {
+          ...record.headers,
           '__connect.errors.topic': record.topic,
           '__connect.errors.partition': String(record.partition),
           '__connect.errors.offset': record.offset,

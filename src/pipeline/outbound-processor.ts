@@ -24,6 +24,8 @@ export interface InboundRecord {
   key: Buffer | null;
   value: Buffer | null;
   timestamp: string;
+  /** The record's own headers (trace ids, redrive counts): kept when it goes to the DLQ. */
+  headers?: Record<string, Buffer | string>;
 }
 
 export interface CorrelationWrite {

@@ -86,8 +86,12 @@ export async function scaleOut(ctx: BenchContext): Promise<void> {
     await createTopic(ctx.stack, topics.outbound, 12);
     const group = uniqueName(`scale${instances}`);
     const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, SMPP_ACCOUNT_MAX_BINDS: '12' });
-    const children = Array.from({ length: instances }, () => spawnRole('connector', { env }));
+    // The first instance creates the topics; the others start once it is up. Started together on
+    // fresh topics, a replica can die in ensureTopics (CreateTopics race: "not the leader").
+    const children = [spawnRole('connector', { env })];
     try {
+      await children[0]!.ready;
+      for (let i = 1; i < instances; i++) children.push(spawnRole('connector', { env }));
       await Promise.all(children.map((c) => c.ready));
       // Every member joined and bound before the backlog arrives, so no rebalance is inside the window.
       const deadline = Date.now() + 60_000;
