@@ -79,6 +79,7 @@ export class OutboundProcessor {
     const planned = planMessage(request, { maxSegments: this.deps.maxSegments, referenceNumber: referenceFor(request.id), now });
     if (!planned.ok) {
       this.deps.observer?.validationRejected?.(planned.field);
+      this.deps.logger.debug({ requestId: request.id, field: planned.field, to: request.to, from: request.from }, 'request rejected by validation');
       const reason = `${planned.field}: ${planned.reason}`;
       return this.publishFinal([ev.validationRejected(facts, reason, now)], facts, 'REJECTED', reason, 'VALIDATION');
     }
@@ -154,6 +155,10 @@ export class OutboundProcessor {
         rec.attempts = Math.max(rec.attempts, outcome.attempts);
         if (segment.seq === 1 || rec.submittedAt === 0) rec.submittedAt = outcome.submittedAt;
         // Apply locally first: a receipt can overtake the correlation record's round trip.
+        this.deps.logger.debug(
+          { requestId: rec.id, segment: segment.seq, segments, to: facts.to, messageId: outcome.messageId, attempts: outcome.attempts },
+          'segment submitted',
+        );
         const snapshot = { ...rec, messageIds: [...rec.messageIds] };
         this.deps.index.apply(requestKey(rec.id), snapshot);
         await this.deps.sink.publish(
@@ -162,6 +167,10 @@ export class OutboundProcessor {
         );
         continue;
       }
+      this.deps.logger.debug(
+        { requestId: rec.id, segment: segment.seq, to: facts.to, outcome: outcome.kind, code: outcome.kind === 'rejected' ? outcome.status.hex : null },
+        'segment not submitted',
+      );
       // Rejected or expired: the remaining segments are not sent (a partial concatenated SMS is
       // useless to the recipient); each gets its own event so the sequence stays complete.
       await this.finishUnsent(facts, plan, segment.seq, outcome, request.validUntil ?? now);

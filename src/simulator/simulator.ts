@@ -87,6 +87,13 @@ export interface Simulator {
   sendGarbage(kind: GarbageKind): number;
   /** Sends unbind to every bound connection. */
   unbindAll(): void;
+  /**
+   * Sends one hand-made deliver_sm (receipt variants, fault tests) to a bound receiver of
+   * `systemId`; resolves with the deliver_sm_resp status, or undefined (no receiver, timeout).
+   */
+  sendDeliverSm(systemId: string, fields: Record<string, unknown>, timeoutMs?: number): Promise<number | undefined>;
+  /** Adds or changes an account's password at runtime (credentials wrong, then fixed). */
+  setAccount(systemId: string, password: string): void;
   close(): Promise<void>;
 }
 
@@ -305,6 +312,16 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
 
   unbindAll(): void {
     for (const conn of this.connections) conn.sendUnbind();
+  }
+
+  sendDeliverSm(systemId: string, fields: Record<string, unknown>, timeoutMs = 5_000): Promise<number | undefined> {
+    const target = [...this.connections].find((c) => c.systemId === systemId && c.isReceiver());
+    if (!target) return Promise.resolve(undefined);
+    return new Promise((resolve) => target.sendDeliverSm(fields, timeoutMs, resolve));
+  }
+
+  setAccount(systemId: string, password: string): void {
+    this.accounts.set(systemId, password);
   }
 
   async close(): Promise<void> {
