@@ -74,6 +74,7 @@ interface Parts {
   consumer: OutboundConsumer;
   sweeper: OverdueSweeper;
   bindSlots: number;
+  assignmentGeneration: number;
   stopping: boolean;
 }
 
@@ -144,6 +145,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     },
   });
   p.bindSlots = 0;
+  p.assignmentGeneration = 0;
   p.gate = new AccountGate(config.accountProbeIntervalMs);
   p.gate.onChange((state) => {
     if (state.open) logger.info('account gate open: intake resumed');
@@ -221,8 +223,12 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
  * the account never sees more than SMPP_ACCOUNT_MAX_BINDS.
  */
 async function applyBindSlots(p: Parts, memberId: string, config: Readonly<Config>, logger: Logger): Promise<void> {
+  // Rebalances can follow each other quickly: only the newest assignment may change the pool,
+  // or a delayed grow from an older one could land after a newer shrink.
+  const generation = ++p.assignmentGeneration;
+  const stale = () => p.stopping || generation !== p.assignmentGeneration;
   let slots: number[] | null = null;
-  for (let attempt = 0; attempt < 20 && !p.stopping; attempt++) {
+  for (let attempt = 0; attempt < 20 && !stale(); attempt++) {
     try {
       slots = await p.consumer.ownBindSlots(memberId);
       break;
@@ -231,10 +237,10 @@ async function applyBindSlots(p: Parts, memberId: string, config: Readonly<Confi
       await sleep(250);
     }
   }
-  if (slots === null || p.stopping) return;
+  if (slots === null || stale()) return;
   const wanted = slots.length;
   if (wanted > p.bindSlots) await sleep(config.smpp.bindHandoverMs);
-  if (p.stopping) return;
+  if (stale()) return;
   logger.info({ bindSlots: slots, previous: p.bindSlots }, wanted === 0 ? 'no bind slots: hot standby' : 'bind slots assigned');
   p.bindSlots = wanted;
   p.metrics.bindSlots.set(wanted);
