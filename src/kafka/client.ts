@@ -63,15 +63,41 @@ export async function ensureTopics(
   if (!autoCreate) {
     throw new MissingTopicError(missing[0]!.name);
   }
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map((p) => ({
-      topic: p.name,
-      numPartitions: p.partitions,
-      ...(p.configEntries ? { configEntries: p.configEntries } : {}),
-    })),
-  });
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((p) => ({
+        topic: p.name,
+        numPartitions: p.partitions,
+        ...(p.configEntries ? { configEntries: p.configEntries } : {}),
+      })),
+    });
+  } catch (err) {
+    // Replicas starting together race to create the same topics: "already exists" is success.
+    const now = new Set(await admin.listTopics());
+    if (!missing.every((p) => now.has(p.name))) throw err;
+  }
+  await waitForLeaders(admin, plans.map((p) => p.name));
   return { created: missing.map((p) => p.name) };
+}
+
+/**
+ * A topic created a moment ago can still answer "This server does not host this topic-partition"
+ * to metadata requests (seen on a busy single-node KRaft broker, even after createTopics with
+ * waitForLeaders). Subscribing then fails, so start-up waits until every partition has a leader.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+      if (meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+    }
+    if (Date.now() > until) throw new Error(`topics ${topics.join(', ')} have no leader after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 export class MissingTopicError extends Error {

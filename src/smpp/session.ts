@@ -41,6 +41,8 @@ interface Connection {
   sequence: number;
   timers: Set<NodeJS.Timeout>;
   enquireInterval: NodeJS.Timeout | undefined;
+  /** Set while close() waits for unbind_resp: a teardown meanwhile must end that wait. */
+  onTeardown?: () => void;
 }
 
 export interface StateChange {
@@ -314,6 +316,7 @@ export class SmppSession extends EventEmitter {
     for (const timer of conn.timers) clearTimeout(timer);
     conn.timers.clear();
     if (conn.enquireInterval) clearInterval(conn.enquireInterval);
+    conn.onTeardown?.();
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     this.pumpTimer = undefined;
     if (this.stableTimer) clearTimeout(this.stableTimer);
@@ -359,18 +362,24 @@ export class SmppSession extends EventEmitter {
     if (this.conn !== conn) return;
     await new Promise<void>((resolve) => {
       const sequence = this.nextSequence(conn);
-      const timer = this.addTimer(conn, this.opts.unbindTimeoutMs, () => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        conn.onTeardown = undefined;
+        resolve();
+      };
+      // Not in conn.timers, and resolved by a teardown too: when the link fails during the unbind
+      // (peer closes mid-PDU, socket error), teardown clears conn.timers and drops our listeners —
+      // without this the unbind_resp wait, and with it close() and the whole shutdown, never ends.
+      const timer = setTimeout(() => {
         delete conn.lib._callbacks[sequence];
-        resolve();
-      });
-      const sent = conn.lib.send(new smpp.PDU('unbind', { sequence_number: sequence }), () => {
-        this.clearTimer(conn, timer);
-        resolve();
-      });
-      if (!sent) {
-        this.clearTimer(conn, timer);
-        resolve();
-      }
+        finish();
+      }, this.opts.unbindTimeoutMs);
+      conn.onTeardown = finish;
+      const sent = conn.lib.send(new smpp.PDU('unbind', { sequence_number: sequence }), () => finish());
+      if (!sent) finish();
     });
   }
 

@@ -113,15 +113,23 @@ export class FaultProxy {
 
   private onClose(link: Link, other: net.Socket): void {
     if (link.hung) return; // half-open: handled by markHung
-    link.closed = true;
-    other.destroy();
-    this.links.delete(link);
-    this.counters.active = this.links.size;
+    if (link.closed) return;
+    // forward what is still queued towards `other`, then close it: a close is not a reset
+    this.finish(link, () => {
+      link.closed = true;
+      other.destroy();
+      this.links.delete(link);
+      this.counters.active = this.links.size;
+    });
   }
 
   private finish(link: Link, fn: () => void): void {
     // let queued bytes go first, then end
-    const wait = () => (link.up.busy || link.down.busy || link.up.queue.length || link.down.queue.length ? setTimeout(wait, 5) : fn());
+    const pending = () => !link.closed && (link.up.busy || link.down.busy || link.up.queue.length > 0 || link.down.queue.length > 0);
+    const wait = (): void => {
+      if (pending()) setTimeout(wait, 5);
+      else fn();
+    };
     wait();
   }
 

@@ -94,12 +94,12 @@ export function envNumber(name: string, fallback: number): number {
  */
 export async function startFaultPipeline(
   name: string,
-  opts: { behaviour?: Partial<Behaviour>; env?: Record<string, string>; simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'>; smppPort?: (simPort: number) => number; logLevel?: string } = {},
+  opts: { behaviour?: Partial<Behaviour>; env?: Record<string, string>; simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'>; smppPort?: (simPort: number) => Promise<number> | number; logLevel?: string } = {},
 ): Promise<FaultFixture> {
   const stack = await testStack();
   const topics = uniqueTopics(name);
   const sim = await startSimulator({ recordAccepted: true, ...opts.simulator, plainPort: 0, behaviour: { receiptDelayMs: 10, ...opts.behaviour } });
-  const port = opts.smppPort ? opts.smppPort(sim.plainPort!) : sim.plainPort!;
+  const port = opts.smppPort ? await opts.smppPort(sim.plainPort!) : sim.plainPort!;
   const env = testEnv(stack, topics, port, opts.env);
   const config = loadConfig(env);
   const log = captureLogger(opts.logLevel ?? 'info');

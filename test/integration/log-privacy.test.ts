@@ -39,7 +39,7 @@ test('privacy: a whole connector run at debug level never logs the SMPP password
     await readTopic(stack, topics.delivery, decode, (rs) => rs.filter((r) => r.value.source === 'SUMMARY').length >= 3, 60000);
     proc.kill('SIGTERM');
     const { code } = await proc.exited;
-    assert.equal(code, 0);
+    assert.equal(code, 0, `connector exit code; log tail:\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`);
     await waitUntil(() => readFileSync(logFile, 'utf8').includes('"msg":"stopped"'), 5000, 'log flushed');
     const log = readFileSync(logFile, 'utf8');
     assert.ok(log.split('\n').length > 20, 'the run logged something to check');
