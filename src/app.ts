@@ -106,7 +106,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
   const codec = new AvroCodec(config.registry, topics);
   await registerWithRetry(codec, logger, () => p.stopping);
 
-  p.publisher = new Publisher(p.kafka);
+  p.publisher = new Publisher(p.kafka, { lingerMs: config.kafka.producerLingerMs });
   await p.publisher.connect();
   const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics));
 

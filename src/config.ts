@@ -62,6 +62,8 @@ const envSchema = z.object({
   /** Consumer group session timeout; tests shorten it so a killed member is noticed fast. */
   KAFKA_SESSION_TIMEOUT_MS: durationMs(6000, 300000).default(30000),
   KAFKA_HEARTBEAT_INTERVAL_MS: durationMs(100, 60000).default(3000),
+  /** How long the producer gathers records into one request: throughput vs. latency of events. */
+  KAFKA_PRODUCER_LINGER_MS: durationMs(0, 1000).default(10),
   SCHEMA_REGISTRY_URL: httpUrl.default('http://127.0.0.1:8081'),
   SCHEMA_REGISTRY_USERNAME: nonEmpty.optional(),
   SCHEMA_REGISTRY_PASSWORD: nonEmpty.optional(),
@@ -125,6 +127,7 @@ export interface Config {
     sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
     sessionTimeoutMs: number;
     heartbeatIntervalMs: number;
+    producerLingerMs: number;
   };
   registry: { url: string; auth: { username: string; password: string } | null };
   topics: {
@@ -290,6 +293,7 @@ function toConfig(e: Env): Config {
         : null,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
+      producerLingerMs: e.KAFKA_PRODUCER_LINGER_MS,
     },
     registry: {
       url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),

@@ -30,7 +30,7 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
   const sim = await startSimulator({ plainPort: 0 });
   const proxy = await FaultProxy.start({ targetPort: sim.plainPort! });
   // production backoff defaults (SMPP_RECONNECT_MIN_MS 500, SMPP_RECONNECT_MAX_MS 30000)
-  const session = new SmppSession(fastSessionOptions(proxy.port, { window: WINDOW, responseTimeoutMs: 10_000, reconnectMinMs: 500, reconnectMaxMs: 30_000 }));
+  const session = new SmppSession(fastSessionOptions(proxy.port, { window: WINDOW, responseTimeoutMs: 10_000, reconnectMinMs: 500, reconnectMaxMs: 30_000, stableAfterMs: 500 }));
   const out: Record<string, unknown> = {};
   try {
     session.start();
@@ -40,6 +40,7 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
       ['smsc-close', () => sim.dropConnections()],
       ['tcp-reset', () => proxy.resetAll()],
     ] as const) {
+      await new Promise((r) => setTimeout(r, 700)); // bound long enough to count as stable: backoff reset
       const { results, failMs } = await fullWindow(session, sim, fault);
       const downAt = Date.now();
       const ambiguous = results.filter((r) => r.kind === 'ambiguous').length;
@@ -56,6 +57,7 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
     sim.setBehaviour({ responseLatencyMs: 0 });
 
     // the SMSC is down (connections refused): attempts spread out exponentially, with jitter
+    await new Promise((r) => setTimeout(r, 700));
     proxy.setRefuse(true);
     const refusedAt = proxy.stats().refused;
     const t0 = Date.now();
@@ -68,8 +70,8 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
         times.push(Date.now() - t0);
         seen = r;
       }
-      return times.length >= 5;
-    }, 20000, '5 refused reconnect attempts');
+      return times.length >= 4;
+    }, 20000, '4 refused reconnect attempts');
     proxy.setRefuse(false);
     const gaps = times.map((t, i) => t - (times[i - 1] ?? 0));
     const samples = new Backoff({ minMs: 500, maxMs: 30_000 });
@@ -83,7 +85,7 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
     assert.ok(Math.max(...delays) <= 30_000, 'cap ≤ 30 s');
     assert.ok(tail.every((d) => d >= 15_000), 'at the cap, equal jitter keeps ≥ half the cap');
     assert.ok(new Set(tail).size > 10, 'jittered (not lock-step)');
-    await waitFor(() => session.state === 'bound', 10_000, 'bound again');
+    await waitFor(() => session.state === 'bound', 12_000, 'bound again');
 
     // a reset DURING the graceful unbind must not strand close()
     sim.setBehaviour({ responseLatencyMs: 0 });

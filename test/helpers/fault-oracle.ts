@@ -77,6 +77,8 @@ export interface Verdict {
   orderViolations: number;
   missingEvents: number;
   missingEventIds: string[];
+  /** A few unexplained duplicates: acceptance times and connections, for the report. */
+  unexplainedSamples: Array<{ digest: string; at: number[]; conns: number[] }>;
 }
 
 export interface VerdictInput {
@@ -98,11 +100,13 @@ export function verdict(input: VerdictInput): Verdict {
   const dlqIds = input.dlqIds ?? new Set<string>();
   const firstAt = new Map<string, number>(); // digest → index of first acceptance
   const times = new Map<string, number[]>(); // digest → acceptance times
+  const conns = new Map<string, number[]>();
   accepted.forEach((a, i) => {
     if (!firstAt.has(a.digest)) firstAt.set(a.digest, i);
     const list = times.get(a.digest) ?? [];
     list.push(a.at);
     times.set(a.digest, list);
+    conns.set(a.digest, [...(conns.get(a.digest) ?? []), a.conn]);
   });
   const rejectedIds = new Set<string>();
   const expiredIds = new Set<string>();
@@ -146,16 +150,22 @@ export function verdict(input: VerdictInput): Verdict {
   const perFault = new Map<number, number>();
   let duplicates = 0;
   let unexplained = 0;
-  for (const list of times.values()) {
+  const unexplainedSamples: Verdict['unexplainedSamples'] = [];
+  for (const [digest, list] of times) {
     for (let i = 1; i < list.length; i++) {
       duplicates += 1;
       const fault = faults.find((f) => f >= list[0]! - 50 && f <= list[i]!);
-      if (fault === undefined) unexplained += 1;
-      else perFault.set(fault, (perFault.get(fault) ?? 0) + 1);
+      if (fault === undefined) {
+        unexplained += 1;
+        if (unexplainedSamples.length < 5) unexplainedSamples.push({ digest, at: list, conns: conns.get(digest) ?? [] });
+      } else perFault.set(fault, (perFault.get(fault) ?? 0) + 1);
     }
   }
   const bound = input.inFlightBound ?? 0;
-  for (const n of perFault.values()) unexplained += Math.max(0, n - bound);
+  for (const [f, n] of perFault) {
+    if (n > bound && unexplainedSamples.length < 5) unexplainedSamples.push({ digest: `fault@${f}: ${n} > ${bound}`, at: [], conns: [] });
+    unexplained += Math.max(0, n - bound);
+  }
   // per-key order at the SMSC: first acceptances of first segments must follow the sequence
   const lastSeq = new Map<string, number>();
   let orderViolations = 0;
@@ -181,12 +191,21 @@ export function verdict(input: VerdictInput): Verdict {
     orderViolations,
     missingEvents: missingEventIds.length,
     missingEventIds: missingEventIds.slice(0, 10),
+    unexplainedSamples,
   };
 }
 
 /** The one summary line every fault test prints (the note's table is built from these). */
 export function report(name: string, numbers: Record<string, unknown>): void {
-  const { missingIds, missingEventIds, ...rest } = numbers as Record<string, unknown> & { missingIds?: string[]; missingEventIds?: string[] };
-  const extra = (missingIds?.length ?? 0) > 0 || (missingEventIds?.length ?? 0) > 0 ? { missingIds, missingEventIds } : {};
+  const { missingIds, missingEventIds, unexplainedSamples, ...rest } = numbers as Record<string, unknown> & {
+    missingIds?: string[];
+    missingEventIds?: string[];
+    unexplainedSamples?: unknown[];
+  };
+  const extra = {
+    ...((missingIds?.length ?? 0) > 0 ? { missingIds } : {}),
+    ...((missingEventIds?.length ?? 0) > 0 ? { missingEventIds } : {}),
+    ...((unexplainedSamples?.length ?? 0) > 0 ? { unexplainedSamples } : {}),
+  };
   console.log(`${name} result ${JSON.stringify({ ...rest, ...extra })}`);
 }
