@@ -5,6 +5,7 @@
  *        sessions → consumer.
  * Stop (reverse): stop intake → drain in-flight → publish → commit → unbind → disconnect.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from './config.js';
@@ -108,10 +109,11 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
 
   p.publisher = new Publisher(p.kafka, { lingerMs: config.kafka.producerLingerMs });
   await p.publisher.connect();
-  const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics));
+  const instanceId = randomUUID();
+  const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics), instanceId);
 
   const index = new CorrelationIndex(config.correlationIndexMax);
-  p.tail = new CorrelationTail(p.kafka, p.admin, topics.correlation, index, config.kafka.groupId, logger);
+  p.tail = new CorrelationTail(p.kafka, p.admin, topics.correlation, index, config.kafka.groupId, logger, instanceId);
   await p.tail.start();
   await p.tail.waitCaughtUp(60000);
   logger.info({ requests: index.size }, 'correlation index loaded');

@@ -3,7 +3,9 @@
  *
  *   tsx test/run.ts            unit tests, then ONE real stack (Kafka + registry) for all integration tests
  *   tsx test/run.ts --unit     unit tests only (no stack)
- *   tsx test/run.ts --faults   the fault suite under test/faults/ (with its own stack)
+ *   tsx test/run.ts --faults   the fault suite under test/faults/ (with its own stack), without extended tests
+ *   tsx test/run.ts --faults-ci  only the CI fast subset of the fault suite (files named *.ci.test.ts)
+ *   tsx test/run.ts --faults --extended   the fault suite plus the extended tests (test/faults/extended/)
  *
  * Tests run under node's own test runner (`node --import tsx --test`, TAP reporter so the closing
  * `# pass N` / `# fail N` lines are always printed). Node 20's --test does not expand globs: the
@@ -30,7 +32,9 @@ interface Totals {
 }
 
 const args = new Set(process.argv.slice(2));
-const mode: 'all' | 'unit' | 'faults' = args.has('--unit') ? 'unit' : args.has('--faults') ? 'faults' : 'all';
+const faultsCi = args.has('--faults-ci');
+const extended = args.has('--extended');
+const mode: 'all' | 'unit' | 'faults' = args.has('--unit') ? 'unit' : args.has('--faults') || faultsCi || extended ? 'faults' : 'all';
 const concurrency = Number(process.env['KSC_TEST_CONCURRENCY'] ?? 2);
 const perTestTimeoutMs = Number(process.env['KSC_TEST_TIMEOUT_MS'] ?? 300_000);
 const filter = process.env['KSC_TEST_FILTER'];
@@ -234,7 +238,12 @@ async function main(): Promise<number> {
 
   const suiteDir = mode === 'faults' ? 'test/faults' : mode === 'all' ? 'test/integration' : undefined;
   if (suiteDir && !stopping) {
-    const files = findTests(suiteDir);
+    const files = findTests(suiteDir).filter((f) => {
+      if (mode !== 'faults') return true;
+      if (faultsCi) return /\.ci\.test\.[mc]?[jt]s$/.test(f);
+      // extended tests (hours of SMSC outage, soak) only when asked for
+      return extended || !f.split(path.sep).includes('extended');
+    });
     if (files.length === 0) {
       log(mode === 'faults' ? 'no fault suite yet: test/faults/ has no *.test.ts files' : `no tests found under ${suiteDir}/`);
     } else {

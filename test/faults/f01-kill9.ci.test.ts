@@ -1,0 +1,81 @@
+// Invariant (F1, contract 1 + 3): kill -9 of the connector, three times mid-run, restarted each time →
+// no record lost; duplicates only from what was in flight at each kill (≤ 3 × sessions × window);
+// every duplicate straddles a kill (unexplained 0); per-key order kept.
+// CI volume: 2,000 records instead of RELIABILITY's 10k (KSC_F1_RECORDS=10000 for the full size).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { AvroCodec } from '../../src/kafka/codec.js';
+import { startSimulator } from '../../src/simulator/simulator.js';
+import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
+import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
+import { envNumber } from '../helpers/faults.js';
+import { collectDelivery, produce, testEnv, waitUntil } from '../helpers/pipeline.js';
+import { testStack, uniqueTopics } from '../helpers/stack.js';
+
+const RECORDS = envNumber('KSC_F1_RECORDS', 2000);
+const KILLS = 3;
+const SESSIONS = 2;
+const WINDOW = 10;
+
+test(`F1: kill -9 the connector ${KILLS}× during a ${RECORDS}-record run, restart each time → missing 0, duplicates ≤ ${KILLS} × in-flight, unexplained 0`, async () => {
+  const stack = await testStack();
+  const topics = uniqueTopics('f1');
+  const sim = await startSimulator({ plainPort: 0, recordAccepted: true, behaviour: { receiptDelayMs: 10 } });
+  const logDir = mkdtempSync(join(tmpdir(), 'ksc-f1-'));
+  // rate 60/s per session: the run lasts long enough for three kills with restarts in between
+  const env = testEnv(stack, topics, sim.plainPort!, { SMPP_SESSIONS: `trx:${SESSIONS}`, SMPP_WINDOW: String(WINDOW), SMPP_RATE_LIMIT: '60', LOG_LEVEL: 'info' });
+  const config = loadConfig(env);
+  const codec = new AvroCodec(config.registry, config.topics);
+  const children: ConnectorProcess[] = [];
+  let delivery: Awaited<ReturnType<typeof collectDelivery>> | undefined;
+  const start = async (): Promise<ConnectorProcess> => {
+    const proc = startConnectorProcess(env, join(logDir, `connector-${children.length + 1}.log`));
+    children.push(proc);
+    await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === SESSIONS, 90000, `connector ${children.length} bound`);
+    return proc;
+  };
+  try {
+    let proc = await start();
+    await codec.registerContracts();
+    delivery = await collectDelivery({ stack, topics, codec });
+    const gen = new LoadGenerator(`f1-${Date.now()}`, { keys: 50, multipartEvery: 5 });
+    const records = gen.next(RECORDS);
+    await produce(stack, topics.outbound, codec, records.map((r) => ({ key: r.key, value: r.value })));
+    const killTimes: number[] = [];
+    const restartMs: number[] = [];
+    for (let k = 1; k <= KILLS; k++) {
+      const target = Math.floor((k * RECORDS) / (KILLS + 1.5));
+      await waitUntil(() => sim.stats().acceptedSubmits >= target, 180000, `${target} accepted before kill ${k}`);
+      killTimes.push(Date.now());
+      proc.kill('SIGKILL');
+      await proc.exited;
+      const t = Date.now();
+      proc = await start();
+      restartMs.push(Date.now() - t);
+    }
+    const ids = new Set(records.map((r) => r.value.id));
+    const t0 = Date.now();
+    await waitUntil(() => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size, 240000, 'every record summarised');
+    const tailMs = Date.now() - t0;
+    const v = verdict({ records, accepted: sim.acceptedSubmits(), events: delivery.records.map((r) => r.value), faultTimes: killTimes, inFlightBound: SESSIONS * WINDOW });
+    const bound = KILLS * SESSIONS * WINDOW;
+    report('F1', { volume: `${RECORDS} records (CI scale of 10k)`, kills: KILLS, ...v, duplicateBound: bound, restartToBoundMs: restartMs, tailMs, logs: logDir });
+    assert.ok(v.sent >= 1000 && v.accepted >= 1000, 'minimum volume');
+    assert.equal(v.missing, 0, `missing ${JSON.stringify(v.missingIds)}`);
+    assert.equal(v.missingEvents, 0, `missing events ${JSON.stringify(v.missingEventIds)}`);
+    assert.ok(v.duplicates <= bound, `${v.duplicates} duplicates > ${bound}`);
+    assert.equal(v.unexplained, 0);
+    assert.equal(v.orderViolations, 0);
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exited).code, 0);
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => c.exited));
+    await delivery?.stop();
+    await sim.close();
+  }
+});
