@@ -167,7 +167,8 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     index,
     sink: sinks,
     graceMs: config.receiptGraceMs,
-    intervalMs: Math.min(60000, Math.max(1000, Math.floor(config.receiptGraceMs / 2))),
+    keepCompletedMs: config.correlationKeepDoneMs,
+    intervalMs: Math.min(60000, Math.max(1000, Math.floor(Math.min(config.receiptGraceMs, config.correlationKeepDoneMs) / 2))),
     now: Date.now,
     logger,
   });

@@ -109,6 +109,8 @@ const envSchema = z.object({
   CORRELATION_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
   /** Requests kept in the in-memory correlation index (oldest evicted first). */
   CORRELATION_INDEX_MAX: int(1000, 100_000_000).default(2_000_000),
+  /** A request whose receipts are all in is dropped from memory after this. */
+  CORRELATION_KEEP_DONE_MS: durationMs(0, 7 * 86400000).default(600000),
   /** How long a receipt waits for its message id to be known (receipt before submit_sm_resp). */
   RECEIPT_MATCH_WAIT_MS: durationMs(0, 600000).default(5000),
   SHUTDOWN_DRAIN_MS: durationMs(0, 600000).default(20000),
@@ -164,6 +166,7 @@ export interface Config {
   };
   accountProbeIntervalMs: number;
   correlationIndexMax: number;
+  correlationKeepDoneMs: number;
   receiptMatchWaitMs: number;
   sms: { maxSegments: number };
   retryMaxAgeMs: number;
@@ -335,6 +338,7 @@ function toConfig(e: Env): Config {
     },
     accountProbeIntervalMs: e.ACCOUNT_PROBE_INTERVAL_MS,
     correlationIndexMax: e.CORRELATION_INDEX_MAX,
+    correlationKeepDoneMs: e.CORRELATION_KEEP_DONE_MS,
     receiptMatchWaitMs: e.RECEIPT_MATCH_WAIT_MS,
     sms: { maxSegments: e.SMS_MAX_SEGMENTS },
     retryMaxAgeMs: e.RETRY_MAX_AGE_MS,

@@ -50,9 +50,15 @@ export class CorrelationIndex {
   private readonly byMessageId = new Map<string, string>();
   private readonly finals = new Map<string, FinalRecord>();
   private readonly waiters = new Set<() => void>();
+  /** Requests whose every segment is final (or that expect no receipt), oldest first. */
+  private readonly completed: Array<{ id: string; at: number }> = [];
   evictions = 0;
+  pruned = 0;
 
-  constructor(private readonly maxRequests = 1_000_000) {}
+  constructor(
+    private readonly maxRequests = 1_000_000,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   get size(): number {
     return this.requests.size;
@@ -74,12 +80,43 @@ export class CorrelationIndex {
     if (!rec) return;
     this.requests.set(id, rec);
     for (const m of rec.messageIds) if (m) this.byMessageId.set(m, id);
+    if (!rec.receipts && !rec.messageIds.includes(null)) this.completed.push({ id, at: this.clock() });
     while (this.requests.size > this.maxRequests) this.evictOldest();
   }
 
   private applyFinal(messageId: string, rec: FinalRecord | null): void {
-    if (rec) this.finals.set(messageId, rec);
-    else this.finals.delete(messageId);
+    if (!rec) {
+      this.finals.delete(messageId);
+      return;
+    }
+    this.finals.set(messageId, rec);
+    const request = this.segmentOf(messageId)?.request;
+    if (request && this.outcomes(request) !== null) this.completed.push({ id: request.id, at: this.clock() });
+  }
+
+  /**
+   * Forgets requests that completed before `before`: their receipts are all in, and their records
+   * were committed long ago, so neither a receipt nor a replay needs them. Keeps memory flat
+   * under steady traffic instead of growing to `maxRequests`. Returns how many were dropped.
+   */
+  pruneCompleted(before: number): number {
+    let dropped = 0;
+    while (this.completed.length > 0 && this.completed[0]!.at < before) {
+      const { id } = this.completed.shift()!;
+      const rec = this.requests.get(id);
+      if (!rec) continue;
+      const done = rec.receipts ? this.outcomes(rec) !== null : !rec.messageIds.includes(null);
+      if (!done) continue;
+      this.requests.delete(id);
+      for (const m of rec.messageIds) {
+        if (!m) continue;
+        this.byMessageId.delete(m);
+        this.finals.delete(m);
+      }
+      dropped++;
+    }
+    this.pruned += dropped;
+    return dropped;
   }
 
   private evictOldest(): void {

@@ -16,6 +16,8 @@ export interface OverdueSweeperDeps {
   sink: Pick<EventSink, 'publish'>;
   graceMs: number;
   intervalMs: number;
+  /** Completed requests stay in the index this long (late duplicate receipts still correlate). */
+  keepCompletedMs: number;
   now: () => number;
   logger: Logger;
 }
@@ -28,6 +30,7 @@ export class OverdueSweeper {
 
   start(): void {
     this.timer = setInterval(() => {
+      this.deps.index.pruneCompleted(this.deps.now() - this.deps.keepCompletedMs);
       this.running ??= this.sweepOnce().finally(() => (this.running = null));
     }, this.deps.intervalMs);
     this.timer.unref();

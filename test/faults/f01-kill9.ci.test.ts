@@ -53,6 +53,7 @@ test(`F1: kill -9 the connector ${KILLS}× during a ${RECORDS}-record run, resta
       killTimes.push(Date.now());
       proc.kill('SIGKILL');
       await proc.exited;
+      await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === 0, 10000, 'the killed process\'s binds gone at the SMSC');
       const t = Date.now();
       proc = await start();
       restartMs.push(Date.now() - t);

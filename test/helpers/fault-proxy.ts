@@ -202,6 +202,10 @@ export class FaultProxy {
     link.server.removeAllListeners('end');
     link.client.removeAllListeners('close');
     link.server.removeAllListeners('close');
+    // Keep reading the client side into nothing: its bytes are lost as on a dead link, and a FIN
+    // from the connector (when it gives up) is still noticed here.
+    link.client.on('data', () => undefined);
+    link.client.resume();
     link.client.on('close', () => {
       // the connector gave up on the link: forget it (the server side stays silent, as half-open)
       this.links.delete(link);

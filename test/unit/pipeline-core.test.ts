@@ -174,6 +174,7 @@ test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the 
     sink: { publish: async (events) => void published.push(...(events as never[])) },
     graceMs: 1000,
     intervalMs: 1000,
+    keepCompletedMs: 60000,
     now: () => now,
     logger: silent,
   });
@@ -185,4 +186,19 @@ test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the 
   assert.equal(summary.source, 'SUMMARY');
   assert.equal(summary.status, 'UNKNOWN');
   assert.match(summary.errorDescription, /1 of 2 segments \(1 delivered\)/);
+});
+
+test('correlation index: completed requests leave memory after the keep time; unfinished ones stay', () => {
+  let now = 0;
+  const index = new CorrelationIndex(100, () => now);
+  index.apply(requestKey('done'), request('done', ['m1']));
+  index.apply(requestKey('open'), request('open', ['m2']));
+  index.apply(requestKey('noreport'), request('noreport', ['m3'], { receipts: false }));
+  index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  now = 1000;
+  assert.equal(index.pruneCompleted(500), 2, 'the delivered and the no-report request');
+  assert.equal(index.segmentOf('m1'), undefined);
+  assert.equal(index.segmentOf('m3'), undefined);
+  assert.equal(index.segmentOf('m2')?.request.id, 'open', 'still waiting for its receipt');
+  assert.equal(index.size, 1);
 });
