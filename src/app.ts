@@ -113,7 +113,10 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
   const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics), instanceId);
 
   const index = new CorrelationIndex(config.correlationIndexMax);
-  p.tail = new CorrelationTail(p.kafka, p.admin, topics.correlation, index, config.kafka.groupId, logger, instanceId);
+  let receiptsRef: ReceiptProcessor | null = null;
+  p.tail = new CorrelationTail(p.kafka, p.admin, topics.correlation, index, config.kafka.groupId, logger, instanceId, (messageId) => {
+    receiptsRef?.onRemoteFinal(messageId).catch((err: unknown) => logger.warn({ err }, 'summary after a remote receipt failed'));
+  });
   await p.tail.start();
   await p.tail.waitCaughtUp(60000);
   logger.info({ requests: index.size }, 'correlation index loaded');
@@ -162,6 +165,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     logger,
     observer: inst.receiptObserver(p.metrics),
   });
+  receiptsRef = receipts;
   p.pool.onDeliverSm(receipts.handle);
   p.sweeper = new OverdueSweeper({
     index,

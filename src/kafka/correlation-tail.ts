@@ -27,6 +27,8 @@ export class CorrelationTail {
     private readonly logger: Logger,
     /** Records this process wrote itself were applied locally already: skip their parsing. */
     private readonly ownOrigin = '',
+    /** Called after another process's `f:` (final receipt) record was applied. */
+    private readonly onRemoteFinal?: (messageId: string) => void,
   ) {
     this.consumer = kafka.consumer({
       groupId: `${groupPrefix}.correlation-tail.${randomUUID()}`,
@@ -50,6 +52,7 @@ export class CorrelationTail {
           if (this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
           try {
             this.index.apply(key, m.value ? JSON.parse(m.value.toString('utf8')) : null);
+            if (m.value && key.startsWith('f:')) this.onRemoteFinal?.(key.slice(2));
           } catch (err) {
             this.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'skipping unreadable correlation record');
           }

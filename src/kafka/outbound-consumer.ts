@@ -10,9 +10,10 @@
  * so commits come from our own contiguous tracker (PartitionOffsets), never auto-commit.
  *
  * Heartbeats continue during long batches (retries, an account pause) from a ticker, which is
- * also how a pending rebalance is noticed: the heartbeat fails with REBALANCE_IN_PROGRESS, new
- * records stop starting, and after the drain deadline the rest are aborted (uncommitted; the next
- * owner re-reads them, and the correlation index stops it re-sending what we submitted).
+ * also how a pending rebalance is noticed: the heartbeat fails with REBALANCE_IN_PROGRESS, and
+ * every record not yet on the wire is aborted (uncommitted: the next owner re-reads it, and the
+ * correlation index stops it re-sending segments we submitted); submits on the wire finish and
+ * their events are published and committed before the partitions are given away.
  */
 import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
@@ -164,8 +165,12 @@ export class OutboundConsumer {
   private startDrain(reason: string): void {
     if (this.draining) return;
     this.opts.logger.info({ reason, inFlightBatches: this.active.size, drainMs: this.opts.drainMs }, 'draining in-flight records');
+    // Records not yet on the wire stop now (waiting for their key, a window slot, a retry, the
+    // account gate): they stay uncommitted and the next owner sends them — nothing is sent twice.
+    // Submits already on the wire finish (answer or response timeout) and publish their events.
+    for (const c of this.active) c.abort(new AbortedByDrain(reason));
     const timer = setTimeout(() => {
-      for (const c of this.active) c.abort(new AbortedByDrain(`${reason}: drain deadline passed`));
+      if (this.active.size > 0) this.opts.logger.warn({ reason, inFlightBatches: this.active.size }, 'drain deadline passed with records in flight');
     }, this.opts.drainMs);
     this.draining = { until: Date.now() + this.opts.drainMs, timer };
   }

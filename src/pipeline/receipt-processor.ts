@@ -50,6 +50,8 @@ const RECENT_IDS = 50_000;
 export class ReceiptProcessor {
   private readonly recent = new Set<string>();
   private readonly publishing = new Map<string, Promise<void>>();
+  /** Multipart requests with a final segment handled here, waiting for segments reported elsewhere. */
+  private readonly awaitingOthers = new Map<string, number>();
 
   constructor(private readonly deps: ReceiptProcessorDeps) {}
 
@@ -131,7 +133,25 @@ export class ReceiptProcessor {
     const events = [event];
     const outcomes = this.deps.index.outcomes(req);
     if (outcomes) events.push(ev.summary(facts, outcomes, req.attempts, now));
+    else if (req.segments > 1) this.awaitingOthers.set(req.id, now);
     return { events, correlation: [{ key: finalKey(r.messageId), value: final }] };
+  }
+
+  /**
+   * Another replica recorded a final receipt (seen through the correlation tail). When segments
+   * of one message report to different replicas, each may see only its own segment final; the
+   * one that already handled a segment of this request and now sees the request complete emits
+   * the summary. Both may do so — the summary carries the same eventId either way.
+   */
+  async onRemoteFinal(messageId: string): Promise<void> {
+    const ref = this.deps.index.segmentOf(messageId);
+    if (!ref || !this.awaitingOthers.has(ref.request.id)) return;
+    const outcomes = this.deps.index.outcomes(ref.request);
+    if (!outcomes) return;
+    this.awaitingOthers.delete(ref.request.id);
+    const req = ref.request;
+    const facts = { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
+    await this.deps.sink.publish([ev.summary(facts, outcomes, req.attempts, this.deps.now())]);
   }
 
   private async inbound(d: DeliverSm): Promise<number> {
@@ -158,6 +178,7 @@ export class ReceiptProcessor {
   }
 
   private remember(id: string): void {
+    if (this.awaitingOthers.size > RECENT_IDS) this.awaitingOthers.delete(this.awaitingOthers.keys().next().value as string);
     this.recent.add(id);
     if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
   }

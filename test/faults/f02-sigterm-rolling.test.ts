@@ -58,10 +58,15 @@ test('F2: SIGTERM rolling restarts of 2 instances under load → missing 0, dupl
       await waitUntil(() => binds() === 4, 90000, `instance ${i + 1} back`);
     }
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size, 180000, 'every record summarised');
+    let timedOut = false;
+    await waitUntil(() => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size, 120000, 'every record summarised').catch(() => {
+      timedOut = true; // report the numbers anyway: they say what was lost
+    });
+    const summarised = new Set(delivery.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size;
     const v = verdict({ records, accepted: sim.acceptedSubmits(), events: delivery.records.map((r) => r.value) });
-    report('F2', { volume: `${RECORDS} records`, exits, shutdownDrainMs: DRAIN_MS, maxBinds: sim.stats().maxConcurrentBindsBySystemId['test'], ...v, logs: logDir });
+    report('F2', { volume: `${RECORDS} records`, timedOut, summarised, exits, shutdownDrainMs: DRAIN_MS, maxBinds: sim.stats().maxConcurrentBindsBySystemId['test'], ...v, logs: logDir });
     assert.ok(v.sent >= 1000);
+    assert.equal(timedOut, false, `only ${summarised} of ${ids.size} records summarised`);
     for (const e of exits) {
       assert.equal(e.code, 0, 'graceful stop exits 0');
       assert.ok(e.ms <= DRAIN_MS + 5000, `stop took ${e.ms} ms`);

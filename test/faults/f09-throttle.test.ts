@@ -14,7 +14,7 @@ test('F9a: 30 % of submits throttled (0x58) → nothing fails permanently; throt
   const fx = await startFaultPipeline('f9a', { env: { SMPP_SESSIONS: 'trx:2' }, behaviour: { throttleRatio: 0.3 } });
   try {
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 30000, 'bound');
-    const records = new LoadGenerator(`f9a-${Date.now()}`, { keys: 40 }).next(400);
+    const records = new LoadGenerator(`f9a-${Date.now()}`, { keys: 100 }).next(250);
     await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
     const ids = new Set(records.map((r) => r.value.id));
     await waitUntil(() => new Set(fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).map((e) => e.id)).size === ids.size, 120000, 'every record summarised');
@@ -22,7 +22,7 @@ test('F9a: 30 % of submits throttled (0x58) → nothing fails permanently; throt
     const smsc = fx.sim.stats().throttled;
     const v = verdict({ records, accepted: fx.sim.acceptedSubmits(), events: fx.events() });
     report('F9a', { throttleRatio: 0.3, smscThrottled: smsc, connectorThrottled: ours, ...v });
-    assert.ok(smsc >= 50, 'throttling happened');
+    assert.ok(smsc >= 30, 'throttling happened');
     assert.equal(ours, smsc, 'throttled counter = the SMSC count');
     assert.equal(v.rejected, 0, 'nothing failed permanently');
     assert.equal(v.missing, 0);
