@@ -6,7 +6,7 @@
  *
  *   npm run bench                      full run (backlog 50,000; memory run 500,000 messages)
  *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
- *   options: --n N (backlog size) --memory-volume N --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale
+ *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale
  *            --skip <same list> --no-cpu-prof --keep-stack
  *
  * Runs on its own Kafka + registry in .local/bench-stack (free ports), so other work on the shared
@@ -45,6 +45,9 @@ function parseArgs(argv: string[]) {
     quick,
     n: Number(get('--n') ?? (quick ? 5_000 : 50_000)),
     memoryVolume: Number(get('--memory-volume') ?? 500_000),
+    // CORRELATION_KEEP_DONE_MS for the memory run only: 60 s (product default 10 min) so that a
+    // 500k run (~5 min) lasts several keep times and shows the plateau.
+    memoryKeepDoneMs: Number(get('--memory-keep-done-ms') ?? 60_000),
     selected,
     cpuProf: !argv.includes('--no-cpu-prof'),
     keepStack: argv.includes('--keep-stack'),
@@ -102,7 +105,7 @@ async function main(): Promise<number> {
       latency: () => latency(ctx),
       kannel: () => kannel(ctx),
       index: () => indexBytes(ctx),
-      memory: () => memory(ctx, args.memoryVolume),
+      memory: () => memory(ctx, args.memoryVolume, args.memoryKeepDoneMs),
       scale: () => scaleOut(ctx),
     };
     for (const s of args.selected) {

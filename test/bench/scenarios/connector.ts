@@ -122,14 +122,16 @@ export async function scaleOut(ctx: BenchContext): Promise<void> {
 }
 
 /** RSS and heap of the connector through a long run (records produced while it consumes). */
-export async function memory(ctx: BenchContext, volume: number): Promise<void> {
+export async function memory(ctx: BenchContext, volume: number, keepDoneMs: number): Promise<void> {
   const S = 'memory (long run)';
   ctx.report.section(S);
   const { sim, port } = await simulator();
   const topics = benchTopics('memory');
   await createTopic(ctx.stack, topics.outbound, 12);
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('memory'), port, RATE_UNLIMITED) });
-  const mem: Array<{ done: number; rss: number; heap: number }> = [];
+  // Completed requests leave the correlation index after CORRELATION_KEEP_DONE_MS (product default
+  // 10 min): the run must last well beyond the keep time for the curve to show its plateau.
+  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('memory'), port, { ...RATE_UNLIMITED, CORRELATION_KEEP_DONE_MS: String(keepDoneMs) }) });
+  const mem: Array<{ t: number; done: number; rss: number; heap: number }> = [];
   try {
     await connector.ready;
     const producing = (async () => {
@@ -153,14 +155,14 @@ export async function memory(ctx: BenchContext, volume: number): Promise<void> {
         lastMem = s.t;
         void connector
           .request<{ mem: NodeJS.MemoryUsage }>('usage')
-          .then((u) => mem.push({ done: s.counts['accepted']!, rss: rssBytes(connector.pid), heap: u.mem.heapUsed }))
+          .then((u) => mem.push({ t: s.t, done: s.counts['accepted']!, rss: rssBytes(connector.pid), heap: u.mem.heapUsed }))
           .catch(() => undefined);
       },
     });
     await producing;
     if (timedOut) ctx.report.note(`${S}: timed out`);
     const t = throughput(samples, 'accepted', volume);
-    const how = `${volume} records, produced while the connector consumed; RSS from /proc, heapUsed from process.memoryUsage() every 2 s`;
+    const how = `${volume} records, produced while the connector consumed, CORRELATION_KEEP_DONE_MS ${keepDoneMs}; RSS from /proc, heapUsed from process.memoryUsage() every 2 s`;
     ctx.report.add(S, 'messages', volume, '', `${t.steady.toFixed(0)} submits/s steady; ${how}`);
     const warm = mem.filter((m) => m.done >= volume * 0.1);
     for (const share of [0.1, 0.25, 0.5, 0.75, 1]) {
@@ -174,7 +176,22 @@ export async function memory(ctx: BenchContext, volume: number): Promise<void> {
       ctx.report.add(S, 'RSS spread after warm-up', spread(rss), '% of RSS at 10 %', `(max − min) ÷ value at 10 % of the run; max ${mib(Math.max(...rss))}`);
       ctx.report.add(S, 'heap spread after warm-up', spread(heap), '% of heap at 10 %', `(max − min) ÷ value at 10 % of the run; max ${mib(Math.max(...heap))}`);
       const slope = ((heap.at(-1)! - heap[0]!) / (warm.at(-1)!.done - warm[0]!.done)) || 0;
-      ctx.report.add(S, 'heap growth per message after warm-up', slope, 'bytes', 'linear (last − first) over messages sent; compare with correlation index bytes/entry: the index keeps every request until CORRELATION_INDEX_MAX');
+      ctx.report.add(S, 'heap growth per message after warm-up', slope, 'bytes', 'linear (last − first) over messages sent; compare with correlation index bytes/entry (the index keeps completed requests for CORRELATION_KEEP_DONE_MS)');
+    }
+    // Plateau: once the keep time has passed since the first submit (+ 30 s for the sweep and GC),
+    // the index holds ~ keep time × rate entries and should stop growing.
+    const firstSubmit = samples.find((x) => (x.counts['accepted'] ?? 0) > 0)?.t ?? NaN;
+    const plateau = mem.filter((m) => m.t >= firstSubmit + keepDoneMs + 30_000);
+    if (plateau.length > 1) {
+      const rss = plateau.map((m) => m.rss);
+      const heap = plateau.map((m) => m.heap);
+      const from = `from ${plateau[0]!.done} sent (keep time + 30 s after the first submit) to ${plateau.at(-1)!.done}, ${plateau.length} samples`;
+      ctx.report.add(S, 'RSS after the keep time', `${mib(Math.min(...rss))} … ${mib(Math.max(...rss))} (spread ${(((Math.max(...rss) - Math.min(...rss)) / rss[0]!) * 100).toFixed(1)} % of the first)`, '', from);
+      ctx.report.add(S, 'heap after the keep time', `${mib(Math.min(...heap))} … ${mib(Math.max(...heap))} (spread ${(((Math.max(...heap) - Math.min(...heap)) / heap[0]!) * 100).toFixed(1)} % of the first)`, '', from);
+      const slope = (heap.at(-1)! - heap[0]!) / Math.max(1, plateau.at(-1)!.done - plateau[0]!.done);
+      ctx.report.add(S, 'heap growth per message after the keep time', slope, 'bytes', `linear (last − first) ${from}`);
+    } else {
+      ctx.report.note(`${S}: the run ended before CORRELATION_KEEP_DONE_MS (${keepDoneMs} ms) + 30 s had passed — no plateau figure; use a larger --memory-volume or a lower --memory-keep-done-ms`);
     }
   } finally {
     await connector.stop();
