@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { redactedConfig } from './config.js';
 import { createBindSlotAssigner } from './kafka/assigner.js';
 import { createKafka, ensureTopics } from './kafka/client.js';
+import { BrokerProbe } from './kafka/broker-probe.js';
 import { AvroCodec } from './kafka/codec.js';
 import { CorrelationTail } from './kafka/correlation-tail.js';
 import { OutboundConsumer } from './kafka/outbound-consumer.js';
@@ -68,6 +69,7 @@ interface Parts {
   http: HttpServerHandle;
   kafka: Kafka;
   admin: Admin;
+  probe: BrokerProbe;
   publisher: Publisher;
   tail: CorrelationTail;
   pool: SmppPool;
@@ -103,6 +105,8 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     topics.autoCreate,
   );
   if (created.length > 0) logger.info({ created }, 'created missing topics');
+  p.probe = new BrokerProbe(p.admin, topics.outbound);
+  p.probe.start();
 
   const codec = new AvroCodec(config.registry, topics);
   await registerWithRetry(codec, logger, () => p.stopping);
@@ -269,13 +273,14 @@ async function registerWithRetry(codec: AvroCodec, logger: Logger, stopping: () 
 
 function readinessOf(p: Partial<Parts>): ReadinessReport {
   const checks: Record<string, boolean | string> = {
+    kafka: p.probe ? (p.probe.reachable() ? true : 'broker unreachable') : false,
     consumer: p.consumer?.isJoined ?? false,
     producer: p.publisher?.healthy() ?? false,
     smpp: p.pool ? (p.pool.readyForSubmit() > 0 ? true : p.bindSlots === 0 ? 'standby: no bind slots' : 'no bound session') : false,
     account: p.gate ? (p.gate.current.open ? true : `paused: ${p.gate.current.reason}`) : false,
   };
   // A hot standby (no slots) is ready: it is healthy and waiting for a rebalance.
-  const ready = checks.consumer === true && checks.producer === true && (checks.smpp === true || p.bindSlots === 0);
+  const ready = checks.kafka === true && checks.consumer === true && checks.producer === true && (checks.smpp === true || p.bindSlots === 0);
   return { ready, checks };
 }
 
@@ -296,6 +301,7 @@ async function stopParts(p: Partial<Parts>, logger: Logger, config: Readonly<Con
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('correlation tail', p.tail && (() => p.tail!.stop()));
   await step('producer', p.publisher && (() => p.publisher!.close()));
+  p.probe?.stop();
   await step('admin', p.admin && (() => p.admin!.disconnect()));
   p.gate?.close();
   await step('http', p.http && (() => p.http!.close()));

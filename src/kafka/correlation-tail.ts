@@ -32,7 +32,12 @@ export class CorrelationTail {
   ) {
     this.consumer = kafka.consumer({
       groupId: `${groupPrefix}.correlation-tail.${randomUUID()}`,
-      sessionTimeout: 30000,
+      // Short, because this group has one member and never needs patience: after a broker restart
+      // the tail's consumer restarts with a new member id, and its JoinGroup waits until the
+      // stale member's session expires; every assigned partition of the outbound consumer waits
+      // on this catch-up (fault F4: 30 s with 30000).
+      sessionTimeout: 10000,
+      heartbeatInterval: 1000,
       maxWaitTimeInMs: 200,
       allowAutoTopicCreation: false,
     });

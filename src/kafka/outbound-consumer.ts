@@ -185,24 +185,37 @@ export class OutboundConsumer {
     const { batch } = payload;
     if (this.stopping || this.draining) return;
     const partition = batch.partition;
-    if (!this.primed.has(partition)) {
-      await this.opts.beforeFirstBatch?.(partition);
-      this.primed.add(partition);
-    }
-    this.opts.observer?.consumed?.(batch.topic, batch.messages.length);
     const controller = new AbortController();
     // Every record of the batch waits abortably (admission, gate, backoff) on this one signal:
     // that is one or two listeners per record by design, not a leak.
     setMaxListeners(2 * batch.messages.length + 10, controller.signal);
     this.active.add(controller);
     const tracker = new PartitionOffsets();
+    // The ticker (heartbeats) starts BEFORE the correlation catch-up: after a broker restart the
+    // catch-up can wait longer than a session timeout (the tail rejoining its own group), and
+    // without heartbeats the coordinator dropped this member, costing a second rebalance and
+    // ~30 s (fault F4).
     const ticker = this.startTicker(payload, tracker);
+    let skipped = false;
     try {
-      await this.runRecords(payload, tracker, controller.signal);
+      if (!this.primed.has(partition)) {
+        await this.opts.beforeFirstBatch?.(partition);
+        this.primed.add(partition);
+      }
+      if (this.stopping || this.draining) skipped = true;
+      else {
+        this.opts.observer?.consumed?.(batch.topic, batch.messages.length);
+        await this.runRecords(payload, tracker, controller.signal);
+      }
     } finally {
       clearInterval(ticker.timer);
       await ticker.idle();
       this.active.delete(controller);
+    }
+    if (skipped) {
+      // a rebalance or stop began during the catch-up: nothing ran, nothing to commit or resolve
+      this.endDrain();
+      return;
     }
     await this.commit(payload, tracker);
     const next = tracker.committable() ?? (tracker.pendingCount() === 0 ? null : undefined);
@@ -264,8 +277,16 @@ export class OutboundConsumer {
       }
       await this.commit(payload, tracker);
     };
+    // One tick at a time, and none queued behind a slow one: while the broker is down a tick
+    // hangs in kafkajs' retries, and queued ticks would fire as a burst of stale heartbeats and
+    // commits once it is back (seen in fault F4: ~140 failed OffsetCommits within a second).
+    let running = false;
     const timer = setInterval(() => {
-      busy = busy.then(tick);
+      if (running) return;
+      running = true;
+      busy = tick().finally(() => {
+        running = false;
+      });
     }, Math.min(1000, this.opts.heartbeatIntervalMs));
     return { timer, idle: () => busy };
   }

@@ -93,8 +93,11 @@ export class SubmitPacer {
     const limit = this.currentLimit(now);
     let at = now;
     const last = this.log[this.log.length - 1];
-    if (last !== undefined && this.smoothing > 0) {
-      at = Math.max(at, last + (this.smoothing * WINDOW_MS) / limit);
+    const gap = (this.smoothing * WINDOW_MS) / limit;
+    // A gap under 1 ms would round up to one send per millisecond (per timer tick), capping a
+    // session at ~1,000/s whatever the limit; at such rates only the window bounds the pace.
+    if (last !== undefined && gap >= 1) {
+      at = Math.max(at, last + gap);
     }
     if (this.log.length >= limit) {
       // The limit-th most recent send must fall outside the closed window [at − 1000, at].

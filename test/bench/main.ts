@@ -76,6 +76,8 @@ async function main(): Promise<number> {
   };
   say(`# machine: ${meta.cores} cores (${meta.cpu}), ${meta.memory}; Node ${meta.node}; Kafka ${meta.kafka} (KRaft, single node); scenarios ${args.selected.join(',')}`);
   say(`# starting the bench stack in ${stackDir} …`);
+  const loads: Record<string, string> = { start: loadavg() };
+  say(`# load average at start: ${loads['start']} (1, 5, 15 min)`);
   const info = await stackUp({ dir: stackDir });
   let failed = 0;
   try {
@@ -116,11 +118,13 @@ async function main(): Promise<number> {
         failed++;
         report.skip(s, `FAILED: ${(err as Error).stack ?? err}`);
       }
-      say(`  (${s} took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      // Shared 2-core build machines: the load average next to each scenario says how busy the box was.
+      say(`  (${s} took ${((Date.now() - t0) / 1000).toFixed(0)} s; load average ${loadavg()})`);
+      loads[s] = loadavg();
     }
     summary(report);
   } finally {
-    const file = report.write(path.join(REPO_ROOT, '.local', 'bench-results'), { ...meta, seconds: (Date.now() - started) / 1000 });
+    const file = report.write(path.join(REPO_ROOT, '.local', 'bench-results'), { ...meta, seconds: (Date.now() - started) / 1000, loadAverage: { ...loads, end: loadavg() } });
     say(`\n# figures written to ${path.relative(REPO_ROOT, file)}`);
     if (!args.keepStack) {
       say('# stopping the bench stack');
@@ -129,6 +133,10 @@ async function main(): Promise<number> {
   }
   say(`# bench finished in ${((Date.now() - started) / 1000).toFixed(0)} s; ${failed} scenario(s) failed`);
   return failed > 0 ? 1 : 0;
+}
+
+function loadavg(): string {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
 }
 
 function summary(report: Report): void {

@@ -61,7 +61,7 @@ export async function bareKafka(ctx: BenchContext): Promise<void> {
     });
     if (timedOut) ctx.report.note(`${S}: timed out before all ${ctx.n} events were produced`);
     const t = throughput(samples, 'produced', ctx.n);
-    ctx.report.add(S, 'records/s', t.steady, 'msg/s', `${ctx.n} pre-produced records, one Avro event each, acked (acks=all); steady rate between 10 % and 90 % of the backlog, counter sampled every 200 ms`);
+    ctx.report.add(S, 'records/s', t.steady, 'msg/s', `${ctx.n} pre-produced records, one Avro event each, acked (acks=all); steady rate between 10 % and 90 % of the backlog, counter sampled every 50 ms`);
     ctx.report.add(S, 'CPU per 1,000', t.cpuPer1000['process']!, 'CPU-s', `utime+stime of the consuming process from /proc over the same window (Kafka broker: ${t.cpuPer1000['kafka']!.toFixed(3)} CPU-s/1k)`);
   } finally {
     await child.stop();

@@ -165,9 +165,15 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
     const how = `${volume} records, produced while the connector consumed, CORRELATION_KEEP_DONE_MS ${keepDoneMs}; RSS from /proc, heapUsed from process.memoryUsage() every 2 s`;
     ctx.report.add(S, 'messages', volume, '', `${t.steady.toFixed(0)} submits/s steady; ${how}`);
     const warm = mem.filter((m) => m.done >= volume * 0.1);
+    let prevShare = 0;
     for (const share of [0.1, 0.25, 0.5, 0.75, 1]) {
       const m = warm.find((x) => x.done >= volume * share * 0.999) ?? mem.at(-1);
-      if (m) ctx.report.add(S, `at ${share * 100} % (${m.done} sent)`, `RSS ${mib(m.rss)}, heap ${mib(m.heap)}`, '', how);
+      // heapUsed at one instant depends on when the last GC ran; the minimum since the previous
+      // mark (the floor after collections) shows the live set's trend better.
+      const since = mem.filter((x) => x.done > volume * prevShare && x.done <= volume * share);
+      const floor = since.length > 0 ? `, heap floor ${mib(Math.min(...since.map((x) => x.heap)))} since ${prevShare * 100} %` : '';
+      prevShare = share;
+      if (m) ctx.report.add(S, `at ${share * 100} % (${m.done} sent)`, `RSS ${mib(m.rss)}, heap ${mib(m.heap)}${floor}`, '', how);
     }
     if (warm.length > 1) {
       const rss = warm.map((m) => m.rss);
