@@ -15,8 +15,9 @@
  * second after a stall is spread out instead of one burst of `limit` PDUs at the same instant,
  * and steady traffic has no half-second bursts a sub-second-bucket SMSC might punish.
  *
- * Throttle feedback: `slowDown(now)` (on 0x58) multiplies the effective limit by `slowDownFactor`
- * (default ½), at most once per `slowDownHoldMs`; after `recoverQuietMs` without another
+ * Throttle feedback: `slowDown(now)` (on 0x58) sets the effective limit just below what was sent
+ * in the last second (or multiplies it by `slowDownFactor`, default ½, when nothing was sent),
+ * at most once per `slowDownHoldMs`; after `recoverQuietMs` without another
  * slow-down the limit grows back by `recoverStepPerSecond × cap` per second, never above the cap.
  */
 
@@ -41,6 +42,8 @@ export interface PacingOptions {
 }
 
 const WINDOW_MS = 1000;
+/** After a 0x58, pace at this share of what was sent in the last second. */
+const OBSERVED_SHARE = 0.95;
 
 /** floor((1 − margin) × rate), at least 1. Exported for tests and metrics. */
 export function pacingLimit(rate: number, margin: number): number {
@@ -126,10 +129,23 @@ export class SubmitPacer {
   slowDown(now: number): boolean {
     if (now - this.reducedAt < this.slowDownHoldMs) return false;
     const current = this.currentLimit(now);
-    this.reducedLimit = Math.max(this.minLimit, Math.floor(current * this.slowDownFactor));
+    // What we sent in the last second is what the SMSC just refused to exceed: pace a little
+    // below that. At our own full pace (a strict SMSC counting arrivals, which jitter can bunch)
+    // that is a ~5 % step, not a halving; against an SMSC far slower than us it drops straight
+    // to the SMSC's rate. With no recent sends there is nothing to go by: halve.
+    const observed = this.sentSince(now - WINDOW_MS);
+    const target = observed > 0 ? Math.min(current - 1, Math.floor(observed * OBSERVED_SHARE)) : Math.floor(current * this.slowDownFactor);
+    this.reducedLimit = Math.max(this.minLimit, target);
     this.reducedAt = now;
     this.slowDowns += 1;
     return true;
+  }
+
+  /** Sends logged after `since` (the log holds at most `cap` entries: enough for one window). */
+  private sentSince(since: number): number {
+    let n = 0;
+    for (let i = this.log.length - 1; i >= 0 && (this.log[i] as number) > since; i -= 1) n += 1;
+    return n;
   }
 
   /** Number of effective slow-downs so far (for metrics). */

@@ -115,6 +115,20 @@ describe('SubmitPacer', () => {
     assert.equal(pacer.slowDownCount(), 2);
   });
 
+  it('slowDown follows what the SMSC accepted: a small step at our own pace, straight down to a slower SMSC', () => {
+    const atOurPace = new SubmitPacer({ rate: 100, margin: 0.02 });
+    const sends = runGreedy(atOurPace, 300, new Map());
+    const t = sends.at(-1) as number;
+    atOurPace.slowDown(t);
+    const afterStep = atOurPace.currentLimit(t);
+    assert.ok(afterStep >= 90 && afterStep < 98, `one 0x58 at full pace lowers 98 to ${afterStep}, not to 49`);
+    // An SMSC that takes 50/s: we had sent 51 in the last second when it refused.
+    const slowSmsc = new SubmitPacer({ rate: 100, margin: 0.02 });
+    for (let i = 0; i < 51; i += 1) slowSmsc.take(10_000 + i * 19);
+    slowSmsc.slowDown(11_000);
+    assert.ok(slowSmsc.currentLimit(11_000) <= 50, `limit ${slowSmsc.currentLimit(11_000)} ≤ the SMSC's 50`);
+  });
+
   it('after slowDown, windows that start after it hold at most the reduced limit', () => {
     const pacer = new SubmitPacer({ rate: 100, margin: 0, recoverQuietMs: 5000 });
     runGreedy(pacer, 300, new Map());
