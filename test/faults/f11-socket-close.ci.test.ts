@@ -105,7 +105,7 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
 
 const RECORDS = envNumber('KSC_F11_RECORDS', 1500);
 
-test('F11b: pipeline through the fault proxy, SMSC drops and TCP resets mid-run → missing 0, duplicates ≤ window per fault, unexplained 0', async () => {
+test('F11b: pipeline through the fault proxy, SMSC drops and TCP resets mid-run → missing 0, duplicates ≤ faults × in-flight', async () => {
   let proxy: FaultProxy | undefined;
   const fx = await startFaultPipeline('f11', {
     env: { SMPP_SESSIONS: 'trx:2', SMPP_WINDOW: String(WINDOW), SMPP_RECONNECT_MIN_MS: '200', SMPP_RECONNECT_MAX_MS: '2000' },
