@@ -5,6 +5,7 @@
  * stat:DELIVRD err:000 text:…` — dates in UTC with 12 digits, as Agile writes them.
  */
 import { randomBytes } from 'node:crypto';
+import type { SmppAddressPair } from '../smpp/types.js';
 import { RECEIPT_STATES, type ReceiptStat } from './behaviour.js';
 
 /** `AGILE-XXXXXXXX-XXXXXX-XXXXXX-XXXXXX`, uppercase hex (the provider's message id shape). */
@@ -27,15 +28,9 @@ export function receiptDate(at: number): string {
   );
 }
 
-export interface ReceiptFacts {
+/** `SmppAddressPair` is the original submit's: its source becomes the receipt's destination. */
+export interface ReceiptFacts extends SmppAddressPair {
   messageId: string;
-  /** The original submit's source (becomes the receipt's destination) and destination. */
-  sourceAddr: string;
-  sourceAddrTon: number;
-  sourceAddrNpi: number;
-  destinationAddr: string;
-  destAddrTon: number;
-  destAddrNpi: number;
   submittedAt: number;
   doneAt: number;
   stat: ReceiptStat;

@@ -59,14 +59,18 @@ export interface SessionOptions {
   now?: () => number;
 }
 
-/** One submit_sm. short_message is already encoded (GSM 03.38 unpacked or UCS-2) — never a string. */
-export interface SubmitParams {
+/** The source and destination of a submit_sm or deliver_sm, with their TON/NPI. */
+export interface SmppAddressPair {
   sourceAddr: string;
   sourceAddrTon: number;
   sourceAddrNpi: number;
   destinationAddr: string;
   destAddrTon: number;
   destAddrNpi: number;
+}
+
+/** One submit_sm. short_message is already encoded (GSM 03.38 unpacked or UCS-2) — never a string. */
+export interface SubmitParams extends SmppAddressPair {
   /** 0 (GSM 03.38) or 8 (UCS-2); explicit because node-smpp's auto-detection sends wrong values. */
   dataCoding: number;
   /** 0x40 when shortMessage starts with a UDH. */
@@ -98,16 +102,10 @@ export type AmbiguousReason = 'timeout' | 'connection-lost' | 'closing';
 export type NotSentReason = 'not-bound' | 'not-submit-capable' | 'closing' | 'encode-error' | 'connection-lost' | 'socket-not-writable';
 
 /** A deliver_sm as handed to the receipt handler: raw bytes, TLVs, no library decoding. */
-export interface DeliverSm {
+export interface DeliverSm extends SmppAddressPair {
   sessionId: string;
   sequenceNumber: number;
   serviceType: string;
-  sourceAddr: string;
-  sourceAddrTon: number;
-  sourceAddrNpi: number;
-  destinationAddr: string;
-  destAddrTon: number;
-  destAddrNpi: number;
   esmClass: number;
   dataCoding: number;
   /** Exactly the bytes on the wire (node-smpp's text decoding is bypassed: it corrupts `_ @ $`). */

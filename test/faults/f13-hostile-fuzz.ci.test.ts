@@ -3,6 +3,7 @@
 // the fuzz a submit succeeds), and memory stays flat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { prng } from '../../src/demo/load.js';
 import { SmppSession } from '../../src/smpp/session.js';
 import { report } from '../helpers/fault-oracle.js';
 import { envNumber, heapAfterGc } from '../helpers/faults.js';
@@ -12,17 +13,6 @@ import { fastSessionOptions, gsmSubmit, waitFor } from '../integration/smpp-help
 const PDUS = envNumber('KSC_FUZZ_PDUS', 2500);
 const SEED = envNumber('KSC_FUZZ_SEED', 0x5eed1234 ^ (Date.now() & 0xffff));
 
-/** mulberry32: a seeded PRNG so a failing run can be replayed with KSC_FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Case = { kind: string; bytes: Buffer; splits: number[]; weight?: number };
 
