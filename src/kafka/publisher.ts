@@ -37,6 +37,8 @@ export class Publisher {
   private readonly producer: Producer;
   private queue: Pending[] = [];
   private queuedRecords = 0;
+  /** When the oldest queued record arrived: the linger counts from there, not from the last flush. */
+  private oldestQueuedAt = 0;
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly maxBatchRecords: number;
@@ -70,6 +72,7 @@ export class Publisher {
   publish(records: OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
+      if (this.queue.length === 0) this.oldestQueuedAt = Date.now();
       this.queue.push({ records, resolve, reject });
       this.queuedRecords += records.length;
       this.schedule();
@@ -88,10 +91,13 @@ export class Publisher {
 
   private schedule(): void {
     if (this.flushing) return;
-    if (this.queuedRecords >= this.maxBatchRecords) {
+    // Records that queued up while the previous request was in flight have already lingered:
+    // waiting a full linger again after each flush added up to one linger to every record's latency.
+    const waited = Date.now() - this.oldestQueuedAt;
+    if (this.queuedRecords >= this.maxBatchRecords || waited >= this.lingerMs) {
       void this.flush();
     } else if (this.timer === null) {
-      this.timer = setTimeout(() => void this.flush(), this.lingerMs);
+      this.timer = setTimeout(() => void this.flush(), this.lingerMs - waited);
     }
   }
 

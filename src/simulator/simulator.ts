@@ -169,6 +169,7 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
 
   private accept(lib: LibrarySession): void {
     lib.on('error', () => undefined); // before anything: an unhandled socket error would kill the process
+    lib.socket.setNoDelay(true); // an SMSC answers at once; Nagle would hold small PDUs for the peer's delayed ACK
     const conn = new SmscConnection(this.nextConnectionId++, lib, this);
     this.connections.add(conn);
   }

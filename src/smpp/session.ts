@@ -241,7 +241,16 @@ export class SmppSession extends EventEmitter {
     lib.on('error', (error: unknown) => this.guard(() => this.onLibraryError(conn, error)));
     lib.on('close', () => this.guard(() => this.conn === conn && this.teardown('socket-close')));
     lib.on('pdu', (pdu: Pdu) => this.guard(() => this.onPdu(conn, pdu)));
-    lib.on(tls ? 'secureConnect' : 'connect', () => this.guard(() => this.conn === conn && this.bind(conn)));
+    lib.on(tls ? 'secureConnect' : 'connect', () =>
+      this.guard(() => {
+        if (this.conn !== conn) return;
+        // No Nagle: a deliver_sm_resp or submit_sm written while an earlier PDU is unacknowledged
+        // otherwise waits for the peer's delayed ACK (~40 ms on Linux) — measured as +40 ms on
+        // every receipt answer at half load. Writes are already coalesced per pump (cork).
+        lib.socket.setNoDelay(true);
+        this.bind(conn);
+      }),
+    );
     this.addTimer(conn, this.opts.connectTimeoutMs, () => this.teardown('connect-timeout'));
   }
 
