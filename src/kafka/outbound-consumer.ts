@@ -2,12 +2,22 @@
  * The `sms.outbound` consumer group, on kafkajs.
  *
  * Each batch is processed *inside* eachBatch, records in parallel but one key at a time, and the
- * batch handler returns only when every record finished (or the batch was aborted). Why not hand
+ * batch handler returns once every record is done with the SMSC (or was aborted). Why not hand
  * records off and return at once: kafkajs has no "partitions revoked" hook, and a batch handler
  * that is still running is the only thing that holds a rebalance back — so this is how a
- * rebalance drains in-flight work and commits before the partitions are given away. kafkajs also
+ * rebalance drains in-flight submits before the partitions are given away. kafkajs also
  * re-fetches from the last *resolved* offset, and its resolveOffset overwrites (not contiguous),
  * so commits come from our own contiguous tracker (PartitionOffsets), never auto-commit.
+ *
+ * What the handler does NOT wait for is Kafka acknowledging the record's events: kafkajs fetches
+ * the next round only when every batch of the current one returned, so waiting for the produce
+ * ack (linger + round trip) put ~1.5 of them on every record's latency. The acks are awaited in
+ * the background, per partition in order, and the offsets committed then. When a rebalance or a
+ * stop is already known at the end of a batch, the batch also waits for its acks and commits
+ * (the old, fully drained behaviour). The one gap — kafkajs noticing a rebalance itself between
+ * two batches while the last one's events are still being produced (a few ms) — is covered on the
+ * receiving side: a newly assigned partition starts only after a short handover grace and the
+ * correlation catch-up, so the previous owner's correlation records are read before any resend.
  *
  * Heartbeats continue during long batches (retries, an account pause) from a ticker, which is
  * also how a pending rebalance is noticed: the heartbeat fails with REBALANCE_IN_PROGRESS, and
@@ -23,7 +33,8 @@ import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
 
 export interface RecordHandler {
-  process(record: InboundRecord, signal: AbortSignal): Promise<void>;
+  /** Resolves when the record is done with the SMSC; `acked` when Kafka acknowledged its events. */
+  process(record: InboundRecord, signal: AbortSignal): Promise<{ acked: Promise<void> }>;
 }
 
 export interface ConsumerObserver {
@@ -51,6 +62,18 @@ export interface OutboundConsumerOptions {
   onAssignment?: (memberId: string, partitions: number[]) => void;
   /** No fetch for this long while idle → restart the consumer (kafkajs can stall silently). */
   watchdogMs?: number;
+  /**
+   * Wait before the first batch of a newly assigned partition, so the previous owner's last
+   * correlation records (produced while kafkajs was already rejoining) are in the topic before
+   * the catch-up reads it. Default 250 ms: several producer lingers and round trips.
+   */
+  handoverGraceMs?: number;
+  /**
+   * Records answered by the SMSC whose events Kafka has not acknowledged yet, at most (all
+   * partitions). Past it new records wait: when the delivery topic cannot be written (fault F7)
+   * intake stops here instead of piling events up in memory. Default 2,000.
+   */
+  maxUnackedRecords?: number;
 }
 
 class AbortedByDrain extends Error {
@@ -64,6 +87,15 @@ export class OutboundConsumer {
   private consumer: Consumer;
   private readonly active = new Set<AbortController>();
   private readonly primed = new Set<number>();
+  /** Partitions assigned to this member in the current generation. */
+  private owned = new Set<number>();
+  /** Per partition: the background wait for acks + commit of its released batches, in order. */
+  private readonly settleChains = new Map<number, Promise<void>>();
+  private readonly settling = new Set<Promise<void>>();
+  /** Offsets below which a kept partition's records are done (acked) here: not processed again. */
+  private readonly doneBefore = new Map<number, bigint>();
+  private unacked = 0;
+  private ackWaiters: (() => void)[] = [];
   private draining: { until: number; timer: NodeJS.Timeout } | null = null;
   private stopping = false;
   private joined = false;
@@ -93,6 +125,8 @@ export class OutboundConsumer {
       this.joined = true;
       this.primed.clear();
       const partitions = e.payload.memberAssignment[this.opts.topic] ?? [];
+      this.owned = new Set(partitions);
+      for (const p of [...this.doneBefore.keys()]) if (!this.owned.has(p)) this.doneBefore.delete(p);
       this.opts.logger.info({ memberId: e.payload.memberId, partitions, leader: e.payload.isLeader }, 'joined consumer group');
       this.opts.onAssignment?.(e.payload.memberId, partitions);
     });
@@ -104,11 +138,13 @@ export class OutboundConsumer {
     });
     c.on(c.events.CRASH, (e) => {
       this.joined = false;
+      this.owned = new Set();
       this.opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       if (!e.payload.restart && !this.stopping) void this.restart('crash without restart');
     });
     c.on(c.events.STOP, () => {
       this.joined = false;
+      this.owned = new Set();
     });
     return c;
   }
@@ -132,7 +168,7 @@ export class OutboundConsumer {
   private startWatchdog(): void {
     const limit = this.opts.watchdogMs ?? Math.max(60000, 3 * this.opts.sessionTimeoutMs);
     this.watchdog = setInterval(() => {
-      if (this.stopping || this.active.size > 0) {
+      if (this.stopping || this.active.size > 0 || this.settling.size > 0) {
         this.lastFetchAt = Date.now();
         return;
       }
@@ -186,9 +222,9 @@ export class OutboundConsumer {
     if (this.stopping || this.draining) return;
     const partition = batch.partition;
     const controller = new AbortController();
-    // Every record of the batch waits abortably (admission, gate, backoff) on this one signal:
-    // that is one or two listeners per record by design, not a leak.
-    setMaxListeners(2 * batch.messages.length + 10, controller.signal);
+    // Every record of the batch waits abortably (room for unacked, admission, gate, backoff) on
+    // this one signal: that is up to three listeners per record by design, not a leak.
+    setMaxListeners(3 * batch.messages.length + 10, controller.signal);
     this.active.add(controller);
     const tracker = new PartitionOffsets();
     // The ticker (heartbeats) starts BEFORE the correlation catch-up: after a broker restart the
@@ -197,15 +233,23 @@ export class OutboundConsumer {
     // ~30 s (fault F4).
     const ticker = this.startTicker(payload, tracker);
     let skipped = false;
+    let released: Released = { acked: Promise.resolve(), firstUnreleased: null };
     try {
       if (!this.primed.has(partition)) {
+        // The previous owner's in-flight records of this partition first (see the header), then
+        // the correlation catch-up; a partition we keep across a rebalance waits the same.
+        await this.settleChains.get(partition);
+        await new Promise((r) => setTimeout(r, this.opts.handoverGraceMs ?? 250));
         await this.opts.beforeFirstBatch?.(partition);
         this.primed.add(partition);
       }
       if (this.stopping || this.draining) skipped = true;
       else {
         this.opts.observer?.consumed?.(batch.topic, batch.messages.length);
-        await this.runRecords(payload, tracker, controller.signal);
+        released = await this.runRecords(payload, tracker, controller.signal);
+        // A rebalance or stop already under way: keep the partition until the events are acked
+        // and the offsets committed, as before the background settling existed.
+        if (this.stopping || this.draining) await released.acked;
       }
     } finally {
       clearInterval(ticker.timer);
@@ -217,22 +261,82 @@ export class OutboundConsumer {
       this.endDrain();
       return;
     }
-    await this.commit(payload, tracker);
-    const next = tracker.committable() ?? (tracker.pendingCount() === 0 ? null : undefined);
-    // Tell kafkajs where to fetch next: past the batch when all finished, else from the first
-    // unfinished record (so a kept partition re-reads what an abort left undone).
-    if (tracker.pendingCount() === 0) payload.resolveOffset(batch.lastOffset());
-    else if (typeof next === 'string' && BigInt(next) > BigInt(batch.firstOffset() ?? '0')) payload.resolveOffset((BigInt(next) - 1n).toString());
+    // Tell kafkajs where to fetch next: past the batch when every record got through the SMSC
+    // step, else from the first one that did not (so a kept partition re-reads what an abort
+    // left undone).
+    const first = released.firstUnreleased;
+    if (first === null) payload.resolveOffset(batch.lastOffset());
+    else if (first > BigInt(batch.firstOffset() ?? '0')) payload.resolveOffset((first - 1n).toString());
     this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
+    if (tracker.pendingCount() > 0 && !this.stopping && !this.draining) this.settleInBackground(payload, tracker, released.acked);
+    else {
+      // earlier batches of the partition first: a commit must never pass their unacked records
+      while (this.settleChains.has(partition)) await this.settleChains.get(partition);
+      await this.commit(payload, tracker);
+    }
     this.endDrain();
   }
 
-  private async runRecords(payload: EachBatchPayload, tracker: PartitionOffsets, signal: AbortSignal): Promise<void> {
+  /**
+   * Waits for the batch's acks, then commits — after the earlier batches of the partition, so
+   * commits never go backwards — and only while the partition is still ours: once it moved, its
+   * new owner commits (a late commit from here could rewind it).
+   */
+  private settleInBackground(payload: EachBatchPayload, tracker: PartitionOffsets, acked: Promise<void>): void {
+    const partition = payload.batch.partition;
+    const previous = this.settleChains.get(partition) ?? Promise.resolve();
+    const chain: Promise<void> = previous
+      .then(() => acked)
+      .then(async () => {
+        if (this.owned.has(partition)) await this.commit(payload, tracker, true);
+      });
+    this.settleChains.set(partition, chain);
+    this.settling.add(chain);
+    void chain.finally(() => {
+      this.settling.delete(chain);
+      if (this.settleChains.get(partition) === chain) this.settleChains.delete(partition);
+    });
+  }
+
+  private async roomForUnacked(signal: AbortSignal): Promise<void> {
+    const max = this.opts.maxUnackedRecords ?? 2000;
+    while (this.unacked >= max) {
+      if (signal.aborted) throw signal.reason;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this.ackWaiters.push(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+  }
+
+  private ackSettled(): void {
+    this.unacked -= 1;
+    const waiters = this.ackWaiters;
+    this.ackWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Starts every record; resolves when all are done with the SMSC (or failed / aborted). */
+  private async runRecords(payload: EachBatchPayload, tracker: PartitionOffsets, signal: AbortSignal): Promise<Released> {
     const { batch } = payload;
     const tails = new Map<string, Promise<boolean>>();
     const tasks: Promise<boolean>[] = [];
+    const acks: Promise<void>[] = [];
+    let firstUnreleased: bigint | null = null;
+    const unreleased = (offset: string): false => {
+      const o = BigInt(offset);
+      if (firstUnreleased === null || o < firstUnreleased) firstUnreleased = o;
+      return false;
+    };
+    const skipBelow = this.doneBefore.get(batch.partition);
     for (const m of batch.messages) {
       if (this.stopping || this.draining || signal.aborted) break;
+      // Re-fetched after a rebalance that left us the partition: acked here, commit still pending.
+      if (skipBelow !== undefined && BigInt(m.offset) < skipBelow) continue;
       tracker.track(m.offset);
       const record: InboundRecord = {
         topic: batch.topic,
@@ -243,25 +347,36 @@ export class OutboundConsumer {
         timestamp: m.timestamp,
         headers: plainHeaders(m.headers),
       };
-      // Per-key order: a record starts only after the previous record of its key finished.
+      // Per-key order: a record starts only after the previous record of its key was answered
+      // by the SMSC (its events are queued in order behind the earlier ones).
       const key = m.key ? m.key.toString('latin1') : null;
       const previous = key === null ? undefined : tails.get(key);
       const task = (async () => {
-        if (previous && !(await previous)) return false;
-        if (this.draining && signal.aborted) return false;
+        if (previous && !(await previous)) return unreleased(m.offset);
+        if (this.draining && signal.aborted) return unreleased(m.offset);
         try {
-          await this.opts.handler.process(record, signal);
-          tracker.finish(m.offset);
+          await this.roomForUnacked(signal);
+          const { acked } = await this.opts.handler.process(record, signal);
+          this.unacked += 1;
+          acks.push(
+            acked
+              .then(
+                () => tracker.finish(m.offset),
+                (err: unknown) => this.opts.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'events not acknowledged; the record stays uncommitted'),
+              )
+              .finally(() => this.ackSettled()),
+          );
           return true;
         } catch (err) {
           if (!signal.aborted) this.opts.logger.error({ err, partition: batch.partition, offset: m.offset }, 'record failed; the batch will be re-read');
-          return false;
+          return unreleased(m.offset);
         }
       })();
       if (key !== null) tails.set(key, task);
       tasks.push(task);
     }
     await Promise.all(tasks);
+    return { acked: Promise.all(acks).then(() => undefined), firstUnreleased };
   }
 
   private startTicker(payload: EachBatchPayload, tracker: PartitionOffsets) {
@@ -291,10 +406,19 @@ export class OutboundConsumer {
     return { timer, idle: () => busy };
   }
 
-  /** Commits up to the lowest unfinished record of this partition (contiguous), if it moved. */
-  private async commit(payload: EachBatchPayload, tracker: PartitionOffsets): Promise<void> {
+  /**
+   * Commits up to the lowest unfinished record of this batch (contiguous), if it moved — unless
+   * earlier batches of the partition are still settling in the background (`inOrder`: called by
+   * that settling chain itself, after them).
+   */
+  private async commit(payload: EachBatchPayload, tracker: PartitionOffsets, inOrder = false): Promise<void> {
     const offset = tracker.committable();
     if (offset === null) return;
+    const partition = payload.batch.partition;
+    if (!inOrder && this.settleChains.has(partition)) return;
+    if (tracker.pendingCount() === 0 && this.owned.has(partition) && BigInt(offset) > (this.doneBefore.get(partition) ?? -1n)) {
+      this.doneBefore.set(partition, BigInt(offset));
+    }
     try {
       await payload.commitOffsetsIfNecessary({
         topics: [{ topic: payload.batch.topic, partitions: [{ partition: payload.batch.partition, offset }] }],
@@ -319,10 +443,17 @@ export class OutboundConsumer {
     if (this.watchdog) clearInterval(this.watchdog);
     this.startDrain('shutdown');
     const deadline = Date.now() + this.opts.drainMs + 15000;
-    while (this.active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.active.size > 0 || this.settling.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.consumer.disconnect();
     if (this.draining) clearTimeout(this.draining.timer);
   }
+}
+
+interface Released {
+  /** Every started record's events acked (failures are logged; their offsets stay unfinished). */
+  acked: Promise<void>;
+  /** Lowest offset that failed or was aborted before the SMSC step: re-read from there. */
+  firstUnreleased: bigint | null;
 }
 
 /** kafkajs headers may be arrays or undefined; the DLQ copy wants one value per name. */
