@@ -6,7 +6,7 @@
  * acknowledges a receipt only after its Kafka event is acked — RELIABILITY.md §5).
  */
 import type { Logger } from 'pino';
-import { deliverSmFromPdu, smpp, type LibrarySession, type Pdu } from './library.js';
+import { coalesceWrites, deliverSmFromPdu, smpp, type LibrarySession, type Pdu } from './library.js';
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSmHandler } from './types.js';
 
 const ESME_RINVCMDID = 0x03;
@@ -108,6 +108,7 @@ export class InboundRequests {
 
   private answer(lib: LibrarySession, response: Pdu): void {
     try {
+      coalesceWrites(lib.socket);
       lib.send(response);
     } catch (error) {
       this.ctx.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not write SMPP response');

@@ -112,3 +112,21 @@ export function deliverSmFromPdu(pdu: smpp.PDU, sessionId: string, receivedAt: n
   if (Buffer.isBuffer(payload)) result.messagePayload = payload;
   return result;
 }
+
+const corked = new WeakSet<object>();
+
+/**
+ * Coalesces every PDU written to this socket until the current callback and its promise
+ * continuations are done into one write: cork now, uncork on the next tick. A produce ack
+ * releases dozens of deliver_sm_resp at once and a socket read frees several window slots; one
+ * write syscall each (and, without Nagle, one TCP segment each) was ~10 % of the connector's CPU.
+ */
+export function coalesceWrites(socket: { cork(): void; uncork(): void }): void {
+  if (corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  process.nextTick(() => {
+    corked.delete(socket);
+    socket.uncork();
+  });
+}

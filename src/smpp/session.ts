@@ -19,7 +19,7 @@ import { pino, type Logger } from 'pino';
 import { Backoff, jitteredLongDelay } from './backoff.js';
 import { bindRefusalKind, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
 import { InboundRequests } from './inbound.js';
-import { buildSubmitSm, encodeCheck, smpp, type LibrarySession, type Pdu } from './library.js';
+import { buildSubmitSm, coalesceWrites, encodeCheck, smpp, type LibrarySession, type Pdu } from './library.js';
 import { SubmitPacer } from './pacing.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session-options.js';
 import {
@@ -397,15 +397,9 @@ export class SmppSession extends EventEmitter {
   /** Moves queued submits onto the wire while the window has room and the pacer allows. */
   private pump(): void {
     if (this.pumpTimer || !this.conn) return;
-    // Several PDUs due at once go out in one write (cork → uncork in the same tick): one
-    // syscall instead of one per PDU, which the profile showed at ~14 % of the connector's CPU.
-    const socket = this.conn.lib.socket;
-    socket.cork();
-    try {
-      this.pumpDue();
-    } finally {
-      socket.uncork();
-    }
+    // PDUs due in this tick go out in one write (see coalesceWrites).
+    coalesceWrites(this.conn.lib.socket);
+    this.pumpDue();
   }
 
   private pumpDue(): void {
