@@ -89,7 +89,12 @@ export async function pacing(ctx: BenchContext, margin: string): Promise<void> {
   ctx.report.add(S, '0x58 count', throttledTotal, '', `simulator counter over the whole run (${windowThrottled} in the journal); ${((windowThrottled / Math.max(1, windowSubmits)) * 100).toFixed(3)} % of the window's accepted submits`);
 }
 
-/** Latency at 50 % of the end-to-end capacity: Kafka timestamp → submit_sm at the SMSC; receipt sent → event acked. */
+/**
+ * Latency at 50 % of the end-to-end capacity: Kafka timestamp → submit_sm at the SMSC, receipt
+ * sent → event acked — for the connector, and the submit figure for the naive loop (c) at the
+ * same offered rate, as the floor this box and harness allow (it answers receipts before writing
+ * their events, so it has no receipt figure).
+ */
 export async function latency(ctx: BenchContext): Promise<void> {
   const S = 'latency at 50 % of capacity';
   ctx.report.section(S);
@@ -99,23 +104,54 @@ export async function latency(ctx: BenchContext): Promise<void> {
   const seconds = ctx.quick ? 10 : 30;
   // Warm-up at the same rate, not measured: the first seconds of a fresh process (JIT, first
   // batch of each partition after its assignment, pools filling) showed 0.5–1.8 s latencies that
-  // say nothing about the steady state. Printed with the figures.
+  // say nothing about the steady state.
   const warmupSeconds = ctx.quick ? 3 : 6;
+  const how = `${rate} msg/s (50 % of the end-to-end submits/s) produced for ${warmupSeconds} + ${seconds} s with an explicit Kafka timestamp; the first ${warmupSeconds} s (warm-up) dropped; simulator journal timestamps (same clock, ms)`;
+  const connector = await measureLatency(ctx, 'connector', rate, warmupSeconds, seconds);
+  ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p50', percentile(connector.submit, 50), 'ms', `${connector.submit.length} submits; ${how}`);
+  ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p99', percentile(connector.submit, 99), 'ms', `max ${connector.submit.at(-1)} ms`);
+  ctx.report.add(S, 'receipt sent → its event acked, p50', percentile(connector.receipt, 50), 'ms', `${connector.receipt.length} receipts: deliver_sm out → deliver_sm_resp in (the connector answers only after the event is acked by Kafka)`);
+  ctx.report.add(S, 'receipt sent → its event acked, p99', percentile(connector.receipt, 99), 'ms', `max ${connector.receipt.at(-1)} ms`);
+  const naive = await measureLatency(ctx, 'naive', rate, warmupSeconds, seconds);
+  ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p50', percentile(naive.submit, 50), 'ms', `${naive.submit.length} submits; the same offered rate and harness`);
+  ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p99', percentile(naive.submit, 99), 'ms', `max ${naive.submit.at(-1)} ms`);
+}
+
+/** One process (connector or naive loop) at `rate` msg/s: sorted latencies from the simulator journal. */
+async function measureLatency(ctx: BenchContext, target: 'connector' | 'naive', rate: number, warmupSeconds: number, seconds: number): Promise<{ submit: number[]; receipt: number[] }> {
   const total = rate * (seconds + warmupSeconds);
-  const journal = path.join(ctx.workDir, 'latency.jsonl');
+  const journal = path.join(ctx.workDir, `latency-${target}.jsonl`);
   if (existsSync(journal)) rmSync(journal);
   const sim = spawnRole('simulator', { args: [JSON.stringify({ journalPath: journal, behaviour: UNTHROTTLED })] });
-  const topics = benchTopics('latency');
+  const topics = benchTopics(`latency-${target}`);
   await createTopic(ctx.stack, topics.outbound, 12);
-  const values = await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-lat`);
+  await createTopic(ctx.stack, topics.delivery, 12);
+  const values = await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-lat-${target}`);
   const { port } = (await sim.ready) as { port: number };
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('latency'), port, { SMPP_RATE_LIMIT: '100000' }) });
+  const group = uniqueName(`latency-${target}`);
+  const child =
+    target === 'connector'
+      ? spawnRole('connector', { env: connectorEnv(ctx, topics, group, port, { SMPP_RATE_LIMIT: '100000' }) })
+      : spawnRole('naive', {
+          env: {
+            BROKERS: ctx.stack.kafkaBrokers,
+            REGISTRY_URL: ctx.stack.registryUrl,
+            TOPIC_OUTBOUND: topics.outbound,
+            TOPIC_DELIVERY: topics.delivery,
+            GROUP: group,
+            SMPP_PORT: String(port),
+            SESSIONS: '4',
+            WINDOW: '10',
+          },
+        });
   const sentAt = new Float64Array(total);
   try {
-    await connector.ready;
+    await child.ready;
     // wait until bound and assigned, so start-up is not measured
-    for (let i = 0; i < 240 && !(await connector.request<{ ready: boolean }>('readiness')).ready; i++) await sleep(250);
-    await sleep(1000);
+    if (target === 'connector') {
+      for (let i = 0; i < 240 && !(await child.request<{ ready: boolean }>('readiness')).ready; i++) await sleep(250);
+    }
+    await sleep(target === 'naive' ? 3000 : 1000); // the naive loop has no readiness: give its group time to form
     const producer = kafkaClient(ctx.stack, 'bench-latency').producer({ allowAutoTopicCreation: false });
     await producer.connect();
     const start = Date.now();
@@ -146,29 +182,25 @@ export async function latency(ctx: BenchContext): Promise<void> {
       timeoutMs: 60_000,
     });
   } finally {
-    await connector.stop();
+    await child.stop();
     await sim.stop();
   }
   const warmupUntil = (sentAt[0] ?? 0) + warmupSeconds * 1000;
-  const submitLat: number[] = [];
+  const submit: number[] = [];
   const deliverOut = new Map<string, number>();
-  const receiptLat: number[] = [];
+  const receipt: number[] = [];
   await readJournal(journal, (r) => {
     if (r.dir === 'in' && r.command === 'submit_sm' && r.destination) {
       const i = indexFromDestination(r.destination);
-      if (i < total && sentAt[i]! >= warmupUntil) submitLat.push(r.ts - sentAt[i]!);
+      if (i < total && sentAt[i]! >= warmupUntil) submit.push(r.ts - sentAt[i]!);
     } else if (r.dir === 'out' && r.command === 'deliver_sm') {
       deliverOut.set(`${r.conn}:${r.seq}`, r.ts);
     } else if (r.dir === 'in' && r.command === 'deliver_sm_resp') {
       const out = deliverOut.get(`${r.conn}:${r.seq}`);
-      if (out !== undefined && out >= warmupUntil) receiptLat.push(r.ts - out);
+      if (out !== undefined && out >= warmupUntil) receipt.push(r.ts - out);
     }
   });
-  submitLat.sort((a, b) => a - b);
-  receiptLat.sort((a, b) => a - b);
-  const how = `${rate} msg/s (50 % of the end-to-end submits/s) produced for ${warmupSeconds} + ${seconds} s with an explicit Kafka timestamp; the first ${warmupSeconds} s (warm-up) dropped; simulator journal timestamps (same clock, ms)`;
-  ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p50', percentile(submitLat, 50), 'ms', `${submitLat.length} submits; ${how}`);
-  ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p99', percentile(submitLat, 99), 'ms', `max ${submitLat.at(-1)} ms`);
-  ctx.report.add(S, 'receipt sent → its event acked, p50', percentile(receiptLat, 50), 'ms', `${receiptLat.length} receipts: deliver_sm out → deliver_sm_resp in (the connector answers only after the event is acked by Kafka)`);
-  ctx.report.add(S, 'receipt sent → its event acked, p99', percentile(receiptLat, 99), 'ms', `max ${receiptLat.at(-1)} ms`);
+  submit.sort((a, b) => a - b);
+  receipt.sort((a, b) => a - b);
+  return { submit, receipt };
 }
