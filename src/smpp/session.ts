@@ -4,8 +4,8 @@
  *  - a NEW library session per connection (defect 1: reconnecting a used session never reads again);
  *  - every library `error` is fatal → destroy and reconnect (defect 2: the parser can go deaf) and
  *    no listener can throw into the library (that also leaves it deaf);
- *  - own per-request response timers, deleting the library's callback entry (defect 3: leaks);
- *  - a window + pacing (defect 4: no window, no back-pressure);
+ *  - own per-request response timers, deleting the library's callback entry (defect 3: leaks),
+ *    a window and pacing (defect 4: no window, no back-pressure) — the submit path, in submitter.ts;
  *  - answers to enquire_link, unbind and unknown requests (defect 5), own enquire_link every
  *    enquireLinkMs with a deadline, even under traffic (defect 6, provider rule);
  *  - connect and bind timeouts (defect 14), interface_version 0x34 (defect 13);
@@ -19,19 +19,10 @@ import { pino, type Logger } from 'pino';
 import { Backoff, jitteredLongDelay } from './backoff.js';
 import { bindRefusalKind, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
 import { InboundRequests } from './inbound.js';
-import { buildSubmitSm, coalesceWrites, encodeCheck, smpp, type LibrarySession, type Pdu } from './library.js';
-import { SubmitPacer } from './pacing.js';
+import { smpp, type LibrarySession, type Pdu } from './library.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session-options.js';
-import {
-  ESME_RTHROTTLED,
-  type DeliverSmHandler,
-  type SessionCounters,
-  type SessionOptions,
-  type SessionState,
-  type SubmitParams,
-  type SubmitResult,
-} from './types.js';
-import { SubmitWindow, type WaitingSubmit } from './window.js';
+import { errorText, Submitter, type SubmitLink } from './submitter.js';
+import { type DeliverSmHandler, type SessionCounters, type SessionOptions, type SessionState, type SubmitParams, type SubmitResult } from './types.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -43,6 +34,8 @@ interface Connection {
   enquireInterval: NodeJS.Timeout | undefined;
   /** Set while close() waits for unbind_resp: a teardown meanwhile must end that wait. */
   onTeardown?: () => void;
+  /** The same connection as the submit path sees it. */
+  link: SubmitLink;
 }
 
 export interface StateChange {
@@ -58,8 +51,7 @@ export class SmppSession extends EventEmitter {
   private readonly opts: ResolvedSessionOptions;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly pacer: SubmitPacer;
-  private readonly window: SubmitWindow;
+  private readonly submitter: Submitter;
   private readonly backoff: Backoff;
   private readonly inbound: InboundRequests;
   private conn: Connection | undefined;
@@ -67,10 +59,7 @@ export class SmppSession extends EventEmitter {
   private lastLib: LibrarySession | undefined;
   private currentState: SessionState = 'idle';
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private pumpTimer: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
-  /** Set after a response timeout: stop sending, recycle once the window is empty. */
-  private suspect = false;
   private closing = false;
   private lastErrorText: string | undefined;
   private readonly counters: Omit<SessionCounters, 'inFlight' | 'queued'> = {
@@ -95,8 +84,18 @@ export class SmppSession extends EventEmitter {
     this.opts = resolveSessionOptions(options);
     this.log = (options.logger ?? pino({ level: 'silent' })).child({ smppSession: this.id });
     this.now = options.now ?? Date.now;
-    this.pacer = new SubmitPacer({ ...options.pacing, rate: this.opts.rateLimit, margin: this.opts.rateMargin });
-    this.window = new SubmitWindow(this.opts.window);
+    this.submitter = new Submitter({
+      sessionId: this.id,
+      window: this.opts.window,
+      pacing: { ...options.pacing, rate: this.opts.rateLimit, margin: this.opts.rateMargin },
+      responseTimeoutMs: this.opts.responseTimeoutMs,
+      log: this.log,
+      now: this.now,
+      counters: this.counters,
+      link: () => (this.currentState === 'bound' ? this.conn?.link : undefined),
+      guard: (fn) => this.guard(fn),
+      recycle: () => this.teardown('response-timeout'),
+    });
     this.backoff = new Backoff({ minMs: this.opts.reconnectMinMs, maxMs: this.opts.reconnectMaxMs });
     this.inbound = new InboundRequests({
       sessionId: this.id,
@@ -130,34 +129,32 @@ export class SmppSession extends EventEmitter {
 
   /** Queues one submit_sm behind the window and the pacer; see SubmitResult for the outcome kinds. */
   submit(params: SubmitParams): Promise<SubmitResult> {
-    if (!canSubmit(this.mode)) return Promise.resolve(this.notSent('not-submit-capable'));
-    if (this.closing) return Promise.resolve(this.notSent('closing'));
-    if (this.currentState !== 'bound' || this.suspect) return Promise.resolve(this.notSent('not-bound'));
-    const result = this.window.enqueue(params, this.now());
-    this.pump();
-    return result;
+    if (!canSubmit(this.mode)) return Promise.resolve(this.submitter.notSent('not-submit-capable'));
+    if (this.closing) return Promise.resolve(this.submitter.notSent('closing'));
+    if (this.currentState !== 'bound' || this.submitter.suspect) return Promise.resolve(this.submitter.notSent('not-bound'));
+    return this.submitter.submit(params);
   }
 
   /** Bound and accepting submits. */
   isReady(): boolean {
-    return this.currentState === 'bound' && !this.suspect && !this.closing;
+    return this.currentState === 'bound' && !this.submitter.suspect && !this.closing;
   }
 
   /** All window slots taken. */
   isSaturated(): boolean {
-    return !this.window.hasRoom();
+    return !this.submitter.window.hasRoom();
   }
 
   inFlight(): number {
-    return this.window.inFlightCount();
+    return this.submitter.window.inFlightCount();
   }
 
   queued(): number {
-    return this.window.queuedCount();
+    return this.submitter.window.queuedCount();
   }
 
   currentRate(): number {
-    return this.pacer.currentRate(this.now());
+    return this.submitter.currentRate();
   }
 
   lastError(): string | undefined {
@@ -168,8 +165,8 @@ export class SmppSession extends EventEmitter {
     return {
       ...this.counters,
       reconnectsByReason: { ...this.counters.reconnectsByReason },
-      inFlight: this.window.inFlightCount(),
-      queued: this.window.queuedCount(),
+      inFlight: this.submitter.window.inFlightCount(),
+      queued: this.submitter.window.queuedCount(),
     };
   }
 
@@ -191,14 +188,14 @@ export class SmppSession extends EventEmitter {
     if (this.closing) return;
     this.closing = true;
     this.clearReconnect();
-    for (const waiting of this.window.takeAllWaiting()) waiting.resolve(this.notSent('closing'));
+    this.submitter.failQueued('closing');
     if (this.currentState === 'idle' || !this.conn) {
       this.setState('closed', 'close');
       return;
     }
     const wasBound = this.currentState === 'bound';
     this.setState('closing', 'close');
-    await this.window.whenDrained(drainMs);
+    await this.submitter.window.whenDrained(drainMs);
     const conn = this.conn;
     if (conn) {
       if (wasBound) await this.unbind(conn);
@@ -234,7 +231,13 @@ export class SmppSession extends EventEmitter {
       this.scheduleReconnect('connect-error', false);
       return;
     }
-    const conn: Connection = { lib, sequence: 0, timers: new Set(), enquireInterval: undefined };
+    const conn: Connection = { lib, sequence: 0, timers: new Set(), enquireInterval: undefined, link: undefined as unknown as SubmitLink };
+    conn.link = {
+      lib,
+      nextSequence: () => this.nextSequence(conn),
+      addTimer: (ms, fire) => this.addTimer(conn, ms, fire),
+      forgetTimer: (timer) => conn.timers.delete(timer),
+    };
     this.conn = conn;
     this.lastLib = lib;
     // An `error` listener before anything else: without one a socket error kills the process (defect 12).
@@ -283,7 +286,7 @@ export class SmppSession extends EventEmitter {
       this.log.info({ mode: this.mode }, 'SMPP bound');
       conn.enquireInterval = setInterval(() => this.guard(() => this.sendEnquireLink(conn)), this.opts.enquireLinkMs);
       this.stableTimer = setTimeout(() => this.backoff.reset(), this.opts.stableAfterMs);
-      this.pump();
+      this.submitter.pump();
       return;
     }
     this.counters.bindFailures += 1;
@@ -321,25 +324,13 @@ export class SmppSession extends EventEmitter {
     const conn = this.conn;
     if (!conn) return;
     this.conn = undefined;
-    this.suspect = false;
     for (const timer of conn.timers) clearTimeout(timer);
     conn.timers.clear();
     if (conn.enquireInterval) clearInterval(conn.enquireInterval);
     conn.onTeardown?.();
-    if (this.pumpTimer) clearTimeout(this.pumpTimer);
-    this.pumpTimer = undefined;
     if (this.stableTimer) clearTimeout(this.stableTimer);
     this.stableTimer = undefined;
-    const now = this.now();
-    const ambiguousReason = this.closing ? 'closing' : 'connection-lost';
-    for (const entry of this.window.takeAllInFlight()) {
-      delete conn.lib._callbacks[entry.sequenceNumber];
-      this.counters.ambiguous += 1;
-      entry.resolve({ kind: 'ambiguous', reason: ambiguousReason, sessionId: this.id, elapsedMs: now - entry.sentAt });
-    }
-    for (const waiting of this.window.takeAllWaiting()) {
-      waiting.resolve(this.notSent(this.closing ? 'closing' : 'connection-lost'));
-    }
+    this.submitter.connectionLost(conn.lib, this.closing);
     conn.lib.removeAllListeners();
     conn.lib.on('error', () => undefined);
     if (reason === 'closed' || reason === 'unbind-by-smsc') {
@@ -392,114 +383,6 @@ export class SmppSession extends EventEmitter {
     });
   }
 
-  // ── submits ───────────────────────────────────────────────────────────────────────────────────
-
-  /** Moves queued submits onto the wire while the window has room and the pacer allows. */
-  private pump(): void {
-    if (this.pumpTimer || !this.conn) return;
-    // PDUs due in this tick go out in one write (see coalesceWrites).
-    coalesceWrites(this.conn.lib.socket);
-    this.pumpDue();
-  }
-
-  private pumpDue(): void {
-    while (this.conn && this.currentState === 'bound' && !this.suspect && this.window.hasRoom() && this.window.queuedCount() > 0) {
-      const now = this.now();
-      const sendAt = this.pacer.nextSendAt(now);
-      if (sendAt > now) {
-        this.pumpTimer = setTimeout(() => {
-          this.pumpTimer = undefined;
-          this.guard(() => this.pump());
-        }, sendAt - now);
-        return;
-      }
-      const waiting = this.window.shift();
-      if (waiting) this.sendSubmit(this.conn, waiting, now);
-    }
-  }
-
-  private sendSubmit(conn: Connection, waiting: WaitingSubmit, now: number): void {
-    const sequence = this.nextSequence(conn);
-    let pdu: Pdu;
-    try {
-      pdu = buildSubmitSm(waiting.params, sequence);
-    } catch (error) {
-      waiting.resolve(this.notSent('encode-error', errorText(error)));
-      return;
-    }
-    // Encode first: node-smpp registers the callback before encoding and throws from send() (defect 3).
-    const encodeError = encodeCheck(pdu);
-    if (encodeError !== undefined) {
-      waiting.resolve(this.notSent('encode-error', encodeError));
-      return;
-    }
-    let sent: boolean;
-    try {
-      sent = conn.lib.send(pdu, (resp) => this.guard(() => this.onSubmitResponse(conn, sequence, resp)));
-    } catch (error) {
-      delete conn.lib._callbacks[sequence];
-      waiting.resolve(this.notSent('encode-error', errorText(error)));
-      return;
-    }
-    if (!sent) {
-      waiting.resolve(this.notSent('socket-not-writable'));
-      return;
-    }
-    this.pacer.take(now);
-    this.counters.submitsSent += 1;
-    const timer = this.addTimer(conn, this.opts.responseTimeoutMs, () => this.onSubmitTimeout(conn, sequence));
-    this.window.add({ sequenceNumber: sequence, sentAt: now, resolve: waiting.resolve, timer });
-  }
-
-  private onSubmitResponse(conn: Connection, sequence: number, resp: Pdu): void {
-    const entry = this.window.settle(sequence);
-    if (!entry) return;
-    conn.timers.delete(entry.timer as NodeJS.Timeout);
-    const now = this.now();
-    this.counters.responses += 1;
-    const status = resp.command_status;
-    if (status === ESME_RTHROTTLED) {
-      this.counters.throttled += 1;
-      if (this.pacer.slowDown(now)) this.log.warn({ limit: this.pacer.currentLimit(now) }, 'SMSC throttled (0x58): slowing down');
-    }
-    const messageId = typeof resp['message_id'] === 'string' && resp['message_id'] !== '' ? resp['message_id'] : undefined;
-    entry.resolve({
-      kind: 'response',
-      command: resp.command === 'generic_nack' ? 'generic_nack' : 'submit_sm_resp',
-      commandStatus: status,
-      ...(messageId !== undefined ? { messageId } : {}),
-      roundTripMs: now - entry.sentAt,
-      sessionId: this.id,
-    });
-    this.afterSettle();
-  }
-
-  /**
-   * No response within responseTimeoutMs: the request is AMBIGUOUS (the SMSC may have accepted
-   * it). The library's callback entry is deleted (defect 3). The session becomes suspect: it
-   * sends nothing more and is recycled once its window is empty, so every other in-flight
-   * request still gets its full timeout (each ends between 1× and 2× the timeout).
-   */
-  private onSubmitTimeout(conn: Connection, sequence: number): void {
-    const entry = this.window.settle(sequence);
-    delete conn.lib._callbacks[sequence];
-    if (!entry) return;
-    this.counters.timeouts += 1;
-    this.counters.ambiguous += 1;
-    entry.resolve({ kind: 'ambiguous', reason: 'timeout', sessionId: this.id, elapsedMs: this.now() - entry.sentAt });
-    if (!this.suspect) this.log.warn({ timeoutMs: this.opts.responseTimeoutMs }, 'submit_sm_resp timeout; recycling the session');
-    this.suspect = true;
-    this.afterSettle();
-  }
-
-  private afterSettle(): void {
-    if (this.suspect && this.window.inFlightCount() === 0) {
-      this.teardown('response-timeout');
-      return;
-    }
-    this.pump();
-  }
-
   // ── inbound PDUs and keep-alive ───────────────────────────────────────────────────────────────
 
   private onPdu(conn: Connection, pdu: Pdu): void {
@@ -549,10 +432,6 @@ export class SmppSession extends EventEmitter {
     conn.timers.delete(timer);
   }
 
-  private notSent(reason: Extract<SubmitResult, { kind: 'not-sent' }>['reason'], detail?: string): SubmitResult {
-    return { kind: 'not-sent', reason, sessionId: this.id, ...(detail !== undefined ? { detail } : {}) };
-  }
-
   private setState(state: SessionState, reason?: string): void {
     if (state === this.currentState) return;
     const previous = this.currentState;
@@ -569,12 +448,4 @@ export class SmppSession extends EventEmitter {
       this.log.error({ err: errorText(error) }, 'unexpected error in SMPP session handler');
     }
   }
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
 }
