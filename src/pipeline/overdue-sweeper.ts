@@ -7,7 +7,7 @@
  * eventId, so consumers keep one.
  */
 import type { Logger } from '../obs/logger.js';
-import { finalKey, type CorrelationIndex, type FinalRecord } from './correlation-index.js';
+import { finalKey, type CorrelationIndex, type FinalRecord, type RequestRecord } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite, EventSink } from './outbound-processor.js';
 
@@ -45,22 +45,31 @@ export class OverdueSweeper {
   /** Emits the UNKNOWN summaries that are due; returns how many. */
   async sweepOnce(): Promise<number> {
     const now = this.deps.now();
-    const due = [...this.deps.index.overdue(now - this.deps.graceMs)];
-    for (const req of due) {
-      const unknown: FinalRecord = { v: 1, status: 'UNKNOWN', errorCategory: null };
-      const writes: CorrelationWrite[] = req.messageIds
-        .filter((m): m is string => m !== null && this.deps.index.final(m) === undefined)
-        .map((m) => ({ key: finalKey(m), value: unknown }));
-      const delivered = req.messageIds.filter((m) => m && this.deps.index.final(m)?.status === 'DELIVERED').length;
-      const facts = { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
-      const summary = ev.summary(facts, [], req.attempts, now, {
-        status: 'UNKNOWN',
-        description: `no final receipt by ${new Date(req.receiptDeadline).toISOString()} for ${writes.length} of ${req.segments} segments (${delivered} delivered)`,
-      });
-      for (const w of writes) this.deps.index.apply(w.key, w.value as FinalRecord);
-      await this.deps.sink.publish([summary], writes);
+    let count = 0;
+    for (const slice of this.deps.index.overdueSlices(now - this.deps.graceMs)) {
+      // one slice's summaries in flight together: the publisher batches them into few requests
+      await Promise.all(slice.map((req) => this.summariseOverdue(req, now)));
+      count += slice.length;
+      await new Promise((resolve) => setImmediate(resolve)); // let submits and receipts through
     }
-    if (due.length > 0) this.deps.logger.info({ requests: due.length }, 'receipts overdue: UNKNOWN summaries published');
-    return due.length;
+    if (count > 0) this.deps.logger.info({ requests: count }, 'receipts overdue: UNKNOWN summaries published');
+    return count;
+  }
+
+  private summariseOverdue(req: RequestRecord, now: number): Promise<void> {
+    // Between slices a receipt may have completed it, or the index dropped it: check again.
+    if (this.deps.index.request(req.id) !== req || this.deps.index.outcomes(req) !== null) return Promise.resolve();
+    const unknown: FinalRecord = { v: 1, status: 'UNKNOWN', errorCategory: null };
+    const writes: CorrelationWrite[] = req.messageIds
+      .filter((m): m is string => m !== null && this.deps.index.final(m) === undefined)
+      .map((m) => ({ key: finalKey(m), value: unknown }));
+    const delivered = req.messageIds.filter((m) => m && this.deps.index.final(m)?.status === 'DELIVERED').length;
+    const facts = { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
+    const summary = ev.summary(facts, [], req.attempts, now, {
+      status: 'UNKNOWN',
+      description: `no final receipt by ${new Date(req.receiptDeadline).toISOString()} for ${writes.length} of ${req.segments} segments (${delivered} delivered)`,
+    });
+    for (const w of writes) this.deps.index.apply(w.key, w.value as FinalRecord);
+    return this.deps.sink.publish([summary], writes);
   }
 }

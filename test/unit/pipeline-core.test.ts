@@ -188,6 +188,41 @@ test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the 
   assert.match(summary.errorDescription, /1 of 2 segments \(1 delivered\)/);
 });
 
+test('correlation index: overdue requests come in slices of visited entries; together they are exactly the overdue ones', () => {
+  const index = new CorrelationIndex(1000);
+  for (let i = 0; i < 45; i++) {
+    index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receiptDeadline: i % 3 === 0 ? 5_000 : 1_000 }));
+    if (i % 5 === 0) index.apply(finalKey(`m${i}`), { v: 1, status: 'DELIVERED', errorCategory: null });
+  }
+  const slices = [...index.overdueSlices(2_000, 10)];
+  assert.equal(slices.length, 5, '45 entries in slices of 10: 4 full slices and the rest');
+  const expected = Array.from({ length: 45 }, (_, i) => i).filter((i) => i % 3 !== 0 && i % 5 !== 0).map((i) => `r${i}`);
+  assert.deepEqual(slices.flat().map((r) => r.id), expected);
+  assert.deepEqual(index.overdue(2_000).map((r) => r.id), expected);
+});
+
+test('overdue sweeper: a request completed while the sweep yields between slices gets no UNKNOWN summary', async () => {
+  const index = new CorrelationIndex();
+  for (let i = 0; i < 30_000; i++) index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receiptDeadline: 1000 }));
+  const published: string[] = [];
+  const sweeper = new OverdueSweeper({
+    index,
+    sink: { publish: async (events) => void published.push(...events.map((e) => e.id)) },
+    graceMs: 0,
+    intervalMs: 1000,
+    keepCompletedMs: 60000,
+    now: () => 5000,
+    logger: silent,
+  });
+  const sweep = sweeper.sweepOnce();
+  // the first slice (20,000 entries) is summarised, then the sweep yields; a receipt lands meanwhile
+  await new Promise((resolve) => setImmediate(resolve));
+  index.apply(finalKey('m29999'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  await sweep;
+  assert.equal(published.length, 29_999);
+  assert.ok(!published.includes('r29999'), 'completed between slices: no UNKNOWN');
+});
+
 test('correlation index: completed requests leave memory after the keep time; unfinished ones stay', () => {
   let now = 0;
   const index = new CorrelationIndex(100, () => now);
