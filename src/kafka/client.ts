@@ -70,11 +70,28 @@ export interface TopicPlan {
  * Creates the missing topics (TOPIC_AUTO_CREATE=true) or reports the first missing one.
  * With KRaft, subscribing to a topic that does not exist yet fails, so this runs before the consumer.
  */
-export async function ensureTopics(
-  admin: Admin,
-  plans: TopicPlan[],
-  autoCreate: boolean,
-): Promise<{ created: string[] }> {
+export async function ensureTopics(admin: Admin, plans: TopicPlan[], autoCreate: boolean, deadlineMs = 30000): Promise<{ created: string[] }> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await ensureTopicsOnce(admin, plans, autoCreate);
+    } catch (err) {
+      // Right after a topic is created a busy broker can answer metadata requests with "This
+      // server does not host this topic-partition" (seen once in the suite: start-up died on it).
+      if (!isTransientMetadataError(err) || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+const TRANSIENT_METADATA_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_CONTROLLER']);
+
+function isTransientMetadataError(err: unknown): boolean {
+  const e = err as { type?: string; cause?: { type?: string } } | null;
+  return TRANSIENT_METADATA_ERRORS.has(e?.type ?? '') || TRANSIENT_METADATA_ERRORS.has(e?.cause?.type ?? '');
+}
+
+async function ensureTopicsOnce(admin: Admin, plans: TopicPlan[], autoCreate: boolean): Promise<{ created: string[] }> {
   const existing = new Set(await admin.listTopics());
   const missing = plans.filter((p) => !existing.has(p.name));
   if (missing.length === 0) return { created: [] };
