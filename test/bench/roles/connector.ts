@@ -1,6 +1,7 @@
 /**
  * Bench role: one connector instance (startApp, exactly as `npm start` wires it), configured by
- * the environment. Requests: usage (CPU, memory), readiness, gc (when run with --expose-gc).
+ * the environment. Requests: usage (CPU, memory), readiness, liveHeap (full GC first when run
+ * with --expose-gc).
  */
 import { startApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
@@ -14,6 +15,11 @@ try {
     {
       usage: () => ({ at: Date.now(), cpu: process.cpuUsage(), mem: process.memoryUsage() }),
       readiness: () => app.readiness(),
+      // Live set: heap right after a full collection (needs --expose-gc; otherwise as found).
+      liveHeap: () => {
+        (globalThis as { gc?: () => void }).gc?.();
+        return { at: Date.now(), mem: process.memoryUsage(), collected: typeof (globalThis as { gc?: unknown }).gc === 'function' };
+      },
     },
     () => app.stop(),
   );

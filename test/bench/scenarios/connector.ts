@@ -139,8 +139,14 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
   await createTopic(ctx.stack, topics.outbound, 12);
   // Completed requests leave the correlation index after CORRELATION_KEEP_DONE_MS (product default
   // 10 min): the run must last well beyond the keep time for the curve to show its plateau.
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('memory'), port, { ...RATE_UNLIMITED, CORRELATION_KEEP_DONE_MS: String(keepDoneMs) }) });
+  // --expose-gc: every 10 s the live heap is read right after a full collection — heapUsed at a
+  // random instant mostly says when V8 last collected (it swung 73–560 MiB between samples).
+  const connector = spawnRole('connector', {
+    env: connectorEnv(ctx, topics, uniqueName('memory'), port, { ...RATE_UNLIMITED, CORRELATION_KEEP_DONE_MS: String(keepDoneMs) }),
+    execArgv: ['--expose-gc'],
+  });
   const mem: Array<{ t: number; done: number; rss: number; heap: number }> = [];
+  const live: Array<{ t: number; done: number; rss: number; heap: number }> = [];
   try {
     await connector.ready;
     const producing = (async () => {
@@ -153,6 +159,7 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
       }
     })();
     let lastMem = 0;
+    let lastLive = 0;
     const { samples, timedOut } = await monitor({
       sample: () => simCounts(sim),
       pids: { connector: connector.pid },
@@ -160,6 +167,13 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
       timeoutMs: 600_000 + volume * 3,
       intervalMs: 500,
       onSample: (s: Sample) => {
+        if (s.t - lastLive >= 10_000) {
+          lastLive = s.t;
+          void connector
+            .request<{ mem: NodeJS.MemoryUsage }>('liveHeap')
+            .then((u) => live.push({ t: s.t, done: s.counts['accepted']!, rss: rssBytes(connector.pid), heap: u.mem.heapUsed }))
+            .catch(() => undefined);
+        }
         if (s.t - lastMem < 2000) return;
         lastMem = s.t;
         void connector
@@ -205,6 +219,18 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
       ctx.report.add(S, 'heap after the keep time', `${mib(Math.min(...heap))} … ${mib(Math.max(...heap))} (spread ${(((Math.max(...heap) - Math.min(...heap)) / heap[0]!) * 100).toFixed(1)} % of the first)`, '', from);
       const slope = (heap.at(-1)! - heap[0]!) / Math.max(1, plateau.at(-1)!.done - plateau[0]!.done);
       ctx.report.add(S, 'heap growth per message after the keep time', slope, 'bytes', `linear (last − first) ${from}`);
+      const livePlateau = live.filter((m) => m.t >= firstSubmit + keepDoneMs + 30_000);
+      if (livePlateau.length > 1) {
+        const lh = livePlateau.map((m) => m.heap);
+        const lr = livePlateau.map((m) => m.rss);
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        const band = (xs: number[]) => `${mib(Math.min(...xs))} … ${mib(Math.max(...xs))}, ${(((Math.max(...xs) - mean(xs)) / mean(xs)) * 100).toFixed(1)} % / ${(((Math.min(...xs) - mean(xs)) / mean(xs)) * 100).toFixed(1)} % around the mean ${mib(mean(xs))}`;
+        const liveFrom = `full GC (--expose-gc) every 10 s, ${livePlateau.length} samples from ${livePlateau[0]!.done} to ${livePlateau.at(-1)!.done} sent`;
+        ctx.report.add(S, 'live heap after a full GC, after the keep time', band(lh), '', liveFrom);
+        ctx.report.add(S, 'RSS right after a full GC, after the keep time', band(lr), '', liveFrom);
+        const liveSlope = (lh.at(-1)! - lh[0]!) / Math.max(1, livePlateau.at(-1)!.done - livePlateau[0]!.done);
+        ctx.report.add(S, 'live heap growth per message after the keep time', liveSlope, 'bytes', `linear (last − first), ${liveFrom}`);
+      }
     } else {
       ctx.report.note(`${S}: the run ended before CORRELATION_KEEP_DONE_MS (${keepDoneMs} ms) + 30 s had passed — no plateau figure; use a larger --memory-volume or a lower --memory-keep-done-ms`);
     }
