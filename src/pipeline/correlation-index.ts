@@ -50,8 +50,15 @@ export class CorrelationIndex {
   private readonly byMessageId = new Map<string, string>();
   private readonly finals = new Map<string, FinalRecord>();
   private readonly waiters = new Set<() => void>();
-  /** Requests whose every segment is final (or that expect no receipt), oldest first. */
-  private readonly completed: Array<{ id: string; at: number }> = [];
+  /**
+   * Requests whose every segment is final (or that expect no receipt), oldest first, from
+   * `completedHead` on. A head index, not shift(): on an array this long (keep time × rate,
+   * 10^5–10^6 entries, in V8's large-object space) every shift() moves the whole array — pruning
+   * 50k entries from 200k blocked the event loop for 8.8 s (measured), long enough to drop the
+   * consumer out of its group.
+   */
+  private completed: Array<{ id: string; at: number }> = [];
+  private completedHead = 0;
   evictions = 0;
   pruned = 0;
 
@@ -101,8 +108,8 @@ export class CorrelationIndex {
    */
   pruneCompleted(before: number): number {
     let dropped = 0;
-    while (this.completed.length > 0 && this.completed[0]!.at < before) {
-      const { id } = this.completed.shift()!;
+    while (this.completedHead < this.completed.length && this.completed[this.completedHead]!.at < before) {
+      const { id } = this.completed[this.completedHead++]!;
       const rec = this.requests.get(id);
       if (!rec) continue;
       const done = rec.receipts ? this.outcomes(rec) !== null : !rec.messageIds.includes(null);
@@ -114,6 +121,11 @@ export class CorrelationIndex {
         this.finals.delete(m);
       }
       dropped++;
+    }
+    // Drop the consumed prefix once it is most of the array: amortised O(1) per entry.
+    if (this.completedHead > 1024 && this.completedHead * 2 > this.completed.length) {
+      this.completed = this.completed.slice(this.completedHead);
+      this.completedHead = 0;
     }
     this.pruned += dropped;
     return dropped;

@@ -223,6 +223,23 @@ test('overdue sweeper: a request completed while the sweep yields between slices
   assert.ok(!published.includes('r29999'), 'completed between slices: no UNKNOWN');
 });
 
+test('correlation index: pruning 150,000 of 300,000 completed requests takes well under 2 s (no O(n) shift per entry)', () => {
+  let now = 0;
+  const index = new CorrelationIndex(1_000_000, () => now);
+  for (let i = 0; i < 300_000; i++) {
+    now = i;
+    index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receipts: false }));
+  }
+  const started = performance.now();
+  let dropped = 0;
+  for (let before = 1_000; before <= 150_000; before += 1_000) dropped += index.pruneCompleted(before);
+  const ms = performance.now() - started;
+  assert.equal(dropped, 150_000);
+  assert.equal(index.size, 150_000);
+  // With Array.shift() on this array the same work took ~25 s here (8.8 s for 50k of 200k).
+  assert.ok(ms < 2_000, `pruning took ${ms.toFixed(0)} ms`);
+});
+
 test('correlation index: completed requests leave memory after the keep time; unfinished ones stay', () => {
   let now = 0;
   const index = new CorrelationIndex(100, () => now);
