@@ -6,7 +6,12 @@
  */
 export class Admission {
   private readonly counts = new Map<string, number>();
-  private readonly waiters = new Map<string, Array<() => void>>();
+  /**
+   * Waiters per session in arrival order. A Set, not an array: a backlog can park thousands of
+   * records here, and an abort (rebalance, shutdown) removes every one of them — indexOf + splice
+   * per waiter made that quadratic.
+   */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(private readonly limit: number) {}
 
@@ -14,18 +19,17 @@ export class Admission {
     while ((this.counts.get(sessionId) ?? 0) >= this.limit) {
       signal.throwIfAborted();
       await new Promise<void>((resolve, reject) => {
-        const list = this.waiters.get(sessionId) ?? [];
+        const list = this.waiters.get(sessionId) ?? new Set<() => void>();
         this.waiters.set(sessionId, list);
         const wake = () => {
           signal.removeEventListener('abort', onAbort);
           resolve();
         };
         const onAbort = () => {
-          const i = list.indexOf(wake);
-          if (i >= 0) list.splice(i, 1);
+          list.delete(wake);
           reject(signal.reason);
         };
-        list.push(wake);
+        list.add(wake);
         signal.addEventListener('abort', onAbort, { once: true });
       });
     }
@@ -35,7 +39,12 @@ export class Admission {
       if (released) return;
       released = true;
       this.counts.set(sessionId, (this.counts.get(sessionId) ?? 1) - 1);
-      this.waiters.get(sessionId)?.shift()?.();
+      const list = this.waiters.get(sessionId);
+      const next = list?.values().next().value;
+      if (next) {
+        list!.delete(next);
+        next();
+      }
     };
   }
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { AccountGate } from '../../src/pipeline/account-gate.js';
+import { Admission } from '../../src/pipeline/admission.js';
 import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import * as ev from '../../src/pipeline/events.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
@@ -253,4 +254,24 @@ test('correlation index: completed requests leave memory after the keep time; un
   assert.equal(index.segmentOf('m3'), undefined);
   assert.equal(index.segmentOf('m2')?.request.id, 'open', 'still waiting for its receipt');
   assert.equal(index.size, 1);
+});
+
+test('admission: waiters are admitted in arrival order; an aborted waiter leaves the queue and the next one goes', async () => {
+  const admission = new Admission(1);
+  const order: string[] = [];
+  const first = await admission.acquire('s1', new AbortController().signal);
+  const abortB = new AbortController();
+  const a = admission.acquire('s1', new AbortController().signal).then((release) => (order.push('a'), release));
+  const b = admission.acquire('s1', abortB.signal).then(
+    () => order.push('b'),
+    () => order.push('b aborted'),
+  );
+  const c = admission.acquire('s1', new AbortController().signal).then((release) => (order.push('c'), release));
+  abortB.abort(new Error('drain'));
+  await b;
+  first();
+  (await a)();
+  (await c)();
+  assert.deepEqual(order, ['b aborted', 'a', 'c']);
+  assert.equal(admission.outstanding('s1'), 0);
 });
