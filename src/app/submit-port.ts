@@ -10,11 +10,12 @@ import type { SubmitParams, SubmitResult } from '../smpp/types.js';
 
 export function poolSubmitPort(pool: SmppPool, admission: Admission): SubmitPort {
   return {
-    async submit(key: string, params: SubmitParams, signal: AbortSignal): Promise<SubmitResult> {
+    async submit(key: string, params: SubmitParams, signal: AbortSignal, stillAllowed?: () => boolean): Promise<SubmitResult> {
       const session = pool.sessionForKey(key);
       if (!session) return { kind: 'not-sent', reason: 'not-bound', sessionId: '' };
       const release = await admission.acquire(session.id, signal);
       try {
+        if (stillAllowed && !stillAllowed()) return { kind: 'not-sent', reason: 'account-paused', sessionId: session.id };
         return await session.submit(params);
       } finally {
         release();

@@ -29,6 +29,7 @@ import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
+import { AckSettler } from './ack-settler.js';
 import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
 
@@ -87,15 +88,7 @@ export class OutboundConsumer {
   private consumer: Consumer;
   private readonly active = new Set<AbortController>();
   private readonly primed = new Set<number>();
-  /** Partitions assigned to this member in the current generation. */
-  private owned = new Set<number>();
-  /** Per partition: the background wait for acks + commit of its released batches, in order. */
-  private readonly settleChains = new Map<number, Promise<void>>();
-  private readonly settling = new Set<Promise<void>>();
-  /** Offsets below which a kept partition's records are done (acked) here: not processed again. */
-  private readonly doneBefore = new Map<number, bigint>();
-  private unacked = 0;
-  private ackWaiters: (() => void)[] = [];
+  private readonly settler: AckSettler;
   private draining: { until: number; timer: NodeJS.Timeout } | null = null;
   private stopping = false;
   private joined = false;
@@ -103,6 +96,7 @@ export class OutboundConsumer {
   private watchdog: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: OutboundConsumerOptions) {
+    this.settler = new AckSettler(opts.maxUnackedRecords ?? 2000);
     this.consumer = this.create();
   }
 
@@ -125,8 +119,7 @@ export class OutboundConsumer {
       this.joined = true;
       this.primed.clear();
       const partitions = e.payload.memberAssignment[this.opts.topic] ?? [];
-      this.owned = new Set(partitions);
-      for (const p of [...this.doneBefore.keys()]) if (!this.owned.has(p)) this.doneBefore.delete(p);
+      this.settler.assigned(partitions);
       this.opts.logger.info({ memberId: e.payload.memberId, partitions, leader: e.payload.isLeader }, 'joined consumer group');
       this.opts.onAssignment?.(e.payload.memberId, partitions);
     });
@@ -138,13 +131,13 @@ export class OutboundConsumer {
     });
     c.on(c.events.CRASH, (e) => {
       this.joined = false;
-      this.owned = new Set();
+      this.settler.unassigned();
       this.opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
       if (!e.payload.restart && !this.stopping) void this.restart('crash without restart');
     });
     c.on(c.events.STOP, () => {
       this.joined = false;
-      this.owned = new Set();
+      this.settler.unassigned();
     });
     return c;
   }
@@ -168,7 +161,7 @@ export class OutboundConsumer {
   private startWatchdog(): void {
     const limit = this.opts.watchdogMs ?? Math.max(60000, 3 * this.opts.sessionTimeoutMs);
     this.watchdog = setInterval(() => {
-      if (this.stopping || this.active.size > 0 || this.settling.size > 0) {
+      if (this.stopping || this.active.size > 0 || this.settler.busy) {
         this.lastFetchAt = Date.now();
         return;
       }
@@ -238,7 +231,7 @@ export class OutboundConsumer {
       if (!this.primed.has(partition)) {
         // The previous owner's in-flight records of this partition first (see the header), then
         // the correlation catch-up; a partition we keep across a rebalance waits the same.
-        await this.settleChains.get(partition);
+        await this.settler.settled(partition);
         await new Promise((r) => setTimeout(r, this.opts.handoverGraceMs ?? 250));
         await this.opts.beforeFirstBatch?.(partition);
         this.primed.add(partition);
@@ -268,56 +261,14 @@ export class OutboundConsumer {
     if (first === null) payload.resolveOffset(batch.lastOffset());
     else if (first > BigInt(batch.firstOffset() ?? '0')) payload.resolveOffset((first - 1n).toString());
     this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
-    if (tracker.pendingCount() > 0 && !this.stopping && !this.draining) this.settleInBackground(payload, tracker, released.acked);
-    else {
+    if (tracker.pendingCount() > 0 && !this.stopping && !this.draining) {
+      this.settler.settle(partition, released.acked, () => this.commit(payload, tracker, true));
+    } else {
       // earlier batches of the partition first: a commit must never pass their unacked records
-      while (this.settleChains.has(partition)) await this.settleChains.get(partition);
+      await this.settler.settled(partition);
       await this.commit(payload, tracker);
     }
     this.endDrain();
-  }
-
-  /**
-   * Waits for the batch's acks, then commits — after the earlier batches of the partition, so
-   * commits never go backwards — and only while the partition is still ours: once it moved, its
-   * new owner commits (a late commit from here could rewind it).
-   */
-  private settleInBackground(payload: EachBatchPayload, tracker: PartitionOffsets, acked: Promise<void>): void {
-    const partition = payload.batch.partition;
-    const previous = this.settleChains.get(partition) ?? Promise.resolve();
-    const chain: Promise<void> = previous
-      .then(() => acked)
-      .then(async () => {
-        if (this.owned.has(partition)) await this.commit(payload, tracker, true);
-      });
-    this.settleChains.set(partition, chain);
-    this.settling.add(chain);
-    void chain.finally(() => {
-      this.settling.delete(chain);
-      if (this.settleChains.get(partition) === chain) this.settleChains.delete(partition);
-    });
-  }
-
-  private async roomForUnacked(signal: AbortSignal): Promise<void> {
-    const max = this.opts.maxUnackedRecords ?? 2000;
-    while (this.unacked >= max) {
-      if (signal.aborted) throw signal.reason;
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          signal.removeEventListener('abort', wake);
-          resolve();
-        };
-        this.ackWaiters.push(wake);
-        signal.addEventListener('abort', wake, { once: true });
-      });
-    }
-  }
-
-  private ackSettled(): void {
-    this.unacked -= 1;
-    const waiters = this.ackWaiters;
-    this.ackWaiters = [];
-    for (const wake of waiters) wake();
   }
 
   /** Starts every record; resolves when all are done with the SMSC (or failed / aborted). */
@@ -332,7 +283,7 @@ export class OutboundConsumer {
       if (firstUnreleased === null || o < firstUnreleased) firstUnreleased = o;
       return false;
     };
-    const skipBelow = this.doneBefore.get(batch.partition);
+    const skipBelow = this.settler.skipBelow(batch.partition);
     for (const m of batch.messages) {
       if (this.stopping || this.draining || signal.aborted) break;
       // Re-fetched after a rebalance that left us the partition: acked here, commit still pending.
@@ -355,16 +306,13 @@ export class OutboundConsumer {
         if (previous && !(await previous)) return unreleased(m.offset);
         if (this.draining && signal.aborted) return unreleased(m.offset);
         try {
-          await this.roomForUnacked(signal);
+          await this.settler.roomForUnacked(signal);
           const { acked } = await this.opts.handler.process(record, signal);
-          this.unacked += 1;
           acks.push(
-            acked
-              .then(
-                () => tracker.finish(m.offset),
-                (err: unknown) => this.opts.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'events not acknowledged; the record stays uncommitted'),
-              )
-              .finally(() => this.ackSettled()),
+            this.settler.track(acked).then(
+              () => tracker.finish(m.offset),
+              (err: unknown) => this.opts.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'events not acknowledged; the record stays uncommitted'),
+            ),
           );
           return true;
         } catch (err) {
@@ -415,10 +363,8 @@ export class OutboundConsumer {
     const offset = tracker.committable();
     if (offset === null) return;
     const partition = payload.batch.partition;
-    if (!inOrder && this.settleChains.has(partition)) return;
-    if (tracker.pendingCount() === 0 && this.owned.has(partition) && BigInt(offset) > (this.doneBefore.get(partition) ?? -1n)) {
-      this.doneBefore.set(partition, BigInt(offset));
-    }
+    if (!inOrder && this.settler.hasPending(partition)) return;
+    if (tracker.pendingCount() === 0) this.settler.noteDone(partition, BigInt(offset));
     try {
       await payload.commitOffsetsIfNecessary({
         topics: [{ topic: payload.batch.topic, partitions: [{ partition: payload.batch.partition, offset }] }],
@@ -443,7 +389,7 @@ export class OutboundConsumer {
     if (this.watchdog) clearInterval(this.watchdog);
     this.startDrain('shutdown');
     const deadline = Date.now() + this.opts.drainMs + 15000;
-    while ((this.active.size > 0 || this.settling.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.active.size > 0 || this.settler.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     await this.consumer.disconnect();
     if (this.draining) clearTimeout(this.draining.timer);
   }

@@ -17,7 +17,11 @@ import { backoffDelay, sleep } from './sleep.js';
 
 /** Picks a bound session for the key and submits (waiting while no session is bound). */
 export interface SubmitPort {
-  submit(key: string, params: SubmitParams, signal: AbortSignal): Promise<SubmitResult>;
+  /**
+   * `stillAllowed` is asked once the submit has its turn (after any wait for room): false → the
+   * result is `not-sent` / `account-paused` and nothing goes on the wire.
+   */
+  submit(key: string, params: SubmitParams, signal: AbortSignal, stillAllowed?: () => boolean): Promise<SubmitResult>;
 }
 
 export type SegmentOutcome =
@@ -60,7 +64,10 @@ export async function submitSegment(
       return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
     }
     const isProbe = await opts.gate.pass(signal);
-    const result = await opts.port.submit(key, params, signal);
+    // The account may pause while this submit waits for room in its session: then it goes back
+    // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
+    const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open);
+    if (result.kind === 'not-sent' && result.reason === 'account-paused') continue;
     if (result.kind === 'not-sent') {
       if (isProbe) opts.gate.probeInconclusive();
       await sleep(opts.notSentDelayMs ?? 100, signal);

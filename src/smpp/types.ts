@@ -99,7 +99,7 @@ export type SubmitResult =
   | { kind: 'not-sent'; reason: NotSentReason; sessionId: string; detail?: string };
 
 export type AmbiguousReason = 'timeout' | 'connection-lost' | 'closing';
-export type NotSentReason = 'not-bound' | 'not-submit-capable' | 'closing' | 'encode-error' | 'connection-lost' | 'socket-not-writable';
+export type NotSentReason = 'not-bound' | 'not-submit-capable' | 'closing' | 'encode-error' | 'connection-lost' | 'socket-not-writable' | 'account-paused';
 
 /** A deliver_sm as handed to the receipt handler: raw bytes, TLVs, no library decoding. */
 export interface DeliverSm extends SmppAddressPair {

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AckSettler } from '../../src/kafka/ack-settler.js';
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+test('ack settler: a partition commits its batches in order, even when a later batch is acked first', async () => {
+  const settler = new AckSettler(100);
+  settler.assigned([0]);
+  const commits: string[] = [];
+  const first = deferred();
+  const second = deferred();
+  settler.settle(0, first.promise, async () => void commits.push('batch 1'));
+  settler.settle(0, second.promise, async () => void commits.push('batch 2'));
+  second.resolve();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(commits, [], 'batch 2 waits for batch 1');
+  assert.ok(settler.hasPending(0));
+  first.resolve();
+  await settler.settled(0);
+  assert.deepEqual(commits, ['batch 1', 'batch 2']);
+  assert.equal(settler.busy, false);
+});
+
+test('ack settler: no commit for a partition that moved to another member meanwhile', async () => {
+  const settler = new AckSettler(100);
+  settler.assigned([0, 1]);
+  const commits: number[] = [];
+  const acked = deferred();
+  settler.settle(0, acked.promise, async () => void commits.push(0));
+  settler.settle(1, acked.promise, async () => void commits.push(1));
+  settler.assigned([1]); // rebalance: partition 0 went elsewhere
+  acked.resolve();
+  await settler.settled(0);
+  await settler.settled(1);
+  assert.deepEqual(commits, [1]);
+});
+
+test('ack settler: at most maxUnacked records wait for acks; the next one goes when one settles; an abort ends the wait', async () => {
+  const settler = new AckSettler(2);
+  const a = deferred();
+  const b = deferred();
+  await settler.roomForUnacked(new AbortController().signal);
+  void settler.track(a.promise);
+  await settler.roomForUnacked(new AbortController().signal);
+  void settler.track(b.promise);
+  let admitted = false;
+  const third = settler.roomForUnacked(new AbortController().signal).then(() => (admitted = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(admitted, false, 'two are waiting for acks: the third waits');
+  a.resolve();
+  await third;
+  assert.equal(admitted, true);
+  const aborter = new AbortController();
+  void settler.track(new Promise(() => undefined)); // never acked: the limit is reached again
+  const waiting = settler.roomForUnacked(aborter.signal);
+  aborter.abort(new Error('drain'));
+  await assert.rejects(waiting, /drain/);
+});
+
+test('ack settler: offsets done here are remembered only for partitions still assigned', () => {
+  const settler = new AckSettler(10);
+  settler.assigned([0, 1]);
+  settler.noteDone(0, 42n);
+  settler.noteDone(1, 7n);
+  settler.noteDone(0, 40n);
+  assert.equal(settler.skipBelow(0), 42n, 'never moves back');
+  settler.assigned([0]);
+  assert.equal(settler.skipBelow(1), undefined, 'a lost partition is forgotten');
+  settler.noteDone(1, 9n);
+  assert.equal(settler.skipBelow(1), undefined, 'nor noted while not ours');
+});
