@@ -87,7 +87,9 @@ export class CorrelationIndex {
     if (!rec) return;
     this.requests.set(id, rec);
     for (const m of rec.messageIds) if (m) this.byMessageId.set(m, id);
-    if (!rec.receipts && !rec.messageIds.includes(null)) this.completed.push({ id, at: this.clock() });
+    // Complete already when applied: no receipt expected, or its finals arrived first (another
+    // replica's `f:` records can be read before this snapshot).
+    if (this.isComplete(rec)) this.completed.push({ id, at: this.clock() });
     while (this.requests.size > this.maxRequests) this.evictOldest();
   }
 
@@ -111,15 +113,8 @@ export class CorrelationIndex {
     while (this.completedHead < this.completed.length && this.completed[this.completedHead]!.at < before) {
       const { id } = this.completed[this.completedHead++]!;
       const rec = this.requests.get(id);
-      if (!rec) continue;
-      const done = rec.receipts ? this.outcomes(rec) !== null : !rec.messageIds.includes(null);
-      if (!done) continue;
-      this.requests.delete(id);
-      for (const m of rec.messageIds) {
-        if (!m) continue;
-        this.byMessageId.delete(m);
-        this.finals.delete(m);
-      }
+      if (!rec || !this.isComplete(rec)) continue;
+      this.forget(id, rec);
       dropped++;
     }
     // Drop the consumed prefix once it is most of the array: amortised O(1) per entry.
@@ -133,13 +128,23 @@ export class CorrelationIndex {
 
   private evictOldest(): void {
     const [id, rec] = this.requests.entries().next().value as [string, RequestRecord];
+    this.forget(id, rec);
+    this.evictions++;
+  }
+
+  /** Drops a request with its message ids and final records. */
+  private forget(id: string, rec: RequestRecord): void {
     this.requests.delete(id);
     for (const m of rec.messageIds) {
       if (!m) continue;
       this.byMessageId.delete(m);
       this.finals.delete(m);
     }
-    this.evictions++;
+  }
+
+  /** Every segment submitted, and final too when receipts were requested. */
+  private isComplete(rec: RequestRecord): boolean {
+    return rec.receipts ? this.outcomes(rec) !== null : !rec.messageIds.includes(null);
   }
 
   request(id: string): RequestRecord | undefined {
@@ -207,10 +212,5 @@ export class CorrelationIndex {
       }
     }
     yield due;
-  }
-
-  /** All overdue requests at once (see overdueSlices). */
-  overdue(now: number): RequestRecord[] {
-    return [...this.overdueSlices(now, Number.MAX_SAFE_INTEGER)].flat();
   }
 }

@@ -51,7 +51,7 @@ export class ReceiptProcessor {
   private readonly recent = new Set<string>();
   private readonly publishing = new Map<string, Promise<void>>();
   /** Multipart requests with a final segment handled here, waiting for segments reported elsewhere. */
-  private readonly awaitingOthers = new Map<string, number>();
+  private readonly awaitingOthers = new Set<string>();
 
   constructor(private readonly deps: ReceiptProcessorDeps) {}
 
@@ -133,7 +133,7 @@ export class ReceiptProcessor {
     const events = [event];
     const outcomes = this.deps.index.outcomes(req);
     if (outcomes) events.push(ev.summary(facts, outcomes, req.attempts, now));
-    else if (req.segments > 1) this.awaitingOthers.set(req.id, now);
+    else if (req.segments > 1) this.awaitingOthers.add(req.id);
     return { events, correlation: [{ key: finalKey(r.messageId), value: final }] };
   }
 
@@ -178,7 +178,7 @@ export class ReceiptProcessor {
   }
 
   private remember(id: string): void {
-    if (this.awaitingOthers.size > RECENT_IDS) this.awaitingOthers.delete(this.awaitingOthers.keys().next().value as string);
+    if (this.awaitingOthers.size > RECENT_IDS) this.awaitingOthers.delete(this.awaitingOthers.values().next().value as string);
     this.recent.add(id);
     if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
   }
