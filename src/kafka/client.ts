@@ -71,15 +71,22 @@ export interface TopicPlan {
  * With KRaft, subscribing to a topic that does not exist yet fails, so this runs before the consumer.
  */
 export async function ensureTopics(admin: Admin, plans: TopicPlan[], autoCreate: boolean, deadlineMs = 30000): Promise<{ created: string[] }> {
-  const until = Date.now() + deadlineMs;
+  // Right after a topic is created a busy broker can answer metadata requests with "This server
+  // does not host this topic-partition" (seen once in the suite: start-up died on it).
+  return retryUntil(Date.now() + deadlineMs, () => ensureTopicsOnce(admin, plans, autoCreate), isTransientMetadataError, 250);
+}
+
+/**
+ * Runs `attempt` until it resolves; an error that `retriable` accepts is retried after `pauseMs`
+ * until `deadline` (epoch ms) would pass, then thrown — as is any other error at once.
+ */
+export async function retryUntil<T>(deadline: number, attempt: () => Promise<T>, retriable: (err: unknown) => boolean, pauseMs = 200): Promise<T> {
   for (;;) {
     try {
-      return await ensureTopicsOnce(admin, plans, autoCreate);
+      return await attempt();
     } catch (err) {
-      // Right after a topic is created a busy broker can answer metadata requests with "This
-      // server does not host this topic-partition" (seen once in the suite: start-up died on it).
-      if (!isTransientMetadataError(err) || Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 250));
+      if (!retriable(err) || Date.now() + pauseMs > deadline) throw err;
+      await new Promise((r) => setTimeout(r, pauseMs));
     }
   }
 }

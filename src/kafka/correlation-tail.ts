@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
+import { retryUntil } from './client.js';
 import { ORIGIN_HEADER } from './sinks.js';
 
 export class CorrelationTail {
@@ -106,18 +107,14 @@ export class CorrelationTail {
    * End offsets, retried until `deadline`: right after the topic was created kafkajs' admin can
    * throw from fetchTopicOffsets ("Cannot destructure property 'partitions' of 'high.pop(...)'")
    * while its metadata lacks the topic — seen in the bench; thrown out of eachBatch it crashed
-   * the consumer group member.
+   * the consumer group member. null when it never worked.
    */
-  private async endOffsets(deadline: number): Promise<{ partition: number; high: string; low: string }[] | null> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.admin.fetchTopicOffsets(this.topic);
-      } catch (err) {
-        if (Date.now() + 200 > deadline) return null;
-        this.logger.debug({ err: (err as Error).message, attempt }, 'correlation topic offsets not available yet; retrying');
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+  private endOffsets(deadline: number): Promise<{ partition: number; high: string; low: string }[] | null> {
+    const retriable = (err: unknown): boolean => {
+      this.logger.debug({ err: (err as Error).message }, 'correlation topic offsets not available yet; retrying');
+      return true;
+    };
+    return retryUntil(deadline, () => this.admin.fetchTopicOffsets(this.topic), retriable).catch(() => null);
   }
 
   async stop(): Promise<void> {
