@@ -46,3 +46,17 @@ export function connectorEnv(ctx: BenchContext, topics: { outbound: string; deli
     ...extra,
   };
 }
+
+/** Environment of the naive loop (c) against the bench stack: 4 trx binds × window 10, like the connector. */
+export function naiveEnv(ctx: BenchContext, topics: { outbound: string; delivery: string }, group: string, smppPort: number): Record<string, string> {
+  return {
+    BROKERS: ctx.stack.kafkaBrokers,
+    REGISTRY_URL: ctx.stack.registryUrl,
+    TOPIC_OUTBOUND: topics.outbound,
+    TOPIC_DELIVERY: topics.delivery,
+    GROUP: group,
+    SMPP_PORT: String(smppPort),
+    SESSIONS: '4',
+    WINDOW: '10',
+  };
+}

@@ -3,7 +3,7 @@
  * (c) the naive loop. Each runs as its own process against the shared bench stack.
  */
 import { benchTopics, cpuSeconds, createTopic, spawnRole, uniqueName } from '../common.js';
-import type { BenchContext } from '../context.js';
+import { naiveEnv, type BenchContext } from '../context.js';
 import { monitor, throughput } from '../monitor.js';
 
 const UNTHROTTLED = { throughputPerSecond: 1_000_000_000, maxBindsPerSystemId: 64 };
@@ -79,16 +79,7 @@ export async function naiveLoop(ctx: BenchContext): Promise<void> {
   try {
     const { port } = (await sim.ready) as { port: number };
     naive = spawnRole('naive', {
-      env: {
-        BROKERS: ctx.stack.kafkaBrokers,
-        REGISTRY_URL: ctx.stack.registryUrl,
-        TOPIC_OUTBOUND: topics.outbound,
-        TOPIC_DELIVERY: topics.delivery,
-        GROUP: uniqueName('naive'),
-        SMPP_PORT: String(port),
-        SESSIONS: '4',
-        WINDOW: '10',
-      },
+      env: naiveEnv(ctx, topics, uniqueName('naive'), port),
     });
     await naive.ready;
     const n = naive;

@@ -20,7 +20,7 @@ import {
   spawnRole,
   uniqueName,
 } from '../common.js';
-import { connectorEnv, type BenchContext } from '../context.js';
+import { connectorEnv, naiveEnv, type BenchContext } from '../context.js';
 import { monitor } from '../monitor.js';
 import { UNTHROTTLED } from './ceilings.js';
 
@@ -132,18 +132,7 @@ async function measureLatency(ctx: BenchContext, target: 'connector' | 'naive', 
   const child =
     target === 'connector'
       ? spawnRole('connector', { env: connectorEnv(ctx, topics, group, port, { SMPP_RATE_LIMIT: '100000' }) })
-      : spawnRole('naive', {
-          env: {
-            BROKERS: ctx.stack.kafkaBrokers,
-            REGISTRY_URL: ctx.stack.registryUrl,
-            TOPIC_OUTBOUND: topics.outbound,
-            TOPIC_DELIVERY: topics.delivery,
-            GROUP: group,
-            SMPP_PORT: String(port),
-            SESSIONS: '4',
-            WINDOW: '10',
-          },
-        });
+      : spawnRole('naive', { env: naiveEnv(ctx, topics, group, port) });
   const sentAt = new Float64Array(total);
   try {
     await child.ready;
