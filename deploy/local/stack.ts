@@ -206,8 +206,14 @@ function javaBin(): string {
 }
 
 /** Kafka cluster ids are base64url (no padding) of 16 random bytes. */
-function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+// Base64url of 16 random bytes, as `kafka-storage random-uuid` prints it. One id in 64 starts with
+// '-', which the storage tool's argument parser reads as a flag (CI failed on one); Kafka's own
+// Uuid.randomUuid draws again in that case, and so do we.
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 // ---------------------------------------------------------------- locking (one `up` per dir)
@@ -406,8 +412,8 @@ function formatKafkaStorage(dir: string, st: StackState, propsPath: string): voi
       path.join(kafkaLibs(), '*'),
       'kafka.tools.StorageTool',
       'format',
-      '-t',
-      st.clusterId,
+      // `=` keeps an id saved by an older version (which may start with '-') an argument, not a flag
+      `--cluster-id=${st.clusterId}`,
       '-c',
       propsPath,
     ],
