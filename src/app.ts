@@ -11,9 +11,10 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from './config.js';
 import { redactedConfig } from './config.js';
 import { createBindSlotAssigner } from './kafka/assigner.js';
-import { createKafka, ensureTopics } from './kafka/client.js';
+import { createKafka, ensureTopics, partitionCount } from './kafka/client.js';
 import { BrokerProbe } from './kafka/broker-probe.js';
 import { AvroCodec } from './kafka/codec.js';
+import { CorrelationBundler } from './kafka/correlation-bundle.js';
 import { CorrelationTail } from './kafka/correlation-tail.js';
 import { OutboundConsumer } from './kafka/outbound-consumer.js';
 import { Publisher } from './kafka/publisher.js';
@@ -111,10 +112,14 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
   const codec = new AvroCodec(config.registry, topics);
   await registerWithRetry(codec, logger, () => p.stopping);
 
-  p.publisher = new Publisher(p.kafka, { lingerMs: config.kafka.producerLingerMs });
-  await p.publisher.connect();
   const instanceId = randomUUID();
-  const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics), instanceId);
+  const bundler = new CorrelationBundler({
+    partitions: await partitionCount(p.admin, topics.correlation),
+    origin: instanceId,
+  });
+  p.publisher = new Publisher(p.kafka, { lingerMs: config.kafka.producerLingerMs, bundle: { topic: topics.correlation, bundler } });
+  await p.publisher.connect();
+  const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics));
 
   const index = new CorrelationIndex(config.correlationIndexMax);
   let receiptsRef: ReceiptProcessor | null = null;

@@ -91,6 +91,14 @@ export async function retryUntil<T>(deadline: number, attempt: () => Promise<T>,
   }
 }
 
+/** How many partitions `topic` has (the correlation bundles are packed per partition). */
+export async function partitionCount(admin: Admin, topic: string, deadlineMs = 30000): Promise<number> {
+  const { topics } = await retryUntil(Date.now() + deadlineMs, () => admin.fetchTopicMetadata({ topics: [topic] }), isTransientMetadataError, 250);
+  const count = topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+  if (count < 1) throw new Error(`topic ${topic} has no partitions in the broker's metadata`);
+  return count;
+}
+
 const TRANSIENT_METADATA_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_CONTROLLER']);
 
 function isTransientMetadataError(err: unknown): boolean {

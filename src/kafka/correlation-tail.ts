@@ -11,7 +11,7 @@ import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
 import { retryUntil } from './client.js';
-import { ORIGIN_HEADER } from './sinks.js';
+import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
 
 export class CorrelationTail {
   private readonly consumer: Consumer;
@@ -26,7 +26,7 @@ export class CorrelationTail {
     private readonly index: CorrelationIndex,
     groupPrefix: string,
     private readonly logger: Logger,
-    /** Records this process wrote itself were applied locally already: skip their parsing. */
+    /** Bundles this process wrote itself were applied locally already: skip their parsing. */
     private readonly ownOrigin = '',
     /** Called after another process's `f:` (final receipt) record was applied. */
     private readonly onRemoteFinal?: (messageId: string) => void,
@@ -57,8 +57,10 @@ export class CorrelationTail {
           if (!key) continue;
           if (this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
           try {
-            this.index.apply(key, m.value ? JSON.parse(m.value.toString('utf8')) : null);
-            if (m.value && key.startsWith('f:')) this.onRemoteFinal?.(key.slice(2));
+            for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
+              this.index.apply(entryKey, value as Parameters<CorrelationIndex['apply']>[1]);
+              if (value && entryKey.startsWith('f:')) this.onRemoteFinal?.(entryKey.slice(2));
+            }
           } catch (err) {
             this.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'skipping unreadable correlation record');
           }

@@ -7,11 +7,13 @@
  * record (acks=all), which is what the commit rule and the receipt-ack rule wait for.
  */
 import type { Kafka, Message, Producer } from 'kafkajs';
+import type { CorrelationBundler } from './correlation-bundle.js';
 
 export interface OutRecord {
   topic: string;
   key: string | Buffer | null;
-  value: Buffer | null;
+  /** A string only for the bundled topic (an entry's JSON); bytes everywhere else. */
+  value: Buffer | string | null;
   headers?: Record<string, string | Buffer>;
 }
 
@@ -31,6 +33,8 @@ export interface PublisherOptions {
    * returned made it worse (many small requests).
    */
   lingerMs?: number;
+  /** Records for this topic are packed into bundles at each flush (see correlation-bundle.ts). */
+  bundle?: { topic: string; bundler: CorrelationBundler };
 }
 
 export class Publisher {
@@ -43,6 +47,7 @@ export class Publisher {
   private timer: NodeJS.Timeout | null = null;
   private readonly maxBatchRecords: number;
   private readonly lingerMs: number;
+  private readonly bundle: PublisherOptions['bundle'];
   private lastAckAt = 0;
   private lastError: unknown = null;
   private connected = false;
@@ -55,6 +60,7 @@ export class Publisher {
     });
     this.maxBatchRecords = options.maxBatchRecords ?? 1000;
     this.lingerMs = options.lingerMs ?? 10;
+    this.bundle = options.bundle;
     this.producer.on(this.producer.events.DISCONNECT, () => {
       this.connected = false;
     });
@@ -136,15 +142,7 @@ export class Publisher {
    * deadline (receipts) race this promise with their own timer.
    */
   private async sendWithRetry(batch: Pending[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    for (const p of batch) {
-      for (const r of p.records) {
-        let list = byTopic.get(r.topic);
-        if (!list) byTopic.set(r.topic, (list = []));
-        list.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}) });
-      }
-    }
-    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    const topicMessages = this.toTopicMessages(batch);
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw new Error('publisher closed before Kafka acknowledged the records');
       try {
@@ -157,6 +155,28 @@ export class Publisher {
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
       }
     }
+  }
+
+  /** Built once per flush, so every retry sends the same records (the same bundle keys). */
+  private toTopicMessages(batch: Pending[]): { topic: string; messages: Message[] }[] {
+    const byTopic = new Map<string, Message[]>();
+    const bundled: { key: string; json: string }[] = [];
+    for (const p of batch) {
+      for (const r of p.records) {
+        if (r.topic === this.bundle?.topic) {
+          bundled.push({ key: String(r.key), json: String(r.value) });
+          continue;
+        }
+        let list = byTopic.get(r.topic);
+        if (!list) byTopic.set(r.topic, (list = []));
+        list.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}) });
+      }
+    }
+    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    // First in the request, as the entries were first in their batches: a consumer that sees an
+    // event can then find its mapping.
+    if (this.bundle && bundled.length > 0) topicMessages.unshift({ topic: this.bundle.topic, messages: this.bundle.bundler.pack(bundled) });
+    return topicMessages;
   }
 
   private closed = false;

@@ -3,7 +3,7 @@
  * (acks=all) to the delivery, correlation, DLQ and inbound topics.
  *
  * Events are keyed by request id, so every event of one request lands in one partition, in order.
- * Correlation records are JSON (connector-internal) on the compacted correlation topic.
+ * Correlation entries are JSON (connector-internal), bundled by the publisher (correlation-bundle.ts).
  */
 import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
 import type { CorrelationWrite, EventSink, InboundRecord } from '../pipeline/outbound-processor.js';
@@ -12,9 +12,6 @@ import type { DeliverSm } from '../smpp/types.js';
 import type { AvroCodec } from './codec.js';
 import type { PoisonRecordError } from './errors.js';
 import type { OutRecord, Publisher } from './publisher.js';
-
-/** Header naming the connector process that wrote a correlation record. */
-export const ORIGIN_HEADER = 'sms-connector.origin';
 
 export interface SinkTopics {
   delivery: string;
@@ -36,8 +33,6 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     private readonly codec: AvroCodec,
     private readonly topics: SinkTopics,
     private readonly observer: SinkObserver = {},
-    /** Marks our correlation writes so our own tail can skip them (they are applied locally). */
-    private readonly instanceId = '',
   ) {
     this.publishInbound = topics.inbound ? (m) => this.inbound(m) : null;
   }
@@ -45,14 +40,8 @@ export class KafkaSinks implements EventSink, ReceiptSink {
   async publish(events: SmsDeliveryEvent[], correlation: CorrelationWrite[] = []): Promise<void> {
     const records: OutRecord[] = [];
     // Correlation first in the batch: a consumer that sees the event can then find the mapping.
-    for (const c of correlation) {
-      records.push({
-        topic: this.topics.correlation,
-        key: c.key,
-        value: Buffer.from(JSON.stringify(c.value)),
-        headers: { [ORIGIN_HEADER]: this.instanceId },
-      });
-    }
+    // The publisher packs these into bundles at its flush (JSON text here; see correlation-bundle.ts).
+    for (const c of correlation) records.push({ topic: this.topics.correlation, key: c.key, value: JSON.stringify(c.value) });
     for (const e of events) {
       records.push({ topic: this.topics.delivery, key: e.id, value: await this.codec.encodeDelivery(e) });
     }
