@@ -112,13 +112,31 @@ export async function latency(ctx: BenchContext): Promise<void> {
   ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p99', percentile(connector.submit, 99), 'ms', `max ${connector.submit.at(-1)} ms`);
   ctx.report.add(S, 'receipt sent → its event acked, p50', percentile(connector.receipt, 50), 'ms', `${connector.receipt.length} receipts: deliver_sm out → deliver_sm_resp in (the connector answers only after the event is acked by Kafka)`);
   ctx.report.add(S, 'receipt sent → its event acked, p99', percentile(connector.receipt, 99), 'ms', `max ${connector.receipt.at(-1)} ms`);
+  const lag = connector.loopDelay;
+  if (lag) {
+    ctx.report.add(S, "connector's event-loop delay, p99", lag.p99, 'ms', `p50 ${lag.p50} ms, max ${lag.max} ms over the measured ${seconds} s (perf_hooks monitorEventLoopDelay, 5 ms resolution): the connector's own stalls, the part of the latency that is not the broker's, the simulator's or the shared CPU's`);
+  }
   const naive = await measureLatency(ctx, 'naive', rate, warmupSeconds, seconds);
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p50', percentile(naive.submit, 50), 'ms', `${naive.submit.length} submits; the same offered rate and harness`);
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p99', percentile(naive.submit, 99), 'ms', `max ${naive.submit.at(-1)} ms`);
 }
 
 /** One process (connector or naive loop) at `rate` msg/s: sorted latencies from the simulator journal. */
-async function measureLatency(ctx: BenchContext, target: 'connector' | 'naive', rate: number, warmupSeconds: number, seconds: number): Promise<{ submit: number[]; receipt: number[] }> {
+/** Event-loop delay of the connector process (perf_hooks histogram, 5 ms resolution), in ms. */
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+async function measureLatency(
+  ctx: BenchContext,
+  target: 'connector' | 'naive',
+  rate: number,
+  warmupSeconds: number,
+  seconds: number,
+): Promise<{ submit: number[]; receipt: number[]; loopDelay: LoopDelay | null }> {
   const total = rate * (seconds + warmupSeconds);
   const journal = path.join(ctx.workDir, `latency-${target}.jsonl`);
   if (existsSync(journal)) rmSync(journal);
@@ -134,6 +152,7 @@ async function measureLatency(ctx: BenchContext, target: 'connector' | 'naive', 
       ? spawnRole('connector', { env: connectorEnv(ctx, topics, group, port, { SMPP_RATE_LIMIT: '100000' }) })
       : spawnRole('naive', { env: naiveEnv(ctx, topics, group, port) });
   const sentAt = new Float64Array(total);
+  let loopDelay: LoopDelay | null = null;
   try {
     await child.ready;
     // wait until bound and assigned, so start-up is not measured
@@ -146,7 +165,12 @@ async function measureLatency(ctx: BenchContext, target: 'connector' | 'naive', 
     const start = Date.now();
     let sent = 0;
     const sends: Promise<unknown>[] = [];
+    let warmedUp = false;
     while (sent < total) {
+      if (!warmedUp && target === 'connector' && Date.now() - start >= warmupSeconds * 1000) {
+        warmedUp = true;
+        void child.request('loopDelay', { reset: true });
+      }
       const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
       if (due > sent) {
         const now = Date.now();
@@ -170,6 +194,7 @@ async function measureLatency(ctx: BenchContext, target: 'connector' | 'naive', 
       done: (c) => c['accepted']! >= total && c['acked']! >= total,
       timeoutMs: 60_000,
     });
+    if (target === 'connector') loopDelay = await child.request<LoopDelay>('loopDelay');
   } finally {
     await child.stop();
     await sim.stop();
@@ -191,5 +216,5 @@ async function measureLatency(ctx: BenchContext, target: 'connector' | 'naive', 
   });
   submit.sort((a, b) => a - b);
   receipt.sort((a, b) => a - b);
-  return { submit, receipt };
+  return { submit, receipt, loopDelay };
 }
