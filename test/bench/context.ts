@@ -21,6 +21,12 @@ export interface BenchContext {
   kafkaPid: number;
 }
 
+/**
+ * The node flags the connector ships with (package.json `start`, the Dockerfile's CMD; an ops-files
+ * unit test keeps them equal), so the bench measures the connector as it runs.
+ */
+export const CONNECTOR_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /** Environment of one connector instance against the bench stack and a simulator port. */
 export function connectorEnv(ctx: BenchContext, topics: { outbound: string; delivery: string; dlq: string; correlation: string }, group: string, smppPort: number, extra: Record<string, string> = {}): Record<string, string> {
   return {

@@ -16,6 +16,7 @@ import { after, describe, test } from 'node:test';
 import { parseAllDocuments, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadConfig } from '../../src/config.js';
 import { createMetrics } from '../../src/obs/metrics.js';
+import { CONNECTOR_NODE_FLAGS } from '../bench/context.js';
 import {
   ALERTS_FILE,
   DASHBOARD_FILE,
@@ -350,7 +351,7 @@ describe('Dockerfile', () => {
     assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]/m);
     assert.match(dockerfile, /^HEALTHCHECK [\s\S]*\/healthz/m);
     assert.match(dockerfile, /^EXPOSE 9464$/m);
-    assert.match(dockerfile, /^CMD \["node", "dist\/src\/cli\.js", "run"\]$/m);
+    assert.match(dockerfile, /^CMD \["node", "--max-semi-space-size=64", "dist\/src\/cli\.js", "run"\]$/m);
     // the schemas at the package root, where src/kafka/codec.ts finds them from dist/src/kafka/
     assert.match(dockerfile, /^COPY schemas \.\/schemas$/m);
     assert.ok(existsSync(repo('src/cli.ts')), 'dist/src/cli.js is built from src/cli.ts');
@@ -363,6 +364,19 @@ describe('Dockerfile', () => {
     for (const needed of ['src', 'schemas', 'deploy/local', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
       assert.ok(!ignore.includes(needed), `${needed} is in the build context`);
     }
+  });
+});
+
+describe('node flags of the connector', () => {
+  test('npm start, the image, the Kubernetes args and the bench run the connector with the same flags', () => {
+    const start = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(repo('Dockerfile'), 'utf8'))![1]!;
+    const k8sArgs = /^\s+args: (\[.*?\])/m.exec(readFileSync(repo('deploy/k8s/deployment.yaml'), 'utf8'))![1]!;
+    const flagsOf = (argv: string[]) => argv.filter((a) => a.startsWith('--max-'));
+    assert.ok(CONNECTOR_NODE_FLAGS.length > 0);
+    assert.deepEqual(flagsOf(start.split(' ')), CONNECTOR_NODE_FLAGS, 'package.json start');
+    assert.deepEqual(flagsOf(JSON.parse(cmd) as string[]), CONNECTOR_NODE_FLAGS, 'Dockerfile CMD');
+    assert.deepEqual(flagsOf(JSON.parse(k8sArgs) as string[]), CONNECTOR_NODE_FLAGS, 'deploy/k8s args');
   });
 });
 

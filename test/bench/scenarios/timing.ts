@@ -20,7 +20,7 @@ import {
   spawnRole,
   uniqueName,
 } from '../common.js';
-import { connectorEnv, naiveEnv, type BenchContext } from '../context.js';
+import { CONNECTOR_NODE_FLAGS, connectorEnv, naiveEnv, type BenchContext } from '../context.js';
 import { monitor } from '../monitor.js';
 import { UNTHROTTLED } from './ceilings.js';
 
@@ -42,7 +42,7 @@ export async function pacing(ctx: BenchContext, margin: string): Promise<void> {
   const total = Math.ceil(4 * 100 * (seconds + 5) * 1.1);
   await produceBacklog(ctx.stack, topics.outbound, await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-pace${margin}`));
   const { port } = (await sim.ready) as { port: number };
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }) });
+  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }), execArgv: CONNECTOR_NODE_FLAGS });
   let throttledTotal = 0;
   try {
     await connector.ready;
@@ -149,7 +149,7 @@ async function measureLatency(
   const group = uniqueName(`latency-${target}`);
   const child =
     target === 'connector'
-      ? spawnRole('connector', { env: connectorEnv(ctx, topics, group, port, { SMPP_RATE_LIMIT: '100000' }) })
+      ? spawnRole('connector', { env: connectorEnv(ctx, topics, group, port, { SMPP_RATE_LIMIT: '100000' }), execArgv: CONNECTOR_NODE_FLAGS })
       : spawnRole('naive', { env: naiveEnv(ctx, topics, group, port) });
   const sentAt = new Float64Array(total);
   let loopDelay: LoopDelay | null = null;
