@@ -22,6 +22,7 @@ import { AvroCodec } from '../../src/kafka/codec.js';
 import { createTopic, deleteTopics, encodeRecords, fmt, produceBacklog, say } from './common.js';
 import type { BenchContext } from './context.js';
 import { Report } from './report.js';
+import { Command, InvalidArgumentError } from 'commander';
 import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
 import { kannel } from './scenarios/kannel.js';
@@ -30,27 +31,44 @@ import { latency, pacing } from './scenarios/timing.js';
 const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale'] as const;
 type Scenario = (typeof ALL)[number];
 
+/** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
 function parseArgs(argv: string[]) {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.split('=')[1];
+  const count = (name: string) => (value: string) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
+    return Number(value);
   };
-  const quick = argv.includes('--quick');
-  const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()) : undefined);
-  const only = list(get('--only'));
-  const skip = list(get('--skip')) ?? [];
-  // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
-  const selected = ALL.filter((s) => (only ? only.includes(s) : !(quick && s === 'memory')) && !skip.includes(s));
-  return {
-    quick,
-    n: Number(get('--n') ?? (quick ? 5_000 : 50_000)),
-    memoryVolume: Number(get('--memory-volume') ?? 500_000),
+  const scenarios = (value: string): Scenario[] => {
+    const names = value.split(',').map((x) => x.trim()).filter(Boolean);
+    const unknown = names.filter((x) => !(ALL as readonly string[]).includes(x));
+    if (unknown.length > 0) throw new InvalidArgumentError(`unknown scenario ${unknown.join(', ')} (known: ${ALL.join(',')})`);
+    return names as Scenario[];
+  };
+  const opts = new Command('bench')
+    .description('benchmarks of issue 6; see BENCHMARKS.md')
+    .option('--quick', 'CI smoke: small volumes, no memory run')
+    .option('--only <list>', `scenarios to run: ${ALL.join(',')}`, scenarios)
+    .option('--skip <list>', 'scenarios to leave out', scenarios)
+    .option('--n <count>', 'records in the shared backlog (default 50000; 5000 with --quick)', count('--n'))
+    .option('--memory-volume <count>', 'messages in the memory run', count('--memory-volume'), 500_000)
     // CORRELATION_KEEP_DONE_MS for the memory run only: 60 s (product default 10 min) so that a
     // 500k run (~5 min) lasts several keep times and shows the plateau.
-    memoryKeepDoneMs: Number(get('--memory-keep-done-ms') ?? 60_000),
+    .option('--memory-keep-done-ms <ms>', 'CORRELATION_KEEP_DONE_MS of the memory run', count('--memory-keep-done-ms'), 60_000)
+    .option('--no-cpu-prof', 'skip the profiled second end-to-end run')
+    .option('--keep-stack', 'leave the bench stack running at the end')
+    .parse(argv, { from: 'user' })
+    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean }>();
+  const quick = opts.quick ?? false;
+  const skip = opts.skip ?? [];
+  // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
+  const selected = ALL.filter((x) => (opts.only ? opts.only.includes(x) : !(quick && x === 'memory')) && !skip.includes(x));
+  return {
+    quick,
+    n: opts.n ?? (quick ? 5_000 : 50_000),
+    memoryVolume: opts.memoryVolume,
+    memoryKeepDoneMs: opts.memoryKeepDoneMs,
     selected,
-    cpuProf: !argv.includes('--no-cpu-prof'),
-    keepStack: argv.includes('--keep-stack'),
+    cpuProf: opts.cpuProf,
+    keepStack: opts.keepStack ?? false,
   };
 }
 
