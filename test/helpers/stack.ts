@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { REPO_ROOT, stackUp, type StackInfo } from '../../deploy/local/stack.js';
+import { ensureTopics } from '../../src/kafka/client.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -131,13 +132,10 @@ export async function createTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      timeout: 30_000,
-      topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries })),
-    });
-    // metadata for every new topic is visible before we return
-    await admin.fetchTopicMetadata({ topics: names });
+    // The product's own set-up: it retries the transient "This server does not host this
+    // topic-partition" a busy broker answers right after a create (a bare fetchTopicMetadata here
+    // failed a CI run on it) and returns once every partition has a leader.
+    await ensureTopics(admin, names.map((name) => ({ name, partitions, ...(configEntries.length > 0 ? { configEntries } : {}) })), true);
   } finally {
     await admin.disconnect();
   }
