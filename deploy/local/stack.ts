@@ -205,10 +205,11 @@ function javaBin(): string {
   return 'java';
 }
 
-/** Kafka cluster ids are base64url (no padding) of 16 random bytes. */
-// Base64url of 16 random bytes, as `kafka-storage random-uuid` prints it. One id in 64 starts with
-// '-', which the storage tool's argument parser reads as a flag (CI failed on one); Kafka's own
-// Uuid.randomUuid draws again in that case, and so do we.
+/**
+ * A Kafka cluster id: base64url (no padding) of 16 random bytes, as `kafka-storage random-uuid`
+ * prints it. One in 64 starts with '-', which the storage tool's parser reads as a flag (a CI run
+ * failed on one); Kafka's own Uuid.randomUuid draws again in that case, and so do we.
+ */
 export function newClusterId(): string {
   for (;;) {
     const id = randomBytes(16).toString('base64url');

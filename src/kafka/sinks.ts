@@ -39,8 +39,8 @@ export class KafkaSinks implements EventSink, ReceiptSink {
 
   async publish(events: SmsDeliveryEvent[], correlation: CorrelationWrite[] = []): Promise<void> {
     const records: OutRecord[] = [];
-    // Correlation first in the batch: a consumer that sees the event can then find the mapping.
-    // The publisher packs these into bundles at its flush (JSON text here; see correlation-bundle.ts).
+    // JSON text: the publisher packs these into bundles at its flush, ahead of the events of the same
+    // request (correlation-bundle.ts).
     for (const c of correlation) records.push({ topic: this.topics.correlation, key: c.key, value: JSON.stringify(c.value) });
     for (const e of events) {
       records.push({ topic: this.topics.delivery, key: e.id, value: await this.codec.encodeDelivery(e) });

@@ -17,12 +17,12 @@
 import { mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
 import { KAFKA_VERSION, REPO_ROOT, stackDown, stackUp } from '../../deploy/local/stack.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { createTopic, deleteTopics, encodeRecords, fmt, produceBacklog, say } from './common.js';
 import type { BenchContext } from './context.js';
 import { Report } from './report.js';
-import { Command, InvalidArgumentError } from 'commander';
 import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
 import { kannel } from './scenarios/kannel.js';

@@ -42,8 +42,9 @@ describe('correlation bundles', () => {
     );
   });
 
-  test('a key always lands in the same partition, and bundle keys never repeat (compaction would drop one)', () => {
+  test('two replicas put a key in the same partition, and bundle keys never repeat (compaction would drop one)', () => {
     const bundler = new CorrelationBundler({ partitions: 12, origin: 'proc-2' });
+    const otherReplica = new CorrelationBundler({ partitions: 12, origin: 'proc-3' });
     const keys = new Set<string>();
     for (let i = 0; i < 200; i++) {
       const entries = [{ key: `r:req-${i % 7}`, json: '{}' }, { key: `f:AGILE-${i}`, json: '{}' }];
@@ -51,7 +52,8 @@ describe('correlation bundles', () => {
         assert.ok(!keys.has(String(m.key)), `bundle key ${String(m.key)} repeated`);
         keys.add(String(m.key));
       }
-      assert.equal(bundler.partitionFor(`r:req-${i % 7}`), bundler.partitionFor(`r:req-${i % 7}`));
+      assert.equal(otherReplica.partitionFor(`r:req-${i % 7}`), bundler.partitionFor(`r:req-${i % 7}`));
+      assert.equal(otherReplica.partitionFor(`f:AGILE-${i}`), bundler.partitionFor(`f:AGILE-${i}`));
     }
     const spread = new Set(Array.from({ length: 500 }, (_, i) => bundler.partitionFor(`r:req-${i}`)));
     assert.equal(spread.size, 12, 'keys spread over every partition');

@@ -123,7 +123,6 @@ export async function latency(ctx: BenchContext): Promise<void> {
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p99', percentile(naive.submit, 99), 'ms', `max ${naive.submit.at(-1)} ms`);
 }
 
-/** One process (connector or naive loop) at `rate` msg/s: sorted latencies from the simulator journal. */
 /** Event-loop delay of the connector process (perf_hooks histogram, 5 ms resolution), in ms. */
 interface LoopDelay {
   p50: number;
@@ -138,6 +137,7 @@ interface ColdStart {
   lastSlowAt: number | null;
 }
 
+/** One process (connector or naive loop) at `rate` msg/s: sorted latencies from the simulator journal. */
 async function measureLatency(
   ctx: BenchContext,
   target: 'connector' | 'naive',
