@@ -213,6 +213,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     groupId: config.kafka.groupId,
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
+    commitIntervalMs: config.kafka.commitIntervalMs,
     partitionsConcurrency: Math.min(topics.partitions, 32),
     drainMs: config.shutdownDrainMs,
     assigners: [
@@ -225,9 +226,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     handler: processor,
     logger,
     observer: inst.consumerObserver(p.metrics),
-    beforeFirstBatch: async () => {
-      await p.tail.waitCaughtUp();
-    },
+    beforeFirstBatch: () => p.tail.waitCaughtUp(),
     onAssignment: (memberId) => void applyBindSlots(p, memberId, config, logger),
   });
   await p.consumer.start();

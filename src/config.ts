@@ -62,6 +62,8 @@ const envSchema = z.object({
   /** Consumer group session timeout; tests shorten it so a killed member is noticed fast. */
   KAFKA_SESSION_TIMEOUT_MS: durationMs(6000, 300000).default(30000),
   KAFKA_HEARTBEAT_INTERVAL_MS: durationMs(100, 60000).default(3000),
+  /** A partition's offset commits at least this far apart (re-reads after a crash are deduplicated by the correlation index). */
+  KAFKA_COMMIT_INTERVAL_MS: durationMs(0, 60000).default(1000),
   /** How long the producer gathers records into one request: throughput vs. latency of events. */
   KAFKA_PRODUCER_LINGER_MS: durationMs(0, 1000).default(10),
   SCHEMA_REGISTRY_URL: httpUrl.default('http://127.0.0.1:8081'),
@@ -129,6 +131,7 @@ export interface Config {
     sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
     sessionTimeoutMs: number;
     heartbeatIntervalMs: number;
+    commitIntervalMs: number;
     producerLingerMs: number;
   };
   registry: { url: string; auth: { username: string; password: string } | null };
@@ -296,6 +299,7 @@ function toConfig(e: Env): Config {
         : null,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
+      commitIntervalMs: e.KAFKA_COMMIT_INTERVAL_MS,
       producerLingerMs: e.KAFKA_PRODUCER_LINGER_MS,
     },
     registry: {

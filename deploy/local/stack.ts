@@ -575,6 +575,7 @@ async function startKafkaLocked(dir: string, st: StackState, opts?: StackOptions
     '-Xmx512m',
     '-XX:+UseG1GC',
     '-XX:MaxGCPauseMillis=20',
+    `-Xlog:gc:file=${path.join(dir, 'kafka-gc.log')}:uptime,time:filecount=2,filesize=10M`,
     '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${path.join(dir, 'kafka', 'log4j2.properties')}`,
     `-Dkafka.logs.dir=${dir}`,

@@ -58,8 +58,10 @@ export interface OutboundConsumerOptions {
   handler: RecordHandler;
   logger: Logger;
   observer?: ConsumerObserver;
-  /** Runs before the first batch of a partition after each assignment (correlation catch-up). */
-  beforeFirstBatch?: (partition: number) => Promise<void>;
+  /** A partition's offset commits this far apart at least (see AckSettler). */
+  commitIntervalMs?: number;
+  /** Runs once per assignment, before its first batch (correlation catch-up). */
+  beforeFirstBatch?: () => Promise<unknown>;
   onAssignment?: (memberId: string, partitions: number[]) => void;
   /** No fetch for this long while idle → restart the consumer (kafkajs can stall silently). */
   watchdogMs?: number;
@@ -88,6 +90,9 @@ export class OutboundConsumer {
   private consumer: Consumer;
   private readonly active = new Set<AbortController>();
   private readonly primed = new Set<number>();
+  /** The current assignment's preparation (see `prepare`); null until a join, or after it failed. */
+  private preparing: Promise<void> | null = null;
+  private assignment: number[] = [];
   private readonly settler: AckSettler;
   private draining: { until: number; timer: NodeJS.Timeout } | null = null;
   private stopping = false;
@@ -96,7 +101,7 @@ export class OutboundConsumer {
   private watchdog: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: OutboundConsumerOptions) {
-    this.settler = new AckSettler(opts.maxUnackedRecords ?? 2000);
+    this.settler = new AckSettler(opts.maxUnackedRecords ?? 2000, opts.commitIntervalMs ?? 0);
     this.consumer = this.create();
   }
 
@@ -120,6 +125,9 @@ export class OutboundConsumer {
       this.primed.clear();
       const partitions = e.payload.memberAssignment[this.opts.topic] ?? [];
       this.settler.assigned(partitions);
+      this.assignment = partitions;
+      this.preparing = null;
+      void this.prepare().catch(() => undefined); // a failure is thrown again to the first batch
       this.opts.logger.info({ memberId: e.payload.memberId, partitions, leader: e.payload.isLeader }, 'joined consumer group');
       this.opts.onAssignment?.(e.payload.memberId, partitions);
     });
@@ -198,6 +206,7 @@ export class OutboundConsumer {
     // account gate): they stay uncommitted and the next owner sends them — nothing is sent twice.
     // Submits already on the wire finish (answer or response timeout) and publish their events.
     for (const c of this.active) c.abort(new AbortedByDrain(reason));
+    this.settler.hurry();
     const timer = setTimeout(() => {
       if (this.active.size > 0) this.opts.logger.warn({ reason, inFlightBatches: this.active.size }, 'drain deadline passed with records in flight');
     }, this.opts.drainMs);
@@ -208,6 +217,7 @@ export class OutboundConsumer {
     if (!this.draining || this.active.size > 0) return;
     clearTimeout(this.draining.timer);
     this.draining = null;
+    if (!this.stopping) this.settler.calm();
   }
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -229,11 +239,7 @@ export class OutboundConsumer {
     let released: Released = { acked: Promise.resolve(), firstUnreleased: null };
     try {
       if (!this.primed.has(partition)) {
-        // The previous owner's in-flight records of this partition first (see the header), then
-        // the correlation catch-up; a partition we keep across a rebalance waits the same.
-        await this.settler.settled(partition);
-        await new Promise((r) => setTimeout(r, this.opts.handoverGraceMs ?? 250));
-        await this.opts.beforeFirstBatch?.(partition);
+        await this.prepare();
         this.primed.add(partition);
       }
       if (this.stopping || this.draining) skipped = true;
@@ -261,7 +267,7 @@ export class OutboundConsumer {
     if (first === null) payload.resolveOffset(batch.lastOffset());
     else if (first > BigInt(batch.firstOffset() ?? '0')) payload.resolveOffset((first - 1n).toString());
     this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
-    if (tracker.pendingCount() > 0 && !this.stopping && !this.draining) {
+    if (!this.stopping && !this.draining) {
       this.settler.settle(partition, released.acked, () => this.commit(payload, tracker, true));
     } else {
       // earlier batches of the partition first: a commit must never pass their unacked records
@@ -269,6 +275,30 @@ export class OutboundConsumer {
       await this.commit(payload, tracker);
     }
     this.endDrain();
+  }
+
+  /**
+   * Before the first batch of an assignment: our own earlier batches of its partitions settled
+   * (a kept partition), the handover grace (the previous owner's last events, see the header),
+   * then the correlation catch-up. Started at the join, not at each partition's first batch:
+   * there, under load, the catch-up chased the correlation records this process had just written
+   * and a fresh connector held its first records ~1 s (bench latency scenario, 2026-11-26); an
+   * idle member is now ready before its first record arrives.
+   */
+  private prepare(): Promise<void> {
+    if (this.preparing) return this.preparing;
+    const partitions = this.assignment;
+    const preparing = (async () => {
+      await Promise.all(partitions.map((p) => this.settler.settled(p)));
+      await new Promise((r) => setTimeout(r, this.opts.handoverGraceMs ?? 250));
+      await this.opts.beforeFirstBatch?.();
+    })();
+    this.preparing = preparing;
+    // a failed preparation is tried again by the next batch
+    preparing.catch(() => {
+      if (this.preparing === preparing) this.preparing = null;
+    });
+    return preparing;
   }
 
   /** Starts every record; resolves when all are done with the SMSC (or failed / aborted). */

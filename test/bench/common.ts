@@ -230,7 +230,11 @@ export function spawnRole(role: string, opts: { env?: Record<string, string>; ar
     async stop(timeoutMs = 30_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       if (child.connected) child.send({ id: 0, type: 'stop' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const timer = setTimeout(() => {
+        // said aloud: a role that needs the kill lost its end-of-run output (e.g. a --cpu-prof profile)
+        process.stderr.write(`# ${role} (pid ${child.pid}) did not exit within ${timeoutMs} ms of 'stop'; killed\n`);
+        child.kill('SIGKILL');
+      }, timeoutMs);
       await exited;
       clearTimeout(timer);
     },

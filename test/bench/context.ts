@@ -18,6 +18,8 @@ export interface BenchContext {
   /** Folder for journals, profiles and Kannel's files. */
   workDir: string;
   cpuProf: boolean;
+  /** --latency-rate: the latency run's offered msg/s when given (else 50 % of this run's end-to-end). */
+  latencyRate: number | null;
   kafkaPid: number;
 }
 

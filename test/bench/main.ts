@@ -54,9 +54,10 @@ function parseArgs(argv: string[]) {
     // 500k run (~5 min) lasts several keep times and shows the plateau.
     .option('--memory-keep-done-ms <ms>', 'CORRELATION_KEEP_DONE_MS of the memory run', count('--memory-keep-done-ms'), 60_000)
     .option('--no-cpu-prof', 'skip the profiled second end-to-end run')
+    .option('--latency-rate <msgs>', 'offered rate of the latency run (default: 50 % of the end-to-end submits/s of the same run)', count('--latency-rate'))
     .option('--keep-stack', 'leave the bench stack running at the end')
     .parse(argv, { from: 'user' })
-    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean }>();
+    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean; latencyRate?: number }>();
   const quick = opts.quick ?? false;
   const skip = opts.skip ?? [];
   // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
@@ -68,6 +69,7 @@ function parseArgs(argv: string[]) {
     memoryKeepDoneMs: opts.memoryKeepDoneMs,
     selected,
     cpuProf: opts.cpuProf,
+    latencyRate: opts.latencyRate ?? null,
     keepStack: opts.keepStack ?? false,
   };
 }
@@ -112,7 +114,7 @@ async function main(): Promise<number> {
       const { seconds } = await produceBacklog(stack, backlogTopic, encoded);
       say(`# backlog: ${fmt(args.n)} Avro records produced to ${backlogTopic} (12 partitions) in ${seconds.toFixed(1)} s`);
     }
-    const ctx: BenchContext = { stack, quick: args.quick, n: args.n, backlogTopic, encoded, runTag, codec, report, workDir, cpuProf: args.cpuProf, kafkaPid: info.kafkaPid };
+    const ctx: BenchContext = { stack, quick: args.quick, n: args.n, backlogTopic, encoded, runTag, codec, report, workDir, cpuProf: args.cpuProf, latencyRate: args.latencyRate, kafkaPid: info.kafkaPid };
     const run: Record<Scenario, () => Promise<void>> = {
       a: () => bareSmpp(ctx),
       c: () => naiveLoop(ctx),

@@ -74,3 +74,64 @@ test('ack settler: offsets done here are remembered only for partitions still as
   settler.noteDone(1, 9n);
   assert.equal(settler.skipBelow(1), undefined, 'nor noted while not ours');
 });
+
+test('ack settler: one commit per partition on its way; batches acked meanwhile leave it to the newest, whose commit covers them', async () => {
+  const settler = new AckSettler(1_000);
+  settler.assigned([0, 1]);
+  const commits: string[] = [];
+  const slow = deferred();
+  settler.settle(0, Promise.resolve(), async () => {
+    commits.push('p0 batch 1');
+    await slow.promise; // the broker takes its time over the first commit
+  });
+  for (let i = 2; i <= 50; i++) settler.settle(0, Promise.resolve(), async () => void commits.push(`p0 batch ${i}`));
+  settler.settle(1, Promise.resolve(), async () => void commits.push('p1 batch 1'));
+  await settler.settled(1);
+  await new Promise((r) => setImmediate(r)); // every batch of p0 is acked by now
+  assert.deepEqual(commits, ['p0 batch 1', 'p1 batch 1'], 'another partition does not wait; p0 has one commit on its way');
+  assert.ok(settler.busy, 'p0 batches 2–50 are not settled before their commit');
+  slow.resolve();
+  await settler.settled(0);
+  assert.deepEqual(commits, ['p0 batch 1', 'p1 batch 1', 'p0 batch 50'], 'batches 2–49 are covered by the newest commit');
+  assert.equal(settler.busy, false);
+});
+
+test('ack settler: a batch acked while a commit is on its way is committed after it, never skipped', async () => {
+  const settler = new AckSettler(100);
+  settler.assigned([0]);
+  const commits: number[] = [];
+  const slow = deferred();
+  const late = deferred();
+  settler.settle(0, Promise.resolve(), async () => {
+    commits.push(1);
+    await slow.promise;
+  });
+  settler.settle(0, late.promise, async () => void commits.push(2));
+  await new Promise((r) => setImmediate(r));
+  slow.resolve();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(commits, [1], 'batch 2 is not acked yet');
+  late.resolve();
+  await settler.settled(0);
+  assert.deepEqual(commits, [1, 2]);
+});
+
+test('ack settler: a partition commits at most once per interval; a drain (hurry) sends the waiting commit at once', async () => {
+  const settler = new AckSettler(100, 60_000);
+  settler.assigned([0, 1]);
+  const commits: string[] = [];
+  settler.settle(0, Promise.resolve(), async () => void commits.push('p0 batch 1'));
+  settler.settle(1, Promise.resolve(), async () => void commits.push('p1 batch 1'));
+  await settler.settled(1);
+  settler.settle(0, Promise.resolve(), async () => void commits.push('p0 batch 2'));
+  settler.settle(0, Promise.resolve(), async () => void commits.push('p0 batch 3'));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(commits, ['p0 batch 1', 'p1 batch 1'], 'p0 committed within the interval: the next commit waits');
+  assert.ok(settler.busy);
+  const started = Date.now();
+  settler.hurry();
+  await settler.settled(0);
+  assert.ok(Date.now() - started < 5_000, 'not the 60 s interval');
+  assert.deepEqual(commits, ['p0 batch 1', 'p1 batch 1', 'p0 batch 3']);
+  assert.equal(settler.busy, false);
+});

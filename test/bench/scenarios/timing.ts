@@ -99,15 +99,15 @@ export async function latency(ctx: BenchContext): Promise<void> {
   const S = 'latency at 50 % of capacity';
   ctx.report.section(S);
   const capacity = ctx.report.get('end-to-end (connector)', 'submits/s');
-  if (!capacity) return ctx.report.skip(S, 'no end-to-end capacity figure to take 50 % of');
-  const rate = Math.max(50, Math.floor(capacity / 2));
+  if (!capacity && ctx.latencyRate === null) return ctx.report.skip(S, 'no end-to-end capacity figure to take 50 % of (or give --latency-rate)');
+  const rate = ctx.latencyRate ?? Math.max(50, Math.floor(capacity! / 2));
   const seconds = ctx.quick ? 10 : 30;
   // Warm-up at the same rate, not in the percentiles (reported on its own as the cold start): for
   // the first ~5 s a fresh process handles only about the offered rate (its code not compiled yet;
   // timeline in BENCHMARKS.md), and the backlog of those seconds drains until second 7–8. With a 6 s
   // warm-up that tail alone set the p99.
   const warmupSeconds = ctx.quick ? 3 : 12;
-  const how = `${rate} msg/s (50 % of the end-to-end submits/s) produced for ${warmupSeconds} + ${seconds} s with an explicit Kafka timestamp; the first ${warmupSeconds} s (warm-up) dropped; simulator journal timestamps (same clock, ms)`;
+  const how = `${rate} msg/s (${ctx.latencyRate === null ? '50 % of the end-to-end submits/s' : 'given by --latency-rate'}) produced for ${warmupSeconds} + ${seconds} s with an explicit Kafka timestamp; the first ${warmupSeconds} s (warm-up) dropped; simulator journal timestamps (same clock, ms)`;
   const connector = await measureLatency(ctx, 'connector', rate, warmupSeconds, seconds);
   ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p50', percentile(connector.submit, 50), 'ms', `${connector.submit.length} submits; ${how}`);
   ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p99', percentile(connector.submit, 99), 'ms', `max ${connector.submit.at(-1)} ms`);
