@@ -78,6 +78,8 @@ export class CorrelationTail {
    * record another replica submitted just before a crash is recognised and not sent again.
    */
   async waitCaughtUp(timeoutMs = 30000): Promise<boolean> {
+    // after stop: asking the admin would open a new connection that nothing closes
+    if (!this.running) return false;
     const deadline = Date.now() + timeoutMs;
     const offsets = await this.endOffsets(deadline);
     if (!offsets) {
@@ -114,7 +116,7 @@ export class CorrelationTail {
   private endOffsets(deadline: number): Promise<{ partition: number; high: string; low: string }[] | null> {
     const retriable = (err: unknown): boolean => {
       this.logger.debug({ err: (err as Error).message }, 'correlation topic offsets not available yet; retrying');
-      return true;
+      return this.running;
     };
     return retryUntil(deadline, () => this.admin.fetchTopicOffsets(this.topic), retriable).catch(() => null);
   }

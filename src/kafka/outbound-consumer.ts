@@ -127,7 +127,8 @@ export class OutboundConsumer {
       this.settler.assigned(partitions);
       this.assignment = partitions;
       this.preparing = null;
-      void this.prepare().catch(() => undefined); // a failure is thrown again to the first batch
+      // a failure is thrown again to the first batch; a member on its way out prepares nothing
+      if (!this.stopping) void this.prepare().catch(() => undefined);
       this.opts.logger.info({ memberId: e.payload.memberId, partitions, leader: e.payload.isLeader }, 'joined consumer group');
       this.opts.onAssignment?.(e.payload.memberId, partitions);
     });
@@ -291,7 +292,7 @@ export class OutboundConsumer {
     const preparing = (async () => {
       await Promise.all(partitions.map((p) => this.settler.settled(p)));
       await new Promise((r) => setTimeout(r, this.opts.handoverGraceMs ?? 250));
-      await this.opts.beforeFirstBatch?.();
+      if (!this.stopping) await this.opts.beforeFirstBatch?.();
     })();
     this.preparing = preparing;
     // a failed preparation is tried again by the next batch
