@@ -118,6 +118,10 @@ export async function latency(ctx: BenchContext): Promise<void> {
   if (lag) {
     ctx.report.add(S, "connector's event-loop delay, p99", lag.p99, 'ms', `p50 ${lag.p50} ms, max ${lag.max} ms over the measured ${seconds} s (perf_hooks monitorEventLoopDelay, 5 ms resolution): the connector's own stalls, the part of the latency that is not the broker's, the simulator's or the shared CPU's`);
   }
+  const cpu = connector.streamingCpu;
+  if (cpu) {
+    ctx.report.add(S, "connector's CPU per 1,000 while streaming", Number(cpu.perThousand.toFixed(3)), 'CPU-s', `${(cpu.coreShare * 100).toFixed(0)} % of one core over the measured ${seconds} s (process.cpuUsage from the warm-up's end to the last record produced): records arrive a few per partition per fetch, so this is dearer than the backlog run's figure — the headroom left at this rate`);
+  }
   const naive = await measureLatency(ctx, 'naive', rate, warmupSeconds, seconds);
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p50', percentile(naive.submit, 50), 'ms', `${naive.submit.length} submits; the same offered rate and harness`);
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p99', percentile(naive.submit, 99), 'ms', `max ${naive.submit.at(-1)} ms`);
@@ -129,6 +133,18 @@ interface LoopDelay {
   p99: number;
   max: number;
   samples: number;
+}
+
+/** The connector role's `usage` answer (process.cpuUsage in µs). */
+interface Usage {
+  at: number;
+  cpu: { user: number; system: number };
+}
+
+/** The connector's CPU over the measured seconds of steady load (warm-up end → last record produced). */
+interface StreamingCpu {
+  perThousand: number;
+  coreShare: number;
 }
 
 /** The warm-up's submits: the worst latency, and when (s after the load started) the last one over 100 ms was produced. */
@@ -144,7 +160,7 @@ async function measureLatency(
   rate: number,
   warmupSeconds: number,
   seconds: number,
-): Promise<{ submit: number[]; receipt: number[]; loopDelay: LoopDelay | null; coldStart: ColdStart }> {
+): Promise<{ submit: number[]; receipt: number[]; loopDelay: LoopDelay | null; coldStart: ColdStart; streamingCpu: StreamingCpu | null }> {
   const total = rate * (seconds + warmupSeconds);
   const journal = path.join(ctx.workDir, `latency-${target}.jsonl`);
   if (existsSync(journal)) rmSync(journal);
@@ -161,6 +177,9 @@ async function measureLatency(
       : spawnRole('naive', { env: naiveEnv(ctx, topics, group, port) });
   const sentAt = new Float64Array(total);
   let loopDelay: LoopDelay | null = null;
+  let usageAtWarm: Promise<Usage> | null = null;
+  let sentAtWarm = 0;
+  let streamingCpu: StreamingCpu | null = null;
   try {
     await child.ready;
     // wait until bound and assigned, so start-up is not measured
@@ -178,6 +197,8 @@ async function measureLatency(
       if (!warmedUp && target === 'connector' && Date.now() - start >= warmupSeconds * 1000) {
         warmedUp = true;
         void child.request('loopDelay', { reset: true });
+        usageAtWarm = child.request<Usage>('usage');
+        sentAtWarm = sent;
       }
       const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
       if (due > sent) {
@@ -190,6 +211,11 @@ async function measureLatency(
         sends.push(producer.send({ topic: topics.outbound, messages, acks: -1 }));
       }
       await sleep(5);
+    }
+    if (usageAtWarm) {
+      const [from, to] = await Promise.all([usageAtWarm, child.request<Usage>('usage')]);
+      const cpuSeconds = (to.cpu.user + to.cpu.system - from.cpu.user - from.cpu.system) / 1e6;
+      streamingCpu = { perThousand: (cpuSeconds / (sent - sentAtWarm)) * 1000, coreShare: cpuSeconds / ((to.at - from.at) / 1000) };
     }
     await Promise.all(sends);
     await producer.disconnect();
@@ -231,5 +257,5 @@ async function measureLatency(
   });
   submit.sort((a, b) => a - b);
   receipt.sort((a, b) => a - b);
-  return { submit, receipt, loopDelay, coldStart };
+  return { submit, receipt, loopDelay, coldStart, streamingCpu };
 }
