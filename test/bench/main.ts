@@ -7,6 +7,7 @@
  *   npm run bench                      full run (backlog 50,000; memory run 500,000 messages)
  *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
  *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale
+ *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
  *            --skip <same list> --no-cpu-prof --keep-stack
  *
  * Runs on its own Kafka + registry in .local/bench-stack (free ports), so other work on the shared
