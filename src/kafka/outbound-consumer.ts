@@ -290,7 +290,10 @@ export class OutboundConsumer {
     if (this.preparing) return this.preparing;
     const partitions = this.assignment;
     const preparing = (async () => {
+      // kept partitions' commits go now, not after their interval: this assignment waits for them
+      this.settler.hurry();
       await Promise.all(partitions.map((p) => this.settler.settled(p)));
+      if (!this.draining && !this.stopping) this.settler.calm();
       await new Promise((r) => setTimeout(r, this.opts.handoverGraceMs ?? 250));
       if (!this.stopping) await this.opts.beforeFirstBatch?.();
     })();
