@@ -135,3 +135,16 @@ test('ack settler: a partition commits at most once per interval; a drain (hurry
   assert.deepEqual(commits, ['p0 batch 1', 'p1 batch 1', 'p0 batch 3']);
   assert.equal(settler.busy, false);
 });
+
+test('ack settler: the last batch of a burst is committed once the interval has passed, with nothing after it to carry it', async () => {
+  const settler = new AckSettler(100, 150);
+  settler.assigned([0]);
+  const commits: { batch: number; at: number }[] = [];
+  const started = Date.now();
+  settler.settle(0, Promise.resolve(), async () => void commits.push({ batch: 1, at: Date.now() - started }));
+  settler.settle(0, Promise.resolve(), async () => void commits.push({ batch: 2, at: Date.now() - started }));
+  await settler.settled(0);
+  assert.deepEqual(commits.map((c) => c.batch), [1, 2]);
+  assert.ok(commits[1]!.at >= 140, `batch 2 waited out the interval (${commits[1]!.at} ms)`);
+  assert.ok(commits[1]!.at < 150 * 2 + 1000, `and not much longer (${commits[1]!.at} ms)`);
+});
