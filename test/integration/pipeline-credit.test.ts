@@ -34,8 +34,11 @@ test('credit exhausted (0x103) pauses intake: no record is REJECTED, /readyz and
     const rejectedDuringPause = delivery.records.filter((r) => r.value.status === 'REJECTED').length;
     assert.equal(rejectedDuringPause, 0, 'no record REJECTED while the credit is exhausted');
     assert.ok(String(fx.app.readiness().checks['account']).startsWith('paused'), 'still paused before the credit returns');
-    // paused = only probes reach the SMSC (one per ACCOUNT_PROBE_INTERVAL_MS), not the backlog
-    assert.ok(submitsDuringPause <= PAUSE_MS / 500 + 10, `${submitsDuringPause} submits while paused: intake did not stop`);
+    // paused = only probes reach the SMSC (one per ACCOUNT_PROBE_INTERVAL_MS), not the backlog —
+    // plus, once, what had passed the gate before it closed (at most sessions × window = 2 × 10).
+    // Seen: 25–31 (a bound of probes + 10 failed one CI run at 31); a running intake would send
+    // the 300 waiting records within the pause.
+    assert.ok(submitsDuringPause <= PAUSE_MS / 500 + 2 * 10, `${submitsDuringPause} submits while paused: intake did not stop`);
 
     fx.sim.setBehaviour({ creditExhausted: false });
     const clearedAt = Date.now();
