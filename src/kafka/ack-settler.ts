@@ -10,7 +10,8 @@
  * broker answered ~180 commits/s at 50–80 ms each, 6,300 were still queued when the load stopped,
  * and the broker serves one connection's requests in order, so fetches waited behind them (bench
  * latency scenario, 2026-11-26). A later commit costs nothing in duplicates: records re-read
- * after a crash are known to the correlation index. A drain (`hurry`) ends the interval waits.
+ * after a crash are known to the correlation index. A drain (`hurry`) ends the interval waits,
+ * and so does waiting for a partition (`settled`): whoever waits for its commits gets them now.
  *
  * Also remembers, per partition still assigned, below which offset everything was acked here, so
  * that records kafkajs re-fetches after a rebalance that left us the partition are not processed
@@ -34,8 +35,10 @@ export class AckSettler {
   private unacked = 0;
   private waiters: (() => void)[] = [];
   private readonly lastCommitAt = new Map<number, number>();
-  /** Wakes the commits waiting out their interval (see `hurry`). */
-  private intervalWaits = new Set<() => void>();
+  /** Per partition: wakes its commit loop waiting out the interval (one loop per partition). */
+  private readonly intervalWaits = new Map<number, () => void>();
+  /** Per partition: how many `settled` calls wait for it (its commits skip the interval). */
+  private readonly awaited = new Map<number, number>();
   private hurried = false;
 
   constructor(
@@ -43,15 +46,12 @@ export class AckSettler {
     private readonly maxUnacked: number,
     /** A partition's commits this far apart at least (0: as soon as acked). */
     private readonly commitIntervalMs = 0,
-    private readonly now: () => number = Date.now,
   ) {}
 
   /** A rebalance or stop is coming: commits go as soon as acked, until `calm`. */
   hurry(): void {
     this.hurried = true;
-    const waits = this.intervalWaits;
-    this.intervalWaits = new Set();
-    for (const wake of waits) wake();
+    for (const wake of [...this.intervalWaits.values()]) wake();
   }
 
   /** The drain is over: commits keep their interval again. */
@@ -70,8 +70,9 @@ export class AckSettler {
     this.owned = new Set();
   }
 
-  isOwned(partition: number): boolean {
-    return this.owned.has(partition);
+  /** The partitions of the current assignment. */
+  ownedPartitions(): number[] {
+    return [...this.owned];
   }
 
   /** Some batch is still settling (waits or commits in the background). */
@@ -84,9 +85,17 @@ export class AckSettler {
     return this.chains.has(partition);
   }
 
-  /** Resolves once every batch of the partition handed over so far has settled. */
+  /** Resolves once every batch of the partition handed over so far has settled (committed now, not after the interval). */
   async settled(partition: number): Promise<void> {
-    while (this.chains.has(partition)) await this.chains.get(partition);
+    this.awaited.set(partition, (this.awaited.get(partition) ?? 0) + 1);
+    this.intervalWaits.get(partition)?.();
+    try {
+      while (this.chains.has(partition)) await this.chains.get(partition);
+    } finally {
+      const left = this.awaited.get(partition)! - 1;
+      if (left > 0) this.awaited.set(partition, left);
+      else this.awaited.delete(partition);
+    }
   }
 
   skipBelow(partition: number): bigint | undefined {
@@ -140,7 +149,7 @@ export class AckSettler {
         try {
           // once the partition moved, its new owner commits; a late commit from here could rewind it
           if (this.owned.has(partition)) {
-            this.lastCommitAt.set(partition, this.now());
+            this.lastCommitAt.set(partition, Date.now());
             await due.run();
           }
           for (const w of due.waiting) w.resolve();
@@ -154,17 +163,17 @@ export class AckSettler {
   }
 
   private async intervalSince(partition: number): Promise<void> {
-    if (this.hurried) return;
-    const wait = (this.lastCommitAt.get(partition) ?? -Infinity) + this.commitIntervalMs - this.now();
+    if (this.hurried || this.awaited.has(partition)) return;
+    const wait = (this.lastCommitAt.get(partition) ?? -Infinity) + this.commitIntervalMs - Date.now();
     if (wait <= 0) return;
     await new Promise<void>((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
-        this.intervalWaits.delete(wake);
+        this.intervalWaits.delete(partition);
         resolve();
       };
       const timer = setTimeout(wake, wait);
-      this.intervalWaits.add(wake);
+      this.intervalWaits.set(partition, wake);
     });
   }
 

@@ -89,10 +89,8 @@ class AbortedByDrain extends Error {
 export class OutboundConsumer {
   private consumer: Consumer;
   private readonly active = new Set<AbortController>();
-  private readonly primed = new Set<number>();
   /** The current assignment's preparation (see `prepare`); null until a join, or after it failed. */
   private preparing: Promise<void> | null = null;
-  private assignment: number[] = [];
   private readonly settler: AckSettler;
   private draining: { until: number; timer: NodeJS.Timeout } | null = null;
   private stopping = false;
@@ -122,10 +120,8 @@ export class OutboundConsumer {
     });
     c.on(c.events.GROUP_JOIN, (e) => {
       this.joined = true;
-      this.primed.clear();
       const partitions = e.payload.memberAssignment[this.opts.topic] ?? [];
       this.settler.assigned(partitions);
-      this.assignment = partitions;
       this.preparing = null;
       // a failure is thrown again to the first batch; a member on its way out prepares nothing
       if (!this.stopping) void this.prepare().catch(() => undefined);
@@ -239,10 +235,7 @@ export class OutboundConsumer {
     let skipped = false;
     let released: Released = { acked: Promise.resolve(), firstUnreleased: null };
     try {
-      if (!this.primed.has(partition)) {
-        await this.prepare();
-        this.primed.add(partition);
-      }
+      await this.prepare();
       if (this.stopping || this.draining) skipped = true;
       else {
         this.opts.observer?.consumed?.(batch.topic, batch.messages.length);
@@ -288,12 +281,9 @@ export class OutboundConsumer {
    */
   private prepare(): Promise<void> {
     if (this.preparing) return this.preparing;
-    const partitions = this.assignment;
+    const partitions = this.settler.ownedPartitions();
     const preparing = (async () => {
-      // kept partitions' commits go now, not after their interval: this assignment waits for them
-      this.settler.hurry();
       await Promise.all(partitions.map((p) => this.settler.settled(p)));
-      if (!this.draining && !this.stopping) this.settler.calm();
       await new Promise((r) => setTimeout(r, this.opts.handoverGraceMs ?? 250));
       if (!this.stopping) await this.opts.beforeFirstBatch?.();
     })();

@@ -143,8 +143,28 @@ test('ack settler: the last batch of a burst is committed once the interval has 
   const started = Date.now();
   settler.settle(0, Promise.resolve(), async () => void commits.push({ batch: 1, at: Date.now() - started }));
   settler.settle(0, Promise.resolve(), async () => void commits.push({ batch: 2, at: Date.now() - started }));
-  await settler.settled(0);
+  // not `settled`: waiting for the partition would send the commit at once
+  while (commits.length < 2 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(commits.map((c) => c.batch), [1, 2]);
   assert.ok(commits[1]!.at >= 140, `batch 2 waited out the interval (${commits[1]!.at} ms)`);
   assert.ok(commits[1]!.at < 150 * 2 + 1000, `and not much longer (${commits[1]!.at} ms)`);
+});
+
+test('ack settler: waiting for a partition (settled) sends its commit at once instead of after the interval', async () => {
+  const settler = new AckSettler(100, 60_000);
+  settler.assigned([0]);
+  const commits: number[] = [];
+  settler.settle(0, Promise.resolve(), async () => void commits.push(1));
+  settler.settle(0, Promise.resolve(), async () => void commits.push(2));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(commits, [1], 'batch 2 waits out the interval');
+  const started = Date.now();
+  await settler.settled(0);
+  assert.ok(Date.now() - started < 5_000, 'not the 60 s interval');
+  assert.deepEqual(commits, [1, 2]);
+  settler.settle(0, Promise.resolve(), async () => void commits.push(3));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(commits, [1, 2], 'once nobody waits, the interval applies again');
+  settler.hurry();
+  await settler.settled(0);
 });
