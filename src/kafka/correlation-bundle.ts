@@ -8,7 +8,7 @@
  * two of the three read back; bundled, they cost a few records per flush (measured in
  * BENCHMARKS.md, three interleaved pairs: CPU per message −8 %, submits/s +9 %).
  *
- * Order: an entry goes into the bundle of the partition its own key hashes to (kafkajs' default
+ * Order: an entry goes into the bundle of the partition its own key hashes to (Kafka's default
  * partitioner, as when it was a record of its own), so all snapshots of one request stay in one
  * partition, in the order written — the index applies the last one written, as before.
  *
@@ -18,7 +18,8 @@
  *
  * The tail still reads a single-entry record (`r:`/`f:` key, JSON value) as written before bundles.
  */
-import { Partitioners, type Message, type PartitionerArgs } from 'kafkajs';
+import type { Message } from 'kafkajs';
+import { partitionForKey } from './partitioner.js';
 
 export const BUNDLE_PREFIX = 'b:';
 /** Header naming the connector process that wrote a bundle: its own tail skips it (applied locally). */
@@ -38,27 +39,17 @@ export interface BundlerOptions {
 }
 
 export class CorrelationBundler {
-  private readonly partitionOf: (args: PartitionerArgs) => number;
-  private readonly partitionMetadata: PartitionerArgs['partitionMetadata'];
   private sequence = 0;
 
   constructor(private readonly options: BundlerOptions) {
     if (!Number.isInteger(options.partitions) || options.partitions < 1) {
       throw new Error(`correlation topic partition count must be a positive integer, got ${options.partitions}`);
     }
-    this.partitionOf = Partitioners.DefaultPartitioner();
-    this.partitionMetadata = Array.from({ length: options.partitions }, (_, partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-    }));
   }
 
   /** The partition the entry's key hashes to — the same one a record with that key would get. */
   partitionFor(key: string): number {
-    return this.partitionOf({ topic: '', partitionMetadata: this.partitionMetadata, message: { key, value: null } });
+    return partitionForKey(key, this.options.partitions);
   }
 
   /** One message per partition that has entries; the entries keep their order within it. */

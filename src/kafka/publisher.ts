@@ -8,6 +8,7 @@
  */
 import type { Kafka, Message, Producer } from 'kafkajs';
 import type { CorrelationBundler } from './correlation-bundle.js';
+import { KeyHashPartitioner } from './partitioner.js';
 
 export interface OutRecord {
   topic: string;
@@ -57,6 +58,7 @@ export class Publisher {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: KeyHashPartitioner,
     });
     this.maxBatchRecords = options.maxBatchRecords ?? 1000;
     this.lingerMs = options.lingerMs ?? 10;

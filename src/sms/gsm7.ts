@@ -59,13 +59,15 @@ export function gsm7Septets(char: string): 1 | 2 | null {
   return null;
 }
 
+/** Each representable character's septets, built once: encoding runs for every message. */
+const SEPTETS_BY_CHAR: ReadonlyMap<string, readonly number[]> = new Map([
+  ...[...BASIC_BY_CHAR].map(([ch, septet]) => [ch, Object.freeze([septet])] as const),
+  ...[...EXTENSION_BY_CHAR].map(([ch, code]) => [ch, Object.freeze([GSM7_ESCAPE, code])] as const),
+]);
+
 /** The septets of one character, or null when it is not representable. */
 export function gsm7CharSeptets(char: string): readonly number[] | null {
-  const basic = BASIC_BY_CHAR.get(char);
-  if (basic !== undefined) return [basic];
-  const ext = EXTENSION_BY_CHAR.get(char);
-  if (ext !== undefined) return [GSM7_ESCAPE, ext];
-  return null;
+  return SEPTETS_BY_CHAR.get(char) ?? null;
 }
 
 /** True when every character of `text` is in the basic or extension table. */

@@ -101,41 +101,57 @@ export function decodeUcs2(octets: Uint8Array): string {
 }
 
 /**
- * The text cut into indivisible units, each already encoded: a GSM character with its escape,
+ * The text encoded, and where each indivisible unit ends in it: a GSM character with its escape,
  * or a whole code point in UTF-16BE (surrogate pair together). Segments are cut between units only.
+ * One buffer with offsets, not a buffer per character: this runs for every message (it was ~3 %
+ * of the connector's CPU as a Buffer per character).
  */
-function encodedUnits(text: string, encoding: Encoding): Buffer[] {
-  const units: Buffer[] = [];
-  for (const ch of text) {
-    units.push(encoding === 'GSM7' ? Buffer.from(gsm7CharSeptets(ch) ?? []) : encodeUcs2(ch));
+interface EncodedText {
+  readonly bytes: Buffer;
+  /** Offset just past each unit, ascending; the last one is bytes.length. */
+  readonly ends: readonly number[];
+}
+
+function encodeText(text: string, encoding: Encoding): EncodedText {
+  const ends: number[] = [];
+  let at = 0;
+  if (encoding === 'UCS2') {
+    for (const ch of text) ends.push((at += ch.length * 2));
+    return { bytes: encodeUcs2(text), ends };
   }
-  return units;
+  // At most two septets per UTF-16 code unit (an escape and its code); unpacked, one octet each.
+  const bytes = Buffer.allocUnsafe(text.length * 2);
+  for (const ch of text) {
+    for (const septet of gsm7CharSeptets(ch) ?? []) bytes[at++] = septet;
+    ends.push(at);
+  }
+  return { bytes: bytes.subarray(0, at), ends };
 }
 
 /**
  * Greedy fill: each part takes units while they fit. With units of bounded size cut in order,
  * greedy gives the minimal part count (any other cut can be shifted to greedy's without adding parts).
  */
-function packUnits(units: readonly Buffer[], capacity: number): Buffer[] {
-  const parts: Buffer[][] = [[]];
-  let used = 0;
-  for (const unit of units) {
-    if (used + unit.length > capacity) {
-      parts.push([]);
-      used = 0;
+function packUnits({ bytes, ends }: EncodedText, capacity: number): Buffer[] {
+  const parts: Buffer[] = [];
+  let partStart = 0;
+  let previousEnd = 0;
+  for (const end of ends) {
+    if (end - partStart > capacity) {
+      parts.push(bytes.subarray(partStart, previousEnd));
+      partStart = previousEnd;
     }
-    parts[parts.length - 1]?.push(unit);
-    used += unit.length;
+    previousEnd = end;
   }
-  return parts.map((p) => Buffer.concat(p));
+  parts.push(bytes.subarray(partStart, previousEnd));
+  return parts;
 }
 
 /** The text's payload per segment, without UDH. */
 export function splitText(text: string, encoding: Encoding): Buffer[] {
-  const units = encodedUnits(text, encoding);
-  const total = units.reduce((n, u) => n + u.length, 0);
+  const encoded = encodeText(text, encoding);
   const { single, multipart } = SEGMENT_CAPACITY[encoding];
-  return total <= single ? [Buffer.concat(units)] : packUnits(units, multipart);
+  return encoded.bytes.length <= single ? [encoded.bytes] : packUnits(encoded, multipart);
 }
 
 function concatUdh(ref: number, total: number, seq: number): Buffer {
