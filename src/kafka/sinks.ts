@@ -43,7 +43,7 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     // request (correlation-bundle.ts).
     for (const c of correlation) records.push({ topic: this.topics.correlation, key: c.key, value: JSON.stringify(c.value) });
     for (const e of events) {
-      records.push({ topic: this.topics.delivery, key: e.id, value: await this.codec.encodeDelivery(e) });
+      records.push({ topic: this.topics.delivery, key: e.id, value: this.codec.encodeDelivery(e) });
     }
     await this.publisher.publish(records);
     for (const e of events) this.observer.published?.(e);
@@ -90,6 +90,6 @@ export class KafkaSinks implements EventSink, ReceiptSink {
   }
 
   private async inbound(m: SmsInbound): Promise<void> {
-    await this.publisher.publish([{ topic: this.topics.inbound!, key: m.from, value: await this.codec.encodeInbound(m) }]);
+    await this.publisher.publish([{ topic: this.topics.inbound!, key: m.from, value: this.codec.encodeInbound(m) }]);
   }
 }

@@ -30,7 +30,7 @@ export async function produceRequests(
   try {
     for (let i = 0; i < requests.length; i += BATCH) {
       const chunk = requests.slice(i, i + BATCH);
-      const messages = await Promise.all(chunk.map(async (r) => ({ key: r.key, value: await codec.encodeOutbound(r.value) })));
+      const messages = chunk.map((r) => ({ key: r.key, value: codec.encodeOutbound(r.value) }));
       await producer.send({ topic: config.topics.outbound, acks: -1, messages });
       for (const r of chunk) {
         sent.push({ id: r.value.id, key: r.key, to: r.value.to });

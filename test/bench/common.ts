@@ -127,7 +127,7 @@ export async function topicEnd(stack: StackRef, topic: string): Promise<number> 
 /** Avro-encodes records [from, to) once, so producing is not paced by encoding. */
 export async function encodeRecords(codec: AvroCodec, from: number, to: number, runTag: string): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  for (let i = from; i < to; i++) out.push(await codec.encodeOutbound(benchRecord(i, runTag)));
+  for (let i = from; i < to; i++) out.push(codec.encodeOutbound(benchRecord(i, runTag)));
   return out;
 }
 

@@ -17,7 +17,7 @@ test('F6: 1 % bad records → exactly one DLQ record or one REJECTED/VALIDATION 
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 30000, 'sessions bound');
     const gen = new LoadGenerator(`f6-${Date.now()}`, { keys: 40, multipartEvery: 10 });
     const good = gen.next(GOOD);
-    const template = await fx.codec.encodeOutbound(good[0]!.value);
+    const template = fx.codec.encodeOutbound(good[0]!.value);
     const poison: Array<[string, Buffer | null]> = [
       ['BAD_MAGIC_BYTE', Buffer.concat([Buffer.from([1]), template.subarray(1)])],
       ['AVRO_DECODE', template.subarray(0, 12)],

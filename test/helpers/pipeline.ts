@@ -119,7 +119,7 @@ export async function produce(
       const messages = await Promise.all(
         chunk.map(async (r) => ({
           key: r.key,
-          value: r.value === null || Buffer.isBuffer(r.value) ? r.value : await codec.encodeOutbound(r.value),
+          value: r.value === null || Buffer.isBuffer(r.value) ? r.value : codec.encodeOutbound(r.value),
         })),
       );
       await producer.send({ topic, messages, acks: -1 });

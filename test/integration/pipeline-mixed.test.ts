@@ -78,7 +78,7 @@ test('mixed load: every valid record is SUBMITTED + receipt per segment + SUMMAR
     const plans = new Map<string, PlannedRequest>();
     const invalid = new Set<string>();
     const poisonExpected = new Map<string, string>(); // key → error code
-    const valid = await fx.codec.encodeOutbound(outbound('poison-template'));
+    const valid = fx.codec.encodeOutbound(outbound('poison-template'));
     const poison: Array<[string, Buffer | null]> = [
       ['BAD_MAGIC_BYTE', Buffer.concat([Buffer.from([1]), valid.subarray(1)])],
       ['AVRO_DECODE', valid.subarray(0, 12)],
