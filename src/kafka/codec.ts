@@ -45,6 +45,14 @@ export function readSchema(contract: Contract): string {
 /** TopicNameStrategy: the value subject of topic `t` is `t-value`. */
 export const valueSubject = (topic: string): string => `${topic}-value`;
 
+/** avsc's `Type.encode`: writes at `pos`, returns the end, or minus the bytes missing. */
+interface AvroWriter {
+  encode(value: unknown, buffer: Buffer, pos: number): number;
+}
+
+/** Where records are encoded before their copy out; grows when a record does not fit. */
+let encodeScratch = Buffer.allocUnsafe(16 * 1024);
+
 /** What encoding one of our own contracts needs, resolved once at registration. */
 interface Writer {
   id: number;
@@ -147,13 +155,19 @@ export class AvroCodec {
    */
   private encode(contract: Contract, value: object): Buffer {
     const { header, type } = this.writerOf(contract);
-    let body: Buffer;
-    try {
-      body = type.toBuffer(value);
-    } catch (err) {
-      throw new AvroEncodeError(contract, invalidPaths(type, value), err);
+    for (;;) {
+      header.copy(encodeScratch);
+      let end: number;
+      try {
+        end = (type as unknown as AvroWriter).encode(value, encodeScratch, header.length);
+      } catch (err) {
+        throw new AvroEncodeError(contract, invalidPaths(type, value), err);
+      }
+      // One copy out of the scratch buffer (pooled for small records), instead of the body's own
+      // zero-filled buffer and a concat behind the header.
+      if (end >= 0) return Buffer.from(encodeScratch.subarray(0, end));
+      encodeScratch = Buffer.allocUnsafe(2 * (encodeScratch.length - end)); // end = −(bytes missing)
     }
-    return Buffer.concat([header, body], header.length + body.length);
   }
 
   /** Decodes a `sms.outbound` value; throws `PoisonRecordError` or `RegistryUnavailableError`. */

@@ -59,6 +59,10 @@ test('codec: our bytes equal the registry library\'s; both decode; a bad value n
     assert.deepEqual(encoded, await library.encode(codec.schemaId('outbound'), request));
     assert.equal((await codec.decodeOutbound(encoded)).text, request.text);
   }
+  // Larger than the encoder's first scratch buffer: it grows, and the bytes are still the library's.
+  const big = { ...deliveryEvent(7), metadata: { blob: 'x'.repeat(40_000), more: 'é'.repeat(9_000) } };
+  assert.deepEqual(codec.encodeDelivery(big), await library.encode(codec.schemaId('delivery'), big));
+  assert.deepEqual(codec.encodeDelivery(deliveryEvent(8)), await library.encode(codec.schemaId('delivery'), deliveryEvent(8)));
   assert.throws(
     () => codec.encodeDelivery({ ...deliveryEvent(1), attempts: 'one' as unknown as number }),
     (err: unknown) => err instanceof AvroEncodeError && err.paths.includes('attempts'),
