@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { AccountGate } from '../../src/pipeline/account-gate.js';
 import { Admission } from '../../src/pipeline/admission.js';
+import { getEventListeners } from 'node:events';
 import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import * as ev from '../../src/pipeline/events.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
@@ -264,6 +265,26 @@ test('correlation index: completed requests leave memory after the keep time; un
   assert.equal(index.segmentOf('m3'), undefined);
   assert.equal(index.segmentOf('m2')?.request.id, 'open', 'still waiting for its receipt');
   assert.equal(index.size, 1);
+});
+
+test('admission: the records of one batch park on one abort listener, and its abort rejects every one of them', async () => {
+  const admission = new Admission(1);
+  const batch = new AbortController();
+  const held = [await admission.acquire('s1', batch.signal), await admission.acquire('s2', batch.signal)];
+  const parked = Array.from({ length: 200 }, (_, i) => admission.acquire(i % 2 ? 's1' : 's2', batch.signal));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(getEventListeners(batch.signal, 'abort').length, 1);
+  held[0]!(); // s1 admits its first waiter; the abort below must not reach it
+  const admitted = await parked[1]!;
+  batch.abort(new Error('rebalance'));
+  const outcomes = await Promise.allSettled(parked);
+  assert.equal(outcomes.filter((o) => o.status === 'rejected').length, 199);
+  admitted();
+  held[1]!();
+  assert.equal(admission.outstanding('s1'), 0);
+  assert.equal(admission.outstanding('s2'), 0);
+  const again = await admission.acquire('s1', new AbortController().signal); // nothing stale left in the queue
+  again();
 });
 
 test('admission: waiters are admitted in arrival order; an aborted waiter leaves the queue and the next one goes', async () => {
