@@ -82,6 +82,14 @@ export type ReceiptResult = { readonly ok: true; readonly receipt: Receipt } | {
 
 type TextKey = 'id' | 'sub' | 'dlvrd' | 'submitdate' | 'donedate' | 'stat' | 'err' | 'text';
 const KEY_PATTERN = /(?:^|\s)(id|sub|dlvrd|submit[ _]?date|done[ _]?date|stat|err|text):/gi;
+/** Every spelling KEY_PATTERN accepts (lower-cased) → its key: a lookup per field, not a regex replace. */
+const KEY_BY_SPELLING: ReadonlyMap<string, TextKey> = new Map(
+  (['id', 'sub', 'dlvrd', 'stat', 'err', 'text'] as const)
+    .map((k): [string, TextKey] => [k, k])
+    .concat(
+      ['submit', 'done'].flatMap((w) => ['', ' ', '_'].map((sep): [string, TextKey] => [`${w}${sep}date`, `${w}date` as TextKey])),
+    ),
+);
 
 /**
  * Splits receipt text into fields. A key ends the previous value only the first time it
@@ -91,7 +99,8 @@ export function receiptTextFields(text: string): Partial<Record<TextKey, string>
   const boundaries: Array<{ key: TextKey; start: number; valueStart: number }> = [];
   const seen = new Set<TextKey>();
   for (const m of text.matchAll(KEY_PATTERN)) {
-    const key = (m[1] ?? '').toLowerCase().replace(/[ _]/g, '') as TextKey;
+    const key = KEY_BY_SPELLING.get((m[1] ?? '').toLowerCase());
+    if (key === undefined) continue;
     if (seen.has(key)) continue;
     seen.add(key);
     boundaries.push({ key, start: m.index ?? 0, valueStart: (m.index ?? 0) + m[0].length });
@@ -105,9 +114,9 @@ export function receiptTextFields(text: string): Partial<Record<TextKey, string>
 
 /** First whitespace-separated token of a field, or null when absent or empty. */
 function token(value: string | undefined): string | null {
-  const first = value?.trim().split(/\s+/)[0] ?? '';
-  return first === '' ? null : first;
+  return value === undefined ? null : (FIRST_TOKEN.exec(value)?.[0] ?? null);
 }
+const FIRST_TOKEN = /\S+/;
 
 /** Receipt date layouts by digit count; all read as UTC (Agile writes yyMMddHHmmss in UTC). */
 const DATE_LAYOUTS: ReadonlyMap<number, { yearDigits: number; hasSeconds: boolean }> = new Map([
@@ -123,8 +132,9 @@ export function parseReceiptDate(value: string | null): number | null {
   if (!layout) return null;
   const y = layout.yearDigits;
   const year = Number(value.slice(0, y)) + (y === 2 ? 2000 : 0);
-  const [month, day, hour, minute] = [0, 2, 4, 6].map((o) => Number(value.slice(y + o, y + o + 2))) as [number, number, number, number];
-  const second = layout.hasSeconds ? Number(value.slice(y + 8, y + 10)) : 0;
+  const twoDigits = (at: number): number => Number(value.slice(y + at, y + at + 2));
+  const [month, day, hour, minute] = [twoDigits(0), twoDigits(2), twoDigits(4), twoDigits(6)];
+  const second = layout.hasSeconds ? twoDigits(8) : 0;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   const d = new Date(ms);
   // Date.UTC rolls 31 Feb over into March; a round trip catches such values.
@@ -153,7 +163,7 @@ function errCodeOf(errRaw: string | null): number | null {
 
 function bodyText(input: DeliverSmInput): string {
   const bytes = input.shortMessage.length > 0 ? input.shortMessage : (input.tlvs?.message_payload ?? new Uint8Array());
-  return Buffer.from(bytes).toString('latin1');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'); // a view, not a copy
 }
 
 /** deliver_sm → receipt. `ok: false` (with the reason) for anything that is not a usable receipt. */
