@@ -39,7 +39,12 @@ export class CorrelationTail {
       // on this catch-up (fault F4: 30 s with 30000).
       sessionTimeout: 10000,
       heartbeatInterval: 1000,
-      maxWaitTimeInMs: 200,
+      // Fetches wait for 64 KiB or 100 ms, not for the first byte: what this process wrote it
+      // applied already (and skips here), so at a steady rate a fetch per bundle written (~100/s)
+      // was all cost. Another replica's entries arrive ≤ 100 ms later; a receipt that overtakes
+      // them waits for its message id (RECEIPT_MATCH_WAIT_MS).
+      minBytes: 64 * 1024,
+      maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
     });
   }

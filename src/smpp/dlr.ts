@@ -125,6 +125,10 @@ const DATE_LAYOUTS: ReadonlyMap<number, { yearDigits: number; hasSeconds: boolea
   [14, { yearDigits: 4, hasSeconds: true }],
 ]);
 
+function twoDigits(value: string, at: number): number {
+  return Number(value.slice(at, at + 2));
+}
+
 /** Receipt date → epoch ms; null when absent or not a valid date (a bad date does not void a receipt). */
 export function parseReceiptDate(value: string | null): number | null {
   if (value === null || !/^[0-9]+$/.test(value)) return null;
@@ -132,9 +136,11 @@ export function parseReceiptDate(value: string | null): number | null {
   if (!layout) return null;
   const y = layout.yearDigits;
   const year = Number(value.slice(0, y)) + (y === 2 ? 2000 : 0);
-  const twoDigits = (at: number): number => Number(value.slice(y + at, y + at + 2));
-  const [month, day, hour, minute] = [twoDigits(0), twoDigits(2), twoDigits(4), twoDigits(6)];
-  const second = layout.hasSeconds ? twoDigits(8) : 0;
+  const month = twoDigits(value, y);
+  const day = twoDigits(value, y + 2);
+  const hour = twoDigits(value, y + 4);
+  const minute = twoDigits(value, y + 6);
+  const second = layout.hasSeconds ? twoDigits(value, y + 8) : 0;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   const d = new Date(ms);
   // Date.UTC rolls 31 Feb over into March; a round trip catches such values.
