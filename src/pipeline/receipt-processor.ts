@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
-import { classifyDeliverSm, parseReceipt, type Receipt } from '../smpp/dlr.js';
+import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } from '../smpp/dlr.js';
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/types.js';
 import { decodeGsm7 } from '../sms/gsm7.js';
 import { decodeUcs2 } from '../sms/plan.js';
@@ -63,16 +63,7 @@ export class ReceiptProcessor {
   };
 
   private async receipt(d: DeliverSm): Promise<number> {
-    const parsed = parseReceipt({
-      esmClass: d.esmClass,
-      shortMessage: d.shortMessage,
-      tlvs: {
-        ...(d.receiptedMessageId !== undefined ? { receipted_message_id: d.receiptedMessageId } : {}),
-        ...(d.messageState !== undefined ? { message_state: d.messageState } : {}),
-        ...(d.networkErrorCode !== undefined ? { network_error_code: d.networkErrorCode } : {}),
-        ...(d.messagePayload !== undefined ? { message_payload: d.messagePayload } : {}),
-      },
-    });
+    const parsed = parseReceipt({ esmClass: d.esmClass, shortMessage: d.shortMessage, tlvs: receiptTlvs(d) });
     if (!parsed.ok) {
       this.deps.observer?.unparseable?.();
       this.deps.logger.warn({ sessionId: d.sessionId, reason: parsed.reason }, 'unparseable receipt sent to the DLQ');
@@ -182,6 +173,16 @@ export class ReceiptProcessor {
     this.recent.add(id);
     if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
   }
+}
+
+/** The TLVs a receipt can carry, only those present (assigned, not spread: this runs per receipt). */
+function receiptTlvs(d: DeliverSm): NonNullable<DeliverSmInput['tlvs']> {
+  const tlvs: { -readonly [K in keyof NonNullable<DeliverSmInput['tlvs']>]: NonNullable<DeliverSmInput['tlvs']>[K] } = {};
+  if (d.receiptedMessageId !== undefined) tlvs.receipted_message_id = d.receiptedMessageId;
+  if (d.messageState !== undefined) tlvs.message_state = d.messageState;
+  if (d.networkErrorCode !== undefined) tlvs.network_error_code = d.networkErrorCode;
+  if (d.messagePayload !== undefined) tlvs.message_payload = d.messagePayload;
+  return tlvs;
 }
 
 function decodeText(raw: Buffer, dataCoding: number, esmClass: number): string {
