@@ -50,7 +50,7 @@ function parseArgs(argv: string[]) {
     .option('--only <list>', `scenarios to run: ${ALL.join(',')}`, scenarios)
     .option('--skip <list>', 'scenarios to leave out', scenarios)
     .option('--n <count>', 'records in the shared backlog (default 50000; 5000 with --quick)', count('--n'))
-    .option('--memory-volume <count>', 'messages in the memory run', count('--memory-volume'), 500_000)
+    .option('--memory-volume <count>', 'messages in the memory run', count('--memory-volume'), 1_000_000)
     // CORRELATION_KEEP_DONE_MS for the memory run only: 60 s (product default 10 min) so that a
     // 500k run (~5 min) lasts several keep times and shows the plateau.
     .option('--memory-keep-done-ms <ms>', 'CORRELATION_KEEP_DONE_MS of the memory run', count('--memory-keep-done-ms'), 60_000)
