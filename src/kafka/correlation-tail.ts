@@ -39,12 +39,11 @@ export class CorrelationTail {
       // on this catch-up (fault F4: 30 s with 30000).
       sessionTimeout: 10000,
       heartbeatInterval: 1000,
-      // Fetches wait for 64 KiB or 100 ms, not for the first byte: what this process wrote it
-      // applied already (and skips here), so at a steady rate a fetch per bundle written (~100/s)
-      // was all cost. Another replica's entries arrive ≤ 100 ms later; a receipt that overtakes
-      // them waits for its message id (RECEIPT_MATCH_WAIT_MS).
-      minBytes: 64 * 1024,
-      maxWaitTimeInMs: 100,
+      // No minBytes (fewer fetches) here: another replica's finals should arrive at once — a
+      // multipart request whose segments turned final on two replicas gets its SUMMARY from the
+      // one that sees the other's final. Tried (64 KiB or 100 ms): fault F2, rolling restarts of
+      // two replicas, then ended once with one SUMMARY missing.
+      maxWaitTimeInMs: 200,
       allowAutoTopicCreation: false,
     });
   }
