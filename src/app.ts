@@ -123,9 +123,9 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
 
   const index = new CorrelationIndex(config.correlationIndexMax);
   let receiptsRef: ReceiptProcessor | null = null;
-  p.tail = new CorrelationTail(p.kafka, p.admin, topics.correlation, index, config.kafka.groupId, logger, instanceId, (messageId) => {
-    receiptsRef?.onRemoteFinal(messageId).catch((err: unknown) => logger.warn({ err }, 'summary after a remote receipt failed'));
-  });
+  p.tail = new CorrelationTail(p.kafka, p.admin, topics.correlation, index, config.kafka.groupId, logger, instanceId, (key) =>
+    receiptsRef?.onRemoteEntry(key),
+  );
   await p.tail.start();
   await p.tail.waitCaughtUp(60000);
   logger.info({ requests: index.size }, 'correlation index loaded');

@@ -28,8 +28,8 @@ export class CorrelationTail {
     private readonly logger: Logger,
     /** Bundles this process wrote itself were applied locally already: skip their parsing. */
     private readonly ownOrigin = '',
-    /** Called after another process's `f:` (final receipt) record was applied. */
-    private readonly onRemoteFinal?: (messageId: string) => void,
+    /** Called after another process's entry (`r:` request snapshot, `f:` final receipt) was applied. */
+    private readonly onRemoteEntry?: (key: string) => void,
   ) {
     this.consumer = kafka.consumer({
       groupId: `${groupPrefix}.correlation-tail.${randomUUID()}`,
@@ -63,7 +63,7 @@ export class CorrelationTail {
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
               this.index.apply(entryKey, value as Parameters<CorrelationIndex['apply']>[1]);
-              if (value && entryKey.startsWith('f:')) this.onRemoteFinal?.(entryKey.slice(2));
+              if (value) this.onRemoteEntry?.(entryKey);
             }
           } catch (err) {
             this.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'skipping unreadable correlation record');

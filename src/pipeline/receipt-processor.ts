@@ -14,7 +14,7 @@ import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } fr
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/types.js';
 import { decodeGsm7 } from '../sms/gsm7.js';
 import { decodeUcs2 } from '../sms/plan.js';
-import { finalKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
+import { finalKey, requestKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 
@@ -46,6 +46,8 @@ export interface ReceiptProcessorDeps {
 }
 
 const RECENT_IDS = 50_000;
+const FINAL_PREFIX = finalKey('');
+const REQUEST_PREFIX = requestKey('');
 
 export class ReceiptProcessor {
   private readonly recent = new Set<string>();
@@ -129,20 +131,31 @@ export class ReceiptProcessor {
   }
 
   /**
-   * Another replica recorded a final receipt (seen through the correlation tail). When segments
-   * of one message report to different replicas, each may see only its own segment final; the
-   * one that already handled a segment of this request and now sees the request complete emits
-   * the summary. Both may do so — the summary carries the same eventId either way.
+   * Another replica's correlation entry arrived through the tail. When segments of one message
+   * report to different replicas, each may see only its own segment final; the one that already
+   * handled a segment of this request and now sees the request complete emits the summary. Both
+   * may do so — the summary carries the same eventId either way.
+   *
+   * Complete can come two ways: the other segment's final (`f:`), or — when that final was read
+   * first — the request snapshot (`r:`) that maps the other segment's message id (a segment
+   * re-sent by another replica after a rebalance). The two travel in different partitions of the
+   * correlation topic, so they arrive in either order; checking on the final alone lost the
+   * summary when the snapshot came second.
    */
-  async onRemoteFinal(messageId: string): Promise<void> {
-    const ref = this.deps.index.segmentOf(messageId);
-    if (!ref || !this.awaitingOthers.has(ref.request.id)) return;
-    const outcomes = this.deps.index.outcomes(ref.request);
+  onRemoteEntry(key: string): void {
+    const request = key.startsWith(FINAL_PREFIX)
+      ? this.deps.index.segmentOf(key.slice(FINAL_PREFIX.length))?.request
+      : key.startsWith(REQUEST_PREFIX)
+        ? this.deps.index.request(key.slice(REQUEST_PREFIX.length))
+        : undefined;
+    if (!request || !this.awaitingOthers.has(request.id)) return;
+    const outcomes = this.deps.index.outcomes(request);
     if (!outcomes) return;
-    this.awaitingOthers.delete(ref.request.id);
-    const req = ref.request;
-    const facts = { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
-    await this.deps.sink.publish([ev.summary(facts, outcomes, req.attempts, this.deps.now())]);
+    this.awaitingOthers.delete(request.id);
+    const facts = { id: request.id, from: request.from, to: request.to, segments: request.segments, metadata: request.metadata };
+    this.deps.sink
+      .publish([ev.summary(facts, outcomes, request.attempts, this.deps.now())])
+      .catch((err: unknown) => this.deps.logger.warn({ err, requestId: request.id }, 'summary after a remote entry failed'));
   }
 
   private async inbound(d: DeliverSm): Promise<number> {
