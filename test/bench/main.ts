@@ -56,9 +56,10 @@ function parseArgs(argv: string[]) {
     .option('--memory-keep-done-ms <ms>', 'CORRELATION_KEEP_DONE_MS of the memory run', count('--memory-keep-done-ms'), 60_000)
     .option('--no-cpu-prof', 'skip the profiled second end-to-end run')
     .option('--latency-rate <msgs>', 'offered rate of the latency run (default: 50 % of the end-to-end submits/s of the same run)', count('--latency-rate'))
+    .option('--pairs <count>', 'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs)', count('--pairs'), 1)
     .option('--keep-stack', 'leave the bench stack running at the end')
     .parse(argv, { from: 'user' })
-    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean; latencyRate?: number }>();
+    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean; latencyRate?: number; pairs: number }>();
   const quick = opts.quick ?? false;
   const skip = opts.skip ?? [];
   // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
@@ -72,6 +73,7 @@ function parseArgs(argv: string[]) {
     cpuProf: opts.cpuProf,
     latencyRate: opts.latencyRate ?? null,
     keepStack: opts.keepStack ?? false,
+    pairs: opts.pairs,
   };
 }
 
@@ -143,6 +145,13 @@ async function main(): Promise<number> {
       say(`  (${s} took ${((Date.now() - t0) / 1000).toFixed(0)} s; load average ${loadavg()})`);
       loads[s] = loadavg();
     }
+    if (args.pairs > 1 && args.selected.includes('c') && args.selected.includes('e2e')) {
+      for (let i = 2; i <= args.pairs; i++) {
+        say(`\n# pair ${i} of ${args.pairs}: (c) and the end-to-end run again, on fresh groups over the same backlog`);
+        await naiveLoop(ctx);
+        await endToEnd({ ...ctx, cpuProf: false });
+      }
+    }
     summary(report);
   } finally {
     const file = report.write(path.join(REPO_ROOT, '.local', 'bench-results'), { ...meta, seconds: (Date.now() - started) / 1000, loadAverage: { ...loads, end: loadavg() } });
@@ -172,6 +181,12 @@ function summary(report: Report): void {
   for (const [name, base, goal] of pairs) {
     if (e2e && base) report.add('ratios', name, e2e / base, '×', `end-to-end steady submits/s ÷ baseline steady msg/s; ${goal}`);
     else report.add('ratios', name, 'n/a', '', 'one side was not measured in this run');
+  }
+  const pairRatios = report.all('end-to-end (connector)', 'ratio to (c) naive loop, submits');
+  if (pairRatios.length > 1) {
+    const sorted = [...pairRatios].sort((a, b) => a - b);
+    const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+    report.add('ratios', `connector ÷ (c) naive loop, median of ${pairRatios.length} pairs`, median, '×', `each pair: (c) then the connector, back to back; ratios ${pairRatios.map((r) => r.toFixed(3)).join(', ')}; goal ≥ 0.8`);
   }
 }
 

@@ -41,8 +41,12 @@ export class Report {
   }
 
   get(section: string, name: string): number | undefined {
-    const f = this.figures.find((x) => x.section === section && x.name === name);
-    return typeof f?.value === 'number' ? f.value : undefined;
+    return this.all(section, name)[0];
+  }
+
+  /** Every numeric value of a figure, in the order measured (a scenario repeated by `--pairs`). */
+  all(section: string, name: string): number[] {
+    return this.figures.filter((x) => x.section === section && x.name === name && typeof x.value === 'number').map((x) => x.value as number);
   }
 
   write(dir: string, meta: Record<string, unknown>): string {

@@ -41,9 +41,10 @@ export async function endToEnd(ctx: BenchContext): Promise<void> {
   ctx.report.add(S, 'wall time, first submit → last receipt', rec.seconds, 's', `overall ${sub.overall.toFixed(0)} submits/s from first to last`);
   ctx.report.add(S, 'CPU per 1,000', sub.cpuPer1000['connector']!, 'CPU-s', `connector process utime+stime (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}, Kafka broker ${sub.cpuPer1000['kafka']!.toFixed(3)} CPU-s/1k`);
   ctx.report.add(S, 'events written', run.events, 'records', `high watermark sum of the delivery topic (expected ${ctx.n * 3}: SUBMITTED + DELIVERED + SUMMARY per request)`);
-  const naive = ctx.report.get('(c) naive loop', 'submits/s');
+  // The naive run just before this one (with --pairs the two alternate).
+  const naive = ctx.report.all('(c) naive loop', 'submits/s').at(-1);
   if (naive) ctx.report.add(S, 'ratio to (c) naive loop, submits', sub.steady / naive, '×', 'steady submits/s ÷ (c) steady submits/s, same run');
-  const naiveRec = ctx.report.get('(c) naive loop', 'receipts/s');
+  const naiveRec = ctx.report.all('(c) naive loop', 'receipts/s').at(-1);
   if (naiveRec) ctx.report.add(S, 'ratio to (c) naive loop, receipts', rec.steady / naiveRec, '×', 'steady receipts/s ÷ (c) steady receipt events/s, same run');
   if (!ctx.cpuProf) return;
   const profDir = path.join(ctx.workDir, 'cpu-prof');
