@@ -49,25 +49,18 @@ export const GSM7_BASIC_CHARS: readonly string[] = [...BASIC_BY_CHAR.keys()];
 /** Every character of the extension table (each costs two septets). */
 export const GSM7_EXTENSION_CHARS: readonly string[] = EXTENSION_TABLE.map(([ch]) => ch);
 
-/**
- * Septets one character (one code point) costs: 1 (basic table), 2 (extension table),
- * or null when GSM 03.38 cannot represent it.
- */
-export function gsm7Septets(char: string): 1 | 2 | null {
-  if (BASIC_BY_CHAR.has(char)) return 1;
-  if (EXTENSION_BY_CHAR.has(char)) return 2;
-  return null;
-}
-
 /** Each representable character's septets, built once: encoding runs for every message. */
 const SEPTETS_BY_CHAR: ReadonlyMap<string, readonly number[]> = new Map([
   ...[...BASIC_BY_CHAR].map(([ch, septet]) => [ch, Object.freeze([septet])] as const),
   ...[...EXTENSION_BY_CHAR].map(([ch, code]) => [ch, Object.freeze([GSM7_ESCAPE, code])] as const),
 ]);
 
-/** The septets of one character, or null when it is not representable. */
-export function gsm7CharSeptets(char: string): readonly number[] | null {
-  return SEPTETS_BY_CHAR.get(char) ?? null;
+/**
+ * Septets one character (one code point) costs: 1 (basic table), 2 (extension table),
+ * or null when GSM 03.38 cannot represent it.
+ */
+export function gsm7Septets(char: string): 1 | 2 | null {
+  return (SEPTETS_BY_CHAR.get(char)?.length ?? null) as 1 | 2 | null;
 }
 
 /** True when every character of `text` is in the basic or extension table. */
@@ -99,16 +92,18 @@ export function firstNonGsm7(text: string): string | null {
  * callers check with {@link isGsm7} first.
  */
 export function encodeGsm7(text: string): Buffer {
-  const out: number[] = [];
+  // At most two septets per UTF-16 code unit (an escape and its code); one buffer, written in place.
+  const out = Buffer.allocUnsafe(text.length * 2);
+  let at = 0;
   for (const ch of text) {
-    const septets = gsm7CharSeptets(ch);
-    if (septets === null) {
+    const septets = SEPTETS_BY_CHAR.get(ch);
+    if (septets === undefined) {
       const cp = ch.codePointAt(0) ?? 0;
       throw new RangeError(`character U+${cp.toString(16).toUpperCase().padStart(4, '0')} is not in GSM 03.38`);
     }
-    out.push(...septets);
+    for (const septet of septets) out[at++] = septet;
   }
-  return Buffer.from(out);
+  return out.subarray(0, at);
 }
 
 /**

@@ -9,7 +9,7 @@
  * short_message is up to 160 octets (UDH 6 + 153) — the SMSC packs it to 140 on the air.
  */
 import { destinationAddress, senderAddress, type SmppAddress } from './address.js';
-import { decodeGsm7, firstNonGsm7, gsm7CharSeptets, isGsm7 } from './gsm7.js';
+import { decodeGsm7, encodeGsm7, firstNonGsm7, gsm7Septets, isGsm7 } from './gsm7.js';
 import { optionalAbsoluteTime } from './smpp-time.js';
 
 export type Encoding = 'GSM7' | 'UCS2';
@@ -115,17 +115,9 @@ interface EncodedText {
 function encodeText(text: string, encoding: Encoding): EncodedText {
   const ends: number[] = [];
   let at = 0;
-  if (encoding === 'UCS2') {
-    for (const ch of text) ends.push((at += ch.length * 2));
-    return { bytes: encodeUcs2(text), ends };
-  }
-  // At most two septets per UTF-16 code unit (an escape and its code); unpacked, one octet each.
-  const bytes = Buffer.allocUnsafe(text.length * 2);
-  for (const ch of text) {
-    for (const septet of gsm7CharSeptets(ch) ?? []) bytes[at++] = septet;
-    ends.push(at);
-  }
-  return { bytes: bytes.subarray(0, at), ends };
+  // A GSM character costs its septets (one octet each, unpacked); a UCS-2 one 2 octets per code unit.
+  for (const ch of text) ends.push((at += encoding === 'UCS2' ? ch.length * 2 : (gsm7Septets(ch) ?? 0)));
+  return { bytes: encoding === 'UCS2' ? encodeUcs2(text) : encodeGsm7(text), ends };
 }
 
 /**
