@@ -81,15 +81,14 @@ export interface Receipt {
 export type ReceiptResult = { readonly ok: true; readonly receipt: Receipt } | { readonly ok: false; readonly reason: string };
 
 type TextKey = 'id' | 'sub' | 'dlvrd' | 'submitdate' | 'donedate' | 'stat' | 'err' | 'text';
-const KEY_PATTERN = /(?:^|\s)(id|sub|dlvrd|submit[ _]?date|done[ _]?date|stat|err|text):/gi;
-/** Every spelling KEY_PATTERN accepts (lower-cased) → its key: a lookup per field, not a regex replace. */
-const KEY_BY_SPELLING: ReadonlyMap<string, TextKey> = new Map(
-  (['id', 'sub', 'dlvrd', 'stat', 'err', 'text'] as const)
-    .map((k): [string, TextKey] => [k, k])
-    .concat(
-      ['submit', 'done'].flatMap((w) => ['', ' ', '_'].map((sep): [string, TextKey] => [`${w}${sep}date`, `${w}date` as TextKey])),
-    ),
-);
+/** Every key spelling the text parser accepts (compared lower-cased) → the field it names. */
+const KEY_BY_SPELLING: ReadonlyMap<string, TextKey> = new Map([
+  ['id', 'id'], ['sub', 'sub'], ['dlvrd', 'dlvrd'], ['stat', 'stat'], ['err', 'err'], ['text', 'text'],
+  ['submit date', 'submitdate'], ['submit_date', 'submitdate'], ['submitdate', 'submitdate'],
+  ['done date', 'donedate'], ['done_date', 'donedate'], ['donedate', 'donedate'],
+]);
+/** A key at the start or after whitespace, then a colon: built from the spellings above. */
+const KEY_PATTERN = new RegExp(`(?:^|\\s)(${[...KEY_BY_SPELLING.keys()].join('|')}):`, 'gi');
 
 /**
  * Splits receipt text into fields. A key ends the previous value only the first time it
