@@ -42,8 +42,10 @@ export interface SegmentRef {
   segment: number;
 }
 
-export const requestKey = (id: string): string => `r:${id}`;
-export const finalKey = (messageId: string): string => `f:${messageId}`;
+const REQUEST_PREFIX = 'r:';
+const FINAL_PREFIX = 'f:';
+export const requestKey = (id: string): string => `${REQUEST_PREFIX}${id}`;
+export const finalKey = (messageId: string): string => `${FINAL_PREFIX}${messageId}`;
 
 export class CorrelationIndex {
   private readonly requests = new Map<string, RequestRecord>();
@@ -73,9 +75,16 @@ export class CorrelationIndex {
 
   /** Applies one correlation-topic record; `value === null` is a tombstone. */
   apply(key: string, value: RequestRecord | FinalRecord | null): void {
-    if (key.startsWith('r:')) this.applyRequest(key.slice(2), value as RequestRecord | null);
-    else if (key.startsWith('f:')) this.applyFinal(key.slice(2), value as FinalRecord | null);
+    if (key.startsWith(REQUEST_PREFIX)) this.applyRequest(key.slice(REQUEST_PREFIX.length), value as RequestRecord | null);
+    else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null);
     for (const wake of this.waiters) wake();
+  }
+
+  /** The request an entry is about: an `r:` snapshot's own, or the one an `f:` final's message id maps to. */
+  requestOfEntry(key: string): RequestRecord | undefined {
+    if (key.startsWith(REQUEST_PREFIX)) return this.requests.get(key.slice(REQUEST_PREFIX.length));
+    if (key.startsWith(FINAL_PREFIX)) return this.segmentOf(key.slice(FINAL_PREFIX.length))?.request;
+    return undefined;
   }
 
   private applyRequest(id: string, rec: RequestRecord | null): void {

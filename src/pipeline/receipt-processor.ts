@@ -14,7 +14,7 @@ import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } fr
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/types.js';
 import { decodeGsm7 } from '../sms/gsm7.js';
 import { decodeUcs2 } from '../sms/plan.js';
-import { finalKey, requestKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
+import { finalKey, type CorrelationIndex, type FinalRecord, type RequestRecord, type SegmentRef } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 
@@ -46,8 +46,6 @@ export interface ReceiptProcessorDeps {
 }
 
 const RECENT_IDS = 50_000;
-const FINAL_PREFIX = finalKey('');
-const REQUEST_PREFIX = requestKey('');
 
 export class ReceiptProcessor {
   private readonly recent = new Set<string>();
@@ -117,7 +115,7 @@ export class ReceiptProcessor {
       return { events: [ev.receiptEvent(facts, { segment: 0, attempts: 0, submittedAt: null }, r, now)], correlation: [] };
     }
     const req = ref.request;
-    const facts = { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
+    const facts = factsOf(req);
     const event = ev.receiptEvent(facts, { segment: ref.segment, attempts: req.attempts, submittedAt: req.submittedAt || null }, r, now);
     if (!r.final) return { events: [event], correlation: [] };
     const final: FinalRecord = { v: 1, status: event.status, errorCategory: event.errorCategory };
@@ -143,18 +141,13 @@ export class ReceiptProcessor {
    * summary when the snapshot came second.
    */
   onRemoteEntry(key: string): void {
-    const request = key.startsWith(FINAL_PREFIX)
-      ? this.deps.index.segmentOf(key.slice(FINAL_PREFIX.length))?.request
-      : key.startsWith(REQUEST_PREFIX)
-        ? this.deps.index.request(key.slice(REQUEST_PREFIX.length))
-        : undefined;
+    const request = this.deps.index.requestOfEntry(key);
     if (!request || !this.awaitingOthers.has(request.id)) return;
     const outcomes = this.deps.index.outcomes(request);
     if (!outcomes) return;
     this.awaitingOthers.delete(request.id);
-    const facts = { id: request.id, from: request.from, to: request.to, segments: request.segments, metadata: request.metadata };
     this.deps.sink
-      .publish([ev.summary(facts, outcomes, request.attempts, this.deps.now())])
+      .publish([ev.summary(factsOf(request), outcomes, request.attempts, this.deps.now())])
       .catch((err: unknown) => this.deps.logger.warn({ err, requestId: request.id }, 'summary after a remote entry failed'));
   }
 
@@ -186,6 +179,11 @@ export class ReceiptProcessor {
     this.recent.add(id);
     if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
   }
+}
+
+/** What every event of a correlated request repeats. */
+function factsOf(req: RequestRecord): ev.RequestFacts {
+  return { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
 }
 
 /** The TLVs a receipt can carry, only those present (assigned, not spread: this runs per receipt). */
