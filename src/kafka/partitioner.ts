@@ -15,7 +15,7 @@ const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
 /** Kafka's murmur2 (32-bit, signed result, as Java's `Utils.murmur2`) of `length` bytes of `data`. */
-export function murmur2(data: Uint8Array, length = data.length): number {
+function murmur2(data: Uint8Array, length = data.length): number {
   let h = SEED ^ length;
   const whole = length & ~3;
   for (let i = 0; i < whole; i += 4) {

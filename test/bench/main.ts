@@ -4,10 +4,11 @@
  * the ratios hold on a noisy shared box. Every figure is printed with how it was obtained; a JSON
  * summary goes to .local/bench-results/.
  *
- *   npm run bench                      full run (backlog 50,000; memory run 500,000 messages)
+ *   npm run bench                      full run (backlog 50,000; memory run 1,000,000 messages)
  *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
  *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale
  *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
+ *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio)
  *            --skip <same list> --no-cpu-prof --keep-stack
  *
  * Runs on its own Kafka + registry in .local/bench-stack (free ports), so other work on the shared
@@ -52,7 +53,7 @@ function parseArgs(argv: string[]) {
     .option('--n <count>', 'records in the shared backlog (default 50000; 5000 with --quick)', count('--n'))
     .option('--memory-volume <count>', 'messages in the memory run', count('--memory-volume'), 1_000_000)
     // CORRELATION_KEEP_DONE_MS for the memory run only: 60 s (product default 10 min) so that a
-    // 500k run (~5 min) lasts several keep times and shows the plateau.
+    // 1M run (~3–4 min at 5,000/s) lasts several keep times and shows the plateau.
     .option('--memory-keep-done-ms <ms>', 'CORRELATION_KEEP_DONE_MS of the memory run', count('--memory-keep-done-ms'), 60_000)
     .option('--no-cpu-prof', 'skip the profiled second end-to-end run')
     .option('--latency-rate <msgs>', 'offered rate of the latency run (default: 50 % of the end-to-end submits/s of the same run)', count('--latency-rate'))
