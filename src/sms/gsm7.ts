@@ -89,9 +89,10 @@ export function firstNonGsm7(text: string): string | null {
 /**
  * Encodes to unpacked septets (one octet each), as SMPP short_message with data_coding 0 wants.
  * Throws RangeError on a character outside GSM 03.38: there is no silent substitution —
- * callers check with {@link isGsm7} first.
+ * callers check with {@link isGsm7} first. `unitEnds`, when given, receives the offset just past
+ * each character (its escape included), where a segment may be cut.
  */
-export function encodeGsm7(text: string): Buffer {
+export function encodeGsm7(text: string, unitEnds?: number[]): Buffer {
   // At most two septets per UTF-16 code unit (an escape and its code); one buffer, written in place.
   const out = Buffer.allocUnsafe(text.length * 2);
   let at = 0;
@@ -102,6 +103,7 @@ export function encodeGsm7(text: string): Buffer {
       throw new RangeError(`character U+${cp.toString(16).toUpperCase().padStart(4, '0')} is not in GSM 03.38`);
     }
     for (const septet of septets) out[at++] = septet;
+    unitEnds?.push(at);
   }
   return out.subarray(0, at);
 }

@@ -9,7 +9,7 @@
  * short_message is up to 160 octets (UDH 6 + 153) — the SMSC packs it to 140 on the air.
  */
 import { destinationAddress, senderAddress, type SmppAddress } from './address.js';
-import { decodeGsm7, encodeGsm7, firstNonGsm7, gsm7Septets, isGsm7 } from './gsm7.js';
+import { decodeGsm7, encodeGsm7, firstNonGsm7, isGsm7 } from './gsm7.js';
 import { optionalAbsoluteTime } from './smpp-time.js';
 
 export type Encoding = 'GSM7' | 'UCS2';
@@ -114,10 +114,10 @@ interface EncodedText {
 
 function encodeText(text: string, encoding: Encoding): EncodedText {
   const ends: number[] = [];
+  if (encoding === 'GSM7') return { bytes: encodeGsm7(text, ends), ends };
   let at = 0;
-  // A GSM character costs its septets (one octet each, unpacked); a UCS-2 one 2 octets per code unit.
-  for (const ch of text) ends.push((at += encoding === 'UCS2' ? ch.length * 2 : (gsm7Septets(ch) ?? 0)));
-  return { bytes: encoding === 'UCS2' ? encodeUcs2(text) : encodeGsm7(text), ends };
+  for (const ch of text) ends.push((at += ch.length * 2)); // UTF-16BE: 2 octets per code unit
+  return { bytes: encodeUcs2(text), ends };
 }
 
 /**

@@ -42,6 +42,12 @@ describe('gsm7', () => {
     assert.throws(() => encodeGsm7('café ç'), RangeError);
   });
 
+  test('the unit ends a segment may be cut at lie after each character, an escape and its code together', () => {
+    const ends: number[] = [];
+    assert.deepEqual([...encodeGsm7('a€b', ends)], [0x61, 0x1b, 0x65, 0x62]);
+    assert.deepEqual(ends, [1, 3, 4]);
+  });
+
   test('decode(encode(text)) == text for any GSM text, and its length equals the septet count', () => {
     fc.assert(
       fc.property(fc.string({ unit: gsmChar, maxLength: 400, size: 'max' }), (text) => {
