@@ -19,13 +19,17 @@ export class Report {
   readonly skipped: Array<{ section: string; reason: string }> = [];
   readonly notes: string[] = [];
 
+  /** `echo` false: keep the figures without printing them (the warm-up pass). */
+  constructor(private readonly echo = true) {}
+
   section(title: string): void {
-    say(`\n== ${title} ==`);
+    if (this.echo) say(`\n== ${title} ==`);
   }
 
   add(section: string, name: string, value: number | string, unit: string, how: string): void {
     this.figures.push({ section, name, value, unit, how });
     const shown = typeof value === 'number' ? (Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 3 : 1 }) : 'n/a') : value;
+    if (!this.echo) return;
     say(`  ${name}: ${shown}${unit ? ` ${unit}` : ''}`);
     say(`      how: ${how}`);
   }
@@ -37,7 +41,7 @@ export class Report {
 
   note(line: string): void {
     this.notes.push(line);
-    say(`  note: ${line}`);
+    if (this.echo) say(`  note: ${line}`);
   }
 
   get(section: string, name: string): number | undefined {
