@@ -33,6 +33,13 @@ import { SmppPool } from './smpp/pool.js';
 import * as inst from './app/instrument.js';
 import { poolSubmitPort } from './app/submit-port.js';
 
+/**
+ * How long a complete multipart request may go without its `s:` marker before this replica
+ * publishes the summary itself (overdue-sweeper.ts). Normally the marker follows the last final
+ * within a second; 30 s leaves room for a slow tail without keeping requests longer.
+ */
+const SUMMARY_MARKER_GRACE_MS = 30_000;
+
 export interface RunningApp {
   metrics: Metrics;
   httpPort: number;
@@ -180,6 +187,8 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     index,
     sink: sinks,
     graceMs: config.receiptGraceMs,
+    // below the keep time, or the request would be pruned before it is due
+    summaryGraceMs: Math.min(SUMMARY_MARKER_GRACE_MS, Math.floor(config.correlationKeepDoneMs / 2)),
     keepCompletedMs: config.correlationKeepDoneMs,
     intervalMs: Math.min(60000, Math.max(1000, Math.floor(Math.min(config.receiptGraceMs, config.correlationKeepDoneMs) / 2))),
     now: Date.now,

@@ -7,6 +7,10 @@
  *    segments that are already submitted when a record is replayed after a crash.
  *  - `f:<messageId>` — the final receipt state of one segment, so whichever replica sees the last
  *    receipt of a request can emit its summary.
+ *  - `s:<requestId>` — a multipart request's SUMMARY was published. When its segments turned final
+ *    on different replicas and both stopped before either saw the other's final, nobody emitted
+ *    the summary; a request complete for a while without this marker is summarised by whichever
+ *    replica notices (see `summaryDue`).
  * Each replica tails the whole topic, so a receipt arriving on any replica finds its request.
  *
  * Memory is bounded by `maxRequests`: the oldest requests are evicted first (Map insertion order).
@@ -35,6 +39,16 @@ export interface FinalRecord {
   v: 1;
   status: DeliveryStatus;
   errorCategory: string | null;
+  /**
+   * When the segment turned final (ms). Finals written before the summary marker existed lack it:
+   * their requests are never watched for a missing marker, so an upgrade does not re-emit the
+   * summaries of every multipart request still in the topic.
+   */
+  at?: number;
+}
+
+export interface SummaryMarker {
+  v: 1;
 }
 
 export interface SegmentRef {
@@ -44,14 +58,23 @@ export interface SegmentRef {
 
 const REQUEST_PREFIX = 'r:';
 const FINAL_PREFIX = 'f:';
+const SUMMARY_PREFIX = 's:';
 export const requestKey = (id: string): string => `${REQUEST_PREFIX}${id}`;
 export const finalKey = (messageId: string): string => `${FINAL_PREFIX}${messageId}`;
+export const summaryKey = (requestId: string): string => `${SUMMARY_PREFIX}${requestId}`;
+export const SUMMARY_MARKER: SummaryMarker = { v: 1 };
+
+export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker;
 
 export class CorrelationIndex {
   private readonly requests = new Map<string, RequestRecord>();
   private readonly byMessageId = new Map<string, string>();
   private readonly finals = new Map<string, FinalRecord>();
   private readonly waiters = new Set<() => void>();
+  /** Multipart requests whose `s:` marker was read (or written here). */
+  private readonly summarised = new Set<string>();
+  /** Multipart requests complete without a marker yet → when this replica saw them complete. */
+  private readonly unsummarised = new Map<string, number>();
   /**
    * Requests whose every segment is final (or that expect no receipt), oldest first, from
    * `completedHead` on. A head index, not shift(): on an array this long (keep time × rate,
@@ -74,9 +97,10 @@ export class CorrelationIndex {
   }
 
   /** Applies one correlation-topic record; `value === null` is a tombstone. */
-  apply(key: string, value: RequestRecord | FinalRecord | null): void {
+  apply(key: string, value: CorrelationValue | null): void {
     if (key.startsWith(REQUEST_PREFIX)) this.applyRequest(key.slice(REQUEST_PREFIX.length), value as RequestRecord | null);
     else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null);
+    else if (key.startsWith(SUMMARY_PREFIX)) this.applySummaryMarker(key.slice(SUMMARY_PREFIX.length), value !== null);
     for (const wake of this.waiters) wake();
   }
 
@@ -98,7 +122,7 @@ export class CorrelationIndex {
     for (const m of rec.messageIds) if (m) this.byMessageId.set(m, id);
     // Complete already when applied: no receipt expected, or its finals arrived first (another
     // replica's `f:` records can be read before this snapshot).
-    if (this.isComplete(rec)) this.completed.push({ id, at: this.clock() });
+    if (this.isComplete(rec)) this.onComplete(rec);
     while (this.requests.size > this.maxRequests) this.evictOldest();
   }
 
@@ -109,7 +133,44 @@ export class CorrelationIndex {
     }
     this.finals.set(messageId, rec);
     const request = this.segmentOf(messageId)?.request;
-    if (request && this.outcomes(request) !== null) this.completed.push({ id: request.id, at: this.clock() });
+    if (request && this.outcomes(request) !== null) this.onComplete(request);
+  }
+
+  private onComplete(rec: RequestRecord): void {
+    const now = this.clock();
+    this.completed.push({ id: rec.id, at: now });
+    if (rec.segments > 1 && rec.receipts && !this.summarised.has(rec.id) && !this.unsummarised.has(rec.id) && this.finalsAllStamped(rec)) {
+      this.unsummarised.set(rec.id, now);
+    }
+  }
+
+  private finalsAllStamped(rec: RequestRecord): boolean {
+    return rec.messageIds.every((m) => m !== null && this.finals.get(m)?.at !== undefined);
+  }
+
+  private applySummaryMarker(requestId: string, present: boolean): void {
+    if (!present) return; // a tombstone: the request is being forgotten anyway
+    this.unsummarised.delete(requestId);
+    this.summarised.add(requestId);
+    // A marker can be read before its request (other partition), so it is kept for unknown ids
+    // too; bounded like the requests, oldest first, for markers whose request never comes.
+    if (this.summarised.size > this.maxRequests) this.summarised.delete(this.summarised.values().next().value as string);
+  }
+
+  /**
+   * Multipart requests complete since before `before` whose summary nobody has marked as
+   * published: their segments turned final on replicas that stopped before either saw the
+   * other's final. Oldest first.
+   */
+  summaryDue(before: number): RequestRecord[] {
+    const due: RequestRecord[] = [];
+    for (const [id, since] of this.unsummarised) {
+      if (since >= before) break; // insertion order = completion order
+      const rec = this.requests.get(id);
+      if (rec && this.outcomes(rec) !== null) due.push(rec);
+      else this.unsummarised.delete(id);
+    }
+    return due;
   }
 
   /**
@@ -144,6 +205,8 @@ export class CorrelationIndex {
   /** Drops a request with its message ids and final records. */
   private forget(id: string, rec: RequestRecord): void {
     this.requests.delete(id);
+    this.summarised.delete(id);
+    this.unsummarised.delete(id);
     for (const m of rec.messageIds) {
       if (!m) continue;
       this.byMessageId.delete(m);

@@ -5,16 +5,23 @@
  * correlation topic so the summary is not repeated — and a late receipt still publishes its own
  * RECEIPT event. With several replicas each may emit the summary once; it carries the same
  * eventId, so consumers keep one.
+ *
+ * The same sweep emits the SUMMARY of a multipart request that is complete but has gone without
+ * its `s:` marker for `summaryGraceMs`: its segments turned final on two replicas that both stopped
+ * before either saw the other's final (the one that sees both emits it, normally within a second).
  */
 import type { Logger } from '../obs/logger.js';
 import { finalKey, type CorrelationIndex, type FinalRecord, type RequestRecord } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite, EventSink } from './outbound-processor.js';
+import { factsOf, summaryMarked } from './summary.js';
 
 export interface OverdueSweeperDeps {
   index: CorrelationIndex;
   sink: Pick<EventSink, 'publish'>;
   graceMs: number;
+  /** How long a complete multipart request may go without its summary marker (normally < 1 s). */
+  summaryGraceMs: number;
   intervalMs: number;
   /** Completed requests stay in the index this long (late duplicate receipts still correlate). */
   keepCompletedMs: number;
@@ -64,23 +71,37 @@ export class OverdueSweeper {
       await new Promise((resolve) => setImmediate(resolve)); // let submits and receipts through
     }
     if (count > 0) this.deps.logger.info({ requests: count }, 'receipts overdue: UNKNOWN summaries published');
-    return count;
+    return count + (await this.summariseUnmarked(now));
+  }
+
+  /** Summaries nobody published (see the header); returns how many. */
+  private async summariseUnmarked(now: number): Promise<number> {
+    const due = this.deps.index.summaryDue(now - this.deps.summaryGraceMs);
+    if (due.length === 0) return 0;
+    await Promise.all(
+      due.map((req) => {
+        const outcomes = this.deps.index.outcomes(req);
+        if (!outcomes) return Promise.resolve();
+        return this.deps.sink.publish([ev.summary(factsOf(req), outcomes, req.attempts, now)], summaryMarked(this.deps.index, req));
+      }),
+    );
+    this.deps.logger.warn({ requests: due.length }, 'multipart summaries nobody had published: published now');
+    return due.length;
   }
 
   private summariseOverdue(req: RequestRecord, now: number): Promise<void> {
     // Between slices a receipt may have completed it, or the index dropped it: check again.
     if (this.deps.index.request(req.id) !== req || this.deps.index.outcomes(req) !== null) return Promise.resolve();
-    const unknown: FinalRecord = { v: 1, status: 'UNKNOWN', errorCategory: null };
+    const unknown: FinalRecord = { v: 1, status: 'UNKNOWN', errorCategory: null, at: now };
     const writes: CorrelationWrite[] = req.messageIds
       .filter((m): m is string => m !== null && this.deps.index.final(m) === undefined)
       .map((m) => ({ key: finalKey(m), value: unknown }));
     const delivered = req.messageIds.filter((m) => m && this.deps.index.final(m)?.status === 'DELIVERED').length;
-    const facts = { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
-    const summary = ev.summary(facts, [], req.attempts, now, {
+    const summary = ev.summary(factsOf(req), [], req.attempts, now, {
       status: 'UNKNOWN',
       description: `no final receipt by ${new Date(req.receiptDeadline).toISOString()} for ${writes.length} of ${req.segments} segments (${delivered} delivered)`,
     });
     for (const w of writes) this.deps.index.apply(w.key, w.value as FinalRecord);
-    return this.deps.sink.publish([summary], writes);
+    return this.deps.sink.publish([summary], [...writes, ...summaryMarked(this.deps.index, req)]);
   }
 }

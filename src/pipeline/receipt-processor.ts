@@ -14,9 +14,10 @@ import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } fr
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/types.js';
 import { decodeGsm7 } from '../sms/gsm7.js';
 import { decodeUcs2 } from '../sms/plan.js';
-import { finalKey, type CorrelationIndex, type FinalRecord, type RequestRecord, type SegmentRef } from './correlation-index.js';
+import { finalKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
+import { factsOf, summaryMarked } from './summary.js';
 
 export interface ReceiptSink {
   publish(events: SmsDeliveryEvent[], correlation?: CorrelationWrite[]): Promise<void>;
@@ -118,14 +119,17 @@ export class ReceiptProcessor {
     const facts = factsOf(req);
     const event = ev.receiptEvent(facts, { segment: ref.segment, attempts: req.attempts, submittedAt: req.submittedAt || null }, r, now);
     if (!r.final) return { events: [event], correlation: [] };
-    const final: FinalRecord = { v: 1, status: event.status, errorCategory: event.errorCategory };
+    const final: FinalRecord = { v: 1, status: event.status, errorCategory: event.errorCategory, at: now };
     // Applied locally at once so the next segment's receipt sees it without the topic round trip.
     this.deps.index.apply(finalKey(r.messageId), final);
     const events = [event];
+    const correlation: CorrelationWrite[] = [{ key: finalKey(r.messageId), value: final }];
     const outcomes = this.deps.index.outcomes(req);
-    if (outcomes) events.push(ev.summary(facts, outcomes, req.attempts, now));
-    else if (req.segments > 1) this.awaitingOthers.add(req.id);
-    return { events, correlation: [{ key: finalKey(r.messageId), value: final }] };
+    if (outcomes) {
+      events.push(ev.summary(facts, outcomes, req.attempts, now));
+      correlation.push(...summaryMarked(this.deps.index, req));
+    } else if (req.segments > 1) this.awaitingOthers.add(req.id);
+    return { events, correlation };
   }
 
   /**
@@ -147,7 +151,7 @@ export class ReceiptProcessor {
     if (!outcomes) return;
     this.awaitingOthers.delete(request.id);
     this.deps.sink
-      .publish([ev.summary(factsOf(request), outcomes, request.attempts, this.deps.now())])
+      .publish([ev.summary(factsOf(request), outcomes, request.attempts, this.deps.now())], summaryMarked(this.deps.index, request))
       .catch((err: unknown) => this.deps.logger.warn({ err, requestId: request.id }, 'summary after a remote entry failed'));
   }
 
@@ -179,11 +183,6 @@ export class ReceiptProcessor {
     this.recent.add(id);
     if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
   }
-}
-
-/** What every event of a correlated request repeats. */
-function factsOf(req: RequestRecord): ev.RequestFacts {
-  return { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
 }
 
 /** The TLVs a receipt can carry, only those present (assigned, not spread: this runs per receipt). */
