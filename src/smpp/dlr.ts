@@ -95,19 +95,21 @@ const KEY_PATTERN = new RegExp(`(?:^|\\s)(${[...KEY_BY_SPELLING.keys()].join('|'
  * appears: `text:` carries message content, and a later `stat:` inside it stays text.
  */
 export function receiptTextFields(text: string): Partial<Record<TextKey, string>> {
-  const boundaries: Array<{ key: TextKey; start: number; valueStart: number }> = [];
-  const seen = new Set<TextKey>();
-  for (const m of text.matchAll(KEY_PATTERN)) {
-    const key = KEY_BY_SPELLING.get((m[1] ?? '').toLowerCase());
-    if (key === undefined) continue;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    boundaries.push({ key, start: m.index ?? 0, valueStart: (m.index ?? 0) + m[0].length });
-  }
+  // One pass with exec() on the global pattern, not matchAll(): no iterator, no array of
+  // boundaries — this runs for every receipt. A key's value runs to the next new key; a key
+  // seen before is part of the value it appears in (the first occurrence wins).
   const fields: Partial<Record<TextKey, string>> = {};
-  boundaries.forEach((b, i) => {
-    fields[b.key] = text.slice(b.valueStart, boundaries[i + 1]?.start ?? text.length).trim();
-  });
+  let open: TextKey | undefined;
+  let valueStart = 0;
+  KEY_PATTERN.lastIndex = 0;
+  for (let m = KEY_PATTERN.exec(text); m !== null; m = KEY_PATTERN.exec(text)) {
+    const key = KEY_BY_SPELLING.get((m[1] ?? '').toLowerCase());
+    if (key === undefined || key === open || fields[key] !== undefined) continue;
+    if (open !== undefined) fields[open] = text.slice(valueStart, m.index).trim();
+    open = key;
+    valueStart = m.index + m[0].length;
+  }
+  if (open !== undefined) fields[open] = text.slice(valueStart).trim();
   return fields;
 }
 

@@ -112,11 +112,12 @@ interface EncodedText {
   readonly ends: readonly number[];
 }
 
-function encodeText(text: string, encoding: Encoding): EncodedText {
+/** Where the units end are needed only to cut a text into parts; most texts fit in one. */
+function encodeText(text: string, encoding: Encoding, withEnds: boolean): EncodedText {
   const ends: number[] = [];
-  if (encoding === 'GSM7') return { bytes: encodeGsm7(text, ends), ends };
+  if (encoding === 'GSM7') return { bytes: withEnds ? encodeGsm7(text, ends) : encodeGsm7(text), ends };
   let at = 0;
-  for (const ch of text) ends.push((at += ch.length * 2)); // UTF-16BE: 2 octets per code unit
+  if (withEnds) for (const ch of text) ends.push((at += ch.length * 2)); // UTF-16BE: 2 octets per code unit
   return { bytes: encodeUcs2(text), ends };
 }
 
@@ -141,9 +142,10 @@ function packUnits({ bytes, ends }: EncodedText, capacity: number): Buffer[] {
 
 /** The text's payload per segment, without UDH. */
 export function splitText(text: string, encoding: Encoding): Buffer[] {
-  const encoded = encodeText(text, encoding);
   const { single, multipart } = SEGMENT_CAPACITY[encoding];
-  return encoded.bytes.length <= single ? [encoded.bytes] : packUnits(encoded, multipart);
+  const whole = encodeText(text, encoding, false);
+  // Longer than one part: encoded again, this time noting where each unit ends (a rare path).
+  return whole.bytes.length <= single ? [whole.bytes] : packUnits(encodeText(text, encoding, true), multipart);
 }
 
 function concatUdh(ref: number, total: number, seq: number): Buffer {

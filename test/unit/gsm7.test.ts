@@ -59,6 +59,23 @@ describe('gsm7', () => {
     );
   });
 
+  test('checks per code unit agree with a per-code-point reference on mixed text (emoji, lone surrogates, Latin-1)', () => {
+    const anyChar = fc.oneof(gsmChar, fc.constantFrom('ç', '`', 'á', 'ж', '\t', '\u001b', '😀', '\ud800', '\udc00', '€'), fc.string({ unit: 'binary', maxLength: 1 }));
+    fc.assert(
+      fc.property(fc.string({ unit: anyChar, maxLength: 80 }), (text) => {
+        const points = [...text]; // code points: a surrogate pair is one, a lone surrogate one too
+        const costs = points.map((ch) => gsm7Septets(ch));
+        const firstBad = points.find((ch) => gsm7Septets(ch) === null) ?? null;
+        assert.equal(isGsm7(text), firstBad === null);
+        assert.equal(firstNonGsm7(text), firstBad);
+        assert.equal(gsm7Length(text), firstBad === null ? costs.reduce<number>((n, c) => n + c!, 0) : null);
+        if (firstBad === null) assert.equal(encodeGsm7(text).length, gsm7Length(text));
+        else assert.throws(() => encodeGsm7(text), RangeError);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test('decoding is lenient: unknown escape shows the basic character, trailing lone escape is dropped', () => {
     assert.equal(decodeGsm7(Uint8Array.from([0x1b, 0x41])), 'A');
     assert.equal(decodeGsm7(Uint8Array.from([0x41, 0x1b])), 'A');
