@@ -168,11 +168,14 @@ export class OutboundProcessor {
         rec.messageIds[segment.seq - 1] = outcome.messageId;
         rec.attempts = Math.max(rec.attempts, outcome.attempts);
         if (segment.seq === 1 || rec.submittedAt === 0) rec.submittedAt = outcome.submittedAt;
+        // Guarded: the fields object would be built for every segment even with debug off.
+        if (this.deps.logger.isLevelEnabled('debug')) {
+          this.deps.logger.debug(
+            { requestId: rec.id, segment: segment.seq, segments, to: facts.to, messageId: outcome.messageId, attempts: outcome.attempts },
+            'segment submitted',
+          );
+        }
         // Apply locally first: a receipt can overtake the correlation record's round trip.
-        this.deps.logger.debug(
-          { requestId: rec.id, segment: segment.seq, segments, to: facts.to, messageId: outcome.messageId, attempts: outcome.attempts },
-          'segment submitted',
-        );
         const snapshot = { ...rec, messageIds: [...rec.messageIds] };
         this.deps.index.apply(requestKey(rec.id), snapshot);
         publishes.push(

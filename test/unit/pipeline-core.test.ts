@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { AccountGate } from '../../src/pipeline/account-gate.js';
 import { Admission } from '../../src/pipeline/admission.js';
 import { getEventListeners } from 'node:events';
+import { createHash } from 'node:crypto';
 import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import * as ev from '../../src/pipeline/events.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
@@ -59,6 +60,16 @@ test('correlation index: a receipt that overtakes its mapping waits for it, and 
   const t0 = Date.now();
   assert.equal(await index.waitForMessageId('nope', 50), undefined);
   assert.ok(Date.now() - t0 < 1000);
+});
+
+test('events: eventId is the first 32 base64url characters of SHA-256 over the parts joined by NUL (ids stay the same across versions)', () => {
+  const cases: Array<(string | number | null)[]> = [['r1', 'SUBMIT', 'SUBMITTED', 1, 'AGILE-1', null], ['x'], [null, null], ['é€😀', 0, -1, '']];
+  for (const parts of cases) {
+    const text = parts.map((p) => (p === null ? '' : String(p))).join('\u0000');
+    assert.equal(ev.eventId(...parts), createHash('sha256').update(text).digest('base64url').slice(0, 32), JSON.stringify(parts));
+  }
+  // pinned: a stored event id must not change when the code that computes it does
+  assert.equal(ev.eventId('r1', 'SUMMARY', 'DELIVERED', 0, null, null), createHash('sha256').update('r1\u0000SUMMARY\u0000DELIVERED\u00000\u0000\u0000').digest('base64url').slice(0, 32));
 });
 
 test('events: the same fact gets the same eventId; a different fact a different one', () => {
