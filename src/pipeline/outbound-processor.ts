@@ -49,6 +49,14 @@ export interface Processed {
 
 const done = (acked: Promise<void>): Processed => ({ acked });
 
+/**
+ * Done once every publish is acked. A module function, not a closure per request: under tsx a
+ * named closure is wrapped in a `__name` call (defineProperty) each time it is created.
+ */
+function allPublished(publishes: Promise<void>[]): Processed {
+  return done(Promise.all(publishes).then(() => undefined));
+}
+
 export interface OutboundDecoder {
   decodeOutbound(value: Buffer | null): Promise<SmsOutbound>;
 }
@@ -152,7 +160,6 @@ export class OutboundProcessor {
     // Events of earlier segments are published while the next segment goes out; the record's
     // `acked` waits for all of them (the publisher keeps their order).
     const publishes: Promise<void>[] = [];
-    const all = (): Processed => done(Promise.all(publishes).then(() => undefined));
     for (const segment of plan.segments) {
       const known = rec.messageIds[segment.seq - 1];
       if (known) {
@@ -193,7 +200,7 @@ export class OutboundProcessor {
       // Rejected or expired: the remaining segments are not sent (a partial concatenated SMS is
       // useless to the recipient); each gets its own event so the sequence stays complete.
       publishes.push(this.finishUnsent(facts, plan, segment.seq, outcome, request.validUntil ?? now));
-      return all();
+      return allPublished(publishes);
     }
     if (skipped > 0) this.deps.observer?.replayed?.(skipped);
     if (!request.requestDeliveryReport) {
@@ -203,7 +210,7 @@ export class OutboundProcessor {
         ]),
       );
     }
-    return all();
+    return allPublished(publishes);
   }
 
   private finishUnsent(
