@@ -7,6 +7,7 @@
  * processes, as in production: CPU per 1,000 messages is read from /proc/<pid>/stat of exactly the
  * process being measured, and the orchestrator's own work (polling, producing) is not counted.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -339,3 +340,20 @@ export const fmt = (n: number, digits = 0): string =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a';
 
 export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/**
+ * A role's `loopDelay` request: its event-loop delay (perf_hooks, 5 ms resolution) in ms since the
+ * last reset; `{ reset: true }` starts a new window. The process's own stalls: for the simulator
+ * they delay the journal's timestamps, for the connector everything it does.
+ */
+export function loopDelayProbe(): (payload: unknown) => { p50: number; p99: number; max: number; samples: number } {
+  const histogram = monitorEventLoopDelay({ resolution: 5 });
+  histogram.enable();
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100; // the histogram counts in ns
+  return (payload) => {
+    const result = { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), samples: histogram.count };
+    if ((payload as { reset?: boolean } | undefined)?.reset) histogram.reset();
+    return result;
+  };
+}
+

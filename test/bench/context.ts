@@ -21,6 +21,8 @@ export interface BenchContext {
   /** --latency-rate: the latency run's offered msg/s when given (else 50 % of this run's end-to-end). */
   latencyRate: number | null;
   kafkaPid: number;
+  /** Node flags of every connector the bench starts: CONNECTOR_NODE_FLAGS, then `--node-flags`. */
+  connectorFlags: string[];
 }
 
 /**

@@ -9,7 +9,7 @@
  *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale
  *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
  *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick)
- *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack
+ *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack --node-flags "<extra connector node flags>"
  * Before (c) and the end-to-end run, a warm-up pass (the naive loop once, figures dropped) warms the
  * broker's JVM, so that neither side of the ratio runs on a cold broker (not with --quick).
  *
@@ -25,7 +25,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { KAFKA_VERSION, REPO_ROOT, stackDown, stackUp } from '../../deploy/local/stack.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { createTopic, deleteTopics, encodeRecords, fmt, produceBacklog, say } from './common.js';
-import type { BenchContext } from './context.js';
+import { CONNECTOR_NODE_FLAGS, type BenchContext } from './context.js';
 import { Report } from './report.js';
 import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
@@ -61,9 +61,10 @@ function parseArgs(argv: string[]) {
     .option('--latency-rate <msgs>', 'offered rate of the latency run (default: 50 % of the end-to-end submits/s of the same run)', count('--latency-rate'))
     .option('--pairs <count>', 'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick)', count('--pairs'))
     .option('--no-warmup', 'skip the warm-up pass (the naive loop once through the backlog, figures dropped) before (c) and the end-to-end run')
+    .option('--node-flags <flags>', 'extra node flags for every connector started (experiments, e.g. "--single-threaded-gc")', '')
     .option('--keep-stack', 'leave the bench stack running at the end')
     .parse(argv, { from: 'user' })
-    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean; latencyRate?: number; pairs?: number; warmup: boolean }>();
+    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean; latencyRate?: number; pairs?: number; warmup: boolean; nodeFlags: string }>();
   const quick = opts.quick ?? false;
   const skip = opts.skip ?? [];
   // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
@@ -81,6 +82,7 @@ function parseArgs(argv: string[]) {
     pairs: opts.pairs ?? (quick ? 1 : 3),
     // Not in the CI smoke: it only has to run to its end, and 5,000 records warm nothing.
     warmup: opts.warmup && !quick,
+    nodeFlags: opts.nodeFlags.split(/\s+/).filter(Boolean),
   };
 }
 
@@ -124,7 +126,7 @@ async function main(): Promise<number> {
       const { seconds } = await produceBacklog(stack, backlogTopic, encoded);
       say(`# backlog: ${fmt(args.n)} Avro records produced to ${backlogTopic} (12 partitions) in ${seconds.toFixed(1)} s`);
     }
-    const ctx: BenchContext = { stack, quick: args.quick, n: args.n, backlogTopic, encoded, runTag, codec, report, workDir, cpuProf: args.cpuProf, latencyRate: args.latencyRate, kafkaPid: info.kafkaPid };
+    const ctx: BenchContext = { stack, quick: args.quick, n: args.n, backlogTopic, encoded, runTag, codec, report, workDir, cpuProf: args.cpuProf, latencyRate: args.latencyRate, kafkaPid: info.kafkaPid, connectorFlags: [...CONNECTOR_NODE_FLAGS, ...args.nodeFlags] };
     const run: Record<Scenario, () => Promise<void>> = {
       a: () => bareSmpp(ctx),
       c: () => naiveLoop(ctx),

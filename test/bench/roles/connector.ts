@@ -3,17 +3,14 @@
  * the environment. Requests: usage (CPU, memory), readiness, liveHeap (full GC first when run
  * with --expose-gc), loopDelay (event-loop delay since the last reset: the process's own stalls).
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/obs/logger.js';
-import { serveRole } from '../common.js';
+import { loopDelayProbe, serveRole } from '../common.js';
 
 try {
   const config = loadConfig(process.env);
   const app = await startApp(config, createLogger(process.env['LOG_LEVEL'] ?? 'warn'));
-  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
-  loopDelay.enable();
   serveRole(
     {
       usage: () => ({ at: Date.now(), cpu: process.cpuUsage(), mem: process.memoryUsage() }),
@@ -23,13 +20,7 @@ try {
         (globalThis as { gc?: () => void }).gc?.();
         return { at: Date.now(), mem: process.memoryUsage(), collected: typeof (globalThis as { gc?: unknown }).gc === 'function' };
       },
-      // ms; the histogram counts in ns. `reset` starts a new measurement window.
-      loopDelay: (payload) => {
-        const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-        const result = { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), samples: loopDelay.count };
-        if ((payload as { reset?: boolean } | undefined)?.reset) loopDelay.reset();
-        return result;
-      },
+      loopDelay: loopDelayProbe(),
     },
     () => app.stop(),
   );

@@ -1,11 +1,12 @@
 /**
  * Bench role: the SMSC simulator in its own process, so its CPU is not the connector's.
- * argv[2] = JSON SimulatorOptions. Requests: stats, setBehaviour.
+ * argv[2] = JSON SimulatorOptions. Requests: stats, setBehaviour, loopDelay (its own stalls, which
+ * delay its journal's timestamps).
  */
 import { startSimulator } from '../../../src/simulator/simulator.js';
 import type { SimulatorOptions } from '../../../src/simulator/simulator.js';
 import type { Behaviour } from '../../../src/simulator/behaviour.js';
-import { serveRole } from '../common.js';
+import { loopDelayProbe, serveRole } from '../common.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as SimulatorOptions;
 try {
@@ -13,6 +14,7 @@ try {
   serveRole(
     {
       stats: () => ({ at: Date.now(), ...sim.stats() }),
+      loopDelay: loopDelayProbe(),
       setBehaviour: (update) => {
         sim.setBehaviour(update as Partial<Behaviour>);
         return true;

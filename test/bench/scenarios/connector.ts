@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { benchTopics, createTopic, encodeRecords, mib, produceBacklog, rssBytes, sleep, spawnRole, topicEnd, uniqueName, type Child } from '../common.js';
-import { CONNECTOR_NODE_FLAGS, connectorEnv, type BenchContext } from '../context.js';
+import { connectorEnv, type BenchContext } from '../context.js';
 import { monitor, throughput, type Sample } from '../monitor.js';
 import { latestProfile, summariseProfile } from '../profile.js';
 import { UNTHROTTLED } from './ceilings.js';
@@ -58,7 +58,7 @@ export async function endToEnd(ctx: BenchContext): Promise<void> {
 async function runBacklog(ctx: BenchContext, label: string, execArgv: string[]): Promise<{ samples: Sample[]; timedOut: boolean; events: number }> {
   const { sim, port } = await simulator();
   const topics = benchTopics(label, ctx.backlogTopic);
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName(label), port, RATE_UNLIMITED), execArgv: [...CONNECTOR_NODE_FLAGS, ...execArgv] });
+  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName(label), port, RATE_UNLIMITED), execArgv: [...ctx.connectorFlags, ...execArgv] });
   try {
     await connector.ready;
     const { samples, timedOut } = await monitor({
@@ -98,10 +98,10 @@ export async function scaleOut(ctx: BenchContext): Promise<void> {
     const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, SMPP_ACCOUNT_MAX_BINDS: '12' });
     // The first instance creates the topics; the others start once it is up. Started together on
     // fresh topics, a replica can die in ensureTopics (CreateTopics race: "not the leader").
-    const children = [spawnRole('connector', { env, execArgv: CONNECTOR_NODE_FLAGS })];
+    const children = [spawnRole('connector', { env, execArgv: ctx.connectorFlags })];
     try {
       await children[0]!.ready;
-      for (let i = 1; i < instances; i++) children.push(spawnRole('connector', { env, execArgv: CONNECTOR_NODE_FLAGS }));
+      for (let i = 1; i < instances; i++) children.push(spawnRole('connector', { env, execArgv: ctx.connectorFlags }));
       await Promise.all(children.map((c) => c.ready));
       // Every member joined and bound before the backlog arrives, so no rebalance is inside the window.
       const deadline = Date.now() + 60_000;
@@ -144,7 +144,7 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
   // random instant mostly says when V8 last collected (it swung 73–560 MiB between samples).
   const connector = spawnRole('connector', {
     env: connectorEnv(ctx, topics, uniqueName('memory'), port, { ...RATE_UNLIMITED, CORRELATION_KEEP_DONE_MS: String(keepDoneMs) }),
-    execArgv: [...CONNECTOR_NODE_FLAGS, '--expose-gc'],
+    execArgv: [...ctx.connectorFlags, '--expose-gc'],
   });
   const mem: Array<{ t: number; done: number; rss: number; heap: number }> = [];
   const live: Array<{ t: number; done: number; rss: number; heap: number }> = [];

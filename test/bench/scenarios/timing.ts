@@ -20,7 +20,7 @@ import {
   spawnRole,
   uniqueName,
 } from '../common.js';
-import { CONNECTOR_NODE_FLAGS, connectorEnv, naiveEnv, type BenchContext } from '../context.js';
+import { connectorEnv, naiveEnv, type BenchContext } from '../context.js';
 import { monitor } from '../monitor.js';
 import { UNTHROTTLED } from './ceilings.js';
 
@@ -42,7 +42,7 @@ export async function pacing(ctx: BenchContext, margin: string): Promise<void> {
   const total = Math.ceil(4 * 100 * (seconds + 5) * 1.1);
   await produceBacklog(ctx.stack, topics.outbound, await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-pace${margin}`));
   const { port } = (await sim.ready) as { port: number };
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }), execArgv: CONNECTOR_NODE_FLAGS });
+  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }), execArgv: ctx.connectorFlags });
   let throttledTotal = 0;
   try {
     await connector.ready;
@@ -107,16 +107,23 @@ export async function latency(ctx: BenchContext): Promise<void> {
   // timeline in BENCHMARKS.md), and the backlog of those seconds drains until second 7–8. With a 6 s
   // warm-up that tail alone set the p99.
   const warmupSeconds = ctx.quick ? 3 : 12;
-  const how = `${rate} msg/s (${ctx.latencyRate === null ? '50 % of the end-to-end submits/s' : 'given by --latency-rate'}) produced for ${warmupSeconds} + ${seconds} s with an explicit Kafka timestamp; the first ${warmupSeconds} s (warm-up) dropped; simulator journal timestamps (same clock, ms)`;
+  const how = `${rate} msg/s (${ctx.latencyRate === null ? '50 % of the end-to-end submits/s' : 'given by --latency-rate'}) produced for ${warmupSeconds} + ${seconds} s, each record's time taken when the load generator sends it (the timestamp it gives the record; the topic keeps the broker's append time instead, below); the first ${warmupSeconds} s (warm-up) dropped; simulator journal timestamps (same clock, ms)`;
   const connector = await measureLatency(ctx, 'connector', rate, warmupSeconds, seconds);
   ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p50', percentile(connector.submit, 50), 'ms', `${connector.submit.length} submits; ${how}`);
   ctx.report.add(S, 'Kafka timestamp → submit_sm at SMSC, p99', percentile(connector.submit, 99), 'ms', `max ${connector.submit.at(-1)} ms`);
+  const fromAppend = `the same submits from each record's broker append time (the outbound topic is LogAppendTime; read back after the run): what is left once the load generator's own send path — its event loop, its produce round trip — is taken out; max ${connector.submitFromAppend.at(-1)} ms`;
+  ctx.report.add(S, 'broker append → submit_sm at SMSC, p50', percentile(connector.submitFromAppend, 50), 'ms', `${connector.submitFromAppend.length} submits`);
+  ctx.report.add(S, 'broker append → submit_sm at SMSC, p99', percentile(connector.submitFromAppend, 99), 'ms', fromAppend);
   ctx.report.add(S, 'receipt sent → its event acked, p50', percentile(connector.receipt, 50), 'ms', `${connector.receipt.length} receipts: deliver_sm out → deliver_sm_resp in (the connector answers only after the event is acked by Kafka)`);
   ctx.report.add(S, 'receipt sent → its event acked, p99', percentile(connector.receipt, 99), 'ms', `max ${connector.receipt.at(-1)} ms`);
   ctx.report.add(S, 'cold start: worst Kafka → submit_sm in the warm-up', connector.coldStart.worst, 'ms', connector.coldStart.lastSlowAt === null ? `no record of the first ${warmupSeconds} s (dropped from the percentiles) took over 100 ms` : `the first ${warmupSeconds} s, dropped from the percentiles; the last record over 100 ms was produced ${connector.coldStart.lastSlowAt.toFixed(1)} s after the load started`);
   const lag = connector.loopDelay;
   if (lag) {
     ctx.report.add(S, "connector's event-loop delay, p99", lag.p99, 'ms', `p50 ${lag.p50} ms, max ${lag.max} ms over the measured ${seconds} s (perf_hooks monitorEventLoopDelay, 5 ms resolution): the connector's own stalls, the part of the latency that is not the broker's, the simulator's or the shared CPU's`);
+  }
+  const simLag = connector.simulatorLoopDelay;
+  if (simLag) {
+    ctx.report.add(S, "simulator's event-loop delay, p99", simLag.p99, 'ms', `p50 ${simLag.p50} ms, max ${simLag.max} ms over the same ${seconds} s: the simulator stamps a submit_sm when its event loop reads it, so its own stalls (GC, journal writes, the shared CPU) are inside every figure above`);
   }
   const cpu = connector.streamingCpu;
   if (cpu) {
@@ -125,6 +132,7 @@ export async function latency(ctx: BenchContext): Promise<void> {
   const naive = await measureLatency(ctx, 'naive', rate, warmupSeconds, seconds);
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p50', percentile(naive.submit, 50), 'ms', `${naive.submit.length} submits; the same offered rate and harness`);
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p99', percentile(naive.submit, 99), 'ms', `max ${naive.submit.at(-1)} ms`);
+  ctx.report.add(S, '(c) naive loop: broker append → submit_sm, p99', percentile(naive.submitFromAppend, 99), 'ms', `p50 ${percentile(naive.submitFromAppend, 50)} ms, max ${naive.submitFromAppend.at(-1)} ms`);
 }
 
 /** Event-loop delay of the connector process (perf_hooks histogram, 5 ms resolution), in ms. */
@@ -160,23 +168,26 @@ async function measureLatency(
   rate: number,
   warmupSeconds: number,
   seconds: number,
-): Promise<{ submit: number[]; receipt: number[]; loopDelay: LoopDelay | null; coldStart: ColdStart; streamingCpu: StreamingCpu | null }> {
+): Promise<{ submit: number[]; submitFromAppend: number[]; receipt: number[]; loopDelay: LoopDelay | null; simulatorLoopDelay: LoopDelay | null; coldStart: ColdStart; streamingCpu: StreamingCpu | null }> {
   const total = rate * (seconds + warmupSeconds);
   const journal = path.join(ctx.workDir, `latency-${target}.jsonl`);
   if (existsSync(journal)) rmSync(journal);
   const sim = spawnRole('simulator', { args: [JSON.stringify({ journalPath: journal, behaviour: UNTHROTTLED })] });
   const topics = benchTopics(`latency-${target}`);
-  await createTopic(ctx.stack, topics.outbound, 12);
+  // The broker stamps each record with its append time (read back after the run): the latency from
+  // there leaves out the load generator's own send path, which is not the consumer's doing.
+  await createTopic(ctx.stack, topics.outbound, 12, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
   await createTopic(ctx.stack, topics.delivery, 12);
   const values = await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-lat-${target}`);
   const { port } = (await sim.ready) as { port: number };
   const group = uniqueName(`latency-${target}`);
   const child =
     target === 'connector'
-      ? spawnRole('connector', { env: connectorEnv(ctx, topics, group, port, { SMPP_RATE_LIMIT: '100000' }), execArgv: CONNECTOR_NODE_FLAGS })
+      ? spawnRole('connector', { env: connectorEnv(ctx, topics, group, port, { SMPP_RATE_LIMIT: '100000' }), execArgv: ctx.connectorFlags })
       : spawnRole('naive', { env: naiveEnv(ctx, topics, group, port) });
   const sentAt = new Float64Array(total);
   let loopDelay: LoopDelay | null = null;
+  let simulatorLoopDelay: LoopDelay | null = null;
   let usageAtWarm: Promise<Usage> | null = null;
   let sentAtWarm = 0;
   let streamingCpu: StreamingCpu | null = null;
@@ -197,6 +208,7 @@ async function measureLatency(
       if (!warmedUp && target === 'connector' && Date.now() - start >= warmupSeconds * 1000) {
         warmedUp = true;
         void child.request('loopDelay', { reset: true });
+        void sim.request('loopDelay', { reset: true });
         usageAtWarm = child.request<Usage>('usage');
         sentAtWarm = sent;
       }
@@ -228,13 +240,15 @@ async function measureLatency(
       done: (c) => c['accepted']! >= total && c['acked']! >= total,
       timeoutMs: 60_000,
     });
-    if (target === 'connector') loopDelay = await child.request<LoopDelay>('loopDelay');
+    if (target === 'connector') [loopDelay, simulatorLoopDelay] = await Promise.all([child.request<LoopDelay>('loopDelay'), sim.request<LoopDelay>('loopDelay')]);
   } finally {
     await child.stop();
     await sim.stop();
   }
+  const appendedAt = await readAppendTimes(ctx, topics.outbound, total);
   const warmupUntil = (sentAt[0] ?? 0) + warmupSeconds * 1000;
   const submit: number[] = [];
+  const submitFromAppend: number[] = [];
   const coldStart: ColdStart = { worst: 0, lastSlowAt: null };
   const deliverOut = new Map<string, number>();
   const receipt: number[] = [];
@@ -243,7 +257,10 @@ async function measureLatency(
       const i = indexFromDestination(r.destination);
       if (i >= total) return;
       const latency = r.ts - sentAt[i]!;
-      if (sentAt[i]! >= warmupUntil) submit.push(latency);
+      if (sentAt[i]! >= warmupUntil) {
+        submit.push(latency);
+        if (appendedAt[i]! > 0) submitFromAppend.push(r.ts - appendedAt[i]!);
+      }
       else {
         coldStart.worst = Math.max(coldStart.worst, latency);
         if (latency > 100) coldStart.lastSlowAt = Math.max(coldStart.lastSlowAt ?? 0, (sentAt[i]! - sentAt[0]!) / 1000);
@@ -256,6 +273,30 @@ async function measureLatency(
     }
   });
   submit.sort((a, b) => a - b);
+  submitFromAppend.sort((a, b) => a - b);
   receipt.sort((a, b) => a - b);
-  return { submit, receipt, loopDelay, coldStart, streamingCpu };
+  return { submit, submitFromAppend, receipt, loopDelay, simulatorLoopDelay, coldStart, streamingCpu };
+}
+
+/** Each record's broker append time (LogAppendTime topic), by record index; 0 where not read. */
+async function readAppendTimes(ctx: BenchContext, topic: string, total: number): Promise<Float64Array> {
+  const at = new Float64Array(total);
+  const consumer = kafkaClient(ctx.stack, 'bench-latency-read').consumer({ groupId: uniqueName('latency-read') });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let read = 0;
+  const all = new Promise<void>((resolve) => {
+    void consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) {
+          const i = indexFromDestination((await ctx.codec.decodeOutbound(m.value)).to);
+          if (i < total) at[i] = Number(m.timestamp);
+          if (++read >= total) resolve();
+        }
+      },
+    });
+  });
+  await Promise.race([all, sleep(60_000)]);
+  await consumer.disconnect();
+  return at;
 }
