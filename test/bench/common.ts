@@ -285,6 +285,27 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * The main thread's scheduler counters (`/proc/<pid>/schedstat`): ns on a CPU, ns runnable but
+ * waiting for one, and when. For a Node process the main thread is its event loop; the wait is
+ * latency no code of its own can remove. null when the process is gone.
+ */
+export function schedStat(pid: number): { at: number; runNs: number; waitNs: number } | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return { at: Date.now(), runNs: run ?? 0, waitNs: wait ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** Between two schedStat readings: ms on a CPU and ms waiting for one, per second of wall time. */
+export function schedPerSecond(from: ReturnType<typeof schedStat>, to: ReturnType<typeof schedStat>): { runMs: number; waitMs: number } | null {
+  if (!from || !to || to.at <= from.at) return null;
+  const seconds = (to.at - from.at) / 1000;
+  return { runMs: (to.runNs - from.runNs) / 1e6 / seconds, waitMs: (to.waitNs - from.waitNs) / 1e6 / seconds };
+}
+
 export function rssBytes(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -16,6 +16,8 @@ import {
   maxInWindow,
   percentile,
   produceBacklog,
+  schedPerSecond,
+  schedStat,
   sleep,
   spawnRole,
   uniqueName,
@@ -121,6 +123,16 @@ export async function latency(ctx: BenchContext): Promise<void> {
   if (lag) {
     ctx.report.add(S, "connector's event-loop delay, p99", lag.p99, 'ms', `p50 ${lag.p50} ms, max ${lag.max} ms over the measured ${seconds} s (perf_hooks monitorEventLoopDelay, 5 ms resolution): the connector's own stalls, the part of the latency that is not the broker's, the simulator's or the shared CPU's`);
   }
+  const sched = connector.sched;
+  if (sched?.connector && sched.simulator) {
+    ctx.report.add(
+      S,
+      "connector's event loop waiting for a CPU",
+      Math.round(sched.connector.waitMs),
+      'ms/s',
+      `runnable but not running, per second of the measured ${seconds} s (/proc/<pid>/schedstat of the main thread; ${Math.round(sched.connector.runMs)} ms/s on a CPU); the simulator's ${Math.round(sched.simulator.waitMs)} ms/s waiting, ${Math.round(sched.simulator.runMs)} ms/s running — the 2 cores are shared with the broker and the load generator, and every hop of a message can queue for one`,
+    );
+  }
   const simLag = connector.simulatorLoopDelay;
   if (simLag) {
     ctx.report.add(S, "simulator's event-loop delay, p99", simLag.p99, 'ms', `p50 ${simLag.p50} ms, max ${simLag.max} ms over the same ${seconds} s: the simulator stamps a submit_sm when its event loop reads it, so its own stalls (GC, journal writes, the shared CPU) are inside every figure above`);
@@ -168,7 +180,17 @@ async function measureLatency(
   rate: number,
   warmupSeconds: number,
   seconds: number,
-): Promise<{ submit: number[]; submitFromAppend: number[]; receipt: number[]; loopDelay: LoopDelay | null; simulatorLoopDelay: LoopDelay | null; coldStart: ColdStart; streamingCpu: StreamingCpu | null }> {
+): Promise<{
+  submit: number[];
+  submitFromAppend: number[];
+  receipt: number[];
+  loopDelay: LoopDelay | null;
+  simulatorLoopDelay: LoopDelay | null;
+  /** Main threads' ms on a CPU and ms runnable but waiting for one, per second, over the measured window. */
+  sched: { connector: ReturnType<typeof schedPerSecond>; simulator: ReturnType<typeof schedPerSecond> } | null;
+  coldStart: ColdStart;
+  streamingCpu: StreamingCpu | null;
+}> {
   const total = rate * (seconds + warmupSeconds);
   const journal = path.join(ctx.workDir, `latency-${target}.jsonl`);
   if (existsSync(journal)) rmSync(journal);
@@ -188,6 +210,8 @@ async function measureLatency(
   const sentAt = new Float64Array(total);
   let loopDelay: LoopDelay | null = null;
   let simulatorLoopDelay: LoopDelay | null = null;
+  let schedAtWarm: { connector: ReturnType<typeof schedStat>; simulator: ReturnType<typeof schedStat> } | null = null;
+  let sched: { connector: ReturnType<typeof schedPerSecond>; simulator: ReturnType<typeof schedPerSecond> } | null = null;
   let usageAtWarm: Promise<Usage> | null = null;
   let sentAtWarm = 0;
   let streamingCpu: StreamingCpu | null = null;
@@ -210,6 +234,7 @@ async function measureLatency(
         void child.request('loopDelay', { reset: true });
         void sim.request('loopDelay', { reset: true });
         usageAtWarm = child.request<Usage>('usage');
+        schedAtWarm = { connector: schedStat(child.pid), simulator: schedStat(sim.pid) };
         sentAtWarm = sent;
       }
       const due = Math.min(total, Math.floor(((Date.now() - start) / 1000) * rate));
@@ -224,6 +249,7 @@ async function measureLatency(
       }
       await sleep(5);
     }
+    if (schedAtWarm) sched = { connector: schedPerSecond(schedAtWarm.connector, schedStat(child.pid)), simulator: schedPerSecond(schedAtWarm.simulator, schedStat(sim.pid)) };
     if (usageAtWarm) {
       const [from, to] = await Promise.all([usageAtWarm, child.request<Usage>('usage')]);
       const cpuSeconds = (to.cpu.user + to.cpu.system - from.cpu.user - from.cpu.system) / 1e6;
@@ -275,7 +301,7 @@ async function measureLatency(
   submit.sort((a, b) => a - b);
   submitFromAppend.sort((a, b) => a - b);
   receipt.sort((a, b) => a - b);
-  return { submit, submitFromAppend, receipt, loopDelay, simulatorLoopDelay, coldStart, streamingCpu };
+  return { submit, submitFromAppend, receipt, loopDelay, simulatorLoopDelay, sched, coldStart, streamingCpu };
 }
 
 /** Each record's broker append time (LogAppendTime topic), by record index; 0 where not read. */
