@@ -17,6 +17,7 @@
  * An evicted request's late receipt is published as `unknown:<messageId>`, which is counted.
  */
 import type { DeliveryStatus } from '../contracts.js';
+import { OldestFirst } from './oldest-first.js';
 
 export interface RequestRecord {
   v: 1;
@@ -75,6 +76,8 @@ export class CorrelationIndex {
   private readonly summarised = new Set<string>();
   /** Multipart requests complete without a marker yet → when this replica saw them complete. */
   private readonly unsummarised = new Map<string, number>();
+  private readonly oldestRequest = new OldestFirst(() => this.requests.keys());
+  private readonly oldestSummarised = new OldestFirst(() => this.summarised.values());
   /**
    * Requests whose every segment is final (or that expect no receipt), oldest first, from
    * `completedHead` on. A head index, not shift(): on an array this long (keep time × rate,
@@ -154,7 +157,7 @@ export class CorrelationIndex {
     this.summarised.add(requestId);
     // A marker can be read before its request (other partition), so it is kept for unknown ids
     // too; bounded like the requests, oldest first, for markers whose request never comes.
-    if (this.summarised.size > this.maxRequests) this.summarised.delete(this.summarised.values().next().value as string);
+    if (this.summarised.size > this.maxRequests) this.summarised.delete(this.oldestSummarised.next()!);
   }
 
   /**
@@ -197,8 +200,10 @@ export class CorrelationIndex {
   }
 
   private evictOldest(): void {
-    const [id, rec] = this.requests.entries().next().value as [string, RequestRecord];
-    this.forget(id, rec);
+    // Not requests.entries().next(): at the cap that walked every hole the evictions and prunes
+    // had left at the front, once per new request (see oldest-first.ts).
+    const id = this.oldestRequest.next()!;
+    this.forget(id, this.requests.get(id)!);
     this.evictions++;
   }
 

@@ -17,6 +17,7 @@ import { decodeUcs2 } from '../sms/plan.js';
 import { finalKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
+import { OldestFirst } from './oldest-first.js';
 import { factsOf, summaryMarked } from './summary.js';
 
 export interface ReceiptSink {
@@ -53,6 +54,8 @@ export class ReceiptProcessor {
   private readonly publishing = new Map<string, Promise<void>>();
   /** Multipart requests with a final segment handled here, waiting for segments reported elsewhere. */
   private readonly awaitingOthers = new Set<string>();
+  private readonly oldestRecent = new OldestFirst(() => this.recent.values());
+  private readonly oldestAwaiting = new OldestFirst(() => this.awaitingOthers.values());
 
   constructor(private readonly deps: ReceiptProcessorDeps) {}
 
@@ -179,9 +182,9 @@ export class ReceiptProcessor {
   }
 
   private remember(id: string): void {
-    if (this.awaitingOthers.size > RECENT_IDS) this.awaitingOthers.delete(this.awaitingOthers.values().next().value as string);
+    if (this.awaitingOthers.size > RECENT_IDS) this.awaitingOthers.delete(this.oldestAwaiting.next()!);
     this.recent.add(id);
-    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
+    if (this.recent.size > RECENT_IDS) this.recent.delete(this.oldestRecent.next()!);
   }
 }
 
