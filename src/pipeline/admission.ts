@@ -4,11 +4,24 @@
  * queue there would keep sending records after a rebalance or shutdown aborted them. Waiting
  * here instead is abortable.
  */
+import { OldestFirst } from './oldest-first.js';
+
 interface Waiter {
   readonly sessionId: string;
   readonly signal: AbortSignal;
   readonly admit: () => void;
   readonly reject: (reason: unknown) => void;
+}
+
+/** One session's parked waiters in arrival order, and a cursor to their oldest (see oldest-first.ts). */
+interface WaiterQueue {
+  readonly parked: Set<Waiter>;
+  readonly oldest: OldestFirst<Waiter>;
+}
+
+function newQueue(): WaiterQueue {
+  const parked = new Set<Waiter>();
+  return { parked, oldest: new OldestFirst(() => parked.values()) };
 }
 
 export class Admission {
@@ -18,7 +31,7 @@ export class Admission {
    * records here, and an abort (rebalance, shutdown) removes every one of them — indexOf + splice
    * per waiter made that quadratic.
    */
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters = new Map<string, WaiterQueue>();
   /**
    * Waiters by the signal that can abort them, with one abort listener per signal: a batch's
    * records share its signal, and an EventTarget listener added and removed per waiting record was
@@ -51,8 +64,8 @@ export class Admission {
     return new Promise<void>((admit, reject) => {
       const waiter: Waiter = { sessionId, signal, admit, reject };
       let queue = this.waiters.get(sessionId);
-      if (!queue) this.waiters.set(sessionId, (queue = new Set()));
-      queue.add(waiter);
+      if (!queue) this.waiters.set(sessionId, (queue = newQueue()));
+      queue.parked.add(waiter);
       let parked = this.bySignal.get(signal);
       if (!parked) {
         this.bySignal.set(signal, (parked = new Set()));
@@ -64,9 +77,9 @@ export class Admission {
 
   private admitNext(sessionId: string): void {
     const queue = this.waiters.get(sessionId);
-    const next = queue?.values().next().value;
+    const next = queue?.oldest.next();
     if (!next) return;
-    queue!.delete(next);
+    queue!.parked.delete(next);
     this.bySignal.get(next.signal)?.delete(next);
     next.admit();
   }
@@ -75,7 +88,7 @@ export class Admission {
     const parked = this.bySignal.get(signal);
     this.bySignal.delete(signal);
     for (const waiter of parked ?? []) {
-      this.waiters.get(waiter.sessionId)?.delete(waiter);
+      this.waiters.get(waiter.sessionId)?.parked.delete(waiter);
       waiter.reject(signal.reason);
     }
   }

@@ -165,12 +165,13 @@ export class CorrelationIndex {
    * published: their segments turned final on replicas that stopped before either saw the
    * other's final. Oldest first.
    */
-  summaryDue(before: number): RequestRecord[] {
-    const due: RequestRecord[] = [];
+  summaryDue(before: number): Array<{ request: RequestRecord; outcomes: FinalRecord[] }> {
+    const due: Array<{ request: RequestRecord; outcomes: FinalRecord[] }> = [];
     for (const [id, since] of this.unsummarised) {
       if (since >= before) break; // insertion order = completion order
-      const rec = this.requests.get(id);
-      if (rec && this.outcomes(rec) !== null) due.push(rec);
+      const request = this.requests.get(id);
+      const outcomes = request ? this.outcomes(request) : null;
+      if (request && outcomes) due.push({ request, outcomes });
       else this.unsummarised.delete(id);
     }
     return due;

@@ -79,11 +79,9 @@ export class OverdueSweeper {
     const due = this.deps.index.summaryDue(now - this.deps.summaryGraceMs);
     if (due.length === 0) return 0;
     await Promise.all(
-      due.map((req) => {
-        const outcomes = this.deps.index.outcomes(req);
-        if (!outcomes) return Promise.resolve();
-        return this.deps.sink.publish([ev.summary(factsOf(req), outcomes, req.attempts, now)], summaryMarked(this.deps.index, req));
-      }),
+      due.map(({ request, outcomes }) =>
+        this.deps.sink.publish([ev.summary(factsOf(request), outcomes, request.attempts, now)], summaryMarked(this.deps.index, request)),
+      ),
     );
     this.deps.logger.warn({ requests: due.length }, 'multipart summaries nobody had published: published now');
     return due.length;

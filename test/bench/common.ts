@@ -290,7 +290,19 @@ export function cpuSeconds(pid: number): number {
  * waiting for one, and when. For a Node process the main thread is its event loop; the wait is
  * latency no code of its own can remove. null when the process is gone.
  */
-export function schedStat(pid: number): { at: number; runNs: number; waitNs: number } | null {
+export interface SchedStat {
+  at: number;
+  runNs: number;
+  waitNs: number;
+}
+
+/** ms on a CPU and ms runnable but waiting for one, per second of wall time. */
+export interface SchedRates {
+  runMs: number;
+  waitMs: number;
+}
+
+export function schedStat(pid: number): SchedStat | null {
   try {
     const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
     return { at: Date.now(), runNs: run ?? 0, waitNs: wait ?? 0 };
@@ -299,8 +311,8 @@ export function schedStat(pid: number): { at: number; runNs: number; waitNs: num
   }
 }
 
-/** Between two schedStat readings: ms on a CPU and ms waiting for one, per second of wall time. */
-export function schedPerSecond(from: ReturnType<typeof schedStat>, to: ReturnType<typeof schedStat>): { runMs: number; waitMs: number } | null {
+/** Between two schedStat readings. */
+export function schedPerSecond(from: SchedStat | null, to: SchedStat | null): SchedRates | null {
   if (!from || !to || to.at <= from.at) return null;
   const seconds = (to.at - from.at) / 1000;
   return { runMs: (to.runNs - from.runNs) / 1e6 / seconds, waitMs: (to.waitNs - from.waitNs) / 1e6 / seconds };
@@ -367,7 +379,14 @@ export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1
  * last reset; `{ reset: true }` starts a new window. The process's own stalls: for the simulator
  * they delay the journal's timestamps, for the connector everything it does.
  */
-export function loopDelayProbe(): (payload: unknown) => { p50: number; p99: number; max: number; samples: number } {
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+export function loopDelayProbe(): (payload: unknown) => LoopDelay {
   const histogram = monitorEventLoopDelay({ resolution: 5 });
   histogram.enable();
   const ms = (ns: number) => Math.round(ns / 1e4) / 100; // the histogram counts in ns

@@ -18,6 +18,9 @@ import {
   produceBacklog,
   schedPerSecond,
   schedStat,
+  type LoopDelay,
+  type SchedRates,
+  type SchedStat,
   sleep,
   spawnRole,
   uniqueName,
@@ -147,14 +150,6 @@ export async function latency(ctx: BenchContext): Promise<void> {
   ctx.report.add(S, '(c) naive loop: broker append → submit_sm, p99', percentile(naive.submitFromAppend, 99), 'ms', `p50 ${percentile(naive.submitFromAppend, 50)} ms, max ${naive.submitFromAppend.at(-1)} ms`);
 }
 
-/** Event-loop delay of the connector process (perf_hooks histogram, 5 ms resolution), in ms. */
-interface LoopDelay {
-  p50: number;
-  p99: number;
-  max: number;
-  samples: number;
-}
-
 /** The connector role's `usage` answer (process.cpuUsage in µs). */
 interface Usage {
   at: number;
@@ -187,7 +182,7 @@ async function measureLatency(
   loopDelay: LoopDelay | null;
   simulatorLoopDelay: LoopDelay | null;
   /** Main threads' ms on a CPU and ms runnable but waiting for one, per second, over the measured window. */
-  sched: { connector: ReturnType<typeof schedPerSecond>; simulator: ReturnType<typeof schedPerSecond> } | null;
+  sched: { connector: SchedRates | null; simulator: SchedRates | null } | null;
   coldStart: ColdStart;
   streamingCpu: StreamingCpu | null;
 }> {
@@ -210,8 +205,8 @@ async function measureLatency(
   const sentAt = new Float64Array(total);
   let loopDelay: LoopDelay | null = null;
   let simulatorLoopDelay: LoopDelay | null = null;
-  let schedAtWarm: { connector: ReturnType<typeof schedStat>; simulator: ReturnType<typeof schedStat> } | null = null;
-  let sched: { connector: ReturnType<typeof schedPerSecond>; simulator: ReturnType<typeof schedPerSecond> } | null = null;
+  let schedAtWarm: { connector: SchedStat | null; simulator: SchedStat | null } | null = null;
+  let sched: { connector: SchedRates | null; simulator: SchedRates | null } | null = null;
   let usageAtWarm: Promise<Usage> | null = null;
   let sentAtWarm = 0;
   let streamingCpu: StreamingCpu | null = null;
