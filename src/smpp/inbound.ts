@@ -6,7 +6,7 @@
  * acknowledges a receipt only after its Kafka event is acked — RELIABILITY.md §5).
  */
 import type { Logger } from 'pino';
-import { coalesceWrites, deliverSmFromPdu, smpp, type LibrarySession, type Pdu } from './library.js';
+import { coalesceWrites, deliverSmFromPdu, deliverSmResp, smpp, type LibrarySession, type Pdu } from './library.js';
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSmHandler } from './types.js';
 
 const ESME_RINVCMDID = 0x03;
@@ -69,7 +69,7 @@ export class InboundRequests {
   private deliverSm(lib: LibrarySession, pdu: Pdu, receiveCapable: boolean): void {
     this.ctx.onDeliverSm();
     if (!receiveCapable || !this.ctx.isBound()) {
-      this.answer(lib, pdu.response({ command_status: ESME_RINVBNDSTS }));
+      this.answer(lib, deliverSmResp(pdu, ESME_RINVBNDSTS));
       return;
     }
     const deliverSm = deliverSmFromPdu(pdu, this.ctx.sessionId, this.ctx.now());
@@ -101,7 +101,7 @@ export class InboundRequests {
           this.ctx.log.debug({ sequence: pdu.sequence_number }, 'deliver_sm answered after its connection closed; dropped');
           return;
         }
-        this.answer(lib, pdu.response({ command_status: status }));
+        this.answer(lib, deliverSmResp(pdu, status));
       })
       .catch(() => undefined);
   }

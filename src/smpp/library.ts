@@ -11,6 +11,7 @@
  * they pass a Buffer through unchanged, and we only ever send Buffers with explicit data_coding.
  */
 import smpp from 'smpp';
+import { DELIVER_SM_RESP, encodeDeliverSmResp, encodeSubmitSm, SUBMIT_SM } from './pdu-bytes.js';
 import type { DeliverSm, SubmitParams } from './types.js';
 
 const RAW_COMMANDS = ['deliver_sm', 'submit_sm', 'data_sm', 'outbind', 'submit_multi', 'replace_sm'];
@@ -30,50 +31,159 @@ function keepRawBytes(): void {
 
 keepRawBytes();
 
+/**
+ * Correction: decoding without the detours. node-smpp's PDU.fromStream copies every PDU into a
+ * new buffer to put its length back in front, reads the header through a bound forEach, and
+ * runs its decode filters over every enumerable key — the prototype's methods included. That was
+ * 5–6 % of the connector's CPU (two PDUs read per message: submit_sm_resp and deliver_sm). This
+ * is the same algorithm over the same field tables, types and filters, on the body as read:
+ * the objects are equal to the library's own, key order included (property test in
+ * test/unit/pdu-decode.test.ts), and the session code that reads them is unchanged.
+ */
+export function decodePduBody(commandLength: number, body: Buffer): smpp.PDU {
+  const pdu = Object.create(smpp.PDU.prototype) as smpp.PDU;
+  pdu.command_length = commandLength;
+  pdu.command_id = body.readUInt32BE(0);
+  pdu.command_status = body.readUInt32BE(4);
+  pdu.sequence_number = body.readUInt32BE(8);
+  const layout = layoutOf(pdu.command_id);
+  if (!layout) {
+    pdu.command = 'unknown';
+    return pdu;
+  }
+  pdu.command = layout.command;
+  // Offsets count from the PDU's first octet, as in the library; the body starts at octet 4.
+  let offset = 16;
+  let present = 0;
+  for (const { key, type } of layout.fields) {
+    if (offset >= commandLength) break;
+    const value = type.read(body, offset - 4);
+    pdu[key] = value;
+    offset += type.size(value);
+    present++;
+  }
+  const filteredTlvs = offset + 4 <= commandLength ? readTlvs(pdu, body, offset, commandLength, layout) : null;
+  for (const { key, filter, index } of layout.filtered) if (index < present) pdu[key] = filter.decode.call(pdu, pdu[key]);
+  if (filteredTlvs) for (const tag of filteredTlvs) applyTlvFilter(pdu, tag);
+  return pdu;
+}
+
+/** One command's body fields in order, and those with a decode filter — read once from the library's tables. */
+interface Layout {
+  command: string;
+  fields: { key: string; type: smpp.FieldType }[];
+  filtered: { key: string; filter: smpp.FieldFilter; index: number }[];
+  params: Record<string, smpp.ParamDef>;
+  tlvMap: Record<string, string>;
+}
+
+const layouts = new Map<number, Layout | null>();
+
+function layoutOf(commandId: number): Layout | null {
+  let layout = layouts.get(commandId);
+  if (layout === undefined) {
+    const def = smpp.commandsById[commandId];
+    const command = def ? smpp.commands[def.command] : undefined;
+    if (!def || !command) layout = null;
+    else {
+      const params = command.params ?? {};
+      const keys = Object.keys(params);
+      layout = {
+        command: def.command,
+        fields: keys.map((key) => ({ key, type: params[key]!.type })),
+        filtered: keys.flatMap((key, index) => (params[key]!.filter ? [{ key, filter: params[key]!.filter!, index }] : [])),
+        params,
+        tlvMap: command.tlvMap ?? {},
+      };
+    }
+    layouts.set(commandId, layout);
+  }
+  return layout;
+}
+
+/** Reads the TLVs; returns the tags that take a decode filter (none in a plain receipt), in order of appearance. */
+function readTlvs(pdu: smpp.PDU, body: Buffer, from: number, commandLength: number, layout: Layout): string[] | null {
+  let filtered: string[] | null = null;
+  let offset = from;
+  while (offset + 4 <= commandLength) {
+    const tlvId = body.readUInt16BE(offset - 4);
+    const length = body.readUInt16BE(offset - 2);
+    offset += 4;
+    const tlv = smpp.tlvsById[tlvId];
+    if (!tlv) {
+      pdu[tlvId] = body.slice(offset - 4, offset - 4 + length);
+      offset += length;
+      continue;
+    }
+    const tag = layout.tlvMap[tlv.tag!] ?? tlv.tag!;
+    const value = tlv.type.read(body, offset - 4, length);
+    if (!tlv.multiple) pdu[tag] = value;
+    else {
+      if (!pdu[tag]) pdu[tag] = [];
+      (pdu[tag] as unknown[]).push(value);
+    }
+    // The library filters a key once, by the body field's filter when it has one (already applied).
+    if (smpp.tlvs[tag]?.filter && !layout.params[tag]?.filter && !(filtered ??= []).includes(tag)) filtered.push(tag);
+    offset += length;
+  }
+  return filtered;
+}
+
+/** The library's _filter('decode') for one TLV key. */
+function applyTlvFilter(pdu: smpp.PDU, key: string): void {
+  const tlv = smpp.tlvs[key]!;
+  const filter = tlv.filter!;
+  if (tlv.multiple) {
+    const values = pdu[key] as unknown[];
+    for (let i = 0; i < values.length; i++) values[i] = filter.decode.call(pdu, values[i], true);
+  } else if (key === 'message_payload') {
+    // the library's skipUdh argument, the same expression (a number or a falsy value, not a boolean)
+    const shortMessage = pdu['short_message'] as { message?: { length?: number } } | undefined;
+    const skipUdh = shortMessage && shortMessage.message && shortMessage.message.length;
+    pdu[key] = filter.decode.call(pdu, pdu[key], skipUdh as boolean | undefined);
+  } else {
+    pdu[key] = filter.decode.call(pdu, pdu[key], true);
+  }
+}
+
+smpp.PDU.fromStream = (stream, commandLength) => {
+  const body = stream.read(commandLength - 4);
+  return body ? decodePduBody(commandLength, body) : false;
+};
+
 export { smpp };
 export type Pdu = smpp.PDU;
 export type LibrarySession = smpp.Session;
 
-/** Builds a submit_sm PDU with every field explicit (node-smpp defaults are wrong for us). */
-export function buildSubmitSm(params: SubmitParams, sequenceNumber: number): smpp.PDU {
-  return new smpp.PDU('submit_sm', {
-    sequence_number: sequenceNumber,
-    service_type: params.serviceType ?? '',
-    source_addr_ton: params.sourceAddrTon,
-    source_addr_npi: params.sourceAddrNpi,
-    source_addr: params.sourceAddr,
-    dest_addr_ton: params.destAddrTon,
-    dest_addr_npi: params.destAddrNpi,
-    destination_addr: params.destinationAddr,
-    esm_class: params.esmClass,
-    protocol_id: params.protocolId ?? 0,
-    priority_flag: params.priorityFlag ?? 0,
-    schedule_delivery_time: params.scheduleDeliveryTime ?? '',
-    validity_period: params.validityPeriod ?? '',
-    registered_delivery: params.registeredDelivery,
-    replace_if_present_flag: 0,
-    data_coding: params.dataCoding,
-    sm_default_msg_id: 0,
-    short_message: params.shortMessage,
-  });
+/**
+ * A submit_sm ready for the library's send(): its bytes encoded here (pdu-bytes.ts, byte-for-byte
+ * what node-smpp would write), or an error text when they cannot be — checked before send(),
+ * because node-smpp throws from inside send() after registering the callback (defect 3).
+ */
+export function submitSmPdu(params: SubmitParams, sequenceNumber: number): smpp.PDU | string {
+  const bytes = encodeSubmitSm(params, sequenceNumber);
+  return typeof bytes === 'string' ? bytes : preEncoded('submit_sm', SUBMIT_SM, 0, sequenceNumber, bytes);
+}
+
+/** The deliver_sm_resp of a received deliver_sm (what `pdu.response({ command_status })` encodes). */
+export function deliverSmResp(deliverSm: smpp.PDU, commandStatus: number): smpp.PDU {
+  const sequence = deliverSm.sequence_number;
+  return preEncoded('deliver_sm_resp', DELIVER_SM_RESP, commandStatus, sequence, encodeDeliverSmResp(sequence, commandStatus));
 }
 
 /**
- * Validates what node-smpp would throw on *inside* send() (defect: it throws synchronously on
- * a non-string address or a short_message > 255 octets, after registering the callback).
- * Returns an error text, or undefined when the PDU encodes — and then the PDU keeps its bytes,
- * so it must not be changed afterwards.
+ * A library PDU object carrying bytes encoded elsewhere: send() needs its prototype's
+ * isResponse(), the sequence number and toBuffer(); nothing reads its body fields.
  */
-export function encodeCheck(pdu: smpp.PDU): string | undefined {
-  try {
-    const buffer = pdu.toBuffer();
-    if (buffer.length > smpp.PDU.maxLength) return `PDU too long (${buffer.length} octets)`;
-    // send() encodes again; hand it these bytes instead (encoding is ~8 % of the hot path).
-    pdu.toBuffer = () => buffer;
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
+function preEncoded(command: string, commandId: number, status: number, sequenceNumber: number, bytes: Buffer): smpp.PDU {
+  const pdu = Object.create(smpp.PDU.prototype) as smpp.PDU;
+  pdu.command = command;
+  pdu.command_id = commandId;
+  pdu.command_status = status;
+  pdu.sequence_number = sequenceNumber;
+  pdu.command_length = bytes.length;
+  pdu.toBuffer = () => bytes;
+  return pdu;
 }
 
 function str(value: unknown): string {

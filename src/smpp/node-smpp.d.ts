@@ -62,6 +62,8 @@ declare module 'smpp' {
       toBuffer(): Buffer;
       static maxLength: number;
       static fromBuffer(buffer: Buffer): PDU | false;
+      /** Reads one PDU's body (after its 4 length octets) from the socket; false when not all there yet. */
+      static fromStream(stream: { read(size: number): Buffer | null }, commandLength: number): PDU | false;
     }
 
     interface SessionOptions {

@@ -8,7 +8,7 @@
  * (notes/smpp-library.md, defects 3 and 4); what makes up for that on the submit side is here.
  */
 import type { Logger } from 'pino';
-import { buildSubmitSm, coalesceWrites, encodeCheck, type LibrarySession, type Pdu } from './library.js';
+import { coalesceWrites, submitSmPdu, type LibrarySession, type Pdu } from './library.js';
 import { SubmitPacer, type PacingOptions } from './pacing.js';
 import { ESME_RTHROTTLED, type SessionCounters, type SubmitParams, type SubmitResult } from './types.js';
 import { SubmitWindow, type WaitingSubmit } from './window.js';
@@ -120,17 +120,10 @@ export class Submitter {
 
   private send(link: SubmitLink, waiting: WaitingSubmit, now: number): void {
     const sequence = link.nextSequence();
-    let pdu: Pdu;
-    try {
-      pdu = buildSubmitSm(waiting.params, sequence);
-    } catch (error) {
-      waiting.resolve(this.notSent('encode-error', errorText(error)));
-      return;
-    }
-    // Encode first: node-smpp registers the callback before encoding and throws from send() (defect 3).
-    const encodeError = encodeCheck(pdu);
-    if (encodeError !== undefined) {
-      waiting.resolve(this.notSent('encode-error', encodeError));
+    // Encoded first: node-smpp registers the callback before encoding and throws from send() (defect 3).
+    const pdu = submitSmPdu(waiting.params, sequence);
+    if (typeof pdu === 'string') {
+      waiting.resolve(this.notSent('encode-error', pdu));
       return;
     }
     let sent: boolean;

@@ -1,0 +1,139 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/library.js';
+import { encodeDeliverSmResp, encodeSubmitSm, smppTimeField } from '../../src/smpp/pdu-bytes.js';
+import type { SubmitParams } from '../../src/smpp/types.js';
+
+/** node-smpp's own encoding of the same submit_sm: the reference the hand-written bytes must equal. */
+function librarySubmitSm(p: SubmitParams, sequence: number): Buffer {
+  return new smpp.PDU('submit_sm', {
+    sequence_number: sequence,
+    service_type: p.serviceType ?? '',
+    source_addr_ton: p.sourceAddrTon,
+    source_addr_npi: p.sourceAddrNpi,
+    source_addr: p.sourceAddr,
+    dest_addr_ton: p.destAddrTon,
+    dest_addr_npi: p.destAddrNpi,
+    destination_addr: p.destinationAddr,
+    esm_class: p.esmClass,
+    protocol_id: p.protocolId ?? 0,
+    priority_flag: p.priorityFlag ?? 0,
+    schedule_delivery_time: p.scheduleDeliveryTime ?? '',
+    validity_period: p.validityPeriod ?? '',
+    registered_delivery: p.registeredDelivery,
+    replace_if_present_flag: 0,
+    data_coding: p.dataCoding,
+    sm_default_msg_id: 0,
+    short_message: p.shortMessage,
+  }).toBuffer();
+}
+
+const octet = fc.integer({ min: 0, max: 255 });
+// Addresses and times as strings of any UTF-16 code units: node-smpp writes each as one octet.
+const text = (max: number) => fc.string({ unit: fc.oneof(fc.constantFrom('a', '0', '+', ' '), fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c))), maxLength: max });
+const params = (messageMax: number): fc.Arbitrary<SubmitParams> =>
+  fc.record({
+    sourceAddr: text(21),
+    sourceAddrTon: octet,
+    sourceAddrNpi: octet,
+    destinationAddr: text(21),
+    destAddrTon: octet,
+    destAddrNpi: octet,
+    dataCoding: octet,
+    esmClass: octet,
+    registeredDelivery: octet,
+    shortMessage: fc.uint8Array({ maxLength: messageMax }).map((a) => Buffer.from(a)),
+    scheduleDeliveryTime: fc.option(text(17), { nil: undefined }),
+    validityPeriod: fc.option(fc.oneof(text(17), fc.constantFrom('000001000000000R', '261231235959000+', '10', '000000000001')), { nil: undefined }),
+    serviceType: fc.option(text(6), { nil: undefined }),
+    protocolId: fc.option(octet, { nil: undefined }),
+    priorityFlag: fc.option(octet, { nil: undefined }),
+  });
+const sequence = fc.integer({ min: 1, max: 0x7fffffff });
+
+test('submit_sm bytes equal node-smpp’s encoding of the same fields (random addresses, times, octets, messages)', () => {
+  fc.assert(
+    fc.property(params(255), sequence, (p, seq) => {
+      const ours = encodeSubmitSm(p, seq);
+      assert.ok(Buffer.isBuffer(ours), String(ours));
+      assert.deepEqual(ours, librarySubmitSm(p, seq));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('submit_sm that node-smpp cannot encode (short_message > 255 octets, an octet field out of range) is an error text, not bytes', () => {
+  fc.assert(
+    fc.property(params(400), sequence, fc.option(fc.constantFrom(-1, 256, 1.5, 70000), { nil: undefined }), (p, seq, badOctet) => {
+      const input = badOctet === undefined ? p : { ...p, esmClass: badOctet };
+      let libraryThrew = false;
+      try {
+        librarySubmitSm(input, seq);
+      } catch {
+        libraryThrew = true;
+      }
+      const ours = encodeSubmitSm(input, seq);
+      // 1.5 and 70000: node-smpp's writeUInt8 truncates or throws; we refuse every non-octet.
+      if (libraryThrew || badOctet !== undefined) assert.equal(typeof ours, 'string');
+      else assert.ok(Buffer.isBuffer(ours));
+    }),
+    { numRuns: 500 },
+  );
+  assert.match(String(encodeSubmitSm({ ...sample(), shortMessage: Buffer.alloc(256) }, 1)), /short_message is 256 octets/);
+  assert.match(String(encodeSubmitSm({ ...sample(), destAddrTon: 300 }, 1)), /dest_addr_ton must be an octet/);
+  assert.match(String(encodeSubmitSm({ ...sample(), destinationAddr: 'x'.repeat(17000) }, 1)), /PDU too long/);
+});
+
+test('the library PDU carrying our bytes: node-smpp decodes them back to the fields, and send() gets them unchanged', () => {
+  const p = { ...sample(), validityPeriod: '000001000000000R' };
+  const pdu = submitSmPdu(p, 42);
+  assert.ok(typeof pdu !== 'string');
+  assert.equal(pdu.isResponse(), false);
+  assert.equal(pdu.sequence_number, 42);
+  const decoded = smpp.PDU.fromBuffer(pdu.toBuffer());
+  assert.ok(decoded);
+  assert.equal(decoded.command, 'submit_sm');
+  assert.equal(decoded['destination_addr'], p.destinationAddr);
+  assert.equal(decoded['source_addr'], p.sourceAddr);
+  assert.equal(decoded['data_coding'], p.dataCoding);
+  assert.equal(decoded['registered_delivery'], p.registeredDelivery);
+  assert.deepEqual(decoded['short_message'], p.shortMessage);
+  assert.equal(decoded.sequence_number, 42);
+});
+
+test('deliver_sm_resp bytes equal node-smpp’s pdu.response({ command_status }) for every status', () => {
+  fc.assert(
+    fc.property(sequence, fc.oneof(fc.constantFrom(0, 0x64, 0x65, 0x66, 0x04), fc.integer({ min: 0, max: 0xffffffff })), (seq, status) => {
+      const request = new smpp.PDU('deliver_sm', { sequence_number: seq });
+      const library = request.response({ command_status: status }).toBuffer();
+      assert.deepEqual(encodeDeliverSmResp(seq, status), library);
+      const ours = deliverSmResp(request, status);
+      assert.equal(ours.isResponse(), true);
+      assert.deepEqual(ours.toBuffer(), library);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('time fields: node-smpp pads a relative time of at most 12 characters; full-length times and empty pass unchanged', () => {
+  assert.equal(smppTimeField(undefined), '');
+  assert.equal(smppTimeField(''), '');
+  assert.equal(smppTimeField('10'), '000000000010000R');
+  assert.equal(smppTimeField('261231235959000+'), '261231235959000+');
+});
+
+function sample(): SubmitParams {
+  return {
+    sourceAddr: 'ACME',
+    sourceAddrTon: 5,
+    sourceAddrNpi: 0,
+    destinationAddr: '393471234567',
+    destAddrTon: 1,
+    destAddrNpi: 1,
+    dataCoding: 0,
+    esmClass: 0,
+    registeredDelivery: 1,
+    shortMessage: Buffer.from('hello'),
+  };
+}
