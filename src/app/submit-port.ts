@@ -13,12 +13,13 @@ export function poolSubmitPort(pool: SmppPool, admission: Admission): SubmitPort
     async submit(key: string, params: SubmitParams, signal: AbortSignal, stillAllowed?: () => boolean): Promise<SubmitResult> {
       const session = pool.sessionForKey(key);
       if (!session) return { kind: 'not-sent', reason: 'not-bound', sessionId: '' };
-      const release = await admission.acquire(session.id, signal);
+      const waiting = admission.enter(session.id, signal);
+      if (waiting) await waiting;
       try {
         if (stillAllowed && !stillAllowed()) return { kind: 'not-sent', reason: 'account-paused', sessionId: session.id };
         return await session.submit(params);
       } finally {
-        release();
+        admission.leave(session.id);
       }
     },
   };

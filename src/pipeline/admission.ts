@@ -41,19 +41,43 @@ export class Admission {
 
   constructor(private readonly limit: number) {}
 
+  /** Waits (abortably) for a slot; resolves with its release, which may be called more than once. */
   async acquire(sessionId: string, signal: AbortSignal): Promise<() => void> {
+    const waiting = this.enter(sessionId, signal);
+    if (waiting) await waiting;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.leave(sessionId);
+    };
+  }
+
+  /**
+   * Takes a slot: at once when the session has room (undefined — the hot path: no promise, no
+   * release closure per submit), else a promise that resolves once the slot is taken. Every slot
+   * taken is given back with exactly one `leave`.
+   */
+  enter(sessionId: string, signal: AbortSignal): Promise<void> | undefined {
+    const count = this.counts.get(sessionId) ?? 0;
+    if (count < this.limit) {
+      this.counts.set(sessionId, count + 1);
+      return undefined;
+    }
+    return this.enterWhenRoom(sessionId, signal);
+  }
+
+  leave(sessionId: string): void {
+    this.counts.set(sessionId, (this.counts.get(sessionId) ?? 1) - 1);
+    this.admitNext(sessionId);
+  }
+
+  private async enterWhenRoom(sessionId: string, signal: AbortSignal): Promise<void> {
     while ((this.counts.get(sessionId) ?? 0) >= this.limit) {
       signal.throwIfAborted();
       await this.park(sessionId, signal);
     }
     this.counts.set(sessionId, (this.counts.get(sessionId) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.counts.set(sessionId, (this.counts.get(sessionId) ?? 1) - 1);
-      this.admitNext(sessionId);
-    };
   }
 
   outstanding(sessionId: string): number {
