@@ -171,7 +171,7 @@ export class Publisher {
         }
         let list = byTopic.get(r.topic);
         if (!list) byTopic.set(r.topic, (list = []));
-        list.push({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers } : {}) });
+        list.push(encoderReadyMessage(r));
       }
     }
     const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
@@ -193,4 +193,23 @@ export class Publisher {
     this.closed = true;
     await this.producer.disconnect();
   }
+}
+
+/**
+ * A kafkajs message that already has the two fields kafkajs' record encoder adds to each message
+ * (`{ ...message, offsetDelta, timestampDelta }`, produce/v3/request.js). V8 runs a spread followed
+ * by new properties on a slow path — ~1.2 µs per record in a micro-benchmark, 3.5 % of the
+ * connector's CPU in the end-to-end profile — and a spread that only overwrites existing fields on
+ * the fast one (~0.15 µs). kafkajs overwrites both values; one shape for every message (headers
+ * present or undefined, which the encoder defaults to none) keeps its call sites monomorphic.
+ */
+function encoderReadyMessage(r: OutRecord): Message {
+  const message: Message & { offsetDelta: number; timestampDelta: number } = {
+    key: r.key,
+    value: r.value,
+    headers: r.headers,
+    offsetDelta: 0,
+    timestampDelta: 0,
+  };
+  return message;
 }
