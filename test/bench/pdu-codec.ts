@@ -9,7 +9,7 @@
  */
 import { Command } from 'commander';
 import { decodePduBody, deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/library.js';
-import type { SubmitParams } from '../../src/smpp/types.js';
+import { librarySubmitSm, sampleSubmit } from '../helpers/smpp-reference.js';
 
 const opts = new Command('bench:codec')
   .option('--n <count>', 'PDUs per measurement', (v) => Number(v), 200_000)
@@ -17,18 +17,7 @@ const opts = new Command('bench:codec')
   .parse()
   .opts<{ n: number; rounds: number }>();
 
-const params: SubmitParams = {
-  sourceAddr: 'ACME',
-  sourceAddrTon: 5,
-  sourceAddrNpi: 0,
-  destinationAddr: '393471234567',
-  destAddrTon: 1,
-  destAddrNpi: 1,
-  dataCoding: 0,
-  esmClass: 0,
-  registeredDelivery: 1,
-  shortMessage: Buffer.from('Your code is 123456. It expires in 10 minutes.'),
-};
+const params = sampleSubmit('Your code is 123456. It expires in 10 minutes.');
 const receiptText = 'id:ABCDEF0123 sub:001 dlvrd:001 submit date:2611261200 done date:2611261201 stat:DELIVRD err:000 text:Your code is 1234';
 const deliverSm = new smpp.PDU('deliver_sm', {
   sequence_number: 5,
@@ -42,36 +31,13 @@ const deliverSm = new smpp.PDU('deliver_sm', {
 const submitSmResp = new smpp.PDU('submit_sm_resp', { sequence_number: 9, message_id: 'ABCDEF0123' }).toBuffer();
 const request = new smpp.PDU('deliver_sm', { sequence_number: 3 });
 
-function librarySubmitSm(sequence: number): Buffer {
-  return new smpp.PDU('submit_sm', {
-    sequence_number: sequence,
-    service_type: '',
-    source_addr_ton: params.sourceAddrTon,
-    source_addr_npi: params.sourceAddrNpi,
-    source_addr: params.sourceAddr,
-    dest_addr_ton: params.destAddrTon,
-    dest_addr_npi: params.destAddrNpi,
-    destination_addr: params.destinationAddr,
-    esm_class: params.esmClass,
-    protocol_id: 0,
-    priority_flag: 0,
-    schedule_delivery_time: '',
-    validity_period: '',
-    registered_delivery: params.registeredDelivery,
-    replace_if_present_flag: 0,
-    data_coding: params.dataCoding,
-    sm_default_msg_id: 0,
-    short_message: params.shortMessage,
-  }).toBuffer();
-}
-
 /** The library's decode as its fromStream did it: the length put back in front, then new PDU(buffer). */
 function libraryDecode(wire: Buffer): smpp.PDU {
   return new smpp.PDU(Buffer.concat([wire.subarray(0, 4), wire.subarray(4)]));
 }
 
 const cases: Array<[string, () => unknown, () => unknown]> = [
-  ['submit_sm encode', () => librarySubmitSm(7), () => (submitSmPdu(params, 7) as smpp.PDU).toBuffer()],
+  ['submit_sm encode', () => librarySubmitSm(params, 7), () => (submitSmPdu(params, 7) as smpp.PDU).toBuffer()],
   ['deliver_sm_resp encode', () => request.response({ command_status: 0 }).toBuffer(), () => deliverSmResp(request, 0).toBuffer()],
   ['submit_sm_resp decode', () => libraryDecode(submitSmResp), () => decodePduBody(submitSmResp.length, submitSmResp.subarray(4))],
   ['deliver_sm (receipt) decode', () => libraryDecode(deliverSm), () => decodePduBody(deliverSm.length, deliverSm.subarray(4))],

@@ -4,30 +4,7 @@ import fc from 'fast-check';
 import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/library.js';
 import { encodeDeliverSmResp, encodeSubmitSm, smppTimeField } from '../../src/smpp/pdu-bytes.js';
 import type { SubmitParams } from '../../src/smpp/types.js';
-
-/** node-smpp's own encoding of the same submit_sm: the reference the hand-written bytes must equal. */
-function librarySubmitSm(p: SubmitParams, sequence: number): Buffer {
-  return new smpp.PDU('submit_sm', {
-    sequence_number: sequence,
-    service_type: p.serviceType ?? '',
-    source_addr_ton: p.sourceAddrTon,
-    source_addr_npi: p.sourceAddrNpi,
-    source_addr: p.sourceAddr,
-    dest_addr_ton: p.destAddrTon,
-    dest_addr_npi: p.destAddrNpi,
-    destination_addr: p.destinationAddr,
-    esm_class: p.esmClass,
-    protocol_id: p.protocolId ?? 0,
-    priority_flag: p.priorityFlag ?? 0,
-    schedule_delivery_time: p.scheduleDeliveryTime ?? '',
-    validity_period: p.validityPeriod ?? '',
-    registered_delivery: p.registeredDelivery,
-    replace_if_present_flag: 0,
-    data_coding: p.dataCoding,
-    sm_default_msg_id: 0,
-    short_message: p.shortMessage,
-  }).toBuffer();
-}
+import { librarySubmitSm, sampleSubmit } from '../helpers/smpp-reference.js';
 
 const octet = fc.integer({ min: 0, max: 255 });
 // Addresses and times as strings of any UTF-16 code units: node-smpp writes each as one octet.
@@ -80,13 +57,13 @@ test('submit_sm that node-smpp cannot encode (short_message > 255 octets, an oct
     }),
     { numRuns: 500 },
   );
-  assert.match(String(encodeSubmitSm({ ...sample(), shortMessage: Buffer.alloc(256) }, 1)), /short_message is 256 octets/);
-  assert.match(String(encodeSubmitSm({ ...sample(), destAddrTon: 300 }, 1)), /dest_addr_ton must be an octet/);
-  assert.match(String(encodeSubmitSm({ ...sample(), destinationAddr: 'x'.repeat(17000) }, 1)), /PDU too long/);
+  assert.match(String(encodeSubmitSm({ ...sampleSubmit(), shortMessage: Buffer.alloc(256) }, 1)), /short_message is 256 octets/);
+  assert.match(String(encodeSubmitSm({ ...sampleSubmit(), destAddrTon: 300 }, 1)), /dest_addr_ton must be an octet/);
+  assert.match(String(encodeSubmitSm({ ...sampleSubmit(), destinationAddr: 'x'.repeat(17000) }, 1)), /PDU too long/);
 });
 
 test('the library PDU carrying our bytes: node-smpp decodes them back to the fields, and send() gets them unchanged', () => {
-  const p = { ...sample(), validityPeriod: '000001000000000R' };
+  const p = { ...sampleSubmit(), validityPeriod: '000001000000000R' };
   const pdu = submitSmPdu(p, 42);
   assert.ok(typeof pdu !== 'string');
   assert.equal(pdu.isResponse(), false);
@@ -122,18 +99,3 @@ test('time fields: node-smpp pads a relative time of at most 12 characters; full
   assert.equal(smppTimeField('10'), '000000000010000R');
   assert.equal(smppTimeField('261231235959000+'), '261231235959000+');
 });
-
-function sample(): SubmitParams {
-  return {
-    sourceAddr: 'ACME',
-    sourceAddrTon: 5,
-    sourceAddrNpi: 0,
-    destinationAddr: '393471234567',
-    destAddrTon: 1,
-    destAddrNpi: 1,
-    dataCoding: 0,
-    esmClass: 0,
-    registeredDelivery: 1,
-    shortMessage: Buffer.from('hello'),
-  };
-}
