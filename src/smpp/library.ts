@@ -38,7 +38,10 @@ keepRawBytes();
  * 5–6 % of the connector's CPU (two PDUs read per message: submit_sm_resp and deliver_sm). This
  * is the same algorithm over the same field tables, types and filters, on the body as read:
  * the objects are equal to the library's own, key order included (property test in
- * test/unit/pdu-decode.test.ts), and the session code that reads them is unchanged.
+ * test/unit/pdu-decode.test.ts), and the session code that reads them is unchanged. Byte fields
+ * (short_message, TLVs) are views of the socket's read chunk rather than of a per-PDU copy: the
+ * chunk is what arrived in one read (sized to it), and nothing keeps a receipt's bytes past its
+ * handling.
  */
 export function decodePduBody(commandLength: number, body: Buffer): smpp.PDU {
   const pdu = new DecodedPdu(commandLength, body);
