@@ -59,6 +59,8 @@ function allPublished(publishes: Promise<void>[]): Processed {
 
 export interface OutboundDecoder {
   decodeOutbound(value: Buffer | null): Promise<SmsOutbound>;
+  /** Optional synchronous path: the decoded value, or undefined to take `decodeOutbound`. */
+  decodeOutboundKnown?(value: Buffer | null): SmsOutbound | undefined;
 }
 
 export interface ProcessorObserver {
@@ -86,7 +88,9 @@ export class OutboundProcessor {
   constructor(private readonly deps: OutboundProcessorDeps) {}
 
   async process(record: InboundRecord, signal: AbortSignal): Promise<Processed> {
-    const request = await this.decode(record, signal);
+    const known = this.deps.decoder.decodeOutboundKnown?.(record.value);
+    if (known) this.deps.observer?.decoded?.();
+    const request = known ?? (await this.decode(record, signal));
     if (request === 'dead-lettered') return done(Promise.resolve());
     const facts: ev.RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
     const now = this.deps.now();

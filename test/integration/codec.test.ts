@@ -58,7 +58,17 @@ test('codec: our bytes equal the registry library\'s; both decode; a bad value n
     const encoded = codec.encodeOutbound(request);
     assert.deepEqual(encoded, await library.encode(codec.schemaId('outbound'), request));
     assert.equal((await codec.decodeOutbound(encoded)).text, request.text);
+    // The synchronous path (schema known once a record of it was decoded) gives the same value.
+    assert.deepEqual(codec.decodeOutboundKnown(encoded), await codec.decodeOutbound(encoded));
   }
+  // It declines — never throws — whatever the async path must classify: a schema id not seen yet,
+  // a wrong magic byte, a body that does not decode, a null value.
+  const outboundBytes = codec.encodeOutbound(outbound('req-sync'));
+  const unseenId = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf1]), outboundBytes.subarray(5)]);
+  assert.equal(codec.decodeOutboundKnown(unseenId), undefined);
+  assert.equal(codec.decodeOutboundKnown(Buffer.concat([Buffer.from([1]), outboundBytes.subarray(1)])), undefined);
+  assert.equal(codec.decodeOutboundKnown(outboundBytes.subarray(0, 8)), undefined);
+  assert.equal(codec.decodeOutboundKnown(null), undefined);
   // Larger than the encoder's first scratch buffer: it grows, and the bytes are still the library's.
   const big = { ...deliveryEvent(7), metadata: { blob: 'x'.repeat(40_000), more: 'é'.repeat(9_000) } };
   assert.deepEqual(codec.encodeDelivery(big), await library.encode(codec.schemaId('delivery'), big));
