@@ -41,18 +41,6 @@ export class Admission {
 
   constructor(private readonly limit: number) {}
 
-  /** Waits (abortably) for a slot; resolves with its release, which may be called more than once. */
-  async acquire(sessionId: string, signal: AbortSignal): Promise<() => void> {
-    const waiting = this.enter(sessionId, signal);
-    if (waiting) await waiting;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.leave(sessionId);
-    };
-  }
-
   /**
    * Takes a slot: at once when the session has room (undefined — the hot path: no promise, no
    * release closure per submit), else a promise that resolves once the slot is taken. Every slot

@@ -63,8 +63,8 @@ export async function submitSegment(
     if (retryingSince !== null && last && now - retryingSince > opts.retryMaxAgeMs) {
       return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
     }
-    // An open gate lets everything through at once: no promise and no microtask per submit.
-    const isProbe = opts.gate.current.open ? false : await opts.gate.pass(signal);
+    const passing = opts.gate.pass(signal);
+    const isProbe = passing === false ? false : await passing;
     // The account may pause while this submit waits for room in its session: then it goes back
     // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
     const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open);

@@ -44,7 +44,7 @@ keepRawBytes();
  * handling.
  */
 export function decodePduBody(commandLength: number, body: Buffer): smpp.PDU {
-  const pdu = new DecodedPdu(commandLength, body);
+  const pdu = new LibraryPdu(commandLength, body.readUInt32BE(0), body.readUInt32BE(4), body.readUInt32BE(8), '');
   const layout = layoutOf(pdu.command_id);
   if (!layout) {
     pdu.command = 'unknown';
@@ -68,19 +68,20 @@ export function decodePduBody(commandLength: number, body: Buffer): smpp.PDU {
 }
 
 /**
- * A library PDU (its prototype, so isResponse()/response() work) built by a constructor that sets
- * the header by name: V8 then keeps a receipt's ~24 fields in fast properties. Built with
- * Object.create(prototype) and keyed stores the object fell into dictionary mode — slower to fill
- * and read, and ~1.5 KB of hash table per PDU for the young-generation GC (heap sampling profile).
+ * A library PDU object (its prototype, so isResponse()/response() work), header set by name in the
+ * library's key order. For decoded PDUs this keeps a receipt's ~24 fields in fast properties:
+ * built with Object.create(prototype) and keyed stores the object fell into dictionary mode —
+ * slower to fill and read, and ~1.5 KB of hash table per PDU for the young-generation GC (heap
+ * sampling profile). Also the shell of the PDUs we encode ourselves (`preEncoded`).
  */
-const DecodedPdu = function (this: smpp.PDU, commandLength: number, body: Buffer) {
+const LibraryPdu = function (this: smpp.PDU, commandLength: number, commandId: number, commandStatus: number, sequenceNumber: number, command: string) {
   this.command_length = commandLength;
-  this.command_id = body.readUInt32BE(0);
-  this.command_status = body.readUInt32BE(4);
-  this.sequence_number = body.readUInt32BE(8);
-  this.command = '';
-} as unknown as new (commandLength: number, body: Buffer) => smpp.PDU;
-DecodedPdu.prototype = smpp.PDU.prototype;
+  this.command_id = commandId;
+  this.command_status = commandStatus;
+  this.sequence_number = sequenceNumber;
+  this.command = command;
+} as unknown as new (commandLength: number, commandId: number, commandStatus: number, sequenceNumber: number, command: string) => smpp.PDU;
+LibraryPdu.prototype = smpp.PDU.prototype;
 
 /** One command's body fields in order, and those with a decode filter — read once from the library's tables. */
 interface Layout {
@@ -190,12 +191,7 @@ export function deliverSmResp(deliverSm: smpp.PDU, commandStatus: number): smpp.
  * isResponse(), the sequence number and toBuffer(); nothing reads its body fields.
  */
 function preEncoded(command: string, commandId: number, status: number, sequenceNumber: number, bytes: Buffer): smpp.PDU {
-  const pdu = Object.create(smpp.PDU.prototype) as smpp.PDU;
-  pdu.command = command;
-  pdu.command_id = commandId;
-  pdu.command_status = status;
-  pdu.sequence_number = sequenceNumber;
-  pdu.command_length = bytes.length;
+  const pdu = new LibraryPdu(bytes.length, commandId, status, sequenceNumber, command);
   pdu.toBuffer = () => bytes;
   return pdu;
 }

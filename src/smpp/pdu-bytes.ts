@@ -30,9 +30,26 @@ export function smppTimeField(value: string | undefined): string {
   return value.length <= 12 ? `${'000000000000'.slice(value.length)}${value}000R` : value;
 }
 
-/** A one-octet field as node-smpp writes it (`value || 0`; out of range → an error text). */
-function octetError(name: string, value: number): string | undefined {
-  return Number.isInteger(value) && value >= 0 && value <= 0xff ? undefined : `${name} must be an octet (0–255), got ${value}`;
+/** The submit_sm fields written as one octet, by name: checked before anything is written. */
+const OCTET_FIELDS: ReadonlyArray<readonly [string, (p: SubmitParams) => number]> = [
+  ['source_addr_ton', (p) => p.sourceAddrTon],
+  ['source_addr_npi', (p) => p.sourceAddrNpi],
+  ['dest_addr_ton', (p) => p.destAddrTon],
+  ['dest_addr_npi', (p) => p.destAddrNpi],
+  ['esm_class', (p) => p.esmClass],
+  ['protocol_id', (p) => p.protocolId ?? 0],
+  ['priority_flag', (p) => p.priorityFlag ?? 0],
+  ['registered_delivery', (p) => p.registeredDelivery],
+  ['data_coding', (p) => p.dataCoding],
+];
+
+/** The first field node-smpp could not write as one octet (out of range or not an integer), as an error text. */
+function octetFieldError(params: SubmitParams): string | undefined {
+  for (const [name, get] of OCTET_FIELDS) {
+    const value = get(params);
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xff)) return `${name} must be an octet (0–255), got ${value}`;
+  }
+  return undefined;
 }
 
 /**
@@ -45,21 +62,8 @@ export function encodeSubmitSm(params: SubmitParams, sequenceNumber: number): Bu
   const serviceType = params.serviceType ?? '';
   const schedule = smppTimeField(params.scheduleDeliveryTime);
   const validity = smppTimeField(params.validityPeriod);
-  const octets: [string, number][] = [
-    ['source_addr_ton', params.sourceAddrTon],
-    ['source_addr_npi', params.sourceAddrNpi],
-    ['dest_addr_ton', params.destAddrTon],
-    ['dest_addr_npi', params.destAddrNpi],
-    ['esm_class', params.esmClass],
-    ['protocol_id', params.protocolId ?? 0],
-    ['priority_flag', params.priorityFlag ?? 0],
-    ['registered_delivery', params.registeredDelivery],
-    ['data_coding', params.dataCoding],
-  ];
-  for (const [name, value] of octets) {
-    const error = octetError(name, value);
-    if (error !== undefined) return error;
-  }
+  const octetError = octetFieldError(params);
+  if (octetError !== undefined) return octetError;
   const message = params.shortMessage;
   if (message.length > 0xff) return `short_message is ${message.length} octets (at most 255)`;
   const length =

@@ -106,7 +106,7 @@ test('account gate: while paused, waiters hold; one probe goes through; its succ
   assert.equal(await gate.pass(), false);
   gate.pause('0x103 Insufficient credit');
   const results: boolean[] = [];
-  const waiters = [gate.pass(), gate.pass(), gate.pass()].map((p) => p.then((probe) => results.push(probe)));
+  const waiters = [gate.pass(), gate.pass(), gate.pass()].map((p) => Promise.resolve(p).then((probe) => results.push(probe)));
   await new Promise((r) => setTimeout(r, 60));
   assert.deepEqual(results, [true], 'exactly one probe let through');
   gate.succeeded();
@@ -120,7 +120,7 @@ test('account gate: an aborted waiter leaves without being let through', async (
   const gate = new AccountGate(10_000);
   gate.pause('credentials');
   const ac = new AbortController();
-  const p = gate.pass(ac.signal);
+  const p = Promise.resolve(gate.pass(ac.signal));
   ac.abort(new Error('shutdown'));
   await assert.rejects(p, /shutdown/);
   gate.close();
@@ -280,11 +280,18 @@ test('correlation index: completed requests leave memory after the keep time; un
   assert.equal(index.size, 1);
 });
 
+/** A slot as the submit port takes one (enter, then leave once): resolves with its release. */
+async function acquire(admission: Admission, sessionId: string, signal: AbortSignal): Promise<() => void> {
+  const waiting = admission.enter(sessionId, signal);
+  if (waiting) await waiting;
+  return () => admission.leave(sessionId);
+}
+
 test('admission: the records of one batch park on one abort listener, and its abort rejects every one of them', async () => {
   const admission = new Admission(1);
   const batch = new AbortController();
-  const held = [await admission.acquire('s1', batch.signal), await admission.acquire('s2', batch.signal)];
-  const parked = Array.from({ length: 200 }, (_, i) => admission.acquire(i % 2 ? 's1' : 's2', batch.signal));
+  const held = [await acquire(admission, 's1', batch.signal), await acquire(admission, 's2', batch.signal)];
+  const parked = Array.from({ length: 200 }, (_, i) => acquire(admission, i % 2 ? 's1' : 's2', batch.signal));
   await new Promise((r) => setImmediate(r));
   assert.equal(getEventListeners(batch.signal, 'abort').length, 1);
   held[0]!(); // s1 admits its first waiter; the abort below must not reach it
@@ -296,21 +303,21 @@ test('admission: the records of one batch park on one abort listener, and its ab
   held[1]!();
   assert.equal(admission.outstanding('s1'), 0);
   assert.equal(admission.outstanding('s2'), 0);
-  const again = await admission.acquire('s1', new AbortController().signal); // nothing stale left in the queue
+  const again = await acquire(admission, 's1', new AbortController().signal); // nothing stale left in the queue
   again();
 });
 
 test('admission: waiters are admitted in arrival order; an aborted waiter leaves the queue and the next one goes', async () => {
   const admission = new Admission(1);
   const order: string[] = [];
-  const first = await admission.acquire('s1', new AbortController().signal);
+  const first = await acquire(admission, 's1', new AbortController().signal);
   const abortB = new AbortController();
-  const a = admission.acquire('s1', new AbortController().signal).then((release) => (order.push('a'), release));
-  const b = admission.acquire('s1', abortB.signal).then(
+  const a = acquire(admission, 's1', new AbortController().signal).then((release) => (order.push('a'), release));
+  const b = acquire(admission, 's1', abortB.signal).then(
     () => order.push('b'),
     () => order.push('b aborted'),
   );
-  const c = admission.acquire('s1', new AbortController().signal).then((release) => (order.push('c'), release));
+  const c = acquire(admission, 's1', new AbortController().signal).then((release) => (order.push('c'), release));
   abortB.abort(new Error('drain'));
   await b;
   first();
