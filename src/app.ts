@@ -223,6 +223,8 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
     commitIntervalMs: config.kafka.commitIntervalMs,
+    fetchMinBytes: config.kafka.fetchMinBytes,
+    fetchMaxWaitMs: config.kafka.fetchMaxWaitMs,
     partitionsConcurrency: Math.min(topics.partitions, 32),
     drainMs: config.shutdownDrainMs,
     assigners: [

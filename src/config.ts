@@ -66,6 +66,13 @@ const envSchema = z.object({
   KAFKA_COMMIT_INTERVAL_MS: durationMs(0, 60000).default(1000),
   /** How long the producer gathers records into one request: throughput vs. latency of events. */
   KAFKA_PRODUCER_LINGER_MS: durationMs(0, 1000).default(10),
+  /**
+   * Outbound fetches: the broker answers once this many bytes are ready or the wait is over. The
+   * defaults answer at once (lowest latency); larger values mean fewer, fuller fetches — less CPU
+   * per message when records trickle in (BENCHMARKS.md, "Fetch batching").
+   */
+  KAFKA_FETCH_MIN_BYTES: int(1, 16 * 1024 * 1024).default(1),
+  KAFKA_FETCH_MAX_WAIT_MS: durationMs(10, 5000).default(500),
   SCHEMA_REGISTRY_URL: httpUrl.default('http://127.0.0.1:8081'),
   SCHEMA_REGISTRY_USERNAME: nonEmpty.optional(),
   SCHEMA_REGISTRY_PASSWORD: nonEmpty.optional(),
@@ -133,6 +140,8 @@ export interface Config {
     heartbeatIntervalMs: number;
     commitIntervalMs: number;
     producerLingerMs: number;
+    fetchMinBytes: number;
+    fetchMaxWaitMs: number;
   };
   registry: { url: string; auth: { username: string; password: string } | null };
   topics: {
@@ -301,6 +310,8 @@ function toConfig(e: Env): Config {
       heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
       commitIntervalMs: e.KAFKA_COMMIT_INTERVAL_MS,
       producerLingerMs: e.KAFKA_PRODUCER_LINGER_MS,
+      fetchMinBytes: e.KAFKA_FETCH_MIN_BYTES,
+      fetchMaxWaitMs: e.KAFKA_FETCH_MAX_WAIT_MS,
     },
     registry: {
       url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),

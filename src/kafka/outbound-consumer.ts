@@ -77,6 +77,9 @@ export interface OutboundConsumerOptions {
    * intake stops here instead of piling events up in memory. Default 2,000.
    */
   maxUnackedRecords?: number;
+  /** Fetch `minBytes` / `maxWaitTimeInMs` (KAFKA_FETCH_MIN_BYTES / KAFKA_FETCH_MAX_WAIT_MS); default 1 / 500. */
+  fetchMinBytes?: number;
+  fetchMaxWaitMs?: number;
 }
 
 class AbortedByDrain extends Error {
@@ -114,7 +117,8 @@ export class OutboundConsumer {
       heartbeatInterval: this.opts.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(this.opts.sessionTimeoutMs, this.opts.drainMs + 10000),
       maxBytesPerPartition: 256 * 1024,
-      maxWaitTimeInMs: 500,
+      minBytes: this.opts.fetchMinBytes ?? 1,
+      maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? 500,
       allowAutoTopicCreation: false,
       ...(this.opts.assigners ? { partitionAssigners: this.opts.assigners } : {}),
     });

@@ -20,6 +20,8 @@ test('defaults are the Agile Telecom profile of DESIGN.md', () => {
   assert.equal(c.smpp.window, 10);
   assert.equal(c.smpp.enquireLinkMs, 30000);
   assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092']);
+  assert.equal(c.kafka.fetchMinBytes, 1);
+  assert.equal(c.kafka.fetchMaxWaitMs, 500);
   assert.equal(c.topics.outbound, 'sms.outbound');
   assert.equal(c.topics.dlq, 'sms.outbound.dlq');
   assert.equal(c.topics.inbound, null);
@@ -45,6 +47,8 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ SMPP_ENQUIRE_LINK_MS: '60000' }, 'SMPP_ENQUIRE_LINK_MS', /30000/],
   [{ SMPP_RATE_MARGIN: '0.9' }, 'SMPP_RATE_MARGIN', /0 to 0.5/],
   [{ KAFKA_BROKERS: 'nohost' }, 'KAFKA_BROKERS', /host:port/],
+  [{ KAFKA_FETCH_MIN_BYTES: '0' }, 'KAFKA_FETCH_MIN_BYTES', /integer from 1 to 16777216/],
+  [{ KAFKA_FETCH_MAX_WAIT_MS: '0' }, 'KAFKA_FETCH_MAX_WAIT_MS', /integer from 10 to 5000/],
   [{ SCHEMA_REGISTRY_URL: 'ftp://x' }, 'SCHEMA_REGISTRY_URL', /http/],
   [{ TOPIC_OUTBOUND: 'bad topic' }, 'TOPIC_OUTBOUND', /topic name/],
   [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of/],
