@@ -14,7 +14,17 @@
  * Gauges that mirror live objects (window in flight, lag, index size…) are filled at scrape time by
  * functions registered with `onCollect`; they run once per scrape, before any gauge is read.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+  type LabelValues,
+} from 'prom-client';
 
 export const METRIC_PREFIX = 'sms_connector_';
 
@@ -111,7 +121,7 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
   }
 
   const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
-  const counter = <T extends string>(c: CounterConfiguration<T>) => new Counter<T>({ ...c, name: name(c.name), registers: [registry] });
+  const counter = <T extends string>(c: CounterConfiguration<T>) => tallied(c.labelNames ?? [], (collect) => new Counter<T>({ ...c, name: name(c.name), registers: [registry], collect }));
   const gauge = <T extends string>(c: GaugeConfiguration<T>) =>
     new Gauge<T>({ ...c, name: name(c.name), registers: [registry], collect: () => collectOnce() });
   const histogram = <T extends string>(c: HistogramConfiguration<T>) => new Histogram<T>({ ...c, name: name(c.name), registers: [registry] });
@@ -155,4 +165,66 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     ready: gauge({ name: 'ready', help: '1 when the connector is ready (see /readyz), else 0' }),
     consumerStalls: counter({ name: 'consumer_stalls_total', help: 'Times the Kafka consumer stalled and was restarted' }),
   };
+}
+
+/** One label combination of a tallied counter: its labels (a copy) and what it gained since the last read. */
+interface Tally<T extends string> {
+  labels: LabelValues<T>;
+  n: number;
+}
+
+/**
+ * A counter whose increments are summed in plain maps (one level per label, keyed by the label's
+ * value) and handed to prom-client when the counter is read — a scrape, or `get()`: both run
+ * `collect` first, so a reader never misses an increment. prom-client's own `inc()` validates the
+ * label names and builds a hash string from the label object on every call; at about eight
+ * increments per message that was 2.7 % of the connector's CPU in the end-to-end profile. The first
+ * increment of a label combination still goes through prom-client (with 0), so a wrong label name
+ * throws at its call site as before, and the series exists from then on.
+ */
+function tallied<T extends string>(labelNames: readonly T[], create: (collect: () => void) => Counter<T>): Counter<T> {
+  const root = new Map<unknown, unknown>();
+  const tallies: Tally<T>[] = [];
+  const flush = (): void => {
+    for (const t of tallies) {
+      if (t.n === 0) continue;
+      const n = t.n;
+      t.n = 0;
+      promInc(t.labels, n);
+    }
+  };
+  const counter = create(flush);
+  const promInc = counter.inc.bind(counter) as (labels: LabelValues<T>, value: number) => void;
+  const tallyOf = (labels: LabelValues<T>): Tally<T> => {
+    let level = root;
+    for (let i = 0; i < labelNames.length - 1; i++) {
+      const value = labels[labelNames[i]!];
+      let next = level.get(value) as Map<unknown, unknown> | undefined;
+      if (!next) level.set(value, (next = new Map()));
+      level = next;
+    }
+    const last = labelNames.length === 0 ? undefined : labels[labelNames[labelNames.length - 1]!];
+    let tally = level.get(last) as Tally<T> | undefined;
+    if (!tally) {
+      promInc(labels, 0); // validates the names, creates the series at 0
+      tally = { labels: { ...labels }, n: 0 };
+      level.set(last, tally);
+      tallies.push(tally);
+    }
+    return tally;
+  };
+  const noLabels = {} as LabelValues<T>;
+  counter.inc = ((a?: LabelValues<T> | number, b?: number): void => {
+    const labels = typeof a === 'object' ? a : noLabels;
+    const value = typeof a === 'number' ? a : (b ?? 1);
+    // A negative, NaN or infinite increment: prom-client throws its own error, as before.
+    if (!(value >= 0 && value < Infinity)) return promInc(labels, value);
+    tallyOf(labels).n += value;
+  }) as Counter<T>['inc'];
+  const promReset = counter.reset.bind(counter);
+  counter.reset = () => {
+    for (const t of tallies) t.n = 0;
+    promReset();
+  };
+  return counter;
 }

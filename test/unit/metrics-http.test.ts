@@ -205,6 +205,36 @@ describe('metrics and the health/metrics HTTP server', () => {
     assert.match(await b.registry.metrics(), /^sms_connector_expired_total 0$/m);
   });
 
+  test('counters tallied between reads: every increment reaches the scrape and get(), per label set', async () => {
+    const m = createMetrics();
+    for (let i = 0; i < 5; i++) m.submits.inc({ outcome: 'accepted', category: 'NONE' });
+    m.submits.inc({ outcome: 'retried', category: 'THROTTLING' }, 3);
+    m.submits.labels('retried', 'THROTTLING').inc();
+    m.submits.inc({ category: 'THROTTLING', outcome: 'retried' }); // the same series in another key order
+    m.recordsDecoded.inc();
+    m.recordsDecoded.inc(2);
+    let text = await m.registry.metrics();
+    assert.match(text, /^sms_connector_submits_total\{outcome="accepted",category="NONE"\} 5$/m);
+    assert.match(text, /^sms_connector_submits_total\{outcome="retried",category="THROTTLING"\} 5$/m);
+    assert.match(text, /^sms_connector_records_decoded_total 3$/m);
+    // between two reads: added once, not twice
+    m.submits.inc({ outcome: 'accepted', category: 'NONE' });
+    const values = (await m.submits.get()).values;
+    assert.equal(values.find((v) => v.labels['outcome'] === 'accepted')?.value, 6);
+    text = await m.registry.metrics();
+    assert.match(text, /^sms_connector_submits_total\{outcome="accepted",category="NONE"\} 6$/m);
+    // a label combination exists at 0 from its first increment of 0
+    m.receipts.inc({ status: 'DELIVERED', category: 'NONE' }, 0);
+    assert.match(await m.registry.metrics(), /^sms_connector_receipts_total\{status="DELIVERED",category="NONE"\} 0$/m);
+  });
+
+  test('tallied counters still refuse what prom-client refuses, at the call', () => {
+    const m = createMetrics();
+    assert.throws(() => m.submits.inc({ outcome: 'accepted', bogus: 'x' } as never), /bogus/);
+    assert.throws(() => m.expired.inc(-1), /decrease/);
+    assert.throws(() => m.expired.inc(Number.POSITIVE_INFINITY), /not a valid number/);
+  });
+
   test('port 0 gives an ephemeral port; close() stops listening', async () => {
     const other = await startHttpServer({ port: 0, host: '127.0.0.1', logger, registry: createMetrics().registry, readiness: () => ({ ready: false, checks: {} }) });
     assert.ok(other.port > 0 && other.port !== server.port);
