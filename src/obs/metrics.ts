@@ -217,7 +217,8 @@ function tallied<T extends string>(labelNames: readonly T[], create: (collect: (
   counter.inc = ((a?: LabelValues<T> | number, b?: number): void => {
     const labels = typeof a === 'object' ? a : noLabels;
     const value = typeof a === 'number' ? a : (b ?? 1);
-    // A negative, NaN or infinite increment: prom-client throws its own error, as before.
+    // Negative, infinite or NaN: straight to prom-client, which treats it as it always did (throws
+    // for the first two).
     if (!(value >= 0 && value < Infinity)) return promInc(labels, value);
     tallyOf(labels).n += value;
   }) as Counter<T>['inc'];

@@ -18,7 +18,7 @@ import type { SubmitParams } from '../smpp/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import * as ev from './events.js';
 import { backoffDelay, sleep } from './sleep.js';
-import { submitSegment, type SubmitLoopOptions } from './submit-loop.js';
+import { submitSegment, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
 
 export interface InboundRecord {
   topic: string;
@@ -164,6 +164,8 @@ export class OutboundProcessor {
     // Events of earlier segments are published while the next segment goes out; the record's
     // `acked` waits for all of them (the publisher keeps their order).
     const publishes: Promise<void>[] = [];
+    // Every segment of a concatenated message on the session that took the first one (see SessionAffinity).
+    const affinity: SessionAffinity | undefined = segments > 1 ? {} : undefined;
     for (const segment of plan.segments) {
       const known = rec.messageIds[segment.seq - 1];
       if (known) {
@@ -173,7 +175,7 @@ export class OutboundProcessor {
         publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, known, rec.attempts, rec.submittedAt, this.deps.now())]));
         continue;
       }
-      const outcome = await submitSegment(this.deps.submit, key, submitParams(plan, segment), request.validUntil, signal, 0);
+      const outcome = await submitSegment(this.deps.submit, key, submitParams(plan, segment), request.validUntil, signal, 0, affinity);
       const now = this.deps.now();
       if (outcome.kind === 'accepted') {
         rec.messageIds[segment.seq - 1] = outcome.messageId;

@@ -15,13 +15,22 @@ import type { SubmitParams, SubmitResult } from '../smpp/types.js';
 import type { AccountGate } from './account-gate.js';
 import { backoffDelay, sleep } from './sleep.js';
 
+/**
+ * The session a concatenated message's earlier segments went to (set by the port when a segment
+ * goes on the wire): its later segments go there too while that session is ready — the recipient's
+ * phone joins segments that the SMSC received on one connection (RELIABILITY.md, F15).
+ */
+export interface SessionAffinity {
+  sessionId?: string;
+}
+
 /** Picks a bound session for the key and submits (waiting while no session is bound). */
 export interface SubmitPort {
   /**
    * `stillAllowed` is asked once the submit has its turn (after any wait for room): false → the
    * result is `not-sent` / `account-paused` and nothing goes on the wire.
    */
-  submit(key: string, params: SubmitParams, signal: AbortSignal, stillAllowed?: () => boolean): Promise<SubmitResult>;
+  submit(key: string, params: SubmitParams, signal: AbortSignal, stillAllowed?: () => boolean, affinity?: SessionAffinity): Promise<SubmitResult>;
 }
 
 export type SegmentOutcome =
@@ -51,6 +60,7 @@ export async function submitSegment(
   validUntil: number | null,
   signal: AbortSignal,
   priorAttempts = 0,
+  affinity?: SessionAffinity,
 ): Promise<SegmentOutcome> {
   let attempts = priorAttempts;
   let retries = 0;
@@ -67,7 +77,7 @@ export async function submitSegment(
     const isProbe = passing === false ? false : await passing;
     // The account may pause while this submit waits for room in its session: then it goes back
     // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
-    const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open);
+    const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open, affinity);
     if (result.kind === 'not-sent' && result.reason === 'account-paused') continue;
     if (result.kind === 'not-sent') {
       if (isProbe) opts.gate.probeInconclusive();

@@ -67,8 +67,17 @@ export class SmppPool extends EventEmitter {
     return this.resizing;
   }
 
-  /** The submit-capable, ready session for a key (see the module comment), or undefined. */
-  sessionForKey(key: string): SmppSession | undefined {
+  /**
+   * The submit-capable, ready session for a key (see the module comment), or undefined.
+   * `preferredId` — the session that took the earlier segments of a concatenated message — wins
+   * while it is ready, so a message stays on one session even when the key's own session becomes
+   * ready between its segments (after a restart the sessions bind one by one; fault F15b).
+   */
+  sessionForKey(key: string, preferredId?: string): SmppSession | undefined {
+    if (preferredId !== undefined) {
+      const preferred = this.slots.find((s) => s.id === preferredId);
+      if (preferred && canSubmit(preferred.mode) && preferred.isReady()) return preferred;
+    }
     const submitters = this.slots.filter((s) => canSubmit(s.mode));
     if (submitters.length === 0) return undefined;
     const start = fnv1a(key) % submitters.length;

@@ -3,11 +3,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { poolSubmitPort } from '../../src/app/submit-port.js';
+import { Admission } from '../../src/pipeline/admission.js';
+import type { SessionAffinity } from '../../src/pipeline/submit-loop.js';
 import { SmppPool } from '../../src/smpp/pool.js';
+import { fnv1a } from '../../src/smpp/pool-spec.js';
 import { SmppSession } from '../../src/smpp/session.js';
 import type { BindMode } from '../../src/smpp/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
-import { delay, fastSessionOptions, makeTlsMaterial, waitFor, type TlsMaterial } from './smpp-helpers.js';
+import { delay, fastSessionOptions, gsmSubmit, makeTlsMaterial, waitFor, type TlsMaterial } from './smpp-helpers.js';
 
 describe('SMPP bind', () => {
   let sim: Simulator;
@@ -65,6 +69,41 @@ describe('SMPP bind', () => {
     assert.equal(sim.stats().maxConcurrentBindsBySystemId['test'], 4);
     await fifth.close();
     await pool.close();
+  });
+
+  it('a concatenated message stays on the session of its first segment when the key\'s own session binds in between (F15)', async () => {
+    // Three binds held elsewhere leave the account (cap 4) one: the pool's second session is
+    // refused (0x05) until one of them goes, as after a restart where sessions bind one by one.
+    const holders = [0, 1, 2].map((i) => new SmppSession(fastSessionOptions(sim.plainPort as number, { sessionId: `holder-${i}` })));
+    for (const h of holders) h.start();
+    await waitFor(() => holders.every((h) => h.state === 'bound'), 3_000, 'holders bound');
+    const pool = new SmppPool({ spec: 'trx:2', maxBinds: 2, session: fastSessionOptions(sim.plainPort as number, { credentialBackoffMs: 300 }) });
+    pool.start();
+    try {
+      await waitFor(() => pool.boundCount() === 1, 3_000, 'one of two bound');
+      const ready = pool.sessions().find((s) => s.isReady())!;
+      const waiting = pool.sessions().find((s) => s !== ready)!;
+      // a key whose own session (hash slot) is the one still waiting for its bind
+      const waitingSlot = pool.sessions().indexOf(waiting);
+      let key = 'k0';
+      for (let i = 1; fnv1a(key) % 2 !== waitingSlot; i++) key = `k${i}`;
+      assert.equal(pool.sessionForKey(key), ready, 'meanwhile the key falls back to the bound session');
+      const port = poolSubmitPort(pool, new Admission(20));
+      const affinity: SessionAffinity = {};
+      const signal = new AbortController().signal;
+      const first = await port.submit(key, gsmSubmit('393471234567', 'part 1'), signal, undefined, affinity);
+      assert.equal(first.sessionId, ready.id);
+      assert.equal(affinity.sessionId, ready.id);
+      await holders[0]!.close();
+      await waitFor(() => pool.boundCount() === 2, 5_000, 'the key\'s own session bound');
+      assert.equal(pool.sessionForKey(key), waiting, 'a new message of the key goes to its own session again');
+      const second = await port.submit(key, gsmSubmit('393471234567', 'part 2'), signal, undefined, affinity);
+      assert.equal(second.sessionId, ready.id, 'the second segment follows the first');
+      assert.equal(second.kind, 'response');
+    } finally {
+      await pool.close();
+      await Promise.all(holders.map((h) => h.close()));
+    }
   });
 
   it('a pool never asks for more binds than the account cap', () => {
