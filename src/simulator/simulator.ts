@@ -87,6 +87,8 @@ export interface Simulator {
   sendGarbage(kind: GarbageKind): number;
   /** Sends unbind to every bound connection. */
   unbindAll(): void;
+  /** Every bound connection stays open but is no longer bound: its submits get 0x04. */
+  forgetBinds(): void;
   /**
    * Sends one hand-made deliver_sm (receipt variants, fault tests) to a bound receiver of
    * `systemId`; resolves with the deliver_sm_resp status, or undefined (no receiver, timeout).
@@ -313,6 +315,10 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
 
   unbindAll(): void {
     for (const conn of this.connections) conn.sendUnbind();
+  }
+
+  forgetBinds(): void {
+    for (const conn of this.connections) conn.forgetBind();
   }
 
   sendDeliverSm(systemId: string, fields: Record<string, unknown>, timeoutMs = 5_000): Promise<number | undefined> {

@@ -110,6 +110,17 @@ export class SmscConnection {
     if (this.isBound()) this.send(new smpp.PDU('unbind', { sequence_number: this.nextSequence() }));
   }
 
+  /**
+   * Forgets this connection's bind but keeps the socket (an SMSC whose session layer restarted
+   * behind a proxy): submit_sm is answered 0x04 from now on, enquire_link still answered.
+   */
+  forgetBind(): void {
+    if (!this.bound || this.closed) return;
+    if (this.systemId !== undefined) this.ctx.releaseBind(this.systemId);
+    this.bound = false;
+    this.ctx.record({ conn: this.id, dir: 'out', command: 'forget-bind', status: 0, seq: 0 });
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;

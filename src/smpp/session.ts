@@ -94,7 +94,7 @@ export class SmppSession extends EventEmitter {
       counters: this.counters,
       link: () => (this.currentState === 'bound' ? this.conn?.link : undefined),
       guard: (fn) => this.guard(fn),
-      recycle: () => this.teardown('response-timeout'),
+      recycle: (reason) => this.teardown(reason),
     });
     this.backoff = new Backoff({ minMs: this.opts.reconnectMinMs, maxMs: this.opts.reconnectMaxMs });
     this.inbound = new InboundRequests({

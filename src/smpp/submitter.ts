@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { coalesceWrites, submitSmPdu, type LibrarySession, type Pdu } from './library.js';
 import { SubmitPacer, type PacingOptions } from './pacing.js';
+import { submitStatus } from './status.js';
 import { ESME_RTHROTTLED, type SessionCounters, type SubmitParams, type SubmitResult } from './types.js';
 import { SubmitWindow, type WaitingSubmit } from './window.js';
 
@@ -37,9 +38,17 @@ export interface SubmitterOptions {
   link: () => SubmitLink | undefined;
   /** Runs a callback so that nothing throws into node-smpp or a timer. */
   guard: (fn: () => void) => void;
-  /** A response timed out and the window is now empty: replace the connection. */
-  recycle: () => void;
+  /** The connection is suspect and the window is now empty: replace the connection. */
+  recycle: (reason: SuspectReason) => void;
 }
+
+/**
+ * Why a session stops sending and is replaced once its window is empty:
+ * - response-timeout: a submit_sm went unanswered (the link may be dead);
+ * - smsc-not-bound: the SMSC answered with a status whose action is `rebind` (0x04, "Bind not yet
+ *   completed"): our side thinks it is bound, the SMSC does not — only a new bind mends that.
+ */
+export type SuspectReason = 'response-timeout' | 'smsc-not-bound';
 
 type NotSentReason = Extract<SubmitResult, { kind: 'not-sent' }>['reason'];
 
@@ -47,8 +56,8 @@ export class Submitter {
   readonly window: SubmitWindow;
   private readonly pacer: SubmitPacer;
   private pumpTimer: NodeJS.Timeout | undefined;
-  /** Set after a response timeout: send nothing more, recycle once the window is empty. */
-  private suspectFlag = false;
+  /** Set while suspect: send nothing more, recycle once the window is empty. */
+  private suspectReason: SuspectReason | undefined;
 
   constructor(private readonly opts: SubmitterOptions) {
     this.window = new SubmitWindow(opts.window);
@@ -56,7 +65,7 @@ export class Submitter {
   }
 
   get suspect(): boolean {
-    return this.suspectFlag;
+    return this.suspectReason !== undefined;
   }
 
   /** Queues one submit_sm; the caller checked that the session is bound and accepting. */
@@ -80,7 +89,7 @@ export class Submitter {
     if (this.pumpTimer || !link) return;
     // PDUs due in this tick go out in one write (see coalesceWrites).
     coalesceWrites(link.lib.socket);
-    while (!this.suspectFlag && this.window.hasRoom() && this.window.queuedCount() > 0 && this.opts.link() === link) {
+    while (!this.suspectReason && this.window.hasRoom() && this.window.queuedCount() > 0 && this.opts.link() === link) {
       const now = this.opts.now();
       const sendAt = this.pacer.nextSendAt(now);
       if (sendAt > now) {
@@ -101,7 +110,7 @@ export class Submitter {
    * library session, whose callback entries are deleted (defect 3).
    */
   connectionLost(lib: LibrarySession, closing: boolean): void {
-    this.suspectFlag = false;
+    this.suspectReason = undefined;
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     this.pumpTimer = undefined;
     const now = this.opts.now();
@@ -154,6 +163,8 @@ export class Submitter {
     if (status === ESME_RTHROTTLED) {
       this.opts.counters.throttled += 1;
       if (this.pacer.slowDown(now)) this.opts.log.warn({ limit: this.pacer.currentLimit(now) }, 'SMSC throttled (0x58): slowing down');
+    } else if (status !== 0 && submitStatus(status).action === 'rebind') {
+      this.becomeSuspect('smsc-not-bound', { status: submitStatus(status).hex }, 'the SMSC says this session is not bound; rebinding');
     }
     const messageId = typeof resp['message_id'] === 'string' && resp['message_id'] !== '' ? resp['message_id'] : undefined;
     entry.resolve({
@@ -180,14 +191,19 @@ export class Submitter {
     this.opts.counters.timeouts += 1;
     this.opts.counters.ambiguous += 1;
     entry.resolve({ kind: 'ambiguous', reason: 'timeout', sessionId: this.opts.sessionId, elapsedMs: this.opts.now() - entry.sentAt });
-    if (!this.suspectFlag) this.opts.log.warn({ timeoutMs: this.opts.responseTimeoutMs }, 'submit_sm_resp timeout; recycling the session');
-    this.suspectFlag = true;
+    this.becomeSuspect('response-timeout', { timeoutMs: this.opts.responseTimeoutMs }, 'submit_sm_resp timeout; recycling the session');
     this.afterSettle();
   }
 
+  private becomeSuspect(reason: SuspectReason, detail: Record<string, unknown>, message: string): void {
+    if (this.suspectReason) return;
+    this.suspectReason = reason;
+    this.opts.log.warn(detail, message);
+  }
+
   private afterSettle(): void {
-    if (this.suspectFlag && this.window.inFlightCount() === 0) {
-      this.opts.recycle();
+    if (this.suspectReason && this.window.inFlightCount() === 0) {
+      this.opts.recycle(this.suspectReason);
       return;
     }
     this.pump();

@@ -48,6 +48,26 @@ describe('SMPP faults', () => {
     await session.close();
   });
 
+  it('0x04 (the SMSC forgot the bind, socket still open): the session stops sending, rebinds, and submits are accepted again', async () => {
+    const session = await boundSession({ window: 5, enquireLinkMs: 30_000, reconnectMinMs: 100 });
+    const before = sim.stats().bindAttempts;
+    sim.forgetBinds();
+    const results = await Promise.all(Array.from({ length: 3 }, (_, i) => session.submit(gsmSubmit(`3933322222${i}`, 'forgotten'))));
+    // Sent ones come back 0x04; any still queued when the session stopped sending end not-sent (safe to retry).
+    assert.equal(results[0]?.kind === 'response' && results[0].commandStatus, 0x04, JSON.stringify(results[0]));
+    for (const result of results) {
+      const refused = result.kind === 'response' && result.commandStatus === 0x04;
+      assert.ok(refused || result.kind === 'not-sent', JSON.stringify(result));
+    }
+    await waitFor(() => (session.stats().reconnectsByReason['smsc-not-bound'] ?? 0) === 1, 3_000, 'recycled after 0x04');
+    await waitFor(() => session.state === 'bound', 3_000, 'rebound');
+    assert.ok(sim.stats().bindAttempts > before, 'a new bind_transceiver reached the SMSC');
+    const ok = await session.submit(gsmSubmit('393332222299', 'after'));
+    assert.equal(ok.kind === 'response' && ok.commandStatus, 0, JSON.stringify(ok));
+    assert.equal(session.libraryPendingCallbacks(), 0);
+    await session.close();
+  });
+
   it('connection dropped with a full window: pending fail as ambiguous within 1 s, reconnect with backoff', async () => {
     const session = await boundSession({ window: 10, responseTimeoutMs: 5_000, reconnectMinMs: 200 });
     sim.setBehaviour({ responseLatencyMs: 3_000, dropAfterSubmits: 10 });
