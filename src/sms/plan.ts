@@ -10,7 +10,7 @@
  */
 import { destinationAddress, senderAddress, type SmppAddress } from './address.js';
 import { decodeGsm7, encodeGsm7, firstNonGsm7, isGsm7 } from './gsm7.js';
-import { optionalAbsoluteTime } from './smpp-time.js';
+import { absoluteTimeProblem, optionalAbsoluteTime } from './smpp-time.js';
 
 export type Encoding = 'GSM7' | 'UCS2';
 export type RequestedEncoding = 'AUTO' | Encoding;
@@ -83,7 +83,7 @@ export interface MessagePlan {
 }
 
 /** Same names as the submit status categories, so events can use one vocabulary. */
-export type PlanErrorCategory = 'SENDER' | 'DESTINATION' | 'MESSAGE' | 'ENCODING' | 'VALIDITY';
+export type PlanErrorCategory = 'SENDER' | 'DESTINATION' | 'MESSAGE' | 'ENCODING' | 'SCHEDULE' | 'VALIDITY';
 
 export type PlanResult =
   | { readonly ok: true; readonly plan: MessagePlan }
@@ -208,6 +208,12 @@ export function planMessage(req: SmsRequest, opts: PlanOptions): PlanResult {
   }
   const now = opts.now ?? Date.now();
   const scheduleAt = req.scheduleAt !== null && req.scheduleAt > now ? req.scheduleAt : null;
+  // A far-future time from a producer is bad input, not a crash: unhandled, it would fail the
+  // record on every re-read and block its partition.
+  const scheduleProblem = scheduleAt === null ? null : absoluteTimeProblem(scheduleAt);
+  if (scheduleProblem) return { ok: false, reason: scheduleProblem, field: 'scheduleAt', category: 'SCHEDULE' };
+  const validityProblem = req.validUntil === null ? null : absoluteTimeProblem(req.validUntil);
+  if (validityProblem) return { ok: false, reason: validityProblem, field: 'validUntil', category: 'VALIDITY' };
   return {
     ok: true,
     plan: {

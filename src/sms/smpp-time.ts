@@ -67,6 +67,14 @@ export function formatRelativeTime(durationMs: number): string {
 }
 
 /** Optional epoch ms → SMPP absolute time, or '' when not set. */
+/** Why `at` (epoch ms) cannot be sent as an absolute SMPP time, or null when it can (years 2000–2099). */
+export function absoluteTimeProblem(at: number): string | null {
+  const year = new Date(at).getUTCFullYear();
+  if (Number.isNaN(year)) return `${at} is not a valid time`;
+  if (year < CENTURY || year > CENTURY + 99) return `year ${year} cannot be sent: SMPP writes the year in two digits (${CENTURY}–${CENTURY + 99})`;
+  return null;
+}
+
 export function optionalAbsoluteTime(at: number | null): string {
   return at === null ? '' : formatAbsoluteTime(at);
 }

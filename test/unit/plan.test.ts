@@ -117,6 +117,9 @@ describe('plan', () => {
       [{ text: 'Ciao ç', encoding: 'GSM7' }, 10, 'encoding', /U\+00E7/],
       [{ text: 'a'.repeat(154 * 2) }, 2, 'text', /3 segments in GSM7; at most 2/],
       [{ scheduleAt: Date.UTC(2026, 1, 1), validUntil: Date.UTC(2026, 0, 31) }, 10, 'validUntil', /after scheduleAt/],
+      [{ validUntil: Date.UTC(2100, 0, 1) }, 10, 'validUntil', /year 2100 cannot be sent/],
+      [{ scheduleAt: Date.UTC(2150, 5, 1) }, 10, 'scheduleAt', /year 2150 cannot be sent/],
+      [{ validUntil: 9e15 }, 10, 'validUntil', /not a valid time/],
     ];
     for (const [req, maxSegments, field, reason] of cases) {
       const r = planMessage({ ...base, ...req }, { ...opts, maxSegments });
