@@ -288,6 +288,10 @@ function toConfig(e: Env): Config {
   if (!e.SMPP_SESSIONS.some((s) => s.mode !== 'rx' && s.count > 0)) {
     throw new ConfigError('SMPP_SESSIONS', 'SMPP_SESSIONS: needs at least one tx or trx bind to submit');
   }
+  if (binds > e.SMPP_ACCOUNT_MAX_BINDS) {
+    // The cap is the account's, shared by every replica: more binds than it allows can never all be up.
+    throw new ConfigError('SMPP_SESSIONS', `SMPP_SESSIONS: asks for ${binds} binds but SMPP_ACCOUNT_MAX_BINDS allows ${e.SMPP_ACCOUNT_MAX_BINDS} for the account (the provider's default is 4: e.g. trx:4, or tx:2,rx:2)`);
+  }
   if (e.SMPP_RECONNECT_MIN_MS > e.SMPP_RECONNECT_MAX_MS) {
     throw new ConfigError('SMPP_RECONNECT_MIN_MS', 'SMPP_RECONNECT_MIN_MS: must not exceed SMPP_RECONNECT_MAX_MS');
   }

@@ -44,6 +44,8 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ SMPP_TLS: 'maybe' }, 'SMPP_TLS', /one of/],
   [{ SMPP_SESSIONS: 'trx:4,foo' }, 'SMPP_SESSIONS', /tx:2,rx:2/],
   [{ SMPP_SESSIONS: 'rx:2' }, 'SMPP_SESSIONS', /tx or trx/],
+  [{ SMPP_SESSIONS: 'tx:4,rx:4' }, 'SMPP_SESSIONS', /asks for 8 binds but SMPP_ACCOUNT_MAX_BINDS allows 4/],
+  [{ SMPP_SESSIONS: 'trx:4', SMPP_ACCOUNT_MAX_BINDS: '2' }, 'SMPP_SESSIONS', /asks for 4 binds/],
   [{ SMPP_ENQUIRE_LINK_MS: '60000' }, 'SMPP_ENQUIRE_LINK_MS', /30000/],
   [{ SMPP_RATE_MARGIN: '0.9' }, 'SMPP_RATE_MARGIN', /0 to 0.5/],
   [{ KAFKA_BROKERS: 'nohost' }, 'KAFKA_BROKERS', /host:port/],
