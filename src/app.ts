@@ -280,7 +280,7 @@ async function registerWithRetry(codec: AvroCodec, logger: Logger, stopping: () 
       return;
     } catch (err) {
       if (stopping() || attempt >= 60) throw err;
-      logger.warn({ err: (err as Error).message, attempt }, 'schema registry not reachable yet; retrying');
+      logger.warn({ err: (err as Error).message, attempt }, 'schema registration failed (registry down or URL wrong); retrying');
       await sleep(Math.min(5000, 250 * attempt));
     }
   }

@@ -212,7 +212,10 @@ async function run(args: Args, abort: AbortSignal): Promise<number> {
     if (stack && !args.keepTopics) await removeRunTopics(stack, topics, runId);
     if (stack) await stopStack(stack, say).catch((err: unknown) => say(`stack stop failed: ${String(err)}`));
     if (summaryText) process.stdout.write(`${summaryText}\n`);
-    if (args.keepTopics && stack) say(`topics kept: KAFKA_BROKERS=${stack.info.kafkaBrokers} TOPIC_DELIVERY=${topics.delivery} npx tsx src/cli.ts tail --from-beginning`);
+    if (args.keepTopics && stack) {
+      const restart = stack.startedByDemo ? 'npm run stack -- up && ' : '';
+      say(`topics kept: ${restart}KAFKA_BROKERS=${stack.info.kafkaBrokers} SCHEMA_REGISTRY_URL=${stack.info.registryUrl} TOPIC_DELIVERY=${topics.delivery} npx tsx src/cli.ts tail --from-beginning`);
+    }
     if (summaryText) say(ok ? 'demo OK: every request ended where it should' : 'demo FAILED (see ✗ above)');
   }
 }

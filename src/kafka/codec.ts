@@ -111,10 +111,24 @@ export class AvroCodec {
     } catch (err) {
       // A subject created by another client can report a different level (Apicurio says NONE):
       // our contract is BACKWARD, so set it explicitly and register again.
-      if ((err as Error).name !== 'ConfluentSchemaRegistryCompatibilityError') throw asTransient(err);
+      if ((err as Error).name !== 'ConfluentSchemaRegistryCompatibilityError') throw this.registrationError(err, subject);
       await this.setCompatibility(subject, 'BACKWARD');
       return (await this.registry.register(schema, { subject, compatibility: COMPATIBILITY.BACKWARD })).id;
     }
+  }
+
+  /**
+   * A 404 on registration means the URL does not reach a Confluent-compatible API (a registry
+   * always has the POST /subjects/{subject}/versions route): say so, with the likely fix, rather
+   * than the library's "[object Object]".
+   */
+  private registrationError(err: unknown, subject: string): RegistryUnavailableError {
+    if ((err as { status?: number }).status !== 404) return asTransient(err);
+    return new RegistryUnavailableError(
+      `registry at ${this.config.url} answered 404 to registering subject ${subject}: SCHEMA_REGISTRY_URL must be the ` +
+        `Confluent-compatible base URL (Apicurio: http://<host>:<port>/apis/ccompat/v7)`,
+      { cause: err },
+    );
   }
 
   private async setCompatibility(subject: string, compatibility: string): Promise<void> {

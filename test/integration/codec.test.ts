@@ -82,3 +82,16 @@ test('codec: our bytes equal the registry library\'s; both decode; a bad value n
   const unknownId = Buffer.concat([Buffer.from([0, 0x7f, 0xff, 0xff, 0xf0]), codec.encodeDelivery(deliveryEvent(3)).subarray(5)]);
   await assert.rejects(codec.decodeRaw(unknownId), (err: unknown) => err instanceof PoisonRecordError && err.code === 'UNKNOWN_SCHEMA_ID');
 });
+
+test('codec: a registry URL without the Confluent-compatible path fails registration with the fix in its message', { timeout: 60_000 }, async () => {
+  const { registryUrl } = await testStack();
+  const base = registryUrl.replace(/\/apis\/ccompat\/v7\/?$/, '');
+  assert.notEqual(base, registryUrl, `the test stack's URL ends in /apis/ccompat/v7: ${registryUrl}`);
+  const topics = uniqueTopics('codec-url');
+  const codec = new AvroCodec({ url: base, auth: null }, { outbound: topics.outbound, delivery: topics.delivery, inbound: null });
+  await assert.rejects(codec.registerContracts(), (err: Error) => {
+    assert.match(err.message, /answered 404 to registering subject .*SCHEMA_REGISTRY_URL .*\/apis\/ccompat\/v7/);
+    assert.doesNotMatch(err.message, /object Object/);
+    return true;
+  });
+});
