@@ -53,6 +53,13 @@ export interface SubmitLoopOptions {
   notSentDelayMs?: number;
 }
 
+/**
+ * 0x62 ("expiry time must be after current time") for a validUntil this close to our clock is the
+ * SMSC's clock running ahead of ours (or the validity's tenths rounded down): the message expired
+ * in transit and is reported EXPIRED, not REJECTED as a bad request.
+ */
+export const EXPIRY_CLOCK_SKEW_MS = 60_000;
+
 export async function submitSegment(
   opts: SubmitLoopOptions,
   key: string,
@@ -95,6 +102,9 @@ export async function submitSegment(
     const status = result.kind === 'ambiguous' ? SUBMIT_TIMEOUT : submitStatus(code);
     opts.observer?.onResult?.(result, status);
     last = status;
+    if (status.category === 'VALIDITY' && validUntil !== null && validUntil - opts.now() <= EXPIRY_CLOCK_SKEW_MS) {
+      return { kind: 'expired', attempts }; // the SMSC's clock saw it pass first: the message expired, the request was fine
+    }
     if (status.action === 'permanent') return { kind: 'rejected', status, attempts };
     if (status.action === 'pause-account') {
       opts.gate.pause(`${status.hex} ${status.description}`);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import * as ev from '../../src/pipeline/events.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
-import { submitSegment, type SubmitPort } from '../../src/pipeline/submit-loop.js';
+import { EXPIRY_CLOCK_SKEW_MS, submitSegment, type SubmitPort } from '../../src/pipeline/submit-loop.js';
 import type { SubmitParams, SubmitResult } from '../../src/smpp/types.js';
 import { submitStatus } from '../../src/smpp/status.js';
 
@@ -165,6 +165,33 @@ test('submit loop: 0x103 pauses the account and never rejects the record; it is 
   assert.equal(out.kind, 'accepted', 'retry max age does not apply to account pauses');
   assert.equal(out.kind === 'accepted' && out.attempts, 1, 'pause answers do not count as attempts');
   assert.equal(gate.current.open, true);
+  gate.close();
+});
+
+test('submit loop: 0x62 is EXPIRED when validUntil is within the clock skew of now, REJECTED when it is far ahead', async () => {
+  const gate = new AccountGate(20);
+  const near = scriptedPort([resp(0x62)]);
+  const soon = Date.now() + EXPIRY_CLOCK_SKEW_MS / 2;
+  const expired = await submitSegment({ port: near, gate, retryMaxAgeMs: 1000, now: Date.now }, 'k', params, soon, new AbortController().signal);
+  assert.equal(expired.kind, 'expired');
+  assert.equal(expired.attempts, 1);
+  const far = scriptedPort([resp(0x62)]);
+  const later = Date.now() + 10 * EXPIRY_CLOCK_SKEW_MS;
+  const rejected = await submitSegment({ port: far, gate, retryMaxAgeMs: 1000, now: Date.now }, 'k', params, later, new AbortController().signal);
+  assert.equal(rejected.kind === 'rejected' && rejected.status.category, 'VALIDITY');
+  gate.close();
+});
+
+test('submit loop: 0x45 gets one more try only; 0x04 (session not bound) is retried until accepted', async () => {
+  const gate = new AccountGate(20);
+  const encoding = scriptedPort([resp(0x45), resp(0x45), resp(0)]);
+  const out = await submitSegment({ port: encoding, gate, retryMaxAgeMs: 60_000, now: Date.now }, 'k', params, null, new AbortController().signal);
+  assert.equal(out.kind === 'rejected' && out.status.hex, '0x45');
+  assert.equal(encoding.calls, 2);
+  const unbound = scriptedPort([resp(0x04), resp(0x04), resp(0, 'AGILE-Z')]);
+  const accepted = await submitSegment({ port: unbound, gate, retryMaxAgeMs: 60_000, now: Date.now }, 'k', params, null, new AbortController().signal);
+  assert.equal(accepted.kind === 'accepted' && accepted.messageId, 'AGILE-Z');
+  assert.equal(unbound.calls, 3);
   gate.close();
 });
 
