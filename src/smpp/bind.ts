@@ -6,6 +6,7 @@
  * address_range empty, TON 1, NPI 1).
  */
 import { smpp, type Pdu } from './library.js';
+import { submitStatus } from './status.js';
 import type { BindMode } from './types.js';
 
 const BIND_COMMAND: Record<BindMode, string> = {
@@ -42,6 +43,14 @@ export function bindRefusalKind(status: number): 'credentials' | 'bind-limit' | 
   if (status === 0x0d || status === 0x0e || status === 0x0f) return 'credentials';
   if (status === 0x05) return 'bind-limit';
   return 'other';
+}
+
+/**
+ * The least wait before binding again after an `other` refusal: the status table's own delay (0x08
+ * "try again after a few seconds" → 3 s, 0x14 queue full → 5 s); the reconnect backoff may wait longer.
+ */
+export function bindRetryFloorMs(status: number): number {
+  return status === 0 ? 0 : (submitStatus(status).retryDelayMs ?? 0);
 }
 
 export function hex(status: number): string {

@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { Backoff, jitteredLongDelay } from './backoff.js';
-import { bindRefusalKind, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
+import { bindRefusalKind, bindRetryFloorMs, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
 import { InboundRequests } from './inbound.js';
 import { smpp, type LibrarySession, type Pdu } from './library.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session-options.js';
@@ -228,7 +228,7 @@ export class SmppSession extends EventEmitter {
       });
     } catch (error) {
       this.lastErrorText = errorText(error);
-      this.scheduleReconnect('connect-error', false);
+      this.scheduleReconnect('connect-error', false, 0);
       return;
     }
     const conn: Connection = { lib, sequence: 0, timers: new Set(), enquireInterval: undefined, link: undefined as unknown as SubmitLink };
@@ -295,7 +295,7 @@ export class SmppSession extends EventEmitter {
     this.lastErrorText = `bind refused ${hex(status)} (${resp.command})`;
     if (kind === 'other') {
       this.log.warn({ status: hex(status) }, 'SMPP bind refused; reconnecting with backoff');
-      this.teardown('bind-rejected');
+      this.teardown('bind-rejected', false, bindRetryFloorMs(status));
       return;
     }
     // One clear line per attempt (attempts are a long backoff apart — never a tight loop).
@@ -320,7 +320,7 @@ export class SmppSession extends EventEmitter {
    * every queued one not-sent; the library session loses our listeners (keeping an error sink)
    * and is destroyed. Reconnects with backoff unless closing.
    */
-  private teardown(reason: string, longBackoff = false): void {
+  private teardown(reason: string, longBackoff = false, minDelayMs = 0): void {
     const conn = this.conn;
     if (!conn) return;
     this.conn = undefined;
@@ -342,12 +342,12 @@ export class SmppSession extends EventEmitter {
     }
     if (this.closing) return;
     this.counters.reconnectsByReason[reason] = (this.counters.reconnectsByReason[reason] ?? 0) + 1;
-    this.scheduleReconnect(reason, longBackoff);
+    this.scheduleReconnect(reason, longBackoff, minDelayMs);
   }
 
-  private scheduleReconnect(reason: string, longBackoff: boolean): void {
+  private scheduleReconnect(reason: string, longBackoff: boolean, minDelayMs: number): void {
     this.clearReconnect();
-    const delayMs = longBackoff ? jitteredLongDelay(this.opts.credentialBackoffMs) : this.backoff.next();
+    const delayMs = longBackoff ? jitteredLongDelay(this.opts.credentialBackoffMs) : Math.max(minDelayMs, this.backoff.next());
     this.setState(longBackoff ? 'not-ready' : 'backoff', reason);
     this.log.info({ reason, delayMs }, 'SMPP reconnect scheduled');
     this.reconnectTimer = setTimeout(() => this.guard(() => this.connect()), delayMs);
