@@ -49,6 +49,13 @@ export interface RunningApp {
 
 export async function startApp(config: Readonly<Config>, logger: Logger): Promise<RunningApp> {
   logger.info({ config: redactedConfig(config) }, 'starting sms-connector');
+  if (!config.smpp.sessions.some((s) => s.mode !== 'tx')) {
+    // The provider sends receipts only to receiver binds (rx/trx) of the account.
+    logger.warn(
+      { sessions: config.smpp.sessions },
+      'SMPP_SESSIONS has no rx or trx bind: this replica receives no delivery receipts; unless another replica of the group binds a receiver, requests that ask for a report end UNKNOWN after RECEIPT_WAIT_MS + RECEIPT_GRACE_MS',
+    );
+  }
   const metrics = createMetrics({ onCollectError: (err) => logger.warn({ err }, 'metrics collector failed') });
   inst.initMetricLabels(metrics);
   const parts: Partial<Parts> = { metrics };

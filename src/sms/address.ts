@@ -41,7 +41,7 @@ function fail(reason: string): AddressResult {
 
 /**
  * Sender ID → SMPP source address.
- * Numeric (digits, optional leading `+`, ≤ 16 characters) → TON 1 / NPI 1 without the `+`;
+ * Numeric (digits, optional leading `+`, ≤ 16 characters) → TON 1 / NPI 1 without the `+` or `00`;
  * alphanumeric (≤ 11 characters, at least one non-digit) → TON 5 / NPI 0.
  * Leading and trailing spaces are trimmed; inner spaces are kept (`COMPANY ABC` is valid).
  */
@@ -52,7 +52,8 @@ export function senderAddress(from: string): AddressResult {
     if (sender.length > MAX_NUMERIC_SENDER_CHARS) {
       return fail(`numeric sender '${sender}' has ${sender.length} characters; at most ${MAX_NUMERIC_SENDER_CHARS} allowed`);
     }
-    return { ok: true, address: { addr: sender.replace(/^\+/, ''), ton: TON.INTERNATIONAL, npi: NPI.ISDN } };
+    // TON 1 (international) means digits from the country code on: `+` and the `00` dialling prefix go.
+    return { ok: true, address: { addr: sender.replace(/^(\+|00)/, ''), ton: TON.INTERNATIONAL, npi: NPI.ISDN } };
   }
   if (!ALPHANUMERIC_SENDER.test(sender)) {
     return fail(`sender '${sender}' contains characters not allowed in an alphanumeric sender ID (ASCII letters, digits, space, basic punctuation)`);

@@ -8,6 +8,7 @@ describe('address', () => {
       ['+391234567890123', '391234567890123', 1, 1], // the seed's example, 16 characters
       ['1234567890123456', '1234567890123456', 1, 1],
       ['12345', '12345', 1, 1],
+      ['00391234567890', '391234567890', 1, 1], // the international dialling prefix, as for destinations
       ['COMPANY ABC', 'COMPANY ABC', 5, 0], // the seed's example, 11 characters with a space
       ['Shop24', 'Shop24', 5, 0],
       ['  ACME  ', 'ACME', 5, 0],
