@@ -227,7 +227,7 @@ function configErrorOf(error: z.ZodError, env: NodeJS.ProcessEnv): ConfigError {
   const variable = String(issue.path[0] ?? 'environment');
   const raw = env[variable];
   const allowed = issue.code === 'invalid_value' ? `one of ${issue.values.join(', ')}` : issue.message;
-  const got = raw === undefined ? 'not set' : variable.includes('PASSWORD') ? 'got a value' : `got ${JSON.stringify(raw)}`;
+  const got = raw === undefined ? 'not set' : raw === '' ? 'empty' : variable.includes('PASSWORD') ? 'got a value' : `got ${JSON.stringify(raw)}`;
   return new ConfigError(variable, `${variable}: must be ${allowed} (${got})`);
 }
 

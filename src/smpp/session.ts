@@ -15,6 +15,7 @@
  * → connecting … ; close() → closing → closed. `state` events report each change.
  */
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Backoff, jitteredLongDelay } from './backoff.js';
 import { bindRefusalKind, bindRetryFloorMs, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
@@ -221,7 +222,9 @@ export class SmppSession extends EventEmitter {
         ...(tls
           ? {
               ca: this.opts.ca,
-              servername: this.opts.tlsServername ?? host,
+              // SNI carries a host name only (an IP there is deprecated in Node); the certificate is still
+              // checked against `host` when no servername is given.
+              ...(this.opts.tlsServername !== undefined ? { servername: this.opts.tlsServername } : isIP(host) ? {} : { servername: host }),
               rejectUnauthorized: this.opts.tlsRejectUnauthorized,
             }
           : {}),

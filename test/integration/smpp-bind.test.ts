@@ -119,6 +119,24 @@ describe('SMPP bind', () => {
     await session.close();
   });
 
+  it('TLS to an IP address: the certificate is checked against the IP, no SNI (no Node deprecation warning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(`${w.name}: ${w.message}`);
+    };
+    process.on('warning', onWarning);
+    try {
+      const session = new SmppSession(fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile) }));
+      session.start();
+      await waitFor(() => session.state === 'bound', 3_000, 'TLS bound by IP');
+      await session.close();
+      await delay(50); // process warnings are emitted on a later tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings.filter((w) => /ServerName|SNI/i.test(w)), []);
+  });
+
   it('TLS with the wrong CA fails certificate verification and never binds', async () => {
     const session = new SmppSession(
       fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.otherCaFile), tlsServername: 'localhost' }),

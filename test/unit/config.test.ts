@@ -42,6 +42,7 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ SMPP_PORT: 'abc' }, 'SMPP_PORT', /integer from 1 to 65535/],
   [{ SMPP_PORT: '0' }, 'SMPP_PORT', /integer from 1 to 65535/],
   [{ SMPP_TLS: 'maybe' }, 'SMPP_TLS', /one of/],
+  [{ SMPP_PASSWORD: '' }, 'SMPP_PASSWORD', /\(empty\)$/],
   [{ SMPP_SESSIONS: 'trx:4,foo' }, 'SMPP_SESSIONS', /tx:2,rx:2/],
   [{ SMPP_SESSIONS: 'rx:2' }, 'SMPP_SESSIONS', /tx or trx/],
   [{ SMPP_SESSIONS: 'tx:4,rx:4' }, 'SMPP_SESSIONS', /asks for 8 binds but SMPP_ACCOUNT_MAX_BINDS allows 4/],
