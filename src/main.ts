@@ -25,6 +25,11 @@ export async function runConnector(): Promise<void> {
   try {
     app = await startApp(config, logger);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      // The health/metrics port is the first thing bound: a clash is a setting to change, not a crash.
+      process.stderr.write(`configuration error: HTTP_PORT: port ${config.httpPort} is already in use by another process\n`);
+      process.exit(2);
+    }
     logger.fatal({ err }, 'start-up failed');
     process.exit(1);
   }

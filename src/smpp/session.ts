@@ -222,9 +222,9 @@ export class SmppSession extends EventEmitter {
         ...(tls
           ? {
               ca: this.opts.ca,
-              // SNI carries a host name only (an IP there is deprecated in Node); the certificate is still
-              // checked against `host` when no servername is given.
-              ...(this.opts.tlsServername !== undefined ? { servername: this.opts.tlsServername } : isIP(host) ? {} : { servername: host }),
+              // SNI carries a host name only (an IP there is deprecated in Node); without a servername the
+              // certificate is checked against `host`, which for an IP is what it should be.
+              ...(isIP(this.opts.tlsServername ?? host) ? {} : { servername: this.opts.tlsServername ?? host }),
               rejectUnauthorized: this.opts.tlsRejectUnauthorized,
             }
           : {}),

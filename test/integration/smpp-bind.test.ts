@@ -126,7 +126,8 @@ describe('SMPP bind', () => {
     };
     process.on('warning', onWarning);
     try {
-      const session = new SmppSession(fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile) }));
+      // As the app passes it: SMPP_TLS_SERVERNAME defaults to SMPP_HOST, here an IP.
+      const session = new SmppSession(fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile), tlsServername: '127.0.0.1' }));
       session.start();
       await waitFor(() => session.state === 'bound', 3_000, 'TLS bound by IP');
       await session.close();
