@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadClientConfig, type ClientConfig } from './config.js';
 import { SMS_ENCODINGS, type SmsEncoding } from './contracts.js';
+import { POISON_CODES } from './kafka/errors.js';
 import { InputError, requestsFromFile, requestsFromFlags, type RequestDefaults } from './tools/request-input.js';
 
 const print = (line: string): void => {
@@ -148,20 +149,28 @@ function registerTail(program: Command): void {
     });
 }
 
+/** The codes the connector writes into the DLQ's error header: a typo in --filter must not match nothing quietly. */
+const DLQ_CODES: readonly string[] = [...POISON_CODES, 'UNPARSEABLE_RECEIPT'];
+
+function dlqCodes(value: string): string[] {
+  const codes = value.split(',').map((c) => c.trim()).filter(Boolean);
+  const unknown = codes.filter((c) => !DLQ_CODES.includes(c));
+  if (codes.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`unknown code ${unknown.join(', ') || '(none given)'}; known: ${DLQ_CODES.join(', ')}`);
+  }
+  return codes;
+}
+
 function registerRedrive(program: Command): void {
   program
     .command('redrive')
     .description('send TOPIC_DLQ records back to TOPIC_OUTBOUND (original key/value, headers + redrive marker), up to the current end')
-    .option('--filter <codes>', 'only these error codes, comma-separated (e.g. UNKNOWN_SCHEMA_ID)')
+    .option('--filter <codes>', `only these error codes, comma-separated (${DLQ_CODES.join(', ')})`, dlqCodes)
     .option('--dry-run', 'print what would be sent, send nothing', false)
-    .action(async (flags: { filter?: string; dryRun: boolean }) => {
+    .action(async (flags: { filter?: string[]; dryRun: boolean }) => {
       const config = clientConfig();
-      const codes = flags.filter
-        ?.split(',')
-        .map((c) => c.trim())
-        .filter(Boolean);
       const { redrive } = await import('./tools/redrive.js');
-      await redrive(config, { dryRun: flags.dryRun, ...(codes && codes.length > 0 ? { codes } : {}) }, print);
+      await redrive(config, { dryRun: flags.dryRun, ...(flags.filter ? { codes: flags.filter } : {}) }, print);
     });
 }
 

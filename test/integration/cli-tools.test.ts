@@ -202,6 +202,9 @@ test('redrive: --dry-run lists the matching DLQ record and sends nothing; a real
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /^would send {2}p\d@\d+ {2}key="order-7" {2}8 bytes {2}UNKNOWN_SCHEMA_ID: schema id 2139062143 is not in the registry/m);
   assert.match(dry.stdout, /dry run: would redrive 1 of 3 DLQ record\(s\) \(2 not matching the filter/);
+  const typo = await runCli(['redrive', '--dry-run', '--filter', 'UNKNOWN_SCHEMA'], env);
+  assert.notEqual(typo.code, 0, 'a filter code the connector never writes is refused, not matched against nothing');
+  assert.match(typo.stderr, /unknown code UNKNOWN_SCHEMA; known: .*UNKNOWN_SCHEMA_ID/);
   const admin = kafkaFor(stack).admin();
   await admin.connect();
   const afterDry = await admin.fetchTopicOffsets(topics.outbound);
