@@ -3,42 +3,36 @@
  * connector's `simulator` command (the lead wires `runSimulatorCli`). Flags win over environment
  * variables; both are parsed once here and nowhere else.
  *
- *   --host / SIM_HOST                         listen address (127.0.0.1)
- *   --plain-port / SIM_PLAIN_PORT             plain TCP port, "off" to disable (2775)
- *   --tls-port / SIM_TLS_PORT                 TLS port, needs cert and key ("off")
- *   --tls-cert-file / SIM_TLS_CERT_FILE       PEM certificate
- *   --tls-key-file / SIM_TLS_KEY_FILE         PEM private key
- *   --system-id / SIM_SYSTEM_ID               account system_id (test)
- *   --password / SIM_PASSWORD                 account password (secret)
- *   --max-binds / SIM_MAX_BINDS               binds per system_id (4)
- *   --rate / SIM_RATE                         submit_sm per second per connection (100)
- *   --idle-timeout-ms / SIM_IDLE_TIMEOUT_MS   close silent connections after (300000)
- *   --receipt-delay-ms / SIM_RECEIPT_DELAY_MS receipt delay (20)
- *   --latency-ms / SIM_LATENCY_MS             submit_sm_resp latency (0)
- *   --journal / SIM_JOURNAL                   JSONL file of every PDU (off)
- *   --behaviour-json / SIM_BEHAVIOUR_JSON     any other behaviour fields as JSON (see README)
+ * The flags and their variables are in FLAG_TABLE below (`--help` prints it).
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Behaviour } from './behaviour.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from './simulator.js';
 
-const FLAGS: Record<string, string> = {
-  host: 'SIM_HOST',
-  'plain-port': 'SIM_PLAIN_PORT',
-  'tls-port': 'SIM_TLS_PORT',
-  'tls-cert-file': 'SIM_TLS_CERT_FILE',
-  'tls-key-file': 'SIM_TLS_KEY_FILE',
-  'system-id': 'SIM_SYSTEM_ID',
-  password: 'SIM_PASSWORD',
-  'max-binds': 'SIM_MAX_BINDS',
-  rate: 'SIM_RATE',
-  'idle-timeout-ms': 'SIM_IDLE_TIMEOUT_MS',
-  'receipt-delay-ms': 'SIM_RECEIPT_DELAY_MS',
-  'latency-ms': 'SIM_LATENCY_MS',
-  journal: 'SIM_JOURNAL',
-  'behaviour-json': 'SIM_BEHAVIOUR_JSON',
+/** flag → [environment variable, what it sets (default)]: the parser and `--help` both read this. */
+const FLAG_TABLE: Record<string, [variable: string, help: string]> = {
+  host: ['SIM_HOST', 'listen address (127.0.0.1)'],
+  'plain-port': ['SIM_PLAIN_PORT', 'plain TCP port, "off" to disable (2775)'],
+  'tls-port': ['SIM_TLS_PORT', 'TLS port, needs cert and key (off)'],
+  'tls-cert-file': ['SIM_TLS_CERT_FILE', 'PEM certificate'],
+  'tls-key-file': ['SIM_TLS_KEY_FILE', 'PEM private key'],
+  'system-id': ['SIM_SYSTEM_ID', 'account system_id (test)'],
+  password: ['SIM_PASSWORD', 'account password (secret)'],
+  'max-binds': ['SIM_MAX_BINDS', 'binds per system_id (4)'],
+  rate: ['SIM_RATE', 'accepted submit_sm per second per connection; more → 0x58 (100)'],
+  'idle-timeout-ms': ['SIM_IDLE_TIMEOUT_MS', 'close silent connections after (300000)'],
+  'receipt-delay-ms': ['SIM_RECEIPT_DELAY_MS', 'receipt delay (20)'],
+  'latency-ms': ['SIM_LATENCY_MS', 'submit_sm_resp latency (0)'],
+  journal: ['SIM_JOURNAL', 'JSONL file of every PDU (off)'],
+  'behaviour-json': ['SIM_BEHAVIOUR_JSON', 'any other behaviour fields as JSON (src/simulator/README.md)'],
 };
+const FLAGS: Record<string, string> = Object.fromEntries(Object.entries(FLAG_TABLE).map(([flag, [variable]]) => [flag, variable]));
+
+export function simulatorUsage(): string {
+  const rows = Object.entries(FLAG_TABLE).map(([flag, [variable, help]]) => `  --${flag} <value>`.padEnd(30) + `${variable.padEnd(22)}${help}`);
+  return ['usage: sms-connector simulator [--flag value …]   (flags win over the SIM_* variables)', ...rows].join('\n');
+}
 
 /** Merges flags over environment variables; throws naming the flag/variable on a bad value. */
 export function simulatorOptionsFrom(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SimulatorOptions {
@@ -98,7 +92,11 @@ function parseJson(text: string): unknown {
 }
 
 /** Starts the simulator from argv/env, logs one line, stops on SIGINT/SIGTERM. */
-export async function runSimulatorCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<Simulator> {
+export async function runSimulatorCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<Simulator | undefined> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${simulatorUsage()}\n`);
+    return undefined;
+  }
   const simulator = await startSimulator(simulatorOptionsFrom(argv, env));
   process.stdout.write(`${JSON.stringify({ msg: 'SMSC simulator listening', plainPort: simulator.plainPort ?? null, tlsPort: simulator.tlsPort ?? null })}\n`);
   const stop = (): void => {
