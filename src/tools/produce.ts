@@ -34,7 +34,7 @@ export async function produceRequests(
       await producer.send({ topic: config.topics.outbound, acks: -1, messages });
       for (const r of chunk) {
         sent.push({ id: r.value.id, key: r.key, to: r.value.to });
-        print(`sent ${r.value.id}  key=${show(r.key)}  to=${show(r.value.to)}  from=${r.value.from}  ${r.value.text.length} chars`);
+        print(`sent ${r.value.id}  key=${show(r.key)}  to=${show(r.value.to)}  from=${r.value.from}  ${[...r.value.text].length} chars`);
       }
     }
   } finally {
