@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadClientConfig, type ClientConfig } from './config.js';
 import { SMS_ENCODINGS, type SmsEncoding } from './contracts.js';
 import { POISON_CODES } from './kafka/errors.js';
+import type { PoisonKind } from './tools/produce.js';
 import { InputError, requestsFromFile, requestsFromFlags, type RequestDefaults } from './tools/request-input.js';
 
 const print = (line: string): void => {
@@ -60,7 +61,11 @@ interface ProduceFlags {
   meta: Record<string, string>;
   file?: string;
   showNumbers: boolean;
+  poison?: PoisonKind;
 }
+
+// Kept here, not imported from tools/produce.ts, so that `--help` does not load kafkajs.
+const POISON_KIND_NAMES: readonly PoisonKind[] = ['bad-magic', 'unknown-schema', 'truncated', 'null-value'];
 
 function registerProduce(program: Command): void {
   program
@@ -78,6 +83,7 @@ function registerProduce(program: Command): void {
     .option('--meta <key=value>', 'metadata entry (repeatable)', metaPair, {})
     .option('--file <path>', 'requests from a .csv (header row), .json (array) or .jsonl file; flags give the defaults')
     .option('--show-numbers', 'print phone numbers unmasked', false)
+    .addOption(new Option('--poison <kind>', 'send records the connector must dead-letter instead (try the DLQ alert and redrive)').choices(POISON_KIND_NAMES))
     .addHelpText(
       'after',
       '\nFile columns/fields: to, text (required unless --text), id, from, key, encoding, requestDeliveryReport,\n' +
@@ -113,8 +119,9 @@ function registerProduce(program: Command): void {
         throw err;
       }
       const config = clientConfig();
-      const { produceRequests } = await import('./tools/produce.js');
-      await produceRequests(config, requests, { showNumbers: flags.showNumbers }, print);
+      const { produceRequests, producePoison } = await import('./tools/produce.js');
+      if (flags.poison) await producePoison(config, flags.poison, requests[0]!, requests.length, print);
+      else await produceRequests(config, requests, { showNumbers: flags.showNumbers }, print);
     });
 }
 

@@ -106,6 +106,33 @@ test('produce: flags and a CSV file become registry-encoded SmsOutbound records 
   assert.match(bad.stderr, /SCHEMA_REGISTRY_URL/);
 });
 
+test('produce --poison: each kind is a record the connector classifies as that DLQ code', async () => {
+  const { stack, topics, codec, env } = await scratch('cli-poison');
+  const expected: Record<string, string> = {
+    'bad-magic': 'BAD_MAGIC_BYTE',
+    'unknown-schema': 'UNKNOWN_SCHEMA_ID',
+    truncated: 'AVRO_DECODE',
+    'null-value': 'NULL_VALUE',
+  };
+  for (const kind of Object.keys(expected)) {
+    const run = await runCli(['produce', '--to', '393471234567', '--poison', kind], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`^1 ${kind} record\\(s\\) sent to `, 'm'));
+  }
+  const records = await readTopic(
+    stack,
+    topics.outbound,
+    async (v) => codec.decodeOutbound(v).then(() => 'decoded', (err: { code?: string }) => err.code ?? String(err)),
+    (rs) => rs.length >= 4,
+    30000,
+  );
+  const codes = Object.fromEntries(records.map((r) => [r.key?.replace(/^poison-/, '') ?? '', r.value]));
+  assert.deepEqual(codes, expected);
+  const unknown = await runCli(['produce', '--to', '393471234567', '--poison', 'nonsense'], env);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /Allowed choices are bad-magic, unknown-schema, truncated, null-value/);
+});
+
 function deliveryEvent(id: string, overrides: Partial<SmsDeliveryEvent>): SmsDeliveryEvent {
   return {
     eventId: `${id}-${overrides.source ?? 'SUBMIT'}-${overrides.status ?? 'SUBMITTED'}`,
