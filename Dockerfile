@@ -4,7 +4,9 @@
 # Run:    docker run --rm -p 9464:9464 -e SMPP_SYSTEM_ID=… -e SMPP_PASSWORD_FILE=/run/secrets/smpp … sms-connector:0.1.0
 # The same image runs the SMSC simulator:  docker run … sms-connector:0.1.0 node dist/src/cli.js simulator --host 0.0.0.0
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 (LTS). For reproducible builds pin the base by digest (README "Pinning images by digest"):
+#   docker build --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:<digest> .
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: dev dependencies + tsc -> dist/ ------------------------------------------------------
 FROM ${NODE_IMAGE} AS build

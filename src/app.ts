@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from './config.js';
-import { redactedConfig } from './config.js';
+import { redactedConfig, securityWarnings } from './config.js';
 import { createBindSlotAssigner } from './kafka/assigner.js';
 import { createKafka, ensureTopics, partitionCount } from './kafka/client.js';
+import { COMPRESSION_TYPES } from './kafka/compression.js';
 import { BrokerProbe } from './kafka/broker-probe.js';
 import { AvroCodec } from './kafka/codec.js';
 import { CorrelationBundler } from './kafka/correlation-bundle.js';
@@ -49,6 +50,8 @@ export interface RunningApp {
 
 export async function startApp(config: Readonly<Config>, logger: Logger): Promise<RunningApp> {
   logger.info({ config: redactedConfig(config) }, 'starting sms-connector');
+  // Allowed, but never silent: one line per weakened setting, at warn so it survives LOG_LEVEL=warn.
+  for (const warning of securityWarnings(config)) logger.warn({ security: 'weakened' }, `INSECURE: ${warning}`);
   if (!config.smpp.sessions.some((s) => s.mode !== 'tx')) {
     // The provider sends receipts only to receiver binds (rx/trx) of the account.
     logger.warn(
@@ -106,7 +109,8 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     [
       { name: topics.outbound, partitions: topics.partitions },
       { name: topics.delivery, partitions: topics.partitions },
-      { name: topics.dlq, partitions: topics.partitions },
+      // A DLQ copy is cut to KAFKA_MAX_RECORD_BYTES (sinks.ts): the topic must take a batch of that size.
+      { name: topics.dlq, partitions: topics.partitions, configEntries: [{ name: 'max.message.bytes', value: String(config.kafka.maxRecordBytes + 1024) }] },
       {
         name: topics.correlation,
         partitions: topics.partitions,
@@ -123,7 +127,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
   p.probe = new BrokerProbe(p.admin, topics.outbound);
   p.probe.start();
 
-  const codec = new AvroCodec(config.registry, topics);
+  const codec = new AvroCodec(config.registry, topics, { maxRecordBytes: config.outboundMaxRecordBytes, subjectStrict: config.registry.subjectStrict });
   await registerWithRetry(codec, logger, () => p.stopping);
 
   const instanceId = randomUUID();
@@ -131,9 +135,14 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     partitions: await partitionCount(p.admin, topics.correlation),
     origin: instanceId,
   });
-  p.publisher = new Publisher(p.kafka, { lingerMs: config.kafka.producerLingerMs, bundle: { topic: topics.correlation, bundler } });
+  p.publisher = new Publisher(p.kafka, {
+    lingerMs: config.kafka.producerLingerMs,
+    compression: COMPRESSION_TYPES[config.kafka.compression],
+    maxRecordBytes: config.kafka.maxRecordBytes,
+    bundle: { topic: topics.correlation, bundler },
+  });
   await p.publisher.connect();
-  const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics));
+  const sinks = new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
 
   const index = new CorrelationIndex(config.correlationIndexMax);
   let receiptsRef: ReceiptProcessor | null = null;
@@ -217,6 +226,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
       observer: inst.submitObserver(p.metrics),
     },
     maxSegments: config.sms.maxSegments,
+    bounds: config.requestBounds,
     receiptWaitMs: config.receiptWaitMs,
     now: Date.now,
     logger,
@@ -297,7 +307,7 @@ function readinessOf(p: Partial<Parts>): ReadinessReport {
   const checks: Record<string, boolean | string> = {
     kafka: p.probe ? (p.probe.reachable() ? true : 'broker unreachable') : false,
     consumer: p.consumer?.isJoined ?? false,
-    producer: p.publisher?.healthy() ?? false,
+    producer: p.publisher ? (p.publisher.problem() ?? true) : false,
     smpp: p.pool ? (p.pool.readyForSubmit() > 0 ? true : p.bindSlots === 0 ? 'standby: no bind slots' : 'no bound session') : false,
     account: p.gate ? (p.gate.current.open ? true : `paused: ${p.gate.current.reason}`) : false,
   };

@@ -10,11 +10,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadClientConfig, type ClientConfig } from './config.js';
 import { SMS_ENCODINGS, type SmsEncoding } from './contracts.js';
 import { POISON_CODES } from './kafka/errors.js';
+import { maskNumbersIn } from './obs/mask.js';
+import { printable } from './obs/printable.js';
 import type { PoisonKind } from './tools/produce.js';
 import { InputError, requestsFromFile, requestsFromFlags, type RequestDefaults } from './tools/request-input.js';
 
+/** Every line the tools print: no escape sequence or control character from the data reaches the terminal. */
 const print = (line: string): void => {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${printable(line)}\n`);
 };
 
 function clientConfig(): Readonly<ClientConfig> {
@@ -113,7 +116,7 @@ function registerProduce(program: Command): void {
         }
       } catch (err) {
         if (err instanceof InputError) {
-          process.stderr.write(`produce: ${err.message}\n`);
+          process.stderr.write(`produce: ${printable(maskNumbersIn(err.message))}\n`);
           process.exit(2);
         }
         throw err;

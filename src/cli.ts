@@ -5,6 +5,8 @@
  */
 import { Command } from 'commander';
 import { register } from './cli-tools.js';
+import { maskNumbersIn } from './obs/mask.js';
+import { printable } from './obs/printable.js';
 
 const program = new Command()
   .name('sms-connector')
@@ -50,6 +52,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  // The message can carry data (a topic name, a value from a file): shown safe for a terminal, numbers masked.
+  process.stderr.write(`${printable(maskNumbersIn(err instanceof Error ? err.message : String(err)))}\n`);
   process.exit(1);
 });

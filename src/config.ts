@@ -7,18 +7,26 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { maxEchoBytes, type RequestBounds } from './pipeline/request-bounds.js';
+import { ConfigError } from './config-error.js';
+import { COMPRESSION_NAMES, DEFAULT_COMPRESSION, type CompressionName } from './kafka/compression-names.js';
+import {
+  KAFKA_TLS_FILES,
+  REGISTRY_TLS_FILES,
+  checkCredentials,
+  checkSmppCredentialLengths,
+  readPemFile,
+  readTlsFiles,
+  refuseUrlCredentials,
+  type CredentialEnv,
+  type TlsFiles,
+} from './config-posture.js';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './config-error.js';
+export { SMPP_CREDENTIAL_LIMITS, securityWarnings, type TlsFiles } from './config-posture.js';
 
 export type BindMode = 'tx' | 'rx' | 'trx';
+
 export interface SessionSpec {
   mode: BindMode;
   count: number;
@@ -59,6 +67,11 @@ const envSchema = z.object({
   KAFKA_SASL_MECHANISM: saslMechanism.optional(),
   KAFKA_SASL_USERNAME: nonEmpty.optional(),
   KAFKA_SASL_PASSWORD: nonEmpty.optional(),
+  /** PEM file of the CA(s) that sign the brokers' certificates (default: Node's public CA list). Needs KAFKA_SSL=true. */
+  KAFKA_SSL_CA_FILE: nonEmpty.optional(),
+  /** Client certificate and its key (PEM) for mutual TLS with the brokers: both or neither. */
+  KAFKA_SSL_CERT_FILE: nonEmpty.optional(),
+  KAFKA_SSL_KEY_FILE: nonEmpty.optional(),
   /** Consumer group session timeout; tests shorten it so a killed member is noticed fast. */
   KAFKA_SESSION_TIMEOUT_MS: durationMs(6000, 300000).default(30000),
   KAFKA_HEARTBEAT_INTERVAL_MS: durationMs(100, 60000).default(3000),
@@ -66,6 +79,14 @@ const envSchema = z.object({
   KAFKA_COMMIT_INTERVAL_MS: durationMs(0, 60000).default(1000),
   /** How long the producer gathers records into one request: throughput vs. latency of events. */
   KAFKA_PRODUCER_LINGER_MS: durationMs(0, 1000).default(10),
+  /** Codec of the batches the connector produces (events, correlation, DLQ); the default is measured (compression-names.ts). */
+  KAFKA_COMPRESSION: z.enum(COMPRESSION_NAMES).default(DEFAULT_COMPRESSION),
+  /**
+   * The largest record, and produce request, the connector writes (events, correlation bundles, DLQ
+   * copies). Keep it at or under the topics' max.message.bytes (the broker's default is 1,048,588);
+   * a DLQ copy over it loses its value, any other record over it goes to the DLQ.
+   */
+  KAFKA_MAX_RECORD_BYTES: int(65536, 100 * 1024 * 1024).default(1_000_000),
   /**
    * Outbound fetches: the broker answers once this many bytes are ready or the wait is over. The
    * defaults answer at once (lowest latency); larger values mean fewer, fuller fetches — less CPU
@@ -76,6 +97,17 @@ const envSchema = z.object({
   SCHEMA_REGISTRY_URL: httpUrl.default('http://127.0.0.1:8081'),
   SCHEMA_REGISTRY_USERNAME: nonEmpty.optional(),
   SCHEMA_REGISTRY_PASSWORD: nonEmpty.optional(),
+  /** PEM file of the CA(s) that sign the registry's certificate (an https:// URL). */
+  SCHEMA_REGISTRY_CA_FILE: nonEmpty.optional(),
+  /** Client certificate and its key (PEM) for mutual TLS with the registry: both or neither. */
+  SCHEMA_REGISTRY_CERT_FILE: nonEmpty.optional(),
+  SCHEMA_REGISTRY_KEY_FILE: nonEmpty.optional(),
+  /** Deadline of every registry call (connect, answer and body); no answer in time = an outage (pause and retry). */
+  SCHEMA_REGISTRY_TIMEOUT_MS: durationMs(100, 120000).default(5000),
+  /** Accept only `sms.outbound` schema ids registered under `<TOPIC_OUTBOUND>-value`; others go to the DLQ (FOREIGN_SUBJECT). */
+  SCHEMA_SUBJECT_STRICT: bool.default(false),
+  /** An `sms.outbound` value larger than this goes to the DLQ (RECORD_TOO_LARGE) before any decoding. */
+  OUTBOUND_MAX_RECORD_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
   TOPIC_OUTBOUND: topicName.default('sms.outbound'),
   TOPIC_DELIVERY: topicName.default('sms.delivery'),
   TOPIC_DLQ: topicName.default('sms.outbound.dlq'),
@@ -91,6 +123,11 @@ const envSchema = z.object({
   SMPP_TLS_SERVERNAME: nonEmpty.optional(),
   SMPP_SYSTEM_ID: z.string({ error: 'set to the account username (required)' }).min(1),
   SMPP_PASSWORD: z.string({ error: 'set to the account password, or SMPP_PASSWORD_FILE to a file holding it (required)' }).min(1),
+  /**
+   * SMPP 3.4 allows a system_id of 15 characters and a password of 8: longer ones are refused at start
+   * (the SMSC would answer the bind with a bare 0x02). Set true only where the provider documents longer ones.
+   */
+  SMPP_ALLOW_LONG_CREDENTIALS: bool.default(false),
   SMPP_SESSIONS: sessionsSpec.default(parseSessionSpec('trx:4')),
   SMPP_ACCOUNT_MAX_BINDS: int(1, 64).default(4),
   SMPP_RATE_LIMIT: int(1, 100000).default(100),
@@ -110,6 +147,11 @@ const envSchema = z.object({
   /** While the account is paused (credit, credentials), one record probes the SMSC this often. */
   ACCOUNT_PROBE_INTERVAL_MS: durationMs(100, 3600000).default(15000),
   SMS_MAX_SEGMENTS: int(1, 255).default(10),
+  /** Bounds on the request's fields (request-bounds.ts): over one → REJECTED (VALIDATION), the field named. */
+  REQUEST_MAX_ID_CHARS: int(32, 65536).default(256),
+  REQUEST_MAX_ADDRESS_CHARS: int(20, 1024).default(64),
+  REQUEST_MAX_METADATA_ENTRIES: int(0, 10000).default(64),
+  REQUEST_MAX_METADATA_BYTES: int(0, 1024 * 1024).default(8192),
   RETRY_MAX_AGE_MS: durationMs(1000, 7 * 86400000).default(3600000),
   RECEIPT_WAIT_MS: durationMs(1000, 30 * 86400000).default(172800000),
   RECEIPT_ACK_WAIT_MS: durationMs(100, 600000).default(10000),
@@ -136,14 +178,31 @@ export interface Config {
     groupId: string;
     ssl: boolean;
     sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
+    /** KAFKA_SSL_CA_FILE / _CERT_FILE / _KEY_FILE, read at start. */
+    pem: TlsFiles;
     sessionTimeoutMs: number;
     heartbeatIntervalMs: number;
     commitIntervalMs: number;
     producerLingerMs: number;
+    /** KAFKA_COMPRESSION */
+    compression: CompressionName;
+    /** KAFKA_MAX_RECORD_BYTES */
+    maxRecordBytes: number;
     fetchMinBytes: number;
     fetchMaxWaitMs: number;
   };
-  registry: { url: string; auth: { username: string; password: string } | null };
+  registry: {
+    url: string;
+    auth: { username: string; password: string } | null;
+    /** SCHEMA_REGISTRY_CA_FILE / _CERT_FILE / _KEY_FILE, read at start. */
+    pem: TlsFiles;
+    /** SCHEMA_REGISTRY_TIMEOUT_MS */
+    timeoutMs: number;
+    /** SCHEMA_SUBJECT_STRICT */
+    subjectStrict: boolean;
+  };
+  /** OUTBOUND_MAX_RECORD_BYTES */
+  outboundMaxRecordBytes: number;
   topics: {
     outbound: string;
     delivery: string;
@@ -181,6 +240,8 @@ export interface Config {
   correlationKeepDoneMs: number;
   receiptMatchWaitMs: number;
   sms: { maxSegments: number };
+  /** REQUEST_MAX_* */
+  requestBounds: RequestBounds;
   retryMaxAgeMs: number;
   receiptWaitMs: number;
   receiptAckWaitMs: number;
@@ -216,10 +277,19 @@ function withSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefi
   return out;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const parsed = envSchema.safeParse(withSecretFiles(env));
+/** Both loaders: the refusals that must happen before zod could echo a value, then the parse. */
+function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): { data: z.output<S>; raw: Record<string, string | undefined> } {
+  const raw = withSecretFiles(env);
+  refuseUrlCredentials(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) throw configErrorOf(parsed.error, env);
-  return deepFreeze(toConfig(parsed.data));
+  checkCredentials(parsed.data as CredentialEnv);
+  return { data: parsed.data, raw };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const { data, raw } = parseEnv(envSchema, env);
+  return deepFreeze(toConfig(data, raw));
 }
 
 function configErrorOf(error: z.ZodError, env: NodeJS.ProcessEnv): ConfigError {
@@ -233,7 +303,7 @@ function configErrorOf(error: z.ZodError, env: NodeJS.ProcessEnv): ConfigError {
 
 /** What the client tools (`produce`, `tail`, `redrive`) need: Kafka, the registry and the topic names. */
 export interface ClientConfig {
-  kafka: Pick<Config['kafka'], 'brokers' | 'clientId' | 'ssl' | 'sasl'>;
+  kafka: Pick<Config['kafka'], 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'pem'>;
   registry: Config['registry'];
   topics: Pick<Config['topics'], 'outbound' | 'delivery' | 'dlq'>;
 }
@@ -244,9 +314,17 @@ const clientEnvSchema = envSchema.pick({
   KAFKA_SASL_MECHANISM: true,
   KAFKA_SASL_USERNAME: true,
   KAFKA_SASL_PASSWORD: true,
+  KAFKA_SSL_CA_FILE: true,
+  KAFKA_SSL_CERT_FILE: true,
+  KAFKA_SSL_KEY_FILE: true,
   SCHEMA_REGISTRY_URL: true,
   SCHEMA_REGISTRY_USERNAME: true,
   SCHEMA_REGISTRY_PASSWORD: true,
+  SCHEMA_REGISTRY_CA_FILE: true,
+  SCHEMA_REGISTRY_CERT_FILE: true,
+  SCHEMA_REGISTRY_KEY_FILE: true,
+  SCHEMA_REGISTRY_TIMEOUT_MS: true,
+  SCHEMA_SUBJECT_STRICT: true,
   TOPIC_OUTBOUND: true,
   TOPIC_DELIVERY: true,
   TOPIC_DLQ: true,
@@ -257,12 +335,7 @@ const clientEnvSchema = envSchema.pick({
  * as `loadConfig` — but no SMPP variable is read, so a producer's shell needs no SMSC credentials.
  */
 export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, clientId = 'sms-connector-cli'): Readonly<ClientConfig> {
-  const parsed = clientEnvSchema.safeParse(withSecretFiles(env));
-  if (!parsed.success) throw configErrorOf(parsed.error, env);
-  const e = parsed.data;
-  if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
-    throw new ConfigError('KAFKA_SASL_USERNAME', 'KAFKA_SASL_USERNAME: KAFKA_SASL_MECHANISM needs a username and KAFKA_SASL_PASSWORD(_FILE)');
-  }
+  const { data: e, raw } = parseEnv(clientEnvSchema, env);
   return deepFreeze({
     kafka: {
       brokers: e.KAFKA_BROKERS.split(','),
@@ -271,18 +344,42 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, clientId 
       sasl: e.KAFKA_SASL_MECHANISM
         ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! }
         : null,
+      pem: readTlsFiles(raw, KAFKA_TLS_FILES, e.KAFKA_SSL, 'KAFKA_SSL=true'),
     },
-    registry: {
-      url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
-      auth: e.SCHEMA_REGISTRY_USERNAME
-        ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' }
-        : null,
-    },
+    registry: registryConfig(e, raw),
     topics: { outbound: e.TOPIC_OUTBOUND, delivery: e.TOPIC_DELIVERY, dlq: e.TOPIC_DLQ },
   });
 }
 
-function toConfig(e: Env): Config {
+function registryConfig(
+  e: Pick<Env, 'SCHEMA_REGISTRY_URL' | 'SCHEMA_REGISTRY_USERNAME' | 'SCHEMA_REGISTRY_PASSWORD' | 'SCHEMA_REGISTRY_TIMEOUT_MS' | 'SCHEMA_SUBJECT_STRICT'>,
+  raw: Record<string, string | undefined>,
+): Config['registry'] {
+  return {
+    url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
+    auth: e.SCHEMA_REGISTRY_USERNAME ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' } : null,
+    pem: readTlsFiles(raw, REGISTRY_TLS_FILES, e.SCHEMA_REGISTRY_URL.startsWith('https://'), 'an https:// SCHEMA_REGISTRY_URL'),
+    timeoutMs: e.SCHEMA_REGISTRY_TIMEOUT_MS,
+    subjectStrict: e.SCHEMA_SUBJECT_STRICT,
+  };
+}
+
+/**
+ * The largest record a request within the REQUEST_MAX_* bounds can produce: its correlation entry
+ * (JSON: a control character in metadata escapes to 6 bytes; one SMSC message id of ≤ 65 octets per
+ * segment) — larger than any of its Avro events, which echo the same fields unescaped.
+ */
+function worstRecordBytes(e: Env): number {
+  const echo = maxEchoBytes({
+    maxIdChars: e.REQUEST_MAX_ID_CHARS,
+    maxAddressChars: e.REQUEST_MAX_ADDRESS_CHARS,
+    maxMetadataEntries: e.REQUEST_MAX_METADATA_ENTRIES,
+    maxMetadataBytes: e.REQUEST_MAX_METADATA_BYTES,
+  });
+  return 6 * echo + e.SMS_MAX_SEGMENTS * 6 * 65 + 4096;
+}
+
+function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
   const binds = e.SMPP_SESSIONS.reduce((n, s) => n + s.count, 0);
   if (binds < 1) throw new ConfigError('SMPP_SESSIONS', 'SMPP_SESSIONS: must ask for at least one bind');
   if (!e.SMPP_SESSIONS.some((s) => s.mode !== 'rx' && s.count > 0)) {
@@ -295,11 +392,17 @@ function toConfig(e: Env): Config {
   if (e.SMPP_RECONNECT_MIN_MS > e.SMPP_RECONNECT_MAX_MS) {
     throw new ConfigError('SMPP_RECONNECT_MIN_MS', 'SMPP_RECONNECT_MIN_MS: must not exceed SMPP_RECONNECT_MAX_MS');
   }
-  if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
-    throw new ConfigError('KAFKA_SASL_USERNAME', 'KAFKA_SASL_USERNAME: KAFKA_SASL_MECHANISM needs a username and KAFKA_SASL_PASSWORD(_FILE)');
+  checkSmppCredentialLengths(e);
+  if (e.SMPP_TLS_CA_FILE !== undefined) {
+    if (!e.SMPP_TLS) throw new ConfigError('SMPP_TLS_CA_FILE', 'SMPP_TLS_CA_FILE: needs SMPP_TLS=true (set, but the connection is not TLS)');
+    readPemFile('SMPP_TLS_CA_FILE', e.SMPP_TLS_CA_FILE); // read again by the sessions; a bad path stops start-up here
   }
   if (e.KAFKA_HEARTBEAT_INTERVAL_MS * 3 > e.KAFKA_SESSION_TIMEOUT_MS) {
     throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', 'KAFKA_HEARTBEAT_INTERVAL_MS: must be at most a third of KAFKA_SESSION_TIMEOUT_MS');
+  }
+  const worst = worstRecordBytes(e);
+  if (worst > e.KAFKA_MAX_RECORD_BYTES) {
+    throw new ConfigError('REQUEST_MAX_METADATA_BYTES', `REQUEST_MAX_METADATA_BYTES: with these REQUEST_MAX_* bounds one correlation entry can reach ${worst} bytes, over KAFKA_MAX_RECORD_BYTES (${e.KAFKA_MAX_RECORD_BYTES}): lower the bounds or raise KAFKA_MAX_RECORD_BYTES`);
   }
   return {
     kafka: {
@@ -310,19 +413,18 @@ function toConfig(e: Env): Config {
       sasl: e.KAFKA_SASL_MECHANISM
         ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! }
         : null,
+      pem: readTlsFiles(raw, KAFKA_TLS_FILES, e.KAFKA_SSL, 'KAFKA_SSL=true'),
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
       commitIntervalMs: e.KAFKA_COMMIT_INTERVAL_MS,
       producerLingerMs: e.KAFKA_PRODUCER_LINGER_MS,
+      compression: e.KAFKA_COMPRESSION,
+      maxRecordBytes: e.KAFKA_MAX_RECORD_BYTES,
       fetchMinBytes: e.KAFKA_FETCH_MIN_BYTES,
       fetchMaxWaitMs: e.KAFKA_FETCH_MAX_WAIT_MS,
     },
-    registry: {
-      url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''),
-      auth: e.SCHEMA_REGISTRY_USERNAME
-        ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD ?? '' }
-        : null,
-    },
+    registry: registryConfig(e, raw),
+    outboundMaxRecordBytes: e.OUTBOUND_MAX_RECORD_BYTES,
     topics: {
       outbound: e.TOPIC_OUTBOUND,
       delivery: e.TOPIC_DELIVERY,
@@ -360,6 +462,12 @@ function toConfig(e: Env): Config {
     correlationKeepDoneMs: e.CORRELATION_KEEP_DONE_MS,
     receiptMatchWaitMs: e.RECEIPT_MATCH_WAIT_MS,
     sms: { maxSegments: e.SMS_MAX_SEGMENTS },
+    requestBounds: {
+      maxIdChars: e.REQUEST_MAX_ID_CHARS,
+      maxAddressChars: e.REQUEST_MAX_ADDRESS_CHARS,
+      maxMetadataEntries: e.REQUEST_MAX_METADATA_ENTRIES,
+      maxMetadataBytes: e.REQUEST_MAX_METADATA_BYTES,
+    },
     retryMaxAgeMs: e.RETRY_MAX_AGE_MS,
     receiptWaitMs: e.RECEIPT_WAIT_MS,
     receiptAckWaitMs: e.RECEIPT_ACK_WAIT_MS,
@@ -373,10 +481,14 @@ function toConfig(e: Env): Config {
 
 const SECRET_KEYS = new Set(['password']);
 
-/** The effective config for the start-up log line, with every secret replaced. */
+/** The effective config for the start-up log line, with every secret replaced and PEM files only named as present. */
 export function redactedConfig(config: Config): unknown {
   return JSON.parse(
-    JSON.stringify(config, (key, value: unknown) => (SECRET_KEYS.has(key) && value ? '[REDACTED]' : value)),
+    JSON.stringify(config, (key, value: unknown) => {
+      if (SECRET_KEYS.has(key) && value) return '[REDACTED]';
+      if (key === 'pem') return Object.entries(value as TlsFiles).filter(([, v]) => v !== null).map(([k]) => k);
+      return value;
+    }),
   );
 }
 

@@ -3,6 +3,7 @@
  * metrics. The only place that knows both the metric names and the components.
  */
 import { POISON_CODES } from '../kafka/errors.js';
+import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { AccountGate } from '../pipeline/account-gate.js';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
@@ -46,10 +47,14 @@ export function receiptObserver(m: Metrics): ReceiptObserver {
   };
 }
 
-export function sinkObserver(m: Metrics): SinkObserver {
+export function sinkObserver(m: Metrics, logger?: Logger): SinkObserver {
   return {
     published: (e) => m.eventsPublished.inc({ source: e.source, status: e.status }),
     deadLettered: (reason) => m.dlqRecords.inc({ reason }),
+    refused(reason, topic, bytes, outcome) {
+      m.publishRefused.inc({ reason, outcome });
+      logger?.[outcome === 'dropped' ? 'error' : 'warn']({ reason, topic, bytes, outcome }, 'Kafka refused a record for good; the rest flow on');
+    },
   };
 }
 
@@ -58,6 +63,7 @@ export function consumerObserver(m: Metrics): ConsumerObserver {
     consumed: (topic, count) => m.recordsConsumed.inc({ topic }, count),
     lag: (partition, lag) => m.consumerLag.set({ partition: String(partition) }, lag),
     stalled: () => m.consumerStalls.inc(),
+    restarting: () => m.consumerRestarts.inc(),
   };
 }
 
@@ -95,7 +101,7 @@ export function collectPool(m: Metrics, pool: SmppPool, index: CorrelationIndex,
 export function initMetricLabels(m: Metrics): void {
   for (const reason of [...POISON_CODES, 'UNPARSEABLE_RECEIPT']) m.dlqRecords.inc({ reason }, 0);
   for (const reason of POISON_CODES) m.recordsPoison.inc({ reason }, 0);
-  for (const field of ['from', 'to', 'text', 'encoding', 'validUntil']) m.validationRejected.inc({ field }, 0);
+  for (const field of ['id', 'from', 'to', 'text', 'metadata', 'encoding', 'validUntil']) m.validationRejected.inc({ field }, 0);
   for (const result of ['hit', 'late_hit', 'miss']) m.correlationLookups.inc({ result }, 0);
   m.accountPaused.set({ reason: 'none' }, 0);
 }

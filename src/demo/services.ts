@@ -76,7 +76,8 @@ export function demoTopics(runId: string): DemoTopics {
 }
 
 export function newPassword(): string {
-  return randomBytes(12).toString('base64url');
+  // 8 characters: SMPP 3.4's password limit, which the connector enforces (SMPP_ALLOW_LONG_CREDENTIALS)
+  return randomBytes(6).toString('base64url');
 }
 
 /** The connector's configuration for the demo: the local stack, the TLS simulator, verification on. */

@@ -6,12 +6,24 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from 'pino';
+import { registerCompressionCodecs } from './compression.js';
 
 export interface KafkaClientConfig {
   brokers: string[];
   clientId: string;
   ssl: boolean;
   sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
+  /** PEM text of KAFKA_SSL_CA_FILE / _CERT_FILE / _KEY_FILE (a private CA, mutual TLS); default none. */
+  pem?: { ca: string | null; cert: string | null; key: string | null };
+  /** How many times a failed connection or request is retried (default 10, ≈ 30 s: outlasts a broker restart). */
+  retries?: number;
+}
+
+/** kafkajs' `ssl`: `true` (Node's public CAs) or the TLS options carrying our CA and client certificate. */
+export function sslOption(config: KafkaClientConfig): KafkaConfig['ssl'] {
+  const { ca, cert, key } = config.pem ?? { ca: null, cert: null, key: null };
+  if (!config.ssl || (ca === null && cert === null)) return config.ssl;
+  return { ...(ca !== null ? { ca } : {}), ...(cert !== null && key !== null ? { cert, key } : {}) };
 }
 
 /** Routes kafkajs' own log lines into pino at the same level, so one log stream tells the story. */
@@ -41,17 +53,19 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
   return socket;
 };
 
+/** Every kafkajs client of the process is built here, so this is where the codecs are installed. */
 export function createKafka(config: KafkaClientConfig, logger: Logger): Kafka {
+  registerCompressionCodecs();
   const kafkaConfig: KafkaConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
-    ssl: config.ssl,
+    ssl: sslOption(config),
     socketFactory: noDelaySocketFactory,
     logLevel: KafkaLogLevel.INFO,
     logCreator: kafkaLogCreator(logger),
     // Reconnects must outlast a broker restart (fault F4): keep retrying with a short ceiling so
     // progress resumes within seconds of the broker coming back.
-    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
+    retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: config.retries ?? 10 },
     connectionTimeout: 5000,
     requestTimeout: 30000,
   };

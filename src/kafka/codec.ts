@@ -3,27 +3,32 @@
  * held by a Confluent-compatible registry (Apicurio's ccompat API in the local stack).
  *
  * Decoding classifies every failure as poison (the bytes can never decode: DLQ) or transient (the
- * registry did not answer: pause and retry). The distinction matters: calling a registry outage
- * "poison" would DLQ a whole backlog.
+ * registry did not answer, or answered garbage: pause and retry). The distinction matters: calling
+ * a registry outage "poison" would DLQ a whole backlog.
+ *
+ * A record's schema id is not trusted: its writer schema is fetched and judged once per id
+ * (writer-schemas.ts, schema-trust.ts), and every decode is bounded (avro-bounds.ts). The registry
+ * library is used only to register our own schemas, each of its requests under a deadline.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { Schema } from '@kafkajs/confluent-schema-registry/dist/@types.js';
+import type { SchemaRegistryAPIClientArgs } from '@kafkajs/confluent-schema-registry/dist/api/index.js';
+import avsc from 'avsc';
 import type { SmsDeliveryEvent, SmsInbound, SmsOutbound } from '../contracts.js';
 import { PoisonRecordError, RegistryUnavailableError } from './errors.js';
 import { outboundFromDecoded } from './outbound-shape.js';
+import { RegistryHttp, withDeadline, type RegistryConfig } from './registry-http.js';
+import { decodeUnder } from './schema-trust.js';
+import { WriterSchemas } from './writer-schemas.js';
+
+export type { RegistryConfig } from './registry-http.js';
 
 /** `schemas/` at the package root: two levels up from src/kafka, three from dist/src/kafka. */
 const SCHEMAS_DIR = ['../../schemas', '../../../schemas']
   .map((rel) => resolve(dirname(fileURLToPath(import.meta.url)), rel))
   .find((dir) => existsSync(resolve(dir, 'sms-outbound.avsc'))) ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../schemas');
-
-export interface RegistryConfig {
-  url: string;
-  auth: { username: string; password: string } | null;
-}
 
 export interface ContractTopics {
   outbound: string;
@@ -58,24 +63,51 @@ interface Writer {
   id: number;
   /** Magic byte 0 + the schema id, big-endian: the Confluent wire format's 5-byte header. */
   header: Buffer;
-  type: Schema;
+  type: avsc.Type;
+}
+
+/** How the codec reads `sms.outbound` values. */
+export interface OutboundDecodeOptions {
+  /** A value larger than this goes to the DLQ (RECORD_TOO_LARGE) before any decoding (OUTBOUND_MAX_RECORD_BYTES); default 256 KiB. */
+  maxRecordBytes?: number;
+  /** Accept only schema ids registered under `<outbound topic>-value` (SCHEMA_SUBJECT_STRICT); default false. */
+  subjectStrict?: boolean;
+}
+
+export const DEFAULT_MAX_RECORD_BYTES = 256 * 1024;
+
+/** A per-request deadline for the registry library (mappersmith's own request option). */
+function requestTimeout(ms: number): NonNullable<SchemaRegistryAPIClientArgs['middlewares']>[number] {
+  return () => ({ prepareRequest: (next) => next().then((request) => request.enhance({ timeout: ms })) });
 }
 
 export class AvroCodec {
   private readonly registry: SchemaRegistry;
+  private readonly http: RegistryHttp;
   private readonly writers = new Map<Contract, Writer>();
-  /** Writer schemas by id, once seen: decoding a known id needs no registry lookup. */
-  private readonly readers = new Map<number, Schema>();
+  /** What each writer schema id of a record is worth (writer-schemas.ts). */
+  private readonly schemas: WriterSchemas;
+  private readonly maxRecordBytes: number;
 
   constructor(
     private readonly config: RegistryConfig,
     private readonly topics: ContractTopics,
+    options: OutboundDecodeOptions = {},
   ) {
+    this.http = new RegistryHttp(config);
+    this.maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.schemas = new WriterSchemas(this.http, {
+      readerSchema: readSchema('outbound'),
+      outboundSubject: valueSubject(topics.outbound),
+      subjectStrict: options.subjectStrict ?? false,
+    });
     this.registry = new SchemaRegistry({
       host: config.url,
       ...(config.auth ? { auth: config.auth } : {}),
+      ...(this.http.agent ? { agent: this.http.agent } : {}),
       // Our own pause/resume loop retries; a short client retry keeps one record's wait bounded.
       retry: { retries: 1, maxRetryTimeInSecs: 1 },
+      middlewares: [requestTimeout(this.http.timeoutMs)],
     });
   }
 
@@ -90,30 +122,32 @@ export class AvroCodec {
       ['inbound', this.topics.inbound],
     ];
     for (const [contract, topic] of subjects) {
-      if (topic) this.writers.set(contract, await this.writer(await this.register(contract, valueSubject(topic))));
-    }
-  }
-
-  private async writer(id: number): Promise<Writer> {
-    const header = Buffer.alloc(5);
-    header.writeInt32BE(id, 1);
-    try {
-      return { id, header, type: await this.registry.getSchema(id) };
-    } catch (err) {
-      throw asTransient(err);
+      if (!topic) continue;
+      const id = await this.register(contract, valueSubject(topic));
+      this.writers.set(contract, writer(id, contract));
+      if (contract === 'outbound') this.schemas.trustOwn(id);
     }
   }
 
   private async register(contract: Contract, subject: string): Promise<number> {
     const schema = { type: SchemaType.AVRO as const, schema: readSchema(contract) };
+    // The library's calls get the same deadline per request; the whole registration (up to three
+    // requests and a retry) gets a few of them, in case a registry trickles its answer.
+    const deadlineMs = 4 * this.http.timeoutMs;
+    const registerOnce = () =>
+      withDeadline(this.registry.register(schema, { subject, compatibility: COMPATIBILITY.BACKWARD }), deadlineMs, `registering ${subject}`);
     try {
-      return (await this.registry.register(schema, { subject, compatibility: COMPATIBILITY.BACKWARD })).id;
+      return (await registerOnce()).id;
     } catch (err) {
       // A subject created by another client can report a different level (Apicurio says NONE):
       // our contract is BACKWARD, so set it explicitly and register again.
       if ((err as Error).name !== 'ConfluentSchemaRegistryCompatibilityError') throw this.registrationError(err, subject);
       await this.setCompatibility(subject, 'BACKWARD');
-      return (await this.registry.register(schema, { subject, compatibility: COMPATIBILITY.BACKWARD })).id;
+      try {
+        return (await registerOnce()).id;
+      } catch (again) {
+        throw this.registrationError(again, subject);
+      }
     }
   }
 
@@ -132,12 +166,12 @@ export class AvroCodec {
   }
 
   private async setCompatibility(subject: string, compatibility: string): Promise<void> {
-    const res = await this.fetchRegistry(`/config/${encodeURIComponent(subject)}`, {
+    const res = await this.http.call(`/config/${encodeURIComponent(subject)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility }),
     });
-    if (!res.ok) throw new RegistryUnavailableError(`registry refused compatibility for ${subject}: HTTP ${res.status}`);
+    if (res.status < 200 || res.status >= 300) throw new RegistryUnavailableError(`registry refused compatibility for ${subject}: HTTP ${res.status}`);
   }
 
   schemaId(contract: Contract): number {
@@ -184,81 +218,64 @@ export class AvroCodec {
     }
   }
 
-  /** Decodes a `sms.outbound` value; throws `PoisonRecordError` or `RegistryUnavailableError`. */
+  /**
+   * Decodes a `sms.outbound` value; throws `PoisonRecordError` (DLQ) or `RegistryUnavailableError`
+   * (wait). The order is the cost: size and header first, then the writer schema's verdict (one
+   * lookup per id, cached), then the bounded decode through the resolver (schema-trust.ts).
+   */
   async decodeOutbound(value: Buffer | null): Promise<SmsOutbound> {
-    return outboundFromDecoded(await this.decodeRaw(value));
+    const schemaId = this.schemaIdOf(value, this.maxRecordBytes);
+    const verdict = this.schemas.known(schemaId, 'outbound') ?? (await this.schemas.verdict(schemaId, 'outbound'));
+    return outboundFromDecoded(decodeUnder(verdict, schemaId, value!));
   }
 
   /**
-   * The same decode without a promise, for a value whose writer schema is already known (every
-   * record after the first of its schema): undefined when it is not, or when the value fails in
+   * The same decode without a promise, for a value whose writer schema was already accepted (every
+   * record after the first of its schema): undefined when it was not, or when the value fails in
    * any way — `decodeOutbound` then decodes it again and classifies the failure (DLQ or wait).
    * Three async layers per record were ~1 % of the connector's CPU in their promises and hops.
    */
   decodeOutboundKnown(value: Buffer | null): SmsOutbound | undefined {
-    if (value === null || value.length < 5 || value[0] !== 0) return undefined;
-    const known = this.readers.get(value.readInt32BE(1));
-    if (!known) return undefined;
+    if (value === null || value.length < 5 || value[0] !== 0 || value.length > this.maxRecordBytes) return undefined;
+    const verdict = this.schemas.known(value.readInt32BE(1), 'outbound');
+    if (verdict === undefined || !verdict.accepted) return undefined;
     try {
-      return outboundFromDecoded(known.fromBuffer(value.subarray(5)) as Record<string, unknown>);
+      return outboundFromDecoded(verdict.decode(value));
     } catch {
       return undefined;
     }
   }
 
-  /** Decodes any value written by a registered schema (delivery events for `tail` and tests). */
+  /**
+   * Decodes any value written by an Avro schema of the registry, as written (delivery events for
+   * `tail` and tests): bounded like `decodeOutbound`, without the SmsOutbound resolution.
+   */
   async decodeRaw(value: Buffer | null): Promise<Record<string, unknown>> {
+    const schemaId = this.schemaIdOf(value, Infinity);
+    const verdict = this.schemas.known(schemaId, 'any') ?? (await this.schemas.verdict(schemaId, 'any'));
+    return decodeUnder(verdict, schemaId, value!);
+  }
+
+  /** The schema id of a value in the Confluent wire format, or why it is poison. */
+  private schemaIdOf(value: Buffer | null, maxBytes: number): number {
     if (value === null || value.length === 0) throw new PoisonRecordError('NULL_VALUE', 'record value is null or empty');
+    // Before anything reads it: the size bounds the decoding work (avro-bounds.ts).
+    if (value.length > maxBytes) {
+      throw new PoisonRecordError('RECORD_TOO_LARGE', `value is ${value.length} bytes, over OUTBOUND_MAX_RECORD_BYTES (${maxBytes})`);
+    }
     if (value[0] !== 0) {
       throw new PoisonRecordError('BAD_MAGIC_BYTE', `magic byte is ${value[0]}, expected 0 (Confluent wire format)`);
     }
     if (value.length < 5) throw new PoisonRecordError('AVRO_DECODE', `value is ${value.length} bytes, shorter than the 5-byte header`);
-    const schemaId = value.readInt32BE(1);
-    try {
-      const known = this.readers.get(schemaId);
-      if (known) return known.fromBuffer(value.subarray(5)) as Record<string, unknown>;
-      const decoded = (await this.registry.decode(value)) as Record<string, unknown>;
-      this.readers.set(schemaId, await this.registry.getSchema(schemaId)); // in the library's cache now
-      return decoded;
-    } catch (err) {
-      throw await this.classifyDecodeError(err, schemaId);
-    }
+    return value.readInt32BE(1);
   }
+}
 
-  private async classifyDecodeError(err: unknown, schemaId: number): Promise<Error> {
-    const status = (err as { status?: number }).status;
-    if (status === 404) {
-      // A 404 is only proof of an unknown id if the registry is otherwise healthy (a wrong base URL
-      // or a registry half-up also answers 404): check that our own schema id still resolves.
-      if (await this.registryKnowsOurSchema()) {
-        return new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${schemaId} is not in the registry`, { cause: err });
-      }
-      return new RegistryUnavailableError(`registry answered 404 for schema id ${schemaId} and for our own schema`, { cause: err });
-    }
-    if (status !== undefined || isNetworkError(err)) return asTransient(err);
-    return new PoisonRecordError('AVRO_DECODE', `Avro body does not decode with schema id ${schemaId}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-
-  private async registryKnowsOurSchema(): Promise<boolean> {
-    const id = this.writers.get('outbound')?.id;
-    if (id === undefined) return false;
-    try {
-      return (await this.fetchRegistry(`/schemas/ids/${id}`, { method: 'GET' })).ok;
-    } catch {
-      return false;
-    }
-  }
-
-  private fetchRegistry(path: string, init: RequestInit): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.config.auth) {
-      const token = Buffer.from(`${this.config.auth.username}:${this.config.auth.password}`).toString('base64');
-      headers.set('authorization', `Basic ${token}`);
-    }
-    return fetch(`${this.config.url}${path}`, { ...init, headers, signal: AbortSignal.timeout(5000) });
-  }
+function writer(id: number, contract: Contract): Writer {
+  const header = Buffer.alloc(5);
+  header.writeInt32BE(id, 1);
+  // The schema we registered, parsed as the library parses it (avsc, default options): the same bytes.
+  return { id, header, type: avsc.Type.forSchema(JSON.parse(readSchema(contract)) as avsc.Schema) };
 }
 
 /** A value our own schema cannot encode: a bug in the caller, never a registry problem. */
@@ -273,15 +290,10 @@ export class AvroEncodeError extends Error {
   }
 }
 
-function invalidPaths(type: Schema, value: object): string[] {
+function invalidPaths(type: avsc.Type, value: object): string[] {
   const paths: string[] = [];
   type.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });
   return paths;
-}
-
-function isNetworkError(err: unknown): boolean {
-  const text = `${(err as Error)?.message ?? ''} ${(err as { code?: string })?.code ?? ''}`;
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|timeout|fetch failed/i.test(text);
 }
 
 function asTransient(err: unknown): RegistryUnavailableError {

@@ -4,13 +4,24 @@
  * `RegistryUnavailableError` → the registry did not answer (pause and retry the same record).
  */
 
-/** Codes used as the DLQ header `__connect.errors.exception.class.name`. */
+/**
+ * Codes used as the DLQ header `__connect.errors.exception.class.name` (and by `redrive --filter`
+ * and the `reason` label of the DLQ metrics). The README's DLQ table says what each one means.
+ */
 export const POISON_CODES = [
   'NULL_VALUE',
   'BAD_MAGIC_BYTE',
   'UNKNOWN_SCHEMA_ID',
   'AVRO_DECODE',
   'SCHEMA_MISMATCH',
+  /** The value is larger than OUTBOUND_MAX_RECORD_BYTES: refused before any decoding. */
+  'RECORD_TOO_LARGE',
+  /** The schema id names a JSON Schema or Protobuf schema (never parsed), not an Avro one. */
+  'FOREIGN_SCHEMA_TYPE',
+  /** SCHEMA_SUBJECT_STRICT: the schema id is not registered under `<outbound topic>-value`. */
+  'FOREIGN_SUBJECT',
+  /** The writer schema has an array whose items encode in zero bytes: its decoding has no bound. */
+  'UNBOUNDED_SCHEMA',
 ] as const;
 export type PoisonCode = (typeof POISON_CODES)[number];
 

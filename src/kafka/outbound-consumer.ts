@@ -29,6 +29,7 @@ import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
+import { backoffDelay } from '../pipeline/sleep.js';
 import { AckSettler } from './ack-settler.js';
 import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
@@ -42,6 +43,8 @@ export interface ConsumerObserver {
   consumed?(topic: string, count: number): void;
   lag?(partition: number, lag: number): void;
   stalled?(): void;
+  /** The consumer crashed and a restart was scheduled after `delayMs` (see `scheduleRestart`). */
+  restarting?(delayMs: number): void;
 }
 
 export interface OutboundConsumerOptions {
@@ -80,7 +83,17 @@ export interface OutboundConsumerOptions {
   /** Fetch `minBytes` / `maxWaitTimeInMs` (KAFKA_FETCH_MIN_BYTES / KAFKA_FETCH_MAX_WAIT_MS); default 1 / 500. */
   fetchMinBytes?: number;
   fetchMaxWaitMs?: number;
+  /**
+   * Crash restarts back off exponentially with ±20 % jitter: the first waits about this long,
+   * each next one twice as long, up to `restartMaxMs`. Default 500 ms.
+   */
+  restartMinMs?: number;
+  /** Cap of the crash-restart delay. Default 30,000 ms. */
+  restartMaxMs?: number;
 }
+
+/** A consumer that ran this long without crashing starts its restart backoff from the beginning. */
+const RESTART_STABLE_MS = 60_000;
 
 class AbortedByDrain extends Error {
   constructor(reason: string) {
@@ -100,6 +113,8 @@ export class OutboundConsumer {
   private joined = false;
   private lastFetchAt = Date.now();
   private watchdog: NodeJS.Timeout | null = null;
+  /** Crash restarts in a row (reset after RESTART_STABLE_MS without a crash), the pending one's timer. */
+  private crashes = { count: 0, lastAt: 0, timer: null as NodeJS.Timeout | null };
 
   constructor(private readonly opts: OutboundConsumerOptions) {
     this.settler = new AckSettler(opts.maxUnackedRecords ?? 2000, opts.commitIntervalMs ?? 0);
@@ -120,6 +135,9 @@ export class OutboundConsumer {
       minBytes: this.opts.fetchMinBytes ?? 1,
       maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? 500,
       allowAutoTopicCreation: false,
+      // kafkajs would restart a "retriable" crash itself, at once and on its own schedule; every
+      // crash is restarted by scheduleRestart instead, with one backoff for all causes.
+      retry: { retries: 5, restartOnFailure: async () => false },
       ...(this.opts.assigners ? { partitionAssigners: this.opts.assigners } : {}),
     });
     c.on(c.events.GROUP_JOIN, (e) => {
@@ -141,8 +159,8 @@ export class OutboundConsumer {
     c.on(c.events.CRASH, (e) => {
       this.joined = false;
       this.settler.unassigned();
-      this.opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-      if (!e.payload.restart && !this.stopping) void this.restart('crash without restart');
+      this.opts.logger.error({ err: e.payload.error }, 'consumer crashed');
+      if (!this.stopping && c === this.consumer) this.scheduleRestart(`crash: ${e.payload.error.message}`);
     });
     c.on(c.events.STOP, () => {
       this.joined = false;
@@ -170,7 +188,7 @@ export class OutboundConsumer {
   private startWatchdog(): void {
     const limit = this.opts.watchdogMs ?? Math.max(60000, 3 * this.opts.sessionTimeoutMs);
     this.watchdog = setInterval(() => {
-      if (this.stopping || this.active.size > 0 || this.settler.busy) {
+      if (this.stopping || this.active.size > 0 || this.settler.busy || this.crashes.timer) {
         this.lastFetchAt = Date.now();
         return;
       }
@@ -180,6 +198,26 @@ export class OutboundConsumer {
       }
     }, Math.min(5000, limit));
     this.watchdog.unref();
+  }
+
+  /**
+   * A crash restarts the consumer after a backoff. Without it a batch that fails every time (a
+   * codec kafkajs lacks, issue 17) made each replica leave and rejoin the group in a tight loop —
+   * thousands of rebalances a minute, every member of the group disturbed, nothing consumed.
+   */
+  private scheduleRestart(reason: string): void {
+    if (this.crashes.timer) return;
+    const now = Date.now();
+    if (now - this.crashes.lastAt > RESTART_STABLE_MS) this.crashes.count = 0;
+    this.crashes.count += 1;
+    this.crashes.lastAt = now;
+    const delayMs = backoffDelay(this.opts.restartMinMs ?? 500, this.crashes.count, this.opts.restartMaxMs ?? 30_000);
+    this.opts.observer?.restarting?.(delayMs);
+    this.opts.logger.warn({ reason, attempt: this.crashes.count, delayMs }, 'consumer restart scheduled');
+    this.crashes.timer = setTimeout(() => {
+      this.crashes.timer = null;
+      if (!this.stopping) void this.restart(reason);
+    }, delayMs);
   }
 
   private async restart(reason: string): Promise<void> {
@@ -195,7 +233,8 @@ export class OutboundConsumer {
     try {
       await this.connectAndRun();
     } catch (err) {
-      this.opts.logger.error({ err }, 'consumer restart failed; the watchdog will try again');
+      this.opts.logger.error({ err }, 'consumer restart failed');
+      if (!this.stopping) this.scheduleRestart(`restart failed: ${(err as Error).message}`);
     }
   }
 
@@ -415,6 +454,7 @@ export class OutboundConsumer {
     if (this.stopping) return;
     this.stopping = true;
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.crashes.timer) clearTimeout(this.crashes.timer);
     this.startDrain('shutdown');
     const deadline = Date.now() + this.opts.drainMs + 15000;
     while ((this.active.size > 0 || this.settler.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -11,7 +11,42 @@ import type { ReceiptSink } from '../pipeline/receipt-processor.js';
 import type { DeliverSm } from '../smpp/types.js';
 import type { AvroCodec } from './codec.js';
 import type { PoisonRecordError } from './errors.js';
-import type { OutRecord, Publisher } from './publisher.js';
+import type { PublishError } from './publish-errors.js';
+import { recordBytes, type OutRecord, type Publisher } from './publisher.js';
+
+/** Kafka Connect's DLQ header names, so existing DLQ tooling reads ours. */
+export const DLQ_HEADERS = {
+  topic: '__connect.errors.topic',
+  partition: '__connect.errors.partition',
+  offset: '__connect.errors.offset',
+  code: '__connect.errors.exception.class.name',
+  message: '__connect.errors.exception.message',
+} as const;
+
+/** Headers of our own on DLQ records and shrunk events. */
+export const CONNECTOR_HEADERS = {
+  /** A DLQ copy too large to keep whole: its value is left out; this says how large it was and where the original is. */
+  valueOmitted: 'sms-connector.dlq.value-omitted',
+  /** An event written smaller than built (metadata dropped) because Kafka refused it; the full one is in the DLQ. */
+  shrunk: 'sms-connector.shrunk',
+} as const;
+
+/** Longest exception message kept in a DLQ header. */
+const MAX_DLQ_MESSAGE_CHARS = 1000;
+
+/**
+ * A DLQ record that fits the budget: whole if it can; else without its value (the original stays
+ * readable at the coordinates in its headers); else without the original's own headers too.
+ */
+export function fitDlqRecord(r: OutRecord, ownHeaders: Record<string, string>, maxBytes: number): OutRecord {
+  const whole: OutRecord = { ...r, headers: { ...r.headers, ...ownHeaders } };
+  if (recordBytes(whole) <= maxBytes) return whole;
+  const size = r.value === null ? 0 : Buffer.byteLength(r.value);
+  const omitted = { [CONNECTOR_HEADERS.valueOmitted]: `${size} bytes, over KAFKA_MAX_RECORD_BYTES (${maxBytes})` };
+  const withoutValue: OutRecord = { ...r, value: null, headers: { ...r.headers, ...ownHeaders, ...omitted } };
+  if (recordBytes(withoutValue) <= maxBytes) return withoutValue;
+  return { topic: r.topic, key: r.key !== null && Buffer.byteLength(r.key) > 1024 ? null : r.key, value: null, headers: { ...ownHeaders, ...omitted } };
+}
 
 export interface SinkTopics {
   delivery: string;
@@ -23,6 +58,8 @@ export interface SinkTopics {
 export interface SinkObserver {
   published?(event: SmsDeliveryEvent): void;
   deadLettered?(reason: string): void;
+  /** Kafka refused a record for good (reason = its error type); `outcome` says what was written instead. */
+  refused?(reason: string, topic: string, bytes: number, outcome: 'dead-lettered' | 'value-omitted' | 'dropped'): void;
 }
 
 export class KafkaSinks implements EventSink, ReceiptSink {
@@ -33,8 +70,50 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     private readonly codec: AvroCodec,
     private readonly topics: SinkTopics,
     private readonly observer: SinkObserver = {},
+    /** KAFKA_MAX_RECORD_BYTES: the largest record written (DLQ copies are cut to it). */
+    private readonly maxRecordBytes = 1_000_000,
   ) {
     this.publishInbound = topics.inbound ? (m) => this.inbound(m) : null;
+    publisher.onRefused((record, error) => this.refused(record, error));
+  }
+
+  whenWritable(signal: AbortSignal): Promise<void> | null {
+    return this.publisher.whenAuthorized(signal);
+  }
+
+  /**
+   * What replaces a record Kafka refused for good: its copy in the DLQ (named reason, the topic it
+   * was meant for) and, for a delivery event, the same event without its metadata in its place, so
+   * the request's event sequence stays complete. A refused DLQ copy is retried once without its
+   * value, then dropped (counted and logged by the observer).
+   */
+  private refused(record: OutRecord, error: PublishError): OutRecord[] {
+    const bytes = recordBytes(record);
+    if (record.topic === this.topics.dlq) {
+      const retry = record.value !== null;
+      this.observer.refused?.(error.kafkaType, record.topic, bytes, retry ? 'value-omitted' : 'dropped');
+      if (!retry) return [];
+      const omitted = { [CONNECTOR_HEADERS.valueOmitted]: `${Buffer.byteLength(record.value!)} bytes, refused by Kafka (${error.kafkaType})` };
+      return [{ topic: record.topic, key: record.key, value: null, headers: { ...record.headers, ...omitted } }];
+    }
+    this.observer.refused?.(error.kafkaType, record.topic, bytes, 'dead-lettered');
+    this.observer.deadLettered?.(error.kafkaType);
+    const copy = fitDlqRecord(
+      { topic: this.topics.dlq, key: record.key, value: typeof record.value === 'string' ? Buffer.from(record.value) : record.value, headers: record.headers },
+      {
+        [DLQ_HEADERS.topic]: record.topic,
+        [DLQ_HEADERS.code]: error.kafkaType,
+        [DLQ_HEADERS.message]: `Kafka refused a record of ${bytes} bytes for ${record.topic}: ${error.kafkaType}`.slice(0, MAX_DLQ_MESSAGE_CHARS),
+      },
+      this.maxRecordBytes,
+    );
+    const out = [copy];
+    const event = record.topic === this.topics.delivery && record.headers?.[CONNECTOR_HEADERS.shrunk] === undefined ? (record.source as SmsDeliveryEvent | undefined) : undefined;
+    if (event) {
+      const shrunk: SmsDeliveryEvent = { ...event, metadata: {}, errorDescription: event.errorDescription?.slice(0, 256) ?? null };
+      out.push({ topic: record.topic, key: record.key, value: this.codec.encodeDelivery(shrunk), headers: { [CONNECTOR_HEADERS.shrunk]: error.kafkaType } });
+    }
+    return out;
   }
 
   async publish(events: SmsDeliveryEvent[], correlation: CorrelationWrite[] = []): Promise<void> {
@@ -43,28 +122,30 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     // request (correlation-bundle.ts).
     for (const c of correlation) records.push({ topic: this.topics.correlation, key: c.key, value: JSON.stringify(c.value) });
     for (const e of events) {
-      records.push({ topic: this.topics.delivery, key: e.id, value: this.codec.encodeDelivery(e) });
+      records.push({ topic: this.topics.delivery, key: e.id, value: this.codec.encodeDelivery(e), source: e });
     }
     await this.publisher.publish(records);
     for (const e of events) this.observer.published?.(e);
   }
 
-  /** Kafka Connect's DLQ header names, so existing DLQ tooling reads ours. */
+  /**
+   * The poison record's original key, value and headers with the reason (Kafka Connect's header
+   * names). Cut to KAFKA_MAX_RECORD_BYTES: an original near the outbound topic's own limit plus
+   * our headers could be over what the DLQ takes (fitDlqRecord).
+   */
   async deadLetter(record: InboundRecord, error: PoisonRecordError): Promise<void> {
     await this.publisher.publish([
-      {
-        topic: this.topics.dlq,
-        key: record.key,
-        value: record.value,
-        headers: {
-          ...record.headers,
-          '__connect.errors.topic': record.topic,
-          '__connect.errors.partition': String(record.partition),
-          '__connect.errors.offset': record.offset,
-          '__connect.errors.exception.class.name': error.code,
-          '__connect.errors.exception.message': error.message,
+      fitDlqRecord(
+        { topic: this.topics.dlq, key: record.key, value: record.value, ...(record.headers ? { headers: record.headers } : {}) },
+        {
+          [DLQ_HEADERS.topic]: record.topic,
+          [DLQ_HEADERS.partition]: String(record.partition),
+          [DLQ_HEADERS.offset]: record.offset,
+          [DLQ_HEADERS.code]: error.code,
+          [DLQ_HEADERS.message]: error.message.slice(0, MAX_DLQ_MESSAGE_CHARS),
         },
-      },
+        this.maxRecordBytes,
+      ),
     ]);
     this.observer.deadLettered?.(error.code);
   }

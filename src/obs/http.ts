@@ -28,7 +28,26 @@ export interface HttpServerOptions {
   readiness: () => ReadinessReport | Promise<ReadinessReport>;
   registry: Pick<Registry, 'metrics' | 'contentType'>;
   logger: Logger;
+  /**
+   * Open connections at most (default 32); beyond that a new one is closed at once. Probes and a
+   * few scrapers need a handful: the cap keeps a flood of idle sockets from exhausting the pod.
+   */
+  maxConnections?: number;
 }
+
+/** Probes and scrapes are tiny: slow or idle clients get cut off rather than held open. */
+export const HTTP_LIMITS = {
+  maxConnections: 32,
+  /** The whole request, headers included, must arrive within this. */
+  requestTimeoutMs: 10_000,
+  headersTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 5_000,
+  /** A socket with no traffic for this long is closed (a slow-loris client sends nothing). */
+  idleSocketMs: 15_000,
+  /** Request header bytes at most (Node's default is 16 KiB); a probe sends a few hundred. */
+  maxHeaderBytes: 8 * 1024,
+  maxHeadersCount: 32,
+} as const;
 
 export interface HttpServerHandle {
   port: number;
@@ -74,7 +93,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
 }
 
 export function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: HTTP_LIMITS.maxHeaderBytes }, (req, res) => {
     req.resume(); // no route reads a body; drain it so keep-alive connections stay usable
     route(req, res, options).catch((err: unknown) => {
       options.logger.error({ err }, 'http handler failed');
@@ -82,10 +101,12 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServerH
       else res.destroy();
     });
   });
-  // Probes and scrapes are tiny: slow or idle clients get cut off rather than held open.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 5_000;
+  server.maxConnections = options.maxConnections ?? HTTP_LIMITS.maxConnections;
+  server.requestTimeout = HTTP_LIMITS.requestTimeoutMs;
+  server.headersTimeout = HTTP_LIMITS.headersTimeoutMs;
+  server.keepAliveTimeout = HTTP_LIMITS.keepAliveTimeoutMs;
+  server.maxHeadersCount = HTTP_LIMITS.maxHeadersCount;
+  server.setTimeout(HTTP_LIMITS.idleSocketMs, (socket) => socket.destroy());
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -25,3 +25,15 @@ export function maskMsisdn(value: string): string {
   const keep = countryCodeLength(digits);
   return digits.slice(0, keep) + '*'.repeat(Math.max(digits.length - keep - 2, 1)) + digits.slice(-2);
 }
+
+/**
+ * A run of digits that is probably a phone number: `+` and 8-15 digits, or 11-15 digits (an
+ * international number with its country code). Shorter runs are left alone so that schema ids
+ * (up to 10 digits), offsets and sizes stay readable; longer ones are no E.164 number.
+ */
+const NUMBER_IN_TEXT = /(?<![\d+])(?:\+\d{8,15}|\d{11,15})(?!\d)/g;
+
+/** Masks every phone-number-like run of digits in free text (error messages, DLQ headers). */
+export function maskNumbersIn(text: string): string {
+  return text.replace(NUMBER_IN_TEXT, (n) => maskMsisdn(n));
+}

@@ -44,6 +44,11 @@ export interface Metrics {
   recordsPoison: Counter<'reason'>;
   /** Records written to the DLQ, by reason (poison codes and unparseable receipts) — alert on any rise. */
   dlqRecords: Counter<'reason'>;
+  /**
+   * Records Kafka refused for good (reason = error type, e.g. MESSAGE_TOO_LARGE, or RECORD_OVER_BUDGET
+   * for one over KAFKA_MAX_RECORD_BYTES), by what was written instead (dead-lettered | value-omitted | dropped).
+   */
+  publishRefused: Counter<'reason' | 'outcome'>;
 
   /** submit_sm outcomes: accepted | rejected | retried | ambiguous (timeout), by error category. */
   submits: Counter<'outcome' | 'category'>;
@@ -90,6 +95,8 @@ export interface Metrics {
   ready: Gauge<string>;
   /** Times the consumer stopped making progress and was restarted by the watchdog. */
   consumerStalls: Counter<string>;
+  /** Times the consumer crashed and a restart was scheduled (with exponential backoff). */
+  consumerRestarts: Counter<string>;
 }
 
 /** Submit round trips: 1 ms … 30 s (the response timeout is 10 s by default). */
@@ -138,6 +145,7 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     recordsDecoded: counter({ name: 'records_decoded_total', help: 'Records decoded into a valid SmsOutbound' }),
     recordsPoison: counter({ name: 'records_poison_total', help: 'Records that can never be decoded, by poison code', labelNames: ['reason'] }),
     dlqRecords: counter({ name: 'dlq_records_total', help: 'Records written to the dead-letter topic, by reason', labelNames: ['reason'] }),
+    publishRefused: counter({ name: 'publish_refused_total', help: 'Records Kafka refused for good, by error type and what was written instead', labelNames: ['reason', 'outcome'] }),
     submits: counter({ name: 'submits_total', help: 'submit_sm outcomes (accepted, rejected, retried, ambiguous) by error category', labelNames: ['outcome', 'category'] }),
     submitDuration: histogram({ name: 'submit_duration_seconds', help: 'submit_sm to submit_sm_resp round trip', buckets: SUBMIT_DURATION_BUCKETS }),
     submitToFinalReceipt: histogram({
@@ -164,6 +172,7 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     expired: counter({ name: 'expired_total', help: 'Requests never sent because validUntil had passed' }),
     ready: gauge({ name: 'ready', help: '1 when the connector is ready (see /readyz), else 0' }),
     consumerStalls: counter({ name: 'consumer_stalls_total', help: 'Times the Kafka consumer stalled and was restarted' }),
+    consumerRestarts: counter({ name: 'consumer_restarts_total', help: 'Times the Kafka consumer crashed and was restarted after a backoff' }),
   };
 }
 

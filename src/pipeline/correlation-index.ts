@@ -71,7 +71,12 @@ export class CorrelationIndex {
   private readonly requests = new Map<string, RequestRecord>();
   private readonly byMessageId = new Map<string, string>();
   private readonly finals = new Map<string, FinalRecord>();
-  private readonly waiters = new Set<() => void>();
+  /**
+   * Receipts waiting for their message id, keyed by that id: a request snapshot wakes only the
+   * waiters of the ids it maps. (One shared list woke every waiter on every record read — with a
+   * backlog of receipts for unknown ids, each correlation record cost a pass over all of them.)
+   */
+  private readonly waiters = new Map<string, Set<() => void>>();
   /** Multipart requests whose `s:` marker was read (or written here). */
   private readonly summarised = new Set<string>();
   /** Multipart requests complete without a marker yet → when this replica saw them complete. */
@@ -104,7 +109,6 @@ export class CorrelationIndex {
     if (key.startsWith(REQUEST_PREFIX)) this.applyRequest(key.slice(REQUEST_PREFIX.length), value as RequestRecord | null);
     else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null);
     else if (key.startsWith(SUMMARY_PREFIX)) this.applySummaryMarker(key.slice(SUMMARY_PREFIX.length), value !== null);
-    for (const wake of this.waiters) wake();
   }
 
   /** The request an entry is about: an `r:` snapshot's own, or the one an `f:` final's message id maps to. */
@@ -123,6 +127,7 @@ export class CorrelationIndex {
     if (!rec) return;
     this.requests.set(id, rec);
     for (const m of rec.messageIds) if (m) this.byMessageId.set(m, id);
+    for (const m of rec.messageIds) if (m) this.wake(m);
     // Complete already when applied: no receipt expected, or its finals arrived first (another
     // replica's `f:` records can be read before this snapshot).
     if (this.isComplete(rec)) this.onComplete(rec);
@@ -259,18 +264,36 @@ export class CorrelationIndex {
     const now = this.segmentOf(messageId);
     if (now || timeoutMs <= 0) return Promise.resolve(now);
     return new Promise((resolve) => {
-      const done = (ref: SegmentRef | undefined) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve(ref);
-      };
-      const check = () => {
+      let waiting = this.waiters.get(messageId);
+      if (!waiting) this.waiters.set(messageId, (waiting = new Set()));
+      const forId = waiting;
+      const check = (): void => {
         const ref = this.segmentOf(messageId);
         if (ref) done(ref);
       };
+      const done = (ref: SegmentRef | undefined): void => {
+        clearTimeout(timer);
+        forId.delete(check);
+        if (forId.size === 0 && this.waiters.get(messageId) === forId) this.waiters.delete(messageId);
+        resolve(ref);
+      };
       const timer = setTimeout(() => done(undefined), timeoutMs);
-      this.waiters.add(check);
+      forId.add(check);
     });
+  }
+
+  /** Receipts currently waiting for a message id to appear (a gauge; tests read it). */
+  get waitingReceipts(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
+  private wake(messageId: string): void {
+    const waiting = this.waiters.get(messageId);
+    if (!waiting) return;
+    // A copy: each check removes itself from the set as it resolves.
+    for (const check of [...waiting]) check();
   }
 
   /**

@@ -17,6 +17,7 @@ import { planMessage, type MessagePlan, type Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import * as ev from './events.js';
+import { checkRequestBounds, DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
 import { backoffDelay, sleep } from './sleep.js';
 import { submitSegment, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
 
@@ -40,6 +41,12 @@ export interface CorrelationWrite {
 export interface EventSink {
   publish(events: SmsDeliveryEvent[], correlation?: CorrelationWrite[]): Promise<void>;
   deadLetter(record: InboundRecord, error: PoisonRecordError): Promise<void>;
+  /**
+   * Null while events can be written; a promise while Kafka refuses our writes for credentials or
+   * ACLs, resolving when it takes them again. Intake waits on it: no request goes to the SMSC
+   * while its events could not be published.
+   */
+  whenWritable?(signal: AbortSignal): Promise<void> | null;
 }
 
 /** A record done with the SMSC; `acked` resolves when Kafka acknowledged all its events. */
@@ -78,6 +85,8 @@ export interface OutboundProcessorDeps {
   index: CorrelationIndex;
   submit: SubmitLoopOptions;
   maxSegments: number;
+  /** Size bounds on the request's fields (REQUEST_MAX_*); default DEFAULT_REQUEST_BOUNDS. */
+  bounds?: RequestBounds;
   receiptWaitMs: number;
   now: () => number;
   logger: Logger;
@@ -88,10 +97,15 @@ export class OutboundProcessor {
   constructor(private readonly deps: OutboundProcessorDeps) {}
 
   async process(record: InboundRecord, signal: AbortSignal): Promise<Processed> {
+    const writable = this.deps.sink.whenWritable?.(signal);
+    if (writable) await writable;
     const known = this.deps.decoder.decodeOutboundKnown?.(record.value);
     if (known) this.deps.observer?.decoded?.();
     const request = known ?? (await this.decode(record, signal));
     if (request === 'dead-lettered') return done(Promise.resolve());
+    const bounds = this.deps.bounds ?? DEFAULT_REQUEST_BOUNDS;
+    const bounded = checkRequestBounds(request, bounds);
+    if (!bounded.ok) return this.rejectOversized(request, bounds, bounded, record);
     const facts: ev.RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
     const now = this.deps.now();
     if (request.validUntil !== null && request.validUntil <= now) {
@@ -107,6 +121,20 @@ export class OutboundProcessor {
     }
     const key = record.key?.toString('utf8') ?? request.id;
     return this.submitAll(request, planned.plan, key, signal);
+  }
+
+  /**
+   * A field over its bound: REJECTED (VALIDATION) naming it, with an echo shortened so the events
+   * fit (request-bounds.ts says how analysts find the original). Checked before the expiry and
+   * before any parsing of the fields.
+   */
+  private rejectOversized(request: SmsOutbound, bounds: RequestBounds, bounded: { field: string; reason: string }, record: InboundRecord): Processed {
+    const echo = echoFacts(request, bounds, `${record.topic}/${record.partition}/${record.offset}`);
+    const facts: ev.RequestFacts = { id: echo.id, from: echo.from, to: echo.to, segments: 0, metadata: { ...echo.metadata } };
+    this.deps.observer?.validationRejected?.(bounded.field);
+    this.deps.logger.debug({ requestId: echo.id, field: bounded.field, record: `${record.topic}/${record.partition}/${record.offset}` }, 'request rejected: field over its bound');
+    const reason = `${bounded.field}: ${bounded.reason}`;
+    return this.publishFinal([ev.validationRejected(facts, reason, this.deps.now())], facts, 'REJECTED', reason, 'VALIDATION');
   }
 
   private publishFinal(

@@ -162,16 +162,18 @@ export class ReceiptProcessor {
     this.deps.observer?.inbound?.();
     const publish = this.deps.sink.publishInbound;
     if (!publish) return 0;
+    // A long MO travels in message_payload with sm_length 0 (up to 64 KB; the session reads it whole).
+    const raw = d.shortMessage.length === 0 && d.messagePayload !== undefined ? d.messagePayload : d.shortMessage;
     const message: SmsInbound = {
       eventId: createHash('sha256')
         .update(`${d.sourceAddr}\u0000${d.destinationAddr}\u0000${d.esmClass}\u0000${d.dataCoding}\u0000`)
-        .update(d.shortMessage)
+        .update(raw)
         .digest('base64url')
         .slice(0, 32),
       from: d.sourceAddr,
       to: d.destinationAddr,
-      text: decodeText(d.shortMessage, d.dataCoding, d.esmClass),
-      textRaw: d.shortMessage,
+      text: decodeText(raw, d.dataCoding, d.esmClass),
+      textRaw: raw,
       dataCoding: d.dataCoding,
       esmClass: d.esmClass,
       receivedAt: d.receivedAt,

@@ -6,6 +6,7 @@
  * address_range empty, TON 1, NPI 1).
  */
 import { smpp, type Pdu } from './library.js';
+import { BIND_FIELD_LIMITS } from './pdu-bytes.js';
 import { submitStatus } from './status.js';
 import type { BindMode } from './types.js';
 
@@ -34,13 +35,45 @@ export function isBindOk(mode: BindMode, pdu: Pdu): boolean {
 }
 
 /**
+ * What a refused bind usually means, by command_status — for the log line and lastError(), in
+ * the provider's words where its table has the status (0x0E, 0x08, 0x15), SMPP 3.4's otherwise.
+ * 0x02 is the one that puzzles: a 3.4 SMSC reading a system_id or password longer than its
+ * field finds the PDU's length inconsistent with its fields.
+ */
+const BIND_REFUSALS: Readonly<Record<number, string>> = {
+  0x02: `ESME_RINVCMDLEN, command length invalid: usually a bind field over its SMPP 3.4 limit — system_id at most ${BIND_FIELD_LIMITS.system_id} characters, password at most ${BIND_FIELD_LIMITS.password}; some SMSCs also answer it for wrong credentials`,
+  0x05: 'ESME_RALYBND, already bound: the account\'s bind limit is used up — lower the session count or ask the provider',
+  0x08: 'ESME_RSYSERR, system error at the SMSC: it retries after a few seconds',
+  0x0d: 'ESME_RBINDFAIL, bind failed: usually a wrong system id or password, or a source IP the account is not bound to',
+  0x0e: 'ESME_RINVPASWD, invalid credentials: check the system id and password',
+  0x0f: 'ESME_RINVSYSID, invalid system id: check the system id',
+  0x15: 'invalid system_type: the provider wants it empty (it is sent empty)',
+  0x53: 'ESME_RINVSYSTYP, invalid system_type: the provider wants it empty (it is sent empty)',
+};
+
+/**
+ * One line on a refused bind: the status, what it usually means, and — when a credential is
+ * over its SMPP 3.4 field limit — which one and by how much (lengths only, never the values).
+ */
+export function bindRefusalText(status: number, systemId: string, password: string): string {
+  const meaning = BIND_REFUSALS[status] ?? 'see the provider\'s status table';
+  const over: string[] = [];
+  const systemIdLength = Buffer.byteLength(systemId, 'latin1');
+  const passwordLength = Buffer.byteLength(password, 'latin1');
+  if (systemIdLength > BIND_FIELD_LIMITS.system_id) over.push(`system_id is ${systemIdLength} characters (SMPP 3.4 allows ${BIND_FIELD_LIMITS.system_id})`);
+  if (passwordLength > BIND_FIELD_LIMITS.password) over.push(`password is ${passwordLength} characters (SMPP 3.4 allows ${BIND_FIELD_LIMITS.password})`);
+  return `SMPP bind refused ${hex(status)}: ${meaning}${over.length > 0 ? `; here ${over.join(', ')}` : ''}`;
+}
+
+/**
  * Bind refusals that a reconnect cannot fix quickly: credentials (0x0D bind failed, 0x0E invalid
- * password, 0x0F invalid system_id — the provider's table mislabels 13 as 0x0E, see DESIGN.md)
- * and 0x05 (already bound: the account's bind limit is used up). They get the long backoff and
- * the `not-ready` state, never a tight reconnect loop.
+ * password, 0x0F invalid system_id — the provider's table mislabels 13 as 0x0E, see DESIGN.md),
+ * 0x02 (a malformed bind: over-long credentials, see BIND_REFUSALS) and 0x05 (already bound: the
+ * account's bind limit is used up). They get the long backoff and the `not-ready` state, never
+ * a tight reconnect loop.
  */
 export function bindRefusalKind(status: number): 'credentials' | 'bind-limit' | 'other' {
-  if (status === 0x0d || status === 0x0e || status === 0x0f) return 'credentials';
+  if (status === 0x02 || status === 0x0d || status === 0x0e || status === 0x0f) return 'credentials';
   if (status === 0x05) return 'bind-limit';
   return 'other';
 }

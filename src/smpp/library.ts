@@ -11,7 +11,7 @@
  * they pass a Buffer through unchanged, and we only ever send Buffers with explicit data_coding.
  */
 import smpp from 'smpp';
-import { DELIVER_SM_RESP, encodeDeliverSmResp, encodeSubmitSm, SUBMIT_SM } from './pdu-bytes.js';
+import { commandLengthProblem, DELIVER_SM_RESP, encodeDeliverSmResp, encodeSubmitSm, MAX_INBOUND_PDU_OCTETS, SUBMIT_SM } from './pdu-bytes.js';
 import type { DeliverSm, SubmitParams } from './types.js';
 
 const RAW_COMMANDS = ['deliver_sm', 'submit_sm', 'data_sm', 'outbind', 'submit_multi', 'replace_sm'];
@@ -165,6 +165,37 @@ smpp.PDU.fromStream = (stream, commandLength) => {
   const body = stream.read(commandLength - 4);
   return body ? decodePduBody(commandLength, body) : false;
 };
+
+/** A command_length that cannot frame a PDU: the byte stream is lost, the connection must be replaced. */
+export class PduFramingError extends Error {
+  override readonly name = 'PduFramingError';
+  constructor(
+    message: string,
+    readonly commandLength: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Correction: framing. node-smpp's PDU.commandLength checks only the upper bound (16 KiB): a
+ * length of 0 is skipped as "no PDU yet" and the next 4 octets are read as a length, 1–4 ask
+ * the stream for ≤ 0 octets and wait forever — the session stays bound but deaf until the
+ * enquire_link deadline — and 5–15 reach the decoder with a body shorter than the header.
+ * Here any length outside 16…MAX_INBOUND_PDU_OCTETS throws; the library emits it as `error`,
+ * and the session replaces the connection at once (session.ts, onLibraryError). The upper
+ * bound is SMPP's own largest PDU (pdu-bytes.ts), so a legal 64 KB message_payload is read.
+ */
+smpp.PDU.commandLength = (stream) => {
+  const head = stream.read(4);
+  if (!head) return false;
+  const length = head.readUInt32BE(0);
+  const problem = commandLengthProblem(length);
+  if (problem !== undefined) throw new PduFramingError(problem, length);
+  return length;
+};
+// Only the library's decoders read maxLength (commandLength above, and PDU.fromBuffer, which tests use).
+smpp.PDU.maxLength = MAX_INBOUND_PDU_OCTETS;
 
 export { smpp };
 export type Pdu = smpp.PDU;

@@ -64,6 +64,8 @@ declare module 'smpp' {
       static fromBuffer(buffer: Buffer): PDU | false;
       /** Reads one PDU's body (after its 4 length octets) from the socket; false when not all there yet. */
       static fromStream(stream: { read(size: number): Buffer | null }, commandLength: number): PDU | false;
+      /** Reads the 4 command_length octets; false when not there yet; throws to reject a length. */
+      static commandLength(stream: { read(size: number): Buffer | null }): number | false;
     }
 
     interface SessionOptions {

@@ -16,10 +16,42 @@ import type { SubmitParams } from './types.js';
 
 export const SUBMIT_SM = 0x00000004;
 export const DELIVER_SM_RESP = 0x80000005;
-/** node-smpp's PDU.maxLength: it refuses to decode longer PDUs, so we do not send them. */
+/**
+ * The longest PDU we write: node-smpp 0.5.1's own read limit (16 KiB), which many SMSC stacks
+ * share. Our submit_sm never comes near it (short_message ≤ 255 octets, no TLVs).
+ */
 export const MAX_PDU_OCTETS = 16384;
 
-const HEADER_OCTETS = 16;
+/**
+ * SMPP 3.4 §5.2.1–5.2.2: system_id is a C-Octet String of at most 16 octets and password of 9,
+ * each with its NUL — 15 and 8 octets of text. Longer ones are sent as given (SMSCs whose
+ * provider documents longer credentials exist); a 3.4 SMSC refuses them, typically with 0x02.
+ */
+export const BIND_FIELD_LIMITS = { system_id: 15, password: 8 } as const;
+
+/** The SMPP header: command_length, command_id, command_status, sequence_number — the shortest legal PDU. */
+export const HEADER_OCTETS = 16;
+
+/**
+ * The longest PDU we read: 72 KiB (73,728 octets). SMPP 3.4's largest legal PDU is a
+ * deliver_sm / data_sm whose `message_payload` TLV carries its maximum of 65,535 octets (the TLV
+ * length is 16 bits): 16 header + at most 348 mandatory-field octets (deliver_sm's, its C-strings
+ * at their maximum sizes) + 4 + 65,535 = 65,903. The rest (7,825 octets) leaves room for the other TLVs an SMSC adds (receipted_message_id,
+ * message_state, network_error_code, vendor tags). node-smpp's own limit, 16 KiB, refused a
+ * legal long MO or receipt by dropping the link, and the SMSC's re-send looped it.
+ */
+export const MAX_INBOUND_PDU_OCTETS = 72 * 1024;
+
+/**
+ * Why a command_length read from the wire cannot frame a PDU, or undefined when it can. Below
+ * the header there is nothing to decode; above the limit it is garbage or an attack. Either way
+ * the byte stream cannot be re-synchronised (SMPP has no frame marker): the link must go.
+ */
+export function commandLengthProblem(length: number, max = MAX_INBOUND_PDU_OCTETS): string | undefined {
+  if (length < HEADER_OCTETS) return `command_length ${length} is below the ${HEADER_OCTETS}-octet SMPP header`;
+  if (length > max) return `command_length ${length} is over the ${max}-octet limit`;
+  return undefined;
+}
 
 /**
  * node-smpp's time filter on encode: a non-empty string of at most 12 characters is taken as a

@@ -19,6 +19,12 @@ export const SESSION_DEFAULTS = {
   credentialBackoffMs: 60_000,
   stableAfterMs: 10_000,
   unbindTimeoutMs: 2_000,
+  /**
+   * 1000: ~15× what a session holds at full load (≈ 900 receipts/s per session, p99 73 ms until
+   * the event is acked — BENCHMARKS.md), and at most ~72 MB of held PDU bytes per connection even
+   * if every one were the largest legal PDU.
+   */
+  maxUnansweredDeliverSm: 1_000,
 } as const;
 
 export type ResolvedSessionOptions = Required<Omit<SessionOptions, 'ca' | 'tlsServername' | 'logger' | 'sessionId' | 'now' | 'pacing'>> &
@@ -51,14 +57,16 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
     credentialBackoffMs: options.credentialBackoffMs ?? SESSION_DEFAULTS.credentialBackoffMs,
     stableAfterMs: options.stableAfterMs ?? SESSION_DEFAULTS.stableAfterMs,
     unbindTimeoutMs: options.unbindTimeoutMs ?? SESSION_DEFAULTS.unbindTimeoutMs,
+    maxUnansweredDeliverSm: options.maxUnansweredDeliverSm ?? SESSION_DEFAULTS.maxUnansweredDeliverSm,
   };
   const positive = [
     'port', 'window', 'rateLimit', 'enquireLinkMs', 'enquireLinkTimeoutMs', 'responseTimeoutMs', 'connectTimeoutMs',
-    'bindTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'credentialBackoffMs', 'unbindTimeoutMs',
+    'bindTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'credentialBackoffMs', 'unbindTimeoutMs', 'maxUnansweredDeliverSm',
   ] as const;
   for (const key of positive) {
     if (!(Number.isFinite(resolved[key]) && resolved[key] > 0)) throw new RangeError(`SMPP session option ${key} must be > 0, got ${resolved[key]}`);
   }
+  if (!Number.isInteger(resolved.maxUnansweredDeliverSm)) throw new RangeError(`SMPP session option maxUnansweredDeliverSm must be an integer, got ${resolved.maxUnansweredDeliverSm}`);
   if (!(resolved.rateMargin >= 0 && resolved.rateMargin < 1)) throw new RangeError(`SMPP session option rateMargin must be in [0, 1), got ${resolved.rateMargin}`);
   if (!['tx', 'rx', 'trx'].includes(resolved.mode)) throw new RangeError(`SMPP session option mode must be tx, rx or trx, got ${resolved.mode}`);
   return resolved;

@@ -9,7 +9,9 @@
  *  - answers to enquire_link, unbind and unknown requests (defect 5), own enquire_link every
  *    enquireLinkMs with a deadline, even under traffic (defect 6, provider rule);
  *  - connect and bind timeouts (defect 14), interface_version 0x34 (defect 13);
- *  - raw deliver_sm bytes (defect 8, see library.ts).
+ *  - raw deliver_sm bytes (defect 8, see library.ts);
+ *  - framing: a command_length outside 16…72 KiB replaces the connection at once (library.ts);
+ *  - back-pressure on deliver_sm: reading pauses at maxUnansweredDeliverSm unanswered (inbound.ts).
  *
  * Lifecycle: idle → connecting → binding → bound → (error/close/unbind/timeout) → backoff|not-ready
  * → connecting … ; close() → closing → closed. `state` events report each change.
@@ -18,9 +20,9 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Backoff, jitteredLongDelay } from './backoff.js';
-import { bindRefusalKind, bindRetryFloorMs, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
+import { bindRefusalKind, bindRefusalText, bindRetryFloorMs, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
 import { InboundRequests } from './inbound.js';
-import { smpp, type LibrarySession, type Pdu } from './library.js';
+import { PduFramingError, smpp, type LibrarySession, type Pdu } from './library.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session-options.js';
 import { errorText, Submitter, type SubmitLink } from './submitter.js';
 import { type DeliverSmHandler, type SessionCounters, type SessionOptions, type SessionState, type SubmitParams, type SubmitResult } from './types.js';
@@ -93,7 +95,8 @@ export class SmppSession extends EventEmitter {
       log: this.log,
       now: this.now,
       counters: this.counters,
-      link: () => (this.currentState === 'bound' ? this.conn?.link : undefined),
+      // While reading is paused for back-pressure no submit_sm_resp can be read: hold new submits.
+      link: () => (this.currentState === 'bound' && !this.inbound.isPaused(this.conn?.lib) ? this.conn?.link : undefined),
       guard: (fn) => this.guard(fn),
       recycle: (reason) => this.teardown(reason),
     });
@@ -107,6 +110,10 @@ export class SmppSession extends EventEmitter {
       onUnbind: () => this.teardown('unbind-by-smsc'),
       onDeliverSm: () => {
         this.counters.deliverSmReceived += 1;
+      },
+      maxUnanswered: this.opts.maxUnansweredDeliverSm,
+      onReadingPaused: (paused) => {
+        if (!paused) this.submitter.pump();
       },
     });
   }
@@ -156,6 +163,16 @@ export class SmppSession extends EventEmitter {
 
   currentRate(): number {
     return this.submitter.currentRate();
+  }
+
+  /** deliver_sm of the current connection still waiting for their answer (never above maxUnansweredDeliverSm). */
+  unansweredDeliverSm(): number {
+    return this.inbound.unanswered(this.conn?.lib);
+  }
+
+  /** Highest unanswered deliver_sm count any connection reached, and how often reading paused. */
+  deliverSmBackpressure(): { peakUnanswered: number; readPauses: number } {
+    return this.inbound.backpressure();
   }
 
   lastError(): string | undefined {
@@ -295,25 +312,27 @@ export class SmppSession extends EventEmitter {
     this.counters.bindFailures += 1;
     const status = resp.command_status;
     const kind = bindRefusalKind(status);
-    this.lastErrorText = `bind refused ${hex(status)} (${resp.command})`;
+    const text = bindRefusalText(status, this.opts.systemId, this.opts.password);
+    this.lastErrorText = `${text} (${resp.command})`;
     if (kind === 'other') {
-      this.log.warn({ status: hex(status) }, 'SMPP bind refused; reconnecting with backoff');
+      this.log.warn({ status: hex(status) }, `${text}; reconnecting with backoff`);
       this.teardown('bind-rejected', false, bindRetryFloorMs(status));
       return;
     }
     // One clear line per attempt (attempts are a long backoff apart — never a tight loop).
-    this.log.error(
-      { status: hex(status), retryInMs: this.opts.credentialBackoffMs },
-      kind === 'credentials'
-        ? `SMPP bind refused: invalid credentials (${hex(status)}) — check the system id and password`
-        : `SMPP bind refused: too many binds for this account (${hex(status)}) — lower the session count or ask the provider`,
-    );
+    this.log.error({ status: hex(status), retryInMs: this.opts.credentialBackoffMs }, text);
     this.teardown(kind === 'credentials' ? 'bind-credentials' : 'bind-limit', true);
   }
 
   private onLibraryError(conn: Connection, error: unknown): void {
     if (this.conn !== conn) return;
     this.lastErrorText = errorText(error);
+    if (error instanceof PduFramingError) {
+      // SMPP has no frame marker: after one bad length every later octet is misread.
+      this.log.warn({ err: this.lastErrorText, commandLength: error.commandLength }, 'SMSC sent a PDU that cannot be framed; replacing the session');
+      this.teardown('pdu-framing');
+      return;
+    }
     this.log.warn({ err: this.lastErrorText }, 'SMPP connection error; replacing the session');
     this.teardown('socket-error');
   }
@@ -405,11 +424,19 @@ export class SmppSession extends EventEmitter {
     if (this.conn !== conn) return;
     const sequence = this.nextSequence(conn);
     this.counters.enquireLinksSent += 1;
-    const timer = this.addTimer(conn, this.opts.enquireLinkTimeoutMs, () => {
+    let timer: NodeJS.Timeout;
+    const expire = (): void => {
+      if (this.inbound.isPaused(conn.lib)) {
+        // We stopped reading (back-pressure): the answer may be waiting unread in the socket. The
+        // deadline starts again; the pause ends when our own receipt handlers answer.
+        timer = this.addTimer(conn, this.opts.enquireLinkTimeoutMs, expire);
+        return;
+      }
       delete conn.lib._callbacks[sequence];
       this.log.warn('enquire_link_resp timeout: link considered dead');
       this.teardown('enquire-link-timeout');
-    });
+    };
+    timer = this.addTimer(conn, this.opts.enquireLinkTimeoutMs, expire);
     const sent = conn.lib.send(new smpp.PDU('enquire_link', { sequence_number: sequence }), () => this.clearTimer(conn, timer));
     if (!sent) this.teardown('socket-not-writable');
   }

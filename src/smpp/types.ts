@@ -46,12 +46,18 @@ export interface SessionOptions {
   /** Reconnect backoff bounds (default 500 / 30000). */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
-  /** Backoff after a bind refused for credentials (0x0D/0x0E/0x0F) or bind limit 0x05 (default 60000). */
+  /** Backoff after a bind refused for credentials (0x0D/0x0E/0x0F), a malformed bind 0x02 or bind limit 0x05 (default 60000). */
   credentialBackoffMs?: number;
   /** A bound connection that lasted this long resets the reconnect backoff (default 10000). */
   stableAfterMs?: number;
   /** unbind_resp deadline on close() (default 2000). */
   unbindTimeoutMs?: number;
+  /**
+   * Unanswered deliver_sm per connection before the session stops reading the socket (default
+   * 1000; reading resumes when half are answered). Back-pressure on an SMSC that sends faster
+   * than receipts are published; see inbound.ts.
+   */
+  maxUnansweredDeliverSm?: number;
   logger?: Logger;
   /** Label for logs and metrics, e.g. `trx-0`. */
   sessionId?: string;

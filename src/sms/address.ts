@@ -39,8 +39,15 @@ function fail(reason: string): AddressResult {
   return { ok: false, reason };
 }
 
+/** The first character a sender may not hold, as a code point: says what is wrong without echoing the sender. */
+function firstDisallowed(sender: string): string {
+  const bad = [...sender].find((c) => !ALPHANUMERIC_SENDER.test(c)) ?? '';
+  return `U+${(bad.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
 /**
- * Sender ID → SMPP source address.
+ * Sender ID → SMPP source address. Reasons never repeat the sender: a numeric one is a person's
+ * number, and reasons end up in events, logs and the operator's terminal.
  * Numeric (digits, optional leading `+`, ≤ 16 characters) → TON 1 / NPI 1 without the `+` or `00`;
  * alphanumeric (≤ 11 characters, at least one non-digit) → TON 5 / NPI 0.
  * Leading and trailing spaces are trimmed; inner spaces are kept (`COMPANY ABC` is valid).
@@ -50,16 +57,16 @@ export function senderAddress(from: string): AddressResult {
   if (sender === '') return fail('sender is empty');
   if (NUMERIC_SENDER.test(sender)) {
     if (sender.length > MAX_NUMERIC_SENDER_CHARS) {
-      return fail(`numeric sender '${sender}' has ${sender.length} characters; at most ${MAX_NUMERIC_SENDER_CHARS} allowed`);
+      return fail(`numeric sender has ${sender.length} characters; at most ${MAX_NUMERIC_SENDER_CHARS} allowed`);
     }
     // TON 1 (international) means digits from the country code on: `+` and the `00` dialling prefix go.
     return { ok: true, address: { addr: sender.replace(/^(\+|00)/, ''), ton: TON.INTERNATIONAL, npi: NPI.ISDN } };
   }
   if (!ALPHANUMERIC_SENDER.test(sender)) {
-    return fail(`sender '${sender}' contains characters not allowed in an alphanumeric sender ID (ASCII letters, digits, space, basic punctuation)`);
+    return fail(`sender contains ${firstDisallowed(sender)}, not allowed in an alphanumeric sender ID (ASCII letters, digits, space, basic punctuation)`);
   }
   if (sender.length > MAX_ALPHANUMERIC_SENDER_CHARS) {
-    return fail(`alphanumeric sender '${sender}' has ${sender.length} characters; at most ${MAX_ALPHANUMERIC_SENDER_CHARS} allowed`);
+    return fail(`alphanumeric sender has ${sender.length} characters; at most ${MAX_ALPHANUMERIC_SENDER_CHARS} allowed`);
   }
   return { ok: true, address: { addr: sender, ton: TON.ALPHANUMERIC, npi: NPI.UNKNOWN } };
 }

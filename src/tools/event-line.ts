@@ -4,6 +4,7 @@
  */
 import type { SmsDeliveryEvent } from '../contracts.js';
 import { maskMsisdn } from '../obs/mask.js';
+import { printable, printableJson } from '../obs/printable.js';
 
 export interface LineOptions {
   showNumbers: boolean;
@@ -32,7 +33,7 @@ export function eventLine(e: SmsDeliveryEvent, opts: LineOptions, recordTimestam
   const error = errorText(e);
   if (error) parts.push(error);
   if (e.attempts > 1) parts.push(`attempts=${e.attempts}`);
-  return parts.join('  ');
+  return printable(parts.join('  '));
 }
 
 function errorText(e: SmsDeliveryEvent): string {
@@ -42,7 +43,7 @@ function errorText(e: SmsDeliveryEvent): string {
   return head && e.errorDescription ? `${head}: ${e.errorDescription}${retry}` : `${head || e.errorDescription}${retry}`;
 }
 
-/** The event as JSON (numbers masked unless `showNumbers`), one line. */
+/** The event as JSON (numbers masked unless `showNumbers`), one line, control characters escaped. */
 export function eventJson(e: SmsDeliveryEvent, opts: LineOptions): string {
-  return JSON.stringify({ ...e, from: address(e.from, opts), to: address(e.to, opts) });
+  return printableJson({ ...e, from: address(e.from, opts), to: address(e.to, opts) });
 }

@@ -4,6 +4,7 @@
  */
 import type { ClientConfig } from '../config.js';
 import { maskMsisdn } from '../obs/mask.js';
+import { printableLines } from '../obs/printable.js';
 import { openClients, requireTopic } from './clients.js';
 import type { AvroCodec } from '../kafka/codec.js';
 import type { KeyedRequest } from './request-input.js';
@@ -20,8 +21,9 @@ export async function produceRequests(
   config: Readonly<ClientConfig>,
   requests: readonly KeyedRequest[],
   opts: { showNumbers: boolean },
-  print: (line: string) => void,
+  printRaw: (line: string) => void,
 ): Promise<SentRequest[]> {
+  const print = printableLines(printRaw);
   const { kafka, codec } = await openClients(config, { register: true });
   await requireTopic(kafka, config.topics.outbound, 'TOPIC_OUTBOUND');
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -35,7 +37,7 @@ export async function produceRequests(
       await producer.send({ topic: config.topics.outbound, acks: -1, messages });
       for (const r of chunk) {
         sent.push({ id: r.value.id, key: r.key, to: r.value.to });
-        print(`sent ${r.value.id}  key=${show(r.key)}  to=${show(r.value.to)}  from=${r.value.from}  ${[...r.value.text].length} chars`);
+        print(`sent ${r.value.id}  key=${show(r.key)}  to=${show(r.value.to)}  from=${show(r.value.from)}  ${[...r.value.text].length} chars`);
       }
     }
   } finally {
@@ -62,8 +64,9 @@ export async function producePoison(
   kind: PoisonKind,
   template: KeyedRequest,
   count: number,
-  print: (line: string) => void,
+  printRaw: (line: string) => void,
 ): Promise<void> {
+  const print = printableLines(printRaw);
   const { kafka, codec } = await openClients(config, { register: true });
   await requireTopic(kafka, config.topics.outbound, 'TOPIC_OUTBOUND');
   const value = poisonBytes(codec, kind, template);

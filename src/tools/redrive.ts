@@ -10,7 +10,8 @@
  * are listed, never sent.
  */
 import type { ClientConfig } from '../config.js';
-import { maskMsisdn } from '../obs/mask.js';
+import { maskMsisdn, maskNumbersIn } from '../obs/mask.js';
+import { printable, printableLines } from '../obs/printable.js';
 import { openClients, requireTopic } from './clients.js';
 import { readTopic, type RawRecord } from './topic-reader.js';
 
@@ -48,7 +49,8 @@ export interface RedriveResult {
 
 const BATCH = 500;
 
-export async function redrive(config: Readonly<ClientConfig>, opts: RedriveOptions, print: (line: string) => void): Promise<RedriveResult> {
+export async function redrive(config: Readonly<ClientConfig>, opts: RedriveOptions, printRaw: (line: string) => void): Promise<RedriveResult> {
+  const print = printableLines(printRaw);
   const { kafka } = await openClients(config, { register: false });
   await requireTopic(kafka, config.topics.dlq, 'TOPIC_DLQ');
   if (!opts.dryRun) await requireTopic(kafka, config.topics.outbound, 'TOPIC_OUTBOUND');
@@ -82,9 +84,12 @@ export async function redrive(config: Readonly<ClientConfig>, opts: RedriveOptio
           result.skippedByFilter += 1;
           return;
         }
-        if (r.headers[DLQ_HEADER.topic] === 'smpp') {
+        // Not requests: unparseable receipts (`smpp`) and connector records Kafka refused (the
+        // delivery or correlation topic named — publisher refusals, see sinks.ts).
+        const origin = r.headers[DLQ_HEADER.topic];
+        if (origin === 'smpp' || (origin !== undefined && origin !== config.topics.outbound)) {
           result.skippedNotRequest += 1;
-          print(`skip   ${describe(r, code)}  (an unparseable receipt, not a request)`);
+          print(`skip   ${describe(r, code)}  (${origin === 'smpp' ? 'an unparseable receipt' : `a record refused for ${origin}`}, not a request)`);
           return;
         }
         result.redriven += 1;
@@ -104,11 +109,12 @@ export async function redrive(config: Readonly<ClientConfig>, opts: RedriveOptio
   return result;
 }
 
-function describe(r: RawRecord, code: string): string {
-  const key = r.key === null ? 'null' : JSON.stringify(maskMsisdn(r.key.toString('utf8')));
+/** One DLQ record for the operator: the key masked, the error text with any phone number in it masked. */
+export function describe(r: RawRecord, code: string): string {
+  const key = r.key === null ? 'null' : JSON.stringify(maskNumbersIn(maskMsisdn(printable(r.key.toString('utf8')))));
   const size = r.value === null ? 'null value' : `${r.value.length} bytes`;
   const msg = r.headers[DLQ_HEADER.message];
-  return `p${r.partition}@${r.offset}  key=${key}  ${size}  ${code}${msg ? `: ${msg}` : ''}`;
+  return `p${r.partition}@${r.offset}  key=${key}  ${size}  ${maskNumbersIn(code)}${msg ? `: ${maskNumbersIn(msg)}` : ''}`;
 }
 
 export function redriveHeaders(r: RawRecord, dlqTopic: string, at: string): Record<string, string> {

@@ -4,6 +4,7 @@
 import type { ClientConfig } from '../config.js';
 import type { SmsDeliveryEvent } from '../contracts.js';
 import { PoisonRecordError } from '../kafka/errors.js';
+import { printableLines } from '../obs/printable.js';
 import { openClients, requireTopic } from './clients.js';
 import { eventJson, eventLine } from './event-line.js';
 import { readTopic } from './topic-reader.js';
@@ -20,7 +21,8 @@ export interface TailOptions {
 }
 
 /** Returns the number of events printed. */
-export async function tail(config: Readonly<ClientConfig>, opts: TailOptions, print: (line: string) => void): Promise<number> {
+export async function tail(config: Readonly<ClientConfig>, opts: TailOptions, printRaw: (line: string) => void): Promise<number> {
+  const print = printableLines(printRaw);
   const { kafka, codec } = await openClients(config, { register: false });
   await requireTopic(kafka, config.topics.delivery, 'TOPIC_DELIVERY');
   let printed = 0;

@@ -1,9 +1,13 @@
 // Invariant (hostile-SMSC fuzz, RELIABILITY.md): whatever bytes an SMSC writes — malformed,
 // surprising, split anywhere — the process never crashes, the session is never left deaf (after
-// the fuzz a submit succeeds), and memory stays flat.
+// the fuzz a submit succeeds), and memory stays flat. Issue 17 cases: command_length below 16 and
+// over the 72 KiB limit replace the session (reason pdu-framing), a legal deliver_sm with a 64 KB
+// message_payload is handled, and a flood of deliver_sm sent without waiting for answers never
+// leaves more than maxUnansweredDeliverSm of them unanswered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prng } from '../../src/demo/load.js';
+import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/pdu-bytes.js';
 import { SmppSession } from '../../src/smpp/session.js';
 import { report } from '../helpers/fault-oracle.js';
 import { envNumber, heapAfterGc } from '../helpers/faults.js';
@@ -12,6 +16,10 @@ import { fastSessionOptions, gsmSubmit, waitFor } from '../integration/smpp-help
 
 const PDUS = envNumber('KSC_FUZZ_PDUS', 2500);
 const SEED = envNumber('KSC_FUZZ_SEED', 0x5eed1234 ^ (Date.now() & 0xffff));
+/** Small, so that the floods below reach it while receipt handlers take a few ms each. */
+const DELIVER_SM_CAP = 20;
+/** A message_payload at least this long marks the 64 KB case among the handled deliver_sm. */
+const BIG_PAYLOAD = 60_000;
 
 
 type Case = { kind: string; bytes: Buffer; splits: number[]; weight?: number };
@@ -36,6 +44,21 @@ function generator(rand: () => number) {
     { w: 6, make: () => ({ kind: 'random-bytes', bytes: bytes(1 + int(64)) }) },
     { w: 4, make: () => ({ kind: 'length<16', bytes: Buffer.concat([u32(int(16)), bytes(12)]) }) },
     { w: 4, make: () => ({ kind: 'huge-length', bytes: Buffer.concat([u32(0xf0000010), u32(CMD.deliver_sm), u32(0), u32(seq())]) }) },
+    { w: 3, make: () => ({ kind: 'over-limit-length', bytes: Buffer.concat([u32(MAX_INBOUND_PDU_OCTETS + 1 + int(0x10000)), u32(CMD.deliver_sm), u32(0), u32(seq()), bytes(int(64))]) }) },
+    {
+      w: 2,
+      make: () => ({
+        kind: 'deliver_sm-64KB-message_payload',
+        bytes: pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ esmClass: [0x00, 0x04][int(2)], smLength: 0, tlvs: [tlv(0x0424, Buffer.alloc(BIG_PAYLOAD + int(0xffff - BIG_PAYLOAD + 1), 0x41))] })),
+      }),
+    },
+    {
+      w: 2,
+      make: () => ({
+        kind: 'deliver_sm-flood',
+        bytes: Buffer.concat(Array.from({ length: 50 + int(250) }, () => pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ text: receiptText(`HOSTILE-${int(1000)}`) })))),
+      }),
+    },
     { w: 1, make: () => ({ kind: 'truncated-length', bytes: u32(2 + int(14)).subarray(0, 4) }) },
     { w: 10, make: () => ({ kind: 'unknown-command', bytes: pdu(0x00000200 + int(0x7000), 0, seq(), bytes(int(20))) }) },
     { w: 8, make: () => ({ kind: 'generic_nack', bytes: pdu(CMD.generic_nack, int(0x110), seq()) }) },
@@ -90,11 +113,23 @@ test(`hostile-SMSC fuzz: ≥ 2,000 malformed or surprising PDUs and byte splits 
   process.on('unhandledRejection', onUncaught);
   const smsc = await HostileSmsc.start();
   const session = new SmppSession(
-    fastSessionOptions(smsc.port, { reconnectMinMs: 10, reconnectMaxMs: 50, enquireLinkMs: 250, enquireLinkTimeoutMs: 250, responseTimeoutMs: 1000, stableAfterMs: 60_000 }),
+    fastSessionOptions(smsc.port, {
+      reconnectMinMs: 10, reconnectMaxMs: 50, enquireLinkMs: 250, enquireLinkTimeoutMs: 250, responseTimeoutMs: 1000, stableAfterMs: 60_000,
+      maxUnansweredDeliverSm: DELIVER_SM_CAP,
+    }),
   );
   let deliverSmHandled = 0;
-  session.onDeliverSm(async () => {
+  let bigPayloadsHandled = 0;
+  let inHandler = 0;
+  let peakInHandler = 0;
+  session.onDeliverSm(async (d) => {
     deliverSmHandled += 1;
+    if ((d.messagePayload?.length ?? 0) >= BIG_PAYLOAD) bigPayloadsHandled += 1;
+    inHandler += 1;
+    peakInHandler = Math.max(peakInHandler, inHandler);
+    // a publisher that takes 0–3 ms: a flood outruns it
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 4)));
+    inHandler -= 1;
     return 0;
   });
   const rand = prng(SEED);
@@ -143,7 +178,11 @@ test(`hostile-SMSC fuzz: ≥ 2,000 malformed or surprising PDUs and byte splits 
       reconnects: Object.values(stats.reconnectsByReason).reduce((a, b) => a + b, 0),
       reconnectsByReason: stats.reconnectsByReason,
       deliverSmHandled,
+      bigPayloadsHandled,
       deliverSmRespsSeen: smsc.counters.deliverSmResps,
+      deliverSmCap: DELIVER_SM_CAP,
+      peakUnanswered: peakInHandler,
+      readPauses: session.deliverSmBackpressure().readPauses,
       uncaught: uncaught.length,
       submitAfterFuzz: ok,
       heapGrowthMb: Number(growthMb.toFixed(2)),
@@ -152,6 +191,10 @@ test(`hostile-SMSC fuzz: ≥ 2,000 malformed or surprising PDUs and byte splits 
       rebindWaits: deafWaits,
     });
     assert.ok(injected >= 2000, 'at least 2,000 hostile PDUs');
+    assert.ok(peakInHandler <= DELIVER_SM_CAP && session.deliverSmBackpressure().peakUnanswered <= DELIVER_SM_CAP, `at most ${DELIVER_SM_CAP} unanswered deliver_sm (peak ${peakInHandler})`);
+    if ((byKind['deliver_sm-flood'] ?? 0) >= 3) assert.ok(session.deliverSmBackpressure().readPauses > 0, 'a flood reached the cap and paused reading');
+    if ((byKind['deliver_sm-64KB-message_payload'] ?? 0) >= 3) assert.ok(bigPayloadsHandled > 0, 'a 64 KB message_payload deliver_sm was handled');
+    if ((byKind['over-limit-length'] ?? 0) + (byKind['length<16'] ?? 0) > 0) assert.ok((stats.reconnectsByReason['pdu-framing'] ?? 0) > 0, 'bad lengths replaced the session as framing errors');
     assert.equal(uncaught.length, 0, `no uncaught exception: ${String(uncaught[0])}`);
     assert.ok(ok, 'a submit succeeds after the fuzz (no deaf session)');
     assert.ok(growthMb < 8, `heap grew ${growthMb.toFixed(1)} MB`);

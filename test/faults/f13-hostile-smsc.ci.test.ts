@@ -53,7 +53,7 @@ test('F13b: hostile PDUs (length < 16, 0xF0000010, unknown command, generic_nack
       await waitFor(() => session.state === 'bound' && smsc.bound() === 1, 3000, 'bound');
       const nacksBefore = smsc.counters.genericNacksReceived;
       await smsc.inject(h.bytes());
-      if (h.expect === 'replaced') await waitFor(() => (session.stats().reconnectsByReason['socket-error'] ?? 0) === 1, 3000, `${h.name}: replaced`);
+      if (h.expect === 'replaced') await waitFor(() => (session.stats().reconnectsByReason['pdu-framing'] ?? 0) === 1, 3000, `${h.name}: replaced`);
       else await waitFor(() => h.name !== 'unknown command' || smsc.counters.genericNacksReceived > nacksBefore, 2000, `${h.name}: answered with generic_nack`);
       await waitFor(() => session.state === 'bound', 3000, `${h.name}: bound`);
       const r = await session.submit(gsmSubmit('393471234567', 'after hostile'));

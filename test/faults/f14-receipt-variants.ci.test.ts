@@ -1,4 +1,4 @@
-// Invariant (F14, contract 5): whatever shape a receipt takes, every deliver_sm is answered, each
+// Invariant (F14, contract 5): whatever shape a receipt takes (a 60 KB message_payload included), every deliver_sm is answered, each
 // distinct receipt is published exactly once and correlated to its request, and an unparseable one
 // goes to the DLQ with its raw bytes — never dropped, never a stuck SMSC retry loop.
 import { test } from 'node:test';
@@ -7,8 +7,8 @@ import { LoadGenerator, report } from '../helpers/fault-oracle.js';
 import { startFaultPipeline } from '../helpers/faults.js';
 import { produce, readDlq, waitUntil } from '../helpers/pipeline.js';
 
-type Variant = 'tlv-only' | 'text-only-10' | 'text-only-12' | 'out-of-order' | 'Text-capital' | 'duplicate' | 'unparseable';
-const VARIANTS: Variant[] = ['tlv-only', 'text-only-10', 'text-only-12', 'out-of-order', 'Text-capital', 'duplicate', 'unparseable'];
+type Variant = 'tlv-only' | 'text-only-10' | 'text-only-12' | 'out-of-order' | 'Text-capital' | 'duplicate' | 'payload-60KB' | 'unparseable';
+const VARIANTS: Variant[] = ['tlv-only', 'text-only-10', 'text-only-12', 'out-of-order', 'Text-capital', 'duplicate', 'payload-60KB', 'unparseable'];
 const PER_VARIANT = 5;
 const BEFORE_RESP = 20;
 
@@ -51,6 +51,12 @@ function variantFields(v: Variant, id: string, to: string): Record<string, unkno
       return deliverSm(to, `id:${id} sub:001 dlvrd:001 submit date:250101120000 done date:250101120105 stat:DELIVRD err:000 text:dup`, {
         receipted_message_id: id,
         message_state: 2,
+      });
+    case 'payload-60KB':
+      // The receipt in message_payload (sm_length 0) with a 60,000-character text: a ~60 KB PDU, over
+      // node-smpp's 16 KiB read limit, that once dropped the link and came back in a reconnect loop.
+      return deliverSm(to, '', {
+        message_payload: Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:250101120000 done date:250101120105 stat:DELIVRD err:000 text:${'x'.repeat(60_000)}`, 'latin1'),
       });
     case 'unparseable':
       return deliverSm(to, `garbage receipt for nobody ${id.slice(-6)} ###`);

@@ -78,6 +78,8 @@ export interface HostileStats {
   deliverSmResps: number;
   genericNacksReceived: number;
   enquireLinks: number;
+  /** deliver_sm_resp by command_status (e.g. { '0': 12, '100': 1 }). */
+  deliverSmRespsByStatus: Record<string, number>;
 }
 
 export class HostileSmsc {
@@ -89,7 +91,9 @@ export class HostileSmsc {
   onConnect: Buffer | null = null;
   /** When true, submit_sm is not answered. */
   silent = false;
-  readonly counters: HostileStats = { connections: 0, binds: 0, submitsAnswered: 0, deliverSmResps: 0, genericNacksReceived: 0, enquireLinks: 0 };
+  /** command_status of every bind response (0 = bound; e.g. 0x02 as a 3.4 SMSC answers an over-long password). */
+  bindStatus = 0;
+  readonly counters: HostileStats = { connections: 0, binds: 0, submitsAnswered: 0, deliverSmResps: 0, genericNacksReceived: 0, enquireLinks: 0, deliverSmRespsByStatus: {} };
 
   static async start(): Promise<HostileSmsc> {
     const s = new HostileSmsc();
@@ -115,18 +119,18 @@ export class HostileSmsc {
     conn.buf = Buffer.concat([conn.buf, chunk]);
     while (conn.buf.length >= 16) {
       const len = conn.buf.readUInt32BE(0);
-      if (len < 16 || len > 65536) {
+      if (len < 16 || len > 0x20000) {
         conn.socket.destroy();
         return;
       }
       if (conn.buf.length < len) return;
       const p = conn.buf.subarray(0, len);
       conn.buf = conn.buf.subarray(len);
-      this.onPdu(conn, p.readUInt32BE(4), p.readUInt32BE(12));
+      this.onPdu(conn, p.readUInt32BE(4), p.readUInt32BE(12), p.readUInt32BE(8));
     }
   }
 
-  private onPdu(conn: Conn, id: number, seq: number): void {
+  private onPdu(conn: Conn, id: number, seq: number, status: number): void {
     const w = (b: Buffer) => {
       if (!conn.socket.destroyed) conn.socket.write(b);
     };
@@ -134,6 +138,10 @@ export class HostileSmsc {
       case CMD.bind_transceiver:
       case CMD.bind_transmitter:
       case CMD.bind_receiver:
+        if (this.bindStatus !== 0) {
+          w(pdu(id | 0x80000000, this.bindStatus, seq));
+          return;
+        }
         conn.bound = true;
         this.counters.binds += 1;
         w(pdu(id | 0x80000000, 0, seq, cstr('HOSTILE')));
@@ -153,6 +161,7 @@ export class HostileSmsc {
         return;
       case CMD.deliver_sm_resp:
         this.counters.deliverSmResps += 1;
+        this.counters.deliverSmRespsByStatus[status] = (this.counters.deliverSmRespsByStatus[status] ?? 0) + 1;
         return;
       case CMD.generic_nack:
         this.counters.genericNacksReceived += 1;

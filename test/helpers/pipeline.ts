@@ -9,6 +9,7 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
+import { registerCompressionCodecs } from '../../src/kafka/compression.js';
 import type { Behaviour } from '../../src/simulator/behaviour.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { testStack, uniqueGroupId, uniqueTopics, type StackInfo, type TestTopics } from './stack.js';
@@ -61,10 +62,28 @@ export interface PipelineFixture {
 
 export async function startPipeline(
   name: string,
-  opts: { behaviour?: Partial<Behaviour>; env?: Record<string, string>; simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'> } = {},
+  opts: {
+    behaviour?: Partial<Behaviour>;
+    env?: Record<string, string>;
+    simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'>;
+    /** Topics created before the connector starts, with these configs (e.g. a small max.message.bytes). */
+    precreate?: Partial<Record<keyof TestTopics, Array<{ name: string; value: string }>>>;
+  } = {},
 ): Promise<PipelineFixture> {
   const stack = await testStack();
   const topics = uniqueTopics(name);
+  if (opts.precreate) {
+    const admin = kafkaFor(stack).admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: Object.entries(opts.precreate).map(([which, configEntries]) => ({ topic: topics[which as keyof TestTopics], numPartitions: 3, configEntries })),
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  }
   const sim = await startSimulator({ ...opts.simulator, plainPort: 0, behaviour: { receiptDelayMs: 10, ...opts.behaviour } });
   const env = testEnv(stack, topics, sim.plainPort!, opts.env);
   const config = loadConfig(env);
@@ -86,7 +105,9 @@ export async function startPipeline(
   };
 }
 
+/** A plain test client that reads and writes every codec, like the connector (KAFKA_COMPRESSION). */
 export function kafkaFor(stack: StackInfo): Kafka {
+  registerCompressionCodecs();
   return new Kafka({ clientId: `test-${randomUUID()}`, brokers: stack.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
 }
 

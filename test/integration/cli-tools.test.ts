@@ -106,6 +106,19 @@ test('produce: flags and a CSV file become registry-encoded SmsOutbound records 
   assert.match(bad.stderr, /SCHEMA_REGISTRY_URL/);
 });
 
+test('produce output is terminal-safe and masks the sender like the destination; the record keeps the exact values', async () => {
+  const { stack, topics, codec, env } = await scratch('cli-hygiene');
+  const id = 'h\x1b[2J\x1b]0;owned\x07-1';
+  const run = await runCli(['produce', '--to', '393471234567', '--from', '+393479999999', '--id', id], env);
+  assert.equal(run.code, 0, run.stderr);
+  assert.doesNotMatch(run.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, 'no control character but the line ends');
+  assert.match(run.stdout, /^sent h-1 {2}key=39\*+67 {2}to=39\*+67 {2}from=39\*+99 /m);
+  assert.ok(!run.stdout.includes('393479999999'), 'the sender is masked');
+  const [record] = await readTopic(stack, topics.outbound, (v) => codec.decodeOutbound(v), (rs) => rs.length >= 1, 30000);
+  assert.equal(record!.value.id, id, 'only the printing is cleaned, never the data');
+  assert.equal(record!.value.from, '+393479999999');
+});
+
 test('produce --poison: each kind is a record the connector classifies as that DLQ code', async () => {
   const { stack, topics, codec, env } = await scratch('cli-poison');
   const expected: Record<string, string> = {

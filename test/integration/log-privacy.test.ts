@@ -11,6 +11,7 @@ import { outbound, produce, readTopic, testEnv, waitUntil } from '../helpers/pip
 import { createTopics, testStack, uniqueTopics } from '../helpers/stack.js';
 
 const PASSWORD = 'Pw7xQ2zK';
+const REGISTRY_PASSWORD = 'RegPw-71x';
 const MSISDN = '393479876543';
 
 test('privacy: a whole connector run at debug level never logs the SMPP password or a full phone number', async () => {
@@ -23,7 +24,13 @@ test('privacy: a whole connector run at debug level never logs the SMPP password
     accounts: { test: PASSWORD },
     behaviour: { receiptDelayMs: 10, outcomesByDestination: [{ pattern: '^39347987654', outcome: { kind: 'failed', err: 201 } }] },
   });
-  const env = testEnv(stack, topics, sim.plainPort!, { SMPP_PASSWORD: PASSWORD, LOG_LEVEL: 'debug' });
+  // Plain SMPP and registry basic auth over http://: both must be named at start (the registry ignores the header).
+  const env = testEnv(stack, topics, sim.plainPort!, {
+    SMPP_PASSWORD: PASSWORD,
+    LOG_LEVEL: 'debug',
+    SCHEMA_REGISTRY_USERNAME: 'connector',
+    SCHEMA_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
+  });
   const logFile = join(mkdtempSync(join(tmpdir(), 'privacy-')), 'connector.log');
   const proc = startConnectorProcess(env, logFile);
   try {
@@ -45,6 +52,14 @@ test('privacy: a whole connector run at debug level never logs the SMPP password
     assert.ok(log.split('\n').length > 20, 'the run logged something to check');
     assert.ok(log.includes('39********43'), 'the destination is logged, masked (so this test can fail)');
     assert.ok(!log.includes(PASSWORD), 'the SMPP password appears in the log');
+    assert.ok(!log.includes(REGISTRY_PASSWORD), 'the registry password appears in the log');
+    // each weakened setting: one warn-level line at start, before the connector reports itself started
+    const lines = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+    const insecure = lines.filter((l) => l.msg.startsWith('INSECURE: '));
+    assert.deepEqual(insecure.map((l) => l.msg.split(':')[1]!.trim()), ['SMPP_TLS=false', 'SCHEMA_REGISTRY_USERNAME with an http'], 'one line per weakened setting');
+    assert.ok(insecure.every((l) => l.level === 40), 'at warn level');
+    const started = lines.findIndex((l) => l.msg === 'sms-connector started');
+    assert.ok(started > lines.indexOf(insecure[1]!), 'printed at start');
     assert.ok(!log.includes(MSISDN), 'a full MSISDN appears in the log');
     assert.ok(!log.includes('393471112223'), 'a full numeric sender appears in the log');
   } finally {

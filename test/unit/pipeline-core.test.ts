@@ -62,6 +62,37 @@ test('correlation index: a receipt that overtakes its mapping waits for it, and 
   assert.ok(Date.now() - t0 < 1000);
 });
 
+test('correlation index: receipt waiters are keyed by message id — a record wakes only the waiters of the ids it maps (no pass over all waiters per record)', async () => {
+  class CountingIndex extends CorrelationIndex {
+    lookups = 0;
+    override segmentOf(messageId: string) {
+      this.lookups += 1;
+      return super.segmentOf(messageId);
+    }
+  }
+  const index = new CountingIndex();
+  const waiters = Array.from({ length: 1000 }, (_, i) => index.waitForMessageId(`unknown-${i}`, 60_000));
+  const twoOnOneId = [index.waitForMessageId('m-late', 60_000), index.waitForMessageId('m-late', 60_000)];
+  assert.equal(index.waitingReceipts, 1002);
+  const before = index.lookups;
+  for (let i = 0; i < 1000; i++) {
+    index.apply(requestKey(`other-${i}`), request(`other-${i}`, [`other-m-${i}`]));
+    index.apply(finalKey(`other-m-${i}`), { v: 1, status: 'DELIVERED', errorCategory: null });
+  }
+  // 1,000 finals look up their own message id (applyFinal); no waiter ran. One shared list ran all
+  // 1,002 checks on each of the 2,000 records: 2,004,000 lookups more.
+  assert.equal(index.lookups - before, 1000);
+  index.apply(requestKey('r-late'), request('r-late', ['m-late']));
+  const refs = await Promise.all(twoOnOneId);
+  assert.deepEqual(refs.map((r) => r?.request.id), ['r-late', 'r-late']);
+  assert.equal(index.waitingReceipts, 1000, 'the woken waiters are gone, the others still wait');
+  for (let i = 0; i < 1000; i++) index.apply(requestKey(`late-${i}`), request(`late-${i}`, [`unknown-${i}`]));
+  assert.equal((await Promise.all(waiters)).filter((r) => r !== undefined).length, 1000);
+  assert.equal(index.waitingReceipts, 0, 'no waiter entry left behind');
+  assert.equal(await index.waitForMessageId('timeout', 10), undefined);
+  assert.equal(index.waitingReceipts, 0, 'a timed-out waiter is removed too');
+});
+
 test('events: eventId is the first 32 base64url characters of SHA-256 over the parts joined by NUL (ids stay the same across versions)', () => {
   const cases: Array<(string | number | null)[]> = [['r1', 'SUBMIT', 'SUBMITTED', 1, 'AGILE-1', null], ['x'], [null, null], ['é€😀', 0, -1, '']];
   for (const parts of cases) {
