@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './config-error.js';
 import type { Config } from './config.js';
+import { BIND_FIELD_LIMITS } from './smpp/pdu-bytes.js';
 
 /** PEM text of the `*_CA_FILE`, `*_CERT_FILE` and `*_KEY_FILE` variables, read once at start (never logged). */
 export interface TlsFiles {
@@ -85,8 +86,8 @@ export function readTlsFiles(env: Record<string, string | undefined>, [caVar, ce
   return { ca: readPemFile(caVar, env[caVar]), cert: readPemFile(certVar, env[certVar]), key: readPemFile(keyVar, env[keyVar]) };
 }
 
-/** SMPP 3.4 (5.2.1, 5.2.2): system_id is a C-Octet String of at most 16 octets, password of 9, each with its NUL. */
-export const SMPP_CREDENTIAL_LIMITS = { SMPP_SYSTEM_ID: 15, SMPP_PASSWORD: 8 } as const;
+/** The bind fields' SMPP 3.4 limits (one table, in the SMPP layer), by the variable that sets each. */
+export const SMPP_CREDENTIAL_LIMITS = { SMPP_SYSTEM_ID: BIND_FIELD_LIMITS.system_id, SMPP_PASSWORD: BIND_FIELD_LIMITS.password } as const;
 
 export function checkSmppCredentialLengths(e: { SMPP_SYSTEM_ID: string; SMPP_PASSWORD: string; SMPP_ALLOW_LONG_CREDENTIALS: boolean }): void {
   if (e.SMPP_ALLOW_LONG_CREDENTIALS) return;

@@ -14,14 +14,8 @@ import { maskMsisdn, maskNumbersIn } from '../obs/mask.js';
 import { printable, printableLines } from '../obs/printable.js';
 import { openClients, requireTopic } from './clients.js';
 import { readTopic, type RawRecord } from './topic-reader.js';
+import { DLQ_HEADERS as DLQ_HEADER } from '../kafka/sinks.js';
 
-export const DLQ_HEADER = {
-  topic: '__connect.errors.topic',
-  partition: '__connect.errors.partition',
-  offset: '__connect.errors.offset',
-  code: '__connect.errors.exception.class.name',
-  message: '__connect.errors.exception.message',
-} as const;
 
 /** Marker headers on every redriven record. */
 export const REDRIVE_HEADER = {

@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { printable, printableJson, printableLines } from '../../src/obs/printable.js';
 import { eventJson, eventLine } from '../../src/tools/event-line.js';
-import { describe as describeDlqRecord, DLQ_HEADER } from '../../src/tools/redrive.js';
+import { DLQ_HEADERS as DLQ_HEADER } from '../../src/kafka/sinks.js';
+import { describe as describeDlqRecord } from '../../src/tools/redrive.js';
 
 /** Anything a terminal would act on. */
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
