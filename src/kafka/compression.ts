@@ -45,14 +45,22 @@ export interface BatchCodec {
 }
 
 /**
- * A batch that decompresses to more than this is refused instead of allocated: a few hundred KB of
- * zstd or gzip can expand to gigabytes. 64 MiB is far above any producer's batch size (librdkafka
- * and the Java client cap a batch at 1 MB by default) and is enforced where the format lets us
- * know or stop early (zlib's maxOutputLength, snappy's length preamble). LZ4 has no such hook in
- * lz4-napi, but its ratio is at most ~255:1, so a batch of the broker's 1 MB message limit stays
- * below 255 MB.
+ * A batch that decompresses to more than its cap is refused instead of allocated: a few hundred KB
+ * of zstd or gzip can expand to gigabytes. The cap is tied to the input — at most
+ * MAX_EXPANSION × its compressed size, never under 1 MiB (any small batch passes, whatever its
+ * ratio) and never over 64 MiB — so that one fetch (maxBytes, see outbound-consumer.ts) can expand
+ * to at most MAX_EXPANSION × its size, not to 64 MiB per batch it holds. Producer batches are ≤ 1 MB
+ * by default (librdkafka, the Java client) and SMS records compress 2–10 × (bench:compression).
+ * Enforced where the format lets us know or stop early: zlib's maxOutputLength, snappy's length
+ * preamble, and the block sizes of an LZ4 frame walked before decompressing.
  */
 export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
+export const MIN_DECOMPRESSED_CAP_BYTES = 1024 * 1024;
+export const MAX_EXPANSION = 64;
+
+export function decompressedCap(compressedBytes: number): number {
+  return Math.min(MAX_DECOMPRESSED_BYTES, Math.max(MIN_DECOMPRESSED_CAP_BYTES, MAX_EXPANSION * compressedBytes));
+}
 
 /**
  * Below this size a batch is (de)compressed on the event loop, above it on libuv's thread pool.
@@ -67,9 +75,9 @@ function inlineOrPooled(sync: (b: Buffer) => Buffer, pooled: (b: Buffer) => Prom
   return async (b) => (b.length < INLINE_BELOW_BYTES ? sync(b) : pooled(b));
 }
 
-const gunzipOptions: zlib.ZlibOptions = { maxOutputLength: MAX_DECOMPRESSED_BYTES };
+const capped = (b: Buffer): { maxOutputLength: number } => ({ maxOutputLength: decompressedCap(b.length) });
 const gzipCompress = inlineOrPooled((b) => zlib.gzipSync(b), promisify(zlib.gzip));
-const gunzip = inlineOrPooled((b) => zlib.gunzipSync(b, gunzipOptions), (b) => promisify(zlib.gunzip)(b, gunzipOptions));
+const gunzip = inlineOrPooled((b) => zlib.gunzipSync(b, capped(b)), (b) => promisify(zlib.gunzip)(b, capped(b)));
 
 export const gzipCodec: BatchCodec = {
   compress: (encoder) => gzipCompress(encoder.buffer),
@@ -78,9 +86,8 @@ export const gzipCodec: BatchCodec = {
 
 /** Level 3 is zstd's and Kafka's (`compression.zstd.level`) default. */
 const zstdOptions: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } };
-const zstdDecompressOptions: zlib.ZstdOptions = { maxOutputLength: MAX_DECOMPRESSED_BYTES };
 const zstdCompress = inlineOrPooled((b) => zlib.zstdCompressSync(b, zstdOptions), (b) => promisify(zlib.zstdCompress)(b, zstdOptions));
-const zstdDecompress = inlineOrPooled((b) => zlib.zstdDecompressSync(b, zstdDecompressOptions), (b) => promisify(zlib.zstdDecompress)(b, zstdDecompressOptions));
+const zstdDecompress = inlineOrPooled((b) => zlib.zstdDecompressSync(b, capped(b)), (b) => promisify(zlib.zstdDecompress)(b, capped(b)));
 
 export const zstdCodec: BatchCodec = {
   compress: (encoder) => zstdCompress(encoder.buffer),
@@ -97,8 +104,47 @@ const lz4Decompress = inlineOrPooled((b) => lz4.decompressFrameSync(b), (b) => l
 
 export const lz4Codec: BatchCodec = {
   compress: (encoder) => lz4Compress(encoder.buffer),
-  decompress: (buffer) => lz4Decompress(buffer),
+  decompress: (buffer) => {
+    const bound = lz4FrameBound(buffer);
+    if (bound > decompressedCap(buffer.length)) return Promise.reject(new Error(`lz4: frame may decompress to ${bound} bytes, over the cap of ${decompressedCap(buffer.length)}`));
+    return lz4Decompress(buffer);
+  },
 };
+
+/** LZ4 frame format: magic, FLG/BD descriptor, blocks of [uint32 LE size, high bit = stored][data][checksum?], end mark 0. */
+const LZ4_MAGIC = 0x184d2204;
+const LZ4_MAX_RATIO = 255;
+const LZ4_BLOCK_MAX_BYTES: Record<number, number> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 };
+
+/**
+ * The most bytes the LZ4 frame(s) in `buffer` can decompress to (per block: its size when stored,
+ * else the least of the frame's block maximum and 255 × its size), walked from the block headers
+ * without decompressing: lz4-napi has no output limit.
+ */
+export function lz4FrameBound(buffer: Buffer): number {
+  let bound = 0;
+  let at = 0;
+  while (at < buffer.length) {
+    if (at + 7 > buffer.length || buffer.readUInt32LE(at) !== LZ4_MAGIC) throw new Error(`lz4: no frame magic at byte ${at}`);
+    const flg = buffer[at + 4]!;
+    const blockMax = LZ4_BLOCK_MAX_BYTES[(buffer[at + 5]! >> 4) & 0x7];
+    if (blockMax === undefined || flg >> 6 !== 1) throw new Error('lz4: unsupported frame descriptor');
+    const blockChecksum = (flg & 0x10) !== 0;
+    at += 4 + 2 + ((flg & 0x08) !== 0 ? 8 : 0) + ((flg & 0x01) !== 0 ? 4 : 0) + 1;
+    for (;;) {
+      if (at + 4 > buffer.length) throw new Error('lz4: truncated frame');
+      const word = buffer.readUInt32LE(at);
+      const size = word & 0x7fffffff;
+      at += 4;
+      if (size === 0) break;
+      at += size + (blockChecksum ? 4 : 0);
+      // A stored block is itself; a compressed one expands at most ~255:1 (each length byte adds ≤ 255).
+      bound += (word & 0x80000000) !== 0 ? size : Math.min(blockMax, LZ4_MAX_RATIO * size + 16);
+    }
+    if ((flg & 0x04) !== 0) at += 4; // content checksum
+  }
+  return bound;
+}
 
 /**
  * Snappy comes in two shapes in Kafka: raw snappy (librdkafka, kafkajs-snappy) and the framing of
@@ -132,7 +178,7 @@ export function xerialBlocks(buffer: Buffer): Buffer[] {
     if (at + length > buffer.length) throw new Error(`snappy (xerial): block of ${length} bytes at byte ${at} runs past the end (${buffer.length})`);
     const block = buffer.subarray(at, at + length);
     declared += snappyUncompressedLength(block);
-    if (declared > MAX_DECOMPRESSED_BYTES) throw new Error(`snappy (xerial): batch decompresses to more than ${MAX_DECOMPRESSED_BYTES} bytes`);
+    if (declared > decompressedCap(buffer.length)) throw new Error(`snappy (xerial): batch decompresses to more than its cap of ${decompressedCap(buffer.length)} bytes`);
     blocks.push(block);
     at += length;
   }
@@ -156,7 +202,7 @@ export async function xerialFrame(data: Buffer): Promise<Buffer> {
 
 async function rawSnappyDecompress(block: Buffer): Promise<Buffer> {
   const length = snappyUncompressedLength(block);
-  if (length > MAX_DECOMPRESSED_BYTES) throw new Error(`snappy: block declares ${length} bytes, more than ${MAX_DECOMPRESSED_BYTES}`);
+  if (length > decompressedCap(block.length)) throw new Error(`snappy: block declares ${length} bytes, over its cap of ${decompressedCap(block.length)}`);
   return (block.length < INLINE_BELOW_BYTES ? snappy.uncompressSync(block, { asBuffer: true }) : await snappy.uncompress(block, { asBuffer: true })) as Buffer;
 }
 

@@ -132,6 +132,9 @@ export class OutboundConsumer {
       heartbeatInterval: this.opts.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(this.opts.sessionTimeoutMs, this.opts.drainMs + 10000),
       maxBytesPerPartition: 256 * 1024,
+      // One fetch at most 4 MiB (kafkajs' default is 10): with compressed batches capped at 64 ×
+      // their size (compression.ts), a fetch expands to at most 256 MiB, whatever its batches hold.
+      maxBytes: 4 * 1024 * 1024,
       minBytes: this.opts.fetchMinBytes ?? 1,
       maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? 500,
       allowAutoTopicCreation: false,

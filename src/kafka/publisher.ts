@@ -273,17 +273,19 @@ export class Publisher {
    *
    * A refusal (RECORD_REFUSED) is about some record(s) of the batch, and kafkajs reports only the
    * first failing partition of a request: the batch is halved until the refused record is alone.
-   * The producer is replaced before each retry: the partitions of the same request that the broker
+   * The producer is replaced after a refusal (and on a producer-state error): the partitions of the same request that the broker
    * did write have had their sequence numbers rolled back by kafkajs, and the idempotent producer
    * would otherwise fail them with OUT_OF_ORDER_SEQUENCE_NUMBER. Their records are written again
    * (duplicates with the same eventId, which consumers drop; correlation entries are idempotent).
    */
   private async deliver(items: Item[]): Promise<void> {
-    const known = this.tooLarge.empty ? -1 : items.findIndex((i) => this.tooLarge.refusal(i.record.topic, i.bytes) !== null);
-    if (known >= 0) {
-      // Around it in order, so a replacement lands where the refused record was.
+    let refusal: PublishError | null = null;
+    const known = this.tooLarge.empty ? -1 : items.findIndex((i) => (refusal = this.tooLarge.refusal(i.record.topic, i.bytes)) !== null);
+    if (known >= 0 && refusal !== null) {
+      // Around it in order, so a replacement lands where the refused record was. The refusal is
+      // taken now: the learned limit may expire while the records before it are delivered.
       if (known > 0) await this.deliver(items.slice(0, known));
-      await this.refuse(items[known]!, this.tooLarge.refusal(items[known]!.record.topic, items[known]!.bytes)!);
+      await this.refuse(items[known]!, refusal);
       if (known + 1 < items.length) await this.deliver(items.slice(known + 1));
       return;
     }

@@ -11,7 +11,8 @@
  * library stops reading the socket (`pause()`; the kernel's buffers fill and TCP flow control
  * slows the SMSC), and reading resumes once the answers bring the count down to half the cap.
  * While reading is paused nothing else is read either (responses, enquire_link): the session
- * holds new submits and does not count enquire_link deadlines then (session.ts).
+ * holds new submits, and neither enquire_link nor submit_sm_resp deadlines expire then — each
+ * starts again (session.ts, submitter.ts): an answer may be waiting unread behind the pause.
  */
 import type { Logger } from 'pino';
 import { coalesceWrites, deliverSmFromPdu, deliverSmResp, smpp, type LibrarySession, type Pdu } from './library.js';

@@ -24,8 +24,9 @@ export const MAX_PDU_OCTETS = 16384;
 
 /**
  * SMPP 3.4 §5.2.1–5.2.2: system_id is a C-Octet String of at most 16 octets and password of 9,
- * each with its NUL — 15 and 8 octets of text. Longer ones are sent as given (SMSCs whose
- * provider documents longer credentials exist); a 3.4 SMSC refuses them, typically with 0x02.
+ * each with its NUL — 15 and 8 octets of text. Longer ones stop the process at start unless
+ * SMPP_ALLOW_LONG_CREDENTIALS is set (SMSCs whose provider documents longer credentials exist);
+ * a 3.4 SMSC refuses them, typically with 0x02.
  */
 export const BIND_FIELD_LIMITS = { system_id: 15, password: 8 } as const;
 

@@ -257,6 +257,7 @@ export class SmppSession extends EventEmitter {
       nextSequence: () => this.nextSequence(conn),
       addTimer: (ms, fire) => this.addTimer(conn, ms, fire),
       forgetTimer: (timer) => conn.timers.delete(timer),
+      readingPaused: () => this.inbound.isPaused(lib),
     };
     this.conn = conn;
     this.lastLib = lib;

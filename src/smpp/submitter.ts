@@ -22,6 +22,8 @@ export interface SubmitLink {
   addTimer(ms: number, fire: () => void): NodeJS.Timeout;
   /** The timer ended on its own (response arrived): the teardown need not clear it. */
   forgetTimer(timer: NodeJS.Timeout): void;
+  /** We stopped reading this connection (deliver_sm back-pressure): answers may sit unread in the socket. */
+  readingPaused(): boolean;
 }
 
 export type SubmitCounters = Pick<SessionCounters, 'submitsSent' | 'responses' | 'throttled' | 'timeouts' | 'ambiguous'>;
@@ -185,6 +187,15 @@ export class Submitter {
    * request still gets its full timeout (each ends between 1× and 2× the timeout).
    */
   private onTimeout(link: SubmitLink, sequence: number): void {
+    const waiting = this.window.inFlightEntry(sequence);
+    if (waiting && link.readingPaused()) {
+      // Our own back-pressure, not the SMSC's silence: the submit_sm_resp may be waiting unread in
+      // the socket. The deadline starts again, as enquire_link's does; the pause ends when our
+      // receipt handlers answer (each within RECEIPT_ACK_WAIT_MS).
+      link.forgetTimer(waiting.timer as NodeJS.Timeout);
+      waiting.timer = link.addTimer(this.opts.responseTimeoutMs, () => this.onTimeout(link, sequence));
+      return;
+    }
     const entry = this.window.settle(sequence);
     delete link.lib._callbacks[sequence];
     if (!entry) return;

@@ -52,6 +52,11 @@ export class SubmitWindow {
     this.inFlight.set(entry.sequenceNumber, entry);
   }
 
+  /** The in-flight entry of `sequenceNumber`, left in place (undefined if already settled). */
+  inFlightEntry(sequenceNumber: number): InFlightSubmit | undefined {
+    return this.inFlight.get(sequenceNumber);
+  }
+
   /** Removes an in-flight entry (clearing its timer); undefined if already settled. */
   settle(sequenceNumber: number): InFlightSubmit | undefined {
     const entry = this.inFlight.get(sequenceNumber);

@@ -91,6 +91,8 @@ export class HostileSmsc {
   onConnect: Buffer | null = null;
   /** When true, submit_sm is not answered. */
   silent = false;
+  /** Bytes written right before the next submit_sm_resp (once), e.g. a deliver_sm flood it must wait behind. */
+  beforeNextSubmitResp: Buffer | null = null;
   /** command_status of every bind response (0 = bound; e.g. 0x02 as a 3.4 SMSC answers an over-long password). */
   bindStatus = 0;
   readonly counters: HostileStats = { connections: 0, binds: 0, submitsAnswered: 0, deliverSmResps: 0, genericNacksReceived: 0, enquireLinks: 0, deliverSmRespsByStatus: {} };
@@ -152,6 +154,10 @@ export class HostileSmsc {
         return;
       case CMD.submit_sm:
         if (this.silent) return;
+        if (this.beforeNextSubmitResp) {
+          w(this.beforeNextSubmitResp);
+          this.beforeNextSubmitResp = null;
+        }
         this.counters.submitsAnswered += 1;
         w(pdu(CMD.submit_sm_resp, 0, seq, cstr(`HOSTILE-${++this.messageCounter}`)));
         return;

@@ -147,6 +147,40 @@ test('a flood of 3,000 deliver_sm against slow receipt handling: never more than
   }
 });
 
+test('a submit_sm_resp queued behind a deliver_sm flood while reading is paused is read after the pause: not AMBIGUOUS, no recycle, though the pause outlasts the response timeout', async () => {
+  const smsc = await HostileSmsc.start();
+  const cap = 20;
+  const session = new SmppSession(fastSessionOptions(smsc.port, { maxUnansweredDeliverSm: cap, responseTimeoutMs: 300 }));
+  let release: (() => void) | undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let inHandler = 0;
+  session.onDeliverSm(async () => {
+    inHandler += 1;
+    await gate;
+    return 0;
+  });
+  try {
+    session.start();
+    await waitFor(() => session.state === 'bound' && smsc.bound() === 1, 3000, 'bound');
+    // The SMSC answers the submit only after 100 deliver_sm: the answer sits behind the paused reader.
+    smsc.beforeNextSubmitResp = Buffer.concat(
+      Array.from({ length: 100 }, (_, i) => pdu(CMD.deliver_sm, 0, 20_000 + i, deliverSmBody({ text: Buffer.from(`id:QUEUED-${i} stat:DELIVRD err:000`) }))),
+    );
+    const submit = session.submit(gsmSubmit('393471234567', 'answered behind a flood'));
+    await waitFor(() => inHandler === cap, 3000, 'the cap reached');
+    await new Promise((r) => setTimeout(r, 3 * 300)); // three response timeouts with reading paused
+    assert.ok(session.deliverSmBackpressure().readPauses >= 1);
+    release!();
+    const r = await submit;
+    assert.ok(r.kind === 'response' && r.commandStatus === 0, `the submit was answered, not ${JSON.stringify(r)}`);
+    await waitFor(() => smsc.counters.deliverSmResps === 100, 5000, 'all 100 answered');
+    assert.deepEqual(session.stats().reconnectsByReason, {}, 'no recycle for a timeout of our own making');
+  } finally {
+    await session.close(100);
+    await smsc.close();
+  }
+});
+
 test('a bind refused with 0x02 logs what it usually means — the SMPP 3.4 limits, and which credential is over — and waits the long backoff', async () => {
   const smsc = await HostileSmsc.start();
   smsc.bindStatus = 0x02;

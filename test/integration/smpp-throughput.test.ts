@@ -1,7 +1,7 @@
 // Invariant: pacing keeps each session under the SMSC's strict per-second limit (≈0 throttled) while
 // reaching ≥ 80 % of the allowed rate; under a 0x58 storm the session slows down and nothing is lost.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { SmppPool } from '../../src/smpp/pool.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { fastSessionOptions, gsmSubmit, submitUntilAccepted, waitFor } from './smpp-helpers.js';
@@ -17,8 +17,17 @@ describe('SMPP throughput and pacing', () => {
     await sim.close();
   });
 
+  // A failed test must not leave its binds open: the next test's pool would wait on the account's
+  // cap, and the open sockets would keep the test process alive.
+  const pools = new Set<SmppPool>();
+  afterEach(async () => {
+    for (const pool of pools) await pool.close();
+    pools.clear();
+  });
+
   it('1,000 messages at 100/s/session over 4 sessions: < 1 % throttled, all accepted, ≥ 80 % of the allowed rate', async () => {
     const pool = new SmppPool({ spec: 'trx:4', maxBinds: 4, session: fastSessionOptions(sim.plainPort as number) });
+    pools.add(pool);
     pool.start();
     await waitFor(() => pool.boundCount() === 4, 3_000, '4 bound');
     const sessions = pool.sessions();
@@ -54,6 +63,7 @@ describe('SMPP throughput and pacing', () => {
 
   it('0x58 storm (30 % throttled): sessions slow down, every message is still accepted, counters agree', async () => {
     const pool = new SmppPool({ spec: 'trx:3', maxBinds: 4, session: fastSessionOptions(sim.plainPort as number) });
+    pools.add(pool);
     pool.start();
     await waitFor(() => pool.boundCount() === 3, 3_000, '3 bound');
     const base = sim.stats();
@@ -84,6 +94,7 @@ describe('SMPP throughput and pacing', () => {
   it('an SMSC limit below ours (50/s): the rate falls under it within 2 s and nothing fails', async () => {
     sim.setBehaviour({ throughputPerSecond: 50 });
     const pool = new SmppPool({ spec: 'trx:1', maxBinds: 4, session: fastSessionOptions(sim.plainPort as number) });
+    pools.add(pool);
     pool.start();
     try {
       await waitFor(() => pool.boundCount() === 1, 3_000, 'bound');

@@ -11,6 +11,8 @@ import {
   COMPRESSION_TYPES,
   INLINE_BELOW_BYTES,
   MAX_DECOMPRESSED_BYTES,
+  decompressedCap,
+  lz4FrameBound,
   XERIAL_MAGIC,
   gzipCodec,
   isXerialFramed,
@@ -98,10 +100,27 @@ test('compression: a truncated xerial block is an error, not a short batch', asy
 test('compression: a bomb is refused before allocation (snappy preamble, zlib maxOutputLength)', async () => {
   const huge = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x7f]); // varint ≈ 34 GB
   assert.ok(snappyUncompressedLength(huge) > MAX_DECOMPRESSED_BYTES);
-  await assert.rejects(snappyCodec.decompress(huge), /more than/);
+  await assert.rejects(snappyCodec.decompress(huge), /over its cap/);
   const zeros = Buffer.alloc(MAX_DECOMPRESSED_BYTES + 1024);
   await assert.rejects(gzipCodec.decompress(zlib.gzipSync(zeros)));
   await assert.rejects(zstdCodec.decompress(zlib.zstdCompressSync(zeros)));
+});
+
+test('compression: the cap follows the input (≤ 64 × the compressed size, ≥ 1 MiB, ≤ 64 MiB), lz4 frames included, walked before decompressing', async () => {
+  assert.equal(decompressedCap(10), 1024 * 1024);
+  assert.equal(decompressedCap(100_000), 6_400_000);
+  assert.equal(decompressedCap(10_000_000), MAX_DECOMPRESSED_BYTES);
+  // 8 MiB of zeros packs to a few KB in every codec: ratios no SMS batch has, refused before allocation
+  const zeros = Buffer.alloc(8 * 1024 * 1024);
+  await assert.rejects(gzipCodec.decompress(zlib.gzipSync(zeros)));
+  await assert.rejects(zstdCodec.decompress(zlib.zstdCompressSync(zeros)));
+  await assert.rejects(lz4Codec.decompress(lz4.compressFrameSync(zeros)), /over the cap/);
+  // (snappy cannot go past ~21:1 — a framed batch of zeros stays under its cap and decodes)
+  assert.equal((await snappyCodec.decompress(await xerialFrame(zeros))).length, zeros.length);
+  // a batch under 1 MiB passes whatever its ratio
+  const small = Buffer.alloc(900 * 1024, 7);
+  for (const codec of [gzipCodec, zstdCodec, lz4Codec, snappyCodec]) assert.deepEqual(await codec.decompress(await codec.compress({ buffer: small })), small);
+  assert.ok(lz4FrameBound(lz4.compressFrameSync(small)) >= small.length);
 });
 
 test('compression: lz4 output is a standard LZ4 frame (magic 0x184D2204, independent blocks)', async () => {
