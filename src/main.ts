@@ -25,6 +25,11 @@ export async function runConnector(): Promise<void> {
   try {
     app = await startApp(config, logger);
   } catch (err) {
+    // A setting only the services can refute (e.g. SCHEMA_SUBJECT_STRICT against a registry without the endpoint).
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       // The health/metrics port is the first thing bound: a clash is a setting to change, not a crash.
       process.stderr.write(`configuration error: HTTP_PORT: port ${config.httpPort} is already in use by another process\n`);

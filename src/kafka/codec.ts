@@ -127,6 +127,7 @@ export class AvroCodec {
       this.writers.set(contract, writer(id, contract));
       if (contract === 'outbound') this.schemas.trustOwn(id);
     }
+    await this.schemas.requireSubjectListing();
   }
 
   private async register(contract: Contract, subject: string): Promise<number> {

@@ -7,7 +7,7 @@
  */
 import type { Agent } from 'node:https';
 import { RegistryUnavailableError } from './errors.js';
-import { fetchWithAgent, registryAgent, type RegistryPem } from './registry-tls.js';
+import { MAX_REGISTRY_ANSWER_BYTES, fetchWithAgent, registryAgent, type RegistryPem } from './registry-tls.js';
 
 export interface RegistryConfig {
   url: string;
@@ -58,7 +58,7 @@ export class RegistryHttp {
         ? await fetchWithAgent(url, { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}), signal }, this.agent)
         : await fetch(url, { ...init, headers, signal });
       status = res.status;
-      text = await res.text();
+      text = await cappedText(res);
     } catch (err) {
       throw new RegistryUnavailableError(`schema registry did not answer ${init.method ?? 'GET'} ${path} within ${this.timeoutMs} ms: ${describe(err)}`, { cause: err });
     }
@@ -68,6 +68,20 @@ export class RegistryHttp {
     }
     return { status, json };
   }
+}
+
+/** The body as text, refused past MAX_REGISTRY_ANSWER_BYTES (read in chunks, never whole). */
+async function cappedText(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    bytes += chunk.length;
+    if (bytes > MAX_REGISTRY_ANSWER_BYTES) break; // leaving the loop cancels the stream
+    chunks.push(chunk);
+  }
+  if (bytes > MAX_REGISTRY_ANSWER_BYTES) throw new Error(`answer over ${MAX_REGISTRY_ANSWER_BYTES} bytes`);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJson(text: string): unknown {

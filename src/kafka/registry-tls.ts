@@ -22,13 +22,24 @@ export function registryAgent(url: string, pem: RegistryPem | null | undefined):
   });
 }
 
+/** No schema answer is near this: a larger one is a misbehaving registry or proxy (an outage), not read whole. */
+export const MAX_REGISTRY_ANSWER_BYTES = 1024 * 1024;
+
 /** `fetch` for a string body over `agent`, with the same abort signal; answers a standard `Response`. */
 export function fetchWithAgent(url: string, init: { method?: string; headers?: Headers; body?: string; signal?: AbortSignal }, agent: Agent): Promise<Response> {
   return new Promise((resolve, reject) => {
     const headers = Object.fromEntries(init.headers?.entries() ?? []);
     const req = request(url, { method: init.method ?? 'GET', headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (bytes > MAX_REGISTRY_ANSWER_BYTES) {
+          req.destroy(new Error(`answer over ${MAX_REGISTRY_ANSWER_BYTES} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
       res.on('end', () => {
         const status = res.statusCode ?? 502;
         // a Response may carry no body with these statuses, and only statuses 200-599

@@ -60,6 +60,7 @@ function verdictOf(id: number, judge: () => BodyDecoder): Verdict {
   try {
     return { accepted: true, decode: judge() };
   } catch (err) {
+    if (err instanceof RegistryUnavailableError) throw err;
     if (err instanceof PoisonRecordError) return { accepted: false, refusal: err };
     return { accepted: false, refusal: new PoisonRecordError('SCHEMA_MISMATCH', `schema id ${id}: ${(err as Error)?.message ?? String(err)}`, { cause: err }) };
   }
@@ -73,9 +74,18 @@ function writerType(id: number, registered: RegisteredSchema): Type {
   if (registered.references.length > 0) {
     refuse('SCHEMA_MISMATCH', `schema id ${id} uses schema references, which the connector does not resolve`);
   }
+  let json: unknown;
+  try {
+    // A bare type name (`string`, `com.acme.Sms`) is a schema too, as some registries store primitives.
+    json = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(registered.schema) ? registered.schema : JSON.parse(registered.schema);
+  } catch (err) {
+    // A registry validates what it stores: text that is not even JSON was garbled on the way (a
+    // proxy, a truncated answer) — an outage to wait out, never a verdict cached against the id.
+    throw new RegistryUnavailableError(`schema registry answered schema id ${id} with text that is not JSON (${(err as Error).message})`, { cause: err });
+  }
   let type: Type;
   try {
-    type = avsc.Type.forSchema(JSON.parse(registered.schema) as avsc.Schema);
+    type = avsc.Type.forSchema(json as avsc.Schema);
   } catch (err) {
     return refuse('SCHEMA_MISMATCH', `schema id ${id} is not a valid Avro schema: ${(err as Error).message}`);
   }

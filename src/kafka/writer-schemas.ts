@@ -6,6 +6,7 @@
  * a schema, a 404 while the registry does not serve our own schema either) throws
  * RegistryUnavailableError and caches nothing: the record waits, it is not the record's fault.
  */
+import { ConfigError } from '../config-error.js';
 import { PoisonRecordError, RegistryUnavailableError } from './errors.js';
 import type { RegistryHttp } from './registry-http.js';
 import { judgeAny, judgeOutbound, registeredSchema, VerdictCache, type Verdict } from './schema-trust.js';
@@ -26,8 +27,9 @@ export class WriterSchemas {
   private readonly verdicts: Record<Purpose, VerdictCache> = { outbound: new VerdictCache(), any: new VerdictCache() };
   /** One registry lookup per id at a time, however many records of it arrive together. */
   private readonly judging = new Map<string, Promise<Verdict>>();
-  /** Our own registered SmsOutbound id: what a 404 is checked against. */
+  /** Our own registered SmsOutbound id: what a 404 is checked against; its verdict is never evicted. */
   private ownId: number | undefined;
+  private ownVerdict: Verdict | undefined;
 
   constructor(
     private readonly http: RegistryHttp,
@@ -37,17 +39,36 @@ export class WriterSchemas {
   /** Our own outbound schema is the reader itself: its records never wait for a lookup. */
   trustOwn(id: number): void {
     this.ownId = id;
-    this.verdicts.outbound.set(id, judgeOutbound(id, { schemaType: 'AVRO', schema: this.opts.readerSchema, references: [] }, this.opts.readerSchema));
+    this.ownVerdict = judgeOutbound(id, { schemaType: 'AVRO', schema: this.opts.readerSchema, references: [] }, this.opts.readerSchema);
+  }
+
+  /**
+   * SCHEMA_SUBJECT_STRICT needs `GET /schemas/ids/{id}/versions`; a registry without it would make
+   * every new id an outage that never ends. Checked once at start with our own id: throws
+   * ConfigError naming the switch when the registry does not list our subject for it.
+   */
+  async requireSubjectListing(): Promise<void> {
+    if (!this.opts.subjectStrict || this.ownId === undefined) return;
+    const answer = await this.http.call(`/schemas/ids/${this.ownId}/versions`);
+    const listed = Array.isArray(answer.json) ? answer.json.map((v) => (v as { subject?: unknown })?.subject) : [];
+    if (answer.status === 200 && listed.includes(this.opts.outboundSubject)) return;
+    if (answer.status >= 500) throw new RegistryUnavailableError(`schema registry answered HTTP ${answer.status} to GET /schemas/ids/${this.ownId}/versions`);
+    throw new ConfigError(
+      'SCHEMA_SUBJECT_STRICT',
+      `SCHEMA_SUBJECT_STRICT: the registry does not list subjects per schema id (GET /schemas/ids/${this.ownId}/versions answered HTTP ${answer.status}` +
+        `${answer.status === 200 ? ` without ${this.opts.outboundSubject}` : ''}); set it to false or use a registry with that endpoint`,
+    );
   }
 
   /** The cached verdict, synchronously (undefined: not judged yet). */
   known(id: number, purpose: Purpose): Verdict | undefined {
+    if (id === this.ownId && purpose === 'outbound') return this.ownVerdict;
     return this.verdicts[purpose].get(id);
   }
 
   /** The verdict, looked up once per id; throws RegistryUnavailableError (or UNKNOWN_SCHEMA_ID poison). */
   verdict(id: number, purpose: Purpose): Promise<Verdict> {
-    const cached = this.verdicts[purpose].get(id);
+    const cached = this.known(id, purpose);
     if (cached) return Promise.resolve(cached);
     const key = `${purpose}:${id}`;
     let pending = this.judging.get(key);
@@ -93,7 +114,9 @@ export class WriterSchemas {
 
   /**
    * A 404 is only proof of an unknown id if the registry is otherwise healthy (a wrong base URL, a
-   * proxy or a registry half-up also answer 404): check that our own schema id still resolves.
+   * proxy or a registry half-up also answer 404): check that our own schema id still resolves —
+   * each time, never from a cached answer: a registry that starts answering 404 to everything must
+   * not have its first 404s taken as proof. Unknown ids are not cached either (registered a moment later).
    */
   private async notFound(id: number): Promise<Error> {
     if (await this.servesOurSchema()) return new PoisonRecordError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
@@ -110,3 +133,4 @@ export class WriterSchemas {
     }
   }
 }
+

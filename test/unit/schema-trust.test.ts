@@ -65,7 +65,9 @@ test('acceptance: which writer schemas are accepted and which are refused, with 
   for (const [what, schema, expected] of cases) {
     assert.equal(refusalOf(judgeOutbound(7, avro(schema), READER)), expected, what);
   }
-  assert.equal(refusalOf(judgeOutbound(7, avro('{"type": "nope"'), READER)), 'SCHEMA_MISMATCH', 'text that is not Avro');
+  assert.equal(refusalOf(judgeOutbound(7, avro('{"type": "nope"}'), READER)), 'SCHEMA_MISMATCH', 'JSON that is not Avro');
+  // Text that is not even JSON was garbled on the way (a registry validates what it stores): an outage, no verdict.
+  assert.throws(() => judgeOutbound(7, avro('{"type": "nope"'), READER), RegistryUnavailableError, 'truncated schema text');
   assert.equal(refusalOf(judgeOutbound(7, { ...avro(readerJson()), references: [{ name: 'x', subject: 's', version: 1 }] }, READER)), 'SCHEMA_MISMATCH', 'references');
 });
 
