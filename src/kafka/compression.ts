@@ -47,16 +47,16 @@ export interface BatchCodec {
 /**
  * A batch that decompresses to more than its cap is refused instead of allocated: a few hundred KB
  * of zstd or gzip can expand to gigabytes. The cap is tied to the input — at most
- * MAX_EXPANSION × its compressed size, never under 1 MiB (any small batch passes, whatever its
- * ratio) and never over 64 MiB — so that one fetch (maxBytes, see outbound-consumer.ts) can expand
- * to at most MAX_EXPANSION × its size, not to 64 MiB per batch it holds. Producer batches are ≤ 1 MB
- * by default (librdkafka, the Java client) and SMS records compress 2–10 × (bench:compression).
+ * MAX_EXPANSION × its compressed size (LZ4's own ceiling, ~255:1; gzip and zstd go past 1000:1 only on
+ * degenerate input), never under 4 MiB (any batch a producer builds with default settings passes,
+ * whatever its ratio: librdkafka's batch.size is 1 MB, the Java client's 16 KB) and never over 64 MiB.
  * Enforced where the format lets us know or stop early: zlib's maxOutputLength, snappy's length
- * preamble, and the block sizes of an LZ4 frame walked before decompressing.
+ * preamble, and the block sizes of an LZ4 frame walked before decompressing. (F18 caught a tighter
+ * 64 × / 1 MiB cap refusing legitimate batches of repetitive text.)
  */
 export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
-export const MIN_DECOMPRESSED_CAP_BYTES = 1024 * 1024;
-export const MAX_EXPANSION = 64;
+export const MIN_DECOMPRESSED_CAP_BYTES = 4 * 1024 * 1024;
+export const MAX_EXPANSION = 255;
 
 export function decompressedCap(compressedBytes: number): number {
   return Math.min(MAX_DECOMPRESSED_BYTES, Math.max(MIN_DECOMPRESSED_CAP_BYTES, MAX_EXPANSION * compressedBytes));

@@ -206,7 +206,12 @@ test('F18: Kafka-side fuzz — random, foreign, unbounded and oversized records 
       await waitUntil(() => {
         const summarised = new Set(fx.events().filter((e) => e.source === 'SUMMARY').map((e) => e.id));
         return [...goodIds].every((id) => summarised.has(id));
-      }, 120000, `round ${round + 1}: every good record summarised`);
+      }, 120000, `round ${round + 1}: every good record summarised`).catch((err: Error) => {
+        const summarised = new Set(fx.events().filter((e) => e.source === 'SUMMARY').map((e) => e.id));
+        const waiting = [...goodIds].filter((id) => !summarised.has(id));
+        const problems = fx.log.lines.filter((l) => Number(l['level']) >= 40).slice(-8).map((l) => `${String(l['msg'])} ${JSON.stringify(l['err'] ?? l['reason'] ?? '')}`.slice(0, 300));
+        throw new Error(`${err.message} (seed ${SEED}; ${waiting.length} waiting, e.g. ${waiting.slice(0, 3).join(', ')}; last warnings: ${problems.join(' | ')})`);
+      });
       heap.push(heapAfterGc());
     }
     const elapsedMs = Date.now() - t0;
