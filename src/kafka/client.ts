@@ -7,6 +7,7 @@ import * as tls from 'node:tls';
 import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from 'pino';
 import { registerCompressionCodecs } from './compression.js';
+import type { TlsFiles } from '../config-posture.js';
 
 export interface KafkaClientConfig {
   brokers: string[];
@@ -14,7 +15,7 @@ export interface KafkaClientConfig {
   ssl: boolean;
   sasl: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | null;
   /** PEM text of KAFKA_SSL_CA_FILE / _CERT_FILE / _KEY_FILE (a private CA, mutual TLS); default none. */
-  pem?: { ca: string | null; cert: string | null; key: string | null };
+  pem?: TlsFiles;
   /** How many times a failed connection or request is retried (default 10, ≈ 30 s: outlasts a broker restart). */
   retries?: number;
 }

@@ -5,12 +5,10 @@
  * Without these files nothing here is used and Node's public CA list applies.
  */
 import { Agent, request } from 'node:https';
+import type { TlsFiles } from '../config-posture.js';
 
-export interface RegistryPem {
-  ca: string | null;
-  cert: string | null;
-  key: string | null;
-}
+/** The registry's PEM files as read at start (config-posture.ts): one shape for every TLS client. */
+export type RegistryPem = TlsFiles;
 
 /** An agent for the registry's https:// URL, or undefined when no CA or client certificate is given. */
 export function registryAgent(url: string, pem: RegistryPem | null | undefined): Agent | undefined {
