@@ -15,6 +15,8 @@
  *
  * Env knobs: KSC_TEST_CONCURRENCY (integration files in parallel, default 2),
  *            KSC_TEST_TIMEOUT_MS (per-test timeout, default 300000),
+ *            KSC_TEST_RUN_BUDGET_MS (one runner invocation — unit, integration or faults — is stopped
+ *              and counted failed past it; default 2400000),
  *            KSC_TEST_FILTER (substring: only files whose path contains it).
  * The last line is a plain total: `tests: N passed, N failed[, N skipped]`.
  */
@@ -37,6 +39,7 @@ const extended = args.has('--extended');
 const mode: 'all' | 'unit' | 'faults' = args.has('--unit') ? 'unit' : args.has('--faults') || faultsCi || extended ? 'faults' : 'all';
 const concurrency = Number(process.env['KSC_TEST_CONCURRENCY'] ?? 2);
 const perTestTimeoutMs = Number(process.env['KSC_TEST_TIMEOUT_MS'] ?? 300_000);
+const runBudgetMs = Number(process.env['KSC_TEST_RUN_BUDGET_MS'] ?? 2_400_000);
 const filter = process.env['KSC_TEST_FILTER'];
 
 const totals: Totals = { pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 };
@@ -81,6 +84,9 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
       '--test-reporter=tap',
       `--test-concurrency=${conc}`,
       `--test-timeout=${perTestTimeoutMs}`,
+      // A failed test can leave a socket or timer open; without this its file's process never exits
+      // and the runner waits on it for ever (a CI run hung 90 min on one such file).
+      '--test-force-exit',
       ...files,
     ];
     log(`${label}: node ${nodeArgs.slice(0, 6).join(' ')} <${files.length} files>`);
@@ -90,6 +96,15 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     currentChild = child;
+    // The last guard: whatever still hangs, the run ends with a failure and a line saying why.
+    let overBudget = false;
+    const watchdog = setTimeout(() => {
+      overBudget = true;
+      log(`${label}: still running after ${runBudgetMs / 1000} s (KSC_TEST_RUN_BUDGET_MS); stopping it`);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    }, runBudgetMs);
+    watchdog.unref();
     const found: Partial<Totals> = {};
     let buf = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -105,15 +120,17 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
       }
     });
     child.on('close', (code, signal) => {
+      clearTimeout(watchdog);
       currentChild = undefined;
       for (const k of Object.keys(totals) as (keyof Totals)[]) totals[k] += found[k] ?? 0;
       const sawSummary = found.pass !== undefined || found.fail !== undefined;
+      if (overBudget && sawSummary) totals.fail += 1;
       if (!sawSummary) {
         // the runner died before summarising: count it as a failure so the total never lies
         totals.fail += 1;
         log(`${label}: node's test runner ended without a summary (code ${code}, signal ${signal})`);
       }
-      resolve(code === 0 && sawSummary && (found.fail ?? 0) === 0 && (found.cancelled ?? 0) === 0);
+      resolve(!overBudget && code === 0 && sawSummary && (found.fail ?? 0) === 0 && (found.cancelled ?? 0) === 0);
     });
   });
 }
