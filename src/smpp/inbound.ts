@@ -11,8 +11,9 @@
  * library stops reading the socket (`pause()`; the kernel's buffers fill and TCP flow control
  * slows the SMSC), and reading resumes once the answers bring the count down to half the cap.
  * While reading is paused nothing else is read either (responses, enquire_link): the session
- * holds new submits, and neither enquire_link nor submit_sm_resp deadlines expire then — each
- * starts again (session.ts, submitter.ts): an answer may be waiting unread behind the pause.
+ * holds new submits, and an enquire_link or submit_sm_resp deadline that finds reading paused
+ * now, or paused at any moment since it was set, starts again (session.ts, submitter.ts): an
+ * answer may be waiting unread behind the pause.
  */
 import type { Logger } from 'pino';
 import { coalesceWrites, deliverSmFromPdu, deliverSmResp, smpp, type LibrarySession, type Pdu } from './library.js';
@@ -41,10 +42,11 @@ export interface InboundContext {
   onReadingPaused: (paused: boolean) => void;
 }
 
-/** One connection's unanswered deliver_sm and whether we paused its reading. */
+/** One connection's unanswered deliver_sm, whether we paused its reading, and how often we did. */
 interface LinkLoad {
   unanswered: number;
   paused: boolean;
+  pauses: number;
 }
 
 export class InboundRequests {
@@ -76,6 +78,22 @@ export class InboundRequests {
   /** True while reading `lib` is paused for back-pressure. */
   isPaused(lib: LibrarySession | undefined): boolean {
     return lib ? (this.loads.get(lib)?.paused ?? false) : false;
+  }
+
+  /** A mark for readingHeldSince: it changes each time reading of `lib` pauses. */
+  pauseMark(lib: LibrarySession): number {
+    return this.loads.get(lib)?.pauses ?? 0;
+  }
+
+  /**
+   * True when reading of `lib` is paused now or was paused at any moment since `mark`: an answer
+   * awaited since then may have sat unread behind the pause. "Paused now" alone is not enough —
+   * under a flood reading pauses and resumes many times a second, and a deadline that fires in
+   * one of the short resumed spells finds its answer still queued behind thousands of deliver_sm.
+   */
+  readingHeldSince(lib: LibrarySession, mark: number): boolean {
+    const load = this.loads.get(lib);
+    return load !== undefined && (load.paused || load.pauses !== mark);
   }
 
   backpressure(): { peakUnanswered: number; readPauses: number } {
@@ -153,12 +171,13 @@ export class InboundRequests {
   /** Counts one deliver_sm taken in on `lib`; pauses reading at the cap. */
   private taken(lib: LibrarySession): LinkLoad {
     let load = this.loads.get(lib);
-    if (!load) this.loads.set(lib, (load = { unanswered: 0, paused: false }));
+    if (!load) this.loads.set(lib, (load = { unanswered: 0, paused: false, pauses: 0 }));
     load.unanswered += 1;
     if (load.unanswered > this.peakUnanswered) this.peakUnanswered = load.unanswered;
     if (!load.paused && load.unanswered >= this.ctx.maxUnanswered) {
       // Called from the library's 'pdu' event: its read loop checks `paused` before the next PDU.
       load.paused = true;
+      load.pauses += 1;
       this.readPauses += 1;
       lib.pause();
       this.logPause();

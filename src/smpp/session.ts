@@ -257,7 +257,8 @@ export class SmppSession extends EventEmitter {
       nextSequence: () => this.nextSequence(conn),
       addTimer: (ms, fire) => this.addTimer(conn, ms, fire),
       forgetTimer: (timer) => conn.timers.delete(timer),
-      readingPaused: () => this.inbound.isPaused(lib),
+      pauseMark: () => this.inbound.pauseMark(lib),
+      readingHeldSince: (mark) => this.inbound.readingHeldSince(lib, mark),
     };
     this.conn = conn;
     this.lastLib = lib;
@@ -426,10 +427,12 @@ export class SmppSession extends EventEmitter {
     const sequence = this.nextSequence(conn);
     this.counters.enquireLinksSent += 1;
     let timer: NodeJS.Timeout;
+    let pauseMark = this.inbound.pauseMark(conn.lib);
     const expire = (): void => {
-      if (this.inbound.isPaused(conn.lib)) {
-        // We stopped reading (back-pressure): the answer may be waiting unread in the socket. The
-        // deadline starts again; the pause ends when our own receipt handlers answer.
+      if (this.inbound.readingHeldSince(conn.lib, pauseMark)) {
+        // We stopped reading (back-pressure) during the wait: the answer may be waiting unread in
+        // the socket. The deadline starts again; pauses end when our own receipt handlers answer.
+        pauseMark = this.inbound.pauseMark(conn.lib);
         timer = this.addTimer(conn, this.opts.enquireLinkTimeoutMs, expire);
         return;
       }

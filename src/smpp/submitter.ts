@@ -22,8 +22,10 @@ export interface SubmitLink {
   addTimer(ms: number, fire: () => void): NodeJS.Timeout;
   /** The timer ended on its own (response arrived): the teardown need not clear it. */
   forgetTimer(timer: NodeJS.Timeout): void;
-  /** We stopped reading this connection (deliver_sm back-pressure): answers may sit unread in the socket. */
-  readingPaused(): boolean;
+  /** A mark for readingHeldSince (deliver_sm back-pressure). */
+  pauseMark(): number;
+  /** We stopped reading this connection at some moment since `mark`: answers may sit unread in the socket. */
+  readingHeldSince(mark: number): boolean;
 }
 
 export type SubmitCounters = Pick<SessionCounters, 'submitsSent' | 'responses' | 'throttled' | 'timeouts' | 'ambiguous'>;
@@ -151,7 +153,7 @@ export class Submitter {
     }
     this.pacer.take(now);
     this.opts.counters.submitsSent += 1;
-    const timer = link.addTimer(this.opts.responseTimeoutMs, () => this.onTimeout(link, sequence));
+    const timer = link.addTimer(this.opts.responseTimeoutMs, this.onTimeout.bind(this, link, sequence, link.pauseMark()));
     this.window.add({ sequenceNumber: sequence, sentAt: now, resolve: waiting.resolve, timer });
   }
 
@@ -186,14 +188,14 @@ export class Submitter {
    * sends nothing more and is recycled once its window is empty, so every other in-flight
    * request still gets its full timeout (each ends between 1× and 2× the timeout).
    */
-  private onTimeout(link: SubmitLink, sequence: number): void {
+  private onTimeout(link: SubmitLink, sequence: number, pauseMark: number): void {
     const waiting = this.window.inFlightEntry(sequence);
-    if (waiting && link.readingPaused()) {
+    if (waiting && link.readingHeldSince(pauseMark)) {
       // Our own back-pressure, not the SMSC's silence: the submit_sm_resp may be waiting unread in
       // the socket. The deadline starts again, as enquire_link's does; the pause ends when our
       // receipt handlers answer (each within RECEIPT_ACK_WAIT_MS).
       link.forgetTimer(waiting.timer as NodeJS.Timeout);
-      waiting.timer = link.addTimer(this.opts.responseTimeoutMs, () => this.onTimeout(link, sequence));
+      waiting.timer = link.addTimer(this.opts.responseTimeoutMs, this.onTimeout.bind(this, link, sequence, link.pauseMark()));
       return;
     }
     const entry = this.window.settle(sequence);
