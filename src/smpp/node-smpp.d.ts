@@ -1,9 +1,11 @@
 /**
- * Typed declaration of the parts of node-smpp 0.5.1 (npm `smpp`) this project uses.
- * There is no @types package. The library is CommonJS: import it as `import smpp from 'smpp'`
+ * Typed declaration of the parts of node-smpp 0.5.1 (npm `smpp`) this project uses, and no more:
+ * there is no @types package. The library is CommonJS: import it as `import smpp from 'smpp'`
  * (named ESM imports are not reliable because most exports are copied in a loop).
  *
- * Only `src/smpp/*` and `src/simulator/*` may import `smpp` (see DESIGN.md, code layout).
+ * Only library.ts and pdu-decode.ts import `smpp`; the session layer and the simulator reach it
+ * through library.ts (docs/node-smpp.md). The field-table types below (FieldType … TlvDef) are
+ * what pdu-decode.ts reads; the version is pinned exactly in package.json because of them.
  */
 declare module 'smpp' {
   import { EventEmitter } from 'node:events';
@@ -13,9 +15,7 @@ declare module 'smpp' {
     /** Field codec of one PDU parameter (body field or TLV). */
     interface FieldType {
       read(buffer: Buffer, offset: number, length?: number): unknown;
-      write(value: unknown, buffer: Buffer, offset: number): void;
       size(value: unknown): number;
-      default: unknown;
     }
 
     /** A decode/encode filter attached to a field; `this` is the PDU. */
@@ -26,7 +26,6 @@ declare module 'smpp' {
 
     interface ParamDef {
       type: FieldType;
-      default?: unknown;
       filter?: FieldFilter;
     }
 
@@ -107,15 +106,11 @@ declare module 'smpp' {
 
     function createServer(options: ServerOptions, listener?: (session: Session) => void): Server;
     function connect(options: SessionOptions, listener?: () => void): Session;
-    function addTLV(tag: string, options: TlvDef): void;
 
     const commands: Record<string, CommandDef>;
     const commandsById: Record<number, CommandDef>;
     const tlvs: Record<string, TlvDef>;
     const tlvsById: Record<number, TlvDef>;
-    const types: Record<string, FieldType> & { tlv: Record<string, FieldType> };
-    const filters: Record<string, FieldFilter> | undefined;
-    const errors: Record<string, number>;
   }
 
   export = smpp;

@@ -1,14 +1,17 @@
 /**
- * The bytes of the two PDUs the connector writes once per message — submit_sm and deliver_sm_resp
- * — encoded directly, in one pass into one buffer.
+ * The write direction of the codec, and the wire's limits: the bytes of the two PDUs the connector
+ * writes once per message — submit_sm and deliver_sm_resp — encoded directly, in one pass into
+ * one buffer; the framing limits the read direction (pdu-decode.ts) enforces.
  *
  * Why by hand, beside node-smpp's encoder: node-smpp encodes any PDU generically — it builds an
  * object with every field, walks its keys (the prototype's methods included) three times, runs
- * a filter function per field and allocates a buffer per string. For these two fixed layouts
- * that was 7–8 % of the connector's CPU in the end-to-end benchmark (profile in BENCHMARKS.md);
- * written out it is a few hundred nanoseconds. The output is byte-for-byte node-smpp's (a property
- * test encodes random PDUs both ways), and node-smpp still sends it: the session hands these bytes
- * to the library's send() as the PDU's toBuffer().
+ * a filter function per field and allocates a buffer per string (docs/node-smpp.md, defect 19).
+ * For these two fixed layouts that was 7–8 % of the connector's CPU in the end-to-end benchmark;
+ * written out it is a few hundred nanoseconds (`npm run bench:codec`). The output is byte-for-byte
+ * node-smpp's (property tests in test/unit/pdu-bytes.test.ts encode random PDUs both ways), and
+ * node-smpp still sends it: library.ts hands these bytes to the library's send() as the PDU's
+ * toBuffer(). The PDUs sent a few times per connection (bind, enquire_link, unbind, generic_nack)
+ * stay with node-smpp's encoder.
  *
  * Pure: no `smpp` import, no I/O.
  */
@@ -39,7 +42,7 @@ export const HEADER_OCTETS = 16;
  * length is 16 bits): 16 header + at most 348 mandatory-field octets (deliver_sm's, its C-strings
  * at their maximum sizes) + 4 + 65,535 = 65,903. The rest (7,825 octets) leaves room for the other TLVs an SMSC adds (receipted_message_id,
  * message_state, network_error_code, vendor tags). node-smpp's own limit, 16 KiB, refused a
- * legal long MO or receipt by dropping the link, and the SMSC's re-send looped it.
+ * legal long MO or receipt by dropping the link, and the SMSC's re-send looped it (defect 18).
  */
 export const MAX_INBOUND_PDU_OCTETS = 72 * 1024;
 
