@@ -31,6 +31,7 @@ import { OverdueSweeper } from './pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from './pipeline/receipt-processor.js';
 import { sleep } from './pipeline/sleep.js';
 import { SmppPool } from './smpp/pool.js';
+import { formatSessionSpec } from './smpp/pool-spec.js';
 import * as inst from './app/instrument.js';
 import { poolSubmitPort } from './app/submit-port.js';
 
@@ -155,7 +156,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
 
   const sessionCount = config.smpp.sessions.reduce((n, s) => n + s.count, 0);
   p.pool = new SmppPool({
-    spec: config.smpp.sessions.map((s) => `${s.mode}:${s.count}`).join(','),
+    spec: config.smpp.sessions,
     maxBinds: config.smpp.accountMaxBinds,
     bindSlots: 0, // opened once the group assigner hands this replica its slots
     drainMs: Math.min(config.shutdownDrainMs, 5000),
@@ -247,7 +248,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
     assigners: [
       createBindSlotAssigner({
         requestedBinds: sessionCount,
-        sessions: config.smpp.sessions.map((s) => `${s.mode}:${s.count}`).join(','),
+        sessions: formatSessionSpec(config.smpp.sessions),
         cap: config.smpp.accountMaxBinds,
       }),
     ],

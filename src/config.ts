@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { maxEchoBytes, type RequestBounds } from './pipeline/request-bounds.js';
 import { ConfigError } from './config-error.js';
+import { SessionSpecError, parseSessionSpec, type SessionSpecEntry } from './smpp/pool-spec.js';
 import { COMPRESSION_NAMES, DEFAULT_COMPRESSION, type CompressionName } from './kafka/compression-names.js';
 import {
   KAFKA_TLS_FILES,
@@ -24,13 +25,6 @@ import {
 
 export { ConfigError } from './config-error.js';
 export { SMPP_CREDENTIAL_LIMITS, securityWarnings, type TlsFiles } from './config-posture.js';
-
-export type BindMode = 'tx' | 'rx' | 'trx';
-
-export interface SessionSpec {
-  mode: BindMode;
-  count: number;
-}
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 const int = (min: number, max: number) =>
@@ -51,10 +45,6 @@ const brokerList = z
   .string()
   .regex(/^[^,\s:]+:\d{1,5}(,[^,\s:]+:\d{1,5})*$/, 'a comma-separated list of host:port');
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s):// URL');
-const sessionsSpec = z
-  .string()
-  .regex(/^(tx|rx|trx):\d+(,(tx|rx|trx):\d+)*$/, 'a list like trx:4 or tx:2,rx:2 (modes tx, rx, trx)')
-  .transform(parseSessionSpec);
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 const saslMechanism = z.enum(['plain', 'scram-sha-256', 'scram-sha-512']);
 
@@ -128,7 +118,8 @@ const envSchema = z.object({
    * (the SMSC would answer the bind with a bare 0x02). Set true only where the provider documents longer ones.
    */
   SMPP_ALLOW_LONG_CREDENTIALS: bool.default(false),
-  SMPP_SESSIONS: sessionsSpec.default(parseSessionSpec('trx:4')),
+  /** Binds of this replica by mode, parsed by smpp/pool-spec.ts (the one parser) in `toConfig`. */
+  SMPP_SESSIONS: nonEmpty.default('trx:4'),
   SMPP_ACCOUNT_MAX_BINDS: int(1, 64).default(4),
   SMPP_RATE_LIMIT: int(1, 100000).default(100),
   SMPP_RATE_MARGIN: fraction.default(0.02),
@@ -221,7 +212,8 @@ export interface Config {
     tlsServername: string;
     systemId: string;
     password: string;
-    sessions: SessionSpec[];
+    /** SMPP_SESSIONS, parsed and checked against the account cap. */
+    sessions: SessionSpecEntry[];
     accountMaxBinds: number;
     rateLimit: number;
     rateMargin: number;
@@ -252,12 +244,14 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-/** Parses `tx:2,rx:2` into bind specs; the total is checked against the account cap in `loadConfig`. */
-export function parseSessionSpec(spec: string): SessionSpec[] {
-  return spec.split(',').map((part) => {
-    const [mode, count] = part.split(':') as [BindMode, string];
-    return { mode, count: Number(count) };
-  });
+/** SMPP_SESSIONS through the one spec parser; its complaint becomes a one-line ConfigError. */
+function sessionsOf(e: Pick<Env, 'SMPP_SESSIONS' | 'SMPP_ACCOUNT_MAX_BINDS'>): SessionSpecEntry[] {
+  try {
+    return parseSessionSpec(e.SMPP_SESSIONS, e.SMPP_ACCOUNT_MAX_BINDS);
+  } catch (err) {
+    if (!(err instanceof SessionSpecError)) throw err;
+    throw new ConfigError('SMPP_SESSIONS', `SMPP_SESSIONS: ${err.message} (got ${JSON.stringify(e.SMPP_SESSIONS)})`);
+  }
 }
 
 /** `X_FILE` wins over `X` for secrets, so passwords can come from a mounted secret. */
@@ -380,15 +374,7 @@ function worstRecordBytes(e: Env): number {
 }
 
 function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
-  const binds = e.SMPP_SESSIONS.reduce((n, s) => n + s.count, 0);
-  if (binds < 1) throw new ConfigError('SMPP_SESSIONS', 'SMPP_SESSIONS: must ask for at least one bind');
-  if (!e.SMPP_SESSIONS.some((s) => s.mode !== 'rx' && s.count > 0)) {
-    throw new ConfigError('SMPP_SESSIONS', 'SMPP_SESSIONS: needs at least one tx or trx bind to submit');
-  }
-  if (binds > e.SMPP_ACCOUNT_MAX_BINDS) {
-    // The cap is the account's, shared by every replica: more binds than it allows can never all be up.
-    throw new ConfigError('SMPP_SESSIONS', `SMPP_SESSIONS: asks for ${binds} binds but SMPP_ACCOUNT_MAX_BINDS allows ${e.SMPP_ACCOUNT_MAX_BINDS} for the account (the provider's default is 4: e.g. trx:4, or tx:2,rx:2)`);
-  }
+  const sessions = sessionsOf(e);
   if (e.SMPP_RECONNECT_MIN_MS > e.SMPP_RECONNECT_MAX_MS) {
     throw new ConfigError('SMPP_RECONNECT_MIN_MS', 'SMPP_RECONNECT_MIN_MS: must not exceed SMPP_RECONNECT_MAX_MS');
   }
@@ -443,7 +429,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
       tlsServername: e.SMPP_TLS_SERVERNAME ?? e.SMPP_HOST,
       systemId: e.SMPP_SYSTEM_ID,
       password: e.SMPP_PASSWORD,
-      sessions: e.SMPP_SESSIONS,
+      sessions,
       accountMaxBinds: e.SMPP_ACCOUNT_MAX_BINDS,
       rateLimit: e.SMPP_RATE_LIMIT,
       rateMargin: e.SMPP_RATE_MARGIN,

@@ -23,8 +23,9 @@
  * another replica opens one. The SMSC answers that with 0x05 (bind limit), which backs the session
  * off (see smpp/status) — the cap can be touched, never silently exceeded for long.
  *
- * `planAssignment` and `bindModesForSlots` are pure and property-tested; the kafkajs glue is thin.
- * `BindMode` is declared here rather than imported so that `kafka/` stays free of `smpp/`.
+ * `planAssignment` is pure and property-tested; the kafkajs glue is thin. Which bind modes a member
+ * opens with its slots is the SMPP side's business (smpp/pool-spec.ts `modesForSlots`): here a slot
+ * is only a count, so `kafka/` stays free of `smpp/`.
  */
 import { AssignerProtocol, type Consumer, type PartitionAssigner } from 'kafkajs';
 
@@ -32,13 +33,11 @@ export const ASSIGNER_NAME = 'SmsBindSlotAssigner';
 /** Version of the userData JSON of both subscription and assignment. */
 export const ASSIGNER_VERSION = 1;
 
-export type BindMode = 'tx' | 'rx' | 'trx';
-
 /** What a member tells the leader (subscription userData). */
 export interface BindSlotRequest {
   /** Binds this replica would like (its `SMPP_SESSIONS` total). */
   requestedBinds: number;
-  /** The raw sessions spec, e.g. `trx:4` (informational for the leader; logged). */
+  /** The sessions spec in text form, e.g. `trx:4` (informational: no member reads it; seen in describeGroup). */
   sessions: string;
   /** `SMPP_ACCOUNT_MAX_BINDS` as this replica knows it. */
   cap: number;
@@ -144,36 +143,6 @@ export function planAssignment(members: readonly PlanMember[], partitionsByTopic
     }
   }
   return plan;
-}
-
-/**
- * Bind modes to open with `slots` binds. Rounds over the spec with submit-capable modes first
- * (tx, trx, then rx), so tx:2,rx:2 → tx, rx, tx, rx. Never more binds than the spec asks for. If the
- * kept modes cannot submit, or cannot receive although the spec had a receiver, the last one becomes
- * trx: a replica must not hold binds it cannot submit on, nor submit with nobody taking receipts.
- */
-export function bindModesForSlots(sessionsSpec: readonly { mode: BindMode; count: number }[], slots: number): BindMode[] {
-  const order: BindMode[] = ['tx', 'trx', 'rx'];
-  const remaining = order.map((mode) => ({
-    mode,
-    count: sessionsSpec.filter((e) => e.mode === mode).reduce((sum, e) => sum + wholeOrZero(e.count), 0),
-  }));
-  const limit = wholeOrZero(slots);
-  const modes: BindMode[] = [];
-  while (modes.length < limit && remaining.some((e) => e.count > 0)) {
-    for (const entry of remaining) {
-      if (entry.count > 0 && modes.length < limit) {
-        modes.push(entry.mode);
-        entry.count -= 1;
-      }
-    }
-  }
-  if (modes.length === 0) return modes;
-  const submits = modes.some((m) => m !== 'rx');
-  const receives = modes.some((m) => m !== 'tx');
-  const specReceives = sessionsSpec.some((e) => e.mode !== 'tx' && e.count > 0);
-  if (!submits || (!receives && specReceives)) modes[modes.length - 1] = 'trx';
-  return modes;
 }
 
 function parseJson(buffer: Buffer | null | undefined): unknown {

@@ -7,10 +7,9 @@
 import { smpp, type LibrarySession, type Pdu } from '../smpp/library.js';
 import { isValidDestination, isValidSender, type Behaviour } from './behaviour.js';
 import type { PduRecord } from './recorder.js';
+import type { BindMode } from '../smpp/types.js';
 
-export type SimBindMode = 'tx' | 'rx' | 'trx';
-
-const BIND_MODES: Record<string, SimBindMode> = {
+const BIND_MODES: Record<string, BindMode> = {
   bind_transmitter: 'tx',
   bind_receiver: 'rx',
   bind_transceiver: 'trx',
@@ -51,7 +50,7 @@ export interface ConnectionContext {
 
 export class SmscConnection {
   systemId: string | undefined;
-  mode: SimBindMode | undefined;
+  mode: BindMode | undefined;
   private bound = false;
   private closed = false;
   private submitCount = 0;
@@ -169,7 +168,7 @@ export class SmscConnection {
     }
   }
 
-  private onBind(pdu: Pdu, mode: SimBindMode): void {
+  private onBind(pdu: Pdu, mode: BindMode): void {
     const systemId = String(pdu['system_id'] ?? '');
     const password = String(pdu['password'] ?? '');
     let status: number = STATUS.OK;

@@ -1,11 +1,15 @@
 /**
- * Session specs (`SMPP_SESSIONS`): `trx:4`, `tx:2,rx:2`. PURE.
+ * Session specs (`SMPP_SESSIONS`): `trx:4`, `tx:2,rx:2`. PURE. The one parser of the spec: the
+ * config parses it at start-up and everything after receives the entries.
  *
- * Slots are laid out interleaved by mode (tx:2,rx:2 → tx, rx, tx, rx) so that taking the first
- * n slots — when replicas share the account's bind cap — keeps a mix of modes. If the first n
- * slots contain no receive-capable bind, or no submit-capable one, the last kept slot becomes
- * trx: a replica must never submit without anyone receiving the receipts (the SMSC would queue
- * them), nor hold binds it cannot submit on.
+ * Slot order: a replica sharing the account opens only the first n slots of its spec (n = the bind
+ * slots the group's assigner hands it), so the order decides what a replica with few slots can do.
+ * A tx-only replica can submit but never receives the receipts of what it sent (the SMSC delivers
+ * them to a receiver bind of the account, and queues them when there is none). So trx comes first —
+ * one bind that does both — then tx and rx interleaved (tx:2,rx:2 → tx, rx, tx, rx), submit
+ * capacity before receive-only capacity. If the first n slots still lack a direction, the last kept
+ * slot becomes trx: a replica must never submit while nobody of the spec's receivers is bound, nor
+ * hold binds it cannot submit on.
  */
 import type { BindMode } from './types.js';
 
@@ -14,35 +18,71 @@ export interface SessionSpecEntry {
   count: number;
 }
 
-const MODES: readonly BindMode[] = ['tx', 'rx', 'trx'];
+/** The slot order (see the module comment). */
+const SLOT_ORDER: readonly BindMode[] = ['trx', 'tx', 'rx'];
+/** Most binds of one mode a spec may ask for (far above any provider's account cap). */
+const MAX_COUNT = 64;
+const SPEC_EXAMPLE = 'a list like trx:4 or tx:2,rx:2 (modes tx, rx, trx)';
 
-/** Parses `mode:count[,mode:count…]`; throws an Error naming the problem. */
+/** A spec that cannot be used; the message says what is wrong without naming a variable. */
+export class SessionSpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionSpecError';
+  }
+}
+
+/**
+ * Parses `mode:count[,mode:count…]` (case and spaces ignored) and checks it with
+ * {@link checkSessionSpec}; throws {@link SessionSpecError}.
+ */
 export function parseSessionSpec(spec: string, maxBinds?: number): SessionSpecEntry[] {
   const text = spec.trim();
-  if (text === '') throw new Error('SMPP sessions spec is empty; expected e.g. "trx:4" or "tx:2,rx:2"');
-  const counts = new Map<BindMode, number>();
+  if (text === '') throw new SessionSpecError(`must be ${SPEC_EXAMPLE}, got an empty spec`);
+  const entries: SessionSpecEntry[] = [];
   for (const part of text.split(',')) {
     const match = /^\s*(tx|rx|trx)\s*:\s*(\d+)\s*$/i.exec(part);
-    if (!match) throw new Error(`SMPP sessions spec: "${part.trim()}" is not mode:count (mode tx, rx or trx; e.g. "trx:4")`);
+    if (!match) throw new SessionSpecError(`must be ${SPEC_EXAMPLE}: "${part.trim()}" is not mode:count`);
     const mode = (match[1] as string).toLowerCase() as BindMode;
-    const count = Number(match[2]);
-    if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`SMPP sessions spec: count for ${mode} must be 1..64, got ${match[2]}`);
-    if (counts.has(mode)) throw new Error(`SMPP sessions spec: mode ${mode} appears twice`);
-    counts.set(mode, count);
+    if (entries.some((e) => e.mode === mode)) throw new SessionSpecError(`mode ${mode} appears twice`);
+    entries.push({ mode, count: Number(match[2]) });
   }
-  const entries = MODES.filter((mode) => counts.has(mode)).map((mode) => ({ mode, count: counts.get(mode) as number }));
-  const total = entries.reduce((sum, entry) => sum + entry.count, 0);
-  if (!entries.some((e) => e.mode !== 'rx')) throw new Error('SMPP sessions spec needs at least one tx or trx session to submit');
+  return checkSessionSpec(entries, maxBinds);
+}
+
+/**
+ * Checks parsed entries: each count 1..64, at least one bind that submits, and no more binds in
+ * total than the account allows (when `maxBinds` is given). Returns them for chaining.
+ */
+export function checkSessionSpec<T extends readonly SessionSpecEntry[]>(entries: T, maxBinds?: number): T {
+  for (const { mode, count } of entries) {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw new SessionSpecError(`count for ${mode} must be 1..${MAX_COUNT}, got ${count}`);
+  }
+  if (!entries.some((e) => e.mode !== 'rx')) throw new SessionSpecError('needs at least one tx or trx bind to submit');
+  const total = sessionTotal(entries);
   if (maxBinds !== undefined && total > maxBinds) {
-    throw new Error(`SMPP sessions spec "${spec}" asks for ${total} binds but the account allows ${maxBinds} (SMPP_ACCOUNT_MAX_BINDS)`);
+    // The cap is the account's, shared by every replica: more binds than it allows can never all be up.
+    throw new SessionSpecError(`asks for ${total} binds but SMPP_ACCOUNT_MAX_BINDS allows ${maxBinds} for the account (the provider's default is 4: e.g. trx:4, or tx:2,rx:2)`);
   }
   return entries;
 }
 
-/** The interleaved slot order of a spec (see the module comment). */
+/** Binds the spec asks for, all modes together. */
+export function sessionTotal(entries: readonly SessionSpecEntry[]): number {
+  return entries.reduce((sum, e) => sum + e.count, 0);
+}
+
+/** The spec in its text form, e.g. for logs and the assigner's informational field. */
+export function formatSessionSpec(entries: readonly SessionSpecEntry[]): string {
+  return entries.map((e) => `${e.mode}:${e.count}`).join(',');
+}
+
+/** The slot order of a spec (see the module comment): trx first, then tx and rx interleaved. */
 export function slotModes(entries: readonly SessionSpecEntry[]): BindMode[] {
-  const remaining = entries.map((e) => ({ ...e }));
+  const remaining = SLOT_ORDER.map((mode) => ({ mode, count: entries.filter((e) => e.mode === mode).reduce((sum, e) => sum + e.count, 0) }));
   const slots: BindMode[] = [];
+  const trx = remaining[0] as { count: number };
+  for (; trx.count > 0; trx.count -= 1) slots.push('trx');
   while (remaining.some((e) => e.count > 0)) {
     for (const entry of remaining) {
       if (entry.count > 0) {
@@ -56,7 +96,7 @@ export function slotModes(entries: readonly SessionSpecEntry[]): BindMode[] {
 
 /** Modes of the first n slots, with the last one promoted to trx when the mix lacks a direction. */
 export function modesForSlots(entries: readonly SessionSpecEntry[], n: number): BindMode[] {
-  const modes = slotModes(entries).slice(0, Math.max(0, n));
+  const modes = slotModes(entries).slice(0, Math.max(0, Math.floor(n)));
   if (modes.length === 0) return modes;
   const submits = modes.some((m) => m !== 'rx');
   const receives = modes.some((m) => m !== 'tx');

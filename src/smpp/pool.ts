@@ -16,13 +16,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { canReceive, canSubmit } from './bind.js';
-import { fnv1a, modesForSlots, parseSessionSpec, type SessionSpecEntry } from './pool-spec.js';
+import { checkSessionSpec, fnv1a, modesForSlots, parseSessionSpec, type SessionSpecEntry } from './pool-spec.js';
 import { SmppSession, type StateChange } from './session.js';
 import type { DeliverSmHandler, SessionCounters, SessionOptions, SubmitParams, SubmitResult } from './types.js';
 
 export interface PoolOptions {
-  /** e.g. `trx:4` or `tx:2,rx:2`. */
-  spec: string;
+  /** The parsed spec (the app passes the config's), or its text form, e.g. `trx:4` or `tx:2,rx:2`. */
+  spec: string | readonly SessionSpecEntry[];
   /** Binds the account allows (all modes, all replicas). */
   maxBinds: number;
   /** Initial bind slots of this replica (default: the spec total). */
@@ -34,7 +34,7 @@ export interface PoolOptions {
 }
 
 export class SmppPool extends EventEmitter {
-  private readonly entries: SessionSpecEntry[];
+  private readonly entries: readonly SessionSpecEntry[];
   private readonly total: number;
   private slots: SmppSession[] = [];
   private handler: DeliverSmHandler | undefined;
@@ -45,7 +45,7 @@ export class SmppPool extends EventEmitter {
   constructor(private readonly options: PoolOptions) {
     super();
     if (!Number.isInteger(options.maxBinds) || options.maxBinds < 1) throw new Error(`maxBinds must be an integer ≥ 1, got ${options.maxBinds}`);
-    this.entries = parseSessionSpec(options.spec, options.maxBinds);
+    this.entries = typeof options.spec === 'string' ? parseSessionSpec(options.spec, options.maxBinds) : checkSessionSpec(options.spec, options.maxBinds);
     this.total = this.entries.reduce((sum, e) => sum + e.count, 0);
     this.slots = this.createSessions(modesForSlots(this.entries, this.clampSlots(options.bindSlots ?? this.total)), 0);
   }

@@ -4,13 +4,15 @@ import fc from 'fast-check';
 import { AssignerProtocol, type Cluster, type Consumer, type GroupDescription, type Logger, type PartitionMetadata } from 'kafkajs';
 import {
   ASSIGNER_NAME,
-  bindModesForSlots,
   createBindSlotAssigner,
   decodeBindSlots,
   fetchOwnBindSlots,
   planAssignment,
   type PlanMember,
 } from '../../src/kafka/assigner.js';
+import { canReceive, canSubmit } from '../../src/smpp/bind.js';
+import { modesForSlots, sessionTotal, type SessionSpecEntry } from '../../src/smpp/pool-spec.js';
+import type { BindMode } from '../../src/smpp/types.js';
 
 const memberArb = fc.record({
   memberId: fc.string({ minLength: 1, maxLength: 6 }),
@@ -127,35 +129,48 @@ describe('planAssignment', () => {
   });
 });
 
-describe('bindModesForSlots', () => {
-  const cases: [string, { mode: 'tx' | 'rx' | 'trx'; count: number }[], number, string[]][] = [
-    ['tx:2,rx:2 with 2 slots keeps both directions', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 2, ['tx', 'rx']],
-    ['tx:2,rx:2 with 4 slots interleaves', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 4, ['tx', 'rx', 'tx', 'rx']],
-    ['tx:2,rx:2 with 1 slot → trx (submit and receive)', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 1, ['trx']],
-    ['trx:4 with 3 slots', [{ mode: 'trx', count: 4 }], 3, ['trx', 'trx', 'trx']],
-    ['trx:4 with 0 slots → nothing (standby)', [{ mode: 'trx', count: 4 }], 0, []],
-    ['never more binds than the spec', [{ mode: 'trx', count: 2 }], 5, ['trx', 'trx']],
-    ['rx first in the spec still submits first', [{ mode: 'rx', count: 1 }, { mode: 'trx', count: 1 }], 1, ['trx']],
-    ['tx only stays tx', [{ mode: 'tx', count: 3 }], 2, ['tx', 'tx']],
-    ['tx:1,rx:3 with 3 slots', [{ mode: 'tx', count: 1 }, { mode: 'rx', count: 3 }], 3, ['tx', 'rx', 'rx']],
-  ];
-  for (const [name, spec, slots, expected] of cases) {
-    test(`the first bind can submit: ${name}`, () => assert.deepEqual(bindModesForSlots(spec, slots), expected));
+// The slots a member gets from the plan are opened by its pool as modesForSlots(spec, n): the one
+// place that turns a slot count into bind modes.
+describe('replicas opening the bind slots they were given', () => {
+  type Spec = SessionSpecEntry[];
+  /** Every member's bind modes after the leader's plan, all members running `spec`. */
+  function modesPerMember(spec: Spec, replicas: number, cap: number): BindMode[][] {
+    const members = Array.from({ length: replicas }, (_, i) => ({ memberId: `m${i}`, requestedBinds: sessionTotal(spec), cap }));
+    const plan = planAssignment(members, { 'sms.outbound': Array.from({ length: 12 }, (_, i) => i) });
+    return members.map((m) => modesForSlots(spec, plan[m.memberId]?.bindSlots.length ?? 0));
   }
 
-  test('any spec, any slots: ≤ min(slots, spec total), first mode submits, receives when the spec did', () => {
+  const cases: [string, Spec, number, number, BindMode[][]][] = [
+    ['tx:1,trx:1,rx:1 on one replica with 2 slots of 2: trx first, then submit capacity', [{ mode: 'tx', count: 1 }, { mode: 'trx', count: 1 }, { mode: 'rx', count: 1 }], 1, 2, [['trx', 'tx']]],
+    ['tx:1,trx:1,rx:1, three replicas on a cap of 3: each one trx', [{ mode: 'tx', count: 1 }, { mode: 'trx', count: 1 }, { mode: 'rx', count: 1 }], 3, 3, [['trx'], ['trx'], ['trx']]],
+    ['tx:2,rx:2, three replicas on a cap of 4', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 3, 4, [['tx', 'rx'], ['trx'], ['trx']]],
+    ['tx:2,rx:2, two replicas on a cap of 4', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 2, 4, [['tx', 'rx'], ['tx', 'rx']]],
+    ['trx:4, five replicas on a cap of 4: the fifth is a standby', [{ mode: 'trx', count: 4 }], 5, 4, [['trx'], ['trx'], ['trx'], ['trx'], []]],
+    ['rx first in the spec, one slot: trx', [{ mode: 'rx', count: 1 }, { mode: 'trx', count: 1 }], 2, 2, [['trx'], ['trx']]],
+    ['tx only stays tx', [{ mode: 'tx', count: 3 }], 1, 2, [['tx', 'tx']]],
+    ['tx:1,rx:3, one replica with 3 slots', [{ mode: 'tx', count: 1 }, { mode: 'rx', count: 3 }], 1, 3, [['tx', 'rx', 'rx']]],
+  ];
+  for (const [name, spec, replicas, cap, expected] of cases) {
+    test(`table: ${name}`, () => assert.deepEqual(modesPerMember(spec, replicas, cap), expected));
+  }
+
+  test('any spec, replicas and cap: Σ binds ≤ cap; every slot holder submits, and receives when the spec does', () => {
     const specArb = fc.uniqueArray(fc.record({ mode: fc.constantFrom('tx' as const, 'rx' as const, 'trx' as const), count: fc.integer({ min: 1, max: 6 }) }), {
       selector: (e) => e.mode,
       minLength: 1,
     });
     fc.assert(
-      fc.property(specArb, fc.integer({ min: 0, max: 20 }), (spec, slots) => {
-        const modes = bindModesForSlots(spec, slots);
-        const total = spec.reduce((s, e) => s + e.count, 0);
-        assert.equal(modes.length, Math.min(slots, total));
-        if (modes.length === 0) return;
-        assert.ok(modes.some((m) => m !== 'rx'));
-        if (spec.some((e) => e.mode !== 'tx')) assert.ok(modes.some((m) => m !== 'tx'));
+      fc.property(specArb, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 8 }), (spec, replicas, cap) => {
+        fc.pre(spec.some((e) => e.mode !== 'rx'));
+        const perMember = modesPerMember(spec, replicas, cap);
+        assert.ok(perMember.flat().length <= cap);
+        const specReceives = spec.some((e) => e.mode !== 'tx');
+        for (const modes of perMember) {
+          assert.ok(modes.length <= sessionTotal(spec));
+          if (modes.length === 0) continue;
+          assert.ok(modes.some((m) => canSubmit(m)), `can submit: ${modes.join(',')}`);
+          if (specReceives) assert.ok(modes.some((m) => canReceive(m)), `can receive: ${modes.join(',')}`);
+        }
       }),
     );
   });

@@ -47,6 +47,8 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ SMPP_SESSIONS: 'rx:2' }, 'SMPP_SESSIONS', /tx or trx/],
   [{ SMPP_SESSIONS: 'tx:4,rx:4' }, 'SMPP_SESSIONS', /asks for 8 binds but SMPP_ACCOUNT_MAX_BINDS allows 4/],
   [{ SMPP_SESSIONS: 'trx:4', SMPP_ACCOUNT_MAX_BINDS: '2' }, 'SMPP_SESSIONS', /asks for 4 binds/],
+  [{ SMPP_SESSIONS: 'tx:1,tx:2' }, 'SMPP_SESSIONS', /tx appears twice \(got "tx:1,tx:2"\)$/],
+  [{ SMPP_SESSIONS: 'trx:0,tx:1' }, 'SMPP_SESSIONS', /count for trx must be 1\.\.64/],
   [{ SMPP_ENQUIRE_LINK_MS: '60000' }, 'SMPP_ENQUIRE_LINK_MS', /30000/],
   [{ SMPP_RATE_MARGIN: '0.9' }, 'SMPP_RATE_MARGIN', /0 to 0.5/],
   [{ KAFKA_BROKERS: 'nohost' }, 'KAFKA_BROKERS', /host:port/],
@@ -128,4 +130,12 @@ test('the loggable config never contains a secret', () => {
   for (const secret of ['s3cret', 'kafkapw', 'regpw']) assert.ok(!text.includes(secret), secret);
   assert.ok(text.includes('[REDACTED]'));
   assert.ok(text.includes('acme'), 'non-secret values stay');
+});
+
+test('SMPP_SESSIONS goes through the one spec parser: case and spaces ignored, entries as written', () => {
+  const c = loadConfig({ ...required, SMPP_SESSIONS: ' RX:1 , tx:2 ', SMPP_ACCOUNT_MAX_BINDS: '3' });
+  assert.deepEqual(c.smpp.sessions, [
+    { mode: 'rx', count: 1 },
+    { mode: 'tx', count: 2 },
+  ]);
 });

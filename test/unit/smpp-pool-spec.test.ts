@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { fnv1a, modesForSlots, parseSessionSpec, slotModes } from '../../src/smpp/pool-spec.js';
+import { checkSessionSpec, fnv1a, formatSessionSpec, modesForSlots, parseSessionSpec, slotModes } from '../../src/smpp/pool-spec.js';
 
 describe('parseSessionSpec', () => {
   it('parses single and mixed specs', () => {
@@ -16,6 +16,7 @@ describe('parseSessionSpec', () => {
 
   it('rejects bad specs with a message naming the problem', () => {
     assert.throws(() => parseSessionSpec(''), /empty/);
+    assert.throws(() => parseSessionSpec('trx:4,foo'), /tx:2,rx:2/);
     assert.throws(() => parseSessionSpec('trx'), /mode:count/);
     assert.throws(() => parseSessionSpec('foo:1'), /mode:count/);
     assert.throws(() => parseSessionSpec('trx:0'), /1\.\.64/);
@@ -26,8 +27,18 @@ describe('parseSessionSpec', () => {
 });
 
 describe('slots', () => {
-  it('interleaves modes', () => {
+  it('trx first, then tx and rx interleaved, whatever the order written', () => {
     assert.deepEqual(slotModes(parseSessionSpec('tx:2,rx:2')), ['tx', 'rx', 'tx', 'rx']);
+    assert.deepEqual(slotModes(parseSessionSpec('rx:2,tx:2')), ['tx', 'rx', 'tx', 'rx']);
+    assert.deepEqual(slotModes(parseSessionSpec('tx:1,trx:1,rx:1')), ['trx', 'tx', 'rx']);
+    assert.deepEqual(slotModes(parseSessionSpec('rx:1,tx:2,trx:2')), ['trx', 'trx', 'tx', 'rx', 'tx']);
+  });
+
+  it('checks parsed entries the same way, and the text form round-trips', () => {
+    assert.throws(() => checkSessionSpec([{ mode: 'trx', count: 0 }]), /1\.\.64/);
+    assert.throws(() => checkSessionSpec([{ mode: 'rx', count: 1 }]), /tx or trx/);
+    assert.throws(() => checkSessionSpec([{ mode: 'tx', count: 3 }, { mode: 'rx', count: 2 }], 4), /asks for 5 binds/);
+    assert.equal(formatSessionSpec(parseSessionSpec(' TX:2 , rx:2 ')), 'tx:2,rx:2');
   });
 
   it('a truncated slot set can always submit, and receives when the spec receives', () => {
