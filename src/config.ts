@@ -1,5 +1,5 @@
 /**
- * Configuration: every environment variable of DESIGN.md, parsed once at start-up.
+ * Configuration: every environment variable (docs/design.md §8), parsed once at start-up.
  *
  * Everything after start-up receives the frozen `Config` object — no `process.env` below this file.
  * A wrong value throws `ConfigError` whose message is ONE line naming the variable and what is

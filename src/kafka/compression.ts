@@ -64,7 +64,8 @@ export function decompressedCap(compressedBytes: number): number {
 
 /**
  * Below this size a batch is (de)compressed on the event loop, above it on libuv's thread pool.
- * Measured (`npm run bench:compression`, last table; BENCHMARKS.md "Compression"): on a 16-event
+ * Measured (`npm run bench:compression`, its sync/async table; BENCHMARKS.md "Compression",
+ * the full tables in docs/perf-log.md, 2026-12-02): on a 16-event
  * batch (~4 KB) the hop to the pool cost 4.6–8.8 × the CPU of the call itself, for every library
  * and direction. 64 KiB keeps one call on the event loop short (about 16 × the 4 KB figures:
  * ~0.5 ms for gzip and zstd compress, well under for the rest).

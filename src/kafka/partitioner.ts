@@ -5,7 +5,7 @@
  *
  * Why by hand: kafkajs computes murmur2 with an emulated 64-bit Long (an object per step) and a
  * Buffer per key; with three delivery events and two correlation entries per message it was ~6 %
- * of the connector's CPU (BENCHMARKS.md). Math.imul gives the 32-bit arithmetic of the Java
+ * of the connector's CPU (the `e2e` scenario's profile, docs/perf-log.md 2026-11-26). Math.imul gives the 32-bit arithmetic of the Java
  * original directly. No maintained npm package hashes the way Kafka does (the murmurhash ones hash
  * UTF-16 code units, not UTF-8 bytes). A property test checks it against kafkajs' own function.
  */

@@ -2,7 +2,7 @@
  * The connector's Prometheus metrics, on one registry of its own (not prom-client's global one, so
  * tests and several instances in one process never collide).
  *
- * Conventions (DESIGN.md "Metrics"): every metric of ours starts with `sms_connector_`; process and
+ * Conventions (docs/design.md §9): every metric of ours starts with `sms_connector_`; process and
  * Node metrics (`collectDefaultMetrics`, event-loop lag included) keep their standard names; base
  * units (`_seconds`, plain counts), counters end in `_total`.
  *

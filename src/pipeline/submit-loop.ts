@@ -7,7 +7,7 @@
  *  - pause-account (0x103, credentials) → close the account gate and wait at it; these waits never
  *    count toward RETRY_MAX_AGE_MS, so an account outage never turns the backlog into rejections;
  *  - no answer (ambiguous) → retry like a transient error: the SMSC *may* have accepted it, and a
- *    possible duplicate is the price of never losing a message (RELIABILITY.md, contract 3);
+ *    possible duplicate is the price of never losing a message (docs/reliability.md §3);
  *  - validUntil passing at any point → EXPIRED, never sent after it.
  */
 import { SUBMIT_TIMEOUT, submitStatus, type SubmitStatus } from '../smpp/status.js';
@@ -18,7 +18,7 @@ import { backoffDelay, sleep } from './sleep.js';
 /**
  * The session a concatenated message's earlier segments went to (set by the port when a segment
  * goes on the wire): its later segments go there too while that session is ready — the recipient's
- * phone joins segments that the SMSC received on one connection (RELIABILITY.md, F15).
+ * phone joins segments that the SMSC received on one connection (docs/reliability.md §9, F15).
  */
 export interface SessionAffinity {
   sessionId?: string;

@@ -1,6 +1,6 @@
 /**
  * PDU journal of the simulator: one JSON line per PDU in and out. It is the SMSC-side oracle of
- * the fault suite (RELIABILITY.md: "the SMSC side records every accepted submit_sm"), so it
+ * the fault suite (docs/reliability.md §8: the SMSC side records every accepted submit_sm), so it
  * records what happened on the wire, not what the client believes.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';

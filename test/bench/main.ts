@@ -78,7 +78,7 @@ function parseArgs(argv: string[]) {
     cpuProf: opts.cpuProf,
     latencyRate: opts.latencyRate ?? null,
     keepStack: opts.keepStack ?? false,
-    // Single pairs swing ±7 % on this box (BENCHMARKS.md, run AA): the median of three is the figure.
+    // Single pairs swing ±7 % on this box (BENCHMARKS.md, "The machine"): the median of three is the figure.
     pairs: opts.pairs ?? (quick ? 1 : 3),
     // Not in the CI smoke: it only has to run to its end, and 5,000 records warm nothing.
     warmup: opts.warmup && !quick,

@@ -1,7 +1,7 @@
 // Invariant (F1, contract 1 + 3): kill -9 of the connector, three times mid-run, restarted each time →
 // no record lost; duplicates only from what was in flight at each kill (≤ 3 × sessions × window);
 // every duplicate straddles a kill (unexplained 0); per-key order kept.
-// CI volume: 2,000 records instead of RELIABILITY's 10k (KSC_F1_RECORDS=10000 for the full size).
+// CI volume: 2,000 records instead of the full-size 10k (docs/reliability.md §9) (KSC_F1_RECORDS=10000 for the full size).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // Invariant (F4, contract 7 + 1): the Kafka broker killed (SIGKILL) under load and restarted →
 // the SAME connector process resumes progress ≤ 60 s after the broker answers again, /readyz says
 // not ready while the broker is down, and nothing is lost (missing 0).
-// Scale: broker down 20 s instead of RELIABILITY's 30 s (KSC_F4_OUTAGE_MS=30000 for the full size);
+// Scale: broker down 20 s instead of the full-size 30 s (docs/reliability.md §9) (KSC_F4_OUTAGE_MS=30000 for the full size);
 // the behaviour (retries, reconnects, rejoin) does not depend on the length.
 // Runs on a PRIVATE stack (own dir and free ports): the shared broker is never touched.
 import { test } from 'node:test';

@@ -3,7 +3,7 @@
 // version of SmsOutbound registered just before the stop) → 0 DLQ records, none of them sent
 // during the outage, progress ≤ 10 s after the registry is back, missing 0; the registry keeps its
 // schemas across the restart (file-backed H2 in the private stack).
-// Scale: registry down 20 s instead of RELIABILITY's 60 s (KSC_F5_OUTAGE_MS=60000 for the full
+// Scale: registry down 20 s instead of the full-size 60 s (docs/reliability.md §9) (KSC_F5_OUTAGE_MS=60000 for the full
 // size); the connector's retry backoff is capped at 5 s, so the length does not change the bound.
 // Runs on a PRIVATE stack (own dir and free ports): the shared registry is never touched.
 import { test } from 'node:test';

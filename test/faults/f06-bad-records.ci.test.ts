@@ -1,7 +1,7 @@
-// Invariant (F6, RELIABILITY.md contract 4): poison never blocks — each undecodable record gives
+// Invariant (F6, docs/reliability.md §4): poison never blocks — each undecodable record gives
 // exactly one DLQ record, each decodable-but-invalid record exactly one REJECTED/VALIDATION event,
 // good records around them are unaffected, and the connector never restarts.
-// CI volume: 1,000 records with 1 % bad (10 poison + 10 invalid) — RELIABILITY's mix, scaled down.
+// CI volume: 1,000 records with 1 % bad (10 poison + 10 invalid) — the full-size mix (docs/reliability.md §9), scaled down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SmsOutbound } from '../../src/contracts.js';
@@ -79,7 +79,7 @@ test('F6: 1 % bad records → exactly one DLQ record or one REJECTED/VALIDATION 
     const restarts = fx.log.count('restarting the consumer') + fx.log.count('consumer crashed');
     const goodRejected = events.filter((e) => goodIds.has(e.id) && e.status === 'REJECTED').length;
     report('F6', {
-      volume: `${GOOD} good + ${bad} bad (CI scale of RELIABILITY's 1 %)`,
+      volume: `${GOOD} good + ${bad} bad (CI scale of the full-size 1 %)`,
       poison: poisonKeys.size,
       invalid: invalidIds.size,
       dlqRecords: dlq2.length,

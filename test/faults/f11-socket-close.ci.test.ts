@@ -136,7 +136,7 @@ test('F11b: pipeline through the fault proxy, SMSC drops and TCP resets mid-run 
     assert.ok(v.sent >= 1000, 'minimum volume');
     assert.equal(v.missing, 0, `missing ${JSON.stringify(v.missingIds)}`);
     assert.equal(v.missingEvents, 0);
-    // RELIABILITY's F11 criterion is "missing 0"; duplicates are bounded by what was in flight at
+    // The F11 criterion (docs/reliability.md §9) is "missing 0"; duplicates are bounded by what was in flight at
     // each fault (sessions × window). The per-fault attribution (`unexplained`) is printed but not
     // asserted: faults a few seconds apart, with retries of one fault's ambiguous submits still in
     // flight at the next, made it flag 21 > 20 once in CI while the total stayed well in bound.

@@ -1,4 +1,4 @@
-// Invariant (hostile-SMSC fuzz, RELIABILITY.md): whatever bytes an SMSC writes — malformed,
+// Invariant (hostile-SMSC fuzz, docs/reliability.md §9): whatever bytes an SMSC writes — malformed,
 // surprising, split anywhere — the process never crashes, the session is never left deaf (after
 // the fuzz a submit succeeds), and memory stays flat. Issue 17 cases: command_length below 16 and
 // over the 72 KiB limit replace the session (reason pdu-framing), a legal deliver_sm with a 64 KB

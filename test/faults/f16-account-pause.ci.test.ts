@@ -1,7 +1,7 @@
 // Invariant (F16, contract 4 "outages pause, never DLQ"): an account-level refusal — credit
 // exhausted (0x103), credentials refused (0x0E) — pauses intake, marks zero records failed, and
 // intake resumes by itself once the account works again.
-// CI scale: each outage lasts 6 s (RELIABILITY has no length; the behaviour does not depend on it).
+// CI scale: each outage lasts 6 s (docs/reliability.md §9 gives no length; the behaviour does not depend on it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LoadGenerator, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';

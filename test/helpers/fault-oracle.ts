@@ -1,5 +1,5 @@
 /**
- * The fault-suite oracle (RELIABILITY.md "How it is measured"): a load generator that stamps every
+ * The fault-suite oracle (docs/reliability.md §8): a load generator that stamps every
  * record with a run id and a per-key sequence number, and the verdict computed from what the SMSC
  * accepted (simulator `acceptedSubmits()`), what `sms.delivery` says and what the DLQ holds:
  *

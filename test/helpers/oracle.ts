@@ -1,5 +1,5 @@
 /**
- * The test oracle of the pipeline acceptance tests (RELIABILITY.md "How it is measured"): what a
+ * The test oracle of the pipeline acceptance tests (docs/reliability.md §8): what a
  * request *should* put on the wire, computed with the connector's own pure planner, and what the
  * SMSC side and `sms.delivery` say actually happened.
  */

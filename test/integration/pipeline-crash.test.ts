@@ -15,7 +15,7 @@ import { testStack, uniqueTopics } from '../helpers/stack.js';
 /*
  * The connector runs as a real child process. Sessions trx:2 with window 10: a crash may leave at
  * most 2 × 10 submits ambiguous (on the wire, or accepted with the correlation record not yet
- * acked) — that is the duplicate bound of RELIABILITY.md contract 3.
+ * acked) — that is the duplicate bound of docs/reliability.md §3.
  */
 const SESSIONS = 2;
 const WINDOW = 10;

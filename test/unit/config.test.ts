@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, redactedConfig } from '../../src/config.js';
 
 const required = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 's3cret' };
 
-test('defaults are the Agile Telecom profile of DESIGN.md', () => {
+test('defaults are the Agile Telecom profile of docs/design.md §8', () => {
   const c = loadConfig(required);
   assert.equal(c.smpp.host, 'smpp.agiletelecom.com');
   assert.equal(c.smpp.port, 2776);

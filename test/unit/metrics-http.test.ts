@@ -164,7 +164,7 @@ describe('metrics and the health/metrics HTTP server', () => {
     assert.ok(run.status === 0 || run.status === 3, `promtool failed: ${run.status} ${run.stderr}`);
     const findings = `${run.stdout}\n${run.stderr}`.split('\n').filter((line) => line.trim() !== '');
     // prom-client's standard Node gauges (nodejs_active_handles_total…) draw "_total" findings; they
-    // keep their standard names (DESIGN.md "Metrics"). Ours must draw none.
+    // keep their standard names (docs/design.md §9). Ours must draw none.
     const ourFindings = findings.filter((line) => line.includes(METRIC_PREFIX));
     assert.deepEqual(ourFindings, []);
     for (const line of findings) assert.match(line, /^(nodejs|process)_/, `unexpected promtool finding: ${line}`);

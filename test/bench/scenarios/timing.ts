@@ -109,7 +109,7 @@ export async function latency(ctx: BenchContext): Promise<void> {
   const seconds = ctx.quick ? 10 : 30;
   // Warm-up at the same rate, not in the percentiles (reported on its own as the cold start): for
   // the first ~5 s a fresh process handles only about the offered rate (its code not compiled yet;
-  // timeline in BENCHMARKS.md), and the backlog of those seconds drains until second 7–8. With a 6 s
+  // timeline in docs/perf-log.md, 2026-11-26, "Latency, per second"), and the backlog of those seconds drains until second 7–8. With a 6 s
   // warm-up that tail alone set the p99.
   const warmupSeconds = ctx.quick ? 3 : 12;
   const how = `${rate} msg/s (${ctx.latencyRate === null ? '50 % of the end-to-end submits/s' : 'given by --latency-rate'}) produced for ${warmupSeconds} + ${seconds} s, each record's time taken when the load generator sends it (the timestamp it gives the record; the topic keeps the broker's append time instead, below); the first ${warmupSeconds} s (warm-up) dropped; simulator journal timestamps (same clock, ms)`;

@@ -1,10 +1,10 @@
-// Invariant (RELIABILITY.md "Extended", contracts 1 + 6): a backlog that waits while the SMSC is
+// Invariant (docs/reliability.md §10, contract §1 + §6): a backlog that waits while the SMSC is
 // down for longer than the records' validUntil → no record is sent after its validity (here: none
 // at all, the SMSC being down for the whole validity), every record ends EXPIRED (source
 // CONNECTOR), and the connector's RSS stays bounded while it holds the backlog.
 // Scale (by hand, not CI): 100k records, SMSC down 3 min, validUntil 2 min after the first
 // record. Knobs: KSC_BACKLOG_RECORDS (e.g. 20000), KSC_BACKLOG_DOWN_MS / KSC_BACKLOG_VALID_MS
-// (1800000 / 1200000 for RELIABILITY's 30/20-minute version), KSC_BACKLOG_RSS_MAX_MB (bound, 512).
+// (1800000 / 1200000 for the full-size 30/20-minute version), KSC_BACKLOG_RSS_MAX_MB (bound, 512).
 // "SMSC down" = a TCP fault proxy in front of the simulator refusing every connection (the
 // connector never binds); the connector is a child process, its RSS read from /proc every 5 s.
 import { test } from 'node:test';
