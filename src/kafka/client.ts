@@ -8,6 +8,7 @@ import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from 'pino';
 import { registerCompressionCodecs } from './compression.js';
 import type { TlsFiles } from '../config-posture.js';
+import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 
 export interface KafkaClientConfig {
   brokers: string[];
@@ -92,16 +93,19 @@ export async function ensureTopics(admin: Admin, plans: TopicPlan[], autoCreate:
 }
 
 /**
- * Runs `attempt` until it resolves; an error that `retriable` accepts is retried after `pauseMs`
+ * Runs `attempt` until it resolves; an error that `retriable` accepts is retried after a pause that
+ * starts at `pauseMs` and doubles to 4 × `pauseMs` (±20 %, so replicas starting together spread out)
  * until `deadline` (epoch ms) would pass, then thrown — as is any other error at once.
  */
 export async function retryUntil<T>(deadline: number, attempt: () => Promise<T>, retriable: (err: unknown) => boolean, pauseMs = 200): Promise<T> {
-  for (;;) {
+  const policy: BackoffPolicy = { initialMs: pauseMs, maxMs: 4 * pauseMs, jitter: SPREAD_JITTER };
+  for (let failures = 0; ; failures++) {
     try {
       return await attempt();
     } catch (err) {
-      if (!retriable(err) || Date.now() + pauseMs > deadline) throw err;
-      await new Promise((r) => setTimeout(r, pauseMs));
+      const waitMs = backoffDelayMs(policy, failures);
+      if (!retriable(err) || Date.now() + waitMs > deadline) throw err;
+      await new Promise((r) => setTimeout(r, waitMs));
     }
   }
 }

@@ -29,7 +29,7 @@ import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
-import { backoffDelay } from '../pipeline/sleep.js';
+import { backoffDelay } from '../util/backoff.js';
 import { AckSettler } from './ack-settler.js';
 import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';

@@ -11,6 +11,7 @@ import type { CorrelationBundler } from './correlation-bundle.js';
 import { KeyHashPartitioner } from './partitioner.js';
 import { classifyPublishError, LOCAL_RECORD_TOO_LARGE, PublishError } from './publish-errors.js';
 import { byteLength, isTopicMisconfigured, recordBytes, SizeRefusals } from './record-size.js';
+import { backoffDelayMs, NO_JITTER, type BackoffPolicy } from '../util/backoff.js';
 
 export { recordBytes };
 
@@ -32,7 +33,8 @@ export interface OutRecord {
 export type RefusalHandler = (record: OutRecord, error: PublishError) => OutRecord[];
 
 /** Retry pause after a failed send: 200 ms doubling to 5 s. */
-const backoffMs = (attempt: number): number => Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
+const SEND_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 5000, jitter: NO_JITTER };
+const backoffMs = (attempt: number): number => backoffDelayMs(SEND_RETRY, attempt);
 
 /** One publish() call: resolves once each of its records is acknowledged (or replaced, when refused). */
 interface Pending {

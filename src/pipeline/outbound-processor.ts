@@ -18,7 +18,8 @@ import type { SubmitParams } from '../smpp/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import * as ev from './events.js';
 import { checkRequestBounds, DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
-import { backoffDelay, sleep } from './sleep.js';
+import { sleep } from './sleep.js';
+import { backoffDelay } from '../util/backoff.js';
 import { submitSegment, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
 
 export interface InboundRecord {

@@ -14,9 +14,3 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-
-/** Exponential growth of a base delay with ±20 % jitter, capped. */
-export function backoffDelay(baseMs: number, retry: number, capMs = 60_000, random = Math.random): number {
-  const raw = Math.min(capMs, Math.max(baseMs, 50) * 2 ** Math.max(0, retry - 1));
-  return Math.round(raw * (0.8 + 0.4 * random()));
-}

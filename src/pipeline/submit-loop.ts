@@ -13,7 +13,8 @@
 import { SUBMIT_TIMEOUT, submitStatus, type SubmitStatus } from '../smpp/status.js';
 import type { SubmitParams, SubmitResult } from '../smpp/types.js';
 import type { AccountGate } from './account-gate.js';
-import { backoffDelay, sleep } from './sleep.js';
+import { sleep } from './sleep.js';
+import { backoffDelay } from '../util/backoff.js';
 
 /**
  * The session a concatenated message's earlier segments went to (set by the port when a segment

@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Backoff, jitteredLongDelay } from './backoff.js';
+import { Backoff, jitteredLongDelay } from '../util/backoff.js';
 import { bindRefusalKind, bindRefusalText, bindRetryFloorMs, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
 import { InboundRequests } from './inbound.js';
 import { PduFramingError, smpp, type LibrarySession, type Pdu } from './library.js';

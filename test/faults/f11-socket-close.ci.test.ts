@@ -4,7 +4,7 @@
 // nothing is lost and duplicates stay within the in-flight window of each fault.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Backoff } from '../../src/smpp/backoff.js';
+import { Backoff } from '../../src/util/backoff.js';
 import { SmppSession } from '../../src/smpp/session.js';
 import type { SubmitResult } from '../../src/smpp/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
