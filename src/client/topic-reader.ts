@@ -1,5 +1,5 @@
 /**
- * Reads one topic outside any real consumer group — for `tail`, `redrive` and the demo's tracker.
+ * Reads one topic outside any real consumer group — for the delivery reader (`tail`, the demo) and `redrive`.
  *
  * kafkajs has no group-less (assign) consumer, so each read joins a throwaway group of its own that
  * never commits and is deleted afterwards: reading never moves anyone's offsets.

@@ -1,12 +1,14 @@
 /**
- * `produce`: sends test requests to the outbound topic through the registry (Confluent wire format,
- * the connector's own schema), acks=all, and reports each id.
+ * `produce`: sends test requests to the outbound topic with the client's `SmsProducer` (the
+ * registry's wire format, the connector's own schema, acks=all, each request checked with the
+ * connector's rules first) and reports each id.
  */
+import { SmsProducer } from '../client/producer.js';
+import { RequestRejectedError } from '../client/request.js';
 import type { ClientConfig } from '../config.js';
 import { maskMsisdn } from '../obs/mask.js';
 import { printableLines } from '../obs/printable.js';
-import { openClients, requireTopic } from './clients.js';
-import type { AvroCodec } from '../kafka/codec.js';
+import { toolLogger } from './clients.js';
 import type { KeyedRequest } from './request-input.js';
 
 export interface SentRequest {
@@ -15,36 +17,45 @@ export interface SentRequest {
   to: string;
 }
 
-const BATCH = 500;
+export interface ProduceOptions {
+  showNumbers: boolean;
+  /** Default true: refuse the whole input when the connector would reject a request of it. */
+  validate?: boolean;
+}
+
+/** Thrown when requests of the input would be rejected; each was printed, nothing was sent. */
+export class RejectedInputError extends Error {
+  constructor(count: number) {
+    super(`${count} request(s) would be rejected by the connector (listed above); nothing was sent`);
+    this.name = 'RejectedInputError';
+  }
+}
 
 export async function produceRequests(
   config: Readonly<ClientConfig>,
   requests: readonly KeyedRequest[],
-  opts: { showNumbers: boolean },
+  opts: ProduceOptions,
   printRaw: (line: string) => void,
 ): Promise<SentRequest[]> {
   const print = printableLines(printRaw);
-  const { kafka, codec } = await openClients(config, { register: true });
-  await requireTopic(kafka, config.topics.outbound, 'TOPIC_OUTBOUND');
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  await producer.connect();
-  const sent: SentRequest[] = [];
   const show = (n: string) => (opts.showNumbers ? n : maskMsisdn(n));
+  const producer = await SmsProducer.connect(config, { logger: toolLogger() });
+  let sent;
   try {
-    for (let i = 0; i < requests.length; i += BATCH) {
-      const chunk = requests.slice(i, i + BATCH);
-      const messages = chunk.map((r) => ({ key: r.key, value: codec.encodeOutbound(r.value) }));
-      await producer.send({ topic: config.topics.outbound, acks: -1, messages });
-      for (const r of chunk) {
-        sent.push({ id: r.value.id, key: r.key, to: r.value.to });
-        print(`sent ${r.value.id}  key=${show(r.key)}  to=${show(r.value.to)}  from=${show(r.value.from)}  ${[...r.value.text].length} chars`);
-      }
-    }
+    sent = await producer.sendMany(requests, { validate: opts.validate ?? true });
+  } catch (err) {
+    if (!(err instanceof RequestRejectedError)) throw err;
+    // Reasons never repeat a phone number (sms/address.ts); the id is the producer's own.
+    for (const r of err.rejections) print(`rejected ${r.id}  ${r.status}/${r.category}  ${r.description}`);
+    throw new RejectedInputError(err.rejections.length);
   } finally {
-    await producer.disconnect();
+    await producer.close();
+  }
+  for (const { key, value } of sent) {
+    print(`sent ${value.id}  key=${show(key)}  to=${show(value.to)}  from=${show(value.from)}  ${[...value.text].length} chars`);
   }
   print(`${sent.length} request(s) sent to ${config.topics.outbound}`);
-  return sent;
+  return sent.map(({ key, value }) => ({ id: value.id, key, to: value.to }));
 }
 
 /**
@@ -67,20 +78,13 @@ export async function producePoison(
   printRaw: (line: string) => void,
 ): Promise<void> {
   const print = printableLines(printRaw);
-  const { kafka, codec } = await openClients(config, { register: true });
-  await requireTopic(kafka, config.topics.outbound, 'TOPIC_OUTBOUND');
-  const value = poisonBytes(codec, kind, template);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  await producer.connect();
+  const producer = await SmsProducer.connect(config, { logger: toolLogger() });
   try {
+    const value = POISON_KINDS[kind](producer.encode(template.value));
     const key = `poison-${kind}`;
-    await producer.send({ topic: config.topics.outbound, acks: -1, messages: Array.from({ length: count }, () => ({ key, value })) });
+    await producer.sendEncoded(Array.from({ length: count }, () => ({ key, value })));
   } finally {
-    await producer.disconnect();
+    await producer.close();
   }
   print(`${count} ${kind} record(s) sent to ${config.topics.outbound} (key poison-${kind}); the connector sends them to the DLQ`);
-}
-
-export function poisonBytes(codec: AvroCodec, kind: PoisonKind, template: KeyedRequest): Buffer | null {
-  return POISON_KINDS[kind](codec.encodeOutbound(template.value));
 }

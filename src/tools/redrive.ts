@@ -13,7 +13,7 @@ import type { ClientConfig } from '../config.js';
 import { maskMsisdn, maskNumbersIn } from '../obs/mask.js';
 import { printable, printableLines } from '../obs/printable.js';
 import { openClients, requireTopic } from './clients.js';
-import { readTopic, type RawRecord } from './topic-reader.js';
+import { readTopic, type RawRecord } from '../client/topic-reader.js';
 import { DLQ_HEADERS as DLQ_HEADER } from '../kafka/sinks.js';
 
 

@@ -1,13 +1,12 @@
 /**
  * `tail`: follows the delivery topic, decoded, one line per event (see `event-line.ts`).
  */
+import { readDeliveryEvents } from '../client/delivery-reader.js';
 import type { ClientConfig } from '../config.js';
-import type { SmsDeliveryEvent } from '../contracts.js';
 import { PoisonRecordError } from '../kafka/errors.js';
 import { printableLines } from '../obs/printable.js';
-import { openClients, requireTopic } from './clients.js';
+import { toolLogger } from './clients.js';
 import { eventJson, eventLine } from './event-line.js';
-import { readTopic } from './topic-reader.js';
 
 export interface TailOptions {
   fromBeginning: boolean;
@@ -23,30 +22,26 @@ export interface TailOptions {
 /** Returns the number of events printed. */
 export async function tail(config: Readonly<ClientConfig>, opts: TailOptions, printRaw: (line: string) => void): Promise<number> {
   const print = printableLines(printRaw);
-  const { kafka, codec } = await openClients(config, { register: false });
-  await requireTopic(kafka, config.topics.delivery, 'TOPIC_DELIVERY');
   let printed = 0;
-  await readTopic({
-    kafka,
-    topic: config.topics.delivery,
-    fromBeginning: opts.fromBeginning,
-    groupPrefix: 'sms-connector-cli.tail',
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onRecord: async (record) => {
-      let event: SmsDeliveryEvent;
-      try {
-        event = (await codec.decodeRaw(record.value)) as unknown as SmsDeliveryEvent;
-      } catch (err) {
-        // Not ours to judge: show it and keep following.
+  await readDeliveryEvents(
+    config,
+    {
+      fromBeginning: opts.fromBeginning,
+      groupPrefix: 'sms-connector-cli.tail',
+      logger: toolLogger(),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      // Not ours to judge: show it and keep following.
+      onUndecodable: (record, err) => {
         const code = err instanceof PoisonRecordError ? err.code : 'DECODE_FAILED';
-        if (opts.id === undefined) print(`# p${record.partition}@${record.offset}: undecodable (${code}: ${(err as Error).message})`);
-        return;
-      }
+        if (opts.id === undefined) print(`# p${record.partition}@${record.offset}: undecodable (${code}: ${err.message})`);
+      },
+    },
+    ({ event, timestamp }) => {
       if (opts.id !== undefined && event.id !== opts.id) return;
-      print(opts.json ? eventJson(event, opts) : eventLine(event, opts, record.timestamp));
+      print(opts.json ? eventJson(event, opts) : eventLine(event, opts, timestamp));
       printed += 1;
       if (opts.maxEvents !== undefined && printed >= opts.maxEvents) return 'stop';
     },
-  });
+  );
   return printed;
 }
