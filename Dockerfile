@@ -8,14 +8,13 @@
 #   docker build --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:<digest> .
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# ---- build: dev dependencies + tsc -> dist/ ------------------------------------------------------
+# ---- build: dev dependencies + tsc -> dist/ (tools/ and src/demo/ are development tooling: left out) ---
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY deploy/local ./deploy/local
 COPY schemas ./schemas
 RUN npm run build
 
@@ -29,7 +28,9 @@ ENV NODE_ENV=production \
     HTTP_PORT=9464
 WORKDIR /app
 COPY package.json package-lock.json ./
-# No install scripts are needed at runtime (all production dependencies are plain JavaScript).
+# --ignore-scripts: no production dependency needs its install script. lz4-napi and snappy are native
+# addons, but prebuilt: npm installs the binary for this platform as an optional package, nothing is
+# compiled. protobufjs' postinstall only warns about version schemes.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # The codec finds schemas/ at the package root from both src/kafka and dist/src/kafka.

@@ -137,6 +137,7 @@ function registerTail(program: Command): void {
     .option('--json', 'one JSON object per line instead of text', false)
     .option('--show-numbers', 'print phone numbers unmasked', false)
     .option('--max-events <n>', 'exit after this many events', positiveInt('--max-events'))
+    .addHelpText('after', '\nEnvironment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_DELIVERY (+ KAFKA_SSL/SASL, registry auth).')
     .action(async (flags: { fromBeginning: boolean; id?: string; json: boolean; showNumbers: boolean; maxEvents?: number }) => {
       const config = clientConfig();
       const abort = new AbortController();
@@ -177,6 +178,7 @@ function registerRedrive(program: Command): void {
     .description('send TOPIC_DLQ records back to TOPIC_OUTBOUND (original key/value, headers + redrive marker), up to the current end')
     .option('--filter <codes>', `only these error codes, comma-separated (${DLQ_CODES.join(', ')})`, dlqCodes)
     .option('--dry-run', 'print what would be sent, send nothing', false)
+    .addHelpText('after', '\nEnvironment: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_DLQ, TOPIC_OUTBOUND (+ KAFKA_SSL/SASL, registry auth).')
     .action(async (flags: { filter?: string[]; dryRun: boolean }) => {
       const config = clientConfig();
       const { redrive } = await import('./tools/redrive.js');

@@ -1,12 +1,19 @@
 #!/usr/bin/env node
 /**
- * The `sms-connector` command line: `run`, `simulator`, `stack`, `produce`, `tail`, `redrive`.
- * Each subcommand is a thin entry into its module; options are parsed by commander.
+ * The `sms-connector` command line, the one program behind every command of the project:
+ *   run                        the connector (configuration from environment variables)
+ *   simulator                  the Agile-profile SMSC simulator          (src/simulator/simulator-command.ts)
+ *   produce | tail | redrive   operator tools on the connector's topics  (src/cli-tools.ts)
+ *   stack | demo               development commands, from a clone only   (src/cli-dev.ts)
+ * Each subcommand is a thin entry into its module, which loads its work only when it runs, so that
+ * `--help` stays fast and loads no Kafka or SMPP client.
  */
 import { Command } from 'commander';
-import { register } from './cli-tools.js';
+import { registerDevCommands } from './cli-dev.js';
+import { register as registerTools } from './cli-tools.js';
 import { maskNumbersIn } from './obs/mask.js';
 import { printable } from './obs/printable.js';
+import { registerSimulatorCommand } from './simulator/simulator-command.js';
 
 const program = new Command()
   .name('sms-connector')
@@ -15,35 +22,16 @@ const program = new Command()
 
 program
   .command('run')
-  .description('run the connector (configuration from environment variables; see README)')
+  .description('run the connector')
+  .addHelpText('after', '\nAll configuration comes from environment variables (KAFKA_*, SCHEMA_REGISTRY_*, TOPIC_*, SMPP_*, …): README "Configuration".')
   .action(async () => {
     const { runConnector } = await import('./main.js');
     await runConnector();
   });
 
-program
-  .command('simulator')
-  .description('run the Agile-profile SMSC simulator (flags or SIM_* variables; see src/simulator/README.md)')
-  .allowUnknownOption()
-  .helpOption(false)
-  .argument('[options...]')
-  .action(async (options: string[]) => {
-    const { runSimulatorCli } = await import('./simulator/main.js');
-    await runSimulatorCli(options, process.env);
-  });
-
-program
-  .command('stack')
-  .description('local Kafka + Schema Registry from Maven Central jars: up | down | status | fetch')
-  .allowUnknownOption()
-  .helpOption(false)
-  .argument('[args...]')
-  .action(async (args: string[]) => {
-    const { cli } = await import('../deploy/local/stack.js');
-    process.exitCode = await cli(args);
-  });
-
-register(program);
+registerSimulatorCommand(program);
+registerTools(program);
+registerDevCommands(program);
 
 // `tail | head` closes our stdout early: that is the reader being done, not an error to print.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

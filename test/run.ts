@@ -23,7 +23,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT, isOurProcess, stackDown, stackUp, sweepStacks, type StackInfo } from '../deploy/local/stack.js';
+import { REPO_ROOT, isOurProcess, stackDown, stackUp, sweepStacks, type StackInfo } from '../tools/dev-stack/stack.js';
 
 interface Totals {
   pass: number;

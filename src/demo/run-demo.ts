@@ -1,5 +1,6 @@
 /**
- * `npm run demo`: the whole product on one machine, unattended, in a couple of minutes.
+ * `npm run demo` (the `demo` subcommand; its options are in src/cli-dev.ts): the whole product on one
+ * machine, unattended, in a couple of minutes.
  *
  *   local stack (reused if running, else started; jars via Maven the first time)
  *   → Agile-profile SMSC simulator on TLS (throwaway CA made with openssl; verification on)
@@ -9,25 +10,22 @@
  *   → progress from sms.delivery → summary table → everything it started is stopped again.
  *
  * Exit 0 when every request reached a SUMMARY its kind allows and every poison record reached the
- * DLQ; 1 when anything went missing or ended wrong; 2 on bad arguments; 130 on Ctrl-C.
+ * DLQ; 1 when anything went missing or ended wrong; 130 on Ctrl-C.
  *
- * Flags: --count N (default 2000), --rate R (requests/s; default 0 = one burst, which shows the
- * drain at full speed — latency then includes the queue), --timeout-s S (default 180),
- * --keep-topics (leave this run's topics and subjects for `sms-connector tail`), --seed N,
- * --stack-dir DIR (another local stack than the default one; started on free ports if not running).
+ * Development tooling: it drives tools/dev-stack, so the production build leaves src/demo/ out.
  */
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { destination, pino } from 'pino';
-import { REPO_ROOT } from '../../deploy/local/stack.js';
+import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
 import type { RunningApp } from '../app.js';
+import type { DemoFlags, RunDemo } from '../cli-dev.js';
 import type { SmsDeliveryEvent } from '../contracts.js';
 import { createKafka } from '../kafka/client.js';
 import { AvroCodec } from '../kafka/codec.js';
 import { createLogger } from '../obs/logger.js';
 import type { Simulator } from '../simulator/simulator.js';
-import { readTopic } from '../tools/topic-reader.js';
+import { readTopic } from '../client/topic-reader.js';
 import { buildLoad, poisonRecords, type DemoRequest } from './load.js';
 import { createProgress } from './progress.js';
 import {
@@ -49,43 +47,6 @@ const say = (line: string): void => {
   process.stdout.write(`[demo] ${line}\n`);
 };
 
-interface Args {
-  count: number;
-  timeoutMs: number;
-  keepTopics: boolean;
-  seed: number;
-  /** Requests per second from the load generator; 0 = as fast as Kafka takes them (a burst). */
-  rate: number;
-  stackDir?: string;
-}
-
-function parseDemoArgs(argv: string[]): Args {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      count: { type: 'string', default: '2000' },
-      'timeout-s': { type: 'string', default: '180' },
-      'keep-topics': { type: 'boolean', default: false },
-      seed: { type: 'string', default: '20250601' },
-      rate: { type: 'string', default: '0' },
-      'stack-dir': { type: 'string' },
-    },
-    strict: true,
-  });
-  const int = (name: string, v: string, min: number): number => {
-    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} must be a whole number ≥ ${min} (got ${v})`);
-    return Number(v);
-  };
-  return {
-    count: int('count', values.count, 10),
-    timeoutMs: int('timeout-s', values['timeout-s'], 10) * 1000,
-    keepTopics: values['keep-topics'],
-    seed: int('seed', values.seed, 0),
-    rate: int('rate', values.rate, 0),
-    ...(values['stack-dir'] ? { stackDir: path.resolve(values['stack-dir']) } : {}),
-  };
-}
-
 function newRunId(): string {
   const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   return `demo-${stamp}-${Math.random().toString(16).slice(2, 6)}`;
@@ -93,7 +54,7 @@ function newRunId(): string {
 
 const PRODUCE_BATCH = 250;
 
-async function run(args: Args, abort: AbortSignal): Promise<number> {
+async function run(args: DemoFlags, abort: AbortSignal): Promise<number> {
   const started = Date.now();
   const runId = newRunId();
   const topics = demoTopics(runId);
@@ -110,7 +71,7 @@ async function run(args: Args, abort: AbortSignal): Promise<number> {
   let summaryText = '';
   let ok = false;
   try {
-    stack = await ensureStack(say, args.stackDir);
+    stack = await ensureStack(say, args.stackDir === undefined ? undefined : path.resolve(args.stackDir));
     tls = makeDemoTls();
     say(`throwaway CA + server certificate for ${tls.serverName} made with openssl in ${tls.dir}`);
     const password = newPassword();
@@ -175,7 +136,7 @@ async function run(args: Args, abort: AbortSignal): Promise<number> {
     say(`sending ${load.length} requests + ${poison.length} poison records to ${topics.outbound} ...`);
     await produceLoad(kafka, topics.outbound, codec, load, poison, tracker, args.rate, abort, (n) => (produced = n));
 
-    const deadline = Date.now() + args.timeoutMs;
+    const deadline = Date.now() + args.timeoutS * 1000;
     let failure: Error | null = null;
     const complete = () => tracker.finished === tracker.total && dlqKeys.size === 0;
     while (!complete() && Date.now() < deadline && !abort.aborted) {
@@ -193,7 +154,7 @@ async function run(args: Args, abort: AbortSignal): Promise<number> {
     const missing = tracker.missing();
     const problems: string[] = [];
     if (missing.length > 0) {
-      problems.push(`${missing.length} request(s) got no SUMMARY within ${args.timeoutMs / 1000} s, e.g. ${missing.slice(0, 5).map((m) => `${m.value.id} (${m.kind})`).join(', ')}`);
+      problems.push(`${missing.length} request(s) got no SUMMARY within ${args.timeoutS} s, e.g. ${missing.slice(0, 5).map((m) => `${m.value.id} (${m.kind})`).join(', ')}`);
     }
     if (dlqKeys.size > 0) problems.push(`${dlqKeys.size} poison record(s) never reached the DLQ: ${[...dlqKeys].join(', ')}`);
     for (const m of tracker.mismatches.slice(0, 10)) {
@@ -278,14 +239,8 @@ async function removeRunTopics(stack: DemoStack, topics: ReturnType<typeof demoT
   await deleteSubjects(stack.info.registryUrl, [`${topics.outbound}-value`, `${topics.delivery}-value`]);
 }
 
-async function main(): Promise<void> {
-  let args: Args;
-  try {
-    args = parseDemoArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`demo: ${(err as Error).message}\nusage: npm run demo -- [--count N] [--rate R] [--timeout-s S] [--keep-topics] [--seed N] [--stack-dir DIR]\n`);
-    process.exit(2);
-  }
+/** Runs the demo; the first Ctrl-C cleans up (exit 130), a second one exits at once. */
+export const runDemo: RunDemo = async (flags: DemoFlags): Promise<number> => {
   const abort = new AbortController();
   const onSignal = () => {
     if (abort.signal.aborted) process.exit(130);
@@ -294,14 +249,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let code: number;
   try {
-    code = await run(args, abort.signal);
+    return await run(flags, abort.signal);
   } catch (err) {
     process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    code = 1;
+    return 1;
   }
-  process.exit(code);
-}
-
-void main();
+};

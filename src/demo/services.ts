@@ -7,7 +7,7 @@ import { startApp, type RunningApp } from '../app.js';
 import { loadConfig, type Config } from '../config.js';
 import type { Logger } from '../obs/logger.js';
 import { startSimulator, type Simulator } from '../simulator/simulator.js';
-import { stackDown, stackStatus, stackUp, type StackInfo } from '../../deploy/local/stack.js';
+import { stackDown, stackStatus, stackUp, type StackInfo } from '../../tools/dev-stack/stack.js';
 import { ABSENT_PREFIX } from './load.js';
 import type { DemoTls } from './tls.js';
 

@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { KAFKA_VERSION, REPO_ROOT, stackDown, stackUp } from '../../deploy/local/stack.js';
+import { KAFKA_VERSION, REPO_ROOT, stackDown, stackUp } from '../../tools/dev-stack/stack.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { createTopic, deleteTopics, encodeRecords, fmt, produceBacklog, say } from './common.js';
 import { CONNECTOR_NODE_FLAGS, type BenchContext } from './context.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts, stackDown, stackUp, startKafka, stopKafka, type StackInfo } from '../../deploy/local/stack.js';
+import { freePorts, stackDown, stackUp, startKafka, stopKafka, type StackInfo } from '../../tools/dev-stack/stack.js';
 import { loadConfig } from '../../src/config.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator } from '../../src/simulator/simulator.js';

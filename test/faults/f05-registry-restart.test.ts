@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { freePorts, stackDown, stackUp, startRegistry, stopRegistry, type StackInfo } from '../../deploy/local/stack.js';
+import { freePorts, stackDown, stackUp, startRegistry, stopRegistry, type StackInfo } from '../../tools/dev-stack/stack.js';
 import { loadConfig } from '../../src/config.js';
 import { AvroCodec, readSchema, valueSubject } from '../../src/kafka/codec.js';
 import { startSimulator } from '../../src/simulator/simulator.js';

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { REPO_ROOT } from '../../deploy/local/stack.js';
+import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
 
 export interface ConnectorProcess {
   readonly child: ChildProcess;

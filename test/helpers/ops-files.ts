@@ -1,14 +1,14 @@
 /**
  * Reads the operations files (Grafana dashboard, Prometheus rules) and pulls out every metric name
  * their PromQL uses, so tests can hold them against the metrics the connector really exports.
- * Used by test/unit/ops-files.test.ts (against the registry) and test/integration/ops-metrics.test.ts
+ * Used by test/integration/ops-files.test.ts (against the registry) and test/integration/ops-metrics.test.ts
  * (against a running connector's /metrics).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { REPO_ROOT } from '../../deploy/local/stack.js';
+import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
 
 export { REPO_ROOT };
 

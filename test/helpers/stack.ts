@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
-import { REPO_ROOT, stackUp, type StackInfo } from '../../deploy/local/stack.js';
+import { REPO_ROOT, stackUp, type StackInfo } from '../../tools/dev-stack/stack.js';
 import { ensureTopics } from '../../src/kafka/client.js';
 
 const { Kafka, logLevel } = kafkajs;

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../../deploy/local/stack.js';
+import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { REDRIVE_HEADER } from '../../src/tools/redrive.js';

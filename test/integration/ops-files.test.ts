@@ -5,7 +5,8 @@
  * the shutdown budget.
  *
  * promtool comes from Debian's `prometheus` package; where it is not installed those checks are
- * skipped with a message saying so (everything else still runs).
+ * skipped with a message saying so (everything else still runs). It runs an external program and
+ * reads files across the repository, so it sits with the integration tests (it needs no stack).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -368,13 +369,15 @@ describe('Dockerfile', () => {
     // the schemas at the package root, where src/kafka/codec.ts finds them from dist/src/kafka/
     assert.match(dockerfile, /^COPY schemas \.\/schemas$/m);
     assert.ok(existsSync(repo('src/cli.ts')), 'dist/src/cli.js is built from src/cli.ts');
+    // development tooling stays out of the image: the build stage copies no tools/
+    assert.doesNotMatch(dockerfile, /^COPY (tools|deploy\/local)\b/m);
   });
 
   test('.dockerignore keeps secrets, node_modules and build output out of the context', () => {
     const ignore = readFileSync(repo('.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.git', '.local']) assert.ok(ignore.includes(entry), entry);
     // what the build stage copies must not be ignored
-    for (const needed of ['src', 'schemas', 'deploy/local', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const needed of ['src', 'schemas', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
       assert.ok(!ignore.includes(needed), `${needed} is in the build context`);
     }
   });

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import kafkajs from 'kafkajs';
 import srPkg from '@kafkajs/confluent-schema-registry';
 import { createTopics, privateStackDir, testStack, uniqueGroupId, uniqueSubject, uniqueTopics } from '../helpers/stack.js';
-import { freePorts, startRegistry, stackDown, stackStatus, stopRegistry } from '../../deploy/local/stack.js';
+import { freePorts, startRegistry, stackDown, stackStatus, stopRegistry } from '../../tools/dev-stack/stack.js';
 
 const { Kafka, logLevel } = kafkajs;
 const { SchemaRegistry, SchemaType, COMPATIBILITY } = srPkg;

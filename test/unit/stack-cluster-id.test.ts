@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newClusterId } from '../../deploy/local/stack.js';
+import { newClusterId } from '../../tools/dev-stack/stack.js';
 
 test('cluster ids are 16 random bytes in base64url and never start with a dash', () => {
   const seen = new Set<string>();

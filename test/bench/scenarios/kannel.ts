@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { freePorts } from '../../../deploy/local/stack.js';
+import { freePorts } from '../../../tools/dev-stack/stack.js';
 import { benchRecord, sleep, spawnRole } from '../common.js';
 import type { BenchContext } from '../context.js';
 import { monitor, throughput } from '../monitor.js';

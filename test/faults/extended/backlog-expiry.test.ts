@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePorts } from '../../../deploy/local/stack.js';
+import { freePorts } from '../../../tools/dev-stack/stack.js';
 import { loadConfig } from '../../../src/config.js';
 import { AvroCodec } from '../../../src/kafka/codec.js';
 import { startSimulator } from '../../../src/simulator/simulator.js';
