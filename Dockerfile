@@ -45,5 +45,5 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # A 64 MiB young generation (V8's default tops out at 16): fewer scavenges, fewer objects promoted
 # while still in flight — connector event-loop stalls max ~150 → ~55 ms, p99 Kafka → submit_sm
-# ~500 → ~80 ms at half capacity (BENCHMARKS.md "2026-11-26 (run S)"). Up to 128 MiB more young generation.
+# ~500 → ~80 ms at half capacity (BENCHMARKS.md "Young generation"). Up to 128 MiB more young generation.
 CMD ["node", "--max-semi-space-size=64", "dist/src/cli.js", "run"]
