@@ -100,13 +100,13 @@ export interface Simulator {
 }
 
 const GARBAGE: Record<GarbageKind, Buffer> = {
-  // command_length 8 (< 16): node-smpp throws while decoding the header.
+  // command_length 8 (< 16): refused by our framing; node-smpp alone threw and went deaf (docs/node-smpp.md, defects 2, 16).
   'short-length': Buffer.from('0000000800000015', 'hex'),
-  // command_length 0xF0000010: above PDU.maxLength.
+  // command_length 0xF0000010: above the read limit (defect 18).
   'huge-length': Buffer.from('f00000100000001500000000000000ff', 'hex'),
   // A well-formed header with an unknown command id: must be answered with generic_nack.
   'unknown-command': Buffer.from('00000010000009990000000000000077', 'hex'),
-  // command_length 2: node-smpp waits forever for a body that cannot exist (deaf parser).
+  // command_length 2: node-smpp alone waited forever for a body that cannot exist (defect 2); our framing refuses it.
   'truncated-length': Buffer.from('00000002', 'hex'),
 };
 

@@ -2,7 +2,7 @@
  * One client connection of the simulated SMSC: bind, submit_sm, enquire_link, unbind, idle
  * timeout, and outgoing deliver_sm. Built on node-smpp's server-side Session, which shares the
  * client's defects: listeners never throw (a throw deafens its parser) and any library `error`
- * closes the connection.
+ * closes the connection (docs/node-smpp.md, defects 2 and 16).
  */
 import { smpp, type LibrarySession, type Pdu } from '../smpp/library.js';
 import { isValidDestination, isValidSender, type Behaviour } from './behaviour.js';

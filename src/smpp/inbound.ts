@@ -6,8 +6,8 @@
  * acknowledges a receipt only after its Kafka event is acked — RELIABILITY.md §5).
  *
  * Back-pressure: an SMSC may send deliver_sm without waiting for our answers (its window is its
- * own; a hostile one has none). Each unanswered deliver_sm holds its bytes and a handler until
- * its event is acked, so per connection at most `maxUnanswered` are taken in: at the cap the
+ * own; a hostile one has none; docs/node-smpp.md, defect 17). Each unanswered deliver_sm holds
+ * its bytes and a handler until its event is acked, so per connection at most `maxUnanswered` are taken in: at the cap the
  * library stops reading the socket (`pause()`; the kernel's buffers fill and TCP flow control
  * slows the SMSC), and reading resumes once the answers bring the count down to half the cap.
  * While reading is paused nothing else is read either (responses, enquire_link): the session

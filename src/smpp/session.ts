@@ -1,5 +1,5 @@
 /**
- * One SMPP bind over node-smpp 0.5.1 — which is a PDU codec, not a client (notes/smpp-library.md).
+ * One SMPP bind over node-smpp 0.5.1 — which is a PDU codec, not a client (docs/node-smpp.md).
  * This class adds what the library lacks:
  *  - a NEW library session per connection (defect 1: reconnecting a used session never reads again);
  *  - every library `error` is fatal → destroy and reconnect (defect 2: the parser can go deaf) and
@@ -9,9 +9,11 @@
  *  - answers to enquire_link, unbind and unknown requests (defect 5), own enquire_link every
  *    enquireLinkMs with a deadline, even under traffic (defect 6, provider rule);
  *  - connect and bind timeouts (defect 14), interface_version 0x34 (defect 13);
- *  - raw deliver_sm bytes (defect 8, see library.ts);
- *  - framing: a command_length outside 16…72 KiB replaces the connection at once (library.ts);
- *  - back-pressure on deliver_sm: reading pauses at maxUnansweredDeliverSm unanswered (inbound.ts).
+ *  - raw deliver_sm bytes (defect 8, see pdu-decode.ts);
+ *  - framing: a command_length outside 16…72 KiB replaces the connection at once (defects 2, 16, 18;
+ *    pdu-decode.ts);
+ *  - back-pressure on deliver_sm: reading pauses at maxUnansweredDeliverSm unanswered (inbound.ts),
+ *    and reading deadlines start again after a pause (defect 17).
  *
  * Lifecycle: idle → connecting → binding → bound → (error/close/unbind/timeout) → backoff|not-ready
  * → connecting … ; close() → closing → closed. `state` events report each change.

@@ -5,7 +5,7 @@
  * Split from session.ts, which keeps the connection lifecycle (connect, bind, keep-alive,
  * teardown): the session hands this class the live connection as a `SubmitLink` and tells it when
  * the connection is gone. node-smpp has no window, no request timeout and leaks callbacks
- * (notes/smpp-library.md, defects 3 and 4); what makes up for that on the submit side is here.
+ * (docs/node-smpp.md, defects 3 and 4); what makes up for that on the submit side is here.
  */
 import type { Logger } from 'pino';
 import { coalesceWrites, submitSmPdu, type LibrarySession, type Pdu } from './library.js';
@@ -192,7 +192,7 @@ export class Submitter {
     const waiting = this.window.inFlightEntry(sequence);
     if (waiting && link.readingHeldSince(pauseMark)) {
       // Our own back-pressure, not the SMSC's silence: the submit_sm_resp may be waiting unread in
-      // the socket. The deadline starts again, as enquire_link's does; the pause ends when our
+      // the socket (defect 17). The deadline starts again, as enquire_link's does; the pause ends when our
       // receipt handlers answer (each within RECEIPT_ACK_WAIT_MS).
       link.forgetTimer(waiting.timer as NodeJS.Timeout);
       waiting.timer = link.addTimer(this.opts.responseTimeoutMs, this.onTimeout.bind(this, link, sequence, link.pauseMark()));
