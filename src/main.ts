@@ -4,7 +4,7 @@
  * stops the process with one line naming the variable (exit 2).
  */
 import { ConfigError, loadConfig } from './config.js';
-import { startApp } from './app.js';
+import { startApp } from './app/start.js';
 import { createLogger } from './obs/logger.js';
 
 export async function runConnector(): Promise<void> {

@@ -18,7 +18,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { destination, pino } from 'pino';
 import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
-import type { RunningApp } from '../app.js';
+import type { RunningApp } from '../app/start.js';
 import type { DemoFlags, RunDemo } from '../cli-dev.js';
 import type { SmsDeliveryEvent } from '../contracts.js';
 import { createKafka } from '../kafka/client.js';

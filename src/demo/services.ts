@@ -3,7 +3,7 @@
  * the TLS simulator, the connector in-process, and the demo's own topics and registry subjects.
  */
 import { randomBytes } from 'node:crypto';
-import { startApp, type RunningApp } from '../app.js';
+import { startApp, type RunningApp } from '../app/start.js';
 import { loadConfig, type Config } from '../config.js';
 import type { Logger } from '../obs/logger.js';
 import { startSimulator, type Simulator } from '../simulator/simulator.js';

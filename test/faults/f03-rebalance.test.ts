@@ -3,7 +3,7 @@
 // overshoot would be visible instead of refused).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningApp } from '../../src/app.js';
+import type { RunningApp } from '../../src/app/start.js';
 import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
 import { envNumber, startFaultPipeline } from '../helpers/faults.js';
 import { produce, startReplica, waitUntil } from '../helpers/pipeline.js';

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino, type Logger } from 'pino';
-import { startApp, type RunningApp } from '../../src/app.js';
+import { startApp, type RunningApp } from '../../src/app/start.js';
 import { loadConfig } from '../../src/config.js';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';

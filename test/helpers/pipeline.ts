@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { startApp, type RunningApp } from '../../src/app.js';
+import { startApp, type RunningApp } from '../../src/app/start.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import type { RunningApp } from '../../src/app.js';
+import type { RunningApp } from '../../src/app/start.js';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import type { PduRecord } from '../../src/simulator/recorder.js';
 import { summarised } from '../helpers/oracle.js';

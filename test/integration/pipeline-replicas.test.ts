@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningApp } from '../../src/app.js';
+import type { RunningApp } from '../../src/app/start.js';
 import { acceptedByDigest, planned, summarised, type PlannedRequest } from '../helpers/oracle.js';
 import { collectDelivery, committedVsEnd, outbound, produce, startPipeline, startReplica, waitUntil } from '../helpers/pipeline.js';
 

@@ -3,7 +3,7 @@
  * the environment. Requests: usage (CPU, memory), readiness, liveHeap (full GC first when run
  * with --expose-gc), loopDelay (event-loop delay since the last reset: the process's own stalls).
  */
-import { startApp } from '../../../src/app.js';
+import { startApp } from '../../../src/app/start.js';
 import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/obs/logger.js';
 import { loopDelayProbe, serveRole } from '../common.js';

@@ -1,0 +1,143 @@
+/**
+ * What each part of the connector is built with, read off the config. PURE: no I/O, no clients —
+ * start.ts does the building; these mappers are where a config field meets the option it sets, so
+ * unit tests can check the mapping without Kafka or an SMSC.
+ */
+import type { Config } from '../config.js';
+import type { BindSlotRequest } from '../kafka/assigner.js';
+import type { TopicPlan } from '../kafka/client.js';
+import { COMPRESSION_TYPES } from '../kafka/compression.js';
+import type { OutboundConsumerOptions } from '../kafka/outbound-consumer.js';
+import type { PublisherOptions } from '../kafka/publisher.js';
+import type { Logger } from '../obs/logger.js';
+import type { OverdueSweeperDeps } from '../pipeline/overdue-sweeper.js';
+import type { PoolOptions } from '../smpp/pool.js';
+import { formatSessionSpec, sessionTotal } from '../smpp/pool-spec.js';
+
+type Cfg = Readonly<Config>;
+
+/**
+ * How long a complete multipart request may go without its `s:` marker before this replica
+ * publishes the summary itself (overdue-sweeper.ts). Normally the marker follows the last final
+ * within a second; 30 s leaves room for a slow tail without keeping requests longer.
+ */
+export const SUMMARY_MARKER_GRACE_MS = 30_000;
+/** A removed session drains its in-flight submits this long at most, within the shutdown drain. */
+const SESSION_DRAIN_MAX_MS = 5_000;
+/** kafkajs runs at most this many partitions of a batch at once, whatever the partition count. */
+const PARTITIONS_CONCURRENCY_MAX = 32;
+/** Headroom above KAFKA_MAX_RECORD_BYTES for the batch framing around a DLQ copy. */
+const DLQ_BATCH_OVERHEAD_BYTES = 1024;
+
+/** The topics start-up creates when missing (TOPIC_AUTO_CREATE) or requires, with their settings. */
+export function topicsToEnsure(config: Cfg): TopicPlan[] {
+  const { topics } = config;
+  const partitions = topics.partitions;
+  return [
+    { name: topics.outbound, partitions },
+    { name: topics.delivery, partitions },
+    // A DLQ copy is cut to KAFKA_MAX_RECORD_BYTES (sinks.ts): the topic must take a batch of that size.
+    { name: topics.dlq, partitions, configEntries: [{ name: 'max.message.bytes', value: String(config.kafka.maxRecordBytes + DLQ_BATCH_OVERHEAD_BYTES) }] },
+    {
+      name: topics.correlation,
+      partitions,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact,delete' },
+        { name: 'retention.ms', value: String(config.correlationRetentionMs) },
+      ],
+    },
+    ...(topics.inbound ? [{ name: topics.inbound, partitions }] : []),
+  ];
+}
+
+/** The producer's settings; the correlation bundling is added by start-up (it needs the partition count). */
+export function publisherSettingsFrom(config: Cfg): Omit<PublisherOptions, 'bundle'> {
+  return {
+    lingerMs: config.kafka.producerLingerMs,
+    compression: COMPRESSION_TYPES[config.kafka.compression],
+    maxRecordBytes: config.kafka.maxRecordBytes,
+  };
+}
+
+/** Options shared by every SMPP session; `ca` is the PEM text of SMPP_TLS_CA_FILE, read by the caller. */
+export function sessionOptionsFrom(config: Cfg, logger: Logger, ca?: Buffer): PoolOptions['session'] {
+  const smpp = config.smpp;
+  return {
+    host: smpp.host,
+    port: smpp.port,
+    tls: smpp.tls,
+    ...(ca ? { ca } : {}),
+    tlsServername: smpp.tlsServername,
+    tlsRejectUnauthorized: smpp.tlsRejectUnauthorized,
+    systemId: smpp.systemId,
+    password: smpp.password,
+    window: smpp.window,
+    rateLimit: smpp.rateLimit,
+    rateMargin: smpp.rateMargin,
+    enquireLinkMs: smpp.enquireLinkMs,
+    responseTimeoutMs: smpp.responseTimeoutMs,
+    connectTimeoutMs: smpp.connectTimeoutMs,
+    bindTimeoutMs: smpp.bindTimeoutMs,
+    reconnectMinMs: smpp.reconnectMinMs,
+    reconnectMaxMs: smpp.reconnectMaxMs,
+    credentialBackoffMs: smpp.bindErrorBackoffMs,
+    logger,
+  };
+}
+
+/** The pool starts with no binds: the group's assigner hands this replica its slots (bind-slots.ts). */
+export function poolOptionsFrom(config: Cfg, session: PoolOptions['session']): PoolOptions {
+  return {
+    spec: config.smpp.sessions,
+    maxBinds: config.smpp.accountMaxBinds,
+    bindSlots: 0,
+    drainMs: Math.min(config.shutdownDrainMs, SESSION_DRAIN_MAX_MS),
+    session,
+  };
+}
+
+/** What this replica tells the group's leader about the binds it wants (kafka/assigner.ts). */
+export function bindSlotRequestFrom(config: Cfg): BindSlotRequest {
+  return {
+    requestedBinds: sessionTotal(config.smpp.sessions),
+    sessions: formatSessionSpec(config.smpp.sessions),
+    cap: config.smpp.accountMaxBinds,
+  };
+}
+
+/** The overdue sweeper's timing: when a request is overdue, how often to look, how long to keep it. */
+export function sweeperTimingFrom(config: Cfg): Pick<OverdueSweeperDeps, 'graceMs' | 'summaryGraceMs' | 'keepCompletedMs' | 'intervalMs'> {
+  return {
+    graceMs: config.receiptGraceMs,
+    // below the keep time, or the request would be pruned before it is due
+    summaryGraceMs: Math.min(SUMMARY_MARKER_GRACE_MS, Math.floor(config.correlationKeepDoneMs / 2)),
+    keepCompletedMs: config.correlationKeepDoneMs,
+    // half the shorter wait, within 1 s .. 60 s
+    intervalMs: Math.min(60_000, Math.max(1000, Math.floor(Math.min(config.receiptGraceMs, config.correlationKeepDoneMs) / 2))),
+  };
+}
+
+/** The outbound consumer's Kafka settings (the handler, observers and callbacks are wired by start-up). */
+export function consumerSettingsFrom(
+  config: Cfg,
+): Pick<
+  OutboundConsumerOptions,
+  'topic' | 'groupId' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'commitIntervalMs' | 'fetchMinBytes' | 'fetchMaxWaitMs' | 'partitionsConcurrency' | 'drainMs'
+> {
+  return {
+    topic: config.topics.outbound,
+    groupId: config.kafka.groupId,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
+    commitIntervalMs: config.kafka.commitIntervalMs,
+    fetchMinBytes: config.kafka.fetchMinBytes,
+    fetchMaxWaitMs: config.kafka.fetchMaxWaitMs,
+    partitionsConcurrency: Math.min(config.topics.partitions, PARTITIONS_CONCURRENCY_MAX),
+    drainMs: config.shutdownDrainMs,
+  };
+}
+
+/** Submits handed to one session at a time (pipeline/admission.ts): its window plus as many queued. */
+export function admissionLimitFrom(config: Cfg): number {
+  return config.smpp.window * 2;
+}

@@ -1,0 +1,223 @@
+/**
+ * Wiring and lifecycle — the one place that knows Kafka, SMPP and the pipeline together.
+ *
+ * Start, one named step each: logs/metrics/health → Kafka and topics → schemas → producer →
+ * correlation index → sessions → consumer. Stop (stop.ts) runs in reverse. What each part is built
+ * with comes from the pure mappers in options.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config.js';
+import { redactedConfig, securityWarnings } from '../config.js';
+import { createBindSlotAssigner } from '../kafka/assigner.js';
+import { BrokerProbe } from '../kafka/broker-probe.js';
+import { createKafka, ensureTopics, partitionCount } from '../kafka/client.js';
+import { AvroCodec } from '../kafka/codec.js';
+import { CorrelationBundler } from '../kafka/correlation-bundle.js';
+import { CorrelationTail } from '../kafka/correlation-tail.js';
+import { OutboundConsumer } from '../kafka/outbound-consumer.js';
+import { Publisher } from '../kafka/publisher.js';
+import { KafkaSinks } from '../kafka/sinks.js';
+import { startHttpServer, type ReadinessReport } from '../obs/http.js';
+import type { Logger } from '../obs/logger.js';
+import { createMetrics, type Metrics } from '../obs/metrics.js';
+import { AccountGate } from '../pipeline/account-gate.js';
+import { Admission } from '../pipeline/admission.js';
+import { CorrelationIndex } from '../pipeline/correlation-index.js';
+import { OutboundProcessor } from '../pipeline/outbound-processor.js';
+import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
+import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
+import { sleep } from '../pipeline/sleep.js';
+import { canReceive } from '../smpp/bind.js';
+import { SmppPool } from '../smpp/pool.js';
+import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
+import { applyBindSlots } from './bind-slots.js';
+import * as inst from './instrument.js';
+import {
+  admissionLimitFrom,
+  bindSlotRequestFrom,
+  consumerSettingsFrom,
+  poolOptionsFrom,
+  publisherSettingsFrom,
+  sessionOptionsFrom,
+  sweeperTimingFrom,
+  topicsToEnsure,
+} from './options.js';
+import { readinessOf, type Parts } from './parts.js';
+import { stopParts } from './stop.js';
+import { poolSubmitPort } from './submit-port.js';
+
+/** How long start-up waits for the correlation index to catch up with its topic. */
+const CORRELATION_CATCH_UP_MS = 60_000;
+/** Schema registration: 60 attempts, 250 ms doubling to 5 s (about 4.5 minutes of a registry outage). */
+const REGISTER_ATTEMPTS = 60;
+const REGISTER_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: SPREAD_JITTER };
+
+export interface RunningApp {
+  metrics: Metrics;
+  httpPort: number;
+  readiness(): ReadinessReport;
+  stop(): Promise<void>;
+}
+
+export async function startApp(config: Readonly<Config>, logger: Logger): Promise<RunningApp> {
+  logStartup(config, logger);
+  const metrics = createMetrics({ onCollectError: (err) => logger.warn({ err }, 'metrics collector failed') });
+  inst.initMetricLabels(metrics);
+  const parts: Partial<Parts> = { metrics };
+  const readiness = () => readinessOf(parts);
+  parts.http = await startHttpServer({ port: config.httpPort, readiness, registry: metrics.registry, logger });
+  try {
+    await startParts(config, logger, parts as Parts);
+  } catch (err) {
+    await stopParts(parts, logger, config);
+    throw err;
+  }
+  metrics.onCollect(() => {
+    metrics.ready.set(readiness().ready ? 1 : 0);
+  });
+  logger.info({ httpPort: parts.http.port }, 'sms-connector started');
+  return {
+    metrics,
+    httpPort: parts.http.port,
+    readiness,
+    stop: () => stopParts(parts, logger, config),
+  };
+}
+
+/** The effective config, and one warn line per weakened or risky setting. */
+function logStartup(config: Readonly<Config>, logger: Logger): void {
+  logger.info({ config: redactedConfig(config) }, 'starting sms-connector');
+  // Allowed, but never silent: one line per weakened setting, at warn so it survives LOG_LEVEL=warn.
+  for (const warning of securityWarnings(config)) logger.warn({ security: 'weakened' }, `INSECURE: ${warning}`);
+  if (!config.smpp.sessions.some((s) => canReceive(s.mode))) {
+    // The provider sends receipts only to receiver binds (rx/trx) of the account.
+    logger.warn(
+      { sessions: config.smpp.sessions },
+      'SMPP_SESSIONS has no rx or trx bind: this replica receives no delivery receipts; unless another replica of the group binds a receiver, requests that ask for a report end UNKNOWN after RECEIPT_WAIT_MS + RECEIPT_GRACE_MS',
+    );
+  }
+}
+
+/** The start steps in order; each fills in its parts, so a failure stops exactly what was started. */
+async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): Promise<void> {
+  await connectKafka(config, logger, p);
+  const codec = await registerSchemas(config, logger, p);
+  const instanceId = randomUUID();
+  const sinks = await startProducer(config, logger, p, codec, instanceId);
+  const index = new CorrelationIndex(config.correlationIndexMax);
+  const receipts = new ReceiptProcessor({
+    index,
+    sink: sinks,
+    ackWaitMs: config.receiptAckWaitMs,
+    matchWaitMs: config.receiptMatchWaitMs,
+    now: Date.now,
+    logger,
+    observer: inst.receiptObserver(p.metrics),
+  });
+  await loadCorrelation(config, logger, p, index, receipts, instanceId);
+  startSessions(config, logger, p, index, sinks, receipts);
+  await startConsumer(config, logger, p, codec, sinks, index);
+}
+
+/** Kafka client and admin; the topics exist (created when allowed); the broker probe runs. */
+async function connectKafka(config: Readonly<Config>, logger: Logger, p: Parts): Promise<void> {
+  p.kafka = createKafka(config.kafka, logger);
+  p.admin = p.kafka.admin();
+  await p.admin.connect();
+  const { created } = await ensureTopics(p.admin, topicsToEnsure(config), config.topics.autoCreate);
+  if (created.length > 0) logger.info({ created }, 'created missing topics');
+  p.probe = new BrokerProbe(p.admin, config.topics.outbound);
+  p.probe.start();
+}
+
+/** The Avro codec, with the connector's schemas registered (retried while the registry is down). */
+async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Parts): Promise<AvroCodec> {
+  const codec = new AvroCodec(config.registry, config.topics, { maxRecordBytes: config.outboundMaxRecordBytes, subjectStrict: config.registry.subjectStrict });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await codec.registerContracts();
+      return codec;
+    } catch (err) {
+      if (p.stopping || attempt >= REGISTER_ATTEMPTS) throw err;
+      logger.warn({ err: (err as Error).message, attempt }, 'schema registration failed (registry down or URL wrong); retrying');
+      await sleep(backoffDelayMs(REGISTER_RETRY, attempt - 1));
+    }
+  }
+}
+
+/** The producer (correlation records bundled per partition) and the event sinks on top of it. */
+async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, instanceId: string): Promise<KafkaSinks> {
+  const bundler = new CorrelationBundler({ partitions: await partitionCount(p.admin, config.topics.correlation), origin: instanceId });
+  p.publisher = new Publisher(p.kafka, { ...publisherSettingsFrom(config), bundle: { topic: config.topics.correlation, bundler } });
+  await p.publisher.connect();
+  return new KafkaSinks(p.publisher, codec, config.topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
+}
+
+/** The correlation index, read from its topic up to now; other replicas' entries keep arriving after. */
+async function loadCorrelation(
+  config: Readonly<Config>,
+  logger: Logger,
+  p: Parts,
+  index: CorrelationIndex,
+  receipts: ReceiptProcessor,
+  instanceId: string,
+): Promise<void> {
+  const onRemoteEntry = (key: string) => receipts.onRemoteEntry(key);
+  p.tail = new CorrelationTail(p.kafka, p.admin, config.topics.correlation, index, config.kafka.groupId, logger, instanceId, onRemoteEntry);
+  await p.tail.start();
+  await p.tail.waitCaughtUp(CORRELATION_CATCH_UP_MS);
+  logger.info({ requests: index.size }, 'correlation index loaded');
+}
+
+/** The session pool (no binds until the assigner gives slots), the account gate, receipts, the sweeper. */
+function startSessions(config: Readonly<Config>, logger: Logger, p: Parts, index: CorrelationIndex, sinks: KafkaSinks, receipts: ReceiptProcessor): void {
+  // Read again here (the config only checked it is readable): the sessions need the PEM text.
+  const ca = config.smpp.tlsCaFile ? readFileSync(config.smpp.tlsCaFile) : undefined;
+  p.pool = new SmppPool(poolOptionsFrom(config, sessionOptionsFrom(config, logger, ca)));
+  p.bindSlots = 0;
+  p.assignmentGeneration = 0;
+  p.gate = new AccountGate(config.accountProbeIntervalMs);
+  p.gate.onChange((state) => {
+    if (state.open) logger.info('account gate open: intake resumed');
+    else logger.error({ reason: state.reason }, 'account paused: intake stopped, records kept, probing');
+  });
+  p.pool.onDeliverSm(receipts.handle);
+  p.sweeper = new OverdueSweeper({ index, sink: sinks, ...sweeperTimingFrom(config), now: Date.now, logger });
+  p.sweeper.start();
+  p.pool.start();
+  p.metrics.onCollect(inst.collectPool(p.metrics, p.pool, index, p.gate));
+}
+
+/** The outbound processor behind the group consumer; joining the group hands out the bind slots. */
+async function startConsumer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, sinks: KafkaSinks, index: CorrelationIndex): Promise<void> {
+  const processor = new OutboundProcessor({
+    decoder: codec,
+    sink: sinks,
+    index,
+    submit: {
+      port: poolSubmitPort(p.pool, new Admission(admissionLimitFrom(config))),
+      gate: p.gate,
+      retryMaxAgeMs: config.retryMaxAgeMs,
+      now: Date.now,
+      observer: inst.submitObserver(p.metrics),
+    },
+    maxSegments: config.sms.maxSegments,
+    bounds: config.requestBounds,
+    receiptWaitMs: config.receiptWaitMs,
+    now: Date.now,
+    logger,
+    observer: inst.processorObserver(p.metrics),
+  });
+  p.consumer = new OutboundConsumer({
+    kafka: p.kafka,
+    ...consumerSettingsFrom(config),
+    assigners: [createBindSlotAssigner(bindSlotRequestFrom(config))],
+    handler: processor,
+    logger,
+    observer: inst.consumerObserver(p.metrics),
+    beforeFirstBatch: () => p.tail.waitCaughtUp(),
+    onAssignment: (memberId) => void applyBindSlots(p, memberId, config, logger),
+  });
+  await p.consumer.start();
+}

@@ -1,0 +1,33 @@
+/**
+ * Stop, in reverse of start: the consumer (intake off, in-flight records drained, offsets committed)
+ * → the sessions (unbind) → the sweeper and the correlation tail → the producer (what is queued is
+ * published) → the admin client → the HTTP server. Each step runs even when an earlier one failed
+ * (logged), and only for the parts that were started.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../obs/logger.js';
+import type { Parts } from './parts.js';
+
+export async function stopParts(p: Partial<Parts>, logger: Logger, config: Readonly<Config>): Promise<void> {
+  if (p.stopping) return;
+  p.stopping = true;
+  logger.info({ drainMs: config.shutdownDrainMs }, 'stopping: intake off, draining');
+  const step = async (name: string, fn: (() => Promise<unknown>) | undefined) => {
+    if (!fn) return;
+    try {
+      await fn();
+    } catch (err) {
+      logger.warn({ err, step: name }, 'shutdown step failed');
+    }
+  };
+  await step('consumer', p.consumer && (() => p.consumer!.stop()));
+  await step('sessions', p.pool && (() => p.pool!.close()));
+  await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
+  await step('correlation tail', p.tail && (() => p.tail!.stop()));
+  await step('producer', p.publisher && (() => p.publisher!.close()));
+  p.probe?.stop();
+  await step('admin', p.admin && (() => p.admin!.disconnect()));
+  p.gate?.close();
+  await step('http', p.http && (() => p.http!.close()));
+  logger.info('stopped');
+}
