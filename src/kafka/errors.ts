@@ -2,7 +2,9 @@
  * The codec's closed error list. A consumer reads the class, never the message:
  * `PoisonRecordError` → the record can never be decoded (DLQ it and move on);
  * `RegistryUnavailableError` → the registry did not answer (pause and retry the same record).
+ * Both extend the pipeline's decode port (pipeline/decode-errors.ts), which is all the pipeline sees.
  */
+import { DecoderUnavailableError, UndecodableRecordError } from '../pipeline/decode-errors.js';
 
 /**
  * Codes used as the DLQ header `__connect.errors.exception.class.name` (and by `redrive --filter`
@@ -25,23 +27,18 @@ export const POISON_CODES = [
 ] as const;
 export type PoisonCode = (typeof POISON_CODES)[number];
 
-export class PoisonRecordError extends Error {
-  readonly retriable = false;
-  constructor(
-    readonly code: PoisonCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class PoisonRecordError extends UndecodableRecordError {
+  declare readonly code: PoisonCode;
+  constructor(code: PoisonCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = 'PoisonRecordError';
   }
 }
 
-export class RegistryUnavailableError extends Error {
-  readonly retriable = true;
-  readonly code = 'REGISTRY_UNAVAILABLE';
+export class RegistryUnavailableError extends DecoderUnavailableError {
+  declare readonly code: 'REGISTRY_UNAVAILABLE';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('REGISTRY_UNAVAILABLE', message, options);
     this.name = 'RegistryUnavailableError';
   }
 }

@@ -6,11 +6,10 @@
  * Correlation entries are JSON (connector-internal), bundled by the publisher (correlation-bundle.ts).
  */
 import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
+import type { UndecodableRecordError } from '../pipeline/decode-errors.js';
 import type { CorrelationWrite, EventSink, InboundRecord } from '../pipeline/outbound-processor.js';
-import type { ReceiptSink } from '../pipeline/receipt-processor.js';
-import type { DeliverSm } from '../smpp/types.js';
+import type { ReceiptSink, UnparseableReceipt } from '../pipeline/receipt-processor.js';
 import type { AvroCodec } from './codec.js';
-import type { PoisonRecordError } from './errors.js';
 import type { PublishError } from './publish-errors.js';
 import { recordBytes, type OutRecord, type Publisher } from './publisher.js';
 
@@ -133,7 +132,7 @@ export class KafkaSinks implements EventSink, ReceiptSink {
    * names). Cut to KAFKA_MAX_RECORD_BYTES: an original near the outbound topic's own limit plus
    * our headers could be over what the DLQ takes (fitDlqRecord).
    */
-  async deadLetter(record: InboundRecord, error: PoisonRecordError): Promise<void> {
+  async deadLetter(record: InboundRecord, error: UndecodableRecordError): Promise<void> {
     await this.publisher.publish([
       fitDlqRecord(
         { topic: this.topics.dlq, key: record.key, value: record.value, ...(record.headers ? { headers: record.headers } : {}) },
@@ -150,7 +149,7 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     this.observer.deadLettered?.(error.code);
   }
 
-  async deadLetterReceipt(d: DeliverSm, reason: string): Promise<void> {
+  async deadLetterReceipt(d: UnparseableReceipt, reason: string): Promise<void> {
     await this.publisher.publish([
       {
         topic: this.topics.dlq,

@@ -37,7 +37,7 @@ function scrubLogFields<T>(value: T, depth = 0): T {
   if (depth > MAX_MASK_DEPTH || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     let out: unknown[] | null = null;
-    value.forEach((item, i) => {
+    value.forEach((item: unknown, i) => {
       const masked = scrubLogFields(item, depth + 1);
       if (masked !== item) (out ??= [...value])[i] = masked;
     });

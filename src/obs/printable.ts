@@ -15,9 +15,11 @@
  * and two-byte escapes (`ESC` + intermediates + final).
  */
 const ESCAPE_SEQUENCE =
+  // eslint-disable-next-line no-control-regex -- matching terminal control sequences is this module's job
   /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -/]*[0-~]/g;
 
 /** C0 (tab and newline included: one printed line is one line), DEL, C1, and the bidirectional controls. */
+// eslint-disable-next-line no-control-regex -- the control characters are what it finds
 const CONTROL = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Characters JSON.stringify leaves raw that a terminal still acts on (it escapes C0 itself). */

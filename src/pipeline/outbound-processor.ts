@@ -11,11 +11,11 @@
  * (rebalance, shutdown) ends it early, and then the record stays uncommitted.
  */
 import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
-import { PoisonRecordError, RegistryUnavailableError } from '../kafka/errors.js';
 import type { Logger } from '../obs/logger.js';
 import { planMessage, type MessagePlan, type Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
+import { DecoderUnavailableError, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
 import { checkRequestBounds, DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
 import { sleep } from './sleep.js';
@@ -41,7 +41,7 @@ export interface CorrelationWrite {
 /** Where events go; every method resolves once Kafka acknowledged (acks=all). */
 export interface EventSink {
   publish(events: SmsDeliveryEvent[], correlation?: CorrelationWrite[]): Promise<void>;
-  deadLetter(record: InboundRecord, error: PoisonRecordError): Promise<void>;
+  deadLetter(record: InboundRecord, error: UndecodableRecordError): Promise<void>;
   /**
    * Null while events can be written; a promise while Kafka refuses our writes for credentials or
    * ACLs, resolving when it takes them again. Intake waits on it: no request goes to the SMSC
@@ -65,6 +65,7 @@ function allPublished(publishes: Promise<void>[]): Processed {
   return done(Promise.all(publishes).then(() => undefined));
 }
 
+/** Turns a record's value into a request; fails only with the errors of decode-errors.ts (else it is a bug, logged and retried). */
 export interface OutboundDecoder {
   decodeOutbound(value: Buffer | null): Promise<SmsOutbound>;
   /** Optional synchronous path: the decoded value, or undefined to take `decodeOutbound`. */
@@ -74,7 +75,7 @@ export interface OutboundDecoder {
 export interface ProcessorObserver {
   poison?(code: string): void;
   decoded?(): void;
-  registryDown?(err: RegistryUnavailableError): void;
+  decoderUnavailable?(err: DecoderUnavailableError): void;
   validationRejected?(field: string): void;
   expired?(): void;
   replayed?(segmentsSkipped: number): void;
@@ -150,7 +151,7 @@ export class OutboundProcessor {
     return done(this.deps.sink.publish(events));
   }
 
-  /** Decodes, waiting out registry outages; poison goes to the DLQ (exactly once per record). */
+  /** Decodes, waiting out a decoder that is unavailable; an undecodable record goes to the DLQ (exactly once per record). */
   private async decode(record: InboundRecord, signal: AbortSignal): Promise<SmsOutbound | 'dead-lettered'> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -158,7 +159,7 @@ export class OutboundProcessor {
         this.deps.observer?.decoded?.();
         return value;
       } catch (err) {
-        if (err instanceof PoisonRecordError) {
+        if (err instanceof UndecodableRecordError) {
           this.deps.observer?.poison?.(err.code);
           this.deps.logger.warn(
             { topic: record.topic, partition: record.partition, offset: record.offset, code: err.code, reason: err.message },
@@ -167,11 +168,12 @@ export class OutboundProcessor {
           await this.deps.sink.deadLetter(record, err);
           return 'dead-lettered';
         }
-        if (!(err instanceof RegistryUnavailableError)) {
+        if (!(err instanceof DecoderUnavailableError)) {
           this.deps.logger.error({ err, partition: record.partition, offset: record.offset }, 'unexpected decode failure; retrying');
         } else {
-          this.deps.observer?.registryDown?.(err);
-          if (attempt === 1) this.deps.logger.warn({ reason: err.message }, 'schema registry unavailable; waiting');
+          this.deps.observer?.decoderUnavailable?.(err);
+          // Today the schema registry is the only thing a decoder waits for (f17 counts this line).
+          if (attempt === 1) this.deps.logger.warn({ code: err.code, reason: err.message }, 'schema registry unavailable; waiting');
         }
         await sleep(backoffDelay(250, attempt, 5000), signal);
       }

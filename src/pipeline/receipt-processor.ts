@@ -20,10 +20,13 @@ import type { CorrelationWrite } from './outbound-processor.js';
 import { OldestFirst } from './oldest-first.js';
 import { factsOf, summaryMarked } from './summary.js';
 
+/** What the DLQ keeps of a receipt that cannot be parsed: its raw body and the fields that place it. */
+export type UnparseableReceipt = Pick<DeliverSm, 'sessionId' | 'esmClass' | 'dataCoding' | 'shortMessage' | 'receiptedMessageId' | 'messageState'>;
+
 export interface ReceiptSink {
   publish(events: SmsDeliveryEvent[], correlation?: CorrelationWrite[]): Promise<void>;
   /** An unparseable receipt: raw deliver_sm body to the DLQ (`__connect.errors.topic=smpp`). */
-  deadLetterReceipt(d: DeliverSm, reason: string): Promise<void>;
+  deadLetterReceipt(d: UnparseableReceipt, reason: string): Promise<void>;
   /** null when TOPIC_INBOUND is not set: MO messages are then only answered and counted. */
   publishInbound: ((m: SmsInbound) => Promise<void>) | null;
 }
