@@ -64,6 +64,7 @@ interface ProduceFlags {
   meta: Record<string, string>;
   file?: string;
   showNumbers: boolean;
+  validate: boolean;
   poison?: PoisonKind;
 }
 
@@ -86,6 +87,7 @@ function registerProduce(program: Command): void {
     .option('--meta <key=value>', 'metadata entry (repeatable)', metaPair, {})
     .option('--file <path>', 'requests from a .csv (header row), .json (array) or .jsonl file; flags give the defaults')
     .option('--show-numbers', 'print phone numbers unmasked', false)
+    .option('--no-validate', 'send requests the connector will reject (to see REJECTED events); by default they are refused, nothing sent')
     .addOption(new Option('--poison <kind>', 'send records the connector must dead-letter instead (try the DLQ alert and redrive)').choices(POISON_KIND_NAMES))
     .addHelpText(
       'after',
@@ -124,7 +126,7 @@ function registerProduce(program: Command): void {
       const config = clientConfig();
       const { produceRequests, producePoison } = await import('./tools/produce.js');
       if (flags.poison) await producePoison(config, flags.poison, requests[0]!, requests.length, print);
-      else await produceRequests(config, requests, { showNumbers: flags.showNumbers }, print);
+      else await produceRequests(config, requests, { showNumbers: flags.showNumbers, validate: flags.validate }, print);
     });
 }
 
