@@ -52,8 +52,14 @@ export class AccountGate {
     });
   }
 
-  pause(reason: string, now = Date.now()): void {
+  /**
+   * An account error. `fromProbe`: the refused submit was this pause's probe — the next probe is
+   * scheduled. Refusals of submits that were already on the wire when the pause began change
+   * nothing: counting them as probe answers let a second probe go while the first was in flight.
+   */
+  pause(reason: string, fromProbe = false, now = Date.now()): void {
     if (!this.state.open) {
+      if (!fromProbe) return;
       this.probeInFlight = false;
       this.scheduleProbe();
       return;

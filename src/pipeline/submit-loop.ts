@@ -108,7 +108,7 @@ export async function submitSegment(
     }
     if (status.action === 'permanent') return { kind: 'rejected', status, attempts };
     if (status.action === 'pause-account') {
-      opts.gate.pause(`${status.hex} ${status.description}`);
+      opts.gate.pause(`${status.hex} ${status.description}`, isProbe);
       retryingSince = null; // an account outage is not this message's fault
       attempts--; // and not an attempt of this message either
       continue;

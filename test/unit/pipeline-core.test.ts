@@ -147,6 +147,24 @@ test('account gate: while paused, waiters hold; one probe goes through; its succ
   gate.close();
 });
 
+test('account gate: refusals of submits already on the wire do not let a second probe go; the probe\'s own refusal schedules the next', async () => {
+  const gate = new AccountGate(20);
+  gate.pause('0x103 Insufficient credit');
+  const probes: boolean[] = [];
+  const waiters = [gate.pass(), gate.pass(), gate.pass()].map((p) => Promise.resolve(p).then((probe) => probes.push(probe)));
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(probes, [true], 'the first probe is out');
+  for (let i = 0; i < 5; i++) gate.pause('0x103 Insufficient credit'); // in-flight submits refused
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(probes, [true], 'no second probe while the first is unanswered');
+  gate.pause('0x103 Insufficient credit', true); // the probe itself is refused
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(probes, [true, true], 'the next probe after one interval');
+  gate.succeeded();
+  await Promise.all(waiters);
+  gate.close();
+});
+
 test('account gate: an aborted waiter leaves without being let through', async () => {
   const gate = new AccountGate(10_000);
   gate.pause('credentials');
