@@ -17,8 +17,9 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import type { SchemaRegistryAPIClientArgs } from '@kafkajs/confluent-schema-registry/dist/api/index.js';
 import avsc from 'avsc';
 import type { SmsDeliveryEvent, SmsInbound, SmsOutbound } from '../contracts.js';
-import { PoisonRecordError, RegistryUnavailableError } from './errors.js';
+import { PoisonRecordError, type RegistryRefusedError, type RegistryUnavailableError } from './errors.js';
 import { outboundFromDecoded } from './outbound-shape.js';
+import { classifyRegistryError, registryError } from './registry-errors.js';
 import { RegistryHttp, withDeadline, type RegistryConfig } from './registry-http.js';
 import { decodeUnder } from './schema-trust.js';
 import { WriterSchemas } from './writer-schemas.js';
@@ -142,7 +143,7 @@ export class AvroCodec {
     } catch (err) {
       // A subject created by another client can report a different level (Apicurio says NONE):
       // our contract is BACKWARD, so set it explicitly and register again.
-      if ((err as Error).name !== 'ConfluentSchemaRegistryCompatibilityError') throw this.registrationError(err, subject);
+      if (classifyRegistryError(err) !== 'COMPATIBILITY_LEVEL') throw this.registrationError(err, subject);
       await this.setCompatibility(subject, 'BACKWARD');
       try {
         return (await registerOnce()).id;
@@ -153,17 +154,17 @@ export class AvroCodec {
   }
 
   /**
-   * A 404 on registration means the URL does not reach a Confluent-compatible API (a registry
-   * always has the POST /subjects/{subject}/versions route): say so, with the likely fix, rather
-   * than the library's "[object Object]".
+   * The registration's failure from the closed list (registry-errors.ts). A 404 on registration means
+   * the URL does not reach a Confluent-compatible API (a registry always has the
+   * POST /subjects/{subject}/versions route): say so, with the likely fix, rather than the library's
+   * "[object Object]".
    */
-  private registrationError(err: unknown, subject: string): RegistryUnavailableError {
-    if ((err as { status?: number }).status !== 404) return asTransient(err);
-    return new RegistryUnavailableError(
-      `registry at ${this.config.url} answered 404 to registering subject ${subject}: SCHEMA_REGISTRY_URL must be the ` +
+  private registrationError(err: unknown, subject: string): RegistryUnavailableError | RegistryRefusedError {
+    return registryError(err, `registering subject ${subject}`, {
+      REGISTRY_NOT_FOUND:
+        `registry at ${this.config.url} answered 404 to registering subject ${subject}: SCHEMA_REGISTRY_URL must be the ` +
         `Confluent-compatible base URL (Apicurio: http://<host>:<port>/apis/ccompat/v7)`,
-      { cause: err },
-    );
+    });
   }
 
   private async setCompatibility(subject: string, compatibility: string): Promise<void> {
@@ -172,7 +173,7 @@ export class AvroCodec {
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility }),
     });
-    if (res.status < 200 || res.status >= 300) throw new RegistryUnavailableError(`registry refused compatibility for ${subject}: HTTP ${res.status}`);
+    if (res.status < 200 || res.status >= 300) throw registryError(res, `setting compatibility ${compatibility} on ${subject}`);
   }
 
   schemaId(contract: Contract): number {
@@ -295,9 +296,4 @@ function invalidPaths(type: avsc.Type, value: object): string[] {
   const paths: string[] = [];
   type.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });
   return paths;
-}
-
-function asTransient(err: unknown): RegistryUnavailableError {
-  if (err instanceof RegistryUnavailableError) return err;
-  return new RegistryUnavailableError(`schema registry unavailable: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

@@ -42,3 +42,33 @@ export class RegistryUnavailableError extends DecoderUnavailableError {
     this.name = 'RegistryUnavailableError';
   }
 }
+
+/**
+ * Answers of the schema registry that waiting will not change (registry-errors.ts sorts them from the
+ * HTTP status or the registry library's error class). A start-up that meets one needs a person.
+ */
+export const REGISTRY_REFUSAL_CODES = [
+  /** 404: the URL does not reach a Confluent-compatible API (or the subject/id is not there). */
+  'REGISTRY_NOT_FOUND',
+  /** 401 / 403: the credentials or the client certificate are not accepted. */
+  'REGISTRY_UNAUTHORIZED',
+  /** 409: our schema is not compatible with the versions already under the subject. */
+  'SCHEMA_INCOMPATIBLE',
+  /** 422, or the library refused the schema before sending it: the schema itself is wrong. */
+  'SCHEMA_INVALID',
+  /** The subject's compatibility level is not BACKWARD (the codec sets it and registers again). */
+  'COMPATIBILITY_LEVEL',
+] as const;
+export type RegistryRefusalCode = (typeof REGISTRY_REFUSAL_CODES)[number];
+
+export class RegistryRefusedError extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly code: RegistryRefusalCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RegistryRefusedError';
+  }
+}
