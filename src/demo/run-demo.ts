@@ -20,9 +20,9 @@ import { destination, pino } from 'pino';
 import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
 import type { RunningApp } from '../app/start.js';
 import type { DemoFlags, RunDemo } from '../cli-dev.js';
-import type { SmsDeliveryEvent } from '../contracts.js';
+import { readDeliveryEvents } from '../client/delivery-reader.js';
+import { SmsProducer } from '../client/producer.js';
 import { createKafka } from '../kafka/client.js';
-import { AvroCodec } from '../kafka/codec.js';
 import { createLogger } from '../obs/logger.js';
 import type { Simulator } from '../simulator/simulator.js';
 import { readTopic } from '../client/topic-reader.js';
@@ -86,24 +86,29 @@ async function run(args: DemoFlags, abort: AbortSignal): Promise<number> {
     if (abort.aborted) return 130;
 
     const kafka = createKafka(config.kafka, logger);
-    const codec = new AvroCodec(config.registry, config.topics);
-    await codec.registerContracts();
+    // The demo produces and reads as an upstream service does: through the client.
+    const producer = await SmsProducer.connect(config, { logger, maxSegments: config.sms.maxSegments, bounds: config.requestBounds });
 
     const load = buildLoad(args.count, runId, args.seed);
-    const poison = poisonRecords(codec.encodeOutbound(load[0]!.value), runId);
+    const poison = poisonRecords(producer.encode(load[0]!.value), runId);
     const tracker = new DeliveryTracker(load);
     const dlqByCode = new Map<string, number>();
     const dlqKeys = new Set(poison.map((p) => p.key));
     let produced = 0;
 
-    const deliveryRead = readTopic({
-      kafka,
-      topic: topics.delivery,
-      fromBeginning: true,
-      signal: readers.signal,
-      groupPrefix: `${runId}.progress`,
-      onRecord: async (r) => tracker.add((await codec.decodeRaw(r.value)) as unknown as SmsDeliveryEvent, r.timestamp),
-    });
+    const deliveryRead = readDeliveryEvents(
+      config,
+      {
+        fromBeginning: true,
+        signal: readers.signal,
+        groupPrefix: `${runId}.progress`,
+        logger,
+        onUndecodable: (_r, err) => {
+          throw err;
+        },
+      },
+      ({ event, timestamp }) => tracker.add(event, timestamp),
+    );
     const dlqRead = readTopic({
       kafka,
       topic: topics.dlq,
@@ -134,7 +139,11 @@ async function run(args: DemoFlags, abort: AbortSignal): Promise<number> {
     const ticker = setInterval(() => progress.update(snapshot()), 250);
 
     say(`sending ${load.length} requests + ${poison.length} poison records to ${topics.outbound} ...`);
-    await produceLoad(kafka, topics.outbound, codec, load, poison, tracker, args.rate, abort, (n) => (produced = n));
+    try {
+      await produceLoad(producer, load, poison, tracker, args.rate, abort, (n) => (produced = n));
+    } finally {
+      await producer.close();
+    }
 
     const deadline = Date.now() + args.timeoutS * 1000;
     let failure: Error | null = null;
@@ -182,9 +191,7 @@ async function run(args: DemoFlags, abort: AbortSignal): Promise<number> {
 }
 
 async function produceLoad(
-  kafka: ReturnType<typeof createKafka>,
-  topic: string,
-  codec: AvroCodec,
+  producer: SmsProducer,
   load: readonly DemoRequest[],
   poison: ReturnType<typeof poisonRecords>,
   tracker: DeliveryTracker,
@@ -195,28 +202,22 @@ async function produceLoad(
   // Paced: small batches on a schedule, so latency shows the connector, not the queue behind a burst.
   const batch = rate > 0 ? Math.max(1, Math.min(PRODUCE_BATCH, Math.ceil(rate / 10))) : PRODUCE_BATCH;
   const t0 = Date.now();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  await producer.connect();
-  try {
-    // The poison first: the DLQ path is exercised while the valid load flows behind it.
-    await producer.send({ topic, acks: -1, messages: poison.map((p) => ({ key: p.key, value: p.value })) });
-    let produced = 0;
-    for (let i = 0; i < load.length && !abort.aborted; i += batch) {
-      if (rate > 0) {
-        const due = t0 + (i * 1000) / rate;
-        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      }
-      const chunk = load.slice(i, i + batch);
-      const messages = chunk.map((r) => ({ key: r.key, value: codec.encodeOutbound(r.value) }));
-      // The request's Kafka timestamp is set here, so submit latency is measured from it.
-      const timestamp = Date.now();
-      for (const r of chunk) tracker.produced(r.value.id, timestamp);
-      await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ ...m, timestamp: String(timestamp) })) });
-      produced += chunk.length;
-      onProduced(produced);
+  // The poison first: the DLQ path is exercised while the valid load flows behind it.
+  await producer.sendEncoded(poison);
+  let produced = 0;
+  for (let i = 0; i < load.length && !abort.aborted; i += batch) {
+    if (rate > 0) {
+      const due = t0 + (i * 1000) / rate;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
     }
-  } finally {
-    await producer.disconnect();
+    const chunk = load.slice(i, i + batch);
+    // The request's Kafka timestamp is set here, so submit latency is measured from it.
+    const timestamp = Date.now();
+    for (const r of chunk) tracker.produced(r.value.id, timestamp);
+    // Unchecked: the load holds requests the connector must reject, to show its REJECTED events.
+    await producer.sendMany(chunk, { validate: false, timestamp });
+    produced += chunk.length;
+    onProduced(produced);
   }
 }
 
