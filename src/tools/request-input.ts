@@ -66,7 +66,7 @@ function parseRows(path: string, text: string): { row: Row; where: string }[] {
   const ext = extname(path).toLowerCase();
   if (ext === '.csv') {
     try {
-      const rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: false, bom: true }) as Row[];
+      const rows = parseCsv<Row>(text, { columns: true, skip_empty_lines: true, trim: false, bom: true });
       return rows.map((row, i) => ({ row, where: `row ${i + 1}` }));
     } catch (err) {
       throw new InputError(`${path}: not valid CSV (${(err as Error).message})`);

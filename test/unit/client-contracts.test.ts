@@ -19,7 +19,7 @@ const avroType = (file: string) => avro.Type.forSchema(schema(file) as avro.Sche
 const names = (fields: AvroField[]) => new Set(fields.map((f) => f.name));
 
 // Compile-time: the required keys of OutboundRequest are exactly these four (a mismatch fails tsc).
-type RequiredKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? never : K }[keyof T];
+type RequiredKeys<T> = { [K in keyof T]-?: Partial<Pick<T, K>> extends Pick<T, K> ? never : K }[keyof T];
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const REQUIRED = ['id', 'from', 'to', 'text'] as const;
 const requiredMatches: Same<RequiredKeys<OutboundRequest>, (typeof REQUIRED)[number]> = true;
