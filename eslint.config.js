@@ -35,8 +35,9 @@ const SMPP_PROTOCOL = [
 
 /** Files matching `include` but none of `exclude`, as plain paths (a new smpp file is session code until listed above). */
 function filesOf(include, exclude) {
-  const excluded = new Set(exclude.flatMap((p) => globSync(p)));
-  return globSync(include).filter((f) => !excluded.has(f) && !f.endsWith('.d.ts')).sort();
+  const cwd = import.meta.dirname;
+  const excluded = new Set(exclude.flatMap((p) => globSync(p, { cwd })));
+  return globSync(include, { cwd }).filter((f) => !excluded.has(f) && !f.endsWith('.d.ts')).sort();
 }
 
 /** Each source file belongs to exactly one layer (the edge: whatever no other layer claims). */
