@@ -19,19 +19,11 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /**
- * The pure SMPP protocol modules: status table, receipt parsing and errors, PDU codec, pacing, pool
- * spec, and the types they share. When `src/smpp/` splits into `protocol/` and `session/`, this list
- * becomes `['src/smpp/protocol/**']`; every other file of `src/smpp/` is the session layer.
+ * The pure SMPP protocol modules (status table, receipt parsing and errors, PDU encoding, pacing,
+ * pool spec, and the types they share); every other file of `src/smpp/` (`session/`) is the
+ * session layer.
  */
-const SMPP_PROTOCOL = [
-  'src/smpp/status.ts',
-  'src/smpp/dlr.ts',
-  'src/smpp/receipt-errors.ts',
-  'src/smpp/pdu-bytes.ts',
-  'src/smpp/pacing.ts',
-  'src/smpp/pool-spec.ts',
-  'src/smpp/types.ts',
-];
+const SMPP_PROTOCOL = ['src/smpp/protocol/**'];
 
 /** Files matching `include` but none of `exclude`, as plain paths (a new smpp file is session code until listed above). */
 function filesOf(include, exclude) {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './config-error.js';
 import type { Config } from './config.js';
-import { BIND_FIELD_LIMITS } from './smpp/pdu-bytes.js';
+import { BIND_FIELD_LIMITS } from './smpp/protocol/pdu-encode.js';
 
 /** PEM text of the `*_CA_FILE`, `*_CERT_FILE` and `*_KEY_FILE` variables, read once at start (never logged). */
 export interface TlsFiles {

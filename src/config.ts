@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { maxEchoBytes, type RequestBounds } from './pipeline/request-bounds.js';
 import { ConfigError } from './config-error.js';
-import { SessionSpecError, parseSessionSpec, type SessionSpecEntry } from './smpp/pool-spec.js';
+import { SessionSpecError, parseSessionSpec, type SessionSpecEntry } from './smpp/protocol/pool-spec.js';
 import { COMPRESSION_NAMES, DEFAULT_COMPRESSION, type CompressionName } from './kafka/compression-names.js';
 import {
   KAFKA_TLS_FILES,
@@ -118,7 +118,7 @@ const envSchema = z.object({
    * (the SMSC would answer the bind with a bare 0x02). Set true only where the provider documents longer ones.
    */
   SMPP_ALLOW_LONG_CREDENTIALS: bool.default(false),
-  /** Binds of this replica by mode, parsed by smpp/pool-spec.ts (the one parser) in `toConfig`. */
+  /** Binds of this replica by mode, parsed by smpp/protocol/pool-spec.ts (the one parser) in `toConfig`. */
   SMPP_SESSIONS: nonEmpty.default('trx:4'),
   SMPP_ACCOUNT_MAX_BINDS: int(1, 64).default(4),
   SMPP_RATE_LIMIT: int(1, 100000).default(100),

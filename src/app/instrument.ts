@@ -10,8 +10,8 @@ import type { CorrelationIndex } from '../pipeline/correlation-index.js';
 import type { ProcessorObserver } from '../pipeline/outbound-processor.js';
 import type { ReceiptObserver } from '../pipeline/receipt-processor.js';
 import type { SubmitLoopObserver } from '../pipeline/submit-loop.js';
-import type { SmppPool } from '../smpp/pool.js';
-import type { SessionCounters } from '../smpp/types.js';
+import type { SmppPool } from '../smpp/session/pool.js';
+import type { SessionCounters } from '../smpp/protocol/types.js';
 import type { ConsumerObserver } from '../kafka/outbound-consumer.js';
 import type { SinkObserver } from '../kafka/sinks.js';
 

@@ -11,8 +11,8 @@ import type { OutboundConsumerOptions } from '../kafka/outbound-consumer.js';
 import type { PublisherOptions } from '../kafka/publisher.js';
 import type { Logger } from '../obs/logger.js';
 import type { OverdueSweeperDeps } from '../pipeline/overdue-sweeper.js';
-import type { PoolOptions } from '../smpp/pool.js';
-import { formatSessionSpec, sessionTotal } from '../smpp/pool-spec.js';
+import type { PoolOptions } from '../smpp/session/pool.js';
+import { formatSessionSpec, sessionTotal } from '../smpp/protocol/pool-spec.js';
 
 type Cfg = Readonly<Config>;
 

@@ -11,7 +11,7 @@ import type { HttpServerHandle, ReadinessReport } from '../obs/http.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { AccountGate } from '../pipeline/account-gate.js';
 import type { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
-import type { SmppPool } from '../smpp/pool.js';
+import type { SmppPool } from '../smpp/session/pool.js';
 
 export interface Parts {
   metrics: Metrics;

@@ -5,8 +5,8 @@
  */
 import type { Admission } from '../pipeline/admission.js';
 import type { SessionAffinity, SubmitPort } from '../pipeline/submit-loop.js';
-import type { SmppPool } from '../smpp/pool.js';
-import type { SubmitParams, SubmitResult } from '../smpp/types.js';
+import type { SmppPool } from '../smpp/session/pool.js';
+import type { SubmitParams, SubmitResult } from '../smpp/protocol/types.js';
 
 export function poolSubmitPort(pool: SmppPool, admission: Admission): SubmitPort {
   return {

@@ -21,10 +21,10 @@
  * a member's binds are closed by the app, not by kafkajs: the app shrinks its pool to the new slot
  * count before it grows, and for the few seconds of a rebalance a bind may still be closing while
  * another replica opens one. The SMSC answers that with 0x05 (bind limit), which backs the session
- * off (see smpp/status) — the cap can be touched, never silently exceeded for long.
+ * off (see smpp/protocol/status.ts) — the cap can be touched, never silently exceeded for long.
  *
  * `planAssignment` is pure and property-tested; the kafkajs glue is thin. Which bind modes a member
- * opens with its slots is the SMPP side's business (smpp/pool-spec.ts `modesForSlots`): here a slot
+ * opens with its slots is the SMPP side's business (smpp/protocol/pool-spec.ts `modesForSlots`): here a slot
  * is only a count, so `kafka/` stays free of `smpp/`.
  */
 import { AssignerProtocol, type Consumer, type PartitionAssigner } from 'kafkajs';

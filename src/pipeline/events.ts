@@ -6,9 +6,9 @@
  */
 import * as crypto from 'node:crypto';
 import type { DeliveryStatus, EventSource, SmsDeliveryEvent } from '../contracts.js';
-import type { SubmitStatus } from '../smpp/status.js';
-import type { Receipt, ReceiptState } from '../smpp/dlr.js';
-import { receiptError } from '../smpp/receipt-errors.js';
+import type { SubmitStatus } from '../smpp/protocol/status.js';
+import type { Receipt, ReceiptState } from '../smpp/protocol/dlr.js';
+import { receiptError } from '../smpp/protocol/receipt-errors.js';
 
 /** What every event of one request repeats. */
 export interface RequestFacts {

@@ -13,7 +13,7 @@
 import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
 import { planMessage, type MessagePlan, type Segment } from '../sms/plan.js';
-import type { SubmitParams } from '../smpp/types.js';
+import type { SubmitParams } from '../smpp/protocol/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import { DecoderUnavailableError, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';

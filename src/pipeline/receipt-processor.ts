@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
-import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } from '../smpp/dlr.js';
-import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/types.js';
+import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } from '../smpp/protocol/dlr.js';
+import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/protocol/types.js';
 import { decodeGsm7 } from '../sms/gsm7.js';
 import { decodeUcs2 } from '../sms/plan.js';
 import { finalKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';

@@ -1,7 +1,7 @@
 /**
  * Submits one segment until the SMSC gives a final answer, following the status table.
  *
- * Retry rules (all from `smpp/status.ts`, never from error text):
+ * Retry rules (all from `smpp/protocol/status.ts`, never from error text):
  *  - permanent → REJECTED; `maxAttempts` reached → REJECTED (retryable=true);
  *  - retry / slow-down / rebind → wait the row's delay (growing), submit again;
  *  - pause-account (0x103, credentials) → close the account gate and wait at it; these waits never
@@ -10,8 +10,8 @@
  *    possible duplicate is the price of never losing a message (docs/reliability.md §3);
  *  - validUntil passing at any point → EXPIRED, never sent after it.
  */
-import { SUBMIT_TIMEOUT, submitStatus, type SubmitStatus } from '../smpp/status.js';
-import type { SubmitParams, SubmitResult } from '../smpp/types.js';
+import { SUBMIT_TIMEOUT, submitStatus, type SubmitStatus } from '../smpp/protocol/status.js';
+import type { SubmitParams, SubmitResult } from '../smpp/protocol/types.js';
 import type { AccountGate } from './account-gate.js';
 import { sleep } from './sleep.js';
 import { backoffDelay } from '../util/backoff.js';

@@ -5,7 +5,7 @@
  * stat:DELIVRD err:000 text:…` — dates in UTC with 12 digits, as Agile writes them.
  */
 import { randomBytes } from 'node:crypto';
-import type { SmppAddressPair } from '../smpp/types.js';
+import type { SmppAddressPair } from '../smpp/protocol/types.js';
 import { RECEIPT_STATES, type ReceiptStat } from './behaviour.js';
 
 /** `AGILE-XXXXXXXX-XXXXXX-XXXXXX-XXXXXX`, uppercase hex (the provider's message id shape). */

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { smpp, type LibrarySession, type Pdu } from '../smpp/library.js';
+import { smpp, type LibrarySession, type Pdu } from '../smpp/session/library.js';
 import { chooseOutcome, DEFAULT_BEHAVIOUR, mergeBehaviour, type Behaviour } from './behaviour.js';
 import { ReceiptDispatcher } from './receipt-dispatcher.js';
 import { agileMessageId, textSample } from './receipts.js';

@@ -4,10 +4,10 @@
  * client's defects: listeners never throw (a throw deafens its parser) and any library `error`
  * closes the connection (docs/node-smpp.md, defects 2 and 16).
  */
-import { smpp, type LibrarySession, type Pdu } from '../smpp/library.js';
+import { smpp, type LibrarySession, type Pdu } from '../smpp/session/library.js';
 import { isValidDestination, isValidSender, type Behaviour } from './behaviour.js';
 import type { PduRecord } from './recorder.js';
-import type { BindMode } from '../smpp/types.js';
+import type { BindMode } from '../smpp/protocol/types.js';
 
 const BIND_MODES: Record<string, BindMode> = {
   bind_transmitter: 'tx',

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:codec` — the SMPP codec per PDU, node-smpp's generic code against ours
- * (src/smpp/pdu-bytes.ts for submit_sm / deliver_sm_resp; pdu-decode.ts's decodePduBody for what
+ * (src/smpp/protocol/pdu-encode.ts for submit_sm / deliver_sm_resp; pdu-decode.ts's decodePduBody for what
  * arrives). No stack, no sockets: the CPU cost of one PDU, which the connector pays per message
  * (one submit_sm and one deliver_sm_resp written, one submit_sm_resp and one deliver_sm read).
  *
@@ -8,8 +8,8 @@
  * Prints, per round, the mean ns per PDU of each side, then the best round's figures.
  */
 import { Command } from 'commander';
-import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/library.js';
-import { decodePduBody } from '../../src/smpp/pdu-decode.js';
+import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/session/library.js';
+import { decodePduBody } from '../../src/smpp/session/pdu-decode.js';
 import { librarySubmitSm, sampleSubmit } from '../helpers/smpp-reference.js';
 
 const opts = new Command('bench:codec')

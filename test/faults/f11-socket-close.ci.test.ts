@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Backoff } from '../../src/util/backoff.js';
-import { SmppSession } from '../../src/smpp/session.js';
-import type { SubmitResult } from '../../src/smpp/types.js';
+import { SmppSession } from '../../src/smpp/session/session.js';
+import type { SubmitResult } from '../../src/smpp/protocol/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';

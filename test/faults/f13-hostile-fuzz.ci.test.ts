@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prng } from '../../src/demo/load.js';
-import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/pdu-bytes.js';
-import { SmppSession } from '../../src/smpp/session.js';
+import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/protocol/pdu-encode.js';
+import { SmppSession } from '../../src/smpp/session/session.js';
 import { report } from '../helpers/fault-oracle.js';
 import { envNumber, heapAfterGc } from '../helpers/faults.js';
 import { CMD, cstr, deliverSmBody, HostileSmsc, pdu, tlv } from '../helpers/hostile-smsc.js';

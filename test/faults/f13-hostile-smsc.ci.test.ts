@@ -4,7 +4,7 @@
 // parse exactly like whole ones (same events, no reconnect).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SmppSession } from '../../src/smpp/session.js';
+import { SmppSession } from '../../src/smpp/session/session.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';

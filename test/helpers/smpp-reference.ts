@@ -2,8 +2,8 @@
  * node-smpp's own encoding of a submit_sm, the reference our hand-written bytes are held to
  * (unit property tests, `npm run bench:codec`), and one typical submit.
  */
-import { smpp } from '../../src/smpp/library.js';
-import type { SubmitParams } from '../../src/smpp/types.js';
+import { smpp } from '../../src/smpp/session/library.js';
+import type { SubmitParams } from '../../src/smpp/protocol/types.js';
 
 export function librarySubmitSm(p: SubmitParams, sequence: number): Buffer {
   return new smpp.PDU('submit_sm', {

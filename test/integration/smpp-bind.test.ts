@@ -6,10 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import { poolSubmitPort } from '../../src/app/submit-port.js';
 import { Admission } from '../../src/pipeline/admission.js';
 import type { SessionAffinity } from '../../src/pipeline/submit-loop.js';
-import { SmppPool } from '../../src/smpp/pool.js';
-import { fnv1a } from '../../src/smpp/pool-spec.js';
-import { SmppSession } from '../../src/smpp/session.js';
-import type { BindMode } from '../../src/smpp/types.js';
+import { SmppPool } from '../../src/smpp/session/pool.js';
+import { fnv1a } from '../../src/smpp/protocol/pool-spec.js';
+import { SmppSession } from '../../src/smpp/session/session.js';
+import type { BindMode } from '../../src/smpp/protocol/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { delay, fastSessionOptions, gsmSubmit, makeTlsMaterial, waitFor, type TlsMaterial } from './smpp-helpers.js';
 

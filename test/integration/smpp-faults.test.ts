@@ -3,7 +3,7 @@
 // session is replaced with backoff, and the process survives.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { SmppSession } from '../../src/smpp/session.js';
+import { SmppSession } from '../../src/smpp/session/session.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { delay, fastSessionOptions, gsmSubmit, waitFor } from './smpp-helpers.js';
 

@@ -5,9 +5,9 @@
 // mistaken for a dead one; a bind refused with 0x02 says which SMPP 3.4 limit is the likely cause.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/pdu-bytes.js';
-import { SmppSession } from '../../src/smpp/session.js';
-import type { DeliverSm } from '../../src/smpp/types.js';
+import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/protocol/pdu-encode.js';
+import { SmppSession } from '../../src/smpp/session/session.js';
+import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 import { captureLogger } from '../helpers/faults.js';
 import { CMD, cstr, deliverSmBody, HostileSmsc, pdu, tlv } from '../helpers/hostile-smsc.js';
 import { fastSessionOptions, gsmSubmit, waitFor } from './smpp-helpers.js';

@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { SmppSession } from '../../src/smpp/session.js';
-import type { SessionOptions, SubmitParams, SubmitResult } from '../../src/smpp/types.js';
+import type { SmppSession } from '../../src/smpp/session/session.js';
+import type { SessionOptions, SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
 
 export const silentLogger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 

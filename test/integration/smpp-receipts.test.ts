@@ -2,8 +2,8 @@
 // its raw bytes and TLVs, and is answered only when the handler settles (0x64 → the SMSC re-sends).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SmppPool } from '../../src/smpp/pool.js';
-import type { DeliverSm } from '../../src/smpp/types.js';
+import { SmppPool } from '../../src/smpp/session/pool.js';
+import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { fastSessionOptions, gsmSubmit, waitFor } from './smpp-helpers.js';
 

@@ -2,7 +2,7 @@
 // reaching ≥ 80 % of the allowed rate; under a 0x58 storm the session slows down and nothing is lost.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { SmppPool } from '../../src/smpp/pool.js';
+import { SmppPool } from '../../src/smpp/session/pool.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { fastSessionOptions, gsmSubmit, submitUntilAccepted, waitFor } from './smpp-helpers.js';
 

@@ -10,9 +10,9 @@ import {
   planAssignment,
   type PlanMember,
 } from '../../src/kafka/assigner.js';
-import { canReceive, canSubmit } from '../../src/smpp/bind.js';
-import { modesForSlots, sessionTotal, type SessionSpecEntry } from '../../src/smpp/pool-spec.js';
-import type { BindMode } from '../../src/smpp/types.js';
+import { canReceive, canSubmit } from '../../src/smpp/session/bind.js';
+import { modesForSlots, sessionTotal, type SessionSpecEntry } from '../../src/smpp/protocol/pool-spec.js';
+import type { BindMode } from '../../src/smpp/protocol/types.js';
 
 const memberArb = fc.record({
   memberId: fc.string({ minLength: 1, maxLength: 6 }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { classifyDeliverSm, parseReceipt, parseReceiptDate, type DeliverSmInput, type Receipt } from '../../src/smpp/dlr.js';
+import { classifyDeliverSm, parseReceipt, parseReceiptDate, type DeliverSmInput, type Receipt } from '../../src/smpp/protocol/dlr.js';
 
 const AGILE_ID = 'AGILE-1A2B3C4D-1A2B3C-1A2B3C-1A2B3C';
 const text = (s: string): Buffer => Buffer.from(s, 'latin1');

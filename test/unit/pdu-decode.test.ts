@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { smpp } from '../../src/smpp/library.js';
-import { decodePduBody, PduFramingError } from '../../src/smpp/pdu-decode.js';
-import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/pdu-bytes.js';
+import { smpp } from '../../src/smpp/session/library.js';
+import { decodePduBody, PduFramingError } from '../../src/smpp/session/pdu-decode.js';
+import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/protocol/pdu-encode.js';
 
 /** The library's own decoding of a whole PDU (what its fromStream did after re-joining the length). */
 function libraryDecode(bytes: Buffer): smpp.PDU {

@@ -9,8 +9,8 @@ import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../.
 import * as ev from '../../src/pipeline/events.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { EXPIRY_CLOCK_SKEW_MS, submitSegment, type SubmitPort } from '../../src/pipeline/submit-loop.js';
-import type { SubmitParams, SubmitResult } from '../../src/smpp/types.js';
-import { submitStatus } from '../../src/smpp/status.js';
+import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
+import { submitStatus } from '../../src/smpp/protocol/status.js';
 
 const silent = pino({ level: 'silent' });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RECEIPT_ERROR_CATEGORIES, RECEIPT_ERROR_TABLE, receiptError } from '../../src/smpp/receipt-errors.js';
+import { RECEIPT_ERROR_CATEGORIES, RECEIPT_ERROR_TABLE, receiptError } from '../../src/smpp/protocol/receipt-errors.js';
 
 describe('receipt error table', () => {
   test('every row uses the closed category list and is keyed by its own code', () => {

@@ -7,7 +7,7 @@ import pino from 'pino';
 import type { SmsInbound } from '../../src/contracts.js';
 import { CorrelationIndex } from '../../src/pipeline/correlation-index.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
-import type { DeliverSm } from '../../src/smpp/types.js';
+import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 
 function mo(shortMessage: Buffer, messagePayload?: Buffer): DeliverSm {
   return {

@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { CorrelationIndex, finalKey, requestKey, type FinalRecord, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import { ReceiptProcessor, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
-import type { DeliverSm } from '../../src/smpp/types.js';
+import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 
 function request(messageIds: (string | null)[]): RequestRecord {
   return {

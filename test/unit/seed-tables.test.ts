@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { RECEIPT_ERROR_TABLE } from '../../src/smpp/receipt-errors.js';
-import { submitStatus, SUBMIT_STATUS_TABLE } from '../../src/smpp/status.js';
+import { RECEIPT_ERROR_TABLE } from '../../src/smpp/protocol/receipt-errors.js';
+import { submitStatus, SUBMIT_STATUS_TABLE } from '../../src/smpp/protocol/status.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const providerPage = process.env['KSC_PROVIDER_PAGE'] ?? '';

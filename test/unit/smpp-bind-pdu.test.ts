@@ -1,8 +1,8 @@
 // The bind as the provider's login table asks for it, and what a refused bind leads to.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bindRefusalKind, bindRefusalText, bindRetryFloorMs, buildBindPdu } from '../../src/smpp/bind.js';
-import { smpp } from '../../src/smpp/library.js';
+import { bindRefusalKind, bindRefusalText, bindRetryFloorMs, buildBindPdu } from '../../src/smpp/session/bind.js';
+import { smpp } from '../../src/smpp/session/library.js';
 
 test('bind PDU: SMPP 3.4, TON 1 / NPI 1, empty system_type and address_range — on the wire, decoded back', () => {
   for (const [mode, command] of [['tx', 'bind_transmitter'], ['rx', 'bind_receiver'], ['trx', 'bind_transceiver']] as const) {

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { InboundRequests } from '../../src/smpp/inbound.js';
-import type { LibrarySession, Pdu } from '../../src/smpp/library.js';
+import { InboundRequests } from '../../src/smpp/session/inbound.js';
+import type { LibrarySession, Pdu } from '../../src/smpp/session/library.js';
 
 interface FakeLib {
   paused: boolean;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { pacingLimit, SubmitPacer } from '../../src/smpp/pacing.js';
+import { pacingLimit, SubmitPacer } from '../../src/smpp/protocol/pacing.js';
 
 /** Max number of sends inside any closed 1000 ms window. */
 function maxInAnyWindow(sends: number[], from = Number.NEGATIVE_INFINITY): number {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { checkSessionSpec, fnv1a, formatSessionSpec, modesForSlots, parseSessionSpec, slotModes } from '../../src/smpp/pool-spec.js';
+import { checkSessionSpec, fnv1a, formatSessionSpec, modesForSlots, parseSessionSpec, slotModes } from '../../src/smpp/protocol/pool-spec.js';
 
 describe('parseSessionSpec', () => {
   it('parses single and mixed specs', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   SUBMIT_ACTIONS, SUBMIT_CATEGORIES, SUBMIT_STATUS_TABLE, SUBMIT_TIMEOUT, formatHex, submitStatus, type SubmitAction,
-} from '../../src/smpp/status.js';
+} from '../../src/smpp/protocol/status.js';
 
 describe('submit status table', () => {
   test('every row uses the closed category and action lists, its key, its hex and a SMPP-style name', () => {

@@ -12,7 +12,7 @@ import { CorrelationIndex, finalKey, requestKey, summaryKey, type CorrelationVal
 import type { CorrelationWrite } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
-import type { DeliverSm } from '../../src/smpp/types.js';
+import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 
 const GRACE = 30_000;
 const silent = pino({ level: 'silent' });

@@ -3,7 +3,7 @@
  * as fast as the window allows, round-robin over `sessions` binds. No Kafka, no pacing.
  * Request `run` { port, count, window, sessions } → { seconds, cpuSeconds }.
  */
-import { smpp, type LibrarySession } from '../../../src/smpp/library.js';
+import { smpp, type LibrarySession } from '../../../src/smpp/session/library.js';
 import { serveRole } from '../common.js';
 
 function bind(port: number): Promise<LibrarySession> {

@@ -3,7 +3,7 @@
  * no accounts, no pacing, no receipts, no journal. The SMPP ceiling's far end.
  */
 import type { AddressInfo } from 'node:net';
-import { smpp, type Pdu } from '../../../src/smpp/library.js';
+import { smpp, type Pdu } from '../../../src/smpp/session/library.js';
 import { serveRole } from '../common.js';
 
 let submits = 0;

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { smpp, type LibrarySession, type Pdu } from '../../../src/smpp/library.js';
+import { smpp, type LibrarySession, type Pdu } from '../../../src/smpp/session/library.js';
 import { kafkaClient, serveRole } from '../common.js';
 
 const env = process.env as Record<string, string>;

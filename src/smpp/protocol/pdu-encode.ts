@@ -8,7 +8,7 @@
  * a filter function per field and allocates a buffer per string (docs/node-smpp.md, defect 19).
  * For these two fixed layouts that was 7–8 % of the connector's CPU in the end-to-end benchmark;
  * written out it is a few hundred nanoseconds (`npm run bench:codec`). The output is byte-for-byte
- * node-smpp's (property tests in test/unit/pdu-bytes.test.ts encode random PDUs both ways), and
+ * node-smpp's (property tests in test/unit/pdu-encode.test.ts encode random PDUs both ways), and
  * node-smpp still sends it: library.ts hands these bytes to the library's send() as the PDU's
  * toBuffer(). The PDUs sent a few times per connection (bind, enquire_link, unbind, generic_nack)
  * stay with node-smpp's encoder.

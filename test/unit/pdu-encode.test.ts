@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/library.js';
-import { commandLengthProblem, encodeDeliverSmResp, encodeSubmitSm, HEADER_OCTETS, MAX_INBOUND_PDU_OCTETS, smppTimeField } from '../../src/smpp/pdu-bytes.js';
-import type { SubmitParams } from '../../src/smpp/types.js';
+import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/session/library.js';
+import { commandLengthProblem, encodeDeliverSmResp, encodeSubmitSm, HEADER_OCTETS, MAX_INBOUND_PDU_OCTETS, smppTimeField } from '../../src/smpp/protocol/pdu-encode.js';
+import type { SubmitParams } from '../../src/smpp/protocol/types.js';
 import { librarySubmitSm, sampleSubmit } from '../helpers/smpp-reference.js';
 
 const octet = fc.integer({ min: 0, max: 255 });

@@ -9,9 +9,9 @@
  */
 import type { Logger } from 'pino';
 import { coalesceWrites, submitSmPdu, type LibrarySession, type Pdu } from './library.js';
-import { SubmitPacer, type PacingOptions } from './pacing.js';
-import { submitStatus } from './status.js';
-import { ESME_RTHROTTLED, type SessionCounters, type SubmitParams, type SubmitResult } from './types.js';
+import { SubmitPacer, type PacingOptions } from '../protocol/pacing.js';
+import { submitStatus } from '../protocol/status.js';
+import { ESME_RTHROTTLED, type SessionCounters, type SubmitParams, type SubmitResult } from '../protocol/types.js';
 import { SubmitWindow, type WaitingSubmit } from './window.js';
 
 /** The bound connection, as the submit path needs it. */

@@ -16,9 +16,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { canReceive, canSubmit } from './bind.js';
-import { checkSessionSpec, fnv1a, modesForSlots, parseSessionSpec, type SessionSpecEntry } from './pool-spec.js';
+import { checkSessionSpec, fnv1a, modesForSlots, parseSessionSpec, type SessionSpecEntry } from '../protocol/pool-spec.js';
 import { SmppSession, type StateChange } from './session.js';
-import type { DeliverSmHandler, SessionCounters, SessionOptions, SubmitParams, SubmitResult } from './types.js';
+import type { DeliverSmHandler, SessionCounters, SessionOptions, SubmitParams, SubmitResult } from '../protocol/types.js';
 
 export interface PoolOptions {
   /** The parsed spec (the app passes the config's), or its text form, e.g. `trx:4` or `tx:2,rx:2`. */

@@ -6,9 +6,9 @@
  * address_range empty, TON 1, NPI 1).
  */
 import { smpp, type Pdu } from './library.js';
-import { BIND_FIELD_LIMITS } from './pdu-bytes.js';
-import { submitStatus } from './status.js';
-import type { BindMode } from './types.js';
+import { BIND_FIELD_LIMITS } from '../protocol/pdu-encode.js';
+import { submitStatus } from '../protocol/status.js';
+import type { BindMode } from '../protocol/types.js';
 
 const BIND_COMMAND: Record<BindMode, string> = {
   tx: 'bind_transmitter',

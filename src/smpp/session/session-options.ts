@@ -1,7 +1,7 @@
 /**
  * Defaults and validation of SessionOptions, in one place (named defaults, errors naming the field).
  */
-import type { SessionOptions } from './types.js';
+import type { SessionOptions } from '../protocol/types.js';
 
 /** The provider closes links without enquire_link for 5 min and asks for one at least every 30 s. */
 export const MAX_ENQUIRE_LINK_MS = 30_000;

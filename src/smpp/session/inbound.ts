@@ -17,7 +17,7 @@
  */
 import type { Logger } from 'pino';
 import { coalesceWrites, deliverSmFromPdu, deliverSmResp, smpp, type LibrarySession, type Pdu } from './library.js';
-import { DELIVER_SM_RESP_TEMPORARY, type DeliverSmHandler } from './types.js';
+import { DELIVER_SM_RESP_TEMPORARY, type DeliverSmHandler } from '../protocol/types.js';
 
 const ESME_RINVCMDID = 0x03;
 const ESME_RINVBNDSTS = 0x04;

@@ -7,7 +7,7 @@
  * what "send" means, the window only keeps the bookkeeping honest — every entry is settled
  * exactly once (response, timeout, or connection loss), and settling clears its timer.
  */
-import type { SubmitParams, SubmitResult } from './types.js';
+import type { SubmitParams, SubmitResult } from '../protocol/types.js';
 
 export interface WaitingSubmit {
   params: SubmitParams;

@@ -6,14 +6,14 @@
  * response callbacks and the encoding of the rarely sent PDUs (bind, enquire_link, unbind,
  * generic_nack); the codec of the per-message PDUs is ours, in one module per direction:
  *  - read: pdu-decode.ts — framing, raw message bytes, one-pass decode, installed below;
- *  - write: pdu-bytes.ts — submit_sm and deliver_sm_resp bytes, wrapped below into library PDU
+ *  - write: pdu-encode.ts — submit_sm and deliver_sm_resp bytes, wrapped below into library PDU
  *    objects that the library's send() accepts.
  * Why the split and not all or nothing: docs/node-smpp.md, "The codec: decision".
  */
 import smpp from 'smpp';
-import { DELIVER_SM_RESP, encodeDeliverSmResp, encodeSubmitSm, MAX_INBOUND_PDU_OCTETS, SUBMIT_SM } from './pdu-bytes.js';
+import { DELIVER_SM_RESP, encodeDeliverSmResp, encodeSubmitSm, MAX_INBOUND_PDU_OCTETS, SUBMIT_SM } from '../protocol/pdu-encode.js';
 import { LibraryPdu, readCommandLength, readPdu } from './pdu-decode.js';
-import type { DeliverSm, SubmitParams } from './types.js';
+import type { DeliverSm, SubmitParams } from '../protocol/types.js';
 
 smpp.PDU.commandLength = readCommandLength;
 smpp.PDU.fromStream = readPdu;
@@ -26,7 +26,7 @@ export type Pdu = smpp.PDU;
 export type LibrarySession = smpp.Session;
 
 /**
- * A submit_sm ready for the library's send(): its bytes encoded here (pdu-bytes.ts, byte-for-byte
+ * A submit_sm ready for the library's send(): its bytes encoded here (pdu-encode.ts, byte-for-byte
  * what node-smpp would write), or an error text when they cannot be — checked before send(),
  * because node-smpp throws from inside send() after registering the callback (defect 3).
  */

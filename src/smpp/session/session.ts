@@ -21,13 +21,13 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { Backoff, jitteredLongDelay } from '../util/backoff.js';
+import { Backoff, jitteredLongDelay } from '../../util/backoff.js';
 import { bindRefusalKind, bindRefusalText, bindRetryFloorMs, buildBindPdu, canReceive, canSubmit, hex, isBindOk } from './bind.js';
 import { InboundRequests } from './inbound.js';
 import { PduFramingError, smpp, type LibrarySession, type Pdu } from './library.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session-options.js';
 import { errorText, Submitter, type SubmitLink } from './submitter.js';
-import { type DeliverSmHandler, type SessionCounters, type SessionOptions, type SessionState, type SubmitParams, type SubmitResult } from './types.js';
+import { type DeliverSmHandler, type SessionCounters, type SessionOptions, type SessionState, type SubmitParams, type SubmitResult } from '../protocol/types.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 

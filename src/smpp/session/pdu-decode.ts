@@ -20,7 +20,7 @@
  * (`smpp.commands`, `smpp.tlvs` — what its addCommand/addTLV extend), read once per command id.
  */
 import smpp from 'smpp';
-import { commandLengthProblem } from './pdu-bytes.js';
+import { commandLengthProblem } from '../protocol/pdu-encode.js';
 
 const RAW_COMMANDS = ['deliver_sm', 'submit_sm', 'data_sm', 'outbind', 'submit_multi', 'replace_sm'];
 
