@@ -50,7 +50,7 @@ async function loadDevModule<T>(specifier: string, command: string): Promise<T> 
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(specifier.replace(/^\.+\//, '').replace(/\.js$/, ''));
     if (!missing) throw err;
-    throw new Error(`\`${command}\` is a development command and is not part of this build: run it from a clone of the repository (npm run ${command})`);
+    throw new Error(`\`${command}\` is a development command and is not part of this build: run it from a clone of the repository (npm run ${command})`, { cause: err });
   }
 }
 

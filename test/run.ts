@@ -107,7 +107,7 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
     watchdog.unref();
     const found: Partial<Totals> = {};
     let buf = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);
       buf += chunk.toString('utf8');
       let nl: number;
@@ -138,7 +138,7 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
 /** Removes stack dirs left by earlier runs that died without cleaning up (their processes first). */
 async function pruneStaleStacks(): Promise<void> {
   const local = path.join(REPO_ROOT, '.local');
-  let names: string[] = [];
+  let names: string[];
   try {
     names = fs.readdirSync(local);
   } catch {
@@ -148,7 +148,7 @@ async function pruneStaleStacks(): Promise<void> {
     const m = /^test-stack-(\d+)$/.exec(name);
     if (!m) continue;
     const owner = Number(m[1]);
-    let alive = false;
+    let alive: boolean;
     try {
       process.kill(owner, 0);
       alive = true;
@@ -171,7 +171,7 @@ async function pruneStaleStacks(): Promise<void> {
   }
   // private stacks of hand-run tests whose process is gone (folder name ends in -<pid>-<n>-<hex>)
   const priv = path.join(local, 'private-stacks');
-  let privNames: string[] = [];
+  let privNames: string[];
   try {
     privNames = fs.readdirSync(priv);
   } catch {

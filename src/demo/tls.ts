@@ -27,7 +27,7 @@ export function makeDemoTls(serverName = 'localhost'): DemoTls {
       execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (err) {
       const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
-      throw new Error(`openssl ${args[0]} failed (is openssl installed?): ${(err as Error).message}\n${stderr}`);
+      throw new Error(`openssl ${args[0]} failed (is openssl installed?): ${(err as Error).message}\n${stderr}`, { cause: err });
     }
   };
   try {

@@ -33,7 +33,7 @@ interface AvscType {
   fields?: Array<{ name: string; type: AvscType }>;
 }
 
-const node = (type: Type): AvscType => type as unknown as AvscType;
+const node = (type: Type): AvscType => type;
 
 /** A body the walk refused; the codec turns it into AVRO_DECODE poison. */
 export class AvroBoundsError extends Error {

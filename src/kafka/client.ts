@@ -32,7 +32,7 @@ export function sslOption(config: KafkaClientConfig): KafkaConfig['ssl'] {
 function kafkaLogCreator(logger: Logger) {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
-    ({ level, log }: { level: number; log: { message: string; [k: string]: unknown } }) => {
+    ({ level, log }: { level: KafkaLogLevel; log: { message: string; [k: string]: unknown } }) => {
       const { message, timestamp: _t, logger: _l, ...extra } = log;
       if (level === KafkaLogLevel.ERROR) child.error(extra, message);
       else if (level === KafkaLogLevel.WARN) child.warn(extra, message);

@@ -96,5 +96,5 @@ export function classifyPublishError(err: unknown): PublishError {
 
 function wrap(code: PublishErrorCode, kafkaType: string, e: KafkaJsLike, cause: unknown): PublishError {
   const retriable = e.retriable !== false;
-  return new PublishError(code, kafkaType, retriable, `${code} (${kafkaType}): ${String(e.message ?? '')}`, { cause });
+  return new PublishError(code, kafkaType, retriable, `${code} (${kafkaType}): ${typeof e.message === 'string' ? e.message : ''}`, { cause });
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { smpp, type LibrarySession, type Pdu } from '../smpp/session/library.js';
+import { pduText, smpp, type LibrarySession, type Pdu } from '../smpp/session/library.js';
 import { chooseOutcome, DEFAULT_BEHAVIOUR, mergeBehaviour, type Behaviour } from './behaviour.js';
 import { ReceiptDispatcher } from './receipt-dispatcher.js';
 import { agileMessageId, textSample } from './receipts.js';
@@ -199,7 +199,7 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
   }
 
   decideSubmit(conn: SmscConnection, pdu: Pdu): { status: number; messageId?: string } {
-    const destination = String(pdu['destination_addr'] ?? '');
+    const destination = pduText(pdu, 'destination_addr');
     const outcome = chooseOutcome(this.current, destination, Math.random);
     if (outcome.kind === 'submit-error') {
       this.counters.rejectedSubmits += 1;
@@ -209,13 +209,13 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
     const messageId = agileMessageId();
     const registered = Number(pdu['registered_delivery'] ?? 0) & 0x03;
     const failed = outcome.kind === 'failed';
-    const message = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message'] as Buffer) : Buffer.alloc(0);
+    const message = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message']) : Buffer.alloc(0);
     if (this.options.recordAccepted) {
       this.accepted.push({
         at: this.now(),
         conn: conn.id,
         messageId,
-        source: String(pdu['source_addr'] ?? ''),
+        source: pduText(pdu, 'source_addr'),
         destination,
         esmClass: Number(pdu['esm_class'] ?? 0),
         dataCoding: Number(pdu['data_coding'] ?? 0),
@@ -229,7 +229,7 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
         conn.systemId,
         {
           messageId,
-          sourceAddr: String(pdu['source_addr'] ?? ''),
+          sourceAddr: pduText(pdu, 'source_addr'),
           sourceAddrTon: Number(pdu['source_addr_ton'] ?? 0),
           sourceAddrNpi: Number(pdu['source_addr_npi'] ?? 0),
           destinationAddr: destination,

@@ -4,7 +4,7 @@
  * client's defects: listeners never throw (a throw deafens its parser) and any library `error`
  * closes the connection (docs/node-smpp.md, defects 2 and 16).
  */
-import { smpp, type LibrarySession, type Pdu } from '../smpp/session/library.js';
+import { pduText, smpp, type LibrarySession, type Pdu } from '../smpp/session/library.js';
 import { isValidDestination, isValidSender, type Behaviour } from './behaviour.js';
 import type { PduRecord } from './recorder.js';
 import type { BindMode } from '../smpp/protocol/types.js';
@@ -169,12 +169,12 @@ export class SmscConnection {
   }
 
   private onBind(pdu: Pdu, mode: BindMode): void {
-    const systemId = String(pdu['system_id'] ?? '');
-    const password = String(pdu['password'] ?? '');
+    const systemId = pduText(pdu, 'system_id');
+    const password = pduText(pdu, 'password');
     let status: number = STATUS.OK;
     if (this.bound) status = STATUS.ALYBND;
     else if (!this.ctx.checkCredentials(systemId, password)) status = STATUS.INVPASWD;
-    else if (String(pdu['system_type'] ?? '') !== '') status = STATUS.INVSYSTYP;
+    else if (pduText(pdu, 'system_type') !== '') status = STATUS.INVSYSTYP;
     else if (!this.ctx.reserveBind(systemId)) status = STATUS.ALYBND;
     this.ctx.countBindAttempt(status);
     if (status === STATUS.OK) {
@@ -215,8 +215,8 @@ export class SmscConnection {
 
   private protocolCheck(pdu: Pdu, behaviour: Behaviour): number {
     if (behaviour.creditExhausted) return STATUS.NOCREDIT;
-    if (!isValidSender(String(pdu['source_addr'] ?? ''))) return STATUS.INVSRCADR;
-    if (!isValidDestination(String(pdu['destination_addr'] ?? ''))) return STATUS.INVDSTADR;
+    if (!isValidSender(pduText(pdu, 'source_addr'))) return STATUS.INVSRCADR;
+    if (!isValidDestination(pduText(pdu, 'destination_addr'))) return STATUS.INVDSTADR;
     const message = pdu['short_message'];
     if (Buffer.isBuffer(message) && !fitsOneSms(message, Number(pdu['data_coding'] ?? 0), Number(pdu['esm_class'] ?? 0))) return STATUS.INVMSGLEN;
     return STATUS.OK;

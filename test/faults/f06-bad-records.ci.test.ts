@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SmsOutbound } from '../../src/contracts.js';
-import { LoadGenerator, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
+import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
 import { envNumber, startFaultPipeline } from '../helpers/faults.js';
 import { committedVsEnd, produce, readDlq, waitUntil } from '../helpers/pipeline.js';
 
@@ -71,7 +71,7 @@ test('F6: 1 % bad records → exactly one DLQ record or one REJECTED/VALIDATION 
     const dlq2 = await readDlq(fx, (rs) => rs.length > poisonKeys.size, 1500);
 
     const events = fx.events();
-    const v = verdict({ records: good as LoadRecord[], accepted: fx.sim.acceptedSubmits(), events });
+    const v = verdict({ records: good, accepted: fx.sim.acceptedSubmits(), events });
     const rejectedPerInvalid = [...invalidIds.keys()].map(
       (id) => events.filter((e) => e.id === id && e.status === 'REJECTED' && e.source === 'CONNECTOR' && e.errorCategory === 'VALIDATION' && !e.retryable).length,
     );

@@ -41,7 +41,7 @@ async function registerV2(registryUrl: string, subject: string, schema: string):
   });
   const body = (await res.json()) as { id?: number };
   assert.ok(res.ok && typeof body.id === 'number', `v2 registered: HTTP ${res.status}`);
-  return body.id!;
+  return body.id;
 }
 
 test('F17: a misbehaving registry (silent, slow, 500, not a schema, 404, HTML) with a cold cache → 0 DLQ, resumes ≤ 10 s after a sane answer, missing 0', { timeout: 180_000 }, async () => {

@@ -32,7 +32,7 @@ const KEYWORDS = new Set([
 
 /** Every metric name a PromQL expression selects (functions, labels, keywords and literals left out). */
 export function metricNamesInPromql(expr: string): Set<string> {
-  let s = expr
+  const s = expr
     .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""') // string literals (label values, label_replace args)
     .replace(/#[^\n]*/g, ' ') // comments
     .replace(/\{[^}]*\}/g, ' ') // label matchers

@@ -23,7 +23,7 @@ async function register(registryUrl: string, subject: string, schema: string, sc
   });
   const body = (await res.json()) as { id?: number; message?: string };
   assert.ok(res.ok && typeof body.id === 'number', `registering ${subject}: HTTP ${res.status} ${body.message ?? ''}`);
-  return body.id!;
+  return body.id;
 }
 
 /** SmsOutbound plus an optional field (unique per run, so the registry gives it its own id). */

@@ -82,7 +82,7 @@ describe('SMPP faults', () => {
   it('connection dropped with a full window: pending fail as ambiguous within 1 s, reconnect with backoff', async () => {
     const session = await boundSession({ window: 10, responseTimeoutMs: 5_000, reconnectMinMs: 200 });
     sim.setBehaviour({ responseLatencyMs: 3_000, dropAfterSubmits: 10 });
-    let droppedAt = 0;
+    let droppedAt: number;
     try {
       const started = Date.now();
       const pending = Array.from({ length: 12 }, (_, i) => session.submit(gsmSubmit(`3933311111${String(i).padStart(2, '0')}`, 'full')));

@@ -9,7 +9,7 @@ import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/protocol/pdu-encode.js';
 import { SmppSession } from '../../src/smpp/session/session.js';
 import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 import { captureLogger } from '../helpers/faults.js';
-import { CMD, cstr, deliverSmBody, HostileSmsc, pdu, tlv } from '../helpers/hostile-smsc.js';
+import { CMD, deliverSmBody, HostileSmsc, pdu, tlv } from '../helpers/hostile-smsc.js';
 import { fastSessionOptions, gsmSubmit, waitFor } from './smpp-helpers.js';
 
 function u32(n: number): Buffer {
@@ -33,7 +33,7 @@ test('a command_length below 16 or over the limit replaces the session within 1 
         await smsc.inject(Buffer.concat([u32(length), u32(CMD.enquire_link), u32(0), u32(7)]));
         await waitFor(() => (session.stats().reconnectsByReason['pdu-framing'] ?? 0) === 1, 4000, `length ${length}: replaced`);
         replacedAfterMs[length] = Date.now() - t0;
-        assert.ok(replacedAfterMs[length]! < 1000, `length ${length}: replaced after ${replacedAfterMs[length]} ms`);
+        assert.ok(replacedAfterMs[length] < 1000, `length ${length}: replaced after ${replacedAfterMs[length]} ms`);
         assert.match(session.lastError() ?? '', length < 16 ? /below the 16-octet SMPP header/ : /over the 73728-octet limit/);
         await waitFor(() => session.state === 'bound', 3000, `length ${length}: bound again`);
         const r = await session.submit(gsmSubmit('393471234567', 'after a bad length'));
@@ -131,7 +131,9 @@ test('a flood of 3,000 deliver_sm against slow receipt handling: never more than
     assert.deepEqual(session.stats().reconnectsByReason, {}, 'a paused link is not declared dead');
     // From now on each handler waits a few ms (a slow publisher): reading pauses and resumes many times.
     gate = new Promise<void>((resolve) => setTimeout(resolve, 2));
-    const slow = setInterval(() => (gate = new Promise<void>((resolve) => setTimeout(resolve, 2))), 5);
+    const slow = setInterval(() => {
+      gate = new Promise<void>((resolve) => setTimeout(resolve, 2));
+    }, 5);
     release!();
     await waitFor(() => smsc.counters.deliverSmResps === FLOOD, 20_000, `all ${FLOOD} answered`);
     clearInterval(slow);

@@ -140,7 +140,7 @@ describe('metrics and the health/metrics HTTP server', () => {
     const forbidden = /^(to|from|msisdn|phone|destination|source_addr|destination_addr|id|request_?id|message_?id|event_?id|text)$/i;
     for (const metric of metrics.registry.getMetricsAsArray()) {
       const { name, type } = metric as unknown as { name: string; type: string };
-      const labelNames = ((metric as unknown as { labelNames?: string[] }).labelNames ?? []) as string[];
+      const labelNames = ((metric as unknown as { labelNames?: string[] }).labelNames ?? []);
       const isDefault = /^(process|nodejs)_/.test(name);
       assert.ok(isDefault || name.startsWith(METRIC_PREFIX), `${name} must start with ${METRIC_PREFIX}`);
       if (isDefault) continue;

@@ -13,7 +13,7 @@ const { errorCodes, createErrorFromCode } = require('kafkajs/src/protocol/error.
 // kafkajs' own error classes, as its producer throws them (not all are exported by its ESM entry).
 const { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } = require('kafkajs/src/errors.js') as Record<
   'KafkaJSConnectionError' | 'KafkaJSNumberOfRetriesExceeded' | 'KafkaJSProtocolError' | 'KafkaJSSASLAuthenticationError',
-  new (...args: any[]) => Error
+  new (...args: unknown[]) => Error
 >;
 
 test('publish error table: every type exists in kafkajs with the retriable flag the table states', () => {

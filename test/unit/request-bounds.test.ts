@@ -10,7 +10,7 @@ import { OutboundProcessor, type EventSink, type InboundRecord } from '../../src
 import {
   checkRequestBounds, DEFAULT_REQUEST_BOUNDS, ECHO_KEY, echoFacts, maxEchoBytes, shortenId, type RequestBounds,
 } from '../../src/pipeline/request-bounds.js';
-import { MAX_CHARS_PER_SEGMENT, planMessage, splitText, type SmsRequest } from '../../src/sms/plan.js';
+import { MAX_CHARS_PER_SEGMENT, planMessage, splitText } from '../../src/sms/plan.js';
 
 const B = DEFAULT_REQUEST_BOUNDS;
 const deliveryType = avro.Type.forSchema(JSON.parse(readFileSync(new URL('../../schemas/sms-delivery.avsc', import.meta.url), 'utf8')));
@@ -56,7 +56,7 @@ describe('request bounds: each field at its limit is accepted, one over is rejec
 
   test('text: maxSegments × 160 characters pass the length bound, one more is refused on its length', () => {
     const plan = (text: string, maxSegments: number) =>
-      planMessage({ ...request(), text } as SmsRequest, { maxSegments, referenceNumber: 1, now: 0 });
+      planMessage({ ...request(), text }, { maxSegments, referenceNumber: 1, now: 0 });
     const single = plan('a'.repeat(MAX_CHARS_PER_SEGMENT), 1);
     assert.equal(single.ok, true, 'one full GSM segment fits');
     const over = plan('a'.repeat(MAX_CHARS_PER_SEGMENT + 1), 1);
@@ -72,7 +72,7 @@ describe('request bounds: each field at its limit is accepted, one over is rejec
 test('text bound is checked before encoding: a 5 MB text is rejected in well under 50 ms', () => {
   const huge = 'a'.repeat(5 * 1024 * 1024 - 1) + '€';
   const t0 = process.hrtime.bigint();
-  const r = planMessage({ ...request(), text: huge } as SmsRequest, { maxSegments: 10, referenceNumber: 1, now: 0 });
+  const r = planMessage({ ...request(), text: huge }, { maxSegments: 10, referenceNumber: 1, now: 0 });
   const planMs = Number(process.hrtime.bigint() - t0) / 1e6;
   assert.ok(!r.ok && r.field === 'text');
   assert.ok(planMs < 50, `rejected in ${planMs} ms`);

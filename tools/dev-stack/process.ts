@@ -179,7 +179,7 @@ export async function withLock<T>(lockPath: string, what: string, fn: () => Prom
         fs.rmSync(lockPath, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath} (${what})`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath} (${what})`, { cause: e });
       await sleep(250);
     }
   }

@@ -141,7 +141,7 @@ export class InboundRequests {
       try {
         outcome = handler(deliverSm);
       } catch (error) {
-        outcome = Promise.reject(error);
+        outcome = Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     }
     this.pendingDeliverSm += 1;

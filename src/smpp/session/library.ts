@@ -61,7 +61,7 @@ function num(value: unknown): number {
 
 /** The typed, raw view of a received deliver_sm. */
 export function deliverSmFromPdu(pdu: smpp.PDU, sessionId: string, receivedAt: number): DeliverSm {
-  const shortMessage = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message'] as Buffer) : Buffer.alloc(0);
+  const shortMessage = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message']) : Buffer.alloc(0);
   const result: DeliverSm = {
     sessionId,
     sequenceNumber: pdu.sequence_number,
@@ -104,4 +104,10 @@ export function coalesceWrites(socket: { cork(): void; uncork(): void }): void {
     corked.delete(socket);
     socket.uncork();
   });
+}
+
+/** A C-octet-string field of a decoded PDU ('' when absent): the library decodes them to strings. */
+export function pduText(pdu: Pdu, field: string): string {
+  const value = pdu[field];
+  return typeof value === 'string' ? value : '';
 }

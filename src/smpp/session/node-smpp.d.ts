@@ -20,8 +20,8 @@ declare module 'smpp' {
 
     /** A decode/encode filter attached to a field; `this` is the PDU. */
     interface FieldFilter {
-      encode(this: PDU, value: unknown): unknown;
-      decode(this: PDU, value: unknown, skipUdh?: boolean): unknown;
+      encode: (this: PDU, value: unknown) => unknown;
+      decode: (this: PDU, value: unknown, skipUdh?: boolean) => unknown;
     }
 
     interface ParamDef {

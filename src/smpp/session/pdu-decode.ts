@@ -144,7 +144,7 @@ function layoutOf(commandId: number): Layout | null {
       layout = {
         command: def.command,
         fields: keys.map((key) => ({ key, type: params[key]!.type })),
-        filtered: keys.flatMap((key, index) => (params[key]!.filter ? [{ key, filter: params[key]!.filter!, index }] : [])),
+        filtered: keys.flatMap((key, index) => (params[key]!.filter ? [{ key, filter: params[key]!.filter, index }] : [])),
         params,
         tlvMap: command.tlvMap ?? {},
       };

@@ -79,7 +79,7 @@ try {
       if (pdu.command !== 'deliver_sm') return;
       b.session.send(pdu.response());
       counters.receipts++;
-      const text = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message'] as Buffer).toString('latin1') : '';
+      const text = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message']).toString('latin1') : '';
       const messageId = /id:(\S+)/.exec(text)?.[1] ?? '';
       const status = /stat:DELIVRD/.test(text) ? 'DELIVERED' : 'UNDELIVERED';
       void registry
