@@ -29,7 +29,9 @@ const SMPP_PROTOCOL = ['src/smpp/protocol/**'];
 function filesOf(include, exclude) {
   const cwd = import.meta.dirname;
   const excluded = new Set(exclude.flatMap((p) => globSync(p, { cwd })));
-  return globSync(include, { cwd }).filter((f) => !excluded.has(f) && !f.endsWith('.d.ts')).sort();
+  return globSync(include, { cwd })
+    .filter((f) => !excluded.has(f) && !f.endsWith('.d.ts'))
+    .sort();
 }
 
 /** Each source file belongs to exactly one layer; the edge is whatever no other layer claims. */
@@ -72,9 +74,10 @@ const pathZones = Object.entries(MAY_IMPORT).flatMap(([layer, allowed]) =>
 );
 
 /** Built-ins that reach outside the process (with and without the `node:` prefix). */
-const IO_BUILTINS = ['net', 'tls', 'fs', 'fs/promises', 'http', 'https', 'http2', 'dgram', 'dns', 'child_process', 'cluster', 'worker_threads'].flatMap(
-  (m) => [m, `node:${m}`],
-);
+const IO_BUILTINS = ['net', 'tls', 'fs', 'fs/promises', 'http', 'https', 'http2', 'dgram', 'dns', 'child_process', 'cluster', 'worker_threads'].flatMap((m) => [
+  m,
+  `node:${m}`,
+]);
 /** Packages that do I/O or hold process-wide state (logging, metrics). */
 const IO_PACKAGES = ['pino', 'prom-client'];
 const KAFKA_PACKAGES = ['kafkajs', '@kafkajs/confluent-schema-registry'];

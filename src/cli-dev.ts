@@ -48,9 +48,13 @@ async function loadDevModule<T>(specifier: string, command: string): Promise<T> 
     // A variable, not a literal: tsc must not pull development tooling into the production build.
     return (await import(specifier)) as T;
   } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(specifier.replace(/^\.+\//, '').replace(/\.js$/, ''));
+    const missing =
+      (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      String((err as Error).message).includes(specifier.replace(/^\.+\//, '').replace(/\.js$/, ''));
     if (!missing) throw err;
-    throw new Error(`\`${command}\` is a development command and is not part of this build: run it from a clone of the repository (npm run ${command})`, { cause: err });
+    throw new Error(`\`${command}\` is a development command and is not part of this build: run it from a clone of the repository (npm run ${command})`, {
+      cause: err,
+    });
   }
 }
 

@@ -166,7 +166,10 @@ function registerTail(program: Command): void {
 const DLQ_CODES: readonly string[] = [...POISON_CODES, 'UNPARSEABLE_RECEIPT'];
 
 function dlqCodes(value: string): string[] {
-  const codes = value.split(',').map((c) => c.trim()).filter(Boolean);
+  const codes = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   const unknown = codes.filter((c) => !DLQ_CODES.includes(c));
   if (codes.length === 0 || unknown.length > 0) {
     throw new InvalidArgumentError(`unknown code ${unknown.join(', ') || '(none given)'}; known: ${DLQ_CODES.join(', ')}`);

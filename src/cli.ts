@@ -15,10 +15,7 @@ import { maskNumbersIn } from './obs/mask.js';
 import { printable } from './obs/printable.js';
 import { registerSimulatorCommand } from './simulator/simulator-command.js';
 
-const program = new Command()
-  .name('sms-connector')
-  .description('Kafka-native SMPP connector: sms.outbound → SMSC → sms.delivery')
-  .showHelpAfterError();
+const program = new Command().name('sms-connector').description('Kafka-native SMPP connector: sms.outbound → SMSC → sms.delivery').showHelpAfterError();
 
 program
   .command('run')

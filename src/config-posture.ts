@@ -45,7 +45,10 @@ export function checkCredentials(e: CredentialEnv): void {
     throw new ConfigError('KAFKA_SASL_USERNAME', 'KAFKA_SASL_USERNAME: must be set when KAFKA_SASL_PASSWORD(_FILE) is (not set)');
   }
   if ((e.KAFKA_SASL_USERNAME || e.KAFKA_SASL_PASSWORD) && !e.KAFKA_SASL_MECHANISM) {
-    throw new ConfigError('KAFKA_SASL_MECHANISM', 'KAFKA_SASL_MECHANISM: must be one of plain, scram-sha-256, scram-sha-512 when KAFKA_SASL_USERNAME is set (not set)');
+    throw new ConfigError(
+      'KAFKA_SASL_MECHANISM',
+      'KAFKA_SASL_MECHANISM: must be one of plain, scram-sha-256, scram-sha-512 when KAFKA_SASL_USERNAME is set (not set)',
+    );
   }
   if (e.KAFKA_SASL_MECHANISM && (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD)) {
     throw new ConfigError('KAFKA_SASL_USERNAME', 'KAFKA_SASL_USERNAME: KAFKA_SASL_MECHANISM needs a username and KAFKA_SASL_PASSWORD(_FILE)');
@@ -114,7 +117,9 @@ export function securityWarnings(config: Readonly<Config>): string[] {
   if (!smpp.tls) {
     warnings.push(`SMPP_TLS=false: the SMPP password and every message travel in clear text to ${smpp.host}:${smpp.port}`);
   } else if (!smpp.tlsRejectUnauthorized) {
-    warnings.push(`SMPP_TLS_REJECT_UNAUTHORIZED=false: the certificate of ${smpp.host} is not verified; anyone on the path can pose as the SMSC and read the password (set SMPP_TLS_CA_FILE for a private CA instead)`);
+    warnings.push(
+      `SMPP_TLS_REJECT_UNAUTHORIZED=false: the certificate of ${smpp.host} is not verified; anyone on the path can pose as the SMSC and read the password (set SMPP_TLS_CA_FILE for a private CA instead)`,
+    );
   }
   if (kafka.sasl && !kafka.ssl) {
     const what = kafka.sasl.mechanism === 'plain' ? 'the SASL password and every record travel' : 'every record travels';

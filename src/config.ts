@@ -41,9 +41,7 @@ const fraction = z
   .pipe(z.number().min(0, 'a number from 0 to 0.5').max(0.5, 'a number from 0 to 0.5'));
 const nonEmpty = z.string().min(1, 'a non-empty string');
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)');
-const brokerList = z
-  .string()
-  .regex(/^[^,\s:]+:\d{1,5}(,[^,\s:]+:\d{1,5})*$/, 'a comma-separated list of host:port');
+const brokerList = z.string().regex(/^[^,\s:]+:\d{1,5}(,[^,\s:]+:\d{1,5})*$/, 'a comma-separated list of host:port');
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http(s):// URL');
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 const saslMechanism = z.enum(['plain', 'scram-sha-256', 'scram-sha-512']);
@@ -335,9 +333,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, clientId 
       brokers: e.KAFKA_BROKERS.split(','),
       clientId,
       ssl: e.KAFKA_SSL,
-      sasl: e.KAFKA_SASL_MECHANISM
-        ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! }
-        : null,
+      sasl: e.KAFKA_SASL_MECHANISM ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! } : null,
       pem: readTlsFiles(raw, KAFKA_TLS_FILES, e.KAFKA_SSL, 'KAFKA_SSL=true'),
     },
     registry: registryConfig(e, raw),
@@ -388,7 +384,10 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
   }
   const worst = worstRecordBytes(e);
   if (worst > e.KAFKA_MAX_RECORD_BYTES) {
-    throw new ConfigError('REQUEST_MAX_METADATA_BYTES', `REQUEST_MAX_METADATA_BYTES: with these REQUEST_MAX_* bounds one correlation entry can reach ${worst} bytes, over KAFKA_MAX_RECORD_BYTES (${e.KAFKA_MAX_RECORD_BYTES}): lower the bounds or raise KAFKA_MAX_RECORD_BYTES`);
+    throw new ConfigError(
+      'REQUEST_MAX_METADATA_BYTES',
+      `REQUEST_MAX_METADATA_BYTES: with these REQUEST_MAX_* bounds one correlation entry can reach ${worst} bytes, over KAFKA_MAX_RECORD_BYTES (${e.KAFKA_MAX_RECORD_BYTES}): lower the bounds or raise KAFKA_MAX_RECORD_BYTES`,
+    );
   }
   return {
     kafka: {
@@ -396,9 +395,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
       clientId: e.KAFKA_CLIENT_ID,
       groupId: e.KAFKA_GROUP_ID,
       ssl: e.KAFKA_SSL,
-      sasl: e.KAFKA_SASL_MECHANISM
-        ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! }
-        : null,
+      sasl: e.KAFKA_SASL_MECHANISM ? { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! } : null,
       pem: readTlsFiles(raw, KAFKA_TLS_FILES, e.KAFKA_SSL, 'KAFKA_SSL=true'),
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
@@ -472,7 +469,10 @@ export function redactedConfig(config: Config): unknown {
   return JSON.parse(
     JSON.stringify(config, (key, value: unknown) => {
       if (SECRET_KEYS.has(key) && value) return '[REDACTED]';
-      if (key === 'pem') return Object.entries(value as TlsFiles).filter(([, v]) => v !== null).map(([k]) => k);
+      if (key === 'pem')
+        return Object.entries(value as TlsFiles)
+          .filter(([, v]) => v !== null)
+          .map(([k]) => k);
       return value;
     }),
   );

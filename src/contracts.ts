@@ -12,17 +12,7 @@ export type SmsEncoding = (typeof SMS_ENCODINGS)[number];
 export const EVENT_SOURCES = ['CONNECTOR', 'SUBMIT', 'RECEIPT', 'SUMMARY', 'UNKNOWN'] as const;
 export type EventSource = (typeof EVENT_SOURCES)[number];
 
-export const DELIVERY_STATUSES = [
-  'SUBMITTED',
-  'REJECTED',
-  'EXPIRED',
-  'DELIVERED',
-  'UNDELIVERED',
-  'ENROUTE',
-  'ACCEPTED',
-  'DELETED',
-  'UNKNOWN',
-] as const;
+export const DELIVERY_STATUSES = ['SUBMITTED', 'REJECTED', 'EXPIRED', 'DELIVERED', 'UNDELIVERED', 'ENROUTE', 'ACCEPTED', 'DELETED', 'UNKNOWN'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /** `SmsOutbound` — one request on `sms.outbound`. */
@@ -76,17 +66,49 @@ export interface SmsInbound {
 
 /** Field lists in schema order; the contract test compares them with the .avsc files. */
 export const SMS_OUTBOUND_FIELDS = [
-  'id', 'from', 'to', 'text', 'encoding', 'requestDeliveryReport', 'scheduleAt', 'validUntil', 'metadata',
+  'id',
+  'from',
+  'to',
+  'text',
+  'encoding',
+  'requestDeliveryReport',
+  'scheduleAt',
+  'validUntil',
+  'metadata',
 ] as const satisfies readonly (keyof SmsOutbound)[];
 
 export const SMS_DELIVERY_FIELDS = [
-  'eventId', 'id', 'source', 'status', 'segment', 'segments', 'messageId', 'errorCode', 'errorCodeRaw',
-  'errorCategory', 'errorDescription', 'retryable', 'attempts', 'from', 'to', 'submittedAt', 'doneAt',
-  'eventAt', 'metadata',
+  'eventId',
+  'id',
+  'source',
+  'status',
+  'segment',
+  'segments',
+  'messageId',
+  'errorCode',
+  'errorCodeRaw',
+  'errorCategory',
+  'errorDescription',
+  'retryable',
+  'attempts',
+  'from',
+  'to',
+  'submittedAt',
+  'doneAt',
+  'eventAt',
+  'metadata',
 ] as const satisfies readonly (keyof SmsDeliveryEvent)[];
 
 export const SMS_INBOUND_FIELDS = [
-  'eventId', 'from', 'to', 'text', 'textRaw', 'dataCoding', 'esmClass', 'receivedAt', 'sessionId',
+  'eventId',
+  'from',
+  'to',
+  'text',
+  'textRaw',
+  'dataCoding',
+  'esmClass',
+  'receivedAt',
+  'sessionId',
 ] as const satisfies readonly (keyof SmsInbound)[];
 
 // Compile-time guard: each list names every key of its interface (a missing key makes this `false`).

@@ -122,7 +122,15 @@ export function consumerSettingsFrom(
   config: Cfg,
 ): Pick<
   OutboundConsumerOptions,
-  'topic' | 'groupId' | 'sessionTimeoutMs' | 'heartbeatIntervalMs' | 'commitIntervalMs' | 'fetchMinBytes' | 'fetchMaxWaitMs' | 'partitionsConcurrency' | 'drainMs'
+  | 'topic'
+  | 'groupId'
+  | 'sessionTimeoutMs'
+  | 'heartbeatIntervalMs'
+  | 'commitIntervalMs'
+  | 'fetchMinBytes'
+  | 'fetchMaxWaitMs'
+  | 'partitionsConcurrency'
+  | 'drainMs'
 > {
   return {
     topic: config.topics.outbound,

@@ -102,13 +102,15 @@ export async function* deliveryEvents(config: SmsClientConfig, options: Delivery
       if (stop.signal.aborted) resolve();
     });
     return stop.signal.aborted ? 'stop' : undefined;
-  }).then(
-    () => undefined,
-    (error: unknown) => void (failure = { error }),
-  ).finally(() => {
-    ended = true;
-    wakeLoop();
-  });
+  })
+    .then(
+      () => undefined,
+      (error: unknown) => void (failure = { error }),
+    )
+    .finally(() => {
+      ended = true;
+      wakeLoop();
+    });
   const releaseReader = () => {
     taken?.();
     taken = null;

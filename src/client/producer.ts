@@ -9,7 +9,15 @@ import type { Logger } from 'pino';
 import type { SmsOutbound } from '../contracts.js';
 import type { RequestBounds } from '../pipeline/request-bounds.js';
 import { openConnection, requireTopic, type Connection, type SmsClientConfig } from './connection.js';
-import { checkRequest, RequestRejectedError, toSmsOutbound, type CheckOptions, type OutboundRequest, type RequestCheck, type RequestRejection } from './request.js';
+import {
+  checkRequest,
+  RequestRejectedError,
+  toSmsOutbound,
+  type CheckOptions,
+  type OutboundRequest,
+  type RequestCheck,
+  type RequestRejection,
+} from './request.js';
 
 export interface SmsProducerOptions {
   /** The SMS_MAX_SEGMENTS of the connector you send to. Default 10 (the connector's default). */

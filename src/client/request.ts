@@ -92,7 +92,11 @@ export function checkRequest(input: OutboundRequest, opts: CheckOptions = {}): R
   const request = toSmsOutbound(input);
   const now = opts.now ?? Date.now();
   const facts: RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
-  const reject = (field: string, problem: PlanErrorCategory | null, event: { status: string; errorCategory: string | null; errorDescription: string | null }): RequestCheck => ({
+  const reject = (
+    field: string,
+    problem: PlanErrorCategory | null,
+    event: { status: string; errorCategory: string | null; errorDescription: string | null },
+  ): RequestCheck => ({
     ok: false,
     request,
     rejection: {

@@ -80,13 +80,20 @@ const SHORT_GSM = [
   'Payment of EUR 42.00 received. Thank you! @ACME',
   'Reminder: your subscription renews on 1/7 {plan: gold}',
 ];
-const SHORT_UCS2 = ['Ordine spedito 📦 arriva domani!', 'Happy birthday 🎉🎂 from all of us', 'Ваш код: 2718 🔐', '支付成功 ✅ 谢谢', 'Table for 2 confirmed 🍝 see you at 8'];
+const SHORT_UCS2 = [
+  'Ordine spedito 📦 arriva domani!',
+  'Happy birthday 🎉🎂 from all of us',
+  'Ваш код: 2718 🔐',
+  '支付成功 ✅ 谢谢',
+  'Table for 2 confirmed 🍝 see you at 8',
+];
 const LONG_GSM =
   'Dear customer, this is a longer notice to show concatenated SMS: the connector splits text that does not fit ' +
   'into one 160-character message into parts with a user data header, and the handset joins them again. ' +
   'Charges apply per part, so the planner counts segments before sending. Escaped characters like [ ] { } ~ ^ € ' +
   'take two septets each and are counted correctly. Thank you for reading to the end.';
-const LONG_UCS2 = 'Grazie per il tuo ordine 🛒! Ti avviseremo quando il corriere 🚚 lo prenderà in carico; nel frattempo puoi seguirlo dall’app 📱 o dal sito 🌐. A presto 👋';
+const LONG_UCS2 =
+  'Grazie per il tuo ordine 🛒! Ti avviseremo quando il corriere 🚚 lo prenderà in carico; nel frattempo puoi seguirlo dall’app 📱 o dal sito 🌐. A presto 👋';
 
 function pick<T>(list: readonly T[], random: () => number): T {
   return list[Math.floor(random() * list.length)]!;

@@ -24,7 +24,8 @@ export function createProgress(total: number, out: NodeJS.WriteStream = process.
   if (out.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
-        format: 'requests {bar} {percentage}% | {value}/{total} final | produced {produced} | submits {submits} | receipts {receipts} | DLQ {dlq} | {duration_formatted}',
+        format:
+          'requests {bar} {percentage}% | {value}/{total} final | produced {produced} | submits {submits} | receipts {receipts} | DLQ {dlq} | {duration_formatted}',
         hideCursor: true,
         stream: out,
       },

@@ -28,17 +28,7 @@ import type { Simulator } from '../simulator/simulator.js';
 import { readTopic } from '../client/topic-reader.js';
 import { buildLoad, poisonRecords, type DemoRequest } from './load.js';
 import { createProgress } from './progress.js';
-import {
-  deleteSubjects,
-  demoConfig,
-  demoTopics,
-  ensureStack,
-  newPassword,
-  startConnector,
-  startDemoSimulator,
-  stopStack,
-  type DemoStack,
-} from './services.js';
+import { deleteSubjects, demoConfig, demoTopics, ensureStack, newPassword, startConnector, startDemoSimulator, stopStack, type DemoStack } from './services.js';
 import { renderSummary } from './summary.js';
 import { makeDemoTls, type DemoTls } from './tls.js';
 import { DeliveryTracker } from './tracker.js';
@@ -80,7 +70,9 @@ async function run(args: DemoFlags, abort: AbortSignal): Promise<number> {
 
     const config = demoConfig(stack.info, topics, runId, sim.tlsPort!, tls, password);
     const logger = createLogger(config.logLevel, destination({ dest: logFile, sync: false, mkdir: true, append: false }));
-    say(`starting the connector (topics ${runId}.*, group ${config.kafka.groupId}, 4 TRX binds over verified TLS); log: ${path.relative(process.cwd(), logFile)}`);
+    say(
+      `starting the connector (topics ${runId}.*, group ${config.kafka.groupId}, 4 TRX binds over verified TLS); log: ${path.relative(process.cwd(), logFile)}`,
+    );
     app = await startConnector(config, logger);
     say(`connector ready; metrics on http://127.0.0.1:${app.httpPort}/metrics`);
     if (abort.aborted) return 130;
@@ -163,7 +155,12 @@ async function run(args: DemoFlags, abort: AbortSignal): Promise<number> {
     const missing = tracker.missing();
     const problems: string[] = [];
     if (missing.length > 0) {
-      problems.push(`${missing.length} request(s) got no SUMMARY within ${args.timeoutS} s, e.g. ${missing.slice(0, 5).map((m) => `${m.value.id} (${m.kind})`).join(', ')}`);
+      problems.push(
+        `${missing.length} request(s) got no SUMMARY within ${args.timeoutS} s, e.g. ${missing
+          .slice(0, 5)
+          .map((m) => `${m.value.id} (${m.kind})`)
+          .join(', ')}`,
+      );
     }
     if (dlqKeys.size > 0) problems.push(`${dlqKeys.size} poison record(s) never reached the DLQ: ${[...dlqKeys].join(', ')}`);
     for (const m of tracker.mismatches.slice(0, 10)) {
@@ -184,7 +181,9 @@ async function run(args: DemoFlags, abort: AbortSignal): Promise<number> {
     if (summaryText) process.stdout.write(`${summaryText}\n`);
     if (args.keepTopics && stack) {
       const restart = stack.startedByDemo ? 'npm run stack -- up && ' : '';
-      say(`topics kept: ${restart}KAFKA_BROKERS=${stack.info.kafkaBrokers} SCHEMA_REGISTRY_URL=${stack.info.registryUrl} TOPIC_DELIVERY=${topics.delivery} npx tsx src/cli.ts tail --from-beginning`);
+      say(
+        `topics kept: ${restart}KAFKA_BROKERS=${stack.info.kafkaBrokers} SCHEMA_REGISTRY_URL=${stack.info.registryUrl} TOPIC_DELIVERY=${topics.delivery} npx tsx src/cli.ts tail --from-beginning`,
+      );
     }
     if (summaryText) say(ok ? 'demo OK: every request ended where it should' : 'demo FAILED (see ✗ above)');
   }

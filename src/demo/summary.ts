@@ -43,10 +43,20 @@ export function renderSummary(s: SummaryInput): string {
     ...byCount(t.failedByCategory).map(([c, n]) => row(`    ${c}`, n)),
     row('rejected', status('REJECTED'), 'by category:'),
     ...byCount(t.rejectedByCategory).map(([c, n]) => row(`    ${c}`, n)),
-    row('DLQ', dlqTotal, byCount(s.dlqByCode).map(([c, n]) => `${c} ${n}`).join(', ')),
+    row(
+      'DLQ',
+      dlqTotal,
+      byCount(s.dlqByCode)
+        .map(([c, n]) => `${c} ${n}`)
+        .join(', '),
+    ),
     row('missing (no SUMMARY)', t.total - t.finished),
     row('unexpected outcome', t.mismatches.length),
-    row('throughput (requests/s)', perSec(t.finished), `${t.finished} in ${(spanMs / 1000).toFixed(1)} s, first produce → last summary; ${perSec(t.submits)} submits/s`),
+    row(
+      'throughput (requests/s)',
+      perSec(t.finished),
+      `${t.finished} in ${(spanMs / 1000).toFixed(1)} s, first produce → last summary; ${perSec(t.submits)} submits/s`,
+    ),
     row(
       'submit latency p50 (ms)',
       p50 ?? '-',
@@ -54,7 +64,11 @@ export function renderSummary(s: SummaryInput): string {
     ),
     row('submit latency p99 (ms)', p99 ?? '-', `${t.submitLatenciesMs.length} samples`),
     row('receipts', t.receipts, `duplicates dropped ${t.duplicates}`),
-    row('simulator: submit_sm', s.simulator.submitsReceived, `accepted ${s.simulator.acceptedSubmits}, refused ${s.simulator.rejectedSubmits}, throttled 0x58 ${s.simulator.throttled}, receipts sent ${s.simulator.receiptsSent}`),
+    row(
+      'simulator: submit_sm',
+      s.simulator.submitsReceived,
+      `accepted ${s.simulator.acceptedSubmits}, refused ${s.simulator.rejectedSubmits}, throttled 0x58 ${s.simulator.throttled}, receipts sent ${s.simulator.receiptsSent}`,
+    ),
     row('wall time (s)', (s.elapsedMs / 1000).toFixed(1)),
     '═══════════════════════════════════════════════════════════════════════════',
   ];

@@ -32,9 +32,24 @@ export function makeDemoTls(serverName = 'localhost'): DemoTls {
   };
   try {
     openssl([
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '1',
-      '-keyout', file('ca.key'), '-out', file('ca.pem'), '-subj', '/CN=sms-connector demo CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '1',
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.pem'),
+      '-subj',
+      '/CN=sms-connector demo CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ]);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', `/CN=${serverName}`]);
     writeFileSync(
@@ -42,8 +57,22 @@ export function makeDemoTls(serverName = 'localhost'): DemoTls {
       `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${serverName},IP:127.0.0.1\n`,
     );
     openssl([
-      'x509', '-req', '-sha256', '-days', '1', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
-      '-CAcreateserial', '-out', file('server.pem'), '-extfile', file('server.ext'),
+      'x509',
+      '-req',
+      '-sha256',
+      '-days',
+      '1',
+      '-in',
+      file('server.csr'),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file('server.pem'),
+      '-extfile',
+      file('server.ext'),
     ]);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });

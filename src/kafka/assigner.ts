@@ -110,7 +110,13 @@ export function planAssignment(members: readonly PlanMember[], partitionsByTopic
   const capAll = Math.min(...sorted.map((m) => wholeOrZero(m.cap)));
   const requested = sorted.map((m) => wholeOrZero(m.requestedBinds));
   // Σ requested is finite, so an unknown (infinite) cap still hands out finitely many slots.
-  const counts = slotCounts(requested, Math.min(capAll, requested.reduce((a, b) => a + b, 0)));
+  const counts = slotCounts(
+    requested,
+    Math.min(
+      capAll,
+      requested.reduce((a, b) => a + b, 0),
+    ),
+  );
 
   let nextSlot = 0;
   sorted.forEach((member, i) => {

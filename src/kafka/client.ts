@@ -146,7 +146,10 @@ async function ensureTopicsOnce(admin: Admin, plans: TopicPlan[], autoCreate: bo
     const now = new Set(await admin.listTopics());
     if (!missing.every((p) => now.has(p.name))) throw err;
   }
-  await waitForLeaders(admin, plans.map((p) => p.name));
+  await waitForLeaders(
+    admin,
+    plans.map((p) => p.name),
+  );
   return { created: missing.map((p) => p.name) };
 }
 

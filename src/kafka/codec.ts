@@ -27,9 +27,10 @@ import { WriterSchemas } from './writer-schemas.js';
 export type { RegistryConfig } from './registry-http.js';
 
 /** `schemas/` at the package root: two levels up from src/kafka, three from dist/src/kafka. */
-const SCHEMAS_DIR = ['../../schemas', '../../../schemas']
-  .map((rel) => resolve(dirname(fileURLToPath(import.meta.url)), rel))
-  .find((dir) => existsSync(resolve(dir, 'sms-outbound.avsc'))) ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../schemas');
+const SCHEMAS_DIR =
+  ['../../schemas', '../../../schemas']
+    .map((rel) => resolve(dirname(fileURLToPath(import.meta.url)), rel))
+    .find((dir) => existsSync(resolve(dir, 'sms-outbound.avsc'))) ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../schemas');
 
 export interface ContractTopics {
   outbound: string;
@@ -287,7 +288,9 @@ export class AvroEncodeError extends Error {
     readonly paths: string[],
     cause: unknown,
   ) {
-    super(`value does not fit the ${contract} schema${paths.length ? ` at ${paths.join(', ')}` : ''}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`value does not fit the ${contract} schema${paths.length ? ` at ${paths.join(', ')}` : ''}: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
     this.name = 'AvroEncodeError';
   }
 }

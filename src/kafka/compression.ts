@@ -78,7 +78,10 @@ function inlineOrPooled(sync: (b: Buffer) => Buffer, pooled: (b: Buffer) => Prom
 
 const capped = (b: Buffer): { maxOutputLength: number } => ({ maxOutputLength: decompressedCap(b.length) });
 const gzipCompress = inlineOrPooled((b) => zlib.gzipSync(b), promisify(zlib.gzip));
-const gunzip = inlineOrPooled((b) => zlib.gunzipSync(b, capped(b)), (b) => promisify(zlib.gunzip)(b, capped(b)));
+const gunzip = inlineOrPooled(
+  (b) => zlib.gunzipSync(b, capped(b)),
+  (b) => promisify(zlib.gunzip)(b, capped(b)),
+);
 
 export const gzipCodec: BatchCodec = {
   compress: (encoder) => gzipCompress(encoder.buffer),
@@ -87,8 +90,14 @@ export const gzipCodec: BatchCodec = {
 
 /** Level 3 is zstd's and Kafka's (`compression.zstd.level`) default. */
 const zstdOptions: zlib.ZstdOptions = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 } };
-const zstdCompress = inlineOrPooled((b) => zlib.zstdCompressSync(b, zstdOptions), (b) => promisify(zlib.zstdCompress)(b, zstdOptions));
-const zstdDecompress = inlineOrPooled((b) => zlib.zstdDecompressSync(b, capped(b)), (b) => promisify(zlib.zstdDecompress)(b, capped(b)));
+const zstdCompress = inlineOrPooled(
+  (b) => zlib.zstdCompressSync(b, zstdOptions),
+  (b) => promisify(zlib.zstdCompress)(b, zstdOptions),
+);
+const zstdDecompress = inlineOrPooled(
+  (b) => zlib.zstdDecompressSync(b, capped(b)),
+  (b) => promisify(zlib.zstdDecompress)(b, capped(b)),
+);
 
 export const zstdCodec: BatchCodec = {
   compress: (encoder) => zstdCompress(encoder.buffer),
@@ -100,14 +109,21 @@ export const zstdCodec: BatchCodec = {
  * header's — which is what the Java client's KafkaLZ4BlockInputStream can read (it refuses
  * dependent blocks).
  */
-const lz4Compress = inlineOrPooled((b) => lz4.compressFrameSync(b), (b) => lz4.compressFrame(b));
-const lz4Decompress = inlineOrPooled((b) => lz4.decompressFrameSync(b), (b) => lz4.decompressFrame(b));
+const lz4Compress = inlineOrPooled(
+  (b) => lz4.compressFrameSync(b),
+  (b) => lz4.compressFrame(b),
+);
+const lz4Decompress = inlineOrPooled(
+  (b) => lz4.decompressFrameSync(b),
+  (b) => lz4.decompressFrame(b),
+);
 
 export const lz4Codec: BatchCodec = {
   compress: (encoder) => lz4Compress(encoder.buffer),
   decompress: (buffer) => {
     const bound = lz4FrameBound(buffer);
-    if (bound > decompressedCap(buffer.length)) return Promise.reject(new Error(`lz4: frame may decompress to ${bound} bytes, over the cap of ${decompressedCap(buffer.length)}`));
+    if (bound > decompressedCap(buffer.length))
+      return Promise.reject(new Error(`lz4: frame may decompress to ${bound} bytes, over the cap of ${decompressedCap(buffer.length)}`));
     return lz4Decompress(buffer);
   },
 };
@@ -161,7 +177,8 @@ const XERIAL_BLOCK_BYTES = 32 * 1024;
 
 export const snappyCodec: BatchCodec = {
   compress: (encoder) => xerialFrame(encoder.buffer),
-  decompress: async (buffer) => (isXerialFramed(buffer) ? Buffer.concat(await Promise.all(xerialBlocks(buffer).map(rawSnappyDecompress))) : rawSnappyDecompress(buffer)),
+  decompress: async (buffer) =>
+    isXerialFramed(buffer) ? Buffer.concat(await Promise.all(xerialBlocks(buffer).map(rawSnappyDecompress))) : rawSnappyDecompress(buffer),
 };
 
 export function isXerialFramed(buffer: Buffer): boolean {
@@ -172,14 +189,15 @@ export function isXerialFramed(buffer: Buffer): boolean {
 export function xerialBlocks(buffer: Buffer): Buffer[] {
   const blocks: Buffer[] = [];
   let declared = 0;
-  for (let at = XERIAL_HEADER_BYTES; at < buffer.length; ) {
+  for (let at = XERIAL_HEADER_BYTES; at < buffer.length;) {
     if (at + 4 > buffer.length) throw new Error(`snappy (xerial): truncated block length at byte ${at}`);
     const length = buffer.readUInt32BE(at);
     at += 4;
     if (at + length > buffer.length) throw new Error(`snappy (xerial): block of ${length} bytes at byte ${at} runs past the end (${buffer.length})`);
     const block = buffer.subarray(at, at + length);
     declared += snappyUncompressedLength(block);
-    if (declared > decompressedCap(buffer.length)) throw new Error(`snappy (xerial): batch decompresses to more than its cap of ${decompressedCap(buffer.length)} bytes`);
+    if (declared > decompressedCap(buffer.length))
+      throw new Error(`snappy (xerial): batch decompresses to more than its cap of ${decompressedCap(buffer.length)} bytes`);
     blocks.push(block);
     at += length;
   }

@@ -90,9 +90,7 @@ export class CorrelationTail {
       this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; continuing without the catch-up');
       return false;
     }
-    const targets = offsets
-      .map((p) => ({ partition: p.partition, high: BigInt(p.high), low: BigInt(p.low) }))
-      .filter((p) => p.high > p.low);
+    const targets = offsets.map((p) => ({ partition: p.partition, high: BigInt(p.high), low: BigInt(p.low) })).filter((p) => p.high > p.low);
     const done = () => targets.every((t) => (this.positions.get(t.partition) ?? 0n) >= t.high);
     if (done()) return true;
     return new Promise((resolve) => {

@@ -191,16 +191,19 @@ export class OutboundConsumer {
 
   private startWatchdog(): void {
     const limit = this.opts.watchdogMs ?? Math.max(60000, 3 * this.opts.sessionTimeoutMs);
-    this.watchdog = setInterval(() => {
-      if (this.stopping || this.active.size > 0 || this.settler.busy || this.crashes.timer) {
-        this.lastFetchAt = Date.now();
-        return;
-      }
-      if (Date.now() - this.lastFetchAt > limit) {
-        this.opts.observer?.stalled?.();
-        void this.restart(`no fetch for ${limit} ms`);
-      }
-    }, Math.min(5000, limit));
+    this.watchdog = setInterval(
+      () => {
+        if (this.stopping || this.active.size > 0 || this.settler.busy || this.crashes.timer) {
+          this.lastFetchAt = Date.now();
+          return;
+        }
+        if (Date.now() - this.lastFetchAt > limit) {
+          this.opts.observer?.stalled?.();
+          void this.restart(`no fetch for ${limit} ms`);
+        }
+      },
+      Math.min(5000, limit),
+    );
     this.watchdog.unref();
   }
 
@@ -382,7 +385,8 @@ export class OutboundConsumer {
           acks.push(
             this.settler.track(acked).then(
               () => tracker.finish(m.offset),
-              (err: unknown) => this.opts.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'events not acknowledged; the record stays uncommitted'),
+              (err: unknown) =>
+                this.opts.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'events not acknowledged; the record stays uncommitted'),
             ),
           );
           return true;
@@ -415,13 +419,16 @@ export class OutboundConsumer {
     // hangs in kafkajs' retries, and queued ticks would fire as a burst of stale heartbeats and
     // commits once it is back (seen in fault F4: ~140 failed OffsetCommits within a second).
     let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      busy = tick().finally(() => {
-        running = false;
-      });
-    }, Math.min(1000, this.opts.heartbeatIntervalMs));
+    const timer = setInterval(
+      () => {
+        if (running) return;
+        running = true;
+        busy = tick().finally(() => {
+          running = false;
+        });
+      },
+      Math.min(1000, this.opts.heartbeatIntervalMs),
+    );
     return { timer, idle: () => busy };
   }
 

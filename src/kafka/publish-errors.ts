@@ -29,7 +29,11 @@ export type PublishErrorCode = (typeof PUBLISH_ERROR_CODES)[number];
 export const PUBLISH_ERROR_TABLE: Readonly<Record<string, { code: PublishErrorCode; kafkajsRetriable: boolean; why: string }>> = {
   MESSAGE_TOO_LARGE: { code: 'RECORD_REFUSED', kafkajsRetriable: false, why: 'record batch over the topic max.message.bytes' },
   RECORD_LIST_TOO_LARGE: { code: 'RECORD_REFUSED', kafkajsRetriable: false, why: 'record batch over the log segment size' },
-  INVALID_RECORD: { code: 'RECORD_REFUSED', kafkajsRetriable: false, why: 'the broker validated a record and refused it (e.g. a compacted topic and a null key)' },
+  INVALID_RECORD: {
+    code: 'RECORD_REFUSED',
+    kafkajsRetriable: false,
+    why: 'the broker validated a record and refused it (e.g. a compacted topic and a null key)',
+  },
   // kafkajs calls it retriable (a bit flipped on the wire) and has retried it already by the time it reaches us.
   CORRUPT_MESSAGE: { code: 'RECORD_REFUSED', kafkajsRetriable: true, why: 'the record failed its CRC or format check again and again' },
   INVALID_TIMESTAMP: { code: 'RECORD_REFUSED', kafkajsRetriable: false, why: 'timestamp outside the topic message.timestamp.difference.max.ms' },

@@ -293,7 +293,12 @@ export class Publisher {
     }
     if (items.length === 1 && items[0]!.bytes > this.maxRecordBytes) {
       const item = items[0]!;
-      const err = new PublishError('RECORD_REFUSED', LOCAL_RECORD_TOO_LARGE, false, `record of ${item.bytes} bytes for ${item.record.topic} is over KAFKA_MAX_RECORD_BYTES (${this.maxRecordBytes})`);
+      const err = new PublishError(
+        'RECORD_REFUSED',
+        LOCAL_RECORD_TOO_LARGE,
+        false,
+        `record of ${item.bytes} bytes for ${item.record.topic} is over KAFKA_MAX_RECORD_BYTES (${this.maxRecordBytes})`,
+      );
       return this.refuse(item, err);
     }
     const topicMessages = this.toTopicMessages(items);

@@ -72,6 +72,11 @@ export class SizeRefusals {
       this.byTopic.delete(topic);
       return null;
     }
-    return new PublishError('RECORD_REFUSED', known.type, false, `record of ${bytes} bytes for ${topic}: the broker refused one of ${known.bytes} bytes as ${known.type}`);
+    return new PublishError(
+      'RECORD_REFUSED',
+      known.type,
+      false,
+      `record of ${bytes} bytes for ${topic}: the broker refused one of ${known.bytes} bytes as ${known.type}`,
+    );
   }
 }

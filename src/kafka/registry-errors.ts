@@ -48,7 +48,11 @@ export function classifyRegistryError(err: unknown): RegistryFailureCode {
  * The error of our closed list for a failed registry call, its cause kept. `detail` replaces the
  * generic message when the caller knows better (a 404 on registration means a wrong URL).
  */
-export function registryError(err: unknown, what: string, detail?: Partial<Record<RegistryFailureCode, string>>): RegistryUnavailableError | RegistryRefusedError {
+export function registryError(
+  err: unknown,
+  what: string,
+  detail?: Partial<Record<RegistryFailureCode, string>>,
+): RegistryUnavailableError | RegistryRefusedError {
   const code = classifyRegistryError(err);
   if (code === 'REGISTRY_UNAVAILABLE') {
     if (err instanceof RegistryUnavailableError) return err;

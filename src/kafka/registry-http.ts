@@ -60,7 +60,9 @@ export class RegistryHttp {
       status = res.status;
       text = await cappedText(res);
     } catch (err) {
-      throw new RegistryUnavailableError(`schema registry did not answer ${init.method ?? 'GET'} ${path} within ${this.timeoutMs} ms: ${describe(err)}`, { cause: err });
+      throw new RegistryUnavailableError(`schema registry did not answer ${init.method ?? 'GET'} ${path} within ${this.timeoutMs} ms: ${describe(err)}`, {
+        cause: err,
+      });
     }
     const json = parseJson(text);
     if (status >= 200 && status < 300 && json === undefined) {

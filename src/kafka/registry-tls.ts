@@ -24,7 +24,11 @@ export function registryAgent(url: string, pem: RegistryPem | null | undefined):
 export const MAX_REGISTRY_ANSWER_BYTES = 1024 * 1024;
 
 /** `fetch` for a string body over `agent`, with the same abort signal; answers a standard `Response`. */
-export function fetchWithAgent(url: string, init: { method?: string; headers?: Headers; body?: string; signal?: AbortSignal }, agent: Agent): Promise<Response> {
+export function fetchWithAgent(
+  url: string,
+  init: { method?: string; headers?: Headers; body?: string; signal?: AbortSignal },
+  agent: Agent,
+): Promise<Response> {
   return new Promise((resolve, reject) => {
     const headers = Object.fromEntries(init.headers?.entries() ?? []);
     const req = request(url, { method: init.method ?? 'GET', headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {

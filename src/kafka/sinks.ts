@@ -107,7 +107,10 @@ export class KafkaSinks implements EventSink, ReceiptSink {
       this.maxRecordBytes,
     );
     const out = [copy];
-    const event = record.topic === this.topics.delivery && record.headers?.[CONNECTOR_HEADERS.shrunk] === undefined ? (record.source as SmsDeliveryEvent | undefined) : undefined;
+    const event =
+      record.topic === this.topics.delivery && record.headers?.[CONNECTOR_HEADERS.shrunk] === undefined
+        ? (record.source as SmsDeliveryEvent | undefined)
+        : undefined;
     if (event) {
       const shrunk: SmsDeliveryEvent = { ...event, metadata: {}, errorDescription: event.errorDescription?.slice(0, 256) ?? null };
       out.push({ topic: record.topic, key: record.key, value: this.codec.encodeDelivery(shrunk), headers: { [CONNECTOR_HEADERS.shrunk]: error.kafkaType } });

@@ -108,7 +108,10 @@ export class WriterSchemas {
     const subjects = listed.map((v) => (v as { subject: string }).subject);
     if (subjects.includes(this.opts.outboundSubject)) return undefined;
     const named = subjects.slice(0, 3).join(', ') || 'no subject';
-    const refusal = new PoisonRecordError('FOREIGN_SUBJECT', `schema id ${id} is registered under ${named}, not ${this.opts.outboundSubject} (SCHEMA_SUBJECT_STRICT)`);
+    const refusal = new PoisonRecordError(
+      'FOREIGN_SUBJECT',
+      `schema id ${id} is registered under ${named}, not ${this.opts.outboundSubject} (SCHEMA_SUBJECT_STRICT)`,
+    );
     return { accepted: false, refusal };
   }
 
@@ -133,4 +136,3 @@ export class WriterSchemas {
     }
   }
 }
-

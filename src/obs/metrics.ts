@@ -128,9 +128,9 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
   }
 
   const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
-  const counter = <T extends string>(c: CounterConfiguration<T>) => tallied(c.labelNames ?? [], (collect) => new Counter<T>({ ...c, name: name(c.name), registers: [registry], collect }));
-  const gauge = <T extends string>(c: GaugeConfiguration<T>) =>
-    new Gauge<T>({ ...c, name: name(c.name), registers: [registry], collect: () => collectOnce() });
+  const counter = <T extends string>(c: CounterConfiguration<T>) =>
+    tallied(c.labelNames ?? [], (collect) => new Counter<T>({ ...c, name: name(c.name), registers: [registry], collect }));
+  const gauge = <T extends string>(c: GaugeConfiguration<T>) => new Gauge<T>({ ...c, name: name(c.name), registers: [registry], collect: () => collectOnce() });
   const histogram = <T extends string>(c: HistogramConfiguration<T>) => new Histogram<T>({ ...c, name: name(c.name), registers: [registry] });
 
   return {
@@ -145,8 +145,16 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     recordsDecoded: counter({ name: 'records_decoded_total', help: 'Records decoded into a valid SmsOutbound' }),
     recordsPoison: counter({ name: 'records_poison_total', help: 'Records that can never be decoded, by poison code', labelNames: ['reason'] }),
     dlqRecords: counter({ name: 'dlq_records_total', help: 'Records written to the dead-letter topic, by reason', labelNames: ['reason'] }),
-    publishRefused: counter({ name: 'publish_refused_total', help: 'Records Kafka refused for good, by error type and what was written instead', labelNames: ['reason', 'outcome'] }),
-    submits: counter({ name: 'submits_total', help: 'submit_sm outcomes (accepted, rejected, retried, ambiguous) by error category', labelNames: ['outcome', 'category'] }),
+    publishRefused: counter({
+      name: 'publish_refused_total',
+      help: 'Records Kafka refused for good, by error type and what was written instead',
+      labelNames: ['reason', 'outcome'],
+    }),
+    submits: counter({
+      name: 'submits_total',
+      help: 'submit_sm outcomes (accepted, rejected, retried, ambiguous) by error category',
+      labelNames: ['outcome', 'category'],
+    }),
     submitDuration: histogram({ name: 'submit_duration_seconds', help: 'submit_sm to submit_sm_resp round trip', buckets: SUBMIT_DURATION_BUCKETS }),
     submitToFinalReceipt: histogram({
       name: 'submit_to_final_receipt_seconds',
@@ -155,7 +163,11 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
       buckets: FINAL_RECEIPT_BUCKETS,
     }),
     receipts: counter({ name: 'receipts_total', help: 'Delivery receipts received, by status and error category', labelNames: ['status', 'category'] }),
-    correlationLookups: counter({ name: 'correlation_lookups_total', help: 'Receipt to request correlation lookups (hit, miss, late_hit)', labelNames: ['result'] }),
+    correlationLookups: counter({
+      name: 'correlation_lookups_total',
+      help: 'Receipt to request correlation lookups (hit, miss, late_hit)',
+      labelNames: ['result'],
+    }),
     correlationIndexEntries: gauge({ name: 'correlation_index_entries', help: 'Entries in the in-memory correlation index' }),
     throttled: counter({ name: 'throttled_total', help: 'Throttling (0x58) answers from the SMSC, per session', labelNames: ['session'] }),
     pacingRatePerSecond: gauge({ name: 'pacing_rate_per_second', help: 'Current submit pace per session, submit_sm per second', labelNames: ['session'] }),

@@ -36,13 +36,7 @@ export function eventId(...parts: (string | number | null)[]): string {
   return sha256Base64url(text).slice(0, 32);
 }
 
-function base(
-  facts: RequestFacts,
-  source: EventSource,
-  status: DeliveryStatus,
-  segment: number,
-  now: number,
-): SmsDeliveryEvent {
+function base(facts: RequestFacts, source: EventSource, status: DeliveryStatus, segment: number, now: number): SmsDeliveryEvent {
   return {
     eventId: '',
     id: facts.id,
@@ -88,14 +82,7 @@ export function expiredBeforeSend(facts: RequestFacts, validUntil: number, attem
   return withId(e);
 }
 
-export function submitted(
-  facts: RequestFacts,
-  segment: number,
-  messageId: string,
-  attempts: number,
-  submittedAt: number,
-  now: number,
-): SmsDeliveryEvent {
+export function submitted(facts: RequestFacts, segment: number, messageId: string, attempts: number, submittedAt: number, now: number): SmsDeliveryEvent {
   const e = base(facts, 'SUBMIT', 'SUBMITTED', segment, now);
   e.messageId = messageId;
   e.attempts = attempts;
@@ -104,14 +91,7 @@ export function submitted(
 }
 
 /** A submit error the status table calls permanent, or a retryable one whose retries ran out. */
-export function submitRejected(
-  facts: RequestFacts,
-  segment: number,
-  status: SubmitStatus,
-  attempts: number,
-  now: number,
-  note?: string,
-): SmsDeliveryEvent {
+export function submitRejected(facts: RequestFacts, segment: number, status: SubmitStatus, attempts: number, now: number, note?: string): SmsDeliveryEvent {
   const e = base(facts, 'SUBMIT', 'REJECTED', segment, now);
   e.errorCode = status.code >= 0 ? status.code : null;
   e.errorCodeRaw = status.hex;

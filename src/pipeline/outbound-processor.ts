@@ -134,18 +134,15 @@ export class OutboundProcessor {
     const echo = echoFacts(request, bounds, `${record.topic}/${record.partition}/${record.offset}`);
     const facts: ev.RequestFacts = { id: echo.id, from: echo.from, to: echo.to, segments: 0, metadata: { ...echo.metadata } };
     this.deps.observer?.validationRejected?.(bounded.field);
-    this.deps.logger.debug({ requestId: echo.id, field: bounded.field, record: `${record.topic}/${record.partition}/${record.offset}` }, 'request rejected: field over its bound');
+    this.deps.logger.debug(
+      { requestId: echo.id, field: bounded.field, record: `${record.topic}/${record.partition}/${record.offset}` },
+      'request rejected: field over its bound',
+    );
     const reason = `${bounded.field}: ${bounded.reason}`;
     return this.publishFinal([ev.validationRejected(facts, reason, this.deps.now())], facts, 'REJECTED', reason, 'VALIDATION');
   }
 
-  private publishFinal(
-    events: SmsDeliveryEvent[],
-    facts: ev.RequestFacts,
-    status: 'EXPIRED' | 'REJECTED',
-    description: string,
-    category?: string,
-  ): Processed {
+  private publishFinal(events: SmsDeliveryEvent[], facts: ev.RequestFacts, status: 'EXPIRED' | 'REJECTED', description: string, category?: string): Processed {
     const now = this.deps.now();
     events.push(ev.summary(facts, [], events[0]?.attempts ?? 0, now, { status, description, category: category ?? events[0]?.errorCategory ?? null }));
     return done(this.deps.sink.publish(events));
@@ -190,7 +187,10 @@ export class OutboundProcessor {
       metadata: request.metadata,
     };
     const prior = this.deps.index.request(request.id);
-    const rec: RequestRecord = prior && prior.segments === segments ? { ...prior, messageIds: [...prior.messageIds] } : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
+    const rec: RequestRecord =
+      prior && prior.segments === segments
+        ? { ...prior, messageIds: [...prior.messageIds] }
+        : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
     let skipped = 0;
     // Events of earlier segments are published while the next segment goes out; the record's
     // `acked` waits for all of them (the publisher keeps their order).
@@ -272,7 +272,9 @@ export class OutboundProcessor {
     const status = outcome.kind === 'expired' ? 'EXPIRED' : 'REJECTED';
     const description =
       sentBefore === 0
-        ? status === 'EXPIRED' ? 'never sent: validity passed' : `rejected at submit: ${events[0]!.errorDescription}`
+        ? status === 'EXPIRED'
+          ? 'never sent: validity passed'
+          : `rejected at submit: ${events[0]!.errorDescription}`
         : `${sentBefore} of ${plan.segments.length} segments submitted; the rest ${status === 'EXPIRED' ? 'expired' : 'were rejected'}`;
     events.push(
       ev.summary(facts, [], outcome.attempts, now, {

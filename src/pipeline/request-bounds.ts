@@ -59,7 +59,13 @@ const RULES: ReadonlyArray<{
   { field: 'id', unit: 'characters', measure: (r) => r.id.length, limit: (b) => b.maxIdChars, variable: 'REQUEST_MAX_ID_CHARS' },
   { field: 'from', unit: 'characters', measure: (r) => r.from.length, limit: (b) => b.maxAddressChars, variable: 'REQUEST_MAX_ADDRESS_CHARS' },
   { field: 'to', unit: 'characters', measure: (r) => r.to.length, limit: (b) => b.maxAddressChars, variable: 'REQUEST_MAX_ADDRESS_CHARS' },
-  { field: 'metadata', unit: 'entries', measure: (r) => metadataEntries(r.metadata), limit: (b) => b.maxMetadataEntries, variable: 'REQUEST_MAX_METADATA_ENTRIES' },
+  {
+    field: 'metadata',
+    unit: 'entries',
+    measure: (r) => metadataEntries(r.metadata),
+    limit: (b) => b.maxMetadataEntries,
+    variable: 'REQUEST_MAX_METADATA_ENTRIES',
+  },
   { field: 'metadata', unit: 'bytes', measure: (r) => metadataBytes(r.metadata), limit: (b) => b.maxMetadataBytes, variable: 'REQUEST_MAX_METADATA_BYTES' },
 ];
 

@@ -22,10 +22,7 @@ export type ReceiptStat = keyof typeof RECEIPT_STATES;
  *   (the provider's codes, e.g. 201 HLR absent subscriber), plus the network_error_code TLV.
  * - `submit-error`: refused in submit_sm_resp with `status` (e.g. 0x0B), no receipt.
  */
-export type Outcome =
-  | { kind: 'delivered' }
-  | { kind: 'failed'; err: number; stat?: ReceiptStat }
-  | { kind: 'submit-error'; status: number };
+export type Outcome = { kind: 'delivered' } | { kind: 'failed'; err: number; stat?: ReceiptStat } | { kind: 'submit-error'; status: number };
 
 export interface OutcomeRule {
   /** Regular expression matched against destination_addr. */

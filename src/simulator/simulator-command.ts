@@ -85,23 +85,47 @@ export function registerSimulatorCommand(program: Command): void {
     .addOption(new Option('--tls-port <port>', 'TLS port (needs cert and key), "off" for none').env('SIM_TLS_PORT').argParser(portOrOff).default(null, 'off'))
     .addOption(new Option('--tls-cert-file <path>', 'PEM certificate').env('SIM_TLS_CERT_FILE'))
     .addOption(new Option('--tls-key-file <path>', 'PEM private key').env('SIM_TLS_KEY_FILE'))
-    .addOption(new Option('--system-id <id>', 'the account\'s system_id').env('SIM_SYSTEM_ID').default('test'))
-    .addOption(new Option('--password <password>', 'the account\'s password').env('SIM_PASSWORD').default('secret'))
+    .addOption(new Option('--system-id <id>', "the account's system_id").env('SIM_SYSTEM_ID').default('test'))
+    .addOption(new Option('--password <password>', "the account's password").env('SIM_PASSWORD').default('secret'))
     .addOption(new Option('--max-binds <n>', 'binds per system_id').env('SIM_MAX_BINDS').argParser(wholeNumber).default(DEFAULT_BEHAVIOUR.maxBindsPerSystemId))
     .addOption(
-      new Option('--rate <n>', 'accepted submit_sm per second per connection; more are answered 0x58').env('SIM_RATE').argParser(wholeNumber).default(DEFAULT_BEHAVIOUR.throughputPerSecond),
+      new Option('--rate <n>', 'accepted submit_sm per second per connection; more are answered 0x58')
+        .env('SIM_RATE')
+        .argParser(wholeNumber)
+        .default(DEFAULT_BEHAVIOUR.throughputPerSecond),
     )
-    .addOption(new Option('--idle-timeout-ms <ms>', 'close silent connections after').env('SIM_IDLE_TIMEOUT_MS').argParser(wholeNumber).default(DEFAULT_BEHAVIOUR.idleTimeoutMs))
-    .addOption(new Option('--receipt-delay-ms <ms>', 'delay before a receipt').env('SIM_RECEIPT_DELAY_MS').argParser(wholeNumber).default(DEFAULT_BEHAVIOUR.receiptDelayMs))
-    .addOption(new Option('--latency-ms <ms>', 'delay before a submit_sm_resp').env('SIM_LATENCY_MS').argParser(wholeNumber).default(DEFAULT_BEHAVIOUR.responseLatencyMs))
+    .addOption(
+      new Option('--idle-timeout-ms <ms>', 'close silent connections after')
+        .env('SIM_IDLE_TIMEOUT_MS')
+        .argParser(wholeNumber)
+        .default(DEFAULT_BEHAVIOUR.idleTimeoutMs),
+    )
+    .addOption(
+      new Option('--receipt-delay-ms <ms>', 'delay before a receipt')
+        .env('SIM_RECEIPT_DELAY_MS')
+        .argParser(wholeNumber)
+        .default(DEFAULT_BEHAVIOUR.receiptDelayMs),
+    )
+    .addOption(
+      new Option('--latency-ms <ms>', 'delay before a submit_sm_resp')
+        .env('SIM_LATENCY_MS')
+        .argParser(wholeNumber)
+        .default(DEFAULT_BEHAVIOUR.responseLatencyMs),
+    )
     .addOption(new Option('--journal <file>', 'append every PDU as a JSON line to this file').env('SIM_JOURNAL'))
-    .addOption(new Option('--behaviour-json <json>', 'any other behaviour fields (src/simulator/README.md); the flags above win').env('SIM_BEHAVIOUR_JSON').argParser(behaviourJson))
+    .addOption(
+      new Option('--behaviour-json <json>', 'any other behaviour fields (src/simulator/README.md); the flags above win')
+        .env('SIM_BEHAVIOUR_JSON')
+        .argParser(behaviourJson),
+    )
     .action(async (flags: SimulatorFlags) => {
       const isExplicit = (flag: keyof SimulatorFlags) => command.getOptionValueSource(flag) !== 'default';
       const options = simulatorOptionsFrom(flags, isExplicit);
       const { startSimulator } = await import('./simulator.js');
       const simulator = await startSimulator(options);
-      process.stdout.write(`${JSON.stringify({ msg: 'SMSC simulator listening', plainPort: simulator.plainPort ?? null, tlsPort: simulator.tlsPort ?? null })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ msg: 'SMSC simulator listening', plainPort: simulator.plainPort ?? null, tlsPort: simulator.tlsPort ?? null })}\n`,
+      );
       const stop = (): void => {
         void simulator.close().then(() => process.exit(0));
       };

@@ -209,7 +209,7 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
     const messageId = agileMessageId();
     const registered = Number(pdu['registered_delivery'] ?? 0) & 0x03;
     const failed = outcome.kind === 'failed';
-    const message = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message']) : Buffer.alloc(0);
+    const message = Buffer.isBuffer(pdu['short_message']) ? pdu['short_message'] : Buffer.alloc(0);
     if (this.options.recordAccepted) {
       this.accepted.push({
         at: this.now(),

@@ -226,7 +226,10 @@ export class SmscConnection {
     const respond = (): void =>
       this.guard(() => {
         if (this.closed) return;
-        this.send(pdu.response(status === STATUS.OK ? { message_id: messageId ?? '' } : { command_status: status }), messageId !== undefined ? { messageId } : {});
+        this.send(
+          pdu.response(status === STATUS.OK ? { message_id: messageId ?? '' } : { command_status: status }),
+          messageId !== undefined ? { messageId } : {},
+        );
       });
     if (latencyMs > 0) setTimeout(respond, latencyMs);
     else respond();

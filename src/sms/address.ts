@@ -22,9 +22,7 @@ export interface SmppAddress {
   readonly npi: number;
 }
 
-export type AddressResult =
-  | { readonly ok: true; readonly address: SmppAddress }
-  | { readonly ok: false; readonly reason: string };
+export type AddressResult = { readonly ok: true; readonly address: SmppAddress } | { readonly ok: false; readonly reason: string };
 
 const NUMERIC_SENDER = /^\+?[0-9]+$/;
 /**
@@ -83,7 +81,9 @@ export function destinationAddress(to: string): AddressResult {
   if (digits === '') return fail('destination is empty');
   if (!/^[0-9]+$/.test(digits)) return fail(`destination is not a phone number (only digits, '+', spaces, '-', '.', parentheses allowed)`);
   if (digits.length < MIN_DESTINATION_DIGITS || digits.length > MAX_DESTINATION_DIGITS) {
-    return fail(`destination has ${digits.length} digits; an international number has ${MIN_DESTINATION_DIGITS}-${MAX_DESTINATION_DIGITS} (country code included)`);
+    return fail(
+      `destination has ${digits.length} digits; an international number has ${MIN_DESTINATION_DIGITS}-${MAX_DESTINATION_DIGITS} (country code included)`,
+    );
   }
   return { ok: true, address: { addr: digits, ton: TON.INTERNATIONAL, npi: NPI.ISDN } };
 }

@@ -281,10 +281,7 @@ export function splitUdh(shortMessage: Uint8Array): { concat: ConcatInfo | null;
  * and the simulator. Payloads are joined before decoding, so a unit split across parts by some
  * other client still decodes.
  */
-export function reassemble(
-  segments: ReadonlyArray<{ readonly shortMessage: Uint8Array; readonly esmClass: number }>,
-  encoding: Encoding,
-): string {
+export function reassemble(segments: ReadonlyArray<{ readonly shortMessage: Uint8Array; readonly esmClass: number }>, encoding: Encoding): string {
   const parts = segments.map((s, index) => {
     if ((s.esmClass & ESM_CLASS_UDHI) === 0) return { order: index, payload: s.shortMessage };
     const { concat, payload } = splitUdh(s.shortMessage);

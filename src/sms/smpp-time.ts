@@ -27,13 +27,9 @@ export interface RelativeSmppTime {
   readonly seconds: number;
 }
 
-export type ParsedSmppTime =
-  | { readonly kind: 'absolute'; readonly epochMs: number }
-  | { readonly kind: 'relative'; readonly relative: RelativeSmppTime };
+export type ParsedSmppTime = { readonly kind: 'absolute'; readonly epochMs: number } | { readonly kind: 'relative'; readonly relative: RelativeSmppTime };
 
-export type SmppTimeResult =
-  | { readonly ok: true; readonly time: ParsedSmppTime | null }
-  | { readonly ok: false; readonly reason: string };
+export type SmppTimeResult = { readonly ok: true; readonly time: ParsedSmppTime | null } | { readonly ok: false; readonly reason: string };
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 
@@ -45,9 +41,14 @@ export function formatAbsoluteTime(at: Date | number): string {
   if (year < CENTURY || year > CENTURY + 99) throw new RangeError(`year ${year} cannot be written as YY`);
   const tenths = Math.floor(d.getUTCMilliseconds() / 100);
   return (
-    pad2(year - CENTURY) + pad2(d.getUTCMonth() + 1) + pad2(d.getUTCDate()) +
-    pad2(d.getUTCHours()) + pad2(d.getUTCMinutes()) + pad2(d.getUTCSeconds()) +
-    String(tenths) + '00+'
+    pad2(year - CENTURY) +
+    pad2(d.getUTCMonth() + 1) +
+    pad2(d.getUTCDate()) +
+    pad2(d.getUTCHours()) +
+    pad2(d.getUTCMinutes()) +
+    pad2(d.getUTCSeconds()) +
+    String(tenths) +
+    '00+'
   );
 }
 

@@ -16,7 +16,6 @@ import { openClients, requireTopic } from './clients.js';
 import { readTopic, type RawRecord } from '../client/topic-reader.js';
 import { DLQ_HEADERS as DLQ_HEADER } from '../kafka/sinks.js';
 
-
 /** Marker headers on every redriven record. */
 export const REDRIVE_HEADER = {
   /** ISO time of the redrive. */

@@ -135,7 +135,8 @@ function build(row: Row, d: RequestDefaults, defaultId: string, now: number, whe
 export function encodingOf(v: string | undefined, what: string): SmsEncoding | undefined {
   if (v === undefined) return undefined;
   const upper = v.toUpperCase();
-  if (!(SMS_ENCODINGS as readonly string[]).includes(upper)) throw new InputError(`${what} must be one of ${SMS_ENCODINGS.join(', ')} (got ${JSON.stringify(v)})`);
+  if (!(SMS_ENCODINGS as readonly string[]).includes(upper))
+    throw new InputError(`${what} must be one of ${SMS_ENCODINGS.join(', ')} (got ${JSON.stringify(v)})`);
   return upper as SmsEncoding;
 }
 

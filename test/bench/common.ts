@@ -396,4 +396,3 @@ export function loopDelayProbe(): (payload: unknown) => LoopDelay {
     return result;
   };
 }
-

@@ -157,8 +157,15 @@ async function main(): Promise<void> {
   const valueBytes = events.reduce((n, e) => n + e.value.length + e.key.length, 0) / events.length;
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   console.log(`# bench:compression — ${new Date().toISOString()}`);
-  console.log(`# machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; node ${process.version}`);
-  console.log(`# ${opts.messages} SmsDeliveryEvent records (Avro, Confluent wire format, key + value ${valueBytes.toFixed(0)} bytes on average), best of ${opts.rounds} rounds`);
+  console.log(
+    `# machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; node ${process.version}`,
+  );
+  console.log(
+    `# ${opts.messages} SmsDeliveryEvent records (Avro, Confluent wire format, key + value ${valueBytes.toFixed(0)} bytes on average), best of ${opts.rounds} rounds`,
+  );
   console.log(`# command: npm run bench:compression -- --batch ${opts.batch.join(',')} --messages ${opts.messages} --rounds ${opts.rounds}`);
   // one warm-up pass, so the first codec does not pay for JIT and library loading
   const warm = frame(events.slice(0, 2000), 16).sections;
@@ -178,13 +185,17 @@ async function main(): Promise<void> {
     }
     const none = best.get('none')!;
     console.log(`\n## ${batchSize} event(s) per batch (record framing, the same for every codec: ${framingUs.toFixed(2)} µs/event)`);
-    console.log('| codec | bytes/event on the wire | ÷ none | bytes saved/event | compress µs/event | decompress µs/event | bytes saved per µs of CPU (compress + decompress) |');
+    console.log(
+      '| codec | bytes/event on the wire | ÷ none | bytes saved/event | compress µs/event | decompress µs/event | bytes saved per µs of CPU (compress + decompress) |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const name of COMPRESSION_NAMES) {
       const f = best.get(name)!;
       const saved = none.bytesPerEvent - f.bytesPerEvent;
       const cpu = f.compressUs + f.decompressUs;
-      console.log(`| ${name} | ${f.bytesPerEvent.toFixed(1)} | ${(f.bytesPerEvent / none.bytesPerEvent).toFixed(2)} | ${saved.toFixed(1)} | ${f.compressUs.toFixed(2)} | ${f.decompressUs.toFixed(2)} | ${name === 'none' ? '—' : (saved / cpu).toFixed(1)} |`);
+      console.log(
+        `| ${name} | ${f.bytesPerEvent.toFixed(1)} | ${(f.bytesPerEvent / none.bytesPerEvent).toFixed(2)} | ${saved.toFixed(1)} | ${f.compressUs.toFixed(2)} | ${f.decompressUs.toFixed(2)} | ${name === 'none' ? '—' : (saved / cpu).toFixed(1)} |`,
+      );
     }
   }
 }

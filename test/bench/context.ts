@@ -32,7 +32,13 @@ export interface BenchContext {
 export const CONNECTOR_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /** Environment of one connector instance against the bench stack and a simulator port. */
-export function connectorEnv(ctx: BenchContext, topics: { outbound: string; delivery: string; dlq: string; correlation: string }, group: string, smppPort: number, extra: Record<string, string> = {}): Record<string, string> {
+export function connectorEnv(
+  ctx: BenchContext,
+  topics: { outbound: string; delivery: string; dlq: string; correlation: string },
+  group: string,
+  smppPort: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     KAFKA_BROKERS: ctx.stack.kafkaBrokers,
     KAFKA_GROUP_ID: group,

@@ -42,7 +42,10 @@ function parseArgs(argv: string[]) {
     return Number(value);
   };
   const scenarios = (value: string): Scenario[] => {
-    const names = value.split(',').map((x) => x.trim()).filter(Boolean);
+    const names = value
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     const unknown = names.filter((x) => !(ALL as readonly string[]).includes(x));
     if (unknown.length > 0) throw new InvalidArgumentError(`unknown scenario ${unknown.join(', ')} (known: ${ALL.join(',')})`);
     return names as Scenario[];
@@ -59,12 +62,29 @@ function parseArgs(argv: string[]) {
     .option('--memory-keep-done-ms <ms>', 'CORRELATION_KEEP_DONE_MS of the memory run', count('--memory-keep-done-ms'), 60_000)
     .option('--no-cpu-prof', 'skip the profiled second end-to-end run')
     .option('--latency-rate <msgs>', 'offered rate of the latency run (default: 50 % of the end-to-end submits/s of the same run)', count('--latency-rate'))
-    .option('--pairs <count>', 'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick)', count('--pairs'))
+    .option(
+      '--pairs <count>',
+      'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick)',
+      count('--pairs'),
+    )
     .option('--no-warmup', 'skip the warm-up pass (the naive loop once through the backlog, figures dropped) before (c) and the end-to-end run')
     .option('--node-flags <flags>', 'extra node flags for every connector started (experiments, e.g. "--single-threaded-gc")', '')
     .option('--keep-stack', 'leave the bench stack running at the end')
     .parse(argv, { from: 'user' })
-    .opts<{ quick?: boolean; only?: Scenario[]; skip?: Scenario[]; n?: number; memoryVolume: number; memoryKeepDoneMs: number; cpuProf: boolean; keepStack?: boolean; latencyRate?: number; pairs?: number; warmup: boolean; nodeFlags: string }>();
+    .opts<{
+      quick?: boolean;
+      only?: Scenario[];
+      skip?: Scenario[];
+      n?: number;
+      memoryVolume: number;
+      memoryKeepDoneMs: number;
+      cpuProf: boolean;
+      keepStack?: boolean;
+      latencyRate?: number;
+      pairs?: number;
+      warmup: boolean;
+      nodeFlags: string;
+    }>();
   const quick = opts.quick ?? false;
   const skip = opts.skip ?? [];
   // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
@@ -106,7 +126,9 @@ async function main(): Promise<number> {
     scenarios: args.selected,
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
   };
-  say(`# machine: ${meta.cores} cores (${meta.cpu}), ${meta.memory}; Node ${meta.node}; Kafka ${meta.kafka} (KRaft, single node); scenarios ${args.selected.join(',')}`);
+  say(
+    `# machine: ${meta.cores} cores (${meta.cpu}), ${meta.memory}; Node ${meta.node}; Kafka ${meta.kafka} (KRaft, single node); scenarios ${args.selected.join(',')}`,
+  );
   say(`# starting the bench stack in ${stackDir} …`);
   const loads: Record<string, string> = { start: loadavg() };
   say(`# load average at start: ${loads['start']} (1, 5, 15 min)`);
@@ -117,7 +139,10 @@ async function main(): Promise<number> {
     await deleteTopics(stack, 'bench.');
     const runTag = `b${Date.now().toString(36)}`;
     const backlogTopic = `bench.backlog.${runTag}.sms-outbound`;
-    const codec = new AvroCodec({ url: info.registryUrl, auth: null }, { outbound: backlogTopic, delivery: `bench.codec.${runTag}.sms-delivery`, inbound: null });
+    const codec = new AvroCodec(
+      { url: info.registryUrl, auth: null },
+      { outbound: backlogTopic, delivery: `bench.codec.${runTag}.sms-delivery`, inbound: null },
+    );
     await codec.registerContracts();
     await createTopic(stack, backlogTopic, 12);
     const needsBacklog = args.selected.some((s) => ['c', 'e2e', 'b', 'scale'].includes(s));
@@ -126,7 +151,21 @@ async function main(): Promise<number> {
       const { seconds } = await produceBacklog(stack, backlogTopic, encoded);
       say(`# backlog: ${fmt(args.n)} Avro records produced to ${backlogTopic} (12 partitions) in ${seconds.toFixed(1)} s`);
     }
-    const ctx: BenchContext = { stack, quick: args.quick, n: args.n, backlogTopic, encoded, runTag, codec, report, workDir, cpuProf: args.cpuProf, latencyRate: args.latencyRate, kafkaPid: info.kafkaPid, connectorFlags: [...CONNECTOR_NODE_FLAGS, ...args.nodeFlags] };
+    const ctx: BenchContext = {
+      stack,
+      quick: args.quick,
+      n: args.n,
+      backlogTopic,
+      encoded,
+      runTag,
+      codec,
+      report,
+      workDir,
+      cpuProf: args.cpuProf,
+      latencyRate: args.latencyRate,
+      kafkaPid: info.kafkaPid,
+      connectorFlags: [...CONNECTOR_NODE_FLAGS, ...args.nodeFlags],
+    };
     const run: Record<Scenario, () => Promise<void>> = {
       a: () => bareSmpp(ctx),
       c: () => naiveLoop(ctx),
@@ -164,7 +203,11 @@ async function main(): Promise<number> {
     }
     summary(report);
   } finally {
-    const file = report.write(path.join(REPO_ROOT, '.local', 'bench-results'), { ...meta, seconds: (Date.now() - started) / 1000, loadAverage: { ...loads, end: loadavg() } });
+    const file = report.write(path.join(REPO_ROOT, '.local', 'bench-results'), {
+      ...meta,
+      seconds: (Date.now() - started) / 1000,
+      loadAverage: { ...loads, end: loadavg() },
+    });
     say(`\n# figures written to ${path.relative(REPO_ROOT, file)}`);
     if (!args.keepStack) {
       say('# stopping the bench stack');
@@ -197,7 +240,10 @@ function median(values: number[]): number {
 }
 
 function loadavg(): string {
-  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 }
 
 function summary(report: Report): void {
@@ -210,15 +256,30 @@ function summary(report: Report): void {
     ['connector ÷ (a) bare SMPP (window 10 × 4 binds)', report.get('(a) bare SMPP ceiling', 'window 10 × 4 binds'), 'share of the SMPP library ceiling'],
     ['connector ÷ (b) bare Kafka', report.get('(b) bare Kafka ceiling', 'records/s'), 'share of the Kafka ceiling'],
     // with pairs, the median of the pairs' own ratios below is the (c) figure
-    ...(pairRatios.length > 1 ? [] : [['connector ÷ (c) naive loop', report.get('(c) naive loop', 'submits/s'), 'goal ≥ 0.8'] as [string, number | undefined, string]]),
+    ...(pairRatios.length > 1
+      ? []
+      : [['connector ÷ (c) naive loop', report.get('(c) naive loop', 'submits/s'), 'goal ≥ 0.8'] as [string, number | undefined, string]]),
     ['connector ÷ (d) Kannel', report.get('(d) Kannel (incumbent)', 'submits/s'), 'goal ≥ 2'],
   ];
   for (const [name, base, goal] of baselines) {
-    if (e2e && base) report.add('ratios', name, e2e / base, '×', `end-to-end steady submits/s${e2eRuns.length > 1 ? ` (median of ${e2eRuns.length} runs)` : ''} ÷ baseline steady msg/s; ${goal}`);
+    if (e2e && base)
+      report.add(
+        'ratios',
+        name,
+        e2e / base,
+        '×',
+        `end-to-end steady submits/s${e2eRuns.length > 1 ? ` (median of ${e2eRuns.length} runs)` : ''} ÷ baseline steady msg/s; ${goal}`,
+      );
     else report.add('ratios', name, 'n/a', '', 'one side was not measured in this run');
   }
   if (pairRatios.length > 1) {
-    report.add('ratios', `connector ÷ (c) naive loop, median of ${pairRatios.length} pairs`, median(pairRatios), '×', `each pair: (c) then the connector, back to back; ratios ${pairRatios.map((r) => r.toFixed(3)).join(', ')}; goal ≥ 0.8`);
+    report.add(
+      'ratios',
+      `connector ÷ (c) naive loop, median of ${pairRatios.length} pairs`,
+      median(pairRatios),
+      '×',
+      `each pair: (c) then the connector, back to back; ratios ${pairRatios.map((r) => r.toFixed(3)).join(', ')}; goal ≥ 0.8`,
+    );
   }
 }
 

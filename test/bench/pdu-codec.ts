@@ -63,7 +63,9 @@ for (let round = 1; round <= opts.rounds; round++) {
 console.log('# best round per PDU');
 let perMessage = { library: 0, ours: 0 };
 for (const [name, f] of best) {
-  console.log(`  ${name.padEnd(28)} node-smpp ${f.library.toFixed(0).padStart(6)} ns   ours ${f.ours.toFixed(0).padStart(6)} ns   (${(f.library / f.ours).toFixed(1)} ×)`);
+  console.log(
+    `  ${name.padEnd(28)} node-smpp ${f.library.toFixed(0).padStart(6)} ns   ours ${f.ours.toFixed(0).padStart(6)} ns   (${(f.library / f.ours).toFixed(1)} ×)`,
+  );
   perMessage = { library: perMessage.library + f.library, ours: perMessage.ours + f.ours };
 }
 console.log(`  per message (one of each)    node-smpp ${(perMessage.library / 1000).toFixed(1)} µs   ours ${(perMessage.ours / 1000).toFixed(1)} µs`);

@@ -42,7 +42,9 @@ export function latestProfile(dir: string): string | undefined {
   try {
     // One file per thread: <date>.<time>.<pid>.<thread>.<seq>; thread 0 is the main thread
     // (tsx's module loader runs in a worker and writes its own profile).
-    const files = readdirSync(dir).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f)).sort();
+    const files = readdirSync(dir)
+      .filter((f) => /\.0\.\d+\.cpuprofile$/.test(f))
+      .sort();
     return files.length > 0 ? path.join(dir, files.at(-1)!) : undefined;
   } catch {
     return undefined;

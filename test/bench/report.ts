@@ -28,7 +28,8 @@ export class Report {
 
   add(section: string, name: string, value: number | string, unit: string, how: string): void {
     this.figures.push({ section, name, value, unit, how });
-    const shown = typeof value === 'number' ? (Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 3 : 1 }) : 'n/a') : value;
+    const shown =
+      typeof value === 'number' ? (Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 3 : 1 }) : 'n/a') : value;
     if (!this.echo) return;
     say(`  ${name}: ${shown}${unit ? ` ${unit}` : ''}`);
     say(`      how: ${how}`);

@@ -27,7 +27,12 @@ test(`F1: kill -9 the connector ${KILLS}× during a ${RECORDS}-record run, resta
   const sim = await startSimulator({ plainPort: 0, recordAccepted: true, behaviour: { receiptDelayMs: 10 } });
   const logDir = mkdtempSync(join(tmpdir(), 'ksc-f1-'));
   // rate 60/s per session: the run lasts long enough for three kills with restarts in between
-  const env = testEnv(stack, topics, sim.plainPort!, { SMPP_SESSIONS: `trx:${SESSIONS}`, SMPP_WINDOW: String(WINDOW), SMPP_RATE_LIMIT: '60', LOG_LEVEL: 'info' });
+  const env = testEnv(stack, topics, sim.plainPort!, {
+    SMPP_SESSIONS: `trx:${SESSIONS}`,
+    SMPP_WINDOW: String(WINDOW),
+    SMPP_RATE_LIMIT: '60',
+    LOG_LEVEL: 'info',
+  });
   const config = loadConfig(env);
   const codec = new AvroCodec(config.registry, config.topics);
   const children: ConnectorProcess[] = [];
@@ -44,7 +49,12 @@ test(`F1: kill -9 the connector ${KILLS}× during a ${RECORDS}-record run, resta
     delivery = await collectDelivery({ stack, topics, codec });
     const gen = new LoadGenerator(`f1-${Date.now()}`, { keys: 50, multipartEvery: 5 });
     const records = gen.next(RECORDS);
-    await produce(stack, topics.outbound, codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      stack,
+      topics.outbound,
+      codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     const killTimes: number[] = [];
     const restartMs: number[] = [];
     for (let k = 1; k <= KILLS; k++) {
@@ -53,18 +63,36 @@ test(`F1: kill -9 the connector ${KILLS}× during a ${RECORDS}-record run, resta
       killTimes.push(Date.now());
       proc.kill('SIGKILL');
       await proc.exited;
-      await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === 0, 10000, 'the killed process\'s binds gone at the SMSC');
+      await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === 0, 10000, "the killed process's binds gone at the SMSC");
       const t = Date.now();
       proc = await start();
       restartMs.push(Date.now() - t);
     }
     const ids = new Set(records.map((r) => r.value.id));
     const t0 = Date.now();
-    await waitUntil(() => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size, 240000, 'every record summarised');
+    await waitUntil(
+      () => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size,
+      240000,
+      'every record summarised',
+    );
     const tailMs = Date.now() - t0;
-    const v = verdict({ records, accepted: sim.acceptedSubmits(), events: delivery.records.map((r) => r.value), faultTimes: killTimes, inFlightBound: SESSIONS * WINDOW });
+    const v = verdict({
+      records,
+      accepted: sim.acceptedSubmits(),
+      events: delivery.records.map((r) => r.value),
+      faultTimes: killTimes,
+      inFlightBound: SESSIONS * WINDOW,
+    });
     const bound = KILLS * SESSIONS * WINDOW;
-    report('F1', { volume: `${RECORDS} records (CI scale of 10k)`, kills: KILLS, ...v, duplicateBound: bound, restartToBoundMs: restartMs, tailMs, logs: logDir });
+    report('F1', {
+      volume: `${RECORDS} records (CI scale of 10k)`,
+      kills: KILLS,
+      ...v,
+      duplicateBound: bound,
+      restartToBoundMs: restartMs,
+      tailMs,
+      logs: logDir,
+    });
     assert.ok(v.sent >= 1000 && v.accepted >= 1000, 'minimum volume');
     assert.equal(v.missing, 0, `missing ${JSON.stringify(v.missingIds)}`);
     assert.equal(v.missingEvents, 0, `missing events ${JSON.stringify(v.missingEventIds)}`);

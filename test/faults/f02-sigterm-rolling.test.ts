@@ -46,7 +46,12 @@ test('F2: SIGTERM rolling restarts of 2 instances under load → missing 0, dupl
     await codec.registerContracts();
     delivery = await collectDelivery({ stack, topics, codec });
     const records = new LoadGenerator(`f2-${Date.now()}`, { keys: 60, multipartEvery: 6 }).next(RECORDS);
-    await produce(stack, topics.outbound, codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      stack,
+      topics.outbound,
+      codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     const exits: Array<{ code: number | null; ms: number }> = [];
     for (let i = 0; i < 2; i++) {
       await waitUntil(() => sim.stats().acceptedSubmits >= ((i + 1) * RECORDS) / 3.5, 120000, `load before restart ${i + 1}`);
@@ -59,12 +64,25 @@ test('F2: SIGTERM rolling restarts of 2 instances under load → missing 0, dupl
     }
     const ids = new Set(records.map((r) => r.value.id));
     let timedOut = false;
-    await waitUntil(() => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size, 120000, 'every record summarised').catch(() => {
+    await waitUntil(
+      () => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size,
+      120000,
+      'every record summarised',
+    ).catch(() => {
       timedOut = true; // report the numbers anyway: they say what was lost
     });
     const summarised = new Set(delivery.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size;
     const v = verdict({ records, accepted: sim.acceptedSubmits(), events: delivery.records.map((r) => r.value) });
-    report('F2', { volume: `${RECORDS} records`, timedOut, summarised, exits, shutdownDrainMs: DRAIN_MS, maxBinds: sim.stats().maxConcurrentBindsBySystemId['test'], ...v, logs: logDir });
+    report('F2', {
+      volume: `${RECORDS} records`,
+      timedOut,
+      summarised,
+      exits,
+      shutdownDrainMs: DRAIN_MS,
+      maxBinds: sim.stats().maxConcurrentBindsBySystemId['test'],
+      ...v,
+      logs: logDir,
+    });
     assert.ok(v.sent >= 1000);
     assert.equal(timedOut, false, `only ${summarised} of ${ids.size} records summarised`);
     for (const e of exits) {

@@ -20,14 +20,29 @@ test('F3: rebalance under load, 1 → 3 → 1 instances → missing 0, per-key o
   try {
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === CAP, 30000, 'first instance bound');
     const records = new LoadGenerator(`f3-${Date.now()}`, { keys: 80 }).next(RECORDS);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     const accepted = () => fx.sim.stats().acceptedSubmits;
     await waitUntil(() => accepted() >= RECORDS / 6, 60000, 'flowing with 1');
     replicas.push(await startReplica(fx), await startReplica(fx));
     await waitUntil(() => accepted() >= RECORDS / 2, 120000, 'flowing with 3');
     for (const r of replicas.splice(0)) await r.stop();
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).map((e) => e.id)).size === ids.size, 180000, 'every record summarised');
+    await waitUntil(
+      () =>
+        new Set(
+          fx
+            .events()
+            .filter((e) => e.source === 'SUMMARY' && ids.has(e.id))
+            .map((e) => e.id),
+        ).size === ids.size,
+      180000,
+      'every record summarised',
+    );
     const v = verdict({ records, accepted: fx.sim.acceptedSubmits(), events: fx.events() });
     const maxBinds = fx.sim.stats().maxConcurrentBindsBySystemId['test'] ?? 0;
     report('F3', { volume: RECORDS, scale: '1→3→1', maxConcurrentBinds: maxBinds, cap: CAP, ...v });

@@ -56,26 +56,43 @@ test('F6: 1 % bad records → exactly one DLQ record or one REJECTED/VALIDATION 
     const t0 = Date.now();
     await produce(fx.stack, fx.topics.outbound, fx.codec, all);
     const goodIds = new Set(good.map((r) => r.value.id));
-    const summarisedIds = () => new Set(fx.events().filter((e) => e.source === 'SUMMARY').map((e) => e.id));
-    await waitUntil(() => {
-      const s = summarisedIds();
-      return [...goodIds, ...invalidIds.keys()].every((id) => s.has(id));
-    }, 120000, 'every good and invalid record summarised');
+    const summarisedIds = () =>
+      new Set(
+        fx
+          .events()
+          .filter((e) => e.source === 'SUMMARY')
+          .map((e) => e.id),
+      );
+    await waitUntil(
+      () => {
+        const s = summarisedIds();
+        return [...goodIds, ...invalidIds.keys()].every((id) => s.has(id));
+      },
+      120000,
+      'every good and invalid record summarised',
+    );
     const elapsedMs = Date.now() - t0;
     const dlq = await readDlq(fx, (rs) => rs.length >= poisonKeys.size, 30000);
-    await waitUntil(async () => {
-      const { committed, end } = await committedVsEnd(fx);
-      return committed === end;
-    }, 30000, 'offsets committed to the end');
+    await waitUntil(
+      async () => {
+        const { committed, end } = await committedVsEnd(fx);
+        return committed === end;
+      },
+      30000,
+      'offsets committed to the end',
+    );
     await new Promise((r) => setTimeout(r, 1000)); // a late extra DLQ/REJECTED record would show now
     const dlq2 = await readDlq(fx, (rs) => rs.length > poisonKeys.size, 1500);
 
     const events = fx.events();
     const v = verdict({ records: good, accepted: fx.sim.acceptedSubmits(), events });
     const rejectedPerInvalid = [...invalidIds.keys()].map(
-      (id) => events.filter((e) => e.id === id && e.status === 'REJECTED' && e.source === 'CONNECTOR' && e.errorCategory === 'VALIDATION' && !e.retryable).length,
+      (id) =>
+        events.filter((e) => e.id === id && e.status === 'REJECTED' && e.source === 'CONNECTOR' && e.errorCategory === 'VALIDATION' && !e.retryable).length,
     );
-    const dlqPerPoison = [...poisonKeys].map(([key, code]) => dlq2.filter((d) => d.key === key && d.headers['__connect.errors.exception.class.name'] === code).length);
+    const dlqPerPoison = [...poisonKeys].map(
+      ([key, code]) => dlq2.filter((d) => d.key === key && d.headers['__connect.errors.exception.class.name'] === code).length,
+    );
     const restarts = fx.log.count('restarting the consumer') + fx.log.count('consumer crashed');
     const goodRejected = events.filter((e) => goodIds.has(e.id) && e.status === 'REJECTED').length;
     report('F6', {
@@ -95,8 +112,16 @@ test('F6: 1 % bad records → exactly one DLQ record or one REJECTED/VALIDATION 
     });
     assert.ok(v.sent >= 500, 'minimum volume');
     assert.equal(dlq.length, poisonKeys.size);
-    assert.deepEqual(dlqPerPoison, [...poisonKeys].map(() => 1), 'exactly one DLQ record per poison record, with its error code');
-    assert.deepEqual(rejectedPerInvalid, [...invalidIds].map(() => 1), 'exactly one REJECTED/VALIDATION event per invalid record');
+    assert.deepEqual(
+      dlqPerPoison,
+      [...poisonKeys].map(() => 1),
+      'exactly one DLQ record per poison record, with its error code',
+    );
+    assert.deepEqual(
+      rejectedPerInvalid,
+      [...invalidIds].map(() => 1),
+      'exactly one REJECTED/VALIDATION event per invalid record',
+    );
     for (const id of invalidIds.keys()) assert.ok(!events.some((e) => e.id === id && e.source === 'SUBMIT'), `${id}: never submitted`);
     assert.equal(v.missing, 0, `missing ${JSON.stringify(v.missingIds)}`);
     assert.equal(v.missingEvents, 0, `missing events ${JSON.stringify(v.missingEventIds)}`);

@@ -22,7 +22,10 @@ async function setMaxMessageBytes(fx: FaultFixture, value: string): Promise<void
   const admin = kafkaFor(fx.stack).admin();
   await admin.connect();
   try {
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: fx.topics.delivery, configEntries: [{ name: 'max.message.bytes', value }] }] });
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: fx.topics.delivery, configEntries: [{ name: 'max.message.bytes', value }] }],
+    });
   } finally {
     await admin.disconnect();
   }
@@ -30,11 +33,20 @@ async function setMaxMessageBytes(fx: FaultFixture, value: string): Promise<void
 
 test('F7: delivery topic unwritable → no commit past an unacked event; receipts answered 0x64 after RECEIPT_ACK_WAIT_MS; afterwards no missing events', async () => {
   const journalPath = join(mkdtempSync(join(tmpdir(), 'ksc-f7-')), 'smsc.jsonl');
-  const fx = await startFaultPipeline('f7', { env: { SMPP_SESSIONS: 'trx:2', RECEIPT_ACK_WAIT_MS: String(ACK_WAIT_MS), SMPP_RATE_LIMIT: '30' }, simulator: { journalPath }, behaviour: { receiptRetryMs: 2000 } });
+  const fx = await startFaultPipeline('f7', {
+    env: { SMPP_SESSIONS: 'trx:2', RECEIPT_ACK_WAIT_MS: String(ACK_WAIT_MS), SMPP_RATE_LIMIT: '30' },
+    simulator: { journalPath },
+    behaviour: { receiptRetryMs: 2000 },
+  });
   try {
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 30000, 'bound');
     const records = new LoadGenerator(`f7-${Date.now()}`, { keys: 30 }).next(600);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     await waitUntil(() => fx.sim.stats().acceptedSubmits >= 100, 30000, 'flowing');
     await setMaxMessageBytes(fx, '16');
     const outageAt = Date.now();
@@ -42,22 +54,45 @@ test('F7: delivery topic unwritable → no commit past an unacked event; receipt
     const committedEarly = (await committedVsEnd(fx)).committed;
     const eventsEarly = fx.events().length;
     let commitMoved = 0;
-    await waitUntil(async () => {
-      if ((await committedVsEnd(fx)).committed !== committedEarly) commitMoved += 1;
-      return Date.now() - outageAt >= OUTAGE_MS;
-    }, OUTAGE_MS + 5000, 'outage lasts');
+    await waitUntil(
+      async () => {
+        if ((await committedVsEnd(fx)).committed !== committedEarly) commitMoved += 1;
+        return Date.now() - outageAt >= OUTAGE_MS;
+      },
+      OUTAGE_MS + 5000,
+      'outage lasts',
+    );
     const eventsDuring = fx.events().length - eventsEarly;
     const refusedDuring = fx.sim.stats().receiptsRefused;
     await setMaxMessageBytes(fx, '1048588');
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).map((e) => e.id)).size === ids.size, 120000, 'every record summarised');
-    await waitUntil(async () => {
-      const { committed, end } = await committedVsEnd(fx);
-      return committed === end;
-    }, 30000, 'committed to the end');
-    const journal = readFileSync(journalPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as PduRecord);
+    await waitUntil(
+      () =>
+        new Set(
+          fx
+            .events()
+            .filter((e) => e.source === 'SUMMARY' && ids.has(e.id))
+            .map((e) => e.id),
+        ).size === ids.size,
+      120000,
+      'every record summarised',
+    );
+    await waitUntil(
+      async () => {
+        const { committed, end } = await committedVsEnd(fx);
+        return committed === end;
+      },
+      30000,
+      'committed to the end',
+    );
+    const journal = readFileSync(journalPath, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as PduRecord);
     const sentAt = new Map(journal.filter((r) => r.dir === 'out' && r.command === 'deliver_sm').map((r) => [`${r.conn}:${r.seq}`, r.ts]));
-    const refusals = journal.filter((r) => r.dir === 'in' && r.command === 'deliver_sm_resp' && r.status === 0x64).map((r) => r.ts - (sentAt.get(`${r.conn}:${r.seq}`) ?? r.ts));
+    const refusals = journal
+      .filter((r) => r.dir === 'in' && r.command === 'deliver_sm_resp' && r.status === 0x64)
+      .map((r) => r.ts - (sentAt.get(`${r.conn}:${r.seq}`) ?? r.ts));
     const v = verdict({ records, accepted: fx.sim.acceptedSubmits(), events: fx.events() });
     const receiptEvents = fx.events().filter((e) => e.source === 'RECEIPT' && ids.has(e.id));
     report('F7', {

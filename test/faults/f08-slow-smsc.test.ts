@@ -19,20 +19,47 @@ test('F8: SMSC answers every submit 5 s late → no rebalance, in-flight ≤ ses
     const joinsBefore = fx.log.count('joined consumer group');
     const gen = new LoadGenerator(`f8-${Date.now()}`, { keys: 40 });
     const records = gen.next(100);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     let maxInFlight = 0;
     const ids = new Set(records.map((r) => r.value.id));
     const t0 = Date.now();
-    await waitUntil(async () => {
-      maxInFlight = Math.max(maxInFlight, await metricSum(fx.app, 'sms_connector_window_in_flight'));
-      return new Set(fx.events().filter((e) => e.status === 'SUBMITTED' && ids.has(e.id)).map((e) => e.id)).size === ids.size;
-    }, 120000, 'every record submitted');
+    await waitUntil(
+      async () => {
+        maxInFlight = Math.max(maxInFlight, await metricSum(fx.app, 'sms_connector_window_in_flight'));
+        return (
+          new Set(
+            fx
+              .events()
+              .filter((e) => e.status === 'SUBMITTED' && ids.has(e.id))
+              .map((e) => e.id),
+          ).size === ids.size
+        );
+      },
+      120000,
+      'every record submitted',
+    );
     const elapsedMs = Date.now() - t0;
     const v = verdict({ records, accepted: fx.sim.acceptedSubmits(), events: fx.events() });
     const rebalances = fx.log.count('consumer group rebalancing') + fx.log.count('joined consumer group') - joinsBefore;
     const timeouts = fx.sim.stats().unansweredSubmits + (await metricSum(fx.app, 'sms_connector_reconnects_total', { reason: 'response-timeout' }));
     const ambiguous = fx.events().filter((e) => e.attempts > 1).length;
-    report('F8', { responseLatencyMs: 5000, responseTimeoutMs: 8000, maxInFlight, bound: SESSIONS * WINDOW, rebalances, timeouts, retriedEvents: ambiguous, elapsedMs, missing: v.missing, duplicates: v.duplicates });
+    report('F8', {
+      responseLatencyMs: 5000,
+      responseTimeoutMs: 8000,
+      maxInFlight,
+      bound: SESSIONS * WINDOW,
+      rebalances,
+      timeouts,
+      retriedEvents: ambiguous,
+      elapsedMs,
+      missing: v.missing,
+      duplicates: v.duplicates,
+    });
     assert.ok(v.sent >= 100);
     assert.equal(rebalances, 0, 'no rebalance while submits wait 5 s');
     assert.ok(maxInFlight <= SESSIONS * WINDOW, `in-flight ${maxInFlight}`);

@@ -19,15 +19,33 @@ test('F10: SMSC black hole → each request ends between 1× and 2× the respons
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 30000, 'bound');
     const gen = new LoadGenerator(`f10-${Date.now()}`, { keys: 20 });
     const records = gen.next(400);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     await waitUntil(() => fx.sim.stats().acceptedSubmits >= 100, 30000, 'flowing');
     const holeAt = Date.now();
     fx.sim.setBehaviour({ blackHole: true });
     await waitUntil(() => Date.now() - holeAt >= 3 * TIMEOUT_MS + 1000, 10000, 'black hole lasts');
     fx.sim.setBehaviour({ blackHole: false });
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).map((e) => e.id)).size === ids.size, 90000, 'every record summarised');
-    const journal = readFileSync(journalPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as PduRecord);
+    await waitUntil(
+      () =>
+        new Set(
+          fx
+            .events()
+            .filter((e) => e.source === 'SUMMARY' && ids.has(e.id))
+            .map((e) => e.id),
+        ).size === ids.size,
+      90000,
+      'every record summarised',
+    );
+    const journal = readFileSync(journalPath, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as PduRecord);
     const answered = new Set(journal.filter((r) => r.dir === 'out' && r.command === 'submit_sm_resp').map((r) => `${r.conn}:${r.seq}`));
     const closedAt = new Map(journal.filter((r) => r.command === 'close').map((r) => [r.conn, r.ts]));
     const unanswered = journal.filter((r) => r.dir === 'in' && r.command === 'submit_sm' && !answered.has(`${r.conn}:${r.seq}`));

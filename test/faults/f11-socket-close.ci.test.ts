@@ -30,7 +30,9 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
   const sim = await startSimulator({ plainPort: 0 });
   const proxy = await FaultProxy.start({ targetPort: sim.plainPort! });
   // production backoff defaults (SMPP_RECONNECT_MIN_MS 500, SMPP_RECONNECT_MAX_MS 30000)
-  const session = new SmppSession(fastSessionOptions(proxy.port, { window: WINDOW, responseTimeoutMs: 10_000, reconnectMinMs: 500, reconnectMaxMs: 30_000, stableAfterMs: 500 }));
+  const session = new SmppSession(
+    fastSessionOptions(proxy.port, { window: WINDOW, responseTimeoutMs: 10_000, reconnectMinMs: 500, reconnectMaxMs: 30_000, stableAfterMs: 500 }),
+  );
   const out: Record<string, unknown> = {};
   try {
     session.start();
@@ -64,14 +66,18 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
     proxy.resetAll();
     const times: number[] = [];
     let seen = refusedAt;
-    await waitFor(() => {
-      const r = proxy.stats().refused;
-      if (r > seen) {
-        times.push(Date.now() - t0);
-        seen = r;
-      }
-      return times.length >= 4;
-    }, 20000, '4 refused reconnect attempts');
+    await waitFor(
+      () => {
+        const r = proxy.stats().refused;
+        if (r > seen) {
+          times.push(Date.now() - t0);
+          seen = r;
+        }
+        return times.length >= 4;
+      },
+      20000,
+      '4 refused reconnect attempts',
+    );
     proxy.setRefuse(false);
     const gaps = times.map((t, i) => t - (times[i - 1] ?? 0));
     const samples = new Backoff({ minMs: 500, maxMs: 30_000 });
@@ -83,7 +89,10 @@ test('F11a: socket closed by the SMSC with a full window, and a TCP reset → pe
     assert.ok(gaps[0]! <= 1000, 'first reconnect attempt ≤ 1 s');
     assert.ok(gaps[gaps.length - 1]! > gaps[0]!, 'delays grow');
     assert.ok(Math.max(...delays) <= 30_000, 'cap ≤ 30 s');
-    assert.ok(tail.every((d) => d >= 15_000), 'at the cap, equal jitter keeps ≥ half the cap');
+    assert.ok(
+      tail.every((d) => d >= 15_000),
+      'at the cap, equal jitter keeps ≥ half the cap',
+    );
     assert.ok(new Set(tail).size > 10, 'jittered (not lock-step)');
     await waitFor(() => session.state === 'bound', 12_000, 'bound again');
 
@@ -117,7 +126,12 @@ test('F11b: pipeline through the fault proxy, SMSC drops and TCP resets mid-run 
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 30000, 'bound');
     const gen = new LoadGenerator(`f11-${Date.now()}`, { keys: 50, multipartEvery: 7 });
     const records = gen.next(RECORDS);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     const faults: Array<[string, () => void]> = [
       ['smsc-close', () => fx.sim.dropConnections()],
       ['tcp-reset', () => proxy!.resetAll()],
@@ -130,7 +144,17 @@ test('F11b: pipeline through the fault proxy, SMSC drops and TCP resets mid-run 
       faults[i]![1]();
     }
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).map((e) => e.id)).size === ids.size, 120000, 'every record summarised');
+    await waitUntil(
+      () =>
+        new Set(
+          fx
+            .events()
+            .filter((e) => e.source === 'SUMMARY' && ids.has(e.id))
+            .map((e) => e.id),
+        ).size === ids.size,
+      120000,
+      'every record summarised',
+    );
     const v = verdict({ records, accepted: fx.sim.acceptedSubmits(), events: fx.events(), faultTimes, inFlightBound: 2 * WINDOW });
     report('F11b', { volume: `${RECORDS} records (CI scale)`, faults: faults.map((f) => f[0]), ...v, reconnectsAtProxy: proxy!.stats().accepted - 2 });
     assert.ok(v.sent >= 1000, 'minimum volume');

@@ -18,7 +18,12 @@ test('F12: half-open link (proxy stops forwarding, no FIN) → detected within e
   try {
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 30000, 'bound');
     const records = new LoadGenerator(`f12-${Date.now()}`, { keys: 30 }).next(600);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     await waitUntil(() => fx.sim.stats().acceptedSubmits >= 150, 30000, 'flowing');
     const accepted = proxy!.stats().accepted;
     const hungAt = Date.now();
@@ -28,7 +33,17 @@ test('F12: half-open link (proxy stops forwarding, no FIN) → detected within e
     await waitUntil(() => proxy!.stats().accepted >= accepted + 2 && fx.app.readiness().ready, 10000, 'sessions replaced');
     const replacedMs = Date.now() - hungAt;
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).map((e) => e.id)).size === ids.size, 120000, 'every record summarised');
+    await waitUntil(
+      () =>
+        new Set(
+          fx
+            .events()
+            .filter((e) => e.source === 'SUMMARY' && ids.has(e.id))
+            .map((e) => e.id),
+        ).size === ids.size,
+      120000,
+      'every record summarised',
+    );
     const v = verdict({ records, accepted: fx.sim.acceptedSubmits(), events: fx.events(), faultTimes: [hungAt], inFlightBound: 2 * 10 });
     const reasons = {
       enquire: await metricSum(fx.app, 'sms_connector_reconnects_total', { reason: 'enquire-link-timeout' }),

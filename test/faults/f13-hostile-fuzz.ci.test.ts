@@ -21,7 +21,6 @@ const DELIVER_SM_CAP = 20;
 /** A message_payload at least this long marks the 64 KB case among the handled deliver_sm. */
 const BIG_PAYLOAD = 60_000;
 
-
 type Case = { kind: string; bytes: Buffer; splits: number[]; weight?: number };
 
 function generator(rand: () => number) {
@@ -44,34 +43,68 @@ function generator(rand: () => number) {
     { w: 6, make: () => ({ kind: 'random-bytes', bytes: bytes(1 + int(64)) }) },
     { w: 4, make: () => ({ kind: 'length<16', bytes: Buffer.concat([u32(int(16)), bytes(12)]) }) },
     { w: 4, make: () => ({ kind: 'huge-length', bytes: Buffer.concat([u32(0xf0000010), u32(CMD.deliver_sm), u32(0), u32(seq())]) }) },
-    { w: 3, make: () => ({ kind: 'over-limit-length', bytes: Buffer.concat([u32(MAX_INBOUND_PDU_OCTETS + 1 + int(0x10000)), u32(CMD.deliver_sm), u32(0), u32(seq()), bytes(int(64))]) }) },
+    {
+      w: 3,
+      make: () => ({
+        kind: 'over-limit-length',
+        bytes: Buffer.concat([u32(MAX_INBOUND_PDU_OCTETS + 1 + int(0x10000)), u32(CMD.deliver_sm), u32(0), u32(seq()), bytes(int(64))]),
+      }),
+    },
     {
       w: 2,
       make: () => ({
         kind: 'deliver_sm-64KB-message_payload',
-        bytes: pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ esmClass: [0x00, 0x04][int(2)], smLength: 0, tlvs: [tlv(0x0424, Buffer.alloc(BIG_PAYLOAD + int(0xffff - BIG_PAYLOAD + 1), 0x41))] })),
+        bytes: pdu(
+          CMD.deliver_sm,
+          0,
+          seq(),
+          deliverSmBody({ esmClass: [0x00, 0x04][int(2)], smLength: 0, tlvs: [tlv(0x0424, Buffer.alloc(BIG_PAYLOAD + int(0xffff - BIG_PAYLOAD + 1), 0x41))] }),
+        ),
       }),
     },
     {
       w: 2,
       make: () => ({
         kind: 'deliver_sm-flood',
-        bytes: Buffer.concat(Array.from({ length: 50 + int(250) }, () => pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ text: receiptText(`HOSTILE-${int(1000)}`) })))),
+        bytes: Buffer.concat(
+          Array.from({ length: 50 + int(250) }, () => pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ text: receiptText(`HOSTILE-${int(1000)}`) }))),
+        ),
       }),
     },
     { w: 1, make: () => ({ kind: 'truncated-length', bytes: u32(2 + int(14)).subarray(0, 4) }) },
     { w: 10, make: () => ({ kind: 'unknown-command', bytes: pdu(0x00000200 + int(0x7000), 0, seq(), bytes(int(20))) }) },
     { w: 8, make: () => ({ kind: 'generic_nack', bytes: pdu(CMD.generic_nack, int(0x110), seq()) }) },
-    { w: 8, make: () => ({ kind: 'stray-response', bytes: pdu([CMD.submit_sm_resp, CMD.enquire_link_resp, CMD.unbind_resp, CMD.bind_transceiver_resp][int(4)]!, int(3), seq(), cstr('X')) }) },
+    {
+      w: 8,
+      make: () => ({
+        kind: 'stray-response',
+        bytes: pdu([CMD.submit_sm_resp, CMD.enquire_link_resp, CMD.unbind_resp, CMD.bind_transceiver_resp][int(4)]!, int(3), seq(), cstr('X')),
+      }),
+    },
     {
       w: 14,
       make: () => ({
         kind: 'deliver_sm',
-        bytes: pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ esmClass: [0x04, 0x00, 0x20, 0x08][int(4)], text: receiptText(`HOSTILE-${int(1000)}`), tlvs: rand() < 0.5 ? [tlv(0x001e, cstr(`HOSTILE-${int(1000)}`)), tlv(0x0427, Buffer.from([2]))] : [] })),
+        bytes: pdu(
+          CMD.deliver_sm,
+          0,
+          seq(),
+          deliverSmBody({
+            esmClass: [0x04, 0x00, 0x20, 0x08][int(4)],
+            text: receiptText(`HOSTILE-${int(1000)}`),
+            tlvs: rand() < 0.5 ? [tlv(0x001e, cstr(`HOSTILE-${int(1000)}`)), tlv(0x0427, Buffer.from([2]))] : [],
+          }),
+        ),
       }),
     },
     { w: 6, make: () => ({ kind: 'deliver_sm-bad-sm_length', bytes: pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ text: bytes(5), smLength: 200 })) }) },
-    { w: 6, make: () => ({ kind: 'deliver_sm-bad-tlv', bytes: pdu(CMD.deliver_sm, 0, seq(), Buffer.concat([deliverSmBody({ text: Buffer.from('id:1') }), Buffer.from([0x04, 0x27, 0xff, 0xff, 1])])) }) },
+    {
+      w: 6,
+      make: () => ({
+        kind: 'deliver_sm-bad-tlv',
+        bytes: pdu(CMD.deliver_sm, 0, seq(), Buffer.concat([deliverSmBody({ text: Buffer.from('id:1') }), Buffer.from([0x04, 0x27, 0xff, 0xff, 1])])),
+      }),
+    },
     { w: 6, make: () => ({ kind: 'deliver_sm-random-body', bytes: pdu(CMD.deliver_sm, 0, seq(), bytes(int(80))) }) },
     { w: 8, make: () => ({ kind: 'enquire_link', bytes: pdu(CMD.enquire_link, 0, seq()) }) },
     { w: 4, make: () => ({ kind: 'no-response-requests', bytes: pdu([CMD.outbind, CMD.alert_notification, CMD.data_sm][int(3)]!, 0, seq(), bytes(int(30))) }) },
@@ -84,7 +117,17 @@ function generator(rand: () => number) {
       },
     },
     { w: 4, make: () => ({ kind: 'byte-by-byte', bytes: pdu(CMD.enquire_link, 0, seq()), splits: Array.from({ length: 15 }, (_, i) => i + 1) }) },
-    { w: 6, make: () => ({ kind: 'concatenated', bytes: Buffer.concat([pdu(CMD.enquire_link, 0, seq()), pdu(CMD.generic_nack, 3, seq()), pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ text: Buffer.from('id:abc stat:DELIVRD') }))]) }) },
+    {
+      w: 6,
+      make: () => ({
+        kind: 'concatenated',
+        bytes: Buffer.concat([
+          pdu(CMD.enquire_link, 0, seq()),
+          pdu(CMD.generic_nack, 3, seq()),
+          pdu(CMD.deliver_sm, 0, seq(), deliverSmBody({ text: Buffer.from('id:abc stat:DELIVRD') })),
+        ]),
+      }),
+    },
   ];
   const total = cases.reduce((n, c) => n + c.w, 0);
   return (): Case => {
@@ -114,7 +157,12 @@ test(`hostile-SMSC fuzz: ≥ 2,000 malformed or surprising PDUs and byte splits 
   const smsc = await HostileSmsc.start();
   const session = new SmppSession(
     fastSessionOptions(smsc.port, {
-      reconnectMinMs: 10, reconnectMaxMs: 50, enquireLinkMs: 250, enquireLinkTimeoutMs: 250, responseTimeoutMs: 1000, stableAfterMs: 60_000,
+      reconnectMinMs: 10,
+      reconnectMaxMs: 50,
+      enquireLinkMs: 250,
+      enquireLinkTimeoutMs: 250,
+      responseTimeoutMs: 1000,
+      stableAfterMs: 60_000,
       maxUnansweredDeliverSm: DELIVER_SM_CAP,
     }),
   );
@@ -191,10 +239,14 @@ test(`hostile-SMSC fuzz: ≥ 2,000 malformed or surprising PDUs and byte splits 
       rebindWaits: deafWaits,
     });
     assert.ok(injected >= 2000, 'at least 2,000 hostile PDUs');
-    assert.ok(peakInHandler <= DELIVER_SM_CAP && session.deliverSmBackpressure().peakUnanswered <= DELIVER_SM_CAP, `at most ${DELIVER_SM_CAP} unanswered deliver_sm (peak ${peakInHandler})`);
+    assert.ok(
+      peakInHandler <= DELIVER_SM_CAP && session.deliverSmBackpressure().peakUnanswered <= DELIVER_SM_CAP,
+      `at most ${DELIVER_SM_CAP} unanswered deliver_sm (peak ${peakInHandler})`,
+    );
     if ((byKind['deliver_sm-flood'] ?? 0) >= 3) assert.ok(session.deliverSmBackpressure().readPauses > 0, 'a flood reached the cap and paused reading');
     if ((byKind['deliver_sm-64KB-message_payload'] ?? 0) >= 3) assert.ok(bigPayloadsHandled > 0, 'a 64 KB message_payload deliver_sm was handled');
-    if ((byKind['over-limit-length'] ?? 0) + (byKind['length<16'] ?? 0) > 0) assert.ok((stats.reconnectsByReason['pdu-framing'] ?? 0) > 0, 'bad lengths replaced the session as framing errors');
+    if ((byKind['over-limit-length'] ?? 0) + (byKind['length<16'] ?? 0) > 0)
+      assert.ok((stats.reconnectsByReason['pdu-framing'] ?? 0) > 0, 'bad lengths replaced the session as framing errors');
     assert.equal(uncaught.length, 0, `no uncaught exception: ${String(uncaught[0])}`);
     assert.ok(ok, 'a submit succeeds after the fuzz (no deaf session)');
     assert.ok(growthMb < 8, `heap grew ${growthMb.toFixed(1)} MB`);

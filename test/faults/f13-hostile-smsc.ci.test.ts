@@ -74,7 +74,11 @@ test('F13b: hostile PDUs (length < 16, 0xF0000010, unknown command, generic_nack
     session.start();
     await waitFor(() => session.state === 'bound', 3000, 'bound after deliver_sm before bind');
     const r = await session.submit(gsmSubmit('393471234567', 'after early deliver_sm'));
-    results['deliver_sm before bind'] = { handledAsReceipt: handled, reconnects: session.stats().reconnectsByReason, submitOk: r.kind === 'response' && r.commandStatus === 0 };
+    results['deliver_sm before bind'] = {
+      handledAsReceipt: handled,
+      reconnects: session.stats().reconnectsByReason,
+      submitOk: r.kind === 'response' && r.commandStatus === 0,
+    };
     assert.equal(handled, 0, 'a deliver_sm before bind is not treated as a receipt');
     assert.ok(r.kind === 'response' && r.commandStatus === 0);
     await session.close(100);
@@ -98,7 +102,12 @@ test('F13c: PDUs sliced into 1-byte writes (both directions, through the fault p
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 1, 30000, 'bound through the slicing proxy');
     const gen = new LoadGenerator(`f13c-${Date.now()}`, { keys: 10, multipartEvery: 4 });
     const records = gen.next(100);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     const ids = new Set(records.map((r) => r.value.id));
     await waitUntil(() => fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).length >= ids.size, 120000, 'every record summarised');
     const events = fx.events();

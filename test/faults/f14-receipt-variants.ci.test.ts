@@ -56,7 +56,10 @@ function variantFields(v: Variant, id: string, to: string): Record<string, unkno
       // The receipt in message_payload (sm_length 0) with a 60,000-character text: a ~60 KB PDU, over
       // node-smpp's 16 KiB read limit, that once dropped the link and came back in a reconnect loop.
       return deliverSm(to, '', {
-        message_payload: Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:250101120000 done date:250101120105 stat:DELIVRD err:000 text:${'x'.repeat(60_000)}`, 'latin1'),
+        message_payload: Buffer.from(
+          `id:${id} sub:001 dlvrd:001 submit date:250101120000 done date:250101120105 stat:DELIVRD err:000 text:${'x'.repeat(60_000)}`,
+          'latin1',
+        ),
       });
     case 'unparseable':
       return deliverSm(to, `garbage receipt for nobody ${id.slice(-6)} ###`);
@@ -65,12 +68,20 @@ function variantFields(v: Variant, id: string, to: string): Record<string, unkno
 
 test('F14: receipt variants (before submit_sm_resp, TLV-only, text-only, 10/12-digit dates, out of order, Text:, duplicate, unparseable) → every deliver_sm answered, each distinct receipt published once, unparseable → DLQ with raw bytes', async () => {
   // phase 1: the SMSC sends each receipt BEFORE its submit_sm_resp
-  const fx = await startFaultPipeline('f14', { env: { SMPP_SESSIONS: 'trx:2', SMPP_RESPONSE_TIMEOUT_MS: '5000' }, behaviour: { receiptDelayMs: 0, responseLatencyMs: 600 } });
+  const fx = await startFaultPipeline('f14', {
+    env: { SMPP_SESSIONS: 'trx:2', SMPP_RESPONSE_TIMEOUT_MS: '5000' },
+    behaviour: { receiptDelayMs: 0, responseLatencyMs: 600 },
+  });
   try {
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 30000, 'sessions bound');
     const gen = new LoadGenerator(`f14-${Date.now()}`, { keys: 10 });
     const early = gen.next(BEFORE_RESP);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, early.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      early.map((r) => ({ key: r.key, value: r.value })),
+    );
     const summaryOf = (id: string) => fx.events().find((e) => e.id === id && e.source === 'SUMMARY');
     await waitUntil(() => early.every((r) => summaryOf(r.value.id)), 60000, 'receipts-before-response requests summarised');
     const earlyReceipts = early.map((r) => fx.events().filter((e) => e.id === r.value.id && e.source === 'RECEIPT').length);
@@ -78,7 +89,12 @@ test('F14: receipt variants (before submit_sm_resp, TLV-only, text-only, 10/12-d
     // phase 2: the simulator's own receipts held back; hand-made variants injected
     fx.sim.setBehaviour({ receiptDelayMs: 600_000, responseLatencyMs: 0 });
     const late = gen.next(VARIANTS.length * PER_VARIANT);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, late.map((r) => ({ key: r.key, value: r.value })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      late.map((r) => ({ key: r.key, value: r.value })),
+    );
     const submittedOf = (id: string) => fx.events().find((e) => e.id === id && e.status === 'SUBMITTED');
     await waitUntil(() => late.every((r) => submittedOf(r.value.id)), 60000, 'variant requests submitted');
     const statuses: Array<number | undefined> = [];
@@ -104,7 +120,9 @@ test('F14: receipt variants (before submit_sm_resp, TLV-only, text-only, 10/12-d
       (perVariant[v] ??= []).push(receiptsPer(r.value.id).length);
     });
     const unknown = events.filter((e) => e.id.startsWith('unknown:')).length;
-    const dlqRawMatches = expectDlq.filter((raw) => dlq.some((d) => d.value !== null && Buffer.compare(d.value, raw) === 0 && d.headers['__connect.errors.topic'] === 'smpp')).length;
+    const dlqRawMatches = expectDlq.filter((raw) =>
+      dlq.some((d) => d.value !== null && Buffer.compare(d.value, raw) === 0 && d.headers['__connect.errors.topic'] === 'smpp'),
+    ).length;
     report('F14', {
       beforeResp: { requests: early.length, receiptsPublished: earlyReceipts.reduce((a, b) => a + b, 0) },
       injected: statuses.length,
@@ -115,8 +133,15 @@ test('F14: receipt variants (before submit_sm_resp, TLV-only, text-only, 10/12-d
       dlqUnparseable: `${dlqRawMatches}/${expectDlq.length}`,
       receiptsAckedAtSmsc: fx.sim.stats().receiptsAcked,
     });
-    assert.deepEqual(earlyReceipts, early.map(() => 1), 'receipt before submit_sm_resp: correlated and published once');
-    assert.ok(statuses.every((s) => s === 0), `every deliver_sm answered 0: ${JSON.stringify(statuses)}`);
+    assert.deepEqual(
+      earlyReceipts,
+      early.map(() => 1),
+      'receipt before submit_sm_resp: correlated and published once',
+    );
+    assert.ok(
+      statuses.every((s) => s === 0),
+      `every deliver_sm answered 0: ${JSON.stringify(statuses)}`,
+    );
     for (const v of VARIANTS.filter((x) => x !== 'unparseable')) assert.deepEqual(perVariant[v], Array(PER_VARIANT).fill(1), `${v}: one receipt event each`);
     assert.deepEqual(perVariant['unparseable'], Array(PER_VARIANT).fill(0));
     const states = (id: string) => receiptsPer(id).map((e) => e.status);

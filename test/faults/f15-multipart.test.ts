@@ -78,8 +78,16 @@ test('F15b: 1,000 multipart messages with one kill -9 → every segment accepted
       ...r,
       value: { ...r.value, text: `${r.value.id} ` + texts[i % 3]!.repeat(i % 3 === 0 ? 6 : 10) },
     }));
-    assert.ok(records.every((r) => (planned(r.value)?.digests.length ?? 0) >= 2), 'all multipart');
-    await produce(stack, topics.outbound, codec, records.map((r) => ({ key: r.key, value: r.value })));
+    assert.ok(
+      records.every((r) => (planned(r.value)?.digests.length ?? 0) >= 2),
+      'all multipart',
+    );
+    await produce(
+      stack,
+      topics.outbound,
+      codec,
+      records.map((r) => ({ key: r.key, value: r.value })),
+    );
     await waitUntil(() => sim.stats().acceptedSubmits >= 800, 120000, 'load before the kill');
     const killAt = Date.now();
     proc.kill('SIGKILL');
@@ -87,7 +95,11 @@ test('F15b: 1,000 multipart messages with one kill -9 → every segment accepted
     await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === 0, 10000, 'binds gone');
     proc = await start();
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size, 240000, 'every record summarised');
+    await waitUntil(
+      () => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size,
+      240000,
+      'every record summarised',
+    );
     const accepted = sim.acceptedSubmits();
     const v = verdict({ records, accepted, events: delivery.records.map((r) => r.value), faultTimes: [killAt], inFlightBound: 20 });
     const connOf = new Map<string, number[]>();

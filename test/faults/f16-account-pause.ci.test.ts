@@ -20,7 +20,12 @@ test('F16: credit exhausted then restored, and credentials wrong then fixed → 
     const send = async (n: number) => {
       const batch = gen.next(n);
       records.push(...batch);
-      await produce(fx.stack, fx.topics.outbound, fx.codec, batch.map((r) => ({ key: r.key, value: r.value })));
+      await produce(
+        fx.stack,
+        fx.topics.outbound,
+        fx.codec,
+        batch.map((r) => ({ key: r.key, value: r.value })),
+      );
     };
     const failed = () => fx.events().filter((e) => e.status === 'REJECTED' || e.status === 'EXPIRED').length;
     const account = () => fx.app.readiness().checks['account'];
@@ -64,7 +69,17 @@ test('F16: credit exhausted then restored, and credentials wrong then fixed → 
     const credResumeMs = Date.now() - credBack;
 
     const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(() => new Set(fx.events().filter((e) => e.source === 'SUMMARY' && ids.has(e.id)).map((e) => e.id)).size === ids.size, 90000, 'every record summarised');
+    await waitUntil(
+      () =>
+        new Set(
+          fx
+            .events()
+            .filter((e) => e.source === 'SUMMARY' && ids.has(e.id))
+            .map((e) => e.id),
+        ).size === ids.size,
+      90000,
+      'every record summarised',
+    );
     const v = verdict({ records, accepted: fx.sim.acceptedSubmits(), events: fx.events(), faultTimes, inFlightBound: 2 * 10 });
     report('F16', {
       volume: records.length,

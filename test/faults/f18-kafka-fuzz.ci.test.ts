@@ -80,11 +80,30 @@ function badGenerator(rand: () => number, ids: ForeignIds, template: (o: Partial
     { w: 6, make: (key) => ({ kind: 'random-id', key, outcome: 'dlq', value: Buffer.concat([header(1_000_000 + int(1_000_000_000)), bytes(int(60))]) }) },
     { w: 4, make: (key) => ({ kind: 'json-schema-id', key, outcome: 'dlq', value: Buffer.concat([header(ids.json), Buffer.from('{"pattern":"(a+)+$"}')]) }) },
     { w: 4, make: (key) => ({ kind: 'protobuf-schema-id', key, outcome: 'dlq', value: Buffer.concat([header(ids.protobuf), bytes(int(40))]) }) },
-    { w: 4, make: (key) => ({ kind: 'array-of-null-huge', key, outcome: 'dlq', value: Buffer.concat([header(ids.arrayOfNull), varint(1n << BigInt(20 + int(40)))]) }) },
+    {
+      w: 4,
+      make: (key) => ({ kind: 'array-of-null-huge', key, outcome: 'dlq', value: Buffer.concat([header(ids.arrayOfNull), varint(1n << BigInt(20 + int(40)))]) }),
+    },
     { w: 3, make: (key) => ({ kind: 'unrelated-record', key, outcome: 'dlq', value: Buffer.concat([header(ids.unrelatedRecord), bytes(int(30))]) }) },
     // A metadata map whose block count no body could hold: avsc alone would loop on it for ever.
-    { w: 6, make: (key) => ({ kind: 'huge-map-count', key, outcome: 'dlq', value: Buffer.concat([header(ids.ours), emptyPrefix, varint(1n << BigInt(30 + int(30))), bytes(int(8))]) }) },
-    { w: 3, make: (key) => ({ kind: 'negative-block-size', key, outcome: 'dlq', value: Buffer.concat([header(ids.ours), emptyPrefix, Buffer.from([0x01]), varint(1n << 40n)]) }) },
+    {
+      w: 6,
+      make: (key) => ({
+        kind: 'huge-map-count',
+        key,
+        outcome: 'dlq',
+        value: Buffer.concat([header(ids.ours), emptyPrefix, varint(1n << BigInt(30 + int(30))), bytes(int(8))]),
+      }),
+    },
+    {
+      w: 3,
+      make: (key) => ({
+        kind: 'negative-block-size',
+        key,
+        outcome: 'dlq',
+        value: Buffer.concat([header(ids.ours), emptyPrefix, Buffer.from([0x01]), varint(1n << 40n)]),
+      }),
+    },
     { w: 2, make: (key) => ({ kind: 'bad-magic', key, outcome: 'dlq', value: Buffer.concat([Buffer.from([1 + int(255)]), bytes(int(30))]) }) },
     { w: 2, make: (key) => ({ kind: 'short-header', key, outcome: 'dlq', value: Buffer.concat([Buffer.from([0]), bytes(int(4))]) }) },
     { w: 1, make: (key) => ({ kind: 'null', key, outcome: 'dlq', value: null }) },
@@ -181,15 +200,36 @@ test('F18: Kafka-side fuzz — random, foreign, unbounded and oversized records 
     const url = fx.stack.registryUrl;
     const ids: ForeignIds = {
       ours: fx.codec.schemaId('outbound'),
-      json: await registerForeign(url, `${runId}-json-value`, 'JSON', JSON.stringify({ type: 'object', properties: { a: { type: 'string', pattern: '^(a+)+$' } } })),
+      json: await registerForeign(
+        url,
+        `${runId}-json-value`,
+        'JSON',
+        JSON.stringify({ type: 'object', properties: { a: { type: 'string', pattern: '^(a+)+$' } } }),
+      ),
       protobuf: await registerForeign(url, `${runId}-proto-value`, 'PROTOBUF', 'syntax = "proto3";\nmessage Fuzz { string a = 1; }\n'),
       arrayOfNull: await registerForeign(url, `${runId}-arr-value`, 'AVRO', JSON.stringify({ type: 'array', items: 'null' })),
-      unrelatedRecord: await registerForeign(url, `${runId}-rec-value`, 'AVRO', JSON.stringify({ type: 'record', name: 'Unrelated', fields: [{ name: 'n', type: 'int' }] })),
+      unrelatedRecord: await registerForeign(
+        url,
+        `${runId}-rec-value`,
+        'AVRO',
+        JSON.stringify({ type: 'record', name: 'Unrelated', fields: [{ name: 'n', type: 'int' }] }),
+      ),
     };
     assert.ok(valueSubject(fx.topics.outbound).length > 0);
     const base = fx.codec.encodeOutbound;
     const template = (o: Partial<SmsOutbound>): Buffer =>
-      base.call(fx.codec, { id: 'x', from: 'ACME', to: '+393471234567', text: 'fuzz', encoding: 'AUTO', requestDeliveryReport: true, scheduleAt: null, validUntil: null, metadata: {}, ...o });
+      base.call(fx.codec, {
+        id: 'x',
+        from: 'ACME',
+        to: '+393471234567',
+        text: 'fuzz',
+        encoding: 'AUTO',
+        requestDeliveryReport: true,
+        scheduleAt: null,
+        validUntil: null,
+        metadata: {},
+        ...o,
+      });
     const nextBad = badGenerator(rand, ids, template, runId);
     const gen = new LoadGenerator(runId, { keys: 30, multipartEvery: 9 });
     const goodAll: LoadRecord[] = [];
@@ -203,33 +243,63 @@ test('F18: Kafka-side fuzz — random, foreign, unbounded and oversized records 
       badAll.push(...bad);
       await produceRound(fx, rand, good, bad);
       const goodIds = new Set(goodAll.map((r) => r.value.id));
-      await waitUntil(() => {
-        const summarised = new Set(fx.events().filter((e) => e.source === 'SUMMARY').map((e) => e.id));
-        return [...goodIds].every((id) => summarised.has(id));
-      }, 120000, `round ${round + 1}: every good record summarised`).catch((err: Error) => {
-        const summarised = new Set(fx.events().filter((e) => e.source === 'SUMMARY').map((e) => e.id));
+      await waitUntil(
+        () => {
+          const summarised = new Set(
+            fx
+              .events()
+              .filter((e) => e.source === 'SUMMARY')
+              .map((e) => e.id),
+          );
+          return [...goodIds].every((id) => summarised.has(id));
+        },
+        120000,
+        `round ${round + 1}: every good record summarised`,
+      ).catch((err: Error) => {
+        const summarised = new Set(
+          fx
+            .events()
+            .filter((e) => e.source === 'SUMMARY')
+            .map((e) => e.id),
+        );
         const waiting = [...goodIds].filter((id) => !summarised.has(id));
-        const problems = fx.log.lines.filter((l) => Number(l['level']) >= 40).slice(-8).map((l) => `${String(l['msg'])} ${JSON.stringify(l['err'] ?? l['reason'] ?? '')}`.slice(0, 300));
-        throw new Error(`${err.message} (seed ${SEED}; ${waiting.length} waiting, e.g. ${waiting.slice(0, 3).join(', ')}; last warnings: ${problems.join(' | ')})`);
+        const problems = fx.log.lines
+          .filter((l) => Number(l['level']) >= 40)
+          .slice(-8)
+          .map((l) => `${String(l['msg'])} ${JSON.stringify(l['err'] ?? l['reason'] ?? '')}`.slice(0, 300));
+        throw new Error(
+          `${err.message} (seed ${SEED}; ${waiting.length} waiting, e.g. ${waiting.slice(0, 3).join(', ')}; last warnings: ${problems.join(' | ')})`,
+        );
       });
       heap.push(heapAfterGc());
     }
     const elapsedMs = Date.now() - t0;
     const dlqExpected = badAll.filter((b) => b.outcome === 'dlq');
-    await waitUntil(async () => {
-      const { committed, end } = await committedVsEnd(fx);
-      return committed === end;
-    }, 60000, 'offsets committed to the end');
+    await waitUntil(
+      async () => {
+        const { committed, end } = await committedVsEnd(fx);
+        return committed === end;
+      },
+      60000,
+      'offsets committed to the end',
+    );
     // Offsets at the end means every DLQ record and event was acknowledged first (commit rule):
     // read the DLQ to its end, and wait for the collector to hold every expected REJECTED event.
     const dlqEnd = await topicEnd(fx, fx.topics.dlq);
     assert.ok(dlqEnd >= dlqExpected.length, `DLQ holds ${dlqEnd} records, at least ${dlqExpected.length} expected`);
     const dlq = await readDlq(fx, (rs) => rs.length >= dlqEnd, 60000);
     const rejectedPrefixes = badAll.flatMap((b) => (b.outcome === 'rejected' ? [b.idPrefix] : []));
-    await waitUntil(() => {
-      const ids = fx.events().filter((e) => e.status === 'REJECTED').map((e) => e.id);
-      return rejectedPrefixes.every((p) => ids.some((id) => id.startsWith(p)));
-    }, 30000, 'a REJECTED event for every oversized request').catch(() => undefined); // the verdict below names the missing ones
+    await waitUntil(
+      () => {
+        const ids = fx
+          .events()
+          .filter((e) => e.status === 'REJECTED')
+          .map((e) => e.id);
+        return rejectedPrefixes.every((p) => ids.some((id) => id.startsWith(p)));
+      },
+      30000,
+      'a REJECTED event for every oversized request',
+    ).catch(() => undefined); // the verdict below names the missing ones
     const events = fx.events();
     const v = verdict({ records: goodAll, accepted: fx.sim.acceptedSubmits(), events });
     const dlqByKey = new Map<string, string[]>();
@@ -244,7 +314,9 @@ test('F18: Kafka-side fuzz — random, foreign, unbounded and oversized records 
         b.outcome === 'dlq'
           ? inDlq.length === 1 && (POISON_CODES as readonly string[]).includes(inDlq[0]!)
           : b.outcome === 'rejected'
-            ? inDlq.length === 0 && events.filter((e) => e.id.startsWith(b.idPrefix) && e.status === 'REJECTED' && e.errorCategory === 'VALIDATION' && e.source === 'CONNECTOR').length === 1
+            ? inDlq.length === 0 &&
+              events.filter((e) => e.id.startsWith(b.idPrefix) && e.status === 'REJECTED' && e.errorCategory === 'VALIDATION' && e.source === 'CONNECTOR')
+                .length === 1
             : inDlq.length <= 1;
       if (b.outcome === 'any' && inDlq.length === 0) decodedAny += 1;
       if (!ok) unaccounted.push(`${b.kind}:${b.key}:dlq=${inDlq.join('|')}`);
@@ -252,7 +324,9 @@ test('F18: Kafka-side fuzz — random, foreign, unbounded and oversized records 
     // Random bodies that happened to decode: each answered with a final event under an id that is
     // neither a good record's nor an oversized one's (ids may repeat: at least one, at most one each).
     const knownIds = new Set(goodAll.map((r) => r.value.id));
-    const strayFinalIds = new Set(events.filter((e) => e.source === 'SUMMARY' && !knownIds.has(e.id) && !rejectedPrefixes.some((p) => e.id.startsWith(p))).map((e) => e.id));
+    const strayFinalIds = new Set(
+      events.filter((e) => e.source === 'SUMMARY' && !knownIds.has(e.id) && !rejectedPrefixes.some((p) => e.id.startsWith(p))).map((e) => e.id),
+    );
     const restarts = fx.log.count('restarting the consumer') + fx.log.count('consumer crashed');
     const heapGrowthMiB = (heap[heap.length - 1]! - heap[0]!) / 2 ** 20;
     report('F18', {
@@ -276,7 +350,10 @@ test('F18: Kafka-side fuzz — random, foreign, unbounded and oversized records 
     assert.ok(badAll.length >= BAD && v.sent >= GOOD * 0.9, 'minimum volume');
     assert.equal(dlq.length, dlqEnd, 'the whole DLQ read');
     assert.deepEqual(unaccounted.slice(0, 10), [], `every bad record accounted for exactly once (seed ${SEED})`);
-    assert.ok(strayFinalIds.size <= decodedAny && (decodedAny === 0 || strayFinalIds.size >= 1), `random bodies that decoded (${decodedAny}) answered: ${strayFinalIds.size} final id(s)`);
+    assert.ok(
+      strayFinalIds.size <= decodedAny && (decodedAny === 0 || strayFinalIds.size >= 1),
+      `random bodies that decoded (${decodedAny}) answered: ${strayFinalIds.size} final id(s)`,
+    );
     assert.equal(v.missing, 0, `missing ${JSON.stringify(v.missingIds)}`);
     assert.equal(v.missingEvents, 0, `missing events ${JSON.stringify(v.missingEventIds)}`);
     assert.equal(v.duplicates, 0);

@@ -88,7 +88,16 @@ export class FaultProxy {
     server.on('error', () => undefined);
     client.setNoDelay(true);
     server.setNoDelay(true);
-    const link: Link = { id: this.nextId++, client, server, up: { queue: [], busy: false }, down: { queue: [], busy: false }, openedAt: Date.now(), closed: false, hung: false };
+    const link: Link = {
+      id: this.nextId++,
+      client,
+      server,
+      up: { queue: [], busy: false },
+      down: { queue: [], busy: false },
+      openedAt: Date.now(),
+      closed: false,
+      hung: false,
+    };
     this.links.add(link);
     this.counters.active = this.links.size;
     client.on('data', (chunk: Buffer) => {

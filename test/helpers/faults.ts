@@ -94,7 +94,13 @@ export function envNumber(name: string, fallback: number): number {
  */
 export async function startFaultPipeline(
   name: string,
-  opts: { behaviour?: Partial<Behaviour>; env?: Record<string, string>; simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'>; smppPort?: (simPort: number) => Promise<number> | number; logLevel?: string } = {},
+  opts: {
+    behaviour?: Partial<Behaviour>;
+    env?: Record<string, string>;
+    simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'>;
+    smppPort?: (simPort: number) => Promise<number> | number;
+    logLevel?: string;
+  } = {},
 ): Promise<FaultFixture> {
   const stack = await testStack();
   const topics = uniqueTopics(name);

@@ -95,7 +95,15 @@ export class HostileSmsc {
   beforeNextSubmitResp: Buffer | null = null;
   /** command_status of every bind response (0 = bound; e.g. 0x02 as a 3.4 SMSC answers an over-long password). */
   bindStatus = 0;
-  readonly counters: HostileStats = { connections: 0, binds: 0, submitsAnswered: 0, deliverSmResps: 0, genericNacksReceived: 0, enquireLinks: 0, deliverSmRespsByStatus: {} };
+  readonly counters: HostileStats = {
+    connections: 0,
+    binds: 0,
+    submitsAnswered: 0,
+    deliverSmResps: 0,
+    genericNacksReceived: 0,
+    enquireLinks: 0,
+    deliverSmRespsByStatus: {},
+  };
 
   static async start(): Promise<HostileSmsc> {
     const s = new HostileSmsc();

@@ -23,11 +23,36 @@ export const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'] as const;
 /** PromQL words that look like identifiers but are not metric names. */
 const KEYWORDS = new Set([
   // binary operators and modifiers
-  'and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'atan2',
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'atan2',
   // aggregation operators (may be followed by `by (...)` before their parenthesis)
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+  'limitk',
+  'limit_ratio',
   // literals
-  'inf', 'nan',
+  'inf',
+  'nan',
 ]);
 
 /** Every metric name a PromQL expression selects (functions, labels, keywords and literals left out). */

@@ -228,7 +228,11 @@ export async function startReplica(fx: PipelineFixture, overrides: Record<string
 }
 
 /** The DLQ topic read from the beginning (raw values, Kafka Connect headers). */
-export async function readDlq(fx: PipelineFixture, done: (records: ReadRecord<Buffer | null>[]) => boolean, timeoutMs = 60000): Promise<ReadRecord<Buffer | null>[]> {
+export async function readDlq(
+  fx: PipelineFixture,
+  done: (records: ReadRecord<Buffer | null>[]) => boolean,
+  timeoutMs = 60000,
+): Promise<ReadRecord<Buffer | null>[]> {
   return readTopic(fx.stack, fx.topics.dlq, async (v) => v, done, timeoutMs);
 }
 

@@ -85,7 +85,12 @@ function uniqueSuffix(): string {
 }
 
 function sanitize(name: string): string {
-  return name.replace(/[^a-zA-Z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'test';
+  return (
+    name
+      .replace(/[^a-zA-Z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'test'
+  );
 }
 
 export interface TestTopics {
@@ -118,12 +123,7 @@ export function uniqueSubject(testName: string): string {
 }
 
 /** Creates the topics (if missing) and waits until each partition has a leader. */
-export async function createTopics(
-  brokers: string,
-  names: string[],
-  partitions = 1,
-  configEntries: { name: string; value: string }[] = [],
-): Promise<void> {
+export async function createTopics(brokers: string, names: string[], partitions = 1, configEntries: { name: string; value: string }[] = []): Promise<void> {
   const kafka = new Kafka({
     clientId: 'ksc-test-admin',
     brokers: brokers.split(','),
@@ -135,7 +135,11 @@ export async function createTopics(
     // The product's own set-up: it retries the transient "This server does not host this
     // topic-partition" a busy broker answers right after a create (a bare fetchTopicMetadata here
     // failed a CI run on it) and returns once every partition has a leader.
-    await ensureTopics(admin, names.map((name) => ({ name, partitions, ...(configEntries.length > 0 ? { configEntries } : {}) })), true);
+    await ensureTopics(
+      admin,
+      names.map((name) => ({ name, partitions, ...(configEntries.length > 0 ? { configEntries } : {}) })),
+      true,
+    );
   } finally {
     await admin.disconnect();
   }

@@ -66,7 +66,24 @@ async function scratch(name: string): Promise<{ stack: StackInfo; topics: TestTo
 test('produce: flags and a CSV file become registry-encoded SmsOutbound records with the given fields; no SMPP variable needed', async () => {
   const { stack, topics, codec, env } = await scratch('cli-produce');
   const flags = await runCli(
-    ['produce', '--to', '+39 347 1234567', '--from', 'SHOP', '--text', 'Ciao €5 😀', '--count', '2', '--id', 'p', '--no-report', '--valid-for-ms', '60000', '--meta', 'campaign=x'],
+    [
+      'produce',
+      '--to',
+      '+39 347 1234567',
+      '--from',
+      'SHOP',
+      '--text',
+      'Ciao €5 😀',
+      '--count',
+      '2',
+      '--id',
+      'p',
+      '--no-report',
+      '--valid-for-ms',
+      '60000',
+      '--meta',
+      'campaign=x',
+    ],
     env,
   );
   assert.equal(flags.code, 0, flags.stderr);
@@ -82,7 +99,13 @@ test('produce: flags and a CSV file become registry-encoded SmsOutbound records 
     assert.equal(file.code, 0, file.stderr);
     assert.match(file.stdout, /^2 request\(s\) sent to /m);
 
-    const records = await readTopic(stack, topics.outbound, (v) => codec.decodeOutbound(v), (rs) => rs.length >= 4, 30000);
+    const records = await readTopic(
+      stack,
+      topics.outbound,
+      (v) => codec.decodeOutbound(v),
+      (rs) => rs.length >= 4,
+      30000,
+    );
     const byId = new Map<string, { key: string | null; value: SmsOutbound }>(records.map((r) => [r.value.id, r]));
     const p1 = byId.get('p-1')!;
     assert.equal(p1.value.text, 'Ciao €5 😀');
@@ -114,7 +137,13 @@ test('produce output is terminal-safe and masks the sender like the destination;
   assert.doesNotMatch(run.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, 'no control character but the line ends');
   assert.match(run.stdout, /^sent h-1 {2}key=39\*+67 {2}to=39\*+67 {2}from=39\*+99 /m);
   assert.ok(!run.stdout.includes('393479999999'), 'the sender is masked');
-  const [record] = await readTopic(stack, topics.outbound, (v) => codec.decodeOutbound(v), (rs) => rs.length >= 1, 30000);
+  const [record] = await readTopic(
+    stack,
+    topics.outbound,
+    (v) => codec.decodeOutbound(v),
+    (rs) => rs.length >= 1,
+    30000,
+  );
   assert.equal(record!.value.id, id, 'only the printing is cleaned, never the data');
   assert.equal(record!.value.from, '+393479999999');
 });
@@ -135,7 +164,11 @@ test('produce --poison: each kind is a record the connector classifies as that D
   const records = await readTopic(
     stack,
     topics.outbound,
-    async (v) => codec.decodeOutbound(v).then(() => 'decoded', (err: { code?: string }) => err.code ?? String(err)),
+    async (v) =>
+      codec.decodeOutbound(v).then(
+        () => 'decoded',
+        (err: { code?: string }) => err.code ?? String(err),
+      ),
     (rs) => rs.length >= 4,
     30000,
   );
@@ -202,7 +235,11 @@ test('tail: one masked line per event with status, segment, message id and error
 
   const json = await runCli(['tail', '--from-beginning', '--json', '--show-numbers', '--max-events', '3'], env);
   assert.equal(json.code, 0, json.stderr);
-  const parsed = json.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as SmsDeliveryEvent);
+  const parsed = json.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as SmsDeliveryEvent);
   assert.equal(parsed.length, 3);
   assert.deepEqual(new Set(parsed.map((e) => e.id)), new Set(['other', 't-1']));
   assert.ok(parsed.every((e) => e.to === '393471234567'));
@@ -233,7 +270,11 @@ test('redrive: --dry-run lists the matching DLQ record and sends nothing; a real
         value: Buffer.from('x'),
         headers: { '__connect.errors.topic': topics.outbound, '__connect.errors.exception.class.name': 'BAD_MAGIC_BYTE' },
       },
-      { key: null, value: Buffer.from('id:1 stat:??'), headers: { '__connect.errors.topic': 'smpp', '__connect.errors.exception.class.name': 'UNPARSEABLE_RECEIPT' } },
+      {
+        key: null,
+        value: Buffer.from('id:1 stat:??'),
+        headers: { '__connect.errors.topic': 'smpp', '__connect.errors.exception.class.name': 'UNPARSEABLE_RECEIPT' },
+      },
     ],
   });
   await producer.disconnect();
@@ -248,13 +289,23 @@ test('redrive: --dry-run lists the matching DLQ record and sends nothing; a real
   const admin = kafkaFor(stack).admin();
   await admin.connect();
   const afterDry = await admin.fetchTopicOffsets(topics.outbound);
-  assert.equal(afterDry.reduce((n, p) => n + Number(p.high), 0), 0, 'a dry run sends nothing');
+  assert.equal(
+    afterDry.reduce((n, p) => n + Number(p.high), 0),
+    0,
+    'a dry run sends nothing',
+  );
   await admin.disconnect();
 
   const real = await runCli(['redrive'], env);
   assert.equal(real.code, 0, real.stderr);
   assert.match(real.stdout, /redrove 2 of 3 DLQ record\(s\) \(0 not matching the filter, 1 receipts skipped\)/);
-  const back = await readTopic(stack, topics.outbound, async (v) => v, (rs) => rs.length >= 2, 30000);
+  const back = await readTopic(
+    stack,
+    topics.outbound,
+    async (v) => v,
+    (rs) => rs.length >= 2,
+    30000,
+  );
   const order7 = back.find((r) => r.key === 'order-7')!;
   assert.deepEqual(order7.value, poison);
   assert.equal(order7.headers['__connect.errors.exception.class.name'], 'UNKNOWN_SCHEMA_ID');

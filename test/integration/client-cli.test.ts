@@ -27,7 +27,13 @@ test('produce refuses an input with a request the connector would reject, sends 
   const stack = await testStack();
   const topics = uniqueTopics('client-cli');
   await createTopics(stack.kafkaBrokers, [topics.outbound, topics.delivery, topics.dlq], 1);
-  const env = { KAFKA_BROKERS: stack.kafkaBrokers, SCHEMA_REGISTRY_URL: stack.registryUrl, TOPIC_OUTBOUND: topics.outbound, TOPIC_DELIVERY: topics.delivery, TOPIC_DLQ: topics.dlq };
+  const env = {
+    KAFKA_BROKERS: stack.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    TOPIC_OUTBOUND: topics.outbound,
+    TOPIC_DELIVERY: topics.delivery,
+    TOPIC_DLQ: topics.dlq,
+  };
 
   const refused = produce(['--to', '+39 347 CALLME', '--from', 'A-SENDER-TOO-LONG', '--id', 'bad'], env);
   assert.equal(refused.code, 1, refused.stderr);
@@ -40,8 +46,17 @@ test('produce refuses an input with a request the connector would reject, sends 
   assert.match(forced.stdout, /^sent forced /m);
 
   const codec = new AvroCodec({ url: stack.registryUrl, auth: null }, { outbound: topics.outbound, delivery: topics.delivery, inbound: null });
-  const records = await readTopic(stack, topics.outbound, (v) => codec.decodeOutbound(v), (rs) => rs.length >= 1, 30_000);
-  assert.deepEqual(records.map((r) => r.value.id), ['forced']);
+  const records = await readTopic(
+    stack,
+    topics.outbound,
+    (v) => codec.decodeOutbound(v),
+    (rs) => rs.length >= 1,
+    30_000,
+  );
+  assert.deepEqual(
+    records.map((r) => r.value.id),
+    ['forced'],
+  );
   const admin = kafkaFor(stack).admin();
   await admin.connect();
   const [offsets] = await admin.fetchTopicOffsets(topics.outbound);

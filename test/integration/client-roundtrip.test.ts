@@ -54,16 +54,36 @@ test('SmsProducer: requests read back as the connector decodes them, keyed by de
   const producer = await SmsProducer.connect(config);
   try {
     const minimal = { id: 'c-1', from: 'ACME', to: '+393471234567', text: 'Ciao € 😀' };
-    const full = { id: 'c-2', from: '+393479999999', to: '393470000001', text: 'x', encoding: 'GSM7' as const, requestDeliveryReport: false, validUntil: Date.now() + 3_600_000, metadata: { tenant: 't1' } };
+    const full = {
+      id: 'c-2',
+      from: '+393479999999',
+      to: '393470000001',
+      text: 'x',
+      encoding: 'GSM7' as const,
+      requestDeliveryReport: false,
+      validUntil: Date.now() + 3_600_000,
+      metadata: { tenant: 't1' },
+    };
     const one = await producer.send(minimal);
     assert.deepEqual([one.key, one.segments], ['+393471234567', 1]);
     await producer.sendMany([{ value: full, key: 'k-2' }]);
 
-    const refused = await producer.sendMany([{ value: { ...minimal, id: 'c-3' } }, { value: { ...minimal, id: 'c-4', to: '12' } }]).catch((err: unknown) => err);
+    const refused = await producer
+      .sendMany([{ value: { ...minimal, id: 'c-3' } }, { value: { ...minimal, id: 'c-4', to: '12' } }])
+      .catch((err: unknown) => err);
     assert.ok(refused instanceof RequestRejectedError);
-    assert.deepEqual(refused.rejections.map((r) => [r.id, r.status, r.category, r.field]), [['c-4', 'REJECTED', 'VALIDATION', 'to']]);
+    assert.deepEqual(
+      refused.rejections.map((r) => [r.id, r.status, r.category, r.field]),
+      [['c-4', 'REJECTED', 'VALIDATION', 'to']],
+    );
 
-    const read = await readTopic(stack, topics.outbound, (v) => codec.decodeOutbound(v), (rs) => rs.length >= 2, 30_000);
+    const read = await readTopic(
+      stack,
+      topics.outbound,
+      (v) => codec.decodeOutbound(v),
+      (rs) => rs.length >= 2,
+      30_000,
+    );
     const byId = new Map(read.map((r) => [r.value.id, r]));
     assert.deepEqual(byId.get('c-1')?.value, toSmsOutbound(minimal));
     assert.equal(byId.get('c-1')?.key, '+393471234567');
@@ -78,18 +98,38 @@ test('SmsProducer: requests read back as the connector decodes them, keyed by de
 test('delivery reader: decodes every event in order, reports an undecodable record and keeps reading; the iterator stops when the loop leaves', async () => {
   const { stack, topics, codec, config } = await scratch('client-delivery');
   const event = (n: number): SmsDeliveryEvent => ({
-    eventId: `e-${n}`, id: 'd-1', source: 'SUBMIT', status: 'SUBMITTED', segment: n, segments: 3, messageId: `m-${n}`,
-    errorCode: null, errorCodeRaw: null, errorCategory: null, errorDescription: null, retryable: false, attempts: 1,
-    from: 'ACME', to: '393471234567', submittedAt: 1_700_000_000_000, doneAt: null, eventAt: 1_700_000_000_000 + n, metadata: { n: String(n) },
+    eventId: `e-${n}`,
+    id: 'd-1',
+    source: 'SUBMIT',
+    status: 'SUBMITTED',
+    segment: n,
+    segments: 3,
+    messageId: `m-${n}`,
+    errorCode: null,
+    errorCodeRaw: null,
+    errorCategory: null,
+    errorDescription: null,
+    retryable: false,
+    attempts: 1,
+    from: 'ACME',
+    to: '393471234567',
+    submittedAt: 1_700_000_000_000,
+    doneAt: null,
+    eventAt: 1_700_000_000_000 + n,
+    metadata: { n: String(n) },
   });
   const sent = [1, 2, 3].map(event);
   const producer = kafkaFor(stack).producer();
   await producer.connect();
-  await producer.send({ topic: topics.delivery, acks: -1, messages: [
-    { key: 'd-1', value: codec.encodeDelivery(sent[0]!) },
-    { key: 'd-1', value: Buffer.from('not avro') },
-    ...sent.slice(1).map((e) => ({ key: 'd-1', value: codec.encodeDelivery(e) })),
-  ] });
+  await producer.send({
+    topic: topics.delivery,
+    acks: -1,
+    messages: [
+      { key: 'd-1', value: codec.encodeDelivery(sent[0]!) },
+      { key: 'd-1', value: Buffer.from('not avro') },
+      ...sent.slice(1).map((e) => ({ key: 'd-1', value: codec.encodeDelivery(e) })),
+    ],
+  });
   await producer.disconnect();
 
   const seen: DeliveryRecord[] = [];
@@ -100,7 +140,10 @@ test('delivery reader: decodes every event in order, reports an undecodable reco
     (r) => void seen.push(r),
   );
   assert.deepEqual(result, { events: 3, reason: 'end' });
-  assert.deepEqual(seen.map((r) => ({ ...r.event })), sent);
+  assert.deepEqual(
+    seen.map((r) => ({ ...r.event })),
+    sent,
+  );
   assert.deepEqual(undecodable, ['1:BAD_MAGIC_BYTE']);
 
   const iterated: string[] = [];
@@ -130,7 +173,10 @@ test('client → connector → client: a sent request ends DELIVERED; one sent u
     }
     assert.equal(summaries.get('e2e-ok')?.status, 'DELIVERED');
     const rejected = summaries.get('e2e-bad');
-    assert.deepEqual([rejected?.status, rejected?.errorCategory, rejected?.errorDescription], [verdict.rejection.status, verdict.rejection.category, verdict.rejection.description]);
+    assert.deepEqual(
+      [rejected?.status, rejected?.errorCategory, rejected?.errorDescription],
+      [verdict.rejection.status, verdict.rejection.category, verdict.rejection.description],
+    );
   } finally {
     await producer.close();
     await fx.stop();

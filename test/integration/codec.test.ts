@@ -41,7 +41,7 @@ function deliveryEvent(i: number): SmsDeliveryEvent {
   };
 }
 
-test('codec: our bytes equal the registry library\'s; both decode; a bad value names its field', { timeout: 60_000 }, async () => {
+test("codec: our bytes equal the registry library's; both decode; a bad value names its field", { timeout: 60_000 }, async () => {
   const { registryUrl } = await testStack();
   const topics = uniqueTopics('codec');
   const codec = new AvroCodec({ url: registryUrl, auth: null }, { outbound: topics.outbound, delivery: topics.delivery, inbound: null });

@@ -63,45 +63,60 @@ function countCodecCalls(t: TestContext): Record<string, { compress: number; dec
 const missing = foreignProducerMissing();
 if (missing && process.env['CI'] === 'true') throw new Error(`CI must have the foreign producer: ${missing} (see .ci/run)`);
 
-test('batches in gzip, snappy, lz4 and zstd from a librdkafka producer: every record SUBMITTED, none in the DLQ, no restart', { skip: missing ?? false }, async (t) => {
-  // the connector's own events go out lz4-compressed here, and are read back below
-  const fx = await startPipeline('compressed', { env: { KAFKA_COMPRESSION: 'lz4' } });
-  try {
-    const calls = countCodecCalls(t);
-    const ids = new Set<string>();
-    for (const compression of CODECS) {
-      const records = Array.from({ length: PER_CODEC }, (_, i) => {
-        const id = `${compression}-${i}`;
-        ids.add(id);
-        return { key: `k-${compression}-${i % 7}`, value: fx.codec.encodeOutbound(outbound(id)) };
-      });
-      const result = await foreign({
-        mode: 'produce',
-        bootstrap: fx.stack.kafkaBrokers,
-        topic: fx.topics.outbound,
-        compression,
-        records: records.map((r) => ({ key: r.key, value: r.value.toString('base64') })),
-      });
-      assert.deepEqual(result, { delivered: PER_CODEC, errors: [] }, `${compression}: the foreign producer wrote every record`);
+test(
+  'batches in gzip, snappy, lz4 and zstd from a librdkafka producer: every record SUBMITTED, none in the DLQ, no restart',
+  { skip: missing ?? false },
+  async (t) => {
+    // the connector's own events go out lz4-compressed here, and are read back below
+    const fx = await startPipeline('compressed', { env: { KAFKA_COMPRESSION: 'lz4' } });
+    try {
+      const calls = countCodecCalls(t);
+      const ids = new Set<string>();
+      for (const compression of CODECS) {
+        const records = Array.from({ length: PER_CODEC }, (_, i) => {
+          const id = `${compression}-${i}`;
+          ids.add(id);
+          return { key: `k-${compression}-${i % 7}`, value: fx.codec.encodeOutbound(outbound(id)) };
+        });
+        const result = await foreign({
+          mode: 'produce',
+          bootstrap: fx.stack.kafkaBrokers,
+          topic: fx.topics.outbound,
+          compression,
+          records: records.map((r) => ({ key: r.key, value: r.value.toString('base64') })),
+        });
+        assert.deepEqual(result, { delivered: PER_CODEC, errors: [] }, `${compression}: the foreign producer wrote every record`);
+      }
+      const events = await readDelivery(fx, (es) => new Set(es.filter((e) => e.status === 'SUBMITTED').map((e) => e.id)).size >= ids.size, 60000);
+      const submitted = new Set(events.filter((e) => e.status === 'SUBMITTED').map((e) => e.id));
+      assert.deepEqual(
+        [...ids].filter((id) => !submitted.has(id)),
+        [],
+        'every record of every codec was SUBMITTED',
+      );
+      assert.deepEqual(
+        events.filter((e) => e.status === 'REJECTED').map((e) => e.id),
+        [],
+      );
+      for (const compression of CODECS) assert.ok(calls[compression]!.decompress > 0, `${compression} batches went through the registered codec`);
+      assert.ok(calls['lz4']!.compress > 0, 'the connector produced its events with KAFKA_COMPRESSION=lz4');
+      await waitUntil(
+        async () => {
+          const { committed, end } = await committedVsEnd(fx);
+          return committed === end;
+        },
+        20000,
+        'offsets committed to the end',
+      );
+      const dlq = (await fx.app.metrics.dlqRecords.get()).values.reduce((n, v) => n + v.value, 0);
+      assert.equal(dlq, 0, 'nothing went to the DLQ');
+      const restarts = (await fx.app.metrics.consumerRestarts.get()).values.reduce((n, v) => n + v.value, 0);
+      assert.equal(restarts, 0, 'the consumer never crashed');
+    } finally {
+      await fx.stop();
     }
-    const events = await readDelivery(fx, (es) => new Set(es.filter((e) => e.status === 'SUBMITTED').map((e) => e.id)).size >= ids.size, 60000);
-    const submitted = new Set(events.filter((e) => e.status === 'SUBMITTED').map((e) => e.id));
-    assert.deepEqual([...ids].filter((id) => !submitted.has(id)), [], 'every record of every codec was SUBMITTED');
-    assert.deepEqual(events.filter((e) => e.status === 'REJECTED').map((e) => e.id), []);
-    for (const compression of CODECS) assert.ok(calls[compression]!.decompress > 0, `${compression} batches went through the registered codec`);
-    assert.ok(calls['lz4']!.compress > 0, 'the connector produced its events with KAFKA_COMPRESSION=lz4');
-    await waitUntil(async () => {
-      const { committed, end } = await committedVsEnd(fx);
-      return committed === end;
-    }, 20000, 'offsets committed to the end');
-    const dlq = (await fx.app.metrics.dlqRecords.get()).values.reduce((n, v) => n + v.value, 0);
-    assert.equal(dlq, 0, 'nothing went to the DLQ');
-    const restarts = (await fx.app.metrics.consumerRestarts.get()).values.reduce((n, v) => n + v.value, 0);
-    assert.equal(restarts, 0, 'the consumer never crashed');
-  } finally {
-    await fx.stop();
-  }
-});
+  },
+);
 
 test('what the connector produces in each KAFKA_COMPRESSION codec is accepted by the broker and read by librdkafka', { skip: missing ?? false }, async (t) => {
   const stack = await testStack();
@@ -121,7 +136,13 @@ test('what the connector produces in each KAFKA_COMPRESSION codec is accepted by
       await publisher.close();
     }
     assert.ok(calls[compression]!.compress > 0, `${compression}: the batch went through the registered codec`);
-    const read = await foreign<{ records: Array<{ key: string; value: string }>; errors: string[] }>({ mode: 'consume', bootstrap: stack.kafkaBrokers, topic: names[i], count: sent.length, timeout_s: 20 });
+    const read = await foreign<{ records: Array<{ key: string; value: string }>; errors: string[] }>({
+      mode: 'consume',
+      bootstrap: stack.kafkaBrokers,
+      topic: names[i],
+      count: sent.length,
+      timeout_s: 20,
+    });
     assert.deepEqual(read.errors, [], compression);
     assert.deepEqual(
       read.records.map((r) => `${r.key}=${Buffer.from(r.value, 'base64').toString()}`),
@@ -131,41 +152,45 @@ test('what the connector produces in each KAFKA_COMPRESSION codec is accepted by
   }
 });
 
-test('a batch the consumer cannot read restarts it with exponential backoff, counted; it recovers by itself once it can', { skip: missing ?? false }, async () => {
-  const fx = await startPipeline('compressed-crash');
-  const { CompressionCodecs, CompressionTypes, KafkaJSNonRetriableError } = kafkajs;
-  const table = CompressionCodecs as unknown as Record<number, () => BatchCodec>;
-  const snappyCodec = table[CompressionTypes.Snappy]!;
-  try {
-    // kafkajs' own state before issue 17: snappy not implemented (a non-retriable error, so kafkajs
-    // does not retry the fetch itself) → the consumer crashes on the batch at once
-    table[CompressionTypes.Snappy] = () => {
-      throw new KafkaJSNonRetriableError('Snappy compression not implemented');
-    };
-    const records = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: fx.codec.encodeOutbound(outbound(`crash-${i}`)).toString('base64') }));
-    const result = await foreign({ mode: 'produce', bootstrap: fx.stack.kafkaBrokers, topic: fx.topics.outbound, compression: 'snappy', records });
-    assert.deepEqual(result, { delivered: 10, errors: [] });
-    // watch the restart counter: when each restart is scheduled
-    const restarts = () => fx.app.metrics.consumerRestarts.get().then((m) => m.values.reduce((n, v) => n + v.value, 0));
-    const seenAt: number[] = [];
-    const started = Date.now();
-    while (Date.now() - started < 15000 && seenAt.length < 4) {
-      const n = await restarts();
-      while (seenAt.length < n) seenAt.push(Date.now());
-      await new Promise((r) => setTimeout(r, 25));
+test(
+  'a batch the consumer cannot read restarts it with exponential backoff, counted; it recovers by itself once it can',
+  { skip: missing ?? false },
+  async () => {
+    const fx = await startPipeline('compressed-crash');
+    const { CompressionCodecs, CompressionTypes, KafkaJSNonRetriableError } = kafkajs;
+    const table = CompressionCodecs as unknown as Record<number, () => BatchCodec>;
+    const snappyCodec = table[CompressionTypes.Snappy]!;
+    try {
+      // kafkajs' own state before issue 17: snappy not implemented (a non-retriable error, so kafkajs
+      // does not retry the fetch itself) → the consumer crashes on the batch at once
+      table[CompressionTypes.Snappy] = () => {
+        throw new KafkaJSNonRetriableError('Snappy compression not implemented');
+      };
+      const records = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: fx.codec.encodeOutbound(outbound(`crash-${i}`)).toString('base64') }));
+      const result = await foreign({ mode: 'produce', bootstrap: fx.stack.kafkaBrokers, topic: fx.topics.outbound, compression: 'snappy', records });
+      assert.deepEqual(result, { delivered: 10, errors: [] });
+      // watch the restart counter: when each restart is scheduled
+      const restarts = () => fx.app.metrics.consumerRestarts.get().then((m) => m.values.reduce((n, v) => n + v.value, 0));
+      const seenAt: number[] = [];
+      const started = Date.now();
+      while (Date.now() - started < 15000 && seenAt.length < 4) {
+        const n = await restarts();
+        while (seenAt.length < n) seenAt.push(Date.now());
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // kafkajs alone restarted thousands of times a minute; now restart k waits 500 ms × 2^(k-1)
+      // (±20 %) before the consumer can crash again, so the k-th gap is at least 400 ms × 2^(k-1)
+      // (joining the group again adds to it, by a varying amount)
+      assert.ok(seenAt.length >= 2, `restarts in 15 s: ${seenAt.length}`);
+      const gaps = seenAt.slice(1).map((t, i) => t - seenAt[i]!);
+      gaps.forEach((gap, i) => assert.ok(gap >= 400 * 2 ** i - 50, `gap ${i + 1} is ${gap} ms (gaps: ${gaps.join(', ')})`));
+      // the codec is back: the next scheduled restart reads the batch, nothing lost
+      table[CompressionTypes.Snappy] = snappyCodec;
+      const events = await readDelivery(fx, (es) => new Set(es.filter((e) => e.status === 'SUBMITTED').map((e) => e.id)).size >= 10, 40000);
+      assert.equal(new Set(events.filter((e) => e.status === 'SUBMITTED').map((e) => e.id)).size, 10, 'every record SUBMITTED after the recovery');
+    } finally {
+      table[CompressionTypes.Snappy] = snappyCodec;
+      await fx.stop();
     }
-    // kafkajs alone restarted thousands of times a minute; now restart k waits 500 ms × 2^(k-1)
-    // (±20 %) before the consumer can crash again, so the k-th gap is at least 400 ms × 2^(k-1)
-    // (joining the group again adds to it, by a varying amount)
-    assert.ok(seenAt.length >= 2, `restarts in 15 s: ${seenAt.length}`);
-    const gaps = seenAt.slice(1).map((t, i) => t - seenAt[i]!);
-    gaps.forEach((gap, i) => assert.ok(gap >= 400 * 2 ** i - 50, `gap ${i + 1} is ${gap} ms (gaps: ${gaps.join(', ')})`));
-    // the codec is back: the next scheduled restart reads the batch, nothing lost
-    table[CompressionTypes.Snappy] = snappyCodec;
-    const events = await readDelivery(fx, (es) => new Set(es.filter((e) => e.status === 'SUBMITTED').map((e) => e.id)).size >= 10, 40000);
-    assert.equal(new Set(events.filter((e) => e.status === 'SUBMITTED').map((e) => e.id)).size, 10, 'every record SUBMITTED after the recovery');
-  } finally {
-    table[CompressionTypes.Snappy] = snappyCodec;
-    await fx.stop();
-  }
-});
+  },
+);

@@ -22,7 +22,24 @@ function clientCertificate(dir: string): { cert: string; key: string } {
   const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', file('client.key'), '-out', file('client.csr'), '-subj', '/CN=sms-connector']);
   writeFileSync(file('client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
-  openssl(['x509', '-req', '-sha256', '-days', '1', '-in', file('client.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('client.pem'), '-extfile', file('client.ext')]);
+  openssl([
+    'x509',
+    '-req',
+    '-sha256',
+    '-days',
+    '1',
+    '-in',
+    file('client.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('client.pem'),
+    '-extfile',
+    file('client.ext'),
+  ]);
   return { cert: file('client.pem'), key: file('client.key') };
 }
 
@@ -30,13 +47,16 @@ test('Kafka over mutual TLS: the CA and client certificate files are used on the
   const tls = makeDemoTls('127.0.0.1');
   const peers: string[] = [];
   let failedHandshakes = 0;
-  const server = createServer({ key: tls.key, cert: tls.cert, ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: true }, (socket: TLSSocket) => {
-    // the client verified us and we verified it: record whose certificate it was, then hang up on the first request
-    socket.once('data', () => {
-      peers.push(String(socket.getPeerCertificate().subject?.CN ?? '?'));
-      socket.destroy();
-    });
-  });
+  const server = createServer(
+    { key: tls.key, cert: tls.cert, ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: true },
+    (socket: TLSSocket) => {
+      // the client verified us and we verified it: record whose certificate it was, then hang up on the first request
+      socket.once('data', () => {
+        peers.push(String(socket.getPeerCertificate().subject?.CN ?? '?'));
+        socket.destroy();
+      });
+    },
+  );
   server.on('tlsClientError', () => (failedHandshakes += 1));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const broker = `127.0.0.1:${(server.address() as AddressInfo).port}`;

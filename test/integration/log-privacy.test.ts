@@ -54,10 +54,20 @@ test('privacy: a whole connector run at debug level never logs the SMPP password
     assert.ok(!log.includes(PASSWORD), 'the SMPP password appears in the log');
     assert.ok(!log.includes(REGISTRY_PASSWORD), 'the registry password appears in the log');
     // each weakened setting: one warn-level line at start, before the connector reports itself started
-    const lines = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string });
+    const lines = log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
     const insecure = lines.filter((l) => l.msg.startsWith('INSECURE: '));
-    assert.deepEqual(insecure.map((l) => l.msg.split(':')[1]!.trim()), ['SMPP_TLS=false', 'SCHEMA_REGISTRY_USERNAME with an http'], 'one line per weakened setting');
-    assert.ok(insecure.every((l) => l.level === 40), 'at warn level');
+    assert.deepEqual(
+      insecure.map((l) => l.msg.split(':')[1]!.trim()),
+      ['SMPP_TLS=false', 'SCHEMA_REGISTRY_USERNAME with an http'],
+      'one line per weakened setting',
+    );
+    assert.ok(
+      insecure.every((l) => l.level === 40),
+      'at warn level',
+    );
     const started = lines.findIndex((l) => l.msg === 'sms-connector started');
     assert.ok(started > lines.indexOf(insecure[1]!), 'printed at start');
     assert.ok(!log.includes(MSISDN), 'a full MSISDN appears in the log');

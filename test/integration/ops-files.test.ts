@@ -81,7 +81,10 @@ describe('Grafana dashboard', () => {
     assert.equal(d.uid, 'sms-connector');
     assert.ok(d.title);
     const vars = d.templating?.list ?? [];
-    assert.ok(vars.some((v) => v.name === 'DS_PROMETHEUS' && v.type === 'datasource'), 'a DS_PROMETHEUS datasource variable');
+    assert.ok(
+      vars.some((v) => v.name === 'DS_PROMETHEUS' && v.type === 'datasource'),
+      'a DS_PROMETHEUS datasource variable',
+    );
     const panels = dashboardPanels(d);
     const ids = panels.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
@@ -97,14 +100,29 @@ describe('Grafana dashboard', () => {
   });
 
   test('covers the operations topics', () => {
-    const exprs = dashboardPromql(d).map((u) => u.expr).join('\n');
+    const exprs = dashboardPromql(d)
+      .map((u) => u.expr)
+      .join('\n');
     for (const metric of [
-      'sms_connector_records_consumed_total', 'sms_connector_submits_total', 'sms_connector_events_published_total',
-      'sms_connector_receipts_total', 'sms_connector_submit_duration_seconds_bucket', 'sms_connector_submit_to_final_receipt_seconds_bucket',
-      'sms_connector_throttled_total', 'sms_connector_pacing_rate_per_second', 'sms_connector_window_in_flight',
-      'sms_connector_sessions_bound', 'sms_connector_binds_total', 'sms_connector_reconnects_total', 'sms_connector_bind_slots',
-      'sms_connector_consumer_lag', 'sms_connector_dlq_records_total', 'sms_connector_account_paused', 'sms_connector_ready',
-      'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes',
+      'sms_connector_records_consumed_total',
+      'sms_connector_submits_total',
+      'sms_connector_events_published_total',
+      'sms_connector_receipts_total',
+      'sms_connector_submit_duration_seconds_bucket',
+      'sms_connector_submit_to_final_receipt_seconds_bucket',
+      'sms_connector_throttled_total',
+      'sms_connector_pacing_rate_per_second',
+      'sms_connector_window_in_flight',
+      'sms_connector_sessions_bound',
+      'sms_connector_binds_total',
+      'sms_connector_reconnects_total',
+      'sms_connector_bind_slots',
+      'sms_connector_consumer_lag',
+      'sms_connector_dlq_records_total',
+      'sms_connector_account_paused',
+      'sms_connector_ready',
+      'nodejs_eventloop_lag_p99_seconds',
+      'process_resident_memory_bytes',
     ]) {
       assert.ok(exprs.includes(metric), `the dashboard shows ${metric}`);
     }
@@ -143,9 +161,16 @@ describe('Prometheus alert rules', () => {
   test('covers the operations issue', () => {
     const names = new Set(alerts.map((a) => a.alert));
     for (const n of [
-      'SmsConnectorNoBoundSession', 'SmsConnectorAccountPaused', 'SmsConnectorConsumerLagGrowing', 'SmsConnectorThrottlingSustained',
-      'SmsConnectorDlqRecords', 'SmsConnectorDeliveryRatioLow', 'SmsConnectorReceiptLatencyHigh', 'SmsConnectorConsumerStalls',
-      'SmsConnectorNotReady', 'SmsConnectorConsumerRestarting',
+      'SmsConnectorNoBoundSession',
+      'SmsConnectorAccountPaused',
+      'SmsConnectorConsumerLagGrowing',
+      'SmsConnectorThrottlingSustained',
+      'SmsConnectorDlqRecords',
+      'SmsConnectorDeliveryRatioLow',
+      'SmsConnectorReceiptLatencyHigh',
+      'SmsConnectorConsumerStalls',
+      'SmsConnectorNotReady',
+      'SmsConnectorConsumerRestarting',
     ]) {
       assert.ok(names.has(n), `alert ${n}`);
     }
@@ -155,7 +180,11 @@ describe('Prometheus alert rules', () => {
     const readme = existsSync(repo('README.md')) ? readFileSync(repo('README.md'), 'utf8') : '';
     const slugs = new Set(
       [...readme.matchAll(/^#+\s+(.*)$/gm)].map((m) =>
-        m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-'),
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, '')
+          .replace(/ /g, '-'),
       ),
     );
     const missing = alerts.filter((a) => !slugs.has(`alert-${a.alert!.toLowerCase()}`)).map((a) => a.alert);
@@ -179,7 +208,9 @@ describe('Prometheus alert rules', () => {
     const job = 'sms-connector';
     const a = 'a:9464';
     const s = (name: string, labels: Record<string, string>, values: string) => ({
-      series: `${name}{${Object.entries({ job, instance: a, ...labels }).map(([k, v]) => `${k}="${v}"`).join(',')}}`,
+      series: `${name}{${Object.entries({ job, instance: a, ...labels })
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',')}}`,
       values,
     });
     const none: never[] = [];
@@ -225,10 +256,7 @@ describe('Prometheus alert rules', () => {
       },
       {
         interval: '1m',
-        input_series: [
-          s('sms_connector_dlq_records_total', { reason: 'AVRO_DECODE' }, '0x20 3x20'),
-          s('sms_connector_consumer_stalls_total', {}, '0x5 1x40'),
-        ],
+        input_series: [s('sms_connector_dlq_records_total', { reason: 'AVRO_DECODE' }, '0x20 3x20'), s('sms_connector_consumer_stalls_total', {}, '0x5 1x40')],
         alert_rule_test: [
           { eval_time: '15m', alertname: 'SmsConnectorDlqRecords', exp_alerts: none },
           { eval_time: '25m', alertname: 'SmsConnectorDlqRecords', exp_alerts: [{ exp_labels: { job, reason: 'AVRO_DECODE', severity: 'warning' } }] },
@@ -264,10 +292,7 @@ describe('Prometheus alert rules', () => {
       },
       {
         interval: '1m',
-        input_series: [
-          s('sms_connector_throttled_total', { session: 'trx-0' }, '0+3x30'),
-          s('sms_connector_throttled_total', { session: 'trx-1' }, '0x30'),
-        ],
+        input_series: [s('sms_connector_throttled_total', { session: 'trx-0' }, '0+3x30'), s('sms_connector_throttled_total', { session: 'trx-1' }, '0x30')],
         alert_rule_test: [
           { eval_time: '5m', alertname: 'SmsConnectorThrottlingSustained', exp_alerts: none },
           { eval_time: '20m', alertname: 'SmsConnectorThrottlingSustained', exp_alerts: [{ exp_labels: { job, severity: 'warning' } }] },
@@ -374,7 +399,9 @@ describe('Dockerfile', () => {
   });
 
   test('.dockerignore keeps secrets, node_modules and build output out of the context', () => {
-    const ignore = readFileSync(repo('.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignore = readFileSync(repo('.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.git', '.local']) assert.ok(ignore.includes(entry), entry);
     // what the build stage copies must not be ignored
     for (const needed of ['src', 'schemas', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
@@ -415,16 +442,19 @@ describe('node flags of the connector', () => {
 
 describe('deploy/compose.yaml', () => {
   const compose = parseYaml(readFileSync(repo('deploy/compose.yaml'), 'utf8'), { merge: true }) as {
-    services: Record<string, {
-      image?: string;
-      command?: string[];
-      environment?: Record<string, string | number>;
-      ports?: string[];
-      volumes?: string[];
-      healthcheck?: { test: string[] };
-      stop_grace_period?: string;
-      depends_on?: Record<string, unknown> | string[];
-    }>;
+    services: Record<
+      string,
+      {
+        image?: string;
+        command?: string[];
+        environment?: Record<string, string | number>;
+        ports?: string[];
+        volumes?: string[];
+        healthcheck?: { test: string[] };
+        stop_grace_period?: string;
+        depends_on?: Record<string, unknown> | string[];
+      }
+    >;
   };
   const svc = compose.services;
 
@@ -514,11 +544,14 @@ describe('deploy/k8s', () => {
     assert.ok(existsSync(path.join(dir, 'secret.example.yaml')), 'the example Secret stays as a template');
   });
 
-  test('the NetworkPolicy: metrics port in from monitoring only; out only to Kafka, the registry, the SMSC and DNS, on the ConfigMap\'s ports', () => {
+  test("the NetworkPolicy: metrics port in from monitoring only; out only to Kafka, the registry, the SMSC and DNS, on the ConfigMap's ports", () => {
     const np = byKind('NetworkPolicy');
     const cm = byKind('ConfigMap');
     const labels = byKind('Deployment').spec.template.metadata.labels;
-    assert.ok(Object.entries(np.spec.podSelector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v), 'selects the connector pods');
+    assert.ok(
+      Object.entries(np.spec.podSelector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v),
+      'selects the connector pods',
+    );
     assert.deepEqual([...np.spec.policyTypes].sort(), ['Egress', 'Ingress'], 'both directions are closed by default');
     const portsOf = (rules: Array<{ ports: Array<{ protocol: string; port: number }> }>) =>
       rules.flatMap((r) => r.ports.map((p) => `${p.protocol}/${p.port}`)).sort();
@@ -570,7 +603,10 @@ describe('deploy/k8s', () => {
     const vol = pod.volumes.find((v: { name: string }) => v.name === mount.name);
     assert.equal(vol.secret.secretName, secret.metadata.name);
     assert.ok(Object.keys(secret.stringData ?? secret.data).includes(path.basename(file)), 'the Secret has the key the file is named after');
-    assert.ok(c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/tmp'), 'a writable /tmp beside the read-only root');
+    assert.ok(
+      c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/tmp'),
+      'a writable /tmp beside the read-only root',
+    );
   });
 
   test('the ConfigMap is a valid connector config with only known variables', () => {

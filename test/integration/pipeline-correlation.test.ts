@@ -69,12 +69,23 @@ test('receipts delivered to a different session than the one that submitted are 
     const batch = records('sess', 60, () => 'one-key');
     await produce(fx.stack, fx.topics.outbound, fx.codec, batch);
     const ids = batch.map((r) => r.value.id);
-    await waitUntil(() => summarised(delivery.records.map((r) => r.value), ids).done === ids.length, 60000, 'every request summarised');
+    await waitUntil(
+      () =>
+        summarised(
+          delivery.records.map((r) => r.value),
+          ids,
+        ).done === ids.length,
+      60000,
+      'every request summarised',
+    );
     const routes = receiptRoutes(journal(journalPath));
     const crossed = routes.filter((r) => r.receiptConns.some((c) => c !== r.submitConn)).length;
     t.diagnostic(`${crossed} of ${routes.length} receipts arrived on a session other than the submitting one`);
     assert.ok(crossed >= 10, 'the SMSC sent receipts to the other session');
-    assertCorrelated(delivery.records.map((r) => r.value), ids);
+    assertCorrelated(
+      delivery.records.map((r) => r.value),
+      ids,
+    );
   } finally {
     await delivery.stop();
     await fx.stop();
@@ -83,18 +94,33 @@ test('receipts delivered to a different session than the one that submitted are 
 
 test('receipts for messages submitted by instance A that arrive at instance B (same group, shared account) are correlated (no unknown: ids)', async (t) => {
   const journalPath = join(mkdtempSync(join(tmpdir(), 'ksc-corr-')), 'smsc.jsonl');
-  const fx = await startPipeline('corr-replica', { env: { SMPP_SESSIONS: 'trx:2', SMPP_ACCOUNT_MAX_BINDS: '4', TOPIC_PARTITIONS: '4' }, simulator: { journalPath } });
+  const fx = await startPipeline('corr-replica', {
+    env: { SMPP_SESSIONS: 'trx:2', SMPP_ACCOUNT_MAX_BINDS: '4', TOPIC_PARTITIONS: '4' },
+    simulator: { journalPath },
+  });
   const delivery = await collectDelivery(fx);
   let b: RunningApp | undefined;
   try {
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 2, 20000, 'instance A bound');
-    const connsOfA = new Set(journal(journalPath).filter((r) => r.command === 'bind_transceiver_resp' && r.status === 0).map((r) => r.conn));
+    const connsOfA = new Set(
+      journal(journalPath)
+        .filter((r) => r.command === 'bind_transceiver_resp' && r.status === 0)
+        .map((r) => r.conn),
+    );
     b = await startReplica(fx);
     await waitUntil(() => fx.sim.stats().bindsBySystemId['test'] === 4, 30000, 'instance B bound');
     const batch = records('repl', 200, (i) => `k${i}`);
     await produce(fx.stack, fx.topics.outbound, fx.codec, batch);
     const ids = batch.map((r) => r.value.id);
-    await waitUntil(() => summarised(delivery.records.map((r) => r.value), ids).done === ids.length, 60000, 'every request summarised');
+    await waitUntil(
+      () =>
+        summarised(
+          delivery.records.map((r) => r.value),
+          ids,
+        ).done === ids.length,
+      60000,
+      'every request summarised',
+    );
     const pdus = journal(journalPath);
     const bound = pdus.filter((r) => r.command === 'bind_transceiver_resp' && r.status === 0).map((r) => r.conn);
     assert.equal(bound.length, 4, 'no reconnects: connections map to instances by bind order');
@@ -104,7 +130,10 @@ test('receipts for messages submitted by instance A that arrive at instance B (s
     const bToA = routes.filter((r) => !connsOfA.has(r.submitConn) && r.receiptConns.some((c) => connsOfA.has(c))).length;
     t.diagnostic(`receipts crossing instances: A→B ${aToB}, B→A ${bToA} of ${routes.length}`);
     assert.ok(aToB >= 5 && bToA >= 5, 'receipts crossed between the instances both ways');
-    assertCorrelated(delivery.records.map((r) => r.value), ids);
+    assertCorrelated(
+      delivery.records.map((r) => r.value),
+      ids,
+    );
   } finally {
     await delivery.stop();
     await b?.stop();
@@ -147,11 +176,21 @@ test('a receipt is acknowledged (deliver_sm_resp 0) only after its event is acke
 
     await setMaxMessageBytes(fx, '1048588');
     const ids = batch.map((r) => r.value.id);
-    await waitUntil(() => summarised(delivery.records.map((r) => r.value), ids).done === ids.length, 60000, 'every request summarised');
+    await waitUntil(
+      () =>
+        summarised(
+          delivery.records.map((r) => r.value),
+          ids,
+        ).done === ids.length,
+      60000,
+      'every request summarised',
+    );
     await waitUntil(() => fx.sim.stats().receiptsAcked === 20 && fx.sim.stats().receiptsPending === 0, 30000, 'every receipt acknowledged');
     const events = delivery.records.map((r) => r.value);
     const receiptIds = new Set(events.filter((e) => e.source === 'RECEIPT').map((e) => e.eventId));
-    t.diagnostic(`while unwritable: ${during.receiptsRefused} receipts answered 0x64; after: ${receiptIds.size} distinct receipt events, ${events.filter((e) => e.source === 'RECEIPT').length} records`);
+    t.diagnostic(
+      `while unwritable: ${during.receiptsRefused} receipts answered 0x64; after: ${receiptIds.size} distinct receipt events, ${events.filter((e) => e.source === 'RECEIPT').length} records`,
+    );
     assert.equal(receiptIds.size, 20, 'each receipt published (distinct eventIds)');
     assert.equal(events.filter((e) => e.source === 'RECEIPT').length, 20, 're-sent receipts joined the pending publish: each published once');
     assertCorrelated(events, ids);

@@ -63,7 +63,12 @@ test('crash and graceful stop: SIGKILL mid-run loses nothing, duplicates ≤ ses
     const producePhase = async (phase: string): Promise<string[]> => {
       const values = Array.from({ length: PER_PHASE }, (_, i) => crashRecord(phase, i));
       for (const v of values) plans.set(v.id, planned(v)!);
-      await produce(stack, topics.outbound, codec, values.map((v, i) => ({ key: `k${i % 50}`, value: v })));
+      await produce(
+        stack,
+        topics.outbound,
+        codec,
+        values.map((v, i) => ({ key: `k${i % 50}`, value: v })),
+      );
       return values.map((v) => v.id);
     };
     const duplicatesOf = (ids: string[]): number => {
@@ -89,7 +94,12 @@ test('crash and graceful stop: SIGKILL mid-run loses nothing, duplicates ≤ ses
     const killDuplicates = duplicatesOf(killIds);
     // Replays: SUBMITTED events published again after the restart with an eventId already seen —
     // records finished but not committed at the kill, recognised through sms.correlation.
-    const before = new Set(events().slice(0, eventsAtKill).filter((e) => e.status === 'SUBMITTED').map((e) => e.eventId));
+    const before = new Set(
+      events()
+        .slice(0, eventsAtKill)
+        .filter((e) => e.status === 'SUBMITTED')
+        .map((e) => e.eventId),
+    );
     const replayed = events()
       .slice(eventsAtKill)
       .filter((e) => e.status === 'SUBMITTED' && before.has(e.eventId)).length;
@@ -120,7 +130,12 @@ test('crash and graceful stop: SIGKILL mid-run loses nothing, duplicates ≤ ses
     assert.equal(unsent(termIds), 0, 'term phase: every planned segment accepted');
     assert.equal(termDuplicates, 0, 'zero duplicates after a graceful stop');
     const termDigests = new Set(termIds.flatMap((id) => plans.get(id)!.digests));
-    const termMessageIds = new Set(sim.acceptedSubmits().filter((a) => termDigests.has(a.digest)).map((a) => a.messageId));
+    const termMessageIds = new Set(
+      sim
+        .acceptedSubmits()
+        .filter((a) => termDigests.has(a.digest))
+        .map((a) => a.messageId),
+    );
     const uncorrelated = events().filter((e) => e.id.startsWith('unknown:') && termMessageIds.has(e.messageId ?? ''));
     assert.equal(uncorrelated.length, 0, 'every receipt of the SIGTERM phase correlated');
 

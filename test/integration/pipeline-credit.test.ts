@@ -44,15 +44,34 @@ test('credit exhausted (0x103) pauses intake: no record is REJECTED, /readyz and
     const clearedAt = Date.now();
     await waitUntil(() => fx.app.readiness().checks['account'] === true, 10000, 'account gate open again');
     const resumeMs = Date.now() - clearedAt;
-    await waitUntil(() => summarised(delivery.records.map((r) => r.value), ids).done === ids.length, 60000, 'every record summarised');
+    await waitUntil(
+      () =>
+        summarised(
+          delivery.records.map((r) => r.value),
+          ids,
+        ).done === ids.length,
+      60000,
+      'every record summarised',
+    );
     const events = delivery.records.map((r) => r.value);
-    t.diagnostic(`paused ${PAUSE_MS} ms: ${submitsDuringPause} probe submits; gate reopened ${resumeMs} ms after the credit returned; ${fx.sim.stats().rejectedSubmits} refused`);
+    t.diagnostic(
+      `paused ${PAUSE_MS} ms: ${submitsDuringPause} probe submits; gate reopened ${resumeMs} ms after the credit returned; ${fx.sim.stats().rejectedSubmits} refused`,
+    );
     assert.equal(events.filter((e) => e.status === 'REJECTED').length, 0, 'no REJECTED event at all');
     for (const id of ids) {
       const es = events.filter((e) => e.id === id);
-      assert.ok(es.some((e) => e.source === 'SUBMIT' && e.status === 'SUBMITTED'), `${id}: SUBMITTED`);
-      assert.ok(es.some((e) => e.source === 'RECEIPT' && e.status === 'DELIVERED'), `${id}: delivered`);
-      assert.ok(es.some((e) => e.source === 'SUMMARY' && e.status === 'DELIVERED'), `${id}: summary DELIVERED`);
+      assert.ok(
+        es.some((e) => e.source === 'SUBMIT' && e.status === 'SUBMITTED'),
+        `${id}: SUBMITTED`,
+      );
+      assert.ok(
+        es.some((e) => e.source === 'RECEIPT' && e.status === 'DELIVERED'),
+        `${id}: delivered`,
+      );
+      assert.ok(
+        es.some((e) => e.source === 'SUMMARY' && e.status === 'DELIVERED'),
+        `${id}: summary DELIVERED`,
+      );
     }
   } finally {
     await delivery.stop();

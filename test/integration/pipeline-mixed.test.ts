@@ -1,15 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
-import {
-  collectDelivery,
-  committedVsEnd,
-  outbound,
-  produce,
-  readDlq,
-  startPipeline,
-  waitUntil,
-} from '../helpers/pipeline.js';
+import { collectDelivery, committedVsEnd, outbound, produce, readDlq, startPipeline, waitUntil } from '../helpers/pipeline.js';
 import { acceptedByDigest, byRequest, distinct, planned, summarised, type PlannedRequest } from '../helpers/oracle.js';
 
 /*
@@ -100,7 +92,7 @@ test('mixed load: every valid record is SUBMITTED + receipt per segment + SUMMAR
       }
       records.push({ key: `k${i % KEYS}`, value });
       if (i % 250 === 125) {
-        const [code, bytes] = poison[(i / 250) % poison.length | 0]!;
+        const [code, bytes] = poison[((i / 250) % poison.length) | 0]!;
         const key = `poison-${i}`;
         poisonExpected.set(key, code);
         records.push({ key, value: bytes });
@@ -111,13 +103,25 @@ test('mixed load: every valid record is SUBMITTED + receipt per segment + SUMMAR
     await produce(fx.stack, fx.topics.outbound, fx.codec, records);
 
     const allIds = [...plans.keys(), ...invalid];
-    await waitUntil(() => summarised(delivery.records.map((r) => r.value), allIds).done === allIds.length, 90000, 'a SUMMARY for every request');
+    await waitUntil(
+      () =>
+        summarised(
+          delivery.records.map((r) => r.value),
+          allIds,
+        ).done === allIds.length,
+      90000,
+      'a SUMMARY for every request',
+    );
     const elapsedMs = Date.now() - t0;
     const dlq = await readDlq(fx, (rs) => rs.length >= poisonExpected.size, 30000);
-    await waitUntil(async () => {
-      const { committed, end } = await committedVsEnd(fx);
-      return committed === end;
-    }, 30000, 'offsets committed to the end');
+    await waitUntil(
+      async () => {
+        const { committed, end } = await committedVsEnd(fx);
+        return committed === end;
+      },
+      30000,
+      'offsets committed to the end',
+    );
 
     const events = distinct(delivery.records.map((r) => r.value));
     const perRequest = byRequest(events);
@@ -129,12 +133,28 @@ test('mixed load: every valid record is SUBMITTED + receipt per segment + SUMMAR
       const receipts = es.filter((e) => e.source === 'RECEIPT');
       const summaries = es.filter((e) => e.source === 'SUMMARY');
       if (submitted.length !== n) t.diagnostic(`${id}: ${JSON.stringify(es.map((e) => [e.source, e.status, e.segment, e.errorCategory, e.errorDescription]))}`);
-      assert.deepEqual(submitted.map((e) => e.segment).sort((a, b) => a - b), range(n), `${id}: one SUBMITTED per segment`);
-      assert.deepEqual(receipts.map((e) => e.segment).sort((a, b) => a - b), range(n), `${id}: one receipt per segment`);
+      assert.deepEqual(
+        submitted.map((e) => e.segment).sort((a, b) => a - b),
+        range(n),
+        `${id}: one SUBMITTED per segment`,
+      );
+      assert.deepEqual(
+        receipts.map((e) => e.segment).sort((a, b) => a - b),
+        range(n),
+        `${id}: one receipt per segment`,
+      );
       assert.equal(summaries.length, 1, `${id}: one SUMMARY`);
-      for (const r of receipts) checkReceipt(r, kind, submitted.find((s) => s.segment === r.segment)!);
+      for (const r of receipts)
+        checkReceipt(
+          r,
+          kind,
+          submitted.find((s) => s.segment === r.segment)!,
+        );
       assert.equal(summaries[0]!.status, kind === 'failing' ? 'UNDELIVERED' : 'DELIVERED', `${id}: summary`);
-      assert.ok(es.every((e) => e.segments === n), `${id}: segments=${n} on every event`);
+      assert.ok(
+        es.every((e) => e.segments === n),
+        `${id}: segments=${n} on every event`,
+      );
     }
     for (const id of invalid) {
       const es = perRequest.get(id) ?? [];

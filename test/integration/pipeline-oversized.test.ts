@@ -3,21 +3,27 @@ import { test } from 'node:test';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { CONNECTOR_HEADERS, DLQ_HEADERS } from '../../src/kafka/sinks.js';
 import { ECHO_KEY, shortenId } from '../../src/pipeline/request-bounds.js';
-import {
-  committedVsEnd, outbound, produce, readDlq, readTopic, startPipeline, waitUntil, type PipelineFixture, type ReadRecord,
-} from '../helpers/pipeline.js';
+import { committedVsEnd, outbound, produce, readDlq, readTopic, startPipeline, waitUntil, type PipelineFixture, type ReadRecord } from '../helpers/pipeline.js';
 
-async function readEvents(fx: PipelineFixture, done: (rs: ReadRecord<SmsDeliveryEvent>[]) => boolean, timeoutMs = 60_000): Promise<ReadRecord<SmsDeliveryEvent>[]> {
+async function readEvents(
+  fx: PipelineFixture,
+  done: (rs: ReadRecord<SmsDeliveryEvent>[]) => boolean,
+  timeoutMs = 60_000,
+): Promise<ReadRecord<SmsDeliveryEvent>[]> {
   return readTopic(fx.stack, fx.topics.delivery, async (v) => (await fx.codec.decodeRaw(v)) as unknown as SmsDeliveryEvent, done, timeoutMs);
 }
 
 const summaries = (rs: ReadRecord<SmsDeliveryEvent>[]) => new Map(rs.filter((r) => r.value.source === 'SUMMARY').map((r) => [r.value.id, r]));
 
 async function offsetsReachTheEnd(fx: PipelineFixture): Promise<void> {
-  await waitUntil(async () => {
-    const { committed, end } = await committedVsEnd(fx);
-    return committed === end;
-  }, 30_000, 'offsets committed to the end');
+  await waitUntil(
+    async () => {
+      const { committed, end } = await committedVsEnd(fx);
+      return committed === end;
+    },
+    30_000,
+    'offsets committed to the end',
+  );
 }
 
 test('events Kafka refuses (delivery topic max.message.bytes 2 KB) go to the DLQ named MESSAGE_TOO_LARGE and are written shrunk; the good events around them are acknowledged and nothing stalls', async () => {
@@ -27,10 +33,15 @@ test('events Kafka refuses (delivery topic max.message.bytes 2 KB) go to the DLQ
     const big = new Set(ids.filter((_, i) => i % 6 === 3));
     // 3,000 bytes of metadata: within REQUEST_MAX_METADATA_BYTES, so the request is valid — but every
     // event echoing it is over the topic's 2 KB.
-    await produce(fx.stack, fx.topics.outbound, fx.codec, ids.map((id) => ({
-      key: `k-${id}`,
-      value: outbound(id, big.has(id) ? { metadata: { blob: 'b'.repeat(3000) } } : {}),
-    })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      ids.map((id) => ({
+        key: `k-${id}`,
+        value: outbound(id, big.has(id) ? { metadata: { blob: 'b'.repeat(3000) } } : {}),
+      })),
+    );
     const records = await readEvents(fx, (rs) => summaries(rs).size === ids.length);
     const byId = summaries(records);
     for (const id of ids) {
@@ -56,7 +67,10 @@ test('events Kafka refuses (delivery topic max.message.bytes 2 KB) go to the DLQ
         assert.equal(full.metadata['blob']?.length, 3000, 'the DLQ copy is the whole event');
       }
     }
-    assert.ok(dlq.every((r) => big.has(r.key ?? '')), 'only the oversized requests were dead-lettered');
+    assert.ok(
+      dlq.every((r) => big.has(r.key ?? '')),
+      'only the oversized requests were dead-lettered',
+    );
     await offsetsReachTheEnd(fx);
     assert.equal(fx.app.readiness().checks['producer'], true, 'the producer is healthy again');
     const refused = await fx.app.metrics.registry.getSingleMetricAsString('sms_connector_publish_refused_total');
@@ -90,20 +104,31 @@ test('a ~400 KB request (huge id, huge metadata) ends REJECTED VALIDATION with t
     for (const id of good) assert.equal(byId.get(id)?.value.status, 'DELIVERED', `${id} delivered`);
 
     const rejected = records.filter((r) => r.value.id === shortId);
-    assert.deepEqual(rejected.map((r) => `${r.value.source}/${r.value.status}/${r.value.errorCategory}`), ['CONNECTOR/REJECTED/VALIDATION', 'SUMMARY/REJECTED/VALIDATION']);
+    assert.deepEqual(
+      rejected.map((r) => `${r.value.source}/${r.value.status}/${r.value.errorCategory}`),
+      ['CONNECTOR/REJECTED/VALIDATION', 'SUMMARY/REJECTED/VALIDATION'],
+    );
     const event = rejected[0]!.value;
     assert.equal(event.errorDescription, 'id: 200005 characters; at most 256 allowed (REQUEST_MAX_ID_CHARS)');
     assert.equal(event.id.length, 256);
     assert.equal(rejected[0]!.key, shortId, 'keyed by the shortened id');
     assert.equal(event.metadata[ECHO_KEY.shortened], 'id,metadata');
-    assert.match(event.metadata[ECHO_KEY.record] ?? '', new RegExp(`^${fx.topics.outbound.replace(/\./g, '\\.')}/\\d+/5$`), 'the Kafka coordinates of the request');
+    assert.match(
+      event.metadata[ECHO_KEY.record] ?? '',
+      new RegExp(`^${fx.topics.outbound.replace(/\./g, '\\.')}/\\d+/5$`),
+      'the Kafka coordinates of the request',
+    );
     assert.ok(Object.keys(event.metadata).length <= 66, 'metadata within its bounds (+ the two echo entries)');
 
     assert.match(byId.get('many-meta')?.value.errorDescription ?? '', /^metadata: 65 entries; at most 64 allowed/);
     assert.match(byId.get('long-text')?.value.errorDescription ?? '', /^text: text has 300000 characters; at most 1600 fit/);
     await offsetsReachTheEnd(fx);
     const dlq = await readDlq(fx, (rs) => rs.length > 0, 30_000);
-    assert.deepEqual(dlq.map((r) => r.key), ['near-limit-poison'], 'only the poison record was dead-lettered; no event was refused');
+    assert.deepEqual(
+      dlq.map((r) => r.key),
+      ['near-limit-poison'],
+      'only the poison record was dead-lettered; no event was refused',
+    );
     assert.equal(dlq[0]!.value, null);
     assert.match(dlq[0]!.headers[CONNECTOR_HEADERS.valueOmitted] ?? '', /^999991 bytes, over KAFKA_MAX_RECORD_BYTES \(1000000\)$/);
     // The coordinates of the original, to read it there: the only record under its key, so offset 0.

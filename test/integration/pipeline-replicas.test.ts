@@ -31,7 +31,12 @@ test('replicas: with 1 → 2 → 3 instances (trx:4 each, SMPP_ACCOUNT_MAX_BINDS
     });
     chunkNo += 1;
     for (const v of values) plans.set(v.id, planned(v)!);
-    await produce(fx.stack, fx.topics.outbound, fx.codec, values.map((v, i) => ({ key: `k${i % 60}`, value: v })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      values.map((v, i) => ({ key: `k${i % 60}`, value: v })),
+    );
   };
   try {
     await waitUntil(() => binds() === CAP, 20000, 'the first instance holds all 4 binds');
@@ -52,11 +57,23 @@ test('replicas: with 1 → 2 → 3 instances (trx:4 each, SMPP_ACCOUNT_MAX_BINDS
     await produceChunk();
 
     const ids = [...plans.keys()];
-    await waitUntil(() => summarised(delivery.records.map((r) => r.value), ids).done === ids.length, 90000, 'every record summarised');
-    await waitUntil(async () => {
-      const { committed, end } = await committedVsEnd(fx);
-      return committed === end;
-    }, 30000, 'offsets committed to the end');
+    await waitUntil(
+      () =>
+        summarised(
+          delivery.records.map((r) => r.value),
+          ids,
+        ).done === ids.length,
+      90000,
+      'every record summarised',
+    );
+    await waitUntil(
+      async () => {
+        const { committed, end } = await committedVsEnd(fx);
+        return committed === end;
+      },
+      30000,
+      'offsets committed to the end',
+    );
     const stats = fx.sim.stats();
     const accepted = acceptedByDigest(fx.sim.acceptedSubmits());
     const duplicates = [...accepted.values()].reduce((n, c) => n + c - 1, 0);
@@ -66,7 +83,11 @@ test('replicas: with 1 → 2 → 3 instances (trx:4 each, SMPP_ACCOUNT_MAX_BINDS
         `bind attempts ${stats.bindAttempts}, refused ${JSON.stringify(stats.bindsRefused)}; duplicates ${duplicates}`,
     );
     assert.ok((stats.maxConcurrentBindsBySystemId['test'] ?? 0) <= CAP, `binds peaked at ${stats.maxConcurrentBindsBySystemId['test']} > ${CAP}`);
-    assert.equal(slots.reduce((a, b) => a + b, 0), CAP, 'the slots of the three instances add up to the cap');
+    assert.equal(
+      slots.reduce((a, b) => a + b, 0),
+      CAP,
+      'the slots of the three instances add up to the cap',
+    );
     assert.equal(unsent, 0, 'every record submitted');
     assert.equal(duplicates, 0, 'rebalances drained in time: no duplicates');
   } finally {

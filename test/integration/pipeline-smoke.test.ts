@@ -15,10 +15,14 @@ test('a valid request gets SUBMITTED, a DELIVERED receipt and a DELIVERED summar
     assert.ok(receipt.doneAt !== null);
     assert.equal(receipt.to, '393471234567');
     assert.deepEqual(receipt.metadata, { test: 'yes' });
-    await waitUntil(async () => {
-      const { committed, end } = await committedVsEnd(fx);
-      return committed === end;
-    }, 20000, 'offsets committed to the end');
+    await waitUntil(
+      async () => {
+        const { committed, end } = await committedVsEnd(fx);
+        return committed === end;
+      },
+      20000,
+      'offsets committed to the end',
+    );
   } finally {
     await fx.stop();
   }

@@ -24,12 +24,58 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { id: 'sender-not-allowed', prefix: '39300000010', status: 0x402, hex: '0x402', category: 'SENDER', description: /^Sender ID not allowed/, attempts: 1, summary: 'REJECTED' },
-  { id: 'bad-destination', prefix: '39300000020', status: 0x0b, hex: '0x0B', category: 'DESTINATION', description: /^Invalid destination address/, attempts: 1, summary: 'REJECTED' },
-  { id: 'text-decoding', prefix: '39300000030', status: 0x45, hex: '0x45', category: 'ENCODING', description: /^Text decoding failed/, attempts: 2, summary: 'REJECTED' },
-  { id: 'bad-schedule', prefix: '39300000040', status: 0x61, hex: '0x61', category: 'SCHEDULE', description: /^Invalid scheduled delivery time/, attempts: 1, summary: 'REJECTED' },
+  {
+    id: 'sender-not-allowed',
+    prefix: '39300000010',
+    status: 0x402,
+    hex: '0x402',
+    category: 'SENDER',
+    description: /^Sender ID not allowed/,
+    attempts: 1,
+    summary: 'REJECTED',
+  },
+  {
+    id: 'bad-destination',
+    prefix: '39300000020',
+    status: 0x0b,
+    hex: '0x0B',
+    category: 'DESTINATION',
+    description: /^Invalid destination address/,
+    attempts: 1,
+    summary: 'REJECTED',
+  },
+  {
+    id: 'text-decoding',
+    prefix: '39300000030',
+    status: 0x45,
+    hex: '0x45',
+    category: 'ENCODING',
+    description: /^Text decoding failed/,
+    attempts: 2,
+    summary: 'REJECTED',
+  },
+  {
+    id: 'bad-schedule',
+    prefix: '39300000040',
+    status: 0x61,
+    hex: '0x61',
+    category: 'SCHEDULE',
+    description: /^Invalid scheduled delivery time/,
+    attempts: 1,
+    summary: 'REJECTED',
+  },
   // validUntil 30 s ahead, and the SMSC says it is already past: its clock is ahead of ours.
-  { id: 'expiry-near', prefix: '39300000050', status: 0x62, hex: '0x62', category: 'VALIDITY', description: /./, attempts: 1, validForMs: 30_000, summary: 'EXPIRED' },
+  {
+    id: 'expiry-near',
+    prefix: '39300000050',
+    status: 0x62,
+    hex: '0x62',
+    category: 'VALIDITY',
+    description: /./,
+    attempts: 1,
+    validForMs: 30_000,
+    summary: 'EXPIRED',
+  },
 ];
 
 test('submit errors: each provider code ends with its category and wording, retried only as the table says', async () => {
@@ -70,7 +116,11 @@ test('submit errors: each provider code ends with its category and wording, retr
       assert.equal(summary?.errorCategory, c.category, `${c.id}: the summary keeps the category`);
     }
     const received = fx.sim.stats().submitsReceived;
-    assert.equal(received, CASES.reduce((n, c) => n + c.attempts, 0), 'the SMSC saw each attempt once, no more');
+    assert.equal(
+      received,
+      CASES.reduce((n, c) => n + c.attempts, 0),
+      'the SMSC saw each attempt once, no more',
+    );
   } finally {
     await delivery.stop();
     await fx.stop();
@@ -85,10 +135,20 @@ test('0x04: the SMSC forgets every bind mid-run; sessions rebind and every reque
     const first = ids.slice(0, 20);
     const rest = ids.slice(20);
     const events = (): SmsDeliveryEvent[] => distinct(delivery.records.map((r) => r.value));
-    await produce(fx.stack, fx.topics.outbound, fx.codec, first.map((id) => ({ key: id, value: outbound(id, { to: `+39347${id.slice(3).padStart(7, '0')}` }) })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      first.map((id) => ({ key: id, value: outbound(id, { to: `+39347${id.slice(3).padStart(7, '0')}` }) })),
+    );
     await waitUntil(() => summarised(events(), first).done === first.length, 30_000, 'first half delivered');
     fx.sim.forgetBinds();
-    await produce(fx.stack, fx.topics.outbound, fx.codec, rest.map((id) => ({ key: id, value: outbound(id, { to: `+39347${id.slice(3).padStart(7, '0')}` }) })));
+    await produce(
+      fx.stack,
+      fx.topics.outbound,
+      fx.codec,
+      rest.map((id) => ({ key: id, value: outbound(id, { to: `+39347${id.slice(3).padStart(7, '0')}` }) })),
+    );
     await waitUntil(() => summarised(events(), ids).done === ids.length, 60_000, 'every request summarised after the SMSC forgot its binds');
     const perRequest = byRequest(events());
     for (const id of ids) assert.equal(perRequest.get(id)?.find((e) => e.source === 'SUMMARY')?.status, 'DELIVERED', id);

@@ -24,7 +24,24 @@ function clientCertificate(dir: string): { cert: string; key: string } {
   const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', file('client.key'), '-out', file('client.csr'), '-subj', '/CN=sms-connector']);
   writeFileSync(file('client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
-  openssl(['x509', '-req', '-sha256', '-days', '1', '-in', file('client.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('client.pem'), '-extfile', file('client.ext')]);
+  openssl([
+    'x509',
+    '-req',
+    '-sha256',
+    '-days',
+    '1',
+    '-in',
+    file('client.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('client.pem'),
+    '-extfile',
+    file('client.ext'),
+  ]);
   return { cert: file('client.pem'), key: file('client.key') };
 }
 
@@ -58,7 +75,12 @@ test('registry over mutual TLS: our CA and client certificate files make it work
     const url = `https://127.0.0.1:${front.port}${registry.pathname}`;
     const base = { SCHEMA_REGISTRY_URL: url, TOPIC_OUTBOUND: topics.outbound, TOPIC_DELIVERY: topics.delivery };
 
-    const config = loadClientConfig({ ...base, SCHEMA_REGISTRY_CA_FILE: tls.caFile, SCHEMA_REGISTRY_CERT_FILE: client.cert, SCHEMA_REGISTRY_KEY_FILE: client.key });
+    const config = loadClientConfig({
+      ...base,
+      SCHEMA_REGISTRY_CA_FILE: tls.caFile,
+      SCHEMA_REGISTRY_CERT_FILE: client.cert,
+      SCHEMA_REGISTRY_KEY_FILE: client.key,
+    });
     const codec = new AvroCodec(config.registry, { outbound: topics.outbound, delivery: topics.delivery, inbound: null });
     await codec.registerContracts();
     const request = outbound('tls-1');
@@ -71,9 +93,15 @@ test('registry over mutual TLS: our CA and client certificate files make it work
 
     const seenBefore = front.seen();
     const noCert = loadClientConfig({ ...base, SCHEMA_REGISTRY_CA_FILE: tls.caFile });
-    await assert.rejects(new AvroCodec(noCert.registry, { outbound: topics.outbound, delivery: topics.delivery, inbound: null }).registerContracts(), 'without the client certificate');
+    await assert.rejects(
+      new AvroCodec(noCert.registry, { outbound: topics.outbound, delivery: topics.delivery, inbound: null }).registerContracts(),
+      'without the client certificate',
+    );
     const noCa = loadClientConfig({ ...base, SCHEMA_REGISTRY_CERT_FILE: client.cert, SCHEMA_REGISTRY_KEY_FILE: client.key });
-    await assert.rejects(new AvroCodec(noCa.registry, { outbound: topics.outbound, delivery: topics.delivery, inbound: null }).registerContracts(), 'without our CA');
+    await assert.rejects(
+      new AvroCodec(noCa.registry, { outbound: topics.outbound, delivery: topics.delivery, inbound: null }).registerContracts(),
+      'without our CA',
+    );
     assert.equal(front.seen(), seenBefore, 'no request got through without the files');
   } finally {
     front.server.closeAllConnections();

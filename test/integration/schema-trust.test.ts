@@ -53,10 +53,24 @@ async function registerForeignSchemas(registryUrl: string, outboundTopic: string
   const tag = randomUUID().slice(0, 8);
   return {
     // a pattern that backtracks for ever in a regex engine: never compiled, since never parsed
-    json: await register(registryUrl, `trust-${tag}-json-value`, JSON.stringify({ type: 'object', description: tag, properties: { to: { type: 'string', pattern: '^(a+)+$' } } }), 'JSON'),
-    protobuf: await register(registryUrl, `trust-${tag}-proto-value`, `syntax = "proto3";\nmessage Sms${tag.replace(/-/g, '')} { string to = 1; }\n`, 'PROTOBUF'),
+    json: await register(
+      registryUrl,
+      `trust-${tag}-json-value`,
+      JSON.stringify({ type: 'object', description: tag, properties: { to: { type: 'string', pattern: '^(a+)+$' } } }),
+      'JSON',
+    ),
+    protobuf: await register(
+      registryUrl,
+      `trust-${tag}-proto-value`,
+      `syntax = "proto3";\nmessage Sms${tag.replace(/-/g, '')} { string to = 1; }\n`,
+      'PROTOBUF',
+    ),
     unrelated: await register(registryUrl, `trust-${tag}-other-value`, evolvedOutbound(`other ${tag}`)),
-    bomb: await register(registryUrl, `trust-${tag}-bomb-value`, JSON.stringify({ type: 'array', items: { type: 'record', name: `Z${tag.replace(/-/g, '')}`, fields: [{ name: 'n', type: 'null' }] } })),
+    bomb: await register(
+      registryUrl,
+      `trust-${tag}-bomb-value`,
+      JSON.stringify({ type: 'array', items: { type: 'record', name: `Z${tag.replace(/-/g, '')}`, fields: [{ name: 'n', type: 'null' }] } }),
+    ),
     evolved: await register(registryUrl, valueSubject(outboundTopic), evolvedOutbound(`own ${tag}`)),
   };
 }
@@ -104,40 +118,51 @@ test('schema trust (codec, real registry): foreign types, bombs, unrelated subje
   assert.equal((await strict.decodeOutbound(big)).id, 'trust-big', 'under the default limit (256 KiB) it decodes');
 });
 
-test('schema trust (pipeline, SCHEMA_SUBJECT_STRICT=true): each foreign record → one DLQ record with its reason; good records delivered', { timeout: 60_000 }, async () => {
-  const fx = await startPipeline('trust-pipe', { env: { SCHEMA_SUBJECT_STRICT: 'true', OUTBOUND_MAX_RECORD_BYTES: '4096' } });
-  try {
-    const ids = await registerForeignSchemas(fx.stack.registryUrl, fx.topics.outbound);
-    const body = fx.codec.encodeOutbound(outbound('trust-body')).subarray(5);
-    const bad: Array<[string, Buffer]> = [
-      ['FOREIGN_SCHEMA_TYPE', withId(ids.json, body)],
-      ['FOREIGN_SCHEMA_TYPE', withId(ids.protobuf, body)],
-      ['FOREIGN_SUBJECT', withId(ids.unrelated, Buffer.concat([body, Buffer.from([0])]))],
-      // strict: another subject's Avro schema is refused before it is parsed, the bomb included
-      ['FOREIGN_SUBJECT', withId(ids.bomb, Buffer.from([0xfe, 0xff, 0xff, 0x07, 0]))],
-      ['RECORD_TOO_LARGE', fx.codec.encodeOutbound(outbound('trust-big', { text: 'x'.repeat(5000) }))],
-    ];
-    const goodIds = Array.from({ length: 10 }, (_, i) => `trust-good-${i}`);
-    const records: Array<{ key: string | null; value: Buffer | ReturnType<typeof outbound> }> = [];
-    goodIds.forEach((id, i) => {
-      records.push({ key: `k${i % 3}`, value: outbound(id) });
-      const b = bad[i];
-      if (b) records.push({ key: `bad-${i}`, value: b[1] });
-    });
-    // the evolved version under our own subject is a good record too
-    records.push({ key: 'k0', value: withId(ids.evolved, Buffer.concat([fx.codec.encodeOutbound(outbound('trust-evolved')).subarray(5), Buffer.from([0])])) });
-    await produce(fx.stack, fx.topics.outbound, fx.codec, records);
+test(
+  'schema trust (pipeline, SCHEMA_SUBJECT_STRICT=true): each foreign record → one DLQ record with its reason; good records delivered',
+  { timeout: 60_000 },
+  async () => {
+    const fx = await startPipeline('trust-pipe', { env: { SCHEMA_SUBJECT_STRICT: 'true', OUTBOUND_MAX_RECORD_BYTES: '4096' } });
+    try {
+      const ids = await registerForeignSchemas(fx.stack.registryUrl, fx.topics.outbound);
+      const body = fx.codec.encodeOutbound(outbound('trust-body')).subarray(5);
+      const bad: Array<[string, Buffer]> = [
+        ['FOREIGN_SCHEMA_TYPE', withId(ids.json, body)],
+        ['FOREIGN_SCHEMA_TYPE', withId(ids.protobuf, body)],
+        ['FOREIGN_SUBJECT', withId(ids.unrelated, Buffer.concat([body, Buffer.from([0])]))],
+        // strict: another subject's Avro schema is refused before it is parsed, the bomb included
+        ['FOREIGN_SUBJECT', withId(ids.bomb, Buffer.from([0xfe, 0xff, 0xff, 0x07, 0]))],
+        ['RECORD_TOO_LARGE', fx.codec.encodeOutbound(outbound('trust-big', { text: 'x'.repeat(5000) }))],
+      ];
+      const goodIds = Array.from({ length: 10 }, (_, i) => `trust-good-${i}`);
+      const records: Array<{ key: string | null; value: Buffer | ReturnType<typeof outbound> }> = [];
+      goodIds.forEach((id, i) => {
+        records.push({ key: `k${i % 3}`, value: outbound(id) });
+        const b = bad[i];
+        if (b) records.push({ key: `bad-${i}`, value: b[1] });
+      });
+      // the evolved version under our own subject is a good record too
+      records.push({
+        key: 'k0',
+        value: withId(ids.evolved, Buffer.concat([fx.codec.encodeOutbound(outbound('trust-evolved')).subarray(5), Buffer.from([0])])),
+      });
+      await produce(fx.stack, fx.topics.outbound, fx.codec, records);
 
-    const expectDelivered = [...goodIds, 'trust-evolved'];
-    const events = await readDelivery(fx, (es) => expectDelivered.every((id) => es.some((e) => e.id === id && e.source === 'SUMMARY')), 40000);
-    const dlq = await readDlq(fx, (rs) => rs.length >= bad.length, 20000);
-    const reasons = dlq.map((r) => `${r.key}:${r.headers['__connect.errors.exception.class.name']}`).sort();
-    assert.deepEqual(reasons, bad.map(([code], i) => `bad-${i}:${code}`).sort(), 'one DLQ record per foreign record, with its reason');
-    for (const id of expectDelivered) assert.ok(events.some((e) => e.id === id && e.source === 'SUMMARY'), `${id} delivered`);
-  } finally {
-    await fx.stop();
-  }
-});
+      const expectDelivered = [...goodIds, 'trust-evolved'];
+      const events = await readDelivery(fx, (es) => expectDelivered.every((id) => es.some((e) => e.id === id && e.source === 'SUMMARY')), 40000);
+      const dlq = await readDlq(fx, (rs) => rs.length >= bad.length, 20000);
+      const reasons = dlq.map((r) => `${r.key}:${r.headers['__connect.errors.exception.class.name']}`).sort();
+      assert.deepEqual(reasons, bad.map(([code], i) => `bad-${i}:${code}`).sort(), 'one DLQ record per foreign record, with its reason');
+      for (const id of expectDelivered)
+        assert.ok(
+          events.some((e) => e.id === id && e.source === 'SUMMARY'),
+          `${id} delivered`,
+        );
+    } finally {
+      await fx.stop();
+    }
+  },
+);
 
 test('registry calls have a deadline and garbage answers are outages: registration and lookups through a misbehaving proxy', { timeout: 60_000 }, async () => {
   const { registryUrl } = await testStack();

@@ -71,7 +71,7 @@ describe('SMPP bind', () => {
     await pool.close();
   });
 
-  it('a concatenated message stays on the session of its first segment when the key\'s own session binds in between (F15)', async () => {
+  it("a concatenated message stays on the session of its first segment when the key's own session binds in between (F15)", async () => {
     // Three binds held elsewhere leave the account (cap 4) one: the pool's second session is
     // refused (0x05) until one of them goes, as after a restart where sessions bind one by one.
     const holders = [0, 1, 2].map((i) => new SmppSession(fastSessionOptions(sim.plainPort as number, { sessionId: `holder-${i}` })));
@@ -95,7 +95,7 @@ describe('SMPP bind', () => {
       assert.equal(first.sessionId, ready.id);
       assert.equal(affinity.sessionId, ready.id);
       await holders[0]!.close();
-      await waitFor(() => pool.boundCount() === 2, 5_000, 'the key\'s own session bound');
+      await waitFor(() => pool.boundCount() === 2, 5_000, "the key's own session bound");
       assert.equal(pool.sessionForKey(key), waiting, 'a new message of the key goes to its own session again');
       const second = await port.submit(key, gsmSubmit('393471234567', 'part 2'), signal, undefined, affinity);
       assert.equal(second.sessionId, ready.id, 'the second segment follows the first');
@@ -111,9 +111,7 @@ describe('SMPP bind', () => {
   });
 
   it('TLS bind works with the CA from a file and verification on', async () => {
-    const session = new SmppSession(
-      fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile), tlsServername: 'localhost' }),
-    );
+    const session = new SmppSession(fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile), tlsServername: 'localhost' }));
     session.start();
     await waitFor(() => session.state === 'bound', 3_000, 'TLS bound');
     await session.close();
@@ -127,7 +125,9 @@ describe('SMPP bind', () => {
     process.on('warning', onWarning);
     try {
       // As the app passes it: SMPP_TLS_SERVERNAME defaults to SMPP_HOST, here an IP.
-      const session = new SmppSession(fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile), tlsServername: '127.0.0.1' }));
+      const session = new SmppSession(
+        fastSessionOptions(sim.tlsPort as number, { tls: true, ca: readFileSync(tlsMaterial.caFile), tlsServername: '127.0.0.1' }),
+      );
       session.start();
       await waitFor(() => session.state === 'bound', 3_000, 'TLS bound by IP');
       await session.close();
@@ -135,7 +135,10 @@ describe('SMPP bind', () => {
     } finally {
       process.off('warning', onWarning);
     }
-    assert.deepEqual(warnings.filter((w) => /ServerName|SNI/i.test(w)), []);
+    assert.deepEqual(
+      warnings.filter((w) => /ServerName|SNI/i.test(w)),
+      [],
+    );
   });
 
   it('TLS with the wrong CA fails certificate verification and never binds', async () => {

@@ -45,7 +45,10 @@ describe('SMPP faults', () => {
         // elapsedMs is wall-clock (Date.now) while the timer runs on the monotonic clock: the two
         // round differently, so a timer that waited its full 600 ms can read 599 (seen in CI).
         const clockSlackMs = 2;
-        assert.ok(result.kind === 'ambiguous' && result.elapsedMs >= timeoutMs - clockSlackMs && result.elapsedMs < 2 * timeoutMs, `elapsed ${JSON.stringify(result)}`);
+        assert.ok(
+          result.kind === 'ambiguous' && result.elapsedMs >= timeoutMs - clockSlackMs && result.elapsedMs < 2 * timeoutMs,
+          `elapsed ${JSON.stringify(result)}`,
+        );
       }
       assert.equal(session.libraryPendingCallbacks(), 0, 'node-smpp callback entries deleted');
       assert.equal(session.stats().inFlight, 0);

@@ -25,7 +25,9 @@ test('a command_length below 16 or over the limit replaces the session within 1 
   const replacedAfterMs: Record<string, number> = {};
   try {
     for (const length of lengths) {
-      const session = new SmppSession(fastSessionOptions(smsc.port, { enquireLinkMs: 5_000, enquireLinkTimeoutMs: 5_000, reconnectMinMs: 20, reconnectMaxMs: 50 }));
+      const session = new SmppSession(
+        fastSessionOptions(smsc.port, { enquireLinkMs: 5_000, enquireLinkTimeoutMs: 5_000, reconnectMinMs: 20, reconnectMaxMs: 50 }),
+      );
       try {
         session.start();
         await waitFor(() => session.state === 'bound' && smsc.bound() === 1, 3000, 'bound');
@@ -82,7 +84,9 @@ test('a deliver_sm with a 60 KB message_payload (and one of exactly 16,385 octet
     assert.equal(session.state, 'bound');
     const r = await session.submit(gsmSubmit('393471234567', 'after a 60 KB deliver_sm'));
     assert.ok(r.kind === 'response' && r.commandStatus === 0);
-    console.log(`BIG-DELIVER-SM ${JSON.stringify({ octets: [big.length, justOver.length], answered: smsc.counters.deliverSmRespsByStatus, reconnects: session.stats().reconnectsByReason })}`);
+    console.log(
+      `BIG-DELIVER-SM ${JSON.stringify({ octets: [big.length, justOver.length], answered: smsc.counters.deliverSmRespsByStatus, reconnects: session.stats().reconnectsByReason })}`,
+    );
   } finally {
     await session.close(100);
     await smsc.close();
@@ -97,7 +101,9 @@ test('a flood of 3,000 deliver_sm against slow receipt handling: never more than
   const smsc = await HostileSmsc.start();
   const cap = 50;
   const log = captureLogger('info');
-  const session = new SmppSession(fastSessionOptions(smsc.port, { maxUnansweredDeliverSm: cap, enquireLinkMs: 200, enquireLinkTimeoutMs: 200, logger: log.logger }));
+  const session = new SmppSession(
+    fastSessionOptions(smsc.port, { maxUnansweredDeliverSm: cap, enquireLinkMs: 200, enquireLinkTimeoutMs: 200, logger: log.logger }),
+  );
   let inHandler = 0;
   let peakInHandler = 0;
   let peakGauge = 0;
@@ -139,7 +145,9 @@ test('a flood of 3,000 deliver_sm against slow receipt handling: never more than
     clearInterval(slow);
     const r = await submit;
     const bp = session.deliverSmBackpressure();
-    console.log(`FLOOD ${JSON.stringify({ flood: FLOOD, cap, peakInHandler, peakGauge, ...bp, answered: smsc.counters.deliverSmRespsByStatus, reconnects: session.stats().reconnectsByReason, enquireLinks: smsc.counters.enquireLinks })}`);
+    console.log(
+      `FLOOD ${JSON.stringify({ flood: FLOOD, cap, peakInHandler, peakGauge, ...bp, answered: smsc.counters.deliverSmRespsByStatus, reconnects: session.stats().reconnectsByReason, enquireLinks: smsc.counters.enquireLinks })}`,
+    );
     assert.ok(peakInHandler <= cap, `peak ${peakInHandler} unanswered (cap ${cap})`);
     assert.ok(bp.peakUnanswered <= cap && peakGauge <= cap);
     assert.ok(bp.readPauses >= 2, 'reading paused more than once');
@@ -195,7 +203,12 @@ test('a bind refused with 0x02 logs what it usually means — the SMPP 3.4 limit
   try {
     session.start();
     await waitFor(() => session.state === 'not-ready', 3000, 'not ready after the refusal');
-    assert.equal(log.count(/SMPP bind refused 0x02: ESME_RINVCMDLEN.*system_id at most 15 characters, password at most 8.*here password is 13 characters \(SMPP 3\.4 allows 8\)/), 1);
+    assert.equal(
+      log.count(
+        /SMPP bind refused 0x02: ESME_RINVCMDLEN.*system_id at most 15 characters, password at most 8.*here password is 13 characters \(SMPP 3\.4 allows 8\)/,
+      ),
+      1,
+    );
     assert.equal(log.count(/longer-than-8/), 0, 'the password itself is never logged');
     assert.match(session.lastError() ?? '', /password is 13 characters/);
     assert.equal(smsc.counters.connections, 1, 'no tight reconnect loop');

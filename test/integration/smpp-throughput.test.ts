@@ -72,7 +72,9 @@ describe('SMPP throughput and pacing', () => {
       const sessions = pool.sessions();
       const total = 150;
       const results = await Promise.all(
-        Array.from({ length: total }, (_, i) => submitUntilAccepted(sessions[i % sessions.length]!, gsmSubmit(`4477${String(i).padStart(8, '0')}`, `storm ${i}`))),
+        Array.from({ length: total }, (_, i) =>
+          submitUntilAccepted(sessions[i % sessions.length]!, gsmSubmit(`4477${String(i).padStart(8, '0')}`, `storm ${i}`)),
+        ),
       );
       for (const { result } of results) assert.equal(result.kind === 'response' && result.commandStatus, 0);
       const stats = sim.stats();
@@ -80,7 +82,9 @@ describe('SMPP throughput and pacing', () => {
       // How far each pace dropped is the pacer's unit tests' business; here: every session saw
       // throttling and reacted (a session recovers after 2 s without 0x58, so its rate *now* may be back).
       const slowedDown = sessions.filter((s) => s.stats().throttled > 0 && s.currentRate() <= 98).length;
-      console.log(`0x58 storm: simulator throttled ${stats.throttled - base.throttled}, client counted ${clientThrottled}, rates now ${sessions.map((s) => s.currentRate()).join(', ')}`);
+      console.log(
+        `0x58 storm: simulator throttled ${stats.throttled - base.throttled}, client counted ${clientThrottled}, rates now ${sessions.map((s) => s.currentRate()).join(', ')}`,
+      );
       assert.equal(stats.acceptedSubmits - base.acceptedSubmits, total);
       assert.equal(clientThrottled, stats.throttled - base.throttled, 'the throttled counter equals the SMSC count');
       assert.ok(clientThrottled > 0);

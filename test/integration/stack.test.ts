@@ -83,10 +83,7 @@ test('registry: ccompat register (BACKWARD), encode/decode, latest id, get by id
   const registry = new SchemaRegistry({ host: registryUrl });
   const subject = uniqueSubject('stack-registry');
 
-  const { id } = await registry.register(
-    { type: SchemaType.AVRO, schema: JSON.stringify(schemaV1) },
-    { subject, compatibility: COMPATIBILITY.BACKWARD },
-  );
+  const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schemaV1) }, { subject, compatibility: COMPATIBILITY.BACKWARD });
   assert.ok(Number.isInteger(id) && id > 0);
 
   const cfg = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`);
@@ -95,18 +92,13 @@ test('registry: ccompat register (BACKWARD), encode/decode, latest id, get by id
 
   // a backward-compatible change (new field with a default) is accepted ...
   const v2 = { ...schemaV1, fields: [...schemaV1.fields, { name: 'note', type: ['null', 'string'], default: null }] };
-  const { id: id2 } = await registry.register(
-    { type: SchemaType.AVRO, schema: JSON.stringify(v2) },
-    { subject, compatibility: COMPATIBILITY.BACKWARD },
-  );
+  const { id: id2 } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject, compatibility: COMPATIBILITY.BACKWARD });
   assert.notEqual(id2, id);
   assert.equal(await registry.getLatestSchemaId(subject), id2);
 
   // ... an incompatible one (new field without default) is refused by the registry
   const bad = { ...schemaV1, fields: [...schemaV1.fields, { name: 'required', type: 'int' }] };
-  await assert.rejects(
-    registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(bad) }, { subject, compatibility: COMPATIBILITY.BACKWARD }),
-  );
+  await assert.rejects(registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(bad) }, { subject, compatibility: COMPATIBILITY.BACKWARD }));
 
   const payload = { id: 'abc', n: 42 };
   const wire = await registry.encode(id, payload);
@@ -133,10 +125,7 @@ test('registry keeps schemas across its own restart (file-backed storage)', { ti
     const info = await startRegistry(opts);
     const registry = new SchemaRegistry({ host: info.registryUrl });
     const subject = uniqueSubject('stack-restart');
-    const { id } = await registry.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify(schemaV1) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schemaV1) }, { subject, compatibility: COMPATIBILITY.BACKWARD });
 
     await stopRegistry(opts);
     assert.equal((await stackStatus(opts)).registry, 'down');

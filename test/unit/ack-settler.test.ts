@@ -145,7 +145,10 @@ test('ack settler: the last batch of a burst is committed once the interval has 
   settler.settle(0, Promise.resolve(), async () => void commits.push({ batch: 2, at: Date.now() - started }));
   // not `settled`: waiting for the partition would send the commit at once
   while (commits.length < 2 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(commits.map((c) => c.batch), [1, 2]);
+  assert.deepEqual(
+    commits.map((c) => c.batch),
+    [1, 2],
+  );
   assert.ok(commits[1]!.at >= 140, `batch 2 waited out the interval (${commits[1]!.at} ms)`);
   assert.ok(commits[1]!.at < 150 * 2 + 1000, `and not much longer (${commits[1]!.at} ms)`);
 });

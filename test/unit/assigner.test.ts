@@ -2,14 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { AssignerProtocol, type Cluster, type Consumer, type GroupDescription, type Logger, type PartitionMetadata } from 'kafkajs';
-import {
-  ASSIGNER_NAME,
-  createBindSlotAssigner,
-  decodeBindSlots,
-  fetchOwnBindSlots,
-  planAssignment,
-  type PlanMember,
-} from '../../src/kafka/assigner.js';
+import { ASSIGNER_NAME, createBindSlotAssigner, decodeBindSlots, fetchOwnBindSlots, planAssignment, type PlanMember } from '../../src/kafka/assigner.js';
 import { canReceive, canSubmit } from '../../src/smpp/session/bind.js';
 import { modesForSlots, sessionTotal, type SessionSpecEntry } from '../../src/smpp/protocol/pool-spec.js';
 import type { BindMode } from '../../src/smpp/protocol/types.js';
@@ -20,10 +13,7 @@ const memberArb = fc.record({
   cap: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.constant(Number.POSITIVE_INFINITY)),
 });
 const membersArb = fc.uniqueArray(memberArb, { selector: (m) => m.memberId, maxLength: 8 });
-const partitionsArb = fc.dictionary(
-  fc.constantFrom('sms.outbound', 'other', 'a'),
-  fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 30 }),
-);
+const partitionsArb = fc.dictionary(fc.constantFrom('sms.outbound', 'other', 'a'), fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 30 }));
 
 function totalSlots(plan: ReturnType<typeof planAssignment>): number {
   return Object.values(plan).reduce((sum, p) => sum + p.bindSlots.length, 0);
@@ -141,14 +131,73 @@ describe('replicas opening the bind slots they were given', () => {
   }
 
   const cases: [string, Spec, number, number, BindMode[][]][] = [
-    ['tx:1,trx:1,rx:1 on one replica with 2 slots of 2: trx first, then submit capacity', [{ mode: 'tx', count: 1 }, { mode: 'trx', count: 1 }, { mode: 'rx', count: 1 }], 1, 2, [['trx', 'tx']]],
-    ['tx:1,trx:1,rx:1, three replicas on a cap of 3: each one trx', [{ mode: 'tx', count: 1 }, { mode: 'trx', count: 1 }, { mode: 'rx', count: 1 }], 3, 3, [['trx'], ['trx'], ['trx']]],
-    ['tx:2,rx:2, three replicas on a cap of 4', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 3, 4, [['tx', 'rx'], ['trx'], ['trx']]],
-    ['tx:2,rx:2, two replicas on a cap of 4', [{ mode: 'tx', count: 2 }, { mode: 'rx', count: 2 }], 2, 4, [['tx', 'rx'], ['tx', 'rx']]],
+    [
+      'tx:1,trx:1,rx:1 on one replica with 2 slots of 2: trx first, then submit capacity',
+      [
+        { mode: 'tx', count: 1 },
+        { mode: 'trx', count: 1 },
+        { mode: 'rx', count: 1 },
+      ],
+      1,
+      2,
+      [['trx', 'tx']],
+    ],
+    [
+      'tx:1,trx:1,rx:1, three replicas on a cap of 3: each one trx',
+      [
+        { mode: 'tx', count: 1 },
+        { mode: 'trx', count: 1 },
+        { mode: 'rx', count: 1 },
+      ],
+      3,
+      3,
+      [['trx'], ['trx'], ['trx']],
+    ],
+    [
+      'tx:2,rx:2, three replicas on a cap of 4',
+      [
+        { mode: 'tx', count: 2 },
+        { mode: 'rx', count: 2 },
+      ],
+      3,
+      4,
+      [['tx', 'rx'], ['trx'], ['trx']],
+    ],
+    [
+      'tx:2,rx:2, two replicas on a cap of 4',
+      [
+        { mode: 'tx', count: 2 },
+        { mode: 'rx', count: 2 },
+      ],
+      2,
+      4,
+      [
+        ['tx', 'rx'],
+        ['tx', 'rx'],
+      ],
+    ],
     ['trx:4, five replicas on a cap of 4: the fifth is a standby', [{ mode: 'trx', count: 4 }], 5, 4, [['trx'], ['trx'], ['trx'], ['trx'], []]],
-    ['rx first in the spec, one slot: trx', [{ mode: 'rx', count: 1 }, { mode: 'trx', count: 1 }], 2, 2, [['trx'], ['trx']]],
+    [
+      'rx first in the spec, one slot: trx',
+      [
+        { mode: 'rx', count: 1 },
+        { mode: 'trx', count: 1 },
+      ],
+      2,
+      2,
+      [['trx'], ['trx']],
+    ],
     ['tx only stays tx', [{ mode: 'tx', count: 3 }], 1, 2, [['tx', 'tx']]],
-    ['tx:1,rx:3, one replica with 3 slots', [{ mode: 'tx', count: 1 }, { mode: 'rx', count: 3 }], 1, 3, [['tx', 'rx', 'rx']]],
+    [
+      'tx:1,rx:3, one replica with 3 slots',
+      [
+        { mode: 'tx', count: 1 },
+        { mode: 'rx', count: 3 },
+      ],
+      1,
+      3,
+      [['tx', 'rx', 'rx']],
+    ],
   ];
   for (const [name, spec, replicas, cap, expected] of cases) {
     test(`table: ${name}`, () => assert.deepEqual(modesPerMember(spec, replicas, cap), expected));
@@ -168,8 +217,15 @@ describe('replicas opening the bind slots they were given', () => {
         for (const modes of perMember) {
           assert.ok(modes.length <= sessionTotal(spec));
           if (modes.length === 0) continue;
-          assert.ok(modes.some((m) => canSubmit(m)), `can submit: ${modes.join(',')}`);
-          if (specReceives) assert.ok(modes.some((m) => canReceive(m)), `can receive: ${modes.join(',')}`);
+          assert.ok(
+            modes.some((m) => canSubmit(m)),
+            `can submit: ${modes.join(',')}`,
+          );
+          if (specReceives)
+            assert.ok(
+              modes.some((m) => canReceive(m)),
+              `can receive: ${modes.join(',')}`,
+            );
         }
       }),
     );
@@ -184,7 +240,8 @@ describe('kafkajs glue', () => {
   } as unknown as Cluster;
 
   test('subscription userData round-trips through the leader into each member assignment', async () => {
-    const make = (requestedBinds: number) => createBindSlotAssigner({ requestedBinds, sessions: `trx:${requestedBinds}`, cap: 4 })({ cluster, groupId: 'g', logger: silent });
+    const make = (requestedBinds: number) =>
+      createBindSlotAssigner({ requestedBinds, sessions: `trx:${requestedBinds}`, cap: 4 })({ cluster, groupId: 'g', logger: silent });
     const a = make(4);
     const b = make(4);
     const c = make(4);
@@ -208,7 +265,10 @@ describe('kafkajs glue', () => {
       { memberId: 'b', memberMetadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics: ['sms.outbound'], userData: Buffer.from('not json') }) },
     ];
     const result = await a.assign({ members, topics: ['sms.outbound'] });
-    assert.deepEqual(result.map((r) => decodeBindSlots(r.memberAssignment)), [[0, 1, 2], []]);
+    assert.deepEqual(
+      result.map((r) => decodeBindSlots(r.memberAssignment)),
+      [[0, 1, 2], []],
+    );
   });
 
   test('decodeBindSlots: garbage → [] (no binds is the safe side)', () => {

@@ -8,7 +8,11 @@ import { BrokerProbe } from '../../src/kafka/broker-probe.js';
 function fakeAdmin(behaviour: { mode: 'ok' | 'fail' | 'hang' }): Admin {
   return {
     fetchTopicMetadata: () =>
-      behaviour.mode === 'ok' ? Promise.resolve({ topics: [] }) : behaviour.mode === 'fail' ? Promise.reject(new Error('ECONNREFUSED')) : new Promise(() => undefined),
+      behaviour.mode === 'ok'
+        ? Promise.resolve({ topics: [] })
+        : behaviour.mode === 'fail'
+          ? Promise.reject(new Error('ECONNREFUSED'))
+          : new Promise(() => undefined),
   } as unknown as Admin;
 }
 

@@ -31,25 +31,39 @@ test('flags: one request keeps the id; several get <id>-n; key defaults to the d
   assert.equal(one[0]!.value.text, 'Test message b');
   assert.equal(one[0]!.value.validUntil, 6000);
   const many = requestsFromFlags('+393471234567', 3, { ...defaults, key: 'k', text: 'hi' });
-  assert.deepEqual(many.map((r) => [r.value.id, r.key, r.value.text]), [['b-1', 'k', 'hi'], ['b-2', 'k', 'hi'], ['b-3', 'k', 'hi']]);
+  assert.deepEqual(
+    many.map((r) => [r.value.id, r.key, r.value.text]),
+    [
+      ['b-1', 'k', 'hi'],
+      ['b-2', 'k', 'hi'],
+      ['b-3', 'k', 'hi'],
+    ],
+  );
 });
 
 test('CSV: quoted commas, quotes and line breaks survive; empty cells take the defaults; metadata merges', () => {
-  withFile('in.csv', 'to,text,encoding,requestDeliveryReport,metadata\n393471234567,"a, ""b""\nc",ucs2,false,"{""t"":""x""}"\n393471234568,plain,,,\n', (file) => {
-    const rs = requestsFromFile(file, defaults);
-    assert.equal(rs.length, 2);
-    assert.equal(rs[0]!.value.text, 'a, "b"\nc');
-    assert.equal(rs[0]!.value.encoding, 'UCS2');
-    assert.equal(rs[0]!.value.requestDeliveryReport, false);
-    assert.deepEqual(rs[0]!.value.metadata, { m: '1', t: 'x' });
-    assert.equal(rs[1]!.value.id, 'b-2');
-    assert.equal(rs[1]!.value.encoding, 'AUTO');
-  });
+  withFile(
+    'in.csv',
+    'to,text,encoding,requestDeliveryReport,metadata\n393471234567,"a, ""b""\nc",ucs2,false,"{""t"":""x""}"\n393471234568,plain,,,\n',
+    (file) => {
+      const rs = requestsFromFile(file, defaults);
+      assert.equal(rs.length, 2);
+      assert.equal(rs[0]!.value.text, 'a, "b"\nc');
+      assert.equal(rs[0]!.value.encoding, 'UCS2');
+      assert.equal(rs[0]!.value.requestDeliveryReport, false);
+      assert.deepEqual(rs[0]!.value.metadata, { m: '1', t: 'x' });
+      assert.equal(rs[1]!.value.id, 'b-2');
+      assert.equal(rs[1]!.value.encoding, 'AUTO');
+    },
+  );
 });
 
 test('JSON lines and bad input: errors name the place and the field', () => {
   withFile('in.jsonl', '{"to":"393471234567","text":"x","validUntil":"2030-01-01T00:00:00Z"}\n\n{"to":"1","text":"y","encoding":"latin1"}\n', (file) => {
-    assert.throws(() => requestsFromFile(file, defaults), (e: unknown) => e instanceof InputError && /in\.jsonl:line 3: encoding must be one of AUTO, GSM7, UCS2/.test(e.message));
+    assert.throws(
+      () => requestsFromFile(file, defaults),
+      (e: unknown) => e instanceof InputError && /in\.jsonl:line 3: encoding must be one of AUTO, GSM7, UCS2/.test(e.message),
+    );
   });
   withFile('in.jsonl', '{"to":"393471234567","text":"x","validUntil":"2030-01-01T00:00:00Z"}\n', (file) => {
     assert.equal(requestsFromFile(file, defaults)[0]!.value.validUntil, Date.parse('2030-01-01T00:00:00Z'));
@@ -62,9 +76,25 @@ test('JSON lines and bad input: errors name the place and the field', () => {
 
 test('event line: time, id, source/status, segment, message id, masked numbers, error; JSON masks too unless asked', () => {
   const e: SmsDeliveryEvent = {
-    eventId: 'e', id: 'r1', source: 'RECEIPT', status: 'UNDELIVERED', segment: 2, segments: 3, messageId: 'AGILE-1',
-    errorCode: 201, errorCodeRaw: '201', errorCategory: 'HLR ERROR', errorDescription: 'Absent subscriber', retryable: false,
-    attempts: 1, from: '393400000001', to: '393471234567', submittedAt: null, doneAt: null, eventAt: 0, metadata: {},
+    eventId: 'e',
+    id: 'r1',
+    source: 'RECEIPT',
+    status: 'UNDELIVERED',
+    segment: 2,
+    segments: 3,
+    messageId: 'AGILE-1',
+    errorCode: 201,
+    errorCodeRaw: '201',
+    errorCategory: 'HLR ERROR',
+    errorDescription: 'Absent subscriber',
+    retryable: false,
+    attempts: 1,
+    from: '393400000001',
+    to: '393471234567',
+    submittedAt: null,
+    doneAt: null,
+    eventAt: 0,
+    metadata: {},
   };
   assert.equal(
     eventLine(e, { showNumbers: false }),

@@ -31,7 +31,9 @@ async function connectorVerdict(req: SmsOutbound, maxSegments: number): Promise<
     logger: pino({ level: 'silent' }),
   });
   const record: InboundRecord = { topic: 'sms.outbound', partition: 0, offset: '1', key: null, value: Buffer.alloc(0), timestamp: '0' };
-  await (await processor.process(record, new AbortController().signal)).acked;
+  await (
+    await processor.process(record, new AbortController().signal)
+  ).acked;
   return published[0]!;
 }
 
@@ -47,7 +49,12 @@ const rejected: { name: string; req: Partial<OutboundRequest>; field: string; pr
   { name: 'GSM7 forced on an emoji', req: { text: 'hi 😀', encoding: 'GSM7' }, field: 'encoding', problem: 'ENCODING' },
   { name: 'validUntil before scheduleAt', req: { scheduleAt: NOW + 60_000, validUntil: NOW + 30_000 }, field: 'validUntil', problem: 'VALIDITY' },
   { name: 'id over its bound', req: { id: 'x'.repeat(300) }, field: 'id', problem: null },
-  { name: 'metadata over its bound', req: { metadata: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, field: 'metadata', problem: null },
+  {
+    name: 'metadata over its bound',
+    req: { metadata: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) },
+    field: 'metadata',
+    problem: null,
+  },
   { name: 'validUntil already passed', req: { validUntil: NOW - 1 }, field: 'validUntil', problem: null },
 ];
 

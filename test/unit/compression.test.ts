@@ -47,13 +47,10 @@ for (const [name, codec] of Object.entries(CODECS)) {
 }
 
 test('compression: every KAFKA_COMPRESSION name maps to a distinct kafkajs type', () => {
-  assert.deepEqual(COMPRESSION_NAMES.map((n) => COMPRESSION_TYPES[n]), [
-    CompressionTypes.None,
-    CompressionTypes.GZIP,
-    CompressionTypes.Snappy,
-    CompressionTypes.LZ4,
-    CompressionTypes.ZSTD,
-  ]);
+  assert.deepEqual(
+    COMPRESSION_NAMES.map((n) => COMPRESSION_TYPES[n]),
+    [CompressionTypes.None, CompressionTypes.GZIP, CompressionTypes.Snappy, CompressionTypes.LZ4, CompressionTypes.ZSTD],
+  );
 });
 
 test('compression: registration replaces kafkajs\' "not implemented" snappy/lz4/zstd in its own table', () => {
@@ -106,7 +103,7 @@ test('compression: a bomb is refused before allocation (snappy preamble, zlib ma
   await assert.rejects(zstdCodec.decompress(zlib.zstdCompressSync(zeros)));
 });
 
-test('compression: the cap follows the input (≤ 255 × the compressed size, ≥ 4 MiB, ≤ 64 MiB); an LZ4 frame\'s bound is walked before decompressing', async () => {
+test("compression: the cap follows the input (≤ 255 × the compressed size, ≥ 4 MiB, ≤ 64 MiB); an LZ4 frame's bound is walked before decompressing", async () => {
   assert.equal(decompressedCap(10), 4 * 1024 * 1024);
   assert.equal(decompressedCap(100_000), 25_500_000);
   assert.equal(decompressedCap(10_000_000), MAX_DECOMPRESSED_BYTES);
@@ -128,14 +125,20 @@ test('compression: lz4 output is a standard LZ4 frame (magic 0x184D2204, indepen
   assert.equal(flg >> 6, 0b01, 'frame version 01');
   assert.equal((flg >> 5) & 1, 1, 'block independence (the Java client refuses dependent blocks)');
   // and frames from another LZ4 writer decode too
-  assert.deepEqual(await lz4Codec.decompress(lz4.compressFrameSync(Buffer.from('x'.repeat(1000)), { contentChecksum: true, blockChecksums: true })), Buffer.from('x'.repeat(1000)));
+  assert.deepEqual(
+    await lz4Codec.decompress(lz4.compressFrameSync(Buffer.from('x'.repeat(1000)), { contentChecksum: true, blockChecksums: true })),
+    Buffer.from('x'.repeat(1000)),
+  );
 });
 
 test('compression: KAFKA_COMPRESSION is one of the five names, default none; anything else stops start-up naming it', () => {
   const required = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 's3cret' };
   assert.equal(loadConfig(required).kafka.compression, 'none');
   for (const name of COMPRESSION_NAMES) assert.equal(loadConfig({ ...required, KAFKA_COMPRESSION: name }).kafka.compression, name);
-  assert.throws(() => loadConfig({ ...required, KAFKA_COMPRESSION: 'brotli' }), (err: unknown) => err instanceof ConfigError && /^KAFKA_COMPRESSION: must be one of none, gzip, snappy, lz4, zstd/.test(err.message));
+  assert.throws(
+    () => loadConfig({ ...required, KAFKA_COMPRESSION: 'brotli' }),
+    (err: unknown) => err instanceof ConfigError && /^KAFKA_COMPRESSION: must be one of none, gzip, snappy, lz4, zstd/.test(err.message),
+  );
 });
 
 test('compression: batches above the inline size take the thread-pool path and round-trip too', async () => {

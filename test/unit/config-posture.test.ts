@@ -45,8 +45,14 @@ test('each weakened setting gives exactly one warning line naming it', () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ SMPP_TLS: 'false' }, /^SMPP_TLS=false: .*clear text/],
     [{ SMPP_TLS_REJECT_UNAUTHORIZED: 'false' }, /^SMPP_TLS_REJECT_UNAUTHORIZED=false: .*not verified/],
-    [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'Kpw9' }, /^KAFKA_SASL_MECHANISM=plain with KAFKA_SSL=false: the SASL password/],
-    [{ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'Kpw9' }, /^KAFKA_SASL_MECHANISM=scram-sha-512 with KAFKA_SSL=false: every record/],
+    [
+      { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'Kpw9' },
+      /^KAFKA_SASL_MECHANISM=plain with KAFKA_SSL=false: the SASL password/,
+    ],
+    [
+      { KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'Kpw9' },
+      /^KAFKA_SASL_MECHANISM=scram-sha-512 with KAFKA_SSL=false: every record/,
+    ],
     [{ SCHEMA_REGISTRY_USERNAME: 'r', SCHEMA_REGISTRY_PASSWORD: 'Rpw9' }, /^SCHEMA_REGISTRY_USERNAME with an http:\/\/ SCHEMA_REGISTRY_URL/],
   ];
   for (const [env, line] of cases) {
@@ -89,7 +95,7 @@ test('CA, certificate and key files are read at start and reach the Kafka and re
   const ssl = sslOption(c.kafka) as { ca: string; cert: string; key: string };
   assert.equal(ssl.ca, c.kafka.pem.ca);
   assert.equal(ssl.key, c.kafka.pem.key);
-  assert.equal(sslOption({ ...c.kafka, pem: { ca: null, cert: null, key: null } }), true, 'no files: Node\'s public CAs');
+  assert.equal(sslOption({ ...c.kafka, pem: { ca: null, cert: null, key: null } }), true, "no files: Node's public CAs");
   assert.ok(registryAgent(c.registry.url, c.registry.pem), 'an agent with the CA for the registry');
   assert.equal(registryAgent('http://r:8081', c.registry.pem), undefined);
   // the client tools read the same files

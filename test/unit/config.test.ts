@@ -99,7 +99,10 @@ for (const [env, variable, allowed] of bad) {
 }
 
 test('a missing SMPP_SYSTEM_ID is named', () => {
-  assert.throws(() => loadConfig({ SMPP_PASSWORD: 'x' }), (e: ConfigError) => e.variable === 'SMPP_SYSTEM_ID');
+  assert.throws(
+    () => loadConfig({ SMPP_PASSWORD: 'x' }),
+    (e: ConfigError) => e.variable === 'SMPP_SYSTEM_ID',
+  );
 });
 
 test('SMPP_PASSWORD_FILE reads the secret file and wins over SMPP_PASSWORD', () => {

@@ -23,9 +23,18 @@ const fields = (contract: 'outbound' | 'delivery' | 'inbound'): AvroField[] => J
 const enumSymbols = (f: AvroField | undefined): string[] => (f?.type as { symbols: string[] }).symbols;
 
 test('the TypeScript field lists match the .avsc files field by field, in order', () => {
-  assert.deepEqual(fields('outbound').map((f) => f.name), [...SMS_OUTBOUND_FIELDS]);
-  assert.deepEqual(fields('delivery').map((f) => f.name), [...SMS_DELIVERY_FIELDS]);
-  assert.deepEqual(fields('inbound').map((f) => f.name), [...SMS_INBOUND_FIELDS]);
+  assert.deepEqual(
+    fields('outbound').map((f) => f.name),
+    [...SMS_OUTBOUND_FIELDS],
+  );
+  assert.deepEqual(
+    fields('delivery').map((f) => f.name),
+    [...SMS_DELIVERY_FIELDS],
+  );
+  assert.deepEqual(
+    fields('inbound').map((f) => f.name),
+    [...SMS_INBOUND_FIELDS],
+  );
 });
 
 test('enum symbols in TypeScript equal the schema symbols, and every enum has a default', () => {

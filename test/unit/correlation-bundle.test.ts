@@ -8,10 +8,18 @@ import fc from 'fast-check';
 import { BUNDLE_PREFIX, CorrelationBundler, ORIGIN_HEADER, unpackCorrelation } from '../../src/kafka/correlation-bundle.js';
 
 const entryArb = fc.record({
-  key: fc.oneof(fc.string({ minLength: 1, maxLength: 12 }).map((s) => `r:${s}`), fc.string({ minLength: 1, maxLength: 12 }).map((s) => `f:${s}`)),
-  value: fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.oneof(fc.string(), fc.constant(null)), { maxLength: 4 }))).map(
-    (v) => JSON.parse(JSON.stringify(v)) as unknown, // plain objects, as the pipeline's values are
+  key: fc.oneof(
+    fc.string({ minLength: 1, maxLength: 12 }).map((s) => `r:${s}`),
+    fc.string({ minLength: 1, maxLength: 12 }).map((s) => `f:${s}`),
   ),
+  value: fc
+    .dictionary(
+      fc.string({ maxLength: 6 }),
+      fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.oneof(fc.string(), fc.constant(null)), { maxLength: 4 })),
+    )
+    .map(
+      (v) => JSON.parse(JSON.stringify(v)) as unknown, // plain objects, as the pipeline's values are
+    ),
 });
 
 function asBuffer(value: unknown): Buffer {
@@ -47,7 +55,10 @@ describe('correlation bundles', () => {
     const otherReplica = new CorrelationBundler({ partitions: 12, origin: 'proc-3' });
     const keys = new Set<string>();
     for (let i = 0; i < 200; i++) {
-      const entries = [{ key: `r:req-${i % 7}`, json: '{}' }, { key: `f:AGILE-${i}`, json: '{}' }];
+      const entries = [
+        { key: `r:req-${i % 7}`, json: '{}' },
+        { key: `f:AGILE-${i}`, json: '{}' },
+      ];
       for (const m of bundler.pack(entries)) {
         assert.ok(!keys.has(String(m.key)), `bundle key ${String(m.key)} repeated`);
         keys.add(String(m.key));

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import {
-  GSM7_BASIC_CHARS, GSM7_EXTENSION_CHARS, decodeGsm7, encodeGsm7, firstNonGsm7, gsm7Length, gsm7Septets, isGsm7,
-} from '../../src/sms/gsm7.js';
+import { GSM7_BASIC_CHARS, GSM7_EXTENSION_CHARS, decodeGsm7, encodeGsm7, firstNonGsm7, gsm7Length, gsm7Septets, isGsm7 } from '../../src/sms/gsm7.js';
 
 const gsmChar = fc.constantFrom(...GSM7_BASIC_CHARS, ...GSM7_EXTENSION_CHARS);
 
@@ -16,10 +14,30 @@ describe('gsm7', () => {
 
   test('well-known septet values are right (spot checks against TS 23.038)', () => {
     const cases: Array<[string, number[]]> = [
-      ['@', [0x00]], ['£', [0x01]], ['$', [0x02]], ['\n', [0x0a]], ['_', [0x11]], ['Δ', [0x10]], ['É', [0x1f]],
-      [' ', [0x20]], ['¤', [0x24]], ['A', [0x41]], ['¡', [0x40]], ['§', [0x5f]], ['¿', [0x60]], ['à', [0x7f]],
-      ['€', [0x1b, 0x65]], ['{', [0x1b, 0x28]], ['}', [0x1b, 0x29]], ['[', [0x1b, 0x3c]], [']', [0x1b, 0x3e]],
-      ['~', [0x1b, 0x3d]], ['\\', [0x1b, 0x2f]], ['^', [0x1b, 0x14]], ['|', [0x1b, 0x40]], ['\f', [0x1b, 0x0a]],
+      ['@', [0x00]],
+      ['£', [0x01]],
+      ['$', [0x02]],
+      ['\n', [0x0a]],
+      ['_', [0x11]],
+      ['Δ', [0x10]],
+      ['É', [0x1f]],
+      [' ', [0x20]],
+      ['¤', [0x24]],
+      ['A', [0x41]],
+      ['¡', [0x40]],
+      ['§', [0x5f]],
+      ['¿', [0x60]],
+      ['à', [0x7f]],
+      ['€', [0x1b, 0x65]],
+      ['{', [0x1b, 0x28]],
+      ['}', [0x1b, 0x29]],
+      ['[', [0x1b, 0x3c]],
+      [']', [0x1b, 0x3e]],
+      ['~', [0x1b, 0x3d]],
+      ['\\', [0x1b, 0x2f]],
+      ['^', [0x1b, 0x14]],
+      ['|', [0x1b, 0x40]],
+      ['\f', [0x1b, 0x0a]],
     ];
     for (const [ch, septets] of cases) assert.deepEqual([...encodeGsm7(ch)], septets, JSON.stringify(ch));
   });
@@ -60,7 +78,11 @@ describe('gsm7', () => {
   });
 
   test('checks per code unit agree with a per-code-point reference on mixed text (emoji, lone surrogates, Latin-1)', () => {
-    const anyChar = fc.oneof(gsmChar, fc.constantFrom('ç', '`', 'á', 'ж', '\t', '\u001b', '😀', '\ud800', '\udc00', '€'), fc.string({ unit: 'binary', maxLength: 1 }));
+    const anyChar = fc.oneof(
+      gsmChar,
+      fc.constantFrom('ç', '`', 'á', 'ж', '\t', '\u001b', '😀', '\ud800', '\udc00', '€'),
+      fc.string({ unit: 'binary', maxLength: 1 }),
+    );
     fc.assert(
       fc.property(fc.string({ unit: anyChar, maxLength: 80 }), (text) => {
         const points = [...text]; // code points: a surrogate pair is one, a lone surrogate one too

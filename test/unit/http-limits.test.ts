@@ -45,7 +45,12 @@ test('the default cap is small and the timeouts are set', () => {
 
 test('connections beyond maxConnections are closed at once; the port serves again when one goes', async () => {
   const server = await startHttpServer({
-    port: 0, host: '127.0.0.1', logger, registry: createMetrics().registry, readiness: () => ({ ready: true, checks: {} }), maxConnections: 3,
+    port: 0,
+    host: '127.0.0.1',
+    logger,
+    registry: createMetrics().registry,
+    readiness: () => ({ ready: true, checks: {} }),
+    maxConnections: 3,
   });
   const idle: Socket[] = [];
   try {
@@ -55,7 +60,11 @@ test('connections beyond maxConnections are closed at once; the port serves agai
     assert.equal(await closedByServer(extra, 2000), true, 'the 4th connection is closed by the server');
     const held = await open(server.port);
     assert.equal(await closedByServer(held, 300), true, 'still capped while the 3 idle ones stay');
-    assert.equal(idle.every((s) => !s.destroyed), true, 'the connections within the cap stay open');
+    assert.equal(
+      idle.every((s) => !s.destroyed),
+      true,
+      'the connections within the cap stay open',
+    );
     idle.pop()!.destroy();
     await waitFor(async () => {
       try {
@@ -71,7 +80,13 @@ test('connections beyond maxConnections are closed at once; the port serves agai
 });
 
 test('request headers over the limit are refused with 431', async () => {
-  const server = await startHttpServer({ port: 0, host: '127.0.0.1', logger, registry: createMetrics().registry, readiness: () => ({ ready: true, checks: {} }) });
+  const server = await startHttpServer({
+    port: 0,
+    host: '127.0.0.1',
+    logger,
+    registry: createMetrics().registry,
+    readiness: () => ({ ready: true, checks: {} }),
+  });
   try {
     const res = await fetch(`http://127.0.0.1:${server.port}/healthz`, { headers: { 'x-big': 'a'.repeat(HTTP_LIMITS.maxHeaderBytes + 100) } });
     assert.equal(res.status, 431);

@@ -31,7 +31,7 @@ test('log lines never hold a password or a full phone number', () => {
   assert.ok(text.includes('[REDACTED]'));
 });
 
-test('nested address keys are masked and secret keys redacted at any depth, in arrays too, without touching errors or the caller\'s object', () => {
+test("nested address keys are masked and secret keys redacted at any depth, in arrays too, without touching errors or the caller's object", () => {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {

@@ -140,7 +140,7 @@ describe('metrics and the health/metrics HTTP server', () => {
     const forbidden = /^(to|from|msisdn|phone|destination|source_addr|destination_addr|id|request_?id|message_?id|event_?id|text)$/i;
     for (const metric of metrics.registry.getMetricsAsArray()) {
       const { name, type } = metric as unknown as { name: string; type: string };
-      const labelNames = ((metric as unknown as { labelNames?: string[] }).labelNames ?? []);
+      const labelNames = (metric as unknown as { labelNames?: string[] }).labelNames ?? [];
       const isDefault = /^(process|nodejs)_/.test(name);
       assert.ok(isDefault || name.startsWith(METRIC_PREFIX), `${name} must start with ${METRIC_PREFIX}`);
       if (isDefault) continue;
@@ -236,7 +236,13 @@ describe('metrics and the health/metrics HTTP server', () => {
   });
 
   test('port 0 gives an ephemeral port; close() stops listening', async () => {
-    const other = await startHttpServer({ port: 0, host: '127.0.0.1', logger, registry: createMetrics().registry, readiness: () => ({ ready: false, checks: {} }) });
+    const other = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      logger,
+      registry: createMetrics().registry,
+      readiness: () => ({ ready: false, checks: {} }),
+    });
     assert.ok(other.port > 0 && other.port !== server.port);
     assert.equal((await fetch(`http://127.0.0.1:${other.port}/readyz`)).status, 503);
     await other.close();

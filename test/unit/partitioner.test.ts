@@ -6,9 +6,7 @@ import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { KeyHashPartitioner, murmur2OfKey, partitionForKey } from '../../src/kafka/partitioner.js';
 
 // kafkajs' own murmur2 (the Long-based port of the Java client's): the reference we must match.
-const kafkajsMurmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (
-  key: string | Buffer,
-) => number;
+const kafkajsMurmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: string | Buffer) => number;
 
 function metadata(count: number, leaderless: number[] = []): PartitionerArgs['partitionMetadata'] {
   return Array.from({ length: count }, (_, partitionId) => ({
@@ -60,9 +58,7 @@ test('partitioner picks the partition kafkajs DefaultPartitioner picks for keyed
 
 test('a record without key goes round-robin over the partitions that have a leader', () => {
   const ours = KeyHashPartitioner();
-  const seen = Array.from({ length: 30 }, () =>
-    ours({ topic: 't', partitionMetadata: metadata(6, [2, 4]), message: { key: null, value: null } }),
-  );
+  const seen = Array.from({ length: 30 }, () => ours({ topic: 't', partitionMetadata: metadata(6, [2, 4]), message: { key: null, value: null } }));
   assert.deepEqual(new Set(seen), new Set([0, 1, 3, 5]));
   for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1]);
 });

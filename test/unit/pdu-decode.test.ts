@@ -76,9 +76,9 @@ const tlv: fc.Arbitrary<[number, Buffer]> = fc.oneof(
   fc.tuple(fc.integer({ min: 0x1400, max: 0x3fff }), bytes(8)), // vendor-specific, not in the library's table
 );
 
-const submitSmResp = fc.record({ seq, id: ascii(64), status: fc.constantFrom(0, 0, 0x58, 0x0b, 0x45) }).map((f) =>
-  new smpp.PDU('submit_sm_resp', { sequence_number: f.seq, command_status: f.status, message_id: f.id }).toBuffer(),
-);
+const submitSmResp = fc
+  .record({ seq, id: ascii(64), status: fc.constantFrom(0, 0, 0x58, 0x0b, 0x45) })
+  .map((f) => new smpp.PDU('submit_sm_resp', { sequence_number: f.seq, command_status: f.status, message_id: f.id }).toBuffer());
 
 const others = fc.oneof(
   seq.map((s) => new smpp.PDU('enquire_link', { sequence_number: s }).toBuffer()),
@@ -86,17 +86,47 @@ const others = fc.oneof(
   seq.map((s) => new smpp.PDU('unbind', { sequence_number: s }).toBuffer()),
   seq.map((s) => new smpp.PDU('generic_nack', { sequence_number: s, command_status: 3 }).toBuffer()),
   // The simulator reads binds; the connector reads their answers (a refused bind has no body).
-  fc.record({ s: seq, command: fc.constantFrom('bind_transmitter', 'bind_receiver', 'bind_transceiver'), id: ascii(16), password: ascii(9), version: fc.constantFrom(0x34, 0x50) }).map((f) =>
-    new smpp.PDU(f.command, { sequence_number: f.s, system_id: f.id, password: f.password, system_type: '', interface_version: f.version, addr_ton: 1, addr_npi: 1, address_range: '' }).toBuffer(),
-  ),
-  fc.record({ s: seq, command: fc.constantFrom('bind_transmitter_resp', 'bind_receiver_resp', 'bind_transceiver_resp'), id: ascii(15), status: fc.constantFrom(0, 0, 0x0e, 0x05) }).map((f) =>
-    new smpp.PDU(f.command, { sequence_number: f.s, command_status: f.status, system_id: f.id }).toBuffer(),
-  ),
+  fc
+    .record({
+      s: seq,
+      command: fc.constantFrom('bind_transmitter', 'bind_receiver', 'bind_transceiver'),
+      id: ascii(16),
+      password: ascii(9),
+      version: fc.constantFrom(0x34, 0x50),
+    })
+    .map((f) =>
+      new smpp.PDU(f.command, {
+        sequence_number: f.s,
+        system_id: f.id,
+        password: f.password,
+        system_type: '',
+        interface_version: f.version,
+        addr_ton: 1,
+        addr_npi: 1,
+        address_range: '',
+      }).toBuffer(),
+    ),
+  fc
+    .record({
+      s: seq,
+      command: fc.constantFrom('bind_transmitter_resp', 'bind_receiver_resp', 'bind_transceiver_resp'),
+      id: ascii(15),
+      status: fc.constantFrom(0, 0, 0x0e, 0x05),
+    })
+    .map((f) => new smpp.PDU(f.command, { sequence_number: f.s, command_status: f.status, system_id: f.id }).toBuffer()),
   // What the simulator reads back: deliver_sm_resp (empty message_id, or a bare header with a status), unbind_resp.
-  fc.record({ s: seq, status: fc.constantFrom(0, 0x64, 0x65) }).map((f) => new smpp.PDU('deliver_sm_resp', { sequence_number: f.s, command_status: f.status }).toBuffer()),
+  fc
+    .record({ s: seq, status: fc.constantFrom(0, 0x64, 0x65) })
+    .map((f) => new smpp.PDU('deliver_sm_resp', { sequence_number: f.s, command_status: f.status }).toBuffer()),
   seq.map((s) => new smpp.PDU('unbind_resp', { sequence_number: s }).toBuffer()),
   fc.record({ s: seq, to: ascii(20), text: bytes(140) }).map((f) =>
-    new smpp.PDU('submit_sm', { sequence_number: f.s, destination_addr: f.to, short_message: f.text, data_coding: 0, validity_period: '261231235959000+' }).toBuffer(),
+    new smpp.PDU('submit_sm', {
+      sequence_number: f.s,
+      destination_addr: f.to,
+      short_message: f.text,
+      data_coding: 0,
+      validity_period: '261231235959000+',
+    }).toBuffer(),
   ),
   // an unknown command id: header only, command 'unknown'
   seq.map((s) => {
@@ -178,18 +208,23 @@ function u32(n: number): Buffer {
 
 test('framing: every command_length below 16 or above the 72 KiB limit is refused with PduFramingError (node-smpp skipped 0 and waited forever on 1–4)', () => {
   fc.assert(
-    fc.property(
-      fc.oneof(fc.integer({ min: 0, max: 15 }), fc.integer({ min: MAX_INBOUND_PDU_OCTETS + 1, max: 0xffffffff })),
-      bytes(32),
-      (length, rest) => {
-        const stream = streamOf(Buffer.concat([u32(length), rest]));
-        assert.throws(
-          () => smpp.PDU.commandLength(stream),
-          (err: unknown) => err instanceof PduFramingError && err.commandLength === length,
-        );
-      },
-    ),
-    { numRuns: 2000, examples: [[0, Buffer.alloc(0)], [1, Buffer.alloc(0)], [4, Buffer.alloc(12)], [15, Buffer.alloc(12)], [MAX_INBOUND_PDU_OCTETS + 1, Buffer.alloc(0)]] },
+    fc.property(fc.oneof(fc.integer({ min: 0, max: 15 }), fc.integer({ min: MAX_INBOUND_PDU_OCTETS + 1, max: 0xffffffff })), bytes(32), (length, rest) => {
+      const stream = streamOf(Buffer.concat([u32(length), rest]));
+      assert.throws(
+        () => smpp.PDU.commandLength(stream),
+        (err: unknown) => err instanceof PduFramingError && err.commandLength === length,
+      );
+    }),
+    {
+      numRuns: 2000,
+      examples: [
+        [0, Buffer.alloc(0)],
+        [1, Buffer.alloc(0)],
+        [4, Buffer.alloc(12)],
+        [15, Buffer.alloc(12)],
+        [MAX_INBOUND_PDU_OCTETS + 1, Buffer.alloc(0)],
+      ],
+    },
   );
 });
 
@@ -205,8 +240,19 @@ test('framing: every length from 16 to the limit is accepted, and fewer than 4 o
 
 test('the largest legal deliver_sm (a 65,535-octet message_payload, the TLV maximum, and receipt TLVs) decodes as node-smpp would, its payload whole', () => {
   const payload = Buffer.alloc(0xffff, 0x41);
-  const base = new smpp.PDU('deliver_sm', { sequence_number: 9, source_addr: '393471234567', destination_addr: 'ACME', esm_class: 0, data_coding: 0, short_message: Buffer.alloc(0) }).toBuffer();
-  const wire = withTlvs(base, [[0x0424, payload], [0x001e, Buffer.from('M-1\0')], [0x0427, Buffer.from([2])]]);
+  const base = new smpp.PDU('deliver_sm', {
+    sequence_number: 9,
+    source_addr: '393471234567',
+    destination_addr: 'ACME',
+    esm_class: 0,
+    data_coding: 0,
+    short_message: Buffer.alloc(0),
+  }).toBuffer();
+  const wire = withTlvs(base, [
+    [0x0424, payload],
+    [0x001e, Buffer.from('M-1\0')],
+    [0x0427, Buffer.from([2])],
+  ]);
   assert.ok(wire.length > 65_535 && wire.length <= MAX_INBOUND_PDU_OCTETS, `${wire.length} octets fit the limit`);
   const stream = streamOf(wire);
   const length = smpp.PDU.commandLength(stream);
@@ -215,7 +261,7 @@ test('the largest legal deliver_sm (a 65,535-octet message_payload, the TLV maxi
   assert.ok(decoded);
   assert.equal(decoded.command, 'deliver_sm');
   assert.ok(Buffer.isBuffer(decoded['message_payload']));
-  assert.ok((decoded['message_payload']).equals(payload));
+  assert.ok(decoded['message_payload'].equals(payload));
   assert.equal(decoded['receipted_message_id'], 'M-1');
   assert.deepStrictEqual(decoded, libraryDecode(wire));
 });
@@ -223,7 +269,12 @@ test('the largest legal deliver_sm (a 65,535-octet message_payload, the TLV maxi
 test('deliver_sm with message_payload of any length up to 65,535 octets decodes equal to node-smpp’s own decoding', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 0xffff }), seq, (size, sequence) => {
-      const base = new smpp.PDU('deliver_sm', { sequence_number: sequence, source_addr: '1', destination_addr: '2', short_message: Buffer.alloc(0) }).toBuffer();
+      const base = new smpp.PDU('deliver_sm', {
+        sequence_number: sequence,
+        source_addr: '1',
+        destination_addr: '2',
+        short_message: Buffer.alloc(0),
+      }).toBuffer();
       const wire = withTlvs(base, [[0x0424, Buffer.alloc(size, size & 0xff)]]);
       const ours = ourDecode(wire);
       assert.deepStrictEqual(ours, libraryDecode(wire));

@@ -2,13 +2,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { deliverSmResp, smpp, submitSmPdu } from '../../src/smpp/session/library.js';
-import { commandLengthProblem, encodeDeliverSmResp, encodeSubmitSm, HEADER_OCTETS, MAX_INBOUND_PDU_OCTETS, smppTimeField } from '../../src/smpp/protocol/pdu-encode.js';
+import {
+  commandLengthProblem,
+  encodeDeliverSmResp,
+  encodeSubmitSm,
+  HEADER_OCTETS,
+  MAX_INBOUND_PDU_OCTETS,
+  smppTimeField,
+} from '../../src/smpp/protocol/pdu-encode.js';
 import type { SubmitParams } from '../../src/smpp/protocol/types.js';
 import { librarySubmitSm, sampleSubmit } from '../helpers/smpp-reference.js';
 
 const octet = fc.integer({ min: 0, max: 255 });
 // Addresses and times as strings of any UTF-16 code units: node-smpp writes each as one octet.
-const text = (max: number) => fc.string({ unit: fc.oneof(fc.constantFrom('a', '0', '+', ' '), fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c))), maxLength: max });
+const text = (max: number) =>
+  fc.string({
+    unit: fc.oneof(
+      fc.constantFrom('a', '0', '+', ' '),
+      fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    ),
+    maxLength: max,
+  });
 const params = (messageMax: number): fc.Arbitrary<SubmitParams> =>
   fc.record({
     sourceAddr: text(21),

@@ -16,8 +16,18 @@ const silent = pino({ level: 'silent' });
 
 function request(id: string, messageIds: (string | null)[], overrides: Partial<RequestRecord> = {}): RequestRecord {
   return {
-    v: 1, id, from: 'ACME', to: '393471234567', metadata: {}, segments: messageIds.length, messageIds,
-    attempts: 1, submittedAt: 1000, receipts: true, receiptDeadline: 10_000, ...overrides,
+    v: 1,
+    id,
+    from: 'ACME',
+    to: '393471234567',
+    metadata: {},
+    segments: messageIds.length,
+    messageIds,
+    attempts: 1,
+    submittedAt: 1000,
+    receipts: true,
+    receiptDeadline: 10_000,
+    ...overrides,
   };
 }
 
@@ -49,7 +59,10 @@ test('correlation index: outcomes are known only when every segment is final', (
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
   assert.equal(index.outcomes(r), null);
   index.apply(finalKey('m2'), { v: 1, status: 'UNDELIVERED', errorCategory: 'HLR ERROR' });
-  assert.deepEqual(index.outcomes(r)?.map((o) => o.status), ['DELIVERED', 'UNDELIVERED']);
+  assert.deepEqual(
+    index.outcomes(r)?.map((o) => o.status),
+    ['DELIVERED', 'UNDELIVERED'],
+  );
 });
 
 test('correlation index: a receipt that overtakes its mapping waits for it, and gives up after the wait', async () => {
@@ -84,7 +97,10 @@ test('correlation index: receipt waiters are keyed by message id — a record wa
   assert.equal(index.lookups - before, 1000);
   index.apply(requestKey('r-late'), request('r-late', ['m-late']));
   const refs = await Promise.all(twoOnOneId);
-  assert.deepEqual(refs.map((r) => r?.request.id), ['r-late', 'r-late']);
+  assert.deepEqual(
+    refs.map((r) => r?.request.id),
+    ['r-late', 'r-late'],
+  );
   assert.equal(index.waitingReceipts, 1000, 'the woken waiters are gone, the others still wait');
   for (let i = 0; i < 1000; i++) index.apply(requestKey(`late-${i}`), request(`late-${i}`, [`unknown-${i}`]));
   assert.equal((await Promise.all(waiters)).filter((r) => r !== undefined).length, 1000);
@@ -100,7 +116,10 @@ test('events: eventId is the first 32 base64url characters of SHA-256 over the p
     assert.equal(ev.eventId(...parts), createHash('sha256').update(text).digest('base64url').slice(0, 32), JSON.stringify(parts));
   }
   // pinned: a stored event id must not change when the code that computes it does
-  assert.equal(ev.eventId('r1', 'SUMMARY', 'DELIVERED', 0, null, null), createHash('sha256').update('r1\u0000SUMMARY\u0000DELIVERED\u00000\u0000\u0000').digest('base64url').slice(0, 32));
+  assert.equal(
+    ev.eventId('r1', 'SUMMARY', 'DELIVERED', 0, null, null),
+    createHash('sha256').update('r1\u0000SUMMARY\u0000DELIVERED\u00000\u0000\u0000').digest('base64url').slice(0, 32),
+  );
 });
 
 test('events: the same fact gets the same eventId; a different fact a different one', () => {
@@ -119,13 +138,23 @@ test('events: the same fact gets the same eventId; a different fact a different 
 
 test('events: summary is DELIVERED only if every segment was, UNDELIVERED says how many were', () => {
   const facts = { id: 'r1', from: 'A', to: '39', segments: 3, metadata: {} };
-  const all = ev.summary(facts, [1, 2, 3].map(() => ({ status: 'DELIVERED' as const, errorCategory: null })), 1, 0);
+  const all = ev.summary(
+    facts,
+    [1, 2, 3].map(() => ({ status: 'DELIVERED' as const, errorCategory: null })),
+    1,
+    0,
+  );
   assert.equal(all.status, 'DELIVERED');
-  const some = ev.summary(facts, [
-    { status: 'DELIVERED', errorCategory: null },
-    { status: 'UNDELIVERED', errorCategory: 'HLR ERROR' },
-    { status: 'DELIVERED', errorCategory: null },
-  ], 1, 0);
+  const some = ev.summary(
+    facts,
+    [
+      { status: 'DELIVERED', errorCategory: null },
+      { status: 'UNDELIVERED', errorCategory: 'HLR ERROR' },
+      { status: 'DELIVERED', errorCategory: null },
+    ],
+    1,
+    0,
+  );
   assert.equal(some.status, 'UNDELIVERED');
   assert.equal(some.errorCategory, 'HLR ERROR');
   assert.equal(some.errorDescription, '2 of 3 segments delivered');
@@ -147,7 +176,7 @@ test('account gate: while paused, waiters hold; one probe goes through; its succ
   gate.close();
 });
 
-test('account gate: refusals of submits already on the wire do not let a second probe go; the probe\'s own refusal schedules the next', async () => {
+test("account gate: refusals of submits already on the wire do not let a second probe go; the probe's own refusal schedules the next", async () => {
   const gate = new AccountGate(20);
   gate.pause('0x103 Insufficient credit');
   const probes: boolean[] = [];
@@ -189,7 +218,12 @@ function scriptedPort(script: SubmitResult[]): SubmitPort & { calls: number } {
   return port;
 }
 const resp = (status: number, messageId?: string): SubmitResult => ({
-  kind: 'response', command: 'submit_sm_resp', commandStatus: status, roundTripMs: 1, sessionId: 's', ...(messageId ? { messageId } : {}),
+  kind: 'response',
+  command: 'submit_sm_resp',
+  commandStatus: status,
+  roundTripMs: 1,
+  sessionId: 's',
+  ...(messageId ? { messageId } : {}),
 });
 
 test('submit loop: 0x58 and 0x08 are retried until accepted; a permanent error is not retried', async () => {
@@ -286,9 +320,18 @@ test('correlation index: overdue requests come in slices of visited entries; tog
   }
   const slices = [...index.overdueSlices(2_000, 10)];
   assert.equal(slices.length, 5, '45 entries in slices of 10: 4 full slices and the rest');
-  const expected = Array.from({ length: 45 }, (_, i) => i).filter((i) => i % 3 !== 0 && i % 5 !== 0).map((i) => `r${i}`);
-  assert.deepEqual(slices.flat().map((r) => r.id), expected);
-  assert.deepEqual([...index.overdueSlices(2_000)].flat().map((r) => r.id), expected, 'one slice when the index is small');
+  const expected = Array.from({ length: 45 }, (_, i) => i)
+    .filter((i) => i % 3 !== 0 && i % 5 !== 0)
+    .map((i) => `r${i}`);
+  assert.deepEqual(
+    slices.flat().map((r) => r.id),
+    expected,
+  );
+  assert.deepEqual(
+    [...index.overdueSlices(2_000)].flat().map((r) => r.id),
+    expected,
+    'one slice when the index is small',
+  );
 });
 
 test('overdue sweeper: a request completed while the sweep yields between slices gets no UNKNOWN summary', async () => {

@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { GSM7_BASIC_CHARS, GSM7_EXTENSION_CHARS, gsm7Length, isGsm7 } from '../../src/sms/gsm7.js';
-import {
-  SEGMENT_CAPACITY, planMessage, reassemble, splitUdh, type Encoding, type MessagePlan, type SmsRequest,
-} from '../../src/sms/plan.js';
+import { SEGMENT_CAPACITY, planMessage, reassemble, splitUdh, type Encoding, type MessagePlan, type SmsRequest } from '../../src/sms/plan.js';
 
 const base: SmsRequest = {
-  id: 'req-1', from: 'ACME', to: '+39 123 456 7890', text: 'Hello', encoding: 'AUTO',
-  requestDeliveryReport: true, scheduleAt: null, validUntil: null,
+  id: 'req-1',
+  from: 'ACME',
+  to: '+39 123 456 7890',
+  text: 'Hello',
+  encoding: 'AUTO',
+  requestDeliveryReport: true,
+  scheduleAt: null,
+  validUntil: null,
 };
 const opts = { maxSegments: 255, referenceNumber: 0x2a, now: Date.UTC(2026, 0, 1) };
 
@@ -47,10 +51,7 @@ function minimalParts(sizes: number[], capacity: number): number {
 }
 
 const gsmUnit = fc.constantFrom(...GSM7_BASIC_CHARS, ...GSM7_EXTENSION_CHARS);
-const otherUnit = fc.oneof(
-  fc.constantFrom('😀', '👍🏽', '𝄞', 'ç', 'ж', '中', 'á', '\u200d'),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
-);
+const otherUnit = fc.oneof(fc.constantFrom('😀', '👍🏽', '𝄞', 'ç', 'ж', '中', 'á', '\u200d'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }));
 const anyText = fc.oneof(
   fc.string({ unit: gsmUnit, minLength: 1, maxLength: 2000, size: 'max' }),
   fc.string({ unit: fc.oneof({ weight: 4, arbitrary: gsmUnit }, { weight: 1, arbitrary: otherUnit }), minLength: 1, maxLength: 2000, size: 'max' }),
@@ -72,10 +73,18 @@ describe('plan', () => {
 
   test('size boundaries: GSM 160 single / 161 → 2 parts; € counts 2; UCS-2 70 single / 71 → 2 parts; 😀 counts 2 units', () => {
     const cases: Array<[string, Encoding, number]> = [
-      ['a'.repeat(160), 'GSM7', 1], ['a'.repeat(161), 'GSM7', 2], ['€'.repeat(80), 'GSM7', 1], ['€'.repeat(81), 'GSM7', 2],
-      ['a'.repeat(306), 'GSM7', 2], ['a'.repeat(307), 'GSM7', 3],
-      ['ж'.repeat(70), 'UCS2', 1], ['ж'.repeat(71), 'UCS2', 2], ['😀'.repeat(35), 'UCS2', 1], ['😀'.repeat(36), 'UCS2', 2],
-      ['ж'.repeat(134), 'UCS2', 2], ['ж'.repeat(135), 'UCS2', 3],
+      ['a'.repeat(160), 'GSM7', 1],
+      ['a'.repeat(161), 'GSM7', 2],
+      ['€'.repeat(80), 'GSM7', 1],
+      ['€'.repeat(81), 'GSM7', 2],
+      ['a'.repeat(306), 'GSM7', 2],
+      ['a'.repeat(307), 'GSM7', 3],
+      ['ж'.repeat(70), 'UCS2', 1],
+      ['ж'.repeat(71), 'UCS2', 2],
+      ['😀'.repeat(35), 'UCS2', 1],
+      ['😀'.repeat(36), 'UCS2', 2],
+      ['ж'.repeat(134), 'UCS2', 2],
+      ['ж'.repeat(135), 'UCS2', 3],
     ];
     for (const [text, encoding, count] of cases) {
       const p = planOf({ text });
@@ -179,7 +188,10 @@ describe('plan', () => {
             assert.deepEqual([...s.shortMessage.subarray(0, 6)], [5, 0, 3, ref, segments.length, s.seq]);
           }
         }
-        assert.deepEqual(segments.map((s) => s.seq), segments.map((_, i) => i + 1));
+        assert.deepEqual(
+          segments.map((s) => s.seq),
+          segments.map((_, i) => i + 1),
+        );
       }),
       { numRuns: 200 },
     );

@@ -57,8 +57,20 @@ test('printableJson escapes controls so the value survives a JSON parser intact'
 
 function event(over: Partial<SmsDeliveryEvent>): SmsDeliveryEvent {
   return {
-    id: 'req-1', source: 'RECEIPT', status: 'UNDELIVERED', segment: 1, segments: 1, messageId: 'm-1', from: 'ACME', to: '393471234567',
-    errorCategory: null, errorCodeRaw: null, errorDescription: null, retryable: false, attempts: 1, eventAt: 0,
+    id: 'req-1',
+    source: 'RECEIPT',
+    status: 'UNDELIVERED',
+    segment: 1,
+    segments: 1,
+    messageId: 'm-1',
+    from: 'ACME',
+    to: '393471234567',
+    errorCategory: null,
+    errorCodeRaw: null,
+    errorDescription: null,
+    retryable: false,
+    attempts: 1,
+    eventAt: 0,
     ...over,
   } as SmsDeliveryEvent;
 }
@@ -78,7 +90,11 @@ test('tail lines: hostile ids, message ids and error texts are made harmless; se
 test('redrive lines: DLQ headers with escapes are harmless and a number in the error text is masked', () => {
   const line = describeDlqRecord(
     {
-      partition: 0, offset: '7', key: Buffer.from('393471234567\x1b[2J'), value: Buffer.from('x'), timestamp: '0',
+      partition: 0,
+      offset: '7',
+      key: Buffer.from('393471234567\x1b[2J'),
+      value: Buffer.from('x'),
+      timestamp: '0',
       headers: { [DLQ_HEADER.message]: 'destination 393471234567\x1b]0;owned\x07 refused' },
     } as never,
     'AVRO_DECODE\x1b[5m',

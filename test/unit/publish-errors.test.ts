@@ -11,10 +11,11 @@ const { errorCodes, createErrorFromCode } = require('kafkajs/src/protocol/error.
   createErrorFromCode: (code: number) => Error;
 };
 // kafkajs' own error classes, as its producer throws them (not all are exported by its ESM entry).
-const { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } = require('kafkajs/src/errors.js') as Record<
-  'KafkaJSConnectionError' | 'KafkaJSNumberOfRetriesExceeded' | 'KafkaJSProtocolError' | 'KafkaJSSASLAuthenticationError',
-  new (...args: unknown[]) => Error
->;
+const { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } =
+  require('kafkajs/src/errors.js') as Record<
+    'KafkaJSConnectionError' | 'KafkaJSNumberOfRetriesExceeded' | 'KafkaJSProtocolError' | 'KafkaJSSASLAuthenticationError',
+    new (...args: unknown[]) => Error
+  >;
 
 test('publish error table: every type exists in kafkajs with the retriable flag the table states', () => {
   for (const [type, row] of Object.entries(PUBLISH_ERROR_TABLE)) {
@@ -29,12 +30,24 @@ test('classification: a broker error decides by its type — raw, wrapped by kaf
   const cases: Array<[string, unknown, PublishErrorCode, string, boolean]> = [
     ['too large (bailed out raw)', byType('MESSAGE_TOO_LARGE'), 'RECORD_REFUSED', 'MESSAGE_TOO_LARGE', false],
     ['invalid record', byType('INVALID_RECORD'), 'RECORD_REFUSED', 'INVALID_RECORD', false],
-    ['corrupt, after kafkajs retries', new KafkaJSNumberOfRetriesExceeded(byType('CORRUPT_MESSAGE'), { retryCount: 10, retryTime: 5000 }), 'RECORD_REFUSED', 'CORRUPT_MESSAGE', true],
+    [
+      'corrupt, after kafkajs retries',
+      new KafkaJSNumberOfRetriesExceeded(byType('CORRUPT_MESSAGE'), { retryCount: 10, retryTime: 5000 }),
+      'RECORD_REFUSED',
+      'CORRUPT_MESSAGE',
+      true,
+    ],
     ['topic ACL', byType('TOPIC_AUTHORIZATION_FAILED'), 'NOT_AUTHORIZED', 'TOPIC_AUTHORIZATION_FAILED', false],
     ['idempotent-write ACL', byType('CLUSTER_AUTHORIZATION_FAILED'), 'NOT_AUTHORIZED', 'CLUSTER_AUTHORIZATION_FAILED', false],
     ['SASL at connect', new KafkaJSSASLAuthenticationError('SASL PLAIN authentication failed'), 'NOT_AUTHORIZED', 'KafkaJSSASLAuthenticationError', false],
     ['fenced producer', byType('OUT_OF_ORDER_SEQUENCE_NUMBER'), 'PRODUCER_STATE', 'OUT_OF_ORDER_SEQUENCE_NUMBER', false],
-    ['leader moving', new KafkaJSNumberOfRetriesExceeded(byType('NOT_LEADER_FOR_PARTITION'), { retryCount: 10, retryTime: 5000 }), 'KAFKA_UNAVAILABLE', 'KafkaJSNumberOfRetriesExceeded', false],
+    [
+      'leader moving',
+      new KafkaJSNumberOfRetriesExceeded(byType('NOT_LEADER_FOR_PARTITION'), { retryCount: 10, retryTime: 5000 }),
+      'KAFKA_UNAVAILABLE',
+      'KafkaJSNumberOfRetriesExceeded',
+      false,
+    ],
     ['broker down', new KafkaJSConnectionError('Connection error: ECONNREFUSED'), 'KAFKA_UNAVAILABLE', 'KafkaJSConnectionError', true],
     ['anything else', new Error('?'), 'KAFKA_UNAVAILABLE', 'Error', true],
     ['not even an error', undefined, 'KAFKA_UNAVAILABLE', 'Error', true],

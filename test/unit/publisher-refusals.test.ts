@@ -61,13 +61,12 @@ test('a record the broker refuses is isolated and replaced in its place; the rec
     return [rec(`copy-of-${String(r.value).slice(0, 3)}`, 'dlq')];
   });
   await publisher.connect();
-  await Promise.all([
-    publisher.publish([rec('a'), rec('b')]),
-    publisher.publish([rec(BAD), rec('c')]),
-    publisher.publish([rec('d')]),
-  ]);
+  await Promise.all([publisher.publish([rec('a'), rec('b')]), publisher.publish([rec(BAD), rec('c')]), publisher.publish([rec('d')])]);
   assert.deepEqual(written, ['events:a', 'events:b', 'dlq:copy-of-BAD', 'events:c', 'events:d']);
-  assert.deepEqual(refused.map(([v, e]) => `${v} ${e.code} ${e.kafkaType}`), ['BAD RECORD_REFUSED MESSAGE_TOO_LARGE']);
+  assert.deepEqual(
+    refused.map(([v, e]) => `${v} ${e.code} ${e.kafkaType}`),
+    ['BAD RECORD_REFUSED MESSAGE_TOO_LARGE'],
+  );
   const producersAfterFirst = producers();
   assert.ok(producersAfterFirst > 1, 'the producer was replaced after the partial failure');
   // Learned: a record at least as large on that topic is refused without a round trip.
@@ -92,7 +91,10 @@ test('a record over KAFKA_MAX_RECORD_BYTES is refused locally (RECORD_OVER_BUDGE
   await publisher.publish([...many, { topic: 'events', key: 'huge', value: Buffer.alloc(70_000) }]);
   assert.deepEqual(reasons, ['RECORD_OVER_BUDGET']);
   assert.equal(written.length, 20);
-  assert.ok(sizes.every((n) => n <= 6), `each request within 64 KiB: ${sizes.join(',')} records`);
+  assert.ok(
+    sizes.every((n) => n <= 6),
+    `each request within 64 KiB: ${sizes.join(',')} records`,
+  );
   await publisher.close();
 });
 
@@ -126,7 +128,10 @@ test('authorization failure: not ready, intake waits on whenAuthorized; both res
 test('refused credentials at start do not stop start-up: not ready, intake paused, connected by itself once fixed', async () => {
   const { KafkaJSSASLAuthenticationError } = require('kafkajs/src/errors.js') as { KafkaJSSASLAuthenticationError: new (m: string) => Error };
   let fixed = false;
-  const { kafka } = scriptedKafka(() => null, () => (fixed ? null : new KafkaJSSASLAuthenticationError('SASL SCRAM-SHA-512 authentication failed')));
+  const { kafka } = scriptedKafka(
+    () => null,
+    () => (fixed ? null : new KafkaJSSASLAuthenticationError('SASL SCRAM-SHA-512 authentication failed')),
+  );
   const publisher = new Publisher(kafka, { lingerMs: 1 });
   await publisher.connect();
   assert.equal(publisher.problem(), 'not authorized: KafkaJSSASLAuthenticationError');

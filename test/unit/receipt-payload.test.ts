@@ -11,10 +11,17 @@ import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 
 function mo(shortMessage: Buffer, messagePayload?: Buffer): DeliverSm {
   return {
-    sessionId: 's1', sequenceNumber: 7, serviceType: '',
-    sourceAddr: '393471234567', sourceAddrTon: 1, sourceAddrNpi: 1,
-    destinationAddr: 'ACME', destAddrTon: 5, destAddrNpi: 0,
-    esmClass: 0x00, dataCoding: 0,
+    sessionId: 's1',
+    sequenceNumber: 7,
+    serviceType: '',
+    sourceAddr: '393471234567',
+    sourceAddrTon: 1,
+    sourceAddrNpi: 1,
+    destinationAddr: 'ACME',
+    destAddrTon: 5,
+    destAddrNpi: 0,
+    esmClass: 0x00,
+    dataCoding: 0,
     shortMessage,
     ...(messagePayload ? { messagePayload } : {}),
     receivedAt: 2000,
@@ -48,6 +55,9 @@ test('a short_message present wins over message_payload; two MOs differing only 
   await processor.handle(mo(Buffer.from('short'), Buffer.from('payload')));
   await processor.handle(mo(Buffer.alloc(0), Buffer.from('payload one')));
   await processor.handle(mo(Buffer.alloc(0), Buffer.from('payload two')));
-  assert.deepEqual(published.map((m) => m.text), ['short', 'payload one', 'payload two']);
+  assert.deepEqual(
+    published.map((m) => m.text),
+    ['short', 'payload one', 'payload two'],
+  );
   assert.notEqual(published[1]!.eventId, published[2]!.eventId);
 });

@@ -14,8 +14,17 @@ import type { DeliverSm } from '../../src/smpp/protocol/types.js';
 
 function request(messageIds: (string | null)[]): RequestRecord {
   return {
-    v: 1, id: 'req-1', from: 'ACME', to: '393471234567', metadata: {}, segments: messageIds.length, messageIds,
-    attempts: 1, submittedAt: 1000, receipts: true, receiptDeadline: 10_000_000,
+    v: 1,
+    id: 'req-1',
+    from: 'ACME',
+    to: '393471234567',
+    metadata: {},
+    segments: messageIds.length,
+    messageIds,
+    attempts: 1,
+    submittedAt: 1000,
+    receipts: true,
+    receiptDeadline: 10_000_000,
   };
 }
 
@@ -23,10 +32,17 @@ const DELIVERED: FinalRecord = { v: 1, status: 'DELIVERED', errorCategory: null 
 
 function receipt(messageId: string): DeliverSm {
   return {
-    sessionId: 's1', sequenceNumber: 7, serviceType: '',
-    sourceAddr: '393471234567', sourceAddrTon: 1, sourceAddrNpi: 1,
-    destinationAddr: 'ACME', destAddrTon: 5, destAddrNpi: 0,
-    esmClass: 0x04, dataCoding: 0,
+    sessionId: 's1',
+    sequenceNumber: 7,
+    serviceType: '',
+    sourceAddr: '393471234567',
+    sourceAddrTon: 1,
+    sourceAddrNpi: 1,
+    destinationAddr: 'ACME',
+    destAddrTon: 5,
+    destAddrNpi: 0,
+    esmClass: 0x04,
+    dataCoding: 0,
     shortMessage: Buffer.from(`id:${messageId} sub:001 dlvrd:001 submit date:2511261200 done date:2511261201 stat:DELIVRD err:000 text:`, 'latin1'),
     receivedAt: 2000,
   };
@@ -44,14 +60,18 @@ async function replicaAWithOwnFinal(): Promise<{ index: CorrelationIndex; proces
   const processor = new ReceiptProcessor({ index, sink, ackWaitMs: 1000, matchWaitMs: 0, now: () => 2000, logger: pino({ level: 'silent' }) });
   index.apply(requestKey('req-1'), request(['m1', null]));
   assert.equal(await processor.handle(receipt('m1')), 0);
-  assert.deepEqual(events.map((e) => `${e.source} ${e.status}`), ['RECEIPT DELIVERED'], 'no summary yet: segment 2 is not final');
+  assert.deepEqual(
+    events.map((e) => `${e.source} ${e.status}`),
+    ['RECEIPT DELIVERED'],
+    'no summary yet: segment 2 is not final',
+  );
   return { index, processor, events };
 }
 
 const summaries = (events: SmsDeliveryEvent[]) => events.filter((e) => e.source === 'SUMMARY');
 const settle = () => new Promise((r) => setImmediate(r));
 
-test('summary: B\'s final read before B\'s snapshot that maps it → the snapshot completes the request, one SUMMARY', async () => {
+test("summary: B's final read before B's snapshot that maps it → the snapshot completes the request, one SUMMARY", async () => {
   const { index, processor, events } = await replicaAWithOwnFinal();
   index.apply(finalKey('m2'), DELIVERED);
   processor.onRemoteEntry(finalKey('m2'));
@@ -60,13 +80,16 @@ test('summary: B\'s final read before B\'s snapshot that maps it → the snapsho
   index.apply(requestKey('req-1'), request(['m1', 'm2']));
   processor.onRemoteEntry(requestKey('req-1'));
   await settle();
-  assert.deepEqual(summaries(events).map((e) => e.status), ['DELIVERED']);
+  assert.deepEqual(
+    summaries(events).map((e) => e.status),
+    ['DELIVERED'],
+  );
   processor.onRemoteEntry(requestKey('req-1')); // a later copy of the snapshot: no second summary
   await settle();
   assert.equal(summaries(events).length, 1);
 });
 
-test('summary: B\'s snapshot read before B\'s final → the final completes the request, one SUMMARY', async () => {
+test("summary: B's snapshot read before B's final → the final completes the request, one SUMMARY", async () => {
   const { index, processor, events } = await replicaAWithOwnFinal();
   index.apply(requestKey('req-1'), request(['m1', 'm2']));
   processor.onRemoteEntry(requestKey('req-1'));
@@ -75,7 +98,10 @@ test('summary: B\'s snapshot read before B\'s final → the final completes the 
   index.apply(finalKey('m2'), DELIVERED);
   processor.onRemoteEntry(finalKey('m2'));
   await settle();
-  assert.deepEqual(summaries(events).map((e) => e.status), ['DELIVERED']);
+  assert.deepEqual(
+    summaries(events).map((e) => e.status),
+    ['DELIVERED'],
+  );
 });
 
 test('summary: a replica that handled no final of the request leaves the summary to the one that did', async () => {
@@ -84,7 +110,10 @@ test('summary: a replica that handled no final of the request leaves the summary
   const processor = new ReceiptProcessor({
     index,
     sink: { publish: async (batch) => void events.push(...batch), deadLetterReceipt: async () => undefined, publishInbound: null },
-    ackWaitMs: 1000, matchWaitMs: 0, now: () => 2000, logger: pino({ level: 'silent' }),
+    ackWaitMs: 1000,
+    matchWaitMs: 0,
+    now: () => 2000,
+    logger: pino({ level: 'silent' }),
   });
   index.apply(requestKey('req-1'), request(['m1', 'm2']));
   index.apply(finalKey('m1'), DELIVERED);

@@ -8,7 +8,13 @@ import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
 import { CorrelationIndex } from '../../src/pipeline/correlation-index.js';
 import { OutboundProcessor, type EventSink, type InboundRecord } from '../../src/pipeline/outbound-processor.js';
 import {
-  checkRequestBounds, DEFAULT_REQUEST_BOUNDS, ECHO_KEY, echoFacts, maxEchoBytes, shortenId, type RequestBounds,
+  checkRequestBounds,
+  DEFAULT_REQUEST_BOUNDS,
+  ECHO_KEY,
+  echoFacts,
+  maxEchoBytes,
+  shortenId,
+  type RequestBounds,
 } from '../../src/pipeline/request-bounds.js';
 import { MAX_CHARS_PER_SEGMENT, planMessage, splitText } from '../../src/sms/plan.js';
 
@@ -17,8 +23,16 @@ const deliveryType = avro.Type.forSchema(JSON.parse(readFileSync(new URL('../../
 
 function request(overrides: Partial<SmsOutbound> = {}): SmsOutbound {
   return {
-    id: 'req-1', from: 'ACME', to: '+393471234567', text: 'hello', encoding: 'AUTO', requestDeliveryReport: true,
-    scheduleAt: null, validUntil: null, metadata: { tenant: 't1' }, ...overrides,
+    id: 'req-1',
+    from: 'ACME',
+    to: '+393471234567',
+    text: 'hello',
+    encoding: 'AUTO',
+    requestDeliveryReport: true,
+    scheduleAt: null,
+    validUntil: null,
+    metadata: { tenant: 't1' },
+    ...overrides,
   };
 }
 
@@ -39,9 +53,24 @@ function metadataOf(n: number, bytes: number): Record<string, string> {
 describe('request bounds: each field at its limit is accepted, one over is rejected naming the field', () => {
   const cases: Array<{ field: string; label: string; at: Partial<SmsOutbound>; over: Partial<SmsOutbound> }> = [
     { field: 'id', label: 'characters', at: { id: 'i'.repeat(B.maxIdChars) }, over: { id: 'i'.repeat(B.maxIdChars + 1) } },
-    { field: 'from', label: 'characters', at: { from: ' '.repeat(B.maxAddressChars - 4) + 'ACME' }, over: { from: ' '.repeat(B.maxAddressChars - 3) + 'ACME' } },
-    { field: 'to', label: 'characters', at: { to: '+39 347 1234567'.padEnd(B.maxAddressChars, ' ') }, over: { to: '+39 347 1234567'.padEnd(B.maxAddressChars + 1, ' ') } },
-    { field: 'metadata', label: 'entries', at: { metadata: metadataOf(B.maxMetadataEntries, 1000) }, over: { metadata: metadataOf(B.maxMetadataEntries + 1, 1000) } },
+    {
+      field: 'from',
+      label: 'characters',
+      at: { from: ' '.repeat(B.maxAddressChars - 4) + 'ACME' },
+      over: { from: ' '.repeat(B.maxAddressChars - 3) + 'ACME' },
+    },
+    {
+      field: 'to',
+      label: 'characters',
+      at: { to: '+39 347 1234567'.padEnd(B.maxAddressChars, ' ') },
+      over: { to: '+39 347 1234567'.padEnd(B.maxAddressChars + 1, ' ') },
+    },
+    {
+      field: 'metadata',
+      label: 'entries',
+      at: { metadata: metadataOf(B.maxMetadataEntries, 1000) },
+      over: { metadata: metadataOf(B.maxMetadataEntries + 1, 1000) },
+    },
     { field: 'metadata', label: 'bytes', at: { metadata: metadataOf(3, B.maxMetadataBytes) }, over: { metadata: metadataOf(3, B.maxMetadataBytes + 1) } },
   ];
   for (const c of cases) {
@@ -55,8 +84,7 @@ describe('request bounds: each field at its limit is accepted, one over is rejec
   }
 
   test('text: maxSegments × 160 characters pass the length bound, one more is refused on its length', () => {
-    const plan = (text: string, maxSegments: number) =>
-      planMessage({ ...request(), text }, { maxSegments, referenceNumber: 1, now: 0 });
+    const plan = (text: string, maxSegments: number) => planMessage({ ...request(), text }, { maxSegments, referenceNumber: 1, now: 0 });
     const single = plan('a'.repeat(MAX_CHARS_PER_SEGMENT), 1);
     assert.equal(single.ok, true, 'one full GSM segment fits');
     const over = plan('a'.repeat(MAX_CHARS_PER_SEGMENT + 1), 1);
@@ -82,7 +110,9 @@ test('text bound is checked before encoding: a 5 MB text is rejected in well und
     const t1 = process.hrtime.bigint();
     splitText(huge, 'GSM7');
     const splitMs = Number(process.hrtime.bigint() - t1) / 1e6;
-    console.log(`# 5 MB text: rejected in ${planMs.toFixed(3)} ms; encode+split (the old order) ${splitMs.toFixed(1)} ms; ratio ${(splitMs / planMs).toFixed(0)}x`);
+    console.log(
+      `# 5 MB text: rejected in ${planMs.toFixed(3)} ms; encode+split (the old order) ${splitMs.toFixed(1)} ms; ratio ${(splitMs / planMs).toFixed(0)}x`,
+    );
   }
 });
 
@@ -127,13 +157,18 @@ async function rejectedEventsOf(req: SmsOutbound, bounds: RequestBounds): Promis
     logger: pino({ level: 'silent' }),
   });
   const record: InboundRecord = { topic: 'sms.outbound', partition: 7, offset: '123456', key: null, value: Buffer.alloc(0), timestamp: '0' };
-  await (await processor.process(record, new AbortController().signal)).acked;
+  await (
+    await processor.process(record, new AbortController().signal)
+  ).acked;
   return published;
 }
 
 test('processor: a request over a bound is REJECTED (VALIDATION) naming the field, echoed shortened, never submitted', async () => {
   const events = await rejectedEventsOf(request({ id: 'i'.repeat(300_000), metadata: metadataOf(10, 100_000) }), B);
-  assert.deepEqual(events.map((e) => `${e.source}/${e.status}/${e.errorCategory}`), ['CONNECTOR/REJECTED/VALIDATION', 'SUMMARY/REJECTED/VALIDATION']);
+  assert.deepEqual(
+    events.map((e) => `${e.source}/${e.status}/${e.errorCategory}`),
+    ['CONNECTOR/REJECTED/VALIDATION', 'SUMMARY/REJECTED/VALIDATION'],
+  );
   assert.match(events[0]!.errorDescription ?? '', /^id: 300000 characters; at most 256 allowed \(REQUEST_MAX_ID_CHARS\)$/);
   for (const e of events) {
     assert.equal(e.id, shortenId('i'.repeat(300_000), 256));
@@ -141,8 +176,9 @@ test('processor: a request over a bound is REJECTED (VALIDATION) naming the fiel
   }
 });
 
-test('property: any request\'s REJECTED events encode under the size budget of its bounds', async () => {
-  const anyString = (max: number) => fc.oneof(fc.string({ maxLength: max }), fc.string({ unit: 'grapheme', maxLength: max / 4 }), fc.string({ unit: 'binary', maxLength: max }));
+test("property: any request's REJECTED events encode under the size budget of its bounds", async () => {
+  const anyString = (max: number) =>
+    fc.oneof(fc.string({ maxLength: max }), fc.string({ unit: 'grapheme', maxLength: max / 4 }), fc.string({ unit: 'binary', maxLength: max }));
   const anyBounds = fc.record({
     maxIdChars: fc.integer({ min: 32, max: 512 }),
     maxAddressChars: fc.integer({ min: 20, max: 128 }),

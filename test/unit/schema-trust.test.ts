@@ -38,7 +38,17 @@ function varint(n: bigint): Buffer {
   return Buffer.from(out);
 }
 
-const sample = { id: 'r-1', from: 'Sender', to: '+393401234567', text: 'hello ✓', encoding: 'AUTO', requestDeliveryReport: true, scheduleAt: null, validUntil: null, metadata: { tenant: 't1' } };
+const sample = {
+  id: 'r-1',
+  from: 'Sender',
+  to: '+393401234567',
+  text: 'hello ✓',
+  encoding: 'AUTO',
+  requestDeliveryReport: true,
+  scheduleAt: null,
+  validUntil: null,
+  metadata: { tenant: 't1' },
+};
 
 test('acceptance: which writer schemas are accepted and which are refused, with which code', () => {
   const cases: Array<[string, unknown, string]> = [
@@ -52,11 +62,41 @@ test('acceptance: which writer schemas are accepted and which are refused, with 
     ['not a record', 'string', 'SCHEMA_MISMATCH'],
     ['an array of null (the 5-byte bomb)', { type: 'array', items: 'null' }, 'UNBOUNDED_SCHEMA'],
     ['a writer-only field: array of null', withFields([{ name: 'junk', type: { type: 'array', items: 'null' }, default: [] }]), 'UNBOUNDED_SCHEMA'],
-    ['a writer-only field: array of an empty record', withFields([{ name: 'junk', type: { type: 'array', items: { type: 'record', name: 'E', fields: [] } }, default: [] }]), 'UNBOUNDED_SCHEMA'],
-    ['a writer-only field: array of fixed(0)', withFields([{ name: 'junk', type: { type: 'array', items: { type: 'fixed', name: 'Z', size: 0 } }, default: [] }]), 'UNBOUNDED_SCHEMA'],
+    [
+      'a writer-only field: array of an empty record',
+      withFields([{ name: 'junk', type: { type: 'array', items: { type: 'record', name: 'E', fields: [] } }, default: [] }]),
+      'UNBOUNDED_SCHEMA',
+    ],
+    [
+      'a writer-only field: array of fixed(0)',
+      withFields([{ name: 'junk', type: { type: 'array', items: { type: 'fixed', name: 'Z', size: 0 } }, default: [] }]),
+      'UNBOUNDED_SCHEMA',
+    ],
     [
       'deep inside a map of unions: array of a record of null and fixed(0)',
-      withFields([{ name: 'junk', type: { type: 'map', values: ['null', { type: 'array', items: { type: 'record', name: 'N', fields: [{ name: 'a', type: 'null' }, { name: 'b', type: { type: 'fixed', name: 'F0', size: 0 } }] } }] }, default: {} }]),
+      withFields([
+        {
+          name: 'junk',
+          type: {
+            type: 'map',
+            values: [
+              'null',
+              {
+                type: 'array',
+                items: {
+                  type: 'record',
+                  name: 'N',
+                  fields: [
+                    { name: 'a', type: 'null' },
+                    { name: 'b', type: { type: 'fixed', name: 'F0', size: 0 } },
+                  ],
+                },
+              },
+            ],
+          },
+          default: {},
+        },
+      ]),
       'UNBOUNDED_SCHEMA',
     ],
     ['a writer-only array of 1-byte unions is fine', withFields([{ name: 'ok', type: { type: 'array', items: ['null', 'string'] }, default: [] }]), 'accepted'],
@@ -68,7 +108,11 @@ test('acceptance: which writer schemas are accepted and which are refused, with 
   assert.equal(refusalOf(judgeOutbound(7, avro('{"type": "nope"}'), READER)), 'SCHEMA_MISMATCH', 'JSON that is not Avro');
   // Text that is not even JSON was garbled on the way (a registry validates what it stores): an outage, no verdict.
   assert.throws(() => judgeOutbound(7, avro('{"type": "nope"'), READER), RegistryUnavailableError, 'truncated schema text');
-  assert.equal(refusalOf(judgeOutbound(7, { ...avro(readerJson()), references: [{ name: 'x', subject: 's', version: 1 }] }, READER)), 'SCHEMA_MISMATCH', 'references');
+  assert.equal(
+    refusalOf(judgeOutbound(7, { ...avro(readerJson()), references: [{ name: 'x', subject: 's', version: 1 }] }, READER)),
+    'SCHEMA_MISMATCH',
+    'references',
+  );
 });
 
 test('JSON and Protobuf schemas are refused on their type alone: the text is never parsed', () => {
@@ -82,7 +126,17 @@ test('JSON and Protobuf schemas are refused on their type alone: the text is nev
 });
 
 test('a registry answer that is not a schema is an outage (RegistryUnavailableError), never poison', () => {
-  for (const body of [undefined, null, {}, [], 'html', { schema: 5 }, { schema: 's', schemaType: 7 }, { error_code: 50001, message: 'x' }, { schema: 's', references: 'x' }]) {
+  for (const body of [
+    undefined,
+    null,
+    {},
+    [],
+    'html',
+    { schema: 5 },
+    { schema: 's', schemaType: 7 },
+    { error_code: 50001, message: 'x' },
+    { schema: 's', references: 'x' },
+  ]) {
     assert.throws(() => registeredSchema(3, body), RegistryUnavailableError, JSON.stringify(body));
   }
   assert.equal(registeredSchema(3, { schema: '"string"' }).schemaType, 'AVRO', 'Confluent leaves schemaType out for Avro');
@@ -112,11 +166,17 @@ test('bounded decode: a 10-byte huge block count ends at once as AVRO_DECODE poi
   ];
   for (const [verdict, bytes] of cases) {
     const t0 = performance.now();
-    assert.throws(() => decodeUnder(verdict, 1, bytes), (e: PoisonRecordError) => e instanceof PoisonRecordError && e.code === 'AVRO_DECODE');
+    assert.throws(
+      () => decodeUnder(verdict, 1, bytes),
+      (e: PoisonRecordError) => e instanceof PoisonRecordError && e.code === 'AVRO_DECODE',
+    );
     assert.ok(performance.now() - t0 < 50, `ended in ${performance.now() - t0} ms`);
   }
   // The 5-byte body under an array of null never gets to decoding: the schema is refused.
-  assert.throws(() => decodeUnder(judgeAny(3, avro({ type: 'array', items: 'null' })), 3, Buffer.concat([header(3), Buffer.from([0xfe, 0xff, 0xff, 0x07, 0])])), (e: PoisonRecordError) => e.code === 'UNBOUNDED_SCHEMA');
+  assert.throws(
+    () => decodeUnder(judgeAny(3, avro({ type: 'array', items: 'null' })), 3, Buffer.concat([header(3), Buffer.from([0xfe, 0xff, 0xff, 0x07, 0])])),
+    (e: PoisonRecordError) => e.code === 'UNBOUNDED_SCHEMA',
+  );
   // A negative-count block (count + byte size) as other encoders write it decodes when consistent.
   assert.deepEqual(decodeUnder(longs, 2, Buffer.concat([header(2), varint(-3n), varint(3n), Buffer.from([2, 4, 6, 0])])), [1, 2, 3]);
   assert.throws(() => decodeUnder(longs, 2, Buffer.concat([header(2), varint(-3n), varint(2n), Buffer.from([2, 4, 6, 0])])), /declared as 2/);
@@ -133,12 +193,29 @@ const everything = {
     { name: 'f', type: { type: 'fixed', name: 'F4', size: 4 } },
     { name: 'e', type: { type: 'enum', name: 'E3', symbols: ['A', 'B', 'C'] } },
     { name: 'arr', type: { type: 'array', items: { type: 'map', values: ['null', 'bytes', 'float'] } } },
-    { name: 'list', type: ['null', { type: 'record', name: 'Node', fields: [{ name: 'v', type: 'long' }, { name: 'next', type: ['null', 'Node'] }] }] },
+    {
+      name: 'list',
+      type: [
+        'null',
+        {
+          type: 'record',
+          name: 'Node',
+          fields: [
+            { name: 'v', type: 'long' },
+            { name: 'next', type: ['null', 'Node'] },
+          ],
+        },
+      ],
+    },
   ],
 };
 const UNDER: Array<[string, Verdict, avsc.Type]> = [
   ['SmsOutbound', judgeOutbound(1, avro(readerJson()), READER), avsc.Type.forSchema(readerJson() as avsc.Schema)],
-  ['SmsOutbound v2', judgeOutbound(2, avro(withFields([{ name: 'tags', type: { type: 'array', items: 'string' }, default: [] }])), READER), avsc.Type.forSchema(withFields([{ name: 'tags', type: { type: 'array', items: 'string' }, default: [] }]) as avsc.Schema)],
+  [
+    'SmsOutbound v2',
+    judgeOutbound(2, avro(withFields([{ name: 'tags', type: { type: 'array', items: 'string' }, default: [] }])), READER),
+    avsc.Type.forSchema(withFields([{ name: 'tags', type: { type: 'array', items: 'string' }, default: [] }]) as avsc.Schema),
+  ],
   ['every type', judgeAny(3, avro(everything)), avsc.Type.forSchema(everything as avsc.Schema)],
 ];
 
@@ -203,5 +280,8 @@ test('the verdict cache is bounded, oldest out first', () => {
   const cache = new VerdictCache(3);
   const v = judgeAny(1, avro('string'));
   for (let id = 1; id <= 5; id++) cache.set(id, v);
-  assert.deepEqual([1, 2, 3, 4, 5].map((id) => cache.get(id) !== undefined), [false, false, true, true, true]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((id) => cache.get(id) !== undefined),
+    [false, false, true, true, true],
+  );
 });

@@ -30,7 +30,10 @@ function tableRows(markdown: string, header: string[]): string[][] {
       inTable = false;
       continue;
     }
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (cells.join('|') === header.join('|')) inTable = true;
     else if (inTable && !cells.every((c) => /^-+$/.test(c))) rows.push(cells);
   }
@@ -52,21 +55,29 @@ describe('provider error tables', () => {
     }
   });
 
-  test('every row of the provider\'s delivery error tables is in the receipt table with the same category and description, and nothing else is', () => {
+  test("every row of the provider's delivery error tables is in the receipt table with the same category and description, and nothing else is", () => {
     assert.equal(tables.deliveryErrors.length, 48, 'the provider delivery tables have 48 rows');
     for (const row of tables.deliveryErrors) assert.deepEqual(RECEIPT_ERROR_TABLE.get(row.code), row, String(row.code));
     assert.equal(RECEIPT_ERROR_TABLE.size, tables.deliveryErrors.length);
   });
 
-  test('the test data is what the provider\'s page says (only with KSC_PROVIDER_PAGE set)', { skip: providerPage !== '' && existsSync(providerPage) ? false : 'KSC_PROVIDER_PAGE not set' }, () => {
-    const page = readFileSync(providerPage, 'utf8');
-    const bind = tableRows(page, ['Error Code', 'Hex', 'Description']).map(([decimal, hex, text]) => {
-      const m = /^\*\*(.+?)\*\* — (.+)$/.exec(text ?? '');
-      assert.ok(m, `unexpected description layout: ${text}`);
-      return { decimal: Number(decimal), hex, description: m[1], advice: m[2] };
-    });
-    assert.deepEqual(bind, tables.bindAndAuthenticationErrors);
-    const delivery = tableRows(page, ['Code', 'Category', 'Description']).map(([code, category, description]) => ({ code: Number(code), category, description }));
-    assert.deepEqual(delivery, tables.deliveryErrors);
-  });
+  test(
+    "the test data is what the provider's page says (only with KSC_PROVIDER_PAGE set)",
+    { skip: providerPage !== '' && existsSync(providerPage) ? false : 'KSC_PROVIDER_PAGE not set' },
+    () => {
+      const page = readFileSync(providerPage, 'utf8');
+      const bind = tableRows(page, ['Error Code', 'Hex', 'Description']).map(([decimal, hex, text]) => {
+        const m = /^\*\*(.+?)\*\* — (.+)$/.exec(text ?? '');
+        assert.ok(m, `unexpected description layout: ${text}`);
+        return { decimal: Number(decimal), hex, description: m[1], advice: m[2] };
+      });
+      assert.deepEqual(bind, tables.bindAndAuthenticationErrors);
+      const delivery = tableRows(page, ['Code', 'Category', 'Description']).map(([code, category, description]) => ({
+        code: Number(code),
+        category,
+        description,
+      }));
+      assert.deepEqual(delivery, tables.deliveryErrors);
+    },
+  );
 });

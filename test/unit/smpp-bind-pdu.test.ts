@@ -5,7 +5,11 @@ import { bindRefusalKind, bindRefusalText, bindRetryFloorMs, buildBindPdu } from
 import { smpp } from '../../src/smpp/session/library.js';
 
 test('bind PDU: SMPP 3.4, TON 1 / NPI 1, empty system_type and address_range — on the wire, decoded back', () => {
-  for (const [mode, command] of [['tx', 'bind_transmitter'], ['rx', 'bind_receiver'], ['trx', 'bind_transceiver']] as const) {
+  for (const [mode, command] of [
+    ['tx', 'bind_transmitter'],
+    ['rx', 'bind_receiver'],
+    ['trx', 'bind_transceiver'],
+  ] as const) {
     const bytes = buildBindPdu(mode, 'acme', 's3cret', 7).toBuffer();
     const decoded = smpp.PDU.fromBuffer(bytes) as Record<string, unknown>;
     assert.equal(decoded['command'], command);
@@ -21,7 +25,11 @@ test('bind PDU: SMPP 3.4, TON 1 / NPI 1, empty system_type and address_range —
 });
 
 test('bind refusals: credentials and the bind limit get the long backoff; 0x08 and 0x14 wait at least the table delay', () => {
-  assert.deepEqual([0x02, 0x0d, 0x0e, 0x0f].map(bindRefusalKind), ['credentials', 'credentials', 'credentials', 'credentials'], '0x02 to a bind is a malformed bind: a reconnect cannot fix it');
+  assert.deepEqual(
+    [0x02, 0x0d, 0x0e, 0x0f].map(bindRefusalKind),
+    ['credentials', 'credentials', 'credentials', 'credentials'],
+    '0x02 to a bind is a malformed bind: a reconnect cannot fix it',
+  );
   assert.equal(bindRefusalKind(0x05), 'bind-limit');
   assert.equal(bindRefusalKind(0x08), 'other');
   assert.equal(bindRetryFloorMs(0x08), 3_000, 'the provider: "try again after a few seconds"');

@@ -21,25 +21,43 @@ interface FakeLib {
 
 function fakeLib(): FakeLib {
   return {
-    paused: false, pauses: 0, resumes: 0, sent: 0,
-    pause() { this.paused = true; this.pauses += 1; },
-    resume() { this.paused = false; this.resumes += 1; },
-    send() { this.sent += 1; return true; },
+    paused: false,
+    pauses: 0,
+    resumes: 0,
+    sent: 0,
+    pause() {
+      this.paused = true;
+      this.pauses += 1;
+    },
+    resume() {
+      this.paused = false;
+      this.resumes += 1;
+    },
+    send() {
+      this.sent += 1;
+      return true;
+    },
     socket: { cork: () => undefined, uncork: () => undefined },
   };
 }
 
-const deliverSm = (sequence: number) => ({ command: 'deliver_sm', command_id: 5, command_status: 0, sequence_number: sequence, isResponse: () => false }) as unknown as Pdu;
+const deliverSm = (sequence: number) =>
+  ({ command: 'deliver_sm', command_id: 5, command_status: 0, sequence_number: sequence, isResponse: () => false }) as unknown as Pdu;
 const settle = () => new Promise((r) => setImmediate(r));
 
 function setup(cap: number, current: () => FakeLib) {
   const releases: Array<() => void> = [];
   const pausedEvents: boolean[] = [];
   const inbound = new InboundRequests({
-    sessionId: 't', log: pino({ level: 'silent' }), now: Date.now,
-    isCurrent: (lib) => (lib as unknown) === current(), isBound: () => true,
-    onUnbind: () => undefined, onDeliverSm: () => undefined,
-    maxUnanswered: cap, onReadingPaused: (p) => pausedEvents.push(p),
+    sessionId: 't',
+    log: pino({ level: 'silent' }),
+    now: Date.now,
+    isCurrent: (lib) => (lib as unknown) === current(),
+    isBound: () => true,
+    onUnbind: () => undefined,
+    onDeliverSm: () => undefined,
+    maxUnanswered: cap,
+    onReadingPaused: (p) => pausedEvents.push(p),
   });
   inbound.setHandler(() => new Promise<number>((resolve) => releases.push(() => resolve(0))));
   return { inbound, releases, pausedEvents };

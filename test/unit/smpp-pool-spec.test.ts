@@ -37,7 +37,17 @@ describe('slots', () => {
   it('checks parsed entries the same way, and the text form round-trips', () => {
     assert.throws(() => checkSessionSpec([{ mode: 'trx', count: 0 }]), /1\.\.64/);
     assert.throws(() => checkSessionSpec([{ mode: 'rx', count: 1 }]), /tx or trx/);
-    assert.throws(() => checkSessionSpec([{ mode: 'tx', count: 3 }, { mode: 'rx', count: 2 }], 4), /asks for 5 binds/);
+    assert.throws(
+      () =>
+        checkSessionSpec(
+          [
+            { mode: 'tx', count: 3 },
+            { mode: 'rx', count: 2 },
+          ],
+          4,
+        ),
+      /asks for 5 binds/,
+    );
     assert.equal(formatSessionSpec(parseSessionSpec(' TX:2 , rx:2 ')), 'tx:2,rx:2');
   });
 

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import {
-  addRelativeTime, formatAbsoluteTime, formatRelativeTime, optionalAbsoluteTime, parseSmppTime, resolveSmppTime,
-} from '../../src/sms/smpp-time.js';
+import { addRelativeTime, formatAbsoluteTime, formatRelativeTime, optionalAbsoluteTime, parseSmppTime, resolveSmppTime } from '../../src/sms/smpp-time.js';
 
 describe('smpp-time', () => {
   test('absolute times are 16 characters YYMMDDhhmmsstnnp in UTC with tenths', () => {
@@ -44,8 +42,16 @@ describe('smpp-time', () => {
   });
 
   test('malformed or impossible times are rejected with a reason (what the simulator answers 0x61/0x62 for)', () => {
-    for (const s of ['2611251200000', '20261125120000', '261325120000000+', '261131120000000+', '261125250000000+',
-      '261125120000049+', '000001000000100R', 'abcdefghijklmnop']) {
+    for (const s of [
+      '2611251200000',
+      '20261125120000',
+      '261325120000000+',
+      '261131120000000+',
+      '261125250000000+',
+      '261125120000049+',
+      '000001000000100R',
+      'abcdefghijklmnop',
+    ]) {
       assert.equal(parseSmppTime(s).ok, false, s);
     }
     assert.deepEqual(parseSmppTime(''), { ok: true, time: null });

@@ -19,17 +19,33 @@ const silent = pino({ level: 'silent' });
 
 function request(id: string, messageIds: string[]): RequestRecord {
   return {
-    v: 1, id, from: 'ACME', to: '393471234567', metadata: {}, segments: messageIds.length, messageIds,
-    attempts: 1, submittedAt: 1000, receipts: true, receiptDeadline: 100_000_000,
+    v: 1,
+    id,
+    from: 'ACME',
+    to: '393471234567',
+    metadata: {},
+    segments: messageIds.length,
+    messageIds,
+    attempts: 1,
+    submittedAt: 1000,
+    receipts: true,
+    receiptDeadline: 100_000_000,
   };
 }
 
 function receipt(messageId: string, stat = 'DELIVRD'): DeliverSm {
   return {
-    sessionId: 's1', sequenceNumber: 7, serviceType: '',
-    sourceAddr: '393471234567', sourceAddrTon: 1, sourceAddrNpi: 1,
-    destinationAddr: 'ACME', destAddrTon: 5, destAddrNpi: 0,
-    esmClass: 0x04, dataCoding: 0,
+    sessionId: 's1',
+    sequenceNumber: 7,
+    serviceType: '',
+    sourceAddr: '393471234567',
+    sourceAddrTon: 1,
+    sourceAddrNpi: 1,
+    destinationAddr: 'ACME',
+    destAddrTon: 5,
+    destAddrNpi: 0,
+    esmClass: 0x04,
+    dataCoding: 0,
     shortMessage: Buffer.from(`id:${messageId} sub:001 dlvrd:001 submit date:2511261200 done date:2511261201 stat:${stat} err:000 text:`, 'latin1'),
     receivedAt: 2000,
   };
@@ -51,8 +67,14 @@ class Replica {
   };
   readonly receipts = new ReceiptProcessor({ index: this.index, sink: this.sink, ackWaitMs: 1000, matchWaitMs: 0, now: () => this.now, logger: silent });
   readonly sweeper = new OverdueSweeper({
-    index: this.index, sink: this.sink, graceMs: 1000, summaryGraceMs: GRACE, intervalMs: 1000,
-    keepCompletedMs: 600_000, now: () => this.now, logger: silent,
+    index: this.index,
+    sink: this.sink,
+    graceMs: 1000,
+    summaryGraceMs: GRACE,
+    intervalMs: 1000,
+    keepCompletedMs: 600_000,
+    now: () => this.now,
+    logger: silent,
   });
 
   /** Reads entries another replica wrote, as the correlation tail does. */
@@ -99,7 +121,11 @@ test('summary marker: a request left complete without one is summarised after th
   assert.equal(summary!.id, 'req-1');
   assert.equal(summary!.status, 'UNDELIVERED', 'outcomes of both segments: one delivered, one not');
   assert.match(summary!.errorDescription ?? '', /1 of 2 segments delivered/);
-  assert.deepEqual(c.writes.map((w) => w.key), [summaryKey('req-1')], 'the marker goes out with it');
+  assert.deepEqual(
+    c.writes.map((w) => w.key),
+    [summaryKey('req-1')],
+    'the marker goes out with it',
+  );
   c.now += GRACE * 2;
   await c.sweeper.sweepOnce();
   assert.equal(c.summaries().length, 1, 'not repeated');
@@ -122,8 +148,14 @@ test('summary marker: the replica that publishes a multipart summary writes it; 
   await b.receipts.handle(receipt('m2'));
   a.read(b.writes); // A sees B's final through the tail and publishes the summary
   await settle();
-  assert.deepEqual(a.summaries().map((e) => e.status), ['DELIVERED']);
-  assert.ok(a.writes.some((w) => w.key === summaryKey('req-1')), 'A wrote the marker');
+  assert.deepEqual(
+    a.summaries().map((e) => e.status),
+    ['DELIVERED'],
+  );
+  assert.ok(
+    a.writes.some((w) => w.key === summaryKey('req-1')),
+    'A wrote the marker',
+  );
 
   const c = new Replica();
   c.read([snapshot, ...a.writes, ...b.writes]);
@@ -141,7 +173,10 @@ test('summary marker: one replica with every final publishes the summary and its
   await a.receipts.handle(receipt('m1'));
   await a.receipts.handle(receipt('m2'));
   assert.equal(a.summaries().length, 1);
-  assert.deepEqual(a.writes.map((w) => w.key), [finalKey('m1'), finalKey('m2'), summaryKey('req-1')]);
+  assert.deepEqual(
+    a.writes.map((w) => w.key),
+    [finalKey('m1'), finalKey('m2'), summaryKey('req-1')],
+  );
   a.now += GRACE * 2;
   await a.sweeper.sweepOnce();
   assert.equal(a.summaries().length, 1);
@@ -151,7 +186,11 @@ test('summary marker: one-segment requests need none; finals written before mark
   const a = new Replica();
   a.read([{ key: requestKey('one'), value: request('one', ['m9']) }]);
   await a.receipts.handle(receipt('m9'));
-  assert.deepEqual(a.writes.map((w) => w.key), [finalKey('m9')], 'summary and final travel together');
+  assert.deepEqual(
+    a.writes.map((w) => w.key),
+    [finalKey('m9')],
+    'summary and final travel together',
+  );
 
   const c = new Replica();
   c.read([

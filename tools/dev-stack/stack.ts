@@ -117,7 +117,8 @@ async function loadOrCreateState(dir: string, opts?: StackOptions): Promise<Stac
   if (saved && (isRunning(dir, 'kafka') || isRunning(dir, 'registry'))) {
     // keep the ports of whatever is already running
     const differ = (['kafkaPort', 'controllerPort', 'registryPort'] as const).filter((k) => opts?.[k] !== undefined && opts[k] !== saved[k]);
-    if (differ.length > 0) process.stdout.write(`[stack] note: a stack already runs in ${dir}; keeping its ports (${differ.join(', ')} differ from the request)\n`);
+    if (differ.length > 0)
+      process.stdout.write(`[stack] note: a stack already runs in ${dir}; keeping its ports (${differ.join(', ')} differ from the request)\n`);
     return saved;
   }
   const st: StackState = { ...(await choosePorts(dir, opts, saved)), clusterId: saved?.clusterId ?? newClusterId() };

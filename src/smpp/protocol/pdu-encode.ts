@@ -104,14 +104,22 @@ export function encodeSubmitSm(params: SubmitParams, sequenceNumber: number): Bu
   if (message.length > 0xff) return `short_message is ${message.length} octets (at most 255)`;
   const length =
     HEADER_OCTETS +
-    serviceType.length + 1 +
-    2 + params.sourceAddr.length + 1 +
-    2 + params.destinationAddr.length + 1 +
+    serviceType.length +
+    1 +
+    2 +
+    params.sourceAddr.length +
+    1 +
+    2 +
+    params.destinationAddr.length +
+    1 +
     3 + // esm_class, protocol_id, priority_flag
-    schedule.length + 1 +
-    validity.length + 1 +
+    schedule.length +
+    1 +
+    validity.length +
+    1 +
     4 + // registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id
-    1 + message.length;
+    1 +
+    message.length;
   if (length > MAX_PDU_OCTETS) return `PDU too long (${length} octets)`;
   const out = Buffer.allocUnsafe(length);
   out.writeUInt32BE(length, 0);

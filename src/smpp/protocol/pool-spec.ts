@@ -62,7 +62,9 @@ export function checkSessionSpec<T extends readonly SessionSpecEntry[]>(entries:
   const total = sessionTotal(entries);
   if (maxBinds !== undefined && total > maxBinds) {
     // The cap is the account's, shared by every replica: more binds than it allows can never all be up.
-    throw new SessionSpecError(`asks for ${total} binds but SMPP_ACCOUNT_MAX_BINDS allows ${maxBinds} for the account (the provider's default is 4: e.g. trx:4, or tx:2,rx:2)`);
+    throw new SessionSpecError(
+      `asks for ${total} binds but SMPP_ACCOUNT_MAX_BINDS allows ${maxBinds} for the account (the provider's default is 4: e.g. trx:4, or tx:2,rx:2)`,
+    );
   }
   return entries;
 }

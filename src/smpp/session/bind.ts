@@ -42,7 +42,7 @@ export function isBindOk(mode: BindMode, pdu: Pdu): boolean {
  */
 const BIND_REFUSALS: Readonly<Record<number, string>> = {
   0x02: `ESME_RINVCMDLEN, command length invalid: usually a bind field over its SMPP 3.4 limit — system_id at most ${BIND_FIELD_LIMITS.system_id} characters, password at most ${BIND_FIELD_LIMITS.password}; some SMSCs also answer it for wrong credentials`,
-  0x05: 'ESME_RALYBND, already bound: the account\'s bind limit is used up — lower the session count or ask the provider',
+  0x05: "ESME_RALYBND, already bound: the account's bind limit is used up — lower the session count or ask the provider",
   0x08: 'ESME_RSYSERR, system error at the SMSC: it retries after a few seconds',
   0x0d: 'ESME_RBINDFAIL, bind failed: usually a wrong system id or password, or a source IP the account is not bound to',
   0x0e: 'ESME_RINVPASWD, invalid credentials: check the system id and password',
@@ -56,7 +56,7 @@ const BIND_REFUSALS: Readonly<Record<number, string>> = {
  * over its SMPP 3.4 field limit — which one and by how much (lengths only, never the values).
  */
 export function bindRefusalText(status: number, systemId: string, password: string): string {
-  const meaning = BIND_REFUSALS[status] ?? 'see the provider\'s status table';
+  const meaning = BIND_REFUSALS[status] ?? "see the provider's status table";
   const over: string[] = [];
   const systemIdLength = Buffer.byteLength(systemId, 'latin1');
   const passwordLength = Buffer.byteLength(password, 'latin1');

@@ -61,7 +61,7 @@ function num(value: unknown): number {
 
 /** The typed, raw view of a received deliver_sm. */
 export function deliverSmFromPdu(pdu: smpp.PDU, sessionId: string, receivedAt: number): DeliverSm {
-  const shortMessage = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message']) : Buffer.alloc(0);
+  const shortMessage = Buffer.isBuffer(pdu['short_message']) ? pdu['short_message'] : Buffer.alloc(0);
   const result: DeliverSm = {
     sessionId,
     sequenceNumber: pdu.sequence_number,

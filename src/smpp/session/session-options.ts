@@ -60,14 +60,27 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
     maxUnansweredDeliverSm: options.maxUnansweredDeliverSm ?? SESSION_DEFAULTS.maxUnansweredDeliverSm,
   };
   const positive = [
-    'port', 'window', 'rateLimit', 'enquireLinkMs', 'enquireLinkTimeoutMs', 'responseTimeoutMs', 'connectTimeoutMs',
-    'bindTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'credentialBackoffMs', 'unbindTimeoutMs', 'maxUnansweredDeliverSm',
+    'port',
+    'window',
+    'rateLimit',
+    'enquireLinkMs',
+    'enquireLinkTimeoutMs',
+    'responseTimeoutMs',
+    'connectTimeoutMs',
+    'bindTimeoutMs',
+    'reconnectMinMs',
+    'reconnectMaxMs',
+    'credentialBackoffMs',
+    'unbindTimeoutMs',
+    'maxUnansweredDeliverSm',
   ] as const;
   for (const key of positive) {
     if (!(Number.isFinite(resolved[key]) && resolved[key] > 0)) throw new RangeError(`SMPP session option ${key} must be > 0, got ${resolved[key]}`);
   }
-  if (!Number.isInteger(resolved.maxUnansweredDeliverSm)) throw new RangeError(`SMPP session option maxUnansweredDeliverSm must be an integer, got ${resolved.maxUnansweredDeliverSm}`);
-  if (!(resolved.rateMargin >= 0 && resolved.rateMargin < 1)) throw new RangeError(`SMPP session option rateMargin must be in [0, 1), got ${resolved.rateMargin}`);
+  if (!Number.isInteger(resolved.maxUnansweredDeliverSm))
+    throw new RangeError(`SMPP session option maxUnansweredDeliverSm must be an integer, got ${resolved.maxUnansweredDeliverSm}`);
+  if (!(resolved.rateMargin >= 0 && resolved.rateMargin < 1))
+    throw new RangeError(`SMPP session option rateMargin must be in [0, 1), got ${resolved.rateMargin}`);
   if (!['tx', 'rx', 'trx'].includes(resolved.mode)) throw new RangeError(`SMPP session option mode must be tx, rx or trx, got ${resolved.mode}`);
   return resolved;
 }

@@ -27,7 +27,14 @@ import { InboundRequests } from './inbound.js';
 import { PduFramingError, smpp, type LibrarySession, type Pdu } from './library.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session-options.js';
 import { errorText, Submitter, type SubmitLink } from './submitter.js';
-import { type DeliverSmHandler, type SessionCounters, type SessionOptions, type SessionState, type SubmitParams, type SubmitResult } from '../protocol/types.js';
+import {
+  type DeliverSmHandler,
+  type SessionCounters,
+  type SessionOptions,
+  type SessionState,
+  type SubmitParams,
+  type SubmitResult,
+} from '../protocol/types.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 

@@ -79,7 +79,7 @@ try {
       if (pdu.command !== 'deliver_sm') return;
       b.session.send(pdu.response());
       counters.receipts++;
-      const text = Buffer.isBuffer(pdu['short_message']) ? (pdu['short_message']).toString('latin1') : '';
+      const text = Buffer.isBuffer(pdu['short_message']) ? pdu['short_message'].toString('latin1') : '';
       const messageId = /id:(\S+)/.exec(text)?.[1] ?? '';
       const status = /stat:DELIVRD/.test(text) ? 'DELIVERED' : 'UNDELIVERED';
       void registry
@@ -125,7 +125,15 @@ try {
           const req = (await registry.decode(m.value!)) as Record<string, unknown>;
           const messageId = await submit(req);
           const id = String(req['id']);
-          const e = event(id, messageId ? 'SUBMITTED' : 'REJECTED', 'SUBMIT', messageId, String(req['from']), String(req['to']), req['metadata'] as Record<string, string>);
+          const e = event(
+            id,
+            messageId ? 'SUBMITTED' : 'REJECTED',
+            'SUBMIT',
+            messageId,
+            String(req['from']),
+            String(req['to']),
+            req['metadata'] as Record<string, string>,
+          );
           return { key: id, value: await registry.encode(deliveryId, e) };
         }),
       );

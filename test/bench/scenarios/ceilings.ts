@@ -48,7 +48,13 @@ export async function bareKafka(ctx: BenchContext): Promise<void> {
   const topics = benchTopics('barekafka', ctx.backlogTopic);
   await createTopic(ctx.stack, topics.delivery, 12);
   const child = spawnRole('bare-kafka', {
-    env: { BROKERS: ctx.stack.kafkaBrokers, REGISTRY_URL: ctx.stack.registryUrl, TOPIC_OUTBOUND: topics.outbound, TOPIC_DELIVERY: topics.delivery, GROUP: uniqueName('barekafka') },
+    env: {
+      BROKERS: ctx.stack.kafkaBrokers,
+      REGISTRY_URL: ctx.stack.registryUrl,
+      TOPIC_OUTBOUND: topics.outbound,
+      TOPIC_DELIVERY: topics.delivery,
+      GROUP: uniqueName('barekafka'),
+    },
   });
   try {
     await child.ready;
@@ -66,8 +72,20 @@ export async function bareKafka(ctx: BenchContext): Promise<void> {
     const own = await child.request<{ produced: number; firstBatchAt: number; lastAckAt: number; cpuMs: number }>('stats');
     const seconds = (own.lastAckAt - own.firstBatchAt) / 1000;
     const broker = ((cpuSeconds(ctx.kafkaPid) - brokerCpu0) / own.produced) * 1000;
-    ctx.report.add(S, 'records/s', own.produced / seconds, 'msg/s', `${own.produced} pre-produced records, one Avro event each, acked (acks=all); timed in the process from its first batch to its last ack (${seconds.toFixed(2)} s)`);
-    ctx.report.add(S, 'CPU per 1,000', (own.cpuMs / 1000 / own.produced) * 1000, 'CPU-s', `utime+stime of the consuming process over the same span (process.cpuUsage); Kafka broker ${broker.toFixed(3)} CPU-s/1k (/proc, from the role's start to its last ack)`);
+    ctx.report.add(
+      S,
+      'records/s',
+      own.produced / seconds,
+      'msg/s',
+      `${own.produced} pre-produced records, one Avro event each, acked (acks=all); timed in the process from its first batch to its last ack (${seconds.toFixed(2)} s)`,
+    );
+    ctx.report.add(
+      S,
+      'CPU per 1,000',
+      (own.cpuMs / 1000 / own.produced) * 1000,
+      'CPU-s',
+      `utime+stime of the consuming process over the same span (process.cpuUsage); Kafka broker ${broker.toFixed(3)} CPU-s/1k (/proc, from the role's start to its last ack)`,
+    );
   } finally {
     await child.stop();
   }
@@ -100,9 +118,21 @@ export async function naiveLoop(ctx: BenchContext): Promise<void> {
     if (timedOut) ctx.report.note(`${S}: timed out before all ${ctx.n} messages completed`);
     const sub = throughput(samples, 'accepted', ctx.n);
     const rec = throughput(samples, 'receiptEvents', ctx.n);
-    ctx.report.add(S, 'submits/s', sub.steady, 'msg/s', `${ctx.n} pre-produced records; accepted submit_sm counted by the simulator (unthrottled, 4 trx binds × window 10), steady 10–90 % window`);
+    ctx.report.add(
+      S,
+      'submits/s',
+      sub.steady,
+      'msg/s',
+      `${ctx.n} pre-produced records; accepted submit_sm counted by the simulator (unthrottled, 4 trx binds × window 10), steady 10–90 % window`,
+    );
     ctx.report.add(S, 'receipts/s', rec.steady, 'msg/s', 'receipt events written to Kafka by the naive loop (its own counter), steady 10–90 % window');
-    ctx.report.add(S, 'CPU per 1,000', sub.cpuPer1000['process']!, 'CPU-s', `naive process utime+stime (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}, Kafka broker ${sub.cpuPer1000['kafka']!.toFixed(3)} CPU-s/1k`);
+    ctx.report.add(
+      S,
+      'CPU per 1,000',
+      sub.cpuPer1000['process']!,
+      'CPU-s',
+      `naive process utime+stime (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}, Kafka broker ${sub.cpuPer1000['kafka']!.toFixed(3)} CPU-s/1k`,
+    );
   } finally {
     await naive?.stop();
     await sim.stop();

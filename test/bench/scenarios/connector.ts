@@ -39,8 +39,20 @@ export async function endToEnd(ctx: BenchContext): Promise<void> {
   ctx.report.add(S, 'submits/s', sub.steady, 'msg/s', `accepted submit_sm; ${how}`);
   ctx.report.add(S, 'receipts/s', rec.steady, 'msg/s', 'deliver_sm_resp received by the simulator — sent only after the receipt event is acked by Kafka');
   ctx.report.add(S, 'wall time, first submit → last receipt', rec.seconds, 's', `overall ${sub.overall.toFixed(0)} submits/s from first to last`);
-  ctx.report.add(S, 'CPU per 1,000', sub.cpuPer1000['connector']!, 'CPU-s', `connector process utime+stime (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}, Kafka broker ${sub.cpuPer1000['kafka']!.toFixed(3)} CPU-s/1k`);
-  ctx.report.add(S, 'events written', run.events, 'records', `high watermark sum of the delivery topic (expected ${ctx.n * 3}: SUBMITTED + DELIVERED + SUMMARY per request)`);
+  ctx.report.add(
+    S,
+    'CPU per 1,000',
+    sub.cpuPer1000['connector']!,
+    'CPU-s',
+    `connector process utime+stime (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}, Kafka broker ${sub.cpuPer1000['kafka']!.toFixed(3)} CPU-s/1k`,
+  );
+  ctx.report.add(
+    S,
+    'events written',
+    run.events,
+    'records',
+    `high watermark sum of the delivery topic (expected ${ctx.n * 3}: SUBMITTED + DELIVERED + SUMMARY per request)`,
+  );
   // The naive run just before this one (with --pairs the two alternate).
   const naive = ctx.report.all('(c) naive loop', 'submits/s').at(-1);
   if (naive) ctx.report.add(S, 'ratio to (c) naive loop, submits', sub.steady / naive, '×', 'steady submits/s ÷ (c) steady submits/s, same run');
@@ -58,7 +70,10 @@ export async function endToEnd(ctx: BenchContext): Promise<void> {
 async function runBacklog(ctx: BenchContext, label: string, execArgv: string[]): Promise<{ samples: Sample[]; timedOut: boolean; events: number }> {
   const { sim, port } = await simulator();
   const topics = benchTopics(label, ctx.backlogTopic);
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName(label), port, RATE_UNLIMITED), execArgv: [...ctx.connectorFlags, ...execArgv] });
+  const connector = spawnRole('connector', {
+    env: connectorEnv(ctx, topics, uniqueName(label), port, RATE_UNLIMITED),
+    execArgv: [...ctx.connectorFlags, ...execArgv],
+  });
   try {
     await connector.ready;
     const { samples, timedOut } = await monitor({
@@ -80,7 +95,13 @@ function reportProfile(ctx: BenchContext, dir: string, runNote: string): void {
   const file = latestProfile(dir);
   if (!file) return ctx.report.skip(S, `no .cpuprofile written in ${dir}`);
   const p = summariseProfile(file);
-  ctx.report.add(S, 'profile', file, '', `${runNote}; busy ${p.totalMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms over the connector's whole life (start-up included)`);
+  ctx.report.add(
+    S,
+    'profile',
+    file,
+    '',
+    `${runNote}; busy ${p.totalMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms over the connector's whole life (start-up included)`,
+  );
   p.topModules.forEach((m, i) => ctx.report.add(S, `module #${i + 1}: ${m.name}`, m.share * 100, '% self', `${m.ms.toFixed(0)} ms self time`));
   p.topFunctions.forEach((f, i) => ctx.report.add(S, `function #${i + 1}: ${f.name}`, f.share * 100, '% self', `${f.ms.toFixed(0)} ms self time`));
 }
@@ -123,7 +144,13 @@ export async function scaleOut(ctx: BenchContext): Promise<void> {
       if (timedOut) ctx.report.note(`${S}: ${instances} instance(s) timed out`);
       const t = throughput(samples, 'accepted', n);
       const cpu = Object.values(t.cpuPer1000).reduce((a, b) => a + b, 0);
-      ctx.report.add(S, `${instances} instance${instances > 1 ? 's' : ''}`, t.steady, 'msg/s', `aggregate accepted submits, ${n} records produced after every member was ready, 12 partitions, trx:4 per instance (SMPP_ACCOUNT_MAX_BINDS 12), steady 10–90 %; connectors' CPU ${cpu.toFixed(3)} CPU-s/1k together`);
+      ctx.report.add(
+        S,
+        `${instances} instance${instances > 1 ? 's' : ''}`,
+        t.steady,
+        'msg/s',
+        `aggregate accepted submits, ${n} records produced after every member was ready, 12 partitions, trx:4 per instance (SMPP_ACCOUNT_MAX_BINDS 12), steady 10–90 %; connectors' CPU ${cpu.toFixed(3)} CPU-s/1k together`,
+      );
     } finally {
       await Promise.all(children.map((c) => c.stop()));
       await sim.stop();
@@ -204,9 +231,21 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
       const heap = warm.map((m) => m.heap);
       const spread = (xs: number[]) => ((Math.max(...xs) - Math.min(...xs)) / xs[0]!) * 100;
       ctx.report.add(S, 'RSS spread after warm-up', spread(rss), '% of RSS at 10 %', `(max − min) ÷ value at 10 % of the run; max ${mib(Math.max(...rss))}`);
-      ctx.report.add(S, 'heap spread after warm-up', spread(heap), '% of heap at 10 %', `(max − min) ÷ value at 10 % of the run; max ${mib(Math.max(...heap))}`);
-      const slope = ((heap.at(-1)! - heap[0]!) / (warm.at(-1)!.done - warm[0]!.done)) || 0;
-      ctx.report.add(S, 'heap growth per message after warm-up', slope, 'bytes', 'linear (last − first) over messages sent; compare with correlation index bytes/entry (the index keeps completed requests for CORRELATION_KEEP_DONE_MS)');
+      ctx.report.add(
+        S,
+        'heap spread after warm-up',
+        spread(heap),
+        '% of heap at 10 %',
+        `(max − min) ÷ value at 10 % of the run; max ${mib(Math.max(...heap))}`,
+      );
+      const slope = (heap.at(-1)! - heap[0]!) / (warm.at(-1)!.done - warm[0]!.done) || 0;
+      ctx.report.add(
+        S,
+        'heap growth per message after warm-up',
+        slope,
+        'bytes',
+        'linear (last − first) over messages sent; compare with correlation index bytes/entry (the index keeps completed requests for CORRELATION_KEEP_DONE_MS)',
+      );
     }
     // Plateau: once the keep time has passed since the first submit (+ 30 s for the sweep and GC),
     // the index holds ~ keep time × rate entries and should stop growing.
@@ -216,8 +255,20 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
       const rss = plateau.map((m) => m.rss);
       const heap = plateau.map((m) => m.heap);
       const from = `from ${plateau[0]!.done} sent (keep time + 30 s after the first submit) to ${plateau.at(-1)!.done}, ${plateau.length} samples`;
-      ctx.report.add(S, 'RSS after the keep time', `${mib(Math.min(...rss))} … ${mib(Math.max(...rss))} (spread ${(((Math.max(...rss) - Math.min(...rss)) / rss[0]!) * 100).toFixed(1)} % of the first)`, '', from);
-      ctx.report.add(S, 'heap after the keep time', `${mib(Math.min(...heap))} … ${mib(Math.max(...heap))} (spread ${(((Math.max(...heap) - Math.min(...heap)) / heap[0]!) * 100).toFixed(1)} % of the first)`, '', from);
+      ctx.report.add(
+        S,
+        'RSS after the keep time',
+        `${mib(Math.min(...rss))} … ${mib(Math.max(...rss))} (spread ${(((Math.max(...rss) - Math.min(...rss)) / rss[0]!) * 100).toFixed(1)} % of the first)`,
+        '',
+        from,
+      );
+      ctx.report.add(
+        S,
+        'heap after the keep time',
+        `${mib(Math.min(...heap))} … ${mib(Math.max(...heap))} (spread ${(((Math.max(...heap) - Math.min(...heap)) / heap[0]!) * 100).toFixed(1)} % of the first)`,
+        '',
+        from,
+      );
       const slope = (heap.at(-1)! - heap[0]!) / Math.max(1, plateau.at(-1)!.done - plateau[0]!.done);
       ctx.report.add(S, 'heap growth per message after the keep time', slope, 'bytes', `linear (last − first) ${from}`);
       const livePlateau = live.filter((m) => m.t >= firstSubmit + keepDoneMs + 30_000);
@@ -225,7 +276,8 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
         const lh = livePlateau.map((m) => m.heap);
         const lr = livePlateau.map((m) => m.rss);
         const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-        const band = (xs: number[]) => `${mib(Math.min(...xs))} … ${mib(Math.max(...xs))}, ${(((Math.max(...xs) - mean(xs)) / mean(xs)) * 100).toFixed(1)} % / ${(((Math.min(...xs) - mean(xs)) / mean(xs)) * 100).toFixed(1)} % around the mean ${mib(mean(xs))}`;
+        const band = (xs: number[]) =>
+          `${mib(Math.min(...xs))} … ${mib(Math.max(...xs))}, ${(((Math.max(...xs) - mean(xs)) / mean(xs)) * 100).toFixed(1)} % / ${(((Math.min(...xs) - mean(xs)) / mean(xs)) * 100).toFixed(1)} % around the mean ${mib(mean(xs))}`;
         const liveFrom = `full GC (--expose-gc) every 10 s, ${livePlateau.length} samples from ${livePlateau[0]!.done} to ${livePlateau.at(-1)!.done} sent`;
         ctx.report.add(S, 'live heap after a full GC, after the keep time', band(lh), '', liveFrom);
         ctx.report.add(S, 'RSS right after a full GC, after the keep time', band(lr), '', liveFrom);
@@ -233,7 +285,9 @@ export async function memory(ctx: BenchContext, volume: number, keepDoneMs: numb
         ctx.report.add(S, 'live heap growth per message after the keep time', liveSlope, 'bytes', `linear (last − first), ${liveFrom}`);
       }
     } else {
-      ctx.report.note(`${S}: the run ended before CORRELATION_KEEP_DONE_MS (${keepDoneMs} ms) + 30 s had passed — no plateau figure; use a larger --memory-volume or a lower --memory-keep-done-ms`);
+      ctx.report.note(
+        `${S}: the run ended before CORRELATION_KEEP_DONE_MS (${keepDoneMs} ms) + 30 s had passed — no plateau figure; use a larger --memory-volume or a lower --memory-keep-done-ms`,
+      );
     }
   } finally {
     await connector.stop();

@@ -37,7 +37,8 @@ store-type = spool
 store-location = "${dir}/spool"
 dlr-storage = internal
 
-${SMSC_BINDS.map(() => `group = smsc
+${SMSC_BINDS.map(
+  () => `group = smsc
 smsc = smpp
 smsc-id = sim
 host = 127.0.0.1
@@ -53,7 +54,8 @@ dest-addr-npi = 1
 max-pending-submits = 10
 enquire-link-interval = 30
 
-`).join('')}group = smsbox
+`,
+).join('')}group = smsbox
 bearerbox-host = 127.0.0.1
 bearerbox-port = ${p.smsbox}
 sendsms-port = ${p.sendsms}
@@ -105,7 +107,10 @@ export async function kannel(ctx: BenchContext): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const s = await sim.request<{ bindsBySystemId: Record<string, number> }>('stats');
-      const up = await get(agent, sendsms, '/').then(() => true, () => false);
+      const up = await get(agent, sendsms, '/').then(
+        () => true,
+        () => false,
+      );
       if ((s.bindsBySystemId['test'] ?? 0) > 0 && up) break;
       if (Date.now() > deadline) throw new Error(`Kannel did not bind / listen within 30 s (see ${dir}/bearerbox.log)`);
       await sleep(250);
@@ -162,7 +167,13 @@ export async function kannel(ctx: BenchContext): Promise<void> {
     ctx.report.add(S, 'HTTP sendsms accepted/s', http202.steady, 'req/s', `202 answers from smsbox (${refused} refused)`);
     ctx.report.add(S, 'DLR callbacks/s', dl.steady, 'msg/s', `dlr-url HTTP callbacks received (receipts turned into events); ${dlrs} of ${total} came back`);
     const cpu = (sub.cpuPer1000['bearerbox'] ?? 0) + (sub.cpuPer1000['smsbox'] ?? 0);
-    ctx.report.add(S, 'CPU per 1,000', cpu, 'CPU-s', `bearerbox ${sub.cpuPer1000['bearerbox']!.toFixed(3)} + smsbox ${sub.cpuPer1000['smsbox']!.toFixed(3)} (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}; wall ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    ctx.report.add(
+      S,
+      'CPU per 1,000',
+      cpu,
+      'CPU-s',
+      `bearerbox ${sub.cpuPer1000['bearerbox']!.toFixed(3)} + smsbox ${sub.cpuPer1000['smsbox']!.toFixed(3)} (/proc) over the submit steady window; simulator ${sub.cpuPer1000['simulator']!.toFixed(3)}; wall ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
   } finally {
     for (const b of boxes.reverse()) {
       b.kill('SIGTERM');

@@ -47,7 +47,10 @@ export async function pacing(ctx: BenchContext, margin: string): Promise<void> {
   const total = Math.ceil(4 * 100 * (seconds + 5) * 1.1);
   await produceBacklog(ctx.stack, topics.outbound, await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-pace${margin}`));
   const { port } = (await sim.ready) as { port: number };
-  const connector = spawnRole('connector', { env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }), execArgv: ctx.connectorFlags });
+  const connector = spawnRole('connector', {
+    env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }),
+    execArgv: ctx.connectorFlags,
+  });
   let throttledTotal = 0;
   try {
     await connector.ready;
@@ -85,13 +88,37 @@ export async function pacing(ctx: BenchContext, margin: string): Promise<void> {
     windowSubmits += inWindow.length;
     const rate = inWindow.length / seconds;
     rates.push(rate);
-    ctx.report.add(S, `session ${conn}: achieved`, rate, 'msg/s', `${inWindow.length} accepted in the window; max ${maxInWindow(inWindow, 1000)} in any 1000 ms; ${throttled.get(conn) ?? 0} × 0x58 (whole run)`);
+    ctx.report.add(
+      S,
+      `session ${conn}: achieved`,
+      rate,
+      'msg/s',
+      `${inWindow.length} accepted in the window; max ${maxInWindow(inWindow, 1000)} in any 1000 ms; ${throttled.get(conn) ?? 0} × 0x58 (whole run)`,
+    );
     windowThrottled += throttled.get(conn) ?? 0;
   }
   const allAccepted = [...accepted.values()].map((ts) => ts.filter((t) => t >= t0 && t < t1));
-  ctx.report.add(S, 'mean per session', rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length), 'msg/s', `${how}; ${((rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length) / 100) * 100).toFixed(1)} % of the allowed 100 msg/s`);
-  ctx.report.add(S, 'max in any 1-second window', Math.max(0, ...allAccepted.map((ts) => maxInWindow(ts, 1000))), 'submits', 'per connection, sliding 1000 ms window over accepted submit_sm_resp timestamps, worst session');
-  ctx.report.add(S, '0x58 count', throttledTotal, '', `simulator counter over the whole run (${windowThrottled} in the journal); ${((windowThrottled / Math.max(1, windowSubmits)) * 100).toFixed(3)} % of the window's accepted submits`);
+  ctx.report.add(
+    S,
+    'mean per session',
+    rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length),
+    'msg/s',
+    `${how}; ${((rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length) / 100) * 100).toFixed(1)} % of the allowed 100 msg/s`,
+  );
+  ctx.report.add(
+    S,
+    'max in any 1-second window',
+    Math.max(0, ...allAccepted.map((ts) => maxInWindow(ts, 1000))),
+    'submits',
+    'per connection, sliding 1000 ms window over accepted submit_sm_resp timestamps, worst session',
+  );
+  ctx.report.add(
+    S,
+    '0x58 count',
+    throttledTotal,
+    '',
+    `simulator counter over the whole run (${windowThrottled} in the journal); ${((windowThrottled / Math.max(1, windowSubmits)) * 100).toFixed(3)} % of the window's accepted submits`,
+  );
 }
 
 /**
@@ -119,12 +146,32 @@ export async function latency(ctx: BenchContext): Promise<void> {
   const fromAppend = `the same submits from each record's broker append time (the outbound topic is LogAppendTime; read back after the run): what is left once the load generator's own send path — its event loop, its produce round trip — is taken out; max ${connector.submitFromAppend.at(-1)} ms`;
   ctx.report.add(S, 'broker append → submit_sm at SMSC, p50', percentile(connector.submitFromAppend, 50), 'ms', `${connector.submitFromAppend.length} submits`);
   ctx.report.add(S, 'broker append → submit_sm at SMSC, p99', percentile(connector.submitFromAppend, 99), 'ms', fromAppend);
-  ctx.report.add(S, 'receipt sent → its event acked, p50', percentile(connector.receipt, 50), 'ms', `${connector.receipt.length} receipts: deliver_sm out → deliver_sm_resp in (the connector answers only after the event is acked by Kafka)`);
+  ctx.report.add(
+    S,
+    'receipt sent → its event acked, p50',
+    percentile(connector.receipt, 50),
+    'ms',
+    `${connector.receipt.length} receipts: deliver_sm out → deliver_sm_resp in (the connector answers only after the event is acked by Kafka)`,
+  );
   ctx.report.add(S, 'receipt sent → its event acked, p99', percentile(connector.receipt, 99), 'ms', `max ${connector.receipt.at(-1)} ms`);
-  ctx.report.add(S, 'cold start: worst Kafka → submit_sm in the warm-up', connector.coldStart.worst, 'ms', connector.coldStart.lastSlowAt === null ? `no record of the first ${warmupSeconds} s (dropped from the percentiles) took over 100 ms` : `the first ${warmupSeconds} s, dropped from the percentiles; the last record over 100 ms was produced ${connector.coldStart.lastSlowAt.toFixed(1)} s after the load started`);
+  ctx.report.add(
+    S,
+    'cold start: worst Kafka → submit_sm in the warm-up',
+    connector.coldStart.worst,
+    'ms',
+    connector.coldStart.lastSlowAt === null
+      ? `no record of the first ${warmupSeconds} s (dropped from the percentiles) took over 100 ms`
+      : `the first ${warmupSeconds} s, dropped from the percentiles; the last record over 100 ms was produced ${connector.coldStart.lastSlowAt.toFixed(1)} s after the load started`,
+  );
   const lag = connector.loopDelay;
   if (lag) {
-    ctx.report.add(S, "connector's event-loop delay, p99", lag.p99, 'ms', `p50 ${lag.p50} ms, max ${lag.max} ms over the measured ${seconds} s (perf_hooks monitorEventLoopDelay, 5 ms resolution): the connector's own stalls, the part of the latency that is not the broker's, the simulator's or the shared CPU's`);
+    ctx.report.add(
+      S,
+      "connector's event-loop delay, p99",
+      lag.p99,
+      'ms',
+      `p50 ${lag.p50} ms, max ${lag.max} ms over the measured ${seconds} s (perf_hooks monitorEventLoopDelay, 5 ms resolution): the connector's own stalls, the part of the latency that is not the broker's, the simulator's or the shared CPU's`,
+    );
   }
   const sched = connector.sched;
   if (sched?.connector && sched.simulator) {
@@ -138,16 +185,40 @@ export async function latency(ctx: BenchContext): Promise<void> {
   }
   const simLag = connector.simulatorLoopDelay;
   if (simLag) {
-    ctx.report.add(S, "simulator's event-loop delay, p99", simLag.p99, 'ms', `p50 ${simLag.p50} ms, max ${simLag.max} ms over the same ${seconds} s: the simulator stamps a submit_sm when its event loop reads it, so its own stalls (GC, journal writes, the shared CPU) are inside every figure above`);
+    ctx.report.add(
+      S,
+      "simulator's event-loop delay, p99",
+      simLag.p99,
+      'ms',
+      `p50 ${simLag.p50} ms, max ${simLag.max} ms over the same ${seconds} s: the simulator stamps a submit_sm when its event loop reads it, so its own stalls (GC, journal writes, the shared CPU) are inside every figure above`,
+    );
   }
   const cpu = connector.streamingCpu;
   if (cpu) {
-    ctx.report.add(S, "connector's CPU per 1,000 while streaming", Number(cpu.perThousand.toFixed(3)), 'CPU-s', `${(cpu.coreShare * 100).toFixed(0)} % of one core over the measured ${seconds} s (process.cpuUsage from the warm-up's end to the last record produced): records arrive a few per partition per fetch, so this is dearer than the backlog run's figure — the headroom left at this rate`);
+    ctx.report.add(
+      S,
+      "connector's CPU per 1,000 while streaming",
+      Number(cpu.perThousand.toFixed(3)),
+      'CPU-s',
+      `${(cpu.coreShare * 100).toFixed(0)} % of one core over the measured ${seconds} s (process.cpuUsage from the warm-up's end to the last record produced): records arrive a few per partition per fetch, so this is dearer than the backlog run's figure — the headroom left at this rate`,
+    );
   }
   const naive = await measureLatency(ctx, 'naive', rate, warmupSeconds, seconds);
-  ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p50', percentile(naive.submit, 50), 'ms', `${naive.submit.length} submits; the same offered rate and harness`);
+  ctx.report.add(
+    S,
+    '(c) naive loop: Kafka timestamp → submit_sm, p50',
+    percentile(naive.submit, 50),
+    'ms',
+    `${naive.submit.length} submits; the same offered rate and harness`,
+  );
   ctx.report.add(S, '(c) naive loop: Kafka timestamp → submit_sm, p99', percentile(naive.submit, 99), 'ms', `max ${naive.submit.at(-1)} ms`);
-  ctx.report.add(S, '(c) naive loop: broker append → submit_sm, p99', percentile(naive.submitFromAppend, 99), 'ms', `p50 ${percentile(naive.submitFromAppend, 50)} ms, max ${naive.submitFromAppend.at(-1)} ms`);
+  ctx.report.add(
+    S,
+    '(c) naive loop: broker append → submit_sm, p99',
+    percentile(naive.submitFromAppend, 99),
+    'ms',
+    `p50 ${percentile(naive.submitFromAppend, 50)} ms, max ${naive.submitFromAppend.at(-1)} ms`,
+  );
 }
 
 /** The connector role's `usage` answer (process.cpuUsage in µs). */
@@ -244,7 +315,8 @@ async function measureLatency(
       }
       await sleep(5);
     }
-    if (schedAtWarm) sched = { connector: schedPerSecond(schedAtWarm.connector, schedStat(child.pid)), simulator: schedPerSecond(schedAtWarm.simulator, schedStat(sim.pid)) };
+    if (schedAtWarm)
+      sched = { connector: schedPerSecond(schedAtWarm.connector, schedStat(child.pid)), simulator: schedPerSecond(schedAtWarm.simulator, schedStat(sim.pid)) };
     if (usageAtWarm) {
       const [from, to] = await Promise.all([usageAtWarm, child.request<Usage>('usage')]);
       const cpuSeconds = (to.cpu.user + to.cpu.system - from.cpu.user - from.cpu.system) / 1e6;
@@ -261,7 +333,8 @@ async function measureLatency(
       done: (c) => c['accepted']! >= total && c['acked']! >= total,
       timeoutMs: 60_000,
     });
-    if (target === 'connector') [loopDelay, simulatorLoopDelay] = await Promise.all([child.request<LoopDelay>('loopDelay'), sim.request<LoopDelay>('loopDelay')]);
+    if (target === 'connector')
+      [loopDelay, simulatorLoopDelay] = await Promise.all([child.request<LoopDelay>('loopDelay'), sim.request<LoopDelay>('loopDelay')]);
   } finally {
     await child.stop();
     await sim.stop();
@@ -281,8 +354,7 @@ async function measureLatency(
       if (sentAt[i]! >= warmupUntil) {
         submit.push(latency);
         if (appendedAt[i]! > 0) submitFromAppend.push(r.ts - appendedAt[i]!);
-      }
-      else {
+      } else {
         coldStart.worst = Math.max(coldStart.worst, latency);
         if (latency > 100) coldStart.lastSlowAt = Math.max(coldStart.lastSlowAt ?? 0, (sentAt[i]! - sentAt[0]!) / 1000);
       }
