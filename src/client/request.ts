@@ -2,8 +2,8 @@
  * A request as an upstream service writes it, and the connector's own verdict on it before it is
  * sent — pure, no I/O.
  *
- * The verdict is not a second set of rules: it runs the connector's checks in the connector's
- * order (`OutboundProcessor.process`): the field bounds (`pipeline/request-bounds.ts`), then
+ * The verdict is not a second set of rules: it is the connector's own `judgeRequest`
+ * (`pipeline/request-verdict.ts`): the field bounds (`pipeline/request-bounds.ts`), then
  * "validity already passed", then the plan (`sms/plan.ts`: sender, destination, text, encoding,
  * segments, schedule). The category and description come from the same event builders the
  * connector uses, so a rejection here reads exactly like the REJECTED/EXPIRED event the connector
@@ -11,8 +11,9 @@
  */
 import type { SmsEncoding, SmsOutbound } from '../contracts.js';
 import { expiredBeforeSend, validationRejected, type RequestFacts } from '../pipeline/events.js';
-import { checkRequestBounds, DEFAULT_REQUEST_BOUNDS, type RequestBounds } from '../pipeline/request-bounds.js';
-import { planMessage, type PlanErrorCategory } from '../sms/plan.js';
+import { DEFAULT_REQUEST_BOUNDS, type RequestBounds } from '../pipeline/request-bounds.js';
+import { judgeRequest } from '../pipeline/request-verdict.js';
+import type { PlanErrorCategory } from '../sms/plan.js';
 
 /**
  * One SMS request for `sms.outbound`. The four required fields are the schema's fields without a
@@ -109,15 +110,23 @@ export function checkRequest(input: OutboundRequest, opts: CheckOptions = {}): R
     },
   });
 
-  const bounded = checkRequestBounds(request, opts.bounds ?? DEFAULT_REQUEST_BOUNDS);
-  if (!bounded.ok) return reject(bounded.field, null, validationRejected(facts, `${bounded.field}: ${bounded.reason}`, now));
-  if (request.validUntil !== null && request.validUntil <= now) {
-    return reject('validUntil', null, expiredBeforeSend(facts, request.validUntil, 0, now));
-  }
   // The UDH reference does not change the verdict; 0 stands in for the connector's hash of the id.
-  const planned = planMessage(request, { maxSegments: opts.maxSegments ?? DEFAULT_MAX_SEGMENTS, referenceNumber: 0, now });
-  if (!planned.ok) return reject(planned.field, planned.category, validationRejected(facts, `${planned.field}: ${planned.reason}`, now));
-  return { ok: true, request, segments: planned.plan.segments.length, encoding: planned.plan.encoding };
+  const verdict = judgeRequest(request, {
+    bounds: opts.bounds ?? DEFAULT_REQUEST_BOUNDS,
+    maxSegments: opts.maxSegments ?? DEFAULT_MAX_SEGMENTS,
+    referenceNumber: 0,
+    now,
+  });
+  switch (verdict.kind) {
+    case 'oversized':
+      return reject(verdict.field, null, validationRejected(facts, `${verdict.field}: ${verdict.reason}`, now));
+    case 'expired':
+      return reject('validUntil', null, expiredBeforeSend(facts, verdict.validUntil, 0, now));
+    case 'invalid':
+      return reject(verdict.field, verdict.category, validationRejected(facts, `${verdict.field}: ${verdict.reason}`, now));
+    case 'planned':
+      return { ok: true, request, segments: verdict.plan.segments.length, encoding: verdict.plan.encoding };
+  }
 }
 
 /**

@@ -12,12 +12,13 @@
  */
 import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
-import { planMessage, type MessagePlan, type Segment } from '../sms/plan.js';
+import type { MessagePlan, Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import { DecoderUnavailableError, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
-import { checkRequestBounds, DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
+import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
+import { judgeRequest } from './request-verdict.js';
 import { sleep } from './sleep.js';
 import { backoffDelay } from '../util/backoff.js';
 import { submitSegment, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
@@ -106,23 +107,22 @@ export class OutboundProcessor {
     const request = known ?? (await this.decode(record, signal));
     if (request === 'dead-lettered') return done(Promise.resolve());
     const bounds = this.deps.bounds ?? DEFAULT_REQUEST_BOUNDS;
-    const bounded = checkRequestBounds(request, bounds);
-    if (!bounded.ok) return this.rejectOversized(request, bounds, bounded, record);
-    const facts: ev.RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
     const now = this.deps.now();
-    if (request.validUntil !== null && request.validUntil <= now) {
+    const verdict = judgeRequest(request, { bounds, maxSegments: this.deps.maxSegments, referenceNumber: referenceFor(request.id), now });
+    if (verdict.kind === 'oversized') return this.rejectOversized(request, bounds, verdict, record);
+    const facts: ev.RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
+    if (verdict.kind === 'expired') {
       this.deps.observer?.expired?.();
-      return this.publishFinal([ev.expiredBeforeSend(facts, request.validUntil, 0, now)], facts, 'EXPIRED', 'never sent: validity passed');
+      return this.publishFinal([ev.expiredBeforeSend(facts, verdict.validUntil, 0, now)], facts, 'EXPIRED', 'never sent: validity passed');
     }
-    const planned = planMessage(request, { maxSegments: this.deps.maxSegments, referenceNumber: referenceFor(request.id), now });
-    if (!planned.ok) {
-      this.deps.observer?.validationRejected?.(planned.field);
-      this.deps.logger.debug({ requestId: request.id, field: planned.field, to: request.to, from: request.from }, 'request rejected by validation');
-      const reason = `${planned.field}: ${planned.reason}`;
+    if (verdict.kind === 'invalid') {
+      this.deps.observer?.validationRejected?.(verdict.field);
+      this.deps.logger.debug({ requestId: request.id, field: verdict.field, to: request.to, from: request.from }, 'request rejected by validation');
+      const reason = `${verdict.field}: ${verdict.reason}`;
       return this.publishFinal([ev.validationRejected(facts, reason, now)], facts, 'REJECTED', reason, 'VALIDATION');
     }
     const key = record.key?.toString('utf8') ?? request.id;
-    return this.submitAll(request, planned.plan, key, signal);
+    return this.submitAll(request, verdict.plan, key, signal);
   }
 
   /**
