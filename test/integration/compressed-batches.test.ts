@@ -125,7 +125,7 @@ test('what the connector produces in each KAFKA_COMPRESSION codec is accepted by
   await createTopics(stack.kafkaBrokers, names, 1);
   const calls = countCodecCalls(t);
   for (const [i, compression] of CODECS.entries()) {
-    // the connector's own client and publisher, as app.ts builds them
+    // the connector's own client and publisher, as src/app/start.ts builds them
     const kafka = createKafka({ brokers: stack.kafkaBrokers.split(','), clientId: `compressed-out-${compression}`, ssl: false, sasl: null }, testLogger);
     const publisher = new Publisher(kafka, { lingerMs: 5, compression: COMPRESSION_TYPES[compression] });
     await publisher.connect();
