@@ -131,7 +131,7 @@ async function connectKafka(config: Readonly<Config>, logger: Logger, p: Parts):
   p.probe.start();
 }
 
-/** The Avro codec, with the connector's schemas registered (retried while the registry is down). */
+/** The Avro codec, with the connector's schemas registered (retried while the registry is down, not when it refuses). */
 async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Parts): Promise<AvroCodec> {
   const codec = new AvroCodec(config.registry, config.topics, { maxRecordBytes: config.outboundMaxRecordBytes, subjectStrict: config.registry.subjectStrict });
   for (let attempt = 1; ; attempt++) {
@@ -139,7 +139,10 @@ async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Part
       await codec.registerContracts();
       return codec;
     } catch (err) {
-      if (p.stopping || attempt >= REGISTER_ATTEMPTS) throw err;
+      // A refusal (wrong URL path, credentials, incompatible schema) answers the same every time:
+      // stop now with its reason instead of retrying it for minutes; only an outage is waited out.
+      const refused = (err as { retriable?: unknown }).retriable === false;
+      if (p.stopping || refused || attempt >= REGISTER_ATTEMPTS) throw err;
       logger.warn({ err: (err as Error).message, attempt }, 'schema registration failed (registry down or URL wrong); retrying');
       await sleep(backoffDelayMs(REGISTER_RETRY, attempt - 1));
     }
