@@ -298,6 +298,8 @@ export interface ClientConfig {
   kafka: Pick<Config['kafka'], 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'pem'>;
   registry: Config['registry'];
   topics: Pick<Config['topics'], 'outbound' | 'delivery' | 'dlq'>;
+  /** The connector's SMS_MAX_SEGMENTS and REQUEST_MAX_* from the same environment: `produce` checks requests as that connector will. */
+  requestChecks?: { maxSegments: number; bounds: RequestBounds };
 }
 
 const clientEnvSchema = envSchema.pick({
@@ -320,6 +322,11 @@ const clientEnvSchema = envSchema.pick({
   TOPIC_OUTBOUND: true,
   TOPIC_DELIVERY: true,
   TOPIC_DLQ: true,
+  SMS_MAX_SEGMENTS: true,
+  REQUEST_MAX_ID_CHARS: true,
+  REQUEST_MAX_ADDRESS_CHARS: true,
+  REQUEST_MAX_METADATA_ENTRIES: true,
+  REQUEST_MAX_METADATA_BYTES: true,
 });
 
 /**
@@ -338,7 +345,19 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, clientId 
     },
     registry: registryConfig(e, raw),
     topics: { outbound: e.TOPIC_OUTBOUND, delivery: e.TOPIC_DELIVERY, dlq: e.TOPIC_DLQ },
+    requestChecks: { maxSegments: e.SMS_MAX_SEGMENTS, bounds: requestBoundsOf(e) },
   });
+}
+
+function requestBoundsOf(
+  e: Pick<Env, 'REQUEST_MAX_ID_CHARS' | 'REQUEST_MAX_ADDRESS_CHARS' | 'REQUEST_MAX_METADATA_ENTRIES' | 'REQUEST_MAX_METADATA_BYTES'>,
+): RequestBounds {
+  return {
+    maxIdChars: e.REQUEST_MAX_ID_CHARS,
+    maxAddressChars: e.REQUEST_MAX_ADDRESS_CHARS,
+    maxMetadataEntries: e.REQUEST_MAX_METADATA_ENTRIES,
+    maxMetadataBytes: e.REQUEST_MAX_METADATA_BYTES,
+  };
 }
 
 function registryConfig(
@@ -360,12 +379,7 @@ function registryConfig(
  * segment) — larger than any of its Avro events, which echo the same fields unescaped.
  */
 function worstRecordBytes(e: Env): number {
-  const echo = maxEchoBytes({
-    maxIdChars: e.REQUEST_MAX_ID_CHARS,
-    maxAddressChars: e.REQUEST_MAX_ADDRESS_CHARS,
-    maxMetadataEntries: e.REQUEST_MAX_METADATA_ENTRIES,
-    maxMetadataBytes: e.REQUEST_MAX_METADATA_BYTES,
-  });
+  const echo = maxEchoBytes(requestBoundsOf(e));
   return 6 * echo + e.SMS_MAX_SEGMENTS * 6 * 65 + 4096;
 }
 
@@ -445,12 +459,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     correlationKeepDoneMs: e.CORRELATION_KEEP_DONE_MS,
     receiptMatchWaitMs: e.RECEIPT_MATCH_WAIT_MS,
     sms: { maxSegments: e.SMS_MAX_SEGMENTS },
-    requestBounds: {
-      maxIdChars: e.REQUEST_MAX_ID_CHARS,
-      maxAddressChars: e.REQUEST_MAX_ADDRESS_CHARS,
-      maxMetadataEntries: e.REQUEST_MAX_METADATA_ENTRIES,
-      maxMetadataBytes: e.REQUEST_MAX_METADATA_BYTES,
-    },
+    requestBounds: requestBoundsOf(e),
     retryMaxAgeMs: e.RETRY_MAX_AGE_MS,
     receiptWaitMs: e.RECEIPT_WAIT_MS,
     receiptAckWaitMs: e.RECEIPT_ACK_WAIT_MS,

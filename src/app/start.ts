@@ -131,7 +131,7 @@ async function connectKafka(config: Readonly<Config>, logger: Logger, p: Parts):
   p.probe.start();
 }
 
-/** The Avro codec, with the connector's schemas registered (retried while the registry is down, not when it refuses). */
+/** The Avro codec, with the connector's schemas registered (retried while the registry is down or refuses). */
 async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Parts): Promise<AvroCodec> {
   const codec = new AvroCodec(config.registry, config.topics, { maxRecordBytes: config.outboundMaxRecordBytes, subjectStrict: config.registry.subjectStrict });
   for (let attempt = 1; ; attempt++) {
@@ -139,11 +139,14 @@ async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Part
       await codec.registerContracts();
       return codec;
     } catch (err) {
-      // A refusal (wrong URL path, credentials, incompatible schema) answers the same every time:
-      // stop now with its reason instead of retrying it for minutes; only an outage is waited out.
+      if (p.stopping || attempt >= REGISTER_ATTEMPTS) throw err;
+      // A refusal (404 from a wrong URL path, 401/403, an incompatible schema) is retried too — an
+      // ingress or auth proxy mid-rollout answers the same — but said at error level with its code,
+      // so a wrong SCHEMA_REGISTRY_URL shows in the first line rather than after 60 attempts.
       const refused = (err as { retriable?: unknown }).retriable === false;
-      if (p.stopping || refused || attempt >= REGISTER_ATTEMPTS) throw err;
-      logger.warn({ err: (err as Error).message, attempt }, 'schema registration failed (registry down or URL wrong); retrying');
+      if (refused)
+        logger.error({ err: (err as Error).message, code: (err as { code?: unknown }).code, attempt }, 'schema registry refused the registration; retrying');
+      else logger.warn({ err: (err as Error).message, attempt }, 'schema registration failed (registry down or URL wrong); retrying');
       await sleep(backoffDelayMs(REGISTER_RETRY, attempt - 1));
     }
   }

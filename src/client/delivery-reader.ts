@@ -9,6 +9,8 @@
  */
 import type { Logger } from 'pino';
 import type { SmsDeliveryEvent } from '../contracts.js';
+import { DecoderUnavailableError } from '../pipeline/decode-errors.js';
+import { backoffDelay } from '../util/backoff.js';
 import { openConnection, requireTopic, type SmsClientConfig } from './connection.js';
 import { readTopic, type RawRecord } from './topic-reader.js';
 
@@ -62,11 +64,20 @@ export async function readDeliveryEvents(
     ...(options.signal ? { signal: options.signal } : {}),
     onRecord: async (record) => {
       let event: SmsDeliveryEvent;
-      try {
-        event = (await codec.decodeRaw(record.value)) as unknown as SmsDeliveryEvent;
-      } catch (err) {
-        await options.onUndecodable?.(record, err as Error);
-        return;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          event = (await codec.decodeRaw(record.value)) as unknown as SmsDeliveryEvent;
+          break;
+        } catch (err) {
+          // A registry outage is not a bad event: wait it out on the same record (nothing skipped).
+          if (err instanceof DecoderUnavailableError && !options.signal?.aborted) {
+            options.logger?.warn({ code: err.code, attempt }, 'schema registry unavailable while reading delivery events; retrying');
+            await new Promise((resolve) => setTimeout(resolve, backoffDelay(250, attempt, 5_000)));
+            continue;
+          }
+          await options.onUndecodable?.(record, err as Error);
+          return;
+        }
       }
       events += 1;
       return onEvent({ event, partition: record.partition, offset: record.offset, timestamp: record.timestamp });

@@ -39,7 +39,7 @@ export async function produceRequests(
 ): Promise<SentRequest[]> {
   const print = printableLines(printRaw);
   const show = (n: string) => (opts.showNumbers ? n : maskMsisdn(n));
-  const producer = await SmsProducer.connect(config, { logger: toolLogger() });
+  const producer = await SmsProducer.connect(config, { logger: toolLogger(), ...(config.requestChecks ?? {}) });
   let sent;
   try {
     sent = await producer.sendMany(requests, { validate: opts.validate ?? true });

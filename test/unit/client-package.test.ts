@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as client from '../../src/client/index.js';
 
@@ -41,3 +41,19 @@ test('importing kafka-smpp-connector/client by name gives the same names as the 
   assert.deepEqual(JSON.parse(out), Object.keys(client).sort());
   assert.ok(existsSync(`${root}dist/src/client/index.d.ts`), 'declarations are built');
 });
+
+test(
+  'the packed package holds the built client, its declarations and the Avro schemas, and no development tooling',
+  { skip: built ? false : 'no dist/: run npm run build' },
+  () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    const files = new Set((JSON.parse(out) as [{ files: { path: string }[] }])[0].files.map((f) => f.path));
+    for (const path of ['dist/src/client/index.js', 'dist/src/client/index.d.ts', 'dist/src/cli.js', 'package.json'])
+      assert.ok(files.has(path), `${path} packed`);
+    // The codec reads the schemas from the package root at run time (kafka/codec.ts).
+    for (const schema of readdirSync(`${root}schemas`).filter((f) => f.endsWith('.avsc')))
+      assert.ok(files.has(`schemas/${schema}`), `schemas/${schema} packed`);
+    const unwanted = [...files].filter((p) => p.startsWith('tools/') || p.startsWith('src/') || p.startsWith('test/') || p.startsWith('dist/src/demo/'));
+    assert.deepEqual(unwanted, [], 'no sources, tests or development tooling');
+  },
+);

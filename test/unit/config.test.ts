@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, redactedConfig } from '../../src/config.js';
+import { ConfigError, loadClientConfig, loadConfig, redactedConfig } from '../../src/config.js';
 
 const required = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 's3cret' };
 
@@ -141,4 +141,11 @@ test('SMPP_SESSIONS goes through the one spec parser: case and spaces ignored, e
     { mode: 'rx', count: 1 },
     { mode: 'tx', count: 2 },
   ]);
+});
+
+test('the client tools read SMS_MAX_SEGMENTS and REQUEST_MAX_* like the connector, so produce checks requests as that connector will', () => {
+  const tools = loadClientConfig({ SMS_MAX_SEGMENTS: '20', REQUEST_MAX_ID_CHARS: '64' });
+  const connector = loadConfig({ ...required, SMS_MAX_SEGMENTS: '20', REQUEST_MAX_ID_CHARS: '64' });
+  assert.deepEqual(tools.requestChecks, { maxSegments: connector.sms.maxSegments, bounds: connector.requestBounds });
+  assert.equal(loadClientConfig({}).requestChecks?.maxSegments, loadConfig(required).sms.maxSegments, 'the same default');
 });

@@ -25,33 +25,19 @@ export function classifyDeliverSm(esmClass: number): DeliverSmClass {
 export type ReceiptState = 'DELIVERED' | 'EXPIRED' | 'DELETED' | 'UNDELIVERED' | 'ACCEPTED' | 'UNKNOWN' | 'REJECTED' | 'ENROUTE';
 
 /** message_state TLV values (SMPP 3.4 §5.2.28). */
+// prettier-ignore
 const STATE_BY_TLV: ReadonlyMap<number, ReceiptState> = new Map([
-  [1, 'ENROUTE'],
-  [2, 'DELIVERED'],
-  [3, 'EXPIRED'],
-  [4, 'DELETED'],
-  [5, 'UNDELIVERED'],
-  [6, 'ACCEPTED'],
-  [7, 'UNKNOWN'],
-  [8, 'REJECTED'],
+  [1, 'ENROUTE'], [2, 'DELIVERED'], [3, 'EXPIRED'], [4, 'DELETED'],
+  [5, 'UNDELIVERED'], [6, 'ACCEPTED'], [7, 'UNKNOWN'], [8, 'REJECTED'],
 ]);
 
 /** `stat:` words: the standard 7-letter forms first, then spellings some SMSCs use. */
+// prettier-ignore
 const STATE_BY_STAT: ReadonlyMap<string, ReceiptState> = new Map([
-  ['ENROUTE', 'ENROUTE'],
-  ['DELIVRD', 'DELIVERED'],
-  ['EXPIRED', 'EXPIRED'],
-  ['DELETED', 'DELETED'],
-  ['UNDELIV', 'UNDELIVERED'],
-  ['ACCEPTD', 'ACCEPTED'],
-  ['UNKNOWN', 'UNKNOWN'],
-  ['REJECTD', 'REJECTED'],
-  ['DELIVERED', 'DELIVERED'],
-  ['UNDELIVERED', 'UNDELIVERED'],
-  ['UNDELIVERABLE', 'UNDELIVERED'],
-  ['ACCEPTED', 'ACCEPTED'],
-  ['REJECTED', 'REJECTED'],
-  ['EXPIRD', 'EXPIRED'],
+  ['ENROUTE', 'ENROUTE'], ['DELIVRD', 'DELIVERED'], ['EXPIRED', 'EXPIRED'], ['DELETED', 'DELETED'],
+  ['UNDELIV', 'UNDELIVERED'], ['ACCEPTD', 'ACCEPTED'], ['UNKNOWN', 'UNKNOWN'], ['REJECTD', 'REJECTED'],
+  ['DELIVERED', 'DELIVERED'], ['UNDELIVERED', 'UNDELIVERED'], ['UNDELIVERABLE', 'UNDELIVERED'],
+  ['ACCEPTED', 'ACCEPTED'], ['REJECTED', 'REJECTED'], ['EXPIRD', 'EXPIRED'],
 ]);
 
 /** SMPP message_id is a C-Octet String of at most 65 octets: 64 characters. */
@@ -98,19 +84,11 @@ export type ReceiptResult = { readonly ok: true; readonly receipt: Receipt } | {
 
 type TextKey = 'id' | 'sub' | 'dlvrd' | 'submitdate' | 'donedate' | 'stat' | 'err' | 'text';
 /** Every key spelling the text parser accepts (compared lower-cased) → the field it names. */
+// prettier-ignore
 const KEY_BY_SPELLING: ReadonlyMap<string, TextKey> = new Map([
-  ['id', 'id'],
-  ['sub', 'sub'],
-  ['dlvrd', 'dlvrd'],
-  ['stat', 'stat'],
-  ['err', 'err'],
-  ['text', 'text'],
-  ['submit date', 'submitdate'],
-  ['submit_date', 'submitdate'],
-  ['submitdate', 'submitdate'],
-  ['done date', 'donedate'],
-  ['done_date', 'donedate'],
-  ['donedate', 'donedate'],
+  ['id', 'id'], ['sub', 'sub'], ['dlvrd', 'dlvrd'], ['stat', 'stat'], ['err', 'err'], ['text', 'text'],
+  ['submit date', 'submitdate'], ['submit_date', 'submitdate'], ['submitdate', 'submitdate'],
+  ['done date', 'donedate'], ['done_date', 'donedate'], ['donedate', 'donedate'],
 ]);
 /** A key at the start or after whitespace, then a colon: built from the spellings above. */
 const KEY_PATTERN = new RegExp(`(?:^|\\s)(${[...KEY_BY_SPELLING.keys()].join('|')}):`, 'gi');

@@ -3,14 +3,9 @@
  * as data: category and description exactly as in their tables, one row per line.
  */
 
+// prettier-ignore
 export const RECEIPT_ERROR_CATEGORIES = [
-  'ROUTING ERROR',
-  'ESME ERROR',
-  'HLR ERROR',
-  'MSC ERROR',
-  'SMSC ERROR',
-  'SCREENING ERROR',
-  'ESME EXTERNAL ERROR',
+  'ROUTING ERROR', 'ESME ERROR', 'HLR ERROR', 'MSC ERROR', 'SMSC ERROR', 'SCREENING ERROR', 'ESME EXTERNAL ERROR',
 ] as const;
 export type ReceiptErrorCategory = (typeof RECEIPT_ERROR_CATEGORIES)[number];
 

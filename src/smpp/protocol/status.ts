@@ -11,23 +11,10 @@
  *    uses `YYMMDDhhmmsstnnp` (see sms/smpp-time.ts), which is what we send.
  */
 
+// prettier-ignore
 export const SUBMIT_CATEGORIES = [
-  'VALIDATION',
-  'SESSION',
-  'BIND_LIMIT',
-  'CREDENTIALS',
-  'CONFIG',
-  'SMSC_TRANSIENT',
-  'THROTTLING',
-  'CREDIT',
-  'SENDER',
-  'DESTINATION',
-  'MESSAGE',
-  'ENCODING',
-  'SCHEDULE',
-  'VALIDITY',
-  'PROTOCOL',
-  'TIMEOUT',
+  'VALIDATION', 'SESSION', 'BIND_LIMIT', 'CREDENTIALS', 'CONFIG', 'SMSC_TRANSIENT', 'THROTTLING', 'CREDIT',
+  'SENDER', 'DESTINATION', 'MESSAGE', 'ENCODING', 'SCHEDULE', 'VALIDITY', 'PROTOCOL', 'TIMEOUT',
 ] as const;
 export type SubmitCategory = (typeof SUBMIT_CATEGORIES)[number];
 
@@ -79,45 +66,18 @@ type Row = [
 const SECONDS = 1000;
 const PROBE_MS = 60 * SECONDS;
 
+// prettier-ignore
 const ROWS: readonly Row[] = [
-  [
-    0x01,
-    'ESME_RINVMSGLEN',
-    'MESSAGE',
-    'permanent',
-    'Invalid message length',
-    { advice: 'Message is too long. SMS limited to 160 characters (or 70 for unicode)' },
-  ],
+  [0x01, 'ESME_RINVMSGLEN', 'MESSAGE', 'permanent', 'Invalid message length', { advice: 'Message is too long. SMS limited to 160 characters (or 70 for unicode)' }],
   [0x02, 'ESME_RINVCMDLEN', 'PROTOCOL', 'permanent', 'Command length is invalid'],
   [0x03, 'ESME_RINVCMDID', 'PROTOCOL', 'permanent', 'Invalid command ID'],
   [0x04, 'ESME_RINVBNDSTS', 'SESSION', 'rebind', 'Bind not yet completed', { advice: 'Send bind request first before submitting messages', retryDelayMs: 0 }],
-  [
-    0x05,
-    'ESME_RALYBND',
-    'BIND_LIMIT',
-    'retry',
-    'User already bound',
-    { advice: "You've reached your connection limit (default: 4). Close unused connections or request higher limits", retryDelayMs: 30 * SECONDS },
-  ],
+  [0x05, 'ESME_RALYBND', 'BIND_LIMIT', 'retry', 'User already bound', { advice: "You've reached your connection limit (default: 4). Close unused connections or request higher limits", retryDelayMs: 30 * SECONDS }],
   [0x06, 'ESME_RINVPRTFLG', 'VALIDATION', 'permanent', 'Invalid priority flag'],
   [0x07, 'ESME_RINVREGDLVFLG', 'VALIDATION', 'permanent', 'Invalid registered delivery flag'],
   [0x08, 'ESME_RSYSERR', 'SMSC_TRANSIENT', 'retry', 'System error', { advice: 'Try again after a few seconds', retryDelayMs: 3 * SECONDS }],
-  [
-    0x0a,
-    'ESME_RINVSRCADR',
-    'SENDER',
-    'permanent',
-    'Invalid source address',
-    { advice: 'The sender ID must be numeric (max 16 chars) or alphanumeric (max 11 chars). See sender ID rules below' },
-  ],
-  [
-    0x0b,
-    'ESME_RINVDSTADR',
-    'DESTINATION',
-    'permanent',
-    'Invalid destination address',
-    { advice: 'Use a valid international phone number (e.g., +391234567890)' },
-  ],
+  [0x0a, 'ESME_RINVSRCADR', 'SENDER', 'permanent', 'Invalid source address', { advice: 'The sender ID must be numeric (max 16 chars) or alphanumeric (max 11 chars). See sender ID rules below' }],
+  [0x0b, 'ESME_RINVDSTADR', 'DESTINATION', 'permanent', 'Invalid destination address', { advice: 'Use a valid international phone number (e.g., +391234567890)' }],
   [0x0c, 'ESME_RINVMSGID', 'PROTOCOL', 'permanent', 'Message ID is invalid'],
   [0x0d, 'ESME_RBINDFAIL', 'CREDENTIALS', 'pause-account', 'Bind failed', { retryDelayMs: PROBE_MS }],
   [0x0e, 'ESME_RINVPASWD', 'CREDENTIALS', 'pause-account', 'Invalid credentials', { advice: 'Check your SYSTEM ID and password', retryDelayMs: PROBE_MS }],
@@ -134,14 +94,7 @@ const ROWS: readonly Row[] = [
   [0x43, 'ESME_RINVESMCLASS', 'PROTOCOL', 'permanent', 'Invalid esm_class field data'],
   [0x44, 'ESME_RCNTSUBDL', 'PROTOCOL', 'permanent', 'Cannot submit to distribution list'],
   // One more try: the provider says "try again", but the same bytes usually fail the same way.
-  [
-    0x45,
-    'ESME_RSUBMITFAIL',
-    'ENCODING',
-    'retry',
-    'Text decoding failed',
-    { advice: 'Message encoding issue. Check character set and try again', retryDelayMs: 2 * SECONDS, maxAttempts: 2 },
-  ],
+  [0x45, 'ESME_RSUBMITFAIL', 'ENCODING', 'retry', 'Text decoding failed', { advice: 'Message encoding issue. Check character set and try again', retryDelayMs: 2 * SECONDS, maxAttempts: 2 }],
   [0x48, 'ESME_RINVSRCTON', 'SENDER', 'permanent', 'Invalid source address TON'],
   [0x49, 'ESME_RINVSRCNPI', 'SENDER', 'permanent', 'Invalid source address NPI'],
   [0x50, 'ESME_RINVDSTTON', 'DESTINATION', 'permanent', 'Invalid destination address TON'],
@@ -149,14 +102,7 @@ const ROWS: readonly Row[] = [
   [0x53, 'ESME_RINVSYSTYP', 'CONFIG', 'permanent', 'Invalid system_type field'],
   [0x54, 'ESME_RINVREPFLAG', 'PROTOCOL', 'permanent', 'Invalid replace_if_present flag'],
   [0x55, 'ESME_RINVNUMMSGS', 'PROTOCOL', 'permanent', 'Invalid number of messages'],
-  [
-    0x58,
-    'ESME_RTHROTTLED',
-    'THROTTLING',
-    'slow-down',
-    'Throughput limit exceeded',
-    { advice: "You're sending too fast. Slow down and implement backoff retry logic", retryDelayMs: 1 * SECONDS },
-  ],
+  [0x58, 'ESME_RTHROTTLED', 'THROTTLING', 'slow-down', 'Throughput limit exceeded', { advice: "You're sending too fast. Slow down and implement backoff retry logic", retryDelayMs: 1 * SECONDS }],
   [0x61, 'ESME_RINVSCHED', 'SCHEDULE', 'permanent', 'Invalid scheduled delivery time', { advice: 'Format must be YYYYMMDDHHMMSS' }],
   [0x62, 'ESME_RINVEXPIRY', 'VALIDITY', 'permanent', 'Invalid validity period', { advice: 'Expiry time must be after current time' }],
   [0x63, 'ESME_RINVDFTMSGID', 'MESSAGE', 'permanent', 'Predefined message invalid or not found'],
@@ -172,22 +118,8 @@ const ROWS: readonly Row[] = [
   [0xfe, 'ESME_RDELIVERYFAILURE', 'DESTINATION', 'permanent', 'Delivery failure'],
   [0xff, 'ESME_RUNKNOWNERR', 'SMSC_TRANSIENT', 'retry', 'Unknown error', { retryDelayMs: 5 * SECONDS, maxAttempts: 3 }],
   // Provider-specific codes (outside the SMPP 3.4 reserved range meanings).
-  [
-    0x103,
-    'AGILE_INSUFFICIENT_CREDIT',
-    'CREDIT',
-    'pause-account',
-    'Insufficient credit',
-    { advice: 'Your account balance is too low. Top up your credit', retryDelayMs: PROBE_MS },
-  ],
-  [
-    0x402,
-    'AGILE_SENDER_NOT_ALLOWED',
-    'SENDER',
-    'permanent',
-    'Sender ID not allowed',
-    { advice: 'The sender ID is blocked or not approved. Check your registered aliases or request approval' },
-  ],
+  [0x103, 'AGILE_INSUFFICIENT_CREDIT', 'CREDIT', 'pause-account', 'Insufficient credit', { advice: 'Your account balance is too low. Top up your credit', retryDelayMs: PROBE_MS }],
+  [0x402, 'AGILE_SENDER_NOT_ALLOWED', 'SENDER', 'permanent', 'Sender ID not allowed', { advice: 'The sender ID is blocked or not approved. Check your registered aliases or request approval' }],
 ];
 
 function toStatus([code, name, category, action, description, extra]: Row): SubmitStatus {

@@ -67,7 +67,7 @@ export function bindRefusalText(status: number, systemId: string, password: stri
 
 /**
  * Bind refusals that a reconnect cannot fix quickly: credentials (0x0D bind failed, 0x0E invalid
- * password, 0x0F invalid system_id — the provider's table mislabels 13 as 0x0E, see DESIGN.md),
+ * password, 0x0F invalid system_id — the provider's table mislabels 13 as 0x0E, see docs/design.md §11),
  * 0x02 (a malformed bind: over-long credentials, see BIND_REFUSALS) and 0x05 (already bound: the
  * account's bind limit is used up). They get the long backoff and the `not-ready` state, never
  * a tight reconnect loop.
