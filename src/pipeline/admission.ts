@@ -3,17 +3,26 @@
  * a small queue). Why: a submit queued inside a session cannot be taken back, so an unbounded
  * queue there would keep sending records after a rebalance or shutdown aborted them. Waiting
  * here instead is abortable.
+ *
+ * Two ways in. `enter` waits for one given session (the later segments of a concatenated message,
+ * which must follow the first). `enterAny` takes whichever session has the most room, and when
+ * none has any, waits in one queue shared by all sessions (issue 19): a record waiting for ONE
+ * busy session while another sat idle is how sessions starved at the end of every fetch round —
+ * kafkajs fetches again only once every record of the round is done, and each session had to
+ * work off its own share of the round alone. A freed slot goes to its session's own waiters
+ * first (a message half on the wire), then to the oldest waiter for any session.
  */
 import { OldestFirst } from './oldest-first.js';
 
 interface Waiter {
-  readonly sessionId: string;
+  /** The session it waits for; null: the first session of its candidates with room. */
+  readonly sessionId: string | null;
   readonly signal: AbortSignal;
   readonly admit: () => void;
   readonly reject: (reason: unknown) => void;
 }
 
-/** One session's parked waiters in arrival order, and a cursor to their oldest (see oldest-first.ts). */
+/** Parked waiters in arrival order, and a cursor to their oldest (see oldest-first.ts). */
 interface WaiterQueue {
   readonly parked: Set<Waiter>;
   readonly oldest: OldestFirst<Waiter>;
@@ -32,6 +41,8 @@ export class Admission {
    * per waiter made that quadratic.
    */
   private readonly waiters = new Map<string, WaiterQueue>();
+  /** Waiters for any session (`enterAny`), in arrival order. */
+  private readonly anyWaiters = newQueue();
   /**
    * Waiters by the signal that can abort them, with one abort listener per signal: a batch's
    * records share its signal, and an EventTarget listener added and removed per waiting record was
@@ -42,17 +53,26 @@ export class Admission {
   constructor(private readonly limit: number) {}
 
   /**
-   * Takes a slot: at once when the session has room (undefined — the hot path: no promise, no
-   * release closure per submit), else a promise that resolves once the slot is taken. Every slot
-   * taken is given back with exactly one `leave`.
+   * Takes a slot of this session: at once when it has room (undefined — the hot path: no promise,
+   * no release closure per submit), else a promise that resolves once the slot is taken. Every
+   * slot taken is given back with exactly one `leave`.
    */
   enter(sessionId: string, signal: AbortSignal): Promise<void> | undefined {
-    const count = this.counts.get(sessionId) ?? 0;
-    if (count < this.limit) {
-      this.counts.set(sessionId, count + 1);
-      return undefined;
-    }
+    if (this.tryTake(sessionId)) return undefined;
     return this.enterWhenRoom(sessionId, signal);
+  }
+
+  /**
+   * Takes a slot of whichever of `candidates()` has the most room (the earliest of them on a tie)
+   * and returns its id — at once when one has room, else a promise. `candidates` is asked again
+   * after every wait (sessions come and go); none left → undefined, and no slot was taken.
+   */
+  enterAny(candidates: () => readonly string[], signal: AbortSignal): string | undefined | Promise<string | undefined> {
+    const ids = candidates();
+    if (ids.length === 0) return undefined;
+    const roomiest = this.roomiest(ids);
+    if (roomiest !== undefined) return roomiest;
+    return this.enterAnyWhenRoom(candidates, signal);
   }
 
   leave(sessionId: string): void {
@@ -60,24 +80,68 @@ export class Admission {
     this.admitNext(sessionId);
   }
 
-  private async enterWhenRoom(sessionId: string, signal: AbortSignal): Promise<void> {
-    while ((this.counts.get(sessionId) ?? 0) >= this.limit) {
-      signal.throwIfAborted();
-      await this.park(sessionId, signal);
-    }
-    this.counts.set(sessionId, (this.counts.get(sessionId) ?? 0) + 1);
-  }
-
   outstanding(sessionId: string): number {
     return this.counts.get(sessionId) ?? 0;
   }
 
-  private park(sessionId: string, signal: AbortSignal): Promise<void> {
+  /** Submits parked for a slot of this session, or (null) of any session: a gauge for probes and tests. */
+  waiting(sessionId: string | null): number {
+    return (sessionId === null ? this.anyWaiters : this.waiters.get(sessionId))?.parked.size ?? 0;
+  }
+
+  private tryTake(sessionId: string): boolean {
+    const count = this.counts.get(sessionId) ?? 0;
+    if (count >= this.limit) return false;
+    this.counts.set(sessionId, count + 1);
+    return true;
+  }
+
+  /** Takes a slot of the candidate with the fewest outstanding submits, if one has room. */
+  private roomiest(ids: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestCount = this.limit;
+    for (const id of ids) {
+      const count = this.counts.get(id) ?? 0;
+      if (count < bestCount) {
+        best = id;
+        bestCount = count;
+      }
+    }
+    if (best !== undefined) this.counts.set(best, bestCount + 1);
+    return best;
+  }
+
+  private async enterWhenRoom(sessionId: string, signal: AbortSignal): Promise<void> {
+    do {
+      signal.throwIfAborted();
+      await this.park(sessionId, signal);
+    } while (!this.tryTake(sessionId));
+  }
+
+  private async enterAnyWhenRoom(candidates: () => readonly string[], signal: AbortSignal): Promise<string | undefined> {
+    for (;;) {
+      signal.throwIfAborted();
+      await this.park(null, signal);
+      const ids = candidates();
+      if (ids.length === 0) {
+        // the slot this waiter was woken for is not used: hand the wake-up on
+        this.admitOldestAny();
+        return undefined;
+      }
+      const roomiest = this.roomiest(ids);
+      if (roomiest !== undefined) {
+        // It may have taken another session's room than the one that woke it: that one's room
+        // is then still free, and would stay unused until its session frees another slot.
+        if (this.anyWaiters.parked.size > 0 && ids.some((id) => this.outstanding(id) < this.limit)) this.admitOldestAny();
+        return roomiest;
+      }
+    }
+  }
+
+  private park(sessionId: string | null, signal: AbortSignal): Promise<void> {
     return new Promise<void>((admit, reject) => {
       const waiter: Waiter = { sessionId, signal, admit, reject };
-      let queue = this.waiters.get(sessionId);
-      if (!queue) this.waiters.set(sessionId, (queue = newQueue()));
-      queue.parked.add(waiter);
+      this.queueOf(sessionId).parked.add(waiter);
       let parked = this.bySignal.get(signal);
       if (!parked) {
         this.bySignal.set(signal, (parked = new Set()));
@@ -87,20 +151,36 @@ export class Admission {
     });
   }
 
+  private queueOf(sessionId: string | null): WaiterQueue {
+    if (sessionId === null) return this.anyWaiters;
+    let queue = this.waiters.get(sessionId);
+    if (!queue) this.waiters.set(sessionId, (queue = newQueue()));
+    return queue;
+  }
+
+  /** A slot of this session was freed: its own oldest waiter, else the oldest waiter for any session. */
   private admitNext(sessionId: string): void {
-    const queue = this.waiters.get(sessionId);
+    if (!this.admitOldest(this.waiters.get(sessionId))) this.admitOldestAny();
+  }
+
+  private admitOldestAny(): void {
+    this.admitOldest(this.anyWaiters);
+  }
+
+  private admitOldest(queue: WaiterQueue | undefined): boolean {
     const next = queue?.oldest.next();
-    if (!next) return;
+    if (!next) return false;
     queue!.parked.delete(next);
     this.bySignal.get(next.signal)?.delete(next);
     next.admit();
+    return true;
   }
 
   private abortAll(signal: AbortSignal): void {
     const parked = this.bySignal.get(signal);
     this.bySignal.delete(signal);
     for (const waiter of parked ?? []) {
-      this.waiters.get(waiter.sessionId)?.parked.delete(waiter);
+      (waiter.sessionId === null ? this.anyWaiters : this.waiters.get(waiter.sessionId))?.parked.delete(waiter);
       waiter.reject(signal.reason);
     }
   }

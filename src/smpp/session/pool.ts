@@ -6,13 +6,14 @@
  * surplus sessions are closed gracefully (drain, unbind) BEFORE new ones start, so the account
  * never sees more binds than allowed, not even during a resize.
  *
- * Routing: sessionForKey(key) hashes the key (FNV-1a) onto the submit-capable sessions in slot
- * order, so all segments of a message and all messages of a key use the same session, in order.
- * When that session is not ready (down, backing off, recycling), the next ready one in slot
- * order is used. Order per key is still kept because the pipeline sends the next message of a
- * key only after the previous one got its final submit result (DESIGN.md "Order") — so a
- * fallback can change the session of a key, never the order of its messages. A resize changes
- * the mapping the same way.
+ * Routing: the first segment of a message may go to any ready session (submitCandidates; the
+ * admission picks the one with the most room), the later segments of a concatenated message
+ * follow it (sessionForKey with the first one's session preferred). sessionForKey(key) hashes the
+ * key (FNV-1a) onto the submit-capable sessions in slot order; when that session is not ready
+ * (down, backing off, recycling), the next ready one in slot order is used. Order per key is
+ * kept because the pipeline sends the next message of a key only after the previous one got its
+ * final submit result (DESIGN.md "Order"; outbound-consumer.ts runRecords chains a key's records)
+ * — so the session can change between the messages of a key, never their order.
  */
 import { EventEmitter } from 'node:events';
 import { canReceive, canSubmit } from './bind.js';
@@ -86,6 +87,29 @@ export class SmppPool extends EventEmitter {
       if (session.isReady()) return session;
     }
     return undefined;
+  }
+
+  /**
+   * Every ready submit-capable session, the key's own first (then slot order from it, as in
+   * sessionForKey): where a message's first segment may go. Any of them will do — per-key order is
+   * kept by the pipeline (see the module comment) — and pinning a message to its key's session
+   * left that session's records waiting while another sat idle (issue 19).
+   */
+  submitCandidates(key: string): string[] {
+    const submitters = this.slots.filter((s) => canSubmit(s.mode));
+    if (submitters.length === 0) return [];
+    const start = fnv1a(key) % submitters.length;
+    const ids: string[] = [];
+    for (let i = 0; i < submitters.length; i += 1) {
+      const session = submitters[(start + i) % submitters.length] as SmppSession;
+      if (session.isReady()) ids.push(session.id);
+    }
+    return ids;
+  }
+
+  /** The session with this id, if the pool still holds it. */
+  session(id: string): SmppSession | undefined {
+    return this.slots.find((s) => s.id === id);
   }
 
   /** Submits through sessionForKey(key); not-sent when no session is ready. */
