@@ -102,6 +102,24 @@ describe('Admission.enterAny', () => {
     assert.equal(admission.waiting(null), 0);
   });
 
+  it('a waiter that took another session’s freed slot hands the slot it was woken for to the next waiter', async () => {
+    const admission = new Admission(1);
+    const signal = new AbortController().signal;
+    admission.enter('a', signal);
+    admission.enter('b', signal);
+    const w1 = takeAny(admission, () => ['b', 'a'], signal);
+    const w2 = takeAny(admission, () => ['b', 'a'], signal);
+    const pinnedToB = admission.enter('b', signal)!;
+    await tick();
+    admission.leave('a'); // wakes w1
+    admission.leave('b'); // wakes b's own waiter — but w1 runs first and takes b (its first candidate)
+    assert.equal(await w1, 'b');
+    assert.equal(await w2, 'a', 'a was freed for w1: it must not stay idle while w2 waits');
+    admission.leave('b');
+    await pinnedToB;
+    assert.deepEqual([admission.outstanding('a'), admission.outstanding('b')], [1, 1]);
+  });
+
   it('an abort rejects every parked waiter of its signal, whichever queue it waits in', async () => {
     const admission = new Admission(1);
     const batch = new AbortController();
