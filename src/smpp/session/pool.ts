@@ -12,7 +12,7 @@
  * key (FNV-1a) onto the submit-capable sessions in slot order; when that session is not ready
  * (down, backing off, recycling), the next ready one in slot order is used. Order per key is
  * kept because the pipeline sends the next message of a key only after the previous one got its
- * final submit result (DESIGN.md "Order"; outbound-consumer.ts runRecords chains a key's records)
+ * final submit result (docs/design.md §5.3; outbound-consumer.ts runRecords chains a key's records)
  * — so the session can change between the messages of a key, never their order.
  */
 import { EventEmitter } from 'node:events';
