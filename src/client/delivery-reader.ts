@@ -9,8 +9,8 @@
  */
 import type { Logger } from 'pino';
 import type { SmsDeliveryEvent } from '../contracts.js';
-import { DecoderUnavailableError } from '../pipeline/decode-errors.js';
-import { backoffDelay } from '../util/backoff.js';
+import { DecoderUnavailableError, decoderRetryDelayMs } from '../pipeline/decode-errors.js';
+import { sleep } from '../pipeline/sleep.js';
 import { openConnection, requireTopic, type SmsClientConfig } from './connection.js';
 import { readTopic, type RawRecord } from './topic-reader.js';
 
@@ -72,7 +72,8 @@ export async function readDeliveryEvents(
           // A registry outage is not a bad event: wait it out on the same record (nothing skipped).
           if (err instanceof DecoderUnavailableError && !options.signal?.aborted) {
             options.logger?.warn({ code: err.code, attempt }, 'schema registry unavailable while reading delivery events; retrying');
-            await new Promise((resolve) => setTimeout(resolve, backoffDelay(250, attempt, 5_000)));
+            // Abortable: a reader stopped during an outage ends at once (the loop then sees the abort).
+            await sleep(decoderRetryDelayMs(attempt), options.signal).catch(() => undefined);
             continue;
           }
           await options.onUndecodable?.(record, err as Error);

@@ -7,6 +7,12 @@
  *   same record is tried again after a pause.
  * The Kafka adapter's errors (kafka/errors.ts) extend these with their own closed lists of codes.
  */
+import { backoffDelay } from '../util/backoff.js';
+
+/** How long to wait before decoding again after attempt `attempt` (1-based) met an unavailable decoder. */
+export function decoderRetryDelayMs(attempt: number): number {
+  return backoffDelay(250, attempt, 5_000);
+}
 
 export class UndecodableRecordError extends Error {
   readonly retriable = false;

@@ -15,12 +15,11 @@ import type { Logger } from '../obs/logger.js';
 import type { MessagePlan, Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
-import { DecoderUnavailableError, UndecodableRecordError } from './decode-errors.js';
+import { DecoderUnavailableError, decoderRetryDelayMs, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
 import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
 import { judgeRequest } from './request-verdict.js';
 import { sleep } from './sleep.js';
-import { backoffDelay } from '../util/backoff.js';
 import { submitSegment, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
 
 export interface InboundRecord {
@@ -172,7 +171,7 @@ export class OutboundProcessor {
           // Today the schema registry is the only thing a decoder waits for (f17 counts this line).
           if (attempt === 1) this.deps.logger.warn({ code: err.code, reason: err.message }, 'schema registry unavailable; waiting');
         }
-        await sleep(backoffDelay(250, attempt, 5000), signal);
+        await sleep(decoderRetryDelayMs(attempt), signal);
       }
     }
   }

@@ -79,13 +79,7 @@ export class SmppPool extends EventEmitter {
       const preferred = this.slots.find((s) => s.id === preferredId);
       if (preferred && canSubmit(preferred.mode) && preferred.isReady()) return preferred;
     }
-    const submitters = this.slots.filter((s) => canSubmit(s.mode));
-    if (submitters.length === 0) return undefined;
-    const start = fnv1a(key) % submitters.length;
-    for (let i = 0; i < submitters.length; i += 1) {
-      const session = submitters[(start + i) % submitters.length] as SmppSession;
-      if (session.isReady()) return session;
-    }
+    for (const session of this.readySubmitters(key)) return session;
     return undefined;
   }
 
@@ -96,15 +90,18 @@ export class SmppPool extends EventEmitter {
    * left that session's records waiting while another sat idle (issue 19).
    */
   submitCandidates(key: string): string[] {
+    return Array.from(this.readySubmitters(key), (session) => session.id);
+  }
+
+  /** The ready submit-capable sessions in slot order, starting at the one the key hashes to (FNV-1a). */
+  private *readySubmitters(key: string): Generator<SmppSession> {
     const submitters = this.slots.filter((s) => canSubmit(s.mode));
-    if (submitters.length === 0) return [];
+    if (submitters.length === 0) return;
     const start = fnv1a(key) % submitters.length;
-    const ids: string[] = [];
     for (let i = 0; i < submitters.length; i += 1) {
       const session = submitters[(start + i) % submitters.length] as SmppSession;
-      if (session.isReady()) ids.push(session.id);
+      if (session.isReady()) yield session;
     }
-    return ids;
   }
 
   /** The session with this id, if the pool still holds it. */
