@@ -15,6 +15,8 @@ import { maskNumbersIn } from './obs/mask.js';
 import { printable } from './obs/printable.js';
 import { registerSimulatorCommand } from './simulator/simulator-command.js';
 
+dropKafkajsNegativeTimerWarning();
+
 const program = new Command().name('sms-connector').description('Kafka-native SMPP connector: sms.outbound → SMSC → sms.delivery').showHelpAfterError();
 
 program
@@ -41,3 +43,17 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`${printable(maskNumbersIn(err instanceof Error ? err.message : String(err)))}\n`);
   process.exit(1);
 });
+
+/**
+ * kafkajs 2.2.4 arms a timer with a negative delay at every connect (kafkajs#1751); Node 24 warns on stderr
+ * each time, which buries real warnings and lands in every command's output. Node runs such a timer after
+ * 1 ms, as kafkajs expects, so this one warning says nothing; all others still go to Node's own printer.
+ */
+function dropKafkajsNegativeTimerWarning(): void {
+  const printers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name === 'TimeoutNegativeWarning') return;
+    for (const print of printers) print.call(process, warning);
+  });
+}

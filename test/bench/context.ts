@@ -29,7 +29,7 @@ export interface BenchContext {
  * The node flags the connector ships with (package.json `start`, the Dockerfile's CMD; an ops-files
  * unit test keeps them equal), so the bench measures the connector as it runs.
  */
-export const CONNECTOR_NODE_FLAGS = ['--max-semi-space-size=64', '--disable-warning=TimeoutNegativeWarning'];
+export const CONNECTOR_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /** Environment of one connector instance against the bench stack and a simulator port. */
 export function connectorEnv(

@@ -390,7 +390,7 @@ describe('Dockerfile', () => {
     assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]/m);
     assert.match(dockerfile, /^HEALTHCHECK [\s\S]*\/healthz/m);
     assert.match(dockerfile, /^EXPOSE 9464$/m);
-    assert.match(dockerfile, /^CMD \["node", "--max-semi-space-size=64", "--disable-warning=TimeoutNegativeWarning", "dist\/src\/cli\.js", "run"\]$/m);
+    assert.match(dockerfile, /^CMD \["node", "--max-semi-space-size=64", "dist\/src\/cli\.js", "run"\]$/m);
     // the schemas at the package root, where src/kafka/codec.ts finds them from dist/src/kafka/
     assert.match(dockerfile, /^COPY schemas \.\/schemas$/m);
     assert.ok(existsSync(repo('src/cli.ts')), 'dist/src/cli.js is built from src/cli.ts');
@@ -432,7 +432,7 @@ describe('node flags of the connector', () => {
     const start = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(repo('Dockerfile'), 'utf8'))![1]!;
     const k8sArgs = /^\s+args: (\[.*?\])/m.exec(readFileSync(repo('deploy/k8s/deployment.yaml'), 'utf8'))![1]!;
-    const flagsOf = (argv: string[]) => argv.filter((a) => a.startsWith('--max-') || a.startsWith('--disable-warning'));
+    const flagsOf = (argv: string[]) => argv.filter((a) => a.startsWith('--max-'));
     assert.ok(CONNECTOR_NODE_FLAGS.length > 0);
     assert.deepEqual(flagsOf(start.split(' ')), CONNECTOR_NODE_FLAGS, 'package.json start');
     assert.deepEqual(flagsOf(JSON.parse(cmd) as string[]), CONNECTOR_NODE_FLAGS, 'Dockerfile CMD');
