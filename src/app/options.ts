@@ -131,6 +131,7 @@ export function consumerSettingsFrom(
   | 'fetchMaxWaitMs'
   | 'partitionsConcurrency'
   | 'drainMs'
+  | 'maxRecordsInProgress'
 > {
   return {
     topic: config.topics.outbound,
@@ -142,7 +143,17 @@ export function consumerSettingsFrom(
     fetchMaxWaitMs: config.kafka.fetchMaxWaitMs,
     partitionsConcurrency: Math.min(config.topics.partitions, PARTITIONS_CONCURRENCY_MAX),
     drainMs: config.shutdownDrainMs,
+    maxRecordsInProgress: recordsInProgressFrom(config),
   };
+}
+
+/**
+ * Records the consumer works on at once (pipeline/intake-slots.ts): twice what the submitting
+ * sessions can hold (admission), so that one is always ready behind every slot — at least 64.
+ */
+export function recordsInProgressFrom(config: Cfg): number {
+  const submitting = config.smpp.sessions.filter((s) => s.mode !== 'rx').reduce((sum, s) => sum + s.count, 0);
+  return Math.max(64, 2 * submitting * admissionLimitFrom(config));
 }
 
 /** Submits handed to one session at a time (pipeline/admission.ts): its window plus as many queued. */

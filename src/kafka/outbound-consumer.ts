@@ -19,6 +19,10 @@
  * receiving side: a newly assigned partition starts only after a short handover grace and the
  * correlation catch-up, so the previous owner's correlation records are read before any resend.
  *
+ * Records in progress are bounded across partitions (IntakeSlots; the rest of a round waits in
+ * fetch order) and a batch's records are taken in slices: a backlog's round started all at once
+ * held the loop long enough for every session to pause at every round (issue 19, design.md §5.3).
+ *
  * Heartbeats continue during long batches (retries, an account pause) from a ticker, which is
  * also how a pending rebalance is noticed: the heartbeat fails with REBALANCE_IN_PROGRESS, and
  * every record not yet on the wire is aborted (uncommitted: the next owner re-reads it, and the
@@ -28,6 +32,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
+import { IntakeSlots } from '../pipeline/intake-slots.js';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
 import { backoffDelay } from '../util/backoff.js';
 import { AckSettler } from './ack-settler.js';
@@ -75,6 +80,11 @@ export interface OutboundConsumerOptions {
    */
   handoverGraceMs?: number;
   /**
+   * Records being worked on at once, all partitions (pipeline/intake-slots.ts); the others of a
+   * fetch round wait their turn in record order. Default 256.
+   */
+  maxRecordsInProgress?: number;
+  /**
    * Records answered by the SMSC whose events Kafka has not acknowledged yet, at most (all
    * partitions). Past it new records wait: when the delivery topic cannot be written (fault F7)
    * intake stops here instead of piling events up in memory. Default 2,000.
@@ -92,6 +102,15 @@ export interface OutboundConsumerOptions {
   restartMaxMs?: number;
 }
 
+/**
+ * Records of a batch taken per event-loop turn. Taking one (its offset tracked, its key chained,
+ * its task created) costs ~5–10 µs; a round of four 1,500-record batches taken in one go held the
+ * loop ~50 ms at every round of a backlog, while the sessions waited for their next send.
+ */
+const START_SLICE = 128;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A consumer that ran this long without crashing starts its restart backoff from the beginning. */
 const RESTART_STABLE_MS = 60_000;
 
@@ -108,6 +127,9 @@ export class OutboundConsumer {
   /** The current assignment's preparation (see `prepare`); null until a join, or after it failed. */
   private preparing: Promise<void> | null = null;
   private readonly settler: AckSettler;
+  private readonly intake: IntakeSlots;
+  /** Records taken from fetched batches so far: their turn order for an intake slot. */
+  private recordsTaken = 0;
   private draining: { until: number; timer: NodeJS.Timeout } | null = null;
   private stopping = false;
   private joined = false;
@@ -118,6 +140,7 @@ export class OutboundConsumer {
 
   constructor(private readonly opts: OutboundConsumerOptions) {
     this.settler = new AckSettler(opts.maxUnackedRecords ?? 2000, opts.commitIntervalMs ?? 0);
+    this.intake = new IntakeSlots(opts.maxRecordsInProgress ?? 256);
     this.consumer = this.create();
   }
 
@@ -358,8 +381,17 @@ export class OutboundConsumer {
       return false;
     };
     const skipBelow = this.settler.skipBelow(batch.partition);
+    let sinceYield = 0;
     for (const m of batch.messages) {
-      if (this.stopping || this.draining || signal.aborted) break;
+      if (++sinceYield > START_SLICE) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
+      // A record not started stays unreleased: a kept partition re-reads it.
+      if (this.stopping || this.draining || signal.aborted) {
+        unreleased(m.offset);
+        break;
+      }
       // Re-fetched after a rebalance that left us the partition: acked here, commit still pending.
       if (skipBelow !== undefined && BigInt(m.offset) < skipBelow) continue;
       tracker.track(m.offset);
@@ -376,20 +408,26 @@ export class OutboundConsumer {
       // by the SMSC (its events are queued in order behind the earlier ones).
       const key = m.key ? m.key.toString('latin1') : null;
       const previous = key === null ? undefined : tails.get(key);
+      const seq = this.recordsTaken++;
       const task = (async () => {
         if (previous && !(await previous)) return unreleased(m.offset);
         if (this.draining && signal.aborted) return unreleased(m.offset);
         try {
-          await this.settler.roomForUnacked(signal);
-          const { acked } = await this.opts.handler.process(record, signal);
-          acks.push(
-            this.settler.track(acked).then(
-              () => tracker.finish(m.offset),
-              (err: unknown) =>
-                this.opts.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'events not acknowledged; the record stays uncommitted'),
-            ),
-          );
-          return true;
+          await this.intake.acquire(seq, signal);
+          try {
+            await this.settler.roomForUnacked(signal);
+            const { acked } = await this.opts.handler.process(record, signal);
+            acks.push(
+              this.settler.track(acked).then(
+                () => tracker.finish(m.offset),
+                (err: unknown) =>
+                  this.opts.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'events not acknowledged; the record stays uncommitted'),
+              ),
+            );
+            return true;
+          } finally {
+            this.intake.release();
+          }
         } catch (err) {
           if (!signal.aborted) this.opts.logger.error({ err, partition: batch.partition, offset: m.offset }, 'record failed; the batch will be re-read');
           return unreleased(m.offset);

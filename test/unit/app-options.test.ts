@@ -149,8 +149,14 @@ describe('producer, consumer and sweeper settings', () => {
       fetchMaxWaitMs: 100,
       partitionsConcurrency: 32,
       drainMs: 7000,
+      maxRecordsInProgress: 160,
     });
     assert.equal(consumerSettingsFrom(loadConfig({ ...required, TOPIC_PARTITIONS: '3' })).partitionsConcurrency, 3);
+  });
+
+  test('records in progress: twice what the submitting sessions admit (receivers do not count), at least 64', () => {
+    assert.equal(consumerSettingsFrom(loadConfig({ ...required, SMPP_SESSIONS: 'tx:2,rx:2', SMPP_WINDOW: '25' })).maxRecordsInProgress, 2 * 2 * 50);
+    assert.equal(consumerSettingsFrom(loadConfig({ ...required, SMPP_SESSIONS: 'trx:1', SMPP_WINDOW: '1' })).maxRecordsInProgress, 64);
   });
 
   test('the sweeper: defaults look every 60 s, the summary grace stays below half the keep time', () => {
