@@ -30,7 +30,8 @@ import { Report } from './report.js';
 import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
 import { kannel } from './scenarios/kannel.js';
-import { latency, pacing } from './scenarios/timing.js';
+import { FULL_PACING_CASES, pacingCase, parsePacingCase, QUICK_PACING_CASES, type PacingCase } from './scenarios/pacing.js';
+import { latency } from './scenarios/timing.js';
 
 const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale'] as const;
 type Scenario = (typeof ALL)[number];
@@ -50,6 +51,13 @@ function parseArgs(argv: string[]) {
     if (unknown.length > 0) throw new InvalidArgumentError(`unknown scenario ${unknown.join(', ')} (known: ${ALL.join(',')})`);
     return names as Scenario[];
   };
+  const pacingCases = (value: string): PacingCase[] => {
+    try {
+      return value.split(',').map(parsePacingCase);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
   const opts = new Command('bench')
     .description('benchmarks of issue 6; see BENCHMARKS.md')
     .option('--quick', 'CI smoke: small volumes, no memory run')
@@ -67,6 +75,13 @@ function parseArgs(argv: string[]) {
       'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick)',
       count('--pairs'),
     )
+    .option(
+      '--pacing-cases <list>',
+      `pacing cases, <partitions><u|s>[margin]: u unique keys, s one key with 30 % (default ${FULL_PACING_CASES.join(',')}; ${QUICK_PACING_CASES.join(',')} with --quick)`,
+      pacingCases,
+    )
+    .option('--pacing-seconds <count>', 'measured seconds of each pacing case (default 60; 10 with --quick)', count('--pacing-seconds'))
+    .option('--pacing-runs <count>', 'runs of each pacing case', count('--pacing-runs'), 1)
     .option('--no-warmup', 'skip the warm-up pass (the naive loop once through the backlog, figures dropped) before (c) and the end-to-end run')
     .option('--node-flags <flags>', 'extra node flags for every connector started (experiments, e.g. "--single-threaded-gc")', '')
     .option('--keep-stack', 'leave the bench stack running at the end')
@@ -84,6 +99,9 @@ function parseArgs(argv: string[]) {
       pairs?: number;
       warmup: boolean;
       nodeFlags: string;
+      pacingCases?: PacingCase[];
+      pacingSeconds?: number;
+      pacingRuns: number;
     }>();
   const quick = opts.quick ?? false;
   const skip = opts.skip ?? [];
@@ -103,6 +121,11 @@ function parseArgs(argv: string[]) {
     // Not in the CI smoke: it only has to run to its end, and 5,000 records warm nothing.
     warmup: opts.warmup && !quick,
     nodeFlags: opts.nodeFlags.split(/\s+/).filter(Boolean),
+    pacing: {
+      cases: opts.pacingCases ?? (quick ? QUICK_PACING_CASES : FULL_PACING_CASES).map(parsePacingCase),
+      seconds: opts.pacingSeconds ?? (quick ? 10 : 60),
+      runs: opts.pacingRuns,
+    },
   };
 }
 
@@ -171,8 +194,7 @@ async function main(): Promise<number> {
       c: () => naiveLoop(ctx),
       e2e: () => endToEnd(ctx),
       pacing: async () => {
-        await pacing(ctx, '0.02');
-        if (!args.quick) await pacing(ctx, '0');
+        for (const c of args.pacing.cases) for (let r = 1; r <= args.pacing.runs; r += 1) await pacingCase(ctx, c, args.pacing.seconds, r);
       },
       b: () => bareKafka(ctx),
       latency: () => latency(ctx),

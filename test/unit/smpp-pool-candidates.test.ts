@@ -1,5 +1,6 @@
-// Invariant: a message's first segment may go to any ready submit-capable session — the key's own
-// session first, then slot order from it; receive-only and not-ready sessions are never candidates.
+// Invariant: a message's first segment may go to any ready submit-capable session — the one its pacer
+// lets send soonest first, then (on a tie) the key's own session and slot order from it; receive-only
+// and not-ready sessions are never candidates.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
@@ -46,6 +47,19 @@ describe('SmppPool.submitCandidates', () => {
         [0, 1, 2, 3].map((i) => `trx-${(start + i) % 4}`),
       );
     }
+  });
+
+  it('a session whose pacer must wait comes after those that may send at once, the shorter wait first', () => {
+    const pool = poolWith('trx:4', () => true);
+    const key = 'hot';
+    const own = pool.sessionForKey(key)!.id;
+    const delays: Record<string, number> = { [own]: 8 };
+    const other = pool.sessions().find((s) => s.id !== own)!;
+    delays[other.id] = 3;
+    for (const s of pool.sessions()) s.sendDelayMs = () => delays[s.id] ?? 0;
+    const candidates = pool.submitCandidates(key);
+    assert.deepEqual(candidates.slice(2), [other.id, own]);
+    assert.equal(new Set(candidates).size, 4);
   });
 
   it('leaves out receive-only and not-ready sessions; none ready → empty', () => {

@@ -84,13 +84,18 @@ export class SmppPool extends EventEmitter {
   }
 
   /**
-   * Every ready submit-capable session, the key's own first (then slot order from it, as in
-   * sessionForKey): where a message's first segment may go. Any of them will do — per-key order is
-   * kept by the pipeline (see the module comment) — and pinning a message to its key's session
-   * left that session's records waiting while another sat idle (issue 19).
+   * Every ready submit-capable session, the one whose pacer lets it send soonest first (on a tie,
+   * slot order from the key's own, as in sessionForKey): where a message's first segment may go.
+   * Any of them will do — per-key order is kept by the pipeline (see the module comment) — and
+   * pinning a message to its key's session left that session's records waiting while another sat
+   * idle (issue 19). Soonest first matters when sessions have room alike (admission takes the
+   * roomiest, then the first of these): a key with much of the traffic sends one message at a time,
+   * each after the previous one's answer, and on its own session it went at that one pacer's rate
+   * while three sat idle; spread, it goes at the rate of the answers.
    */
   submitCandidates(key: string): string[] {
-    return Array.from(this.readySubmitters(key), (session) => session.id);
+    const ready = Array.from(this.readySubmitters(key), (session) => ({ id: session.id, delay: session.sendDelayMs() }));
+    return ready.sort((a, b) => a.delay - b.delay).map((s) => s.id);
   }
 
   /** The ready submit-capable sessions in slot order, starting at the one the key hashes to (FNV-1a). */

@@ -157,6 +157,11 @@ export class SmppSession extends EventEmitter {
     return this.currentState === 'bound' && !this.submitter.suspect && !this.closing;
   }
 
+  /** How long until this session's pacer lets its next submit_sm go (ms; 0: at once). */
+  sendDelayMs(): number {
+    return this.submitter.sendDelayMs();
+  }
+
   /** All window slots taken. */
   isSaturated(): boolean {
     return !this.submitter.window.hasRoom();

@@ -83,6 +83,12 @@ export class Submitter {
     return this.pacer.currentRate(this.opts.now());
   }
 
+  /** How long until the pacer lets the next submit_sm go (ms; 0: at once). */
+  sendDelayMs(): number {
+    const now = this.opts.now();
+    return Math.max(0, this.pacer.nextSendAt(now) - now);
+  }
+
   notSent(reason: NotSentReason, detail?: string): SubmitResult {
     return { kind: 'not-sent', reason, sessionId: this.opts.sessionId, ...(detail !== undefined ? { detail } : {}) };
   }

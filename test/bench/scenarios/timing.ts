@@ -1,6 +1,6 @@
 /**
- * Figures read from the simulator's PDU journal (wire timestamps, SMSC side): pacing fidelity
- * against the strict simulator, and latency at half of the measured capacity.
+ * Latency at half of the measured capacity, read from the simulator's PDU journal (wire
+ * timestamps, SMSC side). Pacing is in pacing.ts.
  */
 import { createReadStream, existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -13,9 +13,7 @@ import {
   indexFromDestination,
   kafkaClient,
   keyOf,
-  maxInWindow,
   percentile,
-  produceBacklog,
   schedPerSecond,
   schedStat,
   type LoopDelay,
@@ -32,93 +30,6 @@ import { UNTHROTTLED } from './ceilings.js';
 async function readJournal(file: string, each: (r: PduRecord) => void): Promise<void> {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   for await (const line of lines) if (line) each(JSON.parse(line) as PduRecord);
-}
-
-/** 4 sessions × 100 msg/s against the strict simulator (100 accepted per connection per any 1000 ms). */
-export async function pacing(ctx: BenchContext, margin: string): Promise<void> {
-  const S = `pacing fidelity (SMPP_RATE_MARGIN ${margin})`;
-  ctx.report.section(S);
-  const seconds = ctx.quick ? 10 : 60;
-  const journal = path.join(ctx.workDir, `pacing-${margin}.jsonl`);
-  if (existsSync(journal)) rmSync(journal);
-  const sim = spawnRole('simulator', { args: [JSON.stringify({ journalPath: journal, behaviour: { throughputPerSecond: 100, maxBindsPerSystemId: 4 } })] });
-  const topics = benchTopics(`pacing${margin}`);
-  await createTopic(ctx.stack, topics.outbound, 12);
-  const total = Math.ceil(4 * 100 * (seconds + 5) * 1.1);
-  await produceBacklog(ctx.stack, topics.outbound, await encodeRecords(ctx.codec, 0, total, `${ctx.runTag}-pace${margin}`));
-  const { port } = (await sim.ready) as { port: number };
-  const connector = spawnRole('connector', {
-    env: connectorEnv(ctx, topics, uniqueName('pacing'), port, { SMPP_RATE_LIMIT: '100', SMPP_RATE_MARGIN: margin }),
-    execArgv: ctx.connectorFlags,
-  });
-  let throttledTotal = 0;
-  try {
-    await connector.ready;
-    let firstAt = 0;
-    await monitor({
-      sample: async () => {
-        const s = await sim.request<Record<string, number>>('stats');
-        if (!firstAt && s['acceptedSubmits']! > 0) firstAt = Date.now();
-        throttledTotal = s['throttled']!;
-        return { accepted: s['acceptedSubmits']! };
-      },
-      pids: {},
-      done: () => firstAt > 0 && Date.now() - firstAt >= (seconds + 2) * 1000,
-      timeoutMs: 120_000 + seconds * 1000,
-    });
-  } finally {
-    await connector.stop();
-    await sim.stop();
-  }
-  const accepted = new Map<number, number[]>();
-  const throttled = new Map<number, number>();
-  await readJournal(journal, (r) => {
-    if (r.dir !== 'out' || r.command !== 'submit_sm_resp') return;
-    if (r.status === 0) (accepted.get(r.conn) ?? accepted.set(r.conn, []).get(r.conn)!).push(r.ts);
-    else if (r.status === 0x58) throttled.set(r.conn, (throttled.get(r.conn) ?? 0) + 1);
-  });
-  const t0 = Math.min(...[...accepted.values()].map((ts) => ts[0]!));
-  const t1 = t0 + seconds * 1000;
-  const how = `${seconds} s from the first accepted submit_sm; trx:4, SMPP_RATE_LIMIT 100; the simulator refuses (0x58) the 101st accepted submit in any 1000 ms per connection; from the simulator's PDU journal (submit_sm_resp timestamps)`;
-  const rates: number[] = [];
-  let windowSubmits = 0;
-  let windowThrottled = 0;
-  for (const [conn, ts] of [...accepted.entries()].sort((a, b) => a[0] - b[0])) {
-    const inWindow = ts.filter((t) => t >= t0 && t < t1);
-    windowSubmits += inWindow.length;
-    const rate = inWindow.length / seconds;
-    rates.push(rate);
-    ctx.report.add(
-      S,
-      `session ${conn}: achieved`,
-      rate,
-      'msg/s',
-      `${inWindow.length} accepted in the window; max ${maxInWindow(inWindow, 1000)} in any 1000 ms; ${throttled.get(conn) ?? 0} × 0x58 (whole run)`,
-    );
-    windowThrottled += throttled.get(conn) ?? 0;
-  }
-  const allAccepted = [...accepted.values()].map((ts) => ts.filter((t) => t >= t0 && t < t1));
-  ctx.report.add(
-    S,
-    'mean per session',
-    rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length),
-    'msg/s',
-    `${how}; ${((rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length) / 100) * 100).toFixed(1)} % of the allowed 100 msg/s`,
-  );
-  ctx.report.add(
-    S,
-    'max in any 1-second window',
-    Math.max(0, ...allAccepted.map((ts) => maxInWindow(ts, 1000))),
-    'submits',
-    'per connection, sliding 1000 ms window over accepted submit_sm_resp timestamps, worst session',
-  );
-  ctx.report.add(
-    S,
-    '0x58 count',
-    throttledTotal,
-    '',
-    `simulator counter over the whole run (${windowThrottled} in the journal); ${((windowThrottled / Math.max(1, windowSubmits)) * 100).toFixed(3)} % of the window's accepted submits`,
-  );
 }
 
 /**
