@@ -327,6 +327,18 @@ export function rssBytes(pid: number): number {
   }
 }
 
+/** VmRSS and its anonymous and file-backed parts (mmap'd files, e.g. an on-disk store), in bytes; 0 when gone. */
+export function procMemory(pid: number): { rss: number; anon: number; file: number } {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // the process is gone: zeros
+  }
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
 // ── statistics ──────────────────────────────────────────────────────────────────────────────────
 
 export function percentile(sorted: number[], p: number): number {

@@ -6,7 +6,7 @@
  *
  *   npm run bench                      full run (backlog 50,000; memory run 1,000,000 messages)
  *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
- *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale
+ *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale,restart
  *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
  *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick)
  *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack --node-flags "<extra connector node flags>"
@@ -31,9 +31,10 @@ import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
 import { kannel } from './scenarios/kannel.js';
 import { FULL_PACING_CASES, pacingCase, parsePacingCase, QUICK_PACING_CASES, type PacingCase } from './scenarios/pacing.js';
+import { FULL_RESTART_HISTORY, QUICK_RESTART_HISTORY, restartAfterHistory } from './scenarios/restart.js';
 import { latency } from './scenarios/timing.js';
 
-const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale'] as const;
+const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart'] as const;
 type Scenario = (typeof ALL)[number];
 
 /** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
@@ -57,6 +58,11 @@ function parseArgs(argv: string[]) {
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message);
     }
+  };
+  const histories = (value: string): number[] => {
+    const list = value.split(',').map((x) => x.trim());
+    if (list.some((x) => !/^\d+$/.test(x))) throw new InvalidArgumentError('--restart-history must be whole numbers ≥ 0, comma-separated');
+    return list.map(Number);
   };
   const opts = new Command('bench')
     .description('benchmarks of issue 6; see BENCHMARKS.md')
@@ -82,6 +88,11 @@ function parseArgs(argv: string[]) {
     )
     .option('--pacing-seconds <count>', 'measured seconds of each pacing case (default 60; 10 with --quick)', count('--pacing-seconds'))
     .option('--pacing-runs <count>', 'runs of each pacing case', count('--pacing-runs'), 1)
+    .option(
+      '--restart-history <list>',
+      `requests of history before each timed restart (default ${FULL_RESTART_HISTORY.join(',')}; ${QUICK_RESTART_HISTORY.join(',')} with --quick)`,
+      histories,
+    )
     .option('--no-warmup', 'skip the warm-up pass (the naive loop once through the backlog, figures dropped) before (c) and the end-to-end run')
     .option('--node-flags <flags>', 'extra node flags for every connector started (experiments, e.g. "--single-threaded-gc")', '')
     .option('--keep-stack', 'leave the bench stack running at the end')
@@ -102,6 +113,7 @@ function parseArgs(argv: string[]) {
       pacingCases?: PacingCase[];
       pacingSeconds?: number;
       pacingRuns: number;
+      restartHistory?: number[];
     }>();
   const quick = opts.quick ?? false;
   const skip = opts.skip ?? [];
@@ -126,6 +138,7 @@ function parseArgs(argv: string[]) {
       seconds: opts.pacingSeconds ?? (quick ? 10 : 60),
       runs: opts.pacingRuns,
     },
+    restartHistory: opts.restartHistory ?? (quick ? QUICK_RESTART_HISTORY : FULL_RESTART_HISTORY),
   };
 }
 
@@ -202,6 +215,7 @@ async function main(): Promise<number> {
       index: () => indexBytes(ctx),
       memory: () => memory(ctx, args.memoryVolume, args.memoryKeepDoneMs),
       scale: () => scaleOut(ctx),
+      restart: () => restartAfterHistory(ctx, args.restartHistory),
     };
     if (args.warmup && (args.selected.includes('c') || args.selected.includes('e2e'))) await warmUp(ctx);
     for (const s of args.selected) {

@@ -1,0 +1,209 @@
+/**
+ * Restart after history (issue 20): how long a connector takes from its start to ready when its
+ * correlation topic holds H requests of history, and what it holds in memory once ready.
+ *
+ * Each H: fresh topics and group, a fresh simulator (unthrottled, receipts after 20 ms). H records
+ * are pushed through a first connector with the rate limit lifted (as the end-to-end run), until
+ * the simulator has accepted H submits and had H receipts acknowledged, so every request has its
+ * `r:` snapshot and its `f:` final on `sms.correlation`, written by the connector itself. That
+ * connector is stopped gracefully (the role's stop runs app.stop(), what SIGTERM runs), and a fresh
+ * process is started on the same topics and group. Timed from its spawn:
+ *  - started: the role's `ready` message, sent once startApp resolved, i.e. after the correlation
+ *    tail caught up with the topic (start.ts loadCorrelation, capped at 60 s) and the consumer ran;
+ *  - ready: its readiness report (what GET /readyz answers) first true: group joined, producer up,
+ *    a session bound.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../../../tools/dev-stack/stack.js';
+import {
+  benchTopics,
+  cpuSeconds,
+  createTopic,
+  encodeRecords,
+  fmt,
+  kafkaClient,
+  mib,
+  procMemory,
+  produceBacklog,
+  say,
+  sleep,
+  spawnRole,
+  uniqueName,
+  type BenchTopics,
+  type Child,
+} from '../common.js';
+import { connectorEnv, type BenchContext } from '../context.js';
+import { UNTHROTTLED } from './ceilings.js';
+
+export const FULL_RESTART_HISTORY = [0, 200_000, 1_000_000];
+export const QUICK_RESTART_HISTORY = [0, 5_000];
+
+const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
+/** main.ts runs the bench stack in <repo>/.local/bench-stack; the broker's log.dirs is kafka/data there. */
+const BROKER_DATA = path.join(REPO_ROOT, '.local', 'bench-stack', 'kafka', 'data');
+const CHUNK = 20_000;
+const READY_TIMEOUT_MS = 180_000;
+
+interface Restarted {
+  startedS: number;
+  readyS: number | null;
+  cpuS: number;
+}
+
+export async function restartAfterHistory(ctx: BenchContext, histories: number[]): Promise<void> {
+  const seconds: Array<{ h: number; readyS: number | null }> = [];
+  for (const h of histories) seconds.push({ h, readyS: await restartCase(ctx, h) });
+  const measured = seconds.filter((x): x is { h: number; readyS: number } => x.readyS !== null);
+  const empty = measured.find((x) => x.h === 0);
+  const largest = measured.length > 0 ? measured.reduce((a, b) => (b.h > a.h ? b : a)) : undefined;
+  if (!empty || !largest || largest.h === 0) return;
+  const S = 'restart after history: growth';
+  ctx.report.section(S);
+  const how = `(ready after ${fmt(largest.h)} − ready after 0) ÷ ${fmt(largest.h)} × 100,000; same run`;
+  ctx.report.add(S, 'start to ready per 100,000 requests of history', ((largest.readyS - empty.readyS) / largest.h) * 100_000, 's', how);
+  ctx.report.add(S, `ratio ${fmt(largest.h)} ÷ 0`, largest.readyS / empty.readyS, '×', 'start to ready; the goal of issue 20: ≤ 2 × at 3 M');
+}
+
+/** One H: history pushed through a first connector, then a timed restart. Returns spawn → ready in s. */
+async function restartCase(ctx: BenchContext, h: number): Promise<number | null> {
+  const S = `restart after history: ${fmt(h)} requests`;
+  ctx.report.section(S);
+  const topics = benchTopics(`restart${h}`);
+  await createTopic(ctx.stack, topics.outbound, 12);
+  const group = uniqueName('restart');
+  const sim = spawnRole('simulator', { args: [JSON.stringify({ behaviour: UNTHROTTLED })] });
+  const { port } = (await sim.ready) as { port: number };
+  const env = connectorEnv(ctx, topics, group, port, RATE_UNLIMITED);
+  try {
+    const pushS = await pushHistory(ctx, sim, env, topics.outbound, h);
+    ctx.report.add(
+      S,
+      'history pushed',
+      pushS,
+      's',
+      `${fmt(h)} records (1 segment, receipts requested) through a first connector (SMPP_RATE_LIMIT 100000, trx:4, product defaults otherwise) until the simulator counted ${fmt(h)} accepted submits and ${fmt(h)} receipts acknowledged; then app.stop() (graceful, as on SIGTERM)`,
+    );
+    await reportTopic(ctx, S, topics, h);
+    const t0 = Date.now();
+    const connector = spawnRole('connector', { env, execArgv: [...ctx.connectorFlags, '--expose-gc'] });
+    try {
+      const r = await timeRestart(connector, t0);
+      const how = `a fresh connector process on the same topics and group, timed from fork() (tsx module loading included)`;
+      ctx.report.add(
+        S,
+        'start to started',
+        r.startedS,
+        's',
+        `${how} to the role's 'ready' message: startApp resolved, the correlation tail caught up (capped at 60 s)`,
+      );
+      if (r.startedS >= 60)
+        ctx.report.note(`${S}: started after ≥ 60 s — the correlation catch-up may have hit its 60 s cap (start.ts) and continued unfinished`);
+      ctx.report.add(S, 'start to ready', r.readyS ?? NaN, 's', `${how} to its readiness report (GET /readyz) first true, polled every 50 ms over IPC`);
+      ctx.report.add(S, 'CPU to ready', r.cpuS, 'CPU-s', 'utime + stime of the restarted process (/proc/<pid>/stat) when ready');
+      await reportMemory(ctx, S, connector);
+      return r.readyS;
+    } finally {
+      await connector.stop();
+    }
+  } finally {
+    await sim.stop();
+  }
+}
+
+/** H records produced while a first connector consumes them; waits for every submit and receipt. Returns its seconds. */
+async function pushHistory(ctx: BenchContext, sim: Child, env: Record<string, string>, topic: string, h: number): Promise<number> {
+  const first = spawnRole('connector', { env, execArgv: ctx.connectorFlags });
+  try {
+    await first.ready;
+    const t0 = Date.now();
+    const producing = (async () => {
+      for (let from = 0; from < h; from += CHUNK) {
+        const values = await encodeRecords(ctx.codec, from, Math.min(h, from + CHUNK), `${ctx.runTag}-rs${h}`);
+        await produceBacklog(ctx.stack, topic, values, from);
+      }
+    })();
+    const deadline = t0 + 120_000 + h * 3;
+    let said = t0;
+    for (;;) {
+      const s = await sim.request<Record<string, number>>('stats');
+      if (s['acceptedSubmits']! >= h && s['receiptsAcked']! >= h) break;
+      if (Date.now() > deadline) throw new Error(`history of ${h}: only ${s['acceptedSubmits']} accepted, ${s['receiptsAcked']} receipts acked in time`);
+      if (Date.now() - said >= 30_000) {
+        said = Date.now();
+        say(`  … history: ${fmt(s['acceptedSubmits']!)} of ${fmt(h)} submitted, ${fmt(s['receiptsAcked']!)} receipts acked`);
+      }
+      await sleep(250);
+    }
+    await producing;
+    return (Date.now() - t0) / 1000;
+  } finally {
+    await first.stop();
+  }
+}
+
+/** From `t0` (just before the fork): the role's `ready` message, then readiness polled until true. */
+async function timeRestart(connector: Child, t0: number): Promise<Restarted> {
+  await connector.ready;
+  const startedS = (Date.now() - t0) / 1000;
+  let readyS: number | null = null;
+  while (Date.now() - t0 < READY_TIMEOUT_MS) {
+    const r = await connector.request<{ ready: boolean }>('readiness');
+    if (r.ready) {
+      readyS = (Date.now() - t0) / 1000;
+      break;
+    }
+    await sleep(50);
+  }
+  return { startedS, readyS, cpuS: cpuSeconds(connector.pid) };
+}
+
+async function reportMemory(ctx: BenchContext, S: string, connector: Child): Promise<void> {
+  const proc = procMemory(connector.pid);
+  const { mem } = await connector.request<{ mem: NodeJS.MemoryUsage }>('usage');
+  const live = await connector.request<{ mem: NodeJS.MemoryUsage }>('liveHeap');
+  const when = 'read right after ready';
+  ctx.report.add(S, 'RSS', proc.rss / 2 ** 20, 'MiB', `${when}: /proc/<pid>/status VmRSS (RssAnon ${mib(proc.anon)}, RssFile ${mib(proc.file)})`);
+  ctx.report.add(S, 'heap used', mem.heapUsed / 2 ** 20, 'MiB', `${when}: process.memoryUsage().heapUsed, as found`);
+  ctx.report.add(S, 'live heap', live.mem.heapUsed / 2 ** 20, 'MiB', `${when}: heapUsed after a full GC (the process runs with --expose-gc)`);
+}
+
+/** Records (high − low over partitions, kafkajs admin) and bytes (the partitions' .log files on the broker's disk). */
+async function reportTopic(ctx: BenchContext, S: string, topics: BenchTopics, h: number): Promise<void> {
+  const admin = kafkaClient(ctx.stack, 'bench-admin').admin();
+  await admin.connect();
+  let records = 0;
+  try {
+    for (const p of await admin.fetchTopicOffsets(topics.correlation)) records += Number(p.high) - Number(p.low);
+  } finally {
+    await admin.disconnect();
+  }
+  const bytes = logBytes(topics.correlation);
+  const per = h > 0 ? `; ${fmt(bytes / h)} bytes per request` : '';
+  ctx.report.add(
+    S,
+    'correlation topic records',
+    records,
+    '',
+    'Σ (high − low) over its partitions, admin fetchTopicOffsets; bundles: one record per partition per flush',
+  );
+  ctx.report.add(
+    S,
+    'correlation topic bytes',
+    bytes / 2 ** 20,
+    'MiB',
+    `Σ of its partitions' .log segment files in ${path.relative(REPO_ROOT, BROKER_DATA)}${per}`,
+  );
+}
+
+function logBytes(topic: string): number {
+  let bytes = 0;
+  try {
+    for (const dir of readdirSync(BROKER_DATA).filter((d) => d.startsWith(`${topic}-`))) {
+      for (const f of readdirSync(path.join(BROKER_DATA, dir)).filter((x) => x.endsWith('.log'))) bytes += statSync(path.join(BROKER_DATA, dir, f)).size;
+    }
+  } catch {
+    return NaN;
+  }
+  return bytes;
+}
