@@ -98,9 +98,11 @@ export class IntakeSlots {
     const parked = this.bySignal.get(signal);
     this.bySignal.delete(signal);
     if (!parked || parked.size === 0) return;
-    for (let i = this.waiters.length - 1; i >= 0; i -= 1) {
-      if (parked.has(this.waiters[i] as Waiter)) this.waiters.splice(i, 1);
-    }
+    // One pass, keeping the others in order: a splice per aborted waiter was quadratic, and a
+    // rebalance aborts a whole round's worth of them (admission.ts learnt the same).
+    let kept = 0;
+    for (const waiter of this.waiters) if (!parked.has(waiter)) this.waiters[kept++] = waiter;
+    this.waiters.length = kept;
     for (const waiter of parked) waiter.reject(signal.reason);
   }
 }

@@ -62,6 +62,28 @@ describe('IntakeSlots', () => {
     assert.throws(() => slots.acquire(4, batchA.signal), /rebalance/, 'an aborted signal takes nothing');
   });
 
+  it('an abort of many interleaved waiters keeps the others in record order', async () => {
+    const slots = new IntakeSlots(1);
+    const aborted = new AbortController();
+    const kept = new AbortController();
+    slots.acquire(0, kept.signal);
+    const admitted: number[] = [];
+    for (let seq = 1; seq <= 2000; seq += 1) {
+      const signal = seq % 3 === 0 ? kept.signal : aborted.signal;
+      void slots.acquire(seq, signal)!.then(
+        () => admitted.push(seq),
+        () => undefined,
+      );
+    }
+    aborted.abort(new Error('rebalance'));
+    assert.equal(slots.waiting, 666);
+    for (let i = 0; i < 3; i += 1) {
+      slots.release();
+      await tick();
+    }
+    assert.deepEqual(admitted, [3, 6, 9]);
+  });
+
   it('refuses a limit that is not a positive integer', () => {
     assert.throws(() => new IntakeSlots(0), RangeError);
     assert.throws(() => new IntakeSlots(1.5), RangeError);
