@@ -319,12 +319,7 @@ export function schedPerSecond(from: SchedStat | null, to: SchedStat | null): Sc
 }
 
 export function rssBytes(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+  return procMemory(pid).rss;
 }
 
 /** VmRSS and its anonymous and file-backed parts (mmap'd files, e.g. an on-disk store), in bytes; 0 when gone. */
