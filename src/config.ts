@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { maxEchoBytes, type RequestBounds } from './pipeline/request-bounds.js';
+import { DEFAULT_REQUEST_BOUNDS, maxEchoBytes, type RequestBounds } from './pipeline/request-bounds.js';
+import { DEFAULT_MAX_SEGMENTS, MAX_SEGMENTS_LIMIT } from './sms/plan.js';
 import { ConfigError } from './config-error.js';
 import { SessionSpecError, parseSessionSpec, type SessionSpecEntry } from './smpp/protocol/pool-spec.js';
 import { COMPRESSION_NAMES, DEFAULT_COMPRESSION, type CompressionName } from './kafka/compression-names.js';
@@ -135,12 +136,12 @@ const envSchema = z.object({
   SMPP_BIND_HANDOVER_MS: durationMs(0, 600000).default(3000),
   /** While the account is paused (credit, credentials), one record probes the SMSC this often. */
   ACCOUNT_PROBE_INTERVAL_MS: durationMs(100, 3600000).default(15000),
-  SMS_MAX_SEGMENTS: int(1, 255).default(10),
+  SMS_MAX_SEGMENTS: int(1, MAX_SEGMENTS_LIMIT).default(DEFAULT_MAX_SEGMENTS),
   /** Bounds on the request's fields (request-bounds.ts): over one → REJECTED (VALIDATION), the field named. */
-  REQUEST_MAX_ID_CHARS: int(32, 65536).default(256),
-  REQUEST_MAX_ADDRESS_CHARS: int(20, 1024).default(64),
-  REQUEST_MAX_METADATA_ENTRIES: int(0, 10000).default(64),
-  REQUEST_MAX_METADATA_BYTES: int(0, 1024 * 1024).default(8192),
+  REQUEST_MAX_ID_CHARS: int(32, 65536).default(DEFAULT_REQUEST_BOUNDS.maxIdChars),
+  REQUEST_MAX_ADDRESS_CHARS: int(20, 1024).default(DEFAULT_REQUEST_BOUNDS.maxAddressChars),
+  REQUEST_MAX_METADATA_ENTRIES: int(0, 10000).default(DEFAULT_REQUEST_BOUNDS.maxMetadataEntries),
+  REQUEST_MAX_METADATA_BYTES: int(0, 1024 * 1024).default(DEFAULT_REQUEST_BOUNDS.maxMetadataBytes),
   RETRY_MAX_AGE_MS: durationMs(1000, 7 * 86400000).default(3600000),
   RECEIPT_WAIT_MS: durationMs(1000, 30 * 86400000).default(172800000),
   RECEIPT_ACK_WAIT_MS: durationMs(100, 600000).default(10000),

@@ -13,7 +13,7 @@ import type { SmsEncoding, SmsOutbound } from '../contracts.js';
 import { expiredBeforeSend, validationRejected, type RequestFacts } from '../pipeline/events.js';
 import { DEFAULT_REQUEST_BOUNDS, type RequestBounds } from '../pipeline/request-bounds.js';
 import { judgeRequest } from '../pipeline/request-verdict.js';
-import type { PlanErrorCategory } from '../sms/plan.js';
+import { DEFAULT_MAX_SEGMENTS, type PlanErrorCategory } from '../sms/plan.js';
 
 /**
  * One SMS request for `sms.outbound`. The four required fields are the schema's fields without a
@@ -65,8 +65,8 @@ export interface CheckOptions {
   now?: number;
 }
 
-/** The connector's default SMS_MAX_SEGMENTS (see config.ts). */
-export const DEFAULT_MAX_SEGMENTS = 10;
+/** The connector's default SMS_MAX_SEGMENTS. */
+export { DEFAULT_MAX_SEGMENTS };
 
 /** Why the connector would not send a request, as its delivery events would say it. */
 export interface RequestRejection {

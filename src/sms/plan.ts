@@ -26,6 +26,9 @@ const UDH_CONCAT_8BIT = { length: 6, iei: 0x00 } as const;
 const UDH_CONCAT_16BIT_IEI = 0x08;
 /** The UDH's `total` is one octet. */
 export const MAX_SEGMENTS_LIMIT = 255;
+
+/** SMS_MAX_SEGMENTS when not set: the connector's default, and the client's when not told otherwise. */
+export const DEFAULT_MAX_SEGMENTS = 10;
 /**
  * No segment carries more than 160 characters (GSM-7 single part; every other case holds fewer),
  * so a text longer than maxSegments × 160 UTF-16 units can never fit: refused on its length alone,
