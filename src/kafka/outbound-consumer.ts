@@ -34,7 +34,7 @@ import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafka
 import type { Logger } from 'pino';
 import { IntakeSlots } from '../pipeline/intake-slots.js';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
-import { backoffDelay } from '../util/backoff.js';
+import { backoffDelayMs, SPREAD_JITTER } from '../util/backoff.js';
 import { AckSettler } from './ack-settler.js';
 import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
@@ -241,7 +241,8 @@ export class OutboundConsumer {
     if (now - this.crashes.lastAt > RESTART_STABLE_MS) this.crashes.count = 0;
     this.crashes.count += 1;
     this.crashes.lastAt = now;
-    const delayMs = backoffDelay(this.opts.restartMinMs ?? 500, this.crashes.count, this.opts.restartMaxMs ?? 30_000);
+    const policy = { initialMs: Math.max(50, this.opts.restartMinMs ?? 500), maxMs: this.opts.restartMaxMs ?? 30_000, jitter: SPREAD_JITTER };
+    const delayMs = backoffDelayMs(policy, this.crashes.count - 1);
     this.opts.observer?.restarting?.(delayMs);
     this.opts.logger.warn({ reason, attempt: this.crashes.count, delayMs }, 'consumer restart scheduled');
     this.crashes.timer = setTimeout(() => {

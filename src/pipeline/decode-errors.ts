@@ -7,11 +7,13 @@
  *   same record is tried again after a pause.
  * The Kafka adapter's errors (kafka/errors.ts) extend these with their own closed lists of codes.
  */
-import { backoffDelay } from '../util/backoff.js';
+import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
+
+const DECODER_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5_000, jitter: SPREAD_JITTER };
 
 /** How long to wait before decoding again after attempt `attempt` (1-based) met an unavailable decoder. */
 export function decoderRetryDelayMs(attempt: number): number {
-  return backoffDelay(250, attempt, 5_000);
+  return backoffDelayMs(DECODER_RETRY, attempt - 1);
 }
 
 export class UndecodableRecordError extends Error {

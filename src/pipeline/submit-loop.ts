@@ -14,7 +14,7 @@ import { SUBMIT_TIMEOUT, submitStatus, type SubmitStatus } from '../smpp/protoco
 import type { SubmitParams, SubmitResult } from '../smpp/protocol/types.js';
 import type { AccountGate } from './account-gate.js';
 import { sleep } from './sleep.js';
-import { backoffDelay } from '../util/backoff.js';
+import { backoffDelayMs, SPREAD_JITTER } from '../util/backoff.js';
 
 /**
  * The session a concatenated message's earlier segments went to (set by the port when a segment
@@ -120,6 +120,8 @@ export async function submitSegment(
     retryingSince ??= now;
     retries++;
     opts.observer?.onRetry?.(status);
-    await sleep(backoffDelay(status.retryDelayMs ?? 1000, retries), signal);
+    // at least 50 ms: a status whose table entry says 0 must not retry in a tight loop
+    const policy = { initialMs: Math.max(50, status.retryDelayMs ?? 1000), maxMs: 60_000, jitter: SPREAD_JITTER };
+    await sleep(backoffDelayMs(policy, retries - 1), signal);
   }
 }

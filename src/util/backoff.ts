@@ -35,11 +35,6 @@ export function backoffDelayMs(policy: BackoffPolicy, attempt: number, random: (
   return Math.round(nominal * (low + (high - low) * random()));
 }
 
-/** Retry `retry` (1-based) of a base delay: doubling from baseMs (at least 50 ms) up to capMs, ±20 %. */
-export function backoffDelay(baseMs: number, retry: number, capMs = 60_000, random: () => number = Math.random): number {
-  return backoffDelayMs({ initialMs: Math.max(baseMs, 50), maxMs: capMs, jitter: SPREAD_JITTER }, retry - 1, random);
-}
-
 /** A long delay with ±20 % jitter, for configuration errors (credentials, too many binds). */
 export function jitteredLongDelay(baseMs: number, random: () => number = Math.random): number {
   return backoffDelayMs({ initialMs: baseMs, maxMs: baseMs, jitter: SPREAD_JITTER }, 0, random);

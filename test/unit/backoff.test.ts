@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { Backoff, EQUAL_JITTER, NO_JITTER, SPREAD_JITTER, backoffDelay, backoffDelayMs, jitteredLongDelay, type Jitter } from '../../src/util/backoff.js';
+import { Backoff, EQUAL_JITTER, NO_JITTER, SPREAD_JITTER, backoffDelayMs, jitteredLongDelay, type Jitter } from '../../src/util/backoff.js';
 
 describe('backoffDelayMs', () => {
   it('any policy, attempt and random draw: within [low, high] × min(max, initial·2^attempt)', () => {
@@ -32,29 +32,6 @@ describe('backoffDelayMs', () => {
       [200, 400, 800, 1600, 3200, 5000, 5000, 5000],
     );
     assert.equal(backoffDelayMs(policy, -3), 200);
-  });
-
-  it('backoffDelay: retry n (1-based) from a base of at least 50 ms, ±20 %, capped', () => {
-    assert.equal(
-      backoffDelay(250, 1, 5000, () => 0.5),
-      250,
-    );
-    assert.equal(
-      backoffDelay(250, 3, 5000, () => 0.5),
-      1000,
-    );
-    assert.equal(
-      backoffDelay(250, 10, 5000, () => 0),
-      4000,
-    );
-    assert.equal(
-      backoffDelay(250, 10, 5000, () => 1),
-      6000,
-    );
-    assert.equal(
-      backoffDelay(0, 1, 5000, () => 0.5),
-      50,
-    );
   });
 });
 
