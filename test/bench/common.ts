@@ -10,12 +10,14 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import type { SmsOutbound } from '../../src/contracts.js';
 import type { AvroCodec } from '../../src/kafka/codec.js';
+import type { PduRecord } from '../../src/simulator/recorder.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -332,6 +334,12 @@ export function procMemory(pid: number): { rss: number; anon: number; file: numb
   }
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
+/** Every PDU of a simulator journal (JSON lines), in order. */
+export async function readJournal(file: string, each: (r: PduRecord) => void): Promise<void> {
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of lines) if (line) each(JSON.parse(line) as PduRecord);
 }
 
 // ── statistics ──────────────────────────────────────────────────────────────────────────────────

@@ -14,12 +14,10 @@
  * waited), the 0x58 count and the most accepted in any 1000 ms. The per-second table goes to the
  * console and to `<workDir>/pacing-<case>.txt`.
  */
-import { createReadStream, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { SmsOutbound } from '../../../src/contracts.js';
-import type { PduRecord } from '../../../src/simulator/recorder.js';
-import { benchRecord, benchTopics, createTopic, fmt, kafkaClient, maxInWindow, say, sleep, spawnRole, uniqueName } from '../common.js';
+import { benchRecord, benchTopics, createTopic, fmt, kafkaClient, maxInWindow, readJournal, say, sleep, spawnRole, uniqueName } from '../common.js';
 import { connectorEnv, type BenchContext } from '../context.js';
 
 export interface PacingCase {
@@ -92,14 +90,11 @@ async function produceCase(
 async function acceptedByConnection(journal: string): Promise<{ accepted: Map<number, number[]>; throttled: number }> {
   const accepted = new Map<number, number[]>();
   let throttled = 0;
-  const lines = createInterface({ input: createReadStream(journal), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (!line) continue;
-    const r = JSON.parse(line) as PduRecord;
-    if (r.dir !== 'out' || r.command !== 'submit_sm_resp') continue;
+  await readJournal(journal, (r) => {
+    if (r.dir !== 'out' || r.command !== 'submit_sm_resp') return;
     if (r.status === 0) (accepted.get(r.conn) ?? accepted.set(r.conn, []).get(r.conn)!).push(r.ts);
     else if (r.status === 0x58) throttled += 1;
-  }
+  });
   return { accepted, throttled };
 }
 

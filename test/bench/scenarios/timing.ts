@@ -2,11 +2,10 @@
  * Latency at half of the measured capacity, read from the simulator's PDU journal (wire
  * timestamps, SMSC side). Pacing is in pacing.ts.
  */
-import { createReadStream, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
-import type { PduRecord } from '../../../src/simulator/recorder.js';
 import {
+  readJournal,
   benchTopics,
   createTopic,
   encodeRecords,
@@ -26,11 +25,6 @@ import {
 import { connectorEnv, naiveEnv, type BenchContext } from '../context.js';
 import { monitor } from '../monitor.js';
 import { UNTHROTTLED } from './ceilings.js';
-
-async function readJournal(file: string, each: (r: PduRecord) => void): Promise<void> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of lines) if (line) each(JSON.parse(line) as PduRecord);
-}
 
 /**
  * Latency at 50 % of the end-to-end capacity: Kafka timestamp → submit_sm at the SMSC, receipt
