@@ -3,29 +3,12 @@
 // and not-ready sessions are never candidates.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import pino from 'pino';
 import { fnv1a } from '../../src/smpp/protocol/pool-spec.js';
 import { SmppPool } from '../../src/smpp/session/pool.js';
-import type { SessionOptions } from '../../src/smpp/protocol/types.js';
+import { fastSessionOptions } from '../integration/smpp-helpers.js';
 
-const options = {
-  host: '127.0.0.1',
-  port: 1,
-  systemId: 'test',
-  password: 'secret',
-  window: 10,
-  rateLimit: 100,
-  rateMargin: 0.02,
-  enquireLinkMs: 5_000,
-  responseTimeoutMs: 2_000,
-  connectTimeoutMs: 2_000,
-  bindTimeoutMs: 2_000,
-  reconnectMinMs: 100,
-  reconnectMaxMs: 1_000,
-  credentialBackoffMs: 1_500,
-  unbindTimeoutMs: 500,
-  logger: pino({ level: 'silent' }),
-} as Omit<SessionOptions, 'mode' | 'sessionId'>;
+/** Never connected: port 1 is only a placeholder. */
+const options = fastSessionOptions(1);
 
 /** A pool whose sessions are never started; `ready` says which report ready. */
 function poolWith(spec: string, ready: (id: string) => boolean): SmppPool {
