@@ -46,6 +46,4 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 # A 64 MiB young generation (V8's default tops out at 16): fewer scavenges, fewer objects promoted
 # while still in flight — connector event-loop stalls max ~150 → ~55 ms, p99 Kafka → submit_sm
 # ~500 → ~80 ms at half capacity (BENCHMARKS.md "Young generation"). Up to 128 MiB more young generation.
-# TimeoutNegativeWarning: kafkajs 2.2.4 sets a negative timer at every connect on Node 24 (kafkajs#1751;
-# Node makes it 1 ms, as kafkajs meant) — silenced so operators see only warnings that mean something.
 CMD ["node", "--max-semi-space-size=64", "dist/src/cli.js", "run"]

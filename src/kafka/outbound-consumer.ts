@@ -80,10 +80,10 @@ export interface OutboundConsumerOptions {
    */
   handoverGraceMs?: number;
   /**
-   * Records being worked on at once, all partitions (pipeline/intake-slots.ts); the others of a
-   * fetch round wait their turn in record order. Default 256.
+   * Records being worked on at once, all partitions (pipeline/intake-slots.ts; app/options.ts
+   * derives it from the sessions); the others of a fetch round wait their turn in record order.
    */
-  maxRecordsInProgress?: number;
+  maxRecordsInProgress: number;
   /**
    * Records answered by the SMSC whose events Kafka has not acknowledged yet, at most (all
    * partitions). Past it new records wait: when the delivery topic cannot be written (fault F7)
@@ -140,7 +140,7 @@ export class OutboundConsumer {
 
   constructor(private readonly opts: OutboundConsumerOptions) {
     this.settler = new AckSettler(opts.maxUnackedRecords ?? 2000, opts.commitIntervalMs ?? 0);
-    this.intake = new IntakeSlots(opts.maxRecordsInProgress ?? 256);
+    this.intake = new IntakeSlots(opts.maxRecordsInProgress);
     this.consumer = this.create();
   }
 

@@ -84,7 +84,7 @@ export class Admission {
     return this.counts.get(sessionId) ?? 0;
   }
 
-  /** Submits parked for a slot of this session, or (null) of any session: a gauge for probes and tests. */
+  /** Submits parked for a slot of this session, or (null) of any session (tests read it). */
   waiting(sessionId: string | null): number {
     return (sessionId === null ? this.anyWaiters : this.waiters.get(sessionId))?.parked.size ?? 0;
   }

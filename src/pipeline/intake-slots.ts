@@ -51,7 +51,7 @@ export class IntakeSlots {
     this.admitWaiting();
   }
 
-  /** Slots in use and records waiting for one: gauges for probes and tests. */
+  /** Slots in use and records waiting for one (tests read them). */
   get inUse(): number {
     return this.taken;
   }
