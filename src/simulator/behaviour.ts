@@ -51,6 +51,12 @@ export interface Behaviour {
   receiptRetryMs: number;
   /** How long to wait for deliver_sm_resp before re-sending (default 5000). */
   receiptResponseTimeoutMs: number;
+  /**
+   * Keep the receipt of every accepted submit instead of sending it, until
+   * `releaseHeldReceipts()` (default false). A receipt already scheduled is still sent; turning
+   * this off does not release the held ones.
+   */
+  holdReceipts: boolean;
   /** Never answer submit_sm (enquire_link still answered) (default false). */
   blackHole: boolean;
   /** Close a connection when it sends its N-th submit_sm, without answering it (default null = never). */
@@ -72,6 +78,7 @@ export const DEFAULT_BEHAVIOUR: Readonly<Behaviour> = Object.freeze({
   receiptDelayMs: 20,
   receiptRetryMs: 1_000,
   receiptResponseTimeoutMs: 5_000,
+  holdReceipts: false,
   blackHole: false,
   dropAfterSubmits: null,
   creditExhausted: false,
@@ -129,6 +136,7 @@ export function mergeBehaviour(current: Behaviour, update: Partial<Behaviour>): 
     if (typeof value !== 'number' || !(value > 0)) throw new RangeError(`simulator behaviour ${key} must be > 0`);
   }
   if (!(next.throttleRatio >= 0 && next.throttleRatio <= 1)) throw new RangeError('simulator behaviour throttleRatio must be in [0, 1]');
+  if (typeof next.holdReceipts !== 'boolean') throw new RangeError('simulator behaviour holdReceipts must be true or false');
   for (const rule of next.outcomesByDestination) {
     if (!safeRegex(rule.pattern)) throw new RangeError(`simulator outcome pattern is not a valid regex: ${rule.pattern}`);
   }

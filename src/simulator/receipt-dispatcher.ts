@@ -38,18 +38,30 @@ export class ReceiptDispatcher {
     this.later(delayMs, () => this.attempt(systemId, facts));
   }
 
+  /**
+   * Sends a receipt now, with the same round-robin and re-sends as a scheduled one; `acked` runs
+   * once a receiver answered status 0 (a release of held receipts paces itself on it). Returns
+   * false, and sends nothing, once stopped.
+   */
+  sendNow(systemId: string, facts: ReceiptFacts, acked: () => void): boolean {
+    if (this.stopped) return false;
+    this.pendingCount += 1;
+    this.attempt(systemId, facts, acked);
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
 
-  private attempt(systemId: string, facts: ReceiptFacts): void {
+  private attempt(systemId: string, facts: ReceiptFacts, acked?: () => void): void {
     if (this.stopped) return;
     const candidates = this.receivers(systemId);
     const retryMs = this.behaviour().receiptRetryMs;
     if (candidates.length === 0) {
-      this.later(retryMs, () => this.attempt(systemId, facts));
+      this.later(retryMs, () => this.attempt(systemId, facts, acked));
       return;
     }
     const index = (this.roundRobin.get(systemId) ?? 0) % candidates.length;
@@ -61,11 +73,12 @@ export class ReceiptDispatcher {
       if (status === 0) {
         this.counters.receiptsAcked += 1;
         this.pendingCount -= 1;
+        acked?.();
         return;
       }
       if (status === undefined) this.counters.receiptsUnanswered += 1;
       else this.counters.receiptsRefused += 1;
-      this.later(retryMs, () => this.attempt(systemId, facts));
+      this.later(retryMs, () => this.attempt(systemId, facts, acked));
     });
   }
 

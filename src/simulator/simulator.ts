@@ -6,8 +6,9 @@ import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pduText, smpp, type LibrarySession, type Pdu } from '../smpp/session/library.js';
 import { chooseOutcome, DEFAULT_BEHAVIOUR, mergeBehaviour, type Behaviour } from './behaviour.js';
+import { HeldReceiptRelease, HeldReceiptStore, type ReleaseOptions } from './held-receipts.js';
 import { ReceiptDispatcher } from './receipt-dispatcher.js';
-import { agileMessageId, textSample } from './receipts.js';
+import { agileMessageId, textSample, type ReceiptFacts } from './receipts.js';
 import { PduRecorder, type PduRecord } from './recorder.js';
 import { SmscConnection, STATUS, type ConnectionContext } from './smsc-connection.js';
 
@@ -69,6 +70,8 @@ export interface SimulatorStats {
   receiptsRefused: number;
   receiptsUnanswered: number;
   receiptsPending: number;
+  /** Receipts held (`holdReceipts`) and not sent yet: in the store, or released and waiting for a free slot. */
+  receiptsHeld: number;
   idleClosed: number;
 }
 
@@ -94,6 +97,12 @@ export interface Simulator {
    * `systemId`; resolves with the deliver_sm_resp status, or undefined (no receiver, timeout).
    */
   sendDeliverSm(systemId: string, fields: Record<string, unknown>, timeoutMs?: number): Promise<number | undefined>;
+  /**
+   * Sends every receipt held so far (`holdReceipts`), in submit order or shuffled, to the bound
+   * receivers as any receipt is sent; returns how many it released. Resolves nothing: follow
+   * `stats().receiptsHeld` and `receiptsAcked`.
+   */
+  releaseHeldReceipts(options?: ReleaseOptions): number;
   /** Adds or changes an account's password at runtime (credentials wrong, then fixed). */
   setAccount(systemId: string, password: string): void;
   close(): Promise<void>;
@@ -121,6 +130,8 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
   private readonly binds = new Map<string, number>();
   private readonly maxBinds = new Map<string, number>();
   private readonly receipts: ReceiptDispatcher;
+  private held = new HeldReceiptStore();
+  private readonly releases = new Set<HeldReceiptRelease>();
   private nextConnectionId = 1;
   private readonly counters = {
     bindAttempts: 0,
@@ -225,24 +236,22 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
     // 0x01: receipt on success or failure; 0x02: on failure only.
     if (conn.systemId !== undefined && (registered === 0x01 || (registered === 0x02 && failed))) {
       const now = this.now();
-      this.receipts.schedule(
-        conn.systemId,
-        {
-          messageId,
-          sourceAddr: pduText(pdu, 'source_addr'),
-          sourceAddrTon: Number(pdu['source_addr_ton'] ?? 0),
-          sourceAddrNpi: Number(pdu['source_addr_npi'] ?? 0),
-          destinationAddr: destination,
-          destAddrTon: Number(pdu['dest_addr_ton'] ?? 0),
-          destAddrNpi: Number(pdu['dest_addr_npi'] ?? 0),
-          submittedAt: now,
-          doneAt: now + this.current.receiptDelayMs,
-          stat: failed ? (outcome.stat ?? 'UNDELIV') : 'DELIVRD',
-          err: failed ? outcome.err : 0,
-          textSample: textSample(message, Number(pdu['esm_class'] ?? 0), Number(pdu['data_coding'] ?? 0)),
-        },
-        this.current.receiptDelayMs,
-      );
+      const facts: ReceiptFacts = {
+        messageId,
+        sourceAddr: pduText(pdu, 'source_addr'),
+        sourceAddrTon: Number(pdu['source_addr_ton'] ?? 0),
+        sourceAddrNpi: Number(pdu['source_addr_npi'] ?? 0),
+        destinationAddr: destination,
+        destAddrTon: Number(pdu['dest_addr_ton'] ?? 0),
+        destAddrNpi: Number(pdu['dest_addr_npi'] ?? 0),
+        submittedAt: now,
+        doneAt: now + this.current.receiptDelayMs,
+        stat: failed ? (outcome.stat ?? 'UNDELIV') : 'DELIVRD',
+        err: failed ? outcome.err : 0,
+        textSample: textSample(message, Number(pdu['esm_class'] ?? 0), Number(pdu['data_coding'] ?? 0)),
+      };
+      if (this.current.holdReceipts) this.held.add(conn.systemId, facts);
+      else this.receipts.schedule(conn.systemId, facts, this.current.receiptDelayMs);
     }
     return { status: STATUS.OK, messageId };
   }
@@ -292,6 +301,7 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
       bindsBySystemId: Object.fromEntries(this.binds),
       maxConcurrentBindsBySystemId: Object.fromEntries(this.maxBinds),
       receiptsPending: this.receipts.pending(),
+      receiptsHeld: this.held.size() + [...this.releases].reduce((n, r) => n + r.remaining(), 0),
     };
   }
 
@@ -327,12 +337,30 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
     return new Promise((resolve) => target.sendDeliverSm(fields, timeoutMs, resolve));
   }
 
+  releaseHeldReceipts(options: ReleaseOptions = {}): number {
+    // The store is handed to the release whole (once the options passed its checks); receipts
+    // held from now on start a new one.
+    const store = this.held;
+    // A held receipt's done date is when it is finally sent: the handset came back then.
+    const release = new HeldReceiptRelease(store, options, (systemId, facts, acked) =>
+      this.receipts.sendNow(systemId, { ...facts, doneAt: this.now() }, () => {
+        acked();
+        if (release.done()) this.releases.delete(release);
+      }),
+    );
+    this.held = new HeldReceiptStore();
+    if (store.size() > 0) this.releases.add(release);
+    release.pump();
+    return store.size();
+  }
+
   setAccount(systemId: string, password: string): void {
     this.accounts.set(systemId, password);
   }
 
   async close(): Promise<void> {
     this.receipts.stop();
+    this.releases.clear();
     for (const conn of [...this.connections]) conn.close('simulator-closed');
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     await this.recorder.close();

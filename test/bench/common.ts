@@ -127,6 +127,56 @@ export async function topicEnd(stack: StackRef, topic: string): Promise<number> 
   }
 }
 
+/**
+ * Every record of `topic` from its start up to its end at the time of the call, in partition
+ * order, through a throw-away consumer group; `each` may be async (a decode). Returns how many.
+ * Counts in a stream: millions of records are never held at once.
+ */
+export async function scanTopic(
+  stack: StackRef,
+  topic: string,
+  each: (key: Buffer | null, value: Buffer | null) => void | Promise<void>,
+  timeoutMs = 600_000,
+): Promise<number> {
+  const admin = kafkaClient(stack, 'bench-admin').admin();
+  await admin.connect();
+  const ends = new Map<number, number>();
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) if (Number(p.high) > Number(p.low)) ends.set(p.partition, Number(p.high));
+  } finally {
+    await admin.disconnect();
+  }
+  if (ends.size === 0) return 0;
+  const consumer = kafkaClient(stack, 'bench-scan').consumer({ groupId: uniqueName('scan'), maxWaitTimeInMs: 200 });
+  let seen = 0;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const end = ends.get(batch.partition);
+        if (end === undefined) return;
+        for (const m of batch.messages) {
+          if (Number(m.offset) >= end) break;
+          seen += 1;
+          await each(m.key, m.value);
+        }
+        if (Number(batch.lastOffset()) >= end - 1) ends.delete(batch.partition);
+        if (ends.size === 0) finish();
+      },
+    });
+    const timer = setTimeout(finish, timeoutMs);
+    await finished;
+    clearTimeout(timer);
+    if (ends.size > 0) throw new Error(`scanning ${topic}: ${ends.size} partition(s) not read to their end within ${timeoutMs} ms`);
+    return seen;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
 /** Avro-encodes records [from, to) once, so producing is not paced by encoding. */
 export async function encodeRecords(codec: AvroCodec, from: number, to: number, runTag: string): Promise<Buffer[]> {
   const out: Buffer[] = [];

@@ -1,12 +1,14 @@
 /**
  * `npm run bench` — the benchmark suite (issue 6): ceilings, the connector end to end, pacing,
- * latency, memory, scale-out and the incumbent (Kannel), measured in ONE run on one machine so
- * the ratios hold on a noisy shared box. Every figure is printed with how it was obtained; a JSON
+ * latency, memory, scale-out, requests pending a receipt and the incumbent (Kannel), measured in
+ * ONE run on one machine so the ratios hold on a noisy shared box. Every figure is printed with how it was obtained; a JSON
  * summary goes to .local/bench-results/.
  *
  *   npm run bench                      full run (backlog 50,000; memory run 1,000,000 messages)
  *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
- *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale,restart
+ *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale,restart,pending
+ *            --pending-counts N,N (requests pending a receipt per case; default 100000,1000000, 2000 with --quick;
+ *              the full pending run is left out unless named in --only or given counts)
  *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
  *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick)
  *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack --node-flags "<extra connector node flags>"
@@ -31,10 +33,11 @@ import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
 import { kannel } from './scenarios/kannel.js';
 import { FULL_PACING_CASES, pacingCase, parsePacingCase, QUICK_PACING_CASES, type PacingCase } from './scenarios/pacing.js';
+import { FULL_PENDING_COUNTS, pendingReceipts, QUICK_PENDING_COUNTS } from './scenarios/pending.js';
 import { FULL_RESTART_HISTORY, QUICK_RESTART_HISTORY, restartAfterHistory } from './scenarios/restart.js';
 import { latency } from './scenarios/timing.js';
 
-const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart'] as const;
+const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart', 'pending'] as const;
 type Scenario = (typeof ALL)[number];
 
 /** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
@@ -62,6 +65,11 @@ function parseArgs(argv: string[]) {
   const histories = (value: string): number[] => {
     const list = value.split(',').map((x) => x.trim());
     if (list.some((x) => !/^\d+$/.test(x))) throw new InvalidArgumentError('--restart-history must be whole numbers ≥ 0, comma-separated');
+    return list.map(Number);
+  };
+  const pendingCounts = (value: string): number[] => {
+    const list = value.split(',').map((x) => x.trim());
+    if (list.some((x) => !/^\d+$/.test(x) || Number(x) < 1)) throw new InvalidArgumentError('--pending-counts must be whole numbers ≥ 1, comma-separated');
     return list.map(Number);
   };
   const opts = new Command('bench')
@@ -93,6 +101,11 @@ function parseArgs(argv: string[]) {
       `requests of history before each timed restart (default ${FULL_RESTART_HISTORY.join(',')}; ${QUICK_RESTART_HISTORY.join(',')} with --quick)`,
       histories,
     )
+    .option(
+      '--pending-counts <list>',
+      `requests pending a receipt in each case of the pending scenario (default ${FULL_PENDING_COUNTS.join(',')}; ${QUICK_PENDING_COUNTS.join(',')} with --quick)`,
+      pendingCounts,
+    )
     .option('--no-warmup', 'skip the warm-up pass (the naive loop once through the backlog, figures dropped) before (c) and the end-to-end run')
     .option('--node-flags <flags>', 'extra node flags for every connector started (experiments, e.g. "--single-threaded-gc")', '')
     .option('--keep-stack', 'leave the bench stack running at the end')
@@ -114,11 +127,15 @@ function parseArgs(argv: string[]) {
       pacingSeconds?: number;
       pacingRuns: number;
       restartHistory?: number[];
+      pendingCounts?: number[];
     }>();
   const quick = opts.quick ?? false;
   const skip = opts.skip ?? [];
-  // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for.
-  const selected = ALL.filter((x) => (opts.only ? opts.only.includes(x) : !(quick && x === 'memory')) && !skip.includes(x));
+  // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for. The
+  // pending run at its full counts would take ~25 min on the 2-core box (its 20,000 case took 29 s,
+  // and it grows with N): only when asked for (--only pending, or --pending-counts), or at its quick count.
+  const byDefault = (x: Scenario) => (x === 'memory' ? !quick : x === 'pending' ? quick || opts.pendingCounts !== undefined : true);
+  const selected = ALL.filter((x) => (opts.only ? opts.only.includes(x) : byDefault(x)) && !skip.includes(x));
   return {
     quick,
     n: opts.n ?? (quick ? 5_000 : 50_000),
@@ -139,6 +156,7 @@ function parseArgs(argv: string[]) {
       runs: opts.pacingRuns,
     },
     restartHistory: opts.restartHistory ?? (quick ? QUICK_RESTART_HISTORY : FULL_RESTART_HISTORY),
+    pendingCounts: opts.pendingCounts ?? (quick ? QUICK_PENDING_COUNTS : FULL_PENDING_COUNTS),
   };
 }
 
@@ -216,6 +234,7 @@ async function main(): Promise<number> {
       memory: () => memory(ctx, args.memoryVolume, args.memoryKeepDoneMs),
       scale: () => scaleOut(ctx),
       restart: () => restartAfterHistory(ctx, args.restartHistory),
+      pending: () => pendingReceipts(ctx, args.pendingCounts),
     };
     if (args.warmup && (args.selected.includes('c') || args.selected.includes('e2e'))) await warmUp(ctx);
     for (const s of args.selected) {

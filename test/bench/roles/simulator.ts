@@ -1,11 +1,12 @@
 /**
  * Bench role: the SMSC simulator in its own process, so its CPU is not the connector's.
  * argv[2] = JSON SimulatorOptions. Requests: stats, setBehaviour, loopDelay (its own stalls, which
- * delay its journal's timestamps).
+ * delay its journal's timestamps), releaseHeldReceipts (ReleaseOptions; answers how many it released).
  */
 import { startSimulator } from '../../../src/simulator/simulator.js';
 import type { SimulatorOptions } from '../../../src/simulator/simulator.js';
 import type { Behaviour } from '../../../src/simulator/behaviour.js';
+import type { ReleaseOptions } from '../../../src/simulator/held-receipts.js';
 import { loopDelayProbe, serveRole } from '../common.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as SimulatorOptions;
@@ -19,6 +20,7 @@ try {
         sim.setBehaviour(update as Partial<Behaviour>);
         return true;
       },
+      releaseHeldReceipts: (options) => ({ released: sim.releaseHeldReceipts(options as ReleaseOptions | undefined) }),
     },
     () => sim.close(),
   );

@@ -1,0 +1,256 @@
+/**
+ * Requests pending a receipt (issue 20, "shown, not claimed"): the connector's heap and RSS with
+ * N requests submitted and none of their receipts back, then every receipt arriving at once in
+ * random order — and whether every one is correlated with its request.
+ *
+ * Each N: fresh topics and group, a fresh simulator (unthrottled) that holds every receipt
+ * (`holdReceipts`), one connector with the rate limit lifted (as the end-to-end run). N records
+ * (1 segment, receipts requested) are produced until the simulator accepted N submits and the
+ * delivery topic holds N events (every SUBMITTED published). Memory is read then — live heap after
+ * a full GC (the role runs with --expose-gc), RssAnon and RssFile from /proc — with the
+ * connector's `correlation_*` metrics over HTTP. The simulator then releases the held receipts in
+ * random order (at most 1,000 unacknowledged at a time); timed until it counts N acknowledged (the
+ * connector answers a deliver_sm only once its RECEIPT event is acked by Kafka). Memory is read
+ * again, and the delivery topic is read from its start: a RECEIPT event whose id is a request of
+ * this run is correlated, one whose id is `unknown:<messageId>` is not.
+ *
+ * Only process memory, /metrics and topic contents are read: the scenario holds whatever store
+ * keeps the correlation (in memory or on disk) to the same account.
+ */
+import * as os from 'node:os';
+import type { SmsDeliveryEvent } from '../../../src/contracts.js';
+import { registerCompressionCodecs } from '../../../src/kafka/compression.js';
+import { METRIC_PREFIX } from '../../../src/obs/metrics.js';
+import { freePorts } from '../../../tools/dev-stack/stack.js';
+import {
+  benchTopics,
+  createTopic,
+  encodeRecords,
+  fmt,
+  procMemory,
+  produceBacklog,
+  say,
+  scanTopic,
+  sleep,
+  spawnRole,
+  topicEnd,
+  uniqueName,
+  type Child,
+} from '../common.js';
+import { connectorEnv, type BenchContext } from '../context.js';
+import { UNTHROTTLED } from './ceilings.js';
+
+export const FULL_PENDING_COUNTS = [100_000, 1_000_000];
+export const QUICK_PENDING_COUNTS = [2_000];
+
+const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
+const CHUNK = 20_000;
+const MIB = 2 ** 20;
+
+/** Memory of the connector at one moment, with its correlation metrics. */
+interface MemoryReading {
+  liveHeap: number;
+  rssAnon: number;
+  rssFile: number;
+  /** `correlation_*` series of /metrics (name with labels → value); empty when unreadable. */
+  metrics: Record<string, number>;
+}
+
+interface PendingRow {
+  n: number;
+  pending: MemoryReading;
+  settled: MemoryReading;
+  pushS: number;
+  correlateS: number;
+  correlated: number;
+  unknown: number;
+  duplicates: number;
+  receiptEvents: number;
+  simulatorRss: number;
+  load: string;
+}
+
+export async function pendingReceipts(ctx: BenchContext, counts: number[]): Promise<void> {
+  registerCompressionCodecs(); // the connector may compress the delivery topic; the scan reads it
+  const rows: PendingRow[] = [];
+  for (const n of counts) rows.push(await pendingCase(ctx, n));
+  printTable(rows);
+}
+
+async function pendingCase(ctx: BenchContext, n: number): Promise<PendingRow> {
+  const S = `pending receipts: ${fmt(n)} requests`;
+  ctx.report.section(S);
+  const topics = benchTopics(`pending${n}`);
+  await createTopic(ctx.stack, topics.outbound, 12);
+  const tag = `${ctx.runTag}-p${n}`;
+  const sim = spawnRole('simulator', { args: [JSON.stringify({ behaviour: { ...UNTHROTTLED, holdReceipts: true } })] });
+  const { port } = (await sim.ready) as { port: number };
+  const [httpPort] = (await freePorts(1)) as [number];
+  const env = connectorEnv(ctx, topics, uniqueName('pending'), port, { ...RATE_UNLIMITED, HTTP_PORT: String(httpPort) });
+  const connector = spawnRole('connector', { env, execArgv: [...ctx.connectorFlags, '--expose-gc'] });
+  try {
+    await connector.ready;
+    const pushS = await pushPending(ctx, sim, tag, topics, n);
+    const pending = await readMemory(connector, httpPort);
+    const simulatorRss = procMemory(sim.pid).rss;
+    const held = (await sim.request<Record<string, number>>('stats'))['receiptsHeld'] ?? NaN;
+    const how = `${fmt(n)} records (1 segment, receipts requested) through one connector (SMPP_RATE_LIMIT 100000, trx:4), the simulator holding every receipt (${fmt(held)} held)`;
+    ctx.report.add(S, 'pushed until pending', pushS, 's', `${how}: produced until ${fmt(n)} submits accepted and ${fmt(n)} events on the delivery topic`);
+    reportMemory(ctx, S, `with ${fmt(n)} pending`, pending);
+    ctx.report.add(S, 'simulator RSS while holding', simulatorRss / MIB, 'MiB', 'VmRSS of the simulator process: the held receipts, packed');
+    const load = os.loadavg()[0]!.toFixed(2);
+    const seed = Math.floor(Math.random() * 2 ** 32);
+    const correlateS = await releaseAll(sim, n, seed);
+    ctx.report.add(
+      S,
+      'release → all acknowledged',
+      correlateS,
+      's',
+      `releaseHeldReceipts random order (seed ${seed}), ≤ 1,000 unacknowledged at a time, to the 4 binds round-robin; until the simulator counted ${fmt(n)} deliver_sm_resp status 0`,
+    );
+    const settled = await readMemory(connector, httpPort);
+    reportMemory(ctx, S, 'after every receipt', settled);
+    const events = await countReceipts(ctx, topics.delivery, tag, n);
+    ctx.report.add(
+      S,
+      'correlated',
+      `${fmt(events.correlated)} / ${fmt(n)}`,
+      '',
+      `distinct requests of this run with a RECEIPT event on the delivery topic (read from its start); ${fmt(events.unknown)} RECEIPT events with an unknown: id, ${fmt(events.duplicates)} duplicates, ${fmt(events.receiptEvents)} RECEIPT events in all`,
+    );
+    if (events.correlated < n) ctx.report.note(`${S}: NOT every receipt was correlated — ${fmt(n - events.correlated)} without their request`);
+    return { n, pending, settled, pushS, correlateS, ...events, simulatorRss, load };
+  } finally {
+    await connector.stop();
+    await sim.stop();
+  }
+}
+
+/** Produces N records while the connector consumes; returns seconds until every submit was accepted and published. */
+async function pushPending(ctx: BenchContext, sim: Child, tag: string, topics: { outbound: string; delivery: string }, n: number): Promise<number> {
+  const t0 = Date.now();
+  const producing = (async () => {
+    for (let from = 0; from < n; from += CHUNK) {
+      const values = await encodeRecords(ctx.codec, from, Math.min(n, from + CHUNK), tag);
+      await produceBacklog(ctx.stack, topics.outbound, values, from);
+    }
+  })();
+  producing.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+  const deadline = t0 + 120_000 + n * 3;
+  let said = t0;
+  for (;;) {
+    const s = await sim.request<Record<string, number>>('stats');
+    if (s['acceptedSubmits']! >= n && (await topicEnd(ctx.stack, topics.delivery)) >= n) break;
+    if (Date.now() > deadline) throw new Error(`${fmt(n)} pending: only ${fmt(s['acceptedSubmits']!)} submits accepted in time`);
+    if (Date.now() - said >= 30_000) {
+      said = Date.now();
+      say(`  … ${fmt(s['acceptedSubmits']!)} of ${fmt(n)} submitted, ${fmt(s['receiptsHeld']!)} receipts held`);
+    }
+    await sleep(500);
+  }
+  await producing;
+  return (Date.now() - t0) / 1000;
+}
+
+/** Releases every held receipt in random order; returns seconds until N were acknowledged. */
+async function releaseAll(sim: Child, n: number, seed: number): Promise<number> {
+  const t0 = Date.now();
+  const { released } = await sim.request<{ released: number }>('releaseHeldReceipts', { order: 'random', seed });
+  if (released < n) throw new Error(`only ${fmt(released)} receipts were held, ${fmt(n)} expected`);
+  const deadline = t0 + 120_000 + n * 3;
+  let said = t0;
+  for (;;) {
+    const s = await sim.request<Record<string, number>>('stats');
+    if (s['receiptsAcked']! >= n) return (Date.now() - t0) / 1000;
+    if (Date.now() > deadline) throw new Error(`${fmt(n)} released: only ${fmt(s['receiptsAcked']!)} acknowledged in time`);
+    if (Date.now() - said >= 30_000) {
+      said = Date.now();
+      say(
+        `  … ${fmt(s['receiptsAcked']!)} of ${fmt(n)} receipts acknowledged (${fmt(s['receiptsRefused']!)} refused, ${fmt(s['receiptsUnanswered']!)} unanswered)`,
+      );
+    }
+    await sleep(250);
+  }
+}
+
+async function readMemory(connector: Child, httpPort: number): Promise<MemoryReading> {
+  const live = await connector.request<{ mem: NodeJS.MemoryUsage; collected: boolean }>('liveHeap');
+  const proc = procMemory(connector.pid); // after the collection: what the process still holds
+  return { liveHeap: live.mem.heapUsed, rssAnon: proc.anon, rssFile: proc.file, metrics: await correlationMetrics(httpPort) };
+}
+
+/** The `correlation_*` series of the connector's /metrics (Prometheus text), whatever they are named; without the prefix. */
+async function correlationMetrics(httpPort: number): Promise<Record<string, number>> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${METRIC_PREFIX}correlation_`)) continue;
+      const m = /^(\S+)\s+(\S+)$/.exec(line.slice(METRIC_PREFIX.length));
+      if (m) out[m[1]!] = Number(m[2]);
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/** The correlation store's size as the connector reports it: the first `correlation_*entries` gauge. */
+function entriesOf(r: MemoryReading): number {
+  const key = Object.keys(r.metrics).find((k) => /^correlation_\w*entries(\{.*\})?$/.test(k));
+  return key === undefined ? NaN : r.metrics[key]!;
+}
+
+function reportMemory(ctx: BenchContext, S: string, when: string, r: MemoryReading): void {
+  ctx.report.add(S, `live heap ${when}`, r.liveHeap / MIB, 'MiB', 'heapUsed right after a full GC (the connector runs with --expose-gc)');
+  ctx.report.add(S, `RssAnon ${when}`, r.rssAnon / MIB, 'MiB', '/proc/<pid>/status after that GC: anonymous memory (heap, buffers, native)');
+  ctx.report.add(S, `RssFile ${when}`, r.rssFile / MIB, 'MiB', '/proc/<pid>/status: file-backed pages resident (code, mmap’d files such as an on-disk store)');
+  const series = Object.entries(r.metrics).map(([k, v]) => `${k} ${fmt(v)}`);
+  ctx.report.add(S, `correlation metrics ${when}`, series.length > 0 ? series.join('; ') : 'none', '', 'GET /metrics of the connector, correlation_* series');
+}
+
+/** RECEIPT events on the delivery topic: of a request of this run (each index once) or `unknown:`. */
+async function countReceipts(
+  ctx: BenchContext,
+  topic: string,
+  tag: string,
+  n: number,
+): Promise<{ correlated: number; unknown: number; duplicates: number; receiptEvents: number }> {
+  const seen = new Uint8Array(n);
+  let correlated = 0;
+  let unknown = 0;
+  let duplicates = 0;
+  let receiptEvents = 0;
+  const prefix = `${tag}-`;
+  await scanTopic(ctx.stack, topic, async (_key, value) => {
+    if (value === null) return;
+    const event = (await ctx.codec.decodeRaw(value)) as unknown as SmsDeliveryEvent;
+    if (event.source !== 'RECEIPT') return;
+    receiptEvents += 1;
+    if (event.id.startsWith('unknown:')) unknown += 1;
+    if (!event.id.startsWith(prefix)) return;
+    const i = Number(event.id.slice(prefix.length));
+    if (!(i >= 0 && i < n)) return;
+    if (seen[i]) duplicates += 1;
+    else correlated += 1;
+    seen[i] = 1;
+  });
+  return { correlated, unknown, duplicates, receiptEvents };
+}
+
+function printTable(rows: PendingRow[]): void {
+  if (rows.length === 0) return;
+  const mb = (bytes: number) => (bytes / MIB).toFixed(1);
+  say(`\n# pending receipts — npm run bench -- ${process.argv.slice(2).join(' ')}`);
+  say('| N | when | live heap MiB | RssAnon MiB | RssFile MiB | correlation entries (metric) | correlated / total | unknown | seconds | load (1 min) |');
+  say('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const row = (when: string, m: MemoryReading, correlated: string, unknown: string, seconds: string) =>
+      say(
+        `| ${fmt(r.n)} | ${when} | ${mb(m.liveHeap)} | ${mb(m.rssAnon)} | ${mb(m.rssFile)} | ${fmt(entriesOf(m))} | ${correlated} | ${unknown} | ${seconds} | ${r.load} |`,
+      );
+    row('all pending', r.pending, '—', '—', `${r.pushS.toFixed(1)} (push)`);
+    row('all receipts in', r.settled, `${fmt(r.correlated)} / ${fmt(r.n)}`, fmt(r.unknown), `${r.correlateS.toFixed(1)} (release → last ack)`);
+  }
+  say(`  simulator RSS while holding: ${rows.map((r) => `${fmt(r.n)} → ${mb(r.simulatorRss)} MiB`).join(', ')}`);
+}
