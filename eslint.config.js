@@ -4,7 +4,8 @@
  *
  * The layers (docs/design.md): `sms/` and the SMPP protocol code are pure — no sockets, files, clients
  * or loggers at run time; `smpp/` knows nothing of Kafka; `kafka/` knows nothing of SMPP; `pipeline/`
- * reaches Kafka only through the ports it declares (the kafka adapters implement them); the edge
+ * reaches Kafka and the disk only through the ports it declares (the kafka and store adapters
+ * implement them; only `store/` uses lmdb); the edge
  * (app, cli, config, tools, client, demo) is where everything meets.
  *
  * Two rules do the checking, each fed from the tables below:
@@ -42,6 +43,7 @@ const CORE_LAYERS = {
   smppSession: filesOf('src/smpp/**/*.ts', SMPP_PROTOCOL),
   pipeline: ['src/pipeline/**'],
   kafka: ['src/kafka/**'],
+  store: ['src/store/**'],
   obs: ['src/obs/**'],
   contracts: ['src/contracts.ts'],
   config: ['src/config.ts', 'src/config-error.ts', 'src/config-posture.ts'],
@@ -59,6 +61,8 @@ const MAY_IMPORT = {
   smppSession: ['smppSession', 'smppProtocol', 'sms', 'util'],
   pipeline: ['pipeline', 'smppProtocol', 'sms', 'contracts', 'obs', 'util'],
   kafka: ['kafka', 'pipeline', 'contracts', 'config', 'obs', 'util'],
+  // The on-disk store implements the pipeline's store port; nothing but the edge opens it.
+  store: ['store', 'pipeline', 'util'],
   obs: ['obs', 'util'],
   contracts: ['contracts'],
   // The configuration is checked against limits the layers declare (request bounds, compression
@@ -89,13 +93,15 @@ const bannedPrefix = (names, message, allowTypeImports) => names.map((name) => (
 const PURE = 'pure code does no I/O: take what it needs as an argument or an interface.';
 const KAFKA_ONLY = 'only src/kafka talks to Kafka and the schema registry; the pipeline uses its own ports.';
 const SMPP_ONLY = 'only the SMPP session layer and the simulator use the smpp library.';
+const STORE_ONLY = 'only src/store uses lmdb; the pipeline reads and writes through its store port.';
 
 /** What each layer may not import from packages; `kafkaTypes`: the edge passes a Kafka handle along without using it. */
-function packageRules({ pure = false, kafka = false, kafkaTypes = false, smpp = false }) {
+function packageRules({ pure = false, kafka = false, kafkaTypes = false, smpp = false, store = false }) {
   const paths = [
     ...(pure ? banned([...IO_BUILTINS, ...IO_PACKAGES], PURE, true) : []),
     ...(kafka ? [] : banned(KAFKA_PACKAGES, KAFKA_ONLY, kafkaTypes)),
     ...(smpp ? [] : banned(['smpp'], SMPP_ONLY, false)),
+    ...(store ? [] : banned(['lmdb'], STORE_ONLY, false)),
   ];
   const patterns = [
     ...(kafka ? [] : bannedPrefix(KAFKA_PACKAGES, KAFKA_ONLY, kafkaTypes)),
@@ -112,6 +118,7 @@ const PACKAGE_POLICY = [
   { files: LAYERS.smppSession, rules: packageRules({ smpp: true }) },
   { files: LAYERS.simulator, rules: packageRules({ smpp: true }) },
   { files: LAYERS.kafka, rules: packageRules({ kafka: true }) },
+  { files: LAYERS.store, rules: packageRules({ store: true }) },
   { files: [...LAYERS.obs, ...LAYERS.contracts, ...LAYERS.config], rules: packageRules({}) },
   { files: ['src/**/*.ts'], ignores: EDGE_IGNORES, rules: packageRules({ kafkaTypes: true }) },
 ];

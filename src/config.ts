@@ -148,9 +148,15 @@ const envSchema = z.object({
   /** After the receipt deadline, wait this much longer before calling a request's outcome UNKNOWN. */
   RECEIPT_GRACE_MS: durationMs(0, 7 * 86400000).default(900000),
   CORRELATION_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
-  /** Requests kept in the in-memory correlation index (oldest evicted first). */
-  CORRELATION_INDEX_MAX: int(1000, 100_000_000).default(2_000_000),
-  /** A request whose receipts are all in is dropped from memory after this. */
+  /** Ignored since the index moved to disk (CORRELATION_STORE_DIR); accepted so that existing setups still start. */
+  CORRELATION_INDEX_MAX: int(1000, 100_000_000).optional(),
+  /**
+   * Where the correlation index lives on disk. A restart on the same directory reads only what the
+   * topic gained since; unset, a temporary directory is used and deleted at stop, so every start
+   * reads the whole topic.
+   */
+  CORRELATION_STORE_DIR: nonEmpty.optional(),
+  /** A request whose receipts are all in is dropped from the correlation index after this. */
   CORRELATION_KEEP_DONE_MS: durationMs(0, 7 * 86400000).default(600000),
   /** How long a receipt waits for its message id to be known (receipt before submit_sm_resp). */
   RECEIPT_MATCH_WAIT_MS: durationMs(0, 600000).default(5000),
@@ -227,7 +233,9 @@ export interface Config {
     bindHandoverMs: number;
   };
   accountProbeIntervalMs: number;
-  correlationIndexMax: number;
+  /** Set only to warn that it is ignored. */
+  correlationIndexMax?: number;
+  correlationStoreDir?: string;
   correlationKeepDoneMs: number;
   receiptMatchWaitMs: number;
   sms: { maxSegments: number };
@@ -457,6 +465,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     },
     accountProbeIntervalMs: e.ACCOUNT_PROBE_INTERVAL_MS,
     correlationIndexMax: e.CORRELATION_INDEX_MAX,
+    correlationStoreDir: e.CORRELATION_STORE_DIR,
     correlationKeepDoneMs: e.CORRELATION_KEEP_DONE_MS,
     receiptMatchWaitMs: e.RECEIPT_MATCH_WAIT_MS,
     sms: { maxSegments: e.SMS_MAX_SEGMENTS },

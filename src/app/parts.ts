@@ -12,6 +12,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { AccountGate } from '../pipeline/account-gate.js';
 import type { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import type { SmppPool } from '../smpp/session/pool.js';
+import type { LmdbCorrelationStore } from '../store/lmdb-store.js';
 
 export interface Parts {
   metrics: Metrics;
@@ -20,6 +21,9 @@ export interface Parts {
   admin: Admin;
   probe: BrokerProbe;
   publisher: Publisher;
+  store: LmdbCorrelationStore;
+  /** Why the correlation store cannot be trusted any more (a write failed), if it cannot. */
+  storeProblem?: string;
   tail: CorrelationTail;
   pool: SmppPool;
   gate: AccountGate;
@@ -39,8 +43,10 @@ export function readinessOf(p: Partial<Parts>): ReadinessReport {
     producer: p.publisher ? (p.publisher.problem() ?? true) : false,
     smpp: p.pool ? (p.pool.readyForSubmit() > 0 ? true : p.bindSlots === 0 ? 'standby: no bind slots' : 'no bound session') : false,
     account: p.gate ? (p.gate.current.open ? true : `paused: ${p.gate.current.reason}`) : false,
+    store: p.storeProblem ?? (p.store ? true : false),
   };
   // A hot standby (no slots) is ready: it is healthy and waiting for a rebalance.
-  const ready = checks.kafka === true && checks.consumer === true && checks.producer === true && (checks.smpp === true || p.bindSlots === 0);
+  const ready =
+    checks.kafka === true && checks.consumer === true && checks.producer === true && checks.store === true && (checks.smpp === true || p.bindSlots === 0);
   return { ready, checks };
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
-import { redactedConfig, securityWarnings } from '../config.js';
+import { ConfigError, redactedConfig, securityWarnings } from '../config.js';
 import { createBindSlotAssigner } from '../kafka/assigner.js';
 import { BrokerProbe } from '../kafka/broker-probe.js';
 import { createKafka, ensureTopics, partitionCount } from '../kafka/client.js';
@@ -23,13 +23,14 @@ import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import { AccountGate } from '../pipeline/account-gate.js';
 import { Admission } from '../pipeline/admission.js';
-import { CorrelationIndex } from '../pipeline/correlation-index.js';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
 import { sleep } from '../pipeline/sleep.js';
 import { canReceive } from '../smpp/session/bind.js';
 import { SmppPool } from '../smpp/session/pool.js';
+import { openCorrelationStore, type LmdbCorrelationStore } from '../store/lmdb-store.js';
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 import { applyBindSlots } from './bind-slots.js';
 import * as inst from './instrument.js';
@@ -105,7 +106,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): P
   const codec = await registerSchemas(config, logger, p);
   const instanceId = randomUUID();
   const sinks = await startProducer(config, logger, p, codec, instanceId);
-  const index = new CorrelationIndex(config.correlationIndexMax);
+  const index = new CorrelationIndex(openStore(config, logger, p));
   const receipts = new ReceiptProcessor({
     index,
     sink: sinks,
@@ -158,6 +159,38 @@ async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts,
   p.publisher = new Publisher(p.kafka, { ...publisherSettingsFrom(config), bundle: { topic: config.topics.correlation, bundler } });
   await p.publisher.connect();
   return new KafkaSinks(p.publisher, codec, config.topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
+}
+
+/** The correlation index's store on disk (CORRELATION_STORE_DIR), or in a temporary directory. */
+function openStore(config: Readonly<Config>, logger: Logger, p: Parts): LmdbCorrelationStore {
+  if (config.correlationIndexMax !== undefined) logger.warn('CORRELATION_INDEX_MAX is ignored: the correlation index lives on disk (CORRELATION_STORE_DIR)');
+  const onWriteError = (err: Error) => {
+    p.storeProblem = `write failed: ${err.message}`;
+    logger.error(
+      { err, dir: p.store.dir },
+      'correlation store write failed: not ready; restart once the disk is fixed (the store is read again from its checkpoints)',
+    );
+  };
+  try {
+    p.store = openCorrelationStore({ dir: config.correlationStoreDir, format: CORRELATION_STORE_FORMAT, onWriteError });
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(
+      'CORRELATION_STORE_DIR',
+      `CORRELATION_STORE_DIR: cannot open the correlation store in ${config.correlationStoreDir ?? 'a temporary directory'} (${why})`,
+    );
+  }
+  if (p.store.wipedFormat !== undefined)
+    logger.warn(
+      { dir: p.store.dir, found: p.store.wipedFormat, now: CORRELATION_STORE_FORMAT },
+      'correlation store of another layout wiped; the topic is read again',
+    );
+  if (!config.correlationStoreDir)
+    logger.info(
+      { dir: p.store.dir },
+      'CORRELATION_STORE_DIR unset: correlation store in a temporary directory, so every start reads the whole correlation topic',
+    );
+  return p.store;
 }
 
 /** The correlation index, read from its topic up to now; other replicas' entries keep arriving after. */

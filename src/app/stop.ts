@@ -1,7 +1,7 @@
 /**
  * Stop, in reverse of start: the consumer (intake off, in-flight records drained, offsets committed)
  * → the sessions (unbind) → the sweeper and the correlation tail → the producer (what is queued is
- * published) → the admin client → the HTTP server. Each step runs even when an earlier one failed
+ * published) → the correlation store → the admin client → the HTTP server. Each step runs even when an earlier one failed
  * (logged), and only for the parts that were started.
  */
 import type { Config } from '../config.js';
@@ -25,6 +25,8 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('correlation tail', p.tail && (() => p.tail!.stop()));
   await step('producer', p.publisher && (() => p.publisher!.close()));
+  // After the producer: the last local writes (submits, finals) were made before their publish.
+  await step('correlation store', p.store && (() => p.store!.close()));
   p.probe?.stop();
   await step('admin', p.admin && (() => p.admin!.disconnect()));
   p.gate?.close();

@@ -1,10 +1,14 @@
 /**
- * Tails the whole `sms.correlation` topic into the in-memory CorrelationIndex, on every replica,
- * so a receipt arriving anywhere finds its request, and a replayed record finds what was already
- * submitted.
+ * Tails the whole `sms.correlation` topic into the CorrelationIndex, on every replica, so a receipt
+ * arriving anywhere finds its request, and a replayed record finds what was already submitted.
+ *
+ * The index's store keeps, per partition, the offset up to which it holds the topic (written with
+ * each batch's entries, committed in order after them). A start on a store that has them seeks
+ * there and reads only what was written since; without (a new or temporary directory) it reads
+ * from the beginning.
  *
  * kafkajs has no manual partition assignment, so the tail is a consumer in a group of its own
- * (unique per process, never commits: it always starts from the beginning).
+ * (unique per process, never committing: where it resumes is the store's business).
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
@@ -13,9 +17,14 @@ import type { CorrelationIndex } from '../pipeline/correlation-index.js';
 import { retryUntil } from './client.js';
 import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
 
+/** How long start-up tries to read the topic's offsets to check the store's checkpoints against. */
+const CHECKPOINT_CHECK_MS = 30_000;
+
 export class CorrelationTail {
   private readonly consumer: Consumer;
   private readonly positions = new Map<number, bigint>();
+  /** Where each partition resumes from its checkpoint: a fetch that beat the seek is dropped below it. */
+  private readonly resumeAt = new Map<number, bigint>();
   private readonly waiters = new Set<() => void>();
   private running = false;
 
@@ -52,11 +61,14 @@ export class CorrelationTail {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     this.running = true;
+    await this.resumeFromCheckpoints();
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
       eachBatch: async ({ batch }) => {
+        const from = this.resumeAt.get(batch.partition) ?? 0n;
         for (const m of batch.messages) {
+          if (BigInt(m.offset) < from) continue;
           const key = m.key?.toString('utf8');
           if (!key) continue;
           if (this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
@@ -70,10 +82,46 @@ export class CorrelationTail {
           }
         }
         const last = batch.messages.at(-1);
-        if (last) this.positions.set(batch.partition, BigInt(last.offset) + 1n);
+        const next = last ? BigInt(last.offset) + 1n : 0n;
+        if (next <= (this.positions.get(batch.partition) ?? 0n)) return;
+        this.positions.set(batch.partition, next);
         for (const wake of this.waiters) wake();
+        // After the batch's entries: the store commits in order, so the checkpoint never runs
+        // ahead of what it holds. Awaited: a tail that outruns the disk would queue writes in heap.
+        this.index.checkpoint(this.topic, batch.partition, next.toString());
+        await this.index.written();
       },
     });
+    for (const [partition, offset] of this.resumeAt) this.consumer.seek({ topic: this.topic, partition, offset: offset.toString() });
+  }
+
+  /**
+   * The store's checkpoints that still match the topic: one past its end means the topic was
+   * recreated, one before its start that retention removed records the store never saw. Those
+   * partitions are read from the beginning.
+   */
+  private async resumeFromCheckpoints(): Promise<void> {
+    const checkpoints = this.index.checkpoints(this.topic);
+    if (checkpoints.size === 0) return;
+    const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
+    if (!offsets) {
+      this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; reading it from the beginning');
+      return;
+    }
+    const dropped: number[] = [];
+    for (const { partition, low, high } of offsets) {
+      const at = checkpoints.get(partition);
+      if (at === undefined) continue;
+      if (BigInt(at) > BigInt(high) || BigInt(at) < BigInt(low)) {
+        this.index.dropCheckpoint(this.topic, partition);
+        dropped.push(partition);
+        continue;
+      }
+      this.resumeAt.set(partition, BigInt(at));
+      this.positions.set(partition, BigInt(at));
+    }
+    const resumed = Object.fromEntries([...this.resumeAt].map(([p, o]) => [p, o.toString()]));
+    this.logger.info({ topic: this.topic, resumed, fromBeginning: dropped }, 'correlation tail resumes from the store checkpoints');
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
- * In-memory index of the `sms.correlation` topic — pure, fed record by record.
+ * The index of the `sms.correlation` topic, kept in a store (src/store: LMDB on disk) and fed
+ * record by record. Pure: the store is a port.
  *
- * Two kinds of record live in the (compacted) topic:
+ * Three kinds of entry live in the topic:
  *  - `r:<requestId>` — what was submitted for a request: its facts and the SMSC message id of each
  *    segment accepted so far. Used to correlate receipts (message id → request) and to skip
  *    segments that are already submitted when a record is replayed after a crash.
@@ -13,11 +14,15 @@
  *    replica notices (see `summaryDue`).
  * Each replica tails the whole topic, so a receipt arriving on any replica finds its request.
  *
- * Memory is bounded by `maxRequests`: the oldest requests are evicted first (Map insertion order).
- * An evicted request's late receipt is published as `unknown:<messageId>`, which is counted.
+ * The heap holds none of it: a request pending a receipt for two days costs disk, not memory, so
+ * any number of them correlate for the whole receipt wait. What the store holds is bounded by
+ * time instead: a request is forgotten `CORRELATION_KEEP_DONE_MS` after it completed, and every
+ * request completes — by its receipts, or by the UNKNOWN summary the sweeper writes at its
+ * deadline. The tail records, per partition, the offset up to which the store holds the topic
+ * (`checkpoint`), so a restart on the same store reads only what was written since.
  */
 import type { DeliveryStatus } from '../contracts.js';
-import { OldestFirst } from './oldest-first.js';
+import type { CorrelationStore, StoreTable } from './correlation-store-port.js';
 
 export interface RequestRecord {
   v: 1;
@@ -67,41 +72,57 @@ export const SUMMARY_MARKER: SummaryMarker = { v: 1 };
 
 export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker;
 
+/**
+ * The store's layout: a store written with another is wiped on open and the topic read again.
+ * Bump it with any change to the tables below or to the values they hold.
+ */
+export const CORRELATION_STORE_FORMAT = 1;
+
+/** Time-ordered work: requests complete since `at` (for the prune), requests awaiting receipts until `deadline`. */
+type TimelineKey = ['done', number, string] | ['due', number, string];
+type CheckpointKey = [string, number];
+
+/** How many entries one prune pass visits: a pass runs on the event loop, between submits and receipts. */
+const PRUNE_SLICE = 5_000;
+/** Partitions are numbered below this (Kafka's own limit on a topic is far lower). */
+const PARTITION_END = 2 ** 31;
+
 export class CorrelationIndex {
-  private readonly requests = new Map<string, RequestRecord>();
-  private readonly byMessageId = new Map<string, string>();
-  private readonly finals = new Map<string, FinalRecord>();
+  private readonly requests: StoreTable<string, RequestRecord>;
+  /** Message id → request id. */
+  private readonly messages: StoreTable<string, string>;
+  private readonly finals: StoreTable<string, FinalRecord>;
+  /** Multipart requests whose `s:` marker was read (or written here). */
+  private readonly summarised: StoreTable<string, 1>;
+  /** Multipart requests complete without a marker yet → when this replica saw them complete. */
+  private readonly unsummarised: StoreTable<string, number>;
+  private readonly timeline: StoreTable<TimelineKey, 1>;
+  /** [topic, partition] → the next offset to read: everything before it is in the store. */
+  private readonly checkpointTable: StoreTable<CheckpointKey, string>;
   /**
    * Receipts waiting for their message id, keyed by that id: a request snapshot wakes only the
    * waiters of the ids it maps. (One shared list woke every waiter on every record read — with a
    * backlog of receipts for unknown ids, each correlation record cost a pass over all of them.)
    */
   private readonly waiters = new Map<string, Set<() => void>>();
-  /** Multipart requests whose `s:` marker was read (or written here). */
-  private readonly summarised = new Set<string>();
-  /** Multipart requests complete without a marker yet → when this replica saw them complete. */
-  private readonly unsummarised = new Map<string, number>();
-  private readonly oldestRequest = new OldestFirst(() => this.requests.keys());
-  private readonly oldestSummarised = new OldestFirst(() => this.summarised.values());
-  /**
-   * Requests whose every segment is final (or that expect no receipt), oldest first, from
-   * `completedHead` on. A head index, not shift(): on an array this long (keep time × rate,
-   * 10^5–10^6 entries, in V8's large-object space) every shift() moves the whole array — pruning
-   * 50k entries from 200k blocked the event loop for 8.8 s (measured), long enough to drop the
-   * consumer out of its group.
-   */
-  private completed: Array<{ id: string; at: number }> = [];
-  private completedHead = 0;
-  evictions = 0;
   pruned = 0;
 
   constructor(
-    private readonly maxRequests = 1_000_000,
+    private readonly store: CorrelationStore,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.requests = store.table('requests');
+    this.messages = store.table('messages');
+    this.finals = store.table('finals');
+    this.summarised = store.table('summarised');
+    this.unsummarised = store.table('unsummarised');
+    this.timeline = store.table('timeline');
+    this.checkpointTable = store.table('checkpoints');
+  }
 
+  /** Requests held (committed to the store; a gauge). */
   get size(): number {
-    return this.requests.size;
+    return this.requests.count();
   }
 
   /** Applies one correlation-topic record; `value === null` is a tombstone. */
@@ -109,6 +130,27 @@ export class CorrelationIndex {
     if (key.startsWith(REQUEST_PREFIX)) this.applyRequest(key.slice(REQUEST_PREFIX.length), value as RequestRecord | null);
     else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null);
     else if (key.startsWith(SUMMARY_PREFIX)) this.applySummaryMarker(key.slice(SUMMARY_PREFIX.length), value !== null);
+  }
+
+  /** Records that the store holds `topic`'s partition up to `nextOffset` (exclusive), once the writes before this one are. */
+  checkpoint(topic: string, partition: number, nextOffset: string): void {
+    this.checkpointTable.put([topic, partition], nextOffset);
+  }
+
+  /** Partition → the offset to resume `topic` from. */
+  checkpoints(topic: string): Map<number, string> {
+    const found = this.checkpointTable.range({ from: [topic, 0], to: [topic, PARTITION_END], limit: PARTITION_END });
+    return new Map(found.map(({ key, value }) => [key[1], value]));
+  }
+
+  /** Forgets a checkpoint that no longer matches its topic (recreated, or its records expired). */
+  dropCheckpoint(topic: string, partition: number): void {
+    this.checkpointTable.remove([topic, partition]);
+  }
+
+  /** Resolves once everything applied so far is committed to the store. */
+  written(): Promise<void> {
+    return this.store.written();
   }
 
   /** The request an entry is about: an `r:` snapshot's own, or the one an `f:` final's message id maps to. */
@@ -121,34 +163,44 @@ export class CorrelationIndex {
   private applyRequest(id: string, rec: RequestRecord | null): void {
     const old = this.requests.get(id);
     if (old) {
-      this.requests.delete(id); // re-insert: most recently written stays longest
-      for (const m of old.messageIds) if (m) this.byMessageId.delete(m);
+      for (const m of old.messageIds) if (m && !rec?.messageIds.includes(m)) this.messages.remove(m);
+      if (old.receipts) this.timeline.remove(['due', old.receiptDeadline, id]);
     }
-    if (!rec) return;
-    this.requests.set(id, rec);
-    for (const m of rec.messageIds) if (m) this.byMessageId.set(m, id);
+    if (!rec) {
+      this.requests.remove(id);
+      return;
+    }
+    this.requests.put(id, rec);
+    for (const m of rec.messageIds) if (m && !old?.messageIds.includes(m)) this.messages.put(m, id);
     for (const m of rec.messageIds) if (m) this.wake(m);
     // Complete already when applied: no receipt expected, or its finals arrived first (another
     // replica's `f:` records can be read before this snapshot).
     if (this.isComplete(rec)) this.onComplete(rec);
-    while (this.requests.size > this.maxRequests) this.evictOldest();
+    else if (rec.receipts) this.timeline.put(['due', rec.receiptDeadline, id], 1);
   }
 
   private applyFinal(messageId: string, rec: FinalRecord | null): void {
     if (!rec) {
-      this.finals.delete(messageId);
+      this.finals.remove(messageId);
       return;
     }
-    this.finals.set(messageId, rec);
+    this.finals.put(messageId, rec);
     const request = this.segmentOf(messageId)?.request;
     if (request && this.outcomes(request) !== null) this.onComplete(request);
   }
 
   private onComplete(rec: RequestRecord): void {
     const now = this.clock();
-    this.completed.push({ id: rec.id, at: now });
-    if (rec.segments > 1 && rec.receipts && !this.summarised.has(rec.id) && !this.unsummarised.has(rec.id) && this.finalsAllStamped(rec)) {
-      this.unsummarised.set(rec.id, now);
+    this.timeline.put(['done', now, rec.id], 1);
+    if (rec.receipts) this.timeline.remove(['due', rec.receiptDeadline, rec.id]);
+    if (
+      rec.segments > 1 &&
+      rec.receipts &&
+      this.summarised.get(rec.id) === undefined &&
+      this.unsummarised.get(rec.id) === undefined &&
+      this.finalsAllStamped(rec)
+    ) {
+      this.unsummarised.put(rec.id, now);
     }
   }
 
@@ -158,70 +210,62 @@ export class CorrelationIndex {
 
   private applySummaryMarker(requestId: string, present: boolean): void {
     if (!present) return; // a tombstone: the request is being forgotten anyway
-    this.unsummarised.delete(requestId);
-    this.summarised.add(requestId);
-    // A marker can be read before its request (other partition), so it is kept for unknown ids
-    // too; bounded like the requests, oldest first, for markers whose request never comes.
-    if (this.summarised.size > this.maxRequests) this.summarised.delete(this.oldestSummarised.next()!);
+    this.unsummarised.remove(requestId);
+    // A marker can be read before its request (other partition): kept for unknown ids too, and
+    // forgotten with the request.
+    this.summarised.put(requestId, 1);
   }
 
   /**
    * Multipart requests complete since before `before` whose summary nobody has marked as
    * published: their segments turned final on replicas that stopped before either saw the
-   * other's final. Oldest first.
+   * other's final. Few: a marker normally follows its request's completion within milliseconds.
    */
   summaryDue(before: number): Array<{ request: RequestRecord; outcomes: FinalRecord[] }> {
-    const due: Array<{ request: RequestRecord; outcomes: FinalRecord[] }> = [];
-    for (const [id, since] of this.unsummarised) {
-      if (since >= before) break; // insertion order = completion order
+    const due: Array<{ request: RequestRecord; outcomes: FinalRecord[]; since: number }> = [];
+    for (const { key: id, value: since } of this.unsummarised.range({ from: '', limit: PRUNE_SLICE })) {
+      if (since >= before) continue;
       const request = this.requests.get(id);
       const outcomes = request ? this.outcomes(request) : null;
-      if (request && outcomes) due.push({ request, outcomes });
-      else this.unsummarised.delete(id);
+      if (request && outcomes) due.push({ request, outcomes, since });
+      else this.unsummarised.remove(id);
     }
-    return due;
+    return due.sort((a, b) => a.since - b.since).map(({ request, outcomes }) => ({ request, outcomes }));
   }
 
   /**
    * Forgets requests that completed before `before`: their receipts are all in, and their records
-   * were committed long ago, so neither a receipt nor a replay needs them. Keeps memory flat
-   * under steady traffic instead of growing to `maxRequests`. Returns how many were dropped.
+   * were committed long ago, so neither a receipt nor a replay needs them. Keeps the store flat
+   * under steady traffic. Visits at most `limit` completions per call (the rest on the next);
+   * returns how many requests were dropped.
    */
-  pruneCompleted(before: number): number {
+  pruneCompleted(before: number, limit = PRUNE_SLICE): number {
     let dropped = 0;
-    while (this.completedHead < this.completed.length && this.completed[this.completedHead]!.at < before) {
-      const { id } = this.completed[this.completedHead++]!;
+    for (const { key } of this.timeline.range({ from: ['done', 0, ''], to: ['done', before, ''], limit })) {
+      this.timeline.remove(key);
+      const id = key[2];
       const rec = this.requests.get(id);
       if (!rec || !this.isComplete(rec)) continue;
       this.forget(id, rec);
       dropped++;
     }
-    // Drop the consumed prefix once it is most of the array: amortised O(1) per entry.
-    if (this.completedHead > 1024 && this.completedHead * 2 > this.completed.length) {
-      this.completed = this.completed.slice(this.completedHead);
-      this.completedHead = 0;
-    }
     this.pruned += dropped;
     return dropped;
   }
 
-  private evictOldest(): void {
-    // Not requests.entries().next(): at the cap that walked every hole the evictions and prunes
-    // had left at the front, once per new request (see oldest-first.ts).
-    const id = this.oldestRequest.next()!;
-    this.forget(id, this.requests.get(id)!);
-    this.evictions++;
-  }
-
   /** Drops a request with its message ids and final records. */
   private forget(id: string, rec: RequestRecord): void {
-    this.requests.delete(id);
-    this.summarised.delete(id);
-    this.unsummarised.delete(id);
+    this.requests.remove(id);
+    // Markers exist for multipart requests only: a remove is a write, so skip the ones never made.
+    if (rec.segments > 1) {
+      this.summarised.remove(id);
+      this.unsummarised.remove(id);
+    }
+    if (rec.receipts) this.timeline.remove(['due', rec.receiptDeadline, id]);
     for (const m of rec.messageIds) {
       if (!m) continue;
-      this.byMessageId.delete(m);
-      this.finals.delete(m);
+      this.messages.remove(m);
+      this.finals.remove(m);
     }
   }
 
@@ -235,10 +279,12 @@ export class CorrelationIndex {
   }
 
   segmentOf(messageId: string): SegmentRef | undefined {
-    const id = this.byMessageId.get(messageId);
+    const id = this.messages.get(messageId);
     const request = id === undefined ? undefined : this.requests.get(id);
     if (!request) return undefined;
-    return { request, segment: request.messageIds.indexOf(messageId) + 1 };
+    const segment = request.messageIds.indexOf(messageId) + 1;
+    // A snapshot that no longer maps the id (its mapping removed by a newer one, not yet committed)
+    return segment > 0 ? { request, segment } : undefined;
   }
 
   final(messageId: string): FinalRecord | undefined {
@@ -297,21 +343,25 @@ export class CorrelationIndex {
   }
 
   /**
-   * Requests whose receipts are overdue and not all final — for UNKNOWN summaries — in slices of
-   * `sliceSize` visited entries, so a caller can yield to the event loop between slices: one pass
-   * over a million entries took 40–60 ms (measured), a stall for every submit and receipt.
+   * Requests whose receipt deadline is before `now` and not all final — for UNKNOWN summaries —
+   * in slices of `sliceSize`, so a caller can yield to the event loop between slices. Only the
+   * requests awaiting receipts are visited, in deadline order.
    */
-  *overdueSlices(now: number, sliceSize = 20_000): Generator<RequestRecord[]> {
-    let due: RequestRecord[] = [];
-    let visited = 0;
-    for (const rec of this.requests.values()) {
-      // A request with an unsent segment got its summary when it was rejected; skip it.
-      if (rec.receipts && rec.receiptDeadline < now && !rec.messageIds.includes(null) && this.outcomes(rec) === null) due.push(rec);
-      if (++visited % sliceSize === 0) {
-        yield due;
-        due = [];
+  *overdueSlices(now: number, sliceSize = 5_000): Generator<RequestRecord[]> {
+    let from: TimelineKey = ['due', 0, ''];
+    let after = false;
+    for (;;) {
+      const slice = this.timeline.range({ from, to: ['due', now, ''], limit: sliceSize, after });
+      const due: RequestRecord[] = [];
+      for (const { key } of slice) {
+        const rec = this.requests.get(key[2]);
+        // A request with an unsent segment got its summary when it was rejected; skip it.
+        if (rec?.receipts && !rec.messageIds.includes(null) && this.outcomes(rec) === null) due.push(rec);
       }
+      yield due;
+      if (slice.length < sliceSize) return;
+      from = slice.at(-1)!.key;
+      after = true;
     }
-    yield due;
   }
 }

@@ -87,9 +87,10 @@ export class OverdueSweeper {
     return due.length;
   }
 
-  private summariseOverdue(req: RequestRecord, now: number): Promise<void> {
-    // Between slices a receipt may have completed it, or the index dropped it: check again.
-    if (this.deps.index.request(req.id) !== req || this.deps.index.outcomes(req) !== null) return Promise.resolve();
+  private summariseOverdue(listed: RequestRecord, now: number): Promise<void> {
+    // Between slices a receipt may have completed it, or the index dropped it: read it again.
+    const req = this.deps.index.request(listed.id);
+    if (!req || this.deps.index.outcomes(req) !== null) return Promise.resolve();
     const unknown: FinalRecord = { v: 1, status: 'UNKNOWN', errorCategory: null, at: now };
     const writes: CorrelationWrite[] = req.messageIds
       .filter((m): m is string => m !== null && this.deps.index.final(m) === undefined)

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { checkRequest, RequestRejectedError, toSmsOutbound, type OutboundRequest } from '../../src/client/index.js';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
-import { CorrelationIndex } from '../../src/pipeline/correlation-index.js';
 import { OutboundProcessor, type EventSink, type InboundRecord } from '../../src/pipeline/outbound-processor.js';
 import { DEFAULT_REQUEST_BOUNDS } from '../../src/pipeline/request-bounds.js';
+import { tempIndex } from '../helpers/temp-store.js';
 
 const NOW = 1_700_000_000_000;
 const valid: OutboundRequest = { id: 'r-1', from: 'ACME', to: '+39 347 1234567', text: 'Hello' };
@@ -22,7 +22,7 @@ async function connectorVerdict(req: SmsOutbound, maxSegments: number): Promise<
   const processor = new OutboundProcessor({
     decoder: { decodeOutbound: async () => req, decodeOutboundKnown: () => req },
     sink,
-    index: new CorrelationIndex(),
+    index: tempIndex(),
     submit: { port: { submit: () => assert.fail('a rejected request never reaches the SMSC') } } as never,
     maxSegments,
     bounds: DEFAULT_REQUEST_BOUNDS,

@@ -11,6 +11,7 @@ import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { EXPIRY_CLOCK_SKEW_MS, submitSegment, type SubmitPort } from '../../src/pipeline/submit-loop.js';
 import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
 import { submitStatus } from '../../src/smpp/protocol/status.js';
+import { tempIndex, tempStore } from '../helpers/temp-store.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -32,7 +33,7 @@ function request(id: string, messageIds: (string | null)[], overrides: Partial<R
 }
 
 test('correlation index: a message id finds its request and segment; a newer snapshot replaces the old', () => {
-  const index = new CorrelationIndex(10);
+  const index = tempIndex();
   index.apply(requestKey('r1'), request('r1', ['m1', null]));
   assert.equal(index.segmentOf('m1')?.segment, 1);
   assert.equal(index.segmentOf('m2'), undefined);
@@ -43,17 +44,18 @@ test('correlation index: a message id finds its request and segment; a newer sna
   assert.equal(index.segmentOf('m1'), undefined, 'a tombstone removes the mapping');
 });
 
-test('correlation index: memory is bounded — the oldest request is evicted with its message ids', () => {
-  const index = new CorrelationIndex(1000);
+test('correlation index: requests live in the store, not in a count-capped heap — none is evicted, and the store is counted once committed', async () => {
+  const index = tempIndex();
   for (let i = 0; i < 1500; i++) index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`]));
-  assert.equal(index.size, 1000);
-  assert.equal(index.evictions, 500);
-  assert.equal(index.segmentOf('m0'), undefined);
+  assert.equal(index.segmentOf('m0')?.request.id, 'r0', 'readable before the commit');
+  await index.written();
+  assert.equal(index.size, 1500);
+  assert.equal(index.segmentOf('m0')?.request.id, 'r0');
   assert.equal(index.segmentOf('m1499')?.request.id, 'r1499');
 });
 
 test('correlation index: outcomes are known only when every segment is final', () => {
-  const index = new CorrelationIndex();
+  const index = tempIndex();
   const r = request('r1', ['m1', 'm2']);
   index.apply(requestKey('r1'), r);
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
@@ -66,7 +68,7 @@ test('correlation index: outcomes are known only when every segment is final', (
 });
 
 test('correlation index: a receipt that overtakes its mapping waits for it, and gives up after the wait', async () => {
-  const index = new CorrelationIndex();
+  const index = tempIndex();
   const waiting = index.waitForMessageId('m9', 2000);
   setTimeout(() => index.apply(requestKey('r9'), request('r9', ['m9'])), 20);
   assert.equal((await waiting)?.request.id, 'r9');
@@ -83,7 +85,7 @@ test('correlation index: receipt waiters are keyed by message id — a record wa
       return super.segmentOf(messageId);
     }
   }
-  const index = new CountingIndex();
+  const index = new CountingIndex(tempStore());
   const waiters = Array.from({ length: 1000 }, (_, i) => index.waitForMessageId(`unknown-${i}`, 60_000));
   const twoOnOneId = [index.waitForMessageId('m-late', 60_000), index.waitForMessageId('m-late', 60_000)];
   assert.equal(index.waitingReceipts, 1002);
@@ -287,9 +289,10 @@ test('submit loop: a record past validUntil is never sent', async () => {
 });
 
 test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the grace', async () => {
-  const index = new CorrelationIndex();
+  const index = tempIndex();
   index.apply(requestKey('r1'), request('r1', ['m1', 'm2'], { receiptDeadline: 1000 }));
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  await index.written(); // the sweep reads committed ranges (the next pass sees what is newer)
   const published: ev.RequestFacts[] = [];
   let now = 1500;
   const sweeper = new OverdueSweeper({
@@ -312,31 +315,38 @@ test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the 
   assert.match(summary.errorDescription, /1 of 2 segments \(1 delivered\)/);
 });
 
-test('correlation index: overdue requests come in slices of visited entries; together they are exactly the overdue ones', () => {
-  const index = new CorrelationIndex(1000);
+test('correlation index: overdue requests come in slices, in deadline order; only requests awaiting receipts past their deadline are visited', async () => {
+  const index = tempIndex();
   for (let i = 0; i < 45; i++) {
-    index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receiptDeadline: i % 3 === 0 ? 5_000 : 1_000 }));
+    index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receiptDeadline: i % 3 === 0 ? 5_000 : 1_000 + i }));
     if (i % 5 === 0) index.apply(finalKey(`m${i}`), { v: 1, status: 'DELIVERED', errorCategory: null });
   }
-  const slices = [...index.overdueSlices(2_000, 10)];
-  assert.equal(slices.length, 5, '45 entries in slices of 10: 4 full slices and the rest');
+  await index.written();
   const expected = Array.from({ length: 45 }, (_, i) => i)
     .filter((i) => i % 3 !== 0 && i % 5 !== 0)
     .map((i) => `r${i}`);
+  const slices = [...index.overdueSlices(2_000, 10)];
+  assert.deepEqual(
+    slices.map((s) => s.length),
+    [10, 10, 4],
+    '24 overdue and unfinished: the 6 complete ones left the timeline, the 15 due at 5,000 are not reached',
+  );
   assert.deepEqual(
     slices.flat().map((r) => r.id),
     expected,
+    'deadline order',
   );
   assert.deepEqual(
     [...index.overdueSlices(2_000)].flat().map((r) => r.id),
     expected,
-    'one slice when the index is small',
+    'one slice when few are due',
   );
 });
 
 test('overdue sweeper: a request completed while the sweep yields between slices gets no UNKNOWN summary', async () => {
-  const index = new CorrelationIndex();
+  const index = tempIndex();
   for (let i = 0; i < 30_000; i++) index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receiptDeadline: 1000 }));
+  await index.written();
   const published: string[] = [];
   const sweeper = new OverdueSweeper({
     index,
@@ -349,7 +359,7 @@ test('overdue sweeper: a request completed while the sweep yields between slices
     logger: silent,
   });
   const sweep = sweeper.sweepOnce();
-  // the first slice (20,000 entries) is summarised, then the sweep yields; a receipt lands meanwhile
+  // the first slice (5,000 entries) is summarised, then the sweep yields; a receipt lands meanwhile
   await new Promise((resolve) => setImmediate(resolve));
   index.apply(finalKey('m29999'), { v: 1, status: 'DELIVERED', errorCategory: null });
   await sweep;
@@ -357,45 +367,55 @@ test('overdue sweeper: a request completed while the sweep yields between slices
   assert.ok(!published.includes('r29999'), 'completed between slices: no UNKNOWN');
 });
 
-test('correlation index: pruning 150,000 of 300,000 completed requests takes well under 2 s (no O(n) shift per entry)', () => {
+test('correlation index: a prune pass visits at most its limit, oldest completion first; passes drop exactly the requests completed before the cut', async () => {
   let now = 0;
-  const index = new CorrelationIndex(1_000_000, () => now);
-  for (let i = 0; i < 300_000; i++) {
+  const index = tempIndex(() => now);
+  for (let i = 0; i < 20_000; i++) {
     now = i;
     index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receipts: false }));
   }
+  await index.written();
   const started = performance.now();
-  let dropped = 0;
-  for (let before = 1_000; before <= 150_000; before += 1_000) dropped += index.pruneCompleted(before);
+  const passes: number[] = [];
+  for (let dropped = -1; dropped !== 0;) {
+    dropped = index.pruneCompleted(12_000, 5_000);
+    passes.push(dropped);
+    await index.written();
+  }
   const ms = performance.now() - started;
-  assert.equal(dropped, 150_000);
-  assert.equal(index.size, 150_000);
-  // With Array.shift() on this array the same work took ~25 s here (8.8 s for 50k of 200k).
-  assert.ok(ms < 2_000, `pruning took ${ms.toFixed(0)} ms`);
+  assert.deepEqual(passes, [5_000, 5_000, 2_000, 0]);
+  assert.equal(index.request('r11999'), undefined);
+  assert.equal(index.request('r12000')?.id, 'r12000');
+  assert.equal(index.size, 8_000);
+  assert.ok(ms < 10_000, `pruning took ${ms.toFixed(0)} ms`);
 });
 
-test('correlation index: a request whose final record was read before its snapshot (another replica) is still pruned', () => {
+test('correlation index: a request whose final record was read before its snapshot (another replica) is still pruned', async () => {
   let now = 0;
-  const index = new CorrelationIndex(100, () => now);
+  const index = tempIndex(() => now);
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
   index.apply(requestKey('r1'), request('r1', ['m1']));
+  await index.written();
   now = 10_000;
   assert.equal(index.pruneCompleted(5_000), 1);
   assert.equal(index.request('r1'), undefined);
 });
 
-test('correlation index: completed requests leave memory after the keep time; unfinished ones stay', () => {
+test('correlation index: completed requests leave the store after the keep time; unfinished ones stay', async () => {
   let now = 0;
-  const index = new CorrelationIndex(100, () => now);
+  const index = tempIndex(() => now);
   index.apply(requestKey('done'), request('done', ['m1']));
   index.apply(requestKey('open'), request('open', ['m2']));
   index.apply(requestKey('noreport'), request('noreport', ['m3'], { receipts: false }));
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  await index.written();
   now = 1000;
   assert.equal(index.pruneCompleted(500), 2, 'the delivered and the no-report request');
   assert.equal(index.segmentOf('m1'), undefined);
   assert.equal(index.segmentOf('m3'), undefined);
+  assert.equal(index.final('m1'), undefined, 'with its final');
   assert.equal(index.segmentOf('m2')?.request.id, 'open', 'still waiting for its receipt');
+  await index.written();
   assert.equal(index.size, 1);
 });
 

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { SmsInbound } from '../../src/contracts.js';
-import { CorrelationIndex } from '../../src/pipeline/correlation-index.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
 import type { DeliverSm } from '../../src/smpp/protocol/types.js';
+import { tempIndex } from '../helpers/temp-store.js';
 
 function mo(shortMessage: Buffer, messagePayload?: Buffer): DeliverSm {
   return {
@@ -30,7 +30,7 @@ function mo(shortMessage: Buffer, messagePayload?: Buffer): DeliverSm {
 
 function processorPublishingTo(published: SmsInbound[]): ReceiptProcessor {
   return new ReceiptProcessor({
-    index: new CorrelationIndex(),
+    index: tempIndex(),
     sink: { publish: async () => undefined, deadLetterReceipt: async () => undefined, publishInbound: async (m) => void published.push(m) },
     ackWaitMs: 1000,
     matchWaitMs: 0,

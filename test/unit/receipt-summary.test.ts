@@ -11,6 +11,7 @@ import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { CorrelationIndex, finalKey, requestKey, type FinalRecord, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import { ReceiptProcessor, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
 import type { DeliverSm } from '../../src/smpp/protocol/types.js';
+import { tempIndex } from '../helpers/temp-store.js';
 
 function request(messageIds: (string | null)[]): RequestRecord {
   return {
@@ -50,7 +51,7 @@ function receipt(messageId: string): DeliverSm {
 
 /** Replica A: it submitted segment 1 (m1); segment 2 (m2) was re-sent by replica B after a rebalance. */
 async function replicaAWithOwnFinal(): Promise<{ index: CorrelationIndex; processor: ReceiptProcessor; events: SmsDeliveryEvent[] }> {
-  const index = new CorrelationIndex(100, () => 2000);
+  const index = tempIndex(() => 2000);
   const events: SmsDeliveryEvent[] = [];
   const sink: ReceiptSink = {
     publish: async (batch) => void events.push(...batch),
@@ -105,7 +106,7 @@ test("summary: B's snapshot read before B's final → the final completes the re
 });
 
 test('summary: a replica that handled no final of the request leaves the summary to the one that did', async () => {
-  const index = new CorrelationIndex(100, () => 2000);
+  const index = tempIndex(() => 2000);
   const events: SmsDeliveryEvent[] = [];
   const processor = new ReceiptProcessor({
     index,

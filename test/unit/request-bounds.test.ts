@@ -5,7 +5,6 @@ import avro from 'avsc';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
-import { CorrelationIndex } from '../../src/pipeline/correlation-index.js';
 import { OutboundProcessor, type EventSink, type InboundRecord } from '../../src/pipeline/outbound-processor.js';
 import {
   checkRequestBounds,
@@ -17,6 +16,7 @@ import {
   type RequestBounds,
 } from '../../src/pipeline/request-bounds.js';
 import { MAX_CHARS_PER_SEGMENT, planMessage, splitText } from '../../src/sms/plan.js';
+import { tempIndex } from '../helpers/temp-store.js';
 
 const B = DEFAULT_REQUEST_BOUNDS;
 const deliveryType = avro.Type.forSchema(JSON.parse(readFileSync(new URL('../../schemas/sms-delivery.avsc', import.meta.url), 'utf8')));
@@ -148,7 +148,7 @@ async function rejectedEventsOf(req: SmsOutbound, bounds: RequestBounds): Promis
   const processor = new OutboundProcessor({
     decoder: { decodeOutbound: async () => req, decodeOutboundKnown: () => req },
     sink,
-    index: new CorrelationIndex(),
+    index: tempIndex(),
     submit: { port: { submit: () => assert.fail('an oversized request never reaches the SMSC') } } as never,
     maxSegments: 10,
     bounds,

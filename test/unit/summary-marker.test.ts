@@ -8,11 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
-import { CorrelationIndex, finalKey, requestKey, summaryKey, type CorrelationValue, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { finalKey, requestKey, summaryKey, type CorrelationValue, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import type { CorrelationWrite } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
 import type { DeliverSm } from '../../src/smpp/protocol/types.js';
+import { tempIndex } from '../helpers/temp-store.js';
 
 const GRACE = 30_000;
 const silent = pino({ level: 'silent' });
@@ -54,7 +55,7 @@ function receipt(messageId: string, stat = 'DELIVRD'): DeliverSm {
 /** One connector replica's pure core, with what it published and wrote to the correlation topic. */
 class Replica {
   now = 2000;
-  readonly index = new CorrelationIndex(1000, () => this.now);
+  readonly index = tempIndex(() => this.now);
   readonly events: SmsDeliveryEvent[] = [];
   readonly writes: CorrelationWrite[] = [];
   private readonly sink = {

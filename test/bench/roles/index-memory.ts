@@ -1,11 +1,16 @@
 /**
- * Bench role: bytes per CorrelationIndex entry. Run with --expose-gc. Fills an index with
- * `count` realistic requests (one segment, accepted, an AGILE-style message id, a final receipt
- * record per segment as after a DELIVERED receipt) and diffs heapUsed after full GCs.
- * Request `measure` { count } → { requestOnly, withFinal } bytes per entry.
+ * Bench role: bytes per CorrelationIndex entry, in the heap and on disk. Run with --expose-gc.
+ * Fills an index on a fresh temporary store with `count` realistic requests (one segment,
+ * accepted, an AGILE-style message id, a final receipt record per segment as after a DELIVERED
+ * receipt), waits for the store's commit, and diffs heapUsed after full GCs; the disk figure is
+ * the store's data file size divided by the count.
+ * Request `measure` { count } → { requestOnly, withFinal, diskRequestOnly, diskWithFinal } bytes per entry.
  */
 import { randomUUID } from 'node:crypto';
-import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../../src/pipeline/correlation-index.js';
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../../src/pipeline/correlation-index.js';
+import { openCorrelationStore } from '../../../src/store/lmdb-store.js';
 import { serveRole } from '../common.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -34,25 +39,38 @@ function request(i: number): RequestRecord {
   ) as RequestRecord;
 }
 
-function measure(count: number, withFinal: boolean): number {
+async function measure(count: number, withFinal: boolean): Promise<{ heap: number; disk: number }> {
   const before = heapAfterGc();
-  const index = new CorrelationIndex(count * 2);
+  const store = openCorrelationStore({
+    format: CORRELATION_STORE_FORMAT,
+    onWriteError: (err) => {
+      throw err;
+    },
+  });
+  const index = new CorrelationIndex(store);
   for (let i = 0; i < count; i++) {
     const rec = request(i);
     index.apply(requestKey(rec.id), rec);
     if (withFinal) index.apply(finalKey(rec.messageIds[0]!), JSON.parse('{"v":1,"status":"DELIVERED","errorCategory":null}'));
+    // Let commits land as they would between batches: the overlay holds uncommitted writes only.
+    if (i % 10_000 === 9_999) await index.written();
   }
+  await index.written();
   const after = heapAfterGc();
-  if (index.size !== count) throw new Error('index size mismatch');
-  return (after - before) / count;
+  if (index.size !== count) throw new Error(`index size mismatch: ${index.size} of ${count}`);
+  const disk = statSync(path.join(store.dir, 'data.mdb')).size;
+  await store.close();
+  return { heap: (after - before) / count, disk: disk / count };
 }
 
 serveRole(
   {
-    measure: (p) => {
+    measure: async (p) => {
       if (!gc) throw new Error('run with --expose-gc');
       const { count } = p as { count: number };
-      return { requestOnly: measure(count, false), withFinal: measure(count, true) };
+      const requestOnly = await measure(count, false);
+      const withFinal = await measure(count, true);
+      return { requestOnly: requestOnly.heap, withFinal: withFinal.heap, diskRequestOnly: requestOnly.disk, diskWithFinal: withFinal.disk };
     },
   },
   async () => undefined,

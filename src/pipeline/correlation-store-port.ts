@@ -1,0 +1,42 @@
+/**
+ * What the correlation index needs from a store: named tables of ordered keys, read synchronously,
+ * written in the background. The pipeline stays free of I/O; src/store/ implements it on disk.
+ *
+ * Reads see this process's own writes at once, before they are committed: a receipt for a message
+ * id must find the request its submit_sm_resp just recorded. A range sees committed entries with
+ * this process's later writes applied (a removed entry is skipped), but not keys added since the
+ * last commit — the sweeps that use ranges run every second and pick those up on the next pass.
+ */
+
+/** A key: a string, or parts compared one by one (numbers by value, strings by code unit). */
+export type StoreKey = string | (string | number)[];
+
+export interface StoreEntry<K extends StoreKey, V> {
+  key: K;
+  value: V;
+}
+
+export interface RangeQuery<K extends StoreKey> {
+  /** Inclusive, unless `after` is set. */
+  from: K;
+  /** Exclusive; unset: to the table's end. */
+  to?: K;
+  limit: number;
+  /** Start strictly after `from` (to continue a range from its last key). */
+  after?: boolean;
+}
+
+export interface StoreTable<K extends StoreKey, V> {
+  get(key: K): V | undefined;
+  put(key: K, value: V): void;
+  remove(key: K): void;
+  range(query: RangeQuery<K>): StoreEntry<K, V>[];
+  /** Committed entries (a gauge). */
+  count(): number;
+}
+
+export interface CorrelationStore {
+  table<K extends StoreKey, V>(name: string): StoreTable<K, V>;
+  /** Resolves once every write made so far is committed (the order of writes is the order of commits). */
+  written(): Promise<void>;
+}

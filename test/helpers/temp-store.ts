@@ -1,0 +1,28 @@
+/**
+ * A correlation index on a real LMDB store in a temporary directory, for tests of the pure core:
+ * the store is what production runs on, so the index is tested with its real read-your-writes and
+ * range behaviour. The directories are removed when the test process exits.
+ */
+import { rmSync } from 'node:fs';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../../src/pipeline/correlation-index.js';
+import { openCorrelationStore, type LmdbCorrelationStore } from '../../src/store/lmdb-store.js';
+
+const opened: LmdbCorrelationStore[] = [];
+process.on('exit', () => {
+  for (const store of opened) rmSync(store.dir, { recursive: true, force: true });
+});
+
+export function tempStore(): LmdbCorrelationStore {
+  const store = openCorrelationStore({
+    format: CORRELATION_STORE_FORMAT,
+    onWriteError: (err) => {
+      throw err;
+    },
+  });
+  opened.push(store);
+  return store;
+}
+
+export function tempIndex(clock?: () => number): CorrelationIndex {
+  return new CorrelationIndex(tempStore(), clock);
+}
