@@ -204,9 +204,13 @@ async function loadCorrelation(
 ): Promise<void> {
   const onRemoteEntry = (key: string) => receipts.onRemoteEntry(key);
   p.tail = new CorrelationTail(p.kafka, p.admin, config.topics.correlation, index, config.kafka.groupId, logger, instanceId, onRemoteEntry);
+  const started = performance.now();
   await p.tail.start();
   await p.tail.waitCaughtUp(CORRELATION_CATCH_UP_MS);
-  logger.info({ requests: index.size }, 'correlation index loaded');
+  const seconds = (performance.now() - started) / 1000;
+  p.metrics.correlationCatchUpEntries.set(p.tail.appliedEntries);
+  p.metrics.correlationCatchUpSeconds.set(seconds);
+  logger.info({ entries: p.tail.appliedEntries, seconds: Number(seconds.toFixed(2)), requests: index.size }, 'correlation index caught up');
 }
 
 /** The session pool (no binds until the assigner gives slots), the account gate, receipts, the sweeper. */

@@ -27,6 +27,8 @@ export class CorrelationTail {
   private readonly resumeAt = new Map<number, bigint>();
   private readonly waiters = new Set<() => void>();
   private running = false;
+  /** Entries applied since start (own ones skipped): what a start-up catch-up cost. */
+  appliedEntries = 0;
 
   constructor(
     kafka: Kafka,
@@ -75,6 +77,7 @@ export class CorrelationTail {
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
               this.index.apply(entryKey, value as Parameters<CorrelationIndex['apply']>[1]);
+              this.appliedEntries++;
               if (value) this.onRemoteEntry?.(entryKey);
             }
           } catch (err) {

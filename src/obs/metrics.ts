@@ -61,8 +61,11 @@ export interface Metrics {
   receipts: Counter<'status' | 'category'>;
   /** Receipt → request correlation: hit | miss | late_hit (found after a wait/replay). Misses become `unknown:` events. */
   correlationLookups: Counter<'result'>;
-  /** Entries in the in-memory correlation index (memory use; grows with receipts outstanding). */
+  /** Requests in the correlation store (on disk; grows with receipts outstanding). */
   correlationIndexEntries: Gauge<string>;
+  /** The start-up catch-up of the correlation topic: entries read, and how long it took (from the store's checkpoints, or the whole topic). */
+  correlationCatchUpEntries: Gauge<string>;
+  correlationCatchUpSeconds: Gauge<string>;
 
   /** 0x58 throttling answers per session — the provider says we are too fast. */
   throttled: Counter<'session'>;
@@ -168,7 +171,12 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
       help: 'Receipt to request correlation lookups (hit, miss, late_hit)',
       labelNames: ['result'],
     }),
-    correlationIndexEntries: gauge({ name: 'correlation_index_entries', help: 'Entries in the in-memory correlation index' }),
+    correlationIndexEntries: gauge({ name: 'correlation_index_entries', help: 'Requests in the correlation store' }),
+    correlationCatchUpEntries: gauge({
+      name: 'correlation_catch_up_entries',
+      help: 'Correlation entries read at start-up before the replica went on (from the store checkpoints)',
+    }),
+    correlationCatchUpSeconds: gauge({ name: 'correlation_catch_up_seconds', help: 'Seconds the start-up catch-up of the correlation topic took' }),
     throttled: counter({ name: 'throttled_total', help: 'Throttling (0x58) answers from the SMSC, per session', labelNames: ['session'] }),
     pacingRatePerSecond: gauge({ name: 'pacing_rate_per_second', help: 'Current submit pace per session, submit_sm per second', labelNames: ['session'] }),
     windowInFlight: gauge({ name: 'window_in_flight', help: 'Unanswered submit_sm per session', labelNames: ['session'] }),

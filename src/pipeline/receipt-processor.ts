@@ -116,7 +116,7 @@ export class ReceiptProcessor {
   private eventsFor(r: Receipt, ref: SegmentRef | undefined, d: DeliverSm): { events: SmsDeliveryEvent[]; correlation: CorrelationWrite[] } {
     const now = this.deps.now();
     if (!ref) {
-      // Nothing matches (evicted, or submitted by another system on this account): still
+      // Nothing matches (pruned after CORRELATION_KEEP_DONE_MS, or submitted by another system on this account): still
       // published, so the fact is not lost, under a request id that says so.
       const facts = { id: `unknown:${r.messageId}`, from: d.destinationAddr, to: d.sourceAddr, segments: 0, metadata: {} };
       return { events: [ev.receiptEvent(facts, { segment: 0, attempts: 0, submittedAt: null }, r, now)], correlation: [] };

@@ -9,7 +9,7 @@
  * lmdb-js makes a write readable only once its transaction commits, so each table keeps the
  * writes not yet committed in an overlay that reads consult first (see the port's header).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -118,6 +118,22 @@ function claimDirectory(dir: string): void {
   writeFileSync(file, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
 }
 
+const TEMPORARY_PREFIX = 'sms-connector-correlation-';
+
+/** Temporary stores whose process died without its stop (a crash, a kill -9): they would pile up in the temp directory. */
+function removeAbandonedTemporaryStores(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(TEMPORARY_PREFIX)) continue;
+    const dir = path.join(tmpdir(), name);
+    try {
+      const owner = JSON.parse(readFileSync(path.join(dir, OWNER_FILE), 'utf8')) as { pid?: number; host?: string };
+      if (owner.host === hostname() && typeof owner.pid === 'number' && !isAlive(owner.pid)) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // no owner file (being created, or not ours): left alone
+    }
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -155,7 +171,8 @@ export class LmdbCorrelationStore implements CorrelationStore {
 
   static open(options: LmdbStoreOptions): LmdbCorrelationStore {
     const ephemeral = options.dir === undefined;
-    const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'sms-connector-correlation-'));
+    if (ephemeral) removeAbandonedTemporaryStores();
+    const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), TEMPORARY_PREFIX));
     mkdirSync(dir, { recursive: true });
     claimDirectory(dir);
     const env = open({ path: dir, maxDbs: MAX_TABLES });
