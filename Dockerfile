@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # kafka-smpp-connector image. Build:  docker build -t sms-connector:0.1.0 .
-# Run:    docker run --rm -p 9464:9464 -e SMPP_SYSTEM_ID=… -e SMPP_PASSWORD_FILE=/run/secrets/smpp … sms-connector:0.1.0
+# Run:    docker run --rm -p 9464:9464 -v sms-connector-state:/var/lib/sms-connector -e SMPP_SYSTEM_ID=…
+#           -e SMPP_PASSWORD_FILE=/run/secrets/smpp … sms-connector:0.1.0
 # The same image runs the SMSC simulator:  docker run … sms-connector:0.1.0 node dist/src/cli.js simulator --host 0.0.0.0
 
 # Node 24 (LTS). For reproducible builds pin the base by digest (README "Pinning images by digest"):
@@ -28,13 +29,24 @@ ENV NODE_ENV=production \
     HTTP_PORT=9464
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: no production dependency needs its install script. lz4-napi and snappy are native
-# addons, but prebuilt: npm installs the binary for this platform as an optional package, nothing is
-# compiled. protobufjs' postinstall only warns about version schemes.
+# --ignore-scripts: no production dependency needs its install script. lz4-napi, snappy and lmdb are
+# native addons, but prebuilt: npm installs the binary for this platform as an optional package
+# (@lmdb/lmdb-linux-x64 or -arm64, glibc builds for this Debian base; msgpackr-extract's likewise, and
+# optional), nothing is compiled. lmdb's and msgpackr-extract's install scripts only look for that
+# binary (node-gyp-build-optional-packages); protobufjs' postinstall only warns about version schemes.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # The codec finds schemas/ at the package root from both src/kafka and dist/src/kafka.
 COPY schemas ./schemas
+
+# The correlation store (an LMDB store; README "Docker"): kept on a volume, a restart reads only what
+# sms.correlation gained since it stopped. Owned by the container user; the store makes its own
+# directory inside. A volume, not the container's layer (the root file system may be read-only): a
+# `docker run` without -v gets an anonymous volume here (kept until `docker rm -v` / `--rm`); name it
+# (-v sms-connector-state:/var/lib/sms-connector) to keep the store across containers. Not on NFS/CIFS.
+RUN mkdir -p /var/lib/sms-connector && chown 1000:1000 /var/lib/sms-connector
+ENV CORRELATION_STORE_DIR=/var/lib/sms-connector/correlation
+VOLUME /var/lib/sms-connector
 
 # The node image's unprivileged user (uid/gid 1000). Numeric, so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000

@@ -1,13 +1,14 @@
 /**
  * Reads the operations files (Grafana dashboard, Prometheus rules) and pulls out every metric name
- * their PromQL uses, so tests can hold them against the metrics the connector really exports.
+ * their PromQL uses, so tests can hold them against the metrics the connector really exports; reads
+ * the Kubernetes manifests and the Dockerfile's instructions for the deployment checks.
  * Used by test/integration/ops-files.test.ts (against the registry) and test/integration/ops-metrics.test.ts
  * (against a running connector's /metrics).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
 
 export { REPO_ROOT };
@@ -182,4 +183,60 @@ export function resolveMetric(name: string, exported: Map<string, string>): stri
 export function findPromtool(): string | null {
   const which = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' });
   return which.status === 0 && which.stdout.trim() !== '' ? which.stdout.trim() : null;
+}
+
+export const K8S_DIR = path.join(REPO_ROOT, 'deploy/k8s');
+
+/** One Kubernetes manifest as parsed (loosely typed: the tests read what they check). */
+export type K8sDoc = { kind: string; apiVersion: string; metadata: { name: string; [k: string]: unknown }; [k: string]: unknown };
+
+/**
+ * Every YAML document under deploy/k8s, with the file it came from; a document that does not parse
+ * is reported with its file and errors instead.
+ */
+export function readK8sManifests(dir = K8S_DIR): Array<{ file: string; doc: K8sDoc | null; errors: string[] }> {
+  const out: Array<{ file: string; doc: K8sDoc | null; errors: string[] }> = [];
+  for (const file of readdirSync(dir)
+    .filter((x) => /\.ya?ml$/.test(x))
+    .sort()) {
+    for (const d of parseAllDocuments(readFileSync(path.join(dir, file), 'utf8'))) {
+      out.push({ file, doc: d.contents ? (d.toJS() as K8sDoc) : null, errors: d.errors.map((e) => e.message) });
+    }
+  }
+  return out;
+}
+
+/** `child` is `parent` or a path below it (POSIX paths, as in containers). */
+export function isWithin(child: string, parent: string): boolean {
+  const rel = path.posix.relative(path.posix.normalize(parent), path.posix.normalize(child));
+  return rel === '' || (!rel.startsWith('..') && !path.posix.isAbsolute(rel));
+}
+
+/**
+ * The runtime stage's `ENV` values of a Dockerfile (the last stage's; `ENV A=1 \\ B=2` forms, and
+ * `ENV A 1`), and its `VOLUME` paths.
+ */
+export function dockerfileRuntime(dockerfile: string): { env: Map<string, string>; volumes: string[] } {
+  const joined = dockerfile
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('#'))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  const lastStage = joined.slice(joined.lastIndexOf('\nFROM '));
+  const env = new Map<string, string>();
+  const volumes: string[] = [];
+  for (const line of lastStage.split('\n')) {
+    const m = /^(ENV|VOLUME)\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    if (m[1] === 'VOLUME') {
+      const arg = m[2]!.trim();
+      volumes.push(...(arg.startsWith('[') ? (JSON.parse(arg) as string[]) : arg.split(/\s+/)));
+    } else if (/^\w+=/.test(m[2]!)) {
+      for (const kv of m[2]!.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)) env.set(kv[1]!, kv[2]!.replace(/^"(.*)"$/, '$1'));
+    } else {
+      const [k, ...v] = m[2]!.split(/\s+/);
+      env.set(k!, v.join(' '));
+    }
+  }
+  return { env, volumes };
 }

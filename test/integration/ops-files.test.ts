@@ -1,8 +1,9 @@
 /**
  * The operations files stay true to the code: the Grafana dashboard and the Prometheus alerts use only
  * metrics our registry defines, the rules pass promtool (syntax and behaviour), and the Dockerfile,
- * compose file and Kubernetes manifests agree on the port, the health paths, the config variables and
- * the shutdown budget.
+ * compose file and Kubernetes manifests agree on the port, the health paths, the config variables,
+ * the shutdown budget and where the correlation store lives (a volume: a claim per replica in
+ * Kubernetes).
  *
  * promtool comes from Debian's `prometheus` package; where it is not installed those checks are
  * skipped with a message saying so (everything else still runs). It runs an external program and
@@ -14,24 +15,29 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { parseAllDocuments, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadConfig } from '../../src/config.js';
 import { createMetrics } from '../../src/obs/metrics.js';
 import { CONNECTOR_NODE_FLAGS } from '../bench/context.js';
 import {
   ALERTS_FILE,
   DASHBOARD_FILE,
+  K8S_DIR,
   PROMETHEUS_OWN_METRICS,
   REPO_ROOT,
   alertsPromql,
   dashboardPanels,
   dashboardPromql,
+  dockerfileRuntime,
   findPromtool,
+  isWithin,
   metricNamesInPromql,
   readAlerts,
   readDashboard,
+  readK8sManifests,
   referencedMetrics,
   resolveMetric,
+  type K8sDoc,
 } from '../helpers/ops-files.js';
 
 const repo = (...p: string[]) => path.join(REPO_ROOT, ...p);
@@ -62,6 +68,8 @@ function configVariables(): Set<string> {
 }
 /** Variables the process reads besides the connector config. */
 const RUNTIME_VARIABLES = new Set(['NODE_OPTIONS', 'NODE_ENV']);
+/** The image's correlation store directory and the volume it is on (Dockerfile ENV / VOLUME). */
+const IMAGE = dockerfileRuntime(readFileSync(repo('Dockerfile'), 'utf8'));
 
 describe('PromQL metric-name extraction', () => {
   test('finds metric names and skips functions, labels, keywords, durations and strings', () => {
@@ -398,6 +406,21 @@ describe('Dockerfile', () => {
     assert.doesNotMatch(dockerfile, /^COPY (tools|deploy\/local)\b/m);
   });
 
+  test('the correlation store is on a volume owned by the container user', () => {
+    const dir = IMAGE.env.get('CORRELATION_STORE_DIR');
+    assert.ok(dir && path.posix.isAbsolute(dir), 'ENV CORRELATION_STORE_DIR: an absolute path');
+    assert.ok(configVariables().has('CORRELATION_STORE_DIR'), 'a config variable');
+    const volume = IMAGE.volumes.find((v) => isWithin(dir, v));
+    assert.ok(volume, `${dir} is inside a VOLUME (${IMAGE.volumes.join(', ') || 'none'}): not in the layer, which may be read-only`);
+    assert.notEqual(dir, volume, 'a directory of its own inside the volume');
+    // created and owned by the user the image runs as, before VOLUME (later changes to a volume path are discarded)
+    const user = /^USER (\S+)$/m.exec(dockerfile)![1]!;
+    const chown = new RegExp(`^RUN mkdir -p ${volume} && chown ${user} ${volume}$`, 'm');
+    assert.match(dockerfile, chown);
+    assert.ok(dockerfile.search(chown) < dockerfile.search(/^VOLUME /m), 'chown before VOLUME');
+    assert.ok(!isWithin(dir, '/tmp'), 'not in /tmp (a small tmpfs / emptyDir)');
+  });
+
   test('.dockerignore keeps secrets, node_modules and build output out of the context', () => {
     const ignore = readFileSync(repo('.dockerignore'), 'utf8')
       .split('\n')
@@ -431,7 +454,7 @@ describe('node flags of the connector', () => {
   test('npm start, the image, the Kubernetes args and the bench run the connector with the same flags', () => {
     const start = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start']!;
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(repo('Dockerfile'), 'utf8'))![1]!;
-    const k8sArgs = /^\s+args: (\[.*?\])/m.exec(readFileSync(repo('deploy/k8s/deployment.yaml'), 'utf8'))![1]!;
+    const k8sArgs = /^\s+args: (\[.*?\])/m.exec(readFileSync(repo('deploy/k8s/statefulset.yaml'), 'utf8'))![1]!;
     const flagsOf = (argv: string[]) => argv.filter((a) => a.startsWith('--max-'));
     assert.ok(CONNECTOR_NODE_FLAGS.length > 0);
     assert.deepEqual(flagsOf(start.split(' ')), CONNECTOR_NODE_FLAGS, 'package.json start');
@@ -455,6 +478,7 @@ describe('deploy/compose.yaml', () => {
         depends_on?: Record<string, unknown> | string[];
       }
     >;
+    volumes?: Record<string, unknown>;
   };
   const svc = compose.services;
 
@@ -481,6 +505,16 @@ describe('deploy/compose.yaml', () => {
     assert.equal(sim['SIM_PASSWORD'], svc['connector']!.environment!['SMPP_PASSWORD'], 'same password on both sides');
     const grace = Number(/^(\d+)s$/.exec(svc['connector']!.stop_grace_period ?? '')?.[1]);
     assert.ok(grace * 1000 >= config.shutdownDrainMs + 10_000, `stop_grace_period ${grace}s > SHUTDOWN_DRAIN_MS + 10 s`);
+  });
+
+  test("the connector's correlation store is on a named volume", () => {
+    const c = svc['connector']!;
+    const dir = String(c.environment?.['CORRELATION_STORE_DIR'] ?? IMAGE.env.get('CORRELATION_STORE_DIR'));
+    assert.equal(dir, IMAGE.env.get('CORRELATION_STORE_DIR'), "the image's directory");
+    const mount = (c.volumes ?? []).map((v) => v.split(':')).find(([, dst]) => isWithin(dir, dst!));
+    assert.ok(mount, `a volume mounted above ${dir}`);
+    assert.match(mount[0]!, /^[a-z][\w.-]*$/, 'a named volume, not a bind mount of a host directory');
+    assert.ok(compose.volumes && mount[0]! in compose.volumes, `volume ${mount[0]} is declared`);
   });
 
   test('every published port is bound to 127.0.0.1 only (no auth on Kafka, Grafana admin/admin)', () => {
@@ -513,32 +547,38 @@ describe('deploy/compose.yaml', () => {
 });
 
 describe('deploy/k8s', () => {
-  type K8sDoc = { kind: string; apiVersion: string; metadata: { name: string }; [k: string]: unknown };
+  const manifests = readK8sManifests();
   const docs: K8sDoc[] = [];
-  const dir = repo('deploy/k8s');
-  for (const f of readdirSync(dir).filter((x) => /\.ya?ml$/.test(x))) {
-    for (const doc of parseAllDocuments(readFileSync(path.join(dir, f), 'utf8'))) {
-      assert.equal(doc.errors.length, 0, `${f}: ${doc.errors.map((e) => e.message).join('; ')}`);
-      if (doc.contents) docs.push(doc.toJS() as K8sDoc);
-    }
+  for (const m of manifests) {
+    assert.equal(m.errors.length, 0, `${m.file}: ${m.errors.join('; ')}`);
+    if (m.doc) docs.push(m.doc);
   }
-  const byKind = (kind: string) => {
-    const d = docs.find((x) => x.kind === kind);
-    assert.ok(d, `a ${kind}`);
-    return d as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const dir = K8S_DIR;
+  /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are read loosely: the tests check what they use */
+  const byKind = (kind: string, name?: string): any => {
+    const d = docs.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
+    assert.ok(d, `a ${kind}${name ? ` named ${name}` : ''}`);
+    return d;
   };
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+  const podLabels = (): Record<string, string> => byKind('StatefulSet').spec.template.metadata.labels;
 
   test('all manifests parse and name their kind, apiVersion and name; the kustomization lists them all but the example Secret', () => {
     const resources = docs.filter((d) => d.kind !== 'Kustomization');
     for (const d of resources) assert.ok(d.kind && d.apiVersion && d.metadata?.name, JSON.stringify(d).slice(0, 80));
-    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'PodMonitor', 'PodDisruptionBudget', 'NetworkPolicy']) byKind(kind);
+    for (const kind of ['StatefulSet', 'Service', 'ConfigMap', 'Secret', 'PodMonitor', 'PodDisruptionBudget', 'NetworkPolicy']) byKind(kind);
+    // the connector keeps its correlation store on a claim per replica: no Deployment beside the StatefulSet
+    assert.deepEqual(
+      docs.filter((d) => ['Deployment', 'ReplicaSet', 'DaemonSet'].includes(d.kind)).map((d) => `${d.kind}/${d.metadata.name}`),
+      [],
+    );
     const kustomization = byKind('Kustomization') as { resources: string[] };
     for (const r of kustomization.resources) assert.ok(existsSync(path.join(dir, r)), `kustomization resource ${r} exists`);
     const files = readdirSync(dir).filter((x) => /\.ya?ml$/.test(x) && x !== 'kustomization.yaml' && !x.includes('.example.'));
     assert.deepEqual([...kustomization.resources].sort(), files.sort());
     // `kubectl apply -k` must never overwrite the real Secret with the example's placeholders
     for (const r of kustomization.resources) {
-      const kinds = parseAllDocuments(readFileSync(path.join(dir, r), 'utf8')).map((d) => (d.toJS() as K8sDoc | null)?.kind);
+      const kinds = manifests.filter((m) => m.file === r).map((m) => m.doc?.kind);
       assert.ok(!kinds.includes('Secret'), `${r} holds a Secret`);
     }
     assert.ok(existsSync(path.join(dir, 'secret.example.yaml')), 'the example Secret stays as a template');
@@ -547,7 +587,7 @@ describe('deploy/k8s', () => {
   test("the NetworkPolicy: metrics port in from monitoring only; out only to Kafka, the registry, the SMSC and DNS, on the ConfigMap's ports", () => {
     const np = byKind('NetworkPolicy');
     const cm = byKind('ConfigMap');
-    const labels = byKind('Deployment').spec.template.metadata.labels;
+    const labels = podLabels();
     assert.ok(
       Object.entries(np.spec.podSelector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v),
       'selects the connector pods',
@@ -574,8 +614,8 @@ describe('deploy/k8s', () => {
     for (const rule of np.spec.egress) assert.ok(rule.to?.length > 0, 'every egress rule names its destination (no allow-all)');
   });
 
-  test('the Deployment probes /readyz and /healthz on 9464, runs non-root, read-only, and drains in time', () => {
-    const deploy = byKind('Deployment');
+  test('the StatefulSet probes /readyz and /healthz on 9464, runs non-root, read-only, and drains in time', () => {
+    const deploy = byKind('StatefulSet');
     const cm = byKind('ConfigMap');
     const pod = deploy.spec.template.spec;
     const c = pod.containers[0];
@@ -607,6 +647,65 @@ describe('deploy/k8s', () => {
       c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/tmp'),
       'a writable /tmp beside the read-only root',
     );
+    // the pod runs as the image's user (the store's directory in the image and fsGroup on the claim)
+    assert.equal(`${pod.securityContext.runAsUser}:${pod.securityContext.runAsGroup}`, /^USER (\S+)$/m.exec(readFileSync(repo('Dockerfile'), 'utf8'))![1]);
+    assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsGroup, 'volumes writable by the container group');
+    // the container's own variables are connector config or Node's
+    const known = configVariables();
+    for (const e of c.env as Array<{ name: string }>) assert.ok(known.has(e.name) || RUNTIME_VARIABLES.has(e.name), `${e.name} is a config variable`);
+  });
+
+  test('the correlation store is on a persistent volume claim per replica, CORRELATION_STORE_DIR inside its mount', () => {
+    const sts = byKind('StatefulSet');
+    const cm = byKind('ConfigMap');
+    const pod = sts.spec.template.spec;
+    const c = pod.containers[0];
+    const fromEnv = (c.env as Array<{ name: string; value?: string }>).find((e) => e.name === 'CORRELATION_STORE_DIR');
+    const dir: string | undefined = fromEnv?.value ?? cm.data.CORRELATION_STORE_DIR ?? IMAGE.env.get('CORRELATION_STORE_DIR');
+    assert.ok(dir && path.posix.isAbsolute(dir), `CORRELATION_STORE_DIR ${dir}: an absolute path`);
+    assert.ok(!(fromEnv && 'CORRELATION_STORE_DIR' in cm.data), 'set in one place (the env beside the mount), not also in the ConfigMap');
+    // the innermost mount holding the directory is a claim of the StatefulSet's templates
+    const mount = (c.volumeMounts as Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }>)
+      .filter((m) => isWithin(dir, m.mountPath))
+      .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+    assert.ok(mount, `a volume mounted above ${dir}`);
+    assert.notEqual(mount.readOnly, true, 'mounted writable');
+    assert.notEqual(dir, mount.mountPath, "a directory of its own inside the mount (the volume's root may hold lost+found)");
+    const claim = (sts.spec.volumeClaimTemplates ?? []).find((t: { metadata: { name: string } }) => t.metadata.name === mount.name);
+    assert.ok(claim, `the volume "${mount.name}" at ${mount.mountPath} is a volumeClaimTemplate, not a pod volume (emptyDir: lost with the pod)`);
+    assert.ok(!(pod.volumes as Array<{ name: string }>).some((v) => v.name === mount.name), 'no pod volume shadows the claim');
+    assert.deepEqual(claim.spec.accessModes, ['ReadWriteOnce']);
+    assert.match(String(claim.spec.resources.requests.storage), /^\d+(Mi|Gi)$/);
+    assert.equal(claim.spec.storageClassName, undefined, "the cluster's default class (set one in an overlay)");
+    // the image's directory is the same (and so is the image's VOLUME)
+    assert.equal(dir, IMAGE.env.get('CORRELATION_STORE_DIR'));
+    assert.ok(IMAGE.volumes.includes(mount.mountPath), `the image declares ${mount.mountPath} a VOLUME`);
+    // /tmp stays a small scratch emptyDir, and the store is not on it
+    const tmp = (pod.volumes as Array<{ name: string; emptyDir?: { sizeLimit?: string } }>).find(
+      (v) => v.name === (c.volumeMounts as Array<{ name: string; mountPath: string }>).find((m) => m.mountPath === '/tmp')!.name,
+    );
+    assert.ok(tmp?.emptyDir, '/tmp is an emptyDir');
+    const limitMi = /^(\d+)Mi$/.exec(tmp.emptyDir.sizeLimit ?? '')?.[1];
+    assert.ok(limitMi && Number(limitMi) <= 256, `/tmp sizeLimit ${tmp.emptyDir.sizeLimit}: small`);
+    assert.ok(!isWithin(dir, '/tmp'));
+  });
+
+  test('the StatefulSet replaces one pod at a time, each after its predecessor is gone, behind a headless Service', () => {
+    const sts = byKind('StatefulSet');
+    assert.equal(sts.apiVersion, 'apps/v1');
+    // RollingUpdate without maxUnavailable: one pod at a time, the old one terminated before its
+    // successor is created (what maxSurge: 0 gave the Deployment); OnDelete would never update
+    assert.equal(sts.spec.updateStrategy?.type ?? 'RollingUpdate', 'RollingUpdate');
+    assert.equal(sts.spec.updateStrategy?.rollingUpdate?.maxUnavailable ?? 1, 1);
+    assert.ok(['Parallel', 'OrderedReady', undefined].includes(sts.spec.podManagementPolicy));
+    assert.ok(
+      Object.entries(sts.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => podLabels()[k] === v),
+      'the selector matches the template',
+    );
+    const headless = byKind('Service', sts.spec.serviceName);
+    assert.equal(headless.spec.clusterIP, 'None', `serviceName ${sts.spec.serviceName} is headless`);
+    assert.ok(Object.entries(headless.spec.selector as Record<string, string>).every(([k, v]) => podLabels()[k] === v));
+    assert.ok(!(headless.spec.ports ?? []).some((p: { name?: string }) => p.name === 'metrics'), 'no port named metrics: not scraped twice');
   });
 
   test('the ConfigMap is a valid connector config with only known variables', () => {
@@ -619,9 +718,10 @@ describe('deploy/k8s', () => {
   });
 
   test('Service, PodMonitor and PodDisruptionBudget select the connector pods and its metrics port', () => {
-    const labels = byKind('Deployment').spec.template.metadata.labels;
+    const labels = podLabels();
     const matches = (sel: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
-    const svc = byKind('Service');
+    const svc = byKind('Service', 'sms-connector');
+    assert.notEqual(svc.spec.clusterIP, 'None', 'the metrics Service keeps its cluster IP (a clusterIP cannot change in place)');
     assert.ok(matches(svc.spec.selector));
     assert.equal(svc.spec.ports[0].port, 9464);
     const pm = byKind('PodMonitor');
