@@ -164,7 +164,7 @@ export class CorrelationIndex {
     const old = this.requests.get(id);
     if (old) {
       for (const m of old.messageIds) if (m && !rec?.messageIds.includes(m)) this.messages.remove(m);
-      if (old.receipts) this.timeline.remove(['due', old.receiptDeadline, id]);
+      this.timeline.remove(['due', old.receiptDeadline, id]);
     }
     if (!rec) {
       this.requests.remove(id);
@@ -176,7 +176,7 @@ export class CorrelationIndex {
     // Complete already when applied: no receipt expected, or its finals arrived first (another
     // replica's `f:` records can be read before this snapshot).
     if (this.isComplete(rec)) this.onComplete(rec);
-    else if (rec.receipts) this.timeline.put(['due', rec.receiptDeadline, id], 1);
+    else this.timeline.put(['due', rec.receiptDeadline, id], 1);
   }
 
   private applyFinal(messageId: string, rec: FinalRecord | null): void {
@@ -192,7 +192,7 @@ export class CorrelationIndex {
   private onComplete(rec: RequestRecord): void {
     const now = this.clock();
     this.timeline.put(['done', now, rec.id], 1);
-    if (rec.receipts) this.timeline.remove(['due', rec.receiptDeadline, rec.id]);
+    this.timeline.remove(['due', rec.receiptDeadline, rec.id]);
     if (
       rec.segments > 1 &&
       rec.receipts &&
@@ -261,7 +261,7 @@ export class CorrelationIndex {
       this.summarised.remove(id);
       this.unsummarised.remove(id);
     }
-    if (rec.receipts) this.timeline.remove(['due', rec.receiptDeadline, id]);
+    this.timeline.remove(['due', rec.receiptDeadline, id]);
     for (const m of rec.messageIds) {
       if (!m) continue;
       this.messages.remove(m);
@@ -345,7 +345,9 @@ export class CorrelationIndex {
   /**
    * Requests whose receipt deadline is before `now` and not all final — for UNKNOWN summaries —
    * in slices of `sliceSize`, so a caller can yield to the event loop between slices. Only the
-   * requests awaiting receipts are visited, in deadline order.
+   * requests not complete yet are visited, in deadline order. One that can never complete (a
+   * segment never sent: it got its summary when it was rejected) is forgotten here, past its
+   * deadline, so that it does not stay in the store for ever.
    */
   *overdueSlices(now: number, sliceSize = 5_000): Generator<RequestRecord[]> {
     let from: TimelineKey = ['due', 0, ''];
@@ -355,8 +357,9 @@ export class CorrelationIndex {
       const due: RequestRecord[] = [];
       for (const { key } of slice) {
         const rec = this.requests.get(key[2]);
-        // A request with an unsent segment got its summary when it was rejected; skip it.
-        if (rec?.receipts && !rec.messageIds.includes(null) && this.outcomes(rec) === null) due.push(rec);
+        if (!rec) this.timeline.remove(key);
+        else if (rec.messageIds.includes(null)) this.forget(rec.id, rec);
+        else if (rec.receipts && this.outcomes(rec) === null) due.push(rec);
       }
       yield due;
       if (slice.length < sliceSize) return;

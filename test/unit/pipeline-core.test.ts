@@ -390,6 +390,21 @@ test('correlation index: a prune pass visits at most its limit, oldest completio
   assert.ok(ms < 10_000, `pruning took ${ms.toFixed(0)} ms`);
 });
 
+test('correlation index: a request that can never complete (a segment never sent) leaves the store once past its deadline, with or without receipts', async () => {
+  const index = tempIndex();
+  index.apply(requestKey('partial'), request('partial', ['m1', null], { receiptDeadline: 1_000 }));
+  index.apply(requestKey('partial-noreport'), request('partial-noreport', ['m2', null], { receipts: false, receiptDeadline: 1_000 }));
+  index.apply(requestKey('later'), request('later', ['m3', null], { receiptDeadline: 9_000 }));
+  await index.written();
+  assert.deepEqual([...index.overdueSlices(2_000)].flat(), [], 'no UNKNOWN summary: they got theirs when rejected');
+  await index.written();
+  assert.equal(index.request('partial'), undefined);
+  assert.equal(index.request('partial-noreport'), undefined);
+  assert.equal(index.segmentOf('m1'), undefined);
+  assert.equal(index.request('later')?.id, 'later', 'not past its deadline yet');
+  assert.equal(index.size, 1);
+});
+
 test('correlation index: a request whose final record was read before its snapshot (another replica) is still pruned', async () => {
   let now = 0;
   const index = tempIndex(() => now);
