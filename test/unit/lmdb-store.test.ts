@@ -1,0 +1,115 @@
+// Invariant: the on-disk correlation store reads its own writes before they commit, ranges see
+// committed entries with later writes applied, a store of another layout is wiped on open, and a
+// directory another live process uses is refused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openCorrelationStore, type LmdbCorrelationStore } from '../../src/store/lmdb-store.js';
+
+const failOnWriteError = (err: Error): void => {
+  throw err;
+};
+
+function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'ksc-lmdb-test-'));
+  return fn(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+const open = (dir: string, format = 1): LmdbCorrelationStore => openCorrelationStore({ dir, format, onWriteError: failOnWriteError });
+
+test('lmdb store: a write is readable at once, before its commit; a removal hides the committed value at once', async () => {
+  await withDir(async (dir) => {
+    const store = open(dir);
+    const t = store.table<string, { n: number }>('t');
+    t.put('a', { n: 1 });
+    assert.deepEqual(t.get('a'), { n: 1 }, 'before the commit');
+    await store.written();
+    assert.deepEqual(t.get('a'), { n: 1 }, 'after it');
+    t.remove('a');
+    assert.equal(t.get('a'), undefined, 'removed before its commit');
+    t.put('a', { n: 2 });
+    t.put('a', { n: 3 });
+    assert.deepEqual(t.get('a'), { n: 3 }, 'the last write wins');
+    await store.written();
+    assert.deepEqual(t.get('a'), { n: 3 });
+    assert.equal(t.count(), 1);
+    await store.close();
+  });
+});
+
+test('lmdb store: a range returns committed entries in key order, with later removals and updates applied, up to its limit, and continues after a key', async () => {
+  await withDir(async (dir) => {
+    const store = open(dir);
+    const t = store.table<['due', number, string], number>('timeline');
+    for (const [at, id] of [
+      [30, 'c'],
+      [10, 'a'],
+      [20, 'b'],
+      [20, 'a'],
+      [99, 'z'],
+    ] as const)
+      t.put(['due', at, id], at);
+    await store.written();
+    t.remove(['due', 20, 'a']);
+    t.put(['due', 30, 'c'], -1);
+    t.put(['due', 15, 'new'], 15); // not committed yet: a range does not see it
+    const all = t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 100 });
+    assert.deepEqual(
+      all.map((e) => [e.key[1], e.key[2], e.value]),
+      [
+        [10, 'a', 10],
+        [20, 'b', 20],
+        [30, 'c', -1],
+      ],
+    );
+    const first = t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 1 });
+    const rest = t.range({ from: first[0]!.key, to: ['due', 50, ''], limit: 100, after: true });
+    assert.deepEqual(
+      [...first, ...rest].map((e) => e.key[2]),
+      ['a', 'b', 'c'],
+    );
+    await store.written();
+    assert.deepEqual(
+      t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 100 }).map((e) => e.key[2]),
+      ['a', 'new', 'b', 'c'],
+      'committed now',
+    );
+    await store.close();
+  });
+});
+
+test('lmdb store: what was committed is there after a reopen; a store of another layout is wiped', async () => {
+  await withDir(async (dir) => {
+    const first = open(dir, 1);
+    first.table<string, string>('t').put('k', 'v');
+    await first.close();
+    const again = open(dir, 1);
+    assert.equal(again.wipedFormat, undefined);
+    assert.equal(again.table<string, string>('t').get('k'), 'v');
+    await again.close();
+    const newer = open(dir, 2);
+    assert.equal(newer.wipedFormat, 1);
+    assert.equal(newer.table<string, string>('t').get('k'), undefined);
+    await newer.close();
+  });
+});
+
+test('lmdb store: a directory a live process on this host uses is refused; one left by a dead process is taken over', async () => {
+  await withDir(async (dir) => {
+    writeFileSync(join(dir, 'owner.json'), JSON.stringify({ pid: process.ppid, host: hostname() }));
+    assert.throws(() => open(dir), /in use by process/);
+    // A pid far above any pid_max: no such process.
+    writeFileSync(join(dir, 'owner.json'), JSON.stringify({ pid: 2 ** 30, host: hostname() }));
+    const store = open(dir);
+    await store.close();
+  });
+});
+
+test('lmdb store: without a directory it lives in a temporary one, removed at close', async () => {
+  const store = openCorrelationStore({ format: 1, onWriteError: failOnWriteError });
+  assert.ok(existsSync(store.dir));
+  await store.close();
+  assert.equal(existsSync(store.dir), false);
+});
