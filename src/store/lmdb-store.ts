@@ -20,9 +20,8 @@ const FORMAT_KEY = 'format';
 /** The index's tables with room to spare: named databases cannot be added past it. */
 const MAX_TABLES = 16;
 
-/** A write not committed yet: its value, or REMOVED. */
+/** A removal not committed yet. */
 const REMOVED = Symbol('removed');
-type Pending<V> = { value: V | typeof REMOVED };
 
 /**
  * Where lmdb-js keeps the shapes of the objects a table holds (msgpackr records): a value is then
@@ -31,12 +30,22 @@ type Pending<V> = { value: V | typeof REMOVED };
  */
 const STRUCTURES_KEY = Symbol.for('structures');
 
-const overlayKey = (key: StoreKey): string => (typeof key === 'string' ? key : JSON.stringify(key));
+/** Only a key's last part may be free text (ids); the others are fixed words, numbers or topic names. */
+const overlayKey = (key: StoreKey): string => (typeof key === 'string' ? key : key.join('\u0000'));
+
+/** The writes of one lmdb-js transaction (every write of a batch gets the same commit promise). */
+interface PendingBatch<V> {
+  committed: Promise<boolean>;
+  writes: Map<string, V | typeof REMOVED>;
+}
 
 class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
-  private readonly overlay = new Map<string, Pending<V>>();
-  /** The transaction the last write joined (lmdb-js gives every write of one batch the same promise), and its keys. */
-  private batch: { committed: Promise<boolean>; keys: Array<[string, Pending<V>]> } | null = null;
+  /**
+   * Writes not committed yet, one map per transaction, oldest first. Transactions commit in
+   * order, so a committed one is dropped whole: the store holds its writes, and any later write of
+   * the same key is in a newer map. (A map per write cost an allocation and a cleanup pass each.)
+   */
+  private readonly pending: PendingBatch<V>[] = [];
 
   constructor(
     private readonly db: Database<V, K>,
@@ -44,17 +53,17 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
   ) {}
 
   get(key: K): V | undefined {
-    const pending = this.overlay.get(overlayKey(key));
-    if (pending) return pending.value === REMOVED ? undefined : pending.value;
+    const found = this.pendingValue(overlayKey(key));
+    if (found !== undefined) return found === REMOVED ? undefined : found;
     return this.db.get(key);
   }
 
   put(key: K, value: V): void {
-    this.write(key, { value }, this.db.put(key, value));
+    this.batchOf(this.db.put(key, value)).set(overlayKey(key), value);
   }
 
   remove(key: K): void {
-    this.write(key, { value: REMOVED }, this.db.remove(key));
+    this.batchOf(this.db.remove(key)).set(overlayKey(key), REMOVED);
   }
 
   range(query: RangeQuery<K>): StoreEntry<K, V>[] {
@@ -62,9 +71,9 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
     // Consumed to its end (bounded by `limit`): an abandoned lmdb-js range iterator holds a cursor
     // whose finalizer has crashed Node 24 at exit (HarperFast/harper#1365).
     for (const { key, value } of this.db.getRange({ start: query.from, end: query.to, limit: query.limit, exclusiveStart: query.after ?? false })) {
-      const pending = this.overlay.get(overlayKey(key));
-      if (!pending) out.push({ key, value });
-      else if (pending.value !== REMOVED) out.push({ key, value: pending.value });
+      const found = this.pending.length === 0 ? undefined : this.pendingValue(overlayKey(key));
+      if (found === undefined) out.push({ key, value });
+      else if (found !== REMOVED) out.push({ key, value: found });
     }
     return out;
   }
@@ -74,24 +83,28 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
     return entries - (this.db.doesExist(STRUCTURES_KEY as unknown as K) ? 1 : 0);
   }
 
-  private write(key: K, pending: Pending<V>, committed: Promise<boolean>): void {
-    const k = overlayKey(key);
-    this.overlay.set(k, pending);
-    if (this.batch?.committed !== committed) this.startBatch(committed);
-    this.batch!.keys.push([k, pending]);
+  /** The newest uncommitted write of `key`, if any. */
+  private pendingValue(key: string): V | typeof REMOVED | undefined {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const found = this.pending[i]!.writes.get(key);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
-  /** One callback per transaction, not per write: drops its writes from the overlay once committed. */
-  private startBatch(committed: Promise<boolean>): void {
-    const batch = { committed, keys: [] as Array<[string, Pending<V>]> };
-    this.batch = batch;
+  private batchOf(committed: Promise<boolean>): Map<string, V | typeof REMOVED> {
+    const last = this.pending.at(-1);
+    if (last?.committed === committed) return last.writes;
+    const batch: PendingBatch<V> = { committed, writes: new Map() };
+    this.pending.push(batch);
     this.track(committed);
+    // Failed too: the store is then reported broken (track), and its reads fall back to what committed.
     const settle = () => {
-      if (this.batch === batch) this.batch = null;
-      // Unless a later write of the same key replaced it meanwhile.
-      for (const [k, pending] of batch.keys) if (this.overlay.get(k) === pending) this.overlay.delete(k);
+      const at = this.pending.indexOf(batch);
+      if (at >= 0) this.pending.splice(at, 1);
     };
     committed.then(settle, settle);
+    return batch.writes;
   }
 }
 
