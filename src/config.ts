@@ -138,7 +138,9 @@ const envSchema = z.object({
   ACCOUNT_PROBE_INTERVAL_MS: durationMs(100, 3600000).default(15000),
   SMS_MAX_SEGMENTS: int(1, MAX_SEGMENTS_LIMIT).default(DEFAULT_MAX_SEGMENTS),
   /** Bounds on the request's fields (request-bounds.ts): over one → REJECTED (VALIDATION), the field named. */
-  REQUEST_MAX_ID_CHARS: int(32, 65536).default(DEFAULT_REQUEST_BOUNDS.maxIdChars),
+  // At most 600: a request id is a key of the correlation store, and LMDB keys hold at most 1,978
+  // bytes (600 UTF-16 units are at most 1,800 bytes of UTF-8, plus the timeline key's parts).
+  REQUEST_MAX_ID_CHARS: int(32, 600).default(DEFAULT_REQUEST_BOUNDS.maxIdChars),
   REQUEST_MAX_ADDRESS_CHARS: int(20, 1024).default(DEFAULT_REQUEST_BOUNDS.maxAddressChars),
   REQUEST_MAX_METADATA_ENTRIES: int(0, 10000).default(DEFAULT_REQUEST_BOUNDS.maxMetadataEntries),
   REQUEST_MAX_METADATA_BYTES: int(0, 1024 * 1024).default(DEFAULT_REQUEST_BOUNDS.maxMetadataBytes),

@@ -4,7 +4,7 @@
  * stops the process with one line naming the variable (exit 2).
  */
 import { ConfigError, loadConfig } from './config.js';
-import { startApp } from './app/start.js';
+import { startApp, type RunningApp } from './app/start.js';
 import { createLogger } from './obs/logger.js';
 
 export async function runConnector(): Promise<void> {
@@ -21,9 +21,29 @@ export async function runConnector(): Promise<void> {
   const logger = createLogger(config.logLevel);
   // A bug must not take the process down silently: log it; unhandled rejections are bugs.
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
-  let app;
+  let app: RunningApp | undefined;
+  let stopping = false;
+  const stop = (reason: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'stopping');
+    const hardStop = setTimeout(() => {
+      logger.error('graceful stop took too long; exiting');
+      process.exit(1);
+    }, config.shutdownDrainMs + 30000);
+    hardStop.unref();
+    (app?.stop() ?? Promise.resolve()).then(
+      () => process.exit(exitCode),
+      (err: unknown) => {
+        logger.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
   try {
-    app = await startApp(config, logger);
+    // A fatal condition (the correlation store failed a write): a graceful stop, then exit 1 so
+    // that the supervisor starts the process again.
+    app = await startApp(config, logger, { onFatal: (reason) => stop(reason, 1) });
   } catch (err) {
     // A setting only the services can refute (e.g. SCHEMA_SUBJECT_STRICT against a registry without the endpoint).
     if (err instanceof ConfigError) {
@@ -38,24 +58,6 @@ export async function runConnector(): Promise<void> {
     logger.fatal({ err }, 'start-up failed');
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'signal received: stopping');
-    const hardStop = setTimeout(() => {
-      logger.error('graceful stop took too long; exiting');
-      process.exit(1);
-    }, config.shutdownDrainMs + 30000);
-    hardStop.unref();
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('SIGINT', () => stop('SIGINT', 0));
 }

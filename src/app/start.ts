@@ -61,7 +61,17 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(config: Readonly<Config>, logger: Logger): Promise<RunningApp> {
+/** What the process around the app decides. */
+export interface AppHooks {
+  /**
+   * The app cannot go on safely and must be restarted: the correlation store failed to commit a
+   * write (it writes nothing more, and is wiped and read again at the next start). The CLI stops
+   * gracefully and exits 1; without the hook the replica only reports not ready.
+   */
+  onFatal?(reason: string): void;
+}
+
+export async function startApp(config: Readonly<Config>, logger: Logger, hooks: AppHooks = {}): Promise<RunningApp> {
   logStartup(config, logger);
   const metrics = createMetrics({ onCollectError: (err) => logger.warn({ err }, 'metrics collector failed') });
   inst.initMetricLabels(metrics);
@@ -69,7 +79,7 @@ export async function startApp(config: Readonly<Config>, logger: Logger): Promis
   const readiness = () => readinessOf(parts);
   parts.http = await startHttpServer({ port: config.httpPort, readiness, registry: metrics.registry, logger });
   try {
-    await startParts(config, logger, parts as Parts);
+    await startParts(config, logger, parts as Parts, hooks);
   } catch (err) {
     await stopParts(parts, logger, config);
     throw err;
@@ -101,12 +111,12 @@ function logStartup(config: Readonly<Config>, logger: Logger): void {
 }
 
 /** The start steps in order; each fills in its parts, so a failure stops exactly what was started. */
-async function startParts(config: Readonly<Config>, logger: Logger, p: Parts): Promise<void> {
+async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, hooks: AppHooks): Promise<void> {
   await connectKafka(config, logger, p);
   const codec = await registerSchemas(config, logger, p);
   const instanceId = randomUUID();
   const sinks = await startProducer(config, logger, p, codec, instanceId);
-  const index = new CorrelationIndex(openStore(config, logger, p));
+  const index = new CorrelationIndex(openStore(config, logger, p, hooks));
   const receipts = new ReceiptProcessor({
     index,
     sink: sinks,
@@ -162,29 +172,26 @@ async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts,
 }
 
 /** The correlation index's store on disk (CORRELATION_STORE_DIR), or in a temporary directory. */
-function openStore(config: Readonly<Config>, logger: Logger, p: Parts): LmdbCorrelationStore {
+function openStore(config: Readonly<Config>, logger: Logger, p: Parts, hooks: AppHooks): LmdbCorrelationStore {
   if (config.correlationIndexMax !== undefined) logger.warn('CORRELATION_INDEX_MAX is ignored: the correlation index lives on disk (CORRELATION_STORE_DIR)');
   const onWriteError = (err: Error) => {
     p.storeProblem = `write failed: ${err.message}`;
-    logger.error(
+    logger.fatal(
       { err, dir: p.store.dir },
-      'correlation store write failed: not ready; restart once the disk is fixed (the store is read again from its checkpoints)',
+      'correlation store write failed: it writes nothing more and is read again from the topic at the next start; stopping',
     );
+    hooks.onFatal?.('correlation store write failed');
   };
   try {
     p.store = openCorrelationStore({ dir: config.correlationStoreDir, format: CORRELATION_STORE_FORMAT, onWriteError });
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
       'CORRELATION_STORE_DIR',
-      `CORRELATION_STORE_DIR: cannot open the correlation store in ${config.correlationStoreDir ?? 'a temporary directory'} (${why})`,
+      `CORRELATION_STORE_DIR: cannot open the correlation store in ${config.correlationStoreDir ?? 'a temporary directory'}: ${code ? `${code}, ` : ''}${(err as Error).message}`,
     );
   }
-  if (p.store.wipedFormat !== undefined)
-    logger.warn(
-      { dir: p.store.dir, found: p.store.wipedFormat, now: CORRELATION_STORE_FORMAT },
-      'correlation store of another layout wiped; the topic is read again',
-    );
+  if (p.store.wiped !== undefined) logger.warn({ dir: p.store.dir, why: p.store.wiped }, 'correlation store wiped; the topic is read again from its beginning');
   if (!config.correlationStoreDir)
     logger.info(
       { dir: p.store.dir },

@@ -23,8 +23,6 @@ const CHECKPOINT_CHECK_MS = 30_000;
 export class CorrelationTail {
   private readonly consumer: Consumer;
   private readonly positions = new Map<number, bigint>();
-  /** Where each partition resumes from its checkpoint: a fetch that beat the seek is dropped below it. */
-  private readonly resumeAt = new Map<number, bigint>();
   private readonly waiters = new Set<() => void>();
   private running = false;
   /** Entries applied since start (own ones skipped): what a start-up catch-up cost. */
@@ -68,7 +66,10 @@ export class CorrelationTail {
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
       eachBatch: async ({ batch }) => {
-        const from = this.resumeAt.get(batch.partition) ?? 0n;
+        // Below what the store holds already: a fetch that beat the start-up seek, or a refetch
+        // from the beginning after the group rejoined (kafkajs forgets uncommitted positions on
+        // every rejoin). Applied again, an old snapshot would bring back a request pruned since.
+        const from = this.positions.get(batch.partition) ?? 0n;
         for (const m of batch.messages) {
           if (BigInt(m.offset) < from) continue;
           const key = m.key?.toString('utf8');
@@ -95,7 +96,15 @@ export class CorrelationTail {
         await this.index.written();
       },
     });
-    for (const [partition, offset] of this.resumeAt) this.consumer.seek({ topic: this.topic, partition, offset: offset.toString() });
+    this.seekToPositions();
+    // A rejoin (a broker restart, a session timeout) would refetch every partition from its
+    // beginning: seek them back to where the store is.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.seekToPositions());
+  }
+
+  private seekToPositions(): void {
+    if (!this.running) return;
+    for (const [partition, offset] of this.positions) this.consumer.seek({ topic: this.topic, partition, offset: offset.toString() });
   }
 
   /**
@@ -120,10 +129,9 @@ export class CorrelationTail {
         dropped.push(partition);
         continue;
       }
-      this.resumeAt.set(partition, BigInt(at));
       this.positions.set(partition, BigInt(at));
     }
-    const resumed = Object.fromEntries([...this.resumeAt].map(([p, o]) => [p, o.toString()]));
+    const resumed = Object.fromEntries([...this.positions].map(([p, o]) => [p, o.toString()]));
     this.logger.info({ topic: this.topic, resumed, fromBeginning: dropped }, 'correlation tail resumes from the store checkpoints');
   }
 

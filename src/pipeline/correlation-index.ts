@@ -78,12 +78,23 @@ export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker;
  */
 export const CORRELATION_STORE_FORMAT = 1;
 
-/** Time-ordered work: requests complete since `at` (for the prune), requests awaiting receipts until `deadline`. */
-type TimelineKey = ['done', number, string] | ['due', number, string];
+/**
+ * Time-ordered work: requests complete since `at` (for the prune), requests awaiting receipts until
+ * `deadline`, and `f:`/`s:` entries applied while their request was unknown (checked at the prune).
+ */
+type TimelineKey = ['done', number, string] | ['due', number, string] | ['lone', number, string];
 type CheckpointKey = [string, number];
 
 /** How many entries one prune pass visits: a pass runs on the event loop, between submits and receipts. */
 const PRUNE_SLICE = 5_000;
+/**
+ * Message ids longer than this are not mapped: a store key holds at most 1,978 bytes, and no
+ * receipt could name them (a receipt's id is at most 64 characters; dlr.ts). An SMSC answering a
+ * submit_sm with such an id (SMPP allows 65 octets) would otherwise stop the record after its
+ * segment was accepted.
+ */
+const MAX_MAPPED_MESSAGE_ID = 256;
+const mappable = (messageId: string | null): messageId is string => messageId !== null && messageId.length <= MAX_MAPPED_MESSAGE_ID;
 /** Partitions are numbered below this (Kafka's own limit on a topic is far lower). */
 const PARTITION_END = 2 ** 31;
 
@@ -140,7 +151,7 @@ export class CorrelationIndex {
   /** Partition → the offset to resume `topic` from. */
   checkpoints(topic: string): Map<number, string> {
     const found = this.checkpointTable.range({ from: [topic, 0], to: [topic, PARTITION_END], limit: PARTITION_END });
-    return new Map(found.map(({ key, value }) => [key[1], value]));
+    return new Map(found.entries.map(({ key, value }) => [key[1], value]));
   }
 
   /** Forgets a checkpoint that no longer matches its topic (recreated, or its records expired). */
@@ -163,7 +174,12 @@ export class CorrelationIndex {
   private applyRequest(id: string, rec: RequestRecord | null): void {
     const old = this.requests.get(id);
     if (old) {
-      for (const m of old.messageIds) if (m && !rec?.messageIds.includes(m)) this.messages.remove(m);
+      for (const m of old.messageIds) {
+        if (!mappable(m) || rec?.messageIds.includes(m)) continue;
+        // A segment re-sent under a new id: the old id's mapping and final go with it.
+        this.messages.remove(m);
+        this.finals.remove(m);
+      }
       this.timeline.remove(['due', old.receiptDeadline, id]);
     }
     if (!rec) {
@@ -171,7 +187,7 @@ export class CorrelationIndex {
       return;
     }
     this.requests.put(id, rec);
-    for (const m of rec.messageIds) if (m && !old?.messageIds.includes(m)) this.messages.put(m, id);
+    for (const m of rec.messageIds) if (mappable(m) && !old?.messageIds.includes(m)) this.messages.put(m, id);
     for (const m of rec.messageIds) if (m) this.wake(m);
     // Complete already when applied: no receipt expected, or its finals arrived first (another
     // replica's `f:` records can be read before this snapshot).
@@ -180,6 +196,7 @@ export class CorrelationIndex {
   }
 
   private applyFinal(messageId: string, rec: FinalRecord | null): void {
+    if (!mappable(messageId)) return;
     if (!rec) {
       this.finals.remove(messageId);
       return;
@@ -187,6 +204,9 @@ export class CorrelationIndex {
     this.finals.put(messageId, rec);
     const request = this.segmentOf(messageId)?.request;
     if (request && this.outcomes(request) !== null) this.onComplete(request);
+    // Its request not known (yet: another partition; or no longer: pruned here before another
+    // replica's late final came): checked again at the prune, and dropped if still alone.
+    else if (!request) this.timeline.put(['lone', this.clock(), finalKey(messageId)], 1);
   }
 
   private onComplete(rec: RequestRecord): void {
@@ -211,9 +231,10 @@ export class CorrelationIndex {
   private applySummaryMarker(requestId: string, present: boolean): void {
     if (!present) return; // a tombstone: the request is being forgotten anyway
     this.unsummarised.remove(requestId);
-    // A marker can be read before its request (other partition): kept for unknown ids too, and
-    // forgotten with the request.
+    // A marker can be read before its request (other partition): kept for unknown ids too,
+    // forgotten with the request, or at the prune when it is still alone.
     this.summarised.put(requestId, 1);
+    if (this.requests.get(requestId) === undefined) this.timeline.put(['lone', this.clock(), summaryKey(requestId)], 1);
   }
 
   /**
@@ -223,7 +244,7 @@ export class CorrelationIndex {
    */
   summaryDue(before: number): Array<{ request: RequestRecord; outcomes: FinalRecord[] }> {
     const due: Array<{ request: RequestRecord; outcomes: FinalRecord[]; since: number }> = [];
-    for (const { key: id, value: since } of this.unsummarised.range({ from: '', limit: PRUNE_SLICE })) {
+    for (const { key: id, value: since } of this.unsummarised.range({ from: '', limit: PRUNE_SLICE }).entries) {
       if (since >= before) continue;
       const request = this.requests.get(id);
       const outcomes = request ? this.outcomes(request) : null;
@@ -241,7 +262,7 @@ export class CorrelationIndex {
    */
   pruneCompleted(before: number, limit = PRUNE_SLICE): number {
     let dropped = 0;
-    for (const { key } of this.timeline.range({ from: ['done', 0, ''], to: ['done', before, ''], limit })) {
+    for (const { key } of this.timeline.range({ from: ['done', 0, ''], to: ['done', before, ''], limit }).entries) {
       this.timeline.remove(key);
       const id = key[2];
       const rec = this.requests.get(id);
@@ -250,7 +271,23 @@ export class CorrelationIndex {
       dropped++;
     }
     this.pruned += dropped;
+    this.pruneLone(before, limit);
     return dropped;
+  }
+
+  /** Finals and markers whose request never came (or had gone): they would stay for ever. */
+  private pruneLone(before: number, limit: number): void {
+    for (const { key } of this.timeline.range({ from: ['lone', 0, ''], to: ['lone', before, ''], limit }).entries) {
+      this.timeline.remove(key);
+      const entry = key[2];
+      if (entry.startsWith(FINAL_PREFIX)) {
+        const messageId = entry.slice(FINAL_PREFIX.length);
+        if (this.messages.get(messageId) === undefined) this.finals.remove(messageId);
+      } else if (entry.startsWith(SUMMARY_PREFIX)) {
+        const requestId = entry.slice(SUMMARY_PREFIX.length);
+        if (this.requests.get(requestId) === undefined) this.summarised.remove(requestId);
+      }
+    }
   }
 
   /** Drops a request with its message ids and final records. */
@@ -263,7 +300,7 @@ export class CorrelationIndex {
     }
     this.timeline.remove(['due', rec.receiptDeadline, id]);
     for (const m of rec.messageIds) {
-      if (!m) continue;
+      if (!mappable(m)) continue;
       this.messages.remove(m);
       this.finals.remove(m);
     }
@@ -279,7 +316,7 @@ export class CorrelationIndex {
   }
 
   segmentOf(messageId: string): SegmentRef | undefined {
-    const id = this.messages.get(messageId);
+    const id = mappable(messageId) ? this.messages.get(messageId) : undefined;
     const request = id === undefined ? undefined : this.requests.get(id);
     if (!request) return undefined;
     const segment = request.messageIds.indexOf(messageId) + 1;
@@ -288,14 +325,14 @@ export class CorrelationIndex {
   }
 
   final(messageId: string): FinalRecord | undefined {
-    return this.finals.get(messageId);
+    return mappable(messageId) ? this.finals.get(messageId) : undefined;
   }
 
   /** Final outcome of every segment, or null while any segment is not final yet. */
   outcomes(request: RequestRecord): FinalRecord[] | null {
     const out: FinalRecord[] = [];
     for (const m of request.messageIds) {
-      const f = m ? this.finals.get(m) : undefined;
+      const f = mappable(m) ? this.finals.get(m) : undefined;
       if (!f) return null;
       out.push(f);
     }
@@ -346,8 +383,8 @@ export class CorrelationIndex {
    * Requests whose receipt deadline is before `now` and not all final — for UNKNOWN summaries —
    * in slices of `sliceSize`, so a caller can yield to the event loop between slices. Only the
    * requests not complete yet are visited, in deadline order. One that can never complete (a
-   * segment never sent: it got its summary when it was rejected) is forgotten here, past its
-   * deadline, so that it does not stay in the store for ever.
+   * segment never sent: it got its summary when it was rejected; or a message id too long to map)
+   * is forgotten here, past its deadline, so that it does not stay in the store for ever.
    */
   *overdueSlices(now: number, sliceSize = 5_000): Generator<RequestRecord[]> {
     let from: TimelineKey = ['due', 0, ''];
@@ -355,15 +392,18 @@ export class CorrelationIndex {
     for (;;) {
       const slice = this.timeline.range({ from, to: ['due', now, ''], limit: sliceSize, after });
       const due: RequestRecord[] = [];
-      for (const { key } of slice) {
+      for (const { key } of slice.entries) {
         const rec = this.requests.get(key[2]);
         if (!rec) this.timeline.remove(key);
-        else if (rec.messageIds.includes(null)) this.forget(rec.id, rec);
+        // Never complete: a segment never sent, or an id too long to map (no receipt can name it).
+        else if (!rec.messageIds.every(mappable)) this.forget(rec.id, rec);
         else if (rec.receipts && this.outcomes(rec) === null) due.push(rec);
       }
       yield due;
-      if (slice.length < sliceSize) return;
-      from = slice.at(-1)!.key;
+      // Continued from the last key visited, not the last one returned: an entry removed since
+      // the last commit is visited but not returned, and must not end the sweep early.
+      if (!slice.more || slice.last === undefined) return;
+      from = slice.last;
       after = true;
     }
   }

@@ -26,11 +26,19 @@ export interface RangeQuery<K extends StoreKey> {
   after?: boolean;
 }
 
+export interface RangeResult<K extends StoreKey, V> {
+  entries: StoreEntry<K, V>[];
+  /** The last key the range visited (entries removed since the last commit included): where to continue. */
+  last: K | undefined;
+  /** Whether the range stopped at its limit (more may follow `last`). */
+  more: boolean;
+}
+
 export interface StoreTable<K extends StoreKey, V> {
   get(key: K): V | undefined;
   put(key: K, value: V): void;
   remove(key: K): void;
-  range(query: RangeQuery<K>): StoreEntry<K, V>[];
+  range(query: RangeQuery<K>): RangeResult<K, V>;
   /** Committed entries (a gauge). */
   count(): number;
 }

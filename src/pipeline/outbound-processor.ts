@@ -200,9 +200,16 @@ export class OutboundProcessor {
       const known = rec.messageIds[segment.seq - 1];
       if (known) {
         // Replay after a crash: the SMSC already has this segment. Re-emit the same SUBMITTED
-        // event (same eventId: consumers drop the copy) instead of sending it again.
+        // event (same eventId: consumers drop the copy) instead of sending it again, with the
+        // snapshot: the store keeps it across a restart, but its publish may never have been
+        // acknowledged, and other replicas learn the message id only from the topic.
         skipped++;
-        publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, known, rec.attempts, rec.submittedAt, this.deps.now())]));
+        publishes.push(
+          this.deps.sink.publish(
+            [ev.submitted(facts, segment.seq, known, rec.attempts, rec.submittedAt, this.deps.now())],
+            [{ key: requestKey(rec.id), value: { ...rec, messageIds: [...rec.messageIds] } }],
+          ),
+        );
         continue;
       }
       const outcome = await submitSegment(this.deps.submit, key, submitParams(plan, segment), request.validUntil, signal, 0, affinity);

@@ -11,10 +11,11 @@
  * before either saw the other's final (the one that sees both emits it, normally within a second).
  */
 import type { Logger } from '../obs/logger.js';
-import { finalKey, type CorrelationIndex, type FinalRecord, type RequestRecord } from './correlation-index.js';
+import type { SmsDeliveryEvent } from '../contracts.js';
+import { finalKey, type CorrelationIndex, type CorrelationValue, type FinalRecord, type RequestRecord } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite, EventSink } from './outbound-processor.js';
-import { factsOf, summaryMarked } from './summary.js';
+import { factsOf, summaryMarker } from './summary.js';
 
 export interface OverdueSweeperDeps {
   index: CorrelationIndex;
@@ -79,9 +80,7 @@ export class OverdueSweeper {
     const due = this.deps.index.summaryDue(now - this.deps.summaryGraceMs);
     if (due.length === 0) return 0;
     await Promise.all(
-      due.map(({ request, outcomes }) =>
-        this.deps.sink.publish([ev.summary(factsOf(request), outcomes, request.attempts, now)], summaryMarked(this.deps.index, request)),
-      ),
+      due.map(({ request, outcomes }) => this.publishThenApply([ev.summary(factsOf(request), outcomes, request.attempts, now)], summaryMarker(request))),
     );
     this.deps.logger.warn({ requests: due.length }, 'multipart summaries nobody had published: published now');
     return due.length;
@@ -100,7 +99,16 @@ export class OverdueSweeper {
       status: 'UNKNOWN',
       description: `no final receipt by ${new Date(req.receiptDeadline).toISOString()} for ${writes.length} of ${req.segments} segments (${delivered} delivered)`,
     });
-    for (const w of writes) this.deps.index.apply(w.key, w.value as FinalRecord);
-    return this.deps.sink.publish([summary], [...writes, ...summaryMarked(this.deps.index, req)]);
+    return this.publishThenApply([summary], [...writes, ...summaryMarker(req)]);
+  }
+
+  /**
+   * The sweeper's entries reach the store only once published: the store survives a restart, and
+   * an UNKNOWN final or a marker kept there without its summary on the topic would make the next
+   * sweep think the summary went out. (Until then the request stays due; sweeps do not overlap.)
+   */
+  private async publishThenApply(events: SmsDeliveryEvent[], writes: CorrelationWrite[]): Promise<void> {
+    await this.deps.sink.publish(events, writes);
+    for (const w of writes) this.deps.index.apply(w.key, w.value as CorrelationValue);
   }
 }

@@ -17,7 +17,12 @@ export function factsOf(req: RequestRecord): RequestFacts {
  * final, so there is no moment when the final is written and the summary is not.
  */
 export function summaryMarked(index: CorrelationIndex, req: RequestRecord): CorrelationWrite[] {
-  if (req.segments <= 1) return [];
-  index.apply(summaryKey(req.id), SUMMARY_MARKER);
-  return [{ key: summaryKey(req.id), value: SUMMARY_MARKER }];
+  const marker = summaryMarker(req);
+  for (const w of marker) index.apply(w.key, SUMMARY_MARKER);
+  return marker;
+}
+
+/** The same marker, not applied: for a writer that applies its entries once they are published. */
+export function summaryMarker(req: RequestRecord): CorrelationWrite[] {
+  return req.segments <= 1 ? [] : [{ key: summaryKey(req.id), value: SUMMARY_MARKER }];
 }

@@ -9,11 +9,11 @@
  * lmdb-js makes a write readable only once its transaction commits, so each table keeps the
  * writes not yet committed in an overlay that reads consult first (see the port's header).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { CorrelationStore, RangeQuery, StoreEntry, StoreKey, StoreTable } from '../pipeline/correlation-store-port.js';
+import type { CorrelationStore, RangeQuery, RangeResult, StoreEntry, StoreKey, StoreTable } from '../pipeline/correlation-store-port.js';
 
 const META_DB = 'meta';
 const FORMAT_KEY = 'format';
@@ -50,6 +50,8 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
   constructor(
     private readonly db: Database<V, K>,
     private readonly track: (write: Promise<boolean>) => void,
+    /** Once a commit failed, nothing more is written: no later checkpoint may cover what was lost. */
+    private readonly broken: () => boolean,
   ) {}
 
   get(key: K): V | undefined {
@@ -59,23 +61,27 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
   }
 
   put(key: K, value: V): void {
-    this.batchOf(this.db.put(key, value)).set(overlayKey(key), value);
+    if (!this.broken()) this.batchOf(this.db.put(key, value)).set(overlayKey(key), value);
   }
 
   remove(key: K): void {
-    this.batchOf(this.db.remove(key)).set(overlayKey(key), REMOVED);
+    if (!this.broken()) this.batchOf(this.db.remove(key)).set(overlayKey(key), REMOVED);
   }
 
-  range(query: RangeQuery<K>): StoreEntry<K, V>[] {
-    const out: StoreEntry<K, V>[] = [];
+  range(query: RangeQuery<K>): RangeResult<K, V> {
+    const entries: StoreEntry<K, V>[] = [];
+    let last: K | undefined;
+    let seen = 0;
     // Consumed to its end (bounded by `limit`): an abandoned lmdb-js range iterator holds a cursor
     // whose finalizer has crashed Node 24 at exit (HarperFast/harper#1365).
     for (const { key, value } of this.db.getRange({ start: query.from, end: query.to, limit: query.limit, exclusiveStart: query.after ?? false })) {
+      last = key;
+      seen++;
       const found = this.pending.length === 0 ? undefined : this.pendingValue(overlayKey(key));
-      if (found === undefined) out.push({ key, value });
-      else if (found !== REMOVED) out.push({ key, value: found });
+      if (found === undefined) entries.push({ key, value });
+      else if (found !== REMOVED) entries.push({ key, value: found });
     }
-    return out;
+    return { entries, last, more: seen === query.limit };
   }
 
   count(): number {
@@ -111,24 +117,52 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
 export const openCorrelationStore = (options: LmdbStoreOptions): LmdbCorrelationStore => LmdbCorrelationStore.open(options);
 
 const OWNER_FILE = 'owner.json';
+/**
+ * Present while every write of the store committed. Removed (an unlink works on a full disk) when
+ * one failed: transactions queued behind the failed one may still commit a checkpoint that
+ * covers what it lost, so the next open wipes the store and reads the topic again.
+ */
+const HEALTHY_FILE = 'healthy';
+/** The owner renews its claim this often; a claim not renewed for LEASE_STALE_MS is free. */
+const LEASE_RENEW_MS = 5_000;
+const LEASE_STALE_MS = 20_000;
+
+interface Owner {
+  pid?: number;
+  host?: string;
+  /** When the claim was last renewed (ms). */
+  at?: number;
+}
+
+function readOwner(dir: string): Owner {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, OWNER_FILE), 'utf8')) as Owner;
+  } catch {
+    return {}; // none, or unreadable: nobody to defer to
+  }
+}
+
+function writeOwner(dir: string): void {
+  writeFileSync(path.join(dir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now() }));
+}
 
 /**
- * Refuses a directory another live process on this host uses. LMDB itself would let two processes
- * share it, but each writes its own checkpoints, so each would skip what the other applied. A
- * file left by a process that is gone (a crash, or a container restarted on the same volume) is
- * taken over.
+ * Refuses a directory another live process uses. LMDB itself would let two processes share it,
+ * but each writes its own checkpoints, so each would skip what the other applied. A claim is a
+ * lease renewed every few seconds, not only a pid: processes in other containers (other pid
+ * namespaces, other host names) sharing the volume are seen too, and a pid that a restarted
+ * container reuses for another process does not hold the directory for ever.
  */
 function claimDirectory(dir: string): void {
-  const file = path.join(dir, OWNER_FILE);
-  let owner: { pid?: number; host?: string } = {};
-  try {
-    owner = JSON.parse(readFileSync(file, 'utf8')) as typeof owner;
-  } catch {
-    // none, or unreadable: nobody to defer to
-  }
-  if (owner.host === hostname() && typeof owner.pid === 'number' && owner.pid !== process.pid && isAlive(owner.pid))
-    throw new Error(`in use by process ${owner.pid} on this host (${file})`);
-  writeFileSync(file, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+  const owner = readOwner(dir);
+  const ours = owner.host === hostname() && owner.pid === process.pid;
+  const deadHere = owner.host === hostname() && typeof owner.pid === 'number' && !isAlive(owner.pid);
+  const age = Date.now() - (owner.at ?? 0);
+  if (!ours && !deadHere && age < LEASE_STALE_MS)
+    throw new Error(
+      `in use by process ${owner.pid} on ${owner.host}, which renewed its claim ${(age / 1000).toFixed(0)} s ago (${path.join(dir, OWNER_FILE)}; a claim not renewed for ${LEASE_STALE_MS / 1000} s is free)`,
+    );
+  writeOwner(dir);
 }
 
 const TEMPORARY_PREFIX = 'sms-connector-correlation-';
@@ -139,10 +173,11 @@ function removeAbandonedTemporaryStores(): void {
     if (!name.startsWith(TEMPORARY_PREFIX)) continue;
     const dir = path.join(tmpdir(), name);
     try {
-      const owner = JSON.parse(readFileSync(path.join(dir, OWNER_FILE), 'utf8')) as { pid?: number; host?: string };
-      if (owner.host === hostname() && typeof owner.pid === 'number' && !isAlive(owner.pid)) rmSync(dir, { recursive: true, force: true });
+      const owner = readOwner(dir);
+      const stale = Date.now() - (owner.at ?? 0) >= LEASE_STALE_MS;
+      if (owner.host === hostname() && typeof owner.pid === 'number' && !isAlive(owner.pid) && stale) rmSync(dir, { recursive: true, force: true });
     } catch {
-      // no owner file (being created, or not ours): left alone
+      // removed meanwhile by another process's sweep
     }
   }
 }
@@ -164,7 +199,10 @@ export interface LmdbStoreOptions {
    * cache of the Kafka topics, which are read again from their beginning.
    */
   format: number;
-  /** A write that failed to commit (disk full, I/O error): the store no longer matches its checkpoints. */
+  /**
+   * A write that failed to commit (disk full, I/O error). Nothing more is written after it, and the
+   * next open wipes the store: the process should stop and start again.
+   */
   onWriteError: (err: Error) => void;
 }
 
@@ -172,15 +210,19 @@ export class LmdbCorrelationStore implements CorrelationStore {
   private readonly tables = new Map<string, LmdbTable<StoreKey, unknown>>();
   private lastWrite: Promise<unknown> = Promise.resolve();
   private failed = false;
+  private readonly lease: NodeJS.Timeout;
 
   private constructor(
     readonly dir: string,
     private readonly ephemeral: boolean,
     private readonly onWriteError: (err: Error) => void,
     private readonly env: RootDatabase,
-    /** The layout of a store found on open and wiped, if one was. */
-    readonly wipedFormat: number | undefined,
-  ) {}
+    /** Why the store found on open was wiped, if it was: another layout, or a write that had failed. */
+    readonly wiped: string | undefined,
+  ) {
+    this.lease = setInterval(() => writeOwner(dir), LEASE_RENEW_MS);
+    this.lease.unref();
+  }
 
   static open(options: LmdbStoreOptions): LmdbCorrelationStore {
     const ephemeral = options.dir === undefined;
@@ -191,17 +233,29 @@ export class LmdbCorrelationStore implements CorrelationStore {
     const env = open({ path: dir, maxDbs: MAX_TABLES });
     const meta = env.openDB<number, string>(META_DB, {});
     const found = meta.get(FORMAT_KEY);
-    const wiped = found !== undefined && found !== options.format ? found : undefined;
-    // The root database lists the named ones: every table of the old layout is emptied.
+    const wiped =
+      found === undefined
+        ? undefined
+        : found !== options.format
+          ? `written with layout ${found}, this version writes ${options.format}`
+          : !existsSync(path.join(dir, HEALTHY_FILE))
+            ? 'a write had failed to commit'
+            : undefined;
+    // The root database lists the named ones: every table is emptied.
     if (wiped !== undefined) for (const name of env.getKeys()) env.openDB(String(name), {}).clearSync();
     meta.putSync(FORMAT_KEY, options.format);
+    writeFileSync(path.join(dir, HEALTHY_FILE), '');
     return new LmdbCorrelationStore(dir, ephemeral, options.onWriteError, env, wiped);
   }
 
   table<K extends StoreKey, V>(name: string): StoreTable<K, V> {
     let table = this.tables.get(name);
     if (!table) {
-      table = new LmdbTable(this.env.openDB<unknown, StoreKey>(name, { sharedStructuresKey: STRUCTURES_KEY }), (w) => this.track(w));
+      table = new LmdbTable(
+        this.env.openDB<unknown, StoreKey>(name, { sharedStructuresKey: STRUCTURES_KEY }),
+        (w) => this.track(w),
+        () => this.failed,
+      );
       this.tables.set(name, table);
     }
     return table as unknown as StoreTable<K, V>;
@@ -212,6 +266,7 @@ export class LmdbCorrelationStore implements CorrelationStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.lease);
     await this.written().catch(() => undefined);
     await this.env.close();
     rmSync(path.join(this.dir, OWNER_FILE), { force: true });
@@ -222,6 +277,7 @@ export class LmdbCorrelationStore implements CorrelationStore {
     this.lastWrite = write.catch((err: unknown) => {
       if (this.failed) return;
       this.failed = true;
+      rmSync(path.join(this.dir, HEALTHY_FILE), { force: true });
       this.onWriteError(err instanceof Error ? err : new Error(String(err)));
     });
   }

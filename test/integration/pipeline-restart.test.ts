@@ -33,9 +33,11 @@ test('restart on the same store directory: the catch-up reads only the delta, an
     apps.push(restarted);
     const again = await catchUpEntries(restarted);
     // A fresh directory reads every entry the topic holds: the same history, the other way.
-    const fresh = await startReplica(fx, { CORRELATION_STORE_DIR: mkdtempSync(join(tmpdir(), 'ksc-store-fresh-')) });
+    const freshDir = mkdtempSync(join(tmpdir(), 'ksc-store-fresh-'));
+    const fresh = await startReplica(fx, { CORRELATION_STORE_DIR: freshDir });
     const fromScratch = await catchUpEntries(fresh);
     await fresh.stop();
+    rmSync(freshDir, { recursive: true, force: true });
     t.diagnostic(`catch-up entries: first start ${firstCatchUp}, restart on its directory ${again}, fresh directory ${fromScratch}`);
     assert.ok(fromScratch >= REQUESTS, `a fresh directory reads the history (${fromScratch} entries)`);
     assert.ok(again < REQUESTS / 3, `the restart read ${again} entries, not the ${fromScratch} of the history`);

@@ -56,8 +56,9 @@ test('lmdb store: a range returns committed entries in key order, with later rem
     t.put(['due', 30, 'c'], -1);
     t.put(['due', 15, 'new'], 15); // not committed yet: a range does not see it
     const all = t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 100 });
+    assert.equal(all.more, false);
     assert.deepEqual(
-      all.map((e) => [e.key[1], e.key[2], e.value]),
+      all.entries.map((e) => [e.key[1], e.key[2], e.value]),
       [
         [10, 'a', 10],
         [20, 'b', 20],
@@ -65,14 +66,23 @@ test('lmdb store: a range returns committed entries in key order, with later rem
       ],
     );
     const first = t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 1 });
-    const rest = t.range({ from: first[0]!.key, to: ['due', 50, ''], limit: 100, after: true });
+    assert.equal(first.more, true);
+    const rest = t.range({ from: first.last!, to: ['due', 50, ''], limit: 100, after: true });
     assert.deepEqual(
-      [...first, ...rest].map((e) => e.key[2]),
+      [...first.entries, ...rest.entries].map((e) => e.key[2]),
       ['a', 'b', 'c'],
     );
+    const two = t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 2 });
+    assert.deepEqual(
+      two.entries.map((e) => e.key[2]),
+      ['a'],
+      '[20, a] is removed: visited, not returned',
+    );
+    assert.deepEqual(two.last, ['due', 20, 'a'], 'where to continue: the last key visited');
+    assert.equal(two.more, true, 'the limit was reached, so more may follow');
     await store.written();
     assert.deepEqual(
-      t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 100 }).map((e) => e.key[2]),
+      t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 100 }).entries.map((e) => e.key[2]),
       ['a', 'new', 'b', 'c'],
       'committed now',
     );
@@ -80,28 +90,41 @@ test('lmdb store: a range returns committed entries in key order, with later rem
   });
 });
 
-test('lmdb store: what was committed is there after a reopen; a store of another layout is wiped', async () => {
+test('lmdb store: what was committed is there after a reopen; a store of another layout, or one whose write failed, is wiped', async () => {
   await withDir(async (dir) => {
     const first = open(dir, 1);
     first.table<string, string>('t').put('k', 'v');
     await first.close();
     const again = open(dir, 1);
-    assert.equal(again.wipedFormat, undefined);
+    assert.equal(again.wiped, undefined);
     assert.equal(again.table<string, string>('t').get('k'), 'v');
     await again.close();
     const newer = open(dir, 2);
-    assert.equal(newer.wipedFormat, 1);
+    assert.match(newer.wiped ?? '', /layout 1/);
     assert.equal(newer.table<string, string>('t').get('k'), undefined);
+    newer.table<string, string>('t').put('k', 'v2');
     await newer.close();
+    // What a failed commit leaves behind (the store removes the marker; an unlink works on a full disk).
+    rmSync(join(dir, 'healthy'));
+    const afterFailure = open(dir, 2);
+    assert.match(afterFailure.wiped ?? '', /failed/);
+    assert.equal(afterFailure.table<string, string>('t').get('k'), undefined);
+    await afterFailure.close();
   });
 });
 
-test('lmdb store: a directory a live process on this host uses is refused; one left by a dead process is taken over', async () => {
+test('lmdb store: a directory claimed by a live process, here or in another container, is refused; a stale claim or a dead process is taken over', async () => {
   await withDir(async (dir) => {
-    writeFileSync(join(dir, 'owner.json'), JSON.stringify({ pid: process.ppid, host: hostname() }));
+    const claim = (owner: object) => writeFileSync(join(dir, 'owner.json'), JSON.stringify(owner));
+    claim({ pid: process.ppid, host: hostname(), at: Date.now() });
     assert.throws(() => open(dir), /in use by process/);
-    // A pid far above any pid_max: no such process.
-    writeFileSync(join(dir, 'owner.json'), JSON.stringify({ pid: 2 ** 30, host: hostname() }));
+    claim({ pid: 1, host: 'another-container', at: Date.now() - 1_000 });
+    assert.throws(() => open(dir), /another-container, which renewed its claim 1 s ago/);
+    claim({ pid: 1, host: 'another-container', at: Date.now() - 60_000 });
+    const taken = open(dir);
+    await taken.close();
+    // A pid far above any pid_max: no such process here, however fresh its claim.
+    claim({ pid: 2 ** 30, host: hostname(), at: Date.now() });
     const store = open(dir);
     await store.close();
   });

@@ -5,7 +5,7 @@ import { AccountGate } from '../../src/pipeline/account-gate.js';
 import { Admission } from '../../src/pipeline/admission.js';
 import { getEventListeners } from 'node:events';
 import { createHash } from 'node:crypto';
-import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { CorrelationIndex, finalKey, requestKey, SUMMARY_MARKER, summaryKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import * as ev from '../../src/pipeline/events.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { EXPIRY_CLOCK_SKEW_MS, submitSegment, type SubmitPort } from '../../src/pipeline/submit-loop.js';
@@ -403,6 +403,55 @@ test('correlation index: a request that can never complete (a segment never sent
   assert.equal(index.segmentOf('m1'), undefined);
   assert.equal(index.request('later')?.id, 'later', 'not past its deadline yet');
   assert.equal(index.size, 1);
+});
+
+test('correlation index: finals and markers whose request never comes leave at the prune; one whose request came stays with it', async () => {
+  let now = 0;
+  const index = tempIndex(() => now);
+  index.apply(finalKey('lonely'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  index.apply(summaryKey('gone'), SUMMARY_MARKER);
+  index.apply(finalKey('m-early'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  index.apply(requestKey('r-late'), request('r-late', ['m-early', 'm-other']));
+  await index.written();
+  now = 10_000;
+  index.pruneCompleted(5_000);
+  await index.written();
+  assert.equal(index.final('lonely'), undefined, 'a final for an id no request maps');
+  assert.equal(index.final('m-early')?.status, 'DELIVERED', 'its request arrived after it');
+  index.apply(requestKey('gone'), request('gone', ['m-gone', 'm-gone-2']));
+  index.apply(finalKey('m-gone'), { v: 1, status: 'DELIVERED', errorCategory: null, at: now });
+  index.apply(finalKey('m-gone-2'), { v: 1, status: 'DELIVERED', errorCategory: null, at: now });
+  await index.written();
+  // Had the lone marker stayed, this multipart request would count as summarised and never be due.
+  assert.deepEqual(
+    index.summaryDue(now + 1).map((d) => d.request.id),
+    ['gone'],
+    'the lone marker was dropped at the prune',
+  );
+});
+
+test('correlation index: a snapshot that re-sends a segment under a new id drops the old id with its final', async () => {
+  const index = tempIndex();
+  index.apply(requestKey('r1'), request('r1', ['m1', 'm2']));
+  index.apply(finalKey('m2'), { v: 1, status: 'UNDELIVERED', errorCategory: 'HLR ERROR' });
+  index.apply(requestKey('r1'), request('r1', ['m1', 'm2-again']));
+  await index.written();
+  assert.equal(index.segmentOf('m2'), undefined);
+  assert.equal(index.final('m2'), undefined);
+  assert.equal(index.segmentOf('m2-again')?.segment, 2);
+});
+
+test('correlation index: a message id too long for a store key is kept in its request but never mapped; the request leaves at its deadline', async () => {
+  const index = tempIndex();
+  const long = 'x'.repeat(3_000);
+  index.apply(requestKey('r-long'), request('r-long', [long], { receiptDeadline: 1_000 }));
+  index.apply(finalKey(long), { v: 1, status: 'DELIVERED', errorCategory: null });
+  await index.written();
+  assert.equal(index.request('r-long')?.messageIds[0], long);
+  assert.equal(index.segmentOf(long), undefined);
+  assert.deepEqual([...index.overdueSlices(2_000)].flat(), []);
+  await index.written();
+  assert.equal(index.request('r-long'), undefined);
 });
 
 test('correlation index: a request whose final record was read before its snapshot (another replica) is still pruned', async () => {
