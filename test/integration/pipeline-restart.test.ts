@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningApp } from '../../src/app/start.js';
-import { collectDelivery, outbound, produce, startPipeline, startReplica, waitUntil } from '../helpers/pipeline.js';
+import { collectDelivery, kafkaFor, outbound, produce, startPipeline, startReplica, waitUntil } from '../helpers/pipeline.js';
 
 const REQUESTS = 300;
 
@@ -56,6 +56,48 @@ test('restart on the same store directory: the catch-up reads only the delta, an
   } finally {
     await delivery.stop();
     for (const app of apps) await app.stop();
+    await fx.sim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store whose checkpoints are past the end of a recreated correlation topic reads the new topic from its beginning', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ksc-store-'));
+  const fx = await startPipeline('restart-recreated', { env: { CORRELATION_STORE_DIR: dir } });
+  const delivery = await collectDelivery(fx);
+  const kafka = kafkaFor(fx.stack);
+  const admin = kafka.admin();
+  await admin.connect();
+  const apps: RunningApp[] = [];
+  const summarisedCount = (prefix: string) => delivery.records.filter((r) => r.value.id.startsWith(prefix) && r.value.source === 'SUMMARY').length;
+  try {
+    const old = Array.from({ length: 150 }, (_, i) => ({ key: `o${i}`, value: outbound(`old-${i}`) }));
+    await produce(fx.stack, fx.topics.outbound, fx.codec, old);
+    await waitUntil(() => summarisedCount('old-') === old.length, 60_000, 'the old history done');
+    await fx.app.stop();
+
+    // The topic is deleted and created again (a cluster rebuilt, `compose down`): the store's
+    // checkpoints now point past its end.
+    await admin.deleteTopics({ topics: [fx.topics.correlation] });
+    await waitUntil(async () => !(await admin.listTopics()).includes(fx.topics.correlation), 30_000, 'correlation topic deleted');
+    const writer = await startReplica(fx, { CORRELATION_STORE_DIR: mkdtempSync(join(tmpdir(), 'ksc-store-writer-')) });
+    apps.push(writer);
+    const fresh = Array.from({ length: 30 }, (_, i) => ({ key: `n${i}`, value: outbound(`new-${i}`) }));
+    await produce(fx.stack, fx.topics.outbound, fx.codec, fresh);
+    await waitUntil(() => summarisedCount('new-') === fresh.length, 60_000, 'the new requests done');
+    await writer.stop();
+    apps.pop();
+
+    const restarted = await startReplica(fx);
+    apps.push(restarted);
+    const read = await catchUpEntries(restarted);
+    t.diagnostic(`catch-up entries after the topic was recreated: ${read}`);
+    // 30 snapshots and 30 finals written by the other replica into the new topic: all read.
+    assert.ok(read >= 2 * fresh.length, `read ${read} entries of the recreated topic, not skipped by the old checkpoints`);
+  } finally {
+    await delivery.stop();
+    for (const app of apps) await app.stop();
+    await admin.disconnect();
     await fx.sim.close();
     rmSync(dir, { recursive: true, force: true });
   }
