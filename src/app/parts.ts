@@ -22,8 +22,6 @@ export interface Parts {
   probe: BrokerProbe;
   publisher: Publisher;
   store: LmdbCorrelationStore;
-  /** Why the correlation store cannot be trusted any more (a write failed), if it cannot. */
-  storeProblem?: string;
   tail: CorrelationTail;
   pool: SmppPool;
   gate: AccountGate;
@@ -43,7 +41,7 @@ export function readinessOf(p: Partial<Parts>): ReadinessReport {
     producer: p.publisher ? (p.publisher.problem() ?? true) : false,
     smpp: p.pool ? (p.pool.readyForSubmit() > 0 ? true : p.bindSlots === 0 ? 'standby: no bind slots' : 'no bound session') : false,
     account: p.gate ? (p.gate.current.open ? true : `paused: ${p.gate.current.reason}`) : false,
-    store: p.storeProblem ?? (p.store ? true : false),
+    store: p.store ? (p.store.problem() ?? true) : false,
   };
   // A hot standby (no slots) is ready: it is healthy and waiting for a rebalance.
   const ready =

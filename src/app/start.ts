@@ -175,7 +175,6 @@ async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts,
 function openStore(config: Readonly<Config>, logger: Logger, p: Parts, hooks: AppHooks): LmdbCorrelationStore {
   if (config.correlationIndexMax !== undefined) logger.warn('CORRELATION_INDEX_MAX is ignored: the correlation index lives on disk (CORRELATION_STORE_DIR)');
   const onWriteError = (err: Error) => {
-    p.storeProblem = `write failed: ${err.message}`;
     logger.fatal(
       { err, dir: p.store.dir },
       'correlation store write failed: it writes nothing more and is read again from the topic at the next start; stopping',

@@ -191,7 +191,8 @@ export class CorrelationIndex {
     for (const m of rec.messageIds) if (m) this.wake(m);
     // Complete already when applied: no receipt expected, or its finals arrived first (another
     // replica's `f:` records can be read before this snapshot).
-    if (this.isComplete(rec)) this.onComplete(rec);
+    const outcomes = rec.receipts ? this.outcomes(rec) : null;
+    if (rec.receipts ? outcomes !== null : !rec.messageIds.includes(null)) this.onComplete(rec, outcomes);
     else this.timeline.put(['due', rec.receiptDeadline, id], 1);
   }
 
@@ -201,15 +202,31 @@ export class CorrelationIndex {
       this.finals.remove(messageId);
       return;
     }
+    const ref = this.segmentOf(messageId);
+    if (ref) {
+      this.applyFinalOf(ref, rec);
+      return;
+    }
     this.finals.put(messageId, rec);
-    const request = this.segmentOf(messageId)?.request;
-    if (request && this.outcomes(request) !== null) this.onComplete(request);
     // Its request not known (yet: another partition; or no longer: pruned here before another
     // replica's late final came): checked again at the prune, and dropped if still alone.
-    else if (!request) this.timeline.put(['lone', this.clock(), finalKey(messageId)], 1);
+    this.timeline.put(['lone', this.clock(), finalKey(messageId)], 1);
   }
 
-  private onComplete(rec: RequestRecord): void {
+  /**
+   * Records the final state of a segment whose request the caller has already looked up (a
+   * receipt); returns the request's outcomes once every segment is final, else null. Spares the
+   * receipt path a second lookup of the request and of its finals.
+   */
+  applyFinalOf(ref: SegmentRef, final: FinalRecord): FinalRecord[] | null {
+    this.finals.put(ref.request.messageIds[ref.segment - 1]!, final);
+    const outcomes = this.outcomes(ref.request);
+    if (outcomes) this.onComplete(ref.request, outcomes);
+    return outcomes;
+  }
+
+  /** `outcomes`: every segment's final, when receipts were requested (null when not). */
+  private onComplete(rec: RequestRecord, outcomes: FinalRecord[] | null): void {
     const now = this.clock();
     this.timeline.put(['done', now, rec.id], 1);
     this.timeline.remove(['due', rec.receiptDeadline, rec.id]);
@@ -218,14 +235,10 @@ export class CorrelationIndex {
       rec.receipts &&
       this.summarised.get(rec.id) === undefined &&
       this.unsummarised.get(rec.id) === undefined &&
-      this.finalsAllStamped(rec)
+      outcomes?.every((f) => f.at !== undefined)
     ) {
       this.unsummarised.put(rec.id, now);
     }
-  }
-
-  private finalsAllStamped(rec: RequestRecord): boolean {
-    return rec.messageIds.every((m) => m !== null && this.finals.get(m)?.at !== undefined);
   }
 
   private applySummaryMarker(requestId: string, present: boolean): void {

@@ -186,10 +186,7 @@ export class OutboundProcessor {
       metadata: request.metadata,
     };
     const prior = this.deps.index.request(request.id);
-    const rec: RequestRecord =
-      prior && prior.segments === segments
-        ? { ...prior, messageIds: [...prior.messageIds] }
-        : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
+    const rec: RequestRecord = prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
     let skipped = 0;
     // Events of earlier segments are published while the next segment goes out; the record's
     // `acked` waits for all of them (the publisher keeps their order).
@@ -200,16 +197,12 @@ export class OutboundProcessor {
       const known = rec.messageIds[segment.seq - 1];
       if (known) {
         // Replay after a crash: the SMSC already has this segment. Re-emit the same SUBMITTED
-        // event (same eventId: consumers drop the copy) instead of sending it again, with the
-        // snapshot: the store keeps it across a restart, but its publish may never have been
-        // acknowledged, and other replicas learn the message id only from the topic.
+        // event (same eventId: consumers drop the copy) instead of sending it again, and with the
+        // first one the snapshot: the store keeps it across a restart, but its publish may never
+        // have been acknowledged, and other replicas learn the message id only from the topic.
         skipped++;
-        publishes.push(
-          this.deps.sink.publish(
-            [ev.submitted(facts, segment.seq, known, rec.attempts, rec.submittedAt, this.deps.now())],
-            [{ key: requestKey(rec.id), value: { ...rec, messageIds: [...rec.messageIds] } }],
-          ),
-        );
+        const snapshot = skipped === 1 ? [{ key: requestKey(rec.id), value: snapshotOf(rec) }] : [];
+        publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, known, rec.attempts, rec.submittedAt, this.deps.now())], snapshot));
         continue;
       }
       const outcome = await submitSegment(this.deps.submit, key, submitParams(plan, segment), request.validUntil, signal, 0, affinity);
@@ -226,7 +219,7 @@ export class OutboundProcessor {
           );
         }
         // Apply locally first: a receipt can overtake the correlation record's round trip.
-        const snapshot = { ...rec, messageIds: [...rec.messageIds] };
+        const snapshot = snapshotOf(rec);
         this.deps.index.apply(requestKey(rec.id), snapshot);
         publishes.push(
           this.deps.sink.publish(
@@ -291,6 +284,11 @@ export class OutboundProcessor {
     );
     return this.deps.sink.publish(events);
   }
+}
+
+/** A copy of the record as it stands: the one being built keeps changing as segments go out. */
+function snapshotOf(rec: RequestRecord): RequestRecord {
+  return { ...rec, messageIds: [...rec.messageIds] };
 }
 
 function newRecord(request: SmsOutbound, facts: ev.RequestFacts, now: number, receiptWaitMs: number): RequestRecord {

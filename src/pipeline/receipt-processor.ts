@@ -127,10 +127,9 @@ export class ReceiptProcessor {
     if (!r.final) return { events: [event], correlation: [] };
     const final: FinalRecord = { v: 1, status: event.status, errorCategory: event.errorCategory, at: now };
     // Applied locally at once so the next segment's receipt sees it without the topic round trip.
-    this.deps.index.apply(finalKey(r.messageId), final);
+    const outcomes = this.deps.index.applyFinalOf(ref, final);
     const events = [event];
     const correlation: CorrelationWrite[] = [{ key: finalKey(r.messageId), value: final }];
-    const outcomes = this.deps.index.outcomes(req);
     if (outcomes) {
       events.push(ev.summary(facts, outcomes, req.attempts, now));
       correlation.push(...summaryMarked(this.deps.index, req));
@@ -151,6 +150,8 @@ export class ReceiptProcessor {
    * summary when the snapshot came second.
    */
   onRemoteEntry(key: string): void {
+    // Called for every entry the tail applies: most often nothing here waits for another replica.
+    if (this.awaitingOthers.size === 0) return;
     const request = this.deps.index.requestOfEntry(key);
     if (!request || !this.awaitingOthers.has(request.id)) return;
     const outcomes = this.deps.index.outcomes(request);

@@ -209,7 +209,9 @@ export interface LmdbStoreOptions {
 export class LmdbCorrelationStore implements CorrelationStore {
   private readonly tables = new Map<string, LmdbTable<StoreKey, unknown>>();
   private lastWrite: Promise<unknown> = Promise.resolve();
-  private failed = false;
+  private tracked: Promise<boolean> | undefined;
+  /** The commit that failed, if one did: nothing is written after it. */
+  private failure: Error | undefined;
   private readonly lease: NodeJS.Timeout;
 
   private constructor(
@@ -254,11 +256,16 @@ export class LmdbCorrelationStore implements CorrelationStore {
       table = new LmdbTable(
         this.env.openDB<unknown, StoreKey>(name, { sharedStructuresKey: STRUCTURES_KEY }),
         (w) => this.track(w),
-        () => this.failed,
+        () => this.failure !== undefined,
       );
       this.tables.set(name, table);
     }
     return table as unknown as StoreTable<K, V>;
+  }
+
+  /** Why the store cannot be trusted any more (readiness), or undefined while it can. */
+  problem(): string | undefined {
+    return this.failure && `write failed: ${this.failure.message}`;
   }
 
   written(): Promise<void> {
@@ -274,11 +281,14 @@ export class LmdbCorrelationStore implements CorrelationStore {
   }
 
   private track(write: Promise<boolean>): void {
+    // Every table of the environment joins the same transaction in one event-loop turn: one handler each.
+    if (write === this.tracked) return;
+    this.tracked = write;
     this.lastWrite = write.catch((err: unknown) => {
-      if (this.failed) return;
-      this.failed = true;
+      if (this.failure) return;
+      this.failure = err instanceof Error ? err : new Error(String(err));
       rmSync(path.join(this.dir, HEALTHY_FILE), { force: true });
-      this.onWriteError(err instanceof Error ? err : new Error(String(err)));
+      this.onWriteError(this.failure);
     });
   }
 }
