@@ -204,6 +204,40 @@ export async function produceBacklog(stack: StackRef, topic: string, values: Buf
   return { seconds: (Date.now() - t0) / 1000 };
 }
 
+/**
+ * Produces records [0, n) (benchRecord) to `topic`, encoded 20,000 at a time so that millions never
+ * sit encoded in memory together; what a producer team's backlog looks like to the connector.
+ */
+export async function produceRequests(codec: AvroCodec, stack: StackRef, topic: string, n: number, runTag: string): Promise<void> {
+  const chunk = 20_000;
+  for (let from = 0; from < n; from += chunk) await produceBacklog(stack, topic, await encodeRecords(codec, from, Math.min(n, from + chunk), runTag), from);
+}
+
+/**
+ * Polls the simulator role's stats until `done(stats)`; says `progress(stats)` every 30 s, and
+ * throws with it after `timeoutMs`. Resolves with the last stats read.
+ */
+export async function untilSimulator(
+  sim: Child,
+  done: (stats: Record<string, number>) => boolean | Promise<boolean>,
+  progress: (stats: Record<string, number>) => string,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<Record<string, number>> {
+  const t0 = Date.now();
+  let said = t0;
+  for (;;) {
+    const stats = await sim.request<Record<string, number>>('stats');
+    if (await done(stats)) return stats;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`not in ${(timeoutMs / 1000).toFixed(0)} s: ${progress(stats)}`);
+    if (Date.now() - said >= 30_000) {
+      said = Date.now();
+      say(`  … ${progress(stats)}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
 // ── child processes ─────────────────────────────────────────────────────────────────────────────
 
 export interface Child {

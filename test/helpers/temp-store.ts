@@ -12,13 +12,13 @@ process.on('exit', () => {
   for (const store of opened) rmSync(store.dir, { recursive: true, force: true });
 });
 
+/** A failed commit in a test is a failure of the test, not a state to carry on in. */
+export const failOnWriteError = (err: Error): void => {
+  throw err;
+};
+
 export function tempStore(): LmdbCorrelationStore {
-  const store = openCorrelationStore({
-    format: CORRELATION_STORE_FORMAT,
-    onWriteError: (err) => {
-      throw err;
-    },
-  });
+  const store = openCorrelationStore({ format: CORRELATION_STORE_FORMAT, onWriteError: failOnWriteError });
   opened.push(store);
   return store;
 }

@@ -7,10 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCorrelationStore, type LmdbCorrelationStore } from '../../src/store/lmdb-store.js';
-
-const failOnWriteError = (err: Error): void => {
-  throw err;
-};
+import { failOnWriteError } from '../helpers/temp-store.js';
 
 function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'ksc-lmdb-test-'));

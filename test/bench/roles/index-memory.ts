@@ -9,8 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
-import { CORRELATION_STORE_FORMAT, CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../../src/pipeline/correlation-index.js';
-import { openCorrelationStore } from '../../../src/store/lmdb-store.js';
+import { CorrelationIndex, finalKey, requestKey, type RequestRecord } from '../../../src/pipeline/correlation-index.js';
+import { tempStore } from '../../helpers/temp-store.js';
 import { serveRole } from '../common.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -41,12 +41,7 @@ function request(i: number): RequestRecord {
 
 async function measure(count: number, withFinal: boolean): Promise<{ heap: number; disk: number }> {
   const before = heapAfterGc();
-  const store = openCorrelationStore({
-    format: CORRELATION_STORE_FORMAT,
-    onWriteError: (err) => {
-      throw err;
-    },
-  });
+  const store = tempStore();
   const index = new CorrelationIndex(store);
   for (let i = 0; i < count; i++) {
     const rec = request(i);

@@ -25,16 +25,15 @@ import { freePorts } from '../../../tools/dev-stack/stack.js';
 import {
   benchTopics,
   createTopic,
-  encodeRecords,
   fmt,
   procMemory,
-  produceBacklog,
+  produceRequests,
   say,
   scanTopic,
-  sleep,
   spawnRole,
   topicEnd,
   uniqueName,
+  untilSimulator,
   type Child,
 } from '../common.js';
 import { connectorEnv, type BenchContext } from '../context.js';
@@ -44,7 +43,6 @@ export const FULL_PENDING_COUNTS = [100_000, 1_000_000];
 export const QUICK_PENDING_COUNTS = [2_000];
 
 const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
-const CHUNK = 20_000;
 const MIB = 2 ** 20;
 
 /** Memory of the connector at one moment, with its correlation metrics. */
@@ -129,25 +127,15 @@ async function pendingCase(ctx: BenchContext, n: number): Promise<PendingRow> {
 /** Produces N records while the connector consumes; returns seconds until every submit was accepted and published. */
 async function pushPending(ctx: BenchContext, sim: Child, tag: string, topics: { outbound: string; delivery: string }, n: number): Promise<number> {
   const t0 = Date.now();
-  const producing = (async () => {
-    for (let from = 0; from < n; from += CHUNK) {
-      const values = await encodeRecords(ctx.codec, from, Math.min(n, from + CHUNK), tag);
-      await produceBacklog(ctx.stack, topics.outbound, values, from);
-    }
-  })();
+  const producing = produceRequests(ctx.codec, ctx.stack, topics.outbound, n, tag);
   producing.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-  const deadline = t0 + 120_000 + n * 3;
-  let said = t0;
-  for (;;) {
-    const s = await sim.request<Record<string, number>>('stats');
-    if (s['acceptedSubmits']! >= n && (await topicEnd(ctx.stack, topics.delivery)) >= n) break;
-    if (Date.now() > deadline) throw new Error(`${fmt(n)} pending: only ${fmt(s['acceptedSubmits']!)} submits accepted in time`);
-    if (Date.now() - said >= 30_000) {
-      said = Date.now();
-      say(`  … ${fmt(s['acceptedSubmits']!)} of ${fmt(n)} submitted, ${fmt(s['receiptsHeld']!)} receipts held`);
-    }
-    await sleep(500);
-  }
+  await untilSimulator(
+    sim,
+    async (s) => s['acceptedSubmits']! >= n && (await topicEnd(ctx.stack, topics.delivery)) >= n,
+    (s) => `${fmt(s['acceptedSubmits']!)} of ${fmt(n)} submitted, ${fmt(s['receiptsHeld']!)} receipts held`,
+    120_000 + n * 3,
+    500,
+  );
   await producing;
   return (Date.now() - t0) / 1000;
 }
@@ -157,20 +145,14 @@ async function releaseAll(sim: Child, n: number, seed: number): Promise<number> 
   const t0 = Date.now();
   const { released } = await sim.request<{ released: number }>('releaseHeldReceipts', { order: 'random', seed });
   if (released < n) throw new Error(`only ${fmt(released)} receipts were held, ${fmt(n)} expected`);
-  const deadline = t0 + 120_000 + n * 3;
-  let said = t0;
-  for (;;) {
-    const s = await sim.request<Record<string, number>>('stats');
-    if (s['receiptsAcked']! >= n) return (Date.now() - t0) / 1000;
-    if (Date.now() > deadline) throw new Error(`${fmt(n)} released: only ${fmt(s['receiptsAcked']!)} acknowledged in time`);
-    if (Date.now() - said >= 30_000) {
-      said = Date.now();
-      say(
-        `  … ${fmt(s['receiptsAcked']!)} of ${fmt(n)} receipts acknowledged (${fmt(s['receiptsRefused']!)} refused, ${fmt(s['receiptsUnanswered']!)} unanswered)`,
-      );
-    }
-    await sleep(250);
-  }
+  await untilSimulator(
+    sim,
+    (s) => s['receiptsAcked']! >= n,
+    (s) =>
+      `${fmt(s['receiptsAcked']!)} of ${fmt(n)} receipts acknowledged (${fmt(s['receiptsRefused']!)} refused, ${fmt(s['receiptsUnanswered']!)} unanswered)`,
+    120_000 + n * 3,
+  );
+  return (Date.now() - t0) / 1000;
 }
 
 async function readMemory(connector: Child, httpPort: number): Promise<MemoryReading> {

@@ -24,16 +24,15 @@ import {
   benchTopics,
   cpuSeconds,
   createTopic,
-  encodeRecords,
   fmt,
   kafkaClient,
   mib,
   procMemory,
-  produceBacklog,
-  say,
+  produceRequests,
   sleep,
   spawnRole,
   uniqueName,
+  untilSimulator,
   type BenchTopics,
   type Child,
 } from '../common.js';
@@ -46,7 +45,6 @@ export const QUICK_RESTART_HISTORY = [0, 5_000];
 const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
 /** main.ts runs the bench stack in <repo>/.local/bench-stack; the broker's log.dirs is kafka/data there. */
 const BROKER_DATA = path.join(REPO_ROOT, '.local', 'bench-stack', 'kafka', 'data');
-const CHUNK = 20_000;
 const READY_TIMEOUT_MS = 180_000;
 
 interface Restarted {
@@ -163,24 +161,14 @@ async function pushHistory(ctx: BenchContext, sim: Child, env: Record<string, st
   try {
     await first.ready;
     const t0 = Date.now();
-    const producing = (async () => {
-      for (let from = 0; from < h; from += CHUNK) {
-        const values = await encodeRecords(ctx.codec, from, Math.min(h, from + CHUNK), `${ctx.runTag}-rs${h}`);
-        await produceBacklog(ctx.stack, topic, values, from);
-      }
-    })();
-    const deadline = t0 + 120_000 + h * 3;
-    let said = t0;
-    for (;;) {
-      const s = await sim.request<Record<string, number>>('stats');
-      if (s['acceptedSubmits']! >= h && s['receiptsAcked']! >= h) break;
-      if (Date.now() > deadline) throw new Error(`history of ${h}: only ${s['acceptedSubmits']} accepted, ${s['receiptsAcked']} receipts acked in time`);
-      if (Date.now() - said >= 30_000) {
-        said = Date.now();
-        say(`  … history: ${fmt(s['acceptedSubmits']!)} of ${fmt(h)} submitted, ${fmt(s['receiptsAcked']!)} receipts acked`);
-      }
-      await sleep(250);
-    }
+    const producing = produceRequests(ctx.codec, ctx.stack, topic, h, `${ctx.runTag}-rs${h}`);
+    producing.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    await untilSimulator(
+      sim,
+      (s) => s['acceptedSubmits']! >= h && s['receiptsAcked']! >= h,
+      (s) => `history: ${fmt(s['acceptedSubmits']!)} of ${fmt(h)} submitted, ${fmt(s['receiptsAcked']!)} receipts acked`,
+      120_000 + h * 3,
+    );
     await producing;
     return (Date.now() - t0) / 1000;
   } finally {
