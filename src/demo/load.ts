@@ -5,6 +5,7 @@
  * Deterministic for a given count and seed (a small PRNG, no Math.random), so two runs are comparable.
  */
 import type { DeliveryStatus, SmsOutbound } from '../contracts.js';
+import { prng } from '../util/prng.js';
 
 export const KINDS = [
   'gsm7',
@@ -59,18 +60,6 @@ export interface DemoRequest {
   value: SmsOutbound;
   kind: Kind;
   expected: readonly DeliveryStatus[];
-}
-
-/** A seeded PRNG (mulberry32): enough for picking texts and numbers. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SHORT_GSM = [

@@ -11,6 +11,7 @@
  */
 import { RECEIPT_STATES, type ReceiptStat } from './behaviour.js';
 import type { ReceiptFacts } from './receipts.js';
+import { prng } from '../util/prng.js';
 
 /** A held receipt as stored: everything needed to build its deliver_sm later, but the done date. */
 export type HeldFacts = Omit<ReceiptFacts, 'doneAt'>;
@@ -162,7 +163,7 @@ export function releaseOrder(n: number, order: ReleaseOrder, seed: number): Uint
   const indices = new Uint32Array(n);
   for (let i = 0; i < n; i++) indices[i] = i;
   if (order === 'fifo') return indices;
-  const random = mulberry32(seed);
+  const random = prng(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     const swap = indices[i] as number;
@@ -170,16 +171,4 @@ export function releaseOrder(n: number, order: ReleaseOrder, seed: number): Uint
     indices[j] = swap;
   }
   return indices;
-}
-
-/** A small seeded generator (mulberry32): the same seed gives the same shuffle, in tests and runs. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -6,7 +6,7 @@
 // leaves more than maxUnansweredDeliverSm of them unanswered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { prng } from '../../src/demo/load.js';
+import { prng } from '../../src/util/prng.js';
 import { MAX_INBOUND_PDU_OCTETS } from '../../src/smpp/protocol/pdu-encode.js';
 import { SmppSession } from '../../src/smpp/session/session.js';
 import { report } from '../helpers/fault-oracle.js';

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompressionTypes, type Message } from 'kafkajs';
 import type { SmsOutbound } from '../../src/contracts.js';
-import { prng } from '../../src/demo/load.js';
+import { prng } from '../../src/util/prng.js';
 import { valueSubject } from '../../src/kafka/codec.js';
 import { POISON_CODES } from '../../src/kafka/errors.js';
 import { LoadGenerator, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
