@@ -101,6 +101,8 @@ const envSchema = z.object({
   TOPIC_DELIVERY: topicName.default('sms.delivery'),
   TOPIC_DLQ: topicName.default('sms.outbound.dlq'),
   TOPIC_CORRELATION: topicName.default('sms.correlation'),
+  /** Compacted: the state of requests still waiting for receipts after half the restore window (correlation-promoter.ts). */
+  TOPIC_CORRELATION_LIVE: topicName.default('sms.correlation.live'),
   TOPIC_INBOUND: topicName.optional(),
   TOPIC_AUTO_CREATE: bool.default(true),
   TOPIC_PARTITIONS: int(1, 10000).default(12),
@@ -160,6 +162,12 @@ const envSchema = z.object({
   CORRELATION_STORE_DIR: nonEmpty.optional(),
   /** A request whose receipts are all in is dropped from the correlation index after this. */
   CORRELATION_KEEP_DONE_MS: durationMs(0, 7 * 86400000).default(600000),
+  /**
+   * How far back a replica on an empty store reads the correlation topic, after the live-state
+   * topic; a request still waiting for receipts after half of it is written to the live-state
+   * topic. Must be over twice CORRELATION_KEEP_DONE_MS; unset: 30 min, or 3 × CORRELATION_KEEP_DONE_MS if more.
+   */
+  CORRELATION_RESTORE_WINDOW_MS: durationMs(10_000, 7 * 86400000).optional(),
   /** How long a receipt waits for its message id to be known (receipt before submit_sm_resp). */
   RECEIPT_MATCH_WAIT_MS: durationMs(0, 600000).default(5000),
   SHUTDOWN_DRAIN_MS: durationMs(0, 600000).default(20000),
@@ -206,6 +214,8 @@ export interface Config {
     delivery: string;
     dlq: string;
     correlation: string;
+    /** TOPIC_CORRELATION_LIVE */
+    correlationLive: string;
     inbound: string | null;
     autoCreate: boolean;
     partitions: number;
@@ -239,6 +249,8 @@ export interface Config {
   correlationIndexMax?: number;
   correlationStoreDir?: string;
   correlationKeepDoneMs: number;
+  /** CORRELATION_RESTORE_WINDOW_MS, its default resolved */
+  correlationRestoreWindowMs: number;
   receiptMatchWaitMs: number;
   sms: { maxSegments: number };
   /** REQUEST_MAX_* */
@@ -394,6 +406,23 @@ function worstRecordBytes(e: Env): number {
   return 6 * echo + e.SMS_MAX_SEGMENTS * 6 * 65 + 4096;
 }
 
+/**
+ * A completed request is pruned before its promotion could come (half the window), so the
+ * live-state topic holds only what still waits; and its completing final stays inside the window
+ * that a restore reads until the tombstone of its promoted state is written.
+ */
+function restoreWindowOf(e: Env): number {
+  const window = e.CORRELATION_RESTORE_WINDOW_MS;
+  if (window === undefined) return Math.max(30 * 60_000, 3 * e.CORRELATION_KEEP_DONE_MS);
+  if (window <= 2 * e.CORRELATION_KEEP_DONE_MS) {
+    throw new ConfigError(
+      'CORRELATION_RESTORE_WINDOW_MS',
+      `CORRELATION_RESTORE_WINDOW_MS: must be more than twice CORRELATION_KEEP_DONE_MS (${e.CORRELATION_KEEP_DONE_MS} ms)`,
+    );
+  }
+  return window;
+}
+
 function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
   const sessions = sessionsOf(e);
   if (e.SMPP_RECONNECT_MIN_MS > e.SMPP_RECONNECT_MAX_MS) {
@@ -438,6 +467,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
       delivery: e.TOPIC_DELIVERY,
       dlq: e.TOPIC_DLQ,
       correlation: e.TOPIC_CORRELATION,
+      correlationLive: e.TOPIC_CORRELATION_LIVE,
       inbound: e.TOPIC_INBOUND ?? null,
       autoCreate: e.TOPIC_AUTO_CREATE,
       partitions: e.TOPIC_PARTITIONS,
@@ -469,6 +499,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     correlationIndexMax: e.CORRELATION_INDEX_MAX,
     correlationStoreDir: e.CORRELATION_STORE_DIR,
     correlationKeepDoneMs: e.CORRELATION_KEEP_DONE_MS,
+    correlationRestoreWindowMs: restoreWindowOf(e),
     receiptMatchWaitMs: e.RECEIPT_MATCH_WAIT_MS,
     sms: { maxSegments: e.SMS_MAX_SEGMENTS },
     requestBounds: requestBoundsOf(e),

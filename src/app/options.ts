@@ -29,6 +29,9 @@ const PARTITIONS_CONCURRENCY_MAX = 32;
 /** Headroom above KAFKA_MAX_RECORD_BYTES for the batch framing around a DLQ copy. */
 const DLQ_BATCH_OVERHEAD_BYTES = 1024;
 
+/** Segments of the live-state topic roll hourly: compaction never touches the active one. */
+const LIVE_SEGMENT_MS = 3_600_000;
+
 /** The topics start-up creates when missing (TOPIC_AUTO_CREATE) or requires, with their settings. */
 export function topicsToEnsure(config: Cfg): TopicPlan[] {
   const { topics } = config;
@@ -44,6 +47,17 @@ export function topicsToEnsure(config: Cfg): TopicPlan[] {
       configEntries: [
         { name: 'cleanup.policy', value: 'compact,delete' },
         { name: 'retention.ms', value: String(config.correlationRetentionMs) },
+      ],
+    },
+    {
+      // One record per request still waiting after half the restore window, then its tombstone:
+      // compaction keeps what a replica on an empty store restores (correlation-promoter.ts).
+      name: topics.correlationLive,
+      partitions,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'segment.ms', value: String(LIVE_SEGMENT_MS) },
+        { name: 'min.cleanable.dirty.ratio', value: '0.1' },
       ],
     },
     ...(topics.inbound ? [{ name: topics.inbound, partitions }] : []),

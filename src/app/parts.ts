@@ -12,6 +12,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { AccountGate } from '../pipeline/account-gate.js';
 import type { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import type { SmppPool } from '../smpp/session/pool.js';
+import type { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import type { LmdbCorrelationStore } from '../store/lmdb-store.js';
 
 export interface Parts {
@@ -27,6 +28,7 @@ export interface Parts {
   gate: AccountGate;
   consumer: OutboundConsumer;
   sweeper: OverdueSweeper;
+  promoter: CorrelationPromoter;
   /** Bind slots the group's assigner gave this replica (0 = hot standby). */
   bindSlots: number;
   /** Counts assignments, so only the newest may resize the pool (bind-slots.ts). */

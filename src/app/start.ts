@@ -17,13 +17,14 @@ import { CorrelationBundler } from '../kafka/correlation-bundle.js';
 import { CorrelationTail } from '../kafka/correlation-tail.js';
 import { OutboundConsumer } from '../kafka/outbound-consumer.js';
 import { Publisher } from '../kafka/publisher.js';
-import { KafkaSinks } from '../kafka/sinks.js';
+import { KafkaSinks, liveStateSink } from '../kafka/sinks.js';
 import { startHttpServer, type ReadinessReport } from '../obs/http.js';
 import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import { AccountGate } from '../pipeline/account-gate.js';
 import { Admission } from '../pipeline/admission.js';
 import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
+import { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
@@ -48,6 +49,8 @@ import { readinessOf, type Parts } from './parts.js';
 import { stopParts } from './stop.js';
 import { poolSubmitPort } from './submit-port.js';
 
+/** How often the promoter writes what waits long for receipts to the live-state topic. */
+const PROMOTION_INTERVAL_MS = 1000;
 /** How long start-up waits for the correlation index to catch up with its topic. */
 const CORRELATION_CATCH_UP_MS = 60_000;
 /** Schema registration: 60 attempts, 250 ms doubling to 5 s (about 4.5 minutes of a registry outage). */
@@ -209,14 +212,35 @@ async function loadCorrelation(
   instanceId: string,
 ): Promise<void> {
   const onRemoteEntry = (key: string) => receipts.onRemoteEntry(key);
-  p.tail = new CorrelationTail(p.kafka, p.admin, config.topics.correlation, index, config.kafka.groupId, logger, instanceId, onRemoteEntry);
+  p.tail = new CorrelationTail(
+    p.kafka,
+    p.admin,
+    index,
+    { topic: config.topics.correlation, liveTopic: config.topics.correlationLive, groupPrefix: config.kafka.groupId, ownOrigin: instanceId, onRemoteEntry },
+    logger,
+  );
   const started = performance.now();
   await p.tail.start();
   await p.tail.waitCaughtUp(CORRELATION_CATCH_UP_MS);
   const seconds = (performance.now() - started) / 1000;
   p.metrics.correlationCatchUpEntries.set(p.tail.appliedEntries);
   p.metrics.correlationCatchUpSeconds.set(seconds);
-  logger.info({ entries: p.tail.appliedEntries, seconds: Number(seconds.toFixed(2)), requests: index.size }, 'correlation index caught up');
+  logger.info(
+    { from: p.tail.restoredFrom, liveRecords: p.tail.liveRecords, entries: p.tail.appliedEntries, seconds: Number(seconds.toFixed(2)), requests: index.size },
+    'correlation index caught up',
+  );
+  const tail = p.tail;
+  p.promoter = new CorrelationPromoter({
+    index,
+    sink: liveStateSink(p.publisher, config.topics.correlationLive),
+    windowMs: config.correlationRestoreWindowMs,
+    instanceId,
+    appliedThrough: () => tail.appliedThrough(),
+    intervalMs: PROMOTION_INTERVAL_MS,
+    now: Date.now,
+    logger,
+  });
+  p.promoter.start();
 }
 
 /** The session pool (no binds until the assigner gives slots), the account gate, receipts, the sweeper. */

@@ -1,6 +1,6 @@
 /**
  * Stop, in reverse of start: the consumer (intake off, in-flight records drained, offsets committed)
- * → the sessions (unbind) → the sweeper and the correlation tail → the producer (what is queued is
+ * → the sessions (unbind) → the sweeper, the promoter and the correlation tail → the producer (what is queued is
  * published) → the correlation store → the admin client → the HTTP server. Each step runs even when an earlier one failed
  * (logged), and only for the parts that were started.
  */
@@ -23,6 +23,7 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
   await step('consumer', p.consumer && (() => p.consumer!.stop()));
   await step('sessions', p.pool && (() => p.pool!.close()));
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
+  await step('live-state promoter', p.promoter && (() => p.promoter!.stop()));
   await step('correlation tail', p.tail && (() => p.tail!.stop()));
   await step('producer', p.publisher && (() => p.publisher!.close()));
   // After the producer: the last local writes (submits, finals) were made before their publish.

@@ -4,8 +4,9 @@
  *
  * The index's store keeps, per partition, the offset up to which it holds the topic (written with
  * each batch's entries, committed in order after them). A start on a store that has them seeks
- * there and reads only what was written since; without (a new or temporary directory) it reads
- * from the beginning.
+ * there and reads only what was written since. An empty store (a new disk, a temporary directory)
+ * is restored from the live-state topic first, then reads the topic from the watermark found
+ * there (live-state-restore.ts); without a watermark, from the beginning.
  *
  * kafkajs has no manual partition assignment, so the tail is a consumer in a group of its own
  * (unique per process, never committing: where it resumes is the store's business).
@@ -16,32 +17,51 @@ import type { Logger } from 'pino';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
 import { retryUntil } from './client.js';
 import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
+import { restoreLiveState } from './live-state-restore.js';
 
 /** How long start-up tries to read the topic's offsets to check the store's checkpoints against. */
 const CHECKPOINT_CHECK_MS = 30_000;
 
+export interface CorrelationTailOptions {
+  topic: string;
+  /** The compacted live-state topic an empty store is restored from; unset: an empty store reads the topic whole. */
+  liveTopic?: string;
+  groupPrefix: string;
+  /** Bundles this process wrote itself were applied locally already: skip their parsing. */
+  ownOrigin?: string;
+  /** Called after another process's entry (`r:` request snapshot, `f:` final receipt) was applied. */
+  onRemoteEntry?: (key: string) => void;
+}
+
+/** How the start found the store. */
+export type RestoreKind = 'checkpoints' | 'live-state' | 'beginning';
+
 export class CorrelationTail {
   private readonly consumer: Consumer;
+  private readonly topic: string;
+  private readonly ownOrigin: string;
   private readonly positions = new Map<number, bigint>();
+  /** Per partition: the timestamp of the last record applied, and whether it was the partition's last. */
+  private readonly applied = new Map<number, { at: number; current: boolean }>();
   private readonly waiters = new Set<() => void>();
   private running = false;
   /** Entries applied since start (own ones skipped): what a start-up catch-up cost. */
   appliedEntries = 0;
+  restoredFrom: RestoreKind = 'beginning';
+  /** Records read from the live-state topic at start. */
+  liveRecords = 0;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly admin: Admin,
-    private readonly topic: string,
     private readonly index: CorrelationIndex,
-    groupPrefix: string,
+    private readonly options: CorrelationTailOptions,
     private readonly logger: Logger,
-    /** Bundles this process wrote itself were applied locally already: skip their parsing. */
-    private readonly ownOrigin = '',
-    /** Called after another process's entry (`r:` request snapshot, `f:` final receipt) was applied. */
-    private readonly onRemoteEntry?: (key: string) => void,
   ) {
+    this.topic = options.topic;
+    this.ownOrigin = options.ownOrigin ?? '';
     this.consumer = kafka.consumer({
-      groupId: `${groupPrefix}.correlation-tail.${randomUUID()}`,
+      groupId: `${options.groupPrefix}.correlation-tail.${randomUUID()}`,
       // Short, because this group has one member and never needs patience: after a broker restart
       // the tail's consumer restarts with a new member id, and its JoinGroup waits until the
       // stale member's session expires; every assigned partition of the outbound consumer waits
@@ -61,7 +81,8 @@ export class CorrelationTail {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     this.running = true;
-    await this.resumeFromCheckpoints();
+    if (this.index.checkpoints(this.topic).size > 0) await this.resumeFromCheckpoints();
+    else if (this.options.liveTopic) await this.restoreFromLiveState(this.options.liveTopic);
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
@@ -75,11 +96,12 @@ export class CorrelationTail {
           const key = m.key?.toString('utf8');
           if (!key) continue;
           if (this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
+          const at = Number(m.timestamp);
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
-              this.index.apply(entryKey, value as Parameters<CorrelationIndex['apply']>[1]);
+              this.index.apply(entryKey, value as Parameters<CorrelationIndex['apply']>[1], at);
               this.appliedEntries++;
-              if (value) this.onRemoteEntry?.(entryKey);
+              if (value) this.options.onRemoteEntry?.(entryKey);
             }
           } catch (err) {
             this.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'skipping unreadable correlation record');
@@ -89,6 +111,7 @@ export class CorrelationTail {
         const next = last ? BigInt(last.offset) + 1n : 0n;
         if (next <= (this.positions.get(batch.partition) ?? 0n)) return;
         this.positions.set(batch.partition, next);
+        this.applied.set(batch.partition, { at: Number(last!.timestamp), current: next >= BigInt(batch.highWatermark) });
         for (const wake of this.waiters) wake();
         // After the batch's entries: the store commits in order, so the checkpoint never runs
         // ahead of what it holds. Awaited: a tail that outruns the disk would queue writes in heap.
@@ -100,6 +123,43 @@ export class CorrelationTail {
     // A rejoin (a broker restart, a session timeout) would refetch every partition from its
     // beginning: seek them back to where the store is.
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.seekToPositions());
+  }
+
+  /**
+   * The time up to which every partition is applied: now for a partition whose last fetch reached
+   * its end, else the timestamp of the last record applied from it.
+   */
+  appliedThrough(now = Date.now()): number {
+    let through = now;
+    for (const { at, current } of this.applied.values()) if (!current) through = Math.min(through, at);
+    return through;
+  }
+
+  /**
+   * An empty store: the live-state topic's requests, then this topic from the watermark found
+   * there (every change written before it is in the live-state topic). The offsets for that time
+   * become the positions the tail starts from.
+   */
+  private async restoreFromLiveState(liveTopic: string): Promise<void> {
+    const restored = await restoreLiveState(this.kafka, this.admin, liveTopic, this.index, this.options.groupPrefix, this.logger);
+    this.liveRecords = restored.records;
+    if (restored.watermark === null) return;
+    const watermark = restored.watermark;
+    const offsets = await retryUntil(
+      Date.now() + CHECKPOINT_CHECK_MS,
+      () => this.admin.fetchTopicOffsetsByTimestamp(this.topic, watermark),
+      () => this.running,
+    ).catch(() => null);
+    if (!offsets) {
+      this.logger.warn({ topic: this.topic }, 'correlation topic offsets by time unavailable; reading it from the beginning');
+      return;
+    }
+    for (const { partition, offset } of offsets) this.positions.set(partition, BigInt(offset));
+    this.restoredFrom = 'live-state';
+    this.logger.info(
+      { topic: this.topic, liveRecords: restored.records, from: new Date(watermark).toISOString(), offsets: Object.fromEntries([...this.positions].map(([p, o]) => [p, o.toString()])) },
+      'correlation store restored from the live-state topic; reading the correlation topic from its watermark',
+    );
   }
 
   private seekToPositions(): void {
@@ -131,6 +191,7 @@ export class CorrelationTail {
       }
       this.positions.set(partition, BigInt(at));
     }
+    this.restoredFrom = 'checkpoints';
     const resumed = Object.fromEntries([...this.positions].map(([p, o]) => [p, o.toString()]));
     this.logger.info({ topic: this.topic, resumed, fromBeginning: dropped }, 'correlation tail resumes from the store checkpoints');
   }

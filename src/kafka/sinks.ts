@@ -7,6 +7,7 @@
  */
 import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
 import type { UndecodableRecordError } from '../pipeline/decode-errors.js';
+import type { LiveStateSink } from '../pipeline/correlation-promoter.js';
 import type { CorrelationWrite, EventSink, InboundRecord } from '../pipeline/outbound-processor.js';
 import type { ReceiptSink, UnparseableReceipt } from '../pipeline/receipt-processor.js';
 import type { AvroCodec } from './codec.js';
@@ -59,6 +60,14 @@ export interface SinkObserver {
   deadLettered?(reason: string): void;
   /** Kafka refused a record for good (reason = its error type); `outcome` says what was written instead. */
   refused?(reason: string, topic: string, bytes: number, outcome: 'dead-lettered' | 'value-omitted' | 'dropped'): void;
+}
+
+/** The live-state topic (compacted): JSON values under their own keys, null for a tombstone; not bundled. */
+export function liveStateSink(publisher: Publisher, topic: string): LiveStateSink {
+  return {
+    write: (records) =>
+      publisher.publish(records.map((r) => ({ topic, key: r.key, value: r.value === null ? null : Buffer.from(JSON.stringify(r.value)) }))),
+  };
 }
 
 export class KafkaSinks implements EventSink, ReceiptSink {

@@ -20,6 +20,14 @@
  * request completes — by its receipts, or by the UNKNOWN summary the sweeper writes at its
  * deadline. The tail records, per partition, the offset up to which the store holds the topic
  * (`checkpoint`), so a restart on the same store reads only what was written since.
+ *
+ * A replica on an empty disk must not read a week of history to find the few requests still
+ * waiting for receipts. So a request still incomplete `CORRELATION_RESTORE_WINDOW_MS / 2` after it
+ * was written — and again after each later change — is *promoted*: its whole state is written
+ * under its own key to the compacted live-state topic (correlation-promoter.ts), and a tombstone
+ * follows when it is forgotten. An empty store restores that topic, then reads the correlation
+ * topic only from the last window (correlation-tail.ts). The `chg` timeline lists what waits for
+ * promotion, `promoted` what was written there, `retired` what needs its tombstone.
  */
 import type { DeliveryStatus } from '../contracts.js';
 import type { CorrelationStore, StoreTable } from './correlation-store-port.js';
@@ -72,17 +80,29 @@ export const SUMMARY_MARKER: SummaryMarker = { v: 1 };
 
 export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker;
 
+/** A request's whole state, as the live-state topic holds it (one record per request). */
+export interface LiveRequestState {
+  v: 1;
+  request: RequestRecord;
+  /** Message id → its final, for the segments final so far. */
+  finals: Record<string, FinalRecord>;
+  summarised: boolean;
+  /** The promotion cut: the state holds every change written before it. */
+  cut: number;
+}
+
 /**
  * The store's layout: a store written with another is wiped on open and the topic read again.
  * Bump it with any change to the tables below or to the values they hold.
  */
-export const CORRELATION_STORE_FORMAT = 1;
+export const CORRELATION_STORE_FORMAT = 2;
 
 /**
  * Time-ordered work: requests complete since `at` (for the prune), requests awaiting receipts until
- * `deadline`, and `f:`/`s:` entries applied while their request was unknown (checked at the prune).
+ * `deadline`, `f:`/`s:` entries applied while their request was unknown (checked at the prune), and
+ * requests changed at `at` that may need promoting (`chg`).
  */
-type TimelineKey = ['done', number, string] | ['due', number, string] | ['lone', number, string];
+type TimelineKey = ['done', number, string] | ['due', number, string] | ['lone', number, string] | ['chg', number, string];
 type CheckpointKey = [string, number];
 
 /** How many entries one prune pass visits: a pass runs on the event loop, between submits and receipts. */
@@ -110,6 +130,10 @@ export class CorrelationIndex {
   private readonly timeline: StoreTable<TimelineKey, 1>;
   /** [topic, partition] → the next offset to read: everything before it is in the store. */
   private readonly checkpointTable: StoreTable<CheckpointKey, string>;
+  /** Requests whose state is in the live-state topic → the promotion cut it reflects every change before. */
+  private readonly promotedTable: StoreTable<string, number>;
+  /** Promoted requests forgotten here, whose tombstone is not written yet → when. */
+  private readonly retiredTable: StoreTable<string, number>;
   /**
    * Receipts waiting for their message id, keyed by that id: a request snapshot wakes only the
    * waiters of the ids it maps. (One shared list woke every waiter on every record read — with a
@@ -129,6 +153,8 @@ export class CorrelationIndex {
     this.unsummarised = store.table('unsummarised');
     this.timeline = store.table('timeline');
     this.checkpointTable = store.table('checkpoints');
+    this.promotedTable = store.table('promoted');
+    this.retiredTable = store.table('retired');
   }
 
   /** Requests held (committed to the store; a gauge). */
@@ -136,10 +162,13 @@ export class CorrelationIndex {
     return this.requests.count();
   }
 
-  /** Applies one correlation-topic record; `value === null` is a tombstone. */
-  apply(key: string, value: CorrelationValue | null): void {
-    if (key.startsWith(REQUEST_PREFIX)) this.applyRequest(key.slice(REQUEST_PREFIX.length), value as RequestRecord | null);
-    else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null);
+  /**
+   * Applies one correlation-topic record; `value === null` is a tombstone. `at` is when it was
+   * written (the record's timestamp; now for this replica's own writes): promotion goes by it.
+   */
+  apply(key: string, value: CorrelationValue | null, at = this.clock()): void {
+    if (key.startsWith(REQUEST_PREFIX)) this.applyRequest(key.slice(REQUEST_PREFIX.length), value as RequestRecord | null, at);
+    else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null, at);
     else if (key.startsWith(SUMMARY_PREFIX)) this.applySummaryMarker(key.slice(SUMMARY_PREFIX.length), value !== null);
   }
 
@@ -171,7 +200,7 @@ export class CorrelationIndex {
     return undefined;
   }
 
-  private applyRequest(id: string, rec: RequestRecord | null): void {
+  private applyRequest(id: string, rec: RequestRecord | null, at: number): void {
     const old = this.requests.get(id);
     if (old) {
       for (const m of old.messageIds) {
@@ -193,10 +222,15 @@ export class CorrelationIndex {
     // replica's `f:` records can be read before this snapshot).
     const outcomes = rec.receipts ? this.outcomes(rec) : null;
     if (rec.receipts ? outcomes !== null : !rec.messageIds.includes(null)) this.onComplete(rec, outcomes);
-    else this.timeline.put(['due', rec.receiptDeadline, id], 1);
+    else {
+      this.timeline.put(['due', rec.receiptDeadline, id], 1);
+      // A new request waits for its promotion; a known one only needs another if it was promoted
+      // (the promotion of an unpromoted one writes its state as it is then, this change included).
+      if (!old || this.promotedTable.get(id) !== undefined) this.timeline.put(['chg', at, id], 1);
+    }
   }
 
-  private applyFinal(messageId: string, rec: FinalRecord | null): void {
+  private applyFinal(messageId: string, rec: FinalRecord | null, at: number): void {
     if (!mappable(messageId)) return;
     if (!rec) {
       this.finals.remove(messageId);
@@ -204,7 +238,7 @@ export class CorrelationIndex {
     }
     const ref = this.segmentOf(messageId);
     if (ref) {
-      this.applyFinalOf(ref, rec);
+      this.applyFinalOf(ref, rec, at);
       return;
     }
     this.finals.put(messageId, rec);
@@ -218,10 +252,13 @@ export class CorrelationIndex {
    * receipt); returns the request's outcomes once every segment is final, else null. Spares the
    * receipt path a second lookup of the request and of its finals.
    */
-  applyFinalOf(ref: SegmentRef, final: FinalRecord): FinalRecord[] | null {
+  applyFinalOf(ref: SegmentRef, final: FinalRecord, at = this.clock()): FinalRecord[] | null {
     this.finals.put(ref.request.messageIds[ref.segment - 1]!, final);
     const outcomes = this.outcomes(ref.request);
     if (outcomes) this.onComplete(ref.request, outcomes);
+    // A promoted request that completes needs no new promotion: its completing final stays in the
+    // correlation topic's restore window until its tombstone (CORRELATION_KEEP_DONE_MS < window / 2).
+    else if (this.promotedTable.get(ref.request.id) !== undefined) this.timeline.put(['chg', at, ref.request.id], 1);
     return outcomes;
   }
 
@@ -306,6 +343,10 @@ export class CorrelationIndex {
   /** Drops a request with its message ids and final records. */
   private forget(id: string, rec: RequestRecord): void {
     this.requests.remove(id);
+    if (this.promotedTable.get(id) !== undefined) {
+      this.promotedTable.remove(id);
+      this.retiredTable.put(id, this.clock());
+    }
     // Markers exist for multipart requests only: a remove is a write, so skip the ones never made.
     if (rec.segments > 1) {
       this.summarised.remove(id);
@@ -419,5 +460,76 @@ export class CorrelationIndex {
       from = slice.last;
       after = true;
     }
+  }
+
+  /**
+   * Requests changed before `cut` that are still incomplete, with their whole state, in slices:
+   * what the promoter writes to the live-state topic. Each one is marked promoted at `cut` when
+   * listed (a change applied while its write is on its way then asks for another promotion);
+   * `promotionFailed` undoes that. The `chg` entries visited are removed: a request complete or
+   * gone by now needs no promotion.
+   */
+  *promotable(cut: number, sliceSize = PRUNE_SLICE): Generator<LiveRequestState[]> {
+    let from: TimelineKey = ['chg', 0, ''];
+    let after = false;
+    for (;;) {
+      const slice = this.timeline.range({ from, to: ['chg', cut, ''], limit: sliceSize, after });
+      const states: LiveRequestState[] = [];
+      for (const { key } of slice.entries) {
+        this.timeline.remove(key);
+        const [, at, id] = key;
+        const request = this.requests.get(id);
+        // Listed twice (a request changed twice before the cut), or promoted after this change.
+        if (!request || (this.promotedTable.get(id) ?? -Infinity) > at || this.isComplete(request)) continue;
+        this.promotedTable.put(id, cut);
+        states.push(this.liveState(request, cut));
+      }
+      yield states;
+      if (!slice.more || slice.last === undefined) return;
+      from = slice.last;
+      after = true;
+    }
+  }
+
+  /** The write of a promotion failed: the request is listed again at the next pass. */
+  promotionFailed(id: string, changedAt: number): void {
+    this.promotedTable.remove(id);
+    if (this.requests.get(id)) this.timeline.put(['chg', changedAt, id], 1);
+  }
+
+  /** Promoted requests forgotten since: their tombstones are due in the live-state topic. */
+  retired(limit = PRUNE_SLICE): string[] {
+    return this.retiredTable.range({ from: '', limit }).entries.map((e) => e.key);
+  }
+
+  /** The tombstone of a retired request is written. */
+  retiredWritten(id: string): void {
+    this.retiredTable.remove(id);
+  }
+
+  private liveState(request: RequestRecord, cut: number): LiveRequestState {
+    const finals: Record<string, FinalRecord> = {};
+    for (const m of request.messageIds) {
+      const f = mappable(m) ? this.finals.get(m) : undefined;
+      if (f) finals[m!] = f;
+    }
+    return { v: 1, request, finals, summarised: this.summarised.get(request.id) !== undefined, cut };
+  }
+
+  /**
+   * Restores a request from the live-state topic into an empty store (before the correlation
+   * topic's last window is read on top of it); `null` is its tombstone.
+   */
+  restoreLive(requestId: string, state: LiveRequestState | null): void {
+    const known = this.requests.get(requestId);
+    if (!state) {
+      if (known) this.forget(requestId, known);
+      this.retiredTable.remove(requestId); // its tombstone is there already
+      return;
+    }
+    for (const [messageId, final] of Object.entries(state.finals)) this.finals.put(messageId, final);
+    if (state.summarised) this.summarised.put(requestId, 1);
+    this.promotedTable.put(requestId, state.cut);
+    this.applyRequest(requestId, state.request, state.cut - 1); // its `chg` entry: covered by the cut
   }
 }

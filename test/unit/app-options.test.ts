@@ -21,7 +21,7 @@ const required = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 's3cret' };
 const logger = pino({ level: 'silent' });
 
 describe('topicsToEnsure', () => {
-  test('the four topics by default, each with TOPIC_PARTITIONS; the DLQ takes a full record, the correlation topic compacts', () => {
+  test('the five topics by default, each with TOPIC_PARTITIONS; the DLQ takes a full record, the correlation topics compact', () => {
     const config = loadConfig({ ...required, TOPIC_PARTITIONS: '6', KAFKA_MAX_RECORD_BYTES: '2000000', CORRELATION_RETENTION_MS: '86400000' });
     const plans = topicsToEnsure(config);
     assert.deepEqual(
@@ -31,6 +31,7 @@ describe('topicsToEnsure', () => {
         ['sms.delivery', 6],
         ['sms.outbound.dlq', 6],
         ['sms.correlation', 6],
+        ['sms.correlation.live', 6],
       ],
     );
     assert.deepEqual(plans[2]?.configEntries, [{ name: 'max.message.bytes', value: String(2_000_000 + 1024) }]);
@@ -38,6 +39,7 @@ describe('topicsToEnsure', () => {
       { name: 'cleanup.policy', value: 'compact,delete' },
       { name: 'retention.ms', value: '86400000' },
     ]);
+    assert.deepEqual(plans[4]?.configEntries?.[0], { name: 'cleanup.policy', value: 'compact' }, 'the live-state topic keeps the last state of each request, without a time limit');
   });
 
   test('TOPIC_INBOUND adds the inbound topic', () => {

@@ -150,3 +150,14 @@ test('the client tools read SMS_MAX_SEGMENTS and REQUEST_MAX_* like the connecto
   assert.deepEqual(tools.requestChecks, { maxSegments: connector.sms.maxSegments, bounds: connector.requestBounds });
   assert.equal(loadClientConfig({}).requestChecks?.maxSegments, loadConfig(required).sms.maxSegments, 'the same default');
 });
+
+test('CORRELATION_RESTORE_WINDOW_MS: 30 min by default, or 3 × CORRELATION_KEEP_DONE_MS if more; a window not over twice the keep time is named', () => {
+  const base = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 'x' };
+  assert.equal(loadConfig(base).correlationRestoreWindowMs, 30 * 60_000);
+  assert.equal(loadConfig({ ...base, CORRELATION_KEEP_DONE_MS: String(20 * 60_000) }).correlationRestoreWindowMs, 60 * 60_000);
+  assert.equal(loadConfig({ ...base, CORRELATION_RESTORE_WINDOW_MS: '40000', CORRELATION_KEEP_DONE_MS: '15000' }).correlationRestoreWindowMs, 40_000);
+  assert.throws(
+    () => loadConfig({ ...base, CORRELATION_RESTORE_WINDOW_MS: '40000', CORRELATION_KEEP_DONE_MS: '20000' }),
+    (e: ConfigError) => e.variable === 'CORRELATION_RESTORE_WINDOW_MS' && /twice CORRELATION_KEEP_DONE_MS/.test(e.message),
+  );
+});

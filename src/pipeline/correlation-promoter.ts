@@ -1,0 +1,140 @@
+/**
+ * Writes the long-lived part of the correlation index to the compacted live-state topic, so that a
+ * replica on an empty store restores what is still waiting for receipts without reading the whole
+ * correlation topic (a week of completed requests).
+ *
+ * Every pass, a request that is still incomplete and was changed before the cut (now − half the
+ * restore window) gets its whole state written under `q:<requestId>`; a promoted request that is
+ * forgotten (completed + CORRELATION_KEEP_DONE_MS, or never completable) gets a tombstone. Then
+ * the pass writes its watermark `h:<instance>`: every change written before it is in the
+ * live-state topic. A restore reads that topic, then the correlation topic from the highest
+ * watermark on. Most requests complete within seconds and are pruned long before the cut: they
+ * never cost a live-state record.
+ *
+ * Every replica promotes what its own index holds (the index is the same on all of them): the
+ * records are idempotent, and no replica has to be elected. A replica whose tail lags behind the
+ * correlation topic by more than a quarter of the window skips its passes, since it could
+ * otherwise write a state older than what another replica wrote after it.
+ */
+import type { Logger } from '../obs/logger.js';
+import type { CorrelationIndex, LiveRequestState } from './correlation-index.js';
+
+export const LIVE_REQUEST_PREFIX = 'q:';
+export const WATERMARK_PREFIX = 'h:';
+export const liveRequestKey = (requestId: string): string => `${LIVE_REQUEST_PREFIX}${requestId}`;
+
+export interface Watermark {
+  v: 1;
+  /** Every change written to the correlation topic before this time (ms) is in the live-state topic. */
+  watermark: number;
+}
+
+export interface LiveStateWrite {
+  key: string;
+  /** null: a tombstone. */
+  value: LiveRequestState | Watermark | null;
+}
+
+/** The live-state topic, as the promoter sees it: resolves once the records are acknowledged. */
+export interface LiveStateSink {
+  write(records: LiveStateWrite[]): Promise<void>;
+}
+
+export interface PromoterDeps {
+  index: CorrelationIndex;
+  sink: LiveStateSink;
+  /** CORRELATION_RESTORE_WINDOW_MS */
+  windowMs: number;
+  /** Names this replica's watermark. */
+  instanceId: string;
+  /** The time up to which the tail has applied every partition of the correlation topic. */
+  appliedThrough: () => number;
+  intervalMs: number;
+  now: () => number;
+  logger: Logger;
+}
+
+export interface PassResult {
+  promoted: number;
+  tombstones: number;
+  /** The watermark written, or null when the pass was skipped (tail lagging) or a write failed. */
+  watermark: number | null;
+}
+
+/** Margin between the promotion cut and the watermark: clocks of the replicas that wrote the records may differ. */
+const CLOCK_MARGIN_MS = 60_000;
+
+/** The cut and the watermark of a pass at `now`; pure, for the tests. */
+export function promotionTimes(now: number, windowMs: number): { cut: number; watermark: number } {
+  const cut = now - windowMs / 2;
+  return { cut, watermark: cut - Math.min(CLOCK_MARGIN_MS, windowMs / 4) };
+}
+
+export class CorrelationPromoter {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<PassResult> | null = null;
+  private lagging = false;
+  promoted = 0;
+  tombstones = 0;
+
+  constructor(private readonly deps: PromoterDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.passOnce()
+        .catch((err: unknown) => {
+          this.deps.logger.warn({ err: (err as Error).message }, 'live-state write failed; retried at the next pass');
+          return { promoted: 0, tombstones: 0, watermark: null };
+        })
+        .finally(() => (this.running = null));
+    }, this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass: promotions, tombstones, then the watermark. Rejects when a write fails (retried next pass). */
+  async passOnce(): Promise<PassResult> {
+    const { index, sink, windowMs } = this.deps;
+    const now = this.deps.now();
+    if (!this.tailCurrent(now)) return { promoted: 0, tombstones: 0, watermark: null };
+    const { cut, watermark } = promotionTimes(now, windowMs);
+    let promoted = 0;
+    for (const slice of index.promotable(cut)) {
+      if (slice.length === 0) continue;
+      try {
+        await sink.write(slice.map((state) => ({ key: liveRequestKey(state.request.id), value: state })));
+      } catch (err) {
+        for (const state of slice) index.promotionFailed(state.request.id, cut - 1);
+        throw err;
+      }
+      promoted += slice.length;
+      await new Promise((resolve) => setImmediate(resolve)); // let submits and receipts through
+    }
+    const retired = index.retired();
+    if (retired.length > 0) {
+      await sink.write(retired.map((id) => ({ key: liveRequestKey(id), value: null })));
+      for (const id of retired) index.retiredWritten(id);
+    }
+    await sink.write([{ key: `${WATERMARK_PREFIX}${this.deps.instanceId}`, value: { v: 1, watermark } }]);
+    this.promoted += promoted;
+    this.tombstones += retired.length;
+    return { promoted, tombstones: retired.length, watermark };
+  }
+
+  /** Whether the tail has applied the correlation topic recently enough for this replica to promote. */
+  private tailCurrent(now: number): boolean {
+    const lagMs = now - this.deps.appliedThrough();
+    const lagging = lagMs > this.deps.windowMs / 4;
+    if (lagging !== this.lagging) {
+      if (lagging) this.deps.logger.warn({ lagMs }, 'correlation tail lags: live-state promotion paused until it catches up');
+      else this.deps.logger.info('correlation tail current again: live-state promotion resumed');
+      this.lagging = lagging;
+    }
+    return !lagging;
+  }
+}
