@@ -157,7 +157,12 @@ export class CorrelationTail {
     for (const { partition, offset } of offsets) this.positions.set(partition, BigInt(offset));
     this.restoredFrom = 'live-state';
     this.logger.info(
-      { topic: this.topic, liveRecords: restored.records, from: new Date(watermark).toISOString(), offsets: Object.fromEntries([...this.positions].map(([p, o]) => [p, o.toString()])) },
+      {
+        topic: this.topic,
+        liveRecords: restored.records,
+        from: new Date(watermark).toISOString(),
+        offsets: Object.fromEntries([...this.positions].map(([p, o]) => [p, o.toString()])),
+      },
       'correlation store restored from the live-state topic; reading the correlation topic from its watermark',
     );
   }

@@ -37,7 +37,11 @@ export async function restoreLiveState(
   groupPrefix: string,
   logger: Logger,
 ): Promise<LiveRestore> {
-  const offsets = await retryUntil(Date.now() + OFFSETS_WAIT_MS, () => admin.fetchTopicOffsets(topic), () => true).catch(() => null);
+  const offsets = await retryUntil(
+    Date.now() + OFFSETS_WAIT_MS,
+    () => admin.fetchTopicOffsets(topic),
+    () => true,
+  ).catch(() => null);
   if (!offsets) {
     logger.warn({ topic }, 'live-state topic offsets unavailable; reading the correlation topic from its beginning');
     return { records: 0, watermark: null };

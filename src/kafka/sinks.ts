@@ -65,8 +65,7 @@ export interface SinkObserver {
 /** The live-state topic (compacted): JSON values under their own keys, null for a tombstone; not bundled. */
 export function liveStateSink(publisher: Publisher, topic: string): LiveStateSink {
   return {
-    write: (records) =>
-      publisher.publish(records.map((r) => ({ topic, key: r.key, value: r.value === null ? null : Buffer.from(JSON.stringify(r.value)) }))),
+    write: (records) => publisher.publish(records.map((r) => ({ topic, key: r.key, value: r.value === null ? null : Buffer.from(JSON.stringify(r.value)) }))),
   };
 }
 

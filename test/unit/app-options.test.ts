@@ -39,7 +39,11 @@ describe('topicsToEnsure', () => {
       { name: 'cleanup.policy', value: 'compact,delete' },
       { name: 'retention.ms', value: '86400000' },
     ]);
-    assert.deepEqual(plans[4]?.configEntries?.[0], { name: 'cleanup.policy', value: 'compact' }, 'the live-state topic keeps the last state of each request, without a time limit');
+    assert.deepEqual(
+      plans[4]?.configEntries?.[0],
+      { name: 'cleanup.policy', value: 'compact' },
+      'the live-state topic keeps the last state of each request, without a time limit',
+    );
   });
 
   test('TOPIC_INBOUND adds the inbound topic', () => {

@@ -8,14 +8,34 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { finalKey, requestKey, type CorrelationIndex, type CorrelationValue, type FinalRecord, type LiveRequestState, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import {
+  finalKey,
+  requestKey,
+  type CorrelationIndex,
+  type CorrelationValue,
+  type FinalRecord,
+  type LiveRequestState,
+  type RequestRecord,
+} from '../../src/pipeline/correlation-index.js';
 import { CorrelationPromoter, promotionTimes, type LiveStateWrite } from '../../src/pipeline/correlation-promoter.js';
 import { tempIndex } from '../helpers/temp-store.js';
 
 const FAR = 10 ** 12;
 
 function request(id: string, messageIds: string[], submittedAt = 0): RequestRecord {
-  return { v: 1, id, from: 'ACME', to: '393471234567', metadata: {}, segments: messageIds.length, messageIds, attempts: 1, submittedAt, receipts: true, receiptDeadline: FAR };
+  return {
+    v: 1,
+    id,
+    from: 'ACME',
+    to: '393471234567',
+    metadata: {},
+    segments: messageIds.length,
+    messageIds,
+    attempts: 1,
+    submittedAt,
+    receipts: true,
+    receiptDeadline: FAR,
+  };
 }
 const delivered = (at: number): FinalRecord => ({ v: 1, status: 'DELIVERED', errorCategory: null, at });
 
@@ -34,10 +54,16 @@ test('promotion: a request still waiting at the cut is written once, with its st
   index.apply(finalKey('m2'), delivered(1_100), 1_100);
   index.apply(requestKey('young'), request('young', ['m3']), 5_000);
   now = 6_000;
-  assert.deepEqual((await promote(index, 2_000)).map((s) => s.request.id), ['waits']);
+  assert.deepEqual(
+    (await promote(index, 2_000)).map((s) => s.request.id),
+    ['waits'],
+  );
   assert.deepEqual(await promote(index, 2_000), [], 'not again: nothing changed');
   const later = await promote(index, 6_000);
-  assert.deepEqual(later.map((s) => [s.request.id, s.cut]), [['young', 6_000]]);
+  assert.deepEqual(
+    later.map((s) => [s.request.id, s.cut]),
+    [['young', 6_000]],
+  );
 });
 
 test('promotion: a change to a promoted request asks for another promotion; a change before the first one is part of it', async () => {
@@ -81,11 +107,14 @@ test('promotion: a failed write lists the request again at the next pass', async
   index.apply(requestKey('r'), request('r', ['m']), 1_000);
   assert.equal((await promote(index, 2_000)).length, 1);
   index.promotionFailed('r', 1_999);
-  assert.deepEqual((await promote(index, 2_500)).map((s) => s.request.id), ['r']);
+  assert.deepEqual(
+    (await promote(index, 2_500)).map((s) => s.request.id),
+    ['r'],
+  );
 });
 
 test('promoter: a pass writes states, then tombstones, then its watermark; a lagging tail skips the pass', async () => {
-  let now = 100_000;
+  const now = 100_000;
   const index = tempIndex(() => now);
   index.apply(requestKey('r'), request('r', ['m']), 1_000);
   await index.written();
@@ -107,7 +136,10 @@ test('promoter: a pass writes states, then tombstones, then its watermark; a lag
   through = now;
   const pass = await promoter.passOnce();
   assert.deepEqual(pass, { promoted: 1, tombstones: 0, watermark: promotionTimes(now, 40_000).watermark });
-  assert.deepEqual(written.map((w) => w.map((r) => r.key)), [['q:r'], ['h:i1']]);
+  assert.deepEqual(
+    written.map((w) => w.map((r) => r.key)),
+    [['q:r'], ['h:i1']],
+  );
   assert.equal(promotionTimes(now, 40_000).watermark, now - 20_000 - 10_000);
 });
 
@@ -172,7 +204,10 @@ test('restore from the live-state topic plus the last window gives the waiting r
         for (let i = 0; i < n; i++) {
           const rec = index.request(`r${i}`);
           if (!rec || index.outcomes(rec) !== null) continue;
-          out.set(rec.id, rec.messageIds.filter((m) => index.final(m) !== undefined));
+          out.set(
+            rec.id,
+            rec.messageIds.filter((m): m is string => m !== null && index.final(m) !== undefined),
+          );
         }
         return out;
       };
