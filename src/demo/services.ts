@@ -63,6 +63,7 @@ export interface DemoTopics {
   delivery: string;
   dlq: string;
   correlation: string;
+  correlationLive: string;
 }
 
 /** Topics of one run: a fresh set per run, so a re-run never sees an old backlog. */
@@ -72,6 +73,7 @@ export function demoTopics(runId: string): DemoTopics {
     delivery: `${runId}.sms.delivery`,
     dlq: `${runId}.sms.outbound.dlq`,
     correlation: `${runId}.sms.correlation`,
+    correlationLive: `${runId}.sms.correlation.live`,
   };
 }
 
@@ -93,6 +95,7 @@ export function demoConfig(stack: StackInfo, topics: DemoTopics, runId: string, 
     TOPIC_DELIVERY: topics.delivery,
     TOPIC_DLQ: topics.dlq,
     TOPIC_CORRELATION: topics.correlation,
+    TOPIC_CORRELATION_LIVE: topics.correlationLive,
     TOPIC_PARTITIONS: '6',
     SMPP_HOST: '127.0.0.1',
     SMPP_PORT: String(smppPort),

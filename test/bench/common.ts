@@ -49,6 +49,7 @@ export interface BenchTopics {
   delivery: string;
   dlq: string;
   correlation: string;
+  correlationLive: string;
 }
 
 export function benchTopics(label: string, outbound?: string): BenchTopics {
@@ -58,6 +59,7 @@ export function benchTopics(label: string, outbound?: string): BenchTopics {
     delivery: `${base}.sms-delivery`,
     dlq: `${base}.sms-outbound-dlq`,
     correlation: `${base}.sms-correlation`,
+    correlationLive: `${base}.sms-correlation-live`,
   };
 }
 

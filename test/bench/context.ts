@@ -34,7 +34,7 @@ export const CONNECTOR_NODE_FLAGS = ['--max-semi-space-size=64'];
 /** Environment of one connector instance against the bench stack and a simulator port. */
 export function connectorEnv(
   ctx: BenchContext,
-  topics: { outbound: string; delivery: string; dlq: string; correlation: string },
+  topics: { outbound: string; delivery: string; dlq: string; correlation: string; correlationLive: string },
   group: string,
   smppPort: number,
   extra: Record<string, string> = {},
@@ -48,6 +48,7 @@ export function connectorEnv(
     TOPIC_DELIVERY: topics.delivery,
     TOPIC_DLQ: topics.dlq,
     TOPIC_CORRELATION: topics.correlation,
+    TOPIC_CORRELATION_LIVE: topics.correlationLive,
     TOPIC_PARTITIONS: '12',
     SMPP_HOST: '127.0.0.1',
     SMPP_PORT: String(smppPort),

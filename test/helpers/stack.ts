@@ -98,6 +98,7 @@ export interface TestTopics {
   delivery: string;
   dlq: string;
   correlation: string;
+  correlationLive: string;
   inbound: string;
 }
 
@@ -109,6 +110,7 @@ export function uniqueTopics(testName: string): TestTopics {
     delivery: `${base}.sms-delivery`,
     dlq: `${base}.sms-outbound-dlq`,
     correlation: `${base}.sms-correlation`,
+    correlationLive: `${base}.sms-correlation-live`,
     inbound: `${base}.sms-inbound`,
   };
 }

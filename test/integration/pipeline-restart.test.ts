@@ -1,6 +1,7 @@
 // Invariant (issue 20): a replica restarted on its own CORRELATION_STORE_DIR reads only what the
 // correlation topic gained since it stopped, not its history, and still correlates every receipt
-// of the requests it submitted before the restart; one on an empty directory reads the topic.
+// of the requests it submitted before the restart. One on an empty directory restores the
+// live-state topic and reads only the correlation topic's last window (without either, the whole topic).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -58,6 +59,59 @@ test('restart on the same store directory: the catch-up reads only the delta, an
     for (const app of apps) await app.stop();
     await fx.sim.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an empty store restores the requests still waiting from the live-state topic and reads only the last window: held receipts all correlate there', async (t) => {
+  // A short window, so that the history is outside it within seconds: promotion at 6 s of age,
+  // the watermark 9 s back.
+  const env = { CORRELATION_RESTORE_WINDOW_MS: '12000', CORRELATION_KEEP_DONE_MS: '2000' };
+  const fx = await startPipeline('restore-live', { behaviour: { holdReceipts: true }, env });
+  const delivery = await collectDelivery(fx);
+  const apps: RunningApp[] = [];
+  const HISTORY = 250;
+  const HELD = 60;
+  try {
+    // History that completes at once (no receipt asked), then requests whose receipts the SMSC holds.
+    const history = Array.from({ length: HISTORY }, (_, i) => ({ key: `h${i}`, value: outbound(`done-${i}`, { requestDeliveryReport: false }) }));
+    const held = Array.from({ length: HELD }, (_, i) => ({ key: `w${i}`, value: outbound(`waits-${i}`) }));
+    await produce(fx.stack, fx.topics.outbound, fx.codec, [...history, ...held]);
+    // A request without receipts gets its SUMMARY (status SUBMITTED) too: counted once.
+    const submitted = () => new Set(delivery.records.filter((r) => r.value.status === 'SUBMITTED').map((r) => r.value.id)).size;
+    await waitUntil(() => submitted() === HISTORY + HELD, 60_000, 'every request submitted');
+    const fullRead = await startReplica(fx, { ...env, CORRELATION_STORE_DIR: mkdtempSync(join(tmpdir(), 'ksc-store-full-')) });
+    const beforeWindow = await catchUpEntries(fullRead);
+    await fullRead.stop();
+    // Past the window: the held requests promoted, the watermark after the whole history.
+    await new Promise((resolve) => setTimeout(resolve, 14_000));
+    await fx.app.stop();
+
+    const dir = mkdtempSync(join(tmpdir(), 'ksc-store-empty-'));
+    const restored = await startReplica(fx, { ...env, CORRELATION_STORE_DIR: dir });
+    apps.push(restored);
+    const read = await catchUpEntries(restored);
+    const requests = (await restored.metrics.correlationIndexEntries.get()).values[0]?.value ?? -1;
+    t.diagnostic(`an empty store read ${read} correlation entries (a full read inside the window: ${beforeWindow}); it holds ${requests} requests`);
+    assert.ok(beforeWindow >= HISTORY + HELD, `a full read gets the history (${beforeWindow} entries)`);
+    assert.ok(read < HELD, `the restore read ${read} correlation entries, not the history`);
+    assert.equal(requests, HELD, 'the store holds exactly the requests still waiting');
+
+    assert.equal(fx.sim.releaseHeldReceipts({ order: 'random' }), HELD);
+    const receipts = () => delivery.records.filter((r) => r.value.source === 'RECEIPT');
+    await waitUntil(() => receipts().length >= HELD, 60_000, 'every held receipt published');
+    const events = receipts().map((r) => r.value);
+    assert.deepEqual(
+      events.filter((e) => e.id.startsWith('unknown:')).map((e) => e.messageId),
+      [],
+      'no receipt published as unknown:<messageId>',
+    );
+    assert.equal(new Set(events.map((e) => e.id)).size, HELD, 'each waiting request got its receipt');
+    assert.equal(fx.sim.stats().acceptedSubmits, HISTORY + HELD, 'nothing submitted twice');
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    await delivery.stop();
+    for (const app of apps) await app.stop();
+    await fx.sim.close();
   }
 });
 
