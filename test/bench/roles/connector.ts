@@ -1,7 +1,8 @@
 /**
  * Bench role: one connector instance (startApp, exactly as `npm start` wires it), configured by
  * the environment. Requests: usage (CPU, memory), readiness, liveHeap (full GC first when run
- * with --expose-gc), loopDelay (event-loop delay since the last reset: the process's own stalls).
+ * with --expose-gc), loopDelay (event-loop delay since the last reset: the process's own stalls),
+ * correlation (entries its start-up read from the correlation topic, requests in its store).
  */
 import { startApp } from '../../../src/app/start.js';
 import { loadConfig } from '../../../src/config.js';
@@ -21,6 +22,10 @@ try {
         return { at: Date.now(), mem: process.memoryUsage(), collected: typeof (globalThis as { gc?: unknown }).gc === 'function' };
       },
       loopDelay: loopDelayProbe(),
+      correlation: async () => ({
+        entriesRead: (await app.metrics.correlationCatchUpEntries.get()).values[0]?.value ?? null,
+        requests: (await app.metrics.correlationIndexEntries.get()).values[0]?.value ?? null,
+      }),
     },
     () => app.stop(),
   );

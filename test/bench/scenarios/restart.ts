@@ -6,11 +6,13 @@
  * are pushed through a first connector with the rate limit lifted (as the end-to-end run), until
  * the simulator has accepted H submits and had H receipts acknowledged, so every request has its
  * `r:` snapshot and its `f:` final on `sms.correlation`, written by the connector itself. That
- * connector is stopped gracefully (the role's stop runs app.stop(), what SIGTERM runs), and a fresh
- * process is started on the same topics and group, twice: on the first connector's store directory
- * (CORRELATION_STORE_DIR: a restart on its own disk, which resumes from the store's checkpoints),
- * then on an empty directory (a rescheduled pod: the topic read from its beginning). Timed from
- * its spawn:
+ * connector keeps running for the restore window (CORRELATION_RESTORE_WINDOW_MS, 60 s here with
+ * CORRELATION_KEEP_DONE_MS 20 s; the product default is 30 min) — weeks of traffic are older than
+ * the window — and is stopped gracefully (the role's stop runs app.stop(), what SIGTERM runs). A
+ * fresh process is then started on the same topics and group, twice: on the first connector's
+ * store directory (CORRELATION_STORE_DIR: a restart on its own disk, which resumes from the
+ * store's checkpoints), then on an empty directory (a rescheduled pod: the live-state topic, then
+ * the correlation topic from its watermark). Timed from its spawn:
  *  - started: the role's `ready` message, sent once startApp resolved, i.e. after the correlation
  *    tail caught up with the topic (start.ts loadCorrelation, capped at 60 s) and the consumer ran;
  *  - ready: its readiness report (what GET /readyz answers) first true: group joined, producer up,
@@ -43,6 +45,10 @@ export const FULL_RESTART_HISTORY = [0, 200_000, 1_000_000];
 export const QUICK_RESTART_HISTORY = [0, 5_000];
 
 const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
+/** A short restore window, so that the history is outside it after a minute instead of 30. */
+const RESTORE_WINDOW = { CORRELATION_RESTORE_WINDOW_MS: '60000', CORRELATION_KEEP_DONE_MS: '20000' };
+/** The watermark trails the clock by ¾ of the window (correlation-promoter.ts promotionTimes); a margin on top. */
+const WINDOW_SETTLE_MS = 50_000;
 /** main.ts runs the bench stack in <repo>/.local/bench-stack; the broker's log.dirs is kafka/data there. */
 const BROKER_DATA = path.join(REPO_ROOT, '.local', 'bench-stack', 'kafka', 'data');
 const READY_TIMEOUT_MS = 180_000;
@@ -90,7 +96,7 @@ async function restartCase(ctx: BenchContext, h: number): Promise<Record<Disk, n
   const { port } = (await sim.ready) as { port: number };
   const storeDir = mkdtempSync(path.join(tmpdir(), 'bench-restart-store-'));
   const emptyDir = mkdtempSync(path.join(tmpdir(), 'bench-restart-empty-'));
-  const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, CORRELATION_STORE_DIR: storeDir });
+  const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, ...RESTORE_WINDOW, CORRELATION_STORE_DIR: storeDir });
   try {
     const pushS = await pushHistory(ctx, sim, env, topics.outbound, h);
     ctx.report.add(
@@ -98,7 +104,7 @@ async function restartCase(ctx: BenchContext, h: number): Promise<Record<Disk, n
       'history pushed',
       pushS,
       's',
-      `${fmt(h)} records (1 segment, receipts requested) through a first connector (SMPP_RATE_LIMIT 100000, trx:4, product defaults otherwise) until the simulator counted ${fmt(h)} accepted submits and ${fmt(h)} receipts acknowledged; then app.stop() (graceful, as on SIGTERM)`,
+      `${fmt(h)} records (1 segment, receipts requested) through a first connector (SMPP_RATE_LIMIT 100000, trx:4, CORRELATION_RESTORE_WINDOW_MS 60000, CORRELATION_KEEP_DONE_MS 20000, product defaults otherwise) until the simulator counted ${fmt(h)} accepted submits and ${fmt(h)} receipts acknowledged; then ${WINDOW_SETTLE_MS / 1000} s more (the history leaves the restore window) and app.stop() (graceful, as on SIGTERM)`,
     );
     await reportTopic(ctx, S, topics, h);
     ctx.report.add(
@@ -140,6 +146,21 @@ async function timedRestart(ctx: BenchContext, S: string, env: Record<string, st
       ctx.report.note(`${S}: started after ≥ 60 s — the correlation catch-up may have hit its 60 s cap (start.ts) and continued unfinished`);
     ctx.report.add(S, 'start to ready', r.readyS ?? NaN, 's', `${how} to its readiness report (GET /readyz) first true, polled every 50 ms over IPC`);
     ctx.report.add(S, 'CPU to ready', r.cpuS, 'CPU-s', 'utime + stime of the restarted process (/proc/<pid>/stat) when ready');
+    const read = await connector.request<{ entriesRead: number | null; requests: number | null }>('correlation');
+    ctx.report.add(
+      S,
+      'correlation entries read at start',
+      read.entriesRead ?? NaN,
+      'entries',
+      'sms_connector_correlation_catch_up_entries: entries the start-up applied from the correlation topic',
+    );
+    ctx.report.add(
+      S,
+      'requests in the store when ready',
+      read.requests ?? NaN,
+      'requests',
+      'sms_connector_correlation_index_entries (its collector runs at each scrape; read once ready)',
+    );
     await reportMemory(ctx, S, connector);
     return r.readyS;
   } finally {
@@ -170,7 +191,9 @@ async function pushHistory(ctx: BenchContext, sim: Child, env: Record<string, st
       120_000 + h * 3,
     );
     await producing;
-    return (Date.now() - t0) / 1000;
+    const pushS = (Date.now() - t0) / 1000;
+    await sleep(WINDOW_SETTLE_MS);
+    return pushS;
   } finally {
     await first.stop();
   }
