@@ -4,7 +4,7 @@
  * range behaviour. The directories are removed when the test process exits.
  */
 import { rmSync } from 'node:fs';
-import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../../src/pipeline/correlation-index.js';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import { openCorrelationStore, type LmdbCorrelationStore } from '../../src/store/lmdb-store.js';
 
 const opened: LmdbCorrelationStore[] = [];
@@ -25,4 +25,22 @@ export function tempStore(): LmdbCorrelationStore {
 
 export function tempIndex(clock?: () => number): CorrelationIndex {
   return new CorrelationIndex(tempStore(), clock);
+}
+
+/** A request snapshot as the index stores it; one segment per message id, receipts asked. */
+export function requestRecord(id: string, messageIds: (string | null)[], overrides: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    v: 1,
+    id,
+    from: 'ACME',
+    to: '393471234567',
+    metadata: {},
+    segments: messageIds.length,
+    messageIds,
+    attempts: 1,
+    submittedAt: 1000,
+    receipts: true,
+    receiptDeadline: 10_000,
+    ...overrides,
+  };
 }

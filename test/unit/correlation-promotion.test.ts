@@ -18,25 +18,12 @@ import {
   type RequestRecord,
 } from '../../src/pipeline/correlation-index.js';
 import { CorrelationPromoter, promotionTimes, type LiveStateWrite } from '../../src/pipeline/correlation-promoter.js';
-import { tempIndex } from '../helpers/temp-store.js';
+import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const FAR = 10 ** 12;
 
-function request(id: string, messageIds: string[], submittedAt = 0): RequestRecord {
-  return {
-    v: 1,
-    id,
-    from: 'ACME',
-    to: '393471234567',
-    metadata: {},
-    segments: messageIds.length,
-    messageIds,
-    attempts: 1,
-    submittedAt,
-    receipts: true,
-    receiptDeadline: FAR,
-  };
-}
+/** A request that waits for its receipts far beyond the test's clock. */
+const waiting = (id: string, messageIds: string[], submittedAt = 0): RequestRecord => requestRecord(id, messageIds, { submittedAt, receiptDeadline: FAR });
 const delivered = (at: number): FinalRecord => ({ v: 1, status: 'DELIVERED', errorCategory: null, at });
 
 async function promote(index: CorrelationIndex, cut: number): Promise<LiveRequestState[]> {
@@ -49,10 +36,10 @@ async function promote(index: CorrelationIndex, cut: number): Promise<LiveReques
 test('promotion: a request still waiting at the cut is written once, with its state; complete ones and newer ones are not', async () => {
   let now = 1_000;
   const index = tempIndex(() => now);
-  index.apply(requestKey('waits'), request('waits', ['m1']), 1_000);
-  index.apply(requestKey('done'), request('done', ['m2']), 1_000);
+  index.apply(requestKey('waits'), waiting('waits', ['m1']), 1_000);
+  index.apply(requestKey('done'), waiting('done', ['m2']), 1_000);
   index.apply(finalKey('m2'), delivered(1_100), 1_100);
-  index.apply(requestKey('young'), request('young', ['m3']), 5_000);
+  index.apply(requestKey('young'), waiting('young', ['m3']), 5_000);
   now = 6_000;
   assert.deepEqual(
     (await promote(index, 2_000)).map((s) => s.request.id),
@@ -69,7 +56,7 @@ test('promotion: a request still waiting at the cut is written once, with its st
 test('promotion: a change to a promoted request asks for another promotion; a change before the first one is part of it', async () => {
   let now = 1_000;
   const index = tempIndex(() => now);
-  index.apply(requestKey('multi'), request('multi', ['a', 'b', 'c']), 1_000);
+  index.apply(requestKey('multi'), waiting('multi', ['a', 'b', 'c']), 1_000);
   index.apply(finalKey('a'), delivered(1_500), 1_500);
   now = 2_000;
   const first = await promote(index, 2_000);
@@ -86,8 +73,8 @@ test('promotion: a change to a promoted request asks for another promotion; a ch
 test('promotion: a forgotten promoted request is due a tombstone; one never promoted is not', async () => {
   let now = 1_000;
   const index = tempIndex(() => now);
-  index.apply(requestKey('p'), request('p', ['m1']), 1_000);
-  index.apply(requestKey('q'), request('q', ['m2']), 1_000);
+  index.apply(requestKey('p'), waiting('p', ['m1']), 1_000);
+  index.apply(requestKey('q'), waiting('q', ['m2']), 1_000);
   index.apply(finalKey('m2'), delivered(1_200), 1_200); // complete before any promotion
   now = 3_000;
   await promote(index, 2_000);
@@ -104,7 +91,7 @@ test('promotion: a forgotten promoted request is due a tombstone; one never prom
 
 test('promotion: a failed write lists the request again at the next pass', async () => {
   const index = tempIndex(() => 5_000);
-  index.apply(requestKey('r'), request('r', ['m']), 1_000);
+  index.apply(requestKey('r'), waiting('r', ['m']), 1_000);
   assert.equal((await promote(index, 2_000)).length, 1);
   index.promotionFailed('r', 1_999);
   assert.deepEqual(
@@ -116,7 +103,7 @@ test('promotion: a failed write lists the request again at the next pass', async
 test('promoter: a pass writes states, then tombstones, then its watermark; a lagging tail skips the pass', async () => {
   const now = 100_000;
   const index = tempIndex(() => now);
-  index.apply(requestKey('r'), request('r', ['m']), 1_000);
+  index.apply(requestKey('r'), waiting('r', ['m']), 1_000);
   await index.written();
   const written: LiveStateWrite[][] = [];
   let through = now;
@@ -177,7 +164,7 @@ test('restore from the live-state topic plus the last window gives the waiting r
           const id = `r${n++}`;
           const ids = Array.from({ length: o.segments }, (_, i) => `${id}.${i}`);
           open.push(...ids);
-          write(requestKey(id), request(id, ids, now));
+          write(requestKey(id), waiting(id, ids, now));
         } else if (o.kind === 'final' && open.length > 0) {
           const [messageId] = open.splice(o.pick % open.length, 1);
           write(finalKey(messageId!), delivered(now));
@@ -199,7 +186,7 @@ test('restore from the live-state topic plus the last window gives the waiting r
       for (const [id, state] of live) restored.restoreLive(id, state);
       for (const h of hot) if (h.at >= watermark) restored.apply(h.key, h.value, h.at);
       await restored.written();
-      const waiting = (index: CorrelationIndex): Map<string, string[]> => {
+      const stillWaiting = (index: CorrelationIndex): Map<string, string[]> => {
         const out = new Map<string, string[]>();
         for (let i = 0; i < n; i++) {
           const rec = index.request(`r${i}`);
@@ -211,7 +198,7 @@ test('restore from the live-state topic plus the last window gives the waiting r
         }
         return out;
       };
-      assert.deepEqual(waiting(restored), waiting(full));
+      assert.deepEqual(stillWaiting(restored), stillWaiting(full));
     }),
     { numRuns: 60 },
   );

@@ -5,39 +5,22 @@ import { AccountGate } from '../../src/pipeline/account-gate.js';
 import { Admission } from '../../src/pipeline/admission.js';
 import { getEventListeners } from 'node:events';
 import { createHash } from 'node:crypto';
-import { CorrelationIndex, finalKey, requestKey, SUMMARY_MARKER, summaryKey, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { CorrelationIndex, finalKey, requestKey, SUMMARY_MARKER, summaryKey } from '../../src/pipeline/correlation-index.js';
 import * as ev from '../../src/pipeline/events.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { EXPIRY_CLOCK_SKEW_MS, submitSegment, type SubmitPort } from '../../src/pipeline/submit-loop.js';
 import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
 import { submitStatus } from '../../src/smpp/protocol/status.js';
-import { tempIndex, tempStore } from '../helpers/temp-store.js';
+import { requestRecord, tempIndex, tempStore } from '../helpers/temp-store.js';
 
 const silent = pino({ level: 'silent' });
 
-function request(id: string, messageIds: (string | null)[], overrides: Partial<RequestRecord> = {}): RequestRecord {
-  return {
-    v: 1,
-    id,
-    from: 'ACME',
-    to: '393471234567',
-    metadata: {},
-    segments: messageIds.length,
-    messageIds,
-    attempts: 1,
-    submittedAt: 1000,
-    receipts: true,
-    receiptDeadline: 10_000,
-    ...overrides,
-  };
-}
-
 test('correlation index: a message id finds its request and segment; a newer snapshot replaces the old', () => {
   const index = tempIndex();
-  index.apply(requestKey('r1'), request('r1', ['m1', null]));
+  index.apply(requestKey('r1'), requestRecord('r1', ['m1', null]));
   assert.equal(index.segmentOf('m1')?.segment, 1);
   assert.equal(index.segmentOf('m2'), undefined);
-  index.apply(requestKey('r1'), request('r1', ['m1', 'm2']));
+  index.apply(requestKey('r1'), requestRecord('r1', ['m1', 'm2']));
   assert.equal(index.segmentOf('m2')?.segment, 2);
   assert.equal(index.segmentOf('m2')?.request.id, 'r1');
   index.apply(requestKey('r1'), null);
@@ -46,7 +29,7 @@ test('correlation index: a message id finds its request and segment; a newer sna
 
 test('correlation index: requests live in the store, not in a count-capped heap — none is evicted, and the store is counted once committed', async () => {
   const index = tempIndex();
-  for (let i = 0; i < 1500; i++) index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`]));
+  for (let i = 0; i < 1500; i++) index.apply(requestKey(`r${i}`), requestRecord(`r${i}`, [`m${i}`]));
   assert.equal(index.segmentOf('m0')?.request.id, 'r0', 'readable before the commit');
   await index.written();
   assert.equal(index.size, 1500);
@@ -56,7 +39,7 @@ test('correlation index: requests live in the store, not in a count-capped heap 
 
 test('correlation index: outcomes are known only when every segment is final', () => {
   const index = tempIndex();
-  const r = request('r1', ['m1', 'm2']);
+  const r = requestRecord('r1', ['m1', 'm2']);
   index.apply(requestKey('r1'), r);
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
   assert.equal(index.outcomes(r), null);
@@ -70,7 +53,7 @@ test('correlation index: outcomes are known only when every segment is final', (
 test('correlation index: a receipt that overtakes its mapping waits for it, and gives up after the wait', async () => {
   const index = tempIndex();
   const waiting = index.waitForMessageId('m9', 2000);
-  setTimeout(() => index.apply(requestKey('r9'), request('r9', ['m9'])), 20);
+  setTimeout(() => index.apply(requestKey('r9'), requestRecord('r9', ['m9'])), 20);
   assert.equal((await waiting)?.request.id, 'r9');
   const t0 = Date.now();
   assert.equal(await index.waitForMessageId('nope', 50), undefined);
@@ -91,20 +74,20 @@ test('correlation index: receipt waiters are keyed by message id — a record wa
   assert.equal(index.waitingReceipts, 1002);
   const before = index.lookups;
   for (let i = 0; i < 1000; i++) {
-    index.apply(requestKey(`other-${i}`), request(`other-${i}`, [`other-m-${i}`]));
+    index.apply(requestKey(`other-${i}`), requestRecord(`other-${i}`, [`other-m-${i}`]));
     index.apply(finalKey(`other-m-${i}`), { v: 1, status: 'DELIVERED', errorCategory: null });
   }
   // 1,000 finals look up their own message id (applyFinal); no waiter ran. One shared list ran all
   // 1,002 checks on each of the 2,000 records: 2,004,000 lookups more.
   assert.equal(index.lookups - before, 1000);
-  index.apply(requestKey('r-late'), request('r-late', ['m-late']));
+  index.apply(requestKey('r-late'), requestRecord('r-late', ['m-late']));
   const refs = await Promise.all(twoOnOneId);
   assert.deepEqual(
     refs.map((r) => r?.request.id),
     ['r-late', 'r-late'],
   );
   assert.equal(index.waitingReceipts, 1000, 'the woken waiters are gone, the others still wait');
-  for (let i = 0; i < 1000; i++) index.apply(requestKey(`late-${i}`), request(`late-${i}`, [`unknown-${i}`]));
+  for (let i = 0; i < 1000; i++) index.apply(requestKey(`late-${i}`), requestRecord(`late-${i}`, [`unknown-${i}`]));
   assert.equal((await Promise.all(waiters)).filter((r) => r !== undefined).length, 1000);
   assert.equal(index.waitingReceipts, 0, 'no waiter entry left behind');
   assert.equal(await index.waitForMessageId('timeout', 10), undefined);
@@ -290,7 +273,7 @@ test('submit loop: a record past validUntil is never sent', async () => {
 
 test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the grace', async () => {
   const index = tempIndex();
-  index.apply(requestKey('r1'), request('r1', ['m1', 'm2'], { receiptDeadline: 1000 }));
+  index.apply(requestKey('r1'), requestRecord('r1', ['m1', 'm2'], { receiptDeadline: 1000 }));
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
   await index.written(); // the sweep reads committed ranges (the next pass sees what is newer)
   const published: ev.RequestFacts[] = [];
@@ -318,7 +301,7 @@ test('overdue sweeper: UNKNOWN summary once, when receipts are overdue past the 
 test('correlation index: overdue requests come in slices, in deadline order; only requests awaiting receipts past their deadline are visited', async () => {
   const index = tempIndex();
   for (let i = 0; i < 45; i++) {
-    index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receiptDeadline: i % 3 === 0 ? 5_000 : 1_000 + i }));
+    index.apply(requestKey(`r${i}`), requestRecord(`r${i}`, [`m${i}`], { receiptDeadline: i % 3 === 0 ? 5_000 : 1_000 + i }));
     if (i % 5 === 0) index.apply(finalKey(`m${i}`), { v: 1, status: 'DELIVERED', errorCategory: null });
   }
   await index.written();
@@ -345,7 +328,7 @@ test('correlation index: overdue requests come in slices, in deadline order; onl
 
 test('overdue sweeper: a request completed while the sweep yields between slices gets no UNKNOWN summary', async () => {
   const index = tempIndex();
-  for (let i = 0; i < 30_000; i++) index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receiptDeadline: 1000 }));
+  for (let i = 0; i < 30_000; i++) index.apply(requestKey(`r${i}`), requestRecord(`r${i}`, [`m${i}`], { receiptDeadline: 1000 }));
   await index.written();
   const published: string[] = [];
   const sweeper = new OverdueSweeper({
@@ -372,7 +355,7 @@ test('correlation index: a prune pass visits at most its limit, oldest completio
   const index = tempIndex(() => now);
   for (let i = 0; i < 20_000; i++) {
     now = i;
-    index.apply(requestKey(`r${i}`), request(`r${i}`, [`m${i}`], { receipts: false }));
+    index.apply(requestKey(`r${i}`), requestRecord(`r${i}`, [`m${i}`], { receipts: false }));
   }
   await index.written();
   const started = performance.now();
@@ -392,9 +375,9 @@ test('correlation index: a prune pass visits at most its limit, oldest completio
 
 test('correlation index: a request that can never complete (a segment never sent) leaves the store once past its deadline, with or without receipts', async () => {
   const index = tempIndex();
-  index.apply(requestKey('partial'), request('partial', ['m1', null], { receiptDeadline: 1_000 }));
-  index.apply(requestKey('partial-noreport'), request('partial-noreport', ['m2', null], { receipts: false, receiptDeadline: 1_000 }));
-  index.apply(requestKey('later'), request('later', ['m3', null], { receiptDeadline: 9_000 }));
+  index.apply(requestKey('partial'), requestRecord('partial', ['m1', null], { receiptDeadline: 1_000 }));
+  index.apply(requestKey('partial-noreport'), requestRecord('partial-noreport', ['m2', null], { receipts: false, receiptDeadline: 1_000 }));
+  index.apply(requestKey('later'), requestRecord('later', ['m3', null], { receiptDeadline: 9_000 }));
   await index.written();
   assert.deepEqual([...index.overdueSlices(2_000)].flat(), [], 'no UNKNOWN summary: they got theirs when rejected');
   await index.written();
@@ -411,14 +394,14 @@ test('correlation index: finals and markers whose request never comes leave at t
   index.apply(finalKey('lonely'), { v: 1, status: 'DELIVERED', errorCategory: null });
   index.apply(summaryKey('gone'), SUMMARY_MARKER);
   index.apply(finalKey('m-early'), { v: 1, status: 'DELIVERED', errorCategory: null });
-  index.apply(requestKey('r-late'), request('r-late', ['m-early', 'm-other']));
+  index.apply(requestKey('r-late'), requestRecord('r-late', ['m-early', 'm-other']));
   await index.written();
   now = 10_000;
   index.pruneCompleted(5_000);
   await index.written();
   assert.equal(index.final('lonely'), undefined, 'a final for an id no request maps');
   assert.equal(index.final('m-early')?.status, 'DELIVERED', 'its request arrived after it');
-  index.apply(requestKey('gone'), request('gone', ['m-gone', 'm-gone-2']));
+  index.apply(requestKey('gone'), requestRecord('gone', ['m-gone', 'm-gone-2']));
   index.apply(finalKey('m-gone'), { v: 1, status: 'DELIVERED', errorCategory: null, at: now });
   index.apply(finalKey('m-gone-2'), { v: 1, status: 'DELIVERED', errorCategory: null, at: now });
   await index.written();
@@ -432,9 +415,9 @@ test('correlation index: finals and markers whose request never comes leave at t
 
 test('correlation index: a snapshot that re-sends a segment under a new id drops the old id with its final', async () => {
   const index = tempIndex();
-  index.apply(requestKey('r1'), request('r1', ['m1', 'm2']));
+  index.apply(requestKey('r1'), requestRecord('r1', ['m1', 'm2']));
   index.apply(finalKey('m2'), { v: 1, status: 'UNDELIVERED', errorCategory: 'HLR ERROR' });
-  index.apply(requestKey('r1'), request('r1', ['m1', 'm2-again']));
+  index.apply(requestKey('r1'), requestRecord('r1', ['m1', 'm2-again']));
   await index.written();
   assert.equal(index.segmentOf('m2'), undefined);
   assert.equal(index.final('m2'), undefined);
@@ -444,7 +427,7 @@ test('correlation index: a snapshot that re-sends a segment under a new id drops
 test('correlation index: a message id too long for a store key is kept in its request but never mapped; the request leaves at its deadline', async () => {
   const index = tempIndex();
   const long = 'x'.repeat(3_000);
-  index.apply(requestKey('r-long'), request('r-long', [long], { receiptDeadline: 1_000 }));
+  index.apply(requestKey('r-long'), requestRecord('r-long', [long], { receiptDeadline: 1_000 }));
   index.apply(finalKey(long), { v: 1, status: 'DELIVERED', errorCategory: null });
   await index.written();
   assert.equal(index.request('r-long')?.messageIds[0], long);
@@ -458,7 +441,7 @@ test('correlation index: a request whose final record was read before its snapsh
   let now = 0;
   const index = tempIndex(() => now);
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
-  index.apply(requestKey('r1'), request('r1', ['m1']));
+  index.apply(requestKey('r1'), requestRecord('r1', ['m1']));
   await index.written();
   now = 10_000;
   assert.equal(index.pruneCompleted(5_000), 1);
@@ -468,9 +451,9 @@ test('correlation index: a request whose final record was read before its snapsh
 test('correlation index: completed requests leave the store after the keep time; unfinished ones stay', async () => {
   let now = 0;
   const index = tempIndex(() => now);
-  index.apply(requestKey('done'), request('done', ['m1']));
-  index.apply(requestKey('open'), request('open', ['m2']));
-  index.apply(requestKey('noreport'), request('noreport', ['m3'], { receipts: false }));
+  index.apply(requestKey('done'), requestRecord('done', ['m1']));
+  index.apply(requestKey('open'), requestRecord('open', ['m2']));
+  index.apply(requestKey('noreport'), requestRecord('noreport', ['m3'], { receipts: false }));
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
   await index.written();
   now = 1000;

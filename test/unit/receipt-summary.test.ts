@@ -8,26 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
-import { CorrelationIndex, finalKey, requestKey, type FinalRecord, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { CorrelationIndex, finalKey, requestKey, type FinalRecord } from '../../src/pipeline/correlation-index.js';
 import { ReceiptProcessor, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
 import type { DeliverSm } from '../../src/smpp/protocol/types.js';
-import { tempIndex } from '../helpers/temp-store.js';
-
-function request(messageIds: (string | null)[]): RequestRecord {
-  return {
-    v: 1,
-    id: 'req-1',
-    from: 'ACME',
-    to: '393471234567',
-    metadata: {},
-    segments: messageIds.length,
-    messageIds,
-    attempts: 1,
-    submittedAt: 1000,
-    receipts: true,
-    receiptDeadline: 10_000_000,
-  };
-}
+import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const DELIVERED: FinalRecord = { v: 1, status: 'DELIVERED', errorCategory: null };
 
@@ -59,7 +43,7 @@ async function replicaAWithOwnFinal(): Promise<{ index: CorrelationIndex; proces
     publishInbound: null,
   };
   const processor = new ReceiptProcessor({ index, sink, ackWaitMs: 1000, matchWaitMs: 0, now: () => 2000, logger: pino({ level: 'silent' }) });
-  index.apply(requestKey('req-1'), request(['m1', null]));
+  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1', null], { receiptDeadline: 10_000_000 }));
   assert.equal(await processor.handle(receipt('m1')), 0);
   assert.deepEqual(
     events.map((e) => `${e.source} ${e.status}`),
@@ -78,7 +62,7 @@ test("summary: B's final read before B's snapshot that maps it → the snapshot 
   processor.onRemoteEntry(finalKey('m2'));
   await settle();
   assert.equal(summaries(events).length, 0, 'm2 is not mapped to the request yet');
-  index.apply(requestKey('req-1'), request(['m1', 'm2']));
+  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1', 'm2'], { receiptDeadline: 10_000_000 }));
   processor.onRemoteEntry(requestKey('req-1'));
   await settle();
   assert.deepEqual(
@@ -92,7 +76,7 @@ test("summary: B's final read before B's snapshot that maps it → the snapshot 
 
 test("summary: B's snapshot read before B's final → the final completes the request, one SUMMARY", async () => {
   const { index, processor, events } = await replicaAWithOwnFinal();
-  index.apply(requestKey('req-1'), request(['m1', 'm2']));
+  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1', 'm2'], { receiptDeadline: 10_000_000 }));
   processor.onRemoteEntry(requestKey('req-1'));
   await settle();
   assert.equal(summaries(events).length, 0, 'm2 is not final yet');
@@ -116,7 +100,7 @@ test('summary: a replica that handled no final of the request leaves the summary
     now: () => 2000,
     logger: pino({ level: 'silent' }),
   });
-  index.apply(requestKey('req-1'), request(['m1', 'm2']));
+  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1', 'm2'], { receiptDeadline: 10_000_000 }));
   index.apply(finalKey('m1'), DELIVERED);
   index.apply(finalKey('m2'), DELIVERED);
   processor.onRemoteEntry(finalKey('m2'));

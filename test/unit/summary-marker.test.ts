@@ -8,31 +8,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
-import { finalKey, requestKey, summaryKey, type CorrelationValue, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { finalKey, requestKey, summaryKey, type CorrelationValue } from '../../src/pipeline/correlation-index.js';
 import type { CorrelationWrite } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
 import type { DeliverSm } from '../../src/smpp/protocol/types.js';
-import { tempIndex } from '../helpers/temp-store.js';
+import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const GRACE = 30_000;
 const silent = pino({ level: 'silent' });
-
-function request(id: string, messageIds: string[]): RequestRecord {
-  return {
-    v: 1,
-    id,
-    from: 'ACME',
-    to: '393471234567',
-    metadata: {},
-    segments: messageIds.length,
-    messageIds,
-    attempts: 1,
-    submittedAt: 1000,
-    receipts: true,
-    receiptDeadline: 100_000_000,
-  };
-}
 
 function receipt(messageId: string, stat = 'DELIVRD'): DeliverSm {
   return {
@@ -95,7 +79,7 @@ const settle = () => new Promise((r) => setImmediate(r));
 
 /** A and B each handle one segment's final and stop before reading the other's. */
 async function finalsOnTwoReplicasThatStopped(): Promise<{ a: Replica; b: Replica; snapshot: CorrelationWrite }> {
-  const snapshot = { key: requestKey('req-1'), value: request('req-1', ['m1', 'm2']) };
+  const snapshot = { key: requestKey('req-1'), value: requestRecord('req-1', ['m1', 'm2'], { receiptDeadline: 100_000_000 }) };
   const a = new Replica();
   const b = new Replica();
   a.read([snapshot]);
@@ -142,7 +126,7 @@ test('summary marker: a request left complete without one is summarised after th
 });
 
 test('summary marker: the replica that publishes a multipart summary writes it; nobody publishes again', async () => {
-  const snapshot = { key: requestKey('req-1'), value: request('req-1', ['m1', 'm2']) };
+  const snapshot = { key: requestKey('req-1'), value: requestRecord('req-1', ['m1', 'm2'], { receiptDeadline: 100_000_000 }) };
   const a = new Replica();
   const b = new Replica();
   a.read([snapshot]);
@@ -172,7 +156,7 @@ test('summary marker: the replica that publishes a multipart summary writes it; 
 
 test('summary marker: one replica with every final publishes the summary and its marker with the last receipt', async () => {
   const a = new Replica();
-  a.read([{ key: requestKey('req-1'), value: request('req-1', ['m1', 'm2']) }]);
+  a.read([{ key: requestKey('req-1'), value: requestRecord('req-1', ['m1', 'm2'], { receiptDeadline: 100_000_000 }) }]);
   await a.receipts.handle(receipt('m1'));
   await a.receipts.handle(receipt('m2'));
   assert.equal(a.summaries().length, 1);
@@ -187,7 +171,7 @@ test('summary marker: one replica with every final publishes the summary and its
 
 test('summary marker: one-segment requests need none; finals written before markers existed are not watched', async () => {
   const a = new Replica();
-  a.read([{ key: requestKey('one'), value: request('one', ['m9']) }]);
+  a.read([{ key: requestKey('one'), value: requestRecord('one', ['m9'], { receiptDeadline: 100_000_000 }) }]);
   await a.receipts.handle(receipt('m9'));
   assert.deepEqual(
     a.writes.map((w) => w.key),
@@ -197,7 +181,7 @@ test('summary marker: one-segment requests need none; finals written before mark
 
   const c = new Replica();
   c.read([
-    { key: requestKey('old'), value: request('old', ['m1', 'm2']) },
+    { key: requestKey('old'), value: requestRecord('old', ['m1', 'm2'], { receiptDeadline: 100_000_000 }) },
     // as written by an earlier version: no `at`, and its summary (if any) left no marker
     { key: finalKey('m1'), value: { v: 1, status: 'DELIVERED', errorCategory: null } },
     { key: finalKey('m2'), value: { v: 1, status: 'DELIVERED', errorCategory: null } },
