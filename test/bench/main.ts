@@ -102,6 +102,12 @@ function parseArgs(argv: string[]) {
       histories,
     )
     .option(
+      '--restart-window-ms <ms>',
+      'CORRELATION_RESTORE_WINDOW_MS of the restart runs; up to 120000 the history is left to age out of it before the stop, above it stays inside (what reading a full window costs)',
+      count('--restart-window-ms'),
+      60_000,
+    )
+    .option(
       '--pending-counts <list>',
       `requests pending a receipt in each case of the pending scenario (default ${FULL_PENDING_COUNTS.join(',')}; ${QUICK_PENDING_COUNTS.join(',')} with --quick)`,
       pendingCounts,
@@ -127,6 +133,7 @@ function parseArgs(argv: string[]) {
       pacingSeconds?: number;
       pacingRuns: number;
       restartHistory?: number[];
+      restartWindowMs: number;
       pendingCounts?: number[];
     }>();
   const quick = opts.quick ?? false;
@@ -156,6 +163,7 @@ function parseArgs(argv: string[]) {
       runs: opts.pacingRuns,
     },
     restartHistory: opts.restartHistory ?? (quick ? QUICK_RESTART_HISTORY : FULL_RESTART_HISTORY),
+    restartWindowMs: opts.restartWindowMs,
     pendingCounts: opts.pendingCounts ?? (quick ? QUICK_PENDING_COUNTS : FULL_PENDING_COUNTS),
   };
 }
@@ -233,7 +241,7 @@ async function main(): Promise<number> {
       index: () => indexBytes(ctx),
       memory: () => memory(ctx, args.memoryVolume, args.memoryKeepDoneMs),
       scale: () => scaleOut(ctx),
-      restart: () => restartAfterHistory(ctx, args.restartHistory),
+      restart: () => restartAfterHistory(ctx, args.restartHistory, args.restartWindowMs),
       pending: () => pendingReceipts(ctx, args.pendingCounts),
     };
     if (args.warmup && (args.selected.includes('c') || args.selected.includes('e2e'))) await warmUp(ctx);

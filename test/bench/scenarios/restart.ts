@@ -6,9 +6,11 @@
  * are pushed through a first connector with the rate limit lifted (as the end-to-end run), until
  * the simulator has accepted H submits and had H receipts acknowledged, so every request has its
  * `r:` snapshot and its `f:` final on `sms.correlation`, written by the connector itself. That
- * connector keeps running for the restore window (CORRELATION_RESTORE_WINDOW_MS, 60 s here with
- * CORRELATION_KEEP_DONE_MS 20 s; the product default is 30 min) — weeks of traffic are older than
- * the window — and is stopped gracefully (the role's stop runs app.stop(), what SIGTERM runs). A
+ * connector keeps running until the history is older than the restore window
+ * (CORRELATION_RESTORE_WINDOW_MS, `--restart-window-ms`, 60 s by default here with
+ * CORRELATION_KEEP_DONE_MS a third of it; the product default is 30 min) — weeks of traffic are
+ * older than the window; with a window over 2 min the history stays inside it, which measures
+ * what reading a full window costs — and is stopped gracefully (the role's stop runs app.stop(), what SIGTERM runs). A
  * fresh process is then started on the same topics and group, twice: on the first connector's
  * store directory (CORRELATION_STORE_DIR: a restart on its own disk, which resumes from the
  * store's checkpoints), then on an empty directory (a rescheduled pod: the live-state topic, then
@@ -39,16 +41,26 @@ import {
   type Child,
 } from '../common.js';
 import { connectorEnv, type BenchContext } from '../context.js';
+import { promotionTimes } from '../../../src/pipeline/correlation-promoter.js';
 import { UNTHROTTLED } from './ceilings.js';
 
 export const FULL_RESTART_HISTORY = [0, 200_000, 1_000_000];
 export const QUICK_RESTART_HISTORY = [0, 5_000];
 
 const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
-/** A short restore window, so that the history is outside it after a minute instead of 30. */
-const RESTORE_WINDOW = { CORRELATION_RESTORE_WINDOW_MS: '60000', CORRELATION_KEEP_DONE_MS: '20000' };
-/** The watermark trails the clock by ¾ of the window (correlation-promoter.ts promotionTimes); a margin on top. */
-const WINDOW_SETTLE_MS = 50_000;
+/** Up to this window the history is left to age out of it before the stop. */
+const SETTLE_WINDOW_MAX_MS = 120_000;
+/** The restore window's settings, and how long to wait after the history for it to be outside the window. */
+function restoreWindow(windowMs: number): { env: Record<string, string>; settleMs: number } {
+  const keepDoneMs = Math.floor(windowMs / 3);
+  const env = { CORRELATION_RESTORE_WINDOW_MS: String(windowMs), CORRELATION_KEEP_DONE_MS: String(keepDoneMs) };
+  // The watermark trails the clock by half the window plus a margin (correlation-promoter.ts promotionTimes).
+  return { env, settleMs: windowMs <= SETTLE_WINDOW_MAX_MS ? promotionLagMs(windowMs) + 5_000 : 0 };
+}
+const promotionLagMs = (windowMs: number): number => {
+  const now = Date.now();
+  return now - promotionTimes(now, windowMs).watermark;
+};
 /** main.ts runs the bench stack in <repo>/.local/bench-stack; the broker's log.dirs is kafka/data there. */
 const BROKER_DATA = path.join(REPO_ROOT, '.local', 'bench-stack', 'kafka', 'data');
 const READY_TIMEOUT_MS = 180_000;
@@ -62,9 +74,9 @@ interface Restarted {
 type Disk = 'own disk' | 'empty disk';
 const DISKS: Disk[] = ['own disk', 'empty disk'];
 
-export async function restartAfterHistory(ctx: BenchContext, histories: number[]): Promise<void> {
+export async function restartAfterHistory(ctx: BenchContext, histories: number[], windowMs: number): Promise<void> {
   const seconds: Array<{ h: number; readyS: Record<Disk, number | null> }> = [];
-  for (const h of histories) seconds.push({ h, readyS: await restartCase(ctx, h) });
+  for (const h of histories) seconds.push({ h, readyS: await restartCase(ctx, h, restoreWindow(windowMs)) });
   for (const disk of DISKS)
     reportGrowth(
       ctx,
@@ -86,7 +98,7 @@ function reportGrowth(ctx: BenchContext, disk: Disk, seconds: Array<{ h: number;
 }
 
 /** One H: history pushed through a first connector, then timed restarts on its store and on an empty one. Returns spawn → ready in s. */
-async function restartCase(ctx: BenchContext, h: number): Promise<Record<Disk, number | null>> {
+async function restartCase(ctx: BenchContext, h: number, window: ReturnType<typeof restoreWindow>): Promise<Record<Disk, number | null>> {
   const S = `restart after history: ${fmt(h)} requests`;
   ctx.report.section(S);
   const topics = benchTopics(`restart${h}`);
@@ -96,15 +108,15 @@ async function restartCase(ctx: BenchContext, h: number): Promise<Record<Disk, n
   const { port } = (await sim.ready) as { port: number };
   const storeDir = mkdtempSync(path.join(tmpdir(), 'bench-restart-store-'));
   const emptyDir = mkdtempSync(path.join(tmpdir(), 'bench-restart-empty-'));
-  const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, ...RESTORE_WINDOW, CORRELATION_STORE_DIR: storeDir });
+  const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, ...window.env, CORRELATION_STORE_DIR: storeDir });
   try {
-    const pushS = await pushHistory(ctx, sim, env, topics.outbound, h);
+    const pushS = await pushHistory(ctx, sim, env, topics.outbound, h, window.settleMs);
     ctx.report.add(
       S,
       'history pushed',
       pushS,
       's',
-      `${fmt(h)} records (1 segment, receipts requested) through a first connector (SMPP_RATE_LIMIT 100000, trx:4, CORRELATION_RESTORE_WINDOW_MS 60000, CORRELATION_KEEP_DONE_MS 20000, product defaults otherwise) until the simulator counted ${fmt(h)} accepted submits and ${fmt(h)} receipts acknowledged; then ${WINDOW_SETTLE_MS / 1000} s more (the history leaves the restore window) and app.stop() (graceful, as on SIGTERM)`,
+      `${fmt(h)} records (1 segment, receipts requested) through a first connector (SMPP_RATE_LIMIT 100000, trx:4, CORRELATION_RESTORE_WINDOW_MS ${window.env['CORRELATION_RESTORE_WINDOW_MS']}, CORRELATION_KEEP_DONE_MS ${window.env['CORRELATION_KEEP_DONE_MS']}, product defaults otherwise) until the simulator counted ${fmt(h)} accepted submits and ${fmt(h)} receipts acknowledged; then ${window.settleMs / 1000} s more (${window.settleMs > 0 ? 'the history leaves the restore window' : 'none: the history stays inside the restore window'}) and app.stop() (graceful, as on SIGTERM)`,
     );
     await reportTopic(ctx, S, topics, h);
     ctx.report.add(
@@ -177,7 +189,7 @@ function fileBytes(file: string): number {
 }
 
 /** H records produced while a first connector consumes them; waits for every submit and receipt. Returns its seconds. */
-async function pushHistory(ctx: BenchContext, sim: Child, env: Record<string, string>, topic: string, h: number): Promise<number> {
+async function pushHistory(ctx: BenchContext, sim: Child, env: Record<string, string>, topic: string, h: number, settleMs: number): Promise<number> {
   const first = spawnRole('connector', { env, execArgv: ctx.connectorFlags });
   try {
     await first.ready;
@@ -192,7 +204,7 @@ async function pushHistory(ctx: BenchContext, sim: Child, env: Record<string, st
     );
     await producing;
     const pushS = (Date.now() - t0) / 1000;
-    await sleep(WINDOW_SETTLE_MS);
+    await sleep(settleMs);
     return pushS;
   } finally {
     await first.stop();
