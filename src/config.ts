@@ -397,13 +397,14 @@ function registryConfig(
 }
 
 /**
- * The largest record a request within the REQUEST_MAX_* bounds can produce: its correlation entry
- * (JSON: a control character in metadata escapes to 6 bytes; one SMSC message id of ≤ 65 octets per
- * segment) — larger than any of its Avro events, which echo the same fields unescaped.
+ * The largest record a request within the REQUEST_MAX_* bounds can produce: its state in the
+ * live-state topic (JSON: a control character in metadata escapes to 6 bytes; per segment an SMSC
+ * message id of ≤ 65 octets, and again as the key of its final, ≤ 128 bytes) — larger than its
+ * correlation entry and than any of its Avro events, which echo the same fields unescaped.
  */
 function worstRecordBytes(e: Env): number {
   const echo = maxEchoBytes(requestBoundsOf(e));
-  return 6 * echo + e.SMS_MAX_SEGMENTS * 6 * 65 + 4096;
+  return 6 * echo + e.SMS_MAX_SEGMENTS * (2 * 6 * 65 + 128) + 4096;
 }
 
 /**
@@ -440,7 +441,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
   if (worst > e.KAFKA_MAX_RECORD_BYTES) {
     throw new ConfigError(
       'REQUEST_MAX_METADATA_BYTES',
-      `REQUEST_MAX_METADATA_BYTES: with these REQUEST_MAX_* bounds one correlation entry can reach ${worst} bytes, over KAFKA_MAX_RECORD_BYTES (${e.KAFKA_MAX_RECORD_BYTES}): lower the bounds or raise KAFKA_MAX_RECORD_BYTES`,
+      `REQUEST_MAX_METADATA_BYTES: with these REQUEST_MAX_* bounds one correlation record can reach ${worst} bytes, over KAFKA_MAX_RECORD_BYTES (${e.KAFKA_MAX_RECORD_BYTES}): lower the bounds or raise KAFKA_MAX_RECORD_BYTES`,
     );
   }
   return {

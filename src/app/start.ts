@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { ConfigError, redactedConfig, securityWarnings } from '../config.js';
 import { createBindSlotAssigner } from '../kafka/assigner.js';
@@ -24,7 +25,7 @@ import { createMetrics, type Metrics } from '../obs/metrics.js';
 import { AccountGate } from '../pipeline/account-gate.js';
 import { Admission } from '../pipeline/admission.js';
 import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
-import { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
+import { CorrelationPromoter, maxPromotionLagMs } from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
@@ -234,8 +235,10 @@ async function loadCorrelation(
     index,
     sink: liveStateSink(p.publisher, config.topics.correlationLive),
     windowMs: config.correlationRestoreWindowMs,
-    instanceId,
+    // The host's name (a StatefulSet pod's is stable): one watermark key per replica, not one per start.
+    instanceId: hostname(),
     appliedThrough: () => tail.appliedThrough(),
+    maxLagMs: maxPromotionLagMs(config.correlationRestoreWindowMs, config.correlationKeepDoneMs),
     intervalMs: PROMOTION_INTERVAL_MS,
     now: Date.now,
     logger,

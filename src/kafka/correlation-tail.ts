@@ -21,6 +21,8 @@ import { restoreLiveState } from './live-state-restore.js';
 
 /** How long start-up tries to read the topic's offsets to check the store's checkpoints against. */
 const CHECKPOINT_CHECK_MS = 30_000;
+/** How often the tail takes the topic's end offsets to know how far behind it is (`appliedThrough`). */
+const LAG_PROBE_MS = 5_000;
 
 export interface CorrelationTailOptions {
   topic: string;
@@ -41,8 +43,11 @@ export class CorrelationTail {
   private readonly topic: string;
   private readonly ownOrigin: string;
   private readonly positions = new Map<number, bigint>();
-  /** Per partition: the timestamp of the last record applied, and whether it was the partition's last. */
-  private readonly applied = new Map<number, { at: number; current: boolean }>();
+  /** End offsets taken every LAG_PROBE_MS, oldest first, until the tail has reached them. */
+  private readonly lagProbes: Array<{ at: number; ends: Map<number, bigint> }> = [];
+  private lagTimer: NodeJS.Timeout | null = null;
+  /** When the newest end offsets the tail has reached were taken (0: never yet). */
+  private reachedAt = 0;
   private readonly waiters = new Set<() => void>();
   private running = false;
   /** Entries applied since start (own ones skipped): what a start-up catch-up cost. */
@@ -111,8 +116,8 @@ export class CorrelationTail {
         const next = last ? BigInt(last.offset) + 1n : 0n;
         if (next <= (this.positions.get(batch.partition) ?? 0n)) return;
         this.positions.set(batch.partition, next);
-        this.applied.set(batch.partition, { at: Number(last!.timestamp), current: next >= BigInt(batch.highWatermark) });
         for (const wake of this.waiters) wake();
+        this.settleLagProbes();
         // After the batch's entries: the store commits in order, so the checkpoint never runs
         // ahead of what it holds. Awaited: a tail that outruns the disk would queue writes in heap.
         this.index.checkpoint(this.topic, batch.partition, next.toString());
@@ -123,16 +128,39 @@ export class CorrelationTail {
     // A rejoin (a broker restart, a session timeout) would refetch every partition from its
     // beginning: seek them back to where the store is.
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.seekToPositions());
+    this.startLagProbes();
   }
 
   /**
-   * The time up to which every partition is applied: now for a partition whose last fetch reached
-   * its end, else the timestamp of the last record applied from it.
+   * A time up to which every record of the topic is applied: when the newest end offsets the tail
+   * has reached were taken (within LAG_PROBE_MS of now while it keeps up). 0 until it first caught up.
    */
-  appliedThrough(now = Date.now()): number {
-    let through = now;
-    for (const { at, current } of this.applied.values()) if (!current) through = Math.min(through, at);
-    return through;
+  appliedThrough(): number {
+    return this.reachedAt;
+  }
+
+  private startLagProbes(): void {
+    this.lagTimer = setInterval(() => {
+      const at = Date.now();
+      void this.admin
+        .fetchTopicOffsets(this.topic)
+        .then((offsets) => {
+          // An empty partition (nothing written, or all of it expired) has nothing to reach.
+          const ends = offsets.filter((o) => o.high !== o.low).map((o): [number, bigint] => [o.partition, BigInt(o.high)]);
+          this.lagProbes.push({ at, ends: new Map(ends) });
+          this.settleLagProbes();
+        })
+        .catch(() => undefined); // the next probe tries again; meanwhile the lag grows
+    }, LAG_PROBE_MS);
+    this.lagTimer.unref();
+  }
+
+  private settleLagProbes(): void {
+    while (this.lagProbes.length > 0 && [...this.lagProbes[0]!.ends].every(([p, end]) => (this.positions.get(p) ?? 0n) >= end)) {
+      this.reachedAt = Math.max(this.reachedAt, this.lagProbes.shift()!.at);
+    }
+    // A tail far behind would pile probes up: the oldest unreached one is what counts.
+    if (this.lagProbes.length > 100) this.lagProbes.splice(1, this.lagProbes.length - 100);
   }
 
   /**
@@ -154,7 +182,13 @@ export class CorrelationTail {
       this.logger.warn({ topic: this.topic }, 'correlation topic offsets by time unavailable; reading it from the beginning');
       return;
     }
-    for (const { partition, offset } of offsets) this.positions.set(partition, BigInt(offset));
+    for (const { partition, offset } of offsets) {
+      this.positions.set(partition, BigInt(offset));
+      // Now, not at the partition's next record: one that gets none would have no checkpoint, and
+      // the next start on this store would read it from its beginning.
+      this.index.checkpoint(this.topic, partition, offset);
+    }
+    await this.index.written();
     this.restoredFrom = 'live-state';
     this.logger.info(
       {
@@ -210,13 +244,19 @@ export class CorrelationTail {
     // after stop: asking the admin would open a new connection that nothing closes
     if (!this.running) return false;
     const deadline = Date.now() + timeoutMs;
+    const asked = Date.now();
     const offsets = await this.endOffsets(deadline);
     if (!offsets) {
       this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; continuing without the catch-up');
       return false;
     }
     const targets = offsets.map((p) => ({ partition: p.partition, high: BigInt(p.high), low: BigInt(p.low) })).filter((p) => p.high > p.low);
-    const done = () => targets.every((t) => (this.positions.get(t.partition) ?? 0n) >= t.high);
+    const reached = () => targets.every((t) => (this.positions.get(t.partition) ?? 0n) >= t.high);
+    const done = () => {
+      if (!reached()) return false;
+      this.reachedAt = Math.max(this.reachedAt, asked);
+      return true;
+    };
     if (done()) return true;
     return new Promise((resolve) => {
       const check = () => {
@@ -251,6 +291,7 @@ export class CorrelationTail {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    if (this.lagTimer) clearInterval(this.lagTimer);
     await this.consumer.disconnect();
   }
 }

@@ -1,8 +1,14 @@
 /**
  * Restores an empty correlation store from the compacted live-state topic (correlation-promoter.ts):
  * the requests still waiting for receipts after half the restore window, and the tombstones of
- * those since forgotten. Read once, at start, up to the end offsets seen when it began; the
- * correlation topic is then read from the highest watermark on (correlation-tail.ts).
+ * those since forgotten. Read once, at start; the correlation topic is then read from the highest
+ * watermark on (correlation-tail.ts).
+ *
+ * Two sets of end offsets: watermarks count only below the first, states are read up to the
+ * second, taken once the first is reached. A replica writes its watermark only after Kafka
+ * acknowledged the states before it, so every state a counted watermark vouches for was in the
+ * topic before the first set was taken — even one in a partition whose end was taken just before
+ * it landed — and so is below the second.
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
@@ -21,13 +27,14 @@ export interface LiveRestore {
 /** How long start-up tries to read the live-state topic's offsets before it reads the correlation topic whole instead. */
 const OFFSETS_WAIT_MS = 30_000;
 /**
- * A partition whose last records compaction removed (tombstones past their retention) never
- * delivers the offset just below its end: when nothing has arrived for this long, a partition
- * that delivered records is taken as read. One that delivered none by then (a slow group join,
- * or all its records removed) makes the restore give up: the correlation topic is read whole.
+ * When nothing arrives for this long before the ends are reached (a group join that never
+ * completes, a broker that stops answering), the restore gives up on the window: without a
+ * watermark the correlation topic is read whole, which is slow but complete. (The last record of
+ * a partition is never compacted away: it sits in the active segment.)
  */
-const IDLE_END_MS = 10_000;
 const IDLE_GIVE_UP_MS = 60_000;
+
+type Ends = Map<number, bigint>;
 
 export async function restoreLiveState(
   kafka: Kafka,
@@ -37,29 +44,26 @@ export async function restoreLiveState(
   groupPrefix: string,
   logger: Logger,
 ): Promise<LiveRestore> {
-  const offsets = await retryUntil(
-    Date.now() + OFFSETS_WAIT_MS,
-    () => admin.fetchTopicOffsets(topic),
-    () => true,
-  ).catch(() => null);
-  if (!offsets) {
+  const first = await endsOf(admin, topic);
+  if (!first) {
     logger.warn({ topic }, 'live-state topic offsets unavailable; reading the correlation topic from its beginning');
     return { records: 0, watermark: null };
   }
-  const ends = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
-  if (ends.size === 0) return { records: 0, watermark: null };
+  if (first.size === 0) return { records: 0, watermark: null };
 
   let records = 0;
   let watermark: number | null = null;
-  const apply = (key: string, value: Buffer | null): void => {
+  const positions = new Map<number, bigint>();
+  const apply = (partition: number, offset: bigint, key: string, value: Buffer | null): void => {
     if (key.startsWith(LIVE_REQUEST_PREFIX)) {
       const state = value === null ? null : (JSON.parse(value.toString('utf8')) as LiveRequestState);
       index.restoreLive(key.slice(LIVE_REQUEST_PREFIX.length), state);
-    } else if (key.startsWith(WATERMARK_PREFIX) && value !== null) {
+    } else if (key.startsWith(WATERMARK_PREFIX) && value !== null && offset < (first.get(partition) ?? 0n)) {
       const mark = (JSON.parse(value.toString('utf8')) as Watermark).watermark;
       if (Number.isFinite(mark)) watermark = Math.max(watermark ?? mark, mark);
     }
   };
+  const reached = (ends: Ends): boolean => [...ends].every(([p, end]) => (positions.get(p) ?? 0n) >= end);
 
   const consumer = kafka.consumer({
     groupId: `${groupPrefix}.correlation-live-restore.${randomUUID()}`,
@@ -68,53 +72,63 @@ export async function restoreLiveState(
     maxWaitTimeInMs: 200,
     allowAutoTopicCreation: false,
   });
-  let caughtUp = (): void => {};
-  const done = new Promise<void>((resolve) => (caughtUp = resolve));
-  const delivered = new Set<number>();
-  let complete = true;
+  let target: Ends = first;
+  let settle = (_complete: boolean): void => {};
+  const done = new Promise<boolean>((resolve) => (settle = resolve));
   let idle: NodeJS.Timeout | undefined;
-  let idleSince = Date.now();
-  const idleEnd = (): void => {
+  const resetIdle = (): void => {
     clearTimeout(idle);
     idle = setTimeout(() => {
-      const silent = [...ends.keys()].filter((p) => !delivered.has(p));
-      if (silent.length > 0 && Date.now() - idleSince < IDLE_GIVE_UP_MS) return idleEnd();
-      complete = silent.length === 0;
-      logger.warn({ topic, partitions: [...ends.keys()], silent }, 'live-state partitions delivered nothing more before their end offset');
-      caughtUp();
-    }, IDLE_END_MS);
+      logger.warn(
+        { topic, unread: [...target].filter(([p, end]) => (positions.get(p) ?? 0n) < end).map(([p]) => p) },
+        'live-state topic not read to its end in time; reading the correlation topic whole',
+      );
+      settle(false);
+    }, IDLE_GIVE_UP_MS);
   };
+  let second = false;
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
+    resetIdle();
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        idleSince = Date.now();
-        delivered.add(batch.partition);
-        idleEnd();
-        const end = ends.get(batch.partition);
-        if (end === undefined) return;
+        resetIdle();
         for (const m of batch.messages) {
-          if (BigInt(m.offset) >= end) break;
           records++;
           try {
-            apply(m.key?.toString('utf8') ?? '', m.value);
+            apply(batch.partition, BigInt(m.offset), m.key?.toString('utf8') ?? '', m.value);
           } catch (err) {
             logger.warn({ err, partition: batch.partition, offset: m.offset }, 'skipping unreadable live-state record');
           }
         }
-        if (BigInt(batch.lastOffset()) + 1n >= end) ends.delete(batch.partition);
+        positions.set(batch.partition, BigInt(batch.lastOffset()) + 1n);
         await index.written(); // a restore that outruns the disk would queue its writes in heap
-        if (ends.size === 0) caughtUp();
+        if (!reached(target)) return;
+        if (second) return settle(true);
+        second = true;
+        const next = await endsOf(admin, topic);
+        if (!next) return settle(false);
+        target = next;
+        if (reached(target)) settle(true);
       },
     });
-    idleEnd();
-    await done;
+    const complete = await done;
+    // Some states may be missing: no part of the correlation topic may be skipped.
+    return { records, watermark: complete ? watermark : null };
   } finally {
     clearTimeout(idle);
     await consumer.disconnect();
   }
-  // Some partitions unread: their states may be missing, so no window may be skipped.
-  return { records, watermark: complete ? watermark : null };
+}
+
+/** End offsets of the partitions that hold records; null when they cannot be had. */
+async function endsOf(admin: Admin, topic: string): Promise<Ends | null> {
+  const offsets = await retryUntil(
+    Date.now() + OFFSETS_WAIT_MS,
+    () => admin.fetchTopicOffsets(topic),
+    () => true,
+  ).catch(() => null);
+  return offsets && new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
 }

@@ -135,6 +135,13 @@ export class CorrelationIndex {
   /** Promoted requests forgotten here, whose tombstone is not written yet → when. */
   private readonly retiredTable: StoreTable<string, number>;
   /**
+   * Requests whose promotion is on its way to Kafka → the `chg` entry that listed them. A change
+   * applied meanwhile asks for another promotion (the state on its way may lack it); the entry is
+   * removed and the request marked promoted only once Kafka acknowledged the state, so a crash
+   * before that lists it again.
+   */
+  private readonly inFlight = new Map<string, TimelineKey>();
+  /**
    * Receipts waiting for their message id, keyed by that id: a request snapshot wakes only the
    * waiters of the ids it maps. (One shared list woke every waiter on every record read — with a
    * backlog of receipts for unknown ids, each correlation record cost a pass over all of them.)
@@ -200,7 +207,12 @@ export class CorrelationIndex {
     return undefined;
   }
 
-  private applyRequest(id: string, rec: RequestRecord | null, at: number): void {
+  /** `track`: list the request for promotion (not when it comes from the live-state topic itself). */
+  private applyRequest(id: string, rec: RequestRecord | null, at: number, track = true): void {
+    // Older than the promoted state, which holds every change written before its cut: an empty
+    // store re-reads the window below that cut, whose snapshots would take back segments (and
+    // their finals) the state has.
+    if (rec && at < (this.promotedTable.get(id) ?? -Infinity)) return;
     const old = this.requests.get(id);
     if (old) {
       for (const m of old.messageIds) {
@@ -221,12 +233,12 @@ export class CorrelationIndex {
     // Complete already when applied: no receipt expected, or its finals arrived first (another
     // replica's `f:` records can be read before this snapshot).
     const outcomes = rec.receipts ? this.outcomes(rec) : null;
-    if (rec.receipts ? outcomes !== null : !rec.messageIds.includes(null)) this.onComplete(rec, outcomes);
+    if (rec.receipts ? outcomes !== null : !rec.messageIds.includes(null)) this.onComplete(rec, outcomes, at);
     else {
       this.timeline.put(['due', rec.receiptDeadline, id], 1);
       // A new request waits for its promotion; a known one only needs another if it was promoted
       // (the promotion of an unpromoted one writes its state as it is then, this change included).
-      if (!old || this.promotedTable.get(id) !== undefined) this.timeline.put(['chg', at, id], 1);
+      if (track && (!old || this.isPromoted(id))) this.timeline.put(['chg', at, id], 1);
     }
   }
 
@@ -255,17 +267,21 @@ export class CorrelationIndex {
   applyFinalOf(ref: SegmentRef, final: FinalRecord, at = this.clock()): FinalRecord[] | null {
     this.finals.put(ref.request.messageIds[ref.segment - 1]!, final);
     const outcomes = this.outcomes(ref.request);
-    if (outcomes) this.onComplete(ref.request, outcomes);
+    if (outcomes) this.onComplete(ref.request, outcomes, at);
     // A promoted request that completes needs no new promotion: its completing final stays in the
     // correlation topic's restore window until its tombstone (CORRELATION_KEEP_DONE_MS < window / 2).
-    else if (this.promotedTable.get(ref.request.id) !== undefined) this.timeline.put(['chg', at, ref.request.id], 1);
+    else if (this.isPromoted(ref.request.id)) this.timeline.put(['chg', at, ref.request.id], 1);
     return outcomes;
   }
 
-  /** `outcomes`: every segment's final, when receipts were requested (null when not). */
-  private onComplete(rec: RequestRecord, outcomes: FinalRecord[] | null): void {
+  /**
+   * `outcomes`: every segment's final, when receipts were requested (null when not). `at`: when the
+   * completing entry was written — the prune counts from it, not from when this replica read it,
+   * so a lagging tail does not keep a promoted request (and delay its tombstone) past the window.
+   */
+  private onComplete(rec: RequestRecord, outcomes: FinalRecord[] | null, at: number): void {
     const now = this.clock();
-    this.timeline.put(['done', now, rec.id], 1);
+    this.timeline.put(['done', Math.min(at, now), rec.id], 1);
     this.timeline.remove(['due', rec.receiptDeadline, rec.id]);
     if (
       rec.segments > 1 &&
@@ -343,7 +359,7 @@ export class CorrelationIndex {
   /** Drops a request with its message ids and final records. */
   private forget(id: string, rec: RequestRecord): void {
     this.requests.remove(id);
-    if (this.promotedTable.get(id) !== undefined) {
+    if (this.isPromoted(id)) {
       this.promotedTable.remove(id);
       this.retiredTable.put(id, this.clock());
     }
@@ -464,24 +480,28 @@ export class CorrelationIndex {
 
   /**
    * Requests changed before `cut` that are still incomplete, with their whole state, in slices:
-   * what the promoter writes to the live-state topic. Each one is marked promoted at `cut` when
-   * listed (a change applied while its write is on its way then asks for another promotion);
-   * `promotionFailed` undoes that. The `chg` entries visited are removed: a request complete or
-   * gone by now needs no promotion.
+   * what the promoter writes to the live-state topic. Once Kafka has them, `promotionWritten`;
+   * else `promotionFailed`. A request complete or gone by now needs no promotion: its `chg` entry
+   * goes. A request listed twice (changed twice) is written once; its other entries stay for the
+   * next pass, which writes it again only if they are still there (a change applied meanwhile).
    */
   *promotable(cut: number, sliceSize = PRUNE_SLICE): Generator<LiveRequestState[]> {
+    const listed = new Set<string>();
     let from: TimelineKey = ['chg', 0, ''];
     let after = false;
     for (;;) {
       const slice = this.timeline.range({ from, to: ['chg', cut, ''], limit: sliceSize, after });
       const states: LiveRequestState[] = [];
       for (const { key } of slice.entries) {
-        this.timeline.remove(key);
-        const [, at, id] = key;
+        const id = key[2];
+        if (listed.has(id) || this.inFlight.has(id)) continue;
         const request = this.requests.get(id);
-        // Listed twice (a request changed twice before the cut), or promoted after this change.
-        if (!request || (this.promotedTable.get(id) ?? -Infinity) > at || this.isComplete(request)) continue;
-        this.promotedTable.put(id, cut);
+        if (!request || this.isComplete(request)) {
+          this.timeline.remove(key);
+          continue;
+        }
+        listed.add(id);
+        this.inFlight.set(id, key);
         states.push(this.liveState(request, cut));
       }
       yield states;
@@ -491,10 +511,25 @@ export class CorrelationIndex {
     }
   }
 
-  /** The write of a promotion failed: the request is listed again at the next pass. */
-  promotionFailed(id: string, changedAt: number): void {
-    this.promotedTable.remove(id);
-    if (this.requests.get(id)) this.timeline.put(['chg', changedAt, id], 1);
+  /** Kafka acknowledged these states: their requests are promoted, the entries that listed them done. */
+  promotionWritten(states: LiveRequestState[]): void {
+    for (const { request, cut } of states) {
+      const key = this.inFlight.get(request.id);
+      if (!key) continue;
+      this.inFlight.delete(request.id);
+      this.timeline.remove(key);
+      // Forgotten while on its way: its tombstone is due already (`retired`).
+      if (this.requests.get(request.id)) this.promotedTable.put(request.id, cut);
+    }
+  }
+
+  /** The write failed: the requests are listed again at the next pass (their entries stay). */
+  promotionFailed(states: LiveRequestState[]): void {
+    for (const { request } of states) this.inFlight.delete(request.id);
+  }
+
+  private isPromoted(id: string): boolean {
+    return this.inFlight.has(id) || this.promotedTable.get(id) !== undefined;
   }
 
   /** Promoted requests forgotten since: their tombstones are due in the live-state topic. */
@@ -530,6 +565,6 @@ export class CorrelationIndex {
     for (const [messageId, final] of Object.entries(state.finals)) this.finals.put(messageId, final);
     if (state.summarised) this.summarised.put(requestId, 1);
     this.promotedTable.put(requestId, state.cut);
-    this.applyRequest(requestId, state.request, state.cut - 1); // its `chg` entry: covered by the cut
+    this.applyRequest(requestId, state.request, state.cut, false);
   }
 }

@@ -13,8 +13,9 @@
  *
  * Every replica promotes what its own index holds (the index is the same on all of them): the
  * records are idempotent, and no replica has to be elected. A replica whose tail lags behind the
- * correlation topic by more than a quarter of the window skips its passes, since it could
- * otherwise write a state older than what another replica wrote after it.
+ * correlation topic by more than `maxLagMs` skips its passes: it could otherwise write a state
+ * older than what another replica wrote after it, or miss the completion of a request whose
+ * tombstone the others have written already.
  */
 import type { Logger } from '../obs/logger.js';
 import type { CorrelationIndex, LiveRequestState } from './correlation-index.js';
@@ -45,10 +46,12 @@ export interface PromoterDeps {
   sink: LiveStateSink;
   /** CORRELATION_RESTORE_WINDOW_MS */
   windowMs: number;
-  /** Names this replica's watermark. */
+  /** Names this replica's watermark (a stable name: one key per host, not one per start). */
   instanceId: string;
   /** The time up to which the tail has applied every partition of the correlation topic. */
   appliedThrough: () => number;
+  /** Passes are skipped while the tail lags more than this (`maxPromotionLagMs`). */
+  maxLagMs: number;
   intervalMs: number;
   now: () => number;
   logger: Logger;
@@ -64,6 +67,18 @@ export interface PassResult {
 /** Margin between the promotion cut and the watermark: clocks of the replicas that wrote the records may differ. */
 const CLOCK_MARGIN_MS = 60_000;
 
+/**
+ * How far the tail may lag for promotion to be exact: a quarter of the window, and less than what
+ * the window leaves after CORRELATION_KEEP_DONE_MS (a completion read late is pruned, and its
+ * tombstone written, that much later).
+ */
+export function maxPromotionLagMs(windowMs: number, keepDoneMs: number): number {
+  return Math.max(0, Math.min(windowMs / 4, windowMs / 2 - keepDoneMs));
+}
+
+/** How long stop waits for a pass whose writes hang (Kafka down): the states stay listed for the next start. */
+const STOP_WAIT_MS = 2_000;
+
 /** The cut and the watermark of a pass at `now`; pure, for the tests. */
 export function promotionTimes(now: number, windowMs: number): { cut: number; watermark: number } {
   const cut = now - windowMs / 2;
@@ -74,6 +89,7 @@ export class CorrelationPromoter {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<PassResult> | null = null;
   private lagging = false;
+  private stopped = false;
   promoted = 0;
   tombstones = 0;
 
@@ -94,7 +110,10 @@ export class CorrelationPromoter {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.running;
+    this.stopped = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** One pass: promotions, tombstones, then the watermark. Rejects when a write fails (retried next pass). */
@@ -105,19 +124,24 @@ export class CorrelationPromoter {
     const { cut, watermark } = promotionTimes(now, windowMs);
     let promoted = 0;
     for (const slice of index.promotable(cut)) {
-      if (slice.length === 0) continue;
-      try {
-        await sink.write(slice.map((state) => ({ key: liveRequestKey(state.request.id), value: state })));
-      } catch (err) {
-        for (const state of slice) index.promotionFailed(state.request.id, cut - 1);
-        throw err;
+      if (slice.length > 0) {
+        try {
+          await sink.write(slice.map((state) => ({ key: liveRequestKey(state.request.id), value: state })));
+        } catch (err) {
+          index.promotionFailed(slice);
+          throw err;
+        }
+        // After a stop the store is closing: the states stay listed, and are written again at the next start.
+        if (this.stopped) return { promoted, tombstones: 0, watermark: null };
+        index.promotionWritten(slice);
+        promoted += slice.length;
       }
-      promoted += slice.length;
       await new Promise((resolve) => setImmediate(resolve)); // let submits and receipts through
     }
     const retired = index.retired();
     if (retired.length > 0) {
       await sink.write(retired.map((id) => ({ key: liveRequestKey(id), value: null })));
+      if (this.stopped) return { promoted, tombstones: 0, watermark: null };
       for (const id of retired) index.retiredWritten(id);
     }
     await sink.write([{ key: `${WATERMARK_PREFIX}${this.deps.instanceId}`, value: { v: 1, watermark } }]);
@@ -129,7 +153,7 @@ export class CorrelationPromoter {
   /** Whether the tail has applied the correlation topic recently enough for this replica to promote. */
   private tailCurrent(now: number): boolean {
     const lagMs = now - this.deps.appliedThrough();
-    const lagging = lagMs > this.deps.windowMs / 4;
+    const lagging = lagMs > this.deps.maxLagMs;
     if (lagging !== this.lagging) {
       if (lagging) this.deps.logger.warn({ lagMs }, 'correlation tail lags: live-state promotion paused until it catches up');
       else this.deps.logger.info('correlation tail current again: live-state promotion resumed');

@@ -17,7 +17,8 @@ import {
   type LiveRequestState,
   type RequestRecord,
 } from '../../src/pipeline/correlation-index.js';
-import { CorrelationPromoter, promotionTimes, type LiveStateWrite } from '../../src/pipeline/correlation-promoter.js';
+import { CorrelationPromoter, maxPromotionLagMs, promotionTimes, type LiveStateWrite } from '../../src/pipeline/correlation-promoter.js';
+import { prng } from '../../src/util/prng.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const FAR = 10 ** 12;
@@ -26,9 +27,11 @@ const FAR = 10 ** 12;
 const waiting = (id: string, messageIds: string[], submittedAt = 0): RequestRecord => requestRecord(id, messageIds, { submittedAt, receiptDeadline: FAR });
 const delivered = (at: number): FinalRecord => ({ v: 1, status: 'DELIVERED', errorCategory: null, at });
 
+/** One promotion pass whose writes Kafka acknowledged. */
 async function promote(index: CorrelationIndex, cut: number): Promise<LiveRequestState[]> {
   await index.written();
   const states = [...index.promotable(cut)].flat();
+  index.promotionWritten(states);
   await index.written();
   return states;
 }
@@ -89,15 +92,54 @@ test('promotion: a forgotten promoted request is due a tombstone; one never prom
   assert.deepEqual(index.retired(), []);
 });
 
-test('promotion: a failed write lists the request again at the next pass', async () => {
-  const index = tempIndex(() => 5_000);
-  index.apply(requestKey('r'), waiting('r', ['m']), 1_000);
-  assert.equal((await promote(index, 2_000)).length, 1);
-  index.promotionFailed('r', 1_999);
+test('promotion: a failed write lists the request again at the next pass, and an earlier promotion still counts', async () => {
+  let now = 5_000;
+  const index = tempIndex(() => now);
+  index.apply(requestKey('r'), waiting('r', ['a', 'b']), 1_000);
+  await index.written();
+  const first = [...index.promotable(2_000)].flat();
+  index.promotionFailed(first);
   assert.deepEqual(
     (await promote(index, 2_500)).map((s) => s.request.id),
     ['r'],
   );
+  index.apply(finalKey('a'), delivered(6_000), 6_000);
+  await index.written();
+  index.promotionFailed([...index.promotable(7_000)].flat()); // Kafka down for the re-promotion
+  now = 20_000;
+  index.apply(finalKey('b'), delivered(8_000), 8_000);
+  await index.written();
+  index.pruneCompleted(19_000);
+  await index.written();
+  assert.deepEqual(index.retired(), ['r'], 'the tombstone of the state written first is still due');
+});
+
+test('promotion: a change applied while the state is on its way asks for another promotion', async () => {
+  const index = tempIndex(() => 5_000);
+  index.apply(requestKey('r'), waiting('r', ['a', 'b', 'c']), 1_000);
+  await index.written();
+  const onItsWay = [...index.promotable(2_000)].flat();
+  index.apply(finalKey('a'), delivered(1_500), 1_500); // older than the cut, read late
+  index.promotionWritten(onItsWay);
+  const again = await promote(index, 2_000);
+  assert.deepEqual(Object.keys(again[0]?.finals ?? {}), ['a']);
+});
+
+test('restore: a snapshot older than the restored state does not take back its segments or their finals', async () => {
+  const full = tempIndex(() => 9_000);
+  full.apply(requestKey('r'), waiting('r', ['a', null] as string[]), 1_000);
+  full.apply(requestKey('r'), waiting('r', ['a', 'b']), 1_100);
+  full.apply(finalKey('b'), delivered(1_200), 1_200);
+  const [state] = await promote(full, 2_000);
+  const restored = tempIndex(() => 9_000);
+  restored.restoreLive('r', state!);
+  // The window below the cut read again: the final first (another partition), then both snapshots.
+  restored.apply(finalKey('b'), delivered(1_200), 1_200);
+  restored.apply(requestKey('r'), waiting('r', ['a', null] as string[]), 1_000);
+  restored.apply(requestKey('r'), waiting('r', ['a', 'b']), 1_100);
+  await restored.written();
+  assert.equal(restored.final('b')?.status, 'DELIVERED');
+  assert.deepEqual(restored.request('r')?.messageIds, ['a', 'b']);
 });
 
 test('promoter: a pass writes states, then tombstones, then its watermark; a lagging tail skips the pass', async () => {
@@ -113,11 +155,12 @@ test('promoter: a pass writes states, then tombstones, then its watermark; a lag
     windowMs: 40_000,
     instanceId: 'i1',
     appliedThrough: () => through,
+    maxLagMs: maxPromotionLagMs(40_000, 5_000),
     intervalMs: 1_000,
     now: () => now,
     logger: pino({ level: 'silent' }),
   });
-  through = now - 20_000; // more than a quarter of the window behind
+  through = now - 10_001; // more than a quarter of the window behind
   assert.deepEqual(await promoter.passOnce(), { promoted: 0, tombstones: 0, watermark: null });
   assert.equal(written.length, 0);
   through = now;
@@ -131,11 +174,13 @@ test('promoter: a pass writes states, then tombstones, then its watermark; a lag
 });
 
 /**
- * The guarantee a restore rests on, checked on random histories: submits of 1–3 segments, finals
- * arriving in any order and time, prunes and promoter passes at random times. At the end, a
+ * The guarantee a restore rests on, checked on random histories: submits of 1–3 segments (a
+ * snapshot per accepted segment, as the submitter writes them), finals arriving in any order and
+ * time, prunes and promoter passes at random times, some passes failing to write. At the end, a
  * second, empty index gets the live-state topic (last value per key, tombstones removing) and then
- * the correlation topic's entries written at or after the last watermark. Every request still
- * waiting in the first index must be there with the same finals, and no other waiting one.
+ * the correlation topic's entries written at or after the last watermark, its three partitions
+ * interleaved at random (an `r:` and the `f:` of its segments hash to different partitions). Every
+ * request still waiting in the first index must be there with the same finals, and no other.
  */
 test('restore from the live-state topic plus the last window gives the waiting requests of a full read (property)', async () => {
   const windowMs = 40_000;
@@ -143,10 +188,10 @@ test('restore from the live-state topic plus the last window gives the waiting r
   const op = fc.oneof(
     fc.record({ kind: fc.constant('submit' as const), segments: fc.integer({ min: 1, max: 3 }), dt: fc.integer({ min: 0, max: 3_000 }) }),
     fc.record({ kind: fc.constant('final' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 3_000 }) }),
-    fc.record({ kind: fc.constant('pass' as const), dt: fc.integer({ min: 0, max: 30_000 }) }),
+    fc.record({ kind: fc.constant('pass' as const), dt: fc.integer({ min: 0, max: 12_000 }), fails: fc.integer({ min: 0, max: 4 }).map((x) => x === 0) }),
   );
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), async (ops) => {
+    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), fc.integer(), async (ops, seed) => {
       let now = 1_000_000;
       const full = tempIndex(() => now);
       const hot: Array<{ key: string; value: CorrelationValue; at: number }> = [];
@@ -164,7 +209,9 @@ test('restore from the live-state topic plus the last window gives the waiting r
           const id = `r${n++}`;
           const ids = Array.from({ length: o.segments }, (_, i) => `${id}.${i}`);
           open.push(...ids);
-          write(requestKey(id), waiting(id, ids, now));
+          for (let accepted = 1; accepted <= ids.length; accepted++) {
+            write(requestKey(id), waiting(id, ids.map((m, i) => (i < accepted ? m : null)) as string[], now));
+          }
         } else if (o.kind === 'final' && open.length > 0) {
           const [messageId] = open.splice(o.pick % open.length, 1);
           write(finalKey(messageId!), delivered(now));
@@ -173,7 +220,13 @@ test('restore from the live-state topic plus the last window gives the waiting r
           full.pruneCompleted(now - keepDoneMs);
           await full.written();
           const times = promotionTimes(now, windowMs);
-          for (const state of [...full.promotable(times.cut)].flat()) live.set(state.request.id, structuredClone(state));
+          const states = [...full.promotable(times.cut)].flat();
+          if (o.fails && states.length > 0) {
+            full.promotionFailed(states); // no tombstones, no watermark after a failed write
+            continue;
+          }
+          for (const state of states) live.set(state.request.id, structuredClone(state));
+          full.promotionWritten(states);
           for (const id of full.retired()) {
             live.delete(id);
             full.retiredWritten(id);
@@ -184,7 +237,11 @@ test('restore from the live-state topic plus the last window gives the waiting r
       }
       const restored = tempIndex(() => now);
       for (const [id, state] of live) restored.restoreLive(id, state);
-      for (const h of hot) if (h.at >= watermark) restored.apply(h.key, h.value, h.at);
+      for (const h of interleaved(
+        hot.filter((h) => h.at >= watermark),
+        seed,
+      ))
+        restored.apply(h.key, h.value, h.at);
       await restored.written();
       const stillWaiting = (index: CorrelationIndex): Map<string, string[]> => {
         const out = new Map<string, string[]>();
@@ -200,6 +257,22 @@ test('restore from the live-state topic plus the last window gives the waiting r
       };
       assert.deepEqual(stillWaiting(restored), stillWaiting(full));
     }),
-    { numRuns: 60 },
+    // No shrinking: each run opens two LMDB stores, and a shrink of a 60-step history takes minutes.
+    { numRuns: 200, endOnFailure: true },
   );
 });
+
+/** The entries in an order a tail reading three partitions at once may apply them: each partition's own order kept. */
+function interleaved<T extends { key: string }>(entries: T[], seed: number): T[] {
+  const partitions: T[][] = [[], [], []];
+  for (const e of entries) partitions[partitionOf(e.key)]!.push(e);
+  const random = prng(seed);
+  const out: T[] = [];
+  while (partitions.some((p) => p.length > 0)) {
+    const open = partitions.filter((p) => p.length > 0);
+    out.push(open[Math.floor(random() * open.length)]!.shift()!);
+  }
+  return out;
+}
+
+const partitionOf = (key: string): number => [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 3, 7);
