@@ -7,6 +7,7 @@ import * as tls from 'node:tls';
 import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from 'pino';
 import { registerCompressionCodecs } from './compression.js';
+import { fixRequestQueueTimer } from './request-queue-fix.js';
 import type { TlsFiles } from '../config-posture.js';
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 
@@ -55,9 +56,10 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
   return socket;
 };
 
-/** Every kafkajs client of the process is built here, so this is where the codecs are installed. */
+/** Every kafkajs client of the process is built here, so this is where the codecs and the queue fix are installed. */
 export function createKafka(config: KafkaClientConfig, logger: Logger): Kafka {
   registerCompressionCodecs();
+  if (!fixRequestQueueTimer()) logger.warn('kafkajs request queue not found where 2.2.4 has it: its 1 ms idle timer stays');
   const kafkaConfig: KafkaConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
