@@ -457,12 +457,9 @@ export class CorrelationIndex {
    * is forgotten here, past its deadline, so that it does not stay in the store for ever.
    */
   *overdueSlices(now: number, sliceSize = 5_000): Generator<RequestRecord[]> {
-    let from: TimelineKey = ['due', 0, ''];
-    let after = false;
-    for (;;) {
-      const slice = this.timeline.range({ from, to: ['due', now, ''], limit: sliceSize, after });
+    for (const keys of this.timelineSlices(['due', 0, ''], ['due', now, ''], sliceSize)) {
       const due: RequestRecord[] = [];
-      for (const { key } of slice.entries) {
+      for (const key of keys) {
         const rec = this.requests.get(key[2]);
         if (!rec) this.timeline.remove(key);
         // Never complete: a segment never sent, or an id too long to map (no receipt can name it).
@@ -470,8 +467,17 @@ export class CorrelationIndex {
         else if (rec.receipts && this.outcomes(rec) === null) due.push(rec);
       }
       yield due;
+    }
+  }
+
+  /** The timeline keys from `from` to `to`, in slices; the next slice is read when the caller asks for it. */
+  private *timelineSlices(from: TimelineKey, to: TimelineKey, sliceSize: number): Generator<TimelineKey[]> {
+    let after = false;
+    for (;;) {
+      const slice = this.timeline.range({ from, to, limit: sliceSize, after });
+      yield slice.entries.map((e) => e.key);
       // Continued from the last key visited, not the last one returned: an entry removed since
-      // the last commit is visited but not returned, and must not end the sweep early.
+      // the last commit is visited but not returned, and must not end the walk early.
       if (!slice.more || slice.last === undefined) return;
       from = slice.last;
       after = true;
@@ -487,12 +493,9 @@ export class CorrelationIndex {
    */
   *promotable(cut: number, sliceSize = PRUNE_SLICE): Generator<LiveRequestState[]> {
     const listed = new Set<string>();
-    let from: TimelineKey = ['chg', 0, ''];
-    let after = false;
-    for (;;) {
-      const slice = this.timeline.range({ from, to: ['chg', cut, ''], limit: sliceSize, after });
+    for (const keys of this.timelineSlices(['chg', 0, ''], ['chg', cut, ''], sliceSize)) {
       const states: LiveRequestState[] = [];
-      for (const { key } of slice.entries) {
+      for (const key of keys) {
         const id = key[2];
         if (listed.has(id) || this.inFlight.has(id)) continue;
         const request = this.requests.get(id);
@@ -505,9 +508,6 @@ export class CorrelationIndex {
         states.push(this.liveState(request, cut));
       }
       yield states;
-      if (!slice.more || slice.last === undefined) return;
-      from = slice.last;
-      after = true;
     }
   }
 

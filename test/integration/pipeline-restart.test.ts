@@ -8,9 +8,24 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningApp } from '../../src/app/start.js';
-import { collectDelivery, kafkaFor, outbound, produce, startPipeline, startReplica, waitUntil } from '../helpers/pipeline.js';
+import type { SmsDeliveryEvent } from '../../src/contracts.js';
+import { collectDelivery, kafkaFor, outbound, produce, startPipeline, startReplica, waitUntil, type PipelineFixture } from '../helpers/pipeline.js';
 
 const REQUESTS = 300;
+
+/** Releases the SMSC's held receipts in random order; returns the RECEIPT events once `count` are published, none of them `unknown:`. */
+async function releaseHeldReceipts(fx: PipelineFixture, delivery: Awaited<ReturnType<typeof collectDelivery>>, count: number): Promise<SmsDeliveryEvent[]> {
+  assert.equal(fx.sim.releaseHeldReceipts({ order: 'random' }), count);
+  const receipts = () => delivery.records.filter((r) => r.value.source === 'RECEIPT');
+  await waitUntil(() => receipts().length >= count, 60_000, 'every held receipt published');
+  const events = receipts().map((r) => r.value);
+  assert.deepEqual(
+    events.filter((e) => e.id.startsWith('unknown:')).map((e) => e.messageId),
+    [],
+    'no receipt published as unknown:<messageId>',
+  );
+  return events;
+}
 
 const catchUpEntries = async (app: RunningApp): Promise<number> => (await app.metrics.correlationCatchUpEntries.get()).values[0]?.value ?? -1;
 
@@ -43,15 +58,7 @@ test('restart on the same store directory: the catch-up reads only the delta, an
     assert.ok(fromScratch >= REQUESTS, `a fresh directory reads the history (${fromScratch} entries)`);
     assert.ok(again < REQUESTS / 3, `the restart read ${again} entries, not the ${fromScratch} of the history`);
 
-    assert.equal(fx.sim.releaseHeldReceipts({ order: 'random' }), REQUESTS);
-    const receipts = () => delivery.records.filter((r) => r.value.source === 'RECEIPT');
-    await waitUntil(() => receipts().length >= REQUESTS, 60_000, 'every held receipt published');
-    const events = receipts().map((r) => r.value);
-    assert.deepEqual(
-      events.filter((e) => e.id.startsWith('unknown:')).map((e) => e.messageId),
-      [],
-      'no receipt published as unknown:<messageId>',
-    );
+    const events = await releaseHeldReceipts(fx, delivery, REQUESTS);
     assert.equal(new Set(events.filter((e) => ids.has(e.id)).map((e) => e.id)).size, REQUESTS, 'each request got its receipt');
     assert.equal(fx.sim.stats().acceptedSubmits, REQUESTS, 'nothing submitted twice across the restart');
   } finally {
@@ -96,15 +103,7 @@ test('an empty store restores the requests still waiting from the live-state top
     assert.ok(read < HELD, `the restore read ${read} correlation entries, not the history`);
     assert.equal(requests, HELD, 'the store holds exactly the requests still waiting');
 
-    assert.equal(fx.sim.releaseHeldReceipts({ order: 'random' }), HELD);
-    const receipts = () => delivery.records.filter((r) => r.value.source === 'RECEIPT');
-    await waitUntil(() => receipts().length >= HELD, 60_000, 'every held receipt published');
-    const events = receipts().map((r) => r.value);
-    assert.deepEqual(
-      events.filter((e) => e.id.startsWith('unknown:')).map((e) => e.messageId),
-      [],
-      'no receipt published as unknown:<messageId>',
-    );
+    const events = await releaseHeldReceipts(fx, delivery, HELD);
     assert.equal(new Set(events.map((e) => e.id)).size, HELD, 'each waiting request got its receipt');
     assert.equal(fx.sim.stats().acceptedSubmits, HISTORY + HELD, 'nothing submitted twice');
     rmSync(dir, { recursive: true, force: true });
