@@ -226,7 +226,7 @@ async function removeRunTopics(stack: DemoStack, topics: ReturnType<typeof demoT
   const admin = kafka.admin();
   try {
     await admin.connect();
-    await admin.deleteTopics({ topics: [topics.outbound, topics.delivery, topics.dlq, topics.correlation], timeout: 30_000 });
+    await admin.deleteTopics({ topics: [topics.outbound, topics.delivery, topics.dlq, topics.correlation, topics.correlationLive], timeout: 30_000 });
     // The connector's group and its correlation reader's group(s) are this run's too.
     const { groups } = await admin.listGroups();
     const ours = groups.map((g) => g.groupId).filter((g) => g.startsWith(`${runId}.`));
