@@ -7,6 +7,7 @@ import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { AccountGate } from '../pipeline/account-gate.js';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
+import type { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import type { ProcessorObserver } from '../pipeline/outbound-processor.js';
 import type { ReceiptObserver } from '../pipeline/receipt-processor.js';
 import type { SubmitLoopObserver } from '../pipeline/submit-loop.js';
@@ -14,6 +15,7 @@ import type { SmppPool } from '../smpp/session/pool.js';
 import type { SessionCounters } from '../smpp/protocol/types.js';
 import type { ConsumerObserver } from '../kafka/outbound-consumer.js';
 import type { SinkObserver } from '../kafka/sinks.js';
+import type { CorrelationTail } from '../kafka/correlation-tail.js';
 
 export function processorObserver(m: Metrics): ProcessorObserver {
   return {
@@ -94,6 +96,19 @@ export function collectPool(m: Metrics, pool: SmppPool, index: CorrelationIndex,
   };
 }
 
+/** The live-state promotion's writes and the correlation tail's lag, read at each scrape. */
+export function collectCorrelation(m: Metrics, promoter: CorrelationPromoter, tail: CorrelationTail): () => void {
+  const before = { state: 0, tombstone: 0 };
+  return () => {
+    m.correlationLiveWrites.inc({ kind: 'state' }, promoter.promoted - before.state);
+    m.correlationLiveWrites.inc({ kind: 'tombstone' }, promoter.tombstones - before.tombstone);
+    before.state = promoter.promoted;
+    before.tombstone = promoter.tombstones;
+    const through = tail.appliedThrough();
+    if (through > 0) m.correlationTailLagSeconds.set(Math.max(0, Date.now() - through) / 1000);
+  };
+}
+
 /**
  * Counters with labels appear only after their first increment; alerts on `rate()` and dashboards
  * read better when the known label values exist at zero from the start.
@@ -103,5 +118,6 @@ export function initMetricLabels(m: Metrics): void {
   for (const reason of POISON_CODES) m.recordsPoison.inc({ reason }, 0);
   for (const field of ['id', 'from', 'to', 'text', 'metadata', 'encoding', 'validUntil']) m.validationRejected.inc({ field }, 0);
   for (const result of ['hit', 'late_hit', 'miss']) m.correlationLookups.inc({ result }, 0);
+  for (const kind of ['state', 'tombstone']) m.correlationLiveWrites.inc({ kind }, 0);
   m.accountPaused.set({ reason: 'none' }, 0);
 }

@@ -244,6 +244,7 @@ async function loadCorrelation(
     logger,
   });
   p.promoter.start();
+  p.metrics.onCollect(inst.collectCorrelation(p.metrics, p.promoter, tail));
 }
 
 /** The session pool (no binds until the assigner gives slots), the account gate, receipts, the sweeper. */

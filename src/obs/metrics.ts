@@ -66,6 +66,10 @@ export interface Metrics {
   /** The start-up catch-up of the correlation topic: entries read, and how long it took (from the store's checkpoints, or the whole topic). */
   correlationCatchUpEntries: Gauge<string>;
   correlationCatchUpSeconds: Gauge<string>;
+  /** Records written to the live-state topic: `state` (a waiting request promoted), `tombstone` (a promoted one forgotten). */
+  correlationLiveWrites: Counter<'kind'>;
+  /** How far the correlation tail is behind its topic; promotion pauses past min(W/4, W/2 − keep time). */
+  correlationTailLagSeconds: Gauge<string>;
 
   /** 0x58 throttling answers per session — the provider says we are too fast. */
   throttled: Counter<'session'>;
@@ -177,6 +181,15 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
       help: 'Correlation entries read at start-up before the replica went on (from the store checkpoints)',
     }),
     correlationCatchUpSeconds: gauge({ name: 'correlation_catch_up_seconds', help: 'Seconds the start-up catch-up of the correlation topic took' }),
+    correlationLiveWrites: counter({
+      name: 'correlation_live_writes_total',
+      help: 'Records written to the live-state topic: state (a request still waiting, promoted), tombstone (a promoted one forgotten)',
+      labelNames: ['kind'],
+    }),
+    correlationTailLagSeconds: gauge({
+      name: 'correlation_tail_lag_seconds',
+      help: 'How far the correlation tail is behind its topic (the age of the newest end offsets it has reached)',
+    }),
     throttled: counter({ name: 'throttled_total', help: 'Throttling (0x58) answers from the SMSC, per session', labelNames: ['session'] }),
     pacingRatePerSecond: gauge({ name: 'pacing_rate_per_second', help: 'Current submit pace per session, submit_sm per second', labelNames: ['session'] }),
     windowInFlight: gauge({ name: 'window_in_flight', help: 'Unanswered submit_sm per session', labelNames: ['session'] }),
