@@ -121,13 +121,19 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
   // collectors once per scrape and lets every gauge wait for them before it reports.
   function collectOnce(): Promise<void> {
     pending ??= (async () => {
+      // All started in this tick, none awaited before the next: a counter that a collector
+      // increments is read in this same tick, so a collector that waited behind another's await
+      // would show its increments one scrape late.
+      const running: Promise<unknown>[] = [];
       for (const fn of collectors) {
         try {
-          await fn();
+          const result = fn();
+          if (result) running.push(Promise.resolve(result).catch((err: unknown) => options.onCollectError?.(err)));
         } catch (err) {
           options.onCollectError?.(err);
         }
       }
+      await Promise.all(running);
     })().finally(() => {
       pending = null;
     });
