@@ -112,6 +112,11 @@ export async function retryUntil<T>(deadline: number, attempt: () => Promise<T>,
   }
 }
 
+/** Partition → end offset, for the partitions that hold records (an empty or wholly expired one has nothing to read). */
+export function nonEmptyEnds(offsets: { partition: number; high: string; low: string }[]): Map<number, bigint> {
+  return new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+}
+
 /** How many partitions `topic` has (the correlation bundles are packed per partition). */
 export async function partitionCount(admin: Admin, topic: string, deadlineMs = 30000): Promise<number> {
   const { topics } = await retryUntil(Date.now() + deadlineMs, () => admin.fetchTopicMetadata({ topics: [topic] }), isTransientMetadataError, 250);

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
-import { retryUntil } from './client.js';
+import { nonEmptyEnds, retryUntil } from './client.js';
 import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
 import { restoreLiveState } from './live-state-restore.js';
 
@@ -145,9 +145,7 @@ export class CorrelationTail {
       void this.admin
         .fetchTopicOffsets(this.topic)
         .then((offsets) => {
-          // An empty partition (nothing written, or all of it expired) has nothing to reach.
-          const ends = offsets.filter((o) => o.high !== o.low).map((o): [number, bigint] => [o.partition, BigInt(o.high)]);
-          this.lagProbes.push({ at, ends: new Map(ends) });
+          this.lagProbes.push({ at, ends: nonEmptyEnds(offsets) });
           this.settleLagProbes();
         })
         .catch(() => undefined); // the next probe tries again; meanwhile the lag grows
@@ -250,8 +248,8 @@ export class CorrelationTail {
       this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; continuing without the catch-up');
       return false;
     }
-    const targets = offsets.map((p) => ({ partition: p.partition, high: BigInt(p.high), low: BigInt(p.low) })).filter((p) => p.high > p.low);
-    const reached = () => targets.every((t) => (this.positions.get(t.partition) ?? 0n) >= t.high);
+    const targets = nonEmptyEnds(offsets);
+    const reached = () => [...targets].every(([partition, high]) => (this.positions.get(partition) ?? 0n) >= high);
     const done = () => {
       if (!reached()) return false;
       this.reachedAt = Math.max(this.reachedAt, asked);

@@ -15,7 +15,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { CorrelationIndex, LiveRequestState } from '../pipeline/correlation-index.js';
 import { LIVE_REQUEST_PREFIX, WATERMARK_PREFIX, type Watermark } from '../pipeline/correlation-promoter.js';
-import { retryUntil } from './client.js';
+import { nonEmptyEnds, retryUntil } from './client.js';
 
 export interface LiveRestore {
   /** Live-state records read (states, tombstones, watermarks). */
@@ -130,5 +130,5 @@ async function endsOf(admin: Admin, topic: string): Promise<Ends | null> {
     () => admin.fetchTopicOffsets(topic),
     () => true,
   ).catch(() => null);
-  return offsets && new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
+  return offsets && nonEmptyEnds(offsets);
 }

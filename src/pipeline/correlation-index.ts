@@ -212,7 +212,8 @@ export class CorrelationIndex {
     // Older than the promoted state, which holds every change written before its cut: an empty
     // store re-reads the window below that cut, whose snapshots would take back segments (and
     // their finals) the state has.
-    if (rec && at < (this.promotedTable.get(id) ?? -Infinity)) return;
+    const promotedCut = this.promotedTable.get(id);
+    if (rec && at < (promotedCut ?? -Infinity)) return;
     const old = this.requests.get(id);
     if (old) {
       for (const m of old.messageIds) {
@@ -238,7 +239,7 @@ export class CorrelationIndex {
       this.timeline.put(['due', rec.receiptDeadline, id], 1);
       // A new request waits for its promotion; a known one only needs another if it was promoted
       // (the promotion of an unpromoted one writes its state as it is then, this change included).
-      if (track && (!old || this.isPromoted(id))) this.timeline.put(['chg', at, id], 1);
+      if (track && (!old || promotedCut !== undefined || this.inFlight.has(id))) this.timeline.put(['chg', at, id], 1);
     }
   }
 
