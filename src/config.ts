@@ -98,6 +98,13 @@ const envSchema = z.object({
   /** An `sms.outbound` value larger than this goes to the DLQ (RECORD_TOO_LARGE) before any decoding. */
   OUTBOUND_MAX_RECORD_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
   TOPIC_OUTBOUND: topicName.default('sms.outbound'),
+  /**
+   * The urgent lane (issue 21): requests on this topic are read by a consumer of their own and take
+   * a session slot before any waiting request of TOPIC_OUTBOUND. Unset: one lane.
+   */
+  TOPIC_OUTBOUND_URGENT: topicName.optional(),
+  /** While urgent requests wait, this share of the session slots still goes to bulk ones. */
+  LANE_BULK_MIN_SHARE: fraction.default(0.1),
   TOPIC_DELIVERY: topicName.default('sms.delivery'),
   TOPIC_DLQ: topicName.default('sms.outbound.dlq'),
   TOPIC_CORRELATION: topicName.default('sms.correlation'),
@@ -211,6 +218,8 @@ export interface Config {
   outboundMaxRecordBytes: number;
   topics: {
     outbound: string;
+    /** TOPIC_OUTBOUND_URGENT: null = no urgent lane. */
+    outboundUrgent: string | null;
     delivery: string;
     dlq: string;
     correlation: string;
@@ -261,6 +270,8 @@ export interface Config {
   receiptGraceMs: number;
   correlationRetentionMs: number;
   shutdownDrainMs: number;
+  /** LANE_BULK_MIN_SHARE */
+  laneBulkMinShare: number;
   httpPort: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -320,7 +331,7 @@ function configErrorOf(error: z.ZodError, env: NodeJS.ProcessEnv): ConfigError {
 export interface ClientConfig {
   kafka: Pick<Config['kafka'], 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'pem'>;
   registry: Config['registry'];
-  topics: Pick<Config['topics'], 'outbound' | 'delivery' | 'dlq'>;
+  topics: Pick<Config['topics'], 'outbound' | 'delivery' | 'dlq'> & { outboundUrgent?: string | null };
   /** The connector's SMS_MAX_SEGMENTS and REQUEST_MAX_* from the same environment: `produce` checks requests as that connector will. */
   requestChecks?: { maxSegments: number; bounds: RequestBounds };
 }
@@ -343,6 +354,7 @@ const clientEnvSchema = envSchema.pick({
   SCHEMA_REGISTRY_TIMEOUT_MS: true,
   SCHEMA_SUBJECT_STRICT: true,
   TOPIC_OUTBOUND: true,
+  TOPIC_OUTBOUND_URGENT: true,
   TOPIC_DELIVERY: true,
   TOPIC_DLQ: true,
   SMS_MAX_SEGMENTS: true,
@@ -367,7 +379,7 @@ export function loadClientConfig(env: NodeJS.ProcessEnv = process.env, clientId 
       pem: readTlsFiles(raw, KAFKA_TLS_FILES, e.KAFKA_SSL, 'KAFKA_SSL=true'),
     },
     registry: registryConfig(e, raw),
-    topics: { outbound: e.TOPIC_OUTBOUND, delivery: e.TOPIC_DELIVERY, dlq: e.TOPIC_DLQ },
+    topics: { outbound: e.TOPIC_OUTBOUND, outboundUrgent: e.TOPIC_OUTBOUND_URGENT ?? null, delivery: e.TOPIC_DELIVERY, dlq: e.TOPIC_DLQ },
     requestChecks: { maxSegments: e.SMS_MAX_SEGMENTS, bounds: requestBoundsOf(e) },
   });
 }
@@ -424,6 +436,17 @@ function restoreWindowOf(e: Env): number {
   return window;
 }
 
+/** The urgent lane's topic must be a topic of its own: read by a second consumer, it would otherwise be read twice. */
+function urgentTopicOf(e: Env): string | null {
+  const urgent = e.TOPIC_OUTBOUND_URGENT;
+  if (urgent === undefined) return null;
+  const taken = (['TOPIC_OUTBOUND', 'TOPIC_DELIVERY', 'TOPIC_DLQ', 'TOPIC_CORRELATION', 'TOPIC_CORRELATION_LIVE', 'TOPIC_INBOUND'] as const).find(
+    (name) => e[name] === urgent,
+  );
+  if (taken) throw new ConfigError('TOPIC_OUTBOUND_URGENT', `TOPIC_OUTBOUND_URGENT: must be a topic of its own, not ${taken}'s (${urgent})`);
+  return urgent;
+}
+
 function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
   const sessions = sessionsOf(e);
   if (e.SMPP_RECONNECT_MIN_MS > e.SMPP_RECONNECT_MAX_MS) {
@@ -465,6 +488,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     outboundMaxRecordBytes: e.OUTBOUND_MAX_RECORD_BYTES,
     topics: {
       outbound: e.TOPIC_OUTBOUND,
+      outboundUrgent: urgentTopicOf(e),
       delivery: e.TOPIC_DELIVERY,
       dlq: e.TOPIC_DLQ,
       correlation: e.TOPIC_CORRELATION,
@@ -510,6 +534,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     receiptGraceMs: e.RECEIPT_GRACE_MS,
     correlationRetentionMs: e.CORRELATION_RETENTION_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    laneBulkMinShare: e.LANE_BULK_MIN_SHARE,
     httpPort: e.HTTP_PORT,
     logLevel: e.LOG_LEVEL,
   };

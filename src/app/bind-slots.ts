@@ -35,4 +35,6 @@ export async function applyBindSlots(p: Parts, memberId: string, config: Readonl
   p.bindSlots = wanted;
   p.metrics.bindSlots.set(wanted);
   await p.pool.setBindSlots(wanted);
+  // the urgent lane reads only where there are sessions to send on (urgent-lane.ts)
+  if (!stale()) await p.urgent?.follow(wanted > 0);
 }

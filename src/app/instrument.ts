@@ -6,6 +6,7 @@ import { POISON_CODES } from '../kafka/errors.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { AccountGate } from '../pipeline/account-gate.js';
+import type { Lane } from '../pipeline/admission.js';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
 import type { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import type { ProcessorObserver } from '../pipeline/outbound-processor.js';
@@ -60,10 +61,10 @@ export function sinkObserver(m: Metrics, logger?: Logger): SinkObserver {
   };
 }
 
-export function consumerObserver(m: Metrics): ConsumerObserver {
+export function consumerObserver(m: Metrics, lane: Lane): ConsumerObserver {
   return {
     consumed: (topic, count) => m.recordsConsumed.inc({ topic }, count),
-    lag: (partition, lag) => m.consumerLag.set({ partition: String(partition) }, lag),
+    lag: (partition, lag) => m.consumerLag.set({ lane, partition: String(partition) }, lag),
     stalled: () => m.consumerStalls.inc(),
     restarting: () => m.consumerRestarts.inc(),
   };

@@ -10,6 +10,7 @@ import { COMPRESSION_TYPES } from '../kafka/compression.js';
 import type { OutboundConsumerOptions } from '../kafka/outbound-consumer.js';
 import type { PublisherOptions } from '../kafka/publisher.js';
 import type { Logger } from '../obs/logger.js';
+import type { Lane } from '../pipeline/admission.js';
 import type { OverdueSweeperDeps } from '../pipeline/overdue-sweeper.js';
 import type { PoolOptions } from '../smpp/session/pool.js';
 import { formatSessionSpec, sessionTotal } from '../smpp/protocol/pool-spec.js';
@@ -38,6 +39,7 @@ export function topicsToEnsure(config: Cfg): TopicPlan[] {
   const partitions = topics.partitions;
   return [
     { name: topics.outbound, partitions },
+    ...(topics.outboundUrgent ? [{ name: topics.outboundUrgent, partitions }] : []),
     { name: topics.delivery, partitions },
     // A DLQ copy is cut to KAFKA_MAX_RECORD_BYTES (sinks.ts): the topic must take a batch of that size.
     { name: topics.dlq, partitions, configEntries: [{ name: 'max.message.bytes', value: String(config.kafka.maxRecordBytes + DLQ_BATCH_OVERHEAD_BYTES) }] },
@@ -131,9 +133,19 @@ export function sweeperTimingFrom(config: Cfg): Pick<OverdueSweeperDeps, 'graceM
   };
 }
 
-/** The outbound consumer's Kafka settings (the handler, observers and callbacks are wired by start-up). */
+/**
+ * The consumer group of a lane: the configured one for bulk; `<KAFKA_GROUP_ID>.urgent` for the
+ * urgent lane, a group of its own because its consumer joins and leaves with this replica's bind
+ * slots (a hot standby must not hold urgent partitions it cannot send) — docs/design.md §5.6.
+ */
+export function laneGroupId(config: Cfg, lane: Lane): string {
+  return lane === 'bulk' ? config.kafka.groupId : `${config.kafka.groupId}.urgent`;
+}
+
+/** The outbound consumer's Kafka settings for a lane (the handler, observers and callbacks are wired by start-up). */
 export function consumerSettingsFrom(
   config: Cfg,
+  lane: Lane = 'bulk',
 ): Pick<
   OutboundConsumerOptions,
   | 'topic'
@@ -147,9 +159,11 @@ export function consumerSettingsFrom(
   | 'drainMs'
   | 'maxRecordsInProgress'
 > {
+  const topic = lane === 'bulk' ? config.topics.outbound : config.topics.outboundUrgent;
+  if (topic === null) throw new Error('consumerSettingsFrom: no urgent lane configured (TOPIC_OUTBOUND_URGENT)');
   return {
-    topic: config.topics.outbound,
-    groupId: config.kafka.groupId,
+    topic,
+    groupId: laneGroupId(config, lane),
     sessionTimeoutMs: config.kafka.sessionTimeoutMs,
     heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
     commitIntervalMs: config.kafka.commitIntervalMs,

@@ -14,6 +14,7 @@ import type { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import type { SmppPool } from '../smpp/session/pool.js';
 import type { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import type { LmdbCorrelationStore } from '../store/lmdb-store.js';
+import type { UrgentLane } from './urgent-lane.js';
 
 export interface Parts {
   metrics: Metrics;
@@ -27,6 +28,8 @@ export interface Parts {
   pool: SmppPool;
   gate: AccountGate;
   consumer: OutboundConsumer;
+  /** The urgent lane's consumer, following the bind slots (TOPIC_OUTBOUND_URGENT set). */
+  urgent?: UrgentLane;
   sweeper: OverdueSweeper;
   promoter: CorrelationPromoter;
   /** Bind slots the group's assigner gave this replica (0 = hot standby). */

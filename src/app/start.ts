@@ -23,7 +23,7 @@ import { startHttpServer, type ReadinessReport } from '../obs/http.js';
 import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import { AccountGate } from '../pipeline/account-gate.js';
-import { Admission } from '../pipeline/admission.js';
+import { Admission, type Lane } from '../pipeline/admission.js';
 import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
 import { CorrelationPromoter, maxPromotionLagMs } from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
@@ -49,6 +49,7 @@ import {
 import { readinessOf, type Parts } from './parts.js';
 import { stopParts } from './stop.js';
 import { poolSubmitPort } from './submit-port.js';
+import { UrgentLane } from './urgent-lane.js';
 
 /** How often the promoter writes what waits long for receipts to the live-state topic. */
 const PROMOTION_INTERVAL_MS = 1000;
@@ -266,33 +267,55 @@ function startSessions(config: Readonly<Config>, logger: Logger, p: Parts, index
   p.metrics.onCollect(inst.collectPool(p.metrics, p.pool, index, p.gate));
 }
 
-/** The outbound processor behind the group consumer; joining the group hands out the bind slots. */
+/**
+ * The outbound processor behind the group consumer; joining the group hands out the bind slots.
+ * With TOPIC_OUTBOUND_URGENT, a second processor and consumer for the urgent lane, sharing the
+ * sessions through one admission that serves urgent records first (design.md §5.6).
+ */
 async function startConsumer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, sinks: KafkaSinks, index: CorrelationIndex): Promise<void> {
-  const processor = new OutboundProcessor({
-    decoder: codec,
-    sink: sinks,
-    index,
-    submit: {
-      port: poolSubmitPort(p.pool, new Admission(admissionLimitFrom(config))),
-      gate: p.gate,
-      retryMaxAgeMs: config.retryMaxAgeMs,
+  const admission = new Admission(admissionLimitFrom(config), config.laneBulkMinShare);
+  const processorFor = (lane: Lane) =>
+    new OutboundProcessor({
+      decoder: codec,
+      sink: sinks,
+      index,
+      submit: {
+        port: poolSubmitPort(p.pool, admission, lane),
+        gate: p.gate,
+        retryMaxAgeMs: config.retryMaxAgeMs,
+        now: Date.now,
+        observer: inst.submitObserver(p.metrics),
+      },
+      maxSegments: config.sms.maxSegments,
+      bounds: config.requestBounds,
+      receiptWaitMs: config.receiptWaitMs,
       now: Date.now,
-      observer: inst.submitObserver(p.metrics),
-    },
-    maxSegments: config.sms.maxSegments,
-    bounds: config.requestBounds,
-    receiptWaitMs: config.receiptWaitMs,
-    now: Date.now,
-    logger,
-    observer: inst.processorObserver(p.metrics),
-  });
+      logger,
+      observer: inst.processorObserver(p.metrics),
+    });
+  if (config.topics.outboundUrgent !== null) {
+    const urgentProcessor = processorFor('urgent');
+    const urgentLogger = logger.child({ lane: 'urgent' });
+    p.urgent = new UrgentLane(
+      () =>
+        new OutboundConsumer({
+          kafka: p.kafka,
+          ...consumerSettingsFrom(config, 'urgent'),
+          handler: urgentProcessor,
+          logger: urgentLogger,
+          observer: inst.consumerObserver(p.metrics, 'urgent'),
+          beforeFirstBatch: () => p.tail.waitCaughtUp(),
+        }),
+      urgentLogger,
+    );
+  }
   p.consumer = new OutboundConsumer({
     kafka: p.kafka,
     ...consumerSettingsFrom(config),
     assigners: [createBindSlotAssigner(bindSlotRequestFrom(config))],
-    handler: processor,
+    handler: processorFor('bulk'),
     logger,
-    observer: inst.consumerObserver(p.metrics),
+    observer: inst.consumerObserver(p.metrics, 'bulk'),
     beforeFirstBatch: () => p.tail.waitCaughtUp(),
     onAssignment: (memberId) => void applyBindSlots(p, memberId, config, logger),
   });

@@ -1,5 +1,5 @@
 /**
- * Stop, in reverse of start: the consumer (intake off, in-flight records drained, offsets committed)
+ * Stop, in reverse of start: the consumers of both lanes (intake off, in-flight records drained, offsets committed)
  * → the sessions (unbind) → the sweeper, the promoter and the correlation tail → the producer (what is queued is
  * published) → the correlation store → the admin client → the HTTP server. Each step runs even when an earlier one failed
  * (logged), and only for the parts that were started.
@@ -20,7 +20,8 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
       logger.warn({ err, step: name }, 'shutdown step failed');
     }
   };
-  await step('consumer', p.consumer && (() => p.consumer!.stop()));
+  // both lanes drain at once: each holds its own partitions' in-flight records
+  await step('consumers', p.consumer && (() => Promise.all([p.consumer!.stop(), p.urgent?.stop()])));
   await step('sessions', p.pool && (() => p.pool!.close()));
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('live-state promoter', p.promoter && (() => p.promoter!.stop()));

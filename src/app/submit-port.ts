@@ -6,13 +6,14 @@
  * No session bound → `not-sent`, and the submit loop waits and asks again: intake effectively
  * pauses until a session binds.
  */
-import type { Admission } from '../pipeline/admission.js';
+import type { Admission, Lane } from '../pipeline/admission.js';
 import type { SessionAffinity, SubmitPort } from '../pipeline/submit-loop.js';
 import type { SmppPool } from '../smpp/session/pool.js';
 import type { SmppSession } from '../smpp/session/session.js';
 import type { SubmitParams, SubmitResult } from '../smpp/protocol/types.js';
 
-export function poolSubmitPort(pool: SmppPool, admission: Admission): SubmitPort {
+/** `lane`: which input the records come from; an urgent record is admitted before bulk ones (admission.ts). */
+export function poolSubmitPort(pool: SmppPool, admission: Admission, lane: Lane = 'bulk'): SubmitPort {
   /** A session with an admission slot taken for this submit, or undefined (none ready). */
   const admitted = async (key: string, signal: AbortSignal, affinity?: SessionAffinity): Promise<SmppSession | undefined> => {
     if (affinity?.sessionId !== undefined) {
@@ -22,7 +23,7 @@ export function poolSubmitPort(pool: SmppPool, admission: Admission): SubmitPort
       if (waiting) await waiting;
       return session;
     }
-    const taken = admission.enterAny(() => pool.submitCandidates(key), signal);
+    const taken = admission.enterAny(() => pool.submitCandidates(key), signal, lane);
     const id = typeof taken === 'string' || taken === undefined ? taken : await taken;
     if (id === undefined) return undefined;
     const session = pool.session(id);

@@ -28,6 +28,11 @@ export interface SmsProducerOptions {
   logger?: Logger;
   /** Clock for the checks; default `Date.now`. */
   now?: () => number;
+  /**
+   * `urgent`: send to the connector's urgent lane (TOPIC_OUTBOUND_URGENT), whose requests take a
+   * session before any waiting bulk request — one-time passwords behind a campaign. Default `bulk`.
+   */
+  lane?: 'bulk' | 'urgent';
 }
 
 /** One request and how it travels. */
@@ -71,8 +76,9 @@ export class SmsProducer {
    * idempotent producer. Close it with `close()`.
    */
   static async connect(config: SmsClientConfig, options: SmsProducerOptions = {}): Promise<SmsProducer> {
+    const [topic, variable] = laneTopic(config, options.lane ?? 'bulk');
     const connection = await openConnection(config, { register: true, logger: options.logger });
-    await requireTopic(connection.kafka, config.topics.outbound, 'TOPIC_OUTBOUND');
+    await requireTopic(connection.kafka, topic, variable);
     const producer = connection.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await producer.connect();
     const now = options.now ?? Date.now;
@@ -81,7 +87,7 @@ export class SmsProducer {
       ...(options.maxSegments !== undefined ? { maxSegments: options.maxSegments } : {}),
       ...(options.bounds !== undefined ? { bounds: options.bounds } : {}),
     });
-    return new SmsProducer(connection, producer, config.topics.outbound, checks);
+    return new SmsProducer(connection, producer, topic, checks);
   }
 
   /** The connector's verdict on a request, with this producer's settings; sends nothing. */
@@ -157,4 +163,12 @@ export class SmsProducer {
     if (rejections.length > 0) throw new RequestRejectedError(rejections);
     return prepared;
   }
+}
+
+/** The topic of a lane and the variable that names it; the urgent lane must be configured. */
+function laneTopic(config: SmsClientConfig, lane: 'bulk' | 'urgent'): [string, string] {
+  if (lane === 'bulk') return [config.topics.outbound, 'TOPIC_OUTBOUND'];
+  const urgent = config.topics.outboundUrgent;
+  if (!urgent) throw new Error('the urgent lane needs TOPIC_OUTBOUND_URGENT (the same value as the connector’s)');
+  return [urgent, 'TOPIC_OUTBOUND_URGENT'];
 }

@@ -34,6 +34,8 @@ const SCHEMAS_DIR =
 
 export interface ContractTopics {
   outbound: string;
+  /** The urgent lane's topic: the outbound contract is registered under its subject too. */
+  outboundUrgent?: string | null;
   delivery: string;
   inbound: string | null;
 }
@@ -100,7 +102,7 @@ export class AvroCodec {
     this.maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.schemas = new WriterSchemas(this.http, {
       readerSchema: readSchema('outbound'),
-      outboundSubject: valueSubject(topics.outbound),
+      outboundSubjects: [topics.outbound, ...(topics.outboundUrgent ? [topics.outboundUrgent] : [])].map(valueSubject),
       subjectStrict: options.subjectStrict ?? false,
     });
     this.registry = new SchemaRegistry({
@@ -118,14 +120,18 @@ export class AvroCodec {
    * when the registry URL is wrong, instead of later calling every record poison.
    */
   async registerContracts(): Promise<void> {
-    const subjects: [Contract, string | null][] = [
-      ['outbound', this.topics.outbound],
-      ['delivery', this.topics.delivery],
-      ['inbound', this.topics.inbound],
+    // [contract, topic, whether its id is the one we write with]
+    const subjects: [Contract, string | null, boolean][] = [
+      ['outbound', this.topics.outbound, true],
+      // an urgent producer using TopicNameStrategy finds the same contract under its topic's subject
+      ['outbound', this.topics.outboundUrgent ?? null, false],
+      ['delivery', this.topics.delivery, true],
+      ['inbound', this.topics.inbound, true],
     ];
-    for (const [contract, topic] of subjects) {
+    for (const [contract, topic, ours] of subjects) {
       if (!topic) continue;
       const id = await this.register(contract, valueSubject(topic));
+      if (!ours) continue;
       this.writers.set(contract, writer(id, contract));
       if (contract === 'outbound') this.schemas.trustOwn(id);
     }

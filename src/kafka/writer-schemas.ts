@@ -17,9 +17,9 @@ export type Purpose = 'outbound' | 'any';
 export interface WriterSchemaOptions {
   /** The SmsOutbound reader schema (schemas/sms-outbound.avsc). */
   readerSchema: string;
-  /** `<outbound topic>-value`. */
-  outboundSubject: string;
-  /** SCHEMA_SUBJECT_STRICT: only ids registered under `outboundSubject`; default false. */
+  /** `<outbound topic>-value` (first), and the urgent lane's `<topic>-value` when there is one. */
+  outboundSubjects: readonly string[];
+  /** SCHEMA_SUBJECT_STRICT: only ids registered under one of `outboundSubjects`; default false. */
   subjectStrict: boolean;
 }
 
@@ -36,6 +36,11 @@ export class WriterSchemas {
     private readonly opts: WriterSchemaOptions,
   ) {}
 
+  /** The bulk topic's subject, under which our own id is registered. */
+  private get ownSubject(): string {
+    return this.opts.outboundSubjects[0] ?? '';
+  }
+
   /** Our own outbound schema is the reader itself: its records never wait for a lookup. */
   trustOwn(id: number): void {
     this.ownId = id;
@@ -51,12 +56,12 @@ export class WriterSchemas {
     if (!this.opts.subjectStrict || this.ownId === undefined) return;
     const answer = await this.http.call(`/schemas/ids/${this.ownId}/versions`);
     const listed = Array.isArray(answer.json) ? answer.json.map((v) => (v as { subject?: unknown })?.subject) : [];
-    if (answer.status === 200 && listed.includes(this.opts.outboundSubject)) return;
+    if (answer.status === 200 && listed.includes(this.ownSubject)) return;
     if (answer.status >= 500) throw new RegistryUnavailableError(`schema registry answered HTTP ${answer.status} to GET /schemas/ids/${this.ownId}/versions`);
     throw new ConfigError(
       'SCHEMA_SUBJECT_STRICT',
       `SCHEMA_SUBJECT_STRICT: the registry does not list subjects per schema id (GET /schemas/ids/${this.ownId}/versions answered HTTP ${answer.status}` +
-        `${answer.status === 200 ? ` without ${this.opts.outboundSubject}` : ''}); set it to false or use a registry with that endpoint`,
+        `${answer.status === 200 ? ` without ${this.ownSubject}` : ''}); set it to false or use a registry with that endpoint`,
     );
   }
 
@@ -106,11 +111,11 @@ export class WriterSchemas {
       throw new RegistryUnavailableError(`schema registry answered HTTP ${answer.status} without a list of subjects for schema id ${id}`);
     }
     const subjects = listed.map((v) => (v as { subject: string }).subject);
-    if (subjects.includes(this.opts.outboundSubject)) return undefined;
+    if (subjects.some((subject) => this.opts.outboundSubjects.includes(subject))) return undefined;
     const named = subjects.slice(0, 3).join(', ') || 'no subject';
     const refusal = new PoisonRecordError(
       'FOREIGN_SUBJECT',
-      `schema id ${id} is registered under ${named}, not ${this.opts.outboundSubject} (SCHEMA_SUBJECT_STRICT)`,
+      `schema id ${id} is registered under ${named}, not ${this.opts.outboundSubjects.join(' or ')} (SCHEMA_SUBJECT_STRICT)`,
     );
     return { accepted: false, refusal };
   }

@@ -89,7 +89,7 @@ export interface Metrics {
   /** 1 while intake is paused for the account (reason: credit, credentials, no_session…), else 0. */
   accountPaused: Gauge<'reason'>;
   /** Consumer lag per partition, in messages (high watermark − committed offset). */
-  consumerLag: Gauge<'partition'>;
+  consumerLag: Gauge<'lane' | 'partition'>;
   /** Delivery events published to Kafka, by source (SUBMIT, RECEIPT…) and status. */
   eventsPublished: Counter<'source' | 'status'>;
   /** Mobile-originated messages received (always answered; published when TOPIC_INBOUND is set). */
@@ -204,7 +204,7 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     reconnects: counter({ name: 'reconnects_total', help: 'SMPP session reconnects, by reason', labelNames: ['reason'] }),
     bindSlots: gauge({ name: 'bind_slots', help: 'Bind slots this replica holds from the consumer-group assigner (0 = hot standby)' }),
     accountPaused: gauge({ name: 'account_paused', help: '1 while intake is paused for the account, by reason', labelNames: ['reason'] }),
-    consumerLag: gauge({ name: 'consumer_lag', help: 'Consumer lag per partition, in messages', labelNames: ['partition'] }),
+    consumerLag: gauge({ name: 'consumer_lag', help: 'Consumer lag per lane (bulk, urgent) and partition, in messages', labelNames: ['lane', 'partition'] }),
     eventsPublished: counter({ name: 'events_published_total', help: 'Delivery events published, by source and status', labelNames: ['source', 'status'] }),
     inboundMessages: counter({ name: 'inbound_messages_total', help: 'Mobile-originated messages received' }),
     validationRejected: counter({ name: 'validation_rejected_total', help: 'Requests rejected by validation, by field', labelNames: ['field'] }),

@@ -51,14 +51,24 @@ export async function redrive(config: Readonly<ClientConfig>, opts: RedriveOptio
   const producer = opts.dryRun ? null : kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer?.connect();
   const result: RedriveResult = { scanned: 0, redriven: 0, skippedByFilter: 0, skippedNotRequest: 0 };
+  // A request goes back to the lane it came from (its DLQ record names the topic).
+  const urgent = config.topics.outboundUrgent ?? null;
+  const targetOf = (origin: string | undefined) => (urgent !== null && origin === urgent ? urgent : config.topics.outbound);
   let pending: RawRecord[] = [];
   const flush = async () => {
     if (producer && pending.length > 0) {
       const at = new Date(now()).toISOString();
-      await producer.send({
-        topic: config.topics.outbound,
+      const byTopic = new Map<string, RawRecord[]>();
+      for (const r of pending) {
+        const topic = targetOf(r.headers[DLQ_HEADER.topic]);
+        (byTopic.get(topic) ?? byTopic.set(topic, []).get(topic)!).push(r);
+      }
+      await producer.sendBatch({
         acks: -1,
-        messages: pending.map((r) => ({ key: r.key, value: r.value, headers: redriveHeaders(r, config.topics.dlq, at) })),
+        topicMessages: [...byTopic].map(([topic, records]) => ({
+          topic,
+          messages: records.map((r) => ({ key: r.key, value: r.value, headers: redriveHeaders(r, config.topics.dlq, at) })),
+        })),
       });
     }
     pending = [];
@@ -80,13 +90,13 @@ export async function redrive(config: Readonly<ClientConfig>, opts: RedriveOptio
         // Not requests: unparseable receipts (`smpp`) and connector records Kafka refused (the
         // delivery or correlation topic named — publisher refusals, see sinks.ts).
         const origin = r.headers[DLQ_HEADER.topic];
-        if (origin === 'smpp' || (origin !== undefined && origin !== config.topics.outbound)) {
+        if (origin === 'smpp' || (origin !== undefined && origin !== config.topics.outbound && origin !== urgent)) {
           result.skippedNotRequest += 1;
           print(`skip   ${describe(r, code)}  (${origin === 'smpp' ? 'an unparseable receipt' : `a record refused for ${origin}`}, not a request)`);
           return;
         }
         result.redriven += 1;
-        print(`${opts.dryRun ? 'would send' : 'send'}  ${describe(r, code)}  → ${config.topics.outbound}`);
+        print(`${opts.dryRun ? 'would send' : 'send'}  ${describe(r, code)}  → ${targetOf(origin)}`);
         pending.push(r);
         if (pending.length >= BATCH) await flush();
       },

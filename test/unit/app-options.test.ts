@@ -46,6 +46,12 @@ describe('topicsToEnsure', () => {
     );
   });
 
+  test('TOPIC_OUTBOUND_URGENT adds the urgent lane right after the bulk one', () => {
+    const plans = topicsToEnsure(loadConfig({ ...required, TOPIC_OUTBOUND_URGENT: 'sms.outbound.urgent' }));
+    assert.deepEqual(plans[1], { name: 'sms.outbound.urgent', partitions: 12 });
+    assert.equal(plans.length, 6);
+  });
+
   test('TOPIC_INBOUND adds the inbound topic', () => {
     const plans = topicsToEnsure(loadConfig({ ...required, TOPIC_INBOUND: 'sms.inbound' }));
     assert.deepEqual(plans.at(-1), { name: 'sms.inbound', partitions: 12 });
@@ -158,6 +164,14 @@ describe('producer, consumer and sweeper settings', () => {
       maxRecordsInProgress: 160,
     });
     assert.equal(consumerSettingsFrom(loadConfig({ ...required, TOPIC_PARTITIONS: '3' })).partitionsConcurrency, 3);
+  });
+
+  test('the urgent lane: its topic, a group of its own, the same timings', () => {
+    const config = loadConfig({ ...required, KAFKA_GROUP_ID: 'g1', TOPIC_OUTBOUND_URGENT: 'otp' });
+    const urgent = consumerSettingsFrom(config, 'urgent');
+    assert.deepEqual([urgent.topic, urgent.groupId], ['otp', 'g1.urgent']);
+    assert.deepEqual({ ...urgent, topic: '', groupId: '' }, { ...consumerSettingsFrom(config), topic: '', groupId: '' });
+    assert.throws(() => consumerSettingsFrom(loadConfig(required), 'urgent'), /TOPIC_OUTBOUND_URGENT/);
   });
 
   test('records in progress: twice what the submitting sessions admit (receivers do not count), at least 64', () => {

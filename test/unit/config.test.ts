@@ -161,3 +161,22 @@ test('CORRELATION_RESTORE_WINDOW_MS: 30 min by default, or 3 × CORRELATION_KEEP
     (e: ConfigError) => e.variable === 'CORRELATION_RESTORE_WINDOW_MS' && /twice CORRELATION_KEEP_DONE_MS/.test(e.message),
   );
 });
+
+test('TOPIC_OUTBOUND_URGENT: no urgent lane by default; a topic of its own, or the line names it; LANE_BULK_MIN_SHARE 0.1 by default, at most 0.5', () => {
+  const base = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 'x' };
+  assert.equal(loadConfig(base).topics.outboundUrgent, null);
+  assert.equal(loadConfig({ ...base, TOPIC_OUTBOUND_URGENT: 'otp' }).topics.outboundUrgent, 'otp');
+  assert.equal(loadClientConfig({ TOPIC_OUTBOUND_URGENT: 'otp' }).topics.outboundUrgent, 'otp', 'the tools know the lane too');
+  for (const other of ['sms.outbound', 'sms.delivery', 'sms.correlation']) {
+    assert.throws(
+      () => loadConfig({ ...base, TOPIC_OUTBOUND_URGENT: other }),
+      (e: ConfigError) => e.variable === 'TOPIC_OUTBOUND_URGENT' && e.message.includes('must be a topic of its own'),
+    );
+  }
+  assert.equal(loadConfig(base).laneBulkMinShare, 0.1);
+  assert.equal(loadConfig({ ...base, LANE_BULK_MIN_SHARE: '0' }).laneBulkMinShare, 0);
+  assert.throws(
+    () => loadConfig({ ...base, LANE_BULK_MIN_SHARE: '0.6' }),
+    (e: ConfigError) => e.variable === 'LANE_BULK_MIN_SHARE',
+  );
+});
