@@ -6,7 +6,7 @@
  *
  *   npm run bench                      full run (backlog 50,000; memory run 1,000,000 messages)
  *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
- *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,latency,kannel,index,memory,scale,restart,pending
+ *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,lanes,latency,kannel,index,memory,scale,restart,pending
  *            --pending-counts N,N (requests pending a receipt per case; default 100000,1000000, 2000 with --quick;
  *              the full pending run is left out unless named in --only or given counts)
  *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
@@ -32,12 +32,13 @@ import { Report } from './report.js';
 import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
 import { kannel } from './scenarios/kannel.js';
+import { priorityLanes } from './scenarios/lanes.js';
 import { FULL_PACING_CASES, pacingCase, parsePacingCase, QUICK_PACING_CASES, type PacingCase } from './scenarios/pacing.js';
 import { FULL_PENDING_COUNTS, pendingReceipts, QUICK_PENDING_COUNTS } from './scenarios/pending.js';
 import { FULL_RESTART_HISTORY, QUICK_RESTART_HISTORY, restartAfterHistory } from './scenarios/restart.js';
 import { latency } from './scenarios/timing.js';
 
-const ALL = ['a', 'c', 'e2e', 'pacing', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart', 'pending'] as const;
+const ALL = ['a', 'c', 'e2e', 'pacing', 'lanes', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart', 'pending'] as const;
 type Scenario = (typeof ALL)[number];
 
 /** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
@@ -235,6 +236,7 @@ async function main(): Promise<number> {
       pacing: async () => {
         for (const c of args.pacing.cases) for (let r = 1; r <= args.pacing.runs; r += 1) await pacingCase(ctx, c, args.pacing.seconds, r);
       },
+      lanes: () => priorityLanes(ctx, args.quick ? 20_000 : 200_000, args.quick ? 10 : 60),
       b: () => bareKafka(ctx),
       latency: () => latency(ctx),
       kannel: () => kannel(ctx),
