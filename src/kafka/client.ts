@@ -60,6 +60,17 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
 export function createKafka(config: KafkaClientConfig, logger: Logger): Kafka {
   registerCompressionCodecs();
   if (!fixRequestQueueTimer()) logger.warn('kafkajs request queue not found where 2.2.4 has it: its 1 ms idle timer stays');
+  return new Kafka(kafkaConfigFrom(config, logger));
+}
+
+/**
+ * The kafkajs client options. The SASL options are a copy: kafkajs 2.2.4 stores the mechanism's
+ * authentication provider on the object it was given (`sasl.authenticationProvider`,
+ * broker/saslAuthenticator), and the config's is frozen — every SASL login failed with "Cannot add
+ * property authenticationProvider, object is not extensible" before a byte reached the broker
+ * (found by test/integration/kafka-authorization.test.ts, the first test against a SASL broker).
+ */
+export function kafkaConfigFrom(config: KafkaClientConfig, logger: Logger): KafkaConfig {
   const kafkaConfig: KafkaConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
@@ -73,8 +84,8 @@ export function createKafka(config: KafkaClientConfig, logger: Logger): Kafka {
     connectionTimeout: 5000,
     requestTimeout: 30000,
   };
-  if (config.sasl) kafkaConfig.sasl = config.sasl as SASLOptions;
-  return new Kafka(kafkaConfig);
+  if (config.sasl) kafkaConfig.sasl = { ...config.sasl } as SASLOptions;
+  return kafkaConfig;
 }
 
 export interface TopicPlan {

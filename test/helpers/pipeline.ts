@@ -69,10 +69,14 @@ export async function startPipeline(
     simulator?: Omit<SimulatorOptions, 'behaviour' | 'plainPort'>;
     /** Topics created before the connector starts, with these configs (e.g. a small max.message.bytes). */
     precreate?: Partial<Record<keyof TestTopics, Array<{ name: string; value: string }>>>;
+    /** Another broker than the shared stack's (e.g. one with SASL and ACLs; its kafkaSasl is used by the test's clients). */
+    stack?: StackInfo;
+    /** Topic names chosen (and perhaps created and granted) before the start; default uniqueTopics(name). */
+    topics?: TestTopics;
   } = {},
 ): Promise<PipelineFixture> {
-  const stack = await testStack();
-  const topics = uniqueTopics(name);
+  const stack = opts.stack ?? (await testStack());
+  const topics = opts.topics ?? uniqueTopics(name);
   if (opts.precreate) {
     const admin = kafkaFor(stack).admin();
     await admin.connect();
@@ -106,10 +110,15 @@ export async function startPipeline(
   };
 }
 
-/** A plain test client that reads and writes every codec, like the connector (KAFKA_COMPRESSION). */
+/** A plain test client that reads and writes every codec, like the connector (KAFKA_COMPRESSION); with the stack's SASL credentials if it has any. */
 export function kafkaFor(stack: StackInfo): Kafka {
   registerCompressionCodecs();
-  return new Kafka({ clientId: `test-${randomUUID()}`, brokers: stack.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
+  return new Kafka({
+    clientId: `test-${randomUUID()}`,
+    brokers: stack.kafkaBrokers.split(','),
+    logLevel: logLevel.NOTHING,
+    ...(stack.kafkaSasl ? { sasl: stack.kafkaSasl } : {}),
+  });
 }
 
 export function outbound(id: string, overrides: Partial<SmsOutbound> = {}): SmsOutbound {

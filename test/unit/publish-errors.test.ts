@@ -11,9 +11,9 @@ const { errorCodes, createErrorFromCode } = require('kafkajs/src/protocol/error.
   createErrorFromCode: (code: number) => Error;
 };
 // kafkajs' own error classes, as its producer throws them (not all are exported by its ESM entry).
-const { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } =
+const { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } =
   require('kafkajs/src/errors.js') as Record<
-    'KafkaJSConnectionError' | 'KafkaJSNumberOfRetriesExceeded' | 'KafkaJSProtocolError' | 'KafkaJSSASLAuthenticationError',
+    'KafkaJSConnectionError' | 'KafkaJSNonRetriableError' | 'KafkaJSNumberOfRetriesExceeded' | 'KafkaJSProtocolError' | 'KafkaJSSASLAuthenticationError',
     new (...args: unknown[]) => Error
   >;
 
@@ -38,6 +38,15 @@ test('classification: a broker error decides by its type — raw, wrapped by kaf
       true,
     ],
     ['topic ACL', byType('TOPIC_AUTHORIZATION_FAILED'), 'NOT_AUTHORIZED', 'TOPIC_AUTHORIZATION_FAILED', false],
+    [
+      // seen from a real broker (Kafka 4.1.1, StandardAuthorizer) for a topic with no ACL at all, not
+      // even DESCRIBE: the producer's metadata request is refused and kafkajs wraps the error
+      'topic ACL, metadata refused',
+      new KafkaJSNonRetriableError(byType('TOPIC_AUTHORIZATION_FAILED'), { cause: byType('TOPIC_AUTHORIZATION_FAILED') }),
+      'NOT_AUTHORIZED',
+      'TOPIC_AUTHORIZATION_FAILED',
+      false,
+    ],
     ['idempotent-write ACL', byType('CLUSTER_AUTHORIZATION_FAILED'), 'NOT_AUTHORIZED', 'CLUSTER_AUTHORIZATION_FAILED', false],
     ['SASL at connect', new KafkaJSSASLAuthenticationError('SASL PLAIN authentication failed'), 'NOT_AUTHORIZED', 'KafkaJSSASLAuthenticationError', false],
     ['fenced producer', byType('OUT_OF_ORDER_SEQUENCE_NUMBER'), 'PRODUCER_STATE', 'OUT_OF_ORDER_SEQUENCE_NUMBER', false],

@@ -20,13 +20,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureArtifacts } from './fetch.js';
-import { newClusterId, startKafkaProcess, type KafkaSettings } from './kafka.js';
+import { newClusterId, startKafkaProcess, type KafkaSasl, type KafkaSettings } from './kafka.js';
 import { DEFAULT_STACK_DIR } from './paths.js';
 import { freePorts, isOurProcess, isRunning, portFree, readPid, stopProcess, withLock, type Role, type Say } from './process.js';
 import { registryUrl, startRegistryProcess, type RegistrySettings } from './registry.js';
 
 export { APICURIO_VERSION, KAFKA_VERSION, artifactsPresent, ensureArtifacts } from './fetch.js';
-export { newClusterId } from './kafka.js';
+export { newClusterId, type KafkaSasl } from './kafka.js';
 export { DEFAULT_STACK_DIR, DIST_DIR, REPO_ROOT } from './paths.js';
 export { freePorts, isOurProcess } from './process.js';
 
@@ -50,6 +50,8 @@ export interface StackInfo {
   kafkaPid: number;
   registryPid: number;
   dir: string;
+  /** Set when the broker wants SASL (saslKafkaUp): the credentials a test's own clients use. */
+  kafkaSasl?: { mechanism: 'plain'; username: string; password: string };
 }
 
 export type ServiceState = 'up' | 'down' | 'crashed';
@@ -193,6 +195,30 @@ export async function stackStatus(opts?: StackOptions): Promise<{ kafka: Service
   const registry = stateOf('registry');
   if (!st || (kafka === 'down' && registry === 'down')) return { kafka, registry };
   return { kafka, registry, info: infoOf(dir, st) };
+}
+
+/**
+ * A broker alone (no registry) with SASL PLAIN and ACLs on (KafkaSasl), on free ports in `dir` — for
+ * tests of what the connector does when the broker refuses it. Its stack.json makes it one more
+ * stack to `stackDown({ dir })` and to `sweepStacks`. Resolves once the super user gets metadata.
+ */
+export async function saslKafkaUp(opts: { dir: string; sasl: KafkaSasl; verbose?: boolean }): Promise<{ kafkaBrokers: string; kafkaPid: number; dir: string }> {
+  const dir = resolveDir(opts);
+  const say = sayFor(opts);
+  await ensureArtifacts(say);
+  return withLock(lockPath(dir), 'sasl kafka up', async () => {
+    fs.mkdirSync(dir, { recursive: true });
+    const [kafkaPort, controllerPort] = (await freePorts(2)) as [number, number];
+    const st: KafkaSettings = { kafkaPort, controllerPort, clusterId: newClusterId(), sasl: opts.sasl };
+    fs.writeFileSync(path.join(dir, 'stack.json'), JSON.stringify({ kafkaPort, controllerPort, clusterId: st.clusterId }, null, 2) + '\n');
+    try {
+      const kafkaPid = await startKafkaProcess(dir, st, say);
+      return { kafkaBrokers: `127.0.0.1:${kafkaPort}`, kafkaPid, dir };
+    } catch (e) {
+      await stopProcess(dir, 'kafka', say);
+      throw e;
+    }
+  });
 }
 
 /** Fault tests: stop only the broker (data and ports kept). */
