@@ -21,8 +21,8 @@ export const SESSION_DEFAULTS = {
   unbindTimeoutMs: 2_000,
   /**
    * 1000: ~15× what a session holds at full load (≈ 900 receipts/s per session, p99 73 ms until
-   * the event is acked — BENCHMARKS.md), and at most ~72 MB of held PDU bytes per connection even
-   * if every one were the largest legal PDU.
+   * the event is acked — the `e2e` and `latency` scenarios of 2026-11-25, docs/perf-log.md), and at
+   * most ~72 MB of held PDU bytes per connection even if every one were the largest legal PDU.
    */
   maxUnansweredDeliverSm: 1_000,
 } as const;
