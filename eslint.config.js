@@ -39,6 +39,7 @@ function filesOf(include, exclude) {
 const CORE_LAYERS = {
   util: ['src/util/**'],
   sms: ['src/sms/**'],
+  routing: ['src/routing/**'],
   smppProtocol: SMPP_PROTOCOL,
   smppSession: filesOf('src/smpp/**/*.ts', SMPP_PROTOCOL),
   pipeline: ['src/pipeline/**'],
@@ -57,9 +58,10 @@ const LAYERS = { ...CORE_LAYERS, edge: filesOf('src/**/*.ts', EDGE_IGNORES) };
 const MAY_IMPORT = {
   util: ['util'],
   sms: ['sms', 'util'],
+  routing: ['routing', 'util'],
   smppProtocol: ['smppProtocol', 'sms', 'util'],
   smppSession: ['smppSession', 'smppProtocol', 'sms', 'util'],
-  pipeline: ['pipeline', 'smppProtocol', 'sms', 'contracts', 'obs', 'util'],
+  pipeline: ['pipeline', 'routing', 'smppProtocol', 'sms', 'contracts', 'obs', 'util'],
   kafka: ['kafka', 'pipeline', 'contracts', 'config', 'obs', 'util'],
   // The on-disk store implements the pipeline's store port; nothing but the edge opens it.
   store: ['store', 'pipeline', 'util'],
@@ -67,7 +69,7 @@ const MAY_IMPORT = {
   contracts: ['contracts'],
   // The configuration is checked against limits the layers declare (request bounds, compression
   // names, bind field lengths); the kafka layer takes from it only ConfigError and the PEM-files type.
-  config: ['config', 'smppProtocol', 'sms', 'util', 'pipeline', 'kafka'],
+  config: ['config', 'routing', 'smppProtocol', 'sms', 'util', 'pipeline', 'kafka'],
   simulator: ['simulator', 'smppSession', 'smppProtocol', 'sms', 'obs', 'config', 'util'],
 };
 
@@ -112,7 +114,7 @@ function packageRules({ pure = false, kafka = false, kafkaTypes = false, smpp = 
 }
 
 const PACKAGE_POLICY = [
-  { files: [...LAYERS.util, ...LAYERS.sms], rules: packageRules({ pure: true }) },
+  { files: [...LAYERS.util, ...LAYERS.sms, ...LAYERS.routing], rules: packageRules({ pure: true }) },
   { files: LAYERS.smppProtocol, rules: packageRules({ pure: true }) },
   { files: LAYERS.pipeline, rules: packageRules({ pure: true }) },
   { files: LAYERS.smppSession, rules: packageRules({ smpp: true }) },
