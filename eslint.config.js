@@ -47,7 +47,7 @@ const CORE_LAYERS = {
   store: ['src/store/**'],
   obs: ['src/obs/**'],
   contracts: ['src/contracts.ts'],
-  config: ['src/config.ts', 'src/config-error.ts', 'src/config-posture.ts'],
+  config: ['src/config.ts', 'src/config-error.ts', 'src/config-posture.ts', 'src/config-routes.ts'],
   simulator: ['src/simulator/**'],
 };
 const EDGE_IGNORES = Object.values(CORE_LAYERS).flat();

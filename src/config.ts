@@ -11,6 +11,9 @@ import { DEFAULT_REQUEST_BOUNDS, maxEchoBytes, type RequestBounds } from './pipe
 import { DEFAULT_MAX_SEGMENTS, MAX_SEGMENTS_LIMIT } from './sms/plan.js';
 import { ConfigError } from './config-error.js';
 import { SessionSpecError, parseSessionSpec, type SessionSpecEntry } from './smpp/protocol/pool-spec.js';
+import type { SmppTimeFormat } from './sms/smpp-time.js';
+import { checkRoutingTable, RoutingTableError, type RoutingRule } from './routing/rules.js';
+import { parseRoutesFile, ROUTE_FIELDS } from './config-routes.js';
 import { COMPRESSION_NAMES, DEFAULT_COMPRESSION, type CompressionName } from './kafka/compression-names.js';
 import {
   KAFKA_TLS_FILES,
@@ -143,6 +146,14 @@ const envSchema = z.object({
   SMPP_BIND_ERROR_BACKOFF_MS: durationMs(10, 3600000).default(60000),
   /** A new bind slot from a rebalance is opened only after this, so the replica giving it up has closed it. */
   SMPP_BIND_HANDOVER_MS: durationMs(0, 600000).default(3000),
+  /** How schedule_delivery_time / validity_period are written (smpp/… smpp-time.ts `SmppTimeFormat`). */
+  SMPP_TIME_FORMAT: z.enum(['smpp34', 'yyyymmddhhmmss']).default('smpp34'),
+  /** The provider's status and receipt-error tables; Agile Telecom's is the one there is. */
+  SMPP_PROFILE: z.enum(['agile']).default('agile'),
+  /** Routes and routing rules (config-routes.ts); set, the SMPP_* variables above are not read. */
+  ROUTES_FILE: nonEmpty.optional(),
+  /** A route with no bound session for this long is skipped by routing (failover) until one binds. */
+  ROUTE_FAILOVER_UNBOUND_MS: durationMs(0, 3600000).default(30000),
   /** While the account is paused (credit, credentials), one record probes the SMSC this often. */
   ACCOUNT_PROBE_INTERVAL_MS: durationMs(100, 3600000).default(15000),
   SMS_MAX_SEGMENTS: int(1, MAX_SEGMENTS_LIMIT).default(DEFAULT_MAX_SEGMENTS),
@@ -183,6 +194,38 @@ const envSchema = z.object({
 });
 
 type Env = z.output<typeof envSchema>;
+
+/** One SMPP route: an account at a provider, its sessions and limits (SMPP_* or a routes file entry). */
+export interface SmppRoute {
+  /** `default` without ROUTES_FILE. */
+  name: string;
+  host: string;
+  port: number;
+  tls: boolean;
+  tlsCaFile: string | null;
+  tlsRejectUnauthorized: boolean;
+  tlsServername: string;
+  systemId: string;
+  password: string;
+  /** SMPP_SESSIONS, parsed and checked against the account cap. */
+  sessions: SessionSpecEntry[];
+  accountMaxBinds: number;
+  rateLimit: number;
+  rateMargin: number;
+  window: number;
+  enquireLinkMs: number;
+  responseTimeoutMs: number;
+  connectTimeoutMs: number;
+  bindTimeoutMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  bindErrorBackoffMs: number;
+  bindHandoverMs: number;
+  /** SMPP_TIME_FORMAT */
+  timeFormat: SmppTimeFormat;
+  /** SMPP_PROFILE */
+  profile: 'agile';
+}
 
 export interface Config {
   kafka: {
@@ -229,30 +272,14 @@ export interface Config {
     autoCreate: boolean;
     partitions: number;
   };
-  smpp: {
-    host: string;
-    port: number;
-    tls: boolean;
-    tlsCaFile: string | null;
-    tlsRejectUnauthorized: boolean;
-    tlsServername: string;
-    systemId: string;
-    password: string;
-    /** SMPP_SESSIONS, parsed and checked against the account cap. */
-    sessions: SessionSpecEntry[];
-    accountMaxBinds: number;
-    rateLimit: number;
-    rateMargin: number;
-    window: number;
-    enquireLinkMs: number;
-    responseTimeoutMs: number;
-    connectTimeoutMs: number;
-    bindTimeoutMs: number;
-    reconnectMinMs: number;
-    reconnectMaxMs: number;
-    bindErrorBackoffMs: number;
-    bindHandoverMs: number;
-  };
+  /** The first route (the only one without ROUTES_FILE): what the single-route parts still read. */
+  smpp: SmppRoute;
+  /** Every route, in the file's order (without ROUTES_FILE: one, `default`, from the SMPP_* variables). */
+  routes: SmppRoute[];
+  /** The routing rules, checked against the routes (routing/rules.ts). */
+  routingRules: RoutingRule[];
+  /** ROUTE_FAILOVER_UNBOUND_MS */
+  routeFailoverUnboundMs: number;
   accountProbeIntervalMs: number;
   /** Set only to warn that it is ignored. */
   correlationIndexMax?: number;
@@ -313,8 +340,11 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): { dat
   return { data: parsed.data, raw };
 }
 
+/** With ROUTES_FILE the routes come from the file: the account variables are not required (nor read). */
+const routesFileEnvSchema = envSchema.extend({ SMPP_SYSTEM_ID: z.string().default(''), SMPP_PASSWORD: z.string().default('') });
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const { data, raw } = parseEnv(envSchema, env);
+  const { data, raw } = parseEnv(env['ROUTES_FILE'] ? routesFileEnvSchema : envSchema, env);
   return deepFreeze(toConfig(data, raw));
 }
 
@@ -447,8 +477,11 @@ function urgentTopicOf(e: Env): string | null {
   return urgent;
 }
 
-function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
-  const sessions = sessionsOf(e);
+/** The SMPP_* variables a route reads (a routes file entry stands for them: config-routes.ts). */
+type SmppEnv = Pick<Env, Extract<keyof Env, `SMPP_${string}`>>;
+
+/** One route from its variables, with the checks that span several of them. */
+function smppRouteOf(name: string, e: SmppEnv): SmppRoute {
   if (e.SMPP_RECONNECT_MIN_MS > e.SMPP_RECONNECT_MAX_MS) {
     throw new ConfigError('SMPP_RECONNECT_MIN_MS', 'SMPP_RECONNECT_MIN_MS: must not exceed SMPP_RECONNECT_MAX_MS');
   }
@@ -457,6 +490,87 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     if (!e.SMPP_TLS) throw new ConfigError('SMPP_TLS_CA_FILE', 'SMPP_TLS_CA_FILE: needs SMPP_TLS=true (set, but the connection is not TLS)');
     readPemFile('SMPP_TLS_CA_FILE', e.SMPP_TLS_CA_FILE); // read again by the sessions; a bad path stops start-up here
   }
+  return {
+    name,
+    host: e.SMPP_HOST,
+    port: e.SMPP_PORT,
+    tls: e.SMPP_TLS,
+    tlsCaFile: e.SMPP_TLS_CA_FILE ?? null,
+    tlsRejectUnauthorized: e.SMPP_TLS_REJECT_UNAUTHORIZED,
+    tlsServername: e.SMPP_TLS_SERVERNAME ?? e.SMPP_HOST,
+    systemId: e.SMPP_SYSTEM_ID,
+    password: e.SMPP_PASSWORD,
+    sessions: sessionsOf(e),
+    accountMaxBinds: e.SMPP_ACCOUNT_MAX_BINDS,
+    rateLimit: e.SMPP_RATE_LIMIT,
+    rateMargin: e.SMPP_RATE_MARGIN,
+    window: e.SMPP_WINDOW,
+    enquireLinkMs: e.SMPP_ENQUIRE_LINK_MS,
+    responseTimeoutMs: e.SMPP_RESPONSE_TIMEOUT_MS,
+    connectTimeoutMs: e.SMPP_CONNECT_TIMEOUT_MS,
+    bindTimeoutMs: e.SMPP_BIND_TIMEOUT_MS,
+    reconnectMinMs: e.SMPP_RECONNECT_MIN_MS,
+    reconnectMaxMs: e.SMPP_RECONNECT_MAX_MS,
+    bindErrorBackoffMs: e.SMPP_BIND_ERROR_BACKOFF_MS,
+    bindHandoverMs: e.SMPP_BIND_HANDOVER_MS,
+    timeFormat: e.SMPP_TIME_FORMAT,
+    profile: e.SMPP_PROFILE,
+  };
+}
+
+/** The schema of one route's variables: the SMPP_* part of the environment's. */
+const smppSchema = envSchema.pick(
+  Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .filter((k) => k.startsWith('SMPP_'))
+      .map((k) => [k, true]),
+  ) as { [K in keyof SmppEnv]: true },
+);
+
+/**
+ * The routes and rules: from ROUTES_FILE, each route checked by the rules of the SMPP_* variables it
+ * stands for (an error names the route and its field), or one route `default` from the variables.
+ */
+function routesOf(e: Env): { routes: SmppRoute[]; rules: RoutingRule[] } {
+  if (e.ROUTES_FILE === undefined) return { routes: [smppRouteOf('default', e)], rules: [{ name: 'default', routes: ['default'] }] };
+  let text: string;
+  try {
+    text = readFileSync(e.ROUTES_FILE, 'utf8');
+  } catch (err) {
+    throw new ConfigError('ROUTES_FILE', `ROUTES_FILE: cannot read ${e.ROUTES_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const file = parseRoutesFile(text);
+  const routes = file.routes.map((entry) => {
+    try {
+      const parsed = smppSchema.safeParse(withSecretFiles(entry.variables));
+      if (!parsed.success) throw configErrorOf(parsed.error, entry.variables);
+      return smppRouteOf(entry.name, parsed.data);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError('ROUTES_FILE', `ROUTES_FILE: ${entry.at}.${fieldOf(err.message)}`);
+    }
+  });
+  try {
+    return {
+      routes,
+      rules: checkRoutingTable(
+        file.rules,
+        routes.map((r) => r.name),
+      ),
+    };
+  } catch (err) {
+    if (!(err instanceof RoutingTableError)) throw err;
+    throw new ConfigError('ROUTES_FILE', `ROUTES_FILE: ${err.message}`);
+  }
+}
+
+/** A variable's complaint in a route's words: `SMPP_PORT: must be …` → `port: must be …`. */
+function fieldOf(message: string): string {
+  return Object.entries(ROUTE_FIELDS).reduce((text, [field, variable]) => text.replaceAll(new RegExp(`\\b${variable}\\b`, 'g'), field), message);
+}
+
+function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
+  const { routes, rules } = routesOf(e);
   if (e.KAFKA_HEARTBEAT_INTERVAL_MS * 3 > e.KAFKA_SESSION_TIMEOUT_MS) {
     throw new ConfigError('KAFKA_HEARTBEAT_INTERVAL_MS', 'KAFKA_HEARTBEAT_INTERVAL_MS: must be at most a third of KAFKA_SESSION_TIMEOUT_MS');
   }
@@ -497,29 +611,10 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
       autoCreate: e.TOPIC_AUTO_CREATE,
       partitions: e.TOPIC_PARTITIONS,
     },
-    smpp: {
-      host: e.SMPP_HOST,
-      port: e.SMPP_PORT,
-      tls: e.SMPP_TLS,
-      tlsCaFile: e.SMPP_TLS_CA_FILE ?? null,
-      tlsRejectUnauthorized: e.SMPP_TLS_REJECT_UNAUTHORIZED,
-      tlsServername: e.SMPP_TLS_SERVERNAME ?? e.SMPP_HOST,
-      systemId: e.SMPP_SYSTEM_ID,
-      password: e.SMPP_PASSWORD,
-      sessions,
-      accountMaxBinds: e.SMPP_ACCOUNT_MAX_BINDS,
-      rateLimit: e.SMPP_RATE_LIMIT,
-      rateMargin: e.SMPP_RATE_MARGIN,
-      window: e.SMPP_WINDOW,
-      enquireLinkMs: e.SMPP_ENQUIRE_LINK_MS,
-      responseTimeoutMs: e.SMPP_RESPONSE_TIMEOUT_MS,
-      connectTimeoutMs: e.SMPP_CONNECT_TIMEOUT_MS,
-      bindTimeoutMs: e.SMPP_BIND_TIMEOUT_MS,
-      reconnectMinMs: e.SMPP_RECONNECT_MIN_MS,
-      reconnectMaxMs: e.SMPP_RECONNECT_MAX_MS,
-      bindErrorBackoffMs: e.SMPP_BIND_ERROR_BACKOFF_MS,
-      bindHandoverMs: e.SMPP_BIND_HANDOVER_MS,
-    },
+    smpp: routes[0]!,
+    routes,
+    routingRules: rules,
+    routeFailoverUnboundMs: e.ROUTE_FAILOVER_UNBOUND_MS,
     accountProbeIntervalMs: e.ACCOUNT_PROBE_INTERVAL_MS,
     correlationIndexMax: e.CORRELATION_INDEX_MAX,
     correlationStoreDir: e.CORRELATION_STORE_DIR,

@@ -132,3 +132,21 @@ export function resolveSmppTime(time: ParsedSmppTime | null, nowMs: number): num
   if (time === null) return null;
   return time.kind === 'absolute' ? time.epochMs : addRelativeTime(nowMs, time.relative);
 }
+
+/**
+ * How a provider wants `schedule_delivery_time` / `validity_period` written: SMPP 3.4's 16-character
+ * form (`smpp34`, what the specification says), or the 14 digits `YYYYMMDDhhmmss` in UTC that
+ * Agile's 0x61 text names. Which one Agile's SMSC takes cannot be tested from here, so it is a
+ * per-route setting an operator can switch without a release (issue 21 §1).
+ */
+export type SmppTimeFormat = 'smpp34' | 'yyyymmddhhmmss';
+
+export const SMPP_TIME_FORMATS: readonly SmppTimeFormat[] = ['smpp34', 'yyyymmddhhmmss'];
+
+/** A time field written by `optionalAbsoluteTime`, rewritten in `format` (empty stays empty). */
+export function inTimeFormat(value: string, format: SmppTimeFormat): string {
+  if (format === 'smpp34' || value === '') return value;
+  const parsed = parseSmppTime(value);
+  if (!parsed.ok || parsed.time?.kind !== 'absolute') throw new RangeError(`not an absolute SMPP time: '${value}'`);
+  return new Date(parsed.time.epochMs).toISOString().slice(0, 19).replace(/[-T:]/g, '');
+}
