@@ -49,6 +49,8 @@ export interface SmsDeliveryEvent {
   doneAt: number | null;
   eventAt: number | null;
   metadata: Record<string, string>;
+  /** The route that carried the request (null: none did). Added with issue 21; absent in older events, read as null. */
+  route: string | null;
 }
 
 /** `SmsInbound` — a mobile-originated message on `TOPIC_INBOUND`. */
@@ -97,6 +99,7 @@ export const SMS_DELIVERY_FIELDS = [
   'doneAt',
   'eventAt',
   'metadata',
+  'route',
 ] as const satisfies readonly (keyof SmsDeliveryEvent)[];
 
 export const SMS_INBOUND_FIELDS = [

@@ -92,7 +92,7 @@ export type RequestCheck =
 export function checkRequest(input: OutboundRequest, opts: CheckOptions = {}): RequestCheck {
   const request = toSmsOutbound(input);
   const now = opts.now ?? Date.now();
-  const facts: RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
+  const facts: RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata, route: null };
   const reject = (
     field: string,
     problem: PlanErrorCategory | null,

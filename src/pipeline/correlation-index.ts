@@ -47,6 +47,12 @@ export interface RequestRecord {
   receipts: boolean;
   /** When to stop waiting for receipts (validUntil or submit + RECEIPT_WAIT_MS). */
   receiptDeadline: number;
+  /**
+   * The route its segments went through (all of them: a message never changes route once a
+   * segment is accepted). Absent in records written before routes existed: `default`. Its
+   * `messageIds` are correlation ids (route-ids.ts): two providers' message ids may collide.
+   */
+  route?: string;
 }
 
 export interface FinalRecord {

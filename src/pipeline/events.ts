@@ -17,6 +17,8 @@ export interface RequestFacts {
   to: string;
   segments: number;
   metadata: Record<string, string>;
+  /** The route that carried it; null before any route did (validation, expiry before sending). */
+  route: string | null;
 }
 
 // One-shot hashing (Node ≥ 20.12) creates no Hash object per event — three per message on the
@@ -57,6 +59,7 @@ function base(facts: RequestFacts, source: EventSource, status: DeliveryStatus, 
     doneAt: null,
     eventAt: now,
     metadata: facts.metadata,
+    route: facts.route,
   };
 }
 

@@ -17,6 +17,7 @@ import type { SubmitParams } from '../smpp/protocol/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import { DecoderUnavailableError, decoderRetryDelayMs, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
+import { DEFAULT_ROUTE } from './route-ids.js';
 import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
 import { judgeRequest } from './request-verdict.js';
 import { sleep } from './sleep.js';
@@ -109,7 +110,7 @@ export class OutboundProcessor {
     const now = this.deps.now();
     const verdict = judgeRequest(request, { bounds, maxSegments: this.deps.maxSegments, referenceNumber: referenceFor(request.id), now });
     if (verdict.kind === 'oversized') return this.rejectOversized(request, bounds, verdict, record);
-    const facts: ev.RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata };
+    const facts: ev.RequestFacts = { id: request.id, from: request.from, to: request.to, segments: 0, metadata: request.metadata, route: null };
     if (verdict.kind === 'expired') {
       this.deps.observer?.expired?.();
       return this.publishFinal([ev.expiredBeforeSend(facts, verdict.validUntil, 0, now)], facts, 'EXPIRED', 'never sent: validity passed');
@@ -131,7 +132,7 @@ export class OutboundProcessor {
    */
   private rejectOversized(request: SmsOutbound, bounds: RequestBounds, bounded: { field: string; reason: string }, record: InboundRecord): Processed {
     const echo = echoFacts(request, bounds, `${record.topic}/${record.partition}/${record.offset}`);
-    const facts: ev.RequestFacts = { id: echo.id, from: echo.from, to: echo.to, segments: 0, metadata: { ...echo.metadata } };
+    const facts: ev.RequestFacts = { id: echo.id, from: echo.from, to: echo.to, segments: 0, metadata: { ...echo.metadata }, route: null };
     this.deps.observer?.validationRejected?.(bounded.field);
     this.deps.logger.debug(
       { requestId: echo.id, field: bounded.field, record: `${record.topic}/${record.partition}/${record.offset}` },
@@ -184,6 +185,7 @@ export class OutboundProcessor {
       to: plan.destination.addr,
       segments,
       metadata: request.metadata,
+      route: DEFAULT_ROUTE,
     };
     const prior = this.deps.index.request(request.id);
     const rec: RequestRecord = prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);

@@ -3,12 +3,13 @@
  * request — the `s:` marker that says it was published (see correlation-index.ts).
  */
 import { SUMMARY_MARKER, summaryKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
+import { routeOf } from './route-ids.js';
 import type { RequestFacts } from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 
 /** What every event of a correlated request repeats. */
 export function factsOf(req: RequestRecord): RequestFacts {
-  return { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata };
+  return { id: req.id, from: req.from, to: req.to, segments: req.segments, metadata: req.metadata, route: routeOf(req) };
 }
 
 /**

@@ -97,6 +97,7 @@ function sampleEvent(now: number): { key: string; value: Buffer } {
     doneAt: source === 'SUBMIT' ? null : submittedAt + 2000,
     eventAt: now,
     metadata: { tenant: 'shop-eu', campaign: `otp-${Math.floor(Math.random() * 20)}` },
+    route: 'default',
   };
   return { key: id, value: wire(event) };
 }

@@ -200,6 +200,7 @@ function deliveryEvent(id: string, overrides: Partial<SmsDeliveryEvent>): SmsDel
     doneAt: null,
     eventAt: 1_750_000_000_500,
     metadata: {},
+    route: null,
     ...overrides,
   };
 }

@@ -117,6 +117,7 @@ test('delivery reader: decodes every event in order, reports an undecodable reco
     doneAt: null,
     eventAt: 1_700_000_000_000 + n,
     metadata: { n: String(n) },
+    route: 'default',
   });
   const sent = [1, 2, 3].map(event);
   const producer = kafkaFor(stack).producer();

@@ -38,6 +38,7 @@ function deliveryEvent(i: number): SmsDeliveryEvent {
     doneAt: null,
     eventAt: 1_764_000_000_500 + i,
     metadata: { tenant: `t${i}`, trace: 'x'.repeat(i) },
+    route: i % 2 === 0 ? null : 'default',
   };
 }
 

@@ -95,6 +95,7 @@ test('event line: time, id, source/status, segment, message id, masked numbers, 
     doneAt: null,
     eventAt: 0,
     metadata: {},
+    route: null,
   };
   assert.equal(
     eventLine(e, { showNumbers: false }),

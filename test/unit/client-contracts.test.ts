@@ -57,6 +57,7 @@ const fullDelivery: SmsDeliveryEvent = {
   doneAt: 1_700_000_001_000,
   eventAt: 1_700_000_002_000,
   metadata: { tenant: 't1' },
+  route: 'agile',
 };
 
 const minimalDelivery: SmsDeliveryEvent = {
@@ -76,6 +77,7 @@ const minimalDelivery: SmsDeliveryEvent = {
   doneAt: null,
   eventAt: null,
   metadata: {},
+  route: null,
 };
 
 test('the exported types have exactly the schema fields, and the required request fields are the ones without a default', () => {

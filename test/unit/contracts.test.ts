@@ -81,6 +81,7 @@ test('a fully populated TypeScript value of each contract is valid Avro and roun
     doneAt: 1_700_000_001_000,
     eventAt: 1_700_000_002_000,
     metadata: {},
+    route: 'default',
   };
   const inbound: SmsInbound = {
     eventId: 'i1',

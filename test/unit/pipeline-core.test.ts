@@ -108,7 +108,7 @@ test('events: eventId is the first 32 base64url characters of SHA-256 over the p
 });
 
 test('events: the same fact gets the same eventId; a different fact a different one', () => {
-  const facts = { id: 'r1', from: 'A', to: '39', segments: 2, metadata: {} };
+  const facts = { id: 'r1', from: 'A', to: '39', segments: 2, metadata: {}, route: null };
   const a = ev.submitted(facts, 1, 'AGILE-1', 1, 1000, 5000);
   const b = ev.submitted(facts, 1, 'AGILE-1', 2, 1200, 9000);
   const c = ev.submitted(facts, 2, 'AGILE-2', 1, 1000, 5000);
@@ -122,7 +122,7 @@ test('events: the same fact gets the same eventId; a different fact a different 
 });
 
 test('events: summary is DELIVERED only if every segment was, UNDELIVERED says how many were', () => {
-  const facts = { id: 'r1', from: 'A', to: '39', segments: 3, metadata: {} };
+  const facts = { id: 'r1', from: 'A', to: '39', segments: 3, metadata: {}, route: null };
   const all = ev.summary(
     facts,
     [1, 2, 3].map(() => ({ status: 'DELIVERED' as const, errorCategory: null })),
