@@ -4,7 +4,8 @@
  *   tsx test/run.ts            unit tests, then ONE real stack (Kafka + registry) for all integration tests
  *   tsx test/run.ts --unit     unit tests only (no stack)
  *   tsx test/run.ts --faults   the fault suite under test/faults/ (with its own stack), without extended tests
- *   tsx test/run.ts --faults-ci  only the CI fast subset of the fault suite (files named *.ci.test.ts)
+ *   tsx test/run.ts --faults-ci  only the CI fast subset of the fault suite (files named *.ci.test.ts),
+ *                                with KSC_FAULTS_CI=1 so that a file shared with the full suite runs at CI volume
  *   tsx test/run.ts --faults --extended   the fault suite plus the extended tests (test/faults/extended/)
  *
  * Tests run under node's own test runner (`node --import tsx --test`, TAP reporter so the closing
@@ -331,6 +332,8 @@ async function main(): Promise<number> {
           KSC_TEST_KAFKA_BROKERS: info.kafkaBrokers,
           KSC_TEST_REGISTRY_URL: info.registryUrl,
           KSC_TEST_STACK_DIR: info.dir,
+          // tests whose volume differs between the CI subset and the full suite read it (helpers/faults.ts envVolume)
+          ...(faultsCi ? { KSC_FAULTS_CI: '1' } : {}),
         };
         // fault tests stop/restart services of the shared stack: run them one file at a time
         const conc = mode === 'faults' ? 1 : Math.max(1, concurrency);
