@@ -8,7 +8,7 @@
  * The types below are the contract between this file and the modules it loads; those modules declare
  * their entry functions with these types, so `npm run typecheck` catches a drift.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 
 export const STACK_ACTIONS = ['up', 'down', 'status', 'fetch', 'start-kafka', 'stop-kafka', 'start-registry', 'stop-registry'] as const;
 export type StackAction = (typeof STACK_ACTIONS)[number];
@@ -21,7 +21,14 @@ export interface StackFlags {
   registryManagementPort?: number;
   json: boolean;
   quiet: boolean;
+  /** Handed to the stack module as its variables (`handOverStackVariables`), not read from here. */
+  dist?: string;
+  kafkaTimeoutMs?: number;
+  registryTimeoutMs?: number;
 }
+
+/** How long `up` / `start-*` wait for a service to answer, unless KSC_STACK_*_TIMEOUT_MS says otherwise (tools/dev-stack/ reads it). */
+export const STACK_START_TIMEOUT_MS = 180_000;
 
 /** tools/dev-stack/command.ts: runs one stack action; resolves to the exit code. */
 export type RunStackCommand = (action: StackAction, flags: StackFlags) => Promise<number>;
@@ -34,6 +41,9 @@ export interface DemoFlags {
   keepTopics: boolean;
   seed: number;
   stackDir?: string;
+  dist?: string;
+  kafkaTimeoutMs?: number;
+  registryTimeoutMs?: number;
 }
 
 /** src/demo/run-demo.ts: runs the demo; resolves to the exit code (0 ok, 1 failed, 130 interrupted). */
@@ -71,8 +81,46 @@ function atLeast(min: number) {
   };
 }
 
+/**
+ * The stack module reads its variables when it loads (tools/dev-stack/paths.ts, kafka.ts, registry.ts),
+ * and `stack` and `demo` load it only in their action: a flag given on the command line is handed over
+ * as its variable before that, so a flag wins over the variable and the variable over the default.
+ */
+const STACK_VARIABLES = {
+  dist: 'KSC_STACK_DIST',
+  kafkaTimeoutMs: 'KSC_STACK_KAFKA_TIMEOUT_MS',
+  registryTimeoutMs: 'KSC_STACK_REGISTRY_TIMEOUT_MS',
+} as const;
+
+function withStackVariables(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--dist <dir>', 'folder of the downloaded jars, shared by every stack dir')
+        .env(STACK_VARIABLES.dist)
+        .default('.local/dist', '.local/dist in the repository'),
+    )
+    .addOption(
+      new Option('--kafka-timeout-ms <ms>', 'how long a start waits for the broker to answer')
+        .env(STACK_VARIABLES.kafkaTimeoutMs)
+        .argParser(atLeast(1))
+        .default(STACK_START_TIMEOUT_MS),
+    )
+    .addOption(
+      new Option('--registry-timeout-ms <ms>', 'how long a start waits for the registry to answer')
+        .env(STACK_VARIABLES.registryTimeoutMs)
+        .argParser(atLeast(1))
+        .default(STACK_START_TIMEOUT_MS),
+    );
+}
+
+function handOverStackVariables(command: Command, flags: Pick<StackFlags, keyof typeof STACK_VARIABLES>): void {
+  for (const [flag, variable] of Object.entries(STACK_VARIABLES) as [keyof typeof STACK_VARIABLES, string][]) {
+    if (command.getOptionValueSource(flag) === 'cli') process.env[variable] = String(flags[flag]);
+  }
+}
+
 function registerStack(program: Command): void {
-  program
+  const command = program
     .command('stack')
     .description('local Kafka (KRaft) + Apicurio Registry from Maven Central jars, for development and tests (tools/dev-stack/README.md)')
     .addArgument(program.createArgument('<action>', 'what to do').choices(STACK_ACTIONS))
@@ -87,18 +135,17 @@ function registerStack(program: Command): void {
     .addHelpText(
       'after',
       '\nActions: up (fetch the jars the first time, start both, wait until they answer), down (data kept), status\n' +
-        '(exit 0 only when both are up), fetch (download only), start-kafka | stop-kafka | start-registry | stop-registry.\n' +
-        'Environment: KSC_STACK_DIST (jar folder, default .local/dist), KSC_STACK_KAFKA_TIMEOUT_MS and\n' +
-        'KSC_STACK_REGISTRY_TIMEOUT_MS (start deadlines, default 180000).',
-    )
-    .action(async (action: StackAction, flags: StackFlags) => {
-      const { runStackCommand } = await loadDevModule<{ runStackCommand: RunStackCommand }>(STACK_MODULE, 'stack');
-      process.exitCode = await runStackCommand(action, flags);
-    });
+        '(exit 0 only when both are up), fetch (download only), start-kafka | stop-kafka | start-registry | stop-registry.',
+    );
+  withStackVariables(command).action(async (action: StackAction, flags: StackFlags) => {
+    handOverStackVariables(command, flags);
+    const { runStackCommand } = await loadDevModule<{ runStackCommand: RunStackCommand }>(STACK_MODULE, 'stack');
+    process.exitCode = await runStackCommand(action, flags);
+  });
 }
 
 function registerDemo(program: Command): void {
-  program
+  const command = program
     .command('demo')
     .description('the whole product on one machine: local stack, TLS simulator, the connector, a mixed load, a summary')
     .option('--count <n>', 'requests to send', atLeast(10), 2000)
@@ -107,12 +154,13 @@ function registerDemo(program: Command): void {
     .option('--keep-topics', "leave this run's topics and subjects for `tail`", false)
     .option('--seed <n>', 'seed of the generated load', atLeast(0), 20250601)
     .option('--stack-dir <dir>', 'another local stack, started on free ports if not running (default: .local/stack, reused when running)')
-    .addHelpText('after', '\nExit 0 when every request ended as its kind allows and every poison record reached the DLQ; 1 otherwise; 130 on Ctrl-C.')
-    .action(async (flags: DemoFlags) => {
-      const { runDemo } = await loadDevModule<{ runDemo: RunDemo }>(DEMO_MODULE, 'demo');
-      // Exit at once: a reader or timer of the demo's Kafka clients must not keep the process alive.
-      process.exit(await runDemo(flags));
-    });
+    .addHelpText('after', '\nExit 0 when every request ended as its kind allows and every poison record reached the DLQ; 1 otherwise; 130 on Ctrl-C.');
+  withStackVariables(command).action(async (flags: DemoFlags) => {
+    handOverStackVariables(command, flags);
+    const { runDemo } = await loadDevModule<{ runDemo: RunDemo }>(DEMO_MODULE, 'demo');
+    // Exit at once: a reader or timer of the demo's Kafka clients must not keep the process alive.
+    process.exit(await runDemo(flags));
+  });
 }
 
 export function registerDevCommands(program: Command): void {

@@ -10,7 +10,9 @@
  */
 import { Command } from 'commander';
 import { registerDevCommands } from './cli-dev.js';
+import { variableLines } from './cli-help.js';
 import { register as registerTools } from './cli-tools.js';
+import { SECRET_FILE_VARIABLES, configVariables } from './config.js';
 import { maskNumbersIn } from './obs/mask.js';
 import { printable } from './obs/printable.js';
 import { registerSimulatorCommand } from './simulator/simulator-command.js';
@@ -22,11 +24,20 @@ const program = new Command().name('sms-connector').description('Kafka-native SM
 program
   .command('run')
   .description('run the connector')
-  .addHelpText('after', '\nAll configuration comes from environment variables (KAFKA_*, SCHEMA_REGISTRY_*, TOPIC_*, SMPP_*, …): README "Configuration".')
+  .addHelpText('after', runHelp)
   .action(async () => {
     const { runConnector } = await import('./main.js');
     await runConnector();
   });
+
+/** `run` has no flags: its help is the connector's variables with their defaults, from config.ts's schema. */
+function runHelp(): string {
+  return (
+    '\nConfiguration: environment variables only (README "Configuration" says what each does); an empty one counts as unset.\n' +
+    `${variableLines(configVariables())}\n` +
+    `A secret can come from a file instead: ${SECRET_FILE_VARIABLES.map((name) => `${name}_FILE`).join(', ')} (wins over the variable).`
+  );
+}
 
 registerSimulatorCommand(program);
 registerTools(program);

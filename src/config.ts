@@ -227,6 +227,29 @@ export interface SmppRoute {
   profile: 'agile';
 }
 
+/** A variable as `--help` lists it: its default, `undefined` when unset means off, or required. */
+export interface ConfigVariable {
+  name: string;
+  default: string | undefined;
+  required: boolean;
+}
+
+/** The variables a schema reads, in declaration order, with the defaults it declares (never a value of the environment). */
+function variablesOf(schema: z.ZodObject): ConfigVariable[] {
+  return Object.entries(schema.shape).map(([name, field]) => {
+    if (field instanceof z.ZodDefault) return { name, default: String(field.def.defaultValue), required: false };
+    return { name, default: undefined, required: !(field instanceof z.ZodOptional) };
+  });
+}
+
+/** Every variable of the connector (`run --help` prints this list, so it cannot drift from the schema). */
+export function configVariables(): ConfigVariable[] {
+  return variablesOf(envSchema);
+}
+
+/** Secrets that can come from a file instead: `<NAME>_FILE` names it and wins over `<NAME>`. */
+export const SECRET_FILE_VARIABLES = ['SMPP_PASSWORD', 'KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD'] as const;
+
 export interface Config {
   kafka: {
     brokers: string[];
@@ -316,7 +339,7 @@ function sessionsOf(e: Pick<Env, 'SMPP_SESSIONS' | 'SMPP_ACCOUNT_MAX_BINDS'>): S
 /** `X_FILE` wins over `X` for secrets, so passwords can come from a mounted secret. */
 function withSecretFiles(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = { ...env };
-  for (const name of ['SMPP_PASSWORD', 'KAFKA_SASL_PASSWORD', 'SCHEMA_REGISTRY_PASSWORD']) {
+  for (const name of SECRET_FILE_VARIABLES) {
     const file = env[`${name}_FILE`];
     if (file === undefined || file === '') continue;
     try {
@@ -393,6 +416,11 @@ const clientEnvSchema = envSchema.pick({
   REQUEST_MAX_METADATA_ENTRIES: true,
   REQUEST_MAX_METADATA_BYTES: true,
 });
+
+/** The variables the client tools read, with their defaults. */
+export function clientConfigVariables(): ConfigVariable[] {
+  return variablesOf(clientEnvSchema);
+}
 
 /**
  * The client tools' subset of the environment, with the same defaults, rules and one-line errors

@@ -4,7 +4,8 @@
  *   tsx test/run.ts            unit tests, then ONE real stack (Kafka + registry) for all integration tests
  *   tsx test/run.ts --unit     unit tests only (no stack)
  *   tsx test/run.ts --faults   the fault suite under test/faults/ (with its own stack), without extended tests
- *   tsx test/run.ts --faults-ci  only the CI fast subset of the fault suite (files named *.ci.test.ts)
+ *   tsx test/run.ts --faults-ci  only the CI fast subset of the fault suite (files named *.ci.test.ts),
+ *                                with KSC_FAULTS_CI=1 so that a file shared with the full suite runs at CI volume
  *   tsx test/run.ts --faults --extended   the fault suite plus the extended tests (test/faults/extended/)
  *
  * Tests run under node's own test runner (`node --import tsx --test`, TAP reporter so the closing
@@ -19,10 +20,14 @@
  *              and counted failed past it; default 2400000),
  *            KSC_TEST_FILTER (substring: only files whose path contains it).
  * The last line is a plain total: `tests: N passed, N failed[, N skipped]`.
+ * A subtest that printed `# Subtest:` but no `ok` / `not ok` counts as a failed test, named with its
+ * file in a `# [run]` line (tap-results.ts; node's own counts leave it out).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { TapResultCounter, type MissingResult } from './helpers/tap-results.js';
 import { REPO_ROOT, isOurProcess, stackDown, stackUp, sweepStacks, type StackInfo } from '../tools/dev-stack/stack.js';
 
 interface Totals {
@@ -74,14 +79,57 @@ function findTests(rel: string): string[] {
   return out.filter((f) => !filter || f.includes(filter)).sort();
 }
 
+/** One `[file, name]` line; the last one is cut short when the runner was killed. */
+function parsedLine(line: string): [string, string] | undefined {
+  try {
+    return JSON.parse(line) as [string, string];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Top-level test name → the files that declared it, from test-file-reporter.ts's lines. */
+function filesByTopLevelTest(reportFile: string): Map<string, string[]> {
+  const files = new Map<string, string[]>();
+  let text: string;
+  try {
+    text = fs.readFileSync(reportFile, 'utf8');
+  } catch {
+    return files;
+  }
+  for (const line of text.split('\n')) {
+    const entry = parsedLine(line);
+    if (!entry) continue;
+    const [file, name] = entry;
+    const rel = path.isAbsolute(file) ? path.relative(REPO_ROOT, file) : file;
+    files.set(name, [...(files.get(name) ?? []).filter((f) => f !== rel), rel]);
+  }
+  return files;
+}
+
+/** Logs each subtest that never reported, with its file; returns how many. */
+function reportMissingResults(label: string, missing: MissingResult[], reportFile: string): number {
+  if (missing.length === 0) return 0;
+  const files = filesByTopLevelTest(reportFile);
+  for (const m of missing) {
+    const file = files.get(m.path[0]!)?.join(' or ') ?? '(file unknown)';
+    log(`${label}: ${file}: subtest "${m.path.join(' > ')}" started (TAP line ${m.line}) but never reported ok / not ok: counted as failed`);
+  }
+  return missing.length;
+}
+
 /** Runs `node --import tsx --test` on the files; echoes its output and adds its summary to the totals. */
 function runNodeTests(label: string, files: string[], extraEnv: Record<string, string>, conc: number): Promise<boolean> {
   return new Promise((resolve) => {
+    const reportFile = path.join(os.tmpdir(), `ksc-test-files-${process.pid}-${label}.jsonl`);
     const nodeArgs = [
       '--import',
       'tsx',
       '--test',
       '--test-reporter=tap',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=./test/helpers/test-file-reporter.ts',
+      `--test-reporter-destination=${reportFile}`,
       `--test-concurrency=${conc}`,
       `--test-timeout=${perTestTimeoutMs}`,
       // A failed test can leave a socket or timer open; without this its file's process never exits
@@ -89,7 +137,7 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
       '--test-force-exit',
       ...files,
     ];
-    log(`${label}: node ${nodeArgs.slice(0, 6).join(' ')} <${files.length} files>`);
+    log(`${label}: node ${nodeArgs.slice(0, 9).join(' ')} <${files.length} files>`);
     const child = spawn(process.execPath, nodeArgs, {
       cwd: REPO_ROOT,
       env: { ...process.env, ...extraEnv },
@@ -106,6 +154,7 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
     }, runBudgetMs);
     watchdog.unref();
     const found: Partial<Totals> = {};
+    const results = new TapResultCounter();
     let buf = '';
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);
@@ -114,6 +163,7 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        results.line(line);
         // top-level summary lines only (nested subtests' comments are indented)
         const m = /^# (pass|fail|skipped|todo|cancelled) (\d+)\s*$/.exec(line);
         if (m) found[m[1] as keyof Totals] = Number(m[2]);
@@ -123,6 +173,10 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
       clearTimeout(watchdog);
       currentChild = undefined;
       for (const k of Object.keys(totals) as (keyof Totals)[]) totals[k] += found[k] ?? 0;
+      if (buf) results.line(buf);
+      const vanished = reportMissingResults(label, results.finish(), reportFile);
+      fs.rmSync(reportFile, { force: true });
+      totals.fail += vanished;
       const sawSummary = found.pass !== undefined || found.fail !== undefined;
       if (overBudget && sawSummary) totals.fail += 1;
       if (!sawSummary) {
@@ -130,7 +184,7 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
         totals.fail += 1;
         log(`${label}: node's test runner ended without a summary (code ${code}, signal ${signal})`);
       }
-      resolve(!overBudget && code === 0 && sawSummary && (found.fail ?? 0) === 0 && (found.cancelled ?? 0) === 0);
+      resolve(!overBudget && code === 0 && sawSummary && vanished === 0 && (found.fail ?? 0) === 0 && (found.cancelled ?? 0) === 0);
     });
   });
 }
@@ -278,6 +332,8 @@ async function main(): Promise<number> {
           KSC_TEST_KAFKA_BROKERS: info.kafkaBrokers,
           KSC_TEST_REGISTRY_URL: info.registryUrl,
           KSC_TEST_STACK_DIR: info.dir,
+          // tests whose volume differs between the CI subset and the full suite read it (helpers/faults.ts envVolume)
+          ...(faultsCi ? { KSC_FAULTS_CI: '1' } : {}),
         };
         // fault tests stop/restart services of the shared stack: run them one file at a time
         const conc = mode === 'faults' ? 1 : Math.max(1, concurrency);

@@ -88,6 +88,17 @@ export function envNumber(name: string, fallback: number): number {
   return v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback;
 }
 
+/** Set by test/run.ts for `--faults-ci` (KSC_FAULTS_CI=1): the CI subset runs at its reduced volume. */
+export const FAULTS_CI = process.env['KSC_FAULTS_CI'] === '1';
+
+/**
+ * A volume knob whose default depends on the run: `ci` under `--faults-ci`, `full` in the whole
+ * suite and in a hand run of the file; its variable, when set, wins over both.
+ */
+export function envVolume(name: string, volume: { ci: number; full: number }): number {
+  return envNumber(name, FAULTS_CI ? volume.ci : volume.full);
+}
+
 /**
  * Like startPipeline (simulator + in-process connector on the shared stack, own topics and group),
  * with the connector's log captured so tests can count lines (rebalances, restarts, bind errors).

@@ -8,11 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import kafkajs from 'kafkajs';
 import { kafkaLibs } from './fetch.js';
+import { STACK_START_TIMEOUT_MS } from '../../src/cli-dev.js';
 import { isOurProcess, javaBin, marker, portFree, readPid, spawnDetached, waitReady, type Say } from './process.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-const KAFKA_START_TIMEOUT_MS = Number(process.env['KSC_STACK_KAFKA_TIMEOUT_MS'] ?? 180_000);
+const KAFKA_START_TIMEOUT_MS = Number(process.env['KSC_STACK_KAFKA_TIMEOUT_MS'] ?? STACK_START_TIMEOUT_MS);
 
 /** What the broker needs from the stack's saved state. */
 export interface KafkaSettings {

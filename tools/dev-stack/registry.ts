@@ -5,9 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { registryJar } from './fetch.js';
+import { STACK_START_TIMEOUT_MS } from '../../src/cli-dev.js';
 import { isOurProcess, marker, portFree, readPid, spawnDetached, waitReady, type Say } from './process.js';
 
-const REGISTRY_START_TIMEOUT_MS = Number(process.env['KSC_STACK_REGISTRY_TIMEOUT_MS'] ?? 180_000);
+const REGISTRY_START_TIMEOUT_MS = Number(process.env['KSC_STACK_REGISTRY_TIMEOUT_MS'] ?? STACK_START_TIMEOUT_MS);
 
 /** What the registry needs from the stack's saved state. */
 export interface RegistrySettings {

@@ -3,7 +3,7 @@
  * enquire_link gets us disconnected, an unanswered unbind leaves the SMSC waiting, an unanswered
  * unknown request may stall its window. Every request gets exactly one answer here, except
  * deliver_sm, which is answered only when the receipt handler's promise settles (the pipeline
- * acknowledges a receipt only after its Kafka event is acked — RELIABILITY.md §5).
+ * acknowledges a receipt only after its Kafka event is acked — docs/reliability.md §5).
  *
  * Back-pressure: an SMSC may send deliver_sm without waiting for our answers (its window is its
  * own; a hostile one has none; docs/node-smpp.md, defect 17). Each unanswered deliver_sm holds
