@@ -10,6 +10,7 @@
  */
 import { Command } from 'commander';
 import { registerDevCommands } from './cli-dev.js';
+import { ConfigError } from './config-error.js';
 import { register as registerTools } from './cli-tools.js';
 import { maskNumbersIn } from './obs/mask.js';
 import { printable } from './obs/printable.js';
@@ -41,7 +42,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 program.parseAsync(process.argv).catch((err: unknown) => {
   // The message can carry data (a topic name, a value from a file): shown safe for a terminal, numbers masked.
   process.stderr.write(`${printable(maskNumbersIn(err instanceof Error ? err.message : String(err)))}\n`);
-  process.exit(1);
+  // A setting only the services can refute (a refused Kafka login): the exit code of a configuration error.
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });
 
 /**
