@@ -11,6 +11,7 @@
 import { Command } from 'commander';
 import { registerDevCommands } from './cli-dev.js';
 import { variableLines } from './cli-help.js';
+import { ConfigError } from './config-error.js';
 import { register as registerTools } from './cli-tools.js';
 import { SECRET_FILE_VARIABLES, configVariables } from './config.js';
 import { maskNumbersIn } from './obs/mask.js';
@@ -52,7 +53,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 program.parseAsync(process.argv).catch((err: unknown) => {
   // The message can carry data (a topic name, a value from a file): shown safe for a terminal, numbers masked.
   process.stderr.write(`${printable(maskNumbersIn(err instanceof Error ? err.message : String(err)))}\n`);
-  process.exit(1);
+  // A setting only the services can refute (a refused Kafka login): the exit code of a configuration error.
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });
 
 /**

@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import { ConfigError, redactedConfig, securityWarnings } from '../config.js';
 import { createBindSlotAssigner } from '../kafka/assigner.js';
 import { BrokerProbe } from '../kafka/broker-probe.js';
-import { createKafka, ensureTopics, partitionCount } from '../kafka/client.js';
+import { connectAdmin, createKafka, ensureTopics, partitionCount } from '../kafka/client.js';
 import { AvroCodec } from '../kafka/codec.js';
 import { CorrelationBundler } from '../kafka/correlation-bundle.js';
 import { CorrelationTail } from '../kafka/correlation-tail.js';
@@ -140,7 +140,9 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
 async function connectKafka(config: Readonly<Config>, logger: Logger, p: Parts): Promise<void> {
   p.kafka = createKafka(config.kafka, logger);
   p.admin = p.kafka.admin();
-  await p.admin.connect();
+  // The first login of the process: refused, it is the credentials (a ConfigError, exit 2), not an
+  // outage — the publisher's wait for a refused login (Publisher.connect) is for ACLs and rotations.
+  await connectAdmin(p.admin);
   const { created } = await ensureTopics(p.admin, topicsToEnsure(config), config.topics.autoCreate);
   if (created.length > 0) logger.info({ created }, 'created missing topics');
   p.probe = new BrokerProbe(p.admin, config.topics.outbound);

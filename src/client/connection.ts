@@ -6,7 +6,7 @@
 import type { Kafka } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import type { ClientConfig } from '../config.js';
-import { createKafka } from '../kafka/client.js';
+import { connectAdmin, createKafka, topicExists } from '../kafka/client.js';
 import { AvroCodec } from '../kafka/codec.js';
 
 /** Kafka, the schema registry and the topic names; `loadClientConfig(process.env)` reads them from the environment. */
@@ -44,13 +44,17 @@ export class TopicMissingError extends Error {
   }
 }
 
-/** Fails in one line naming the topic and its setting, instead of after kafkajs' retries. */
+/**
+ * Fails in one line naming the topic and its setting, instead of after kafkajs' retries: a refused
+ * login (`KafkaLoginRefusedError`, naming KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD), a topic this
+ * principal may not DESCRIBE (`TopicNotAuthorizedError`), a missing topic (`TopicMissingError`).
+ */
 export async function requireTopic(kafka: Kafka, topic: string, variable: string): Promise<void> {
   const admin = kafka.admin();
-  await admin.connect();
+  await connectAdmin(admin);
   try {
     const topics = await admin.listTopics();
-    if (!topics.includes(topic)) throw new TopicMissingError(topic, variable);
+    if (!topics.includes(topic) && !(await topicExists(admin, topic, variable))) throw new TopicMissingError(topic, variable);
   } finally {
     await admin.disconnect();
   }

@@ -12,6 +12,7 @@ export { ConfigError, loadClientConfig } from '../config.js';
 export type { RequestBounds } from '../pipeline/request-bounds.js';
 export { DEFAULT_REQUEST_BOUNDS } from '../pipeline/request-bounds.js';
 export { TopicMissingError, type SmsClientConfig } from './connection.js';
+export { KafkaLoginRefusedError, TopicNotAuthorizedError } from '../kafka/access-errors.js';
 export {
   checkRequest,
   DEFAULT_MAX_SEGMENTS,

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from 'pino';
+import { isTopicAuthorizationFailure, loginRefusedError, TopicNotAuthorizedError } from './access-errors.js';
 import { registerCompressionCodecs } from './compression.js';
 import { fixRequestQueueTimer } from './request-queue-fix.js';
 import type { TlsFiles } from '../config-posture.js';
@@ -143,12 +144,45 @@ function isTransientMetadataError(err: unknown): boolean {
   return TRANSIENT_METADATA_ERRORS.has(e?.type ?? '') || TRANSIENT_METADATA_ERRORS.has(e?.cause?.type ?? '');
 }
 
+/**
+ * `admin.connect()`; a refused SASL login becomes `KafkaLoginRefusedError`, one line naming
+ * KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (a ConfigError), instead of kafkajs' error and its stack.
+ */
+export async function connectAdmin(admin: Admin): Promise<void> {
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw loginRefusedError(err) ?? err;
+  }
+}
+
+/**
+ * Whether a topic that `listTopics` did not list is really missing (asked only then: a missing
+ * topic's answer is an error line in kafkajs' log). `listTopics` leaves out what this
+ * principal may not DESCRIBE; asked by name, the broker answers UNKNOWN_TOPIC_OR_PARTITION for a
+ * missing topic and TOPIC_AUTHORIZATION_FAILED (thrown as `TopicNotAuthorizedError`) for one it
+ * will not show. The admin's metadata request never creates a topic (kafkajs sends
+ * allowAutoTopicCreation=false for the admin). True when it exists after all (created meanwhile).
+ */
+export async function topicExists(admin: Admin, topic: string, variable?: string): Promise<boolean> {
+  try {
+    await admin.fetchTopicMetadata({ topics: [topic] });
+    return true;
+  } catch (err) {
+    if (isTopicAuthorizationFailure(err)) throw new TopicNotAuthorizedError(topic, variable);
+    if ((err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return false;
+    throw err;
+  }
+}
+
 async function ensureTopicsOnce(admin: Admin, plans: TopicPlan[], autoCreate: boolean): Promise<{ created: string[] }> {
   const existing = new Set(await admin.listTopics());
   const missing = plans.filter((p) => !existing.has(p.name));
   if (missing.length === 0) return { created: [] };
   if (!autoCreate) {
-    throw new MissingTopicError(missing[0]!.name);
+    // Not listed may be not authorized: asked by name, the broker says which (TopicNotAuthorizedError).
+    for (const plan of missing) if (!(await topicExists(admin, plan.name))) throw new MissingTopicError(plan.name);
+    return { created: [] };
   }
   try {
     await admin.createTopics({
@@ -162,7 +196,10 @@ async function ensureTopicsOnce(admin: Admin, plans: TopicPlan[], autoCreate: bo
   } catch (err) {
     // Replicas starting together race to create the same topics: "already exists" is success.
     const now = new Set(await admin.listTopics());
-    if (!missing.every((p) => now.has(p.name))) throw err;
+    const absent = missing.filter((p) => !now.has(p.name));
+    // Still not listed: a topic this principal may not DESCRIBE is named as such (TopicNotAuthorizedError).
+    for (const plan of absent) await topicExists(admin, plan.name);
+    if (absent.length > 0) throw err;
   }
   await waitForLeaders(
     admin,

@@ -131,7 +131,9 @@ export class Publisher {
   /**
    * Connects the producer. Refused credentials or a missing IdempotentWrite ACL do not stop
    * start-up: the replica starts not ready with intake paused (whenAuthorized) and reconnects with
-   * backoff until they are fixed. Any other failure throws.
+   * backoff until they are fixed. Any other failure throws. (In the app the admin logs in first: a
+   * login refused at start-up stops the process there, a ConfigError — app/start.ts connectKafka.
+   * What reaches this wait is a missing ACL, or credentials revoked after that first login.)
    */
   async connect(): Promise<void> {
     try {

@@ -15,9 +15,15 @@
  * connect (no WRITE anywhere: CLUSTER_AUTHORIZATION_FAILED for the producer id) and for a topic it may
  * not even DESCRIBE (the metadata refused: TOPIC_AUTHORIZATION_FAILED, wrapped by kafkajs) — both
  * NOT_AUTHORIZED, both over by themselves once the WRITE ACL exists.
+ *
+ * The last two run `sms-connector run` and `tail` as child processes: a wrong KAFKA_SASL_PASSWORD
+ * stops both at once with one line naming KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (exit 2), the
+ * password nowhere in the output; a login the broker takes but that no ACL names stops them naming
+ * the topic as not authorized (TOPIC_AUTHORIZATION_FAILED), not as missing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import kafkajs from 'kafkajs';
 import { loadClientConfig, loadConfig } from '../../src/config.js';
@@ -25,7 +31,7 @@ import { topicsToEnsure } from '../../src/app/options.js';
 import { createKafka, ensureTopics } from '../../src/kafka/client.js';
 import { Publisher } from '../../src/kafka/publisher.js';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
-import { saslKafkaUp, stackDown, type StackInfo } from '../../tools/dev-stack/stack.js';
+import { REPO_ROOT, saslKafkaUp, stackDown, type StackInfo } from '../../tools/dev-stack/stack.js';
 import {
   collectDelivery,
   collectTopic,
@@ -48,6 +54,8 @@ const ADMIN = { username: 'admin', password: 'admin-secret' };
 const CONNECTOR = { username: 'connector', password: 'connector-secret' };
 /** A principal no ACL names yet (a new deployment before the operator's grants). */
 const NEWCOMER = { username: 'newcomer', password: 'newcomer-secret' };
+/** A principal no ACL ever names (the login tests: logged in, allowed nothing). */
+const STRANGER = { username: 'stranger', password: 'stranger-secret' };
 
 let dir: string | undefined;
 let stack: StackInfo | undefined;
@@ -59,7 +67,7 @@ before(async () => {
   const kafka = await saslKafkaUp({
     dir,
     sasl: {
-      users: Object.fromEntries([ADMIN, CONNECTOR, NEWCOMER].map((u) => [u.username, u.password])),
+      users: Object.fromEntries([ADMIN, CONNECTOR, NEWCOMER, STRANGER].map((u) => [u.username, u.password])),
       superUser: ADMIN.username,
     },
   });
@@ -298,4 +306,108 @@ test('the publisher on the real broker: a principal without any ACL starts not a
   } finally {
     await publisher.close(1000).catch(() => undefined);
   }
+});
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `node --import tsx src/cli.ts <args>` with exactly `env` (plus PATH); killed (and failed) after `timeoutMs`. */
+function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not end within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';
+/** No stack trace anywhere: neither printed (`    at …`) nor logged (pino's `"stack"` field). */
+const noStack = (run: CliRun): boolean => !/^\s+at /m.test(run.stderr + run.stdout) && !run.stdout.includes('"stack"') && !run.stderr.includes('"stack"');
+
+const LOGIN_REFUSED =
+  'KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD: the broker refused the login (SASL_AUTHENTICATION_FAILED: SASL PLAIN authentication failed: ' +
+  'Authentication failed: Invalid username or password): check the user and password (and KAFKA_SASL_MECHANISM)';
+
+test('a wrong KAFKA_SASL_PASSWORD: the connector stops at once, exit 2, one line naming KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD, the password nowhere; tail the same', async (t) => {
+  const s = stack!;
+  const topics = uniqueTopics('authz-login');
+  const wrong = 'not-the-Connector-secret-7f3a';
+  const sasl = { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: CONNECTOR.username, KAFKA_SASL_PASSWORD: wrong };
+
+  // LOG_LEVEL=info: the start-up log (config, kafkajs' errors) is on stdout, and must not hold the password either.
+  const started = Date.now();
+  const run = await runCli(['run'], testEnv(s, topics, 2775, { ...sasl, LOG_LEVEL: 'info' }));
+  const runMs = Date.now() - started;
+  assert.equal(run.code, 2, `exit code of a configuration error\nstderr:\n${run.stderr}`);
+  assert.deepEqual(run.stderr.trimEnd().split('\n'), [`configuration error: ${LOGIN_REFUSED}`], 'stderr: that one line');
+  assert.ok(noStack(run), `no stack trace\n${run.stderr}\n${run.stdout}`);
+  assert.ok(!run.stdout.includes(wrong) && !run.stderr.includes(wrong), 'the password is not printed');
+  assert.ok(run.stdout.includes('"password":"[REDACTED]"'), 'the logged config shows it redacted');
+
+  const tail = await runCli(['tail', '--max-events', '1'], {
+    KAFKA_BROKERS: s.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: s.registryUrl,
+    TOPIC_DELIVERY: topics.delivery,
+    ...sasl,
+  });
+  assert.equal(tail.code, 2, `tail: exit code of a configuration error\nstderr:\n${tail.stderr}`);
+  // kafkajs' own error lines (JSON) come first on a tool's stderr; the last line is ours.
+  assert.equal(lastLine(tail.stderr), LOGIN_REFUSED);
+  assert.ok(noStack(tail), `tail: no stack trace\n${tail.stderr}`);
+  assert.ok(!tail.stdout.includes(wrong) && !tail.stderr.includes(wrong), 'tail: the password is not printed');
+  assert.equal(tail.stdout, '', 'tail printed no event');
+  t.diagnostic(`connector: exit ${run.code} after ${runMs} ms (process start included): ${lastLine(run.stderr)}`);
+});
+
+test('a login the broker takes but no ACL names: start-up (TOPIC_AUTO_CREATE=false) and tail name the topic as not authorized, not as missing', async (t) => {
+  const s = stack!;
+  const topics = uniqueTopics('authz-stranger');
+  const env = testEnv(s, topics, 2775, {
+    KAFKA_SASL_MECHANISM: 'plain',
+    KAFKA_SASL_USERNAME: STRANGER.username,
+    KAFKA_SASL_PASSWORD: STRANGER.password,
+    TOPIC_AUTO_CREATE: 'false',
+  });
+  // The topics exist (the super user made them): only this principal may not see them.
+  await asAdmin(s, (admin) => ensureTopics(admin, topicsToEnsure(loadConfig(env)), true));
+
+  const run = await runCli(['run'], { ...env, LOG_LEVEL: 'info' });
+  assert.equal(run.code, 1, `start-up failed\nstderr:\n${run.stderr}`);
+  const notAuthorized = `topic ${topics.outbound}: not authorized (TOPIC_AUTHORIZATION_FAILED): this principal has no DESCRIBE ACL on it`;
+  assert.ok(run.stdout.includes(notAuthorized), `the log names the topic and the refusal\n${run.stdout}`);
+  assert.ok(!run.stdout.includes('does not exist'), 'not reported as missing');
+  assert.ok(!run.stdout.includes(STRANGER.password), 'the password is not printed');
+
+  const tail = await runCli(['tail', '--max-events', '1'], {
+    KAFKA_BROKERS: s.kafkaBrokers,
+    SCHEMA_REGISTRY_URL: s.registryUrl,
+    TOPIC_DELIVERY: topics.delivery,
+    KAFKA_SASL_MECHANISM: 'plain',
+    KAFKA_SASL_USERNAME: STRANGER.username,
+    KAFKA_SASL_PASSWORD: STRANGER.password,
+  });
+  assert.equal(tail.code, 1, `tail: exit 1\nstderr:\n${tail.stderr}`);
+  assert.match(
+    lastLine(tail.stderr),
+    new RegExp(`^topic ${topics.delivery.replace(/\./g, '\\.')} \\(TOPIC_DELIVERY\\): not authorized \\(TOPIC_AUTHORIZATION_FAILED\\)`),
+  );
+  assert.ok(noStack(tail), `tail: no stack trace\n${tail.stderr}`);
+  t.diagnostic(`tail: ${lastLine(tail.stderr)}`);
 });
