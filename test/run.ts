@@ -45,6 +45,11 @@ const mode: 'all' | 'unit' | 'faults' = args.has('--unit') ? 'unit' : args.has('
 const concurrency = Number(process.env['KSC_TEST_CONCURRENCY'] ?? 2);
 const perTestTimeoutMs = Number(process.env['KSC_TEST_TIMEOUT_MS'] ?? 300_000);
 const runBudgetMs = Number(process.env['KSC_TEST_RUN_BUDGET_MS'] ?? 2_400_000);
+/**
+ * The unit phase takes ~30 s: a file whose process does not exit (a timer or socket left open)
+ * ends it after this rather than after the whole budget (no --test-force-exit, see runNodeTests).
+ */
+const UNIT_BUDGET_MS = Math.min(runBudgetMs, 600_000);
 const filter = process.env['KSC_TEST_FILTER'];
 
 const totals: Totals = { pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 };
@@ -120,6 +125,7 @@ function reportMissingResults(label: string, missing: MissingResult[], reportFil
 
 /** Runs `node --import tsx --test` on the files; echoes its output and adds its summary to the totals. */
 function runNodeTests(label: string, files: string[], extraEnv: Record<string, string>, conc: number): Promise<boolean> {
+  const budgetMs = label === 'unit' ? UNIT_BUDGET_MS : runBudgetMs;
   return new Promise((resolve) => {
     const reportFile = path.join(os.tmpdir(), `ksc-test-files-${process.pid}-${label}.jsonl`);
     const nodeArgs = [
@@ -132,9 +138,10 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
       `--test-reporter-destination=${reportFile}`,
       `--test-concurrency=${conc}`,
       `--test-timeout=${perTestTimeoutMs}`,
-      // A failed test can leave a socket or timer open; without this its file's process never exits
-      // and the runner waits on it for ever (a CI run hung 90 min on one such file).
-      '--test-force-exit',
+      // No --test-force-exit: with it Node (22, 24) exits a file's process before its last results
+      // reached the parent, and a run passed with the tail of a file's tests silently missing
+      // (nodejs/node#64833; config.test.ts lost 17–22 of its tests in three runs here). A file
+      // whose process does not exit is caught by the run budget below instead.
       ...files,
     ];
     log(`${label}: node ${nodeArgs.slice(0, 9).join(' ')} <${files.length} files>`);
@@ -148,10 +155,10 @@ function runNodeTests(label: string, files: string[], extraEnv: Record<string, s
     let overBudget = false;
     const watchdog = setTimeout(() => {
       overBudget = true;
-      log(`${label}: still running after ${runBudgetMs / 1000} s (KSC_TEST_RUN_BUDGET_MS); stopping it`);
+      log(`${label}: still running after ${budgetMs / 1000} s (KSC_TEST_RUN_BUDGET_MS; a test file whose process does not exit?); stopping it`);
       child.kill('SIGTERM');
       setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-    }, runBudgetMs);
+    }, budgetMs);
     watchdog.unref();
     const found: Partial<Totals> = {};
     const results = new TapResultCounter();

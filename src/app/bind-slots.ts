@@ -7,20 +7,21 @@ import type { Config } from '../config.js';
 import type { Logger } from '../obs/logger.js';
 import { sleep } from '../pipeline/sleep.js';
 import type { Parts } from './parts.js';
+import type { RouteParts } from './routes.js';
 
 /** The group may not be Stable yet right after the join: ask again this often, this many times. */
 const SLOTS_POLL_MS = 250;
 const SLOTS_POLL_ATTEMPTS = 20;
 
 export async function applyBindSlots(p: Parts, memberId: string, config: Readonly<Config>, logger: Logger): Promise<void> {
-  // Rebalances can follow each other quickly: only the newest assignment may change the pool,
+  // Rebalances can follow each other quickly: only the newest assignment may change the pools,
   // or a delayed grow from an older one could land after a newer shrink.
   const generation = ++p.assignmentGeneration;
   const stale = () => p.stopping || generation !== p.assignmentGeneration;
-  let slots: number[] | null = null;
+  let slots: Record<string, number[]> | null = null;
   for (let attempt = 0; attempt < SLOTS_POLL_ATTEMPTS && !stale(); attempt++) {
     try {
-      slots = await p.consumer.ownBindSlots(memberId);
+      slots = await p.consumer.ownBindSlots(memberId, config.routes[0]!.name);
       break;
     } catch (err) {
       logger.debug({ err: (err as Error).message }, 'bind slots not settled yet');
@@ -28,13 +29,20 @@ export async function applyBindSlots(p: Parts, memberId: string, config: Readonl
     }
   }
   if (slots === null || stale()) return;
-  const wanted = slots.length;
-  if (wanted > p.bindSlots) await sleep(config.smpp.bindHandoverMs);
+  const given = slots;
+  // Each route's pool on its own: shrinks at once, grows after that route's handover wait.
+  await Promise.all(p.routes.map((route) => resizeRoute(p, route, given[route.name]?.length ?? 0, stale, logger)));
   if (stale()) return;
-  logger.info({ bindSlots: slots, previous: p.bindSlots }, wanted === 0 ? 'no bind slots: hot standby' : 'bind slots assigned');
-  p.bindSlots = wanted;
-  p.metrics.bindSlots.set(wanted);
-  await p.pool.setBindSlots(wanted);
   // the urgent lane reads only where there are sessions to send on (urgent-lane.ts)
-  if (!stale()) await p.urgent?.follow(wanted > 0);
+  await p.urgent?.follow(p.routes.some((r) => r.bindSlots > 0));
+}
+
+async function resizeRoute(p: Parts, route: RouteParts, wanted: number, stale: () => boolean, logger: Logger): Promise<void> {
+  if (wanted > route.bindSlots) await sleep(route.config.bindHandoverMs);
+  if (stale()) return;
+  logger.info({ route: route.name, bindSlots: wanted, previous: route.bindSlots }, wanted === 0 ? 'no bind slots: hot standby' : 'bind slots assigned');
+  if (wanted > 0 && route.bindSlots === 0) route.readySince = Date.now(); // the sessions get their time to bind
+  route.bindSlots = wanted;
+  p.metrics.bindSlots.set({ route: route.name }, wanted);
+  await route.pool.setBindSlots(wanted);
 }

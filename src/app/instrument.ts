@@ -5,18 +5,17 @@
 import { POISON_CODES } from '../kafka/errors.js';
 import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { AccountGate } from '../pipeline/account-gate.js';
 import type { Lane } from '../pipeline/admission.js';
 import type { CorrelationIndex } from '../pipeline/correlation-index.js';
 import type { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import type { ProcessorObserver } from '../pipeline/outbound-processor.js';
 import type { ReceiptObserver } from '../pipeline/receipt-processor.js';
 import type { SubmitLoopObserver } from '../pipeline/submit-loop.js';
-import type { SmppPool } from '../smpp/session/pool.js';
 import type { SessionCounters } from '../smpp/protocol/types.js';
 import type { ConsumerObserver } from '../kafka/outbound-consumer.js';
 import type { SinkObserver } from '../kafka/sinks.js';
 import type { CorrelationTail } from '../kafka/correlation-tail.js';
+import type { RouteParts } from './routes.js';
 
 export function processorObserver(m: Metrics): ProcessorObserver {
   return {
@@ -70,12 +69,22 @@ export function consumerObserver(m: Metrics, lane: Lane): ConsumerObserver {
   };
 }
 
-/** Session gauges at scrape time, and counter deltas since the last scrape. */
-export function collectPool(m: Metrics, pool: SmppPool, index: CorrelationIndex, gate: AccountGate): () => void {
+/** Session gauges of every route at scrape time, and counter deltas since the last scrape. */
+export function collectRoutes(m: Metrics, routes: readonly RouteParts[], index: CorrelationIndex): () => void {
   const seen = new Map<string, SessionCounters>();
   return () => {
+    m.sessionsBound.reset();
+    m.accountPaused.reset();
+    for (const route of routes) collectRoute(m, route, seen);
+    m.correlationIndexEntries.set(index.size);
+  };
+}
+
+/** One route: its sessions (ids are unique across routes, pool.ts idPrefix), bound sessions by mode, its account. */
+function collectRoute(m: Metrics, route: RouteParts, seen: Map<string, SessionCounters>): void {
+  {
     const bound: Record<string, number> = { tx: 0, rx: 0, trx: 0 };
-    for (const s of pool.sessions()) {
+    for (const s of route.pool.sessions()) {
       const stats = s.stats();
       const before = seen.get(s.id);
       seen.set(s.id, stats);
@@ -89,12 +98,10 @@ export function collectPool(m: Metrics, pool: SmppPool, index: CorrelationIndex,
         m.reconnects.inc({ reason }, n - (before?.reconnectsByReason[reason] ?? 0));
       }
     }
-    for (const [mode, n] of Object.entries(bound)) m.sessionsBound.set({ mode }, n);
-    m.correlationIndexEntries.set(index.size);
-    const state = gate.current;
-    m.accountPaused.reset();
-    m.accountPaused.set({ reason: state.open ? 'none' : state.reason }, state.open ? 0 : 1);
-  };
+    for (const [mode, n] of Object.entries(bound)) m.sessionsBound.set({ route: route.name, mode }, n);
+    const state = route.gate.current;
+    m.accountPaused.set({ route: route.name, reason: state.open ? 'none' : state.reason }, state.open ? 0 : 1);
+  }
 }
 
 /** The live-state promotion's writes and the correlation tail's lag, read at each scrape. */

@@ -3,7 +3,8 @@
  * start.ts does the building; these mappers are where a config field meets the option it sets, so
  * unit tests can check the mapping without Kafka or an SMSC.
  */
-import type { Config } from '../config.js';
+import type { Config, SmppRoute } from '../config.js';
+import { DEFAULT_ROUTE } from '../pipeline/route-ids.js';
 import type { BindSlotRequest } from '../kafka/assigner.js';
 import type { TopicPlan } from '../kafka/client.js';
 import { COMPRESSION_TYPES } from '../kafka/compression.js';
@@ -75,9 +76,8 @@ export function publisherSettingsFrom(config: Cfg): Omit<PublisherOptions, 'bund
   };
 }
 
-/** Options shared by every SMPP session; `ca` is the PEM text of SMPP_TLS_CA_FILE, read by the caller. */
-export function sessionOptionsFrom(config: Cfg, logger: Logger, ca?: Buffer): PoolOptions['session'] {
-  const smpp = config.smpp;
+/** Options shared by every SMPP session of a route; `ca` is the PEM text of its CA file, read by the caller. */
+export function sessionOptionsFrom(smpp: Readonly<SmppRoute>, logger: Logger, ca?: Buffer): PoolOptions['session'] {
   return {
     host: smpp.host,
     port: smpp.port,
@@ -101,24 +101,31 @@ export function sessionOptionsFrom(config: Cfg, logger: Logger, ca?: Buffer): Po
   };
 }
 
-/** The pool starts with no binds: the group's assigner hands this replica its slots (bind-slots.ts). */
-export function poolOptionsFrom(config: Cfg, session: PoolOptions['session']): PoolOptions {
+/**
+ * A route's pool starts with no binds: the group's assigner hands this replica its slots
+ * (bind-slots.ts). Session ids are the route's name and the slot (`backup/trx-1`) on any route but
+ * `default`, whose ids stay what they were before routes (`trx-1`): metrics and logs tell them apart.
+ */
+export function poolOptionsFrom(config: Cfg, route: Readonly<SmppRoute>, session: PoolOptions['session']): PoolOptions {
   return {
-    spec: config.smpp.sessions,
-    maxBinds: config.smpp.accountMaxBinds,
+    spec: route.sessions,
+    maxBinds: route.accountMaxBinds,
     bindSlots: 0,
     drainMs: Math.min(config.shutdownDrainMs, SESSION_DRAIN_MAX_MS),
     session,
+    ...(route.name === DEFAULT_ROUTE ? {} : { idPrefix: `${route.name}/` }),
   };
 }
 
-/** What this replica tells the group's leader about the binds it wants (kafka/assigner.ts). */
+/** What this replica tells the group's leader about the binds it wants, per route (kafka/assigner.ts). */
 export function bindSlotRequestFrom(config: Cfg): BindSlotRequest {
-  return {
-    requestedBinds: sessionTotal(config.smpp.sessions),
-    sessions: formatSessionSpec(config.smpp.sessions),
-    cap: config.smpp.accountMaxBinds,
-  };
+  const requestOf = (route: Readonly<SmppRoute>) => ({
+    requestedBinds: sessionTotal(route.sessions),
+    sessions: formatSessionSpec(route.sessions),
+    cap: route.accountMaxBinds,
+  });
+  // the first route at the top level too: a leader of a version before routes reads only that
+  return { ...requestOf(config.routes[0]!), routes: Object.fromEntries(config.routes.map((r) => [r.name, requestOf(r)])) };
 }
 
 /** The overdue sweeper's timing: when a request is overdue, how often to look, how long to keep it. */
@@ -180,11 +187,15 @@ export function consumerSettingsFrom(
  * sessions can hold (admission), so that one is always ready behind every slot — at least 64.
  */
 export function recordsInProgressFrom(config: Cfg): number {
-  const submitting = config.smpp.sessions.filter((s) => s.mode !== 'rx').reduce((sum, s) => sum + s.count, 0);
-  return Math.max(64, 2 * submitting * admissionLimitFrom(config));
+  const held = config.routes.reduce((sum, route) => sum + submittingSessions(route) * admissionLimitFrom(route), 0);
+  return Math.max(64, 2 * held);
 }
 
-/** Submits handed to one session at a time (pipeline/admission.ts): its window plus as many queued. */
-export function admissionLimitFrom(config: Cfg): number {
-  return config.smpp.window * 2;
+function submittingSessions(route: Readonly<SmppRoute>): number {
+  return route.sessions.filter((s) => s.mode !== 'rx').reduce((sum, s) => sum + s.count, 0);
+}
+
+/** Submits handed to one session of a route at a time (pipeline/admission.ts): its window plus as many queued. */
+export function admissionLimitFrom(route: Readonly<SmppRoute>): number {
+  return route.window * 2;
 }

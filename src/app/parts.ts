@@ -9,11 +9,10 @@ import type { OutboundConsumer } from '../kafka/outbound-consumer.js';
 import type { Publisher } from '../kafka/publisher.js';
 import type { HttpServerHandle, ReadinessReport } from '../obs/http.js';
 import type { Metrics } from '../obs/metrics.js';
-import type { AccountGate } from '../pipeline/account-gate.js';
 import type { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
-import type { SmppPool } from '../smpp/session/pool.js';
 import type { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import type { LmdbCorrelationStore } from '../store/lmdb-store.js';
+import type { RouteParts } from './routes.js';
 import type { UrgentLane } from './urgent-lane.js';
 
 export interface Parts {
@@ -25,31 +24,48 @@ export interface Parts {
   publisher: Publisher;
   store: LmdbCorrelationStore;
   tail: CorrelationTail;
-  pool: SmppPool;
-  gate: AccountGate;
+  /** Per route: its pool, account gate, admission and bind slots (routes.ts). */
+  routes: RouteParts[];
   consumer: OutboundConsumer;
   /** The urgent lane's consumer, following the bind slots (TOPIC_OUTBOUND_URGENT set). */
   urgent?: UrgentLane;
   sweeper: OverdueSweeper;
   promoter: CorrelationPromoter;
-  /** Bind slots the group's assigner gave this replica (0 = hot standby). */
-  bindSlots: number;
   /** Counts assignments, so only the newest may resize the pool (bind-slots.ts). */
   assignmentGeneration: number;
   stopping: boolean;
 }
 
 export function readinessOf(p: Partial<Parts>): ReadinessReport {
+  const routes = p.routes ?? [];
+  const standby = routes.every((r) => r.bindSlots === 0);
   const checks: Record<string, boolean | string> = {
     kafka: p.probe ? (p.probe.reachable() ? true : 'broker unreachable') : false,
     consumer: p.consumer?.isJoined ?? false,
     producer: p.publisher ? (p.publisher.problem() ?? true) : false,
-    smpp: p.pool ? (p.pool.readyForSubmit() > 0 ? true : p.bindSlots === 0 ? 'standby: no bind slots' : 'no bound session') : false,
-    account: p.gate ? (p.gate.current.open ? true : `paused: ${p.gate.current.reason}`) : false,
+    // one route that can submit is enough: routing fails over to it (routed-submit.ts)
+    smpp: p.routes ? (routes.some(canSubmit) ? true : standby ? 'standby: no bind slots' : 'no bound session') : false,
+    account: p.routes ? (routes.some((r) => r.gate.current.open) ? true : `paused: ${routes.map(pausedReason).join('; ')}`) : false,
     store: p.store ? (p.store.problem() ?? true) : false,
   };
+  // With several routes each says how it is (a route down while another carries the traffic).
+  if (routes.length > 1) for (const r of routes) checks[`route:${r.name}`] = routeState(r);
   // A hot standby (no slots) is ready: it is healthy and waiting for a rebalance.
-  const ready =
-    checks.kafka === true && checks.consumer === true && checks.producer === true && checks.store === true && (checks.smpp === true || p.bindSlots === 0);
+  const ready = checks.kafka === true && checks.consumer === true && checks.producer === true && checks.store === true && (checks.smpp === true || standby);
   return { ready, checks };
+}
+
+function canSubmit(r: RouteParts): boolean {
+  return r.pool.readyForSubmit() > 0;
+}
+
+function pausedReason(r: RouteParts): string {
+  const state = r.gate.current;
+  return state.open ? 'open' : state.reason;
+}
+
+function routeState(r: RouteParts): boolean | string {
+  if (!r.gate.current.open) return `paused: ${pausedReason(r)}`;
+  if (canSubmit(r)) return true;
+  return r.bindSlots === 0 ? 'no bind slots here' : 'no bound session';
 }

@@ -6,7 +6,6 @@
  * with comes from the pure mappers in options.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { ConfigError, redactedConfig, securityWarnings } from '../config.js';
@@ -22,8 +21,7 @@ import { KafkaSinks, liveStateSink } from '../kafka/sinks.js';
 import { startHttpServer, type ReadinessReport } from '../obs/http.js';
 import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
-import { AccountGate } from '../pipeline/account-gate.js';
-import { Admission, type Lane } from '../pipeline/admission.js';
+import type { Lane } from '../pipeline/admission.js';
 import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
 import { CorrelationPromoter, maxPromotionLagMs } from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
@@ -31,24 +29,20 @@ import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
 import { sleep } from '../pipeline/sleep.js';
 import { canReceive } from '../smpp/session/bind.js';
-import { SmppPool } from '../smpp/session/pool.js';
 import { openCorrelationStore, type LmdbCorrelationStore } from '../store/lmdb-store.js';
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 import { applyBindSlots } from './bind-slots.js';
 import * as inst from './instrument.js';
 import {
-  admissionLimitFrom,
   bindSlotRequestFrom,
   consumerSettingsFrom,
-  poolOptionsFrom,
   publisherSettingsFrom,
-  sessionOptionsFrom,
   sweeperTimingFrom,
   topicsToEnsure,
 } from './options.js';
 import { readinessOf, type Parts } from './parts.js';
 import { stopParts } from './stop.js';
-import { poolSubmitPort } from './submit-port.js';
+import { buildRoutes, routeDirectory } from './routes.js';
 import { UrgentLane } from './urgent-lane.js';
 
 /** How often the promoter writes what waits long for receipts to the live-state topic. */
@@ -106,10 +100,11 @@ function logStartup(config: Readonly<Config>, logger: Logger): void {
   logger.info({ config: redactedConfig(config) }, 'starting sms-connector');
   // Allowed, but never silent: one line per weakened setting, at warn so it survives LOG_LEVEL=warn.
   for (const warning of securityWarnings(config)) logger.warn({ security: 'weakened' }, `INSECURE: ${warning}`);
-  if (!config.smpp.sessions.some((s) => canReceive(s.mode))) {
+  for (const route of config.routes) {
+    if (route.sessions.some((s) => canReceive(s.mode))) continue;
     // The provider sends receipts only to receiver binds (rx/trx) of the account.
     logger.warn(
-      { sessions: config.smpp.sessions },
+      { route: route.name, sessions: route.sessions },
       'SMPP_SESSIONS has no rx or trx bind: this replica receives no delivery receipts; unless another replica of the group binds a receiver, requests that ask for a report end UNKNOWN after RECEIPT_WAIT_MS + RECEIPT_GRACE_MS',
     );
   }
@@ -250,23 +245,15 @@ async function loadCorrelation(
   p.metrics.onCollect(inst.collectCorrelation(p.metrics, p.promoter, tail));
 }
 
-/** The session pool (no binds until the assigner gives slots), the account gate, receipts, the sweeper. */
+/** Each route's session pool (no binds until the assigner gives slots), account gate and receipts; the sweeper. */
 function startSessions(config: Readonly<Config>, logger: Logger, p: Parts, index: CorrelationIndex, sinks: KafkaSinks, receipts: ReceiptProcessor): void {
-  // Read again here (the config only checked it is readable): the sessions need the PEM text.
-  const ca = config.smpp.tlsCaFile ? readFileSync(config.smpp.tlsCaFile) : undefined;
-  p.pool = new SmppPool(poolOptionsFrom(config, sessionOptionsFrom(config, logger, ca)));
-  p.bindSlots = 0;
+  p.routes = buildRoutes(config, logger);
   p.assignmentGeneration = 0;
-  p.gate = new AccountGate(config.accountProbeIntervalMs);
-  p.gate.onChange((state) => {
-    if (state.open) logger.info('account gate open: intake resumed');
-    else logger.error({ reason: state.reason }, 'account paused: intake stopped, records kept, probing');
-  });
-  p.pool.onDeliverSm(receipts.handle);
+  for (const route of p.routes) route.pool.onDeliverSm(receipts.handlerFor(route.name));
   p.sweeper = new OverdueSweeper({ index, sink: sinks, ...sweeperTimingFrom(config), now: Date.now, logger });
   p.sweeper.start();
-  p.pool.start();
-  p.metrics.onCollect(inst.collectPool(p.metrics, p.pool, index, p.gate));
+  for (const route of p.routes) route.pool.start();
+  p.metrics.onCollect(inst.collectRoutes(p.metrics, p.routes, index));
 }
 
 /**
@@ -275,19 +262,12 @@ function startSessions(config: Readonly<Config>, logger: Logger, p: Parts, index
  * sessions through one admission that serves urgent records first (design.md §5.6).
  */
 async function startConsumer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, sinks: KafkaSinks, index: CorrelationIndex): Promise<void> {
-  const admission = new Admission(admissionLimitFrom(config), config.laneBulkMinShare);
   const processorFor = (lane: Lane) =>
     new OutboundProcessor({
       decoder: codec,
       sink: sinks,
       index,
-      submit: {
-        port: poolSubmitPort(p.pool, admission, lane),
-        gate: p.gate,
-        retryMaxAgeMs: config.retryMaxAgeMs,
-        now: Date.now,
-        observer: inst.submitObserver(p.metrics),
-      },
+      routing: { directory: routeDirectory(p.routes, lane, config, p.metrics), rules: config.routingRules },
       maxSegments: config.sms.maxSegments,
       bounds: config.requestBounds,
       receiptWaitMs: config.receiptWaitMs,

@@ -22,7 +22,7 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
   };
   // both lanes drain at once: each holds its own partitions' in-flight records
   await step('consumers', p.consumer && (() => Promise.all([p.consumer!.stop(), p.urgent?.stop()])));
-  await step('sessions', p.pool && (() => p.pool!.close()));
+  await step('sessions', p.routes && (() => Promise.all(p.routes!.map((r) => r.pool.close()))));
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('live-state promoter', p.promoter && (() => p.promoter!.stop()));
   await step('correlation tail', p.tail && (() => p.tail!.stop()));
@@ -31,7 +31,7 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
   await step('correlation store', p.store && (() => p.store!.close()));
   p.probe?.stop();
   await step('admin', p.admin && (() => p.admin!.disconnect()));
-  p.gate?.close();
+  for (const r of p.routes ?? []) r.gate.close();
   await step('http', p.http && (() => p.http!.close()));
   logger.info('stopped');
 }

@@ -23,6 +23,14 @@
  * another replica opens one. The SMSC answers that with 0x05 (bind limit), which backs the session
  * off (see smpp/protocol/status.ts) — the cap can be touched, never silently exceeded for long.
  *
+ * Routes (issue 21): a member announces one request per route (`routes`; the top-level fields are
+ * its first route's, which is all a leader of an older version reads). Each route's slots are
+ * handed out as above, under that route's own cap — and only members holding at least one slot on
+ * EVERY route take partitions: a record may be routed to any route, and a replica without a
+ * session of that route could not send it. A member left without a slot on some route gives its
+ * slots on the others back (they are handed out again among the rest) and stands by. With one
+ * route this is exactly the rule above.
+ *
  * `planAssignment` is pure and property-tested; the kafkajs glue is thin. Which bind modes a member
  * opens with its slots is the SMPP side's business (smpp/protocol/pool-spec.ts `modesForSlots`): here a slot
  * is only a count, so `kafka/` stays free of `smpp/`.
@@ -33,26 +41,34 @@ export const ASSIGNER_NAME = 'SmsBindSlotAssigner';
 /** Version of the userData JSON of both subscription and assignment. */
 export const ASSIGNER_VERSION = 1;
 
-/** What a member tells the leader (subscription userData). */
-export interface BindSlotRequest {
-  /** Binds this replica would like (its `SMPP_SESSIONS` total). */
+/** What a member asks of one route. */
+export interface RouteSlotRequest {
+  /** Binds this replica would like on the route (its sessions total). */
   requestedBinds: number;
   /** The sessions spec in text form, e.g. `trx:4` (informational: no member reads it; seen in describeGroup). */
   sessions: string;
-  /** `SMPP_ACCOUNT_MAX_BINDS` as this replica knows it. */
+  /** The route's account cap as this replica knows it. */
   cap: number;
 }
 
+/** What a member tells the leader (subscription userData): its first route's request at the top, every route's in `routes`. */
+export interface BindSlotRequest extends RouteSlotRequest {
+  routes?: Record<string, RouteSlotRequest>;
+}
+
+/** The route of a member that announces no routes (a version before routes): its request is the top-level one. */
+export const FIRST_ROUTE = 'default';
+
 export interface PlanMember {
   memberId: string;
-  requestedBinds: number;
-  /** The member's cap; `Infinity` when unknown (unreadable metadata: it does not lower the cap). */
-  cap: number;
+  /** Per route: binds wanted, and the cap (`Infinity` when unknown: unreadable metadata does not lower a cap). */
+  routes: Record<string, { requestedBinds: number; cap: number }>;
 }
 
 export interface MemberPlan {
   partitions: Record<string, number[]>;
-  bindSlots: number[];
+  /** Slot ids per route. */
+  routeSlots: Record<string, number[]>;
 }
 
 /** A non-negative integer, or 0 for anything else (NaN, negative, non-number). */
@@ -98,6 +114,24 @@ function setTargets(active: { weight: number; target: number }[], total: number)
   }
 }
 
+/** Slot counts per route for these members (in their order): water-filling under the route's cap. */
+function countsPerRoute(members: readonly PlanMember[], routes: readonly string[], caps: Record<string, number>): Record<string, number[]> {
+  const counts: Record<string, number[]> = {};
+  for (const route of routes) {
+    const capAll = caps[route] as number;
+    const requested = members.map((m) => wholeOrZero(m.routes[route]?.requestedBinds ?? 0));
+    // Σ requested is finite, so an unknown (infinite) cap still hands out finitely many slots.
+    counts[route] = slotCounts(
+      requested,
+      Math.min(
+        capAll,
+        requested.reduce((a, b) => a + b, 0),
+      ),
+    );
+  }
+  return counts;
+}
+
 /**
  * The leader's plan. Deterministic: the result depends only on the set of members (their order in
  * the input does not matter) and on the partitions.
@@ -107,25 +141,32 @@ export function planAssignment(members: readonly PlanMember[], partitionsByTopic
   const plan: Record<string, MemberPlan> = {};
   if (sorted.length === 0) return plan;
 
-  const capAll = Math.min(...sorted.map((m) => wholeOrZero(m.cap)));
-  const requested = sorted.map((m) => wholeOrZero(m.requestedBinds));
-  // Σ requested is finite, so an unknown (infinite) cap still hands out finitely many slots.
-  const counts = slotCounts(
-    requested,
-    Math.min(
-      capAll,
-      requested.reduce((a, b) => a + b, 0),
-    ),
-  );
+  const routes = [...new Set(sorted.flatMap((m) => Object.keys(m.routes)))].sort();
+  // Members that may hold slots; one that misses a route on a pass gives up all its slots and the
+  // routes are handed out again among the rest (at most one pass per member).
+  // Every member's cap counts, a standby's too: a replica with a stale larger cap cannot raise it.
+  const caps = Object.fromEntries(routes.map((r) => [r, Math.min(...sorted.map((m) => wholeOrZero(m.routes[r]?.cap ?? Number.POSITIVE_INFINITY)))]));
+  let holders = sorted;
+  let counts = countsPerRoute(holders, routes, caps);
+  for (;;) {
+    const everywhere = holders.filter((_, i) => routes.every((r) => (counts[r]![i] as number) > 0));
+    if (everywhere.length === holders.length) break;
+    holders = everywhere;
+    counts = countsPerRoute(holders, routes, caps);
+  }
+  for (const member of sorted) plan[member.memberId] = { partitions: {}, routeSlots: Object.fromEntries(routes.map((r) => [r, []])) };
+  for (const route of routes) {
+    let nextSlot = 0;
+    holders.forEach((member, i) => {
+      const n = counts[route]![i] as number;
+      plan[member.memberId]!.routeSlots[route] = Array.from({ length: n }, (_, k) => nextSlot + k);
+      nextSlot += n;
+    });
+  }
 
-  let nextSlot = 0;
-  sorted.forEach((member, i) => {
-    const n = counts[i] as number;
-    plan[member.memberId] = { partitions: {}, bindSlots: Array.from({ length: n }, (_, k) => nextSlot + k) };
-    nextSlot += n;
-  });
-
-  const active = sorted.map((m, i) => ({ id: m.memberId, weight: counts[i] as number, taken: 0, target: 0 })).filter((a) => a.weight > 0);
+  const active = holders
+    .map((m, i) => ({ id: m.memberId, weight: routes.reduce((sum, r) => sum + (counts[r]![i] as number), 0), taken: 0, target: 0 }))
+    .filter((a) => a.weight > 0);
   if (active.length === 0) return plan;
 
   const topics = Object.keys(partitionsByTopic).sort();
@@ -160,8 +201,16 @@ function parseJson(buffer: Buffer | null | undefined): unknown {
   }
 }
 
-/** Reads a member's subscription; unreadable metadata → asks for nothing and does not lower the cap. */
-export function decodeBindSlotRequest(memberMetadata: Buffer): { requestedBinds: number; cap: number } {
+/** One route's request as read; unreadable → asks for nothing and does not lower the cap. */
+function routeRequestOf(obj: Partial<RouteSlotRequest> | undefined): { requestedBinds: number; cap: number } {
+  return {
+    requestedBinds: typeof obj?.requestedBinds === 'number' ? obj.requestedBinds : 0,
+    cap: typeof obj?.cap === 'number' ? obj.cap : Number.POSITIVE_INFINITY,
+  };
+}
+
+/** Reads a member's subscription: its routes' requests, or (a version before routes) one for FIRST_ROUTE. */
+export function decodeBindSlotRequest(memberMetadata: Buffer): PlanMember['routes'] {
   let data: unknown;
   try {
     data = parseJson(AssignerProtocol.MemberMetadata.decode(memberMetadata)?.userData);
@@ -169,23 +218,30 @@ export function decodeBindSlotRequest(memberMetadata: Buffer): { requestedBinds:
     data = undefined;
   }
   const obj = (typeof data === 'object' && data !== null ? data : {}) as Partial<BindSlotRequest>;
-  return {
-    requestedBinds: typeof obj.requestedBinds === 'number' ? obj.requestedBinds : 0,
-    cap: typeof obj.cap === 'number' ? obj.cap : Number.POSITIVE_INFINITY,
-  };
+  if (typeof obj.routes === 'object' && obj.routes !== null) {
+    return Object.fromEntries(Object.entries(obj.routes).map(([name, r]) => [name, routeRequestOf(r as Partial<RouteSlotRequest>)]));
+  }
+  return { [FIRST_ROUTE]: routeRequestOf(obj) };
 }
 
-/** Bind slot ids from an encoded member assignment; anything unreadable → [] (standby is the safe side). */
-export function decodeBindSlots(memberAssignment: Buffer): number[] {
+/** Bind slot ids per route from an encoded member assignment; anything unreadable → none (standby is the safe side). */
+export function decodeRouteSlots(memberAssignment: Buffer, firstRoute = FIRST_ROUTE): Record<string, number[]> {
   let data: unknown;
   try {
     data = parseJson(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.userData);
   } catch {
-    return [];
+    return {};
   }
-  const slots = (data as { bindSlots?: unknown } | undefined)?.bindSlots;
-  if (!Array.isArray(slots)) return [];
-  return slots.filter((s): s is number => Number.isInteger(s) && s >= 0);
+  const obj = (data ?? {}) as { bindSlots?: unknown; routeSlots?: unknown };
+  const ids = (slots: unknown): number[] => (Array.isArray(slots) ? slots.filter((s): s is number => Number.isInteger(s) && s >= 0) : []);
+  // a leader of a version before routes sends bindSlots only: they are the first route's
+  if (typeof obj.routeSlots !== 'object' || obj.routeSlots === null) return { [firstRoute]: ids(obj.bindSlots) };
+  return Object.fromEntries(Object.entries(obj.routeSlots).map(([route, slots]) => [route, ids(slots)]));
+}
+
+/** The first route's slot ids (a single-route connector's bind slots). */
+export function decodeBindSlots(memberAssignment: Buffer): number[] {
+  return decodeRouteSlots(memberAssignment)[FIRST_ROUTE] ?? [];
 }
 
 /** The assigner for `consumer({ partitionAssigners: [createBindSlotAssigner(...)] })`; use it alone. */
@@ -195,25 +251,28 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
     version: ASSIGNER_VERSION,
 
     async assign({ members, topics }) {
-      const planMembers = members.map(({ memberId, memberMetadata }) => ({ memberId, ...decodeBindSlotRequest(memberMetadata) }));
+      const planMembers = members.map(({ memberId, memberMetadata }) => ({ memberId, routes: decodeBindSlotRequest(memberMetadata) }));
       const partitionsByTopic: Record<string, number[]> = {};
       for (const topic of topics) {
         partitionsByTopic[topic] = cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
       }
       const plan = planAssignment(planMembers, partitionsByTopic);
-      const holders = Object.values(plan).filter((p) => p.bindSlots.length > 0).length;
-      const slotsGiven = Object.values(plan).reduce((sum, p) => sum + p.bindSlots.length, 0);
+      const slotsOf = (p: MemberPlan) => Object.values(p.routeSlots).reduce((sum, s) => sum + s.length, 0);
+      const holders = Object.values(plan).filter((p) => slotsOf(p) > 0).length;
+      const slotsGiven = Object.values(plan).reduce((sum, p) => sum + slotsOf(p), 0);
       const generationNote = `${holders} of ${members.length} members hold ${slotsGiven} bind slots`;
-      logger.info('Bind slots assigned', { generationNote, slots: Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.bindSlots])) });
-      // Every member gets an entry, standbys too: an empty assignment still carries bindSlots: [].
+      logger.info('Bind slots assigned', { generationNote, slots: Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.routeSlots])) });
+      // Every member gets an entry, standbys too: an empty assignment still carries its (empty) slots.
       return members.map(({ memberId }) => {
-        const memberPlan = plan[memberId] ?? { partitions: {}, bindSlots: [] };
+        const memberPlan = plan[memberId] ?? { partitions: {}, routeSlots: {} };
+        // bindSlots: the first route's, for members of a version before routes
+        const bindSlots = memberPlan.routeSlots[FIRST_ROUTE] ?? [];
         return {
           memberId,
           memberAssignment: AssignerProtocol.MemberAssignment.encode({
             version: ASSIGNER_VERSION,
             assignment: memberPlan.partitions,
-            userData: Buffer.from(JSON.stringify({ bindSlots: memberPlan.bindSlots, generationNote })),
+            userData: Buffer.from(JSON.stringify({ bindSlots, routeSlots: memberPlan.routeSlots, generationNote })),
           }),
         };
       });
@@ -241,10 +300,14 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
  * so we ask it. Call after GROUP_JOIN (which gives the memberId). Throws when the group is not
  * Stable or this member is missing — the assignment may be stale then; retry shortly.
  */
-export async function fetchOwnBindSlots(consumer: Pick<Consumer, 'describeGroup'>, memberId: string): Promise<number[]> {
+export async function fetchOwnBindSlots(
+  consumer: Pick<Consumer, 'describeGroup'>,
+  memberId: string,
+  firstRoute = FIRST_ROUTE,
+): Promise<Record<string, number[]>> {
   const group = await consumer.describeGroup();
   if (group.state !== 'Stable') throw new Error(`consumer group ${group.groupId} is ${group.state}, bind slots not settled yet`);
   const own = group.members.find((m) => m.memberId === memberId);
   if (!own) throw new Error(`member ${memberId} not found in consumer group ${group.groupId}`);
-  return decodeBindSlots(own.memberAssignment);
+  return decodeRouteSlots(own.memberAssignment, firstRoute);
 }

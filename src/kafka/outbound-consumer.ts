@@ -494,9 +494,9 @@ export class OutboundConsumer {
     }
   }
 
-  /** This member's bind slots in the current generation (see assigner.ts for why describeGroup). */
-  ownBindSlots(memberId: string): Promise<number[]> {
-    return fetchOwnBindSlots(this.consumer, memberId);
+  /** This member's bind slots per route in the current generation (see assigner.ts for why describeGroup). */
+  ownBindSlots(memberId: string, firstRoute: string): Promise<Record<string, number[]>> {
+    return fetchOwnBindSlots(this.consumer, memberId, firstRoute);
   }
 
   /** Graceful stop: no new records, drain in-flight (bounded), commit, leave the group. */

@@ -78,16 +78,16 @@ export interface Metrics {
   /** Unanswered submit_sm per session (≤ SMPP_WINDOW). */
   windowInFlight: Gauge<'session'>;
   /** Sessions currently bound, by mode (tx | rx | trx). */
-  sessionsBound: Gauge<'mode'>;
+  sessionsBound: Gauge<'route' | 'mode'>;
   /** Bind attempts by result (ok, or the failure category: credentials, bind_limit, timeout…). */
   binds: Counter<'result'>;
   /** Session reconnects by reason (socket closed, enquire_link timeout, unbind by SMSC…). */
   reconnects: Counter<'reason'>;
   /** Bind slots this replica holds from the group assigner (0 = hot standby). */
-  bindSlots: Gauge<string>;
+  bindSlots: Gauge<'route'>;
 
   /** 1 while intake is paused for the account (reason: credit, credentials, no_session…), else 0. */
-  accountPaused: Gauge<'reason'>;
+  accountPaused: Gauge<'route' | 'reason'>;
   /** Consumer lag per partition, in messages (high watermark − committed offset). */
   consumerLag: Gauge<'lane' | 'partition'>;
   /** Delivery events published to Kafka, by source (SUBMIT, RECEIPT…) and status. */
@@ -199,11 +199,19 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     throttled: counter({ name: 'throttled_total', help: 'Throttling (0x58) answers from the SMSC, per session', labelNames: ['session'] }),
     pacingRatePerSecond: gauge({ name: 'pacing_rate_per_second', help: 'Current submit pace per session, submit_sm per second', labelNames: ['session'] }),
     windowInFlight: gauge({ name: 'window_in_flight', help: 'Unanswered submit_sm per session', labelNames: ['session'] }),
-    sessionsBound: gauge({ name: 'sessions_bound', help: 'SMPP sessions currently bound, by mode', labelNames: ['mode'] }),
+    sessionsBound: gauge({ name: 'sessions_bound', help: 'SMPP sessions currently bound, by route and mode', labelNames: ['route', 'mode'] }),
     binds: counter({ name: 'binds_total', help: 'Bind attempts, by result', labelNames: ['result'] }),
     reconnects: counter({ name: 'reconnects_total', help: 'SMPP session reconnects, by reason', labelNames: ['reason'] }),
-    bindSlots: gauge({ name: 'bind_slots', help: 'Bind slots this replica holds from the consumer-group assigner (0 = hot standby)' }),
-    accountPaused: gauge({ name: 'account_paused', help: '1 while intake is paused for the account, by reason', labelNames: ['reason'] }),
+    bindSlots: gauge({
+      name: 'bind_slots',
+      help: 'Bind slots this replica holds from the consumer-group assigner, per route (0 = hot standby)',
+      labelNames: ['route'],
+    }),
+    accountPaused: gauge({
+      name: 'account_paused',
+      help: "1 while a route's account is paused (its intake stopped or failed over), by route and reason",
+      labelNames: ['route', 'reason'],
+    }),
     consumerLag: gauge({ name: 'consumer_lag', help: 'Consumer lag per lane (bulk, urgent) and partition, in messages', labelNames: ['lane', 'partition'] }),
     eventsPublished: counter({ name: 'events_published_total', help: 'Delivery events published, by source and status', labelNames: ['source', 'status'] }),
     inboundMessages: counter({ name: 'inbound_messages_total', help: 'Mobile-originated messages received' }),

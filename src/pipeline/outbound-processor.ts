@@ -17,11 +17,13 @@ import type { SubmitParams } from '../smpp/protocol/types.js';
 import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import { DecoderUnavailableError, decoderRetryDelayMs, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
-import { DEFAULT_ROUTE } from './route-ids.js';
 import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
 import { judgeRequest } from './request-verdict.js';
 import { sleep } from './sleep.js';
-import { submitSegment, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
+import { routeRequest, type RoutingRule } from '../routing/rules.js';
+import { correlationId, routeOf, smscMessageId } from './route-ids.js';
+import { submitRouted, type RouteAffinity, type RouteDirectory, type RoutedOutcome } from './routed-submit.js';
+import type { SessionAffinity } from './submit-loop.js';
 
 export interface InboundRecord {
   topic: string;
@@ -86,7 +88,8 @@ export interface OutboundProcessorDeps {
   decoder: OutboundDecoder;
   sink: EventSink;
   index: CorrelationIndex;
-  submit: SubmitLoopOptions;
+  /** The routes (their sessions, accounts and health) and the rules that pick among them. */
+  routing: { directory: RouteDirectory; rules: readonly RoutingRule[] };
   maxSegments: number;
   /** Size bounds on the request's fields (REQUEST_MAX_*); default DEFAULT_REQUEST_BOUNDS. */
   bounds?: RequestBounds;
@@ -185,10 +188,15 @@ export class OutboundProcessor {
       to: plan.destination.addr,
       segments,
       metadata: request.metadata,
-      route: DEFAULT_ROUTE,
+      route: null,
     };
     const prior = this.deps.index.request(request.id);
     const rec: RequestRecord = prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
+    const { directory, rules } = this.deps.routing;
+    const decision = routeRequest(rules, { id: request.id, to: plan.destination.addr, from: request.from, metadata: request.metadata });
+    // A request with a segment already accepted (a replay) stays on the route that took it.
+    const pinned: RouteAffinity = rec.messageIds.some((m) => m !== null) ? { route: routeOf(rec) } : {};
+    if (pinned.route !== undefined) facts.route = pinned.route;
     let skipped = 0;
     // Events of earlier segments are published while the next segment goes out; the record's
     // `acked` waits for all of them (the publisher keeps their order).
@@ -204,19 +212,24 @@ export class OutboundProcessor {
         // have been acknowledged, and other replicas learn the message id only from the topic.
         skipped++;
         const snapshot = skipped === 1 ? [{ key: requestKey(rec.id), value: snapshotOf(rec) }] : [];
-        publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, known, rec.attempts, rec.submittedAt, this.deps.now())], snapshot));
+        const smscId = smscMessageId(routeOf(rec), known);
+        publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, smscId, rec.attempts, rec.submittedAt, this.deps.now())], snapshot));
         continue;
       }
-      const outcome = await submitSegment(this.deps.submit, key, submitParams(plan, segment), request.validUntil, signal, 0, affinity);
+      const outcome = await submitRouted(directory, decision.routes, key, submitParams(plan, segment), request.validUntil, signal, pinned, affinity);
       const now = this.deps.now();
       if (outcome.kind === 'accepted') {
-        rec.messageIds[segment.seq - 1] = outcome.messageId;
+        // the message stays on this route: its later segments, and any replay of it
+        pinned.route = outcome.route;
+        facts.route = outcome.route;
+        rec.route = outcome.route;
+        rec.messageIds[segment.seq - 1] = outcome.messageId === null ? null : correlationId(outcome.route, outcome.messageId);
         rec.attempts = Math.max(rec.attempts, outcome.attempts);
         if (segment.seq === 1 || rec.submittedAt === 0) rec.submittedAt = outcome.submittedAt;
         // Guarded: the fields object would be built for every segment even with debug off.
         if (this.deps.logger.isLevelEnabled('debug')) {
           this.deps.logger.debug(
-            { requestId: rec.id, segment: segment.seq, segments, to: facts.to, messageId: outcome.messageId, attempts: outcome.attempts },
+            { requestId: rec.id, segment: segment.seq, segments, to: facts.to, messageId: outcome.messageId, attempts: outcome.attempts, route: outcome.route },
             'segment submitted',
           );
         }
@@ -237,6 +250,7 @@ export class OutboundProcessor {
       );
       // Rejected or expired: the remaining segments are not sent (a partial concatenated SMS is
       // useless to the recipient); each gets its own event so the sequence stays complete.
+      if (outcome.kind === 'rejected') facts.route = outcome.route; // the route that refused it
       publishes.push(this.finishUnsent(facts, plan, segment.seq, outcome, request.validUntil ?? now));
       return allPublished(publishes);
     }
@@ -255,7 +269,7 @@ export class OutboundProcessor {
     facts: ev.RequestFacts,
     plan: MessagePlan,
     fromSeq: number,
-    outcome: Exclude<Awaited<ReturnType<typeof submitSegment>>, { kind: 'accepted' }>,
+    outcome: Exclude<RoutedOutcome, { kind: 'accepted' }>,
     validUntil: number,
   ): Promise<void> {
     const now = this.deps.now();

@@ -18,6 +18,7 @@ import { finalKey, type CorrelationIndex, type FinalRecord, type SegmentRef } fr
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 import { OldestFirst } from './oldest-first.js';
+import { correlationId, DEFAULT_ROUTE } from './route-ids.js';
 import { factsOf, summaryMarked } from './summary.js';
 
 /** What the DLQ keeps of a receipt that cannot be parsed: its raw body and the fields that place it. */
@@ -62,14 +63,22 @@ export class ReceiptProcessor {
 
   constructor(private readonly deps: ReceiptProcessorDeps) {}
 
-  /** The session's deliver_sm handler: resolves with the deliver_sm_resp status. */
-  handle = async (d: DeliverSm): Promise<number> => {
-    const kind = classifyDeliverSm(d.esmClass);
-    const work = kind === 'receipt' || kind === 'intermediate' ? this.receipt(d) : this.inbound(d);
-    return withDeadline(work, this.deps.ackWaitMs, DELIVER_SM_RESP_TEMPORARY);
-  };
+  /**
+   * The deliver_sm handler of a route's sessions: resolves with the deliver_sm_resp status. The
+   * route qualifies the receipt's message id: two providers' ids may collide (route-ids.ts).
+   */
+  handlerFor(route: string): (d: DeliverSm) => Promise<number> {
+    return (d) => {
+      const kind = classifyDeliverSm(d.esmClass);
+      const work = kind === 'receipt' || kind === 'intermediate' ? this.receipt(d, route) : this.inbound(d);
+      return withDeadline(work, this.deps.ackWaitMs, DELIVER_SM_RESP_TEMPORARY);
+    };
+  }
 
-  private async receipt(d: DeliverSm): Promise<number> {
+  /** The handler of the route `default` (tests, and a connector without routes). */
+  handle = this.handlerFor(DEFAULT_ROUTE);
+
+  private async receipt(d: DeliverSm, route: string): Promise<number> {
     const parsed = parseReceipt({ esmClass: d.esmClass, shortMessage: d.shortMessage, tlvs: receiptTlvs(d) });
     if (!parsed.ok) {
       this.deps.observer?.unparseable?.();
@@ -79,12 +88,13 @@ export class ReceiptProcessor {
     }
     const r = parsed.receipt;
     let correlated: 'hit' | 'late_hit' | 'miss' = 'hit';
-    let ref = this.deps.index.segmentOf(r.messageId);
+    const id = correlationId(route, r.messageId);
+    let ref = this.deps.index.segmentOf(id);
     if (!ref) {
-      ref = await this.deps.index.waitForMessageId(r.messageId, this.deps.matchWaitMs);
+      ref = await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs);
       correlated = ref ? 'late_hit' : 'miss';
     }
-    const { events, correlation } = this.eventsFor(r, ref, d);
+    const { events, correlation } = this.eventsFor(r, ref, d, route);
     const first = events[0]!;
     if (this.recent.has(first.eventId)) {
       this.deps.observer?.duplicate?.();
@@ -113,12 +123,12 @@ export class ReceiptProcessor {
     return 0;
   }
 
-  private eventsFor(r: Receipt, ref: SegmentRef | undefined, d: DeliverSm): { events: SmsDeliveryEvent[]; correlation: CorrelationWrite[] } {
+  private eventsFor(r: Receipt, ref: SegmentRef | undefined, d: DeliverSm, route: string): { events: SmsDeliveryEvent[]; correlation: CorrelationWrite[] } {
     const now = this.deps.now();
     if (!ref) {
       // Nothing matches (pruned after CORRELATION_KEEP_DONE_MS, or submitted by another system on this account): still
       // published, so the fact is not lost, under a request id that says so.
-      const facts = { id: `unknown:${r.messageId}`, from: d.destinationAddr, to: d.sourceAddr, segments: 0, metadata: {}, route: null };
+      const facts = { id: `unknown:${r.messageId}`, from: d.destinationAddr, to: d.sourceAddr, segments: 0, metadata: {}, route };
       return { events: [ev.receiptEvent(facts, { segment: 0, attempts: 0, submittedAt: null }, r, now)], correlation: [] };
     }
     const req = ref.request;
@@ -129,7 +139,7 @@ export class ReceiptProcessor {
     // Applied locally at once so the next segment's receipt sees it without the topic round trip.
     const outcomes = this.deps.index.applyFinalOf(ref, final);
     const events = [event];
-    const correlation: CorrelationWrite[] = [{ key: finalKey(r.messageId), value: final }];
+    const correlation: CorrelationWrite[] = [{ key: finalKey(correlationId(route, r.messageId)), value: final }];
     if (outcomes) {
       events.push(ev.summary(facts, outcomes, req.attempts, now));
       correlation.push(...summaryMarked(this.deps.index, req));

@@ -37,7 +37,9 @@ export interface SubmitPort {
 export type SegmentOutcome =
   | { kind: 'accepted'; messageId: string | null; attempts: number; submittedAt: number }
   | { kind: 'rejected'; status: SubmitStatus; attempts: number; note?: string }
-  | { kind: 'expired'; attempts: number };
+  | { kind: 'expired'; attempts: number }
+  /** `leaveRoute` said so between two attempts: nothing of this segment is on the wire (routed-submit.ts). */
+  | { kind: 'left-route'; attempts: number };
 
 export interface SubmitLoopObserver {
   onResult?(result: SubmitResult, status: SubmitStatus | null): void;
@@ -52,6 +54,12 @@ export interface SubmitLoopOptions {
   observer?: SubmitLoopObserver;
   /** Pause between not-sent retries (no bound session yet, session closing). */
   notSentDelayMs?: number;
+  /**
+   * Asked before every attempt (and while waiting for the account or a session): true → the
+   * segment gives up this route for another one (failover, routed-submit.ts). Never asked with a
+   * submit on the wire.
+   */
+  leaveRoute?: () => boolean;
 }
 
 /**
@@ -81,6 +89,7 @@ export async function submitSegment(
     if (retryingSince !== null && last && now - retryingSince > opts.retryMaxAgeMs) {
       return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
     }
+    if (opts.leaveRoute?.()) return { kind: 'left-route', attempts };
     const passing = opts.gate.pass(signal);
     const isProbe = passing === false ? false : await passing;
     // The account may pause while this submit waits for room in its session: then it goes back

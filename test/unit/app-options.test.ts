@@ -76,7 +76,7 @@ describe('sessionOptionsFrom', () => {
       SMPP_RECONNECT_MAX_MS: '9000',
       SMPP_BIND_ERROR_BACKOFF_MS: '12000',
     });
-    assert.deepEqual(sessionOptionsFrom(config, logger), {
+    assert.deepEqual(sessionOptionsFrom(config.smpp, logger), {
       host: 'smsc.example',
       port: 2775,
       tls: false,
@@ -101,16 +101,16 @@ describe('sessionOptionsFrom', () => {
   test('the CA text is passed through when given, absent otherwise', () => {
     const config = loadConfig(required);
     const ca = Buffer.from('-----BEGIN CERTIFICATE-----');
-    assert.equal(sessionOptionsFrom(config, logger, ca).ca, ca);
-    assert.ok(!('ca' in sessionOptionsFrom(config, logger)));
+    assert.equal(sessionOptionsFrom(config.smpp, logger, ca).ca, ca);
+    assert.ok(!('ca' in sessionOptionsFrom(config.smpp, logger)));
   });
 });
 
 describe('pool and bind slots', () => {
   test('the pool gets the parsed spec, the account cap, no binds until slots arrive, a drain within 5 s', () => {
     const config = loadConfig({ ...required, SMPP_SESSIONS: 'tx:2,rx:1', SMPP_ACCOUNT_MAX_BINDS: '3', SHUTDOWN_DRAIN_MS: '20000' });
-    const session = sessionOptionsFrom(config, logger);
-    const pool = poolOptionsFrom(config, session);
+    const session = sessionOptionsFrom(config.smpp, logger);
+    const pool = poolOptionsFrom(config, config.smpp, session);
     assert.deepEqual(pool.spec, [
       { mode: 'tx', count: 2 },
       { mode: 'rx', count: 1 },
@@ -119,16 +119,19 @@ describe('pool and bind slots', () => {
     assert.equal(pool.bindSlots, 0);
     assert.equal(pool.drainMs, 5000);
     assert.equal(pool.session, session);
-    assert.equal(poolOptionsFrom(loadConfig({ ...required, SHUTDOWN_DRAIN_MS: '1200' }), session).drainMs, 1200);
+    assert.equal(poolOptionsFrom(loadConfig({ ...required, SHUTDOWN_DRAIN_MS: '1200' }), config.smpp, session).drainMs, 1200);
+    assert.equal(pool.idPrefix, undefined, 'the default route keeps its session ids (trx-1)');
+    assert.equal(poolOptionsFrom(config, { ...config.smpp, name: 'backup' }, session).idPrefix, 'backup/');
   });
 
-  test('the bind-slot request: the spec total, its text form, the cap', () => {
+  test('the bind-slot request: per route the spec total, its text form, the cap; the first route also at the top level', () => {
     const config = loadConfig({ ...required, SMPP_SESSIONS: 'rx:1,tx:2', SMPP_ACCOUNT_MAX_BINDS: '4' });
-    assert.deepEqual(bindSlotRequestFrom(config), { requestedBinds: 3, sessions: 'rx:1,tx:2', cap: 4 });
+    const first = { requestedBinds: 3, sessions: 'rx:1,tx:2', cap: 4 };
+    assert.deepEqual(bindSlotRequestFrom(config), { ...first, routes: { default: first } });
   });
 
   test('admission: two windows per session', () => {
-    assert.equal(admissionLimitFrom(loadConfig({ ...required, SMPP_WINDOW: '7' })), 14);
+    assert.equal(admissionLimitFrom(loadConfig({ ...required, SMPP_WINDOW: '7' }).smpp), 14);
   });
 });
 

@@ -3,6 +3,15 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { AssignerProtocol, type Cluster, type Consumer, type GroupDescription, type Logger, type PartitionMetadata } from 'kafkajs';
 import { ASSIGNER_NAME, createBindSlotAssigner, decodeBindSlots, fetchOwnBindSlots, planAssignment, type PlanMember } from '../../src/kafka/assigner.js';
+
+/** A member of a connector with one route (`default`), as before routes existed. */
+interface OneRoute {
+  memberId: string;
+  requestedBinds: number;
+  cap: number;
+}
+const single = (members: readonly OneRoute[]): PlanMember[] =>
+  members.map((m) => ({ memberId: m.memberId, routes: { default: { requestedBinds: m.requestedBinds, cap: m.cap } } }));
 import { canReceive, canSubmit } from '../../src/smpp/session/bind.js';
 import { modesForSlots, sessionTotal, type SessionSpecEntry } from '../../src/smpp/protocol/pool-spec.js';
 import type { BindMode } from '../../src/smpp/protocol/types.js';
@@ -16,16 +25,16 @@ const membersArb = fc.uniqueArray(memberArb, { selector: (m) => m.memberId, maxL
 const partitionsArb = fc.dictionary(fc.constantFrom('sms.outbound', 'other', 'a'), fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 30 }));
 
 function totalSlots(plan: ReturnType<typeof planAssignment>): number {
-  return Object.values(plan).reduce((sum, p) => sum + p.bindSlots.length, 0);
+  return Object.values(plan).reduce((sum, p) => sum + p.routeSlots['default']!.length, 0);
 }
 
 describe('planAssignment', () => {
   test('Σ bind slots never exceeds the smallest cap any member reports, and slot ids are distinct', () => {
     fc.assert(
       fc.property(membersArb, partitionsArb, (members, partitions) => {
-        const plan = planAssignment(members, partitions);
+        const plan = planAssignment(single(members), partitions);
         const cap = Math.min(...members.map((m) => (Number.isFinite(m.cap) ? m.cap : Number.POSITIVE_INFINITY)));
-        const ids = Object.values(plan).flatMap((p) => p.bindSlots);
+        const ids = Object.values(plan).flatMap((p) => p.routeSlots['default']!);
         assert.ok(ids.length <= cap);
         assert.equal(new Set(ids).size, ids.length);
         for (const id of ids) assert.ok(Number.isInteger(id) && id >= 0 && id < Math.max(cap, ids.length));
@@ -36,14 +45,14 @@ describe('planAssignment', () => {
   test('every partition goes to exactly one member when any member holds a slot; standbys get none', () => {
     fc.assert(
       fc.property(membersArb, partitionsArb, (members, partitions) => {
-        const plan = planAssignment(members, partitions);
-        const anyHolder = Object.values(plan).some((p) => p.bindSlots.length > 0);
+        const plan = planAssignment(single(members), partitions);
+        const anyHolder = Object.values(plan).some((p) => p.routeSlots['default']!.length > 0);
         for (const [topic, list] of Object.entries(partitions)) {
           const owners = list.map((partition) => Object.values(plan).filter((p) => p.partitions[topic]?.includes(partition)).length);
           for (const n of owners) assert.equal(n, anyHolder ? 1 : 0);
         }
         for (const p of Object.values(plan)) {
-          if (p.bindSlots.length === 0) assert.deepEqual(p.partitions, {});
+          if (p.routeSlots['default']!.length === 0) assert.deepEqual(p.partitions, {});
         }
       }),
     );
@@ -52,10 +61,10 @@ describe('planAssignment', () => {
   test('each member gets min(requested, fair share); the cap is used up while anyone asks for more', () => {
     fc.assert(
       fc.property(membersArb, (members) => {
-        const plan = planAssignment(members, {});
-        const requested = (m: PlanMember) => (Number.isFinite(m.requestedBinds) && m.requestedBinds > 0 ? Math.floor(m.requestedBinds) : 0);
+        const plan = planAssignment(single(members), {});
+        const requested = (m: OneRoute) => (Number.isFinite(m.requestedBinds) && m.requestedBinds > 0 ? Math.floor(m.requestedBinds) : 0);
         const cap = Math.min(...members.map((m) => m.cap));
-        const given = members.map((m) => plan[m.memberId]?.bindSlots.length ?? 0);
+        const given = members.map((m) => plan[m.memberId]?.routeSlots['default']?.length ?? 0);
         members.forEach((m, i) => assert.ok((given[i] as number) <= requested(m)));
         const wanted = members.reduce((s, m) => s + requested(m), 0);
         if (members.length > 0) assert.equal(totalSlots(plan), Math.min(wanted, cap));
@@ -70,7 +79,7 @@ describe('planAssignment', () => {
   test('deterministic: member order in the input does not change the plan', () => {
     fc.assert(
       fc.property(membersArb, partitionsArb, (members, partitions) => {
-        assert.deepEqual(planAssignment([...members].reverse(), partitions), planAssignment(members, partitions));
+        assert.deepEqual(planAssignment(single([...members].reverse()), partitions), planAssignment(single(members), partitions));
       }),
     );
   });
@@ -78,11 +87,11 @@ describe('planAssignment', () => {
   test('partitions are spread by slot weight (within one partition of the proportional share)', () => {
     fc.assert(
       fc.property(membersArb, fc.integer({ min: 0, max: 60 }), (members, n) => {
-        const plan = planAssignment(members, { t: Array.from({ length: n }, (_, i) => i) });
+        const plan = planAssignment(single(members), { t: Array.from({ length: n }, (_, i) => i) });
         const total = totalSlots(plan);
         for (const p of Object.values(plan)) {
           if (total === 0) continue;
-          const share = (n * p.bindSlots.length) / total;
+          const share = (n * p.routeSlots['default']!.length) / total;
           assert.ok(Math.abs((p.partitions['t']?.length ?? 0) - share) < 1 + 1e-9);
         }
       }),
@@ -91,10 +100,10 @@ describe('planAssignment', () => {
 
   test('table: three replicas on a 4-bind account, 12 partitions', () => {
     const members = ['c', 'a', 'b'].map((memberId) => ({ memberId, requestedBinds: 4, cap: 4 }));
-    const plan = planAssignment(members, { 'sms.outbound': Array.from({ length: 12 }, (_, i) => i) });
-    assert.deepEqual(plan['a']?.bindSlots, [0, 1]);
-    assert.deepEqual(plan['b']?.bindSlots, [2]);
-    assert.deepEqual(plan['c']?.bindSlots, [3]);
+    const plan = planAssignment(single(members), { 'sms.outbound': Array.from({ length: 12 }, (_, i) => i) });
+    assert.deepEqual(plan['a']?.routeSlots['default'], [0, 1]);
+    assert.deepEqual(plan['b']?.routeSlots['default'], [2]);
+    assert.deepEqual(plan['c']?.routeSlots['default'], [3]);
     assert.equal(plan['a']?.partitions['sms.outbound']?.length, 6);
     assert.equal(plan['b']?.partitions['sms.outbound']?.length, 3);
     assert.equal(plan['c']?.partitions['sms.outbound']?.length, 3);
@@ -102,17 +111,17 @@ describe('planAssignment', () => {
 
   test('table: five replicas asking 1 bind each on a cap of 4 → the fifth is a hot standby', () => {
     const members = ['m1', 'm2', 'm3', 'm4', 'm5'].map((memberId) => ({ memberId, requestedBinds: 1, cap: 4 }));
-    const plan = planAssignment(members, { t: [0, 1, 2, 3, 4, 5, 6, 7] });
-    assert.deepEqual(plan['m5'], { partitions: {}, bindSlots: [] });
+    const plan = planAssignment(single(members), { t: [0, 1, 2, 3, 4, 5, 6, 7] });
+    assert.deepEqual(plan['m5'], { partitions: {}, routeSlots: { default: [] } });
     assert.deepEqual(plan['m1']?.partitions['t'], [0, 4]);
   });
 
   test('table: the smallest reported cap wins (a replica with a stale larger cap cannot raise it)', () => {
     const plan = planAssignment(
-      [
+      single([
         { memberId: 'a', requestedBinds: 4, cap: 8 },
         { memberId: 'b', requestedBinds: 4, cap: 2 },
-      ],
+      ]),
       {},
     );
     assert.equal(totalSlots(plan), 2);
@@ -126,8 +135,8 @@ describe('replicas opening the bind slots they were given', () => {
   /** Every member's bind modes after the leader's plan, all members running `spec`. */
   function modesPerMember(spec: Spec, replicas: number, cap: number): BindMode[][] {
     const members = Array.from({ length: replicas }, (_, i) => ({ memberId: `m${i}`, requestedBinds: sessionTotal(spec), cap }));
-    const plan = planAssignment(members, { 'sms.outbound': Array.from({ length: 12 }, (_, i) => i) });
-    return members.map((m) => modesForSlots(spec, plan[m.memberId]?.bindSlots.length ?? 0));
+    const plan = planAssignment(single(members), { 'sms.outbound': Array.from({ length: 12 }, (_, i) => i) });
+    return members.map((m) => modesForSlots(spec, plan[m.memberId]?.routeSlots['default']?.length ?? 0));
   }
 
   const cases: [string, Spec, number, number, BindMode[][]][] = [
@@ -288,8 +297,53 @@ describe('kafkajs glue', () => {
       members: [{ memberId: 'me', clientId: 'c', clientHost: 'h', memberMetadata: Buffer.alloc(0), memberAssignment: assignment }],
     });
     const consumer = (state: GroupDescription['state']) => ({ describeGroup: async () => group(state) }) as Pick<Consumer, 'describeGroup'>;
-    assert.deepEqual(await fetchOwnBindSlots(consumer('Stable'), 'me'), [2, 3]);
+    assert.deepEqual(await fetchOwnBindSlots(consumer('Stable'), 'me'), { default: [2, 3] });
     await assert.rejects(fetchOwnBindSlots(consumer('Stable'), 'someone-else'), /not found/);
     await assert.rejects(fetchOwnBindSlots(consumer('CompletingRebalance'), 'me'), /not settled/);
+  });
+});
+
+// Routes (issue 21): each route's slots under its own cap; only members with a slot on every route take
+// partitions (a record may be routed anywhere); a member short of one route holds nothing.
+describe('planAssignment with routes', () => {
+  const routeReq = fc.record({ requestedBinds: fc.integer({ min: 0, max: 6 }), cap: fc.integer({ min: 1, max: 6 }) });
+  const routedMembersArb = fc.uniqueArray(fc.record({ memberId: fc.string({ minLength: 1, maxLength: 4 }), routes: fc.record({ a: routeReq, b: routeReq }) }), {
+    selector: (m) => m.memberId,
+    maxLength: 6,
+  });
+
+  test('per route Σ slots ≤ the smallest cap; partition holders have slots on every route; the others hold none', () => {
+    fc.assert(
+      fc.property(routedMembersArb, fc.integer({ min: 0, max: 24 }), (members, n) => {
+        const plan = planAssignment(members, { t: Array.from({ length: n }, (_, i) => i) });
+        for (const route of ['a', 'b']) {
+          const cap = Math.min(...members.map((m) => m.routes[route as 'a' | 'b'].cap));
+          const ids = Object.values(plan).flatMap((p) => p.routeSlots[route] ?? []);
+          assert.ok(ids.length <= cap, `route ${route}: ${ids.length} slots over cap ${cap}`);
+          assert.equal(new Set(ids).size, ids.length);
+        }
+        for (const p of Object.values(plan)) {
+          const everywhere = ['a', 'b'].every((r) => (p.routeSlots[r]?.length ?? 0) > 0);
+          const any = ['a', 'b'].some((r) => (p.routeSlots[r]?.length ?? 0) > 0);
+          if (!everywhere) assert.ok(!any, 'a member short of one route holds no slots');
+          if ((p.partitions['t']?.length ?? 0) > 0) assert.ok(everywhere, 'partitions only with every route');
+        }
+        const holders = Object.values(plan).filter((p) => (p.routeSlots['a']?.length ?? 0) > 0).length;
+        if (holders > 0)
+          assert.equal(
+            Object.values(plan).reduce((s, p) => s + (p.partitions['t']?.length ?? 0), 0),
+            n,
+            'every partition placed',
+          );
+      }),
+    );
+  });
+
+  test('table: three replicas, route a capped at 4 and b at 2 → two replicas active, the third a standby', () => {
+    const members = ['r1', 'r2', 'r3'].map((memberId) => ({ memberId, routes: { a: { requestedBinds: 2, cap: 4 }, b: { requestedBinds: 1, cap: 2 } } }));
+    const plan = planAssignment(members, { t: [0, 1, 2, 3] });
+    assert.deepEqual(plan['r1']?.routeSlots, { a: [0, 1], b: [0] });
+    assert.deepEqual(plan['r2']?.routeSlots, { a: [2, 3], b: [1] });
+    assert.deepEqual(plan['r3'], { partitions: {}, routeSlots: { a: [], b: [] } });
   });
 });

@@ -23,7 +23,7 @@ async function connectorVerdict(req: SmsOutbound, maxSegments: number): Promise<
     decoder: { decodeOutbound: async () => req, decodeOutboundKnown: () => req },
     sink,
     index: tempIndex(),
-    submit: { port: { submit: () => assert.fail('a rejected request never reaches the SMSC') } } as never,
+    routing: { directory: { route: () => assert.fail('a rejected request never reaches the SMSC') }, rules: [{ name: 'default', routes: ['default'] }] },
     maxSegments,
     bounds: DEFAULT_REQUEST_BOUNDS,
     receiptWaitMs: 1000,

@@ -149,7 +149,7 @@ async function rejectedEventsOf(req: SmsOutbound, bounds: RequestBounds): Promis
     decoder: { decodeOutbound: async () => req, decodeOutboundKnown: () => req },
     sink,
     index: tempIndex(),
-    submit: { port: { submit: () => assert.fail('an oversized request never reaches the SMSC') } } as never,
+    routing: { directory: { route: () => assert.fail('an oversized request never reaches the SMSC') }, rules: [{ name: 'default', routes: ['default'] }] },
     maxSegments: 10,
     bounds,
     receiptWaitMs: 1000,

@@ -32,6 +32,8 @@ export interface PoolOptions {
   session: Omit<SessionOptions, 'mode' | 'sessionId'>;
   /** How long a removed session may drain its in-flight submits (default 5000). */
   drainMs?: number;
+  /** Before every session id (`<prefix>trx-1`): the route's, where several pools share metrics and logs. */
+  idPrefix?: string;
 }
 
 export class SmppPool extends EventEmitter {
@@ -180,7 +182,7 @@ export class SmppPool extends EventEmitter {
       const session = new SmppSession({
         ...this.options.session,
         mode: mode as SessionOptions['mode'],
-        sessionId: `${mode}-${offset + i}`,
+        sessionId: `${this.options.idPrefix ?? ''}${mode}-${offset + i}`,
       });
       session.on('state', (change: StateChange) => this.emit('state', change));
       if (this.handler && canReceive(session.mode)) session.onDeliverSm(this.handler);

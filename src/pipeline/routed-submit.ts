@@ -1,0 +1,94 @@
+/**
+ * Submitting a segment through the routes a request may take (issue 21 §3): the first of its
+ * rule's routes that can take traffic, the next one when it cannot — failover — and the first
+ * again as soon as it can: failback is simply the next request's choice.
+ *
+ * What keeps failover from losing or doubling anything:
+ *  - a submit already on the wire finishes on its route: a segment leaves its route only between
+ *    attempts (submit-loop.ts `leaveRoute`), never with an answer pending;
+ *  - a message never changes route once one of its segments was accepted (`affinity.route`): the
+ *    recipient's phone joins the parts of one concatenated message only from one SMSC, and the
+ *    message's correlation ids are that route's;
+ *  - a key's messages are never in flight on two routes at once: the consumer starts a key's next
+ *    record only after the previous one got its final submit result (design.md §5.3).
+ * When none of the routes can take traffic, the segment waits on its first route, as a request
+ * without routes waits for its account.
+ */
+import type { SmppTimeFormat } from '../sms/smpp-time.js';
+import { inTimeFormat } from '../sms/smpp-time.js';
+import type { SubmitParams } from '../smpp/protocol/types.js';
+import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
+
+/** One route as the pipeline sees it. */
+export interface RouteHandle {
+  readonly name: string;
+  /** Its port (sessions of this route), its account gate, its timing. */
+  readonly submit: SubmitLoopOptions;
+  /** How its SMSC wants the time fields written. */
+  readonly timeFormat: SmppTimeFormat;
+  /** Can it take traffic now: account open, and a bound session (or unbound only briefly). */
+  healthy(): boolean;
+}
+
+/** The routes by name (app/routes.ts builds them). */
+export interface RouteDirectory {
+  route(name: string): RouteHandle;
+}
+
+/** Where a message's segments go once one was accepted: that route, for all of them. */
+export interface RouteAffinity {
+  route?: string;
+}
+
+export type RoutedOutcome = Exclude<SegmentOutcome, { kind: 'left-route' }> & { route: string };
+
+/**
+ * Submits one segment on the first healthy route of `routes` (or the message's route, once it has
+ * one); leaves a route that stops taking traffic for the next healthy one while nothing of the
+ * message is accepted yet.
+ */
+export async function submitRouted(
+  directory: RouteDirectory,
+  routes: readonly string[],
+  key: string,
+  params: SubmitParams,
+  validUntil: number | null,
+  signal: AbortSignal,
+  pinned: RouteAffinity,
+  session: SessionAffinity | undefined,
+): Promise<RoutedOutcome> {
+  let attempts = 0;
+  for (;;) {
+    const handle = directory.route(pinned.route ?? chooseRoute(directory, routes));
+    const fixed = pinned.route !== undefined;
+    const leaveRoute =
+      fixed || routes.length < 2 ? undefined : () => !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
+    const outcome = await submitSegment(
+      leaveRoute ? { ...handle.submit, leaveRoute } : handle.submit,
+      key,
+      inRouteTimeFormat(params, handle.timeFormat),
+      validUntil,
+      signal,
+      attempts,
+      session,
+    );
+    if (outcome.kind !== 'left-route') return { ...outcome, route: handle.name };
+    attempts = outcome.attempts;
+    // a session of the route left behind may have been noted: the next route has its own
+    if (session) session.sessionId = undefined;
+  }
+}
+
+/** The first route that can take traffic, else the first of all (where the segment waits). */
+export function chooseRoute(directory: RouteDirectory, routes: readonly string[]): string {
+  return routes.find((r) => directory.route(r).healthy()) ?? routes[0]!;
+}
+
+function inRouteTimeFormat(params: SubmitParams, format: SmppTimeFormat): SubmitParams {
+  if (format === 'smpp34' || (!params.scheduleDeliveryTime && !params.validityPeriod)) return params;
+  return {
+    ...params,
+    scheduleDeliveryTime: inTimeFormat(params.scheduleDeliveryTime ?? '', format),
+    validityPeriod: inTimeFormat(params.validityPeriod ?? '', format),
+  };
+}

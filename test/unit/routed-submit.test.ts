@@ -1,0 +1,133 @@
+// Invariant (issue 21 §3): a segment goes to the first route of its list that can take traffic; it
+// leaves a route that stops taking traffic for a healthy one only between attempts and only while
+// nothing of its message is accepted (pinned: it waits for its route); the first route is chosen
+// again as soon as it is healthy (failback); the time fields are written the way each route wants.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { AccountGate } from '../../src/pipeline/account-gate.js';
+import { chooseRoute, submitRouted, type RouteDirectory, type RouteHandle } from '../../src/pipeline/routed-submit.js';
+import type { SubmitPort } from '../../src/pipeline/submit-loop.js';
+import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
+import type { SmppTimeFormat } from '../../src/sms/smpp-time.js';
+
+interface FakeRoute {
+  handle: RouteHandle;
+  sent: SubmitParams[];
+  healthy: boolean;
+  /** What the next submit answers (default: accepted). */
+  answer: () => SubmitResult;
+}
+
+const gates: AccountGate[] = [];
+// a paused gate keeps its probe timer: closed, the file's process can exit
+after(() => gates.forEach((g) => g.close()));
+
+function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34'): FakeRoute {
+  const gate = new AccountGate(60_000);
+  gates.push(gate);
+  const route: FakeRoute = {
+    sent: [],
+    healthy: true,
+    answer: () => ({ kind: 'response', command: 'submit_sm_resp', commandStatus: 0, messageId: `${name}-${route.sent.length}`, roundTripMs: 1, sessionId: `${name}/trx-1` }),
+    handle: undefined as unknown as RouteHandle,
+  };
+  const port: SubmitPort = {
+    submit: async (_key, params) => {
+      const result = route.answer();
+      if (result.kind !== 'not-sent') route.sent.push(params);
+      return result;
+    },
+  };
+  route.handle = {
+    name,
+    timeFormat,
+    healthy: () => route.healthy,
+    submit: { port, gate, retryMaxAgeMs: 60_000, now: Date.now, notSentDelayMs: 5 },
+  };
+  return route;
+}
+
+function directoryOf(...routes: FakeRoute[]): RouteDirectory {
+  return { route: (name) => routes.find((r) => r.handle.name === name)!.handle };
+}
+
+const params: SubmitParams = {
+  sourceAddr: 'ACME',
+  sourceAddrTon: 5,
+  sourceAddrNpi: 0,
+  destinationAddr: '393471234567',
+  destAddrTon: 1,
+  destAddrNpi: 1,
+  dataCoding: 0,
+  esmClass: 0,
+  registeredDelivery: 1,
+  shortMessage: Buffer.from('hi'),
+  scheduleDeliveryTime: '',
+  validityPeriod: '261203040506300+',
+};
+const signal = new AbortController().signal;
+
+describe('submitRouted', () => {
+  it('the first healthy route of the list takes the segment; its time fields in that route’s format', async () => {
+    const a = fakeRoute('a');
+    const b = fakeRoute('b', 'yyyymmddhhmmss');
+    a.healthy = false;
+    const outcome = await submitRouted(directoryOf(a, b), ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.equal(outcome.kind, 'accepted');
+    assert.equal(outcome.route, 'b');
+    assert.deepEqual([a.sent.length, b.sent.length], [0, 1]);
+    assert.equal(b.sent[0]!.validityPeriod, '20261203040506', 'YYYYMMDDhhmmss in UTC');
+  });
+
+  it('failover: a route that stops taking traffic while the segment waits for a session is left for the next', async () => {
+    const a = fakeRoute('a');
+    const b = fakeRoute('b');
+    a.answer = () => ({ kind: 'not-sent', reason: 'not-bound', sessionId: '' });
+    setTimeout(() => (a.healthy = false), 30); // unbound too long: routing gives it up
+    const outcome = await submitRouted(directoryOf(a, b), ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.equal(outcome.route, 'b');
+    assert.deepEqual([a.sent.length, b.sent.length], [0, 1], 'nothing was on the wire on a');
+  });
+
+  it('failover on an account paused by the SMSC (0x103): the refused attempt is not counted, the next route takes it', async () => {
+    const a = fakeRoute('a');
+    const b = fakeRoute('b');
+    a.answer = () => {
+      a.healthy = false; // what the gate closing means to routing
+      return { kind: 'response', command: 'submit_sm_resp', commandStatus: 0x103, roundTripMs: 1, sessionId: 'a/trx-1' };
+    };
+    const outcome = await submitRouted(directoryOf(a, b), ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.equal(outcome.kind, 'accepted');
+    assert.equal(outcome.route, 'b');
+    assert.equal(outcome.attempts, 1, 'the account refusal is not an attempt of this message');
+  });
+
+  it('pinned: a message with a segment accepted on a route stays there, waiting, even when another is healthy', async () => {
+    const a = fakeRoute('a');
+    const b = fakeRoute('b');
+    a.healthy = false;
+    let tries = 0;
+    a.answer = () => (++tries < 4 ? { kind: 'not-sent', reason: 'not-bound', sessionId: '' } : a.handle && fakeAccept('a'));
+    const outcome = await submitRouted(directoryOf(a, b), ['b', 'a'], 'k', params, null, signal, { route: 'a' }, undefined);
+    assert.equal(outcome.route, 'a');
+    assert.equal(b.sent.length, 0);
+    assert.equal(tries, 4, 'it waited for a session of its route');
+  });
+
+  it('failback: the first route is chosen again once it is healthy', () => {
+    const a = fakeRoute('a');
+    const b = fakeRoute('b');
+    const directory = directoryOf(a, b);
+    a.healthy = false;
+    assert.equal(chooseRoute(directory, ['a', 'b']), 'b');
+    a.healthy = true;
+    assert.equal(chooseRoute(directory, ['a', 'b']), 'a');
+    b.healthy = false;
+    a.healthy = false;
+    assert.equal(chooseRoute(directory, ['a', 'b']), 'a', 'none healthy: the segment waits on the first');
+  });
+});
+
+function fakeAccept(route: string): SubmitResult {
+  return { kind: 'response', command: 'submit_sm_resp', commandStatus: 0, messageId: `${route}-x`, roundTripMs: 1, sessionId: `${route}/trx-1` };
+}
