@@ -363,11 +363,17 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): { dat
   return { data: parsed.data, raw };
 }
 
-/** With ROUTES_FILE the routes come from the file: the account variables are not required (nor read). */
+/** With ROUTES_FILE the routes come from the file: the SMPP_* variables are not read (the file's fields stand for them). */
+function withoutRouteVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const route = new Set<string>(Object.values(ROUTE_FIELDS));
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !route.has(name)));
+}
+
+/** …and the account variables are then not required either. */
 const routesFileEnvSchema = envSchema.extend({ SMPP_SYSTEM_ID: z.string().default(''), SMPP_PASSWORD: z.string().default('') });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const { data, raw } = parseEnv(env['ROUTES_FILE'] ? routesFileEnvSchema : envSchema, env);
+  const { data, raw } = env['ROUTES_FILE'] ? parseEnv(routesFileEnvSchema, withoutRouteVariables(env)) : parseEnv(envSchema, env);
   return deepFreeze(toConfig(data, raw));
 }
 

@@ -82,6 +82,8 @@ export function routeDirectory(routes: readonly RouteParts[], lane: Lane, config
         },
         timeFormat: route.config.timeFormat,
         healthy: () => routeHealthy(route, config.routeFailoverUnboundMs, Date.now()),
+        // a route without slots here has no session a probe could go on
+        wantsProbe: () => route.bindSlots > 0 && route.gate.wantsProbe(),
       },
     ]),
   );

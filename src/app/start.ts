@@ -33,13 +33,7 @@ import { openCorrelationStore, type LmdbCorrelationStore } from '../store/lmdb-s
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 import { applyBindSlots } from './bind-slots.js';
 import * as inst from './instrument.js';
-import {
-  bindSlotRequestFrom,
-  consumerSettingsFrom,
-  publisherSettingsFrom,
-  sweeperTimingFrom,
-  topicsToEnsure,
-} from './options.js';
+import { bindSlotRequestFrom, consumerSettingsFrom, publisherSettingsFrom, sweeperTimingFrom, topicsToEnsure } from './options.js';
 import { readinessOf, type Parts } from './parts.js';
 import { stopParts } from './stop.js';
 import { buildRoutes, routeDirectory } from './routes.js';

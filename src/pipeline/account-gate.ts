@@ -80,6 +80,15 @@ export class AccountGate {
     this.emit();
   }
 
+  /**
+   * Paused, with no probe on its way and nobody waiting to be one. Routing (routed-submit.ts) sends
+   * a request here then, so that a route whose traffic failed over still learns when its account
+   * works again: without a waiter the pause would never be probed.
+   */
+  wantsProbe(): boolean {
+    return !this.state.open && !this.probeInFlight && this.waiters.length === 0;
+  }
+
   /** The probe ended without telling us anything about the account (e.g. a timeout). */
   probeInconclusive(): void {
     this.probeInFlight = false;

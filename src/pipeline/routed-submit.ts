@@ -21,6 +21,8 @@ import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLo
 
 /** One route as the pipeline sees it. */
 export interface RouteHandle {
+  /** Its account's pause wants a probe (account-gate.ts `wantsProbe`). */
+  wantsProbe(): boolean;
   readonly name: string;
   /** Its port (sessions of this route), its account gate, its timing. */
   readonly submit: SubmitLoopOptions;
@@ -58,11 +60,21 @@ export async function submitRouted(
   session: SessionAffinity | undefined,
 ): Promise<RoutedOutcome> {
   let attempts = 0;
+  // routes this segment failed over from: it does not go back to probe them
+  const left = new Set<string>();
   for (;;) {
-    const handle = directory.route(pinned.route ?? chooseRoute(directory, routes));
+    const choice = pinned.route !== undefined ? { route: pinned.route, probe: false } : chooseRoute(directory, routes, left);
+    const handle = directory.route(choice.route);
     const fixed = pinned.route !== undefined;
+    // A probe of a paused route gets its one attempt there before it may fail over.
+    let probeTurn = choice.probe;
     const leaveRoute =
-      fixed || routes.length < 2 ? undefined : () => !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
+      fixed || routes.length < 2
+        ? undefined
+        : () => {
+            if (probeTurn) return (probeTurn = false);
+            return !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
+          };
     const outcome = await submitSegment(
       leaveRoute ? { ...handle.submit, leaveRoute } : handle.submit,
       key,
@@ -74,14 +86,24 @@ export async function submitRouted(
     );
     if (outcome.kind !== 'left-route') return { ...outcome, route: handle.name };
     attempts = outcome.attempts;
+    left.add(handle.name);
     // a session of the route left behind may have been noted: the next route has its own
     if (session) session.sessionId = undefined;
   }
 }
 
-/** The first route that can take traffic, else the first of all (where the segment waits). */
-export function chooseRoute(directory: RouteDirectory, routes: readonly string[]): string {
-  return routes.find((r) => directory.route(r).healthy()) ?? routes[0]!;
+/**
+ * The first route that can take traffic — unless a route before it is paused and wants a probe:
+ * then this segment is that probe (failback is learnt from it). None healthy: the first of all,
+ * where the segment waits.
+ */
+export function chooseRoute(directory: RouteDirectory, routes: readonly string[], noProbe: ReadonlySet<string> = new Set()): { route: string; probe: boolean } {
+  for (const name of routes) {
+    const handle = directory.route(name);
+    if (handle.healthy()) return { route: name, probe: false };
+    if (handle.wantsProbe() && !noProbe.has(name)) return { route: name, probe: true };
+  }
+  return { route: routes[0]!, probe: false };
 }
 
 function inRouteTimeFormat(params: SubmitParams, format: SmppTimeFormat): SubmitParams {

@@ -26,7 +26,7 @@ test('credit exhausted (0x103) pauses intake: no record is REJECTED, /readyz and
     const readyz = (await (await fetch(`http://127.0.0.1:${fx.app.httpPort}/readyz`)).json()) as { checks: Record<string, unknown> };
     assert.match(String(readyz.checks['account']), /^paused: 0x103/, '/readyz names the pause');
     const metrics = await (await fetch(`http://127.0.0.1:${fx.app.httpPort}/metrics`)).text();
-    assert.match(metrics, /sms_connector_account_paused\{reason="0x103[^"]*"\} 1/, 'account_paused metric is 1 with the reason');
+    assert.match(metrics, /sms_connector_account_paused\{route="default",reason="0x103[^"]*"\} 1/, 'account_paused metric is 1 with the route and the reason');
 
     const submitsAtPause = fx.sim.stats().submitsReceived;
     await waitUntil(() => Date.now() - pausedAt >= PAUSE_MS, PAUSE_MS + 1000, 'the outage to last');

@@ -22,13 +22,20 @@ const gates: AccountGate[] = [];
 // a paused gate keeps its probe timer: closed, the file's process can exit
 after(() => gates.forEach((g) => g.close()));
 
-function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34'): FakeRoute {
-  const gate = new AccountGate(60_000);
+function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeIntervalMs = 60_000): FakeRoute {
+  const gate = new AccountGate(probeIntervalMs);
   gates.push(gate);
   const route: FakeRoute = {
     sent: [],
     healthy: true,
-    answer: () => ({ kind: 'response', command: 'submit_sm_resp', commandStatus: 0, messageId: `${name}-${route.sent.length}`, roundTripMs: 1, sessionId: `${name}/trx-1` }),
+    answer: () => ({
+      kind: 'response',
+      command: 'submit_sm_resp',
+      commandStatus: 0,
+      messageId: `${name}-${route.sent.length}`,
+      roundTripMs: 1,
+      sessionId: `${name}/trx-1`,
+    }),
     handle: undefined as unknown as RouteHandle,
   };
   const port: SubmitPort = {
@@ -42,6 +49,7 @@ function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34'): FakeRou
     name,
     timeFormat,
     healthy: () => route.healthy,
+    wantsProbe: () => gate.wantsProbe(),
     submit: { port, gate, retryMaxAgeMs: 60_000, now: Date.now, notSentDelayMs: 5 },
   };
   return route;
@@ -119,12 +127,32 @@ describe('submitRouted', () => {
     const b = fakeRoute('b');
     const directory = directoryOf(a, b);
     a.healthy = false;
-    assert.equal(chooseRoute(directory, ['a', 'b']), 'b');
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'b', probe: false });
     a.healthy = true;
-    assert.equal(chooseRoute(directory, ['a', 'b']), 'a');
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: false });
     b.healthy = false;
     a.healthy = false;
-    assert.equal(chooseRoute(directory, ['a', 'b']), 'a', 'none healthy: the segment waits on the first');
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: false }, 'none healthy: the segment waits on the first');
+  });
+
+  it('a paused route whose traffic failed over still gets probed: one segment goes there, and on to the other route if refused', async () => {
+    const a = fakeRoute('a', 'smpp34', 20);
+    const b = fakeRoute('b');
+    const directory = directoryOf(a, b);
+    a.handle.submit.gate.pause('0x103 credit');
+    a.healthy = false;
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: true }, 'nobody waits at the gate of a: this one probes');
+    let refusals = 0;
+    a.answer = () => {
+      refusals += 1;
+      return { kind: 'response', command: 'submit_sm_resp', commandStatus: 0x103, roundTripMs: 1, sessionId: 'a/trx-1' };
+    };
+    const refused = await submitRouted(directory, ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.deepEqual([refusals, refused.route, refused.kind], [1, 'b', 'accepted'], 'the probe was refused once, then failed over');
+    a.answer = () => fakeAccept('a');
+    const back = await submitRouted(directory, ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.equal(back.route, 'a', 'the next probe is accepted: the route is back');
+    assert.equal(a.handle.submit.gate.current.open, true);
   });
 });
 
