@@ -203,7 +203,8 @@ export class OutboundProcessor {
     const publishes: Promise<void>[] = [];
     // Every segment of a concatenated message on the session that took the first one (see SessionAffinity).
     const affinity: SessionAffinity | undefined = segments > 1 ? {} : undefined;
-    for (const segment of plan.segments) {
+    for (let i = 0; i < plan.segments.length; i++) {
+      const segment = plan.segments[i]!;
       const known = rec.messageIds[segment.seq - 1];
       if (known) {
         // Replay after a crash: the SMSC already has this segment. Re-emit the same SUBMITTED
@@ -217,6 +218,22 @@ export class OutboundProcessor {
         continue;
       }
       const outcome = await submitRouted(directory, decision.routes, key, submitParams(plan, segment), request.validUntil, signal, pinned, affinity);
+      if (outcome.kind === 'route-lost') {
+        // Its route stopped taking traffic mid-message while another can: the parts it took can
+        // never be completed there, so the message goes again, whole, on another route (its first
+        // parts are reported SUBMITTED twice, once per route; design.md §5.7).
+        this.deps.logger.warn(
+          { requestId: rec.id, route: outcome.route, partsAccepted: rec.messageIds.filter((m) => m !== null).length, segments },
+          'route lost mid-message: the message is sent again, whole, on another route',
+        );
+        rec.messageIds.fill(null);
+        delete rec.route;
+        pinned.route = undefined;
+        facts.route = null;
+        if (affinity) affinity.sessionId = undefined;
+        i = -1;
+        continue;
+      }
       const now = this.deps.now();
       if (outcome.kind === 'accepted') {
         // the message stays on this route: its later segments, and any replay of it
@@ -269,7 +286,7 @@ export class OutboundProcessor {
     facts: ev.RequestFacts,
     plan: MessagePlan,
     fromSeq: number,
-    outcome: Exclude<RoutedOutcome, { kind: 'accepted' }>,
+    outcome: Exclude<RoutedOutcome, { kind: 'accepted' | 'route-lost' }>,
     validUntil: number,
   ): Promise<void> {
     const now = this.deps.now();

@@ -42,7 +42,14 @@ export interface RouteAffinity {
   route?: string;
 }
 
-export type RoutedOutcome = Exclude<SegmentOutcome, { kind: 'left-route' }> & { route: string };
+export type RoutedOutcome =
+  | (Exclude<SegmentOutcome, { kind: 'left-route' }> & { route: string })
+  /**
+   * The message's route (pinned: a segment of it was accepted there) stopped taking traffic while
+   * another route can: the caller sends the message again, whole, on another route (its first parts
+   * reached a route that can no longer deliver the rest).
+   */
+  | { kind: 'route-lost'; route: string; attempts: number };
 
 /**
  * Submits one segment on the first healthy route of `routes` (or the message's route, once it has
@@ -69,7 +76,7 @@ export async function submitRouted(
     // A probe of a paused route gets its one attempt there before it may fail over.
     let probeTurn = choice.probe;
     const leaveRoute =
-      fixed || routes.length < 2
+      routes.length < 2
         ? undefined
         : () => {
             if (probeTurn) return (probeTurn = false);
@@ -85,6 +92,7 @@ export async function submitRouted(
       session,
     );
     if (outcome.kind !== 'left-route') return { ...outcome, route: handle.name };
+    if (fixed) return { kind: 'route-lost', route: handle.name, attempts: outcome.attempts };
     attempts = outcome.attempts;
     left.add(handle.name);
     // a session of the route left behind may have been noted: the next route has its own

@@ -110,16 +110,25 @@ describe('submitRouted', () => {
     assert.equal(outcome.attempts, 1, 'the account refusal is not an attempt of this message');
   });
 
-  it('pinned: a message with a segment accepted on a route stays there, waiting, even when another is healthy', async () => {
+  it('pinned: a message with a segment accepted on a route stays there through a short outage, waiting for a session', async () => {
     const a = fakeRoute('a');
     const b = fakeRoute('b');
-    a.healthy = false;
     let tries = 0;
-    a.answer = () => (++tries < 4 ? { kind: 'not-sent', reason: 'not-bound', sessionId: '' } : a.handle && fakeAccept('a'));
+    a.answer = () => (++tries < 4 ? { kind: 'not-sent', reason: 'not-bound', sessionId: '' } : fakeAccept('a'));
     const outcome = await submitRouted(directoryOf(a, b), ['b', 'a'], 'k', params, null, signal, { route: 'a' }, undefined);
     assert.equal(outcome.route, 'a');
     assert.equal(b.sent.length, 0);
-    assert.equal(tries, 4, 'it waited for a session of its route');
+    assert.equal(tries, 4, 'it waited for a session of its route (still healthy: unbound only briefly)');
+  });
+
+  it('pinned, its route lost while another can take traffic: route-lost, nothing sent anywhere (the caller sends the whole message again)', async () => {
+    const a = fakeRoute('a');
+    const b = fakeRoute('b');
+    a.healthy = false;
+    a.answer = () => ({ kind: 'not-sent', reason: 'not-bound', sessionId: '' });
+    const outcome = await submitRouted(directoryOf(a, b), ['b', 'a'], 'k', params, null, signal, { route: 'a' }, undefined);
+    assert.deepEqual([outcome.kind, outcome.route], ['route-lost', 'a']);
+    assert.deepEqual([a.sent.length, b.sent.length], [0, 0]);
   });
 
   it('failback: the first route is chosen again once it is healthy', () => {
