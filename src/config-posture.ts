@@ -113,13 +113,17 @@ export function checkSmppCredentialLengths(e: { SMPP_SYSTEM_ID: string; SMPP_PAS
  */
 export function securityWarnings(config: Readonly<Config>): string[] {
   const warnings: string[] = [];
-  const { smpp, kafka, registry } = config;
-  if (!smpp.tls) {
-    warnings.push(`SMPP_TLS=false: the SMPP password and every message travel in clear text to ${smpp.host}:${smpp.port}`);
-  } else if (!smpp.tlsRejectUnauthorized) {
-    warnings.push(
-      `SMPP_TLS_REJECT_UNAUTHORIZED=false: the certificate of ${smpp.host} is not verified; anyone on the path can pose as the SMSC and read the password (set SMPP_TLS_CA_FILE for a private CA instead)`,
-    );
+  const { kafka, registry } = config;
+  // every route: a backup account in clear text is as exposed as the primary
+  for (const smpp of config.routes) {
+    const where = config.routes.length > 1 ? ` (route ${smpp.name})` : '';
+    if (!smpp.tls) {
+      warnings.push(`SMPP_TLS=false${where}: the SMPP password and every message travel in clear text to ${smpp.host}:${smpp.port}`);
+    } else if (!smpp.tlsRejectUnauthorized) {
+      warnings.push(
+        `SMPP_TLS_REJECT_UNAUTHORIZED=false${where}: the certificate of ${smpp.host} is not verified; anyone on the path can pose as the SMSC and read the password (set SMPP_TLS_CA_FILE for a private CA instead)`,
+      );
+    }
   }
   if (kafka.sasl && !kafka.ssl) {
     const what = kafka.sasl.mechanism === 'plain' ? 'the SASL password and every record travel' : 'every record travels';

@@ -82,12 +82,14 @@ export function routeDirectory(routes: readonly RouteParts[], lane: Lane, config
         },
         timeFormat: route.config.timeFormat,
         healthy: () => routeHealthy(route, config.routeFailoverUnboundMs, Date.now()),
-        // a route without slots here has no session a probe could go on
-        wantsProbe: () => route.bindSlots > 0 && route.gate.wantsProbe(),
+        // a route without slots here has no session a probe could go on; and an urgent request is
+        // never made to wait at a paused gate for its probe turn: bulk ones probe
+        wantsProbe: () => lane === 'bulk' && route.bindSlots > 0 && route.gate.wantsProbe(),
       },
     ]),
   );
   return {
+    knows: (name) => handles.has(name),
     route(name) {
       const handle = handles.get(name);
       // the rules were checked against the routes at start (config.ts): a miss is a bug

@@ -35,7 +35,8 @@ export class UrgentLane {
   /** Join (true) or leave (false) the urgent group; resolves once this and every earlier change is applied. */
   follow(hasSlots: boolean): Promise<void> {
     this.wanted = hasSlots;
-    this.applying = this.applying.then(() => this.apply());
+    // a failed change is logged by apply and must not stop the ones after it
+    this.applying = this.applying.catch(() => undefined).then(() => this.apply());
     return this.applying;
   }
 
@@ -67,8 +68,12 @@ export class UrgentLane {
     } else if (!join && this.consumer !== null) {
       const consumer = this.consumer;
       this.consumer = null;
-      await consumer.stop();
-      this.logger.info('urgent lane: left its group (no bind slots, or stopping)');
+      try {
+        await consumer.stop();
+        this.logger.info('urgent lane: left its group (no bind slots, or stopping)');
+      } catch (err) {
+        this.logger.warn({ err }, 'urgent lane: leaving its group failed; its partitions go to others at the session timeout');
+      }
     }
   }
 }

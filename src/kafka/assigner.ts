@@ -261,7 +261,13 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
       const holders = Object.values(plan).filter((p) => slotsOf(p) > 0).length;
       const slotsGiven = Object.values(plan).reduce((sum, p) => sum + slotsOf(p), 0);
       const generationNote = `${holders} of ${members.length} members hold ${slotsGiven} bind slots`;
-      logger.info('Bind slots assigned', { generationNote, slots: Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.routeSlots])) });
+      const slots = Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.routeSlots]));
+      // Members asking for binds and none holding any: members announce different routes (a routes
+      // file changed under a rolling update) and nothing is consumed until they agree.
+      const asked = planMembers.some((m) => Object.values(m.routes).some((r) => r.requestedBinds > 0));
+      if (holders === 0 && asked)
+        logger.error('No member holds a bind slot on every route: nothing is consumed (do the replicas run the same ROUTES_FILE?)', { slots });
+      else logger.info('Bind slots assigned', { generationNote, slots });
       // Every member gets an entry, standbys too: an empty assignment still carries its (empty) slots.
       return members.map(({ memberId }) => {
         const memberPlan = plan[memberId] ?? { partitions: {}, routeSlots: {} };

@@ -194,7 +194,13 @@ export class OutboundProcessor {
     const rec: RequestRecord = prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
     const { directory, rules } = this.deps.routing;
     const decision = routeRequest(rules, { id: request.id, to: plan.destination.addr, from: request.from, metadata: request.metadata });
-    // A request with a segment already accepted (a replay) stays on the route that took it.
+    // A request with a segment already accepted (a replay) stays on the route that took it — unless
+    // that route is no longer configured (a changed routes file): then it is sent again, whole.
+    if (rec.messageIds.some((m) => m !== null) && !directory.knows(routeOf(rec))) {
+      this.deps.logger.warn({ requestId: rec.id, route: routeOf(rec) }, 'replayed request names a route no longer configured: it is sent again, whole');
+      rec.messageIds.fill(null);
+      delete rec.route;
+    }
     const pinned: RouteAffinity = rec.messageIds.some((m) => m !== null) ? { route: routeOf(rec) } : {};
     if (pinned.route !== undefined) facts.route = pinned.route;
     let skipped = 0;

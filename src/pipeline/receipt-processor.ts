@@ -128,7 +128,8 @@ export class ReceiptProcessor {
     if (!ref) {
       // Nothing matches (pruned after CORRELATION_KEEP_DONE_MS, or submitted by another system on this account): still
       // published, so the fact is not lost, under a request id that says so.
-      const facts = { id: `unknown:${r.messageId}`, from: d.destinationAddr, to: d.sourceAddr, segments: 0, metadata: {}, route };
+      // the route in the id too (on any route but default): two providers' ids may be equal
+      const facts = { id: `unknown:${correlationId(route, r.messageId)}`, from: d.destinationAddr, to: d.sourceAddr, segments: 0, metadata: {}, route };
       return { events: [ev.receiptEvent(facts, { segment: 0, attempts: 0, submittedAt: null }, r, now)], correlation: [] };
     }
     const req = ref.request;

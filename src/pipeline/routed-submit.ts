@@ -17,7 +17,7 @@
 import type { SmppTimeFormat } from '../sms/smpp-time.js';
 import { inTimeFormat } from '../sms/smpp-time.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
-import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
+import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLoopOptions, type SubmitPort } from './submit-loop.js';
 
 /** One route as the pipeline sees it. */
 export interface RouteHandle {
@@ -35,6 +35,8 @@ export interface RouteHandle {
 /** The routes by name (app/routes.ts builds them). */
 export interface RouteDirectory {
   route(name: string): RouteHandle;
+  /** Whether a route of this name is configured (a replayed record may name one that no longer is). */
+  knows(name: string): boolean;
 }
 
 /** Where a message's segments go once one was accepted: that route, for all of them. */
@@ -73,17 +75,21 @@ export async function submitRouted(
     const choice = pinned.route !== undefined ? { route: pinned.route, probe: false } : chooseRoute(directory, routes, left);
     const handle = directory.route(choice.route);
     const fixed = pinned.route !== undefined;
-    // A probe of a paused route gets its one attempt there before it may fail over.
-    let probeTurn = choice.probe;
+    // A probe of a paused route waits for its turn at the gate and makes its one attempt there
+    // before it may fail over: that attempt is how the route is found working again.
+    let probing = choice.probe;
+    const port: SubmitPort = probing
+      ? {
+          submit: (...args) => {
+            probing = false;
+            return handle.submit.port.submit(...args);
+          },
+        }
+      : handle.submit.port;
     const leaveRoute =
-      routes.length < 2
-        ? undefined
-        : () => {
-            if (probeTurn) return (probeTurn = false);
-            return !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
-          };
+      routes.length < 2 ? undefined : () => !probing && !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
     const outcome = await submitSegment(
-      leaveRoute ? { ...handle.submit, leaveRoute } : handle.submit,
+      leaveRoute ? { ...handle.submit, port, leaveRoute } : handle.submit,
       key,
       inRouteTimeFormat(params, handle.timeFormat),
       validUntil,

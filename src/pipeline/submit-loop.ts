@@ -69,6 +69,31 @@ export interface SubmitLoopOptions {
  */
 export const EXPIRY_CLOCK_SKEW_MS = 60_000;
 
+/** While a route's gate is paused, a segment that may fail over asks again this often (routed-submit.ts). */
+const GATE_RECHECK_MS = 250;
+
+class GateRecheck extends Error {}
+
+/**
+ * The account gate: at once when open; else the wait, cut every GATE_RECHECK_MS when the segment may
+ * leave its route — parked at the gate it would learn of a healthy route only at its probe turn
+ * (one waiter per ACCOUNT_PROBE_INTERVAL_MS), so a backlog parked there would drain at that pace.
+ */
+async function passGate(opts: SubmitLoopOptions, signal: AbortSignal): Promise<boolean> {
+  if (!opts.leaveRoute) {
+    const passing = opts.gate.pass(signal);
+    return passing === false ? false : passing;
+  }
+  const recheck = new AbortController();
+  const timer = setTimeout(() => recheck.abort(new GateRecheck()), GATE_RECHECK_MS);
+  try {
+    const passing = opts.gate.pass(AbortSignal.any([signal, recheck.signal]));
+    return passing === false ? false : await passing;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function submitSegment(
   opts: SubmitLoopOptions,
   key: string,
@@ -90,8 +115,14 @@ export async function submitSegment(
       return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
     }
     if (opts.leaveRoute?.()) return { kind: 'left-route', attempts };
-    const passing = opts.gate.pass(signal);
-    const isProbe = passing === false ? false : await passing;
+    let isProbe: boolean;
+    try {
+      isProbe = await passGate(opts, signal);
+    } catch (err) {
+      // a routed segment's wait at a paused gate ends now and then, to ask leaveRoute again
+      if (err instanceof GateRecheck) continue;
+      throw err;
+    }
     // The account may pause while this submit waits for room in its session: then it goes back
     // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
     const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open, affinity);

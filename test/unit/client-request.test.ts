@@ -23,7 +23,10 @@ async function connectorVerdict(req: SmsOutbound, maxSegments: number): Promise<
     decoder: { decodeOutbound: async () => req, decodeOutboundKnown: () => req },
     sink,
     index: tempIndex(),
-    routing: { directory: { route: () => assert.fail('a rejected request never reaches the SMSC') }, rules: [{ name: 'default', routes: ['default'] }] },
+    routing: {
+      directory: { knows: () => true, route: () => assert.fail('a rejected request never reaches the SMSC') },
+      rules: [{ name: 'default', routes: ['default'] }],
+    },
     maxSegments,
     bounds: DEFAULT_REQUEST_BOUNDS,
     receiptWaitMs: 1000,

@@ -149,7 +149,10 @@ async function rejectedEventsOf(req: SmsOutbound, bounds: RequestBounds): Promis
     decoder: { decodeOutbound: async () => req, decodeOutboundKnown: () => req },
     sink,
     index: tempIndex(),
-    routing: { directory: { route: () => assert.fail('an oversized request never reaches the SMSC') }, rules: [{ name: 'default', routes: ['default'] }] },
+    routing: {
+      directory: { knows: () => true, route: () => assert.fail('an oversized request never reaches the SMSC') },
+      rules: [{ name: 'default', routes: ['default'] }],
+    },
     maxSegments: 10,
     bounds,
     receiptWaitMs: 1000,

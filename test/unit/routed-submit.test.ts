@@ -56,7 +56,7 @@ function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeInt
 }
 
 function directoryOf(...routes: FakeRoute[]): RouteDirectory {
-  return { route: (name) => routes.find((r) => r.handle.name === name)!.handle };
+  return { knows: (name) => routes.some((r) => r.handle.name === name), route: (name) => routes.find((r) => r.handle.name === name)!.handle };
 }
 
 const params: SubmitParams = {
@@ -131,6 +131,26 @@ describe('submitRouted', () => {
     assert.deepEqual([a.sent.length, b.sent.length], [0, 0]);
   });
 
+  it('a segment parked at a paused gate fails over as soon as another route becomes healthy, without waiting for a probe turn', async () => {
+    const a = fakeRoute('a'); // probe interval 60 s: only a recheck can free a parked segment in time
+    const b = fakeRoute('b');
+    a.handle.submit.gate.pause('0x103 credit');
+    a.healthy = false;
+    b.healthy = false; // reconnecting: nowhere to go yet
+    const directory = directoryOf(a, b);
+    const probeAbort = new AbortController();
+    const probe = submitRouted(directory, ['a', 'b'], 'k1', params, null, probeAbort.signal, {}, undefined).catch(() => 'aborted');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(a.handle.submit.gate.wantsProbe(), false, 'the first segment waits as the probe');
+    setTimeout(() => (b.healthy = true), 100);
+    const started = Date.now();
+    const outcome = await submitRouted(directory, ['a', 'b'], 'k2', params, null, signal, {}, undefined);
+    assert.equal(outcome.route, 'b');
+    assert.ok(Date.now() - started < 2000, `left the paused gate within ${Date.now() - started} ms`);
+    probeAbort.abort(new Error('done'));
+    assert.equal(await probe, 'aborted', 'the probe kept waiting for its turn at the gate');
+  });
+
   it('failback: the first route is chosen again once it is healthy', () => {
     const a = fakeRoute('a');
     const b = fakeRoute('b');
@@ -145,7 +165,7 @@ describe('submitRouted', () => {
   });
 
   it('a paused route whose traffic failed over still gets probed: one segment goes there, and on to the other route if refused', async () => {
-    const a = fakeRoute('a', 'smpp34', 20);
+    const a = fakeRoute('a', 'smpp34', 600); // longer than a gate recheck: the probe must wait for its turn
     const b = fakeRoute('b');
     const directory = directoryOf(a, b);
     a.handle.submit.gate.pause('0x103 credit');
