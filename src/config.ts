@@ -303,6 +303,8 @@ export interface Config {
   routingRules: RoutingRule[];
   /** ROUTE_FAILOVER_UNBOUND_MS */
   routeFailoverUnboundMs: number;
+  /** SMPP_* variables set beside ROUTES_FILE, which then does not read them: start-up warns (a kept SMPP_RATE_LIMIT would silently not apply). */
+  ignoredVariables?: string[];
   accountProbeIntervalMs: number;
   /** Set only to warn that it is ignored. */
   correlationIndexMax?: number;
@@ -374,7 +376,9 @@ const routesFileEnvSchema = envSchema.extend({ SMPP_SYSTEM_ID: z.string().defaul
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const { data, raw } = env['ROUTES_FILE'] ? parseEnv(routesFileEnvSchema, withoutRouteVariables(env)) : parseEnv(envSchema, env);
-  return deepFreeze(toConfig(data, raw));
+  const config = toConfig(data, raw);
+  if (env['ROUTES_FILE']) config.ignoredVariables = Object.values(ROUTE_FIELDS).filter((name) => env[name] !== undefined && env[name] !== '');
+  return deepFreeze(config);
 }
 
 function configErrorOf(error: z.ZodError, env: NodeJS.ProcessEnv): ConfigError {

@@ -94,6 +94,12 @@ function logStartup(config: Readonly<Config>, logger: Logger): void {
   logger.info({ config: redactedConfig(config) }, 'starting sms-connector');
   // Allowed, but never silent: one line per weakened setting, at warn so it survives LOG_LEVEL=warn.
   for (const warning of securityWarnings(config)) logger.warn({ security: 'weakened' }, `INSECURE: ${warning}`);
+  if (config.ignoredVariables?.length) {
+    logger.warn(
+      { ignored: config.ignoredVariables },
+      `ROUTES_FILE is set: ${config.ignoredVariables.join(', ')} ${config.ignoredVariables.length === 1 ? 'is' : 'are'} not read (the routes file's fields stand for them)`,
+    );
+  }
   for (const route of config.routes) {
     if (route.sessions.some((s) => canReceive(s.mode))) continue;
     // The provider sends receipts only to receiver binds (rx/trx) of the account.

@@ -74,6 +74,13 @@ describe('ROUTES_FILE', () => {
     );
   });
 
+  it('SMPP_* variables set beside the file are not read, and named for the start-up warning', () => {
+    const config = loadConfig({ ROUTES_FILE: file(TWO_ROUTES), SMPP_RATE_LIMIT: '50', SMPP_HOST: 'other.example', SMPP_PORT: '' });
+    assert.deepEqual(config.ignoredVariables, ['SMPP_HOST', 'SMPP_RATE_LIMIT']);
+    assert.equal(config.routes[0]!.rateLimit, 100, 'the file (its default) decides, not the variable');
+    assert.equal(loadConfig({ SMPP_SYSTEM_ID: 'a', SMPP_PASSWORD: 'b', SMPP_RATE_LIMIT: '50' }).ignoredVariables, undefined);
+  });
+
   it('JSON works too; without rules every request goes to the routes in file order', () => {
     const config = loadConfig({
       ROUTES_FILE: file(
