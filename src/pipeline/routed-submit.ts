@@ -69,8 +69,8 @@ export async function submitRouted(
   session: SessionAffinity | undefined,
 ): Promise<RoutedOutcome> {
   let attempts = 0;
-  // routes this segment failed over from: it does not go back to probe them
-  const left = new Set<string>();
+  // routes this segment failed over from: it does not go back to probe them (made on the first failover)
+  let left: Set<string> | undefined;
   for (;;) {
     const choice = pinned.route !== undefined ? { route: pinned.route, probe: false } : chooseRoute(directory, routes, left);
     const handle = directory.route(choice.route);
@@ -100,7 +100,7 @@ export async function submitRouted(
     if (outcome.kind !== 'left-route') return { ...outcome, route: handle.name };
     if (fixed) return { kind: 'route-lost', route: handle.name, attempts: outcome.attempts };
     attempts = outcome.attempts;
-    left.add(handle.name);
+    (left ??= new Set()).add(handle.name);
     // a session of the route left behind may have been noted: the next route has its own
     if (session) session.sessionId = undefined;
   }
@@ -111,11 +111,13 @@ export async function submitRouted(
  * then this segment is that probe (failback is learnt from it). None healthy: the first of all,
  * where the segment waits.
  */
-export function chooseRoute(directory: RouteDirectory, routes: readonly string[], noProbe: ReadonlySet<string> = new Set()): { route: string; probe: boolean } {
+export function chooseRoute(directory: RouteDirectory, routes: readonly string[], noProbe?: ReadonlySet<string>): { route: string; probe: boolean } {
+  // One route (every connector without a routes file, per segment): nothing to choose, no health to read.
+  if (routes.length === 1) return { route: routes[0]!, probe: false };
   for (const name of routes) {
     const handle = directory.route(name);
     if (handle.healthy()) return { route: name, probe: false };
-    if (handle.wantsProbe() && !noProbe.has(name)) return { route: name, probe: true };
+    if (handle.wantsProbe() && !noProbe?.has(name)) return { route: name, probe: true };
   }
   return { route: routes[0]!, probe: false };
 }
