@@ -14,6 +14,7 @@ import { SessionSpecError, parseSessionSpec, type SessionSpecEntry } from './smp
 import type { SmppTimeFormat } from './sms/smpp-time.js';
 import { checkRoutingTable, RoutingTableError, type RoutingRule } from './routing/rules.js';
 import { parseRoutesFile, ROUTE_FIELDS } from './config-routes.js';
+import { DEFAULT_ROUTE } from './pipeline/route-ids.js';
 import { COMPRESSION_NAMES, DEFAULT_COMPRESSION, type CompressionName } from './kafka/compression-names.js';
 import {
   KAFKA_TLS_FILES,
@@ -367,9 +368,11 @@ function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): { dat
 
 /** With ROUTES_FILE the routes come from the file: the SMPP_* variables are not read (the file's fields stand for them). */
 function withoutRouteVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const route = new Set<string>(Object.values(ROUTE_FIELDS));
-  return Object.fromEntries(Object.entries(env).filter(([name]) => !route.has(name)));
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !ROUTE_VARIABLES.has(name)));
 }
+
+/** The variables a routes file entry stands for. */
+const ROUTE_VARIABLES: ReadonlySet<string> = new Set(Object.values(ROUTE_FIELDS));
 
 /** …and the account variables are then not required either. */
 const routesFileEnvSchema = envSchema.extend({ SMPP_SYSTEM_ID: z.string().default(''), SMPP_PASSWORD: z.string().default('') });
@@ -377,7 +380,7 @@ const routesFileEnvSchema = envSchema.extend({ SMPP_SYSTEM_ID: z.string().defaul
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const { data, raw } = env['ROUTES_FILE'] ? parseEnv(routesFileEnvSchema, withoutRouteVariables(env)) : parseEnv(envSchema, env);
   const config = toConfig(data, raw);
-  if (env['ROUTES_FILE']) config.ignoredVariables = Object.values(ROUTE_FIELDS).filter((name) => env[name] !== undefined && env[name] !== '');
+  if (env['ROUTES_FILE']) config.ignoredVariables = [...ROUTE_VARIABLES].filter((name) => env[name] !== undefined && env[name] !== '');
   return deepFreeze(config);
 }
 
@@ -570,7 +573,7 @@ const smppSchema = envSchema.pick(
  * stands for (an error names the route and its field), or one route `default` from the variables.
  */
 function routesOf(e: Env): { routes: SmppRoute[]; rules: RoutingRule[] } {
-  if (e.ROUTES_FILE === undefined) return { routes: [smppRouteOf('default', e)], rules: [{ name: 'default', routes: ['default'] }] };
+  if (e.ROUTES_FILE === undefined) return { routes: [smppRouteOf(DEFAULT_ROUTE, e)], rules: [{ name: 'default', routes: [DEFAULT_ROUTE] }] };
   let text: string;
   try {
     text = readFileSync(e.ROUTES_FILE, 'utf8');

@@ -82,26 +82,24 @@ export function collectRoutes(m: Metrics, routes: readonly RouteParts[], index: 
 
 /** One route: its sessions (ids are unique across routes, pool.ts idPrefix), bound sessions by mode, its account. */
 function collectRoute(m: Metrics, route: RouteParts, seen: Map<string, SessionCounters>): void {
-  {
-    const bound: Record<string, number> = { tx: 0, rx: 0, trx: 0 };
-    for (const s of route.pool.sessions()) {
-      const stats = s.stats();
-      const before = seen.get(s.id);
-      seen.set(s.id, stats);
-      m.pacingRatePerSecond.set({ session: s.id }, s.currentRate());
-      m.windowInFlight.set({ session: s.id }, stats.inFlight);
-      if (s.state === 'bound') bound[s.mode] = (bound[s.mode] ?? 0) + 1;
-      m.throttled.inc({ session: s.id }, stats.throttled - (before?.throttled ?? 0));
-      m.binds.inc({ result: 'ok' }, stats.binds - (before?.binds ?? 0));
-      m.binds.inc({ result: 'failed' }, stats.bindFailures - (before?.bindFailures ?? 0));
-      for (const [reason, n] of Object.entries(stats.reconnectsByReason)) {
-        m.reconnects.inc({ reason }, n - (before?.reconnectsByReason[reason] ?? 0));
-      }
+  const bound: Record<string, number> = { tx: 0, rx: 0, trx: 0 };
+  for (const s of route.pool.sessions()) {
+    const stats = s.stats();
+    const before = seen.get(s.id);
+    seen.set(s.id, stats);
+    m.pacingRatePerSecond.set({ session: s.id }, s.currentRate());
+    m.windowInFlight.set({ session: s.id }, stats.inFlight);
+    if (s.state === 'bound') bound[s.mode] = (bound[s.mode] ?? 0) + 1;
+    m.throttled.inc({ session: s.id }, stats.throttled - (before?.throttled ?? 0));
+    m.binds.inc({ result: 'ok' }, stats.binds - (before?.binds ?? 0));
+    m.binds.inc({ result: 'failed' }, stats.bindFailures - (before?.bindFailures ?? 0));
+    for (const [reason, n] of Object.entries(stats.reconnectsByReason)) {
+      m.reconnects.inc({ reason }, n - (before?.reconnectsByReason[reason] ?? 0));
     }
-    for (const [mode, n] of Object.entries(bound)) m.sessionsBound.set({ route: route.name, mode }, n);
-    const state = route.gate.current;
-    m.accountPaused.set({ route: route.name, reason: state.open ? 'none' : state.reason }, state.open ? 0 : 1);
   }
+  for (const [mode, n] of Object.entries(bound)) m.sessionsBound.set({ route: route.name, mode }, n);
+  const state = route.gate.current;
+  m.accountPaused.set({ route: route.name, reason: state.open ? 'none' : state.reason }, state.open ? 0 : 1);
 }
 
 /** The live-state promotion's writes and the correlation tail's lag, read at each scrape. */

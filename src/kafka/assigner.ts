@@ -36,6 +36,8 @@
  * is only a count, so `kafka/` stays free of `smpp/`.
  */
 import { AssignerProtocol, type Consumer, type PartitionAssigner } from 'kafkajs';
+// a member that announces no routes (a version before routes) asks for this one
+import { DEFAULT_ROUTE } from '../pipeline/route-ids.js';
 
 export const ASSIGNER_NAME = 'SmsBindSlotAssigner';
 /** Version of the userData JSON of both subscription and assignment. */
@@ -55,9 +57,6 @@ export interface RouteSlotRequest {
 export interface BindSlotRequest extends RouteSlotRequest {
   routes?: Record<string, RouteSlotRequest>;
 }
-
-/** The route of a member that announces no routes (a version before routes): its request is the top-level one. */
-export const FIRST_ROUTE = 'default';
 
 export interface PlanMember {
   memberId: string;
@@ -209,7 +208,7 @@ function routeRequestOf(obj: Partial<RouteSlotRequest> | undefined): { requested
   };
 }
 
-/** Reads a member's subscription: its routes' requests, or (a version before routes) one for FIRST_ROUTE. */
+/** Reads a member's subscription: its routes' requests, or (a version before routes) one for DEFAULT_ROUTE. */
 export function decodeBindSlotRequest(memberMetadata: Buffer): PlanMember['routes'] {
   let data: unknown;
   try {
@@ -221,11 +220,11 @@ export function decodeBindSlotRequest(memberMetadata: Buffer): PlanMember['route
   if (typeof obj.routes === 'object' && obj.routes !== null) {
     return Object.fromEntries(Object.entries(obj.routes).map(([name, r]) => [name, routeRequestOf(r as Partial<RouteSlotRequest>)]));
   }
-  return { [FIRST_ROUTE]: routeRequestOf(obj) };
+  return { [DEFAULT_ROUTE]: routeRequestOf(obj) };
 }
 
 /** Bind slot ids per route from an encoded member assignment; anything unreadable → none (standby is the safe side). */
-export function decodeRouteSlots(memberAssignment: Buffer, firstRoute = FIRST_ROUTE): Record<string, number[]> {
+export function decodeRouteSlots(memberAssignment: Buffer, firstRoute = DEFAULT_ROUTE): Record<string, number[]> {
   let data: unknown;
   try {
     data = parseJson(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.userData);
@@ -241,7 +240,7 @@ export function decodeRouteSlots(memberAssignment: Buffer, firstRoute = FIRST_RO
 
 /** The first route's slot ids (a single-route connector's bind slots). */
 export function decodeBindSlots(memberAssignment: Buffer): number[] {
-  return decodeRouteSlots(memberAssignment)[FIRST_ROUTE] ?? [];
+  return decodeRouteSlots(memberAssignment)[DEFAULT_ROUTE] ?? [];
 }
 
 /** The assigner for `consumer({ partitionAssigners: [createBindSlotAssigner(...)] })`; use it alone. */
@@ -272,7 +271,7 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
       return members.map(({ memberId }) => {
         const memberPlan = plan[memberId] ?? { partitions: {}, routeSlots: {} };
         // bindSlots: the first route's, for members of a version before routes
-        const bindSlots = memberPlan.routeSlots[FIRST_ROUTE] ?? [];
+        const bindSlots = memberPlan.routeSlots[DEFAULT_ROUTE] ?? [];
         return {
           memberId,
           memberAssignment: AssignerProtocol.MemberAssignment.encode({
@@ -309,7 +308,7 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
 export async function fetchOwnBindSlots(
   consumer: Pick<Consumer, 'describeGroup'>,
   memberId: string,
-  firstRoute = FIRST_ROUTE,
+  firstRoute = DEFAULT_ROUTE,
 ): Promise<Record<string, number[]>> {
   const group = await consumer.describeGroup();
   if (group.state !== 'Stable') throw new Error(`consumer group ${group.groupId} is ${group.state}, bind slots not settled yet`);

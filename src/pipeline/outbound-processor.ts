@@ -198,8 +198,7 @@ export class OutboundProcessor {
     // that route is no longer configured (a changed routes file): then it is sent again, whole.
     if (rec.messageIds.some((m) => m !== null) && !directory.knows(routeOf(rec))) {
       this.deps.logger.warn({ requestId: rec.id, route: routeOf(rec) }, 'replayed request names a route no longer configured: it is sent again, whole');
-      rec.messageIds.fill(null);
-      delete rec.route;
+      forgetRoute(rec);
     }
     const pinned: RouteAffinity = rec.messageIds.some((m) => m !== null) ? { route: routeOf(rec) } : {};
     if (pinned.route !== undefined) facts.route = pinned.route;
@@ -232,8 +231,7 @@ export class OutboundProcessor {
           { requestId: rec.id, route: outcome.route, partsAccepted: rec.messageIds.filter((m) => m !== null).length, segments },
           'route lost mid-message: the message is sent again, whole, on another route',
         );
-        rec.messageIds.fill(null);
-        delete rec.route;
+        forgetRoute(rec);
         pinned.route = undefined;
         facts.route = null;
         if (affinity) affinity.sessionId = undefined;
@@ -323,6 +321,12 @@ export class OutboundProcessor {
     );
     return this.deps.sink.publish(events);
   }
+}
+
+/** The record as if nothing of it had been sent: its message goes again, whole, on another route. */
+function forgetRoute(rec: RequestRecord): void {
+  rec.messageIds.fill(null);
+  delete rec.route;
 }
 
 /** A copy of the record as it stands: the one being built keeps changing as segments go out. */
