@@ -14,6 +14,7 @@
  */
 import { ConfigError } from '../config-error.js';
 import { printable } from '../obs/printable.js';
+import { causeChain, type KafkaJsLike } from './error-chain.js';
 
 export const ACCESS_REFUSAL_CODES = ['SASL_AUTHENTICATION_FAILED', 'TOPIC_AUTHORIZATION_FAILED'] as const;
 export type AccessRefusalCode = (typeof ACCESS_REFUSAL_CODES)[number];
@@ -22,16 +23,9 @@ export type AccessRefusalCode = (typeof ACCESS_REFUSAL_CODES)[number];
 const LOGIN_REFUSED_CLASSES: ReadonlySet<string> = new Set(['KafkaJSSASLAuthenticationError']);
 const LOGIN_REFUSED_TYPES: ReadonlySet<string> = new Set(['SASL_AUTHENTICATION_FAILED']);
 
-interface KafkaJsLike {
-  name?: unknown;
-  type?: unknown;
-  message?: unknown;
-  cause?: unknown;
-}
-
 /** The kafkajs error (or one of its causes) that says the broker refused the SASL login; null for anything else. */
 function loginRefusal(err: unknown): KafkaJsLike | null {
-  for (let e = err as KafkaJsLike | undefined, depth = 0; e && typeof e === 'object' && depth < 8; e = e.cause as KafkaJsLike | undefined, depth++) {
+  for (const e of causeChain(err)) {
     if ((typeof e.name === 'string' && LOGIN_REFUSED_CLASSES.has(e.name)) || (typeof e.type === 'string' && LOGIN_REFUSED_TYPES.has(e.type))) return e;
   }
   return null;
@@ -67,9 +61,7 @@ export function loginRefusedError(err: unknown): KafkaLoginRefusedError | null {
 
 /** True for the broker's TOPIC_AUTHORIZATION_FAILED (itself or as a cause). */
 export function isTopicAuthorizationFailure(err: unknown): boolean {
-  for (let e = err as KafkaJsLike | undefined, depth = 0; e && typeof e === 'object' && depth < 8; e = e.cause as KafkaJsLike | undefined, depth++) {
-    if (e.type === 'TOPIC_AUTHORIZATION_FAILED') return true;
-  }
+  for (const e of causeChain(err)) if (e.type === 'TOPIC_AUTHORIZATION_FAILED') return true;
   return false;
 }
 

@@ -17,6 +17,7 @@
  *   NOT_AUTHORIZED     credentials or ACLs: pause intake, report not ready, keep retrying — it
  *                      resumes by itself when an operator fixes the ACL or the secret.
  */
+import { causeChain, type KafkaJsLike } from './error-chain.js';
 
 export const PUBLISH_ERROR_CODES = ['KAFKA_UNAVAILABLE', 'PRODUCER_STATE', 'RECORD_REFUSED', 'NOT_AUTHORIZED'] as const;
 export type PublishErrorCode = (typeof PUBLISH_ERROR_CODES)[number];
@@ -74,20 +75,11 @@ export class PublishError extends Error {
   }
 }
 
-interface KafkaJsLike {
-  name?: unknown;
-  type?: unknown;
-  retriable?: unknown;
-  message?: unknown;
-  cause?: unknown;
-}
-
 /** Maps any error thrown by a produce (or the producer's connect) onto the closed list. */
 export function classifyPublishError(err: unknown): PublishError {
   if (err instanceof PublishError) return err;
   const top = (err ?? {}) as KafkaJsLike;
-  // Outermost first: a wrapper (retries exceeded) is not the reason, its cause is.
-  for (let e: KafkaJsLike | undefined = top, depth = 0; e && typeof e === 'object' && depth < 8; e = e.cause as KafkaJsLike | undefined, depth++) {
+  for (const e of causeChain(top)) {
     const type = typeof e.type === 'string' ? e.type : null;
     const row = type ? PUBLISH_ERROR_TABLE[type] : undefined;
     if (row && type) return wrap(row.code, type, e, err);
