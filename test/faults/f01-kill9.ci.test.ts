@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
-import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
+import { connectorStarter } from '../helpers/child.js';
 import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
 import { envNumber } from '../helpers/faults.js';
 import { collectDelivery, produce, testEnv, waitUntil } from '../helpers/pipeline.js';
@@ -35,14 +35,8 @@ test(`F1: kill -9 the connector ${KILLS}× during a ${RECORDS}-record run, resta
   });
   const config = loadConfig(env);
   const codec = new AvroCodec(config.registry, config.topics);
-  const children: ConnectorProcess[] = [];
   let delivery: Awaited<ReturnType<typeof collectDelivery>> | undefined;
-  const start = async (): Promise<ConnectorProcess> => {
-    const proc = startConnectorProcess(env, join(logDir, `connector-${children.length + 1}.log`));
-    children.push(proc);
-    await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === SESSIONS, 90000, `connector ${children.length} bound`);
-    return proc;
-  };
+  const { start, children } = connectorStarter(env, logDir, sim, SESSIONS);
   try {
     let proc = await start();
     await codec.registerContracts();

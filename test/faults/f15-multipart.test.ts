@@ -13,7 +13,7 @@ import { AvroCodec } from '../../src/kafka/codec.js';
 import { fitsOneSms } from '../../src/simulator/smsc-connection.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import { planMessage, reassemble, splitUdh } from '../../src/sms/plan.js';
-import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
+import { connectorStarter } from '../helpers/child.js';
 import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
 import { planned } from '../helpers/oracle.js';
 import { collectDelivery, produce, testEnv, waitUntil } from '../helpers/pipeline.js';
@@ -61,14 +61,8 @@ test('F15b: 1,000 multipart messages with one kill -9 → every segment accepted
   const logDir = mkdtempSync(join(tmpdir(), 'ksc-f15-'));
   const env = testEnv(stack, topics, sim.plainPort!, { SMPP_SESSIONS: 'trx:2', SMPP_RATE_LIMIT: '100', LOG_LEVEL: 'info' });
   const codec = new AvroCodec(loadConfig(env).registry, loadConfig(env).topics);
-  const all: ConnectorProcess[] = [];
+  const { start, children: all } = connectorStarter(env, logDir, sim, 2);
   let delivery: Awaited<ReturnType<typeof collectDelivery>> | undefined;
-  const start = async () => {
-    const p = startConnectorProcess(env, join(logDir, `connector-${all.length + 1}.log`));
-    all.push(p);
-    await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === 2, 90000, 'bound');
-    return p;
-  };
   try {
     let proc = await start();
     await codec.registerContracts();

@@ -4,7 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { REPO_ROOT } from '../../tools/dev-stack/stack.js';
+import { waitUntil } from './pipeline.js';
 
 export interface ConnectorProcess {
   readonly child: ChildProcess;
@@ -36,4 +38,25 @@ export function startConnectorProcess(env: Record<string, string>, logFile: stri
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
+}
+
+/**
+ * Starts connector children one after another (a kill and a restart): each logs to
+ * `connector-<n>.log` in `logDir` and is returned once the SMSC counts `sessions` binds of system
+ * id `test` — the child is up and its sessions bound. `children` keeps them all for the cleanup.
+ */
+export function connectorStarter(
+  env: Record<string, string>,
+  logDir: string,
+  sim: { stats(): { bindsBySystemId: Record<string, number> } },
+  sessions: number,
+): { start(): Promise<ConnectorProcess>; children: ConnectorProcess[] } {
+  const children: ConnectorProcess[] = [];
+  const start = async (): Promise<ConnectorProcess> => {
+    const proc = startConnectorProcess(env, join(logDir, `connector-${children.length + 1}.log`));
+    children.push(proc);
+    await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === sessions, 90000, `connector ${children.length} bound`);
+    return proc;
+  };
+  return { start, children };
 }

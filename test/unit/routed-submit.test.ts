@@ -9,6 +9,7 @@ import { chooseRoute, submitRouted, type RouteDirectory, type RouteHandle } from
 import type { SubmitPort } from '../../src/pipeline/submit-loop.js';
 import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
 import type { SmppTimeFormat } from '../../src/sms/smpp-time.js';
+import { sampleSubmit } from '../helpers/smpp-reference.js';
 
 interface FakeRoute {
   handle: RouteHandle;
@@ -59,20 +60,7 @@ function directoryOf(...routes: FakeRoute[]): RouteDirectory {
   return { knows: (name) => routes.some((r) => r.handle.name === name), route: (name) => routes.find((r) => r.handle.name === name)!.handle };
 }
 
-const params: SubmitParams = {
-  sourceAddr: 'ACME',
-  sourceAddrTon: 5,
-  sourceAddrNpi: 0,
-  destinationAddr: '393471234567',
-  destAddrTon: 1,
-  destAddrNpi: 1,
-  dataCoding: 0,
-  esmClass: 0,
-  registeredDelivery: 1,
-  shortMessage: Buffer.from('hi'),
-  scheduleDeliveryTime: '',
-  validityPeriod: '261203040506300+',
-};
+const params: SubmitParams = { ...sampleSubmit('hi'), scheduleDeliveryTime: '', validityPeriod: '261203040506300+' };
 const signal = new AbortController().signal;
 
 describe('submitRouted', () => {
