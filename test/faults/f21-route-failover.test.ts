@@ -4,7 +4,7 @@
 // from what was on the wire on the primary when it died (≤ its sessions × window) and each straddles
 // the fault (unexplained 0), per-key order kept, every receipt correlated on the route that sent it
 // (receipts the dead SMSC still owed are gone with it: only submit results are awaited for all).
-// CI volume: 1,500 records (KSC_F21_RECORDS for more).
+// 1,500 records (KSC_F21_RECORDS for more). Full suite only, for now: docs/reliability.md, F21.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
