@@ -36,6 +36,12 @@ export interface SimulatorOptions {
 /** One accepted submit_sm, as the SMSC saw it. */
 export interface AcceptedSubmit {
   at: number;
+  /**
+   * Its place among every acceptance of every simulator in this process: two simulators (two
+   * routes) can accept a key's consecutive records within one millisecond, so `at` alone cannot
+   * order a timeline of both.
+   */
+  order: number;
   conn: number;
   messageId: string;
   source: string;
@@ -44,6 +50,11 @@ export interface AcceptedSubmit {
   dataCoding: number;
   /** sha256 (hex, 32 chars) of destination_addr + short_message: identifies one segment's content. */
   digest: string;
+}
+
+let acceptances = 0;
+function nextAcceptanceOrder(): number {
+  return (acceptances += 1);
 }
 
 /** The digest `acceptedSubmits()` reports, for tests that compute it from their own plan. */
@@ -224,6 +235,7 @@ class SimulatedSmsc implements ConnectionContext, Simulator {
     if (this.options.recordAccepted) {
       this.accepted.push({
         at: this.now(),
+        order: nextAcceptanceOrder(),
         conn: conn.id,
         messageId,
         source: pduText(pdu, 'source_addr'),

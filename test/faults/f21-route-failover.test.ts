@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
-import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
+import { acceptanceTimeline, LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
 import { envNumber } from '../helpers/faults.js';
 import { collectDelivery, produce, testEnv, waitUntil } from '../helpers/pipeline.js';
 import { testStack, uniqueTopics } from '../helpers/stack.js';
@@ -79,7 +79,7 @@ test(`F21: the primary SMSC dies mid-run and comes back → failover to the back
     const verdictNow = () =>
       verdict({
         records,
-        accepted: byTime([...firstPrimary, ...primary.acceptedSubmits(), ...backup.acceptedSubmits()]),
+        accepted: acceptanceTimeline([...firstPrimary, ...primary.acceptedSubmits(), ...backup.acceptedSubmits()]),
         events: delivery!.records.map((r) => r.value),
         faultTimes: [faultAt],
         inFlightBound: PRIMARY_SESSIONS * WINDOW,
@@ -87,7 +87,7 @@ test(`F21: the primary SMSC dies mid-run and comes back → failover to the back
     await waitUntil(() => verdictNow().missingEvents === 0, 240000, 'every segment of every record has its submit result');
     accepted.push(...primary.acceptedSubmits(), ...backup.acceptedSubmits());
     const events = delivery.records.map((r) => r.value);
-    const v = verdict({ records, accepted: byTime(accepted), events, faultTimes: [faultAt], inFlightBound: PRIMARY_SESSIONS * WINDOW });
+    const v = verdict({ records, accepted: acceptanceTimeline(accepted), events, faultTimes: [faultAt], inFlightBound: PRIMARY_SESSIONS * WINDOW });
     const routes = new Set(events.filter((e) => e.source === 'SUBMIT').map((e) => e.route));
     report('F21', { volume: `${RECORDS} records`, ...v, backupAfterMs, primaryAgainMs, routes: [...routes], logs: dir });
     assert.equal(v.missing, 0, `missing ${JSON.stringify(v.missingIds)}`);
@@ -109,8 +109,3 @@ test(`F21: the primary SMSC dies mid-run and comes back → failover to the back
     await backup.close();
   }
 });
-
-/** The SMSCs' acceptances in one timeline (the oracle reads order from it): both simulators share this process's clock. */
-function byTime<T extends { at: number }>(accepted: readonly T[]): T[] {
-  return [...accepted].sort((a, b) => a.at - b.at);
-}

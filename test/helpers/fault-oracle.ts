@@ -75,6 +75,8 @@ export interface Verdict {
   duplicates: number;
   unexplained: number;
   orderViolations: number;
+  /** A few violations: the key, the sequence numbers in the order accepted, and both acceptances. */
+  orderSamples: Array<{ key: string; seqs: [number, number]; accepted: [AcceptedSubmit, AcceptedSubmit] }>;
   missingEvents: number;
   missingEventIds: string[];
   /** A few unexplained duplicates: acceptance times and connections, for the report. */
@@ -83,6 +85,7 @@ export interface Verdict {
 
 export interface VerdictInput {
   records: readonly LoadRecord[];
+  /** In the order the SMSC accepted them (one simulator's list is; several: `acceptanceTimeline`). */
   accepted: readonly AcceptedSubmit[];
   events: readonly SmsDeliveryEvent[];
   /** Request ids found in the DLQ (decodable ids are rare there: usually keys → ids by the test). */
@@ -92,6 +95,14 @@ export interface VerdictInput {
   /** Ambiguous submits one fault may leave (sessions × window, + uncommitted finished records). */
   inFlightBound?: number;
   maxSegments?: number;
+}
+
+/**
+ * Several simulators' acceptances as one timeline, for the order check: by `order`, not by `at` —
+ * a key's record accepted on one route and its next record on another can share a millisecond.
+ */
+export function acceptanceTimeline(accepted: readonly AcceptedSubmit[]): AcceptedSubmit[] {
+  return [...accepted].sort((a, b) => a.order - b.order);
 }
 
 /** Computes the verdict; pure over its inputs. */
@@ -167,15 +178,18 @@ export function verdict(input: VerdictInput): Verdict {
     unexplained += Math.max(0, n - bound);
   }
   // per-key order at the SMSC: first acceptances of first segments must follow the sequence
-  const lastSeq = new Map<string, number>();
+  const last = new Map<string, { seq: number; index: number }>();
   let orderViolations = 0;
+  const orderSamples: Verdict['orderSamples'] = [];
   const firstSegments = [...firstAt.entries()].sort((a, b) => a[1] - b[1]);
-  for (const [digest] of firstSegments) {
+  for (const [digest, index] of firstSegments) {
     const ks = keyOf.get(digest);
     if (!ks) continue;
-    const prev = lastSeq.get(ks.key) ?? 0;
-    if (ks.seq < prev) orderViolations += 1;
-    else lastSeq.set(ks.key, ks.seq);
+    const prev = last.get(ks.key);
+    if (prev && ks.seq < prev.seq) {
+      orderViolations += 1;
+      if (orderSamples.length < 5) orderSamples.push({ key: ks.key, seqs: [prev.seq, ks.seq], accepted: [accepted[prev.index]!, accepted[index]!] });
+    } else last.set(ks.key, { seq: ks.seq, index });
   }
   return {
     sent: records.length,
@@ -189,6 +203,7 @@ export function verdict(input: VerdictInput): Verdict {
     duplicates,
     unexplained,
     orderViolations,
+    orderSamples,
     missingEvents: missingEventIds.length,
     missingEventIds: missingEventIds.slice(0, 10),
     unexplainedSamples,
@@ -197,15 +212,17 @@ export function verdict(input: VerdictInput): Verdict {
 
 /** The one summary line every fault test prints (the note's table is built from these). */
 export function report(name: string, numbers: Record<string, unknown>): void {
-  const { missingIds, missingEventIds, unexplainedSamples, ...rest } = numbers as Record<string, unknown> & {
+  const { missingIds, missingEventIds, unexplainedSamples, orderSamples, ...rest } = numbers as Record<string, unknown> & {
     missingIds?: string[];
     missingEventIds?: string[];
     unexplainedSamples?: unknown[];
+    orderSamples?: unknown[];
   };
   const extra = {
     ...((missingIds?.length ?? 0) > 0 ? { missingIds } : {}),
     ...((missingEventIds?.length ?? 0) > 0 ? { missingEventIds } : {}),
     ...((unexplainedSamples?.length ?? 0) > 0 ? { unexplainedSamples } : {}),
+    ...((orderSamples?.length ?? 0) > 0 ? { orderSamples } : {}),
   };
   console.log(`${name} result ${JSON.stringify({ ...rest, ...extra })}`);
 }
