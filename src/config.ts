@@ -591,6 +591,7 @@ function routesOf(e: Env): { routes: SmppRoute[]; rules: RoutingRule[] } {
       throw new ConfigError('ROUTES_FILE', `ROUTES_FILE: ${entry.at}.${fieldOf(err.message)}`);
     }
   });
+  refuseSharedAccounts(routes);
   try {
     return {
       routes,
@@ -602,6 +603,24 @@ function routesOf(e: Env): { routes: SmppRoute[]; rules: RoutingRule[] } {
   } catch (err) {
     if (!(err instanceof RoutingTableError)) throw err;
     throw new ConfigError('ROUTES_FILE', `ROUTES_FILE: ${err.message}`);
+  }
+}
+
+/**
+ * Two routes on one account would each hold the account's bind cap (the assigner shares slots per
+ * route), so together they could bind twice what the provider allows: one account, one route.
+ */
+function refuseSharedAccounts(routes: readonly SmppRoute[]): void {
+  const byAccount = new Map<string, string>();
+  for (const route of routes) {
+    const account = `${route.host.toLowerCase()}:${route.port} ${route.systemId}`;
+    const other = byAccount.get(account);
+    if (other !== undefined)
+      throw new ConfigError(
+        'ROUTES_FILE',
+        `ROUTES_FILE: routes '${other}' and '${route.name}' are the same account (${account}); an account's binds and rate belong to one route`,
+      );
+    byAccount.set(account, route.name);
   }
 }
 

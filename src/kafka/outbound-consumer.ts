@@ -47,6 +47,8 @@ export interface RecordHandler {
 export interface ConsumerObserver {
   consumed?(topic: string, count: number): void;
   lag?(partition: number, lag: number): void;
+  /** The partitions this member now holds ([] once it left the group): lag of the others is no longer its to report. */
+  holds?(partitions: readonly number[]): void;
   stalled?(): void;
   /** The consumer crashed and a restart was scheduled after `delayMs` (see `scheduleRestart`). */
   restarting?(delayMs: number): void;
@@ -171,6 +173,7 @@ export class OutboundConsumer {
       this.joined = true;
       const partitions = e.payload.memberAssignment[this.opts.topic] ?? [];
       this.settler.assigned(partitions);
+      this.opts.observer?.holds?.(partitions);
       this.preparing = null;
       // a failure is thrown again to the first batch; a member on its way out prepares nothing
       if (!this.stopping) void this.prepare().catch(() => undefined);
@@ -186,12 +189,14 @@ export class OutboundConsumer {
     c.on(c.events.CRASH, (e) => {
       this.joined = false;
       this.settler.unassigned();
+      this.opts.observer?.holds?.([]);
       this.opts.logger.error({ err: e.payload.error }, 'consumer crashed');
       if (!this.stopping && c === this.consumer) this.scheduleRestart(`crash: ${e.payload.error.message}`);
     });
     c.on(c.events.STOP, () => {
       this.joined = false;
       this.settler.unassigned();
+      this.opts.observer?.holds?.([]);
     });
     return c;
   }

@@ -87,7 +87,7 @@ describe('ROUTES_FILE', () => {
         JSON.stringify({
           routes: [
             { name: 'a', systemId: 'x', password: 'y' },
-            { name: 'b', systemId: 'x', password: 'y' },
+            { name: 'b', systemId: 'z', password: 'y' },
           ],
         }),
         'json',
@@ -116,6 +116,12 @@ describe('ROUTES_FILE', () => {
       /^ROUTES_FILE: rules\[0\] \(otp\)\.match: the last rule is the default/,
     );
     refused(TWO_ROUTES.replace('passwordFile: ', 'passwordFile: /nonexistent'), /^ROUTES_FILE: routes\[1\] \(backup\)\.passwordFile: cannot read/);
+    refused(
+      TWO_ROUTES.replace('host: smpp.backup.example', 'host: SMPP.agiletelecom.com')
+        .replace('port: 2775', 'port: 2776')
+        .replace('systemId: acme-b', 'systemId: acme'),
+      /^ROUTES_FILE: routes 'agile' and 'backup' are the same account \(smpp\.agiletelecom\.com:2776 acme\)/,
+    );
     refused('routes: [', /^ROUTES_FILE: not YAML or JSON/);
     refused('routes: []', /^ROUTES_FILE: routes: at least one route/);
     assert.throws(() => loadConfig({ ROUTES_FILE: join(dir, 'missing.yaml') }), /ROUTES_FILE: cannot read/);
