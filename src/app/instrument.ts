@@ -102,10 +102,10 @@ function collectRoute(m: Metrics, route: RouteParts, seen: Map<string, SessionCo
     m.windowInFlight.set({ session: s.id }, stats.inFlight);
     if (s.state === 'bound') bound[s.mode] = (bound[s.mode] ?? 0) + 1;
     m.throttled.inc({ session: s.id }, stats.throttled - (before?.throttled ?? 0));
-    m.binds.inc({ result: 'ok' }, stats.binds - (before?.binds ?? 0));
-    m.binds.inc({ result: 'failed' }, stats.bindFailures - (before?.bindFailures ?? 0));
+    m.binds.inc({ route: route.name, result: 'ok' }, stats.binds - (before?.binds ?? 0));
+    m.binds.inc({ route: route.name, result: 'failed' }, stats.bindFailures - (before?.bindFailures ?? 0));
     for (const [reason, n] of Object.entries(stats.reconnectsByReason)) {
-      m.reconnects.inc({ reason }, n - (before?.reconnectsByReason[reason] ?? 0));
+      m.reconnects.inc({ route: route.name, reason }, n - (before?.reconnectsByReason[reason] ?? 0));
     }
   }
   for (const [mode, n] of Object.entries(bound)) m.sessionsBound.set({ route: route.name, mode }, n);

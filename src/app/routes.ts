@@ -12,6 +12,7 @@ import { AccountGate } from '../pipeline/account-gate.js';
 import { Admission, type Lane } from '../pipeline/admission.js';
 import type { RouteDirectory, RouteHandle } from '../pipeline/routed-submit.js';
 import { SmppPool } from '../smpp/session/pool.js';
+import type { StateChange } from '../smpp/session/session.js';
 import * as inst from './instrument.js';
 import { admissionLimitFrom, poolOptionsFrom, sessionOptionsFrom } from './options.js';
 import { poolSubmitPort } from './submit-port.js';
@@ -44,6 +45,12 @@ export function buildRoutes(config: Readonly<Config>, logger: Logger): RoutePart
       bindSlots: 0,
       readySince: Date.now(),
     };
+    // A session leaving `bound` is the moment the route was last ready: health counts the unbound
+    // time from there, not from whenever routing last happened to ask (a backup route is asked
+    // only once its primary fails).
+    parts.pool.on('state', (change: StateChange) => {
+      if (change.previous === 'bound') parts.readySince = Date.now();
+    });
     parts.gate.onChange((state) => {
       if (state.open) routeLogger.info('account gate open: intake resumed');
       else routeLogger.error({ reason: state.reason }, 'account paused: intake stopped, records kept, probing');

@@ -80,9 +80,9 @@ export interface Metrics {
   /** Sessions currently bound, by mode (tx | rx | trx). */
   sessionsBound: Gauge<'route' | 'mode'>;
   /** Bind attempts by result (ok, or the failure category: credentials, bind_limit, timeout…). */
-  binds: Counter<'result'>;
+  binds: Counter<'route' | 'result'>;
   /** Session reconnects by reason (socket closed, enquire_link timeout, unbind by SMSC…). */
-  reconnects: Counter<'reason'>;
+  reconnects: Counter<'route' | 'reason'>;
   /** Bind slots this replica holds from the group assigner (0 = hot standby). */
   bindSlots: Gauge<'route'>;
 
@@ -200,8 +200,8 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     pacingRatePerSecond: gauge({ name: 'pacing_rate_per_second', help: 'Current submit pace per session, submit_sm per second', labelNames: ['session'] }),
     windowInFlight: gauge({ name: 'window_in_flight', help: 'Unanswered submit_sm per session', labelNames: ['session'] }),
     sessionsBound: gauge({ name: 'sessions_bound', help: 'SMPP sessions currently bound, by route and mode', labelNames: ['route', 'mode'] }),
-    binds: counter({ name: 'binds_total', help: 'Bind attempts, by result', labelNames: ['result'] }),
-    reconnects: counter({ name: 'reconnects_total', help: 'SMPP session reconnects, by reason', labelNames: ['reason'] }),
+    binds: counter({ name: 'binds_total', help: 'Bind attempts, by route and result', labelNames: ['route', 'result'] }),
+    reconnects: counter({ name: 'reconnects_total', help: 'SMPP session reconnects, by route and reason', labelNames: ['route', 'reason'] }),
     bindSlots: gauge({
       name: 'bind_slots',
       help: 'Bind slots this replica holds from the consumer-group assigner, per route (0 = hot standby)',
