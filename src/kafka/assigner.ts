@@ -28,8 +28,9 @@
  * handed out as above, under that route's own cap — and only members holding at least one slot on
  * EVERY route take partitions: a record may be routed to any route, and a replica without a
  * session of that route could not send it. A member left without a slot on some route gives its
- * slots on the others back (they are handed out again among the rest) and stands by. With one
- * route this is exactly the rule above.
+ * slots on the others back (they are handed out again among the rest) and stands by. Members that
+ * announce a different set of routes than most (a rolling update of the routes file) stand by too
+ * (`agreedRoutes`). With one route this is exactly the rule above.
  *
  * `planAssignment` is pure and property-tested; the kafkajs glue is thin. Which bind modes a member
  * opens with its slots is the SMPP side's business (smpp/protocol/pool-spec.ts `modesForSlots`): here a slot
@@ -132,6 +133,29 @@ function countsPerRoute(members: readonly PlanMember[], routes: readonly string[
 }
 
 /**
+ * The routes the group serves, and the members that announce exactly those: the set most members
+ * announce (ties: the larger set — a rolling update adding a route — then the first by name). In a
+ * rolling update that changes the routes file, the old and new replicas announce different sets;
+ * holding partitions needs a session on every route a member may route to, so only members of one
+ * set can hold them. Taking the union instead would leave no holder at all when neither set
+ * contains the other (a route renamed), and nothing would be consumed until the update ended.
+ */
+function agreedRoutes(members: readonly PlanMember[]): { routes: string[]; agreeing: PlanMember[] } {
+  const bySet = new Map<string, { routes: string[]; agreeing: PlanMember[] }>();
+  for (const member of members) {
+    const routes = Object.keys(member.routes).sort();
+    const key = routes.join('\u0000');
+    const group = bySet.get(key) ?? { routes, agreeing: [] };
+    group.agreeing.push(member);
+    bySet.set(key, group);
+  }
+  const ranked = [...bySet.entries()].sort(
+    ([ka, a], [kb, b]) => b.agreeing.length - a.agreeing.length || b.routes.length - a.routes.length || (ka < kb ? -1 : ka > kb ? 1 : 0),
+  );
+  return ranked[0]![1];
+}
+
+/**
  * The leader's plan. Deterministic: the result depends only on the set of members (their order in
  * the input does not matter) and on the partitions.
  */
@@ -140,12 +164,12 @@ export function planAssignment(members: readonly PlanMember[], partitionsByTopic
   const plan: Record<string, MemberPlan> = {};
   if (sorted.length === 0) return plan;
 
-  const routes = [...new Set(sorted.flatMap((m) => Object.keys(m.routes)))].sort();
+  const { routes, agreeing } = agreedRoutes(sorted);
   // Members that may hold slots; one that misses a route on a pass gives up all its slots and the
   // routes are handed out again among the rest (at most one pass per member).
   // Every member's cap counts, a standby's too: a replica with a stale larger cap cannot raise it.
   const caps = Object.fromEntries(routes.map((r) => [r, Math.min(...sorted.map((m) => wholeOrZero(m.routes[r]?.cap ?? Number.POSITIVE_INFINITY)))]));
-  let holders = sorted;
+  let holders = agreeing;
   let counts = countsPerRoute(holders, routes, caps);
   for (;;) {
     const everywhere = holders.filter((_, i) => routes.every((r) => (counts[r]![i] as number) > 0));
@@ -261,11 +285,12 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
       const slotsGiven = Object.values(plan).reduce((sum, p) => sum + slotsOf(p), 0);
       const generationNote = `${holders} of ${members.length} members hold ${slotsGiven} bind slots`;
       const slots = Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.routeSlots]));
-      // Members asking for binds and none holding any: members announce different routes (a routes
-      // file changed under a rolling update) and nothing is consumed until they agree.
       const asked = planMembers.some((m) => Object.values(m.routes).some((r) => r.requestedBinds > 0));
-      if (holders === 0 && asked)
-        logger.error('No member holds a bind slot on every route: nothing is consumed (do the replicas run the same ROUTES_FILE?)', { slots });
+      const routeSets = new Set(planMembers.map((m) => Object.keys(m.routes).sort().join(',')));
+      // a routes file changed under a rolling update: the replicas of the other set stand by until they agree
+      if (routeSets.size > 1)
+        logger.warn('Members announce different routes: only those of the most common set hold partitions', { routeSets: [...routeSets] });
+      if (holders === 0 && asked) logger.error('No member holds a bind slot on every route: nothing is consumed', { slots });
       else logger.info('Bind slots assigned', { generationNote, slots });
       // Every member gets an entry, standbys too: an empty assignment still carries its (empty) slots.
       return members.map(({ memberId }) => {

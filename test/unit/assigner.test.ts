@@ -339,6 +339,48 @@ describe('planAssignment with routes', () => {
     );
   });
 
+  test('members announcing different route sets (a routes file rolled out): the most common set holds, never nobody', () => {
+    const sets = fc.subarray(['a', 'b', 'c'], { minLength: 1 });
+    const members = fc.uniqueArray(fc.record({ memberId: fc.string({ minLength: 1, maxLength: 4 }), routes: sets }), {
+      selector: (m) => m.memberId,
+      minLength: 1,
+      maxLength: 6,
+    });
+    fc.assert(
+      fc.property(members, (list) => {
+        // every member asks for one bind per route and every cap fits them all: only disagreement can stand a member by
+        const plan = planAssignment(
+          list.map((m) => ({ memberId: m.memberId, routes: Object.fromEntries(m.routes.map((r) => [r, { requestedBinds: 1, cap: 6 }])) })),
+          { t: [0, 1, 2, 3] },
+        );
+        const holders = list.filter((m) => (plan[m.memberId]?.partitions['t']?.length ?? 0) > 0);
+        assert.ok(holders.length > 0, 'some member holds the partitions');
+        const key = (routes: string[]) => [...routes].sort().join(',');
+        assert.equal(new Set(holders.map((m) => key(m.routes))).size, 1, 'the holders announce one route set');
+        const count = (k: string) => list.filter((m) => key(m.routes) === k).length;
+        assert.ok(
+          list.every((m) => count(key(m.routes)) <= count(key(holders[0]!.routes))),
+          'and no set has more members',
+        );
+      }),
+    );
+  });
+
+  test('table: a route renamed under a rolling update — two replicas on {a, b}, one on {a, c}', () => {
+    const req = { requestedBinds: 1, cap: 4 };
+    const plan = planAssignment(
+      [
+        { memberId: 'old1', routes: { a: req, b: req } },
+        { memberId: 'old2', routes: { a: req, b: req } },
+        { memberId: 'new1', routes: { a: req, c: req } },
+      ],
+      { t: [0, 1, 2, 3] },
+    );
+    assert.deepEqual(plan['old1']?.routeSlots, { a: [0], b: [0] });
+    assert.deepEqual(plan['old2']?.routeSlots, { a: [1], b: [1] });
+    assert.deepEqual(plan['new1'], { partitions: {}, routeSlots: { a: [], b: [] } });
+  });
+
   test('table: three replicas, route a capped at 4 and b at 2 → two replicas active, the third a standby', () => {
     const members = ['r1', 'r2', 'r3'].map((memberId) => ({ memberId, routes: { a: { requestedBinds: 2, cap: 4 }, b: { requestedBinds: 1, cap: 2 } } }));
     const plan = planAssignment(members, { t: [0, 1, 2, 3] });
