@@ -17,7 +17,7 @@ export interface RequestFacts {
   to: string;
   segments: number;
   metadata: Record<string, string>;
-  /** The route that carried it; null before any route did (validation, expiry before sending). */
+  /** The route that carried it, refused it or held it until it expired; null when none was involved (validation, expired on arrival). */
   route: string | null;
 }
 

@@ -271,7 +271,8 @@ export class OutboundProcessor {
       );
       // Rejected or expired: the remaining segments are not sent (a partial concatenated SMS is
       // useless to the recipient); each gets its own event so the sequence stays complete.
-      if (outcome.kind === 'rejected') facts.route = outcome.route; // the route that refused it
+      // the route that refused it, or that it waited on until its validity ran out
+      facts.route = outcome.route;
       publishes.push(this.finishUnsent(facts, plan, segment.seq, outcome, request.validUntil ?? now));
       return allPublished(publishes);
     }

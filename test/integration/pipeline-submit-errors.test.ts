@@ -103,6 +103,7 @@ test('submit errors: each provider code ends with its category and wording, retr
       assert.equal(summary?.status, c.summary, `${c.id}: ${JSON.stringify(es.map((e) => [e.source, e.status, e.errorCodeRaw]))}`);
       if (c.summary === 'EXPIRED') {
         assert.ok(!es.some((e) => e.status === 'REJECTED'), `${c.id}: expired in transit is not a rejection`);
+        assert.equal(summary?.route, 'default', `${c.id}: the route it waited on`);
         continue;
       }
       const rejected = es.filter((e) => e.source === 'SUBMIT' && e.status === 'REJECTED');
@@ -111,6 +112,7 @@ test('submit errors: each provider code ends with its category and wording, retr
       assert.equal(r.errorCode, c.status);
       assert.equal(r.errorCodeRaw, c.hex);
       assert.equal(r.errorCategory, c.category, c.id);
+      assert.equal(r.route, 'default', `${c.id}: the route that refused it`);
       assert.match(r.errorDescription ?? '', c.description, c.id);
       assert.equal(r.attempts, c.attempts, `${c.id}: attempts`);
       assert.equal(summary?.errorCategory, c.category, `${c.id}: the summary keeps the category`);
