@@ -155,6 +155,14 @@ const envSchema = z.object({
   ROUTES_FILE: nonEmpty.optional(),
   /** A route with no bound session for this long is skipped by routing (failover) until one binds. */
   ROUTE_FAILOVER_UNBOUND_MS: durationMs(0, 3600000).default(30000),
+  /**
+   * A route whose SMSC answers this many submits in a row with a system-side failure (the status
+   * table's SMSC_TRANSIENT and TIMEOUT: 0x08, 0x14, 0x64, 0xFF, no answer) and none accepted is left by
+   * routing: its circuit opens (pipeline/route-circuit.ts). 0: never. With one route it does nothing.
+   */
+  ROUTE_CIRCUIT_FAILURES: int(0, 100000).default(20),
+  /** An open circuit keeps traffic off its route this long; then one request tries it, and an accepted one brings the traffic back. */
+  ROUTE_CIRCUIT_OPEN_MS: durationMs(100, 3600000).default(30000),
   /** While the account is paused (credit, credentials), one record probes the SMSC this often. */
   ACCOUNT_PROBE_INTERVAL_MS: durationMs(100, 3600000).default(15000),
   SMS_MAX_SEGMENTS: int(1, MAX_SEGMENTS_LIMIT).default(DEFAULT_MAX_SEGMENTS),
@@ -304,6 +312,10 @@ export interface Config {
   routingRules: RoutingRule[];
   /** ROUTE_FAILOVER_UNBOUND_MS */
   routeFailoverUnboundMs: number;
+  /** ROUTE_CIRCUIT_FAILURES (0: no circuit) */
+  routeCircuitFailures: number;
+  /** ROUTE_CIRCUIT_OPEN_MS */
+  routeCircuitOpenMs: number;
   /** SMPP_* variables set beside ROUTES_FILE, which then does not read them: start-up warns (a kept SMPP_RATE_LIMIT would silently not apply). */
   ignoredVariables?: string[];
   accountProbeIntervalMs: number;
@@ -675,6 +687,8 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     routes,
     routingRules: rules,
     routeFailoverUnboundMs: e.ROUTE_FAILOVER_UNBOUND_MS,
+    routeCircuitFailures: e.ROUTE_CIRCUIT_FAILURES,
+    routeCircuitOpenMs: e.ROUTE_CIRCUIT_OPEN_MS,
     accountProbeIntervalMs: e.ACCOUNT_PROBE_INTERVAL_MS,
     correlationIndexMax: e.CORRELATION_INDEX_MAX,
     correlationStoreDir: e.CORRELATION_STORE_DIR,

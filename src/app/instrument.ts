@@ -91,7 +91,7 @@ export function collectRoutes(m: Metrics, routes: readonly RouteParts[], index: 
   };
 }
 
-/** One route: its sessions (ids are unique across routes, pool.ts idPrefix), bound sessions by mode, its account. */
+/** One route: its sessions (ids are unique across routes, pool.ts idPrefix), bound sessions by mode, its account, its circuit. */
 function collectRoute(m: Metrics, route: RouteParts, seen: Map<string, SessionCounters>): void {
   const bound: Record<string, number> = { tx: 0, rx: 0, trx: 0 };
   for (const s of route.pool.sessions()) {
@@ -111,6 +111,7 @@ function collectRoute(m: Metrics, route: RouteParts, seen: Map<string, SessionCo
   for (const [mode, n] of Object.entries(bound)) m.sessionsBound.set({ route: route.name, mode }, n);
   const state = route.gate.current;
   m.accountPaused.set({ route: route.name, reason: state.open ? 'none' : state.reason }, state.open ? 0 : 1);
+  if (route.circuit) m.routeCircuitOpen.set({ route: route.name }, route.circuit.allowsTraffic() ? 0 : 1);
 }
 
 /** The live-state promotion's writes and the correlation tail's lag, read at each scrape. */

@@ -66,6 +66,7 @@ function pausedReason(r: RouteParts): string {
 
 function routeState(r: RouteParts): boolean | string {
   if (!r.gate.current.open) return `paused: ${pausedReason(r)}`;
+  if (r.circuit && !r.circuit.allowsTraffic()) return `circuit ${r.circuit.state()}: ${r.circuit.lastFailure}`;
   if (canSubmit(r)) return true;
   return r.bindSlots === 0 ? 'no bind slots here' : 'no bound session';
 }

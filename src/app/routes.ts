@@ -10,6 +10,7 @@ import type { Logger } from '../obs/logger.js';
 import type { Metrics } from '../obs/metrics.js';
 import { AccountGate } from '../pipeline/account-gate.js';
 import { Admission, type Lane } from '../pipeline/admission.js';
+import { observedByCircuit, RouteCircuit } from '../pipeline/route-circuit.js';
 import type { RouteDirectory, RouteHandle } from '../pipeline/routed-submit.js';
 import { SmppPool } from '../smpp/session/pool.js';
 import type { StateChange } from '../smpp/session/session.js';
@@ -22,6 +23,8 @@ export interface RouteParts {
   readonly config: Readonly<SmppRoute>;
   readonly pool: SmppPool;
   readonly gate: AccountGate;
+  /** Opened by a run of SMSC-side failures (route-circuit.ts); null with one route — nowhere to fail over to — or ROUTE_CIRCUIT_FAILURES=0. */
+  readonly circuit: RouteCircuit | null;
   /** One per route, shared by both lanes (urgent first: admission.ts). */
   readonly admission: Admission;
   /** Bind slots the group's assigner gave this replica on the route (0: it cannot send there). */
@@ -41,6 +44,7 @@ export function buildRoutes(config: Readonly<Config>, logger: Logger): RoutePart
       config: route,
       pool: new SmppPool(poolOptionsFrom(config, route, sessionOptionsFrom(route, routeLogger, ca))),
       gate: new AccountGate(config.accountProbeIntervalMs),
+      circuit: circuitOf(config, routeLogger),
       admission: new Admission(admissionLimitFrom(route), config.laneBulkMinShare),
       bindSlots: 0,
       readySince: Date.now(),
@@ -59,18 +63,33 @@ export function buildRoutes(config: Readonly<Config>, logger: Logger): RoutePart
   });
 }
 
+/** A route's circuit, logged when it opens and closes (the route's logger names it); none where there is nothing to fail over to. */
+function circuitOf(config: Readonly<Config>, routeLogger: Logger): RouteCircuit | null {
+  if (config.routes.length < 2 || config.routeCircuitFailures === 0) return null;
+  const circuit = new RouteCircuit({ failures: config.routeCircuitFailures, openMs: config.routeCircuitOpenMs, now: Date.now });
+  circuit.onChange((change) => {
+    const { lastFailure } = change;
+    if (!change.open) {
+      routeLogger.info({ openForMs: change.openForMs, lastFailure }, 'route circuit closed: a submit accepted, traffic returns');
+    } else if (change.trial) {
+      routeLogger.warn({ lastFailure }, 'route circuit trial failed: open again');
+    } else {
+      routeLogger.error({ failures: change.failures, lastFailure }, 'route circuit open: SMSC-side failures in a row, traffic fails over');
+    }
+  });
+  return circuit;
+}
+
 /**
- * Can the route take traffic here now: its account is open, and a session is ready — or was, or
- * the slots came, less than ROUTE_FAILOVER_UNBOUND_MS ago (a reconnect is not a failover). A
- * replica without slots on the route cannot send there at all.
+ * Can the route take traffic here now: its account is open, its circuit closed, and a session is
+ * ready — or was, or the slots came, less than ROUTE_FAILOVER_UNBOUND_MS ago (a reconnect is not a
+ * failover). A replica without slots on the route cannot send there at all.
  */
 export function routeHealthy(route: RouteParts, unboundMs: number, now: number): boolean {
   if (!route.gate.current.open || route.bindSlots === 0) return false;
-  if (route.pool.readyForSubmit() > 0) {
-    route.readySince = now;
-    return true;
-  }
-  return now - route.readySince < unboundMs;
+  if (route.pool.readyForSubmit() > 0) route.readySince = now;
+  else if (now - route.readySince >= unboundMs) return false;
+  return route.circuit?.allowsTraffic() ?? true;
 }
 
 /** The routes as one lane's processor sees them: each route's port (with its lane's priority), gate and health. */
@@ -85,13 +104,15 @@ export function routeDirectory(routes: readonly RouteParts[], lane: Lane, config
           gate: route.gate,
           retryMaxAgeMs: config.retryMaxAgeMs,
           now: Date.now,
-          observer: inst.submitObserver(metrics),
+          observer: route.circuit ? observedByCircuit(inst.submitObserver(metrics), route.circuit) : inst.submitObserver(metrics),
         },
         timeFormat: route.config.timeFormat,
         healthy: () => routeHealthy(route, config.routeFailoverUnboundMs, Date.now()),
         // a route without slots here has no session a probe could go on; and an urgent request is
-        // never made to wait at a paused gate for its probe turn: bulk ones probe
-        wantsProbe: () => lane === 'bulk' && route.bindSlots > 0 && route.gate.wantsProbe(),
+        // never made to wait at a paused gate for its probe turn, nor to be a circuit's trial (a
+        // failed one costs it the failure's retry delay): bulk ones probe
+        wantsProbe: () => lane === 'bulk' && route.bindSlots > 0 && (route.gate.wantsProbe() || route.circuit?.wantsTrial() === true),
+        probeChosen: () => route.circuit?.trialStarted(),
       },
     ]),
   );

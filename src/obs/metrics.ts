@@ -88,6 +88,8 @@ export interface Metrics {
 
   /** 1 while intake is paused for the account (reason: credit, credentials, no_session…), else 0. */
   accountPaused: Gauge<'route' | 'reason'>;
+  /** 1 while a route's circuit is open or half-open (SMSC-side failures in a row: routing skips it), else 0. */
+  routeCircuitOpen: Gauge<'route'>;
   /** Consumer lag per partition, in messages (high watermark − committed offset). */
   consumerLag: Gauge<'lane' | 'partition'>;
   /** Delivery events published to Kafka, by source (SUBMIT, RECEIPT…) and status. */
@@ -211,6 +213,11 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
       name: 'account_paused',
       help: "1 while a route's account is paused (its intake stopped or failed over), by route and reason",
       labelNames: ['route', 'reason'],
+    }),
+    routeCircuitOpen: gauge({
+      name: 'route_circuit_open',
+      help: "1 while a route's circuit is open (a run of system errors or timeouts: its traffic fails over) or half-open (one request tries it), by route",
+      labelNames: ['route'],
     }),
     consumerLag: gauge({ name: 'consumer_lag', help: 'Consumer lag per lane (bulk, urgent) and partition, in messages', labelNames: ['lane', 'partition'] }),
     eventsPublished: counter({ name: 'events_published_total', help: 'Delivery events published, by source and status', labelNames: ['source', 'status'] }),

@@ -21,14 +21,16 @@ import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLo
 
 /** One route as the pipeline sees it. */
 export interface RouteHandle {
-  /** Its account's pause wants a probe (account-gate.ts `wantsProbe`). */
+  /** Its account's pause wants a probe (account-gate.ts `wantsProbe`), or its open circuit a trial (route-circuit.ts). */
   wantsProbe(): boolean;
+  /** Routing made a segment that probe: its circuit gives no other trial until it answers. */
+  probeChosen(): void;
   readonly name: string;
   /** Its port (sessions of this route), its account gate, its timing. */
   readonly submit: SubmitLoopOptions;
   /** How its SMSC wants the time fields written. */
   readonly timeFormat: SmppTimeFormat;
-  /** Can it take traffic now: account open, and a bound session (or unbound only briefly). */
+  /** Can it take traffic now: account open, circuit closed, and a bound session (or unbound only briefly). */
   healthy(): boolean;
 }
 
@@ -75,9 +77,10 @@ export async function submitRouted(
     const choice = pinned.route !== undefined ? { route: pinned.route, probe: false } : chooseRoute(directory, routes, left);
     const handle = directory.route(choice.route);
     const fixed = pinned.route !== undefined;
-    // A probe of a paused route waits for its turn at the gate and makes its one attempt there
-    // before it may fail over: that attempt is how the route is found working again.
+    // A probe of a paused route waits for its turn at the gate (or is its circuit's trial) and makes
+    // its one attempt there before it may fail over: that attempt is how the route is found working again.
     let probing = choice.probe;
+    if (probing) handle.probeChosen();
     const port: SubmitPort = probing
       ? {
           submit: (...args) => {
@@ -107,9 +110,9 @@ export async function submitRouted(
 }
 
 /**
- * The first route that can take traffic — unless a route before it is paused and wants a probe:
- * then this segment is that probe (failback is learnt from it). None healthy: the first of all,
- * where the segment waits.
+ * The first route that can take traffic — unless a route before it is paused, or its circuit
+ * half-open, and wants a probe: then this segment is that probe (failback is learnt from it). None
+ * healthy: the first of all, where the segment waits.
  */
 export function chooseRoute(directory: RouteDirectory, routes: readonly string[], noProbe?: ReadonlySet<string>): { route: string; probe: boolean } {
   // One route (every connector without a routes file, per segment): nothing to choose, no health to read.

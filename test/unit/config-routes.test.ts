@@ -135,5 +135,6 @@ describe('ROUTES_FILE', () => {
     );
     assert.deepEqual(config.routingRules, [{ name: 'default', routes: ['default'] }]);
     assert.equal(config.routeFailoverUnboundMs, 30000);
+    assert.deepEqual([config.routeCircuitFailures, config.routeCircuitOpenMs], [20, 30000], 'a circuit opens after 20 SMSC-side failures in a row, for 30 s');
   });
 });

@@ -65,6 +65,8 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ SCHEMA_REGISTRY_TIMEOUT_MS: '0' }, 'SCHEMA_REGISTRY_TIMEOUT_MS', /100/],
   [{ SCHEMA_SUBJECT_STRICT: 'maybe' }, 'SCHEMA_SUBJECT_STRICT', /true/],
   [{ OUTBOUND_MAX_RECORD_BYTES: '10' }, 'OUTBOUND_MAX_RECORD_BYTES', /1024/],
+  [{ ROUTE_CIRCUIT_FAILURES: '-1' }, 'ROUTE_CIRCUIT_FAILURES', /integer from 0 to 100000/],
+  [{ ROUTE_CIRCUIT_OPEN_MS: '10' }, 'ROUTE_CIRCUIT_OPEN_MS', /integer from 100 to 3600000/],
   // Bounds whose worst-case correlation entry would not fit in a record.
   [{ REQUEST_MAX_METADATA_BYTES: '1048576', KAFKA_MAX_RECORD_BYTES: '1000000' }, 'REQUEST_MAX_METADATA_BYTES', /over KAFKA_MAX_RECORD_BYTES \(1000000\)/],
 ];

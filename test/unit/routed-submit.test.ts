@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { AccountGate } from '../../src/pipeline/account-gate.js';
+import { observedByCircuit, RouteCircuit } from '../../src/pipeline/route-circuit.js';
 import { chooseRoute, submitRouted, type RouteDirectory, type RouteHandle } from '../../src/pipeline/routed-submit.js';
 import type { SubmitPort } from '../../src/pipeline/submit-loop.js';
+import { submitStatus } from '../../src/smpp/protocol/status.js';
 import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
 import type { SmppTimeFormat } from '../../src/sms/smpp-time.js';
 import { sampleSubmit } from '../helpers/smpp-reference.js';
@@ -23,7 +25,8 @@ const gates: AccountGate[] = [];
 // a paused gate keeps its probe timer: closed, the file's process can exit
 after(() => gates.forEach((g) => g.close()));
 
-function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeIntervalMs = 60_000): FakeRoute {
+/** `circuit`: the route's health and probes also follow it, as app/routes.ts wires it. */
+function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeIntervalMs = 60_000, circuit?: RouteCircuit): FakeRoute {
   const gate = new AccountGate(probeIntervalMs);
   gates.push(gate);
   const route: FakeRoute = {
@@ -49,9 +52,10 @@ function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeInt
   route.handle = {
     name,
     timeFormat,
-    healthy: () => route.healthy,
-    wantsProbe: () => gate.wantsProbe(),
-    submit: { port, gate, retryMaxAgeMs: 60_000, now: Date.now, notSentDelayMs: 5 },
+    healthy: () => route.healthy && (circuit?.allowsTraffic() ?? true),
+    wantsProbe: () => gate.wantsProbe() || circuit?.wantsTrial() === true,
+    probeChosen: () => circuit?.trialStarted(),
+    submit: { port, gate, retryMaxAgeMs: 60_000, now: Date.now, notSentDelayMs: 5, ...(circuit ? { observer: observedByCircuit({}, circuit) } : {}) },
   };
   return route;
 }
@@ -170,6 +174,29 @@ describe('submitRouted', () => {
     const back = await submitRouted(directory, ['a', 'b'], 'k', params, null, signal, {}, undefined);
     assert.equal(back.route, 'a', 'the next probe is accepted: the route is back');
     assert.equal(a.handle.submit.gate.current.open, true);
+  });
+
+  it('circuit: a run of system errors opens it and the traffic fails over; after the cooldown ONE segment is the trial, and its success brings the traffic back', async () => {
+    let now = 0;
+    const circuit = new RouteCircuit({ failures: 3, openMs: 1000, now: () => now });
+    const a = fakeRoute('a', 'smpp34', 60_000, circuit);
+    const b = fakeRoute('b');
+    const directory = directoryOf(a, b);
+    // the run, as other segments' attempts report it (each waits 0x08's 3 s before its next: too slow to play here)
+    const systemError: SubmitResult = { kind: 'response', command: 'submit_sm_resp', commandStatus: 0x08, roundTripMs: 1, sessionId: 'a/trx-1' };
+    for (let i = 0; i < 3; i += 1) a.handle.submit.observer!.onResult!(systemError, submitStatus(0x08));
+    assert.equal(circuit.state(), 'open');
+    const moved = await submitRouted(directory, ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.deepEqual([moved.route, a.sent.length], ['b', 0], 'open: the next segment goes to b');
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'b', probe: false }, 'open: a is not even probed');
+    now += 1000;
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: true }, 'half-open: this segment is the trial');
+    a.answer = () => fakeAccept('a');
+    const trial = submitRouted(directory, ['a', 'b'], 'k1', params, null, signal, {}, undefined);
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'b', probe: false }, 'one trial at a time: the next segment goes to b');
+    assert.equal((await trial).route, 'a');
+    assert.equal(circuit.allowsTraffic(), true, 'the trial was accepted: closed');
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: false }, 'failback');
   });
 });
 

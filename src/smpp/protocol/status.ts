@@ -19,6 +19,16 @@ export const SUBMIT_CATEGORIES = [
 export type SubmitCategory = (typeof SUBMIT_CATEGORIES)[number];
 
 /**
+ * The categories that are the SMSC's own trouble, not the request's, the account's or our pace: a
+ * system error, a full queue, a temporary application error, an unknown error (SMSC_TRANSIENT rows:
+ * 0x08, 0x14, 0x64, 0xFF) and no answer at all (TIMEOUT). A run of these with no success between
+ * opens the route's circuit (pipeline/route-circuit.ts) so routing fails over. Not here: THROTTLING
+ * (the SMSC works, we are fast: pacing answers it), CREDIT and CREDENTIALS (the account gate),
+ * SESSION and BIND_LIMIT (one session's state), and every category of a refused request.
+ */
+export const SMSC_SIDE_CATEGORIES: ReadonlySet<SubmitCategory> = new Set<SubmitCategory>(['SMSC_TRANSIENT', 'TIMEOUT']);
+
+/**
  * - retry: submit again after `retryDelayMs` (backoff, bounded by validity / RETRY_MAX_AGE_MS,
  *   and by `maxAttempts` when set)
  * - permanent: REJECTED, never retried
