@@ -180,7 +180,7 @@ export async function waitForOutcomes(run: DemoRun, complete: () => boolean, fai
   while (!complete() && Date.now() < deadline && !run.abort.aborted) {
     const failure = await Promise.race([failed, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
     if (failure) throw failure;
-    await step?.();
+    if (!run.abort.aborted) await step?.();
   }
 }
 
