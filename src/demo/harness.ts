@@ -21,7 +21,7 @@ import { createKafka } from '../kafka/client.js';
 import { createLogger, type Logger } from '../obs/logger.js';
 import type { DemoRequest } from './load.js';
 import { createProgress, type ProgressSnapshot } from './progress.js';
-import { deleteSubjects, demoTopics, ensureStack, newPassword, startConnector, stopStack, type DemoStack, type DemoTopics } from './services.js';
+import { deleteSubjects, demoTopics, ensureStack, startConnector, stopStack, type DemoStack, type DemoTopics } from './services.js';
 import { makeDemoTls, type DemoTls } from './tls.js';
 import type { DeliveryTracker } from './tracker.js';
 
@@ -40,8 +40,6 @@ export interface DemoRun {
   readonly stack: DemoStack;
   readonly tls: DemoTls;
   readonly startedAt: number;
-  /** A fresh SMPP password (8 characters, SMPP 3.4's limit). */
-  newPassword(): string;
   /** Registers something to stop at the end, named in the "stopping: …" line; the last registered stops first. */
   onStop(name: string, stop: () => Promise<void> | void): void;
 }
@@ -83,7 +81,6 @@ export async function runScenario(flags: DemoFlags, abort: AbortSignal, scenario
       stack,
       tls,
       startedAt,
-      newPassword,
       onStop: (name, stop) => stops.push({ name, stop }),
     };
     const outcome = await scenario(run);

@@ -26,11 +26,12 @@ import {
   showProgress,
   startRunConnector,
   waitForOutcomes,
+  type DemoRun,
   type Scenario,
 } from './harness.js';
 import { buildLoad, buildUrgentBurst, type DemoRequest } from './load.js';
 import { writeDemoRoutesFile, type DemoRouteAccount } from './routes-file.js';
-import { demoRoutesConfig, startDemoSimulator } from './services.js';
+import { demoRoutesConfig, newPassword, startDemoSimulator } from './services.js';
 import type { RouteTraffic, RoutesSection, SimulatorCounts } from './summary.js';
 import { renderSummary } from './summary.js';
 import { DeliveryTracker } from './tracker.js';
@@ -57,24 +58,9 @@ interface Moments {
 
 export const runRoutesScenario: Scenario = async (run) => {
   const flags = run.flags;
-  const accounts: [DemoRouteAccount, DemoRouteAccount] = [
-    { name: PRIMARY, port: 0, systemId: 'acme', password: run.newPassword(), binds: 2 },
-    { name: FALLBACK, port: 0, systemId: 'acme-fb', password: run.newPassword(), binds: 1 },
-  ];
-  const smscs: Simulator[] = [];
-  for (const account of accounts) {
-    const smsc = await startDemoSimulator(run.tls, account.password, account.systemId);
-    run.onStop(`${account.name} SMSC`, () => smsc.close());
-    account.port = smsc.tlsPort!;
-    smscs.push(smsc);
-  }
-  const [primary, fallback] = smscs as [Simulator, Simulator];
-  say(`two SMSC simulators (Agile profile, TLS): ${PRIMARY} on 127.0.0.1:${primary.tlsPort}, ${FALLBACK} on 127.0.0.1:${fallback.tlsPort}`);
-  const routes = writeDemoRoutesFile(accounts[0], accounts[1], run.tls);
-  run.onStop('routes file', () => routes.remove());
-  say(`routes file ${routes.file}:\n${routes.text.replace(/^/gm, '    │ ')}`);
-
-  const config = demoRoutesConfig(run.stack.info, run.topics, run.runId, routes.file);
+  const { smscs, routesFile } = await startSmscsAndRoutesFile(run);
+  const [primary] = smscs;
+  const config = demoRoutesConfig(run.stack.info, run.topics, run.runId, routesFile);
   const { app, logger } = await startRunConnector(run, config, 'connector-routes.log', `routes ${PRIMARY} (2 TRX binds) and ${FALLBACK} (1), urgent lane on`);
   if (!(await bothRoutesBound(() => app.readiness().checks, run.abort))) return run.abort.aborted ? 'interrupted' : routesNotBound(app.readiness().checks);
 
@@ -83,8 +69,9 @@ export const runRoutesScenario: Scenario = async (run) => {
   const tracker = new DeliveryTracker([...bulk, ...urgent]);
   const producerOptions = { logger, maxSegments: config.sms.maxSegments, bounds: config.requestBounds };
   const bulkProducer = await SmsProducer.connect(config, producerOptions);
+  run.onStop('bulk producer', () => bulkProducer.close());
   const urgentProducer = await SmsProducer.connect(config, { ...producerOptions, lane: 'urgent' });
-  run.onStop('producers', () => Promise.all([bulkProducer.close(), urgentProducer.close()]).then(() => undefined));
+  run.onStop('urgent producer', () => urgentProducer.close());
 
   let produced = 0;
   const moments: Moments = { creditOutAt: null, urgentProducedAt: null, creditBackAt: null, bulkWaitingAtUrgent: 0 };
@@ -126,6 +113,26 @@ export const runRoutesScenario: Scenario = async (run) => {
   });
   return { summary, problems: [...outcomeProblems(tracker, flags.timeoutS), ...routeProblems(section, moments)] };
 };
+
+/** The two SMSCs (stopped at the end of the run) and the routes file naming them, shown as written. */
+async function startSmscsAndRoutesFile(run: DemoRun): Promise<{ smscs: [Simulator, Simulator]; routesFile: string }> {
+  const accounts: [DemoRouteAccount, DemoRouteAccount] = [
+    { name: PRIMARY, port: 0, systemId: 'acme', password: newPassword(), binds: 2 },
+    { name: FALLBACK, port: 0, systemId: 'acme-fb', password: newPassword(), binds: 1 },
+  ];
+  const smscs: Simulator[] = [];
+  for (const account of accounts) {
+    const smsc = await startDemoSimulator(run.tls, account.password, account.systemId);
+    run.onStop(`${account.name} SMSC`, () => smsc.close());
+    account.port = smsc.tlsPort!;
+    smscs.push(smsc);
+  }
+  say(`two SMSC simulators (Agile profile, TLS): ${accounts.map((a) => `${a.name} on 127.0.0.1:${a.port}`).join(', ')}`);
+  const routes = writeDemoRoutesFile(accounts[0], accounts[1], run.tls);
+  run.onStop('routes file', () => routes.remove());
+  say(`routes file ${routes.file}:\n${routes.text.replace(/^/gm, '    │ ')}`);
+  return { smscs: smscs as [Simulator, Simulator], routesFile: routes.file };
+}
 
 /** Takes the scenario's next move once the delivery topic shows its condition; each is taken once, in order. */
 async function nextMove(

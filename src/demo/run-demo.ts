@@ -35,14 +35,14 @@ import {
 } from './harness.js';
 import { buildLoad, poisonRecords } from './load.js';
 import { runRoutesScenario } from './routes-scenario.js';
-import { demoConfig, startDemoSimulator } from './services.js';
+import { demoConfig, newPassword, startDemoSimulator } from './services.js';
 import { renderSummary } from './summary.js';
 import { DeliveryTracker } from './tracker.js';
 
 /** The mixed load on one TLS SMSC, with poison records for the DLQ. */
 const runMixedScenario: Scenario = async (run) => {
   const args = run.flags;
-  const password = run.newPassword();
+  const password = newPassword();
   const sim = await startDemoSimulator(run.tls, password);
   run.onStop('simulator', () => sim.close());
   say(`SMSC simulator (Agile profile) on TLS 127.0.0.1:${sim.tlsPort}: 39333… → err 201 absent subscriber, 2 % → err 418`);
