@@ -40,6 +40,8 @@ export interface DemoFlags {
   timeoutS: number;
   keepTopics: boolean;
   seed: number;
+  /** The routes scenario: two SMSCs, failover on credit exhaustion and back, an urgent burst behind a bulk backlog. */
+  routes: boolean;
   stackDir?: string;
   dist?: string;
   kafkaTimeoutMs?: number;
@@ -153,8 +155,17 @@ function registerDemo(program: Command): void {
     .option('--timeout-s <s>', 'give up waiting for the outcomes after this', atLeast(10), 180)
     .option('--keep-topics', "leave this run's topics and subjects for `tail`", false)
     .option('--seed <n>', 'seed of the generated load', atLeast(0), 20250601)
+    .option(
+      '--routes',
+      'the routes scenario instead: a routes file with two SMSCs, the primary runs out of credit mid-run and gets it back, an urgent burst behind the bulk backlog; the summary shows what each route sent, the failover and failback moments and the urgent latency',
+      false,
+    )
     .option('--stack-dir <dir>', 'another local stack, started on free ports if not running (default: .local/stack, reused when running)')
-    .addHelpText('after', '\nExit 0 when every request ended as its kind allows and every poison record reached the DLQ; 1 otherwise; 130 on Ctrl-C.');
+    .addHelpText(
+      'after',
+      '\nExit 0 when every request ended as its kind allows and every poison record reached the DLQ (with --routes: both routes carried\n' +
+        'traffic, and the failover and the failback happened); 1 otherwise; 130 on Ctrl-C.',
+    );
   withStackVariables(command).action(async (flags: DemoFlags) => {
     handOverStackVariables(command, flags);
     const { runDemo } = await loadDevModule<{ runDemo: RunDemo }>(DEMO_MODULE, 'demo');

@@ -55,11 +55,15 @@ const EXPECTED: Record<Kind, readonly DeliveryStatus[]> = {
   'gsm7-forced-emoji': ['REJECTED'],
 };
 
+/** The connector's input topic a request is produced to (docs/design.md §5.6). */
+export type Lane = 'bulk' | 'urgent';
+
 export interface DemoRequest {
   key: string;
   value: SmsOutbound;
   kind: Kind;
   expected: readonly DeliveryStatus[];
+  lane: Lane;
 }
 
 const SHORT_GSM = [
@@ -157,7 +161,34 @@ export function buildLoad(count: number, runId: string, seed = 20250601): DemoRe
       case 'gsm7':
         break;
     }
-    return { key: value.to || id, value, kind, expected: EXPECTED[kind] };
+    return { key: value.to || id, value, kind, expected: EXPECTED[kind], lane: 'bulk' };
+  });
+}
+
+/** Metadata the routes demo's rule table matches one-time passwords by (`match: { metadata: { class: otp } }`). */
+export const OTP_METADATA = { class: 'otp' } as const;
+
+/**
+ * One-time passwords for the urgent lane: short GSM-7 texts to distinct numbers (each its own key,
+ * so none waits for another), deliverable like any `gsm7` request.
+ */
+export function buildUrgentBurst(count: number, runId: string, seed = 20250601): DemoRequest[] {
+  const random = prng(seed + 1);
+  return Array.from({ length: count }, (_, i) => {
+    const id = `${runId}-otp-${String(i + 1).padStart(3, '0')}`;
+    const code = String(Math.floor(random() * 1e6)).padStart(6, '0');
+    const value: SmsOutbound = {
+      id,
+      from: 'ACME',
+      to: `+3935${String(i).padStart(8, '0')}`,
+      text: `Your ACME code is ${code}. It expires in 5 minutes.`,
+      encoding: 'AUTO',
+      requestDeliveryReport: true,
+      scheduleAt: null,
+      validUntil: null,
+      metadata: { demo: runId, kind: 'gsm7', ...OTP_METADATA },
+    };
+    return { key: value.to, value, kind: 'gsm7' as const, expected: EXPECTED.gsm7, lane: 'urgent' as const };
   });
 }
 

@@ -11,6 +11,8 @@ export interface ProgressSnapshot {
   submits: number;
   receipts: number;
   dlq: number;
+  /** A scenario's own figures (the routes demo: segments per route), shown after the others. */
+  detail?: string;
 }
 
 export interface ProgressDisplay {
@@ -25,15 +27,15 @@ export function createProgress(total: number, out: NodeJS.WriteStream = process.
     const bar = new cliProgress.SingleBar(
       {
         format:
-          'requests {bar} {percentage}% | {value}/{total} final | produced {produced} | submits {submits} | receipts {receipts} | DLQ {dlq} | {duration_formatted}',
+          'requests {bar} {percentage}% | {value}/{total} final | produced {produced} | submits {submits} | receipts {receipts} | DLQ {dlq} | {duration_formatted}{detail}',
         hideCursor: true,
         stream: out,
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { produced: 0, submits: 0, receipts: 0, dlq: 0 });
+    bar.start(total, 0, { produced: 0, submits: 0, receipts: 0, dlq: 0, detail: '' });
     return {
-      update: (s) => bar.update(s.finished, { produced: s.produced, submits: s.submits, receipts: s.receipts, dlq: s.dlq }),
+      update: (s) => bar.update(s.finished, { produced: s.produced, submits: s.submits, receipts: s.receipts, dlq: s.dlq, detail: detailOf(s) }),
       stop: () => bar.stop(),
     };
   }
@@ -44,7 +46,7 @@ export function createProgress(total: number, out: NodeJS.WriteStream = process.
     const pct = s.total === 0 ? 100 : Math.floor((100 * s.finished) / s.total);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     out.write(
-      `[demo] ${secs}s  ${s.finished}/${s.total} final (${pct}%)  produced ${s.produced}  submits ${s.submits}  receipts ${s.receipts}  DLQ ${s.dlq}\n`,
+      `[demo] ${secs}s  ${s.finished}/${s.total} final (${pct}%)  produced ${s.produced}  submits ${s.submits}  receipts ${s.receipts}  DLQ ${s.dlq}${detailOf(s)}\n`,
     );
   };
   return {
@@ -59,4 +61,8 @@ export function createProgress(total: number, out: NodeJS.WriteStream = process.
       if (last) line(last);
     },
   };
+}
+
+function detailOf(s: ProgressSnapshot): string {
+  return s.detail ? ` | ${s.detail}` : '';
 }

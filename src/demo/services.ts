@@ -43,13 +43,13 @@ export const DEMO_SYSTEM_ID = 'demo';
  * 39333 is an absent subscriber (err 201, HLR ERROR), and 2 % of the rest fail in the network
  * with 418 (SM delivery failure).
  */
-export async function startDemoSimulator(tls: DemoTls, password: string): Promise<Simulator> {
+export async function startDemoSimulator(tls: DemoTls, password: string, systemId = DEMO_SYSTEM_ID): Promise<Simulator> {
   return startSimulator({
     plainPort: null,
     tlsPort: 0,
     tlsKey: tls.key,
     tlsCert: tls.cert,
-    accounts: { [DEMO_SYSTEM_ID]: password },
+    accounts: { [systemId]: password },
     behaviour: {
       receiptDelayMs: 250,
       outcomesByDestination: [{ pattern: `^\\+?${ABSENT_PREFIX}`, outcome: { kind: 'failed', err: 201 } }],
@@ -60,6 +60,8 @@ export async function startDemoSimulator(tls: DemoTls, password: string): Promis
 
 export interface DemoTopics {
   outbound: string;
+  /** The urgent lane's topic (TOPIC_OUTBOUND_URGENT), in scenarios that use it. */
+  outboundUrgent?: string;
   delivery: string;
   dlq: string;
   correlation: string;
@@ -67,9 +69,10 @@ export interface DemoTopics {
 }
 
 /** Topics of one run: a fresh set per run, so a re-run never sees an old backlog. */
-export function demoTopics(runId: string): DemoTopics {
+export function demoTopics(runId: string, options: { urgentLane?: boolean } = {}): DemoTopics {
   return {
     outbound: `${runId}.sms.outbound`,
+    ...(options.urgentLane ? { outboundUrgent: `${runId}.sms.outbound.urgent` } : {}),
     delivery: `${runId}.sms.delivery`,
     dlq: `${runId}.sms.outbound.dlq`,
     correlation: `${runId}.sms.correlation`,
@@ -85,18 +88,7 @@ export function newPassword(): string {
 /** The connector's configuration for the demo: the local stack, the TLS simulator, verification on. */
 export function demoConfig(stack: StackInfo, topics: DemoTopics, runId: string, smppPort: number, tls: DemoTls, password: string): Readonly<Config> {
   return loadConfig({
-    KAFKA_BROKERS: stack.kafkaBrokers,
-    KAFKA_CLIENT_ID: 'sms-connector-demo',
-    KAFKA_GROUP_ID: `${runId}.connector`,
-    KAFKA_SESSION_TIMEOUT_MS: '10000',
-    KAFKA_HEARTBEAT_INTERVAL_MS: '1000',
-    SCHEMA_REGISTRY_URL: stack.registryUrl,
-    TOPIC_OUTBOUND: topics.outbound,
-    TOPIC_DELIVERY: topics.delivery,
-    TOPIC_DLQ: topics.dlq,
-    TOPIC_CORRELATION: topics.correlation,
-    TOPIC_CORRELATION_LIVE: topics.correlationLive,
-    TOPIC_PARTITIONS: '6',
+    ...sharedVariables(stack, topics, runId),
     SMPP_HOST: '127.0.0.1',
     SMPP_PORT: String(smppPort),
     SMPP_TLS: 'true',
@@ -109,10 +101,43 @@ export function demoConfig(stack: StackInfo, topics: DemoTopics, runId: string, 
     SMPP_ACCOUNT_MAX_BINDS: '4',
     // One replica: no other member holds bind slots, so no hand-over wait is needed.
     SMPP_BIND_HANDOVER_MS: '0',
+  });
+}
+
+/**
+ * The routes scenario's configuration: the SMPP side comes from the routes file (the SMPP_*
+ * variables are then not read), both lanes are on.
+ */
+export function demoRoutesConfig(stack: StackInfo, topics: DemoTopics, runId: string, routesFile: string): Readonly<Config> {
+  return loadConfig({
+    ...sharedVariables(stack, topics, runId),
+    ...(topics.outboundUrgent ? { TOPIC_OUTBOUND_URGENT: topics.outboundUrgent } : {}),
+    ROUTES_FILE: routesFile,
+    // A route paused for credit is probed this often (default 15 s): a demo of a minute must see the
+    // credit's return within a second, not after the backlog has drained on the fallback.
+    ACCOUNT_PROBE_INTERVAL_MS: '1000',
+  });
+}
+
+/** The local stack, this run's topics and group, an ephemeral metrics port: what every demo scenario's connector shares. */
+function sharedVariables(stack: StackInfo, topics: DemoTopics, runId: string): Record<string, string> {
+  return {
+    KAFKA_BROKERS: stack.kafkaBrokers,
+    KAFKA_CLIENT_ID: 'sms-connector-demo',
+    KAFKA_GROUP_ID: `${runId}.connector`,
+    KAFKA_SESSION_TIMEOUT_MS: '10000',
+    KAFKA_HEARTBEAT_INTERVAL_MS: '1000',
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    TOPIC_OUTBOUND: topics.outbound,
+    TOPIC_DELIVERY: topics.delivery,
+    TOPIC_DLQ: topics.dlq,
+    TOPIC_CORRELATION: topics.correlation,
+    TOPIC_CORRELATION_LIVE: topics.correlationLive,
+    TOPIC_PARTITIONS: '6',
     SHUTDOWN_DRAIN_MS: '5000',
     HTTP_PORT: '0',
     LOG_LEVEL: 'info',
-  });
+  };
 }
 
 /** Starts the connector in-process and waits until it is ready (consumer joined, a session bound). */

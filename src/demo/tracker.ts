@@ -1,12 +1,13 @@
 /**
  * Folds the delivery topic into the demo's numbers: which requests reached their SUMMARY (and
  * whether it was one their kind allows), submits and receipts, failure and rejection categories,
- * and submit latency (request's Kafka timestamp → SUBMITTED event's submittedAt).
+ * submit latency (request's Kafka timestamp → SUBMITTED event's submittedAt) per lane, and which
+ * route accepted each segment when.
  *
  * Delivery is at-least-once, so events are de-duplicated by `eventId` before they count.
  */
 import type { DeliveryStatus, SmsDeliveryEvent } from '../contracts.js';
-import type { DemoRequest } from './load.js';
+import type { DemoRequest, Lane } from './load.js';
 
 export interface Mismatch {
   id: string;
@@ -24,6 +25,17 @@ export class DeliveryTracker {
   /** Requests with at least one segment accepted by the SMSC. */
   readonly submittedRequests = new Set<string>();
   readonly submitLatenciesMs: number[] = [];
+  readonly submitLatenciesMsByLane = new Map<Lane, number[]>();
+  /** When each accepted segment was submitted, per route (the events' `route`), in the order read. */
+  readonly submittedAtByRoute = new Map<string, number[]>();
+  /** Requests with a segment accepted on each route (a request sent again whole after a failover counts on both). */
+  readonly requestsByRoute = new Map<string, Set<string>>();
+  /**
+   * Segments accepted again under another event (another route or message id): a multipart message
+   * whose route was lost after its first parts is sent again whole (docs/design.md §5.7).
+   */
+  resentSegments = 0;
+  private readonly acceptedSegments = new Set<string>();
   readonly mismatches: Mismatch[] = [];
   readonly failedByCategory = new Map<string, number>();
   readonly rejectedByCategory = new Map<string, number>();
@@ -67,8 +79,12 @@ export class DeliveryTracker {
     if (e.source === 'SUBMIT' && e.status === 'SUBMITTED') {
       this.submits += 1;
       this.submittedRequests.add(e.id);
+      this.countSegment(e);
       const at = this.producedAt.get(e.id);
-      if (at !== undefined && e.submittedAt !== null) this.submitLatenciesMs.push(e.submittedAt - at);
+      if (at !== undefined && e.submittedAt !== null) {
+        this.submitLatenciesMs.push(e.submittedAt - at);
+        listIn(this.submitLatenciesMsByLane, request.lane).push(e.submittedAt - at);
+      }
     } else if (e.source === 'RECEIPT') {
       this.receipts += 1;
     } else if (e.source === 'SUMMARY' && !this.summaries.has(e.id)) {
@@ -88,10 +104,39 @@ export class DeliveryTracker {
   missing(): DemoRequest[] {
     return [...this.requests.values()].filter((r) => !this.summaries.has(r.value.id));
   }
+
+  /** Requests of a lane. */
+  countLane(lane: Lane): number {
+    return [...this.requests.values()].filter((r) => r.lane === lane).length;
+  }
+
+  /** Segments accepted on a route, optionally only those submitted in [fromMs, toMs). */
+  segmentsOn(route: string, fromMs = -Infinity, toMs = Infinity): number {
+    return (this.submittedAtByRoute.get(route) ?? []).filter((at) => at >= fromMs && at < toMs).length;
+  }
+
+  /** The first submit on a route at or after `fromMs`; null when there was none. */
+  firstSubmitOn(route: string, fromMs: number): number | null {
+    const after = (this.submittedAtByRoute.get(route) ?? []).filter((at) => at >= fromMs);
+    return after.length === 0 ? null : Math.min(...after);
+  }
+
+  private countSegment(e: SmsDeliveryEvent): void {
+    const segment = `${e.id}/${e.segment}`;
+    if (this.acceptedSegments.has(segment)) this.resentSegments += 1;
+    this.acceptedSegments.add(segment);
+    if (e.route === null || e.submittedAt === null) return;
+    listIn(this.submittedAtByRoute, e.route).push(e.submittedAt);
+    (this.requestsByRoute.get(e.route) ?? this.requestsByRoute.set(e.route, new Set()).get(e.route)!).add(e.id);
+  }
 }
 
 function bump<K>(map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function listIn<K, V>(map: Map<K, V[]>, key: K): V[] {
+  return map.get(key) ?? map.set(key, []).get(key)!;
 }
 
 /** Nearest-rank percentile (p in 0..100) of unsorted samples; null when there are none. */

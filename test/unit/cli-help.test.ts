@@ -58,6 +58,7 @@ test('each subcommand shows a variable-backed option with env: and its default',
   assert.ok(helps.get('produce')!.stdout.includes('SMS_MAX_SEGMENTS default: 10'));
   assert.ok(!helps.get('tail')!.stdout.includes('SMS_MAX_SEGMENTS'), 'tail checks no request');
   assert.ok(helps.get('tail')!.stdout.includes('SCHEMA_REGISTRY_TIMEOUT_MS default: 5000'));
+  assert.ok(helps.get('demo')!.stdout.includes('--routes the routes scenario instead'), 'demo --help names the routes scenario');
 });
 
 test('run --help lists every variable of config.ts with its default, and no value of the environment', async () => {
