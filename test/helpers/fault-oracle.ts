@@ -94,6 +94,15 @@ export interface VerdictInput {
   maxSegments?: number;
 }
 
+/**
+ * Several simulators' acceptances in one timeline, the verdict's `accepted` (it reads per-key order
+ * from the position): simulators started by one test process stamp times with its one clock.
+ * Acceptances in the same millisecond keep the order of the lists given.
+ */
+export function oneTimeline(...lists: ReadonlyArray<readonly AcceptedSubmit[]>): AcceptedSubmit[] {
+  return lists.flat().sort((a, b) => a.at - b.at);
+}
+
 /** Computes the verdict; pure over its inputs. */
 export function verdict(input: VerdictInput): Verdict {
   const { records, accepted, events } = input;
