@@ -79,6 +79,11 @@ export interface Verdict {
   missingEventIds: string[];
   /** A few unexplained duplicates: acceptance times and connections, for the report. */
   unexplainedSamples: Array<{ digest: string; at: number[]; conns: number[] }>;
+  /**
+   * A few order violations: the key, the record accepted late and the later-sequenced one accepted
+   * before it, with their first acceptance times and connections (equal times: a tie between SMSCs).
+   */
+  orderViolationSamples: Array<{ key: string; seq: number; at: number; conn: number; afterSeq: number; afterAt: number; afterConn: number }>;
 }
 
 export interface VerdictInput {
@@ -176,15 +181,21 @@ export function verdict(input: VerdictInput): Verdict {
     unexplained += Math.max(0, n - bound);
   }
   // per-key order at the SMSC: first acceptances of first segments must follow the sequence
-  const lastSeq = new Map<string, number>();
+  const lastSeq = new Map<string, { seq: number; index: number }>();
   let orderViolations = 0;
+  const orderViolationSamples: Verdict['orderViolationSamples'] = [];
   const firstSegments = [...firstAt.entries()].sort((a, b) => a[1] - b[1]);
-  for (const [digest] of firstSegments) {
+  for (const [digest, index] of firstSegments) {
     const ks = keyOf.get(digest);
     if (!ks) continue;
-    const prev = lastSeq.get(ks.key) ?? 0;
-    if (ks.seq < prev) orderViolations += 1;
-    else lastSeq.set(ks.key, ks.seq);
+    const prev = lastSeq.get(ks.key);
+    if (prev !== undefined && ks.seq < prev.seq) {
+      orderViolations += 1;
+      if (orderViolationSamples.length < 5) {
+        const [late, early] = [accepted[index]!, accepted[prev.index]!];
+        orderViolationSamples.push({ key: ks.key, seq: ks.seq, at: late.at, conn: late.conn, afterSeq: prev.seq, afterAt: early.at, afterConn: early.conn });
+      }
+    } else lastSeq.set(ks.key, { seq: ks.seq, index });
   }
   return {
     sent: records.length,
@@ -201,20 +212,23 @@ export function verdict(input: VerdictInput): Verdict {
     missingEvents: missingEventIds.length,
     missingEventIds: missingEventIds.slice(0, 10),
     unexplainedSamples,
+    orderViolationSamples,
   };
 }
 
 /** The one summary line every fault test prints (the note's table is built from these). */
 export function report(name: string, numbers: Record<string, unknown>): void {
-  const { missingIds, missingEventIds, unexplainedSamples, ...rest } = numbers as Record<string, unknown> & {
+  const { missingIds, missingEventIds, unexplainedSamples, orderViolationSamples, ...rest } = numbers as Record<string, unknown> & {
     missingIds?: string[];
     missingEventIds?: string[];
     unexplainedSamples?: unknown[];
+    orderViolationSamples?: unknown[];
   };
   const extra = {
     ...((missingIds?.length ?? 0) > 0 ? { missingIds } : {}),
     ...((missingEventIds?.length ?? 0) > 0 ? { missingEventIds } : {}),
     ...((unexplainedSamples?.length ?? 0) > 0 ? { unexplainedSamples } : {}),
+    ...((orderViolationSamples?.length ?? 0) > 0 ? { orderViolationSamples } : {}),
   };
   console.log(`${name} result ${JSON.stringify({ ...rest, ...extra })}`);
 }
