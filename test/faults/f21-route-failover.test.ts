@@ -17,7 +17,7 @@ import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator, type AcceptedSubmit, type Simulator } from '../../src/simulator/simulator.js';
 import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
-import { LoadGenerator, oneTimeline, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
+import { everySummarised, LoadGenerator, oneTimeline, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
 import { envNumber } from '../helpers/faults.js';
 import { collectDelivery, produce, testEnv, waitUntil, type TopicCollector } from '../helpers/pipeline.js';
 import { testStack, uniqueTopics } from '../helpers/stack.js';
@@ -152,15 +152,8 @@ async function judge(
       faultTimes: [opts.faultAt],
       inFlightBound: IN_FLIGHT_BOUND,
     });
-  const ids = new Set(records.map((r) => r.value.id));
-  const summarised = () =>
-    new Set(
-      events()
-        .filter((e) => e.source === 'SUMMARY' && ids.has(e.id))
-        .map((e) => e.id),
-    ).size === ids.size;
   await waitUntil(
-    () => verdictNow().missingEvents === 0 && (!opts.awaitSummaries || summarised()),
+    () => verdictNow().missingEvents === 0 && (!opts.awaitSummaries || everySummarised(records, events())),
     240000,
     opts.awaitSummaries ? 'every record summarised' : 'every segment of every record has its submit result',
   );

@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
-import { LoadGenerator, oneTimeline, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
+import { everySummarised, LoadGenerator, oneTimeline, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
 import { delay, envNumber } from '../helpers/faults.js';
 import { collectDelivery, produce, testEnv, waitUntil } from '../helpers/pipeline.js';
 import { testStack, uniqueTopics } from '../helpers/stack.js';
@@ -102,13 +102,9 @@ test('F22: two routes with bind caps, replicas 1 → 3 → 1 under load → each
     await load.done;
 
     const records = load.records;
-    const ids = new Set(records.map((r) => r.value.id));
-    await waitUntil(
-      () => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size,
-      240000,
-      'every record summarised',
-    );
-    const events = delivery.records.map((r) => r.value);
+    const eventsNow = () => delivery!.records.map((r) => r.value);
+    await waitUntil(() => everySummarised(records, eventsNow()), 240000, 'every record summarised');
+    const events = eventsNow();
     const bound = PRIMARY.sessions * WINDOW;
     const v = verdict({
       records,
