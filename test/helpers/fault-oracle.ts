@@ -98,11 +98,12 @@ export interface VerdictInput {
 }
 
 /**
- * Several simulators' acceptances as one timeline, for the order check: by `order`, not by `at` —
- * a key's record accepted on one route and its next record on another can share a millisecond.
+ * Several simulators' acceptances as one timeline, the verdict's `accepted` (it reads per-key order
+ * from the position): by `order`, not by `at` — a key's record accepted on one route and its next
+ * record on another can share a millisecond.
  */
-export function acceptanceTimeline(accepted: readonly AcceptedSubmit[]): AcceptedSubmit[] {
-  return [...accepted].sort((a, b) => a.order - b.order);
+export function oneTimeline(...lists: ReadonlyArray<readonly AcceptedSubmit[]>): AcceptedSubmit[] {
+  return lists.flat().sort((a, b) => a.order - b.order);
 }
 
 /** Computes the verdict; pure over its inputs. */
@@ -208,6 +209,12 @@ export function verdict(input: VerdictInput): Verdict {
     missingEventIds: missingEventIds.slice(0, 10),
     unexplainedSamples,
   };
+}
+
+/** Whether every record has its SUMMARY among `events` (the usual end of a fault run whose SMSC sends receipts). */
+export function everySummarised(records: readonly LoadRecord[], events: readonly SmsDeliveryEvent[]): boolean {
+  const summarised = new Set(events.filter((e) => e.source === 'SUMMARY').map((e) => e.id));
+  return records.every((r) => summarised.has(r.value.id));
 }
 
 /** The one summary line every fault test prints (the note's table is built from these). */

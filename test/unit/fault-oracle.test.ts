@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AcceptedSubmit } from '../../src/simulator/simulator.js';
-import { acceptanceTimeline, LoadGenerator, verdict } from '../helpers/fault-oracle.js';
+import { LoadGenerator, oneTimeline, verdict } from '../helpers/fault-oracle.js';
 import { planned } from '../helpers/oracle.js';
 
 const AT = 1_800_000_000_000;
@@ -19,14 +19,14 @@ const [first, second] = records.map((r) => planned(r.value)!.digests[0]!) as [st
 test('two routes accepting a key’s records in one millisecond: the timeline keeps the acceptance order', () => {
   // the backup accepted seq 1, then the primary seq 2, both at AT; listed primary first as a test would
   const lists = [accepted(second, 8, 1), accepted(first, 7, 2)];
-  const v = verdict({ records, accepted: acceptanceTimeline(lists), events: [] });
+  const v = verdict({ records, accepted: oneTimeline(lists), events: [] });
   assert.equal(v.orderViolations, 0);
   assert.equal(v.missing, 0);
 });
 
 test('a key’s later record accepted first is a violation, with the acceptances shown', () => {
   const lists = [accepted(second, 7, 1), accepted(first, 8, 2)];
-  const v = verdict({ records, accepted: acceptanceTimeline(lists), events: [] });
+  const v = verdict({ records, accepted: oneTimeline(lists), events: [] });
   assert.equal(v.orderViolations, 1);
   assert.deepEqual(v.orderSamples[0]?.seqs, [2, 1]);
   assert.deepEqual(
