@@ -26,15 +26,17 @@ export function processorObserver(m: Metrics): ProcessorObserver {
   };
 }
 
-export function submitObserver(m: Metrics): SubmitLoopObserver {
+export function submitObserver(m: Metrics, route: string): SubmitLoopObserver {
+  // hit once per segment: one label object, not one built per submit
+  const accepted = { route, outcome: 'accepted', category: 'NONE' };
   return {
     onResult(result, status) {
       if (result.kind === 'response') m.submitDuration.observe(result.roundTripMs / 1000);
-      if (!status) m.submits.inc({ outcome: 'accepted', category: 'NONE' });
-      else if (status.ambiguous) m.submits.inc({ outcome: 'ambiguous', category: status.category });
-      else if (!status.retryable) m.submits.inc({ outcome: 'rejected', category: status.category });
+      if (!status) m.submits.inc(accepted);
+      else if (status.ambiguous) m.submits.inc({ route, outcome: 'ambiguous', category: status.category });
+      else if (!status.retryable) m.submits.inc({ route, outcome: 'rejected', category: status.category });
     },
-    onRetry: (status) => m.submits.inc({ outcome: 'retried', category: status.category }),
+    onRetry: (status) => m.submits.inc({ route, outcome: 'retried', category: status.category }),
   };
 }
 

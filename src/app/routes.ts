@@ -104,7 +104,7 @@ export function routeDirectory(routes: readonly RouteParts[], lane: Lane, config
           gate: route.gate,
           retryMaxAgeMs: config.retryMaxAgeMs,
           now: Date.now,
-          observer: route.circuit ? observedByCircuit(inst.submitObserver(metrics), route.circuit) : inst.submitObserver(metrics),
+          observer: route.circuit ? observedByCircuit(inst.submitObserver(metrics, route.name), route.circuit) : inst.submitObserver(metrics, route.name),
         },
         timeFormat: route.config.timeFormat,
         healthy: () => routeHealthy(route, config.routeFailoverUnboundMs, Date.now()),

@@ -51,7 +51,7 @@ export interface Metrics {
   publishRefused: Counter<'reason' | 'outcome'>;
 
   /** submit_sm outcomes: accepted | rejected | retried | ambiguous (timeout), by error category. */
-  submits: Counter<'outcome' | 'category'>;
+  submits: Counter<'route' | 'outcome' | 'category'>;
   /** submit_sm → submit_sm_resp round trip, seconds: the SMSC's responsiveness, and the window's pace. */
   submitDuration: Histogram<string>;
   /** Accepted submit → final receipt, seconds, by final status: how long the network takes to deliver. */
@@ -167,8 +167,8 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     }),
     submits: counter({
       name: 'submits_total',
-      help: 'submit_sm outcomes (accepted, rejected, retried, ambiguous) by error category',
-      labelNames: ['outcome', 'category'],
+      help: 'submit_sm outcomes (accepted, rejected, retried, ambiguous) by route and error category',
+      labelNames: ['route', 'outcome', 'category'],
     }),
     submitDuration: histogram({ name: 'submit_duration_seconds', help: 'submit_sm to submit_sm_resp round trip', buckets: SUBMIT_DURATION_BUCKETS }),
     submitToFinalReceipt: histogram({

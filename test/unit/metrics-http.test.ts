@@ -207,22 +207,22 @@ describe('metrics and the health/metrics HTTP server', () => {
 
   test('counters tallied between reads: every increment reaches the scrape and get(), per label set', async () => {
     const m = createMetrics();
-    for (let i = 0; i < 5; i++) m.submits.inc({ outcome: 'accepted', category: 'NONE' });
-    m.submits.inc({ outcome: 'retried', category: 'THROTTLING' }, 3);
-    m.submits.labels('retried', 'THROTTLING').inc();
-    m.submits.inc({ category: 'THROTTLING', outcome: 'retried' }); // the same series in another key order
+    for (let i = 0; i < 5; i++) m.submits.inc({ route: 'default', outcome: 'accepted', category: 'NONE' });
+    m.submits.inc({ route: 'default', outcome: 'retried', category: 'THROTTLING' }, 3);
+    m.submits.labels('default', 'retried', 'THROTTLING').inc();
+    m.submits.inc({ category: 'THROTTLING', outcome: 'retried', route: 'default' }); // the same series in another key order
     m.recordsDecoded.inc();
     m.recordsDecoded.inc(2);
     let text = await m.registry.metrics();
-    assert.match(text, /^sms_connector_submits_total\{outcome="accepted",category="NONE"\} 5$/m);
-    assert.match(text, /^sms_connector_submits_total\{outcome="retried",category="THROTTLING"\} 5$/m);
+    assert.match(text, /^sms_connector_submits_total\{route="default",outcome="accepted",category="NONE"\} 5$/m);
+    assert.match(text, /^sms_connector_submits_total\{route="default",outcome="retried",category="THROTTLING"\} 5$/m);
     assert.match(text, /^sms_connector_records_decoded_total 3$/m);
     // between two reads: added once, not twice
-    m.submits.inc({ outcome: 'accepted', category: 'NONE' });
+    m.submits.inc({ route: 'default', outcome: 'accepted', category: 'NONE' });
     const values = (await m.submits.get()).values;
     assert.equal(values.find((v) => v.labels['outcome'] === 'accepted')?.value, 6);
     text = await m.registry.metrics();
-    assert.match(text, /^sms_connector_submits_total\{outcome="accepted",category="NONE"\} 6$/m);
+    assert.match(text, /^sms_connector_submits_total\{route="default",outcome="accepted",category="NONE"\} 6$/m);
     // a label combination exists at 0 from its first increment of 0
     m.receipts.inc({ status: 'DELIVERED', category: 'NONE' }, 0);
     assert.match(await m.registry.metrics(), /^sms_connector_receipts_total\{status="DELIVERED",category="NONE"\} 0$/m);
