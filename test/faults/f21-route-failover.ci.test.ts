@@ -6,7 +6,7 @@
 // (a) the primary SMSC dies (its connections close and new ones are refused) and comes back on the
 //     same port — receipts the dead SMSC still owed are gone with it: submit results are awaited for all;
 // (b) the primary's credit runs out (0x103 for every submit) and returns — every SUMMARY is awaited.
-// 1,500 records each (KSC_F21_RECORDS for more). Full suite only, for now: docs/reliability.md, F21.
+// 1,500 records each (KSC_F21_RECORDS for more). In CI's subset: docs/reliability.md, F21.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
