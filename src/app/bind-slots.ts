@@ -9,9 +9,11 @@ import { sleep } from '../pipeline/sleep.js';
 import type { Parts } from './parts.js';
 import type { RouteParts } from './routes.js';
 
-/** The group may not be Stable yet right after the join: ask again this often, this many times. */
+/** The group may not be Stable yet right after the join: ask again this often, this many times… */
 const SLOTS_POLL_MS = 250;
 const SLOTS_POLL_ATTEMPTS = 20;
+/** …then stand by (no binds) and keep asking this often until the group answers or moves on. */
+const SLOTS_POLL_SLOW_MS = 2000;
 
 export async function applyBindSlots(p: Parts, memberId: string, config: Readonly<Config>, logger: Logger): Promise<void> {
   // Rebalances can follow each other quickly: only the newest assignment may change the pools,
@@ -19,13 +21,19 @@ export async function applyBindSlots(p: Parts, memberId: string, config: Readonl
   const generation = ++p.assignmentGeneration;
   const stale = () => p.stopping || generation !== p.assignmentGeneration;
   let slots: Record<string, number[]> | null = null;
-  for (let attempt = 0; attempt < SLOTS_POLL_ATTEMPTS && !stale(); attempt++) {
+  for (let attempt = 1; slots === null && !stale(); attempt++) {
     try {
       slots = await p.consumer.ownBindSlots(memberId, config.routes[0]!.name);
-      break;
     } catch (err) {
       logger.debug({ err: (err as Error).message }, 'bind slots not settled yet');
-      await sleep(SLOTS_POLL_MS);
+      // Slots it cannot read may have gone to another replica: keeping its binds could take the
+      // account past its cap, and giving up would keep them until the next rebalance — so it
+      // stands by and keeps asking.
+      if (attempt === SLOTS_POLL_ATTEMPTS) {
+        logger.warn({ err: (err as Error).message }, 'bind slots unknown: standing by (no binds) until the group tells them');
+        await Promise.all(p.routes.map((route) => resizeRoute(p, route, 0, stale, logger)));
+      }
+      await sleep(attempt < SLOTS_POLL_ATTEMPTS ? SLOTS_POLL_MS : SLOTS_POLL_SLOW_MS);
     }
   }
   if (slots === null || stale()) return;
