@@ -11,7 +11,7 @@ import type { Metrics } from '../obs/metrics.js';
 import { AccountGate } from '../pipeline/account-gate.js';
 import { Admission, type Lane } from '../pipeline/admission.js';
 import { observedByCircuit, RouteCircuit } from '../pipeline/route-circuit.js';
-import type { RouteDirectory, RouteHandle } from '../pipeline/routed-submit.js';
+import { claimProbeOrTrial, type RouteDirectory, type RouteHandle } from '../pipeline/routed-submit.js';
 import { SmppPool } from '../smpp/session/pool.js';
 import type { StateChange } from '../smpp/session/session.js';
 import * as inst from './instrument.js';
@@ -112,7 +112,7 @@ export function routeDirectory(routes: readonly RouteParts[], lane: Lane, config
         // never made to wait at a paused gate for its probe turn, nor to be a circuit's trial (a
         // failed one costs it the failure's retry delay): bulk ones probe
         wantsProbe: () => lane === 'bulk' && route.bindSlots > 0 && (route.gate.wantsProbe() || route.circuit?.wantsTrial() === true),
-        probeChosen: () => route.circuit?.trialStarted(),
+        probeChosen: () => claimProbeOrTrial(route.gate, route.circuit),
       },
     ]),
   );

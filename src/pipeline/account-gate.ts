@@ -5,6 +5,12 @@
  * While paused, every submitter waits here; every `probeIntervalMs` one waiter is let through as a
  * probe. The probe's outcome decides: accepted → open for everyone; the same account error → stay
  * paused (the probe goes back to waiting, its record is not marked failed).
+ *
+ * When the interval passes with nobody waiting (a route whose traffic failed over elsewhere), the
+ * probe is due: the next submitter to pass, or the one routing claims (`claimProbe`), goes at once.
+ * A probe is never made to wait for its turn here: a record waiting up to `probeIntervalMs` would
+ * hold its fetch round — every partition's records — that long (the failover benchmark saw 12–15 s
+ * with nothing sent on either route).
  */
 export type GateState = { open: true } | { open: false; reason: string; since: number };
 
@@ -13,6 +19,8 @@ export class AccountGate {
   private readonly waiters: Array<{ resolve: (probe: boolean) => void; reject: (e: unknown) => void }> = [];
   private probeTimer: NodeJS.Timeout | null = null;
   private probeInFlight = false;
+  /** The interval passed while nobody waited: the next submitter is the probe (see the file comment). */
+  private probeDue = false;
   private readonly listeners = new Set<(state: GateState) => void>();
 
   constructor(private readonly probeIntervalMs: number) {}
@@ -32,6 +40,7 @@ export class AccountGate {
    */
   pass(signal?: AbortSignal): false | Promise<boolean> {
     if (this.state.open) return false;
+    if (this.claimProbe()) return Promise.resolve(true);
     return new Promise<boolean>((resolve, reject) => {
       const onAbort = () => {
         const i = this.waiters.indexOf(waiter);
@@ -72,6 +81,7 @@ export class AccountGate {
   /** A submit was accepted: the account works, let everyone through. */
   succeeded(): void {
     this.probeInFlight = false;
+    this.probeDue = false;
     if (this.state.open) return;
     this.state = { open: true };
     if (this.probeTimer) clearTimeout(this.probeTimer);
@@ -81,12 +91,24 @@ export class AccountGate {
   }
 
   /**
-   * Paused, with no probe on its way and nobody waiting to be one. Routing (routed-submit.ts) sends
-   * a request here then, so that a route whose traffic failed over still learns when its account
-   * works again: without a waiter the pause would never be probed.
+   * Paused, and its probe is due with nobody to make it. Routing (routed-submit.ts) sends a request
+   * here then, so that a route whose traffic failed over still learns when its account works again:
+   * without a waiter the pause would never be probed.
    */
   wantsProbe(): boolean {
-    return !this.state.open && !this.probeInFlight && this.waiters.length === 0;
+    return !this.state.open && this.probeDue && !this.probeInFlight;
+  }
+
+  /**
+   * Takes the due probe for the caller (true), who then submits at once as the probe and reports
+   * its outcome (`succeeded`, `pause(…, true)` or `probeInconclusive`). Routing claims it when it
+   * chooses a request to probe, so no other request takes it on the way.
+   */
+  claimProbe(): boolean {
+    if (!this.wantsProbe()) return false;
+    this.probeDue = false;
+    this.probeInFlight = true;
+    return true;
   }
 
   /** The probe ended without telling us anything about the account (e.g. a timeout). */
@@ -96,12 +118,12 @@ export class AccountGate {
   }
 
   private scheduleProbe(): void {
-    if (this.probeTimer || this.probeInFlight) return;
+    if (this.probeTimer || this.probeInFlight || this.probeDue) return;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = null;
       const probe = this.waiters.shift();
       if (!probe) {
-        this.scheduleProbe();
+        this.probeDue = true;
         return;
       }
       this.probeInFlight = true;

@@ -15,16 +15,21 @@
  * without routes waits for its account.
  */
 import type { SmppTimeFormat } from '../sms/smpp-time.js';
+import type { AccountGate } from './account-gate.js';
+import type { RouteCircuit } from './route-circuit.js';
 import { inTimeFormat } from '../sms/smpp-time.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
 import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLoopOptions, type SubmitPort } from './submit-loop.js';
 
 /** One route as the pipeline sees it. */
 export interface RouteHandle {
-  /** Its account's pause wants a probe (account-gate.ts `wantsProbe`), or its open circuit a trial (route-circuit.ts). */
+  /** Its account's pause has a probe due (account-gate.ts `wantsProbe`), or its open circuit a trial (route-circuit.ts). */
   wantsProbe(): boolean;
-  /** Routing made a segment that probe: its circuit gives no other trial until it answers. */
-  probeChosen(): void;
+  /**
+   * Routing made a segment that probe: it claims the gate's due probe (true: the segment holds it,
+   * see submit-loop.ts `probe`), or else starts its circuit's trial — no other until it answers.
+   */
+  probeChosen(): boolean;
   readonly name: string;
   /** Its port (sessions of this route), its account gate, its timing. */
   readonly submit: SubmitLoopOptions;
@@ -77,10 +82,11 @@ export async function submitRouted(
     const choice = pinned.route !== undefined ? { route: pinned.route, probe: false } : chooseRoute(directory, routes, left);
     const handle = directory.route(choice.route);
     const fixed = pinned.route !== undefined;
-    // A probe of a paused route waits for its turn at the gate (or is its circuit's trial) and makes
-    // its one attempt there before it may fail over: that attempt is how the route is found working again.
+    // A probe of a paused route (its gate's due probe, claimed here, or its circuit's trial) makes
+    // its one attempt there at once before it may fail over: that attempt is how the route is found
+    // working again.
     let probing = choice.probe;
-    if (probing) handle.probeChosen();
+    const gateProbe = probing && handle.probeChosen();
     const port: SubmitPort = probing
       ? {
           submit: (...args) => {
@@ -92,7 +98,7 @@ export async function submitRouted(
     const leaveRoute =
       routes.length < 2 ? undefined : () => !probing && !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
     const outcome = await submitSegment(
-      leaveRoute ? { ...handle.submit, port, leaveRoute } : handle.submit,
+      leaveRoute ? { ...handle.submit, port, leaveRoute, probe: gateProbe } : handle.submit,
       key,
       inRouteTimeFormat(params, handle.timeFormat),
       validUntil,
@@ -123,6 +129,16 @@ export function chooseRoute(directory: RouteDirectory, routes: readonly string[]
     if (handle.wantsProbe() && !noProbe?.has(name)) return { route: name, probe: true };
   }
   return { route: routes[0]!, probe: false };
+}
+
+/**
+ * A route's `probeChosen` (app/routes.ts): the gate's due probe, claimed for the segment (true),
+ * or else the circuit's trial, started.
+ */
+export function claimProbeOrTrial(gate: AccountGate, circuit: RouteCircuit | null | undefined): boolean {
+  if (gate.claimProbe()) return true;
+  circuit?.trialStarted();
+  return false;
 }
 
 function inRouteTimeFormat(params: SubmitParams, format: SmppTimeFormat): SubmitParams {

@@ -60,6 +60,11 @@ export interface SubmitLoopOptions {
    * submit on the wire.
    */
   leaveRoute?: () => boolean;
+  /**
+   * Routing claimed the gate's due probe for this segment (account-gate.ts `claimProbe`): its first
+   * pass is the probe, at once. Whatever ends the segment before the probe's answer hands it back.
+   */
+  probe?: boolean;
 }
 
 /**
@@ -107,61 +112,81 @@ export async function submitSegment(
   let retries = 0;
   let retryingSince: number | null = null;
   let last: SubmitStatus | null = null;
-  for (;;) {
-    signal.throwIfAborted();
-    const now = opts.now();
-    if (validUntil !== null && now >= validUntil) return { kind: 'expired', attempts };
-    if (retryingSince !== null && last && now - retryingSince > opts.retryMaxAgeMs) {
-      return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
-    }
-    if (opts.leaveRoute?.()) return { kind: 'left-route', attempts };
-    let isProbe: boolean;
-    try {
-      isProbe = await passGate(opts, signal);
-    } catch (err) {
-      // a routed segment's wait at a paused gate ends now and then, to ask leaveRoute again
-      if (err instanceof GateRecheck) continue;
-      throw err;
-    }
-    // The account may pause while this submit waits for room in its session: then it goes back
-    // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
-    const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open, affinity);
-    if (result.kind === 'not-sent' && result.reason === 'account-paused') continue;
-    if (result.kind === 'not-sent') {
+  let probeClaimed = opts.probe === true;
+  // a probe claimed or let through and never answered (aborted, expired, left) is handed back, or
+  // the paused account would never be probed again
+  let probeOpen = probeClaimed;
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const now = opts.now();
+      if (validUntil !== null && now >= validUntil) return { kind: 'expired', attempts };
+      if (retryingSince !== null && last && now - retryingSince > opts.retryMaxAgeMs) {
+        return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
+      }
+      if (opts.leaveRoute?.()) return { kind: 'left-route', attempts };
+      let isProbe: boolean;
+      if (probeClaimed) {
+        probeClaimed = false;
+        isProbe = !opts.gate.current.open; // opened meanwhile: an ordinary submit
+        probeOpen = isProbe;
+      } else {
+        try {
+          isProbe = await passGate(opts, signal);
+        } catch (err) {
+          // a routed segment's wait at a paused gate ends now and then, to ask leaveRoute again
+          if (err instanceof GateRecheck) continue;
+          throw err;
+        }
+        probeOpen = isProbe;
+      }
+      // The account may pause while this submit waits for room in its session: then it goes back
+      // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
+      const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open, affinity);
+      // from here on the probe's outcome is reported below, whatever it is
+      probeOpen = false;
+      if (result.kind === 'not-sent' && result.reason === 'account-paused') {
+        if (isProbe) opts.gate.probeInconclusive();
+        continue;
+      }
+      if (result.kind === 'not-sent') {
+        if (isProbe) opts.gate.probeInconclusive();
+        await sleep(opts.notSentDelayMs ?? 100, signal);
+        continue;
+      }
+      attempts++;
+      if (result.kind === 'response' && result.command === 'submit_sm_resp' && result.commandStatus === 0) {
+        opts.observer?.onResult?.(result, null);
+        opts.gate.succeeded();
+        return { kind: 'accepted', messageId: result.messageId ?? null, attempts, submittedAt: opts.now() };
+      }
+      // A generic_nack with status 0 is still a refusal: call it a protocol error.
+      const code = result.kind === 'response' ? result.commandStatus || 0xfe : -1;
+      const status = result.kind === 'ambiguous' ? SUBMIT_TIMEOUT : submitStatus(code);
+      opts.observer?.onResult?.(result, status);
+      last = status;
+      if (status.category === 'VALIDITY' && validUntil !== null && validUntil - opts.now() <= EXPIRY_CLOCK_SKEW_MS) {
+        return { kind: 'expired', attempts }; // the SMSC's clock saw it pass first: the message expired, the request was fine
+      }
+      if (status.action === 'permanent') return { kind: 'rejected', status, attempts };
+      if (status.action === 'pause-account') {
+        opts.gate.pause(`${status.hex} ${status.description}`, isProbe);
+        retryingSince = null; // an account outage is not this message's fault
+        attempts--; // and not an attempt of this message either
+        continue;
+      }
       if (isProbe) opts.gate.probeInconclusive();
-      await sleep(opts.notSentDelayMs ?? 100, signal);
-      continue;
+      if (status.maxAttempts !== undefined && attempts >= status.maxAttempts) {
+        return { kind: 'rejected', status, attempts, note: `${attempts} attempts` };
+      }
+      retryingSince ??= now;
+      retries++;
+      opts.observer?.onRetry?.(status);
+      // at least 50 ms: a status whose table entry says 0 must not retry in a tight loop
+      const policy = { initialMs: Math.max(50, status.retryDelayMs ?? 1000), maxMs: 60_000, jitter: SPREAD_JITTER };
+      await sleep(backoffDelayMs(policy, retries - 1), signal);
     }
-    attempts++;
-    if (result.kind === 'response' && result.command === 'submit_sm_resp' && result.commandStatus === 0) {
-      opts.observer?.onResult?.(result, null);
-      opts.gate.succeeded();
-      return { kind: 'accepted', messageId: result.messageId ?? null, attempts, submittedAt: opts.now() };
-    }
-    // A generic_nack with status 0 is still a refusal: call it a protocol error.
-    const code = result.kind === 'response' ? result.commandStatus || 0xfe : -1;
-    const status = result.kind === 'ambiguous' ? SUBMIT_TIMEOUT : submitStatus(code);
-    opts.observer?.onResult?.(result, status);
-    last = status;
-    if (status.category === 'VALIDITY' && validUntil !== null && validUntil - opts.now() <= EXPIRY_CLOCK_SKEW_MS) {
-      return { kind: 'expired', attempts }; // the SMSC's clock saw it pass first: the message expired, the request was fine
-    }
-    if (status.action === 'permanent') return { kind: 'rejected', status, attempts };
-    if (status.action === 'pause-account') {
-      opts.gate.pause(`${status.hex} ${status.description}`, isProbe);
-      retryingSince = null; // an account outage is not this message's fault
-      attempts--; // and not an attempt of this message either
-      continue;
-    }
-    if (isProbe) opts.gate.probeInconclusive();
-    if (status.maxAttempts !== undefined && attempts >= status.maxAttempts) {
-      return { kind: 'rejected', status, attempts, note: `${attempts} attempts` };
-    }
-    retryingSince ??= now;
-    retries++;
-    opts.observer?.onRetry?.(status);
-    // at least 50 ms: a status whose table entry says 0 must not retry in a tight loop
-    const policy = { initialMs: Math.max(50, status.retryDelayMs ?? 1000), maxMs: 60_000, jitter: SPREAD_JITTER };
-    await sleep(backoffDelayMs(policy, retries - 1), signal);
+  } finally {
+    if (probeOpen) opts.gate.probeInconclusive();
   }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { AccountGate } from '../../src/pipeline/account-gate.js';
 import { observedByCircuit, RouteCircuit } from '../../src/pipeline/route-circuit.js';
-import { chooseRoute, submitRouted, type RouteDirectory, type RouteHandle } from '../../src/pipeline/routed-submit.js';
+import { chooseRoute, claimProbeOrTrial, submitRouted, type RouteDirectory, type RouteHandle } from '../../src/pipeline/routed-submit.js';
 import type { SubmitPort } from '../../src/pipeline/submit-loop.js';
 import { submitStatus } from '../../src/smpp/protocol/status.js';
 import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
@@ -54,7 +54,7 @@ function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeInt
     timeFormat,
     healthy: () => route.healthy && (circuit?.allowsTraffic() ?? true),
     wantsProbe: () => gate.wantsProbe() || circuit?.wantsTrial() === true,
-    probeChosen: () => circuit?.trialStarted(),
+    probeChosen: () => claimProbeOrTrial(gate, circuit),
     submit: { port, gate, retryMaxAgeMs: 60_000, now: Date.now, notSentDelayMs: 5, ...(circuit ? { observer: observedByCircuit({}, circuit) } : {}) },
   };
   return route;
@@ -123,24 +123,23 @@ describe('submitRouted', () => {
     assert.deepEqual([a.sent.length, b.sent.length], [0, 0]);
   });
 
-  it('a segment parked at a paused gate fails over as soon as another route becomes healthy, without waiting for a probe turn', async () => {
+  it('segments parked at a paused gate fail over as soon as another route becomes healthy, without waiting for a probe turn', async () => {
     const a = fakeRoute('a'); // probe interval 60 s: only a recheck can free a parked segment in time
     const b = fakeRoute('b');
     a.handle.submit.gate.pause('0x103 credit');
     a.healthy = false;
     b.healthy = false; // reconnecting: nowhere to go yet
     const directory = directoryOf(a, b);
-    const probeAbort = new AbortController();
-    const probe = submitRouted(directory, ['a', 'b'], 'k1', params, null, probeAbort.signal, {}, undefined).catch(() => 'aborted');
-    await new Promise((r) => setImmediate(r));
-    assert.equal(a.handle.submit.gate.wantsProbe(), false, 'the first segment waits as the probe');
+    assert.equal(a.handle.submit.gate.wantsProbe(), false, 'no probe due yet');
     setTimeout(() => (b.healthy = true), 100);
     const started = Date.now();
-    const outcome = await submitRouted(directory, ['a', 'b'], 'k2', params, null, signal, {}, undefined);
-    assert.equal(outcome.route, 'b');
+    const outcomes = await Promise.all(['k1', 'k2'].map((k) => submitRouted(directory, ['a', 'b'], k, params, null, signal, {}, undefined)));
+    assert.deepEqual(
+      outcomes.map((o) => o.route),
+      ['b', 'b'],
+    );
     assert.ok(Date.now() - started < 2000, `left the paused gate within ${Date.now() - started} ms`);
-    probeAbort.abort(new Error('done'));
-    assert.equal(await probe, 'aborted', 'the probe kept waiting for its turn at the gate');
+    assert.equal(a.sent.length, 0);
   });
 
   it('failback: the first route is chosen again once it is healthy', () => {
@@ -156,24 +155,51 @@ describe('submitRouted', () => {
     assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: false }, 'none healthy: the segment waits on the first');
   });
 
-  it('a paused route whose traffic failed over still gets probed: one segment goes there, and on to the other route if refused', async () => {
-    const a = fakeRoute('a', 'smpp34', 600); // longer than a gate recheck: the probe must wait for its turn
+  it('a paused route whose traffic failed over still gets probed: when its probe is due one segment goes there at once, and on to the other route if refused', async () => {
+    const a = fakeRoute('a', 'smpp34', 300);
     const b = fakeRoute('b');
     const directory = directoryOf(a, b);
     a.handle.submit.gate.pause('0x103 credit');
     a.healthy = false;
-    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: true }, 'nobody waits at the gate of a: this one probes');
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'b', probe: false }, 'no probe due yet: the other route');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(chooseRoute(directory, ['a', 'b']), { route: 'a', probe: true }, 'the probe is due and nobody waits at the gate of a: this one probes');
     let refusals = 0;
     a.answer = () => {
       refusals += 1;
       return { kind: 'response', command: 'submit_sm_resp', commandStatus: 0x103, roundTripMs: 1, sessionId: 'a/trx-1' };
     };
-    const refused = await submitRouted(directory, ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    const started = Date.now();
+    const [refused, other] = await Promise.all([
+      submitRouted(directory, ['a', 'b'], 'k1', params, null, signal, {}, undefined),
+      submitRouted(directory, ['a', 'b'], 'k2', params, null, signal, {}, undefined),
+    ]);
+    assert.ok(Date.now() - started < 200, `the probe went at once, not at a later turn (${Date.now() - started} ms)`);
     assert.deepEqual([refusals, refused.route, refused.kind], [1, 'b', 'accepted'], 'the probe was refused once, then failed over');
+    assert.equal(other.route, 'b', 'one probe: the segment beside it did not probe too');
+    assert.equal(a.handle.submit.gate.wantsProbe(), false, 'the next probe is not due yet');
+    await new Promise((r) => setTimeout(r, 400));
     a.answer = () => fakeAccept('a');
     const back = await submitRouted(directory, ['a', 'b'], 'k', params, null, signal, {}, undefined);
     assert.equal(back.route, 'a', 'the next probe is accepted: the route is back');
     assert.equal(a.handle.submit.gate.current.open, true);
+  });
+
+  it('a claimed probe that never reaches the SMSC (its batch aborted) is handed back: the gate probes again', async () => {
+    const a = fakeRoute('a', 'smpp34', 50);
+    const b = fakeRoute('b');
+    const directory = directoryOf(a, b);
+    a.handle.submit.gate.pause('0x103 credit');
+    a.healthy = false;
+    await new Promise((r) => setTimeout(r, 100));
+    const aborted = new AbortController();
+    a.answer = () => {
+      aborted.abort(new Error('rebalance'));
+      throw new Error('aborted on the wire');
+    };
+    await assert.rejects(submitRouted(directory, ['a', 'b'], 'k1', params, null, aborted.signal, {}, undefined));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(a.handle.submit.gate.wantsProbe(), true, 'due again after its interval');
   });
 
   it('circuit: a run of system errors opens it and the traffic fails over; after the cooldown ONE segment is the trial, and its success brings the traffic back', async () => {
