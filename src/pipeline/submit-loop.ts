@@ -74,13 +74,16 @@ export interface SubmitLoopOptions {
  */
 export const EXPIRY_CLOCK_SKEW_MS = 60_000;
 
-/** While a route's gate is paused, a segment that may fail over asks again this often (routed-submit.ts). */
-const GATE_RECHECK_MS = 250;
+/**
+ * A segment that may fail over (routed-submit.ts), waiting at a paused gate or for its next retry,
+ * asks this often whether to leave its route.
+ */
+const LEAVE_RECHECK_MS = 250;
 
 class GateRecheck extends Error {}
 
 /**
- * The account gate: at once when open; else the wait, cut every GATE_RECHECK_MS when the segment may
+ * The account gate: at once when open; else the wait, cut every LEAVE_RECHECK_MS when the segment may
  * leave its route — parked at the gate it would learn of a healthy route only at its probe turn
  * (one waiter per ACCOUNT_PROBE_INTERVAL_MS), so a backlog parked there would drain at that pace.
  */
@@ -90,12 +93,24 @@ async function passGate(opts: SubmitLoopOptions, signal: AbortSignal): Promise<b
     return passing === false ? false : passing;
   }
   const recheck = new AbortController();
-  const timer = setTimeout(() => recheck.abort(new GateRecheck()), GATE_RECHECK_MS);
+  const timer = setTimeout(() => recheck.abort(new GateRecheck()), LEAVE_RECHECK_MS);
   try {
     const passing = opts.gate.pass(AbortSignal.any([signal, recheck.signal]));
     return passing === false ? false : await passing;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The wait before a retry, cut short when the segment may leave its route and should: a segment
+ * waiting out 0x08's 3 s on a route whose circuit just opened would hold its key — and the fetch
+ * round its record came in — for nothing (the next attempt goes elsewhere anyway).
+ */
+async function retryWait(opts: SubmitLoopOptions, delayMs: number, signal: AbortSignal): Promise<void> {
+  if (!opts.leaveRoute) return sleep(delayMs, signal);
+  for (let left = delayMs; left > 0 && !opts.leaveRoute(); left -= LEAVE_RECHECK_MS) {
+    await sleep(Math.min(left, LEAVE_RECHECK_MS), signal);
   }
 }
 
@@ -184,7 +199,7 @@ export async function submitSegment(
       opts.observer?.onRetry?.(status);
       // at least 50 ms: a status whose table entry says 0 must not retry in a tight loop
       const policy = { initialMs: Math.max(50, status.retryDelayMs ?? 1000), maxMs: 60_000, jitter: SPREAD_JITTER };
-      await sleep(backoffDelayMs(policy, retries - 1), signal);
+      await retryWait(opts, backoffDelayMs(policy, retries - 1), signal);
     }
   } finally {
     if (probeOpen) opts.gate.probeInconclusive();

@@ -113,20 +113,31 @@ test('failover to the backup route on credit exhaustion and back when it returns
     await waitUntil(() => fx.submitted().filter((e) => e.route === 'backup').length >= 190, 60000, 'the backup route carries the traffic');
     const firstOnBackup = firstAt(fx.submitted().filter((e) => e.route === 'backup'));
 
-    // 3. the credit returns: new requests go back to the primary
+    // 3. the credit returns. A paused route learns it from a probe, and a probe is one of the requests
+    // routed there: requests keep coming (one at a time) until the primary is open, then new ones go back to it
     fx.primary.setBehaviour({ creditExhausted: false });
     const returnedAt = Date.now();
-    await waitUntil(() => fx.routeState('primary') === true, 30000, 'the primary open again');
-    await fx.produceRange(300, 100);
-    await waitUntil(() => fx.submitted().length >= 400, 60000, 'every request submitted');
-    const late = fx.submitted().filter((e) => Number(e.id.slice('route-'.length)) >= 300);
-    const firstBackOnPrimary = firstAt(late.filter((e) => e.route === 'primary'));
+    let next = 300;
+    await waitUntil(
+      async () => {
+        if (fx.routeState('primary') === true) return true;
+        await fx.produceRange(next++, 1);
+        return false;
+      },
+      30000,
+      'the primary open again',
+    );
+    const firstLate = next;
+    await fx.produceRange(firstLate, 100);
+    await waitUntil(() => fx.submitted().length >= firstLate + 100, 60000, 'every request submitted');
+    const late = fx.submitted().filter((e) => Number(e.id.slice('route-'.length)) >= firstLate);
+    const firstBackOnPrimary = firstAt(fx.submitted().filter((e) => e.route === 'primary' && (e.submittedAt ?? 0) >= returnedAt));
     assert.ok(
       late.filter((e) => e.route === 'primary').length >= 90,
       `failback: ${late.filter((e) => e.route === 'primary').length} of the last 100 on the primary`,
     );
 
-    await fx.assertEachDeliveredOnce(400);
+    await fx.assertEachDeliveredOnce(firstLate + 100);
     t.diagnostic(
       `failover: first submit on the backup ${firstOnBackup - outageAt} ms after the credit ran out; failback: first new request on the primary ${firstBackOnPrimary - returnedAt} ms after it returned; backup carried ${fx.backup.stats().acceptedSubmits}`,
     );
@@ -179,15 +190,17 @@ test('circuit: the primary answers every submit with 0x08 mid-run → its circui
     fx.primary.setBehaviour({ outcomeRatios: [] });
     const returnedAt = Date.now();
     await waitUntil(() => fx.routeState('primary') === true, OPEN_MS + 30000, 'the primary circuit closed by an accepted trial');
-    const closedAt = Date.now();
-    await waitUntil(() => onPrimary(closedAt).length >= 50, 60000, 'traffic back on the primary');
+    // requests produced from now on choose their route after the close (those chosen before it finish on the backup)
+    const firstAfterClose = produced + 10;
+    const afterClose = () => fx.submitted().filter((e) => Number(e.id.slice('route-'.length)) >= firstAfterClose);
+    await waitUntil(() => afterClose().length >= 50, 60000, 'traffic after the close');
     const firstBackOnPrimary = firstAt(onPrimary(returnedAt));
     assert.equal(await circuitGauge(), '0');
     assert.ok(firstBackOnPrimary - returnedAt <= OPEN_MS + 10000, `back on the primary ${firstBackOnPrimary - returnedAt} ms after it answered again`);
-    const afterClose = fx.submitted().filter((e) => (e.submittedAt ?? 0) >= closedAt);
+    const backOnPrimary = afterClose().filter((e) => e.route === 'primary').length;
     assert.ok(
-      afterClose.filter((e) => e.route === 'primary').length >= 0.9 * afterClose.length,
-      `failback: ${afterClose.filter((e) => e.route === 'primary').length} of ${afterClose.length} since the circuit closed on the primary`,
+      backOnPrimary >= 0.9 * afterClose().length,
+      `failback: ${backOnPrimary} of ${afterClose().length} requests produced after the close on the primary`,
     );
 
     producing = false;

@@ -102,6 +102,19 @@ describe('submitRouted', () => {
     assert.equal(outcome.attempts, 1, 'the account refusal is not an attempt of this message');
   });
 
+  it('a segment waiting out a retry delay (0x08: 3 s) leaves as soon as its route stops taking traffic, not after the delay', async () => {
+    const a = fakeRoute('a');
+    const b = fakeRoute('b');
+    a.answer = () => {
+      setTimeout(() => (a.healthy = false), 100); // e.g. its circuit opens on the answers of other segments
+      return { kind: 'response', command: 'submit_sm_resp', commandStatus: 0x08, roundTripMs: 1, sessionId: 'a/trx-1' };
+    };
+    const started = Date.now();
+    const outcome = await submitRouted(directoryOf(a, b), ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.deepEqual([outcome.route, outcome.kind, a.sent.length, b.sent.length], ['b', 'accepted', 1, 1]);
+    assert.ok(Date.now() - started < 1500, `left within ${Date.now() - started} ms of the 0x08`);
+  });
+
   it('pinned: a message with a segment accepted on a route stays there through a short outage, waiting for a session', async () => {
     const a = fakeRoute('a');
     const b = fakeRoute('b');
