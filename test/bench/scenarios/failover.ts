@@ -17,7 +17,11 @@
  * time from the credit running out to the first accepted submit_sm on the secondary, and to the
  * first 1000 ms in which the secondary accepted ≥ 95 % of its paced rate (4 × 98); the same for the
  * primary from the credit's return; records accepted by neither (missing) or more than once
- * (duplicates, by destination: benchRecord puts the record's index there); 0x58 and 0x103 answers.
+ * (duplicates, by destination: benchRecord puts the record's index there); 0x58 and 0x103 answers;
+ * the longest pause on both routes together after the switch — the first full run showed 12 s of
+ * none: the segment routing held at the paused primary as its probe (design.md §5.7) waited its
+ * turn while the rest of its fetch round was sent, and the next fetch waits for a round's last
+ * record (§5.3).
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -46,9 +50,13 @@ export interface FailoverPlan {
   creditOutForS: number;
 }
 
-/** ≈ 100 s at one account's rate: 20 s on the primary, 30 s without credit, then the failback and ≥ 30 s more. */
-export const FULL_FAILOVER: FailoverPlan = { backlog: 40_000, creditOutAfterS: 20, creditOutForS: 30 };
-/** ≈ 36 s: 5 s, 10 s without credit, then whatever the probe interval leaves. */
+/**
+ * ≈ 100 s at one account's rate: 20 s on the primary, 37 s without credit, then ≥ 30 s after the
+ * failback. Not a multiple of the probe interval (15 s, counted from the first 0x103): with 30 s the
+ * return fell on a probe and the failback measured 118 ms; with 37 s it lands between two probes.
+ */
+export const FULL_FAILOVER: FailoverPlan = { backlog: 40_000, creditOutAfterS: 20, creditOutForS: 37 };
+/** ≈ 36 s: 5 s, 10 s without credit (the failback is the next probe, 5 s later), then what is left. */
 export const QUICK_FAILOVER: FailoverPlan = { backlog: 14_000, creditOutAfterS: 5, creditOutForS: 10 };
 
 const SESSIONS = 4;
@@ -166,6 +174,13 @@ function reportFailover(
     '%',
     `accepted submit_sm on both routes while the credit was out ÷ (${plan.creditOutForS} s × ${SESSIONS} × ${RATE}/s)`,
   );
+  ctx.report.add(
+    S,
+    'longest pause after the credit ran out, both routes',
+    longestPause([...primary.accepted, ...secondary.accepted], at.creditOutAt),
+    'ms',
+    'the longest time without an accepted submit_sm on either route, from the switch to the end of the backlog',
+  );
   const { missing, duplicates } = deliveryCount(plan.backlog, [primary, secondary]);
   ctx.report.add(S, 'missing', missing, '', `records accepted by neither SMSC (by the destination's index), of ${fmt(plan.backlog)}`);
   ctx.report.add(S, 'duplicates', duplicates, '', 'acceptances beyond the first of the same record, both SMSCs together');
@@ -225,6 +240,16 @@ function paceReached(answers: Answers, from: number): number {
     if (hi - lo + 1 >= AT_PACE) return ts[hi]!;
   }
   return NaN;
+}
+
+function longestPause(accepted: Answers['accepted'], from: number): number {
+  const ts = accepted
+    .map((a) => a.ts)
+    .filter((t) => t >= from)
+    .sort((a, b) => a - b);
+  let longest = ts.length > 0 ? ts[0]! - from : NaN;
+  for (let i = 1; i < ts.length; i++) longest = Math.max(longest, ts[i]! - ts[i - 1]!);
+  return longest;
 }
 
 function deliveryCount(backlog: number, routes: Answers[]): { missing: number; duplicates: number } {
