@@ -10,7 +10,8 @@
  *            --pending-counts N,N (requests pending a receipt per case; default 100000,1000000, 2000 with --quick;
  *              the full pending run is left out unless named in --only or given counts)
  *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
- *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick)
+ *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick;
+ *              also the rounds of `routes`: (c), one route, two routes)
  *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack --node-flags "<extra connector node flags>"
  * Before (c) and the end-to-end run, a warm-up pass (the naive loop once, figures dropped) warms the
  * broker's JVM, so that neither side of the ratio runs on a cold broker (not with --quick).
@@ -89,7 +90,7 @@ function parseArgs(argv: string[]) {
     .option('--latency-rate <msgs>', 'offered rate of the latency run (default: 50 % of the end-to-end submits/s of the same run)', count('--latency-rate'))
     .option(
       '--pairs <count>',
-      'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick)',
+      'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick); also the rounds of routes',
       count('--pairs'),
     )
     .option(

@@ -10,8 +10,9 @@
  * accepted submit_sm, `creditOutAfterS` later the primary answers every submit_sm 0x103 (the
  * simulator role's `setBehaviour` over its IPC channel), `creditOutForS` later it accepts again;
  * the run ends when both SMSCs together accepted every record.
- * ACCOUNT_PROBE_INTERVAL_MS and ROUTE_FAILOVER_UNBOUND_MS keep their product defaults (15 s, 30 s):
- * failback waits for the primary's next probe, so it takes up to the probe interval.
+ * ACCOUNT_PROBE_INTERVAL_MS and ROUTE_FAILOVER_UNBOUND_MS keep their product defaults (15 s, 30 s)
+ * unless the bench's environment sets them: failback waits for the primary's next probe, so it
+ * takes up to the probe interval.
  *
  * From the journals (wire times, SMSC side; both simulators and this process share the clock):
  * time from the credit running out to the first accepted submit_sm on the secondary, and to the
@@ -134,7 +135,7 @@ function reportFailover(
   at: { creditOutAt: number; creditBackAt: number },
 ): void {
   const { primary, secondary } = answers;
-  const how = `${fmt(plan.backlog)} bulk requests (4 partitions); two routes, each trx:${SESSIONS} × SMPP_RATE_LIMIT ${RATE} against its own strict simulator; the primary answers 0x103 from ${plan.creditOutAfterS} s after its first accepted submit_sm for ${plan.creditOutForS} s; ACCOUNT_PROBE_INTERVAL_MS 15000 (default); the simulators' PDU journals`;
+  const how = `${fmt(plan.backlog)} bulk requests (4 partitions); two routes, each trx:${SESSIONS} × SMPP_RATE_LIMIT ${RATE} against its own strict simulator; the primary answers 0x103 from ${plan.creditOutAfterS} s after its first accepted submit_sm for ${plan.creditOutForS} s; ACCOUNT_PROBE_INTERVAL_MS ${probeInterval()}; the simulators' PDU journals`;
   const since = (from: number) => (t: number) => t - from;
   const toSecondary = since(at.creditOutAt);
   const toPrimary = since(at.creditBackAt);
@@ -194,6 +195,11 @@ function reportFailover(
   );
   ctx.report.add(S, 'accepted per route', `primary ${fmt(primary.accepted.length)}, secondary ${fmt(secondary.accepted.length)}`, '', how);
   perSecondTable(ctx, answers, at);
+}
+
+/** The connector's probe interval: the product default unless this run's environment sets one (spawnRole passes it on). */
+function probeInterval(): string {
+  return process.env['ACCOUNT_PROBE_INTERVAL_MS'] ?? '15000 (default)';
 }
 
 /** A strict simulator (the pacing scenario's: the 101st submit_sm of any 1000 ms per connection → 0x58) with one account. */
