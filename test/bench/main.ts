@@ -5,7 +5,7 @@
  * summary goes to .local/bench-results/.
  *
  *   npm run bench                      full run (backlog 50,000; memory run 1,000,000 messages)
- *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
+ *   npm run bench -- --quick           CI smoke: small volumes, ~5 min, no timing assertions
  *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,routes,pacing,lanes,failover,latency,kannel,index,memory,scale,restart,pending
  *            --pending-counts N,N (requests pending a receipt per case; default 100000,1000000, 2000 with --quick;
  *              the full pending run is left out unless named in --only or given counts)
