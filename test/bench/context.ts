@@ -1,6 +1,7 @@
 /** What every scenario gets from main.ts: the stack, the shared backlog, options, the report. */
+import { writeFileSync } from 'node:fs';
 import type { AvroCodec } from '../../src/kafka/codec.js';
-import type { StackRef } from './common.js';
+import type { BenchTopics, StackRef } from './common.js';
 import type { Report } from './report.js';
 
 export interface BenchContext {
@@ -34,11 +35,66 @@ export const CONNECTOR_NODE_FLAGS = ['--max-semi-space-size=64'];
 /** Environment of one connector instance against the bench stack and a simulator port. */
 export function connectorEnv(
   ctx: BenchContext,
-  topics: { outbound: string; delivery: string; dlq: string; correlation: string; correlationLive: string },
+  topics: BenchTopics,
   group: string,
   smppPort: number,
   extra: Record<string, string> = {},
 ): Record<string, string> {
+  return {
+    ...kafkaSideEnv(ctx, topics, group),
+    SMPP_HOST: '127.0.0.1',
+    SMPP_PORT: String(smppPort),
+    SMPP_TLS: 'false',
+    SMPP_SYSTEM_ID: 'test',
+    SMPP_PASSWORD: 'secret',
+    SMPP_SESSIONS: 'trx:4',
+    SMPP_BIND_HANDOVER_MS: '200',
+    ...extra,
+  };
+}
+
+/**
+ * Environment of one connector whose routes come from a routes file (issue 21): the same as
+ * connectorEnv but without the SMPP_* variables, which the connector would not read beside
+ * ROUTES_FILE (it warns about each one set).
+ */
+export function routedConnectorEnv(
+  ctx: BenchContext,
+  topics: BenchTopics,
+  group: string,
+  routesFile: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return { ...kafkaSideEnv(ctx, topics, group), ROUTES_FILE: routesFile, ...extra };
+}
+
+/** A route of a bench routes file: an account on a simulator on 127.0.0.1, plain TCP. */
+export interface BenchRoute {
+  name: string;
+  port: number;
+  systemId: string;
+  password: string;
+  /** SMPP_SESSIONS of the route (the bench's connectorEnv uses trx:4). */
+  sessions: string;
+  rateLimit: number;
+}
+
+/**
+ * Writes a routes file (JSON, which the YAML parser reads) with `routes` in order of preference and,
+ * when given, a default rule that splits the first choice by `split` weights. Every route gets the
+ * bind handover connectorEnv sets for the one-route connector, so the two start alike.
+ */
+export function writeRoutesFile(file: string, routes: BenchRoute[], split?: Record<string, number>): string {
+  const doc = {
+    routes: routes.map((r) => ({ ...r, host: '127.0.0.1', tls: false, bindHandoverMs: 200 })),
+    ...(split ? { rules: [{ name: 'default', routes: routes.map((r) => r.name), split }] } : {}),
+  };
+  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+  return file;
+}
+
+/** What every connector of the bench shares whatever its routes: the stack, its topics and group, quiet logs. */
+function kafkaSideEnv(ctx: BenchContext, topics: BenchTopics, group: string): Record<string, string> {
   return {
     KAFKA_BROKERS: ctx.stack.kafkaBrokers,
     KAFKA_GROUP_ID: group,
@@ -50,17 +106,9 @@ export function connectorEnv(
     TOPIC_CORRELATION: topics.correlation,
     TOPIC_CORRELATION_LIVE: topics.correlationLive,
     TOPIC_PARTITIONS: '12',
-    SMPP_HOST: '127.0.0.1',
-    SMPP_PORT: String(smppPort),
-    SMPP_TLS: 'false',
-    SMPP_SYSTEM_ID: 'test',
-    SMPP_PASSWORD: 'secret',
-    SMPP_SESSIONS: 'trx:4',
-    SMPP_BIND_HANDOVER_MS: '200',
     HTTP_PORT: '0',
     LOG_LEVEL: 'error',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    ...extra,
   };
 }
 

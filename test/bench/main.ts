@@ -5,12 +5,13 @@
  * summary goes to .local/bench-results/.
  *
  *   npm run bench                      full run (backlog 50,000; memory run 1,000,000 messages)
- *   npm run bench -- --quick           CI smoke: small volumes, ~3 min, no timing assertions
- *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,pacing,lanes,latency,kannel,index,memory,scale,restart,pending
+ *   npm run bench -- --quick           CI smoke: small volumes, ~5 min, no timing assertions
+ *   options: --n N (backlog size) --memory-volume N --memory-keep-done-ms MS (default 60000) --only a,b,c,e2e,routes,pacing,lanes,failover,latency,kannel,index,memory,scale,restart,pending
  *            --pending-counts N,N (requests pending a receipt per case; default 100000,1000000, 2000 with --quick;
  *              the full pending run is left out unless named in --only or given counts)
  *            --latency-rate N (latency at N msg/s instead of 50 % of this run's end-to-end figure)
- *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick)
+ *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick;
+ *              also the rounds of `routes`: (c), one route, two routes)
  *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack --node-flags "<extra connector node flags>"
  * Before (c) and the end-to-end run, a warm-up pass (the naive loop once, figures dropped) warms the
  * broker's JVM, so that neither side of the ratio runs on a cold broker (not with --quick).
@@ -26,19 +27,21 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { KAFKA_VERSION, REPO_ROOT, stackDown, stackUp } from '../../tools/dev-stack/stack.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
-import { createTopic, deleteTopics, encodeRecords, fmt, produceBacklog, say } from './common.js';
+import { createTopic, deleteTopics, encodeRecords, fmt, median, produceBacklog, say } from './common.js';
 import { CONNECTOR_NODE_FLAGS, type BenchContext } from './context.js';
 import { Report } from './report.js';
 import { bareKafka, bareSmpp, naiveLoop } from './scenarios/ceilings.js';
 import { endToEnd, indexBytes, memory, scaleOut } from './scenarios/connector.js';
 import { kannel } from './scenarios/kannel.js';
+import { failover, FULL_FAILOVER, QUICK_FAILOVER } from './scenarios/failover.js';
 import { priorityLanes } from './scenarios/lanes.js';
 import { FULL_PACING_CASES, pacingCase, parsePacingCase, QUICK_PACING_CASES, type PacingCase } from './scenarios/pacing.js';
 import { FULL_PENDING_COUNTS, pendingReceipts, QUICK_PENDING_COUNTS } from './scenarios/pending.js';
 import { FULL_RESTART_HISTORY, QUICK_RESTART_HISTORY, restartAfterHistory } from './scenarios/restart.js';
+import { routesAgainstOne } from './scenarios/routes.js';
 import { latency } from './scenarios/timing.js';
 
-const ALL = ['a', 'c', 'e2e', 'pacing', 'lanes', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart', 'pending'] as const;
+const ALL = ['a', 'c', 'e2e', 'routes', 'pacing', 'lanes', 'failover', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart', 'pending'] as const;
 type Scenario = (typeof ALL)[number];
 
 /** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
@@ -87,7 +90,7 @@ function parseArgs(argv: string[]) {
     .option('--latency-rate <msgs>', 'offered rate of the latency run (default: 50 % of the end-to-end submits/s of the same run)', count('--latency-rate'))
     .option(
       '--pairs <count>',
-      'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick)',
+      'run (c) and the end-to-end run this many times, alternating, and report the median ratio (the box drifts between runs; default 3, 1 with --quick); also the rounds of routes',
       count('--pairs'),
     )
     .option(
@@ -142,7 +145,11 @@ function parseArgs(argv: string[]) {
   // The memory run needs ≥ 500k messages to mean anything: full mode only unless asked for. The
   // pending run at its full counts would take ~25 min on the 2-core box (its 20,000 case took 29 s,
   // and it grows with N): only when asked for (--only pending, or --pending-counts), or at its quick count.
-  const byDefault = (x: Scenario) => (x === 'memory' ? !quick : x === 'pending' ? quick || opts.pendingCounts !== undefined : true);
+  // `routes` is three more backlog runs (~50 s in quick): the quick `e2e` already runs the same
+  // measurement and the quick `failover` a connector from a routes file, and a ratio over 5,000
+  // records says nothing — full mode only unless asked for (`--quick --only routes`).
+  const inFullOnly = (x: Scenario) => x === 'memory' || x === 'routes';
+  const byDefault = (x: Scenario) => (inFullOnly(x) ? !quick : x === 'pending' ? quick || opts.pendingCounts !== undefined : true);
   const selected = ALL.filter((x) => (opts.only ? opts.only.includes(x) : byDefault(x)) && !skip.includes(x));
   return {
     quick,
@@ -208,7 +215,7 @@ async function main(): Promise<number> {
     );
     await codec.registerContracts();
     await createTopic(stack, backlogTopic, 12);
-    const needsBacklog = args.selected.some((s) => ['c', 'e2e', 'b', 'scale'].includes(s));
+    const needsBacklog = args.selected.some((s) => ['c', 'e2e', 'routes', 'b', 'scale'].includes(s));
     const encoded = needsBacklog ? await encodeRecords(codec, 0, args.n, runTag) : [];
     if (needsBacklog) {
       const { seconds } = await produceBacklog(stack, backlogTopic, encoded);
@@ -233,10 +240,12 @@ async function main(): Promise<number> {
       a: () => bareSmpp(ctx),
       c: () => naiveLoop(ctx),
       e2e: () => endToEnd(ctx),
+      routes: () => routesAgainstOne(ctx, args.pairs),
       pacing: async () => {
         for (const c of args.pacing.cases) for (let r = 1; r <= args.pacing.runs; r += 1) await pacingCase(ctx, c, args.pacing.seconds, r);
       },
       lanes: () => priorityLanes(ctx, args.quick ? 20_000 : 200_000, args.quick ? 10 : 60),
+      failover: () => failover(ctx, args.quick ? QUICK_FAILOVER : FULL_FAILOVER),
       b: () => bareKafka(ctx),
       latency: () => latency(ctx),
       kannel: () => kannel(ctx),
@@ -246,7 +255,7 @@ async function main(): Promise<number> {
       restart: () => restartAfterHistory(ctx, args.restartHistory, args.restartWindowMs),
       pending: () => pendingReceipts(ctx, args.pendingCounts),
     };
-    if (args.warmup && (args.selected.includes('c') || args.selected.includes('e2e'))) await warmUp(ctx);
+    if (args.warmup && args.selected.some((s) => ['c', 'e2e', 'routes'].includes(s))) await warmUp(ctx);
     for (const s of args.selected) {
       const t0 = Date.now();
       try {
@@ -296,12 +305,6 @@ async function warmUp(ctx: BenchContext): Promise<void> {
   await naiveLoop({ ...ctx, report: quiet });
   const rate = quiet.get('(c) naive loop', 'submits/s');
   say(`  (warm-up took ${((Date.now() - t0) / 1000).toFixed(0)} s at ${rate?.toFixed(0) ?? '?'} submits/s; load average ${loadavg()})`);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function loadavg(): string {

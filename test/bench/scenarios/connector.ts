@@ -5,8 +5,8 @@
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { benchTopics, createTopic, encodeRecords, mib, produceBacklog, rssBytes, sleep, spawnRole, topicEnd, uniqueName, type Child } from '../common.js';
-import { connectorEnv, type BenchContext } from '../context.js';
-import { monitor, throughput, type Sample } from '../monitor.js';
+import { connectorEnv, routedConnectorEnv, writeRoutesFile, type BenchContext } from '../context.js';
+import { monitor, throughput, type Sample, type Throughput } from '../monitor.js';
 import { latestProfile, summariseProfile } from '../profile.js';
 import { UNTHROTTLED } from './ceilings.js';
 
@@ -32,13 +32,35 @@ export async function endToEnd(ctx: BenchContext): Promise<void> {
   const S = 'end-to-end (connector)';
   ctx.report.section(S);
   const run = await runBacklog(ctx, 'e2e', []);
+  const sub = reportBacklogRun(ctx, S, run, '4 trx binds × SMPP_WINDOW 10');
+  const rec = throughput(run.samples, 'receiptsAcked', ctx.n);
+  ctx.report.add(S, 'wall time, first submit → last receipt', rec.seconds, 's', `overall ${sub.overall.toFixed(0)} submits/s from first to last`);
+  if (!ctx.cpuProf) return;
+  const profDir = path.join(ctx.workDir, 'cpu-prof');
+  rmSync(profDir, { recursive: true, force: true });
+  const profiled = await runBacklog(ctx, 'e2eprof', ['--cpu-prof', '--cpu-prof-dir', profDir]);
+  const profiledRate = throughput(profiled.samples, 'accepted', ctx.n).steady;
+  reportProfile(ctx, profDir, `a second run on the same backlog with --cpu-prof: ${profiledRate.toFixed(0)} submits/s under the profiler`);
+}
+
+export interface BacklogRun {
+  samples: Sample[];
+  timedOut: boolean;
+  events: number;
+}
+
+/**
+ * The figures of one run through the shared backlog, under section `S`: submits/s, receipts/s, CPU
+ * per 1,000, events written, and the ratios to the naive loop run just before it (with --pairs the
+ * two alternate). `sessions` says how the connector reached the SMSC. Returns the submit throughput.
+ */
+export function reportBacklogRun(ctx: BenchContext, S: string, run: BacklogRun, sessions: string): Throughput {
   if (run.timedOut) ctx.report.note(`${S}: timed out before all ${ctx.n} messages completed (accepted ${run.samples.at(-1)?.counts['accepted']})`);
   const sub = throughput(run.samples, 'accepted', ctx.n);
   const rec = throughput(run.samples, 'receiptsAcked', ctx.n);
-  const how = `${ctx.n} pre-produced records (1 segment, receipts requested), 4 trx binds × SMPP_WINDOW 10, SMPP_RATE_LIMIT 100000, simulator unthrottled with 20 ms receipt delay; counters from the simulator sampled every 200 ms, steady 10–90 % window; no profiler attached`;
+  const how = `${ctx.n} pre-produced records (1 segment, receipts requested), ${sessions}, SMPP_RATE_LIMIT 100000, simulator unthrottled with 20 ms receipt delay; counters from the simulator sampled every 200 ms, steady 10–90 % window; no profiler attached`;
   ctx.report.add(S, 'submits/s', sub.steady, 'msg/s', `accepted submit_sm; ${how}`);
   ctx.report.add(S, 'receipts/s', rec.steady, 'msg/s', 'deliver_sm_resp received by the simulator — sent only after the receipt event is acked by Kafka');
-  ctx.report.add(S, 'wall time, first submit → last receipt', rec.seconds, 's', `overall ${sub.overall.toFixed(0)} submits/s from first to last`);
   ctx.report.add(
     S,
     'CPU per 1,000',
@@ -53,27 +75,29 @@ export async function endToEnd(ctx: BenchContext): Promise<void> {
     'records',
     `high watermark sum of the delivery topic (expected ${ctx.n * 3}: SUBMITTED + DELIVERED + SUMMARY per request)`,
   );
-  // The naive run just before this one (with --pairs the two alternate).
   const naive = ctx.report.all('(c) naive loop', 'submits/s').at(-1);
   if (naive) ctx.report.add(S, 'ratio to (c) naive loop, submits', sub.steady / naive, '×', 'steady submits/s ÷ (c) steady submits/s, same run');
   const naiveRec = ctx.report.all('(c) naive loop', 'receipts/s').at(-1);
   if (naiveRec) ctx.report.add(S, 'ratio to (c) naive loop, receipts', rec.steady / naiveRec, '×', 'steady receipts/s ÷ (c) steady receipt events/s, same run');
-  if (!ctx.cpuProf) return;
-  const profDir = path.join(ctx.workDir, 'cpu-prof');
-  rmSync(profDir, { recursive: true, force: true });
-  const profiled = await runBacklog(ctx, 'e2eprof', ['--cpu-prof', '--cpu-prof-dir', profDir]);
-  const profiledRate = throughput(profiled.samples, 'accepted', ctx.n).steady;
-  reportProfile(ctx, profDir, `a second run on the same backlog with --cpu-prof: ${profiledRate.toFixed(0)} submits/s under the profiler`);
+  return sub;
 }
 
+/**
+ * How a backlog run's connector reaches the SMSC: `one` route from the SMPP_* variables (trx:4, as
+ * `npm start` without a routes file), or `two` routes of a routes file, trx:2 each, whose rule splits
+ * the requests 50/50 by weight — as many sessions and as much window as `one`, against the same
+ * simulator process (two accounts on it), so that what differs is the routing alone.
+ */
+export type BacklogRoutes = 'one' | 'two';
+
 /** One connector (with `execArgv`) through the whole shared backlog, on its own group and output topics. */
-async function runBacklog(ctx: BenchContext, label: string, execArgv: string[]): Promise<{ samples: Sample[]; timedOut: boolean; events: number }> {
-  const { sim, port } = await simulator();
+export async function runBacklog(ctx: BenchContext, label: string, execArgv: string[], routes: BacklogRoutes = 'one'): Promise<BacklogRun> {
+  const { sim, port } = await simulator(routes === 'two' ? { accounts: { test: 'secret', second: 's3cond' } } : {});
   const topics = benchTopics(label, ctx.backlogTopic);
-  const connector = spawnRole('connector', {
-    env: connectorEnv(ctx, topics, uniqueName(label), port, RATE_UNLIMITED),
-    execArgv: [...ctx.connectorFlags, ...execArgv],
-  });
+  const group = uniqueName(label);
+  const env =
+    routes === 'one' ? connectorEnv(ctx, topics, group, port, RATE_UNLIMITED) : routedConnectorEnv(ctx, topics, group, twoRoutesFile(ctx, label, port));
+  const connector = spawnRole('connector', { env, execArgv: [...ctx.connectorFlags, ...execArgv] });
   try {
     await connector.ready;
     const { samples, timedOut } = await monitor({
@@ -87,6 +111,18 @@ async function runBacklog(ctx: BenchContext, label: string, execArgv: string[]):
     await connector.stop();
     await sim.stop();
   }
+}
+
+function twoRoutesFile(ctx: BenchContext, label: string, port: number): string {
+  const route = { port, sessions: 'trx:2', rateLimit: Number(RATE_UNLIMITED.SMPP_RATE_LIMIT) };
+  return writeRoutesFile(
+    path.join(ctx.workDir, `routes-${label}.json`),
+    [
+      { name: 'first', systemId: 'test', password: 'secret', ...route },
+      { name: 'second', systemId: 'second', password: 's3cond', ...route },
+    ],
+    { first: 1, second: 1 },
+  );
 }
 
 function reportProfile(ctx: BenchContext, dir: string, runNote: string): void {
