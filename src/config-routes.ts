@@ -99,6 +99,9 @@ function routeEntry(value: unknown, i: number): RouteEntry {
   }
   const at = `routes[${i}] (${name})`;
   unknownKeys(entry, ['name', ...Object.keys(ROUTE_FIELDS)], at);
+  // SMPP_HOST's default (Agile's host) would send a route that forgot its host, with its own
+  // credentials, to another provider: in a file of several routes each names its SMSC.
+  if (entry['host'] === undefined || entry['host'] === null || entry['host'] === '') throw fileError(`${at}.host: required (the SMSC's host name)`);
   const variables: Record<string, string> = {};
   for (const [field, variable] of Object.entries(ROUTE_FIELDS)) {
     const v = entry[field];

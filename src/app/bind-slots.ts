@@ -9,10 +9,9 @@ import { sleep } from '../pipeline/sleep.js';
 import type { Parts } from './parts.js';
 import type { RouteParts } from './routes.js';
 
-/** The group may not be Stable yet right after the join: ask again this often, this many times… */
+/** The group may not be Stable yet right after the join: ask again this often… */
 const SLOTS_POLL_MS = 250;
-const SLOTS_POLL_ATTEMPTS = 20;
-/** …then stand by (no binds) and keep asking this often until the group answers or moves on. */
+/** …and, once standing by (below), this often until the group answers or moves on. */
 const SLOTS_POLL_SLOW_MS = 2000;
 
 export async function applyBindSlots(p: Parts, memberId: string, config: Readonly<Config>, logger: Logger): Promise<void> {
@@ -20,20 +19,26 @@ export async function applyBindSlots(p: Parts, memberId: string, config: Readonl
   // or a delayed grow from an older one could land after a newer shrink.
   const generation = ++p.assignmentGeneration;
   const stale = () => p.stopping || generation !== p.assignmentGeneration;
+  // Slots it cannot read may have gone to another replica, which binds them SMPP_BIND_HANDOVER_MS
+  // after reading its own: keeping its binds longer could take the account past its cap, and
+  // giving up would keep them until the next rebalance — so within half that time it stands by
+  // (no binds, no urgent lane) and keeps asking.
+  const standByAfterMs = Math.min(...p.routes.map((r) => r.config.bindHandoverMs)) / 2;
+  const started = Date.now();
+  let standingBy = false;
   let slots: Record<string, number[]> | null = null;
-  for (let attempt = 1; slots === null && !stale(); attempt++) {
+  while (slots === null && !stale()) {
     try {
       slots = await p.consumer.ownBindSlots(memberId, config.routes[0]!.name);
     } catch (err) {
       logger.debug({ err: (err as Error).message }, 'bind slots not settled yet');
-      // Slots it cannot read may have gone to another replica: keeping its binds could take the
-      // account past its cap, and giving up would keep them until the next rebalance — so it
-      // stands by and keeps asking.
-      if (attempt === SLOTS_POLL_ATTEMPTS) {
+      if (!standingBy && Date.now() - started >= standByAfterMs) {
+        standingBy = true;
         logger.warn({ err: (err as Error).message }, 'bind slots unknown: standing by (no binds) until the group tells them');
         await Promise.all(p.routes.map((route) => resizeRoute(p, route, 0, stale, logger)));
+        if (!stale()) await p.urgent?.follow(false);
       }
-      await sleep(attempt < SLOTS_POLL_ATTEMPTS ? SLOTS_POLL_MS : SLOTS_POLL_SLOW_MS);
+      await sleep(standingBy ? SLOTS_POLL_SLOW_MS : SLOTS_POLL_MS);
     }
   }
   if (slots === null || stale()) return;

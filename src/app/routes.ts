@@ -11,7 +11,7 @@ import type { Metrics } from '../obs/metrics.js';
 import { AccountGate } from '../pipeline/account-gate.js';
 import { Admission, type Lane } from '../pipeline/admission.js';
 import { observedByCircuit, RouteCircuit } from '../pipeline/route-circuit.js';
-import { claimProbeOrTrial, type RouteDirectory, type RouteHandle } from '../pipeline/routed-submit.js';
+import { claimProbeOrTrial, wantsProbeOrTrial, type RouteDirectory, type RouteHandle } from '../pipeline/routed-submit.js';
 import { SmppPool } from '../smpp/session/pool.js';
 import type { StateChange } from '../smpp/session/session.js';
 import * as inst from './instrument.js';
@@ -108,10 +108,11 @@ export function routeDirectory(routes: readonly RouteParts[], lane: Lane, config
         },
         timeFormat: route.config.timeFormat,
         healthy: () => routeHealthy(route, config.routeFailoverUnboundMs, Date.now()),
-        // a route without slots here has no session a probe could go on; and an urgent request is
-        // never made to wait at a paused gate for its probe turn, nor to be a circuit's trial (a
-        // failed one costs it the failure's retry delay): bulk ones probe
-        wantsProbe: () => lane === 'bulk' && route.bindSlots > 0 && (route.gate.wantsProbe() || route.circuit?.wantsTrial() === true),
+        // A route without slots here has no session a probe could go on. An urgent request may be
+        // the gate's probe — it goes at once and a refusal fails it over at once, and a route only
+        // urgent traffic prefers would otherwise never learn its account is back — but never a
+        // circuit's trial, which may cost it a response timeout.
+        wantsProbe: () => route.bindSlots > 0 && (lane === 'bulk' ? wantsProbeOrTrial(route.gate, route.circuit) : route.gate.wantsProbe()),
         probeChosen: () => claimProbeOrTrial(route.gate, route.circuit),
       },
     ]),

@@ -132,6 +132,15 @@ export function chooseRoute(directory: RouteDirectory, routes: readonly string[]
 }
 
 /**
+ * A route's `wantsProbe` (app/routes.ts): its gate's probe is due, or — its account open — its
+ * circuit's trial. A trial while the gate is paused would wait at the gate for the gate's probe
+ * turn, holding its record's fetch round; the gate's own probe comes first then.
+ */
+export function wantsProbeOrTrial(gate: AccountGate, circuit: RouteCircuit | null | undefined): boolean {
+  return gate.wantsProbe() || (gate.current.open && circuit?.wantsTrial() === true);
+}
+
+/**
  * A route's `probeChosen` (app/routes.ts): the gate's due probe, claimed for the segment (true),
  * or else the circuit's trial, started.
  */

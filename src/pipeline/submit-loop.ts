@@ -107,6 +107,12 @@ async function passGate(opts: SubmitLoopOptions, signal: AbortSignal): Promise<b
  * waiting out 0x08's 3 s on a route whose circuit just opened would hold its key — and the fetch
  * round its record came in — for nothing (the next attempt goes elsewhere anyway).
  */
+/** A probe that told nothing about the account: the gate schedules the next. Returns the probe's new state (closed). */
+function handBack(gate: AccountGate, probeOpen: boolean): false {
+  if (probeOpen) gate.probeInconclusive();
+  return false;
+}
+
 async function retryWait(opts: SubmitLoopOptions, delayMs: number, signal: AbortSignal): Promise<void> {
   if (!opts.leaveRoute) return sleep(delayMs, signal);
   for (let left = delayMs; left > 0 && !opts.leaveRoute(); left -= LEAVE_RECHECK_MS) {
@@ -128,8 +134,8 @@ export async function submitSegment(
   let retryingSince: number | null = null;
   let last: SubmitStatus | null = null;
   let probeClaimed = opts.probe === true;
-  // a probe claimed or let through and never answered (aborted, expired, left) is handed back, or
-  // the paused account would never be probed again
+  // A probe claimed or let through whose answer did not settle the account (aborted, expired,
+  // left, refused for a reason of its own) is handed back, or the account would never be probed again.
   let probeOpen = probeClaimed;
   try {
     for (;;) {
@@ -157,21 +163,22 @@ export async function submitSegment(
       }
       // The account may pause while this submit waits for room in its session: then it goes back
       // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
-      const result = await opts.port.submit(key, params, signal, () => isProbe || opts.gate.current.open, affinity);
-      // from here on the probe's outcome is reported below, whatever it is
-      probeOpen = false;
+      // A routed segment whose route stopped taking traffic meanwhile (a circuit opened) leaves it
+      // the same way, back at the top of the loop, instead of going on the wire there.
+      const result = await opts.port.submit(key, params, signal, () => isProbe || (opts.gate.current.open && !opts.leaveRoute?.()), affinity);
       if (result.kind === 'not-sent' && result.reason === 'account-paused') {
-        if (isProbe) opts.gate.probeInconclusive();
+        probeOpen = handBack(opts.gate, probeOpen);
         continue;
       }
       if (result.kind === 'not-sent') {
-        if (isProbe) opts.gate.probeInconclusive();
+        probeOpen = handBack(opts.gate, probeOpen);
         await sleep(opts.notSentDelayMs ?? 100, signal);
         continue;
       }
       attempts++;
       if (result.kind === 'response' && result.command === 'submit_sm_resp' && result.commandStatus === 0) {
         opts.observer?.onResult?.(result, null);
+        probeOpen = false;
         opts.gate.succeeded();
         return { kind: 'accepted', messageId: result.messageId ?? null, attempts, submittedAt: opts.now() };
       }
@@ -186,11 +193,12 @@ export async function submitSegment(
       if (status.action === 'permanent') return { kind: 'rejected', status, attempts };
       if (status.action === 'pause-account') {
         opts.gate.pause(`${status.hex} ${status.description}`, isProbe);
+        probeOpen = false;
         retryingSince = null; // an account outage is not this message's fault
         attempts--; // and not an attempt of this message either
         continue;
       }
-      if (isProbe) opts.gate.probeInconclusive();
+      probeOpen = handBack(opts.gate, probeOpen);
       if (status.maxAttempts !== undefined && attempts >= status.maxAttempts) {
         return { kind: 'rejected', status, attempts, note: `${attempts} attempts` };
       }

@@ -86,8 +86,8 @@ describe('ROUTES_FILE', () => {
       ROUTES_FILE: file(
         JSON.stringify({
           routes: [
-            { name: 'a', systemId: 'x', password: 'y' },
-            { name: 'b', systemId: 'z', password: 'y' },
+            { name: 'a', host: 'smsc.a.example', systemId: 'x', password: 'y' },
+            { name: 'b', host: 'smsc.b.example', systemId: 'z', password: 'y' },
           ],
         }),
         'json',
@@ -122,6 +122,7 @@ describe('ROUTES_FILE', () => {
         .replace('systemId: acme-b', 'systemId: acme'),
       /^ROUTES_FILE: routes 'agile' and 'backup' are the same account \(smpp\.agiletelecom\.com:2776 acme\)/,
     );
+    refused(TWO_ROUTES.replace('    host: smpp.backup.example\n', ''), /^ROUTES_FILE: routes\[1\] \(backup\)\.host: required/);
     refused('routes: [', /^ROUTES_FILE: not YAML or JSON/);
     refused('routes: []', /^ROUTES_FILE: routes: at least one route/);
     assert.throws(() => loadConfig({ ROUTES_FILE: join(dir, 'missing.yaml') }), /ROUTES_FILE: cannot read/);

@@ -236,6 +236,31 @@ test('submit loop: 0x103 pauses the account and never rejects the record; it is 
   gate.close();
 });
 
+test('submit loop: a probe refused for a reason of its own (0x0B) hands the probe back: the paused account is probed again', async () => {
+  const gate = new AccountGate(30);
+  gate.pause('0x103 credit');
+  const bad = await submitSegment(
+    { port: scriptedPort([resp(0x0b)]), gate, retryMaxAgeMs: 1000, now: Date.now },
+    'k',
+    params,
+    null,
+    new AbortController().signal,
+  );
+  assert.equal(bad.kind, 'rejected', 'the probe’s own record is rejected');
+  const next = submitSegment(
+    { port: scriptedPort([resp(0, 'AGILE-P')]), gate, retryMaxAgeMs: 1000, now: Date.now },
+    'k',
+    params,
+    null,
+    new AbortController().signal,
+  );
+  const late = new Promise((r) => setTimeout(() => r('still waiting'), 2000).unref());
+  const out = await Promise.race([next, late]);
+  assert.equal(typeof out === 'object' && out !== null && 'kind' in out ? out.kind : out, 'accepted', 'the next probe went and opened the account');
+  assert.equal(gate.current.open, true);
+  gate.close();
+});
+
 test('submit loop: 0x62 is EXPIRED when validUntil is within the clock skew of now, REJECTED when it is far ahead', async () => {
   const gate = new AccountGate(20);
   const near = scriptedPort([resp(0x62)]);

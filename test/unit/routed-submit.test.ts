@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { AccountGate } from '../../src/pipeline/account-gate.js';
 import { observedByCircuit, RouteCircuit } from '../../src/pipeline/route-circuit.js';
-import { chooseRoute, claimProbeOrTrial, submitRouted, type RouteDirectory, type RouteHandle } from '../../src/pipeline/routed-submit.js';
+import { chooseRoute, claimProbeOrTrial, submitRouted, wantsProbeOrTrial, type RouteDirectory, type RouteHandle } from '../../src/pipeline/routed-submit.js';
 import type { SubmitPort } from '../../src/pipeline/submit-loop.js';
 import { submitStatus } from '../../src/smpp/protocol/status.js';
 import type { SubmitParams, SubmitResult } from '../../src/smpp/protocol/types.js';
@@ -53,7 +53,7 @@ function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeInt
     name,
     timeFormat,
     healthy: () => route.healthy && (circuit?.allowsTraffic() ?? true),
-    wantsProbe: () => gate.wantsProbe() || circuit?.wantsTrial() === true,
+    wantsProbe: () => wantsProbeOrTrial(gate, circuit),
     probeChosen: () => claimProbeOrTrial(gate, circuit),
     submit: { port, gate, retryMaxAgeMs: 60_000, now: Date.now, notSentDelayMs: 5, ...(circuit ? { observer: observedByCircuit({}, circuit) } : {}) },
   };
@@ -213,6 +213,21 @@ describe('submitRouted', () => {
     await assert.rejects(submitRouted(directory, ['a', 'b'], 'k1', params, null, aborted.signal, {}, undefined));
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(a.handle.submit.gate.wantsProbe(), true, 'due again after its interval');
+  });
+
+  it('a circuit trial is not offered while the account is paused: the segment goes to the healthy route at once, not after the gate’s probe turn', async () => {
+    let now = 0;
+    const circuit = new RouteCircuit({ failures: 3, openMs: 1000, now: () => now });
+    const a = fakeRoute('a', 'smpp34', 3000, circuit);
+    const b = fakeRoute('b');
+    const systemError: SubmitResult = { kind: 'response', command: 'submit_sm_resp', commandStatus: 0x08, roundTripMs: 1, sessionId: 'a/trx-1' };
+    for (let i = 0; i < 3; i += 1) a.handle.submit.observer!.onResult!(systemError, submitStatus(0x08));
+    a.handle.submit.gate.pause('0x103 credit'); // and its account paused too: the gate's probe is 3 s away
+    now += 1000; // the circuit would take a trial now
+    const started = Date.now();
+    const outcome = await submitRouted(directoryOf(a, b), ['a', 'b'], 'k', params, null, signal, {}, undefined);
+    assert.equal(outcome.route, 'b');
+    assert.ok(Date.now() - started < 1000, `on b after ${Date.now() - started} ms`);
   });
 
   it('circuit: a run of system errors opens it and the traffic fails over; after the cooldown ONE segment is the trial, and its success brings the traffic back', async () => {
