@@ -89,9 +89,14 @@ export async function submitRouted(
     const gateProbe = probing && handle.probeChosen();
     const port: SubmitPort = probing
       ? {
-          submit: (...args) => {
-            probing = false;
-            return handle.submit.port.submit(...args);
+          // still probing while the attempt waits for its turn and is on the wire (the port's
+          // `stillAllowed` asks leaveRoute too): only its answer lets the segment move on
+          submit: async (...args) => {
+            try {
+              return await handle.submit.port.submit(...args);
+            } finally {
+              probing = false;
+            }
           },
         }
       : handle.submit.port;

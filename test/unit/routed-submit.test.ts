@@ -43,7 +43,9 @@ function fakeRoute(name: string, timeFormat: SmppTimeFormat = 'smpp34', probeInt
     handle: undefined as unknown as RouteHandle,
   };
   const port: SubmitPort = {
-    submit: async (_key, params) => {
+    // as the pool's port: `stillAllowed` is asked when the submit has its turn
+    submit: async (_key, params, _signal, stillAllowed) => {
+      if (stillAllowed && !stillAllowed()) return { kind: 'not-sent', reason: 'account-paused', sessionId: '' };
       const result = route.answer();
       if (result.kind !== 'not-sent') route.sent.push(params);
       return result;
