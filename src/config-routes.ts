@@ -125,7 +125,7 @@ function ruleEntry(value: unknown, i: number): RoutingRule {
     unknownKeys(match, ['to', 'from', 'metadata'], `${at}.match`);
     rule.match = {
       ...(match['to'] !== undefined ? { to: list(match['to'], `${at}.match.to`).map((p, j) => String(text(p, `${at}.match.to[${j}]`, true))) } : {}),
-      ...(match['from'] !== undefined ? { from: list(match['from'], `${at}.match.from`).map((s, j) => text(s, `${at}.match.from[${j}]`)) } : {}),
+      ...(match['from'] !== undefined ? { from: list(match['from'], `${at}.match.from`).map((s, j) => text(s, `${at}.match.from[${j}]`, true)) } : {}),
       ...(match['metadata'] !== undefined
         ? {
             metadata: Object.fromEntries(

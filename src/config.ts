@@ -625,7 +625,8 @@ function routesOf(e: Env): { routes: SmppRoute[]; rules: RoutingRule[] } {
 function refuseSharedAccounts(routes: readonly SmppRoute[]): void {
   const byAccount = new Map<string, string>();
   for (const route of routes) {
-    const account = `${route.host.toLowerCase()}:${route.port} ${route.systemId}`;
+    // not the port: one account is often reachable on a TLS and a plain port
+    const account = `${route.host.toLowerCase()} ${route.systemId}`;
     const other = byAccount.get(account);
     if (other !== undefined)
       throw new ConfigError(

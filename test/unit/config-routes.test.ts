@@ -37,7 +37,7 @@ routes:
     timeFormat: yyyymmddhhmmss
 rules:
   - name: otp
-    match: { metadata: { class: otp }, to: [+39] }
+    match: { metadata: { class: otp }, to: [+39], from: [ACME, 12345] }
     routes: [backup, agile]
   - name: default
     routes: [agile, backup]
@@ -66,10 +66,10 @@ describe('ROUTES_FILE', () => {
     ]);
     assert.equal(config.smpp, config.routes[0], 'the first route is what single-route parts read');
     assert.deepEqual(
-      config.routingRules.map((r) => [r.name, r.routes, r.match?.to]),
+      config.routingRules.map((r) => [r.name, r.routes, r.match?.to, r.match?.from]),
       [
-        ['otp', ['backup', 'agile'], ['39']],
-        ['default', ['agile', 'backup'], undefined],
+        ['otp', ['backup', 'agile'], ['39'], ['ACME', '12345']], // a numeric sender unquoted in YAML is text
+        ['default', ['agile', 'backup'], undefined, undefined],
       ],
     );
   });
@@ -117,10 +117,9 @@ describe('ROUTES_FILE', () => {
     );
     refused(TWO_ROUTES.replace('passwordFile: ', 'passwordFile: /nonexistent'), /^ROUTES_FILE: routes\[1\] \(backup\)\.passwordFile: cannot read/);
     refused(
-      TWO_ROUTES.replace('host: smpp.backup.example', 'host: SMPP.agiletelecom.com')
-        .replace('port: 2775', 'port: 2776')
-        .replace('systemId: acme-b', 'systemId: acme'),
-      /^ROUTES_FILE: routes 'agile' and 'backup' are the same account \(smpp\.agiletelecom\.com:2776 acme\)/,
+      // the same host and system id on another port (2775, the other 2776): still the same account
+      TWO_ROUTES.replace('host: smpp.backup.example', 'host: SMPP.agiletelecom.com').replace('systemId: acme-b', 'systemId: acme'),
+      /^ROUTES_FILE: routes 'agile' and 'backup' are the same account \(smpp\.agiletelecom\.com acme\)/,
     );
     refused(TWO_ROUTES.replace('    host: smpp.backup.example\n', ''), /^ROUTES_FILE: routes\[1\] \(backup\)\.host: required/);
     refused('routes: [', /^ROUTES_FILE: not YAML or JSON/);
