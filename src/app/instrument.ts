@@ -63,7 +63,7 @@ export function sinkObserver(m: Metrics, logger?: Logger): SinkObserver {
 }
 
 export function consumerObserver(m: Metrics, lane: Lane): ConsumerObserver {
-  let reported = new Set<number>();
+  const reported = new Set<number>();
   return {
     consumed: (topic, count) => m.recordsConsumed.inc({ topic }, count),
     lag(partition, lag) {
@@ -73,9 +73,11 @@ export function consumerObserver(m: Metrics, lane: Lane): ConsumerObserver {
     // a partition moved to another replica (or the lane's consumer left: urgent-lane.ts) would
     // otherwise show its last lag here for ever, and the sum over replicas would count it twice
     holds(partitions) {
-      const held = new Set(partitions);
-      for (const partition of reported) if (!held.has(partition)) m.consumerLag.remove({ lane, partition: String(partition) });
-      reported = new Set([...reported].filter((p) => held.has(p)));
+      for (const partition of reported) {
+        if (partitions.includes(partition)) continue;
+        m.consumerLag.remove({ lane, partition: String(partition) });
+        reported.delete(partition);
+      }
     },
     stalled: () => m.consumerStalls.inc(),
     restarting: () => m.consumerRestarts.inc(),

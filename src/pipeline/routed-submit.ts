@@ -19,7 +19,7 @@ import type { AccountGate } from './account-gate.js';
 import type { RouteCircuit } from './route-circuit.js';
 import { inTimeFormat } from '../sms/smpp-time.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
-import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLoopOptions, type SubmitPort } from './submit-loop.js';
+import { submitSegment, type SegmentOutcome, type SessionAffinity, type SubmitLoopOptions } from './submit-loop.js';
 
 /** One route as the pipeline sees it. */
 export interface RouteHandle {
@@ -27,7 +27,7 @@ export interface RouteHandle {
   wantsProbe(): boolean;
   /**
    * Routing made a segment that probe: it claims the gate's due probe (true: the segment holds it,
-   * see submit-loop.ts `probe`), or else starts its circuit's trial — no other until it answers.
+   * submit-loop.ts `probe: 'gate'`), or else starts its circuit's trial — no other until it answers.
    */
   probeChosen(): boolean;
   readonly name: string;
@@ -84,26 +84,11 @@ export async function submitRouted(
     const fixed = pinned.route !== undefined;
     // A probe of a paused route (its gate's due probe, claimed here, or its circuit's trial) makes
     // its one attempt there at once before it may fail over: that attempt is how the route is found
-    // working again.
-    let probing = choice.probe;
-    const gateProbe = probing && handle.probeChosen();
-    const port: SubmitPort = probing
-      ? {
-          // still probing while the attempt waits for its turn and is on the wire (the port's
-          // `stillAllowed` asks leaveRoute too): only its answer lets the segment move on
-          submit: async (...args) => {
-            try {
-              return await handle.submit.port.submit(...args);
-            } finally {
-              probing = false;
-            }
-          },
-        }
-      : handle.submit.port;
-    const leaveRoute =
-      routes.length < 2 ? undefined : () => !probing && !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
+    // working again (submit-loop.ts `probe`).
+    const probe = choice.probe ? (handle.probeChosen() ? 'gate' : 'trial') : undefined;
+    const leaveRoute = routes.length < 2 ? undefined : () => !handle.healthy() && routes.some((r) => r !== handle.name && directory.route(r).healthy());
     const outcome = await submitSegment(
-      leaveRoute ? { ...handle.submit, port, leaveRoute, probe: gateProbe } : handle.submit,
+      leaveRoute ? { ...handle.submit, leaveRoute, ...(probe ? { probe } : {}) } : handle.submit,
       key,
       inRouteTimeFormat(params, handle.timeFormat),
       validUntil,

@@ -61,10 +61,12 @@ export interface SubmitLoopOptions {
    */
   leaveRoute?: () => boolean;
   /**
-   * Routing claimed the gate's due probe for this segment (account-gate.ts `claimProbe`): its first
-   * pass is the probe, at once. Whatever ends the segment before the probe's answer hands it back.
+   * This segment's first attempt is its route's probe (routed-submit.ts): `gate`, the gate's due
+   * probe that routing claimed (account-gate.ts `claimProbe`) — its first pass is the probe, at
+   * once, and whatever ends the segment before the probe's answer hands it back; `trial`, its
+   * circuit's trial. Either way the segment does not leave the route before that attempt's answer.
    */
-  probe?: boolean;
+  probe?: 'gate' | 'trial';
 }
 
 /**
@@ -102,17 +104,17 @@ async function passGate(opts: SubmitLoopOptions, signal: AbortSignal): Promise<b
   }
 }
 
-/**
- * The wait before a retry, cut short when the segment may leave its route and should: a segment
- * waiting out 0x08's 3 s on a route whose circuit just opened would hold its key — and the fetch
- * round its record came in — for nothing (the next attempt goes elsewhere anyway).
- */
 /** A probe that told nothing about the account: the gate schedules the next. Returns the probe's new state (closed). */
 function handBack(gate: AccountGate, probeOpen: boolean): false {
   if (probeOpen) gate.probeInconclusive();
   return false;
 }
 
+/**
+ * The wait before a retry, cut short when the segment may leave its route and should: a segment
+ * waiting out 0x08's 3 s on a route whose circuit just opened would hold its key — and the fetch
+ * round its record came in — for nothing (the next attempt goes elsewhere anyway).
+ */
 async function retryWait(opts: SubmitLoopOptions, delayMs: number, signal: AbortSignal): Promise<void> {
   if (!opts.leaveRoute) return sleep(delayMs, signal);
   for (let left = delayMs; left > 0 && !opts.leaveRoute(); left -= LEAVE_RECHECK_MS) {
@@ -133,7 +135,9 @@ export async function submitSegment(
   let retries = 0;
   let retryingSince: number | null = null;
   let last: SubmitStatus | null = null;
-  let probeClaimed = opts.probe === true;
+  let probeClaimed = opts.probe === 'gate';
+  // a probe or trial stays on its route until its attempt is answered
+  let staying = opts.probe !== undefined;
   // A probe claimed or let through whose answer did not settle the account (aborted, expired,
   // left, refused for a reason of its own) is handed back, or the account would never be probed again.
   let probeOpen = probeClaimed;
@@ -145,7 +149,7 @@ export async function submitSegment(
       if (retryingSince !== null && last && now - retryingSince > opts.retryMaxAgeMs) {
         return { kind: 'rejected', status: last, attempts, note: `gave up after ${attempts} attempts` };
       }
-      if (opts.leaveRoute?.()) return { kind: 'left-route', attempts };
+      if (!staying && opts.leaveRoute?.()) return { kind: 'left-route', attempts };
       let isProbe: boolean;
       if (probeClaimed) {
         probeClaimed = false;
@@ -165,7 +169,8 @@ export async function submitSegment(
       // to the gate instead of reaching the SMSC just to be refused again (only probes may go).
       // A routed segment whose route stopped taking traffic meanwhile (a circuit opened) leaves it
       // the same way, back at the top of the loop, instead of going on the wire there.
-      const result = await opts.port.submit(key, params, signal, () => isProbe || (opts.gate.current.open && !opts.leaveRoute?.()), affinity);
+      const result = await opts.port.submit(key, params, signal, () => isProbe || (opts.gate.current.open && (staying || !opts.leaveRoute?.())), affinity);
+      staying = false;
       if (result.kind === 'not-sent' && result.reason === 'account-paused') {
         probeOpen = handBack(opts.gate, probeOpen);
         continue;
