@@ -211,12 +211,6 @@ export function verdict(input: VerdictInput): Verdict {
   };
 }
 
-/** Whether every record has its SUMMARY among `events` (the usual end of a fault run whose SMSC sends receipts). */
-export function everySummarised(records: readonly LoadRecord[], events: readonly SmsDeliveryEvent[]): boolean {
-  const summarised = new Set(events.filter((e) => e.source === 'SUMMARY').map((e) => e.id));
-  return records.every((r) => summarised.has(r.value.id));
-}
-
 /** The one summary line every fault test prints (the note's table is built from these). */
 export function report(name: string, numbers: Record<string, unknown>): void {
   const { missingIds, missingEventIds, unexplainedSamples, orderSamples, ...rest } = numbers as Record<string, unknown> & {

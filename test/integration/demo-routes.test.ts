@@ -44,7 +44,6 @@ test('demo --routes: nothing missing, both routes carry traffic, failover on cre
   const summary = run.stdout.slice(run.stdout.indexOf('═══'), run.stdout.lastIndexOf('═══') + 3);
   t.diagnostic(summary || run.stdout);
   assert.equal(run.code, 0, `the demo exits 0\n${run.stdout}`);
-  assert.match(run.stdout, /demo OK/);
 
   assert.equal(figure(run.stdout, 'missing (no SUMMARY)'), 0, 'missing 0');
   assert.equal(figure(run.stdout, 'unexpected outcome'), 0, 'every request ended as its kind allows');
@@ -59,5 +58,4 @@ test('demo --routes: nothing missing, both routes carry traffic, failover on cre
   // the paused route is probed every second in the demo (ACCOUNT_PROBE_INTERVAL_MS)
   assert.ok(failback !== null && failback < 10_000, `traffic flowed on the primary again after the credit returned (${failback} ms)`);
   assert.ok(figure(run.stdout, 'urgent lane p99 (ms)') !== null, 'the urgent lane latency is shown');
-  assert.notEqual(figure(run.stdout, 'sent twice (segments)'), null, 'segments sent twice are counted');
 });

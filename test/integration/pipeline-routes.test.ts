@@ -15,6 +15,7 @@ import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { collectDelivery, outbound, produce, testEnv, testLogger, waitUntil } from '../helpers/pipeline.js';
+import { byRequest, summarised } from '../helpers/oracle.js';
 import { testStack, uniqueTopics } from '../helpers/stack.js';
 
 /** A connector with two routes, `primary` (two sessions) then `backup` (one), each on its own simulator. */
@@ -42,7 +43,18 @@ async function twoRoutes(name: string, env: Record<string, string>) {
   const delivery = await collectDelivery({ stack, topics, codec });
   const events = () => delivery.records.map((r) => r.value);
   const routeState = (route: string) => app.readiness().checks[`route:${route}`];
-  await waitUntil(() => routeState('backup') === true && routeState('primary') === true, 30000, 'both routes bound');
+  const stop = async (): Promise<void> => {
+    await delivery.stop();
+    await app.stop();
+    await primary.close();
+    await backup.close();
+  };
+  try {
+    await waitUntil(() => routeState('backup') === true && routeState('primary') === true, 30000, 'both routes bound');
+  } catch (err) {
+    await stop(); // the test's own finally never gets this fixture
+    throw err;
+  }
   return {
     app,
     primary,
@@ -62,22 +74,12 @@ async function twoRoutes(name: string, env: Record<string, string>) {
     submitted: () => events().filter((e) => e.source === 'SUBMIT' && e.status === 'SUBMITTED'),
     /** Every request `route-0` … `route-<n - 1>`: one SUBMITTED, its receipt from the route that carried it, a DELIVERED summary; nothing rejected, nothing accepted twice. */
     async assertEachDeliveredOnce(n: number): Promise<void> {
-      await waitUntil(
-        () =>
-          new Set(
-            events()
-              .filter((e) => e.source === 'SUMMARY')
-              .map((e) => e.id),
-          ).size >= n,
-        60000,
-        'every request summarised',
-      );
-      const byId = new Map<string, SmsDeliveryEvent[]>();
-      for (const e of events()) (byId.get(e.id) ?? byId.set(e.id, []).get(e.id)!).push(e);
+      const ids = Array.from({ length: n }, (_, i) => `route-${i}`);
+      await waitUntil(() => summarised(events(), ids).missing.length === 0, 60000, 'every request summarised');
+      const byId = byRequest(events());
       assert.equal(events().filter((e) => e.status === 'REJECTED').length, 0, 'nothing REJECTED');
       assert.equal(events().filter((e) => e.id.startsWith('unknown:')).length, 0, 'every receipt correlated');
-      for (let i = 0; i < n; i += 1) {
-        const id = `route-${i}`;
+      for (const id of ids) {
         const es = byId.get(id) ?? [];
         const sub = es.filter((e) => e.source === 'SUBMIT');
         assert.equal(sub.length, 1, `${id}: one SUBMITTED`);
@@ -87,12 +89,7 @@ async function twoRoutes(name: string, env: Record<string, string>) {
       }
       assert.equal(primary.stats().acceptedSubmits + backup.stats().acceptedSubmits, n, 'each request accepted once, by one of the two SMSCs');
     },
-    async stop(): Promise<void> {
-      await delivery.stop();
-      await app.stop();
-      await primary.close();
-      await backup.close();
-    },
+    stop,
   };
 }
 

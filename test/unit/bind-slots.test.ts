@@ -32,7 +32,8 @@ test('slots unreadable for half the handover time: every route drops to 0 binds,
     const t0 = Date.now();
     while (routes[0]!.bindSlots !== 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
     assert.equal(routes[0]!.bindSlots, 0, 'stood by while its slots were unknown');
-    assert.ok(Date.now() - t0 < 1000, `stood by within half the handover time (${Date.now() - t0} ms), before another replica binds its slots`);
+    // half of SMPP_BIND_HANDOVER_MS is 500 ms; the rest is this loop's 100 ms polling and a busy machine
+    assert.ok(Date.now() - t0 < 800, `stood by within half the handover time (${Date.now() - t0} ms), before another replica binds its slots`);
     const askedWhenStandingBy = asked;
     answer = true;
     await applying;
