@@ -6,6 +6,7 @@
  */
 import type { DeliveryStatus, SmsOutbound } from '../contracts.js';
 import { prng } from '../util/prng.js';
+import type { Lane } from '../pipeline/admission.js';
 
 export const KINDS = [
   'gsm7',
@@ -56,7 +57,7 @@ const EXPECTED: Record<Kind, readonly DeliveryStatus[]> = {
 };
 
 /** The connector's input topic a request is produced to (docs/design.md §5.6). */
-export type Lane = 'bulk' | 'urgent';
+export type { Lane };
 
 export interface DemoRequest {
   key: string;

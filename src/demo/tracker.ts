@@ -24,7 +24,6 @@ export class DeliveryTracker {
   readonly summaries = new Map<string, SmsDeliveryEvent>();
   /** Requests with at least one segment accepted by the SMSC. */
   readonly submittedRequests = new Set<string>();
-  readonly submitLatenciesMs: number[] = [];
   readonly submitLatenciesMsByLane = new Map<Lane, number[]>();
   /** When each accepted segment was submitted, per route (the events' `route`), in the order read. */
   readonly submittedAtByRoute = new Map<string, number[]>();
@@ -81,10 +80,7 @@ export class DeliveryTracker {
       this.submittedRequests.add(e.id);
       this.countSegment(e);
       const at = this.producedAt.get(e.id);
-      if (at !== undefined && e.submittedAt !== null) {
-        this.submitLatenciesMs.push(e.submittedAt - at);
-        listIn(this.submitLatenciesMsByLane, request.lane).push(e.submittedAt - at);
-      }
+      if (at !== undefined && e.submittedAt !== null) listIn(this.submitLatenciesMsByLane, request.lane).push(e.submittedAt - at);
     } else if (e.source === 'RECEIPT') {
       this.receipts += 1;
     } else if (e.source === 'SUMMARY' && !this.summaries.has(e.id)) {
@@ -112,13 +108,17 @@ export class DeliveryTracker {
 
   /** Segments accepted on a route, optionally only those submitted in [fromMs, toMs). */
   segmentsOn(route: string, fromMs = -Infinity, toMs = Infinity): number {
-    return (this.submittedAtByRoute.get(route) ?? []).filter((at) => at >= fromMs && at < toMs).length;
+    const times = this.submittedAtByRoute.get(route) ?? [];
+    // all of them (the progress line, four times a second): no pass over the list
+    if (fromMs === -Infinity && toMs === Infinity) return times.length;
+    return times.filter((at) => at >= fromMs && at < toMs).length;
   }
 
   /** The first submit on a route at or after `fromMs`; null when there was none. */
   firstSubmitOn(route: string, fromMs: number): number | null {
-    const after = (this.submittedAtByRoute.get(route) ?? []).filter((at) => at >= fromMs);
-    return after.length === 0 ? null : Math.min(...after);
+    let first: number | null = null;
+    for (const at of this.submittedAtByRoute.get(route) ?? []) if (at >= fromMs && (first === null || at < first)) first = at;
+    return first;
   }
 
   private countSegment(e: SmsDeliveryEvent): void {

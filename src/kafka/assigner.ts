@@ -143,9 +143,8 @@ function countsPerRoute(members: readonly PlanMember[], routes: readonly string[
 function agreedRoutes(members: readonly PlanMember[]): { routes: string[]; agreeing: PlanMember[] } {
   const bySet = new Map<string, { routes: string[]; agreeing: PlanMember[] }>();
   for (const member of members) {
-    const routes = Object.keys(member.routes).sort();
-    const key = routes.join('\u0000');
-    const group = bySet.get(key) ?? { routes, agreeing: [] };
+    const key = routeSetOf(member);
+    const group = bySet.get(key) ?? { routes: Object.keys(member.routes).sort(), agreeing: [] };
     group.agreeing.push(member);
     bySet.set(key, group);
   }
@@ -153,6 +152,11 @@ function agreedRoutes(members: readonly PlanMember[]): { routes: string[]; agree
     ([ka, a], [kb, b]) => b.agreeing.length - a.agreeing.length || b.routes.length - a.routes.length || (ka < kb ? -1 : ka > kb ? 1 : 0),
   );
   return ranked[0]![1];
+}
+
+/** A member's routes as one comparable text: the names, sorted. */
+function routeSetOf(member: PlanMember): string {
+  return Object.keys(member.routes).sort().join(',');
 }
 
 /**
@@ -286,7 +290,7 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
       const generationNote = `${holders} of ${members.length} members hold ${slotsGiven} bind slots`;
       const slots = Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.routeSlots]));
       const asked = planMembers.some((m) => Object.values(m.routes).some((r) => r.requestedBinds > 0));
-      const routeSets = new Set(planMembers.map((m) => Object.keys(m.routes).sort().join(',')));
+      const routeSets = new Set(planMembers.map(routeSetOf));
       // a routes file changed under a rolling update: the replicas of the other set stand by until they agree
       if (routeSets.size > 1)
         logger.warn('Members announce different routes: only those of the most common set hold partitions', { routeSets: [...routeSets] });
