@@ -1,5 +1,5 @@
 /** What every scenario gets from main.ts: the stack, the shared backlog, options, the report. */
-import { writeFileSync } from 'node:fs';
+import { writeRoutesFile } from '../helpers/routes-file.js';
 import type { AvroCodec } from '../../src/kafka/codec.js';
 import type { BenchTopics, StackRef } from './common.js';
 import type { Report } from './report.js';
@@ -84,13 +84,11 @@ export interface BenchRoute {
  * when given, a default rule that splits the first choice by `split` weights. Every route gets the
  * bind handover connectorEnv sets for the one-route connector, so the two start alike.
  */
-export function writeRoutesFile(file: string, routes: BenchRoute[], split?: Record<string, number>): string {
-  const doc = {
-    routes: routes.map((r) => ({ ...r, host: '127.0.0.1', tls: false, bindHandoverMs: 200 })),
+export function benchRoutesFile(file: string, routes: BenchRoute[], split?: Record<string, number>): string {
+  return writeRoutesFile(file, {
+    routes: routes.map((r) => ({ ...r, bindHandoverMs: 200 })),
     ...(split ? { rules: [{ name: 'default', routes: routes.map((r) => r.name), split }] } : {}),
-  };
-  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
-  return file;
+  });
 }
 
 /** What every connector of the bench shares whatever its routes: the stack, its topics and group, quiet logs. */

@@ -9,7 +9,7 @@
 // 1,500 records each (KSC_F21_RECORDS for more). In CI's subset: docs/reliability.md, F21.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
@@ -17,6 +17,7 @@ import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator, type AcceptedSubmit, type Simulator } from '../../src/simulator/simulator.js';
 import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
+import { writeRoutesFile } from '../helpers/routes-file.js';
 import { LoadGenerator, oneTimeline, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
 import { summarised } from '../helpers/oracle.js';
 import { envNumber } from '../helpers/faults.js';
@@ -94,15 +95,22 @@ async function withTwoRoutes(name: string, fault: (run: TwoRoutes) => Promise<vo
   let run: TwoRoutes | undefined;
   try {
     const dir = mkdtempSync(join(tmpdir(), `ksc-${name}-`));
-    const routesFile = join(dir, 'routes.yaml');
-    writeFileSync(
-      routesFile,
-      [
-        'routes:',
-        `  - { name: primary, host: 127.0.0.1, port: ${primary.plainPort}, tls: false, systemId: test, password: secret, sessions: "trx:${PRIMARY_SESSIONS}", window: ${WINDOW}, rateLimit: 60, reconnectMinMs: 100, reconnectMaxMs: 500 }`,
-        `  - { name: backup, host: 127.0.0.1, port: ${backup.plainPort}, tls: false, systemId: backup, password: b4ckup, sessions: "trx:2", window: ${WINDOW}, rateLimit: 60 }`,
-      ].join('\n'),
-    );
+    const routesFile = writeRoutesFile(join(dir, 'routes.json'), {
+      routes: [
+        {
+          name: 'primary',
+          port: primary.plainPort,
+          systemId: 'test',
+          password: 'secret',
+          sessions: `trx:${PRIMARY_SESSIONS}`,
+          window: WINDOW,
+          rateLimit: 60,
+          reconnectMinMs: 100,
+          reconnectMaxMs: 500,
+        },
+        { name: 'backup', port: backup.plainPort, systemId: 'backup', password: 'b4ckup', sessions: 'trx:2', window: WINDOW, rateLimit: 60 },
+      ],
+    });
     // 2 × 60/s on the primary: ~12 s of traffic, long enough for the outage and the return
     const env = testEnv(stack, topics, 0, { ROUTES_FILE: routesFile, ROUTE_FAILOVER_UNBOUND_MS: '1500', LOG_LEVEL: 'info' });
     const config = loadConfig(env);

@@ -9,13 +9,14 @@
 // docs/reliability.md, F22.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
+import { writeRoutesFile } from '../helpers/routes-file.js';
 import { LoadGenerator, oneTimeline, report, verdict, type LoadRecord } from '../helpers/fault-oracle.js';
 import { delay, envNumber } from '../helpers/faults.js';
 import { summarised } from '../helpers/oracle.js';
@@ -39,7 +40,7 @@ test('F22: two routes with bind caps, replicas 1 → 3 → 1 under load → each
   const primary = await startSimulator({ plainPort: 0, recordAccepted: true, behaviour });
   const backup = await startSimulator({ plainPort: 0, recordAccepted: true, accounts: { backup: BACKUP.password }, behaviour });
   const dir = mkdtempSync(join(tmpdir(), 'ksc-f22-'));
-  const env = testEnv(stack, topics, 0, { ROUTES_FILE: writeRoutesFile(dir, primary, backup), TOPIC_PARTITIONS: '6', LOG_LEVEL: 'info' });
+  const env = testEnv(stack, topics, 0, { ROUTES_FILE: routesFileIn(dir, primary, backup), TOPIC_PARTITIONS: '6', LOG_LEVEL: 'info' });
   const config = loadConfig(env);
   const codec = new AvroCodec(config.registry, config.topics);
   const replicas: Replica[] = [];
@@ -173,12 +174,10 @@ test('F22: two routes with bind caps, replicas 1 → 3 → 1 under load → each
 });
 
 /** The routes file: both routes with their caps, and a rule sending +44 numbers to the backup first. */
-function writeRoutesFile(dir: string, primary: Simulator, backup: Simulator): string {
+function routesFileIn(dir: string, primary: Simulator, backup: Simulator): string {
   const route = (name: string, sim: Simulator, r: typeof PRIMARY) => ({
     name,
-    host: '127.0.0.1',
     port: sim.plainPort,
-    tls: false,
     systemId: r.systemId,
     password: r.password,
     sessions: `trx:${r.sessions}`,
@@ -189,18 +188,13 @@ function writeRoutesFile(dir: string, primary: Simulator, backup: Simulator): st
     reconnectMaxMs: 500,
     // bindHandoverMs is left at its default (3 s): what a deployment runs with
   });
-  const file = join(dir, 'routes.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      routes: [route('primary', primary, PRIMARY), route('backup', backup, BACKUP)],
-      rules: [
-        { name: 'uk', match: { to: ['+44'] }, routes: ['backup', 'primary'] },
-        { name: 'default', routes: ['primary', 'backup'] },
-      ],
-    }),
-  );
-  return file;
+  return writeRoutesFile(join(dir, 'routes.json'), {
+    routes: [route('primary', primary, PRIMARY), route('backup', backup, BACKUP)],
+    rules: [
+      { name: 'uk', match: { to: ['+44'] }, routes: ['backup', 'primary'] },
+      { name: 'default', routes: ['primary', 'backup'] },
+    ],
+  });
 }
 
 /** A UK mobile number per record index (distinct for the first million). */

@@ -4,7 +4,7 @@
 // sent twice; when the route works again, new requests go back to it; every event names the route
 // that carried its request, and receipts correlate on the route they came from.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import { AvroCodec } from '../../src/kafka/codec.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { collectDelivery, outbound, produce, testEnv, testLogger, waitUntil } from '../helpers/pipeline.js';
+import { writeRoutesFile } from '../helpers/routes-file.js';
 import { byRequest, summarised } from '../helpers/oracle.js';
 import { testStack, uniqueTopics } from '../helpers/stack.js';
 
@@ -25,17 +26,13 @@ async function twoRoutes(name: string, env: Record<string, string>) {
   const primary = await startSimulator({ plainPort: 0, behaviour: { receiptDelayMs: 10 } });
   const backup = await startSimulator({ plainPort: 0, accounts: { backup: 'b4ckup' }, behaviour: { receiptDelayMs: 10 } });
   const dir = mkdtempSync(join(tmpdir(), 'ksc-routes-'));
-  const routesFile = join(dir, 'routes.yaml');
-  writeFileSync(
-    routesFile,
-    [
-      'routes:',
-      `  - { name: primary, host: 127.0.0.1, port: ${primary.plainPort}, tls: false, systemId: test, password: secret, sessions: "trx:2", rateLimit: 100 }`,
-      `  - { name: backup, host: 127.0.0.1, port: ${backup.plainPort}, tls: false, systemId: backup, password: b4ckup, sessions: "trx:1", accountMaxBinds: 1 }`,
-      'rules:',
-      '  - { name: default, routes: [primary, backup] }',
-    ].join('\n'),
-  );
+  const routesFile = writeRoutesFile(join(dir, 'routes.json'), {
+    routes: [
+      { name: 'primary', port: primary.plainPort, systemId: 'test', password: 'secret', sessions: 'trx:2', rateLimit: 100 },
+      { name: 'backup', port: backup.plainPort, systemId: 'backup', password: 'b4ckup', sessions: 'trx:1', accountMaxBinds: 1 },
+    ],
+    rules: [{ name: 'default', routes: ['primary', 'backup'] }],
+  });
   const config = loadConfig(testEnv(stack, topics, 0, { ROUTES_FILE: routesFile, ...env }));
   const app = await startApp(config, testLogger);
   const codec = new AvroCodec(config.registry, config.topics);

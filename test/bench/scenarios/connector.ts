@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { benchTopics, createTopic, encodeRecords, mib, produceBacklog, rssBytes, sleep, spawnRole, topicEnd, uniqueName, type Child } from '../common.js';
-import { connectorEnv, routedConnectorEnv, writeRoutesFile, type BenchContext } from '../context.js';
+import { connectorEnv, routedConnectorEnv, benchRoutesFile, type BenchContext } from '../context.js';
 import { monitor, throughput, type Sample, type Throughput } from '../monitor.js';
 import { latestProfile, summariseProfile } from '../profile.js';
 import { UNTHROTTLED } from './ceilings.js';
@@ -115,7 +115,7 @@ export async function runBacklog(ctx: BenchContext, label: string, execArgv: str
 
 function twoRoutesFile(ctx: BenchContext, label: string, port: number): string {
   const route = { port, sessions: 'trx:2', rateLimit: Number(RATE_UNLIMITED.SMPP_RATE_LIMIT) };
-  return writeRoutesFile(
+  return benchRoutesFile(
     path.join(ctx.workDir, `routes-${label}.json`),
     [
       { name: 'first', systemId: 'test', password: 'secret', ...route },

@@ -40,7 +40,7 @@ import {
   untilSimulator,
   type Child,
 } from '../common.js';
-import { routedConnectorEnv, writeRoutesFile, type BenchContext } from '../context.js';
+import { routedConnectorEnv, benchRoutesFile, type BenchContext } from '../context.js';
 
 export interface FailoverPlan {
   /** Requests in the bulk backlog: more than one account sends while the run lasts. */
@@ -90,7 +90,7 @@ export async function failover(ctx: BenchContext, plan: FailoverPlan): Promise<v
   const at = { creditOutAt: NaN, creditBackAt: NaN };
   try {
     const route = { sessions: `trx:${SESSIONS}`, rateLimit: RATE };
-    const routesFile = writeRoutesFile(path.join(ctx.workDir, 'routes-failover.json'), [
+    const routesFile = benchRoutesFile(path.join(ctx.workDir, 'routes-failover.json'), [
       { name: 'primary', port: await portOf(primary), systemId: 'test', password: 'secret', ...route },
       { name: 'secondary', port: await portOf(secondary), systemId: 'backup', password: 'b4ckup', ...route },
     ]);
