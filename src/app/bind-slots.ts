@@ -13,6 +13,8 @@ import type { RouteParts } from './routes.js';
 const SLOTS_POLL_MS = 250;
 /** …and, once standing by (below), this often until the group answers or moves on. */
 const SLOTS_POLL_SLOW_MS = 2000;
+/** The least time slots may be unreadable before the replica stands by (below). */
+const STANDBY_FLOOR_MS = 1500;
 
 export async function applyBindSlots(p: Parts, memberId: string, config: Readonly<Config>, logger: Logger): Promise<void> {
   // Rebalances can follow each other quickly: only the newest assignment may change the pools,
@@ -22,8 +24,10 @@ export async function applyBindSlots(p: Parts, memberId: string, config: Readonl
   // Slots it cannot read may have gone to another replica, which binds them SMPP_BIND_HANDOVER_MS
   // after reading its own: keeping its binds longer could take the account past its cap, and
   // giving up would keep them until the next rebalance — so within half that time it stands by
-  // (no binds, no urgent lane) and keeps asking.
-  const standByAfterMs = Math.min(...p.routes.map((r) => r.config.bindHandoverMs)) / 2;
+  // (no binds, no urgent lane) and keeps asking. Not sooner than STANDBY_FLOOR_MS: right after a
+  // join the group is often not Stable for a moment, and standing by then closed every bind for
+  // nothing (with the tests' 200 ms handover, at every join).
+  const standByAfterMs = Math.max(STANDBY_FLOOR_MS, Math.min(...p.routes.map((r) => r.config.bindHandoverMs)) / 2);
   const started = Date.now();
   let standingBy = false;
   let slots: Record<string, number[]> | null = null;
