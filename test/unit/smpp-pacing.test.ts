@@ -5,13 +5,13 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { pacingLimit, SubmitPacer } from '../../src/smpp/protocol/pacing.js';
 
-/** Max number of sends inside any closed 1000 ms window. */
+/** Max number of sends inside any 1000 ms window (t − 1000, t], as the simulator counts. */
 function maxInAnyWindow(sends: number[], from = Number.NEGATIVE_INFINITY): number {
   let best = 0;
   let start = 0;
   const times = sends.filter((t) => t >= from);
   for (let end = 0; end < times.length; end += 1) {
-    while ((times[end] as number) - (times[start] as number) > 1000) start += 1;
+    while ((times[end] as number) - (times[start] as number) >= 1000) start += 1;
     best = Math.max(best, end - start + 1);
   }
   return best;

@@ -1,14 +1,20 @@
 /**
  * Per-session submit_sm pacing. PURE: no timers, no I/O — every method takes `now` (ms).
  *
- * Invariant: in ANY window of 1000 ms (closed interval) at most `limit` submit_sm are taken,
+ * Invariant: in ANY window of 1000 ms (half-open, (t − 1000, t]) at most `limit` submit_sm are taken,
  * where limit = floor((1 − margin) × rate). A strict provider (Agile: 100/s per connection,
  * 0x58 beyond) counts this way; a token bucket with a full burst allowance does not (after a
  * stall it lets `capacity` go at once and then keeps refilling — up to 2× in one window).
  *
  * Implementation: a log of the most recent send times (a sliding-window log). A send at `t` is
- * allowed when the limit-th most recent send is more than 1000 ms before `t`. Missed capacity is
- * never "caught up": a stall only makes the log older, it never adds credit.
+ * allowed when the limit-th most recent send is at least 1000 ms before `t` — a send exactly 1000 ms
+ * after another falls in the next window, as the provider ("100 messages per second per
+ * connection") and the simulator count. Missed capacity is never "caught up": a stall only makes
+ * the log older, it never adds credit.
+ *
+ * Times may be fractional (the session paces on a monotonic sub-millisecond clock): each send's
+ * lateness is lost for good in a full window, so rounding every target up to a whole millisecond,
+ * and asking for one more millisecond on top, cost ~0.2 % of the rate (issue 19).
  *
  * Smoothing: in addition, consecutive sends are at least `smoothing × 1000 / limit` ms apart
  * (default 0.8 → at most 1.25× the average rate inside any sub-second slice), so the first
@@ -42,6 +48,11 @@ export interface PacingOptions {
 }
 
 const WINDOW_MS = 1000;
+/**
+ * Added to the window's edge so that `(t + 1000) − t` stays ≥ 1000 in floating point for any clock
+ * value this process sees (a double's step is ~1e-8 ms at 1e8 ms of uptime).
+ */
+const EDGE_MS = 1e-6;
 /** After a 0x58, pace at this share of what was sent in the last second. */
 const OBSERVED_SHARE = 0.95;
 
@@ -103,12 +114,13 @@ export class SubmitPacer {
       at = Math.max(at, last + gap);
     }
     if (this.log.length >= limit) {
-      // The limit-th most recent send must fall outside the closed window [at − 1000, at].
+      // The limit-th most recent send must fall outside the window (at − 1000, at].
       const oldestCounted = this.log[this.log.length - limit] as number;
-      at = Math.max(at, oldestCounted + WINDOW_MS + 1);
+      at = Math.max(at, oldestCounted + WINDOW_MS + EDGE_MS);
     }
-    // Sub-millisecond targets are rounded up so callers using integer clocks never send early.
-    return Math.ceil(at);
+    // Not rounded: a caller on an integer clock compares `at <= now` and waits for a whole
+    // millisecond anyway, so it never sends early; a caller on a fractional clock loses nothing.
+    return at;
   }
 
   /** True when a send at `now` respects the limit. */

@@ -102,7 +102,9 @@ export class SmppSession extends EventEmitter {
       pacing: { ...options.pacing, rate: this.opts.rateLimit, margin: this.opts.rateMargin },
       responseTimeoutMs: this.opts.responseTimeoutMs,
       log: this.log,
-      now: this.now,
+      // Pacing on a monotonic sub-millisecond clock (pacing.ts: whole milliseconds cost ~0.2 % of
+      // the rate); the submit path only ever takes differences of it. An injected test clock wins.
+      now: options.now ?? (() => performance.now()),
       counters: this.counters,
       // While reading is paused for back-pressure no submit_sm_resp can be read: hold new submits.
       link: () => (this.currentState === 'bound' && !this.inbound.isPaused(this.conn?.lib) ? this.conn?.link : undefined),
