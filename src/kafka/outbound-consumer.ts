@@ -1,13 +1,16 @@
 /**
  * The `sms.outbound` consumer group, on kafkajs.
  *
- * Each batch is processed *inside* eachBatch, records in parallel but one key at a time, and the
- * batch handler returns once every record is done with the SMSC (or was aborted). Why not hand
- * records off and return at once: kafkajs has no "partitions revoked" hook, and a batch handler
- * that is still running is the only thing that holds a rebalance back — so this is how a
- * rebalance drains in-flight submits before the partitions are given away. kafkajs also
- * re-fetches from the last *resolved* offset, and its resolveOffset overwrites (not contiguous),
- * so commits come from our own contiguous tracker (PartitionOffsets), never auto-commit.
+ * Each batch is processed from eachBatch, records in parallel but one key at a time. The batch
+ * handler returns once every record of the batch is taken and few records (all partitions) are
+ * still unfinished — so kafkajs fetches the next round while the last records of this one are
+ * still with the SMSC, and the sessions never wait for a fetch (issue 19, design.md §5.3). What
+ * holds a rebalance back until those records are answered, acked and committed is the rejoin hook
+ * (rejoin-hook.ts: kafkajs awaits our drain before it sends JoinGroup); without that hook (kafkajs
+ * not where 2.2.4 has it) the handler waits for every record, as it used to. kafkajs re-fetches
+ * from the last *resolved* offset, and its resolveOffset overwrites (not contiguous), so commits
+ * come from our own contiguous tracker per partition (PartitionOffsets, which spans the batches a
+ * partition has in progress), never auto-commit.
  *
  * What the handler does NOT wait for is Kafka acknowledging the record's events: kafkajs fetches
  * the next round only when every batch of the current one returned, so waiting for the produce
@@ -34,10 +37,12 @@ import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafka
 import type { Logger } from 'pino';
 import { IntakeSlots } from '../pipeline/intake-slots.js';
 import type { InboundRecord } from '../pipeline/outbound-processor.js';
+import { UnfinishedRecords } from '../pipeline/unfinished-records.js';
 import { backoffDelayMs, SPREAD_JITTER } from '../util/backoff.js';
 import { AckSettler } from './ack-settler.js';
 import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
+import { beforeRejoin, installRejoinHook } from './rejoin-hook.js';
 
 export interface RecordHandler {
   /** Resolves when the record is done with the SMSC; `acked` when Kafka acknowledged its events. */
@@ -87,6 +92,12 @@ export interface OutboundConsumerOptions {
    */
   maxRecordsInProgress: number;
   /**
+   * A batch handler returns (and kafkajs fetches the next round) once all its records are taken
+   * and at most this many records, all partitions, are unfinished. Default: maxRecordsInProgress —
+   * at the provider's rate that is ~0.4 s of sending, against a fetch of 20–50 ms.
+   */
+  releaseAtUnfinished?: number;
+  /**
    * Records answered by the SMSC whose events Kafka has not acknowledged yet, at most (all
    * partitions). Past it new records wait: when the delivery topic cannot be written (fault F7)
    * intake stops here instead of piling events up in memory. Default 2,000.
@@ -130,6 +141,16 @@ export class OutboundConsumer {
   private preparing: Promise<void> | null = null;
   private readonly settler: AckSettler;
   private readonly intake: IntakeSlots;
+  private readonly unfinished = new UnfinishedRecords();
+  /** Handlers return before their last record only where the rejoin hook holds rebalances back. */
+  private readonly releaseEarly = installRejoinHook();
+  /** Per partition: the records taken and their commit point, across the batches in progress. */
+  private readonly offsets = new Map<number, PartitionOffsets>();
+  /** Per partition and key: the newest record's task (per-key order spans batches). */
+  private readonly keyTails = new Map<number, Map<string, Promise<boolean>>>();
+  /** Partitions whose commits stop: a record failed after its batch was released (see `released`). */
+  private readonly frozen = new Set<number>();
+  private removeRejoinHook: () => void = () => undefined;
   /** Records taken from fetched batches so far: their turn order for an intake slot. */
   private recordsTaken = 0;
   private draining: { until: number; timer: NodeJS.Timeout } | null = null;
@@ -144,6 +165,7 @@ export class OutboundConsumer {
     this.settler = new AckSettler(opts.maxUnackedRecords ?? 2000, opts.commitIntervalMs ?? 0);
     this.intake = new IntakeSlots(opts.maxRecordsInProgress);
     this.consumer = this.create();
+    if (!this.releaseEarly) opts.logger.warn('kafkajs ConsumerGroup not found where 2.2.4 has it: each fetch round waits for its last record');
   }
 
   get isJoined(): boolean {
@@ -156,11 +178,11 @@ export class OutboundConsumer {
       sessionTimeout: this.opts.sessionTimeoutMs,
       heartbeatInterval: this.opts.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(this.opts.sessionTimeoutMs, this.opts.drainMs + 10000),
-      maxBytesPerPartition: 256 * 1024,
+      maxBytesPerPartition: 64 * 1024,
       // One fetch at most 1 MiB (kafkajs' default is 10; a partition's share stays 256 KiB, and a
       // larger first record is still returned): with compressed batches capped at 255 × their size
       // (compression.ts), a fetch expands to at most ~255 MiB, whatever its batches hold.
-      maxBytes: 1024 * 1024,
+      maxBytes: 256 * 1024,
       minBytes: this.opts.fetchMinBytes ?? 1,
       maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? 500,
       allowAutoTopicCreation: false,
@@ -173,6 +195,11 @@ export class OutboundConsumer {
       this.joined = true;
       const partitions = e.payload.memberAssignment[this.opts.topic] ?? [];
       this.settler.assigned(partitions);
+      // kafkajs reads every partition from its committed offset again: fresh trackers
+      this.offsets.clear();
+      this.frozen.clear();
+      this.removeRejoinHook();
+      this.removeRejoinHook = beforeRejoin(this.opts.groupId, e.payload.memberId, () => this.drainBeforeRejoin());
       this.opts.observer?.holds?.(partitions);
       this.preparing = null;
       // a failure is thrown again to the first batch; a member on its way out prepares nothing
@@ -188,6 +215,7 @@ export class OutboundConsumer {
     });
     c.on(c.events.CRASH, (e) => {
       this.joined = false;
+      this.removeRejoinHook();
       this.settler.unassigned();
       this.opts.observer?.holds?.([]);
       this.opts.logger.error({ err: e.payload.error }, 'consumer crashed');
@@ -195,6 +223,7 @@ export class OutboundConsumer {
     });
     c.on(c.events.STOP, () => {
       this.joined = false;
+      this.removeRejoinHook();
       this.settler.unassigned();
       this.opts.observer?.holds?.([]);
     });
@@ -259,6 +288,13 @@ export class OutboundConsumer {
   private async restart(reason: string): Promise<void> {
     this.opts.logger.warn({ reason }, 'restarting the consumer');
     this.lastFetchAt = Date.now();
+    // Records released by their handlers may still be with the SMSC: answered and committed
+    // before this member leaves, as at a rebalance.
+    if (this.active.size > 0) {
+      this.startDrain(reason);
+      await this.quiet();
+      this.endDrain();
+    }
     try {
       await this.consumer.disconnect();
     } catch (err) {
@@ -305,40 +341,56 @@ export class OutboundConsumer {
     // this one signal: that is up to three listeners per record by design, not a leak.
     setMaxListeners(3 * batch.messages.length + 10, controller.signal);
     this.active.add(controller);
-    const tracker = new PartitionOffsets();
+    const tracker = this.offsetsOf(partition);
     // The ticker (heartbeats) starts BEFORE the correlation catch-up: after a broker restart the
     // catch-up can wait longer than a session timeout (the tail rejoining its own group), and
     // without heartbeats the coordinator dropped this member, costing a second rebalance and
     // ~30 s (fault F4).
     const ticker = this.startTicker(payload, tracker);
-    let skipped = false;
-    let released: Released = { acked: Promise.resolve(), firstUnreleased: null };
-    try {
-      await this.prepare();
-      if (this.stopping || this.draining) skipped = true;
-      else {
-        this.opts.observer?.consumed?.(batch.topic, batch.messages.length);
-        released = await this.runRecords(payload, tracker, controller.signal);
-        // A rebalance or stop already under way: keep the partition until the events are acked
-        // and the offsets committed, as before the background settling existed.
-        if (this.stopping || this.draining) await released.acked;
-      }
-    } finally {
+    const finish = async (): Promise<void> => {
       clearInterval(ticker.timer);
       await ticker.idle();
       this.active.delete(controller);
+    };
+    let outcome: BatchOutcome;
+    try {
+      outcome = await this.runBatch(payload, tracker, controller.signal);
+    } catch (err) {
+      await finish();
+      throw err;
     }
-    if (skipped) {
+    if (outcome.kind === 'skipped') {
       // a rebalance or stop began during the catch-up: nothing ran, nothing to commit or resolve
+      await finish();
       this.endDrain();
       return;
     }
+    if (outcome.kind === 'released') {
+      // Every record is taken: kafkajs may fetch past the batch. Its last records finish in the
+      // background; the rejoin hook waits for them before any rebalance.
+      payload.resolveOffset(batch.lastOffset());
+      this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
+      this.settler.settle(
+        partition,
+        outcome.done.then((r) => r.acked),
+        () => this.commit(payload, tracker, true),
+      );
+      void outcome.done.then(async (r) => {
+        await finish();
+        if (r.firstUnreleased !== null && !controller.signal.aborted) this.failedAfterRelease(partition, r.firstUnreleased);
+        this.endDrain();
+      });
+      return;
+    }
+    await finish();
+    const released = outcome.released;
     // Tell kafkajs where to fetch next: past the batch when every record got through the SMSC
-    // step, else from the first one that did not (so a kept partition re-reads what an abort
-    // left undone).
+    // step, else from the first one that did not (a kept partition re-reads what an abort left
+    // undone — after a rejoin, from the committed offset, with fresh trackers).
     const first = released.firstUnreleased;
     if (first === null) payload.resolveOffset(batch.lastOffset());
     else if (first > BigInt(batch.firstOffset() ?? '0')) payload.resolveOffset((first - 1n).toString());
+    if (first !== null && !controller.signal.aborted) this.failedAfterRelease(partition, first);
     this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
     if (!this.stopping && !this.draining) {
       this.settler.settle(partition, released.acked, () => this.commit(payload, tracker, true));
@@ -348,6 +400,59 @@ export class OutboundConsumer {
       await this.commit(payload, tracker);
     }
     this.endDrain();
+  }
+
+  /**
+   * Takes the batch's records, then either waits for them all (a drain under way, or too many
+   * records unfinished) or releases the handler early (`released`: see the header).
+   */
+  private async runBatch(payload: EachBatchPayload, tracker: PartitionOffsets, signal: AbortSignal): Promise<BatchOutcome> {
+    await this.prepare();
+    if (this.stopping || this.draining) return { kind: 'skipped' };
+    this.opts.observer?.consumed?.(payload.batch.topic, payload.batch.messages.length);
+    const { done } = await this.takeRecords(payload, tracker, signal);
+    if (await this.mayReleaseBefore(done)) return { kind: 'released', done };
+    const released = await done;
+    // A rebalance or stop already under way: keep the partition until the events are acked
+    // and the offsets committed, as before the background settling existed.
+    if (this.stopping || this.draining) await released.acked;
+    return { kind: 'done', released };
+  }
+
+  /** True once few enough records are unfinished, before `done` — unless a drain began. */
+  private async mayReleaseBefore(done: Promise<Released>): Promise<boolean> {
+    if (!this.releaseEarly) return false;
+    const mark = this.unfinished.whenAtMost(this.opts.releaseAtUnfinished ?? this.opts.maxRecordsInProgress);
+    const first = await Promise.race([done.then(() => 'done' as const), mark.reached.then(() => 'mark' as const)]);
+    mark.cancel();
+    return first === 'mark' && !this.stopping && !this.draining;
+  }
+
+  /**
+   * A record failed (not aborted) while later records of its partition went on: kafkajs already
+   * fetches past it, and the partition's commit must not pass it. Its commits stop, in-flight
+   * work drains, and the consumer restarts (with backoff) from the committed offset — the
+   * correlation index keeps what was submitted from being sent again.
+   */
+  private failedAfterRelease(partition: number, offset: bigint): void {
+    if (this.frozen.has(partition)) return;
+    this.frozen.add(partition);
+    const reason = `a record of partition ${partition} failed at offset ${offset}`;
+    this.opts.logger.error({ partition, offset: offset.toString() }, 'record failed: the partition is re-read after a consumer restart');
+    this.startDrain(reason);
+    this.scheduleRestart(reason);
+  }
+
+  private offsetsOf(partition: number): PartitionOffsets {
+    let tracker = this.offsets.get(partition);
+    if (!tracker) this.offsets.set(partition, (tracker = new PartitionOffsets()));
+    return tracker;
+  }
+
+  private tailsOf(partition: number): Map<string, Promise<boolean>> {
+    let tails = this.keyTails.get(partition);
+    if (!tails) this.keyTails.set(partition, (tails = new Map<string, Promise<boolean>>()));
+    return tails;
   }
 
   /**
@@ -374,10 +479,13 @@ export class OutboundConsumer {
     return preparing;
   }
 
-  /** Starts every record; resolves when all are done with the SMSC (or failed / aborted). */
-  private async runRecords(payload: EachBatchPayload, tracker: PartitionOffsets, signal: AbortSignal): Promise<Released> {
+  /**
+   * Takes every record of the batch (128 per loop turn) and resolves once all are taken, with the
+   * promise of their end: done with the SMSC, failed or aborted.
+   */
+  private async takeRecords(payload: EachBatchPayload, tracker: PartitionOffsets, signal: AbortSignal): Promise<{ done: Promise<Released> }> {
     const { batch } = payload;
-    const tails = new Map<string, Promise<boolean>>();
+    const tails = this.tailsOf(batch.partition);
     const tasks: Promise<boolean>[] = [];
     const acks: Promise<void>[] = [];
     let firstUnreleased: bigint | null = null;
@@ -410,11 +518,13 @@ export class OutboundConsumer {
         timestamp: m.timestamp,
         headers: plainHeaders(m.headers),
       };
-      // Per-key order: a record starts only after the previous record of its key was answered
-      // by the SMSC (its events are queued in order behind the earlier ones).
+      // Per-key order: a record starts only after the previous record of its key — in this
+      // batch or an earlier one still in progress — was answered by the SMSC (its events are
+      // queued in order behind the earlier ones).
       const key = m.key ? m.key.toString('latin1') : null;
       const previous = key === null ? undefined : tails.get(key);
       const seq = this.recordsTaken++;
+      this.unfinished.add();
       const task = (async () => {
         if (previous && !(await previous)) return unreleased(m.offset);
         if (this.draining && signal.aborted) return unreleased(m.offset);
@@ -435,15 +545,19 @@ export class OutboundConsumer {
             this.intake.release();
           }
         } catch (err) {
-          if (!signal.aborted) this.opts.logger.error({ err, partition: batch.partition, offset: m.offset }, 'record failed; the batch will be re-read');
+          if (!signal.aborted) this.opts.logger.error({ err, partition: batch.partition, offset: m.offset }, 'record failed; the partition will be re-read');
           return unreleased(m.offset);
         }
       })();
+      void task.then(() => {
+        this.unfinished.done();
+        if (key !== null && tails.get(key) === task) tails.delete(key);
+      });
       if (key !== null) tails.set(key, task);
       tasks.push(task);
     }
-    await Promise.all(tasks);
-    return { acked: Promise.all(acks).then(() => undefined), firstUnreleased };
+    const done = Promise.all(tasks).then(() => ({ acked: Promise.all(acks).then(() => undefined), firstUnreleased }));
+    return { done };
   }
 
   private startTicker(payload: EachBatchPayload, tracker: PartitionOffsets) {
@@ -482,9 +596,10 @@ export class OutboundConsumer {
    * that settling chain itself, after them).
    */
   private async commit(payload: EachBatchPayload, tracker: PartitionOffsets, inOrder = false): Promise<void> {
+    const partition = payload.batch.partition;
+    if (this.frozen.has(partition)) return;
     const offset = tracker.committable();
     if (offset === null) return;
-    const partition = payload.batch.partition;
     if (!inOrder && this.settler.hasPending(partition)) return;
     if (tracker.pendingCount() === 0) this.settler.noteDone(partition, BigInt(offset));
     try {
@@ -511,12 +626,31 @@ export class OutboundConsumer {
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.crashes.timer) clearTimeout(this.crashes.timer);
     this.startDrain('shutdown');
-    const deadline = Date.now() + this.opts.drainMs + 15000;
-    while ((this.active.size > 0 || this.settler.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await this.quiet();
     await this.consumer.disconnect();
     if (this.draining) clearTimeout(this.draining.timer);
   }
+
+  /**
+   * The rejoin hook: before this member joins again, what it still works on is answered, acked and
+   * committed (or aborted before the wire), as a running batch handler used to ensure.
+   */
+  private async drainBeforeRejoin(): Promise<void> {
+    if (this.active.size === 0 && !this.settler.busy) return;
+    this.startDrain('rebalance');
+    await this.quiet();
+    this.endDrain();
+  }
+
+  /** Waits until no batch is in progress and nothing settles, at most the drain time + 15 s. */
+  private async quiet(): Promise<void> {
+    const deadline = Date.now() + this.opts.drainMs + 15000;
+    while ((this.active.size > 0 || this.settler.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
 }
+
+/** How a batch handler ends: nothing ran, every record is done, or released with records still running. */
+type BatchOutcome = { kind: 'skipped' } | { kind: 'done'; released: Released } | { kind: 'released'; done: Promise<Released> };
 
 interface Released {
   /** Every started record's events acked (failures are logged; their offsets stay unfinished). */

@@ -157,10 +157,10 @@ export class Submitter {
       waiting.resolve(this.notSent('socket-not-writable'));
       return;
     }
-    this.pacer.take(now);
+    const paced = this.pacer.take(now);
     this.opts.counters.submitsSent += 1;
     const timer = link.addTimer(this.opts.responseTimeoutMs, this.onTimeout.bind(this, link, sequence, link.pauseMark()));
-    this.window.add({ sequenceNumber: sequence, sentAt: now, resolve: waiting.resolve, timer });
+    this.window.add({ sequenceNumber: sequence, sentAt: now, paced, resolve: waiting.resolve, timer });
   }
 
   private onResponse(link: SubmitLink, sequence: number, resp: Pdu): void {
@@ -169,6 +169,7 @@ export class Submitter {
     link.forgetTimer(entry.timer as NodeJS.Timeout);
     const now = this.opts.now();
     this.opts.counters.responses += 1;
+    this.pacer.answered(entry.paced, entry.sentAt, now);
     const status = resp.command_status;
     if (status === ESME_RTHROTTLED) {
       this.opts.counters.throttled += 1;

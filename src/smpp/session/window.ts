@@ -18,6 +18,8 @@ export interface WaitingSubmit {
 export interface InFlightSubmit {
   sequenceNumber: number;
   sentAt: number;
+  /** Its number at the pacer (SubmitPacer.take), to tell the pacer when it was answered. */
+  paced: number;
   resolve: (result: SubmitResult) => void;
   timer: NodeJS.Timeout | undefined;
 }
