@@ -178,11 +178,11 @@ export class OutboundConsumer {
       sessionTimeout: this.opts.sessionTimeoutMs,
       heartbeatInterval: this.opts.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(this.opts.sessionTimeoutMs, this.opts.drainMs + 10000),
-      maxBytesPerPartition: 64 * 1024,
+      maxBytesPerPartition: 256 * 1024,
       // One fetch at most 1 MiB (kafkajs' default is 10; a partition's share stays 256 KiB, and a
       // larger first record is still returned): with compressed batches capped at 255 × their size
       // (compression.ts), a fetch expands to at most ~255 MiB, whatever its batches hold.
-      maxBytes: 256 * 1024,
+      maxBytes: 1024 * 1024,
       minBytes: this.opts.fetchMinBytes ?? 1,
       maxWaitTimeInMs: this.opts.fetchMaxWaitMs ?? 500,
       allowAutoTopicCreation: false,
