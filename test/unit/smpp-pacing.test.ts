@@ -145,6 +145,59 @@ describe('SubmitPacer', () => {
     assert.ok(maxInAnyWindow(within, t) <= 50, `max ${maxInAnyWindow(within, t)}`);
   });
 
+  it("a stall at the SMSC does not bunch into its next window: sends are counted when the SMSC had them (answered)", () => {
+    // Greedy sender at 98/s; the SMSC takes each submit 1 ms after it is sent and answers at once,
+    // but now and then its process stalls 30 ms and takes the queued submits together (TCP keeps
+    // them in order). Counted where the SMSC counts, the arrivals must stay within its 100/s.
+    const arrivalsWith = (feedback: boolean): number[] => {
+      const pacer = new SubmitPacer({ rate: 100, margin: 0.02 });
+      const arrivals: number[] = [];
+      let now = 0;
+      let lastArrival = 0;
+      for (let i = 0; i < 3000; i += 1) {
+        now = pacer.nextSendAt(now);
+        const send = pacer.take(now);
+        let arrival = Math.max(now + 1, lastArrival);
+        const second = Math.floor(arrival / 1000);
+        const stallStart = second * 1000 + 400;
+        if (second % 3 === 0 && arrival >= stallStart && arrival < stallStart + 30) arrival = stallStart + 30;
+        lastArrival = arrival;
+        arrivals.push(arrival);
+        if (feedback) pacer.answered(send, now, arrival + 1);
+      }
+      return arrivals;
+    };
+    const maxAtSmsc = (arrivals: number[]): number => {
+      let best = 0;
+      let lo = 0;
+      for (let hi = 0; hi < arrivals.length; hi += 1) {
+        while ((arrivals[hi] as number) - (arrivals[lo] as number) >= 1000) lo += 1;
+        best = Math.max(best, hi - lo + 1);
+      }
+      return best;
+    };
+    assert.ok(maxAtSmsc(arrivalsWith(false)) > 100, 'the model is sharp: without the answers the SMSC counts over 100');
+    assert.ok(maxAtSmsc(arrivalsWith(true)) <= 100, `with the answers: ${maxAtSmsc(arrivalsWith(true))} in the SMSC's window`);
+  });
+
+  it('answered never lets a window of send times hold more than the limit (property: random answer delays)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 80 }), { minLength: 200, maxLength: 400 }), (delays) => {
+        const pacer = new SubmitPacer({ rate: 100, margin: 0.02 });
+        const sends: number[] = [];
+        let now = 0;
+        for (const delay of delays) {
+          now = pacer.nextSendAt(now);
+          const send = pacer.take(now);
+          sends.push(now);
+          pacer.answered(send, now, now + delay);
+        }
+        assert.ok(maxInAnyWindow(sends) <= pacer.cap, `window max ${maxInAnyWindow(sends)}`);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('never goes below minLimit', () => {
     const pacer = new SubmitPacer({ rate: 10, margin: 0, minLimit: 2, slowDownHoldMs: 0 });
     for (let i = 0; i < 10; i += 1) pacer.slowDown(i);
