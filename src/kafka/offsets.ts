@@ -68,6 +68,11 @@ export class PartitionOffsets {
     if (this.committedUpTo === null || o > this.committedUpTo) this.committedUpTo = o;
   }
 
+  /** Records taken from the commit point on: the unfinished ones and those finished after the first of them. */
+  takenPastCommit(): number {
+    return this.queue.length - this.head;
+  }
+
   /** Records taken and not finished. */
   pendingCount(): number {
     return this.queue.length - this.head - this.finishedAhead.size;

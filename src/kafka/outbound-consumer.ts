@@ -5,32 +5,27 @@
  * handler returns once every record of the batch is taken and few records (all partitions) are
  * still unfinished — so kafkajs fetches the next round while the last records of this one are
  * still with the SMSC, and the sessions never wait for a fetch (issue 19, design.md §5.3). What
- * holds a rebalance back until those records are answered, acked and committed is the rejoin hook
- * (rejoin-hook.ts: kafkajs awaits our drain before it sends JoinGroup); without that hook (kafkajs
- * not where 2.2.4 has it) the handler waits for every record, as it used to. kafkajs re-fetches
- * from the last *resolved* offset, and its resolveOffset overwrites (not contiguous), so commits
- * come from our own contiguous tracker per partition (PartitionOffsets, which spans the batches a
- * partition has in progress), never auto-commit.
+ * keeps another member from taking the partitions while those records are still being sent is the
+ * handover hook (handover-hook.ts): kafkajs awaits our drain before it sends JoinGroup or
+ * LeaveGroup. Without that hook (kafkajs not where 2.2.4 has it) the handler waits for every
+ * record, as it used to. kafkajs re-fetches from the last *resolved* offset, and its resolveOffset
+ * overwrites (not contiguous), so commits come from our own contiguous tracker per partition
+ * (PartitionOffsets, which spans the batches a partition has in progress), never auto-commit.
  *
- * What the handler does NOT wait for is Kafka acknowledging the record's events: kafkajs fetches
- * the next round only when every batch of the current one returned, so waiting for the produce
- * ack (linger + round trip) put ~1.5 of them on every record's latency. The acks are awaited in
- * the background, per partition in order, and the offsets committed then. When a rebalance or a
- * stop is already known at the end of a batch, the batch also waits for its acks and commits
- * (the old, fully drained behaviour). The one gap — kafkajs noticing a rebalance itself between
- * two batches while the last one's events are still being produced (a few ms) — is covered on the
- * receiving side: a newly assigned partition starts only after a short handover grace and the
- * correlation catch-up, so the previous owner's correlation records are read before any resend.
+ * Nor does the handler wait for Kafka to acknowledge the records' events (a produce round trip on
+ * every record's latency): the acks are awaited in the background, per partition in order, and
+ * the offsets committed then (AckSettler); the handover hook waits for those commits too.
  *
  * Records in progress are bounded across partitions (IntakeSlots; the rest of a round waits in
  * fetch order) and a batch's records are taken in slices: a backlog's round started all at once
  * held the loop long enough for every session to pause at every round (issue 19, design.md §5.3).
  *
  * Heartbeats continue during long batches (retries, an account pause) from a ticker, which is
- * also how a pending rebalance is noticed: the heartbeat fails with REBALANCE_IN_PROGRESS, and
- * every record not yet on the wire is aborted (uncommitted: the next owner re-reads it, and the
- * correlation index stops it re-sending segments we submitted); submits on the wire finish and
- * their events are published and committed before the partitions are given away.
+ * one way a pending rebalance is noticed (kafkajs' own heartbeat between fetches is the other):
+ * the heartbeat fails with REBALANCE_IN_PROGRESS, and every record not yet on the wire is aborted
+ * (uncommitted: the next owner re-reads it, and the correlation index stops it re-sending segments
+ * we submitted); submits on the wire finish and their events are published and committed before
+ * the partitions are given away.
  */
 import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
@@ -42,7 +37,7 @@ import { backoffDelayMs, SPREAD_JITTER } from '../util/backoff.js';
 import { AckSettler } from './ack-settler.js';
 import { fetchOwnBindSlots } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
-import { beforeRejoin, installRejoinHook } from './rejoin-hook.js';
+import { installHandoverHook, onHandover } from './handover-hook.js';
 
 export interface RecordHandler {
   /** Resolves when the record is done with the SMSC; `acked` when Kafka acknowledged its events. */
@@ -122,6 +117,15 @@ export interface OutboundConsumerOptions {
  */
 const START_SLICE = 128;
 
+/**
+ * Records of a partition taken past its commit point, at most, before handlers stop returning
+ * early. The point stays at the oldest unfinished record, and a crash or rebalance re-reads
+ * everything after it; ~50 s of the provider's full rate (4 × 100/s) keeps what is re-read well
+ * inside CORRELATION_KEEP_DONE_MS (10 min by default), the time completed requests are remembered
+ * so that a re-read one is not sent again.
+ */
+const MAX_TAKEN_PAST_COMMIT = 20_000;
+
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A consumer that ran this long without crashing starts its restart backoff from the beginning. */
@@ -142,15 +146,17 @@ export class OutboundConsumer {
   private readonly settler: AckSettler;
   private readonly intake: IntakeSlots;
   private readonly unfinished = new UnfinishedRecords();
-  /** Handlers return before their last record only where the rejoin hook holds rebalances back. */
-  private readonly releaseEarly = installRejoinHook();
+  /** Handlers return before their last record only where the handover hook holds rebalances back. */
+  private readonly releaseEarly = installHandoverHook();
   /** Per partition: the records taken and their commit point, across the batches in progress. */
   private readonly offsets = new Map<number, PartitionOffsets>();
   /** Per partition and key: the newest record's task (per-key order spans batches). */
   private readonly keyTails = new Map<number, Map<string, Promise<boolean>>>();
   /** Partitions whose commits stop: a record failed after its batch was released (see `released`). */
   private readonly frozen = new Set<number>();
-  private removeRejoinHook: () => void = () => undefined;
+  private removeHandoverHook: () => void = () => undefined;
+  /** A record failed after its batch was released: nothing more is taken until the consumer restarts. */
+  private restartPending = false;
   /** Records taken from fetched batches so far: their turn order for an intake slot. */
   private recordsTaken = 0;
   private draining: { until: number; timer: NodeJS.Timeout } | null = null;
@@ -198,8 +204,8 @@ export class OutboundConsumer {
       // kafkajs reads every partition from its committed offset again: fresh trackers
       this.offsets.clear();
       this.frozen.clear();
-      this.removeRejoinHook();
-      this.removeRejoinHook = beforeRejoin(this.opts.groupId, e.payload.memberId, () => this.drainBeforeRejoin());
+      this.removeHandoverHook();
+      this.removeHandoverHook = onHandover(this.opts.groupId, e.payload.memberId, () => this.drainBeforeHandover());
       this.opts.observer?.holds?.(partitions);
       this.preparing = null;
       // a failure is thrown again to the first batch; a member on its way out prepares nothing
@@ -215,7 +221,7 @@ export class OutboundConsumer {
     });
     c.on(c.events.CRASH, (e) => {
       this.joined = false;
-      this.removeRejoinHook();
+      this.removeHandoverHook();
       this.settler.unassigned();
       this.opts.observer?.holds?.([]);
       this.opts.logger.error({ err: e.payload.error }, 'consumer crashed');
@@ -223,7 +229,7 @@ export class OutboundConsumer {
     });
     c.on(c.events.STOP, () => {
       this.joined = false;
-      this.removeRejoinHook();
+      this.removeHandoverHook();
       this.settler.unassigned();
       this.opts.observer?.holds?.([]);
     });
@@ -289,12 +295,13 @@ export class OutboundConsumer {
     this.opts.logger.warn({ reason }, 'restarting the consumer');
     this.lastFetchAt = Date.now();
     // Records released by their handlers may still be with the SMSC: answered and committed
-    // before this member leaves, as at a rebalance.
-    if (this.active.size > 0) {
+    // before this member leaves, as at a rebalance (the old consumer's leave runs the hook too).
+    if (this.active.size > 0 || this.settler.busy) {
       this.startDrain(reason);
-      await this.quiet();
-      this.endDrain();
+      await this.quiet(this.opts.drainMs + 15000);
     }
+    this.endDrain();
+    this.restartPending = false;
     try {
       await this.consumer.disconnect();
     } catch (err) {
@@ -334,6 +341,11 @@ export class OutboundConsumer {
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    if (this.restartPending) {
+      // kafkajs fetches the batch again at once: no hot loop until the restart
+      await new Promise((r) => setTimeout(r, 100));
+      return;
+    }
     if (this.stopping || this.draining) return;
     const partition = batch.partition;
     const controller = new AbortController();
@@ -357,6 +369,7 @@ export class OutboundConsumer {
       outcome = await this.runBatch(payload, tracker, controller.signal);
     } catch (err) {
       await finish();
+      this.endDrain();
       throw err;
     }
     if (outcome.kind === 'skipped') {
@@ -367,7 +380,7 @@ export class OutboundConsumer {
     }
     if (outcome.kind === 'released') {
       // Every record is taken: kafkajs may fetch past the batch. Its last records finish in the
-      // background; the rejoin hook waits for them before any rebalance.
+      // background; the handover hook waits for them before the partitions can move.
       payload.resolveOffset(batch.lastOffset());
       this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
       this.settler.settle(
@@ -384,12 +397,12 @@ export class OutboundConsumer {
     }
     await finish();
     const released = outcome.released;
-    // Tell kafkajs where to fetch next: past the batch when every record got through the SMSC
-    // step, else from the first one that did not (a kept partition re-reads what an abort left
-    // undone — after a rejoin, from the committed offset, with fresh trackers).
+    // Past the batch, always: a record left undone (aborted by a drain, or failed) is re-read from
+    // the committed offset after the rejoin, restart or stop that follows every drain — the
+    // partition's tracker spans batches and takes offsets only ascending, so no re-read within
+    // one generation.
+    payload.resolveOffset(batch.lastOffset());
     const first = released.firstUnreleased;
-    if (first === null) payload.resolveOffset(batch.lastOffset());
-    else if (first > BigInt(batch.firstOffset() ?? '0')) payload.resolveOffset((first - 1n).toString());
     if (first !== null && !controller.signal.aborted) this.failedAfterRelease(partition, first);
     this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
     if (!this.stopping && !this.draining) {
@@ -411,17 +424,20 @@ export class OutboundConsumer {
     if (this.stopping || this.draining) return { kind: 'skipped' };
     this.opts.observer?.consumed?.(payload.batch.topic, payload.batch.messages.length);
     const { done } = await this.takeRecords(payload, tracker, signal);
-    if (await this.mayReleaseBefore(done)) return { kind: 'released', done };
+    if (await this.mayReleaseBefore(done, tracker)) return { kind: 'released', done };
     const released = await done;
+    // A record stuck in an earlier, released batch (its route down, long retries) while the rest
+    // of the partition flowed: wait for it, as every round used to, before taking more.
+    if (tracker.takenPastCommit() > MAX_TAKEN_PAST_COMMIT) await this.settler.settled(payload.batch.partition);
     // A rebalance or stop already under way: keep the partition until the events are acked
     // and the offsets committed, as before the background settling existed.
     if (this.stopping || this.draining) await released.acked;
     return { kind: 'done', released };
   }
 
-  /** True once few enough records are unfinished, before `done` — unless a drain began. */
-  private async mayReleaseBefore(done: Promise<Released>): Promise<boolean> {
-    if (!this.releaseEarly) return false;
+  /** True once few enough records are unfinished, before `done` — unless a drain began or the commit point lags far behind. */
+  private async mayReleaseBefore(done: Promise<Released>, tracker: PartitionOffsets): Promise<boolean> {
+    if (!this.releaseEarly || tracker.takenPastCommit() > MAX_TAKEN_PAST_COMMIT) return false;
     const mark = this.unfinished.whenAtMost(this.opts.releaseAtUnfinished ?? this.opts.maxRecordsInProgress);
     const first = await Promise.race([done.then(() => 'done' as const), mark.reached.then(() => 'mark' as const)]);
     mark.cancel();
@@ -429,13 +445,15 @@ export class OutboundConsumer {
   }
 
   /**
-   * A record failed (not aborted) while later records of its partition went on: kafkajs already
-   * fetches past it, and the partition's commit must not pass it. Its commits stop, in-flight
-   * work drains, and the consumer restarts (with backoff) from the committed offset — the
-   * correlation index keeps what was submitted from being sent again.
+   * A record failed (not aborted): kafkajs already fetches past it, and later records of its key
+   * must not overtake it. Nothing more is taken (`restartPending`), in-flight work drains, and the
+   * consumer restarts (with backoff) from the committed offset, which the tracker keeps below the
+   * failed record — the correlation index keeps what was submitted from being sent again. Its
+   * partition's commits stop too (`frozen`), so the restart re-reads as little as it must.
    */
   private failedAfterRelease(partition: number, offset: bigint): void {
-    if (this.frozen.has(partition)) return;
+    if (this.restartPending) return;
+    this.restartPending = true;
     this.frozen.add(partition);
     const reason = `a record of partition ${partition} failed at offset ${offset}`;
     this.opts.logger.error({ partition, offset: offset.toString() }, 'record failed: the partition is re-read after a consumer restart');
@@ -626,25 +644,28 @@ export class OutboundConsumer {
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.crashes.timer) clearTimeout(this.crashes.timer);
     this.startDrain('shutdown');
-    await this.quiet();
+    await this.quiet(this.opts.drainMs + 15000);
     await this.consumer.disconnect();
     if (this.draining) clearTimeout(this.draining.timer);
   }
 
   /**
-   * The rejoin hook: before this member joins again, what it still works on is answered, acked and
-   * committed (or aborted before the wire), as a running batch handler used to ensure.
+   * The handover hook: before this member joins again or leaves, what it still works on is
+   * answered, acked and committed (or aborted before the wire), as a running batch handler used to
+   * ensure. Bounded below the rebalance timeout (drainMs + 10 s, see `create`): a member that has
+   * not sent JoinGroup by then is dropped from the group anyway.
    */
-  private async drainBeforeRejoin(): Promise<void> {
-    if (this.active.size === 0 && !this.settler.busy) return;
-    this.startDrain('rebalance');
-    await this.quiet();
+  private async drainBeforeHandover(): Promise<void> {
+    if (this.active.size > 0 || this.settler.busy) {
+      this.startDrain('handover');
+      await this.quiet(this.opts.drainMs + 5000);
+    }
     this.endDrain();
   }
 
-  /** Waits until no batch is in progress and nothing settles, at most the drain time + 15 s. */
-  private async quiet(): Promise<void> {
-    const deadline = Date.now() + this.opts.drainMs + 15000;
+  /** Waits until no batch is in progress and nothing settles, at most `maxMs`. */
+  private async quiet(maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
     while ((this.active.size > 0 || this.settler.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 }

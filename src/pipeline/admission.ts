@@ -7,9 +7,9 @@
  * Two ways in. `enter` waits for one given session (the later segments of a concatenated message,
  * which must follow the first). `enterAny` takes whichever session has the most room, and when
  * none has any, waits in one queue shared by all sessions (issue 19): a record waiting for ONE
- * busy session while another sat idle is how sessions starved at the end of every fetch round —
- * kafkajs fetches again only once every record of the round is done, and each session had to
- * work off its own share of the round alone. A freed slot goes to its session's own waiters
+ * busy session while another sat idle is how sessions starved at the end of every fetch round
+ * (each session had to work off its own share of the round alone, while the next round waited
+ * for the last record; since the rounds overlap, design.md §5.3, still whenever records run short). A freed slot goes to its session's own waiters
  * first (a message half on the wire), then to the oldest waiter for any session.
  *
  * Lanes (issue 21): a waiter for any session is `urgent` or `bulk`. A freed slot goes to the oldest

@@ -170,6 +170,11 @@ export class SubmitPacer {
     return this.sends - 1;
   }
 
+  /** A new connection (perhaps to another SMSC host): its round trips are learnt afresh. */
+  newLink(): void {
+    this.rttFloor = Number.POSITIVE_INFINITY;
+  }
+
   /** Send number `send` (from `take`), sent at `sentAt`, was answered at `now`: see the header. */
   answered(send: number, sentAt: number, now: number): void {
     const roundTrip = now - sentAt;

@@ -121,6 +121,7 @@ export class Submitter {
    */
   connectionLost(lib: LibrarySession, closing: boolean): void {
     this.suspectReason = undefined;
+    this.pacer.newLink();
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
     this.pumpTimer = undefined;
     const now = this.opts.now();
