@@ -145,7 +145,7 @@ describe('SubmitPacer', () => {
     assert.ok(maxInAnyWindow(within, t) <= 50, `max ${maxInAnyWindow(within, t)}`);
   });
 
-  it("a stall at the SMSC does not bunch into its next window: sends are counted when the SMSC had them (answered)", () => {
+  it('a stall at the SMSC does not bunch into its next window: sends are counted when the SMSC had them (answered)', () => {
     // Greedy sender at 98/s; the SMSC takes each submit 1 ms after it is sent and answers at once,
     // but now and then its process stalls 30 ms and takes the queued submits together (TCP keeps
     // them in order). Counted where the SMSC counts, the arrivals must stay within its 100/s.
