@@ -87,12 +87,6 @@ export interface OutboundConsumerOptions {
    */
   maxRecordsInProgress: number;
   /**
-   * A batch handler returns (and kafkajs fetches the next round) once all its records are taken
-   * and at most this many records, all partitions, are unfinished. Default: maxRecordsInProgress —
-   * at the provider's rate that is ~0.4 s of sending, against a fetch of 20–50 ms.
-   */
-  releaseAtUnfinished?: number;
-  /**
    * Records answered by the SMSC whose events Kafka has not acknowledged yet, at most (all
    * partitions). Past it new records wait: when the delivery topic cannot be written (fault F7)
    * intake stops here instead of piling events up in memory. Default 2,000.
@@ -152,8 +146,6 @@ export class OutboundConsumer {
   private readonly offsets = new Map<number, PartitionOffsets>();
   /** Per partition and key: the newest record's task (per-key order spans batches). */
   private readonly keyTails = new Map<number, Map<string, Promise<boolean>>>();
-  /** Partitions whose commits stop: a record failed after its batch was released (see `released`). */
-  private readonly frozen = new Set<number>();
   private removeHandoverHook: () => void = () => undefined;
   /** A record failed after its batch was released: nothing more is taken until the consumer restarts. */
   private restartPending = false;
@@ -203,7 +195,6 @@ export class OutboundConsumer {
       this.settler.assigned(partitions);
       // kafkajs reads every partition from its committed offset again: fresh trackers
       this.offsets.clear();
-      this.frozen.clear();
       this.removeHandoverHook();
       this.removeHandoverHook = onHandover(this.opts.groupId, e.payload.memberId, () => this.drainBeforeHandover());
       this.opts.observer?.holds?.(partitions);
@@ -296,11 +287,7 @@ export class OutboundConsumer {
     this.lastFetchAt = Date.now();
     // Records released by their handlers may still be with the SMSC: answered and committed
     // before this member leaves, as at a rebalance (the old consumer's leave runs the hook too).
-    if (this.active.size > 0 || this.settler.busy) {
-      this.startDrain(reason);
-      await this.quiet(this.opts.drainMs + 15000);
-    }
-    this.endDrain();
+    await this.drainFor(reason, this.opts.drainMs + 15000);
     this.restartPending = false;
     try {
       await this.consumer.disconnect();
@@ -378,11 +365,15 @@ export class OutboundConsumer {
       this.endDrain();
       return;
     }
+    // Past the batch, always: every record is taken, and a record left undone (aborted by a drain,
+    // or failed) is re-read from the committed offset after the rejoin, restart or stop that
+    // follows every drain — the partition's tracker spans batches and takes offsets only
+    // ascending, so no re-read within one generation.
+    payload.resolveOffset(batch.lastOffset());
+    this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
     if (outcome.kind === 'released') {
-      // Every record is taken: kafkajs may fetch past the batch. Its last records finish in the
-      // background; the handover hook waits for them before the partitions can move.
-      payload.resolveOffset(batch.lastOffset());
-      this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
+      // Its last records finish in the background; the handover hook waits for them before the
+      // partitions can move.
       this.settler.settle(
         partition,
         outcome.done.then((r) => r.acked),
@@ -390,21 +381,14 @@ export class OutboundConsumer {
       );
       void outcome.done.then(async (r) => {
         await finish();
-        if (r.firstUnreleased !== null && !controller.signal.aborted) this.failedAfterRelease(partition, r.firstUnreleased);
+        this.restartIfFailed(partition, r, controller.signal);
         this.endDrain();
       });
       return;
     }
     await finish();
     const released = outcome.released;
-    // Past the batch, always: a record left undone (aborted by a drain, or failed) is re-read from
-    // the committed offset after the rejoin, restart or stop that follows every drain — the
-    // partition's tracker spans batches and takes offsets only ascending, so no re-read within
-    // one generation.
-    payload.resolveOffset(batch.lastOffset());
-    const first = released.firstUnreleased;
-    if (first !== null && !controller.signal.aborted) this.failedAfterRelease(partition, first);
-    this.opts.observer?.lag?.(partition, Number(batch.offsetLag()));
+    this.restartIfFailed(partition, released, controller.signal);
     if (!this.stopping && !this.draining) {
       this.settler.settle(partition, released.acked, () => this.commit(payload, tracker, true));
     } else {
@@ -438,7 +422,7 @@ export class OutboundConsumer {
   /** True once few enough records are unfinished, before `done` — unless a drain began or the commit point lags far behind. */
   private async mayReleaseBefore(done: Promise<Released>, tracker: PartitionOffsets): Promise<boolean> {
     if (!this.releaseEarly || tracker.takenPastCommit() > MAX_TAKEN_PAST_COMMIT) return false;
-    const mark = this.unfinished.whenAtMost(this.opts.releaseAtUnfinished ?? this.opts.maxRecordsInProgress);
+    const mark = this.unfinished.whenAtMost(this.opts.maxRecordsInProgress);
     const first = await Promise.race([done.then(() => 'done' as const), mark.reached.then(() => 'mark' as const)]);
     mark.cancel();
     return first === 'mark' && !this.stopping && !this.draining;
@@ -448,13 +432,12 @@ export class OutboundConsumer {
    * A record failed (not aborted): kafkajs already fetches past it, and later records of its key
    * must not overtake it. Nothing more is taken (`restartPending`), in-flight work drains, and the
    * consumer restarts (with backoff) from the committed offset, which the tracker keeps below the
-   * failed record — the correlation index keeps what was submitted from being sent again. Its
-   * partition's commits stop too (`frozen`), so the restart re-reads as little as it must.
+   * failed record — the correlation index keeps what was submitted from being sent again.
    */
-  private failedAfterRelease(partition: number, offset: bigint): void {
-    if (this.restartPending) return;
+  private restartIfFailed(partition: number, released: Released, signal: AbortSignal): void {
+    const offset = released.firstUnreleased;
+    if (offset === null || signal.aborted || this.restartPending) return;
     this.restartPending = true;
-    this.frozen.add(partition);
     const reason = `a record of partition ${partition} failed at offset ${offset}`;
     this.opts.logger.error({ partition, offset: offset.toString() }, 'record failed: the partition is re-read after a consumer restart');
     this.startDrain(reason);
@@ -614,10 +597,9 @@ export class OutboundConsumer {
    * that settling chain itself, after them).
    */
   private async commit(payload: EachBatchPayload, tracker: PartitionOffsets, inOrder = false): Promise<void> {
-    const partition = payload.batch.partition;
-    if (this.frozen.has(partition)) return;
     const offset = tracker.committable();
     if (offset === null) return;
+    const partition = payload.batch.partition;
     if (!inOrder && this.settler.hasPending(partition)) return;
     if (tracker.pendingCount() === 0) this.settler.noteDone(partition, BigInt(offset));
     try {
@@ -655,10 +637,15 @@ export class OutboundConsumer {
    * ensure. Bounded below the rebalance timeout (drainMs + 10 s, see `create`): a member that has
    * not sent JoinGroup by then is dropped from the group anyway.
    */
-  private async drainBeforeHandover(): Promise<void> {
+  private drainBeforeHandover(): Promise<void> {
+    return this.drainFor('handover', this.opts.drainMs + 5000);
+  }
+
+  /** Drains what is in progress or settling (at most `maxMs`), then ends the drain. */
+  private async drainFor(reason: string, maxMs: number): Promise<void> {
     if (this.active.size > 0 || this.settler.busy) {
-      this.startDrain('handover');
-      await this.quiet(this.opts.drainMs + 5000);
+      this.startDrain(reason);
+      await this.quiet(maxMs);
     }
     this.endDrain();
   }

@@ -30,7 +30,7 @@ describe('UnfinishedRecords', () => {
     assert.equal(await settled(wait), true);
   });
 
-  it('a cancelled wait is never woken and is dropped', async () => {
+  it('a cancelled wait is never woken', async () => {
     const u = new UnfinishedRecords();
     u.add();
     u.add();
