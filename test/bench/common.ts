@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import type { SmsOutbound } from '../../src/contracts.js';
 import type { AvroCodec } from '../../src/kafka/codec.js';
+import { METRIC_PREFIX } from '../../src/obs/metrics.js';
 import type { PduRecord } from '../../src/simulator/recorder.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -502,4 +503,24 @@ export function loopDelayProbe(): (payload: unknown) => LoopDelay {
     if ((payload as { reset?: boolean } | undefined)?.reset) histogram.reset();
     return result;
   };
+}
+
+/**
+ * A connector's /metrics series whose names (without the `sms_connector_` prefix) start with
+ * `prefix`, labels kept in the name: `{ 'correlation_lookups_total{result="hit"}': 12 }`. Empty
+ * when the connector does not answer (stopped, or its port not set).
+ */
+export async function connectorMetrics(httpPort: number, prefix: string): Promise<Record<string, number>> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const out: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${METRIC_PREFIX}${prefix}`)) continue;
+      const m = /^(\S+)\s+(\S+)$/.exec(line.slice(METRIC_PREFIX.length));
+      if (m) out[m[1]!] = Number(m[2]);
+    }
+    return out;
+  } catch {
+    return {};
+  }
 }

@@ -4,7 +4,22 @@
  */
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { benchTopics, createTopic, encodeRecords, mib, produceBacklog, rssBytes, sleep, spawnRole, topicEnd, uniqueName, type Child } from '../common.js';
+import {
+  benchTopics,
+  connectorMetrics,
+  createTopic,
+  fmt,
+  encodeRecords,
+  mib,
+  produceBacklog,
+  rssBytes,
+  sleep,
+  spawnRole,
+  topicEnd,
+  uniqueName,
+  type Child,
+} from '../common.js';
+import { freePorts } from '../../../tools/dev-stack/stack.js';
 import { connectorEnv, routedConnectorEnv, benchRoutesFile, type BenchContext } from '../context.js';
 import { monitor, throughput, type Sample, type Throughput } from '../monitor.js';
 import { latestProfile, summariseProfile } from '../profile.js';
@@ -155,10 +170,12 @@ export async function scaleOut(ctx: BenchContext): Promise<void> {
     const env = connectorEnv(ctx, topics, group, port, { ...RATE_UNLIMITED, SMPP_ACCOUNT_MAX_BINDS: '12' });
     // The first instance creates the topics; the others start once it is up. Started together on
     // fresh topics, a replica can die in ensureTopics (CreateTopics race: "not the leader").
-    const children = [spawnRole('connector', { env, execArgv: ctx.connectorFlags })];
+    const httpPorts = await freePorts(instances);
+    const spawn = (i: number) => spawnRole('connector', { env: { ...env, HTTP_PORT: String(httpPorts[i]) }, execArgv: ctx.connectorFlags });
+    const children = [spawn(0)];
     try {
       await children[0]!.ready;
-      for (let i = 1; i < instances; i++) children.push(spawnRole('connector', { env, execArgv: ctx.connectorFlags }));
+      for (let i = 1; i < instances; i++) children.push(spawn(i));
       await Promise.all(children.map((c) => c.ready));
       // Every member joined and bound before the backlog arrives, so no rebalance is inside the window.
       const deadline = Date.now() + 60_000;
@@ -187,11 +204,39 @@ export async function scaleOut(ctx: BenchContext): Promise<void> {
         'msg/s',
         `aggregate accepted submits, ${n} records produced after every member was ready, 12 partitions, trx:4 per instance (SMPP_ACCOUNT_MAX_BINDS 12), steady 10–90 %; connectors' CPU ${cpu.toFixed(3)} CPU-s/1k together`,
       );
+      await reportStatePerReplica(ctx, S, instances, n, httpPorts);
     } finally {
       await Promise.all(children.map((c) => c.stop()));
       await sim.stop();
     }
   }
+}
+
+/**
+ * What each replica holds and did at the end of a scale-out run (issue 20: "each replica holds its
+ * share"): requests in its correlation store, and the receipts it correlated (the SMSC sends each
+ * receipt to any receiver bind of the account, so most arrive at a replica that did not submit it).
+ */
+async function reportStatePerReplica(ctx: BenchContext, S: string, instances: number, n: number, httpPorts: number[]): Promise<void> {
+  const readings = await Promise.all(httpPorts.map((port) => connectorMetrics(port, 'correlation_')));
+  const entries = readings.map((r) => r['correlation_index_entries'] ?? NaN);
+  const hits = readings.map((r) => (r['correlation_lookups_total{result="hit"}'] ?? 0) + (r['correlation_lookups_total{result="late_hit"}'] ?? 0));
+  const misses = readings.map((r) => r['correlation_lookups_total{result="miss"}'] ?? 0);
+  const label = `${instances} instance${instances > 1 ? 's' : ''}`;
+  ctx.report.add(
+    S,
+    `${label}: store share per replica`,
+    entries.map((e) => (e / n).toFixed(2)).join(' / '),
+    '× the requests',
+    `correlation_index_entries of each replica ÷ the ${n} requests of the run, read at its end (CORRELATION_KEEP_DONE_MS has not passed: nothing pruned yet); 1.00 = a full copy`,
+  );
+  ctx.report.add(
+    S,
+    `${label}: receipts correlated per replica`,
+    hits.map((h) => fmt(h)).join(' / '),
+    '',
+    `correlation_lookups_total hit + late_hit of each replica (misses: ${misses.join(' / ')})`,
+  );
 }
 
 /** RSS and heap of the connector through a long run (records produced while it consumes). */

@@ -20,10 +20,10 @@
 import * as os from 'node:os';
 import type { SmsDeliveryEvent } from '../../../src/contracts.js';
 import { registerCompressionCodecs } from '../../../src/kafka/compression.js';
-import { METRIC_PREFIX } from '../../../src/obs/metrics.js';
 import { freePorts } from '../../../tools/dev-stack/stack.js';
 import {
   benchTopics,
+  connectorMetrics,
   createTopic,
   fmt,
   procMemory,
@@ -158,23 +158,7 @@ async function releaseAll(sim: Child, n: number, seed: number): Promise<number> 
 async function readMemory(connector: Child, httpPort: number): Promise<MemoryReading> {
   const live = await connector.request<{ mem: NodeJS.MemoryUsage; collected: boolean }>('liveHeap');
   const proc = procMemory(connector.pid); // after the collection: what the process still holds
-  return { liveHeap: live.mem.heapUsed, rssAnon: proc.anon, rssFile: proc.file, metrics: await correlationMetrics(httpPort) };
-}
-
-/** The `correlation_*` series of the connector's /metrics (Prometheus text), whatever they are named; without the prefix. */
-async function correlationMetrics(httpPort: number): Promise<Record<string, number>> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    const out: Record<string, number> = {};
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(`${METRIC_PREFIX}correlation_`)) continue;
-      const m = /^(\S+)\s+(\S+)$/.exec(line.slice(METRIC_PREFIX.length));
-      if (m) out[m[1]!] = Number(m[2]);
-    }
-    return out;
-  } catch {
-    return {};
-  }
+  return { liveHeap: live.mem.heapUsed, rssAnon: proc.anon, rssFile: proc.file, metrics: await connectorMetrics(httpPort, 'correlation_') };
 }
 
 /** The correlation store's size as the connector reports it: the first `correlation_*entries` gauge. */
