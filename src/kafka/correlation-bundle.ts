@@ -11,7 +11,9 @@
  *
  * Order: an entry goes into the bundle of the partition its own key hashes to (Kafka's default
  * partitioner, as when it was a record of its own), so all snapshots of one request stay in one
- * partition, in the order written — the index applies the last one written, as before.
+ * partition, in the order written — the index applies the last one written, as before. An entry
+ * may name its partition instead (issue 20's layout: a request's entries in its home partition);
+ * the writer then keeps every entry of one key in that one partition.
  *
  * Keys are unique per bundle (`b:<origin>:<sequence>`): the topic is compacted, and a bundle key
  * that repeated would let compaction drop an older bundle and the entries in it. Retention
@@ -30,6 +32,8 @@ export const ORIGIN_HEADER = 'sms-connector.origin';
 export interface CorrelationEntry {
   key: string;
   json: string;
+  /** Unset: the partition the key hashes to. */
+  partition?: number | undefined;
 }
 
 export interface BundlerOptions {
@@ -53,11 +57,18 @@ export class CorrelationBundler {
     return partitionForKey(key, this.options.partitions);
   }
 
-  /** One message per partition that has entries; the entries keep their order within it. */
+  /**
+   * One message per partition that has entries; the entries keep their order within it. A named
+   * partition outside the topic is a bug of the writer: thrown, so the publish fails loudly
+   * rather than landing the entry where no reader of that key looks.
+   */
   pack(entries: CorrelationEntry[]): Message[] {
     const byPartition = new Map<number, string[]>();
     for (const e of entries) {
-      const partition = this.partitionFor(e.key);
+      const partition = e.partition ?? this.partitionFor(e.key);
+      if (e.partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition < this.options.partitions)) {
+        throw new Error(`correlation entry ${e.key} names partition ${partition}; the topic has ${this.options.partitions}`);
+      }
       let list = byPartition.get(partition);
       if (!list) byPartition.set(partition, (list = []));
       list.push(`[${JSON.stringify(e.key)},${e.json}]`);

@@ -7,7 +7,7 @@
  * record (acks=all), which is what the commit rule and the receipt-ack rule wait for.
  */
 import type { CompressionTypes, Kafka, Message, Producer } from 'kafkajs';
-import type { CorrelationBundler } from './correlation-bundle.js';
+import type { CorrelationBundler, CorrelationEntry } from './correlation-bundle.js';
 import { KeyHashPartitioner } from './partitioner.js';
 import { classifyPublishError, LOCAL_RECORD_TOO_LARGE, PublishError } from './publish-errors.js';
 import { byteLength, isTopicMisconfigured, recordBytes, SizeRefusals } from './record-size.js';
@@ -21,6 +21,11 @@ export interface OutRecord {
   /** A string only for the bundled topic (an entry's JSON); bytes everywhere else. */
   value: Buffer | string | null;
   headers?: Record<string, string | Buffer>;
+  /**
+   * Where it goes: unset, the partition its key hashes to (murmur2, as the Java client). Set for a
+   * correlation entry that belongs to a partition its key does not name (a request's home).
+   */
+  partition?: number;
   /** What the record was encoded from (an event), handed back to the refusal handler to shrink it. */
   source?: unknown;
 }
@@ -387,10 +392,10 @@ export class Publisher {
   /** Built once per (sub-)batch, so every retry sends the same records (the same bundle keys). */
   private toTopicMessages(items: Item[]): { topic: string; messages: Message[] }[] {
     const byTopic = new Map<string, Message[]>();
-    const bundled: { key: string; json: string }[] = [];
+    const bundled: CorrelationEntry[] = [];
     for (const { record: r } of items) {
       if (r.topic === this.bundle?.topic) {
-        bundled.push({ key: String(r.key), json: String(r.value) });
+        bundled.push({ key: String(r.key), json: String(r.value), partition: r.partition });
         continue;
       }
       let list = byTopic.get(r.topic);
@@ -421,14 +426,16 @@ export class Publisher {
  * (`{ ...message, offsetDelta, timestampDelta }`, produce/v3/request.js). V8 runs a spread followed
  * by new properties on a slow path — ~1.2 µs per record in a micro-benchmark, 3.5 % of the
  * connector's CPU in the end-to-end profile — and a spread that only overwrites existing fields on
- * the fast one (~0.15 µs). kafkajs overwrites both values; one shape for every message (headers
- * present or undefined, which the encoder defaults to none) keeps its call sites monomorphic.
+ * the fast one (~0.15 µs). kafkajs overwrites both values; one shape for every message (headers and
+ * partition present or undefined, which the encoder and the partitioner treat as absent) keeps its
+ * call sites monomorphic.
  */
 function encoderReadyMessage(r: OutRecord): Message {
   const message: Message & { offsetDelta: number; timestampDelta: number } = {
     key: r.key,
     value: r.value,
     headers: r.headers,
+    partition: r.partition,
     offsetDelta: 0,
     timestampDelta: 0,
   };

@@ -130,7 +130,7 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     const records: OutRecord[] = [];
     // JSON text: the publisher packs these into bundles at its flush, ahead of the events of the same
     // request (correlation-bundle.ts).
-    for (const c of correlation) records.push({ topic: this.topics.correlation, key: c.key, value: JSON.stringify(c.value) });
+    for (const c of correlation) records.push({ topic: this.topics.correlation, key: c.key, value: JSON.stringify(c.value), partition: c.partition });
     for (const e of events) {
       records.push({ topic: this.topics.delivery, key: e.id, value: this.codec.encodeDelivery(e), source: e });
     }

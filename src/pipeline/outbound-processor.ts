@@ -39,6 +39,8 @@ export interface InboundRecord {
 export interface CorrelationWrite {
   key: string;
   value: unknown;
+  /** The correlation partition it belongs to; unset: the one its key hashes to. */
+  partition?: number;
 }
 
 /** Where events go; every method resolves once Kafka acknowledged (acks=all). */

@@ -59,3 +59,46 @@ test('bundled entries land in the partition the broker gives a plain record with
     await admin.disconnect();
   }
 });
+
+test('an entry or a record that names its partition lands there, whatever its key hashes to', async () => {
+  const stack = await testStack();
+  const topics = uniqueTopics('bundle-named');
+  await createTopics(stack.kafkaBrokers, [topics.correlation, topics.delivery], 6);
+  const kafka = new Kafka({ clientId: 'ksc-test-bundle-named', brokers: stack.kafkaBrokers.split(','), logLevel: logLevel.NOTHING });
+  const bundler = new CorrelationBundler({ partitions: 6, origin: 'it' });
+  const publisher = new Publisher(kafka, { lingerMs: 5, bundle: { topic: topics.correlation, bundler } });
+  const consumer = kafka.consumer({ groupId: uniqueGroupId('bundle-named') });
+  // Each key named to the partition after the one it hashes to, so a hashed placement cannot pass.
+  const named = Array.from({ length: 24 }, (_, i) => `r:req-${i}`).map((key) => ({ key, partition: (bundler.partitionFor(key) + 1) % 6 }));
+  try {
+    await publisher.connect();
+    await publisher.publish([
+      ...named.map(({ key, partition }) => ({ topic: topics.correlation, key, value: '{"v":1}', partition })),
+      ...named.map(({ key, partition }) => ({ topic: topics.delivery, key, value: Buffer.from('event'), partition })),
+    ]);
+    const at = new Map<string, number>();
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topics.correlation, topics.delivery], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`read ${at.size} of ${named.length * 2}`)), 30_000);
+      void consumer.run({
+        eachMessage: async ({ topic, partition, message }) => {
+          const key = message.key!.toString();
+          if (key.startsWith('b:')) for (const [entryKey] of unpackCorrelation(key, message.value)) at.set(`${topic}/${entryKey}`, partition);
+          else at.set(`${topic}/${key}`, partition);
+          if (at.size === named.length * 2) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    for (const { key, partition } of named) {
+      assert.equal(at.get(`${topics.correlation}/${key}`), partition, `bundled entry ${key}`);
+      assert.equal(at.get(`${topics.delivery}/${key}`), partition, `record ${key}`);
+    }
+  } finally {
+    await consumer.disconnect();
+    await publisher.close();
+  }
+});

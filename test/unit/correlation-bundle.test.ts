@@ -70,6 +70,39 @@ describe('correlation bundles', () => {
     assert.equal(spread.size, 12, 'keys spread over every partition');
   });
 
+  test('an entry that names its partition goes there; the others where their keys hash; each partition keeps the order written', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 16 })
+          .chain((partitions) =>
+            fc.tuple(fc.constant(partitions), fc.array(fc.tuple(entryArb, fc.option(fc.nat(partitions - 1), { nil: undefined })), { maxLength: 60 })),
+          ),
+        ([partitions, written]) => {
+          const bundler = new CorrelationBundler({ partitions, origin: 'proc-1' });
+          const entries = written.map(([e, partition]) => ({ key: e.key, json: JSON.stringify(e.value), partition }));
+          const expectedPartition = (e: (typeof entries)[number]) => e.partition ?? bundler.partitionFor(e.key);
+          const messages = bundler.pack(entries);
+          let read = 0;
+          for (const m of messages) {
+            const inBundle = unpackCorrelation(String(m.key), asBuffer(m.value));
+            const expected = entries.filter((e) => expectedPartition(e) === m.partition).map((e) => [e.key, JSON.parse(e.json) as unknown]);
+            assert.deepEqual(inBundle, expected);
+            read += inBundle.length;
+          }
+          assert.equal(read, entries.length);
+        },
+      ),
+    );
+  });
+
+  test('a named partition outside the topic is refused, naming the entry', () => {
+    const bundler = new CorrelationBundler({ partitions: 4, origin: 'x' });
+    for (const partition of [4, -1, 1.5, Number.NaN]) {
+      assert.throws(() => bundler.pack([{ key: 'r:req-1', json: '{}', partition }]), /r:req-1 names partition .*; the topic has 4/);
+    }
+  });
+
   test('a record written before bundles (one entry per record) still reads', () => {
     const value = { v: 1, status: 'DELIVERED', errorCategory: null };
     assert.deepEqual(unpackCorrelation('f:AGILE-1', Buffer.from(JSON.stringify(value))), [['f:AGILE-1', value]]);
