@@ -187,6 +187,15 @@ const envSchema = z.object({
    * reads the whole topic.
    */
   CORRELATION_STORE_DIR: nonEmpty.optional(),
+  /**
+   * This replica's name across its restarts (unset: the host name, which a StatefulSet pod keeps):
+   * the group leader gives a replica that comes back the partitions its store followed, and the
+   * live-state watermark is kept under it.
+   */
+  CONNECTOR_INSTANCE_ID: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,253}$/, 'printable ASCII without spaces, 1-253 chars')
+    .optional(),
   /** A request whose receipts are all in is dropped from the correlation index after this. */
   CORRELATION_KEEP_DONE_MS: durationMs(0, 7 * 86400000).default(600000),
   /**
@@ -322,6 +331,8 @@ export interface Config {
   /** Set only to warn that it is ignored. */
   correlationIndexMax?: number;
   correlationStoreDir?: string;
+  /** CONNECTOR_INSTANCE_ID; unset: the host name (resolved at start). */
+  instanceId?: string;
   correlationKeepDoneMs: number;
   /** CORRELATION_RESTORE_WINDOW_MS, its default resolved */
   correlationRestoreWindowMs: number;
@@ -693,6 +704,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     accountProbeIntervalMs: e.ACCOUNT_PROBE_INTERVAL_MS,
     correlationIndexMax: e.CORRELATION_INDEX_MAX,
     correlationStoreDir: e.CORRELATION_STORE_DIR,
+    instanceId: e.CONNECTOR_INSTANCE_ID,
     correlationKeepDoneMs: e.CORRELATION_KEEP_DONE_MS,
     correlationRestoreWindowMs: restoreWindowOf(e),
     receiptMatchWaitMs: e.RECEIPT_MATCH_WAIT_MS,

@@ -114,8 +114,9 @@ function logStartup(config: Readonly<Config>, logger: Logger): void {
 async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, hooks: AppHooks): Promise<void> {
   await connectKafka(config, logger, p);
   const codec = await registerSchemas(config, logger, p);
-  const instanceId = randomUUID();
-  const sinks = await startProducer(config, logger, p, codec, instanceId);
+  // Unique per process: marks this process's own correlation bundles, which its tail skips.
+  const origin = randomUUID();
+  const sinks = await startProducer(config, logger, p, codec, origin);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks));
   const receipts = new ReceiptProcessor({
     index,
@@ -126,7 +127,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
     logger,
     observer: inst.receiptObserver(p.metrics),
   });
-  await loadCorrelation(config, logger, p, index, receipts, instanceId);
+  await loadCorrelation(config, logger, p, index, receipts, origin);
   startSessions(config, logger, p, index, sinks, receipts);
   await startConsumer(config, logger, p, codec, sinks, index);
 }
@@ -166,8 +167,8 @@ async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Part
 }
 
 /** The producer (correlation records bundled per partition) and the event sinks on top of it. */
-async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, instanceId: string): Promise<KafkaSinks> {
-  const bundler = new CorrelationBundler({ partitions: await partitionCount(p.admin, config.topics.correlation), origin: instanceId });
+async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, origin: string): Promise<KafkaSinks> {
+  const bundler = new CorrelationBundler({ partitions: await partitionCount(p.admin, config.topics.correlation), origin });
   p.publisher = new Publisher(p.kafka, { ...publisherSettingsFrom(config), bundle: { topic: config.topics.correlation, bundler } });
   await p.publisher.connect();
   return new KafkaSinks(p.publisher, codec, config.topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
@@ -208,14 +209,14 @@ async function loadCorrelation(
   p: Parts,
   index: CorrelationIndex,
   receipts: ReceiptProcessor,
-  instanceId: string,
+  origin: string,
 ): Promise<void> {
   const onRemoteEntry = (key: string) => receipts.onRemoteEntry(key);
   p.tail = new CorrelationTail(
     p.kafka,
     p.admin,
     index,
-    { topic: config.topics.correlation, liveTopic: config.topics.correlationLive, groupPrefix: config.kafka.groupId, ownOrigin: instanceId, onRemoteEntry },
+    { topic: config.topics.correlation, liveTopic: config.topics.correlationLive, groupPrefix: config.kafka.groupId, ownOrigin: origin, onRemoteEntry },
     logger,
   );
   const started = performance.now();
@@ -233,8 +234,8 @@ async function loadCorrelation(
     index,
     sink: liveStateSink(p.publisher, config.topics.correlationLive),
     windowMs: config.correlationRestoreWindowMs,
-    // The host's name (a StatefulSet pod's is stable): one watermark key per replica, not one per start.
-    instanceId: hostname(),
+    // Stable across restarts (a StatefulSet pod's host name by default): one watermark key per replica, not one per start.
+    instanceId: instanceOf(config),
     appliedThrough: () => tail.appliedThrough(),
     maxLagMs: maxPromotionLagMs(config.correlationRestoreWindowMs, config.correlationKeepDoneMs),
     intervalMs: PROMOTION_INTERVAL_MS,
@@ -275,6 +276,16 @@ async function startConsumer(config: Readonly<Config>, logger: Logger, p: Parts,
       logger,
       observer: inst.processorObserver(p.metrics),
     });
+  // What this replica tells the group leader at each join: its bind slot request, and what it owns
+  // now and its store followed last, so the leader leaves partitions where they are (assigner.ts).
+  const topic = config.topics.outbound;
+  let owned: number[] = [];
+  const standing = () => ({
+    ...bindSlotRequestFrom(config),
+    instance: instanceOf(config),
+    owned: { [topic]: owned },
+    warm: { [topic]: index.lastAssignment(topic) },
+  });
   if (config.topics.outboundUrgent !== null) {
     const urgentProcessor = processorFor('urgent');
     const urgentLogger = logger.child({ lane: 'urgent' });
@@ -294,12 +305,21 @@ async function startConsumer(config: Readonly<Config>, logger: Logger, p: Parts,
   p.consumer = new OutboundConsumer({
     kafka: p.kafka,
     ...consumerSettingsFrom(config),
-    assigners: [createBindSlotAssigner(bindSlotRequestFrom(config))],
+    assigners: [createBindSlotAssigner(standing)],
     handler: processorFor('bulk'),
     logger,
     observer: inst.consumerObserver(p.metrics, 'bulk'),
     beforeFirstBatch: () => p.tail.waitCaughtUp(),
-    onAssignment: (memberId) => void applyBindSlots(p, memberId, config, logger),
+    onAssignment: (memberId, partitions) => {
+      owned = partitions;
+      index.rememberAssignment(topic, partitions);
+      void applyBindSlots(p, memberId, config, logger);
+    },
   });
   await p.consumer.start();
+}
+
+/** CONNECTOR_INSTANCE_ID, or the host name (a StatefulSet pod keeps its own across restarts). */
+function instanceOf(config: Readonly<Config>): string {
+  return config.instanceId ?? hostname();
 }

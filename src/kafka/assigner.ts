@@ -32,6 +32,18 @@
  * announce a different set of routes than most (a rolling update of the routes file) stand by too
  * (`agreedRoutes`). With one route this is exactly the rule above.
  *
+ * Sticky (issue 20): a member also announces a stable `instance` name (CONNECTOR_INSTANCE_ID, the
+ * host name by default: a StatefulSet pod's survives its restarts), the partitions it `owned` in
+ * the generation before, and those it holds `warm` — the ones it owned last, remembered in its
+ * correlation store, so a replica restarted on its own disk says which partitions its store has
+ * followed. Members are ordered by instance (then memberId, which kafkajs makes anew at every
+ * start), so slot ids and ties stay put across restarts. Partition targets are as above; then each
+ * member keeps what it owned up to its target — first the partitions no other member holds warm —
+ * then a partition left over goes to a member below target that holds it warm, and only the rest
+ * is interleaved as before. So a rebalance moves only what must move, and a replica that comes
+ * back after a restart gets its own partitions back from those that covered for it. Without
+ * these fields (a version before them) the plan is the one above.
+ *
  * `planAssignment` is pure and property-tested; the kafkajs glue is thin. Which bind modes a member
  * opens with its slots is the SMPP side's business (smpp/protocol/pool-spec.ts `modesForSlots`): here a slot
  * is only a count, so `kafka/` stays free of `smpp/`.
@@ -54,12 +66,25 @@ export interface RouteSlotRequest {
   cap: number;
 }
 
-/** What a member tells the leader (subscription userData): its first route's request at the top, every route's in `routes`. */
-export interface BindSlotRequest extends RouteSlotRequest {
+/** Partitions per topic. */
+export type TopicPartitions = Record<string, readonly number[]>;
+
+/** Where a member stands, for a sticky plan: who it is across restarts, what it holds now and what its store followed. */
+export interface MemberStanding {
+  /** Stable across restarts of the replica (CONNECTOR_INSTANCE_ID). */
+  instance?: string;
+  /** Its partitions in the generation before this rebalance. */
+  owned?: TopicPartitions;
+  /** The partitions its correlation store followed last (survives a restart on the same disk). */
+  warm?: TopicPartitions;
+}
+
+/** What a member tells the leader (subscription userData): its first route's request at the top, every route's in `routes`, and its standing. */
+export interface BindSlotRequest extends RouteSlotRequest, MemberStanding {
   routes?: Record<string, RouteSlotRequest>;
 }
 
-export interface PlanMember {
+export interface PlanMember extends MemberStanding {
   memberId: string;
   /** Per route: binds wanted, and the cap (`Infinity` when unknown: unreadable metadata does not lower a cap). */
   routes: Record<string, { requestedBinds: number; cap: number }>;
@@ -164,7 +189,7 @@ function routeSetOf(member: PlanMember): string {
  * the input does not matter) and on the partitions.
  */
 export function planAssignment(members: readonly PlanMember[], partitionsByTopic: Readonly<Record<string, readonly number[]>>): Record<string, MemberPlan> {
-  const sorted = [...members].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+  const sorted = [...members].sort(byInstanceThenId);
   const plan: Record<string, MemberPlan> = {};
   if (sorted.length === 0) return plan;
 
@@ -192,7 +217,7 @@ export function planAssignment(members: readonly PlanMember[], partitionsByTopic
   }
 
   const active = holders
-    .map((m, i) => ({ id: m.memberId, weight: routes.reduce((sum, r) => sum + (counts[r]![i] as number), 0), taken: 0, target: 0 }))
+    .map((m, i) => ({ member: m, id: m.memberId, weight: routes.reduce((sum, r) => sum + (counts[r]![i] as number), 0), taken: 0, target: 0 }))
     .filter((a) => a.weight > 0);
   if (active.length === 0) return plan;
 
@@ -201,22 +226,85 @@ export function planAssignment(members: readonly PlanMember[], partitionsByTopic
   const total = sortedPartitions.reduce((sum, t) => sum + t.partitions.length, 0);
   setTargets(active, total);
 
+  const given = new Set<string>();
+  const give = (a: (typeof active)[number], topic: string, partition: number) => {
+    given.add(slotKey(topic, partition));
+    a.taken += 1;
+    ((plan[a.id] as MemberPlan).partitions[topic] ??= []).push(partition);
+  };
+  // Sticky: what each member owned, up to its target (those no other member holds warm first),
+  // then what a member below target holds warm.
+  const exists = new Set(sortedPartitions.flatMap(({ topic, partitions }) => partitions.map((p) => slotKey(topic, p))));
+  const warmAt = countWarm(sorted);
+  for (const a of active) {
+    const owned = listed(a.member.owned, exists);
+    const ownWarm = new Set(listed(a.member.warm, exists));
+    const contested = (k: string) => (warmAt.get(k) ?? 0) - (ownWarm.has(k) ? 1 : 0) > 0;
+    for (const k of [...owned.filter((k) => !contested(k)), ...owned.filter(contested)]) {
+      if (a.taken >= a.target) break;
+      if (!given.has(k)) give(a, ...fromSlotKey(k));
+    }
+  }
+  for (const a of active) {
+    for (const k of listed(a.member.warm, exists)) {
+      if (a.taken >= a.target) break;
+      if (!given.has(k)) give(a, ...fromSlotKey(k));
+    }
+  }
+
   // Interleave: each partition goes to the member with the lowest (taken+1)/weight that is still
   // below its target, ties to the earlier member. With equal weights this is plain round robin.
   for (const { topic, partitions } of sortedPartitions) {
     for (const partition of partitions) {
+      if (given.has(slotKey(topic, partition))) continue;
       let best: (typeof active)[number] | undefined;
       for (const candidate of active) {
         if (candidate.taken >= candidate.target) continue;
         if (!best || (candidate.taken + 1) * best.weight < (best.taken + 1) * candidate.weight) best = candidate;
       }
       if (!best) throw new Error('planAssignment: partition targets do not add up (bug)');
-      best.taken += 1;
-      const memberPlan = plan[best.id] as MemberPlan;
-      (memberPlan.partitions[topic] ??= []).push(partition);
+      give(best, topic, partition);
     }
   }
+  for (const p of Object.values(plan)) for (const list of Object.values(p.partitions)) list.sort((x, y) => x - y);
   return plan;
+}
+
+/** Members by instance (stable across restarts), then memberId; members without an instance first, by memberId as before. */
+function byInstanceThenId(a: PlanMember, b: PlanMember): number {
+  const ai = a.instance ?? '';
+  const bi = b.instance ?? '';
+  if (ai !== bi) return ai < bi ? -1 : 1;
+  return a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0;
+}
+
+const slotKey = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
+function fromSlotKey(key: string): [string, number] {
+  const at = key.indexOf('\u0000');
+  return [key.slice(at + 1), Number(key.slice(0, at))];
+}
+
+/** A member's listed partitions that exist, as keys, in topic then partition order, once each. */
+function listed(byTopic: TopicPartitions | undefined, exists: ReadonlySet<string>): string[] {
+  if (!byTopic) return [];
+  const keys: string[] = [];
+  for (const topic of Object.keys(byTopic).sort()) {
+    for (const p of [...new Set(byTopic[topic])].sort((x, y) => x - y)) {
+      const k = slotKey(topic, p);
+      if (exists.has(k)) keys.push(k);
+    }
+  }
+  return keys;
+}
+
+/** How many members hold each partition warm. */
+function countWarm(members: readonly PlanMember[]): Map<string, number> {
+  const at = new Map<string, number>();
+  for (const m of members) {
+    if (!m.warm) continue;
+    for (const [topic, list] of Object.entries(m.warm)) for (const p of new Set(list)) at.set(slotKey(topic, p), (at.get(slotKey(topic, p)) ?? 0) + 1);
+  }
+  return at;
 }
 
 function parseJson(buffer: Buffer | null | undefined): unknown {
@@ -236,8 +324,8 @@ function routeRequestOf(obj: Partial<RouteSlotRequest> | undefined): { requested
   };
 }
 
-/** Reads a member's subscription: its routes' requests, or (a version before routes) one for DEFAULT_ROUTE. */
-export function decodeBindSlotRequest(memberMetadata: Buffer): PlanMember['routes'] {
+/** Reads a member's subscription: its routes' requests (a version before routes: one for DEFAULT_ROUTE) and its standing. */
+export function decodeMember(memberMetadata: Buffer): Omit<PlanMember, 'memberId'> {
   let data: unknown;
   try {
     data = parseJson(AssignerProtocol.MemberMetadata.decode(memberMetadata)?.userData);
@@ -245,10 +333,30 @@ export function decodeBindSlotRequest(memberMetadata: Buffer): PlanMember['route
     data = undefined;
   }
   const obj = (typeof data === 'object' && data !== null ? data : {}) as Partial<BindSlotRequest>;
-  if (typeof obj.routes === 'object' && obj.routes !== null) {
-    return Object.fromEntries(Object.entries(obj.routes).map(([name, r]) => [name, routeRequestOf(r as Partial<RouteSlotRequest>)]));
+  const routes =
+    typeof obj.routes === 'object' && obj.routes !== null
+      ? Object.fromEntries(Object.entries(obj.routes).map(([name, r]) => [name, routeRequestOf(r as Partial<RouteSlotRequest>)]))
+      : { [DEFAULT_ROUTE]: routeRequestOf(obj) };
+  const member: Omit<PlanMember, 'memberId'> = { routes };
+  // Unreadable standing is left out: the member is then placed as by a version before it.
+  if (typeof obj.instance === 'string' && obj.instance.length > 0 && obj.instance.length <= MAX_INSTANCE_CHARS) member.instance = obj.instance;
+  const owned = topicPartitionsOf(obj.owned);
+  if (owned) member.owned = owned;
+  const warm = topicPartitionsOf(obj.warm);
+  if (warm) member.warm = warm;
+  return member;
+}
+
+const MAX_INSTANCE_CHARS = 253;
+
+/** `{ topic: [partition, …] }` with non-negative integer partitions only; anything else → undefined. */
+function topicPartitionsOf(value: unknown): TopicPartitions | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const out: Record<string, number[]> = {};
+  for (const [topic, list] of Object.entries(value)) {
+    if (Array.isArray(list)) out[topic] = list.filter((p): p is number => Number.isInteger(p) && p >= 0);
   }
-  return { [DEFAULT_ROUTE]: routeRequestOf(obj) };
+  return out;
 }
 
 /** Bind slot ids per route from an encoded member assignment; anything unreadable → none (standby is the safe side). */
@@ -271,14 +379,17 @@ export function decodeBindSlots(memberAssignment: Buffer): number[] {
   return decodeRouteSlots(memberAssignment)[DEFAULT_ROUTE] ?? [];
 }
 
-/** The assigner for `consumer({ partitionAssigners: [createBindSlotAssigner(...)] })`; use it alone. */
-export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssigner {
+/**
+ * The assigner for `consumer({ partitionAssigners: [createBindSlotAssigner(...)] })`; use it alone.
+ * A function as `request` is asked again at every join (what the member owns changes).
+ */
+export function createBindSlotAssigner(request: BindSlotRequest | (() => BindSlotRequest)): PartitionAssigner {
   return ({ cluster, logger }) => ({
     name: ASSIGNER_NAME,
     version: ASSIGNER_VERSION,
 
     async assign({ members, topics }) {
-      const planMembers = members.map(({ memberId, memberMetadata }) => ({ memberId, routes: decodeBindSlotRequest(memberMetadata) }));
+      const planMembers = members.map(({ memberId, memberMetadata }) => ({ memberId, ...decodeMember(memberMetadata) }));
       const partitionsByTopic: Record<string, number[]> = {};
       for (const topic of topics) {
         partitionsByTopic[topic] = cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
@@ -318,7 +429,7 @@ export function createBindSlotAssigner(request: BindSlotRequest): PartitionAssig
         metadata: AssignerProtocol.MemberMetadata.encode({
           version: ASSIGNER_VERSION,
           topics,
-          userData: Buffer.from(JSON.stringify(request)),
+          userData: Buffer.from(JSON.stringify(typeof request === 'function' ? request() : request)),
         }),
       };
     },

@@ -140,6 +140,8 @@ export class CorrelationIndex {
   private readonly promotedTable: StoreTable<string, number>;
   /** Promoted requests forgotten here, whose tombstone is not written yet → when. */
   private readonly retiredTable: StoreTable<string, number>;
+  /** Outbound topic → the partitions this replica owned last (its store followed them: announced as warm at the next join). */
+  private readonly assignmentTable: StoreTable<string, number[]>;
   /**
    * Requests whose promotion is on its way to Kafka → the `chg` entry that listed them. A change
    * applied meanwhile asks for another promotion (the state on its way may lack it); the entry is
@@ -168,6 +170,7 @@ export class CorrelationIndex {
     this.checkpointTable = store.table('checkpoints');
     this.promotedTable = store.table('promoted');
     this.retiredTable = store.table('retired');
+    this.assignmentTable = store.table('assignment');
   }
 
   /** Requests held (committed to the store; a gauge). */
@@ -194,6 +197,16 @@ export class CorrelationIndex {
   checkpoints(topic: string): Map<number, string> {
     const found = this.checkpointTable.range({ from: [topic, 0], to: [topic, PARTITION_END], limit: PARTITION_END });
     return new Map(found.entries.map(({ key, value }) => [key[1], value]));
+  }
+
+  /** Remembers the partitions of `topic` this replica was given (the latest assignment). */
+  rememberAssignment(topic: string, partitions: readonly number[]): void {
+    this.assignmentTable.put(topic, [...partitions]);
+  }
+
+  /** The partitions of `topic` this replica was last given, in this run or the one before on this store. */
+  lastAssignment(topic: string): number[] {
+    return this.assignmentTable.get(topic) ?? [];
   }
 
   /** Forgets a checkpoint that no longer matches its topic (recreated, or its records expired). */

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { AssignerProtocol, type Cluster, type Consumer, type GroupDescription, type Logger, type PartitionMetadata } from 'kafkajs';
-import { ASSIGNER_NAME, createBindSlotAssigner, decodeBindSlots, fetchOwnBindSlots, planAssignment, type PlanMember } from '../../src/kafka/assigner.js';
+import {
+  ASSIGNER_NAME,
+  createBindSlotAssigner,
+  decodeBindSlots,
+  decodeMember,
+  fetchOwnBindSlots,
+  planAssignment,
+  type PlanMember,
+} from '../../src/kafka/assigner.js';
 
 /** A member of a connector with one route (`default`), as before routes existed. */
 interface OneRoute {
@@ -387,5 +395,163 @@ describe('planAssignment with routes', () => {
     assert.deepEqual(plan['r1']?.routeSlots, { a: [0, 1], b: [0] });
     assert.deepEqual(plan['r2']?.routeSlots, { a: [2, 3], b: [1] });
     assert.deepEqual(plan['r3'], { partitions: {}, routeSlots: { a: [], b: [] } });
+  });
+});
+
+// Sticky (issue 20): a member's instance, what it owned and what its store followed (warm) keep
+// partitions where they are, within the same targets; a replica that comes back gets its own back.
+describe('planAssignment, sticky', () => {
+  const T = 'sms.outbound';
+  const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const partitionSetArb = fc.uniqueArray(fc.integer({ min: 0, max: 15 }), { maxLength: 16 });
+  const stickyMembersArb = fc.uniqueArray(
+    fc.record({
+      memberId: fc.string({ minLength: 1, maxLength: 6 }),
+      instance: fc.option(fc.constantFrom('pod-0', 'pod-1', 'pod-2', 'pod-3'), { nil: undefined }),
+      requestedBinds: fc.integer({ min: 0, max: 4 }),
+      owned: partitionSetArb,
+      warm: partitionSetArb,
+    }),
+    { selector: (m) => m.memberId, maxLength: 6 },
+  );
+  const asPlanMembers = (list: readonly { memberId: string; instance?: string | undefined; requestedBinds: number; owned: number[]; warm: number[] }[]) =>
+    list.map((m): PlanMember => ({
+      memberId: m.memberId,
+      ...(m.instance !== undefined ? { instance: m.instance } : {}),
+      routes: { default: { requestedBinds: m.requestedBinds, cap: 8 } },
+      owned: { [T]: m.owned },
+      warm: { [T]: m.warm },
+    }));
+
+  test('the same targets whatever members own or hold warm: every partition once, each member within one of its share, deterministic', () => {
+    fc.assert(
+      fc.property(stickyMembersArb, fc.integer({ min: 0, max: 16 }), (list, n) => {
+        const members = asPlanMembers(list);
+        const plan = planAssignment(members, { [T]: all(n) });
+        const bare = planAssignment(
+          members.map(({ memberId, routes }) => ({ memberId, routes })),
+          { [T]: all(n) },
+        );
+        const got = Object.values(plan).flatMap((p) => p.partitions[T] ?? []);
+        const holders = Object.values(plan).filter((p) => p.routeSlots['default']!.length > 0).length;
+        assert.deepEqual(
+          [...got].sort((a, b) => a - b),
+          holders > 0 ? all(n) : [],
+        );
+        const slots = Object.values(plan).reduce((s, p) => s + p.routeSlots['default']!.length, 0);
+        assert.equal(
+          slots,
+          Object.values(bare).reduce((s, p) => s + p.routeSlots['default']!.length, 0),
+          'the same bind slots in all',
+        );
+        for (const p of Object.values(plan)) {
+          if (slots === 0) continue;
+          assert.ok(Math.abs((p.partitions[T]?.length ?? 0) - (n * p.routeSlots['default']!.length) / slots) < 1 + 1e-9);
+          assert.deepEqual(
+            p.partitions[T] ?? [],
+            [...(p.partitions[T] ?? [])].sort((a, b) => a - b),
+            'listed in order',
+          );
+        }
+        assert.deepEqual(planAssignment([...members].reverse(), { [T]: all(n) }), plan);
+      }),
+    );
+  });
+
+  test('members that own disjoint partitions keep every one of them that fits their share', () => {
+    fc.assert(
+      fc.property(stickyMembersArb, fc.integer({ min: 1, max: 16 }), (list, n) => {
+        const seen = new Set<number>();
+        const disjoint = list.map((m) => ({ ...m, owned: m.owned.filter((p) => p < n && !seen.has(p) && (seen.add(p), true)) }));
+        const plan = planAssignment(asPlanMembers(disjoint), { [T]: all(n) });
+        for (const m of disjoint) {
+          const got = plan[m.memberId]?.partitions[T] ?? [];
+          if (m.owned.length <= got.length) for (const p of m.owned) assert.ok(got.includes(p), `${m.memberId} kept ${p}`);
+        }
+      }),
+    );
+  });
+
+  /** One generation: members (id, instance) with what they owned before and their store's last assignment. */
+  function generation(members: { id: string; instance: string; owned: number[]; warm: number[] }[], n = 12) {
+    return planAssignment(
+      members.map((m) => ({
+        memberId: m.id,
+        instance: m.instance,
+        routes: { default: { requestedBinds: 1, cap: 8 } },
+        owned: { [T]: m.owned },
+        warm: { [T]: m.warm },
+      })),
+      { [T]: all(n) },
+    );
+  }
+  const partitionsOf = (plan: ReturnType<typeof planAssignment>, id: string) => plan[id]?.partitions[T] ?? [];
+
+  test('a rolling restart: the replica that comes back (a new member id) gets its own partitions back from those that covered for it', () => {
+    const first = generation([
+      { id: 'm1', instance: 'pod-0', owned: [], warm: [] },
+      { id: 'm2', instance: 'pod-1', owned: [], warm: [] },
+      { id: 'm3', instance: 'pod-2', owned: [], warm: [] },
+    ]);
+    const [a, b, c] = ['m1', 'm2', 'm3'].map((id) => partitionsOf(first, id));
+    // pod-1 stops: the others keep theirs and split its four
+    const without = generation([
+      { id: 'm1', instance: 'pod-0', owned: a!, warm: a! },
+      { id: 'm3', instance: 'pod-2', owned: c!, warm: c! },
+    ]);
+    for (const p of a!) assert.ok(partitionsOf(without, 'm1').includes(p));
+    for (const p of c!) assert.ok(partitionsOf(without, 'm3').includes(p));
+    // pod-1 is back under a new member id, its store remembering its four; the others remember six each
+    const back = generation([
+      { id: 'm1', instance: 'pod-0', owned: partitionsOf(without, 'm1'), warm: partitionsOf(without, 'm1') },
+      { id: 'm9', instance: 'pod-1', owned: [], warm: b! },
+      { id: 'm3', instance: 'pod-2', owned: partitionsOf(without, 'm3'), warm: partitionsOf(without, 'm3') },
+    ]);
+    assert.deepEqual(partitionsOf(back, 'm1'), a);
+    assert.deepEqual(partitionsOf(back, 'm9'), b);
+    assert.deepEqual(partitionsOf(back, 'm3'), c);
+    // and the slot ids follow the instance, not the member id
+    assert.deepEqual(back['m9']?.routeSlots['default'], first['m2']?.routeSlots['default']);
+  });
+
+  test('table: the returning replica held 0–3 (not what a round robin would give it) and gets exactly those back', () => {
+    const back = generation([
+      { id: 'x1', instance: 'pod-0', owned: [0, 1, 4, 5, 6, 7], warm: [0, 1, 4, 5, 6, 7] },
+      { id: 'x2', instance: 'pod-1', owned: [], warm: [0, 1, 2, 3] },
+      { id: 'x3', instance: 'pod-2', owned: [2, 3, 8, 9, 10, 11], warm: [2, 3, 8, 9, 10, 11] },
+    ]);
+    assert.deepEqual(partitionsOf(back, 'x1'), [4, 5, 6, 7]);
+    assert.deepEqual(partitionsOf(back, 'x2'), [0, 1, 2, 3]);
+    assert.deepEqual(partitionsOf(back, 'x3'), [8, 9, 10, 11]);
+  });
+
+  test('a replica joining moves only what it takes: three of twelve partitions for the fourth member', () => {
+    const three = generation([
+      { id: 'm1', instance: 'pod-0', owned: [], warm: [] },
+      { id: 'm2', instance: 'pod-1', owned: [], warm: [] },
+      { id: 'm3', instance: 'pod-2', owned: [], warm: [] },
+    ]);
+    const mine = (id: string) => partitionsOf(three, id);
+    const four = generation([
+      { id: 'm1', instance: 'pod-0', owned: mine('m1'), warm: mine('m1') },
+      { id: 'm2', instance: 'pod-1', owned: mine('m2'), warm: mine('m2') },
+      { id: 'm3', instance: 'pod-2', owned: mine('m3'), warm: mine('m3') },
+      { id: 'm4', instance: 'pod-3', owned: [], warm: [] },
+    ]);
+    const moved = ['m1', 'm2', 'm3'].reduce((sum, id) => sum + mine(id).filter((p) => !partitionsOf(four, id).includes(p)).length, 0);
+    assert.equal(moved, 3);
+    assert.equal(partitionsOf(four, 'm4').length, 3);
+  });
+
+  test('standing that cannot be read is ignored: the member is placed as by a version before it', () => {
+    const metadata = (userData: unknown) =>
+      AssignerProtocol.MemberMetadata.encode({ version: 1, topics: [T], userData: Buffer.from(JSON.stringify(userData)) });
+    const member = decodeMember(metadata({ requestedBinds: 2, sessions: 'trx:2', cap: 4, instance: 42, owned: [1, 2], warm: { [T]: [3, -1, 2.5, 'x', 4] } }));
+    assert.deepEqual(member, { routes: { default: { requestedBinds: 2, cap: 4 } }, warm: { [T]: [3, 4] } });
+    assert.deepEqual(decodeMember(metadata({ requestedBinds: 1, cap: 2, instance: 'pod-0', owned: { [T]: [0] } })), {
+      routes: { default: { requestedBinds: 1, cap: 2 } },
+      instance: 'pod-0',
+      owned: { [T]: [0] },
+    });
   });
 });
