@@ -1,6 +1,7 @@
 /**
- * Tails the whole `sms.correlation` topic into the CorrelationIndex, on every replica, so a receipt
- * arriving anywhere finds its request, and a replayed record finds what was already submitted.
+ * Tails the `sms.correlation` topic into the CorrelationIndex, so a receipt arriving on a replica
+ * finds its request, and a replayed record finds what was already submitted. Today every replica
+ * holds every partition (`hold('all')`, the default).
  *
  * The index's store keeps, per partition, the offset up to which it holds the topic (written with
  * each batch's entries, committed in order after them). A start on a store that has them seeks
@@ -8,16 +9,29 @@
  * is restored from the live-state topic first, then reads the topic from the watermark found
  * there (live-state-restore.ts); without a watermark, from the beginning.
  *
+ * **Holding some partitions** (issue 20, step 6b; docs/plans/issue-20-correlation-state.md §2.6.3).
+ * `hold(H)` sets the partitions this tail keeps; the others are paused: never fetched, never
+ * decoded. Each partition moves cold → restoring → ready → released (tail-partitions.ts). A gained
+ * partition resumes from its checkpoint when the store has a valid one, else is restored fresh:
+ * the live-state topic is read whole (it is not laid out by partition yet: step 6a) keeping the
+ * requests whose `r:` entry lives in the partition, then the partition is read from the watermark.
+ * A released partition's data stays in the store (dropping it needs store format 3, step 5b).
+ * `appliedThrough` and `waitCaughtUp` answer per partition, so a consumer can wait for its own.
+ *
  * kafkajs has no manual partition assignment, so the tail is a consumer in a group of its own
- * (unique per process, never committing: where it resumes is the store's business).
+ * (unique per process, never committing: where it resumes is the store's business). Its one member
+ * is assigned every partition; pauses and seeks live in kafkajs' ConsumerGroup, which is rebuilt
+ * when kafkajs restarts a crashed consumer, so both are applied again at every GROUP_JOIN.
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { CorrelationIndex } from '../pipeline/correlation-index.js';
+import { requestKey, type CorrelationIndex } from '../pipeline/correlation-index.js';
 import { nonEmptyEnds, retryUntil } from './client.js';
 import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
 import { restoreLiveState } from './live-state-restore.js';
+import { partitionForKey } from './partitioner.js';
+import { holdChanges, holds, planGain, TailPartitions, type Held, type PartitionState } from './tail-partitions.js';
 
 /** How long start-up tries to read the topic's offsets to check the store's checkpoints against. */
 const CHECKPOINT_CHECK_MS = 30_000;
@@ -33,28 +47,54 @@ export interface CorrelationTailOptions {
   ownOrigin?: string;
   /** Called after another process's entry (`r:` request snapshot, `f:` final receipt) was applied. */
   onRemoteEntry?: (key: string) => void;
+  /**
+   * Called with each batch the tail is about to apply (of a partition it holds), before it applies
+   * it. Tests count batches per partition with it; what it throws fails the batch as if applying
+   * it had failed (kafkajs retries it, then restarts the consumer).
+   */
+  onBatch?: (partition: number, records: number) => void;
 }
 
-/** How the start found the store. */
+/** How the start found the store (or, per partition, how a gained partition was brought up to date). */
 export type RestoreKind = 'checkpoints' | 'live-state' | 'beginning';
+
+type TopicOffsets = Array<{ partition: number; high: string; low: string }>;
 
 export class CorrelationTail {
   private readonly consumer: Consumer;
   private readonly topic: string;
   private readonly ownOrigin: string;
+  /** Per partition: the next offset to apply; records below it are in the store already. */
   private readonly positions = new Map<number, bigint>();
-  /** End offsets taken every LAG_PROBE_MS, oldest first, until the tail has reached them. */
+  private readonly parts = new TailPartitions();
+  private held: Held = 'all';
+  /** The topic's partitions, as its offsets listed them last. */
+  private partitionIds: number[] = [];
+  /** hold() and the start run one at a time, in order. */
+  private holdChain: Promise<void> = Promise.resolve();
+  /** End offsets taken every LAG_PROBE_MS, oldest first, until every held partition has reached them. */
   private readonly lagProbes: Array<{ at: number; ends: Map<number, bigint> }> = [];
   private lagTimer: NodeJS.Timeout | null = null;
-  /** When the newest end offsets the tail has reached were taken (0: never yet). */
-  private reachedAt = 0;
+  /** Per partition: when the newest end offsets it has reached were taken. */
+  private readonly reachedAt = new Map<number, number>();
   private readonly waiters = new Set<() => void>();
   private running = false;
+  private started = false;
+  /** Ends a live-state restore in progress when the tail stops. */
+  private readonly aborter = new AbortController();
   /** Entries applied since start (own ones skipped): what a start-up catch-up cost. */
   appliedEntries = 0;
   restoredFrom: RestoreKind = 'beginning';
-  /** Records read from the live-state topic at start. */
+  /** Records read from the live-state topic (at start and for every partition restored fresh since). */
   liveRecords = 0;
+  /** Batches applied per partition (a partition not held has none). */
+  readonly batches = new Map<number, number>();
+  /** Batches fetched for a partition not fetchable when they arrived (the race around pause and run), dropped. */
+  ignoredBatches = 0;
+  /** How each partition was brought up to date when it was last gained. */
+  readonly gainedFrom = new Map<number, RestoreKind>();
+  /** Crashes of the tail's consumer (kafkajs restarts it, with a new ConsumerGroup). */
+  consumerCrashes = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -82,20 +122,86 @@ export class CorrelationTail {
     });
   }
 
+  /**
+   * Sets the partitions this tail keeps: the rest are paused. Before `start`, what the start
+   * restores; after it, gained partitions are brought up to date (checkpoint or fresh restore) and
+   * released ones paused. Resolves once the gained partitions are being read from their start
+   * point (not caught up: `waitCaughtUp(timeout, partitions)` for that). Calls run in order.
+   */
+  hold(partitions: Iterable<number> | 'all'): Promise<void> {
+    const next: Held = partitions === 'all' ? 'all' : new Set(partitions);
+    const run = this.holdChain.then(() => this.applyHold(next));
+    this.holdChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The partitions held now, among the topic's. */
+  heldPartitions(): number[] {
+    return this.partitionIds.filter((p) => holds(this.held, p));
+  }
+
+  partitionState(partition: number): PartitionState {
+    return this.parts.state(partition);
+  }
+
+  /** The partitions kafkajs has paused now (none before run() or between a crash and its restart). */
+  pausedPartitions(): number[] {
+    return this.consumer
+      .paused()
+      .filter((tp) => tp.topic === this.topic)
+      .flatMap((tp) => tp.partitions)
+      .sort((a, b) => a - b);
+  }
+
   async start(): Promise<void> {
+    const run = this.holdChain.then(() => this.startOnce());
+    this.holdChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async startOnce(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
     this.running = true;
-    if (this.index.checkpoints(this.topic).size > 0) await this.resumeFromCheckpoints();
-    else if (this.options.liveTopic) await this.restoreFromLiveState(this.options.liveTopic);
+    // Before run(): GROUP_JOIN is emitted inside it, before the first fetch, and its listener runs
+    // synchronously there. A rejoin (a broker restart, a session timeout) would refetch every
+    // partition from its beginning, and a crash restart builds a new ConsumerGroup without our
+    // pauses: both are applied again at every join.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.applyPauses();
+      this.seekToPositions();
+    });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.consumerCrashes++;
+      this.logger.warn({ err: payload.error.message, restart: payload.restart }, 'correlation tail consumer crashed');
+    });
+    const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
+    const storeHadCheckpoints = this.index.checkpoints(this.topic).size > 0;
+    if (!offsets && storeHadCheckpoints) this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; reading it from the beginning');
+    // Only the topic's partitions, when its offsets say which they are.
+    const gained = this.held === 'all' ? this.partitionIds : [...this.held].filter((p) => !offsets || this.partitionIds.includes(p));
+    await this.gain(gained, offsets, true);
+    // As logged before partitions could be held: a store with checkpoints checked against the topic
+    // resumed from them (those dropped or missing are read from their beginning).
+    const restoredLive = gained.some((p) => this.gainedFrom.get(p) === 'live-state');
+    this.restoredFrom = storeHadCheckpoints && offsets ? 'checkpoints' : restoredLive ? 'live-state' : 'beginning';
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
       eachBatch: async ({ batch }) => {
+        const partition = batch.partition;
+        // Paused while its fetch was in flight, or fetched before the pauses were applied at run():
+        // not ours (yet). kafkajs moves its own position past it; a gain seeks it back.
+        if (!this.fetchable(partition)) {
+          this.ignoredBatches++;
+          return;
+        }
+        this.options.onBatch?.(partition, batch.messages.length);
+        this.batches.set(partition, (this.batches.get(partition) ?? 0) + 1);
         // Below what the store holds already: a fetch that beat the start-up seek, or a refetch
         // from the beginning after the group rejoined (kafkajs forgets uncommitted positions on
         // every rejoin). Applied again, an old snapshot would bring back a request pruned since.
-        const from = this.positions.get(batch.partition) ?? 0n;
+        const from = this.positions.get(partition) ?? 0n;
         for (const m of batch.messages) {
           if (BigInt(m.offset) < from) continue;
           const key = m.key?.toString('utf8');
@@ -109,34 +215,227 @@ export class CorrelationTail {
               if (value) this.options.onRemoteEntry?.(entryKey);
             }
           } catch (err) {
-            this.logger.warn({ err, partition: batch.partition, offset: m.offset }, 'skipping unreadable correlation record');
+            this.logger.warn({ err, partition, offset: m.offset }, 'skipping unreadable correlation record');
           }
         }
         const last = batch.messages.at(-1);
         const next = last ? BigInt(last.offset) + 1n : 0n;
-        if (next <= (this.positions.get(batch.partition) ?? 0n)) return;
-        this.positions.set(batch.partition, next);
-        for (const wake of this.waiters) wake();
+        if (next <= (this.positions.get(partition) ?? 0n)) return;
+        this.positions.set(partition, next);
+        this.parts.advanced(partition, next);
+        this.wake();
         this.settleLagProbes();
         // After the batch's entries: the store commits in order, so the checkpoint never runs
         // ahead of what it holds. Awaited: a tail that outruns the disk would queue writes in heap.
-        this.index.checkpoint(this.topic, batch.partition, next.toString());
+        this.index.checkpoint(this.topic, partition, next.toString());
         await this.index.written();
       },
     });
+    // The join inside run() applied them already; again, in case it came before our listener did.
+    this.applyPauses();
     this.seekToPositions();
-    // A rejoin (a broker restart, a session timeout) would refetch every partition from its
-    // beginning: seek them back to where the store is.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.seekToPositions());
+    this.started = true;
     this.startLagProbes();
   }
 
+  private async applyHold(next: Held): Promise<void> {
+    if (!this.started) {
+      // Before start (or after a failed one): the start gains what is held then.
+      this.held = next;
+      return;
+    }
+    if (!this.running) return;
+    const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
+    if (!this.running) return;
+    const unknown = next === 'all' ? [] : [...next].filter((p) => !this.partitionIds.includes(p));
+    if (unknown.length > 0)
+      this.logger.warn(
+        { topic: this.topic, unknown, partitions: this.partitionIds.length },
+        'correlation tail told to hold partitions the topic does not have',
+      );
+    const { gain, release } = holdChanges(this.held, next, this.partitionIds);
+    this.held = next;
+    for (const p of release) {
+      if (this.parts.state(p) === 'cold') continue; // never gained: nothing to release
+      this.parts.release(p);
+      this.reachedAt.delete(p);
+    }
+    this.applyPauses();
+    this.wake();
+    if (release.length > 0) this.logger.info({ topic: this.topic, released: release }, 'correlation tail released partitions; their entries stay in the store');
+    if (gain.length > 0) await this.gain(gain, offsets, false);
+  }
+
   /**
-   * A time up to which every record of the topic is applied: when the newest end offsets the tail
-   * has reached were taken (within LAG_PROBE_MS of now while it keeps up). 0 until it first caught up.
+   * Brings `gained` up to date: each resumes from its checkpoint or is read from its beginning;
+   * those without a usable checkpoint are restored from the live-state topic first, all in one
+   * read. Then they are sought to their start point and fetched.
    */
-  appliedThrough(): number {
-    return this.reachedAt;
+  private async gain(gained: number[], offsets: TopicOffsets | null, atStart: boolean): Promise<void> {
+    for (const p of gained) {
+      this.parts.gain(p);
+      this.reachedAt.delete(p);
+      this.positions.delete(p);
+    }
+    this.applyPauses(); // paused while their start point is found
+    const checkpoints = this.index.checkpoints(this.topic);
+    const byPartition = new Map(offsets?.map((o) => [o.partition, o]));
+    const targets = new Map<number, bigint>();
+    const fresh: number[] = [];
+    const dropped: number[] = [];
+    for (const p of gained) {
+      const o = byPartition.get(p);
+      targets.set(p, o ? BigInt(o.high) : 0n);
+      const plan = planGain({
+        checkpoint: checkpoints.get(p),
+        offsets: o,
+        storeEmpty: checkpoints.size === 0,
+        liveTopic: this.options.liveTopic !== undefined,
+        atStart,
+      });
+      if (plan.from !== 'checkpoints' && plan.dropCheckpoint) {
+        this.index.dropCheckpoint(this.topic, p);
+        dropped.push(p);
+      }
+      if (plan.from === 'checkpoints') this.startAt(p, plan.offset, 'checkpoints');
+      else if (plan.from === 'live-state') fresh.push(p);
+      else this.startAt(p, o ? BigInt(o.low) : 0n, 'beginning');
+    }
+    if (fresh.length > 0) await this.restoreFresh(fresh, offsets ?? []);
+    if (!this.running) return;
+    for (const p of gained) this.parts.startFetching(p, targets.get(p)!, this.positions.get(p) ?? 0n);
+    this.applyPauses();
+    this.seekToPositions(gained);
+    this.wake();
+    this.settleLagProbes();
+    const from = (kind: RestoreKind) => gained.filter((p) => this.gainedFrom.get(p) === kind);
+    this.logger.info(
+      {
+        topic: this.topic,
+        checkpoints: Object.fromEntries(from('checkpoints').map((p) => [p, this.positions.get(p)?.toString()])),
+        liveState: from('live-state'),
+        fromBeginning: from('beginning'),
+        droppedCheckpoints: dropped,
+      },
+      atStart ? 'correlation tail starts' : 'correlation tail gained partitions',
+    );
+  }
+
+  private startAt(partition: number, offset: bigint, kind: RestoreKind): void {
+    this.positions.set(partition, offset);
+    this.gainedFrom.set(partition, kind);
+  }
+
+  /**
+   * Partitions without a usable checkpoint: the live-state topic's requests of these partitions,
+   * then each partition from the watermark found there (every change written before it is in the
+   * live-state topic). The offsets for that time become their start points, checkpointed now: one
+   * that gets no record would have no checkpoint, and the next start would read it from its
+   * beginning. Without a watermark: their beginning.
+   *
+   * Until step 6a lays the live-state topic out by partition, this reads all of it and keeps the
+   * requests whose `r:` entry lives in `fresh` (partitionForKey, as CorrelationBundler packs them),
+   * with their finals and marker; finals and markers of these partitions whose request lives in
+   * another are not restored (their request is not held here either). The watermark is the highest
+   * of any replica's, which covers every partition while every replica holds every one. Whatever the
+   * store kept of these partitions from an earlier hold stays under the restored entries (range
+   * deletion needs store format 3, step 5b).
+   */
+  private async restoreFresh(fresh: number[], offsets: TopicOffsets): Promise<void> {
+    const freshSet = new Set(fresh);
+    const count = offsets.length;
+    const all = count === 0 || fresh.length >= count;
+    const restored = await restoreLiveState(this.kafka, this.admin, this.options.liveTopic!, this.index, this.options.groupPrefix, this.logger, {
+      ...(all ? {} : { keep: (id: string) => freshSet.has(partitionForKey(requestKey(id), count)) }),
+      signal: this.aborter.signal,
+    });
+    this.liveRecords += restored.records;
+    const low = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
+    const fromBeginning = () => {
+      for (const p of fresh) this.startAt(p, low.get(p) ?? 0n, 'beginning');
+    };
+    if (restored.watermark === null || !this.running) return fromBeginning();
+    const watermark = restored.watermark;
+    const byTime = await retryUntil(
+      Date.now() + CHECKPOINT_CHECK_MS,
+      () => this.admin.fetchTopicOffsetsByTimestamp(this.topic, watermark),
+      () => this.running,
+    ).catch(() => null);
+    if (!byTime) {
+      this.logger.warn({ topic: this.topic, partitions: fresh }, 'correlation topic offsets by time unavailable; reading the partitions from the beginning');
+      return fromBeginning();
+    }
+    for (const { partition, offset } of byTime) {
+      if (!freshSet.has(partition)) continue;
+      this.startAt(partition, BigInt(offset), 'live-state');
+      this.index.checkpoint(this.topic, partition, offset);
+    }
+    for (const p of fresh) if (!this.positions.has(p)) this.startAt(p, low.get(p) ?? 0n, 'beginning');
+    await this.index.written();
+    this.logger.info(
+      {
+        topic: this.topic,
+        liveRecords: restored.records,
+        from: new Date(watermark).toISOString(),
+        offsets: Object.fromEntries(fresh.map((p) => [p, this.positions.get(p)?.toString()])),
+      },
+      'correlation store restored from the live-state topic; reading the correlation topic from its watermark',
+    );
+  }
+
+  private fetchable(partition: number): boolean {
+    return holds(this.held, partition) && this.parts.fetchable(partition, this.held === 'all');
+  }
+
+  /**
+   * Pauses every partition not fetchable now and resumes the others. Calls kafkajs only: without
+   * its ConsumerGroup (before run(), or between a crash and its restart) nothing is done here, and
+   * the next GROUP_JOIN applies it.
+   */
+  private applyPauses(): void {
+    if (!this.running) return;
+    const topic = this.topic;
+    try {
+      if (this.held === 'all') {
+        this.consumer.resume([{ topic }]);
+        const stopped = this.parts.known().filter((p) => !this.fetchable(p));
+        if (stopped.length > 0) this.consumer.pause([{ topic, partitions: stopped }]);
+      } else {
+        // Everything paused, the fetchable ones excepted: a partition the topic gains later stays paused.
+        this.consumer.pause([{ topic }]);
+        const go = [...this.held].filter((p) => this.fetchable(p));
+        if (go.length > 0) this.consumer.resume([{ topic, partitions: go }]);
+      }
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'correlation tail pauses not applied now; the next group join applies them');
+    }
+  }
+
+  private seekToPositions(only?: number[]): void {
+    if (!this.running) return;
+    try {
+      for (const [partition, offset] of this.positions) {
+        if (only && !only.includes(partition)) continue;
+        if (this.fetchable(partition)) this.consumer.seek({ topic: this.topic, partition, offset: offset.toString() });
+      }
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'correlation tail seeks not applied now; the next group join applies them');
+    }
+  }
+
+  private wake(): void {
+    for (const wake of this.waiters) wake();
+  }
+
+  /**
+   * A time up to which every record of `partitions` (default: every partition held) is applied:
+   * when the newest end offsets they have all reached were taken (within LAG_PROBE_MS of now while
+   * the tail keeps up). 0 until they first caught up (a partition gained since counts from its gain).
+   */
+  appliedThrough(partitions?: Iterable<number>): number {
+    const which = partitions ? [...partitions] : this.heldPartitions();
+    if (which.length === 0) return 0;
+    return Math.min(...which.map((p) => this.reachedAt.get(p) ?? 0));
   }
 
   private startLagProbes(): void {
@@ -145,6 +444,8 @@ export class CorrelationTail {
       void this.admin
         .fetchTopicOffsets(this.topic)
         .then((offsets) => {
+          // Offsets unavailable at start (every partition read as it comes): learnt here.
+          if (this.partitionIds.length === 0) this.partitionIds = offsets.map((o) => o.partition).sort((a, b) => a - b);
           this.lagProbes.push({ at, ends: nonEmptyEnds(offsets) });
           this.settleLagProbes();
         })
@@ -153,118 +454,64 @@ export class CorrelationTail {
     this.lagTimer.unref();
   }
 
+  /** A partition has reached `end` (an empty partition's: anything) and is being read. */
+  private reached(partition: number, end: bigint | undefined): boolean {
+    return this.fetchable(partition) && (this.positions.get(partition) ?? 0n) >= (end ?? 0n);
+  }
+
   private settleLagProbes(): void {
-    while (this.lagProbes.length > 0 && [...this.lagProbes[0]!.ends].every(([p, end]) => (this.positions.get(p) ?? 0n) >= end)) {
-      this.reachedAt = Math.max(this.reachedAt, this.lagProbes.shift()!.at);
+    const held = this.heldPartitions();
+    for (const probe of this.lagProbes) {
+      for (const p of held) if (this.reached(p, probe.ends.get(p))) this.reachedAt.set(p, Math.max(this.reachedAt.get(p) ?? 0, probe.at));
     }
+    while (this.lagProbes.length > 0 && held.every((p) => this.reached(p, this.lagProbes[0]!.ends.get(p)))) this.lagProbes.shift();
     // A tail far behind would pile probes up: the oldest unreached one is what counts.
     if (this.lagProbes.length > 100) this.lagProbes.splice(1, this.lagProbes.length - 100);
   }
 
   /**
-   * An empty store: the live-state topic's requests, then this topic from the watermark found
-   * there (every change written before it is in the live-state topic). The offsets for that time
-   * become the positions the tail starts from.
+   * Resolves once everything written to `partitions` (default: every partition held) before this
+   * call has been applied (or after `timeoutMs`, returning false; at once for a partition not
+   * held). Called before a newly assigned partition is processed, so a record another replica
+   * submitted just before a crash is recognised and not sent again. A partition being restored
+   * counts once its restore is done and it has read up to those offsets.
    */
-  private async restoreFromLiveState(liveTopic: string): Promise<void> {
-    const restored = await restoreLiveState(this.kafka, this.admin, liveTopic, this.index, this.options.groupPrefix, this.logger);
-    this.liveRecords = restored.records;
-    if (restored.watermark === null) return;
-    const watermark = restored.watermark;
-    const offsets = await retryUntil(
-      Date.now() + CHECKPOINT_CHECK_MS,
-      () => this.admin.fetchTopicOffsetsByTimestamp(this.topic, watermark),
-      () => this.running,
-    ).catch(() => null);
-    if (!offsets) {
-      this.logger.warn({ topic: this.topic }, 'correlation topic offsets by time unavailable; reading it from the beginning');
-      return;
-    }
-    for (const { partition, offset } of offsets) {
-      this.positions.set(partition, BigInt(offset));
-      // Now, not at the partition's next record: one that gets none would have no checkpoint, and
-      // the next start on this store would read it from its beginning.
-      this.index.checkpoint(this.topic, partition, offset);
-    }
-    await this.index.written();
-    this.restoredFrom = 'live-state';
-    this.logger.info(
-      {
-        topic: this.topic,
-        liveRecords: restored.records,
-        from: new Date(watermark).toISOString(),
-        offsets: Object.fromEntries([...this.positions].map(([p, o]) => [p, o.toString()])),
-      },
-      'correlation store restored from the live-state topic; reading the correlation topic from its watermark',
-    );
-  }
-
-  private seekToPositions(): void {
-    if (!this.running) return;
-    for (const [partition, offset] of this.positions) this.consumer.seek({ topic: this.topic, partition, offset: offset.toString() });
-  }
-
-  /**
-   * The store's checkpoints that still match the topic: one past its end means the topic was
-   * recreated, one before its start that retention removed records the store never saw. Those
-   * partitions are read from the beginning.
-   */
-  private async resumeFromCheckpoints(): Promise<void> {
-    const checkpoints = this.index.checkpoints(this.topic);
-    if (checkpoints.size === 0) return;
-    const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
-    if (!offsets) {
-      this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; reading it from the beginning');
-      return;
-    }
-    const dropped: number[] = [];
-    for (const { partition, low, high } of offsets) {
-      const at = checkpoints.get(partition);
-      if (at === undefined) continue;
-      if (BigInt(at) > BigInt(high) || BigInt(at) < BigInt(low)) {
-        this.index.dropCheckpoint(this.topic, partition);
-        dropped.push(partition);
-        continue;
-      }
-      this.positions.set(partition, BigInt(at));
-    }
-    this.restoredFrom = 'checkpoints';
-    const resumed = Object.fromEntries([...this.positions].map(([p, o]) => [p, o.toString()]));
-    this.logger.info({ topic: this.topic, resumed, fromBeginning: dropped }, 'correlation tail resumes from the store checkpoints');
-  }
-
-  /**
-   * Resolves once everything written to the topic before this call has been applied (or after
-   * `timeoutMs`, returning false). Called before a newly assigned partition is processed, so a
-   * record another replica submitted just before a crash is recognised and not sent again.
-   */
-  async waitCaughtUp(timeoutMs = 30000): Promise<boolean> {
+  async waitCaughtUp(timeoutMs = 30000, partitions?: Iterable<number>): Promise<boolean> {
     // after stop: asking the admin would open a new connection that nothing closes
     if (!this.running) return false;
-    const deadline = Date.now() + timeoutMs;
     const asked = Date.now();
+    const named = partitions ? [...new Set(partitions)] : undefined;
+    const notHeld = named?.filter((p) => !holds(this.held, p)) ?? [];
+    if (notHeld.length > 0) {
+      this.logger.warn({ topic: this.topic, partitions: notHeld }, 'correlation tail asked to catch up on partitions it does not hold');
+      return false;
+    }
+    const deadline = asked + timeoutMs;
     const offsets = await this.endOffsets(deadline);
     if (!offsets) {
       this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; continuing without the catch-up');
       return false;
     }
-    const targets = nonEmptyEnds(offsets);
-    const reached = () => [...targets].every(([partition, high]) => (this.positions.get(partition) ?? 0n) >= high);
-    const done = () => {
-      if (!reached()) return false;
-      this.reachedAt = Math.max(this.reachedAt, asked);
+    const ends = nonEmptyEnds(offsets);
+    // Unnamed: the held partitions among the topic's, and any other the tail reads (holding all of a grown topic).
+    const which = named ?? [...new Set([...this.heldPartitions(), ...[...ends.keys()].filter((p) => holds(this.held, p))])];
+    const done = (): boolean | undefined => {
+      if (which.some((p) => !holds(this.held, p))) return false; // released meanwhile
+      if (!which.every((p) => this.reached(p, ends.get(p)))) return undefined;
+      for (const p of which) this.reachedAt.set(p, Math.max(this.reachedAt.get(p) ?? 0, asked));
       return true;
     };
-    if (done()) return true;
+    const now = done();
+    if (now !== undefined) return now;
     return new Promise((resolve) => {
       const check = () => {
-        if (!done()) return;
-        finish(true);
+        const result = done();
+        if (result !== undefined) finish(result);
       };
       const finish = (ok: boolean) => {
         clearTimeout(timer);
         this.waiters.delete(check);
-        if (!ok) this.logger.warn({ topic: this.topic }, 'correlation tail did not catch up in time; continuing');
+        if (!ok) this.logger.warn({ topic: this.topic, partitions: named }, 'correlation tail did not catch up in time; continuing');
         resolve(ok);
       };
       const timer = setTimeout(() => finish(false), Math.max(0, deadline - Date.now()));
@@ -276,20 +523,25 @@ export class CorrelationTail {
    * End offsets, retried until `deadline`: right after the topic was created kafkajs' admin can
    * throw from fetchTopicOffsets ("Cannot destructure property 'partitions' of 'high.pop(...)'")
    * while its metadata lacks the topic — seen in the bench; thrown out of eachBatch it crashed
-   * the consumer group member. null when it never worked.
+   * the consumer group member. null when it never worked. Remembers the topic's partitions.
    */
-  private endOffsets(deadline: number): Promise<{ partition: number; high: string; low: string }[] | null> {
+  private async endOffsets(deadline: number): Promise<TopicOffsets | null> {
     const retriable = (err: unknown): boolean => {
       this.logger.debug({ err: (err as Error).message }, 'correlation topic offsets not available yet; retrying');
       return this.running;
     };
-    return retryUntil(deadline, () => this.admin.fetchTopicOffsets(this.topic), retriable).catch(() => null);
+    const offsets = await retryUntil(deadline, () => this.admin.fetchTopicOffsets(this.topic), retriable).catch(() => null);
+    if (offsets && offsets.length > 0) this.partitionIds = offsets.map((o) => o.partition).sort((a, b) => a - b);
+    return offsets;
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.aborter.abort();
     if (this.lagTimer) clearInterval(this.lagTimer);
+    this.wake();
+    await this.holdChain; // a restore in progress ends (aborted) and disconnects its consumer
     await this.consumer.disconnect();
   }
 }

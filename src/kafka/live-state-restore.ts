@@ -36,6 +36,18 @@ const IDLE_GIVE_UP_MS = 60_000;
 
 type Ends = Map<number, bigint>;
 
+/** What a restore of some partitions only takes (correlation-tail.ts `hold`). */
+export interface LiveRestoreScope {
+  /**
+   * The requests to restore (states and tombstones); the others are skipped. Unset: all. The
+   * live-state topic is not laid out by correlation partition yet (the plan's step 6a), so a restore
+   * of one partition still reads all of it and keeps the requests whose `r:` entry lives there.
+   */
+  keep?: (requestId: string) => boolean;
+  /** Aborted: the restore ends at once, incomplete (the tail stopped). */
+  signal?: AbortSignal;
+}
+
 export async function restoreLiveState(
   kafka: Kafka,
   admin: Admin,
@@ -43,7 +55,10 @@ export async function restoreLiveState(
   index: CorrelationIndex,
   groupPrefix: string,
   logger: Logger,
+  scope: LiveRestoreScope = {},
 ): Promise<LiveRestore> {
+  const { keep, signal } = scope;
+  if (signal?.aborted) return { records: 0, watermark: null };
   const first = await endsOf(admin, topic);
   if (!first) {
     logger.warn({ topic }, 'live-state topic offsets unavailable; reading the correlation topic from its beginning');
@@ -56,6 +71,7 @@ export async function restoreLiveState(
   const positions = new Map<number, bigint>();
   const apply = (partition: number, offset: bigint, key: string, value: Buffer | null): void => {
     if (key.startsWith(LIVE_REQUEST_PREFIX)) {
+      if (keep && !keep(key.slice(LIVE_REQUEST_PREFIX.length))) return;
       const state = value === null ? null : (JSON.parse(value.toString('utf8')) as LiveRequestState);
       index.restoreLive(key.slice(LIVE_REQUEST_PREFIX.length), state);
     } else if (key.startsWith(WATERMARK_PREFIX) && value !== null && offset < (first.get(partition) ?? 0n)) {
@@ -87,6 +103,8 @@ export async function restoreLiveState(
     }, IDLE_GIVE_UP_MS);
   };
   let second = false;
+  const onAbort = (): void => settle(false);
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -94,6 +112,7 @@ export async function restoreLiveState(
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
+        if (signal?.aborted) return;
         resetIdle();
         for (const m of batch.messages) {
           records++;
@@ -119,6 +138,7 @@ export async function restoreLiveState(
     return { records, watermark: complete ? watermark : null };
   } finally {
     clearTimeout(idle);
+    signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect();
   }
 }
