@@ -116,7 +116,8 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   const codec = await registerSchemas(config, logger, p);
   // Unique per process: marks this process's own correlation bundles, which its tail skips.
   const origin = randomUUID();
-  const sinks = await startProducer(config, logger, p, codec, origin);
+  const correlationPartitions = await partitionCount(p.admin, config.topics.correlation);
+  const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks));
   const receipts = new ReceiptProcessor({
     index,
@@ -129,7 +130,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   });
   await loadCorrelation(config, logger, p, index, receipts, origin);
   startSessions(config, logger, p, index, sinks, receipts);
-  await startConsumer(config, logger, p, codec, sinks, index);
+  await startConsumer(config, logger, p, codec, sinks, index, correlationPartitions);
 }
 
 /** Kafka client and admin; the topics exist (created when allowed); the broker probe runs. */
@@ -167,8 +168,8 @@ async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Part
 }
 
 /** The producer (correlation records bundled per partition) and the event sinks on top of it. */
-async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, origin: string): Promise<KafkaSinks> {
-  const bundler = new CorrelationBundler({ partitions: await partitionCount(p.admin, config.topics.correlation), origin });
+async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, origin: string, correlationPartitions: number): Promise<KafkaSinks> {
+  const bundler = new CorrelationBundler({ partitions: correlationPartitions, origin });
   p.publisher = new Publisher(p.kafka, { ...publisherSettingsFrom(config), bundle: { topic: config.topics.correlation, bundler } });
   await p.publisher.connect();
   return new KafkaSinks(p.publisher, codec, config.topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
@@ -262,7 +263,15 @@ function startSessions(config: Readonly<Config>, logger: Logger, p: Parts, index
  * With TOPIC_OUTBOUND_URGENT, a second processor and consumer for the urgent lane, sharing the
  * sessions through one admission that serves urgent records first (design.md §5.6).
  */
-async function startConsumer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, sinks: KafkaSinks, index: CorrelationIndex): Promise<void> {
+async function startConsumer(
+  config: Readonly<Config>,
+  logger: Logger,
+  p: Parts,
+  codec: AvroCodec,
+  sinks: KafkaSinks,
+  index: CorrelationIndex,
+  correlationPartitions: number,
+): Promise<void> {
   const processorFor = (lane: Lane) =>
     new OutboundProcessor({
       decoder: codec,
@@ -272,6 +281,8 @@ async function startConsumer(config: Readonly<Config>, logger: Logger, p: Parts,
       maxSegments: config.sms.maxSegments,
       bounds: config.requestBounds,
       receiptWaitMs: config.receiptWaitMs,
+      // A request's home: its record's partition (issue 20; the urgent topic may have more partitions).
+      homeOf: (record) => record.partition % correlationPartitions,
       now: Date.now,
       logger,
       observer: inst.processorObserver(p.metrics),

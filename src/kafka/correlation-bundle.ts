@@ -57,18 +57,25 @@ export class CorrelationBundler {
     return partitionForKey(key, this.options.partitions);
   }
 
+  /** Why an entry's named partition cannot be used (outside the topic), or null when it can (or none is named). */
+  misplaced(e: Pick<CorrelationEntry, 'key' | 'partition'>): string | null {
+    const p = e.partition;
+    if (p === undefined || (Number.isInteger(p) && p >= 0 && p < this.options.partitions)) return null;
+    return `correlation entry ${e.key} names partition ${p}; the topic has ${this.options.partitions}`;
+  }
+
   /**
    * One message per partition that has entries; the entries keep their order within it. A named
-   * partition outside the topic is a bug of the writer: thrown, so the publish fails loudly
-   * rather than landing the entry where no reader of that key looks.
+   * partition outside the topic is a bug of the writer; the publisher refuses such an entry when it
+   * is handed over (`misplaced`), and this throws as a last guard rather than land the entry where
+   * no reader of that key looks.
    */
   pack(entries: CorrelationEntry[]): Message[] {
     const byPartition = new Map<number, string[]>();
     for (const e of entries) {
       const partition = e.partition ?? this.partitionFor(e.key);
-      if (e.partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition < this.options.partitions)) {
-        throw new Error(`correlation entry ${e.key} names partition ${partition}; the topic has ${this.options.partitions}`);
-      }
+      const wrong = this.misplaced(e);
+      if (wrong !== null) throw new Error(wrong);
       let list = byPartition.get(partition);
       if (!list) byPartition.set(partition, (list = []));
       list.push(`[${JSON.stringify(e.key)},${e.json}]`);

@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { requestKey, type CorrelationIndex } from '../pipeline/correlation-index.js';
+import { requestKey, type CorrelationIndex, type LiveRequestState } from '../pipeline/correlation-index.js';
 import { nonEmptyEnds, retryUntil } from './client.js';
 import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
 import { restoreLiveState } from './live-state-restore.js';
@@ -180,10 +180,16 @@ export class CorrelationTail {
     if (!offsets && storeHadCheckpoints) this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; reading it from the beginning');
     // Only the topic's partitions, when its offsets say which they are.
     const gained = this.held === 'all' ? this.partitionIds : [...this.held].filter((p) => !offsets || this.partitionIds.includes(p));
-    await this.gain(gained, offsets, true);
+    // The topic's partitions unknown (its offsets unreadable for CHECKPOINT_CHECK_MS: kafkajs'
+    // metadata right after the topic was created): an empty store holding everything is still
+    // restored from the live-state topic, as before partitions could be held — read from its
+    // beginning instead, it would miss the waiting requests whose bundles retention removed.
+    if (!offsets && this.held === 'all' && !storeHadCheckpoints && this.options.liveTopic) await this.restoreFresh('all', []);
+    else await this.gain(gained, offsets, true);
+    if (!this.running) return;
     // As logged before partitions could be held: a store with checkpoints checked against the topic
     // resumed from them (those dropped or missing are read from their beginning).
-    const restoredLive = gained.some((p) => this.gainedFrom.get(p) === 'live-state');
+    const restoredLive = [...this.gainedFrom.values()].includes('live-state');
     this.restoredFrom = storeHadCheckpoints && offsets ? 'checkpoints' : restoredLive ? 'live-state' : 'beginning';
     await this.consumer.run({
       autoCommit: false,
@@ -231,6 +237,8 @@ export class CorrelationTail {
         await this.index.written();
       },
     });
+    // Stopped while joining: the lag probes would ask the admin after it was disconnected.
+    if (!this.running) return;
     // The join inside run() applied them already; again, in case it came before our listener did.
     this.applyPauses();
     this.seekToPositions();
@@ -334,19 +342,21 @@ export class CorrelationTail {
    * beginning. Without a watermark: their beginning.
    *
    * Until step 6a lays the live-state topic out by partition, this reads all of it and keeps the
-   * requests whose `r:` entry lives in `fresh` (partitionForKey, as CorrelationBundler packs them),
-   * with their finals and marker; finals and markers of these partitions whose request lives in
-   * another are not restored (their request is not held here either). The watermark is the highest
-   * of any replica's, which covers every partition while every replica holds every one. Whatever the
+   * requests whose home is in `fresh` (`homeOfLive`), with their finals and marker — all of them
+   * in that partition since requests have homes; a request written before homes has its finals
+   * and marker where their own keys hash, and those of another partition are not restored here.
+   * `'all'` (at start, when the topic's offsets could not be read): every partition, whichever
+   * the watermark's offsets name. The watermark is the highest of any replica's, which covers every partition while every replica holds every one. Whatever the
    * store kept of these partitions from an earlier hold stays under the restored entries (range
    * deletion needs store format 3, step 5b).
    */
-  private async restoreFresh(fresh: number[], offsets: TopicOffsets): Promise<void> {
-    const freshSet = new Set(fresh);
+  private async restoreFresh(freshOrAll: number[] | 'all', offsets: TopicOffsets): Promise<void> {
     const count = offsets.length;
-    const all = count === 0 || fresh.length >= count;
+    const all = freshOrAll === 'all' || count === 0 || freshOrAll.length >= count;
+    let fresh = freshOrAll === 'all' ? [] : freshOrAll;
+    const freshSet = new Set(fresh);
     const restored = await restoreLiveState(this.kafka, this.admin, this.options.liveTopic!, this.index, this.options.groupPrefix, this.logger, {
-      ...(all ? {} : { keep: (id: string) => freshSet.has(partitionForKey(requestKey(id), count)) }),
+      ...(all ? {} : { keep: (id: string, state: LiveRequestState | null) => freshSet.has(this.homeOfLive(id, state, count)) }),
       signal: this.aborter.signal,
     });
     this.liveRecords += restored.records;
@@ -365,8 +375,9 @@ export class CorrelationTail {
       this.logger.warn({ topic: this.topic, partitions: fresh }, 'correlation topic offsets by time unavailable; reading the partitions from the beginning');
       return fromBeginning();
     }
+    if (freshOrAll === 'all') fresh = byTime.map((o) => o.partition);
     for (const { partition, offset } of byTime) {
-      if (!freshSet.has(partition)) continue;
+      if (freshOrAll !== 'all' && !freshSet.has(partition)) continue;
       this.startAt(partition, BigInt(offset), 'live-state');
       this.index.checkpoint(this.topic, partition, offset);
     }
@@ -381,6 +392,17 @@ export class CorrelationTail {
       },
       'correlation store restored from the live-state topic; reading the correlation topic from its watermark',
     );
+  }
+
+  /**
+   * The partition a live request's entries live in: its home, or (written before homes) where its
+   * `r:` key hashes. A tombstone names no home: it goes with the request it removes, if this store
+   * holds it (-1: skipped, nothing to remove).
+   */
+  private homeOfLive(id: string, state: LiveRequestState | null, count: number): number {
+    const request = state?.request ?? this.index.request(id);
+    if (!request) return -1;
+    return request.home ?? partitionForKey(requestKey(id), count);
   }
 
   private fetchable(partition: number): boolean {
@@ -439,6 +461,7 @@ export class CorrelationTail {
   }
 
   private startLagProbes(): void {
+    if (!this.running) return;
     this.lagTimer = setInterval(() => {
       const at = Date.now();
       void this.admin

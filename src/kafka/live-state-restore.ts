@@ -43,7 +43,7 @@ export interface LiveRestoreScope {
    * live-state topic is not laid out by correlation partition yet (the plan's step 6a), so a restore
    * of one partition still reads all of it and keeps the requests whose `r:` entry lives there.
    */
-  keep?: (requestId: string) => boolean;
+  keep?: (requestId: string, state: LiveRequestState | null) => boolean;
   /** Aborted: the restore ends at once, incomplete (the tail stopped). */
   signal?: AbortSignal;
 }
@@ -71,9 +71,10 @@ export async function restoreLiveState(
   const positions = new Map<number, bigint>();
   const apply = (partition: number, offset: bigint, key: string, value: Buffer | null): void => {
     if (key.startsWith(LIVE_REQUEST_PREFIX)) {
-      if (keep && !keep(key.slice(LIVE_REQUEST_PREFIX.length))) return;
+      const id = key.slice(LIVE_REQUEST_PREFIX.length);
       const state = value === null ? null : (JSON.parse(value.toString('utf8')) as LiveRequestState);
-      index.restoreLive(key.slice(LIVE_REQUEST_PREFIX.length), state);
+      if (keep && !keep(id, state)) return;
+      index.restoreLive(id, state);
     } else if (key.startsWith(WATERMARK_PREFIX) && value !== null && offset < (first.get(partition) ?? 0n)) {
       const mark = (JSON.parse(value.toString('utf8')) as Watermark).watermark;
       if (Number.isFinite(mark)) watermark = Math.max(watermark ?? mark, mark);

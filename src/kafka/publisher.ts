@@ -177,6 +177,11 @@ export class Publisher {
   /** Resolves when every record is acknowledged by all in-sync replicas, or refused and replaced. */
   publish(records: OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
+    // Refused here, for this caller only: in a flush it would fail every record batched with it.
+    for (const record of records) {
+      const wrong = record.topic === this.bundle?.topic ? this.bundle.bundler.misplaced({ key: String(record.key), partition: record.partition }) : null;
+      if (wrong !== null) return Promise.reject(new Error(wrong));
+    }
     return new Promise<void>((resolve, reject) => {
       if (this.queue.length === 0) this.oldestQueuedAt = Date.now();
       const owner: Pending = { unsettled: records.length, failed: false, resolve, reject };

@@ -53,6 +53,18 @@ export interface RequestRecord {
    * `messageIds` are correlation ids (route-ids.ts): two providers' message ids may collide.
    */
   route?: string;
+  /**
+   * The correlation partition its entries (`r:`, `f:`, `s:`) are written to: its outbound record's
+   * partition, so the replica that re-reads that partition after a crash or a rebalance finds them
+   * in one correlation partition (issue 20's partitioned ownership). Absent in records written
+   * before homes: their entries stay where their keys hash to (`homePartition`).
+   */
+  home?: number;
+}
+
+/** Where a request's entries go: `{ partition: home }`, or nothing (its key's hash) for a request written before homes. */
+export function toHome(rec: RequestRecord): { partition?: number } {
+  return rec.home === undefined ? {} : { partition: rec.home };
 }
 
 export interface FinalRecord {

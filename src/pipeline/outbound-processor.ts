@@ -14,7 +14,7 @@ import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
 import type { MessagePlan, Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
-import { requestKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
+import { requestKey, toHome, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import { DecoderUnavailableError, decoderRetryDelayMs, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
 import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
@@ -96,6 +96,8 @@ export interface OutboundProcessorDeps {
   /** Size bounds on the request's fields (REQUEST_MAX_*); default DEFAULT_REQUEST_BOUNDS. */
   bounds?: RequestBounds;
   receiptWaitMs: number;
+  /** The correlation partition of a record's request (its home, RequestRecord.home); unset: entries go where their keys hash. */
+  homeOf?: (record: InboundRecord) => number;
   now: () => number;
   logger: Logger;
   observer?: ProcessorObserver;
@@ -127,7 +129,7 @@ export class OutboundProcessor {
       return this.publishFinal([ev.validationRejected(facts, reason, now)], facts, 'REJECTED', reason, 'VALIDATION');
     }
     const key = record.key?.toString('utf8') ?? request.id;
-    return this.submitAll(request, verdict.plan, key, signal);
+    return this.submitAll(request, verdict.plan, key, this.deps.homeOf?.(record), signal);
   }
 
   /**
@@ -182,7 +184,7 @@ export class OutboundProcessor {
     }
   }
 
-  private async submitAll(request: SmsOutbound, plan: MessagePlan, key: string, signal: AbortSignal): Promise<Processed> {
+  private async submitAll(request: SmsOutbound, plan: MessagePlan, key: string, home: number | undefined, signal: AbortSignal): Promise<Processed> {
     const segments = plan.segments.length;
     const facts: ev.RequestFacts = {
       id: request.id,
@@ -193,7 +195,10 @@ export class OutboundProcessor {
       route: null,
     };
     const prior = this.deps.index.request(request.id);
-    const rec: RequestRecord = prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs);
+    // A replay keeps the record's home as it was first written (none before homes existed): its
+    // snapshots must stay in one partition, in order.
+    const rec: RequestRecord =
+      prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs, home);
     const { directory, rules } = this.deps.routing;
     const decision = routeRequest(rules, { id: request.id, to: plan.destination.addr, from: request.from, metadata: request.metadata });
     // A request with a segment already accepted (a replay) stays on the route that took it — unless
@@ -219,7 +224,7 @@ export class OutboundProcessor {
         // first one the snapshot: the store keeps it across a restart, but its publish may never
         // have been acknowledged, and other replicas learn the message id only from the topic.
         skipped++;
-        const snapshot = skipped === 1 ? [{ key: requestKey(rec.id), value: snapshotOf(rec) }] : [];
+        const snapshot = skipped === 1 ? [snapshotWrite(snapshotOf(rec))] : [];
         const smscId = smscMessageId(routeOf(rec), known);
         publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, smscId, rec.attempts, rec.submittedAt, this.deps.now())], snapshot));
         continue;
@@ -262,7 +267,7 @@ export class OutboundProcessor {
         publishes.push(
           this.deps.sink.publish(
             [ev.submitted(facts, segment.seq, outcome.messageId ?? '', outcome.attempts, outcome.submittedAt, now)],
-            [{ key: requestKey(rec.id), value: snapshot }],
+            [snapshotWrite(snapshot)],
           ),
         );
         continue;
@@ -337,8 +342,13 @@ function snapshotOf(rec: RequestRecord): RequestRecord {
   return { ...rec, messageIds: [...rec.messageIds] };
 }
 
-function newRecord(request: SmsOutbound, facts: ev.RequestFacts, now: number, receiptWaitMs: number): RequestRecord {
-  return {
+/** The `r:` entry of a snapshot, to its home partition. */
+function snapshotWrite(rec: RequestRecord): CorrelationWrite {
+  return { key: requestKey(rec.id), value: rec, ...toHome(rec) };
+}
+
+function newRecord(request: SmsOutbound, facts: ev.RequestFacts, now: number, receiptWaitMs: number, home: number | undefined): RequestRecord {
+  const rec: RequestRecord = {
     v: 1,
     id: request.id,
     from: facts.from,
@@ -351,6 +361,8 @@ function newRecord(request: SmsOutbound, facts: ev.RequestFacts, now: number, re
     receipts: request.requestDeliveryReport,
     receiptDeadline: request.validUntil ?? now + receiptWaitMs,
   };
+  if (home !== undefined) rec.home = home;
+  return rec;
 }
 
 function submitParams(plan: MessagePlan, segment: Segment): SubmitParams {

@@ -12,7 +12,7 @@
  */
 import type { Logger } from '../obs/logger.js';
 import type { SmsDeliveryEvent } from '../contracts.js';
-import { finalKey, type CorrelationIndex, type CorrelationValue, type FinalRecord, type RequestRecord } from './correlation-index.js';
+import { finalKey, toHome, type CorrelationIndex, type CorrelationValue, type FinalRecord, type RequestRecord } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite, EventSink } from './outbound-processor.js';
 import { factsOf, summaryMarker } from './summary.js';
@@ -93,7 +93,7 @@ export class OverdueSweeper {
     const unknown: FinalRecord = { v: 1, status: 'UNKNOWN', errorCategory: null, at: now };
     const writes: CorrelationWrite[] = req.messageIds
       .filter((m): m is string => m !== null && this.deps.index.final(m) === undefined)
-      .map((m) => ({ key: finalKey(m), value: unknown }));
+      .map((m) => ({ key: finalKey(m), value: unknown, ...toHome(req) }));
     const delivered = req.messageIds.filter((m) => m && this.deps.index.final(m)?.status === 'DELIVERED').length;
     const summary = ev.summary(factsOf(req), [], req.attempts, now, {
       status: 'UNKNOWN',

@@ -14,7 +14,7 @@ import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } fr
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/protocol/types.js';
 import { decodeGsm7 } from '../sms/gsm7.js';
 import { decodeUcs2 } from '../sms/plan.js';
-import { finalKey, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
+import { finalKey, toHome, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 import { OldestFirst } from './oldest-first.js';
@@ -140,7 +140,7 @@ export class ReceiptProcessor {
     // Applied locally at once so the next segment's receipt sees it without the topic round trip.
     const outcomes = this.deps.index.applyFinalOf(ref, final);
     const events = [event];
-    const correlation: CorrelationWrite[] = [{ key: finalKey(correlationId(route, r.messageId)), value: final }];
+    const correlation: CorrelationWrite[] = [{ key: finalKey(correlationId(route, r.messageId)), value: final, ...toHome(req) }];
     if (outcomes) {
       events.push(ev.summary(facts, outcomes, req.attempts, now));
       correlation.push(...summaryMarked(this.deps.index, req));

@@ -2,7 +2,7 @@
  * What a SUMMARY event needs besides its outcomes: the request's facts, and — for a multipart
  * request — the `s:` marker that says it was published (see correlation-index.ts).
  */
-import { SUMMARY_MARKER, summaryKey, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
+import { SUMMARY_MARKER, summaryKey, toHome, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import { routeOf } from './route-ids.js';
 import type { RequestFacts } from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
@@ -25,5 +25,5 @@ export function summaryMarked(index: CorrelationIndex, req: RequestRecord): Corr
 
 /** The same marker, not applied: for a writer that applies its entries once they are published. */
 export function summaryMarker(req: RequestRecord): CorrelationWrite[] {
-  return req.segments <= 1 ? [] : [{ key: summaryKey(req.id), value: SUMMARY_MARKER }];
+  return req.segments <= 1 ? [] : [{ key: summaryKey(req.id), value: SUMMARY_MARKER, ...toHome(req) }];
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import type { Kafka, Message } from 'kafkajs';
+import { CorrelationBundler } from '../../src/kafka/correlation-bundle.js';
 import { Publisher, type OutRecord } from '../../src/kafka/publisher.js';
 import type { PublishError } from '../../src/kafka/publish-errors.js';
 
@@ -157,5 +158,24 @@ test('a topic that refuses even small records as too large is an outage: held, n
   await publishing;
   assert.deepEqual(written, ['events:a', 'events:b', 'events:c'], 'every record, in order, once writable');
   assert.deepEqual(refused, [], 'nothing dead-lettered for a misconfigured topic');
+  await publisher.close();
+});
+
+test('a correlation entry naming a partition outside its topic is refused to its caller alone; the records flushed beside it are written', async () => {
+  const { kafka, written } = scriptedKafka(() => null);
+  const bundler = new CorrelationBundler({ partitions: 3, origin: 'unit' });
+  const publisher = new Publisher(kafka, { lingerMs: 5, bundle: { topic: 'corr', bundler } });
+  await publisher.connect();
+  const good = publisher.publish([rec('event-1'), { topic: 'corr', key: 'r:req-1', value: '{"v":1}', partition: 2 }]);
+  await assert.rejects(
+    publisher.publish([{ topic: 'corr', key: 'r:req-2', value: '{"v":1}', partition: 3 }]),
+    /correlation entry r:req-2 names partition 3; the topic has 3/,
+  );
+  await good;
+  assert.deepEqual(
+    written.filter((w) => w.startsWith('events:')),
+    ['events:event-1'],
+  );
+  assert.equal(written.filter((w) => w.startsWith('corr:') && w.includes('r:req-1')).length, 1, 'the good entry went out in its bundle');
   await publisher.close();
 });

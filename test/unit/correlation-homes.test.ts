@@ -1,0 +1,106 @@
+/**
+ * Homes (issue 20): every correlation entry of a request — its snapshot, its finals, its summary
+ * marker, the sweeper's UNKNOWN finals — names the request's home partition, so one correlation
+ * partition holds all of it; a request written before homes names none (its keys hash, as before).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { finalKey, requestKey, summaryKey, toHome, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import type { CorrelationWrite } from '../../src/pipeline/outbound-processor.js';
+import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
+import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
+import { summaryMarker } from '../../src/pipeline/summary.js';
+import type { DeliverSm } from '../../src/smpp/protocol/types.js';
+import { requestRecord, tempIndex } from '../helpers/temp-store.js';
+
+const silent = pino({ level: 'silent' });
+
+function receipt(messageId: string): DeliverSm {
+  return {
+    sessionId: 's1',
+    sequenceNumber: 7,
+    serviceType: '',
+    sourceAddr: '393471234567',
+    sourceAddrTon: 1,
+    sourceAddrNpi: 1,
+    destinationAddr: 'ACME',
+    destAddrTon: 5,
+    destAddrNpi: 0,
+    esmClass: 0x04,
+    dataCoding: 0,
+    shortMessage: Buffer.from(`id:${messageId} sub:001 dlvrd:001 submit date:2511261200 done date:2511261201 stat:DELIVRD err:000 text:`, 'latin1'),
+    receivedAt: 2000,
+  };
+}
+
+/** What a receipt for each segment writes to the correlation topic, for a request with these fields. */
+async function receiptWrites(overrides: Partial<RequestRecord>): Promise<CorrelationWrite[]> {
+  const index = tempIndex(() => 2000);
+  const writes: CorrelationWrite[] = [];
+  const processor = new ReceiptProcessor({
+    index,
+    sink: { publish: async (_events, correlation = []) => void writes.push(...correlation), deadLetterReceipt: async () => undefined, publishInbound: null },
+    ackWaitMs: 1000,
+    matchWaitMs: 0,
+    now: () => 2000,
+    logger: silent,
+  });
+  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1', 'm2'], { receiptDeadline: 10_000_000, ...overrides }));
+  assert.equal(await processor.handle(receipt('m1')), 0);
+  assert.equal(await processor.handle(receipt('m2')), 0);
+  return writes;
+}
+
+test('a receipt writes its final, and the completing one the summary marker, to the request’s home', async () => {
+  const writes = await receiptWrites({ home: 5 });
+  assert.deepEqual(
+    writes.map((w) => [w.key, w.partition]),
+    [
+      [finalKey('m1'), 5],
+      [finalKey('m2'), 5],
+      [summaryKey('req-1'), 5],
+    ],
+  );
+});
+
+test('a request written before homes: its entries name no partition (they go where their keys hash)', async () => {
+  const writes = await receiptWrites({});
+  assert.deepEqual(
+    writes.map((w) => [w.key, w.partition]),
+    [
+      [finalKey('m1'), undefined],
+      [finalKey('m2'), undefined],
+      [summaryKey('req-1'), undefined],
+    ],
+  );
+  assert.deepEqual(toHome(requestRecord('x', ['m'])), {});
+  assert.deepEqual(summaryMarker(requestRecord('x', ['m1', 'm2'], { home: 0 })), [{ key: summaryKey('x'), value: { v: 1 }, partition: 0 }]);
+});
+
+test('the sweeper’s UNKNOWN finals and marker go to the request’s home', async () => {
+  const index = tempIndex();
+  index.apply(requestKey('r1'), requestRecord('r1', ['m1', 'm2', 'm3'], { receiptDeadline: 1000, home: 2 }));
+  index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  await index.written();
+  const writes: CorrelationWrite[] = [];
+  const sweeper = new OverdueSweeper({
+    index,
+    sink: { publish: async (_events, correlation = []) => void writes.push(...correlation) },
+    graceMs: 1000,
+    summaryGraceMs: 30_000,
+    intervalMs: 1000,
+    keepCompletedMs: 60000,
+    now: () => 2500,
+    logger: silent,
+  });
+  assert.equal(await sweeper.sweepOnce(), 1);
+  assert.deepEqual(
+    writes.map((w) => [w.key, w.partition]),
+    [
+      [finalKey('m2'), 2],
+      [finalKey('m3'), 2],
+      [summaryKey('r1'), 2],
+    ],
+  );
+});
