@@ -18,8 +18,8 @@ import { testStack, uniqueTopics, type StackInfo } from '../helpers/stack.js';
  * submits the SMSC accepted with no correlation record in Kafka: on the wire (at most 2 × 10), or
  * answered but not yet published. The restarted connector cannot know those and sends them again;
  * every other segment it must skip (docs/reliability.md §3). How many such submits a kill leaves
- * is the publish latency × the submit rate, not a constant: 0–6 is usual, a run beside `yes` ×2 on
- * a loaded 2-core machine counted 35, every one of this class and accepted within the last ~150 ms
+ * is the publish latency × the submit rate, not a constant: 1–10 on a busy 2-core machine, 35 in a
+ * run with `yes` ×2 beside it, every one of this class and accepted within the last ~150 ms
  * before the kill (a CI run's 26, 2026-12-03, was counted before duplicates were classified). So
  * the test reads the correlation topic after the restart, counts the crashed process's acceptances
  * it does not record, and checks each duplicate against them: a recorded segment sent again is a
