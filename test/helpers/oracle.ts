@@ -57,3 +57,71 @@ export function distinct(events: readonly SmsDeliveryEvent[]): SmsDeliveryEvent[
   const seen = new Set<string>();
   return events.filter((e) => (seen.has(e.eventId) ? false : (seen.add(e.eventId), true)));
 }
+
+/**
+ * The duplicates of one crash, each with its cause (docs/reliability.md §3). An acceptance is the
+ * crashed process's when `crashed(a)`; `recorded` holds the SMSC message ids the correlation topic
+ * has (every `r:` snapshot's segments) — what the restarted connector's replay check can know.
+ *
+ *   unrecorded   the crashed process's acceptance had no correlation record in Kafka (on the wire
+ *                at the kill, or answered but not yet published): sent again after the restart, the
+ *                allowed class. At most one per unrecorded acceptance, so ≤ `unrecordedAtKill`.
+ *   missed       sent again after the restart although the crashed process's acceptance of the
+ *                segment was recorded: the replay check should have skipped it — a bug.
+ *   sameProcess  accepted twice by one process (a retry of a submit whose answer was lost): no
+ *                crash explains it.
+ */
+export interface CrashDuplicates {
+  unrecorded: number;
+  missed: number;
+  sameProcess: number;
+  /** The crashed process's acceptances of `digests` with no correlation record in Kafka. */
+  unrecordedAtKill: number;
+  /** A few duplicates that are not `unrecorded`, for the report. */
+  samples: Array<{
+    digest: string;
+    cause: 'missed' | 'sameProcess';
+    acceptances: Array<{ at: number; conn: number; messageId: string; crashed: boolean; recorded: boolean }>;
+  }>;
+}
+
+export function crashDuplicates(
+  accepted: readonly AcceptedSubmit[],
+  digests: Iterable<string>,
+  crashed: (a: AcceptedSubmit) => boolean,
+  recorded: ReadonlySet<string>,
+): CrashDuplicates {
+  const wanted = new Set(digests);
+  const byDigest = new Map<string, AcceptedSubmit[]>();
+  for (const a of accepted) {
+    if (!wanted.has(a.digest)) continue;
+    let list = byDigest.get(a.digest);
+    if (!list) byDigest.set(a.digest, (list = []));
+    list.push(a);
+  }
+  const out: CrashDuplicates = { unrecorded: 0, missed: 0, sameProcess: 0, unrecordedAtKill: 0, samples: [] };
+  for (const [digest, list] of byDigest) {
+    const before = list.filter(crashed);
+    const after = list.length - before.length;
+    out.unrecordedAtKill += before.filter((a) => !recorded.has(a.messageId)).length;
+    if (list.length < 2) continue;
+    // before.length + after - 1 duplicates. The replay knew the segment when an acceptance before
+    // the kill was recorded: then every acceptance after it is a miss. Otherwise one acceptance
+    // after the kill is the allowed resend; any more, on either side, is a process's own resend.
+    const known = before.some((a) => recorded.has(a.messageId));
+    const missed = known ? after : 0;
+    const unrecorded = !known && before.length > 0 && after > 0 ? 1 : 0;
+    const sameProcess = before.length + after - 1 - missed - unrecorded;
+    out.missed += missed;
+    out.unrecorded += unrecorded;
+    out.sameProcess += sameProcess;
+    if ((missed > 0 || sameProcess > 0) && out.samples.length < 5) {
+      out.samples.push({
+        digest,
+        cause: missed > 0 ? 'missed' : 'sameProcess',
+        acceptances: list.map((a) => ({ at: a.at, conn: a.conn, messageId: a.messageId, crashed: crashed(a), recorded: recorded.has(a.messageId) })),
+      });
+    }
+  }
+  return out;
+}
