@@ -168,7 +168,14 @@ async function registerSchemas(config: Readonly<Config>, logger: Logger, p: Part
 }
 
 /** The producer (correlation records bundled per partition) and the event sinks on top of it. */
-async function startProducer(config: Readonly<Config>, logger: Logger, p: Parts, codec: AvroCodec, origin: string, correlationPartitions: number): Promise<KafkaSinks> {
+async function startProducer(
+  config: Readonly<Config>,
+  logger: Logger,
+  p: Parts,
+  codec: AvroCodec,
+  origin: string,
+  correlationPartitions: number,
+): Promise<KafkaSinks> {
   const bundler = new CorrelationBundler({ partitions: correlationPartitions, origin });
   p.publisher = new Publisher(p.kafka, { ...publisherSettingsFrom(config), bundle: { topic: config.topics.correlation, bundler } });
   await p.publisher.connect();
