@@ -270,6 +270,18 @@ export function planAssignment(members: readonly PlanMember[], partitionsByTopic
   return plan;
 }
 
+/** Instance names more than one member announces. */
+export function sharedInstances(members: readonly Pick<PlanMember, 'instance'>[]): string[] {
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const { instance } of members) {
+    if (instance === undefined) continue;
+    if (seen.has(instance)) shared.add(instance);
+    seen.add(instance);
+  }
+  return [...shared].sort();
+}
+
 /** Members by instance (stable across restarts), then memberId; members without an instance first, by memberId as before. */
 function byInstanceThenId(a: PlanMember, b: PlanMember): number {
   const ai = a.instance ?? '';
@@ -405,6 +417,12 @@ export function createBindSlotAssigner(request: BindSlotRequest | (() => BindSlo
       // a routes file changed under a rolling update: the replicas of the other set stand by until they agree
       if (routeSets.size > 1)
         logger.warn('Members announce different routes: only those of the most common set hold partitions', { routeSets: [...routeSets] });
+      const shared = sharedInstances(planMembers);
+      // Placed still, deterministically — but their partitions and slots no longer follow them across restarts.
+      if (shared.length > 0)
+        logger.warn('Members announce the same instance name: give each replica its own CONNECTOR_INSTANCE_ID (default: the host name)', {
+          instances: shared,
+        });
       if (holders === 0 && asked) logger.error('No member holds a bind slot on every route: nothing is consumed', { slots });
       else logger.info('Bind slots assigned', { generationNote, slots });
       // Every member gets an entry, standbys too: an empty assignment still carries its (empty) slots.

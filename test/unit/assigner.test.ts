@@ -9,6 +9,7 @@ import {
   decodeMember,
   fetchOwnBindSlots,
   planAssignment,
+  sharedInstances,
   type PlanMember,
 } from '../../src/kafka/assigner.js';
 
@@ -554,4 +555,9 @@ describe('planAssignment, sticky', () => {
       owned: { [T]: [0] },
     });
   });
+});
+
+test('instance names announced by more than one member are named (the leader warns: they no longer follow their replicas)', () => {
+  assert.deepEqual(sharedInstances([{ instance: 'pod-0' }, { instance: 'pod-1' }, {}, { instance: 'pod-0' }, {}]), ['pod-0']);
+  assert.deepEqual(sharedInstances([{ instance: 'a' }, { instance: 'b' }, {}]), []);
 });
