@@ -59,14 +59,18 @@ export function distinct(events: readonly SmsDeliveryEvent[]): SmsDeliveryEvent[
 }
 
 /**
- * The duplicates of one crash, each with its cause (docs/reliability.md §3). An acceptance is the
- * crashed process's when `crashed(a)`; `recorded` holds the SMSC message ids the correlation topic
- * has (every `r:` snapshot's segments) — what the restarted connector's replay check can know.
+ * The duplicates of one crash or of several, each with its cause (docs/reliability.md §3). Which
+ * connector process accepted a submit is `crashed(a)`: for one kill, true when it was the crashed
+ * process's; for several, the process's number in start order — 0 died at the first kill, 1 at the
+ * second, …, `kills` is the one still running (`processes(kills, processOf)`). `recorded` holds the
+ * SMSC message ids the correlation topic has (every `r:` snapshot's segments) — what each restarted
+ * connector's replay check can know.
  *
- *   unrecorded   the crashed process's acceptance had no correlation record in Kafka (on the wire
- *                at the kill, or answered but not yet published): sent again after the restart, the
- *                allowed class. At most one per unrecorded acceptance, so ≤ `unrecordedAtKill`.
- *   missed       sent again after the restart although the crashed process's acceptance of the
+ *   unrecorded   a crashed process's acceptance had no correlation record in Kafka (on the wire at
+ *                its kill, or answered but not yet published): sent again by a later process, the
+ *                allowed class. At most one per unrecorded acceptance, so ≤ `unrecordedAtKill`;
+ *                counted against the kill of the process whose acceptance was not recorded.
+ *   missed       sent again by a later process although an earlier process's acceptance of the
  *                segment was recorded: the replay check should have skipped it — a bug.
  *   sameProcess  accepted twice by one process (a retry of a submit whose answer was lost): no
  *                crash explains it.
@@ -75,51 +79,97 @@ export interface CrashDuplicates {
   unrecorded: number;
   missed: number;
   sameProcess: number;
-  /** The crashed process's acceptances of `digests` with no correlation record in Kafka. */
+  /** The crashed processes' acceptances of `digests` with no correlation record in Kafka. */
   unrecordedAtKill: number;
+  /** Per kill, in order: `unrecorded` and `unrecordedAtKill` of the process that died at it. */
+  kills: Array<{ unrecorded: number; unrecordedAtKill: number }>;
   /** A few duplicates that are not `unrecorded`, for the report. */
   samples: Array<{
     digest: string;
     cause: 'missed' | 'sameProcess';
-    acceptances: Array<{ at: number; conn: number; messageId: string; crashed: boolean; recorded: boolean }>;
+    acceptances: Array<{ at: number; conn: number; messageId: string; process: number; crashed: boolean; recorded: boolean }>;
   }>;
+}
+
+/** Several kills: `processOf(a)` numbers the process that accepted `a` (0 … `kills`, in start order). */
+export interface Processes {
+  kills: number;
+  processOf: (a: AcceptedSubmit) => number;
+}
+
+export function processes(kills: number, processOf: (a: AcceptedSubmit) => number): Processes {
+  return { kills, processOf };
+}
+
+/**
+ * The process of each acceptance when connections are numbered in start order (the simulator's
+ * `conn`): `lastConnAtKill[k]` is the highest connection of the process that died at kill k, read
+ * after it exited and before the next one started (a dead connection's buffered acceptance is
+ * still its process's).
+ */
+export function processesByConnection(lastConnAtKill: readonly number[]): Processes {
+  return processes(lastConnAtKill.length, (a) => {
+    const k = lastConnAtKill.findIndex((last) => a.conn <= last);
+    return k < 0 ? lastConnAtKill.length : k;
+  });
 }
 
 export function crashDuplicates(
   accepted: readonly AcceptedSubmit[],
   digests: Iterable<string>,
-  crashed: (a: AcceptedSubmit) => boolean,
+  crashed: ((a: AcceptedSubmit) => boolean) | Processes,
   recorded: ReadonlySet<string>,
 ): CrashDuplicates {
+  const { kills, processOf } = typeof crashed === 'function' ? processes(1, (a) => (crashed(a) ? 0 : 1)) : crashed;
   const wanted = new Set(digests);
-  const byDigest = new Map<string, AcceptedSubmit[]>();
+  const byDigest = new Map<string, Array<{ a: AcceptedSubmit; p: number }>>();
   for (const a of accepted) {
     if (!wanted.has(a.digest)) continue;
     let list = byDigest.get(a.digest);
     if (!list) byDigest.set(a.digest, (list = []));
-    list.push(a);
+    list.push({ a, p: processOf(a) });
   }
-  const out: CrashDuplicates = { unrecorded: 0, missed: 0, sameProcess: 0, unrecordedAtKill: 0, samples: [] };
-  for (const [digest, list] of byDigest) {
-    const before = list.filter(crashed);
-    const after = list.length - before.length;
-    out.unrecordedAtKill += before.filter((a) => !recorded.has(a.messageId)).length;
-    if (list.length < 2) continue;
-    // before.length + after - 1 duplicates. The replay knew the segment when an acceptance before
-    // the kill was recorded: then every acceptance after it is a miss. Otherwise one acceptance
-    // after the kill is the allowed resend; any more, on either side, is a process's own resend.
-    const known = before.some((a) => recorded.has(a.messageId));
-    const missed = known ? after : 0;
-    const unrecorded = !known && before.length > 0 && after > 0 ? 1 : 0;
-    const sameProcess = before.length + after - 1 - missed - unrecorded;
+  const perKill = Array.from({ length: kills }, () => ({ unrecorded: 0, unrecordedAtKill: 0 }));
+  const out: CrashDuplicates = { unrecorded: 0, missed: 0, sameProcess: 0, unrecordedAtKill: 0, kills: perKill, samples: [] };
+  for (const [digest, unsorted] of byDigest) {
+    // by process, then in the order accepted
+    const list = [...unsorted].sort((x, y) => x.p - y.p || x.a.order - y.a.order);
+    for (const { a, p } of list) {
+      if (p < kills && !recorded.has(a.messageId)) {
+        perKill[p]!.unrecordedAtKill += 1;
+        out.unrecordedAtKill += 1;
+      }
+    }
+    // Every acceptance after the first is a duplicate. A later process knew the segment when an
+    // earlier process's acceptance of it was recorded: then it is a miss. Otherwise a process's
+    // first acceptance is the allowed resend of the last earlier acceptance (unrecorded, by a
+    // process that died); any further acceptance within one process is its own resend.
+    let missed = 0;
+    let sameProcess = 0;
+    for (let i = 1; i < list.length; i++) {
+      const { p } = list[i]!;
+      const earlier = list.slice(0, i).filter((x) => x.p < p);
+      if (earlier.some((x) => recorded.has(x.a.messageId))) missed += 1;
+      else if (list[i - 1]!.p === p) sameProcess += 1;
+      else {
+        out.unrecorded += 1;
+        perKill[list[i - 1]!.p]!.unrecorded += 1;
+      }
+    }
     out.missed += missed;
-    out.unrecorded += unrecorded;
     out.sameProcess += sameProcess;
     if ((missed > 0 || sameProcess > 0) && out.samples.length < 5) {
       out.samples.push({
         digest,
         cause: missed > 0 ? 'missed' : 'sameProcess',
-        acceptances: list.map((a) => ({ at: a.at, conn: a.conn, messageId: a.messageId, crashed: crashed(a), recorded: recorded.has(a.messageId) })),
+        acceptances: list.map(({ a, p }) => ({
+          at: a.at,
+          conn: a.conn,
+          messageId: a.messageId,
+          process: p,
+          crashed: p < kills,
+          recorded: recorded.has(a.messageId),
+        })),
       });
     }
   }

@@ -2,6 +2,7 @@
  * Helpers for pipeline tests: a simulator + an in-process connector on the shared test stack,
  * each test with its own topics and group; Avro producing and reading through the real registry.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
@@ -10,6 +11,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { registerCompressionCodecs } from '../../src/kafka/compression.js';
+import { unpackCorrelation } from '../../src/kafka/correlation-bundle.js';
 import type { Behaviour } from '../../src/simulator/behaviour.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { testStack, uniqueGroupId, uniqueTopics, type StackInfo, type TestTopics } from './stack.js';
@@ -196,6 +198,43 @@ export async function readTopic<T>(
   clearTimeout(timer);
   await consumer.disconnect();
   return out;
+}
+
+/**
+ * The SMSC message ids recorded in the correlation topic (its `r:` snapshots), read to its end: what
+ * a restarted connector's replay check can know (the crash oracle, oracle.ts crashDuplicates).
+ */
+export async function recordedMessageIds(stack: StackInfo, topic: string): Promise<Set<string>> {
+  const admin = kafkaFor(stack).admin();
+  await admin.connect();
+  const ends = new Map<number, bigint>();
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+  } finally {
+    await admin.disconnect();
+  }
+  const next = new Map<number, bigint>();
+  const reached = (): boolean => [...ends].every(([p, end]) => (next.get(p) ?? 0n) >= end);
+  const records = await readTopic(
+    stack,
+    topic,
+    async (v) => v,
+    (rs) => {
+      const last = rs.at(-1);
+      if (last) next.set(last.partition, BigInt(last.offset) + 1n);
+      return reached();
+    },
+    30000,
+  );
+  assert.ok(reached(), `correlation topic read to its end (${records.length} records)`);
+  const ids = new Set<string>();
+  for (const r of records) {
+    for (const [key, value] of unpackCorrelation(r.key ?? '', r.value)) {
+      if (!key.startsWith('r:') || !value) continue;
+      for (const m of (value as { messageIds: Array<string | null> }).messageIds) if (m) ids.add(m);
+    }
+  }
+  return ids;
 }
 
 export async function readDelivery(fx: PipelineFixture, done: (events: SmsDeliveryEvent[]) => boolean, timeoutMs = 60000): Promise<SmsDeliveryEvent[]> {

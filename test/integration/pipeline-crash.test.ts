@@ -6,12 +6,11 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import type { SmsDeliveryEvent, SmsOutbound } from '../../src/contracts.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
-import { unpackCorrelation } from '../../src/kafka/correlation-bundle.js';
 import { startSimulator } from '../../src/simulator/simulator.js';
 import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
 import { acceptedByDigest, crashDuplicates, planned, summarised, type PlannedRequest } from '../helpers/oracle.js';
-import { collectDelivery, kafkaFor, outbound, produce, readTopic, testEnv, waitUntil } from '../helpers/pipeline.js';
-import { testStack, uniqueTopics, type StackInfo } from '../helpers/stack.js';
+import { collectDelivery, outbound, produce, recordedMessageIds, testEnv, waitUntil } from '../helpers/pipeline.js';
+import { testStack, uniqueTopics } from '../helpers/stack.js';
 
 /*
  * The connector runs as a real child process, sessions trx:2 with window 10. A kill may leave
@@ -29,40 +28,6 @@ const SESSIONS = 2;
 const WINDOW = 10;
 const PER_PHASE = 1200;
 const DRAIN_MS = 5000;
-
-/** The SMSC message ids recorded in the correlation topic (its `r:` snapshots), read to its end. */
-async function recordedMessageIds(stack: StackInfo, topic: string): Promise<Set<string>> {
-  const admin = kafkaFor(stack).admin();
-  await admin.connect();
-  const ends = new Map<number, bigint>();
-  try {
-    for (const p of await admin.fetchTopicOffsets(topic)) if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
-  } finally {
-    await admin.disconnect();
-  }
-  const next = new Map<number, bigint>();
-  const reached = (): boolean => [...ends].every(([p, end]) => (next.get(p) ?? 0n) >= end);
-  const records = await readTopic(
-    stack,
-    topic,
-    async (v) => v,
-    (rs) => {
-      const last = rs.at(-1);
-      if (last) next.set(last.partition, BigInt(last.offset) + 1n);
-      return reached();
-    },
-    30000,
-  );
-  assert.ok(reached(), `correlation topic read to its end (${records.length} records)`);
-  const ids = new Set<string>();
-  for (const r of records) {
-    for (const [key, value] of unpackCorrelation(r.key ?? '', r.value)) {
-      if (!key.startsWith('r:') || !value) continue;
-      for (const m of (value as { messageIds: Array<string | null> }).messageIds) if (m) ids.add(m);
-    }
-  }
-  return ids;
-}
 
 function crashRecord(phase: string, i: number): SmsOutbound {
   const id = `${phase}-${i}`;
