@@ -7,25 +7,11 @@ import pino from 'pino';
 import type { SmsInbound } from '../../src/contracts.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
 import type { DeliverSm } from '../../src/smpp/protocol/types.js';
+import { deliverSm } from '../helpers/deliver-sm.js';
 import { tempIndex } from '../helpers/temp-store.js';
 
 function mo(shortMessage: Buffer, messagePayload?: Buffer): DeliverSm {
-  return {
-    sessionId: 's1',
-    sequenceNumber: 7,
-    serviceType: '',
-    sourceAddr: '393471234567',
-    sourceAddrTon: 1,
-    sourceAddrNpi: 1,
-    destinationAddr: 'ACME',
-    destAddrTon: 5,
-    destAddrNpi: 0,
-    esmClass: 0x00,
-    dataCoding: 0,
-    shortMessage,
-    ...(messagePayload ? { messagePayload } : {}),
-    receivedAt: 2000,
-  };
+  return deliverSm({ shortMessage, ...(messagePayload ? { messagePayload } : {}) });
 }
 
 function processorPublishingTo(published: SmsInbound[]): ReceiptProcessor {

@@ -10,28 +10,10 @@ import pino from 'pino';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { CorrelationIndex, finalKey, requestKey, type FinalRecord } from '../../src/pipeline/correlation-index.js';
 import { ReceiptProcessor, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
-import type { DeliverSm } from '../../src/smpp/protocol/types.js';
+import { receiptDeliverSm as receipt } from '../helpers/deliver-sm.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const DELIVERED: FinalRecord = { v: 1, status: 'DELIVERED', errorCategory: null };
-
-function receipt(messageId: string): DeliverSm {
-  return {
-    sessionId: 's1',
-    sequenceNumber: 7,
-    serviceType: '',
-    sourceAddr: '393471234567',
-    sourceAddrTon: 1,
-    sourceAddrNpi: 1,
-    destinationAddr: 'ACME',
-    destAddrTon: 5,
-    destAddrNpi: 0,
-    esmClass: 0x04,
-    dataCoding: 0,
-    shortMessage: Buffer.from(`id:${messageId} sub:001 dlvrd:001 submit date:2511261200 done date:2511261201 stat:DELIVRD err:000 text:`, 'latin1'),
-    receivedAt: 2000,
-  };
-}
 
 /** Replica A: it submitted segment 1 (m1); segment 2 (m2) was re-sent by replica B after a rebalance. */
 async function replicaAWithOwnFinal(): Promise<{ index: CorrelationIndex; processor: ReceiptProcessor; events: SmsDeliveryEvent[] }> {

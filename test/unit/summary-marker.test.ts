@@ -12,29 +12,11 @@ import { finalKey, requestKey, summaryKey, type CorrelationValue } from '../../s
 import type { CorrelationWrite } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
-import type { DeliverSm } from '../../src/smpp/protocol/types.js';
+import { receiptDeliverSm as receipt } from '../helpers/deliver-sm.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const GRACE = 30_000;
 const silent = pino({ level: 'silent' });
-
-function receipt(messageId: string, stat = 'DELIVRD'): DeliverSm {
-  return {
-    sessionId: 's1',
-    sequenceNumber: 7,
-    serviceType: '',
-    sourceAddr: '393471234567',
-    sourceAddrTon: 1,
-    sourceAddrNpi: 1,
-    destinationAddr: 'ACME',
-    destAddrTon: 5,
-    destAddrNpi: 0,
-    esmClass: 0x04,
-    dataCoding: 0,
-    shortMessage: Buffer.from(`id:${messageId} sub:001 dlvrd:001 submit date:2511261200 done date:2511261201 stat:${stat} err:000 text:`, 'latin1'),
-    receivedAt: 2000,
-  };
-}
 
 /** One connector replica's pure core, with what it published and wrote to the correlation topic. */
 class Replica {
