@@ -178,8 +178,10 @@ export class Publisher {
   publish(records: OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     // Refused here, for this caller only: in a flush it would fail every record batched with it.
+    // (A loop over the few records of a publish; most name no partition and cost one comparison.)
     for (const record of records) {
-      const wrong = record.topic === this.bundle?.topic ? this.bundle.bundler.misplaced({ key: String(record.key), partition: record.partition }) : null;
+      if (record.partition === undefined || record.topic !== this.bundle?.topic) continue;
+      const wrong = this.bundle.bundler.misplaced({ key: String(record.key), partition: record.partition });
       if (wrong !== null) return Promise.reject(new Error(wrong));
     }
     return new Promise<void>((resolve, reject) => {

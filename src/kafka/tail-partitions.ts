@@ -86,12 +86,6 @@ export class TailPartitions {
     return e.state === 'ready' || (e.state === 'restoring' && e.fetching);
   }
 
-  /** Restoring and not fetched yet: its start point is still being found. */
-  loading(partition: number): boolean {
-    const e = this.entries.get(partition);
-    return e?.state === 'restoring' && !e.fetching;
-  }
-
   private move(partition: number, to: PartitionState): void {
     const from = this.state(partition);
     if (!NEXT[from].includes(to)) throw new Error(`partition ${partition}: ${from} → ${to} is not a transition`);

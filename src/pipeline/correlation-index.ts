@@ -57,7 +57,7 @@ export interface RequestRecord {
    * The correlation partition its entries (`r:`, `f:`, `s:`) are written to: its outbound record's
    * partition, so the replica that re-reads that partition after a crash or a rebalance finds them
    * in one correlation partition (issue 20's partitioned ownership). Absent in records written
-   * before homes: their entries stay where their keys hash to (`homePartition`).
+   * before homes: their entries stay where their keys hash to (`toHome`).
    */
   home?: number;
 }

@@ -13,7 +13,6 @@ describe('tail partitions: the state machine', () => {
     assert.equal(t.fetchable(2, true), true, 'a partition a tail holding all never gained is read as always');
     t.gain(2);
     assert.equal(t.state(2), 'restoring');
-    assert.equal(t.loading(2), true);
     assert.equal(t.fetchable(2, true), false, 'paused while its start point is found');
     assert.equal(t.startFetching(2, 100n, 40n), false);
     assert.equal(t.fetchable(2, false), true);
