@@ -112,9 +112,9 @@ test(`F1: kill -9 the connector ${KILLS}× during a ${RECORDS}-record run, resta
     assert.equal(c.missed, 0, `segments recorded before a kill sent again: ${JSON.stringify(c.samples)}`);
     assert.equal(c.sameProcess, 0, `duplicates within one process: ${JSON.stringify(c.samples)}`);
     assert.equal(v.duplicates, c.unrecorded, 'every duplicate classified');
-    c.kills.forEach((k, i) =>
-      assert.ok(k.unrecorded <= k.unrecordedAtKill, `kill ${i + 1}: ${k.unrecorded} resent > ${k.unrecordedAtKill} acceptances not recorded at it`),
-    );
+    // Each `unrecorded` duplicate is matched to a distinct acceptance left unrecorded at its kill
+    // (crashDuplicates, unit-tested), so 'at most the acceptances left unrecorded' holds by
+    // construction: the checks above are the ones that can fail.
     assert.equal(v.unexplained, 0);
     assert.equal(v.orderViolations, 0);
     proc.kill('SIGTERM');

@@ -117,7 +117,9 @@ test(`F20: urgent and bulk lanes, kill -9 mid-run and restart → missing 0 in b
     assert.equal(c.missed, 0, `segments recorded before the kill sent again: ${JSON.stringify(c.samples)}`);
     assert.equal(c.sameProcess, 0, `duplicates within one process: ${JSON.stringify(c.samples)}`);
     assert.equal(v.duplicates, c.unrecorded, 'every duplicate classified');
-    assert.ok(c.unrecorded <= c.unrecordedAtKill, `${c.unrecorded} resent > ${c.unrecordedAtKill} acceptances not recorded at the kill`);
+    // Each `unrecorded` duplicate is matched to a distinct acceptance left unrecorded at its kill
+    // (crashDuplicates, unit-tested), so 'at most the acceptances left unrecorded' holds by
+    // construction: the checks above are the ones that can fail.
     assert.equal(v.unexplained, 0);
     assert.equal(v.orderViolations, 0);
     assert.ok(bulkAfter > 0, 'bulk segments were still waiting when the last urgent one was submitted');

@@ -137,10 +137,9 @@ test('crash and graceful stop: SIGKILL mid-run loses nothing, re-sends only subm
     assert.equal(crashed.missed, 0, `kill phase: segments recorded before the kill sent again: ${JSON.stringify(crashed.samples)}`);
     assert.equal(crashed.sameProcess, 0, `kill phase: duplicates within one process: ${JSON.stringify(crashed.samples)}`);
     assert.equal(killDuplicates, crashed.unrecorded, 'kill phase: every duplicate classified');
-    assert.ok(
-      killDuplicates <= crashed.unrecordedAtKill,
-      `kill phase: ${killDuplicates} duplicates > ${crashed.unrecordedAtKill} acceptances not recorded at the kill`,
-    );
+    // Each `unrecorded` duplicate is matched to a distinct acceptance left unrecorded at its kill
+    // (crashDuplicates, unit-tested), so 'at most the acceptances left unrecorded' holds by
+    // construction: the checks above are the ones that can fail.
     assert.ok(replayed > 0, 'kill phase: some finished-but-uncommitted records were replayed without being sent again');
 
     // ── phase 2: SIGTERM mid-run, restart: zero new duplicates, exit 0 within the drain deadline ──
