@@ -95,7 +95,6 @@ test('a tail holding 1 of 4 partitions reads that one only; gains a partition fr
       assert.equal(known, partitions.includes(p) ? of : 0, `${label}: partition ${p} holds ${known} of its ${of} requests`);
     }
   };
-  const batchesOutside = (partitions: number[]) => [...tail.batches].filter(([p]) => !partitions.includes(p));
 
   try {
     const first = await sendWave(200);
@@ -118,9 +117,9 @@ test('a tail holding 1 of 4 partitions reads that one only; gains a partition fr
       tail.pausedPartitions(),
       [0, 1, 2, 3].filter((p) => p !== k),
     );
-    assert.deepEqual(batchesOutside([k]), [], 'batches of partition k only');
-    // kafkajs leaves paused partitions out of its fetches and drops their batches itself: one that
-    // reached eachBatch (ignored there) means a pause was missing when it was fetched.
+    // The tail counts only the batches it applies, which are always of held partitions; kafkajs
+    // leaves paused partitions out of its fetches and drops their batches itself, so one that
+    // reached eachBatch (ignored there) is what a missing pause looks like.
     assert.equal(tail.ignoredBatches, 0, 'no batch of a partition not held was even fetched');
     t.diagnostic(`k=${k}: ${tail.batches.get(k) ?? 0} batches, ${tail.liveRecords} live-state records, ${tail.appliedEntries} entries applied`);
 
@@ -145,7 +144,6 @@ test('a tail holding 1 of 4 partitions reads that one only; gains a partition fr
     assert.equal(tail.partitionState(j), 'ready');
     assertHolds(first, [k, j], 'after gaining j: the first wave');
     assertHolds(second, [k, j], 'after gaining j: the second wave');
-    assert.deepEqual(batchesOutside([k, j]), [], 'batches of k and j only');
     assert.equal(tail.ignoredBatches, 0, 'nothing of the partitions not held was fetched');
     t.diagnostic(`batches of k while j was restored: ${batchesOfKWhileJRestored}`);
     assert.ok(batchesOfKWhileJRestored > 0, 'k kept flowing while j was restored');
@@ -154,15 +152,13 @@ test('a tail holding 1 of 4 partitions reads that one only; gains a partition fr
     // Release j: its batches stop; what it held stays in the store.
     await tail.hold([k]);
     assert.equal(tail.partitionState(j), 'released');
-    const jBatches = tail.batches.get(j) ?? 0;
     const third = await sendWave(60);
     await waitSubmitted(third);
     assert.ok(await tail.waitCaughtUp(30_000, [k]), 'k caught up');
     assert.equal(await tail.waitCaughtUp(1_000, [j]), false, 'a released partition is not waited for');
     assertHolds(third, [k], 'j released');
     assertHolds(first, [k, j], 'j released: its entries stay in the store');
-    assert.equal(tail.batches.get(j) ?? 0, jBatches, 'no batch of j after its release');
-    assert.equal(tail.ignoredBatches, 0, 'nor was one fetched');
+    assert.equal(tail.ignoredBatches, 0, 'nothing of j fetched after its release');
 
     // Gain j again: its checkpoint is valid, so it reads only what came since.
     await tail.hold([k, j]);
@@ -188,7 +184,6 @@ test('a tail holding 1 of 4 partitions reads that one only; gains a partition fr
       [0, 1, 2, 3].filter((p) => p !== k && p !== j),
       'the new ConsumerGroup has the pauses',
     );
-    assert.deepEqual(batchesOutside([k, j]), [], 'still no batch of a partition not held');
     assert.equal(tail.ignoredBatches, ignoredBefore, 'nothing of the partitions not held was fetched after the restart');
     t.diagnostic(`crashes ${tail.consumerCrashes}; batches ${JSON.stringify(Object.fromEntries(tail.batches))}; ignored ${tail.ignoredBatches}`);
   } finally {
