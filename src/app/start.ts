@@ -12,6 +12,7 @@ import { ConfigError, redactedConfig, securityWarnings } from '../config.js';
 import { createBindSlotAssigner } from '../kafka/assigner.js';
 import { BrokerProbe } from '../kafka/broker-probe.js';
 import { connectAdmin, createKafka, ensureTopics, partitionCount } from '../kafka/client.js';
+import { partitionForKey } from '../kafka/partitioner.js';
 import { AvroCodec } from '../kafka/codec.js';
 import { CorrelationBundler } from '../kafka/correlation-bundle.js';
 import { CorrelationTail } from '../kafka/correlation-tail.js';
@@ -290,6 +291,8 @@ async function startConsumer(
       receiptWaitMs: config.receiptWaitMs,
       // A request's home: its record's partition (issue 20; the urgent topic may have more partitions).
       homeOf: (record) => record.partition % correlationPartitions,
+      // A segment's `m:` entry: where a record keyed by its correlation id goes (a receipt routed by that id finds it there).
+      messagePartitionOf: (correlationId) => partitionForKey(correlationId, correlationPartitions),
       now: Date.now,
       logger,
       observer: inst.processorObserver(p.metrics),

@@ -12,6 +12,11 @@
  *    on different replicas and both stopped before either saw the other's final, nobody emitted
  *    the summary; a request complete for a while without this marker is summarised by whichever
  *    replica notices (see `summaryDue`).
+ *  - `m:<messageId>` — one accepted segment, with what a receipt for it needs of its request, in
+ *    the partition its message id hashes to: a receipt, which knows nothing but that id, can be
+ *    routed to the one partition that correlates it (issue 20's partitioned ownership). While every
+ *    replica holds every partition it repeats what the `r:` snapshot maps, and is kept only when it
+ *    is read before its snapshot.
  * Each replica tails the whole topic, so a receipt arriving on any replica finds its request.
  *
  * The heap holds none of it: a request pending a receipt for two days costs disk, not memory, so
@@ -83,6 +88,44 @@ export interface SummaryMarker {
   v: 1;
 }
 
+/** An `m:<messageId>` entry: one accepted segment, and what a receipt for it needs of its request. */
+export interface MessageEntry {
+  v: 1;
+  requestId: string;
+  segment: number;
+  segments: number;
+  from: string;
+  to: string;
+  metadata: Record<string, string>;
+  attempts: number;
+  submittedAt: number;
+  receipts: boolean;
+  receiptDeadline: number;
+  route?: string;
+  /** The request's home (RequestRecord.home): where a multipart segment's final must also go. */
+  home?: number;
+}
+
+/** The `m:` entry of segment `segment` (1-based) of a snapshot. */
+export function messageEntryOf(rec: RequestRecord, segment: number): MessageEntry {
+  const entry: MessageEntry = {
+    v: 1,
+    requestId: rec.id,
+    segment,
+    segments: rec.segments,
+    from: rec.from,
+    to: rec.to,
+    metadata: rec.metadata,
+    attempts: rec.attempts,
+    submittedAt: rec.submittedAt,
+    receipts: rec.receipts,
+    receiptDeadline: rec.receiptDeadline,
+  };
+  if (rec.route !== undefined) entry.route = rec.route;
+  if (rec.home !== undefined) entry.home = rec.home;
+  return entry;
+}
+
 export interface SegmentRef {
   request: RequestRecord;
   segment: number;
@@ -91,12 +134,14 @@ export interface SegmentRef {
 const REQUEST_PREFIX = 'r:';
 const FINAL_PREFIX = 'f:';
 const SUMMARY_PREFIX = 's:';
+const MESSAGE_PREFIX = 'm:';
 export const requestKey = (id: string): string => `${REQUEST_PREFIX}${id}`;
 export const finalKey = (messageId: string): string => `${FINAL_PREFIX}${messageId}`;
 export const summaryKey = (requestId: string): string => `${SUMMARY_PREFIX}${requestId}`;
+export const messageKey = (messageId: string): string => `${MESSAGE_PREFIX}${messageId}`;
 export const SUMMARY_MARKER: SummaryMarker = { v: 1 };
 
-export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker;
+export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker | MessageEntry;
 
 /** A request's whole state, as the live-state topic holds it (one record per request). */
 export interface LiveRequestState {
@@ -117,7 +162,7 @@ export const CORRELATION_STORE_FORMAT = 2;
 
 /**
  * Time-ordered work: requests complete since `at` (for the prune), requests awaiting receipts until
- * `deadline`, `f:`/`s:` entries applied while their request was unknown (checked at the prune), and
+ * `deadline`, `f:`/`s:`/`m:` entries applied while their request was unknown (checked at the prune), and
  * requests changed at `at` that may need promoting (`chg`).
  */
 type TimelineKey = ['done', number, string] | ['due', number, string] | ['lone', number, string] | ['chg', number, string];
@@ -133,13 +178,18 @@ const PRUNE_SLICE = 5_000;
  */
 const MAX_MAPPED_MESSAGE_ID = 256;
 const mappable = (messageId: string | null): messageId is string => messageId !== null && messageId.length <= MAX_MAPPED_MESSAGE_ID;
+/** The request a message id maps to, whichever way it was learnt. */
+const requestIdOf = (mapped: string | MessageEntry): string => (typeof mapped === 'string' ? mapped : mapped.requestId);
 /** Partitions are numbered below this (Kafka's own limit on a topic is far lower). */
 const PARTITION_END = 2 ** 31;
 
 export class CorrelationIndex {
   private readonly requests: StoreTable<string, RequestRecord>;
-  /** Message id → request id. */
-  private readonly messages: StoreTable<string, string>;
+  /**
+   * Message id → its request's id, as its snapshot maps it; or its `m:` entry, when that was read
+   * before the snapshot (another partition).
+   */
+  private readonly messages: StoreTable<string, string | MessageEntry>;
   private readonly finals: StoreTable<string, FinalRecord>;
   /** Multipart requests whose `s:` marker was read (or written here). */
   private readonly summarised: StoreTable<string, 1>;
@@ -198,6 +248,7 @@ export class CorrelationIndex {
     if (key.startsWith(REQUEST_PREFIX)) this.applyRequest(key.slice(REQUEST_PREFIX.length), value as RequestRecord | null, at);
     else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null, at);
     else if (key.startsWith(SUMMARY_PREFIX)) this.applySummaryMarker(key.slice(SUMMARY_PREFIX.length), value !== null);
+    else if (key.startsWith(MESSAGE_PREFIX)) this.applyMessage(key.slice(MESSAGE_PREFIX.length), value as MessageEntry | null);
   }
 
   /** Records that the store holds `topic`'s partition up to `nextOffset` (exclusive), once the writes before this one are. */
@@ -326,6 +377,19 @@ export class CorrelationIndex {
     }
   }
 
+  /**
+   * An `m:` entry. Its snapshot maps the same id (the two are written together), so it is kept only
+   * when read first — the receipt waiting for the id wakes on it — and dropped at the prune if its
+   * request never comes. A tombstone changes nothing: the snapshot that re-sent the segment under
+   * another id removes the old mapping itself.
+   */
+  private applyMessage(messageId: string, entry: MessageEntry | null): void {
+    if (!entry || !mappable(messageId) || this.messages.get(messageId) !== undefined) return;
+    this.messages.put(messageId, entry);
+    if (this.requests.get(entry.requestId) === undefined) this.timeline.put(['lone', this.clock(), messageKey(messageId)], 1);
+    this.wake(messageId);
+  }
+
   private applySummaryMarker(requestId: string, present: boolean): void {
     if (!present) return; // a tombstone: the request is being forgotten anyway
     this.unsummarised.remove(requestId);
@@ -384,6 +448,12 @@ export class CorrelationIndex {
       } else if (entry.startsWith(SUMMARY_PREFIX)) {
         const requestId = entry.slice(SUMMARY_PREFIX.length);
         if (this.requests.get(requestId) === undefined) this.summarised.remove(requestId);
+      } else if (entry.startsWith(MESSAGE_PREFIX)) {
+        const messageId = entry.slice(MESSAGE_PREFIX.length);
+        const mapped = this.messages.get(messageId);
+        if (mapped === undefined || this.requests.get(requestIdOf(mapped)) !== undefined) continue;
+        this.messages.remove(messageId);
+        this.finals.remove(messageId);
       }
     }
   }
@@ -418,8 +488,8 @@ export class CorrelationIndex {
   }
 
   segmentOf(messageId: string): SegmentRef | undefined {
-    const id = mappable(messageId) ? this.messages.get(messageId) : undefined;
-    const request = id === undefined ? undefined : this.requests.get(id);
+    const mapped = mappable(messageId) ? this.messages.get(messageId) : undefined;
+    const request = mapped === undefined ? undefined : this.requests.get(requestIdOf(mapped));
     if (!request) return undefined;
     const segment = request.messageIds.indexOf(messageId) + 1;
     // A snapshot that no longer maps the id (its mapping removed by a newer one, not yet committed)

@@ -14,7 +14,7 @@ import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
 import type { MessagePlan, Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
-import { requestKey, toHome, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
+import { messageEntryOf, messageKey, requestKey, toHome, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
 import { DecoderUnavailableError, decoderRetryDelayMs, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
 import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
@@ -98,6 +98,8 @@ export interface OutboundProcessorDeps {
   receiptWaitMs: number;
   /** The correlation partition of a record's request (its home, RequestRecord.home); unset: entries go where their keys hash. */
   homeOf?: (record: InboundRecord) => number;
+  /** The correlation partition of a segment's `m:` entry: where its correlation id hashes; unset: where the entry's key hashes. */
+  messagePartitionOf?: (correlationId: string) => number;
   now: () => number;
   logger: Logger;
   observer?: ProcessorObserver;
@@ -224,9 +226,10 @@ export class OutboundProcessor {
         // first one the snapshot: the store keeps it across a restart, but its publish may never
         // have been acknowledged, and other replicas learn the message id only from the topic.
         skipped++;
-        const snapshot = skipped === 1 ? [snapshotWrite(snapshotOf(rec))] : [];
+        const writes = [this.messageWrite(rec, segment.seq, known)];
+        if (skipped === 1) writes.unshift(snapshotWrite(snapshotOf(rec)));
         const smscId = smscMessageId(routeOf(rec), known);
-        publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, smscId, rec.attempts, rec.submittedAt, this.deps.now())], snapshot));
+        publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, smscId, rec.attempts, rec.submittedAt, this.deps.now())], writes));
         continue;
       }
       const outcome = await submitRouted(directory, decision.routes, key, submitParams(plan, segment), request.validUntil, signal, pinned, affinity);
@@ -261,15 +264,14 @@ export class OutboundProcessor {
             'segment submitted',
           );
         }
-        // Apply locally first: a receipt can overtake the correlation record's round trip.
+        // Apply locally first: a receipt can overtake the correlation record's round trip. (The
+        // snapshot maps the message id here; its `m:` entry is for the partition's other readers.)
         const snapshot = snapshotOf(rec);
         this.deps.index.apply(requestKey(rec.id), snapshot);
-        publishes.push(
-          this.deps.sink.publish(
-            [ev.submitted(facts, segment.seq, outcome.messageId ?? '', outcome.attempts, outcome.submittedAt, now)],
-            [snapshotWrite(snapshot)],
-          ),
-        );
+        const writes = [snapshotWrite(snapshot)];
+        const accepted = snapshot.messageIds[segment.seq - 1];
+        if (accepted) writes.push(this.messageWrite(snapshot, segment.seq, accepted));
+        publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, outcome.messageId ?? '', outcome.attempts, outcome.submittedAt, now)], writes));
         continue;
       }
       this.deps.logger.debug(
@@ -292,6 +294,12 @@ export class OutboundProcessor {
       );
     }
     return allPublished(publishes);
+  }
+
+  /** The `m:` entry of an accepted segment, to the partition its correlation id hashes to. */
+  private messageWrite(rec: RequestRecord, segment: number, correlationId: string): CorrelationWrite {
+    const partition = this.deps.messagePartitionOf?.(correlationId);
+    return { key: messageKey(correlationId), value: messageEntryOf(rec, segment), ...(partition === undefined ? {} : { partition }) };
   }
 
   private finishUnsent(

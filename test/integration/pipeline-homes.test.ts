@@ -3,6 +3,8 @@
  * multipart request's summary marker — lands in the correlation partition numbered like the
  * partition its outbound record was read from. So the replica that re-reads an outbound partition
  * after a crash or a rebalance finds what was submitted from it in one correlation partition.
+ * Each accepted segment's `m:` entry lands where its message id hashes instead: the partition a
+ * receipt, which knows only that id, can be routed to.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,7 +17,7 @@ import { outbound, produce, readDelivery, readTopic, startPipeline } from '../he
 const PARTITIONS = 3;
 const REQUESTS = 30;
 
-test('a request’s snapshot, finals and summary marker land in the correlation partition of its outbound record', async () => {
+test('a request’s snapshot, finals and summary marker land in the correlation partition of its outbound record; each segment’s m: entry where its message id hashes', async () => {
   const fx = await startPipeline('homes', { env: { TOPIC_PARTITIONS: String(PARTITIONS) } });
   try {
     // Every third request has two segments (a marker too); keys spread the records over the partitions.
@@ -31,25 +33,43 @@ test('a request’s snapshot, finals and summary marker land in the correlation 
     const homeOf = new Map(requests.map((r) => [r.value.id, partitionForKey(r.key, PARTITIONS)]));
     assert.equal(new Set(homeOf.values()).size, PARTITIONS, 'the records spread over every partition');
     const requestOfMessage = new Map(events.filter((e: SmsDeliveryEvent) => e.source === 'SUBMIT' && e.messageId).map((e) => [e.messageId!, e.id] as const));
-    const expected = ids.length + requestOfMessage.size + ids.filter((_, i) => i % 3 === 0).length;
-    const entries: Array<{ key: string; partition: number }> = [];
+    // Every key the run must have written (snapshots are written once per segment, so count keys, not entries).
+    const expected = new Set([
+      ...ids.map((id) => `r:${id}`),
+      ...ids.filter((_, i) => i % 3 === 0).map((id) => `s:${id}`),
+      ...[...requestOfMessage.keys()].flatMap((m) => [`f:${m}`, `m:${m}`]),
+    ]);
+    const entries: Array<{ key: string; partition: number; value: unknown }> = [];
     await readTopic(
       fx.stack,
       fx.topics.correlation,
       async (v) => v,
       (records) => {
         entries.length = 0;
-        for (const r of records) for (const [key] of unpackCorrelation(r.key!, r.value)) entries.push({ key, partition: r.partition });
-        return entries.length >= expected;
+        for (const r of records) for (const [key, value] of unpackCorrelation(r.key!, r.value)) entries.push({ key, partition: r.partition, value });
+        const seen = new Set(entries.map((e) => e.key));
+        return [...expected].every((k) => seen.has(k));
       },
       30_000,
     );
     const requestOfEntry = (key: string): string | undefined =>
       key.startsWith('f:') ? requestOfMessage.get(key.slice(2)) : key.startsWith('r:') || key.startsWith('s:') ? key.slice(2) : undefined;
-    const misplaced = entries.filter((e) => homeOf.get(requestOfEntry(e.key) ?? '') !== e.partition);
+    const [messageEntries, homed] = [entries.filter((e) => e.key.startsWith('m:')), entries.filter((e) => !e.key.startsWith('m:'))];
+    const misplaced = homed.filter((e) => homeOf.get(requestOfEntry(e.key) ?? '') !== e.partition);
     assert.deepEqual(misplaced, [], 'entries outside their request’s home');
-    const kinds = new Set(entries.map((e) => e.key.slice(0, 2)));
+    const kinds = new Set(homed.map((e) => e.key.slice(0, 2)));
     assert.deepEqual([...kinds].sort(), ['f:', 'r:', 's:'], 'snapshots, finals and markers were all checked');
+
+    // The default route's correlation id is the SMSC's message id itself (route-ids.ts).
+    assert.deepEqual(new Set(messageEntries.map((e) => e.key.slice(2))), new Set(requestOfMessage.keys()), 'an m: entry for every accepted segment');
+    const astray = messageEntries.filter((e) => e.partition !== partitionForKey(e.key.slice(2), PARTITIONS));
+    assert.deepEqual(astray, [], 'm: entries outside the partition of their message id');
+    const wrongRequest = messageEntries.filter((e) => (e.value as { requestId?: string }).requestId !== requestOfMessage.get(e.key.slice(2)));
+    assert.deepEqual(wrongRequest, [], 'm: entries naming another request');
+    assert.ok(
+      messageEntries.some((e) => e.partition !== homeOf.get(requestOfMessage.get(e.key.slice(2))!)),
+      'some m: entries live outside their request’s home (else the check above says nothing new)',
+    );
   } finally {
     await fx.stop();
   }

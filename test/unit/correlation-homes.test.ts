@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { finalKey, requestKey, summaryKey, toHome, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { finalKey, messageEntryOf, messageKey, requestKey, summaryKey, toHome, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import type { CorrelationWrite } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
@@ -85,4 +85,56 @@ test('the sweeper’s UNKNOWN finals and marker go to the request’s home', asy
       [summaryKey('r1'), 2],
     ],
   );
+});
+
+test('an m: entry carries what a receipt needs of its request: its facts, segment, route and home', () => {
+  const rec = requestRecord('r1', ['m1', 'm2'], { route: 'backup', home: 3, attempts: 2, metadata: { campaign: 'x' } });
+  assert.deepEqual(messageEntryOf(rec, 2), {
+    v: 1,
+    requestId: 'r1',
+    segment: 2,
+    segments: 2,
+    from: rec.from,
+    to: rec.to,
+    metadata: { campaign: 'x' },
+    attempts: 2,
+    submittedAt: rec.submittedAt,
+    receipts: true,
+    receiptDeadline: rec.receiptDeadline,
+    route: 'backup',
+    home: 3,
+  });
+  assert.equal('home' in messageEntryOf(requestRecord('r0', ['m']), 1), false, 'a request written before homes names none');
+});
+
+test('index: an m: entry read before its snapshot maps nothing alone, and leaves at the prune — with its final — when its request never comes', async () => {
+  let now = 0;
+  const index = tempIndex(() => now);
+  const early = requestRecord('r-early', ['m-early']);
+  index.apply(messageKey('m-early'), messageEntryOf(early, 1));
+  index.apply(messageKey('m-lost'), messageEntryOf(requestRecord('r-lost', ['m-lost']), 1));
+  index.apply(finalKey('m-lost'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  assert.equal(index.segmentOf('m-early'), undefined, 'no request to correlate with yet');
+  index.apply(requestKey('r-early'), early);
+  assert.equal(index.segmentOf('m-early')?.request.id, 'r-early');
+  // Read again after its snapshot (a replay republishes it): changes nothing.
+  index.apply(messageKey('m-early'), messageEntryOf(early, 1));
+  await index.written();
+  now = 10_000;
+  index.pruneCompleted(5_000);
+  await index.written();
+  assert.equal(index.segmentOf('m-early')?.request.id, 'r-early', 'its request came: it stays');
+  assert.equal(index.final('m-lost'), undefined, 'the lone final went with it');
+  index.apply(requestKey('r-lost'), requestRecord('r-lost', ['m-lost']));
+  index.apply(requestKey('r-lost'), null);
+  assert.equal(index.segmentOf('m-lost'), undefined);
+});
+
+test('index: a receipt waiting for its message id is answered once the snapshot follows the m: entry', async () => {
+  const index = tempIndex();
+  const waiting = index.waitForMessageId('m9', 5_000);
+  const rec = requestRecord('r9', ['m9']);
+  index.apply(messageKey('m9'), messageEntryOf(rec, 1));
+  setTimeout(() => index.apply(requestKey('r9'), rec), 20);
+  assert.equal((await waiting)?.request.id, 'r9');
 });
