@@ -115,6 +115,16 @@ const envSchema = z.object({
   /** Compacted: the state of requests still waiting for receipts after half the restore window (correlation-promoter.ts). */
   TOPIC_CORRELATION_LIVE: topicName.default('sms.correlation.live'),
   TOPIC_INBOUND: topicName.optional(),
+  /** Receipts as received (receipt-log.ts): with RECEIPTS_LOG=all, every one, before it is correlated. */
+  TOPIC_RECEIPTS: topicName.default('sms.receipts'),
+  /**
+   * Which receipts go to TOPIC_RECEIPTS as received: `all` (an audit log: a receipt is answered only
+   * once it is there too), or `forwarded` — those handed to the replica owning their message id,
+   * which needs partitioned correlation ownership (issue 20, not built yet): today none.
+   */
+  RECEIPTS_LOG: z.enum(['forwarded', 'all']).default('forwarded'),
+  /** retention.ms of TOPIC_RECEIPTS when start-up creates it. */
+  RECEIPTS_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
   TOPIC_AUTO_CREATE: bool.default(true),
   TOPIC_PARTITIONS: int(1, 10000).default(12),
   SMPP_HOST: nonEmpty.default('smpp.agiletelecom.com'),
@@ -310,6 +320,8 @@ export interface Config {
     /** TOPIC_CORRELATION_LIVE */
     correlationLive: string;
     inbound: string | null;
+    /** TOPIC_RECEIPTS */
+    receipts: string;
     autoCreate: boolean;
     partitions: number;
   };
@@ -345,6 +357,10 @@ export interface Config {
   receiptAckWaitMs: number;
   receiptGraceMs: number;
   correlationRetentionMs: number;
+  /** RECEIPTS_LOG */
+  receiptsLog: 'forwarded' | 'all';
+  /** RECEIPTS_RETENTION_MS */
+  receiptsRetentionMs: number;
   shutdownDrainMs: number;
   /** LANE_BULK_MIN_SHARE */
   laneBulkMinShare: number;
@@ -534,9 +550,9 @@ function restoreWindowOf(e: Env): number {
 function urgentTopicOf(e: Env): string | null {
   const urgent = e.TOPIC_OUTBOUND_URGENT;
   if (urgent === undefined) return null;
-  const taken = (['TOPIC_OUTBOUND', 'TOPIC_DELIVERY', 'TOPIC_DLQ', 'TOPIC_CORRELATION', 'TOPIC_CORRELATION_LIVE', 'TOPIC_INBOUND'] as const).find(
-    (name) => e[name] === urgent,
-  );
+  const taken = (
+    ['TOPIC_OUTBOUND', 'TOPIC_DELIVERY', 'TOPIC_DLQ', 'TOPIC_CORRELATION', 'TOPIC_CORRELATION_LIVE', 'TOPIC_INBOUND', 'TOPIC_RECEIPTS'] as const
+  ).find((name) => e[name] === urgent);
   if (taken) throw new ConfigError('TOPIC_OUTBOUND_URGENT', `TOPIC_OUTBOUND_URGENT: must be a topic of its own, not ${taken}'s (${urgent})`);
   return urgent;
 }
@@ -692,6 +708,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
       correlation: e.TOPIC_CORRELATION,
       correlationLive: e.TOPIC_CORRELATION_LIVE,
       inbound: e.TOPIC_INBOUND ?? null,
+      receipts: e.TOPIC_RECEIPTS,
       autoCreate: e.TOPIC_AUTO_CREATE,
       partitions: e.TOPIC_PARTITIONS,
     },
@@ -715,6 +732,8 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     receiptAckWaitMs: e.RECEIPT_ACK_WAIT_MS,
     receiptGraceMs: e.RECEIPT_GRACE_MS,
     correlationRetentionMs: e.CORRELATION_RETENTION_MS,
+    receiptsLog: e.RECEIPTS_LOG,
+    receiptsRetentionMs: e.RECEIPTS_RETENTION_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     laneBulkMinShare: e.LANE_BULK_MIN_SHARE,
     httpPort: e.HTTP_PORT,

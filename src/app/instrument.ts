@@ -55,6 +55,7 @@ export function sinkObserver(m: Metrics, logger?: Logger): SinkObserver {
   return {
     published: (e) => m.eventsPublished.inc({ source: e.source, status: e.status }),
     deadLettered: (reason) => m.dlqRecords.inc({ reason }),
+    receiptLogged: () => m.receiptsLogged.inc(),
     refused(reason, topic, bytes, outcome) {
       m.publishRefused.inc({ reason, outcome });
       logger?.[outcome === 'dropped' ? 'error' : 'warn']({ reason, topic, bytes, outcome }, 'Kafka refused a record for good; the rest flow on');

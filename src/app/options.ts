@@ -64,6 +64,19 @@ export function topicsToEnsure(config: Cfg): TopicPlan[] {
       ],
     },
     ...(topics.inbound ? [{ name: topics.inbound, partitions }] : []),
+    // Receipts as received, written only with RECEIPTS_LOG=all today: a log, deleted by age.
+    ...(config.receiptsLog === 'all'
+      ? [
+          {
+            name: topics.receipts,
+            partitions,
+            configEntries: [
+              { name: 'cleanup.policy', value: 'delete' },
+              { name: 'retention.ms', value: String(config.receiptsRetentionMs) },
+            ],
+          },
+        ]
+      : []),
   ];
 }
 

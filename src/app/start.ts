@@ -180,7 +180,8 @@ async function startProducer(
   const bundler = new CorrelationBundler({ partitions: correlationPartitions, origin });
   p.publisher = new Publisher(p.kafka, { ...publisherSettingsFrom(config), bundle: { topic: config.topics.correlation, bundler } });
   await p.publisher.connect();
-  return new KafkaSinks(p.publisher, codec, config.topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
+  const topics = { ...config.topics, receiptsLog: config.receiptsLog === 'all' ? config.topics.receipts : null };
+  return new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
 }
 
 /** The correlation index's store on disk (CORRELATION_STORE_DIR), or in a temporary directory. */

@@ -9,6 +9,7 @@ import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
 import type { UndecodableRecordError } from '../pipeline/decode-errors.js';
 import type { LiveStateSink } from '../pipeline/correlation-promoter.js';
 import type { CorrelationWrite, EventSink, InboundRecord } from '../pipeline/outbound-processor.js';
+import type { LoggedReceipt } from '../pipeline/receipt-log.js';
 import type { ReceiptSink, UnparseableReceipt } from '../pipeline/receipt-processor.js';
 import type { AvroCodec } from './codec.js';
 import type { PublishError } from './publish-errors.js';
@@ -53,11 +54,15 @@ export interface SinkTopics {
   dlq: string;
   correlation: string;
   inbound: string | null;
+  /** Where receipts are logged as received (TOPIC_RECEIPTS with RECEIPTS_LOG=all); null: not logged. */
+  receiptsLog?: string | null;
 }
 
 export interface SinkObserver {
   published?(event: SmsDeliveryEvent): void;
   deadLettered?(reason: string): void;
+  /** A receipt is in the receipts log (acked). */
+  receiptLogged?(): void;
   /** Kafka refused a record for good (reason = its error type); `outcome` says what was written instead. */
   refused?(reason: string, topic: string, bytes: number, outcome: 'dead-lettered' | 'value-omitted' | 'dropped'): void;
 }
@@ -71,6 +76,7 @@ export function liveStateSink(publisher: Publisher, topic: string): LiveStateSin
 
 export class KafkaSinks implements EventSink, ReceiptSink {
   readonly publishInbound: ((m: SmsInbound) => Promise<void>) | null;
+  readonly logReceipt: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
 
   constructor(
     private readonly publisher: Publisher,
@@ -81,6 +87,10 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     private readonly maxRecordBytes = 1_000_000,
   ) {
     this.publishInbound = topics.inbound ? (m) => this.inbound(m) : null;
+    const receiptsLog = topics.receiptsLog;
+    // Keyed by correlation id: with as many partitions as the correlation topic, a receipt lands in
+    // the partition of its `m:` entry (correlation-index.ts).
+    this.logReceipt = receiptsLog ? (correlationId, receipt) => this.logged(receiptsLog, correlationId, receipt) : null;
     publisher.onRefused((record, error) => this.refused(record, error));
   }
 
@@ -178,6 +188,11 @@ export class KafkaSinks implements EventSink, ReceiptSink {
       },
     ]);
     this.observer.deadLettered?.('UNPARSEABLE_RECEIPT');
+  }
+
+  private async logged(topic: string, correlationId: string, receipt: LoggedReceipt): Promise<void> {
+    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)) }]);
+    this.observer.receiptLogged?.();
   }
 
   private async inbound(m: SmsInbound): Promise<void> {

@@ -96,6 +96,8 @@ export interface Metrics {
   eventsPublished: Counter<'source' | 'status'>;
   /** Mobile-originated messages received (always answered; published when TOPIC_INBOUND is set). */
   inboundMessages: Counter<string>;
+  /** Receipts written as received to TOPIC_RECEIPTS (RECEIPTS_LOG=all): every deliver_sm receipt, re-sends included. */
+  receiptsLogged: Counter<string>;
   /** Requests rejected by validation, by the field at fault (to, from, text…). */
   validationRejected: Counter<'field'>;
   /** Requests never sent because `validUntil` had passed (EXPIRED from CONNECTOR). */
@@ -222,6 +224,7 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     consumerLag: gauge({ name: 'consumer_lag', help: 'Consumer lag per lane (bulk, urgent) and partition, in messages', labelNames: ['lane', 'partition'] }),
     eventsPublished: counter({ name: 'events_published_total', help: 'Delivery events published, by source and status', labelNames: ['source', 'status'] }),
     inboundMessages: counter({ name: 'inbound_messages_total', help: 'Mobile-originated messages received' }),
+    receiptsLogged: counter({ name: 'receipts_logged_total', help: 'Receipts written as received to the receipts topic (RECEIPTS_LOG=all)' }),
     validationRejected: counter({ name: 'validation_rejected_total', help: 'Requests rejected by validation, by field', labelNames: ['field'] }),
     expired: counter({ name: 'expired_total', help: 'Requests never sent because validUntil had passed' }),
     ready: gauge({ name: 'ready', help: '1 when the connector is ready (see /readyz), else 0' }),

@@ -2,10 +2,11 @@
  * deliver_sm → event on `sms.delivery` (receipts) or `TOPIC_INBOUND` (mobile-originated), and the
  * command_status for deliver_sm_resp.
  *
- * Receipts are acknowledged (status 0) only after their event is acked by Kafka; past
+ * Receipts are acknowledged (status 0) only after their event is acked by Kafka — and, when
+ * receipts are logged as received (RECEIPTS_LOG=all, receipt-log.ts), after that record is too; past
  * RECEIPT_ACK_WAIT_MS we answer 0x64 (temporary) so the SMSC re-sends later instead of unbinding
  * us. The event's id is deterministic, so a re-sent receipt whose first publish did land is
- * recognised (recently published ids) and only acknowledged.
+ * recognised (recently published ids) and only acknowledged (the log keeps every copy received).
  */
 import { createHash } from 'node:crypto';
 import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
@@ -18,6 +19,7 @@ import { finalKey, toHome, type CorrelationIndex, type FinalRecord, type Segment
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 import { OldestFirst } from './oldest-first.js';
+import { loggedReceiptOf, type LoggedReceipt } from './receipt-log.js';
 import { correlationId, DEFAULT_ROUTE } from './route-ids.js';
 import { factsOf, summaryMarked } from './summary.js';
 
@@ -30,6 +32,8 @@ export interface ReceiptSink {
   deadLetterReceipt(d: UnparseableReceipt, reason: string): Promise<void>;
   /** null when TOPIC_INBOUND is not set: MO messages are then only answered and counted. */
   publishInbound: ((m: SmsInbound) => Promise<void>) | null;
+  /** Writes a parsed receipt as received, keyed by its correlation id; null/absent: receipts are not logged. */
+  logReceipt?: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
 }
 
 export interface ReceiptObserver {
@@ -87,8 +91,16 @@ export class ReceiptProcessor {
       return 0;
     }
     const r = parsed.receipt;
-    let correlated: 'hit' | 'late_hit' | 'miss' = 'hit';
     const id = correlationId(route, r.messageId);
+    const log = this.deps.sink.logReceipt;
+    if (!log) return this.correlate(r, id, d, route);
+    // Both awaited at once: a failed log write must not go unhandled while the events are published.
+    const [status] = await Promise.all([this.correlate(r, id, d, route), log(id, loggedReceiptOf(d, route))]);
+    return status;
+  }
+
+  private async correlate(r: Receipt, id: string, d: DeliverSm, route: string): Promise<number> {
+    let correlated: 'hit' | 'late_hit' | 'miss' = 'hit';
     let ref = this.deps.index.segmentOf(id);
     if (!ref) {
       ref = await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs);

@@ -100,6 +100,8 @@ export interface TestTopics {
   correlation: string;
   correlationLive: string;
   inbound: string;
+  /** Receipts as received: created only when a test sets RECEIPTS_LOG=all. */
+  receipts: string;
 }
 
 /** Topic names unique to this call (pid + counter + random), readable in broker listings. */
@@ -112,6 +114,7 @@ export function uniqueTopics(testName: string): TestTopics {
     correlation: `${base}.sms-correlation`,
     correlationLive: `${base}.sms-correlation-live`,
     inbound: `${base}.sms-inbound`,
+    receipts: `${base}.sms-receipts`,
   };
 }
 
