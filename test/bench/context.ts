@@ -24,6 +24,8 @@ export interface BenchContext {
   kafkaPid: number;
   /** Node flags of every connector the bench starts: CONNECTOR_NODE_FLAGS, then `--node-flags`. */
   connectorFlags: string[];
+  /** `--connector-env`: variables set on every connector the bench starts, over the bench's own (experiments, A/B of a setting). */
+  connectorEnv: Record<string, string>;
 }
 
 /**
@@ -103,10 +105,13 @@ function kafkaSideEnv(ctx: BenchContext, topics: BenchTopics, group: string): Re
     TOPIC_DLQ: topics.dlq,
     TOPIC_CORRELATION: topics.correlation,
     TOPIC_CORRELATION_LIVE: topics.correlationLive,
+    // Written only with RECEIPTS_LOG=all (--connector-env); named after the run's topics so a run starts empty.
+    TOPIC_RECEIPTS: `${topics.correlation}.receipts`,
     TOPIC_PARTITIONS: '12',
     HTTP_PORT: '0',
     LOG_LEVEL: 'error',
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    ...ctx.connectorEnv,
   };
 }
 

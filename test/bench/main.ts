@@ -13,6 +13,7 @@
  *            --pairs N ((c) and the end-to-end run N times, alternating; the median ratio; default 3, 1 with --quick;
  *              also the rounds of `routes`: (c), one route, two routes)
  *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack --node-flags "<extra connector node flags>"
+ *            --connector-env KEY=VALUE,KEY=VALUE
  * Before (c) and the end-to-end run, a warm-up pass (the naive loop once, figures dropped) warms the
  * broker's JVM, so that neither side of the ratio runs on a cold broker (not with --quick).
  *
@@ -45,6 +46,17 @@ const ALL = ['a', 'c', 'e2e', 'routes', 'pacing', 'lanes', 'failover', 'b', 'lat
 type Scenario = (typeof ALL)[number];
 
 /** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
+/** `--connector-env`'s KEY=VALUE,KEY=VALUE; a malformed item stops the bench, named. */
+function parseConnectorEnv(list: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of list.split(',').filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`--connector-env: "${item}" is not KEY=VALUE`);
+    env[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return env;
+}
+
 function parseArgs(argv: string[]) {
   const count = (name: string) => (value: string) => {
     if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
@@ -118,6 +130,7 @@ function parseArgs(argv: string[]) {
     )
     .option('--no-warmup', 'skip the warm-up pass (the naive loop once through the backlog, figures dropped) before (c) and the end-to-end run')
     .option('--node-flags <flags>', 'extra node flags for every connector started (experiments, e.g. "--single-threaded-gc")', '')
+    .option('--connector-env <list>', 'variables set on every connector started, KEY=VALUE,KEY=VALUE (an A/B of a setting, e.g. RECEIPTS_LOG=all)', '')
     .option('--keep-stack', 'leave the bench stack running at the end')
     .parse(argv, { from: 'user' })
     .opts<{
@@ -133,6 +146,7 @@ function parseArgs(argv: string[]) {
       pairs?: number;
       warmup: boolean;
       nodeFlags: string;
+      connectorEnv: string;
       pacingCases?: PacingCase[];
       pacingSeconds?: number;
       pacingRuns: number;
@@ -165,6 +179,7 @@ function parseArgs(argv: string[]) {
     // Not in the CI smoke: it only has to run to its end, and 5,000 records warm nothing.
     warmup: opts.warmup && !quick,
     nodeFlags: opts.nodeFlags.split(/\s+/).filter(Boolean),
+    connectorEnv: parseConnectorEnv(opts.connectorEnv),
     pacing: {
       cases: opts.pacingCases ?? (quick ? QUICK_PACING_CASES : FULL_PACING_CASES).map(parsePacingCase),
       seconds: opts.pacingSeconds ?? (quick ? 10 : 60),
@@ -235,6 +250,7 @@ async function main(): Promise<number> {
       latencyRate: args.latencyRate,
       kafkaPid: info.kafkaPid,
       connectorFlags: [...CONNECTOR_NODE_FLAGS, ...args.nodeFlags],
+      connectorEnv: args.connectorEnv,
     };
     const run: Record<Scenario, () => Promise<void>> = {
       a: () => bareSmpp(ctx),
