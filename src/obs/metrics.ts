@@ -61,7 +61,7 @@ export interface Metrics {
   receipts: Counter<'status' | 'category'>;
   /** Receipt → request correlation: hit | miss | late_hit (found after a wait/replay). Misses become `unknown:` events. */
   correlationLookups: Counter<'result'>;
-  /** Requests in the correlation store (on disk; grows with receipts outstanding). */
+  /** Entries in the correlation store (on disk; grows with receipts outstanding): request snapshots and message ids — two per one-segment request until CORRELATION_KEEP_DONE_MS after its submit, then one. */
   correlationIndexEntries: Gauge<string>;
   /** The start-up catch-up of the correlation topic: entries read, and how long it took (from the store's checkpoints, or the whole topic). */
   correlationCatchUpEntries: Gauge<string>;
@@ -185,7 +185,7 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
       help: 'Receipt to request correlation lookups (hit, miss, late_hit)',
       labelNames: ['result'],
     }),
-    correlationIndexEntries: gauge({ name: 'correlation_index_entries', help: 'Requests in the correlation store' }),
+    correlationIndexEntries: gauge({ name: 'correlation_index_entries', help: 'Entries in the correlation store: request snapshots and message ids' }),
     correlationCatchUpEntries: gauge({
       name: 'correlation_catch_up_entries',
       help: 'Correlation entries read at start-up before the replica went on (from the store checkpoints)',

@@ -14,9 +14,13 @@
  *    replica notices (see `summaryDue`).
  *  - `m:<messageId>` — one accepted segment, with what a receipt for it needs of its request, in
  *    the partition its message id hashes to: a receipt, which knows nothing but that id, can be
- *    routed to the one partition that correlates it (issue 20's partitioned ownership). While every
- *    replica holds every partition it repeats what the `r:` snapshot maps, and is kept only when it
- *    is read before its snapshot.
+ *    routed to the one partition that correlates it (issue 20's partitioned ownership).
+ *
+ * A one-segment request lives on as its message (its *subject*): receipts, the UNKNOWN at its
+ * deadline, promotion and the prune all go by its `m:` entry, and its `r:` snapshot serves only
+ * replay dedupe — it leaves `CORRELATION_KEEP_DONE_MS` after it was written, as a request without
+ * receipts always did. A multipart request lives on as its `r:` snapshot, whose message ids map to
+ * it. (A snapshot read before its `m:` entries, or written before they existed, stands for them.)
  * Each replica tails the whole topic, so a receipt arriving on any replica finds its request.
  *
  * The heap holds none of it: a request pending a receipt for two days costs disk, not memory, so
@@ -104,10 +108,12 @@ export interface MessageEntry {
   route?: string;
   /** The request's home (RequestRecord.home): where a multipart segment's final must also go. */
   home?: number;
+  /** The correlation partition the entry lives in (its id's hash): where its final goes. Unknown when derived from a snapshot. */
+  partition?: number;
 }
 
 /** The `m:` entry of segment `segment` (1-based) of a snapshot. */
-export function messageEntryOf(rec: RequestRecord, segment: number): MessageEntry {
+export function messageEntryOf(rec: RequestRecord, segment: number, partition?: number): MessageEntry {
   const entry: MessageEntry = {
     v: 1,
     requestId: rec.id,
@@ -123,7 +129,30 @@ export function messageEntryOf(rec: RequestRecord, segment: number): MessageEntr
   };
   if (rec.route !== undefined) entry.route = rec.route;
   if (rec.home !== undefined) entry.home = rec.home;
+  if (partition !== undefined) entry.partition = partition;
   return entry;
+}
+
+/** The one-segment request a subject stands for, as the receipt path and the sweeper read requests. */
+function requestOfSubject(entry: MessageEntry, messageId: string): RequestRecord {
+  const rec: RequestRecord = {
+    v: 1,
+    id: entry.requestId,
+    from: entry.from,
+    to: entry.to,
+    metadata: entry.metadata,
+    segments: 1,
+    messageIds: [messageId],
+    attempts: entry.attempts,
+    submittedAt: entry.submittedAt,
+    receipts: entry.receipts,
+    receiptDeadline: entry.receiptDeadline,
+  };
+  if (entry.route !== undefined) rec.route = entry.route;
+  // Its finals go where the entry lives, so the partition that correlates its receipts holds them.
+  const home = entry.partition ?? entry.home;
+  if (home !== undefined) rec.home = home;
+  return rec;
 }
 
 export interface SegmentRef {
@@ -158,14 +187,16 @@ export interface LiveRequestState {
  * The store's layout: a store written with another is wiped on open and the topic read again.
  * Bump it with any change to the tables below or to the values they hold.
  */
-export const CORRELATION_STORE_FORMAT = 2;
+export const CORRELATION_STORE_FORMAT = 3;
 
 /**
  * Time-ordered work: requests complete since `at` (for the prune), requests awaiting receipts until
  * `deadline`, `f:`/`s:`/`m:` entries applied while their request was unknown (checked at the prune), and
- * requests changed at `at` that may need promoting (`chg`).
+ * requests changed at `at` that may need promoting (`chg`); the same three for subjects, by message
+ * id (`mdone`, `mdue`, `mchg`: a request id may look like anything, so they are kinds of their own).
  */
-type TimelineKey = ['done', number, string] | ['due', number, string] | ['lone', number, string] | ['chg', number, string];
+type TimelineKind = 'done' | 'due' | 'lone' | 'chg' | 'mdone' | 'mdue' | 'mchg';
+type TimelineKey = [TimelineKind, number, string];
 type CheckpointKey = [string, number];
 
 /** How many entries one prune pass visits: a pass runs on the event loop, between submits and receipts. */
@@ -178,6 +209,8 @@ const PRUNE_SLICE = 5_000;
  */
 const MAX_MAPPED_MESSAGE_ID = 256;
 const mappable = (messageId: string | null): messageId is string => messageId !== null && messageId.length <= MAX_MAPPED_MESSAGE_ID;
+/** A one-segment request's `m:` entry: what its receipts, deadline and promotion go by. */
+const isSubject = (mapped: string | MessageEntry | undefined): mapped is MessageEntry => typeof mapped === 'object' && mapped.segments === 1;
 /** The request a message id maps to, whichever way it was learnt. */
 const requestIdOf = (mapped: string | MessageEntry): string => (typeof mapped === 'string' ? mapped : mapped.requestId);
 /** Partitions are numbered below this (Kafka's own limit on a topic is far lower). */
@@ -186,8 +219,8 @@ const PARTITION_END = 2 ** 31;
 export class CorrelationIndex {
   private readonly requests: StoreTable<string, RequestRecord>;
   /**
-   * Message id → its request's id, as its snapshot maps it; or its `m:` entry, when that was read
-   * before the snapshot (another partition).
+   * Message id → a one-segment request's subject (its `m:` entry); for a multipart request, its id
+   * as its snapshot maps it, or its `m:` entry when that was read before the snapshot.
    */
   private readonly messages: StoreTable<string, string | MessageEntry>;
   private readonly finals: StoreTable<string, FinalRecord>;
@@ -204,6 +237,8 @@ export class CorrelationIndex {
   private readonly retiredTable: StoreTable<string, number>;
   /** Outbound topic → the partitions this replica owned last (its store followed them: announced as warm at the next join). */
   private readonly assignmentTable: StoreTable<string, number[]>;
+  /** Promoted subjects: request id → message id, so that the request's tombstone finds its subject at a restore. */
+  private readonly promotedSubjects: StoreTable<string, string>;
   /**
    * Requests whose promotion is on its way to Kafka → the `chg` entry that listed them. A change
    * applied meanwhile asks for another promotion (the state on its way may lack it); the entry is
@@ -233,11 +268,12 @@ export class CorrelationIndex {
     this.promotedTable = store.table('promoted');
     this.retiredTable = store.table('retired');
     this.assignmentTable = store.table('assignment');
+    this.promotedSubjects = store.table('subjects');
   }
 
-  /** Requests held (committed to the store; a gauge). */
+  /** Snapshots and message entries held (committed to the store; a gauge). */
   get size(): number {
-    return this.requests.count();
+    return this.requests.count() + this.messages.count();
   }
 
   /**
@@ -298,12 +334,8 @@ export class CorrelationIndex {
     if (rec && at < (promotedCut ?? -Infinity)) return;
     const old = this.requests.get(id);
     if (old) {
-      for (const m of old.messageIds) {
-        if (!mappable(m) || rec?.messageIds.includes(m)) continue;
-        // A segment re-sent under a new id: the old id's mapping and final go with it.
-        this.messages.remove(m);
-        this.finals.remove(m);
-      }
+      // A segment re-sent under a new id: the old id's mapping (or subject) and final go with it.
+      for (const m of old.messageIds) if (mappable(m) && !rec?.messageIds.includes(m)) this.dropMessage(m);
       this.timeline.remove(['due', old.receiptDeadline, id]);
     }
     if (!rec) {
@@ -311,6 +343,10 @@ export class CorrelationIndex {
       return;
     }
     this.requests.put(id, rec);
+    if (rec.segments === 1 && mappable(rec.messageIds[0] ?? null)) {
+      this.applyOneSegment(rec, at, track);
+      return;
+    }
     for (const m of rec.messageIds) if (mappable(m) && !old?.messageIds.includes(m)) this.messages.put(m, id);
     for (const m of rec.messageIds) if (m) this.wake(m);
     // Complete already when applied: no receipt expected, or its finals arrived first (another
@@ -323,6 +359,29 @@ export class CorrelationIndex {
       // (the promotion of an unpromoted one writes its state as it is then, this change included).
       if (track && (!old || promotedCut !== undefined || this.inFlight.has(id))) this.timeline.put(['chg', at, id], 1);
     }
+  }
+
+  /**
+   * A one-segment request's snapshot, once its segment is accepted: kept for replay dedupe until
+   * KEEP_DONE after it was written; its subject — the `m:` entry, or one derived from the snapshot
+   * when the entry is not read yet (or was never written: an older version) — carries the rest.
+   */
+  private applyOneSegment(rec: RequestRecord, at: number, track: boolean): void {
+    this.timeline.put(['done', Math.min(at, this.clock()), rec.id], 1);
+    const messageId = rec.messageIds[0]!;
+    if (this.messages.get(messageId) === undefined) this.applyMessage(messageId, messageEntryOf(rec, 1), at, track);
+    else this.wake(messageId);
+  }
+
+  /** A message id no snapshot maps any more: its subject (or mapping) and final go. */
+  private dropMessage(messageId: string): void {
+    const mapped = this.messages.get(messageId);
+    if (isSubject(mapped)) {
+      this.forgetSubject(messageId, mapped);
+      return;
+    }
+    this.messages.remove(messageId);
+    this.finals.remove(messageId);
   }
 
   private applyFinal(messageId: string, rec: FinalRecord | null, at: number): void {
@@ -348,7 +407,16 @@ export class CorrelationIndex {
    * receipt path a second lookup of the request and of its finals.
    */
   applyFinalOf(ref: SegmentRef, final: FinalRecord, at = this.clock()): FinalRecord[] | null {
-    this.finals.put(ref.request.messageIds[ref.segment - 1]!, final);
+    const messageId = ref.request.messageIds[ref.segment - 1]!;
+    this.finals.put(messageId, final);
+    const mapped = ref.request.segments === 1 ? this.messages.get(messageId) : undefined;
+    if (isSubject(mapped)) {
+      // Complete. A promoted subject needs no new promotion: its final stays in the correlation
+      // topic's restore window until its tombstone (the argument below).
+      this.timeline.put(['mdone', Math.min(at, this.clock()), messageId], 1);
+      this.timeline.remove(['mdue', mapped.receiptDeadline, messageId]);
+      return [final];
+    }
     const outcomes = this.outcomes(ref.request);
     if (outcomes) this.onComplete(ref.request, outcomes, at);
     // A promoted request that completes needs no new promotion: its completing final stays in the
@@ -378,16 +446,45 @@ export class CorrelationIndex {
   }
 
   /**
-   * An `m:` entry. Its snapshot maps the same id (the two are written together), so it is kept only
-   * when read first — the receipt waiting for the id wakes on it — and dropped at the prune if its
-   * request never comes. A tombstone changes nothing: the snapshot that re-sent the segment under
-   * another id removes the old mapping itself.
+   * An `m:` entry (`track`: list it for promotion; not when it comes from the live-state topic).
+   * Read after its snapshot it changes nothing: the snapshot stood for it. A one-segment request's
+   * becomes its subject: waiting for a receipt until its deadline, complete once its final is in
+   * (read first: another partition) or when no receipt was asked for. A multipart request's only
+   * maps the id until its snapshot does, and is dropped at the prune if none does by then. A
+   * tombstone (the segment was sent again under another id) drops what the entry made.
    */
-  private applyMessage(messageId: string, entry: MessageEntry | null): void {
-    if (!entry || !mappable(messageId) || this.messages.get(messageId) !== undefined) return;
+  private applyMessage(messageId: string, entry: MessageEntry | null, at = this.clock(), track = true): void {
+    if (!mappable(messageId)) return;
+    const mapped = this.messages.get(messageId);
+    if (!entry) {
+      if (typeof mapped === 'object') this.dropMessage(messageId);
+      return;
+    }
+    if (mapped !== undefined) return;
     this.messages.put(messageId, entry);
-    if (this.requests.get(entry.requestId) === undefined) this.timeline.put(['lone', this.clock(), messageKey(messageId)], 1);
+    const now = this.clock();
+    if (entry.segments !== 1) {
+      this.timeline.put(['lone', now, messageKey(messageId)], 1);
+    } else if (!entry.receipts || this.finals.get(messageId) !== undefined) {
+      this.timeline.put(['mdone', Math.min(at, now), messageId], 1);
+    } else {
+      this.timeline.put(['mdue', entry.receiptDeadline, messageId], 1);
+      if (track) this.timeline.put(['mchg', at, messageId], 1);
+    }
     this.wake(messageId);
+  }
+
+  /** Drops a subject with its final; a promoted one is retired (its tombstone is due). */
+  private forgetSubject(messageId: string, entry: MessageEntry): void {
+    this.messages.remove(messageId);
+    this.finals.remove(messageId);
+    this.timeline.remove(['mdue', entry.receiptDeadline, messageId]);
+    const id = entry.requestId;
+    if (this.isPromoted(id)) {
+      this.promotedTable.remove(id);
+      this.promotedSubjects.remove(id);
+      this.retiredTable.put(id, this.clock());
+    }
   }
 
   private applySummaryMarker(requestId: string, present: boolean): void {
@@ -428,8 +525,21 @@ export class CorrelationIndex {
       this.timeline.remove(key);
       const id = key[2];
       const rec = this.requests.get(id);
-      if (!rec || !this.isComplete(rec)) continue;
-      this.forget(id, rec);
+      if (!rec) continue;
+      // A one-segment snapshot with its segment accepted served replay dedupe only: its subject
+      // lives on by its own times.
+      // (Not counted: the request itself is forgotten with its subject.)
+      if (rec.segments === 1 && mappable(rec.messageIds[0] ?? null)) this.requests.remove(id);
+      else if (this.isComplete(rec)) {
+        this.forget(id, rec);
+        dropped++;
+      }
+    }
+    for (const { key } of this.timeline.range({ from: ['mdone', 0, ''], to: ['mdone', before, ''], limit }).entries) {
+      this.timeline.remove(key);
+      const mapped = this.messages.get(key[2]);
+      if (!isSubject(mapped) || (mapped.receipts && this.finals.get(key[2]) === undefined)) continue;
+      this.forgetSubject(key[2], mapped);
       dropped++;
     }
     this.pruned += dropped;
@@ -449,11 +559,11 @@ export class CorrelationIndex {
         const requestId = entry.slice(SUMMARY_PREFIX.length);
         if (this.requests.get(requestId) === undefined) this.summarised.remove(requestId);
       } else if (entry.startsWith(MESSAGE_PREFIX)) {
+        // Still an entry, not the snapshot's mapping: no snapshot maps the id (none came, or one
+        // that re-sent the segment under another id came first).
         const messageId = entry.slice(MESSAGE_PREFIX.length);
         const mapped = this.messages.get(messageId);
-        if (mapped === undefined || this.requests.get(requestIdOf(mapped)) !== undefined) continue;
-        this.messages.remove(messageId);
-        this.finals.remove(messageId);
+        if (typeof mapped === 'object' && !isSubject(mapped)) this.dropMessage(messageId);
       }
     }
   }
@@ -471,11 +581,7 @@ export class CorrelationIndex {
       this.unsummarised.remove(id);
     }
     this.timeline.remove(['due', rec.receiptDeadline, id]);
-    for (const m of rec.messageIds) {
-      if (!mappable(m)) continue;
-      this.messages.remove(m);
-      this.finals.remove(m);
-    }
+    for (const m of rec.messageIds) if (mappable(m)) this.dropMessage(m);
   }
 
   /** Every segment submitted, and final too when receipts were requested. */
@@ -483,12 +589,21 @@ export class CorrelationIndex {
     return rec.receipts ? this.outcomes(rec) !== null : !rec.messageIds.includes(null);
   }
 
+  /** A request's snapshot (replay dedupe): a one-segment request's leaves KEEP_DONE after it was written. */
   request(id: string): RequestRecord | undefined {
     return this.requests.get(id);
   }
 
+  /** A request as it stands now, as one listed earlier: a one-segment request by its subject. */
+  current(listed: RequestRecord): RequestRecord | undefined {
+    const messageId = listed.segments === 1 ? listed.messageIds[0] : null;
+    const subject = messageId ? this.segmentOf(messageId) : undefined;
+    return subject?.request.id === listed.id ? subject.request : this.requests.get(listed.id);
+  }
+
   segmentOf(messageId: string): SegmentRef | undefined {
     const mapped = mappable(messageId) ? this.messages.get(messageId) : undefined;
+    if (isSubject(mapped)) return { request: requestOfSubject(mapped, messageId), segment: 1 };
     const request = mapped === undefined ? undefined : this.requests.get(requestIdOf(mapped));
     if (!request) return undefined;
     const segment = request.messageIds.indexOf(messageId) + 1;
@@ -570,6 +685,15 @@ export class CorrelationIndex {
       }
       yield due;
     }
+    for (const keys of this.timelineSlices(['mdue', 0, ''], ['mdue', now, ''], sliceSize)) {
+      const due: RequestRecord[] = [];
+      for (const key of keys) {
+        const mapped = this.messages.get(key[2]);
+        if (!isSubject(mapped)) this.timeline.remove(key);
+        else if (this.finals.get(key[2]) === undefined) due.push(requestOfSubject(mapped, key[2]));
+      }
+      yield due;
+    }
   }
 
   /** The timeline keys from `from` to `to`, in slices; the next slice is read when the caller asks for it. */
@@ -577,7 +701,7 @@ export class CorrelationIndex {
     let after = false;
     for (;;) {
       const slice = this.timeline.range({ from, to, limit: sliceSize, after });
-      yield slice.entries.map((e) => e.key);
+      if (slice.entries.length > 0) yield slice.entries.map((e) => e.key);
       // Continued from the last key visited, not the last one returned: an entry removed since
       // the last commit is visited but not returned, and must not end the walk early.
       if (!slice.more || slice.last === undefined) return;
@@ -595,22 +719,29 @@ export class CorrelationIndex {
    */
   *promotable(cut: number, sliceSize = PRUNE_SLICE): Generator<LiveRequestState[]> {
     const listed = new Set<string>();
-    for (const keys of this.timelineSlices(['chg', 0, ''], ['chg', cut, ''], sliceSize)) {
-      const states: LiveRequestState[] = [];
-      for (const key of keys) {
-        const id = key[2];
-        if (listed.has(id) || this.inFlight.has(id)) continue;
-        const request = this.requests.get(id);
-        if (!request || this.isComplete(request)) {
-          this.timeline.remove(key);
-          continue;
+    for (const kind of ['chg', 'mchg'] as const) {
+      for (const keys of this.timelineSlices([kind, 0, ''], [kind, cut, ''], sliceSize)) {
+        const states: LiveRequestState[] = [];
+        for (const key of keys) {
+          const request = kind === 'chg' ? this.requests.get(key[2]) : this.subjectRequest(key[2]);
+          if (!request || this.isComplete(request)) {
+            this.timeline.remove(key);
+            continue;
+          }
+          if (listed.has(request.id) || this.inFlight.has(request.id)) continue;
+          listed.add(request.id);
+          this.inFlight.set(request.id, key);
+          states.push(this.liveState(request, cut));
         }
-        listed.add(id);
-        this.inFlight.set(id, key);
-        states.push(this.liveState(request, cut));
+        yield states;
       }
-      yield states;
     }
+  }
+
+  /** The request a subject stands for; undefined when the id maps no subject. */
+  private subjectRequest(messageId: string): RequestRecord | undefined {
+    const mapped = this.messages.get(messageId);
+    return isSubject(mapped) ? requestOfSubject(mapped, messageId) : undefined;
   }
 
   /** Kafka acknowledged these states: their requests are promoted, the entries that listed them done. */
@@ -621,7 +752,9 @@ export class CorrelationIndex {
       this.inFlight.delete(request.id);
       this.timeline.remove(key);
       // Forgotten while on its way: its tombstone is due already (`retired`).
-      if (this.requests.get(request.id)) this.promotedTable.put(request.id, cut);
+      if (!this.current(request)) continue;
+      this.promotedTable.put(request.id, cut);
+      if (key[0] === 'mchg') this.promotedSubjects.put(request.id, key[2]);
     }
   }
 
@@ -658,15 +791,25 @@ export class CorrelationIndex {
    * topic's last window is read on top of it); `null` is its tombstone.
    */
   restoreLive(requestId: string, state: LiveRequestState | null): void {
-    const known = this.requests.get(requestId);
     if (!state) {
+      const known = this.requests.get(requestId);
       if (known) this.forget(requestId, known);
+      const subject = this.promotedSubjects.get(requestId);
+      if (subject !== undefined) this.dropMessage(subject);
       this.retiredTable.remove(requestId); // its tombstone is there already
       return;
     }
     for (const [messageId, final] of Object.entries(state.finals)) this.finals.put(messageId, final);
     if (state.summarised) this.summarised.put(requestId, 1);
     this.promotedTable.put(requestId, state.cut);
-    this.applyRequest(requestId, state.request, state.cut, false);
+    const { request } = state;
+    const messageId = request.segments === 1 ? request.messageIds[0] : null;
+    if (mappable(messageId ?? null)) {
+      // A one-segment request's state is its subject's (older versions promoted its snapshot: the same facts).
+      this.promotedSubjects.put(requestId, messageId!);
+      this.applyMessage(messageId!, messageEntryOf(request, 1, request.home), state.cut, false);
+      return;
+    }
+    this.applyRequest(requestId, request, state.cut, false);
   }
 }

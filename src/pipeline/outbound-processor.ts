@@ -14,7 +14,7 @@ import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
 import type { MessagePlan, Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
-import { messageEntryOf, messageKey, requestKey, toHome, type CorrelationIndex, type RequestRecord } from './correlation-index.js';
+import { messageEntryOf, messageKey, requestKey, toHome, type CorrelationIndex, type MessageEntry, type RequestRecord } from './correlation-index.js';
 import { DecoderUnavailableError, decoderRetryDelayMs, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
 import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
@@ -203,18 +203,18 @@ export class OutboundProcessor {
       prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs, home);
     const { directory, rules } = this.deps.routing;
     const decision = routeRequest(rules, { id: request.id, to: plan.destination.addr, from: request.from, metadata: request.metadata });
+    // Events of earlier segments are published while the next segment goes out; the record's
+    // `acked` waits for all of them (the publisher keeps their order).
+    const publishes: Promise<void>[] = [];
     // A request with a segment already accepted (a replay) stays on the route that took it — unless
     // that route is no longer configured (a changed routes file): then it is sent again, whole.
     if (rec.messageIds.some((m) => m !== null) && !directory.knows(routeOf(rec))) {
       this.deps.logger.warn({ requestId: rec.id, route: routeOf(rec) }, 'replayed request names a route no longer configured: it is sent again, whole');
-      forgetRoute(rec);
+      publishes.push(this.forgetRoute(rec));
     }
     const pinned: RouteAffinity = rec.messageIds.some((m) => m !== null) ? { route: routeOf(rec) } : {};
     if (pinned.route !== undefined) facts.route = pinned.route;
     let skipped = 0;
-    // Events of earlier segments are published while the next segment goes out; the record's
-    // `acked` waits for all of them (the publisher keeps their order).
-    const publishes: Promise<void>[] = [];
     // Every segment of a concatenated message on the session that took the first one (see SessionAffinity).
     const affinity: SessionAffinity | undefined = segments > 1 ? {} : undefined;
     for (let i = 0; i < plan.segments.length; i++) {
@@ -241,7 +241,7 @@ export class OutboundProcessor {
           { requestId: rec.id, route: outcome.route, partsAccepted: rec.messageIds.filter((m) => m !== null).length, segments },
           'route lost mid-message: the message is sent again, whole, on another route',
         );
-        forgetRoute(rec);
+        publishes.push(this.forgetRoute(rec));
         pinned.route = undefined;
         facts.route = null;
         if (affinity) affinity.sessionId = undefined;
@@ -264,13 +264,14 @@ export class OutboundProcessor {
             'segment submitted',
           );
         }
-        // Apply locally first: a receipt can overtake the correlation record's round trip. (The
-        // snapshot maps the message id here; its `m:` entry is for the partition's other readers.)
+        // Apply locally first: a receipt can overtake the correlation record's round trip. A
+        // one-segment request's `m:` entry first: its subject then knows its partition.
         const snapshot = snapshotOf(rec);
-        this.deps.index.apply(requestKey(rec.id), snapshot);
-        const writes = [snapshotWrite(snapshot)];
         const accepted = snapshot.messageIds[segment.seq - 1];
-        if (accepted) writes.push(this.messageWrite(snapshot, segment.seq, accepted));
+        const message = accepted ? this.messageWrite(snapshot, segment.seq, accepted) : null;
+        if (message && segments === 1) this.deps.index.apply(message.key, message.value as MessageEntry);
+        this.deps.index.apply(requestKey(rec.id), snapshot);
+        const writes = [snapshotWrite(snapshot), ...(message ? [message] : [])];
         publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, outcome.messageId ?? '', outcome.attempts, outcome.submittedAt, now)], writes));
         continue;
       }
@@ -296,10 +297,25 @@ export class OutboundProcessor {
     return allPublished(publishes);
   }
 
+  /**
+   * The record as if nothing of it had been sent: its message goes again, whole, on another route.
+   * The `m:` entries of the ids it leaves get tombstones (here and in the topic), so a reader of
+   * their partitions drops what they made — a one-segment request's would otherwise wait for a
+   * receipt that can no longer come, and be summarised UNKNOWN at its deadline.
+   */
+  private forgetRoute(rec: RequestRecord): Promise<void> {
+    const left = rec.messageIds.filter((m): m is string => m !== null);
+    rec.messageIds.fill(null);
+    delete rec.route;
+    const tombstones = left.map((m) => ({ ...this.messageWrite(rec, 1, m), value: null }));
+    for (const t of tombstones) this.deps.index.apply(t.key, null);
+    return tombstones.length === 0 ? Promise.resolve() : this.deps.sink.publish([], tombstones);
+  }
+
   /** The `m:` entry of an accepted segment, to the partition its correlation id hashes to. */
   private messageWrite(rec: RequestRecord, segment: number, correlationId: string): CorrelationWrite {
     const partition = this.deps.messagePartitionOf?.(correlationId);
-    return { key: messageKey(correlationId), value: messageEntryOf(rec, segment), ...(partition === undefined ? {} : { partition }) };
+    return { key: messageKey(correlationId), value: messageEntryOf(rec, segment, partition), ...(partition === undefined ? {} : { partition }) };
   }
 
   private finishUnsent(
@@ -337,12 +353,6 @@ export class OutboundProcessor {
     );
     return this.deps.sink.publish(events);
   }
-}
-
-/** The record as if nothing of it had been sent: its message goes again, whole, on another route. */
-function forgetRoute(rec: RequestRecord): void {
-  rec.messageIds.fill(null);
-  delete rec.route;
 }
 
 /** A copy of the record as it stands: the one being built keeps changing as segments go out. */

@@ -88,7 +88,7 @@ export class OverdueSweeper {
 
   private summariseOverdue(listed: RequestRecord, now: number): Promise<void> {
     // Between slices a receipt may have completed it, or the index dropped it: read it again.
-    const req = this.deps.index.request(listed.id);
+    const req = this.deps.index.current(listed);
     if (!req || this.deps.index.outcomes(req) !== null) return Promise.resolve();
     const unknown: FinalRecord = { v: 1, status: 'UNKNOWN', errorCategory: null, at: now };
     const writes: CorrelationWrite[] = req.messageIds

@@ -107,34 +107,89 @@ test('an m: entry carries what a receipt needs of its request: its facts, segmen
   assert.equal('home' in messageEntryOf(requestRecord('r0', ['m']), 1), false, 'a request written before homes names none');
 });
 
-test('index: an m: entry read before its snapshot maps nothing alone, and leaves at the prune — with its final — when its request never comes', async () => {
+test('index: a multipart request’s m: entry read before its snapshot maps nothing alone, and leaves at the prune — with its final — unless a snapshot maps its id', async () => {
   let now = 0;
   const index = tempIndex(() => now);
-  const early = requestRecord('r-early', ['m-early']);
+  const early = requestRecord('r-early', ['m-early', 'm-early-2']);
   index.apply(messageKey('m-early'), messageEntryOf(early, 1));
-  index.apply(messageKey('m-lost'), messageEntryOf(requestRecord('r-lost', ['m-lost']), 1));
+  const lost = requestRecord('r-lost', ['m-lost', 'm-lost-2']);
+  index.apply(messageKey('m-lost'), messageEntryOf(lost, 1));
   index.apply(finalKey('m-lost'), { v: 1, status: 'DELIVERED', errorCategory: null });
+  // Its request came, but had sent the segment again under another id first.
+  const moved = requestRecord('r-moved', ['m-new', 'm-moved-2']);
+  index.apply(requestKey('r-moved'), moved);
+  index.apply(messageKey('m-old'), messageEntryOf({ ...moved, messageIds: ['m-old', 'm-moved-2'] }, 1));
   assert.equal(index.segmentOf('m-early'), undefined, 'no request to correlate with yet');
   index.apply(requestKey('r-early'), early);
   assert.equal(index.segmentOf('m-early')?.request.id, 'r-early');
   // Read again after its snapshot (a replay republishes it): changes nothing.
   index.apply(messageKey('m-early'), messageEntryOf(early, 1));
   await index.written();
+  const sizeBefore = index.size;
   now = 10_000;
   index.pruneCompleted(5_000);
   await index.written();
   assert.equal(index.segmentOf('m-early')?.request.id, 'r-early', 'its request came: it stays');
   assert.equal(index.final('m-lost'), undefined, 'the lone final went with it');
-  index.apply(requestKey('r-lost'), requestRecord('r-lost', ['m-lost']));
+  assert.equal(index.size, sizeBefore - 2, 'm-lost and m-old left');
+  index.apply(requestKey('r-lost'), lost);
   index.apply(requestKey('r-lost'), null);
   assert.equal(index.segmentOf('m-lost'), undefined);
 });
 
-test('index: a receipt waiting for its message id is answered once the snapshot follows the m: entry', async () => {
+test('index: a one-segment request lives on as its m: entry — it correlates, completes and leaves by it; its snapshot leaves KEEP_DONE after it was written', async () => {
+  let now = 1_000;
+  const index = tempIndex(() => now);
+  const rec = requestRecord('one', ['m1'], { receiptDeadline: 500_000, home: 2 });
+  index.apply(messageKey('m1'), messageEntryOf(rec, 1, 7), 1_000);
+  index.apply(requestKey('one'), rec, 1_000);
+  await index.written();
+  now = 20_000;
+  assert.equal(index.pruneCompleted(10_000), 0, 'no request forgotten yet');
+  await index.written();
+  assert.equal(index.request('one'), undefined, 'the snapshot served replay dedupe only');
+  const ref = index.segmentOf('m1');
+  assert.equal(ref?.request.id, 'one', 'the receipt still correlates, by the m: entry');
+  assert.equal(ref?.request.home, 7, 'its finals go where the entry lives');
+  assert.deepEqual(index.current(rec)?.messageIds, ['m1']);
+  assert.deepEqual(
+    [...index.overdueSlices(600_000)].flat().map((r) => r.id),
+    ['one'],
+    'due for its UNKNOWN by the entry',
+  );
+  assert.deepEqual(index.applyFinalOf(ref!, { v: 1, status: 'DELIVERED', errorCategory: null, at: 21_000 }, 21_000), [
+    { v: 1, status: 'DELIVERED', errorCategory: null, at: 21_000 },
+  ]);
+  await index.written();
+  assert.deepEqual([...index.overdueSlices(600_000)].flat(), [], 'complete: not due');
+  now = 40_000;
+  assert.equal(index.pruneCompleted(30_000), 1);
+  await index.written();
+  assert.equal(index.segmentOf('m1'), undefined, 'left KEEP_DONE after its final');
+  assert.equal(index.size, 0);
+});
+
+test('index: an m: tombstone drops the subject of a segment sent again under another id, even one read after its snapshot', async () => {
+  const index = tempIndex();
+  const first = requestRecord('moved', ['A:x'], { route: 'A' });
+  const again = requestRecord('moved', ['B:y'], { route: 'B' });
+  // A lagging partition: the snapshot of the new id first, then the old id's entry and its tombstone.
+  index.apply(requestKey('moved'), again);
+  index.apply(messageKey('A:x'), messageEntryOf(first, 1));
+  assert.equal(index.segmentOf('A:x')?.request.id, 'moved', 'the old entry alone is a subject');
+  index.apply(messageKey('A:x'), null);
+  await index.written();
+  assert.equal(index.segmentOf('A:x'), undefined);
+  assert.deepEqual(
+    [...index.overdueSlices(10 ** 12)].flat().map((r) => r.messageIds[0]),
+    ['B:y'],
+    'only the new id waits for a receipt',
+  );
+});
+
+test('index: a receipt waiting for its message id is answered by the m: entry of a one-segment request', async () => {
   const index = tempIndex();
   const waiting = index.waitForMessageId('m9', 5_000);
-  const rec = requestRecord('r9', ['m9']);
-  index.apply(messageKey('m9'), messageEntryOf(rec, 1));
-  setTimeout(() => index.apply(requestKey('r9'), rec), 20);
+  setTimeout(() => index.apply(messageKey('m9'), messageEntryOf(requestRecord('r9', ['m9']), 1)), 20);
   assert.equal((await waiting)?.request.id, 'r9');
 });

@@ -198,6 +198,7 @@ test('restore from the live-state topic plus the last window gives the waiting r
       const live = new Map<string, LiveRequestState>();
       let watermark = -Infinity;
       const open: string[] = []; // message ids without a final yet
+      const segmentsOf: string[][] = []; // request i's message ids
       const write = (key: string, value: CorrelationValue): void => {
         hot.push({ key, value, at: now });
         full.apply(key, value, now);
@@ -208,6 +209,7 @@ test('restore from the live-state topic plus the last window gives the waiting r
         if (o.kind === 'submit') {
           const id = `r${n++}`;
           const ids = Array.from({ length: o.segments }, (_, i) => `${id}.${i}`);
+          segmentsOf.push(ids);
           open.push(...ids);
           for (let accepted = 1; accepted <= ids.length; accepted++) {
             write(requestKey(id), waiting(id, ids.map((m, i) => (i < accepted ? m : null)) as string[], now));
@@ -246,7 +248,9 @@ test('restore from the live-state topic plus the last window gives the waiting r
       const stillWaiting = (index: CorrelationIndex): Map<string, string[]> => {
         const out = new Map<string, string[]>();
         for (let i = 0; i < n; i++) {
-          const rec = index.request(`r${i}`);
+          // A one-segment request lives on as its message (its snapshot leaves after KEEP_DONE).
+          const ids = segmentsOf[i]!;
+          const rec = ids.length === 1 ? index.segmentOf(ids[0]!)?.request : index.request(`r${i}`);
           if (!rec || index.outcomes(rec) !== null) continue;
           out.set(
             rec.id,

@@ -152,7 +152,7 @@ test('an empty store whose correlation-topic offsets cannot be read is restored 
     { liveOffsetsAsked: true, liveConsumers: 1, liveDisconnects: 1, liveRecords: 2, restoredFrom: 'live-state' },
     'restored from the live-state topic (its offsets asked for, a consumer read its two records)',
   );
-  assert.ok(index.request('req-1'), 'the waiting request was restored from its live state');
+  assert.equal(index.segmentOf('m1')?.request.id, 'req-1', 'the waiting request was restored from its live state');
   // The correlation topic is read from the watermark: offsets by time, checkpointed at once.
   assert.deepEqual(asked.byTimestamp, [[TOPIC, watermark]]);
   assert.deepEqual(

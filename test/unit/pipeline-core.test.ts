@@ -32,7 +32,7 @@ test('correlation index: requests live in the store, not in a count-capped heap 
   for (let i = 0; i < 1500; i++) index.apply(requestKey(`r${i}`), requestRecord(`r${i}`, [`m${i}`]));
   assert.equal(index.segmentOf('m0')?.request.id, 'r0', 'readable before the commit');
   await index.written();
-  assert.equal(index.size, 1500);
+  assert.equal(index.size, 3000, 'a snapshot and a message entry per request');
   assert.equal(index.segmentOf('m0')?.request.id, 'r0');
   assert.equal(index.segmentOf('m1499')?.request.id, 'r1499');
 });
@@ -394,7 +394,7 @@ test('correlation index: a prune pass visits at most its limit, oldest completio
   assert.deepEqual(passes, [5_000, 5_000, 2_000, 0]);
   assert.equal(index.request('r11999'), undefined);
   assert.equal(index.request('r12000')?.id, 'r12000');
-  assert.equal(index.size, 8_000);
+  assert.equal(index.size, 16_000, 'a snapshot and a message entry per request kept');
   assert.ok(ms < 10_000, `pruning took ${ms.toFixed(0)} ms`);
 });
 
@@ -410,7 +410,7 @@ test('correlation index: a request that can never complete (a segment never sent
   assert.equal(index.request('partial-noreport'), undefined);
   assert.equal(index.segmentOf('m1'), undefined);
   assert.equal(index.request('later')?.id, 'later', 'not past its deadline yet');
-  assert.equal(index.size, 1);
+  assert.equal(index.size, 2, 'its snapshot and its one mapped id');
 });
 
 test('correlation index: finals and markers whose request never comes leave at the prune; one whose request came stays with it', async () => {
