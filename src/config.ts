@@ -115,7 +115,7 @@ const envSchema = z.object({
   /** Compacted: the state of requests still waiting for receipts after half the restore window (correlation-promoter.ts). */
   TOPIC_CORRELATION_LIVE: topicName.default('sms.correlation.live'),
   TOPIC_INBOUND: topicName.optional(),
-  /** Receipts as received (receipt-log.ts): with RECEIPTS_LOG=all, every one, before it is correlated. */
+  /** Receipts as received (receipt-log.ts): with RECEIPTS_LOG=all, every one, as it is correlated. */
   TOPIC_RECEIPTS: topicName.default('sms.receipts'),
   /**
    * Which receipts go to TOPIC_RECEIPTS as received: `all` (an audit log: a receipt is answered only

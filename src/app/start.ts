@@ -118,6 +118,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   // Unique per process: marks this process's own correlation bundles, which its tail skips.
   const origin = randomUUID();
   const correlationPartitions = await partitionCount(p.admin, config.topics.correlation);
+  if (config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks));
   const receipts = new ReceiptProcessor({
@@ -182,6 +183,19 @@ async function startProducer(
   await p.publisher.connect();
   const topics = { ...config.topics, receiptsLog: config.receiptsLog === 'all' ? config.topics.receipts : null };
   return new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
+}
+
+/**
+ * A receipt is logged in the partition its message id hashes to, which is its `m:` entry's only
+ * while both topics have as many partitions (topics created beforehand, or one grown since).
+ */
+async function warnReceiptsPartitions(config: Readonly<Config>, logger: Logger, p: Parts, correlationPartitions: number): Promise<void> {
+  const receiptsPartitions = await partitionCount(p.admin, config.topics.receipts);
+  if (receiptsPartitions === correlationPartitions) return;
+  logger.warn(
+    { receipts: config.topics.receipts, receiptsPartitions, correlation: config.topics.correlation, correlationPartitions },
+    'TOPIC_RECEIPTS and TOPIC_CORRELATION have different partition counts: a logged receipt is not in the partition of its correlation entry',
+  );
 }
 
 /** The correlation index's store on disk (CORRELATION_STORE_DIR), or in a temporary directory. */

@@ -32,6 +32,12 @@ export const CONNECTOR_HEADERS = {
   shrunk: 'sms-connector.shrunk',
 } as const;
 
+/**
+ * On a logged receipt this replica correlated itself (RECEIPTS_LOG=all): a reader that correlates
+ * logged receipts (partitioned ownership, issue 20 step 7b) skips it.
+ */
+export const CORRELATED_HERE = { 'sms-connector.correlated': 'local' } as const;
+
 /** Longest exception message kept in a DLQ header. */
 const MAX_DLQ_MESSAGE_CHARS = 1000;
 
@@ -191,7 +197,7 @@ export class KafkaSinks implements EventSink, ReceiptSink {
   }
 
   private async logged(topic: string, correlationId: string, receipt: LoggedReceipt): Promise<void> {
-    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)) }]);
+    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)), headers: CORRELATED_HERE }]);
     this.observer.receiptLogged?.();
   }
 

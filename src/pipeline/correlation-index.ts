@@ -69,6 +69,12 @@ export interface RequestRecord {
    * before homes: their entries stay where their keys hash to (`toHome`).
    */
   home?: number;
+  /**
+   * Its accepted segments each have their `m:` entry, which carries a one-segment request's life:
+   * the snapshot does not stand for it. Absent in records written before `m:` entries: a
+   * one-segment request's subject is then derived from its snapshot.
+   */
+  messageEntries?: true;
 }
 
 /** Where a request's entries go: `{ partition: home }`, or nothing (its key's hash) for a request written before homes. */
@@ -363,14 +369,14 @@ export class CorrelationIndex {
 
   /**
    * A one-segment request's snapshot, once its segment is accepted: kept for replay dedupe until
-   * KEEP_DONE after it was written; its subject — the `m:` entry, or one derived from the snapshot
-   * when the entry is not read yet (or was never written: an older version) — carries the rest.
+   * KEEP_DONE after it was written; its subject — its `m:` entry, which lives in the partition of
+   * its message id (perhaps one this replica does not hold) — carries the rest. A snapshot written
+   * before `m:` entries stands for its subject.
    */
   private applyOneSegment(rec: RequestRecord, at: number, track: boolean): void {
     this.timeline.put(['done', Math.min(at, this.clock()), rec.id], 1);
     const messageId = rec.messageIds[0]!;
-    if (this.messages.get(messageId) === undefined) this.applyMessage(messageId, messageEntryOf(rec, 1), at, track);
-    else this.wake(messageId);
+    if (!rec.messageEntries && this.messages.get(messageId) === undefined) this.applyMessage(messageId, messageEntryOf(rec, 1), at, track);
   }
 
   /** A message id no snapshot maps any more: its subject (or mapping) and final go. */

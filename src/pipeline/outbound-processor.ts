@@ -380,6 +380,7 @@ function newRecord(request: SmsOutbound, facts: ev.RequestFacts, now: number, re
     receiptDeadline: request.validUntil ?? now + receiptWaitMs,
   };
   if (home !== undefined) rec.home = home;
+  rec.messageEntries = true;
   return rec;
 }
 

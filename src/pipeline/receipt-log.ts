@@ -1,7 +1,7 @@
 /**
  * A receipt as received, for the receipts topic (`TOPIC_RECEIPTS`): the deliver_sm's own fields
  * and bytes, not our parse of them. Two uses (issue 20): with `RECEIPTS_LOG=all` every receipt is
- * written there before it is correlated — an audit log operators can read with kcat — and, once
+ * written there as it is correlated — an audit log operators can read with kcat — and, once
  * correlation ownership is partitioned, it is how a receipt reaches the replica that owns its
  * message id. So it keeps everything a replica needs to handle the receipt as if it had arrived on
  * its own bind: `deliverSmOf` gives that deliver_sm back.

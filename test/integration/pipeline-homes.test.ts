@@ -1,10 +1,11 @@
 /**
- * Homes (issue 20): every correlation entry of a request — its snapshot, each segment's final, a
- * multipart request's summary marker — lands in the correlation partition numbered like the
- * partition its outbound record was read from. So the replica that re-reads an outbound partition
- * after a crash or a rebalance finds what was submitted from it in one correlation partition.
- * Each accepted segment's `m:` entry lands where its message id hashes instead: the partition a
- * receipt, which knows only that id, can be routed to.
+ * Where correlation entries land (issue 20). A request's snapshot — and a multipart request's
+ * finals and summary marker — land in the correlation partition numbered like the partition its
+ * outbound record was read from (its home): the replica that re-reads an outbound partition after
+ * a crash or a rebalance finds what was submitted from it in one correlation partition. Each
+ * accepted segment's `m:` entry lands where its message id hashes instead — the partition a
+ * receipt, which knows only that id, can be routed to — and a one-segment request's final with it:
+ * that request lives on as its `m:` entry.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -17,7 +18,7 @@ import { outbound, produce, readDelivery, readTopic, startPipeline } from '../he
 const PARTITIONS = 3;
 const REQUESTS = 30;
 
-test('a request’s snapshot, finals and summary marker land in the correlation partition of its outbound record; each segment’s m: entry where its message id hashes', async () => {
+test('snapshots, multipart finals and markers land in the correlation partition of their outbound record; m: entries and one-segment finals where their message id hashes', async () => {
   const fx = await startPipeline('homes', { env: { TOPIC_PARTITIONS: String(PARTITIONS) } });
   try {
     // Every third request has two segments (a marker too); keys spread the records over the partitions.
@@ -54,7 +55,10 @@ test('a request’s snapshot, finals and summary marker land in the correlation 
     );
     const requestOfEntry = (key: string): string | undefined =>
       key.startsWith('f:') ? requestOfMessage.get(key.slice(2)) : key.startsWith('r:') || key.startsWith('s:') ? key.slice(2) : undefined;
-    const [messageEntries, homed] = [entries.filter((e) => e.key.startsWith('m:')), entries.filter((e) => !e.key.startsWith('m:'))];
+    const multipart = new Set(ids.filter((_, i) => i % 3 === 0));
+    const byMessageId = (e: { key: string }) => e.key.startsWith('m:') || (e.key.startsWith('f:') && !multipart.has(requestOfEntry(e.key) ?? ''));
+    const [byId, homed] = [entries.filter(byMessageId), entries.filter((e) => !byMessageId(e))];
+    const messageEntries = byId.filter((e) => e.key.startsWith('m:'));
     const misplaced = homed.filter((e) => homeOf.get(requestOfEntry(e.key) ?? '') !== e.partition);
     assert.deepEqual(misplaced, [], 'entries outside their request’s home');
     const kinds = new Set(homed.map((e) => e.key.slice(0, 2)));
@@ -62,8 +66,12 @@ test('a request’s snapshot, finals and summary marker land in the correlation 
 
     // The default route's correlation id is the SMSC's message id itself (route-ids.ts).
     assert.deepEqual(new Set(messageEntries.map((e) => e.key.slice(2))), new Set(requestOfMessage.keys()), 'an m: entry for every accepted segment');
-    const astray = messageEntries.filter((e) => e.partition !== partitionForKey(e.key.slice(2), PARTITIONS));
-    assert.deepEqual(astray, [], 'm: entries outside the partition of their message id');
+    const astray = byId.filter((e) => e.partition !== partitionForKey(e.key.slice(2), PARTITIONS));
+    assert.deepEqual(astray, [], 'm: entries and one-segment finals outside the partition of their message id');
+    assert.ok(
+      byId.some((e) => e.key.startsWith('f:')),
+      'one-segment finals were checked',
+    );
     const wrongRequest = messageEntries.filter((e) => (e.value as { requestId?: string }).requestId !== requestOfMessage.get(e.key.slice(2)));
     assert.deepEqual(wrongRequest, [], 'm: entries naming another request');
     assert.ok(

@@ -5,8 +5,8 @@
 // consumer (a new ConsumerGroup, without the old one's pauses) keeps the partitions not held paused.
 //
 // A connector on 4-partition topics writes the correlation and live-state topics (receipts held, so
-// every request stays waiting: one `r:` entry each, in its home — the partition of its outbound
-// record, murmur2(key) mod 4); a tail of the test's own, on its own store, reads them.
+// every request stays waiting: each is one segment, and lives on as its `m:` entry, in the partition
+// its message id hashes to, murmur2(id) mod 4); a tail of the test's own, on its own store, reads them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -18,9 +18,9 @@ import { collectDelivery, outbound, produce, startPipeline, testLogger, waitUnti
 import { tempIndex } from '../helpers/temp-store.js';
 
 const PARTITIONS = 4;
-/** Request id → the key of its outbound record, whose partition is the request's home. */
-const keyOfRequest = new Map<string, string>();
-const partitionOf = (id: string): number => partitionForKey(keyOfRequest.get(id)!, PARTITIONS);
+/** Request id → the SMSC message id of its one segment, whose partition holds the request's `m:` entry. */
+const messageIdOf = new Map<string, string>();
+const partitionOf = (id: string): number => partitionForKey(messageIdOf.get(id)!, PARTITIONS);
 
 test('a tail holding 1 of 4 partitions reads that one only; gains a partition fresh and from its checkpoint, releases one, and keeps its pauses across a consumer crash', async (t) => {
   // A short restore window: requests are promoted to the live-state topic 6 s after they were
@@ -64,28 +64,31 @@ test('a tail holding 1 of 4 partitions reads that one only; gains a partition fr
     const n = wave++;
     const batch = Array.from({ length: count }, (_, i) => ({ key: `w${n}-${i}`, value: outbound(`wave${n}-${i}`) }));
     ids[n] = batch.map((r) => r.value.id);
-    for (const r of batch) keyOfRequest.set(r.value.id, r.key);
     await produce(fx.stack, fx.topics.outbound, fx.codec, batch);
     return ids[n];
   };
   const waitSubmitted = async (wanted: string[]) => {
     await waitUntil(
       () => {
-        for (const r of delivery.records) if (r.value.status === 'SUBMITTED') submitted.add(r.value.id);
+        for (const r of delivery.records) {
+          if (r.value.status !== 'SUBMITTED') continue;
+          submitted.add(r.value.id);
+          messageIdOf.set(r.value.id, r.value.messageId!);
+        }
         return wanted.every((id) => submitted.has(id));
       },
       60_000,
       'every request submitted',
     );
   };
-  /** Which of `wanted` the tail's index holds, by the partition of their `r:` entry. */
+  /** Which of `wanted` the tail's index holds, by the partition of their `m:` entry. */
   const held = (wanted: string[]) => {
     const by = new Map<number, { known: number; of: number }>();
     for (const id of wanted) {
       const p = partitionOf(id);
       const e = by.get(p) ?? { known: 0, of: 0 };
       e.of++;
-      if (index.request(id)) e.known++;
+      if (index.segmentOf(messageIdOf.get(id)!)?.request.id === id) e.known++;
       by.set(p, e);
     }
     return by;

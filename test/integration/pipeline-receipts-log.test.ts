@@ -48,6 +48,7 @@ test('RECEIPTS_LOG=all: every receipt is in the receipts topic as received, keye
       assert.equal(parsed.receipt.messageId, key, 'keyed by the message id it reports (the default route: the id itself)');
       assert.ok(reported.has(key), `${key}: a RECEIPT event reports it`);
       assert.equal(r.value.route, 'default');
+      assert.equal(r.headers['sms-connector.correlated'], 'local', 'marked as correlated where it was received');
     }
   } finally {
     await fx.stop();
