@@ -14,11 +14,14 @@
  *              also the rounds of `routes`: (c), one route, two routes)
  *            --skip <same list> --no-cpu-prof --no-warmup --keep-stack --node-flags "<extra connector node flags>"
  *            --connector-env KEY=VALUE,KEY=VALUE
+ *            --stack <dir> (run on a stack already up in <dir>, e.g. the dev stack .local/stack; left running)
  * Before (c) and the end-to-end run, a warm-up pass (the naive loop once, figures dropped) warms the
  * broker's JVM, so that neither side of the ratio runs on a cold broker (not with --quick).
  *
  * Runs on its own Kafka + registry in .local/bench-stack (free ports), so other work on the shared
- * stack neither disturbs the figures nor is disturbed; the stack is stopped at the end.
+ * stack neither disturbs the figures nor is disturbed; the stack is stopped at the end. With
+ * `--stack <dir>` it runs on a stack already up there instead (when a second stack would not fit
+ * beside other work), starts and stops nothing, and deletes no topics (its bench.* topics stay).
  * Exit code: 0 when every selected scenario ran to its end (a scenario skipped for a stated reason,
  * e.g. Kannel not installed, still counts as run); 1 when one threw.
  */
@@ -26,7 +29,7 @@ import { mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { KAFKA_VERSION, REPO_ROOT, stackDown, stackUp } from '../../tools/dev-stack/stack.js';
+import { KAFKA_VERSION, REPO_ROOT, stackDown, stackStatus, stackUp, type StackInfo } from '../../tools/dev-stack/stack.js';
 import { AvroCodec } from '../../src/kafka/codec.js';
 import { createTopic, deleteTopics, encodeRecords, fmt, median, produceBacklog, say } from './common.js';
 import { CONNECTOR_NODE_FLAGS, type BenchContext } from './context.js';
@@ -45,7 +48,6 @@ import { latency } from './scenarios/timing.js';
 const ALL = ['a', 'c', 'e2e', 'routes', 'pacing', 'lanes', 'failover', 'b', 'latency', 'kannel', 'index', 'memory', 'scale', 'restart', 'pending'] as const;
 type Scenario = (typeof ALL)[number];
 
-/** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
 /** `--connector-env`'s KEY=VALUE,KEY=VALUE; a malformed item stops the bench, named. */
 function parseConnectorEnv(list: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -57,6 +59,7 @@ function parseConnectorEnv(list: string): Record<string, string> {
   return env;
 }
 
+/** Options by commander (as the product CLI): a typo or a bad number stops with a line naming it. */
 function parseArgs(argv: string[]) {
   const count = (name: string) => (value: string) => {
     if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1`);
@@ -132,6 +135,7 @@ function parseArgs(argv: string[]) {
     .option('--node-flags <flags>', 'extra node flags for every connector started (experiments, e.g. "--single-threaded-gc")', '')
     .option('--connector-env <list>', 'variables set on every connector started, KEY=VALUE,KEY=VALUE (an A/B of a setting, e.g. RECEIPTS_LOG=all)', '')
     .option('--keep-stack', 'leave the bench stack running at the end')
+    .option('--stack <dir>', 'run on the stack already up in <dir> (e.g. .local/stack) instead of starting .local/bench-stack; it is left running')
     .parse(argv, { from: 'user' })
     .opts<{
       quick?: boolean;
@@ -142,6 +146,7 @@ function parseArgs(argv: string[]) {
       memoryKeepDoneMs: number;
       cpuProf: boolean;
       keepStack?: boolean;
+      stack?: string;
       latencyRate?: number;
       pairs?: number;
       warmup: boolean;
@@ -174,6 +179,7 @@ function parseArgs(argv: string[]) {
     cpuProf: opts.cpuProf,
     latencyRate: opts.latencyRate ?? null,
     keepStack: opts.keepStack ?? false,
+    stackDir: opts.stack === undefined ? undefined : path.resolve(opts.stack),
     // Single pairs swing ±7 % on this box (BENCHMARKS.md, "The machine"): the median of three is the figure.
     pairs: opts.pairs ?? (quick ? 1 : 3),
     // Not in the CI smoke: it only has to run to its end, and 5,000 records warm nothing.
@@ -197,7 +203,8 @@ async function main(): Promise<number> {
   const report = new Report();
   const workDir = path.join(REPO_ROOT, '.local', 'bench-work');
   mkdirSync(workDir, { recursive: true });
-  const stackDir = path.join(REPO_ROOT, '.local', 'bench-stack');
+  const stackDir = args.stackDir ?? path.join(REPO_ROOT, '.local', 'bench-stack');
+  const ownStack = args.stackDir === undefined;
   say(`# kafka-smpp-connector benchmarks — ${args.quick ? 'QUICK (smoke: small volumes, figures indicative only)' : 'full'} run`);
   const meta = {
     date: new Date().toISOString(),
@@ -214,15 +221,16 @@ async function main(): Promise<number> {
   say(
     `# machine: ${meta.cores} cores (${meta.cpu}), ${meta.memory}; Node ${meta.node}; Kafka ${meta.kafka} (KRaft, single node); scenarios ${args.selected.join(',')}`,
   );
-  say(`# starting the bench stack in ${stackDir} …`);
+  say(ownStack ? `# starting the bench stack in ${stackDir} …` : `# on the stack already up in ${stackDir}`);
   const loads: Record<string, string> = { start: loadavg() };
   say(`# load average at start: ${loads['start']} (1, 5, 15 min)`);
-  const info = await stackUp({ dir: stackDir });
+  const info = ownStack ? await stackUp({ dir: stackDir }) : await runningStack(stackDir);
+  const stack = { kafkaBrokers: info.kafkaBrokers, registryUrl: info.registryUrl };
+  const runTag = `b${Date.now().toString(36)}`;
   let failed = 0;
   try {
-    const stack = { kafkaBrokers: info.kafkaBrokers, registryUrl: info.registryUrl };
-    await deleteTopics(stack, 'bench.');
-    const runTag = `b${Date.now().toString(36)}`;
+    // Not on another's stack: its bench.* topics may belong to a run going on there.
+    if (ownStack) await deleteTopics(stack, 'bench.');
     const backlogTopic = `bench.backlog.${runTag}.sms-outbound`;
     const codec = new AvroCodec(
       { url: info.registryUrl, auth: null },
@@ -299,13 +307,21 @@ async function main(): Promise<number> {
       loadAverage: { ...loads, end: loadavg() },
     });
     say(`\n# figures written to ${path.relative(REPO_ROOT, file)}`);
-    if (!args.keepStack) {
+    if (ownStack && !args.keepStack) {
       say('# stopping the bench stack');
       await stackDown({ dir: stackDir });
     }
   }
   say(`# bench finished in ${((Date.now() - started) / 1000).toFixed(0)} s; ${failed} scenario(s) failed`);
   return failed > 0 ? 1 : 0;
+}
+
+/** The stack up in `dir` (`--stack`): refuses one that is not, rather than starting it. */
+async function runningStack(dir: string): Promise<StackInfo> {
+  const status = await stackStatus({ dir });
+  if (status.kafka !== 'up' || status.registry !== 'up' || !status.info)
+    throw new Error(`--stack ${dir}: Kafka is ${status.kafka}, the registry ${status.registry}; start it first (npm run stack -- up)`);
+  return status.info;
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
  * Bench role: one connector instance (startApp, exactly as `npm start` wires it), configured by
  * the environment. Requests: usage (CPU, memory), readiness, liveHeap (full GC first when run
- * with --expose-gc), loopDelay (event-loop delay since the last reset: the process's own stalls),
+ * with --expose-gc; with V8's own account of what it committed, per space, and what it malloc'd),
+ * releaseHeap (a last-resort GC: V8 gives back the pages it keeps for reuse, which its heap
+ * statistics do not count), loopDelay (event-loop delay since the last reset: the process's own stalls),
  * correlation (entries its start-up read from the correlation topic, requests in its store).
  */
+import * as v8 from 'node:v8';
 import { startApp } from '../../../src/app/start.js';
 import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/obs/logger.js';
@@ -19,7 +22,19 @@ try {
       // Live set: heap right after a full collection (needs --expose-gc; otherwise as found).
       liveHeap: () => {
         (globalThis as { gc?: () => void }).gc?.();
-        return { at: Date.now(), mem: process.memoryUsage(), collected: typeof (globalThis as { gc?: unknown }).gc === 'function' };
+        return {
+          at: Date.now(),
+          mem: process.memoryUsage(),
+          collected: typeof (globalThis as { gc?: unknown }).gc === 'function',
+          heap: v8.getHeapStatistics(),
+          spaces: v8.getHeapSpaceStatistics(),
+        };
+      },
+      // What a memory-reducing collection gives back: the pages V8 keeps after ordinary collections.
+      releaseHeap: () => {
+        const gc = (globalThis as { gc?: (options: { type: string; execution: string; flavor: string }) => void }).gc;
+        gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+        return { collected: gc !== undefined, heap: v8.getHeapStatistics() };
       },
       loopDelay: loopDelayProbe(),
       correlation: async () => ({
