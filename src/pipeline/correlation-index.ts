@@ -164,6 +164,8 @@ function requestOfSubject(entry: MessageEntry, messageId: string): RequestRecord
 export interface SegmentRef {
   request: RequestRecord;
   segment: number;
+  /** The request is a subject's (one segment, read from its `m:` entry). */
+  subject?: true;
 }
 
 const REQUEST_PREFIX = 'r:';
@@ -415,12 +417,11 @@ export class CorrelationIndex {
   applyFinalOf(ref: SegmentRef, final: FinalRecord, at = this.clock()): FinalRecord[] | null {
     const messageId = ref.request.messageIds[ref.segment - 1]!;
     this.finals.put(messageId, final);
-    const mapped = ref.request.segments === 1 ? this.messages.get(messageId) : undefined;
-    if (isSubject(mapped)) {
+    if (ref.subject) {
       // Complete. A promoted subject needs no new promotion: its final stays in the correlation
       // topic's restore window until its tombstone (the argument below).
       this.timeline.put(['mdone', Math.min(at, this.clock()), messageId], 1);
-      this.timeline.remove(['mdue', mapped.receiptDeadline, messageId]);
+      this.timeline.remove(['mdue', ref.request.receiptDeadline, messageId]);
       return [final];
     }
     const outcomes = this.outcomes(ref.request);
@@ -480,11 +481,14 @@ export class CorrelationIndex {
     this.wake(messageId);
   }
 
-  /** Drops a subject with its final; a promoted one is retired (its tombstone is due). */
-  private forgetSubject(messageId: string, entry: MessageEntry): void {
+  /**
+   * Drops a subject with its final; a promoted one is retired (its tombstone is due). `complete`:
+   * its `mdue` entry went when it completed (a remove is a write even when there is nothing to remove).
+   */
+  private forgetSubject(messageId: string, entry: MessageEntry, complete = false): void {
     this.messages.remove(messageId);
     this.finals.remove(messageId);
-    this.timeline.remove(['mdue', entry.receiptDeadline, messageId]);
+    if (!complete) this.timeline.remove(['mdue', entry.receiptDeadline, messageId]);
     const id = entry.requestId;
     if (this.isPromoted(id)) {
       this.promotedTable.remove(id);
@@ -545,7 +549,7 @@ export class CorrelationIndex {
       this.timeline.remove(key);
       const mapped = this.messages.get(key[2]);
       if (!isSubject(mapped) || (mapped.receipts && this.finals.get(key[2]) === undefined)) continue;
-      this.forgetSubject(key[2], mapped);
+      this.forgetSubject(key[2], mapped, true);
       dropped++;
     }
     this.pruned += dropped;
@@ -609,7 +613,7 @@ export class CorrelationIndex {
 
   segmentOf(messageId: string): SegmentRef | undefined {
     const mapped = mappable(messageId) ? this.messages.get(messageId) : undefined;
-    if (isSubject(mapped)) return { request: requestOfSubject(mapped, messageId), segment: 1 };
+    if (isSubject(mapped)) return { request: requestOfSubject(mapped, messageId), segment: 1, subject: true };
     const request = mapped === undefined ? undefined : this.requests.get(requestIdOf(mapped));
     if (!request) return undefined;
     const segment = request.messageIds.indexOf(messageId) + 1;
