@@ -157,7 +157,7 @@ test('index: a one-segment request lives on as its m: entry — it correlates, c
     ['one'],
     'due for its UNKNOWN by the entry',
   );
-  assert.deepEqual(index.applyFinalOf(ref!, { v: 1, status: 'DELIVERED', errorCategory: null, at: 21_000 }, 21_000), [
+  assert.deepEqual(index.applyFinalOf(ref, { v: 1, status: 'DELIVERED', errorCategory: null, at: 21_000 }, 21_000), [
     { v: 1, status: 'DELIVERED', errorCategory: null, at: 21_000 },
   ]);
   await index.written();
