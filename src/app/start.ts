@@ -190,7 +190,10 @@ async function startProducer(
  * while both topics have as many partitions (topics created beforehand, or one grown since).
  */
 async function warnReceiptsPartitions(config: Readonly<Config>, logger: Logger, p: Parts, correlationPartitions: number): Promise<void> {
-  const receiptsPartitions = await partitionCount(p.admin, config.topics.receipts);
+  const receiptsPartitions = await partitionCount(p.admin, config.topics.receipts).catch((err: unknown) => {
+    logger.warn({ err, topic: config.topics.receipts }, 'TOPIC_RECEIPTS partition count unreadable; not compared with the correlation topic');
+    return correlationPartitions;
+  });
   if (receiptsPartitions === correlationPartitions) return;
   logger.warn(
     { receipts: config.topics.receipts, receiptsPartitions, correlation: config.topics.correlation, correlationPartitions },

@@ -395,14 +395,16 @@ export class CorrelationTail {
   }
 
   /**
-   * The partition a live request's entries live in: its home, or (written before homes) where its
-   * `r:` key hashes. A tombstone names no home: it goes with the request it removes, if this store
-   * holds it (-1: skipped, nothing to remove).
+   * The partition a live request's entries live in: its home (a one-segment request's state: its
+   * subject's partition), or (written before homes) where its `r:` key hashes. A tombstone names
+   * no home: it goes with the request or subject it removes, if this store holds it (-1: skipped,
+   * nothing to remove).
    */
   private homeOfLive(id: string, state: LiveRequestState | null, count: number): number {
-    const request = state?.request ?? this.index.request(id);
-    if (!request) return -1;
-    return request.home ?? partitionForKey(requestKey(id), count);
+    if (state) return state.request.home ?? partitionForKey(requestKey(id), count);
+    const home = this.index.liveHome(id);
+    if (home !== undefined) return home;
+    return this.index.request(id) ? partitionForKey(requestKey(id), count) : -1;
   }
 
   private fetchable(partition: number): boolean {

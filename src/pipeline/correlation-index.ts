@@ -20,7 +20,7 @@
  * deadline, promotion and the prune all go by its `m:` entry, and its `r:` snapshot serves only
  * replay dedupe — it leaves `CORRELATION_KEEP_DONE_MS` after it was written, as a request without
  * receipts always did. A multipart request lives on as its `r:` snapshot, whose message ids map to
- * it. (A snapshot read before its `m:` entries, or written before they existed, stands for them.)
+ * it. (A snapshot written before `m:` entries existed stands for its one-segment subject.)
  * Each replica tails the whole topic, so a receipt arriving on any replica finds its request.
  *
  * The heap holds none of it: a request pending a receipt for two days costs disk, not memory, so
@@ -454,7 +454,7 @@ export class CorrelationIndex {
 
   /**
    * An `m:` entry (`track`: list it for promotion; not when it comes from the live-state topic).
-   * Read after its snapshot it changes nothing: the snapshot stood for it. A one-segment request's
+   * One whose id is mapped already changes nothing (read twice; or an older snapshot stood for it). A one-segment request's
    * becomes its subject: waiting for a receipt until its deadline, complete once its final is in
    * (read first: another partition) or when no receipt was asked for. A multipart request's only
    * maps the id until its snapshot does, and is dropped at the prune if none does by then. A
@@ -597,6 +597,17 @@ export class CorrelationIndex {
   /** Every segment submitted, and final too when receipts were requested. */
   private isComplete(rec: RequestRecord): boolean {
     return rec.receipts ? this.outcomes(rec) !== null : !rec.messageIds.includes(null);
+  }
+
+  /**
+   * The correlation partition a request's live state belongs to, as far as this store knows: its
+   * promoted subject's, else its snapshot's home; undefined when it knows neither.
+   */
+  liveHome(requestId: string): number | undefined {
+    const subject = this.promotedSubjects.get(requestId);
+    const mapped = subject === undefined ? undefined : this.messages.get(subject);
+    if (isSubject(mapped)) return mapped.partition ?? mapped.home;
+    return this.requests.get(requestId)?.home;
   }
 
   /** A request's snapshot (replay dedupe): a one-segment request's leaves KEEP_DONE after it was written. */
@@ -762,7 +773,8 @@ export class CorrelationIndex {
       this.inFlight.delete(request.id);
       this.timeline.remove(key);
       // Forgotten while on its way: its tombstone is due already (`retired`).
-      if (!this.current(request)) continue;
+      const still = key[0] === 'mchg' ? this.subjectRequest(key[2]) : this.requests.get(request.id);
+      if (!still) continue;
       this.promotedTable.put(request.id, cut);
       if (key[0] === 'mchg') this.promotedSubjects.put(request.id, key[2]);
     }
@@ -802,10 +814,12 @@ export class CorrelationIndex {
    */
   restoreLive(requestId: string, state: LiveRequestState | null): void {
     if (!state) {
-      const known = this.requests.get(requestId);
-      if (known) this.forget(requestId, known);
+      // The subject first: `forget` would drop the request's promotion, and the subject's row here with it.
       const subject = this.promotedSubjects.get(requestId);
       if (subject !== undefined) this.dropMessage(subject);
+      this.promotedSubjects.remove(requestId);
+      const known = this.requests.get(requestId);
+      if (known) this.forget(requestId, known);
       this.retiredTable.remove(requestId); // its tombstone is there already
       return;
     }

@@ -14,7 +14,17 @@ import type { SmsDeliveryEvent, SmsOutbound } from '../contracts.js';
 import type { Logger } from '../obs/logger.js';
 import type { MessagePlan, Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
-import { messageEntryOf, messageKey, requestKey, toHome, type CorrelationIndex, type MessageEntry, type RequestRecord } from './correlation-index.js';
+import {
+  finalKey,
+  messageEntryOf,
+  messageKey,
+  requestKey,
+  toHome,
+  type CorrelationIndex,
+  type FinalRecord,
+  type MessageEntry,
+  type RequestRecord,
+} from './correlation-index.js';
 import { DecoderUnavailableError, decoderRetryDelayMs, UndecodableRecordError } from './decode-errors.js';
 import * as ev from './events.js';
 import { DEFAULT_REQUEST_BOUNDS, echoFacts, type RequestBounds } from './request-bounds.js';
@@ -228,6 +238,10 @@ export class OutboundProcessor {
         skipped++;
         const writes = [this.messageWrite(rec, segment.seq, known)];
         if (skipped === 1) writes.unshift(snapshotWrite(snapshotOf(rec)));
+        // And its final, when it has one: a reader of the republished `m:` that never read that final
+        // (a fresh restore whose window starts between the two) would make the request wait again.
+        const final = this.deps.index.final(known);
+        if (final) writes.push(this.finalWrite(rec, known, final));
         const smscId = smscMessageId(routeOf(rec), known);
         publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, smscId, rec.attempts, rec.submittedAt, this.deps.now())], writes));
         continue;
@@ -310,6 +324,12 @@ export class OutboundProcessor {
     const tombstones = left.map((m) => ({ ...this.messageWrite(rec, 1, m), value: null }));
     for (const t of tombstones) this.deps.index.apply(t.key, null);
     return tombstones.length === 0 ? Promise.resolve() : this.deps.sink.publish([], tombstones);
+  }
+
+  /** A segment's final where its request's receipts are settled: a one-segment request's `m:` partition, else its home. */
+  private finalWrite(rec: RequestRecord, correlationId: string, final: FinalRecord): CorrelationWrite {
+    const partition = rec.segments === 1 ? this.deps.messagePartitionOf?.(correlationId) : rec.home;
+    return { key: finalKey(correlationId), value: final, ...(partition === undefined ? {} : { partition }) };
   }
 
   /** The `m:` entry of an accepted segment, to the partition its correlation id hashes to. */

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { finalKey, messageEntryOf, messageKey, requestKey, summaryKey, toHome, type RequestRecord } from '../../src/pipeline/correlation-index.js';
-import type { CorrelationWrite } from '../../src/pipeline/outbound-processor.js';
+import type { SmsOutbound } from '../../src/contracts.js';
+import { OutboundProcessor, type CorrelationWrite, type InboundRecord } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
 import { summaryMarker } from '../../src/pipeline/summary.js';
@@ -171,9 +172,10 @@ test('index: a one-segment request lives on as its m: entry — it correlates, c
 
 test('index: an m: tombstone drops the subject of a segment sent again under another id, even one read after its snapshot', async () => {
   const index = tempIndex();
-  const first = requestRecord('moved', ['A:x'], { route: 'A' });
-  const again = requestRecord('moved', ['B:y'], { route: 'B' });
-  // A lagging partition: the snapshot of the new id first, then the old id's entry and its tombstone.
+  const first = requestRecord('moved', ['A:x'], { route: 'A', messageEntries: true });
+  const again = requestRecord('moved', ['B:y'], { route: 'B', messageEntries: true });
+  // A lagging partition: the new id's entries first, then the old id's entry and its tombstone.
+  index.apply(messageKey('B:y'), messageEntryOf(again, 1));
   index.apply(requestKey('moved'), again);
   index.apply(messageKey('A:x'), messageEntryOf(first, 1));
   assert.equal(index.segmentOf('A:x')?.request.id, 'moved', 'the old entry alone is a subject');
@@ -192,4 +194,51 @@ test('index: a receipt waiting for its message id is answered by the m: entry of
   const waiting = index.waitForMessageId('m9', 5_000);
   setTimeout(() => index.apply(messageKey('m9'), messageEntryOf(requestRecord('r9', ['m9']), 1)), 20);
   assert.equal((await waiting)?.request.id, 'r9');
+});
+
+test('a replayed record republishes its snapshot, the m: entry of each known segment, and that segment’s final to the m: partition — so a reader of the republished m: alone does not wait again', async () => {
+  const index = tempIndex();
+  const submitted = requestRecord('replayed', ['m1'], { from: 'ACME', to: '393471234567', messageEntries: true, home: 4, route: 'default' });
+  index.apply(messageKey('m1'), messageEntryOf(submitted, 1, 9));
+  index.apply(requestKey('replayed'), submitted);
+  index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null, at: 1500 });
+  const writes: CorrelationWrite[] = [];
+  const request: SmsOutbound = {
+    id: 'replayed',
+    from: 'ACME',
+    to: '+393471234567',
+    text: 'hello',
+    encoding: 'AUTO',
+    requestDeliveryReport: true,
+    scheduleAt: null,
+    validUntil: null,
+    metadata: {},
+  };
+  const processor = new OutboundProcessor({
+    decoder: { decodeOutbound: async () => request, decodeOutboundKnown: () => request },
+    sink: { publish: async (_events, correlation = []) => void writes.push(...correlation), deadLetter: async () => assert.fail('no DLQ') },
+    index,
+    routing: {
+      directory: { knows: () => true, route: () => assert.fail('a known segment is not sent again') },
+      rules: [{ name: 'default', routes: ['default'] }],
+    },
+    maxSegments: 10,
+    receiptWaitMs: 1000,
+    homeOf: () => 4,
+    messagePartitionOf: () => 9,
+    now: () => 2000,
+    logger: silent,
+  });
+  const record: InboundRecord = { topic: 'sms.outbound', partition: 4, offset: '7', key: null, value: Buffer.alloc(0), timestamp: '0' };
+  await (
+    await processor.process(record, new AbortController().signal)
+  ).acked;
+  assert.deepEqual(
+    writes.map((w) => [w.key, w.partition]),
+    [
+      [requestKey('replayed'), 4],
+      [messageKey('m1'), 9],
+      [finalKey('m1'), 9],
+    ],
+  );
 });
