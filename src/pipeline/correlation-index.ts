@@ -376,7 +376,10 @@ export class CorrelationIndex {
    * before `m:` entries stands for its subject.
    */
   private applyOneSegment(rec: RequestRecord, at: number, track: boolean): void {
-    this.timeline.put(['done', Math.min(at, this.clock()), rec.id], 1);
+    // Counted from the submit, not from this copy's write: a replay republishing it must not keep
+    // it past its subject — a later replay would then find the snapshot without the subject and
+    // republish an `m:` that makes a delivered request wait again.
+    this.timeline.put(['done', Math.min(at, rec.submittedAt || at, this.clock()), rec.id], 1);
     const messageId = rec.messageIds[0]!;
     if (!rec.messageEntries && this.messages.get(messageId) === undefined) this.applyMessage(messageId, messageEntryOf(rec, 1), at, track);
   }

@@ -10,6 +10,8 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import {
   finalKey,
+  messageEntryOf,
+  messageKey,
   requestKey,
   type CorrelationIndex,
   type CorrelationValue,
@@ -280,3 +282,117 @@ function interleaved<T extends { key: string }>(entries: T[], seed: number): T[]
 }
 
 const partitionOf = (key: string): number => [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 3, 7);
+
+test('the same, with entries laid out as the connector writes them: m: entries, finals where their request settles, replays republishing (property)', async () => {
+  const windowMs = 40_000;
+  const keepDoneMs = 5_000;
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('submit' as const), segments: fc.integer({ min: 1, max: 3 }), dt: fc.integer({ min: 0, max: 3_000 }) }),
+    fc.record({ kind: fc.constant('final' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 3_000 }) }),
+    fc.record({ kind: fc.constant('replay' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 20_000 }) }),
+    fc.record({ kind: fc.constant('pass' as const), dt: fc.integer({ min: 0, max: 12_000 }), fails: fc.integer({ min: 0, max: 4 }).map((x) => x === 0) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), fc.integer(), async (ops, seed) => {
+      let now = 1_000_000;
+      const full = tempIndex(() => now);
+      const hot: Array<{ key: string; value: CorrelationValue | null; at: number; partition: number }> = [];
+      const live = new Map<string, LiveRequestState>();
+      let watermark = -Infinity;
+      const open: string[] = [];
+      const requests: RequestRecord[] = [];
+      const write = (key: string, value: CorrelationValue | null, partition: number): void => {
+        hot.push({ key, value, at: now, partition });
+        full.apply(key, value, now);
+      };
+      // A request's snapshot and multipart finals in its home; an m: entry, and a one-segment final, in its id's partition.
+      const homeOf = (id: string) => partitionOf(id);
+      const finalPartition = (rec: RequestRecord, messageId: string) => (rec.segments === 1 ? partitionOf(messageId) : homeOf(rec.id));
+      for (const o of ops) {
+        now += o.dt;
+        if (o.kind === 'submit') {
+          const id = `r${requests.length}`;
+          const ids = Array.from({ length: o.segments }, (_, i) => `${id}.${i}`);
+          open.push(...ids);
+          let rec = waiting(id, [], now);
+          for (let accepted = 1; accepted <= ids.length; accepted++) {
+            rec = { ...waiting(id, ids.map((m, i) => (i < accepted ? m : null)) as string[], now), home: homeOf(id), messageEntries: true };
+            const messageId = ids[accepted - 1]!;
+            write(messageKey(messageId), messageEntryOf(rec, accepted, partitionOf(messageId)), partitionOf(messageId));
+            write(requestKey(id), rec, homeOf(id));
+          }
+          requests.push(rec);
+        } else if (o.kind === 'final' && open.length > 0) {
+          const [messageId] = open.splice(o.pick % open.length, 1);
+          const rec = requests[Number(messageId!.slice(1, messageId!.indexOf('.')))]!;
+          write(finalKey(messageId!), delivered(now), finalPartition(rec, messageId!));
+        } else if (o.kind === 'replay' && requests.length > 0) {
+          // A record read again after a crash, while its snapshot is kept for dedupe (else it is sent
+          // again: a new request, as far as correlation goes): the snapshot, each segment's m:
+          // entry and its final if known.
+          const rec = requests[o.pick % requests.length]!;
+          if (!full.request(rec.id)) continue;
+          write(requestKey(rec.id), rec, homeOf(rec.id));
+          rec.messageIds.forEach((m, i) => {
+            write(messageKey(m!), messageEntryOf(rec, i + 1, partitionOf(m!)), partitionOf(m!));
+            const final = full.final(m!);
+            if (final) write(finalKey(m!), final, finalPartition(rec, m!));
+          });
+        } else if (o.kind === 'pass') {
+          await full.written();
+          full.pruneCompleted(now - keepDoneMs);
+          await full.written();
+          const times = promotionTimes(now, windowMs);
+          const states = [...full.promotable(times.cut)].flat();
+          if (o.fails && states.length > 0) {
+            full.promotionFailed(states);
+            continue;
+          }
+          for (const state of states) live.set(state.request.id, structuredClone(state));
+          full.promotionWritten(states);
+          for (const id of full.retired()) {
+            live.delete(id);
+            full.retiredWritten(id);
+          }
+          watermark = times.watermark;
+          await full.written();
+        }
+      }
+      const restored = tempIndex(() => now);
+      for (const [id, state] of live) restored.restoreLive(id, state);
+      for (const h of interleavedBy(
+        hot.filter((h) => h.at >= watermark),
+        seed,
+      ))
+        restored.apply(h.key, h.value, h.at);
+      await restored.written();
+      const stillWaiting = (index: CorrelationIndex): Map<string, string[]> => {
+        const out = new Map<string, string[]>();
+        for (const { id, messageIds } of requests) {
+          const rec = messageIds.length === 1 ? index.segmentOf(messageIds[0]!)?.request : index.request(id);
+          if (!rec || index.outcomes(rec) !== null) continue;
+          out.set(
+            id,
+            rec.messageIds.filter((m): m is string => m !== null && index.final(m) !== undefined),
+          );
+        }
+        return out;
+      };
+      assert.deepEqual(stillWaiting(restored), stillWaiting(full));
+    }),
+    { numRuns: 200, endOnFailure: true },
+  );
+});
+
+/** Entries of several partitions in one random interleaving that keeps each partition's order. */
+function interleavedBy<T extends { partition: number }>(entries: T[], seed: number): T[] {
+  const partitions: T[][] = [[], [], []];
+  for (const e of entries) partitions[e.partition]!.push(e);
+  const random = prng(seed);
+  const out: T[] = [];
+  while (partitions.some((p) => p.length > 0)) {
+    const open = partitions.filter((p) => p.length > 0);
+    out.push(open[Math.floor(random() * open.length)]!.shift()!);
+  }
+  return out;
+}

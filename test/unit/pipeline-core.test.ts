@@ -380,7 +380,7 @@ test('correlation index: a prune pass visits at most its limit, oldest completio
   const index = tempIndex(() => now);
   for (let i = 0; i < 20_000; i++) {
     now = i;
-    index.apply(requestKey(`r${i}`), requestRecord(`r${i}`, [`m${i}`], { receipts: false }));
+    index.apply(requestKey(`r${i}`), requestRecord(`r${i}`, [`m${i}`], { receipts: false, submittedAt: i }));
   }
   await index.written();
   const started = performance.now();
