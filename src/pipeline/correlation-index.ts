@@ -77,9 +77,14 @@ export interface RequestRecord {
   messageEntries?: true;
 }
 
+/** A correlation write's named partition, or nothing (its key's hash) when there is none. */
+export function inPartition(partition: number | undefined): { partition?: number } {
+  return partition === undefined ? {} : { partition };
+}
+
 /** Where a request's entries go: `{ partition: home }`, or nothing (its key's hash) for a request written before homes. */
 export function toHome(rec: RequestRecord): { partition?: number } {
-  return rec.home === undefined ? {} : { partition: rec.home };
+  return inPartition(rec.home);
 }
 
 export interface FinalRecord {
@@ -98,22 +103,16 @@ export interface SummaryMarker {
   v: 1;
 }
 
-/** An `m:<messageId>` entry: one accepted segment, and what a receipt for it needs of its request. */
-export interface MessageEntry {
-  v: 1;
+/**
+ * An `m:<messageId>` entry: one accepted segment, and what a receipt for it needs of its request —
+ * the request's facts as its snapshot has them (`home`: where a multipart segment's final must also go).
+ */
+export interface MessageEntry extends Pick<
+  RequestRecord,
+  'v' | 'segments' | 'from' | 'to' | 'metadata' | 'attempts' | 'submittedAt' | 'receipts' | 'receiptDeadline' | 'route' | 'home'
+> {
   requestId: string;
   segment: number;
-  segments: number;
-  from: string;
-  to: string;
-  metadata: Record<string, string>;
-  attempts: number;
-  submittedAt: number;
-  receipts: boolean;
-  receiptDeadline: number;
-  route?: string;
-  /** The request's home (RequestRecord.home): where a multipart segment's final must also go. */
-  home?: number;
   /** The correlation partition the entry lives in (its id's hash): where its final goes. Unknown when derived from a snapshot. */
   partition?: number;
 }
@@ -155,10 +154,14 @@ function requestOfSubject(entry: MessageEntry, messageId: string): RequestRecord
     receiptDeadline: entry.receiptDeadline,
   };
   if (entry.route !== undefined) rec.route = entry.route;
-  // Its finals go where the entry lives, so the partition that correlates its receipts holds them.
-  const home = entry.partition ?? entry.home;
+  const home = subjectHome(entry);
   if (home !== undefined) rec.home = home;
   return rec;
+}
+
+/** Where a subject's finals go: where its entry lives, so the partition that correlates its receipts holds them. */
+function subjectHome(entry: MessageEntry): number | undefined {
+  return entry.partition ?? entry.home;
 }
 
 export interface SegmentRef {
@@ -609,7 +612,7 @@ export class CorrelationIndex {
   liveHome(requestId: string): number | undefined {
     const subject = this.promotedSubjects.get(requestId);
     const mapped = subject === undefined ? undefined : this.messages.get(subject);
-    if (isSubject(mapped)) return mapped.partition ?? mapped.home;
+    if (isSubject(mapped)) return subjectHome(mapped);
     return this.requests.get(requestId)?.home;
   }
 
@@ -621,8 +624,8 @@ export class CorrelationIndex {
   /** A request as it stands now, as one listed earlier: a one-segment request by its subject. */
   current(listed: RequestRecord): RequestRecord | undefined {
     const messageId = listed.segments === 1 ? listed.messageIds[0] : null;
-    const subject = messageId ? this.segmentOf(messageId) : undefined;
-    return subject?.request.id === listed.id ? subject.request : this.requests.get(listed.id);
+    const subject = messageId ? this.subjectRequest(messageId) : undefined;
+    return subject?.id === listed.id ? subject : this.requests.get(listed.id);
   }
 
   segmentOf(messageId: string): SegmentRef | undefined {

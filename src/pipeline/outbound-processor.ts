@@ -16,12 +16,12 @@ import type { MessagePlan, Segment } from '../sms/plan.js';
 import type { SubmitParams } from '../smpp/protocol/types.js';
 import {
   finalKey,
+  inPartition,
   messageEntryOf,
   messageKey,
   requestKey,
   toHome,
   type CorrelationIndex,
-  type FinalRecord,
   type MessageEntry,
   type RequestRecord,
 } from './correlation-index.js';
@@ -240,8 +240,10 @@ export class OutboundProcessor {
         if (skipped === 1) writes.unshift(snapshotWrite(snapshotOf(rec)));
         // And its final, when it has one: a reader of the republished `m:` that never read that final
         // (a fresh restore whose window starts between the two) would make the request wait again.
-        const final = this.deps.index.final(known);
-        if (final) writes.push(this.finalWrite(rec, known, final));
+        // It goes where the receipt path writes it (`toHome` of the request the id correlates with).
+        const ref = this.deps.index.segmentOf(known);
+        const final = ref && this.deps.index.final(known);
+        if (final) writes.push({ key: finalKey(known), value: final, ...toHome(ref.request) });
         const smscId = smscMessageId(routeOf(rec), known);
         publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, smscId, rec.attempts, rec.submittedAt, this.deps.now())], writes));
         continue;
@@ -321,21 +323,15 @@ export class OutboundProcessor {
     const left = rec.messageIds.filter((m): m is string => m !== null);
     rec.messageIds.fill(null);
     delete rec.route;
-    const tombstones = left.map((m) => ({ ...this.messageWrite(rec, 1, m), value: null }));
+    const tombstones = left.map((m) => ({ key: messageKey(m), value: null, ...inPartition(this.deps.messagePartitionOf?.(m)) }));
     for (const t of tombstones) this.deps.index.apply(t.key, null);
     return tombstones.length === 0 ? Promise.resolve() : this.deps.sink.publish([], tombstones);
-  }
-
-  /** A segment's final where its request's receipts are settled: a one-segment request's `m:` partition, else its home. */
-  private finalWrite(rec: RequestRecord, correlationId: string, final: FinalRecord): CorrelationWrite {
-    const partition = rec.segments === 1 ? this.deps.messagePartitionOf?.(correlationId) : rec.home;
-    return { key: finalKey(correlationId), value: final, ...(partition === undefined ? {} : { partition }) };
   }
 
   /** The `m:` entry of an accepted segment, to the partition its correlation id hashes to. */
   private messageWrite(rec: RequestRecord, segment: number, correlationId: string): CorrelationWrite {
     const partition = this.deps.messagePartitionOf?.(correlationId);
-    return { key: messageKey(correlationId), value: messageEntryOf(rec, segment, partition), ...(partition === undefined ? {} : { partition }) };
+    return { key: messageKey(correlationId), value: messageEntryOf(rec, segment, partition), ...inPartition(partition) };
   }
 
   private finishUnsent(

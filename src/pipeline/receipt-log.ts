@@ -11,78 +11,33 @@
  */
 import type { DeliverSm } from '../smpp/protocol/types.js';
 
-export interface LoggedReceipt {
+/** The deliver_sm's own fields, its bytes as base64, and the route whose bind took it. */
+export type LoggedReceipt = Omit<DeliverSm, 'shortMessage' | 'networkErrorCode' | 'messagePayload'> & {
   v: 1;
   /** The route whose bind took it: its message id is that route's (route-ids.ts). */
   route: string;
-  sessionId: string;
-  sequenceNumber: number;
-  receivedAt: number;
-  serviceType: string;
-  esmClass: number;
-  dataCoding: number;
-  sourceAddr: string;
-  sourceAddrTon: number;
-  sourceAddrNpi: number;
-  destinationAddr: string;
-  destAddrTon: number;
-  destAddrNpi: number;
   /** base64 of the short_message bytes on the wire. */
   shortMessage: string;
-  receiptedMessageId?: string;
-  messageState?: number;
   /** base64 of TLV 0x0423 as received. */
   networkErrorCode?: string;
   /** base64 of TLV 0x0424 as received. */
   messagePayload?: string;
-}
+};
 
 /** What the receipts topic keeps of a deliver_sm received on `route`. */
 export function loggedReceiptOf(d: DeliverSm, route: string): LoggedReceipt {
-  const out: LoggedReceipt = {
-    v: 1,
-    route,
-    sessionId: d.sessionId,
-    sequenceNumber: d.sequenceNumber,
-    receivedAt: d.receivedAt,
-    serviceType: d.serviceType,
-    esmClass: d.esmClass,
-    dataCoding: d.dataCoding,
-    sourceAddr: d.sourceAddr,
-    sourceAddrTon: d.sourceAddrTon,
-    sourceAddrNpi: d.sourceAddrNpi,
-    destinationAddr: d.destinationAddr,
-    destAddrTon: d.destAddrTon,
-    destAddrNpi: d.destAddrNpi,
-    shortMessage: d.shortMessage.toString('base64'),
-  };
-  if (d.receiptedMessageId !== undefined) out.receiptedMessageId = d.receiptedMessageId;
-  if (d.messageState !== undefined) out.messageState = d.messageState;
-  if (d.networkErrorCode !== undefined) out.networkErrorCode = d.networkErrorCode.toString('base64');
-  if (d.messagePayload !== undefined) out.messagePayload = d.messagePayload.toString('base64');
+  const { shortMessage, networkErrorCode, messagePayload, ...fields } = d;
+  const out: LoggedReceipt = { v: 1, route, ...fields, shortMessage: shortMessage.toString('base64') };
+  if (networkErrorCode !== undefined) out.networkErrorCode = networkErrorCode.toString('base64');
+  if (messagePayload !== undefined) out.messagePayload = messagePayload.toString('base64');
   return out;
 }
 
 /** The deliver_sm a logged receipt was made from. */
 export function deliverSmOf(r: LoggedReceipt): DeliverSm {
-  const d: DeliverSm = {
-    sessionId: r.sessionId,
-    sequenceNumber: r.sequenceNumber,
-    receivedAt: r.receivedAt,
-    serviceType: r.serviceType,
-    esmClass: r.esmClass,
-    dataCoding: r.dataCoding,
-    sourceAddr: r.sourceAddr,
-    sourceAddrTon: r.sourceAddrTon,
-    sourceAddrNpi: r.sourceAddrNpi,
-    destinationAddr: r.destinationAddr,
-    destAddrTon: r.destAddrTon,
-    destAddrNpi: r.destAddrNpi,
-    shortMessage: Buffer.from(r.shortMessage, 'base64'),
-  };
-  if (r.receiptedMessageId !== undefined) d.receiptedMessageId = r.receiptedMessageId;
-  if (r.messageState !== undefined) d.messageState = r.messageState;
-  if (r.networkErrorCode !== undefined) d.networkErrorCode = Buffer.from(r.networkErrorCode, 'base64');
-  if (r.messagePayload !== undefined) d.messagePayload = Buffer.from(r.messagePayload, 'base64');
+  const { v: _v, route: _route, shortMessage, networkErrorCode, messagePayload, ...fields } = r;
+  const d: DeliverSm = { ...fields, shortMessage: Buffer.from(shortMessage, 'base64') };
+  if (networkErrorCode !== undefined) d.networkErrorCode = Buffer.from(networkErrorCode, 'base64');
+  if (messagePayload !== undefined) d.messagePayload = Buffer.from(messagePayload, 'base64');
   return d;
 }

@@ -124,20 +124,7 @@ export function kafkaFor(stack: StackInfo): Kafka {
   });
 }
 
-export function outbound(id: string, overrides: Partial<SmsOutbound> = {}): SmsOutbound {
-  return {
-    id,
-    from: 'ACME',
-    to: '+393471234567',
-    text: `hello ${id}`,
-    encoding: 'AUTO',
-    requestDeliveryReport: true,
-    scheduleAt: null,
-    validUntil: null,
-    metadata: { test: 'yes' },
-    ...overrides,
-  };
-}
+export { outbound } from './outbound.js';
 
 export async function produce(
   stack: StackInfo,

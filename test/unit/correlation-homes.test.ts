@@ -7,12 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { finalKey, messageEntryOf, messageKey, requestKey, summaryKey, toHome, type RequestRecord } from '../../src/pipeline/correlation-index.js';
-import type { SmsOutbound } from '../../src/contracts.js';
 import { OutboundProcessor, type CorrelationWrite, type InboundRecord } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
 import { summaryMarker } from '../../src/pipeline/summary.js';
 import { receiptDeliverSm as receipt } from '../helpers/deliver-sm.js';
+import { outbound } from '../helpers/outbound.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const silent = pino({ level: 'silent' });
@@ -203,17 +203,7 @@ test('a replayed record republishes its snapshot, the m: entry of each known seg
   index.apply(requestKey('replayed'), submitted);
   index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null, at: 1500 });
   const writes: CorrelationWrite[] = [];
-  const request: SmsOutbound = {
-    id: 'replayed',
-    from: 'ACME',
-    to: '+393471234567',
-    text: 'hello',
-    encoding: 'AUTO',
-    requestDeliveryReport: true,
-    scheduleAt: null,
-    validUntil: null,
-    metadata: {},
-  };
+  const request = outbound('replayed', { text: 'hello' });
   const processor = new OutboundProcessor({
     decoder: { decodeOutbound: async () => request, decodeOutboundKnown: () => request },
     sink: { publish: async (_events, correlation = []) => void writes.push(...correlation), deadLetter: async () => assert.fail('no DLQ') },

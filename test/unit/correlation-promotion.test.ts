@@ -184,41 +184,77 @@ test('promoter: a pass writes states, then tombstones, then its watermark; a lag
  * interleaved at random (an `r:` and the `f:` of its segments hash to different partitions). Every
  * request still waiting in the first index must be there with the same finals, and no other.
  */
-test('restore from the live-state topic plus the last window gives the waiting requests of a full read (property)', async () => {
+/**
+ * How a history's entries are laid out: `legacy` as written before `m:` entries (snapshots only,
+ * each entry in the partition its key hashes to); `connector` as the connector writes them now
+ * (`m:` entries and one-segment finals in the message id's partition, snapshots and multipart
+ * finals in the home; replays republishing a request's snapshot, `m:` entries and known finals).
+ */
+type Layout = 'legacy' | 'connector';
+
+/**
+ * Restore from the live-state topic plus the last window gives the waiting requests of a full
+ * read, for random histories of submits, finals, promotion passes (some whose write fails) and, in
+ * the connector's layout, replays; the window's partitions applied in any interleaving.
+ */
+async function restoreMatchesFullRead(layout: Layout): Promise<void> {
   const windowMs = 40_000;
   const keepDoneMs = 5_000;
-  const op = fc.oneof(
+  const ops = [
     fc.record({ kind: fc.constant('submit' as const), segments: fc.integer({ min: 1, max: 3 }), dt: fc.integer({ min: 0, max: 3_000 }) }),
     fc.record({ kind: fc.constant('final' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 3_000 }) }),
     fc.record({ kind: fc.constant('pass' as const), dt: fc.integer({ min: 0, max: 12_000 }), fails: fc.integer({ min: 0, max: 4 }).map((x) => x === 0) }),
-  );
+  ];
+  const replay = fc.record({ kind: fc.constant('replay' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 20_000 }) });
+  const op = layout === 'connector' ? fc.oneof(...ops, replay) : fc.oneof(...ops);
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), fc.integer(), async (ops, seed) => {
+    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), fc.integer(), async (history, seed) => {
       let now = 1_000_000;
       const full = tempIndex(() => now);
-      const hot: Array<{ key: string; value: CorrelationValue; at: number }> = [];
+      const hot: Array<{ key: string; value: CorrelationValue | null; at: number; partition: number }> = [];
       const live = new Map<string, LiveRequestState>();
       let watermark = -Infinity;
       const open: string[] = []; // message ids without a final yet
-      const segmentsOf: string[][] = []; // request i's message ids
-      const write = (key: string, value: CorrelationValue): void => {
-        hot.push({ key, value, at: now });
+      const requests: RequestRecord[] = []; // request i's last snapshot
+      const write = (key: string, value: CorrelationValue | null, partition = partitionOf(key)): void => {
+        hot.push({ key, value, at: now, partition });
         full.apply(key, value, now);
       };
-      let n = 0;
-      for (const o of ops) {
+      const connector = layout === 'connector';
+      const finalPartition = (rec: RequestRecord, messageId: string) =>
+        !connector ? partitionOf(finalKey(messageId)) : rec.segments === 1 ? partitionOf(messageId) : partitionOf(rec.id);
+      for (const o of history) {
         now += o.dt;
         if (o.kind === 'submit') {
-          const id = `r${n++}`;
+          const id = `r${requests.length}`;
           const ids = Array.from({ length: o.segments }, (_, i) => `${id}.${i}`);
-          segmentsOf.push(ids);
           open.push(...ids);
+          let rec = waiting(id, [], now);
           for (let accepted = 1; accepted <= ids.length; accepted++) {
-            write(requestKey(id), waiting(id, ids.map((m, i) => (i < accepted ? m : null)) as string[], now));
+            rec = waiting(id, ids.map((m, i) => (i < accepted ? m : null)) as string[], now);
+            if (connector) {
+              rec = { ...rec, home: partitionOf(id), messageEntries: true };
+              const messageId = ids[accepted - 1]!;
+              write(messageKey(messageId), messageEntryOf(rec, accepted, partitionOf(messageId)), partitionOf(messageId));
+            }
+            write(requestKey(id), rec, connector ? partitionOf(id) : undefined);
           }
+          requests.push(rec);
         } else if (o.kind === 'final' && open.length > 0) {
           const [messageId] = open.splice(o.pick % open.length, 1);
-          write(finalKey(messageId!), delivered(now));
+          const rec = requests[Number(messageId!.slice(1, messageId!.indexOf('.')))]!;
+          write(finalKey(messageId!), delivered(now), finalPartition(rec, messageId!));
+        } else if (o.kind === 'replay' && requests.length > 0) {
+          // A record read again after a crash, while its snapshot is kept for dedupe (else it is sent
+          // again: a new request, as far as correlation goes).
+          const rec = requests[o.pick % requests.length]!;
+          if (!full.request(rec.id)) continue;
+          write(requestKey(rec.id), rec, partitionOf(rec.id));
+          rec.messageIds.forEach((m, i) => {
+            write(messageKey(m!), messageEntryOf(rec, i + 1, partitionOf(m!)), partitionOf(m!));
+            const final = full.final(m!);
+            if (final) write(finalKey(m!), final, finalPartition(rec, m!));
+          });
         } else if (o.kind === 'pass') {
           await full.written();
           full.pruneCompleted(now - keepDoneMs);
@@ -249,126 +285,8 @@ test('restore from the live-state topic plus the last window gives the waiting r
       await restored.written();
       const stillWaiting = (index: CorrelationIndex): Map<string, string[]> => {
         const out = new Map<string, string[]>();
-        for (let i = 0; i < n; i++) {
-          // A one-segment request lives on as its message (its snapshot leaves after KEEP_DONE).
-          const ids = segmentsOf[i]!;
-          const rec = ids.length === 1 ? index.segmentOf(ids[0]!)?.request : index.request(`r${i}`);
-          if (!rec || index.outcomes(rec) !== null) continue;
-          out.set(
-            rec.id,
-            rec.messageIds.filter((m): m is string => m !== null && index.final(m) !== undefined),
-          );
-        }
-        return out;
-      };
-      assert.deepEqual(stillWaiting(restored), stillWaiting(full));
-    }),
-    // No shrinking: each run opens two LMDB stores, and a shrink of a 60-step history takes minutes.
-    { numRuns: 200, endOnFailure: true },
-  );
-});
-
-/** The entries in an order a tail reading three partitions at once may apply them: each partition's own order kept. */
-function interleaved<T extends { key: string }>(entries: T[], seed: number): T[] {
-  const partitions: T[][] = [[], [], []];
-  for (const e of entries) partitions[partitionOf(e.key)]!.push(e);
-  const random = prng(seed);
-  const out: T[] = [];
-  while (partitions.some((p) => p.length > 0)) {
-    const open = partitions.filter((p) => p.length > 0);
-    out.push(open[Math.floor(random() * open.length)]!.shift()!);
-  }
-  return out;
-}
-
-const partitionOf = (key: string): number => [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 3, 7);
-
-test('the same, with entries laid out as the connector writes them: m: entries, finals where their request settles, replays republishing (property)', async () => {
-  const windowMs = 40_000;
-  const keepDoneMs = 5_000;
-  const op = fc.oneof(
-    fc.record({ kind: fc.constant('submit' as const), segments: fc.integer({ min: 1, max: 3 }), dt: fc.integer({ min: 0, max: 3_000 }) }),
-    fc.record({ kind: fc.constant('final' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 3_000 }) }),
-    fc.record({ kind: fc.constant('replay' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 20_000 }) }),
-    fc.record({ kind: fc.constant('pass' as const), dt: fc.integer({ min: 0, max: 12_000 }), fails: fc.integer({ min: 0, max: 4 }).map((x) => x === 0) }),
-  );
-  await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 60 }), fc.integer(), async (ops, seed) => {
-      let now = 1_000_000;
-      const full = tempIndex(() => now);
-      const hot: Array<{ key: string; value: CorrelationValue | null; at: number; partition: number }> = [];
-      const live = new Map<string, LiveRequestState>();
-      let watermark = -Infinity;
-      const open: string[] = [];
-      const requests: RequestRecord[] = [];
-      const write = (key: string, value: CorrelationValue | null, partition: number): void => {
-        hot.push({ key, value, at: now, partition });
-        full.apply(key, value, now);
-      };
-      // A request's snapshot and multipart finals in its home; an m: entry, and a one-segment final, in its id's partition.
-      const homeOf = (id: string) => partitionOf(id);
-      const finalPartition = (rec: RequestRecord, messageId: string) => (rec.segments === 1 ? partitionOf(messageId) : homeOf(rec.id));
-      for (const o of ops) {
-        now += o.dt;
-        if (o.kind === 'submit') {
-          const id = `r${requests.length}`;
-          const ids = Array.from({ length: o.segments }, (_, i) => `${id}.${i}`);
-          open.push(...ids);
-          let rec = waiting(id, [], now);
-          for (let accepted = 1; accepted <= ids.length; accepted++) {
-            rec = { ...waiting(id, ids.map((m, i) => (i < accepted ? m : null)) as string[], now), home: homeOf(id), messageEntries: true };
-            const messageId = ids[accepted - 1]!;
-            write(messageKey(messageId), messageEntryOf(rec, accepted, partitionOf(messageId)), partitionOf(messageId));
-            write(requestKey(id), rec, homeOf(id));
-          }
-          requests.push(rec);
-        } else if (o.kind === 'final' && open.length > 0) {
-          const [messageId] = open.splice(o.pick % open.length, 1);
-          const rec = requests[Number(messageId!.slice(1, messageId!.indexOf('.')))]!;
-          write(finalKey(messageId!), delivered(now), finalPartition(rec, messageId!));
-        } else if (o.kind === 'replay' && requests.length > 0) {
-          // A record read again after a crash, while its snapshot is kept for dedupe (else it is sent
-          // again: a new request, as far as correlation goes): the snapshot, each segment's m:
-          // entry and its final if known.
-          const rec = requests[o.pick % requests.length]!;
-          if (!full.request(rec.id)) continue;
-          write(requestKey(rec.id), rec, homeOf(rec.id));
-          rec.messageIds.forEach((m, i) => {
-            write(messageKey(m!), messageEntryOf(rec, i + 1, partitionOf(m!)), partitionOf(m!));
-            const final = full.final(m!);
-            if (final) write(finalKey(m!), final, finalPartition(rec, m!));
-          });
-        } else if (o.kind === 'pass') {
-          await full.written();
-          full.pruneCompleted(now - keepDoneMs);
-          await full.written();
-          const times = promotionTimes(now, windowMs);
-          const states = [...full.promotable(times.cut)].flat();
-          if (o.fails && states.length > 0) {
-            full.promotionFailed(states);
-            continue;
-          }
-          for (const state of states) live.set(state.request.id, structuredClone(state));
-          full.promotionWritten(states);
-          for (const id of full.retired()) {
-            live.delete(id);
-            full.retiredWritten(id);
-          }
-          watermark = times.watermark;
-          await full.written();
-        }
-      }
-      const restored = tempIndex(() => now);
-      for (const [id, state] of live) restored.restoreLive(id, state);
-      for (const h of interleavedBy(
-        hot.filter((h) => h.at >= watermark),
-        seed,
-      ))
-        restored.apply(h.key, h.value, h.at);
-      await restored.written();
-      const stillWaiting = (index: CorrelationIndex): Map<string, string[]> => {
-        const out = new Map<string, string[]>();
         for (const { id, messageIds } of requests) {
+          // A one-segment request lives on as its message (its snapshot leaves after KEEP_DONE).
           const rec = messageIds.length === 1 ? index.segmentOf(messageIds[0]!)?.request : index.request(id);
           if (!rec || index.outcomes(rec) !== null) continue;
           out.set(
@@ -380,12 +298,18 @@ test('the same, with entries laid out as the connector writes them: m: entries, 
       };
       assert.deepEqual(stillWaiting(restored), stillWaiting(full));
     }),
+    // No shrinking: each run opens two LMDB stores, and a shrink of a 60-step history takes minutes.
     { numRuns: 200, endOnFailure: true },
   );
-});
+}
 
-/** Entries of several partitions in one random interleaving that keeps each partition's order. */
-function interleavedBy<T extends { partition: number }>(entries: T[], seed: number): T[] {
+test('restore from the live-state topic plus the last window gives the waiting requests of a full read (property)', () => restoreMatchesFullRead('legacy'));
+
+test('the same, with entries laid out as the connector writes them: m: entries, finals where their request settles, replays republishing (property)', () =>
+  restoreMatchesFullRead('connector'));
+
+/** The entries in an order a tail reading three partitions at once may apply them: each partition's own order kept. */
+function interleaved<T extends { partition: number }>(entries: T[], seed: number): T[] {
   const partitions: T[][] = [[], [], []];
   for (const e of entries) partitions[e.partition]!.push(e);
   const random = prng(seed);
@@ -396,3 +320,5 @@ function interleavedBy<T extends { partition: number }>(entries: T[], seed: numb
   }
   return out;
 }
+
+const partitionOf = (key: string): number => [...key].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 3, 7);
