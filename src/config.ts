@@ -119,10 +119,17 @@ const envSchema = z.object({
   TOPIC_RECEIPTS: topicName.default('sms.receipts'),
   /**
    * Which receipts go to TOPIC_RECEIPTS as received: `all` (an audit log: a receipt is answered only
-   * once it is there too), or `forwarded` — those handed to the replica owning their message id,
-   * which needs partitioned correlation ownership (issue 20, not built yet): today none.
+   * once it is there too), or `forwarded` — only those handed to the replica owning their message
+   * id (CORRELATION_OWNERSHIP=partitioned; with `replicated`, none).
    */
   RECEIPTS_LOG: z.enum(['forwarded', 'all']).default('forwarded'),
+  /**
+   * Who handles a receipt (issue 20). `replicated`: the replica whose bind it arrived on.
+   * `partitioned` (experimental): the replica whose bulk partitions include its message id's
+   * partition; the others forward it through TOPIC_RECEIPTS. Every replica still holds the whole
+   * correlation state in both.
+   */
+  CORRELATION_OWNERSHIP: z.enum(['replicated', 'partitioned']).default('replicated'),
   /** retention.ms of TOPIC_RECEIPTS when start-up creates it. */
   RECEIPTS_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
   TOPIC_AUTO_CREATE: bool.default(true),
@@ -361,6 +368,8 @@ export interface Config {
   receiptsLog: 'forwarded' | 'all';
   /** RECEIPTS_RETENTION_MS */
   receiptsRetentionMs: number;
+  /** CORRELATION_OWNERSHIP */
+  correlationOwnership: 'replicated' | 'partitioned';
   shutdownDrainMs: number;
   /** LANE_BULK_MIN_SHARE */
   laneBulkMinShare: number;
@@ -734,6 +743,7 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     correlationRetentionMs: e.CORRELATION_RETENTION_MS,
     receiptsLog: e.RECEIPTS_LOG,
     receiptsRetentionMs: e.RECEIPTS_RETENTION_MS,
+    correlationOwnership: e.CORRELATION_OWNERSHIP,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     laneBulkMinShare: e.LANE_BULK_MIN_SHARE,
     httpPort: e.HTTP_PORT,

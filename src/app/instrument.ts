@@ -56,6 +56,7 @@ export function sinkObserver(m: Metrics, logger?: Logger): SinkObserver {
     published: (e) => m.eventsPublished.inc({ source: e.source, status: e.status }),
     deadLettered: (reason) => m.dlqRecords.inc({ reason }),
     receiptLogged: () => m.receiptsLogged.inc(),
+    receiptForwarded: () => m.receiptsForwarded.inc(),
     refused(reason, topic, bytes, outcome) {
       m.publishRefused.inc({ reason, outcome });
       logger?.[outcome === 'dropped' ? 'error' : 'warn']({ reason, topic, bytes, outcome }, 'Kafka refused a record for good; the rest flow on');

@@ -64,8 +64,8 @@ export function topicsToEnsure(config: Cfg): TopicPlan[] {
       ],
     },
     ...(topics.inbound ? [{ name: topics.inbound, partitions }] : []),
-    // Receipts as received, written only with RECEIPTS_LOG=all today: a log, deleted by age.
-    ...(config.receiptsLog === 'all'
+    // Receipts as received (RECEIPTS_LOG=all) and receipts forwarded to their owner (partitioned ownership): deleted by age.
+    ...(receiptsTopicUsed(config)
       ? [
           {
             name: topics.receipts,
@@ -78,6 +78,11 @@ export function topicsToEnsure(config: Cfg): TopicPlan[] {
         ]
       : []),
   ];
+}
+
+/** Whether anything writes TOPIC_RECEIPTS: the receipts log, or receipts forwarded to the replica owning them. */
+export function receiptsTopicUsed(config: Cfg): boolean {
+  return config.receiptsLog === 'all' || config.correlationOwnership === 'partitioned';
 }
 
 /** The producer's settings; the correlation bundling is added by start-up (it needs the partition count). */

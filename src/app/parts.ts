@@ -6,6 +6,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { BrokerProbe } from '../kafka/broker-probe.js';
 import type { CorrelationTail } from '../kafka/correlation-tail.js';
 import type { OutboundConsumer } from '../kafka/outbound-consumer.js';
+import type { ReceiptOwner } from '../kafka/receipt-owner.js';
 import type { Publisher } from '../kafka/publisher.js';
 import type { HttpServerHandle, ReadinessReport } from '../obs/http.js';
 import type { Metrics } from '../obs/metrics.js';
@@ -24,6 +25,8 @@ export interface Parts {
   publisher: Publisher;
   store: LmdbCorrelationStore;
   tail: CorrelationTail;
+  /** Partitioned ownership: the receipts other replicas forward to this one. */
+  receiptOwner?: ReceiptOwner;
   /** Per route: its pool, account gate, admission and bind slots (routes.ts). */
   routes: RouteParts[];
   consumer: OutboundConsumer;

@@ -17,6 +17,7 @@ import { AvroCodec } from '../kafka/codec.js';
 import { CorrelationBundler } from '../kafka/correlation-bundle.js';
 import { CorrelationTail } from '../kafka/correlation-tail.js';
 import { OutboundConsumer } from '../kafka/outbound-consumer.js';
+import { ReceiptOwner } from '../kafka/receipt-owner.js';
 import { Publisher } from '../kafka/publisher.js';
 import { KafkaSinks, liveStateSink } from '../kafka/sinks.js';
 import { startHttpServer, type ReadinessReport } from '../obs/http.js';
@@ -118,9 +119,13 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   // Unique per process: marks this process's own correlation bundles, which its tail skips.
   const origin = randomUUID();
   const correlationPartitions = await partitionCount(p.admin, config.topics.correlation);
-  if (config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
+  if (config.correlationOwnership === 'partitioned') await requireEqualPartitions(config, p, correlationPartitions);
+  else if (config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks));
+  // The bulk partitions this replica holds now. With partitioned ownership it handles the receipts
+  // whose message id's partition is one of these, and forwards the others to their owner.
+  const duties = new Set<number>();
   const receipts = new ReceiptProcessor({
     index,
     sink: sinks,
@@ -129,10 +134,16 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
     now: Date.now,
     logger,
     observer: inst.receiptObserver(p.metrics),
+    ...(config.correlationOwnership === 'partitioned' ? { handlesHere: (id: string) => duties.has(partitionForKey(id, correlationPartitions)) } : {}),
   });
   await loadCorrelation(config, logger, p, index, receipts, origin);
+  if (config.correlationOwnership === 'partitioned') await startReceiptOwner(config, logger, p, index, sinks, receipts);
   startSessions(config, logger, p, index, sinks, receipts);
-  await startConsumer(config, logger, p, codec, sinks, index, correlationPartitions);
+  await startConsumer(config, logger, p, codec, sinks, index, correlationPartitions, (partitions) => {
+    duties.clear();
+    for (const q of partitions) duties.add(q);
+    void p.receiptOwner?.follow(partitions);
+  });
 }
 
 /** Kafka client and admin; the topics exist (created when allowed); the broker probe runs. */
@@ -181,7 +192,11 @@ async function startProducer(
   const bundler = new CorrelationBundler({ partitions: correlationPartitions, origin });
   p.publisher = new Publisher(p.kafka, { ...publisherSettingsFrom(config), bundle: { topic: config.topics.correlation, bundler } });
   await p.publisher.connect();
-  const topics = { ...config.topics, receiptsLog: config.receiptsLog === 'all' ? config.topics.receipts : null };
+  const topics = {
+    ...config.topics,
+    receiptsLog: config.receiptsLog === 'all' ? config.topics.receipts : null,
+    receiptsForward: config.correlationOwnership === 'partitioned' ? config.topics.receipts : null,
+  };
   return new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
 }
 
@@ -199,6 +214,48 @@ async function warnReceiptsPartitions(config: Readonly<Config>, logger: Logger, 
     { receipts: config.topics.receipts, receiptsPartitions, correlation: config.topics.correlation, correlationPartitions },
     'TOPIC_RECEIPTS and TOPIC_CORRELATION have different partition counts: a logged receipt is not in the partition of its correlation entry',
   );
+}
+
+/**
+ * Partitioned ownership pairs bulk partition k with correlation and receipts partition k: the
+ * replica given bulk k handles the receipts whose message id hashes to k. Other counts would send
+ * receipts to a replica that does not hold their entries.
+ */
+async function requireEqualPartitions(config: Readonly<Config>, p: Parts, correlationPartitions: number): Promise<void> {
+  const { outbound, receipts, correlation } = config.topics;
+  const [outboundPartitions, receiptsPartitions] = await Promise.all([partitionCount(p.admin, outbound), partitionCount(p.admin, receipts)]);
+  if (outboundPartitions === correlationPartitions && receiptsPartitions === correlationPartitions) return;
+  throw new ConfigError(
+    'CORRELATION_OWNERSHIP',
+    `CORRELATION_OWNERSHIP=partitioned needs as many partitions in TOPIC_OUTBOUND (${outbound}: ${outboundPartitions}), TOPIC_CORRELATION (${correlation}: ${correlationPartitions}) and TOPIC_RECEIPTS (${receipts}: ${receiptsPartitions})`,
+  );
+}
+
+/** Partitioned ownership: reads the receipts other replicas forward to this one (the partitions the bulk consumer gives it). */
+async function startReceiptOwner(
+  config: Readonly<Config>,
+  logger: Logger,
+  p: Parts,
+  index: CorrelationIndex,
+  sinks: KafkaSinks,
+  receipts: ReceiptProcessor,
+): Promise<void> {
+  const tail = p.tail;
+  p.receiptOwner = new ReceiptOwner(
+    {
+      kafka: p.kafka,
+      admin: p.admin,
+      index,
+      handle: (receipt, caughtUp) => receipts.forwarded(receipt, caughtUp),
+      caughtUp: (partition) => tail.waitCaughtUp(CORRELATION_CATCH_UP_MS, [partition]),
+      writeProgress: (writes) => sinks.publish([], writes),
+      logger,
+      observer: { handled: () => p.metrics.forwardedReceiptsHandled.inc() },
+    },
+    // Progress older than the restore window is not read by a fresh restore: look back that far.
+    { topic: config.topics.receipts, groupPrefix: config.kafka.groupId, lookbackMs: config.correlationRestoreWindowMs },
+  );
+  await p.receiptOwner.start();
 }
 
 /** The correlation index's store on disk (CORRELATION_STORE_DIR), or in a temporary directory. */
@@ -297,6 +354,7 @@ async function startConsumer(
   sinks: KafkaSinks,
   index: CorrelationIndex,
   correlationPartitions: number,
+  onDuties: (partitions: number[]) => void,
 ): Promise<void> {
   const processorFor = (lane: Lane) =>
     new OutboundProcessor({
@@ -351,6 +409,7 @@ async function startConsumer(
     beforeFirstBatch: () => p.tail.waitCaughtUp(),
     onAssignment: (memberId, partitions) => {
       owned = partitions;
+      onDuties(partitions);
       index.rememberAssignment(topic, partitions);
       void applyBindSlots(p, memberId, config, logger);
     },

@@ -1,6 +1,6 @@
 /**
  * Stop, in reverse of start: the consumers of both lanes (intake off, in-flight records drained, offsets committed)
- * → the sessions (unbind) → the sweeper, the promoter and the correlation tail → the producer (what is queued is
+ * → the sessions (unbind) → the receipt owner → the sweeper, the promoter and the correlation tail → the producer (what is queued is
  * published) → the correlation store → the admin client → the HTTP server. Each step runs even when an earlier one failed
  * (logged), and only for the parts that were started.
  */
@@ -23,6 +23,8 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
   // both lanes drain at once: each holds its own partitions' in-flight records
   await step('consumers', p.consumer && (() => Promise.all([p.consumer!.stop(), p.urgent?.stop()])));
   await step('sessions', p.routes && (() => Promise.all(p.routes!.map((r) => r.pool.close()))));
+  // Before the tail: a forwarded receipt waiting for its message id asks the tail.
+  await step('receipt owner', p.receiptOwner && (() => p.receiptOwner!.stop()));
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('live-state promoter', p.promoter && (() => p.promoter!.stop()));
   await step('correlation tail', p.tail && (() => p.tail!.stop()));

@@ -62,6 +62,8 @@ export interface SinkTopics {
   inbound: string | null;
   /** Where receipts are logged as received (TOPIC_RECEIPTS with RECEIPTS_LOG=all); null: not logged. */
   receiptsLog?: string | null;
+  /** Where receipts go to the replica owning them (TOPIC_RECEIPTS with partitioned ownership); null: never forwarded. */
+  receiptsForward?: string | null;
 }
 
 export interface SinkObserver {
@@ -69,6 +71,8 @@ export interface SinkObserver {
   deadLettered?(reason: string): void;
   /** A receipt is in the receipts log (acked). */
   receiptLogged?(): void;
+  /** A receipt is in the receipts topic for the replica owning it (acked). */
+  receiptForwarded?(): void;
   /** Kafka refused a record for good (reason = its error type); `outcome` says what was written instead. */
   refused?(reason: string, topic: string, bytes: number, outcome: 'dead-lettered' | 'value-omitted' | 'dropped'): void;
 }
@@ -83,6 +87,7 @@ export function liveStateSink(publisher: Publisher, topic: string): LiveStateSin
 export class KafkaSinks implements EventSink, ReceiptSink {
   readonly publishInbound: ((m: SmsInbound) => Promise<void>) | null;
   readonly logReceipt: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
+  readonly forwardReceipt: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
 
   constructor(
     private readonly publisher: Publisher,
@@ -97,6 +102,9 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     // Keyed by correlation id: with as many partitions as the correlation topic, a receipt lands in
     // the partition of its `m:` entry (correlation-index.ts).
     this.logReceipt = receiptsLog ? (correlationId, receipt) => this.logged(receiptsLog, correlationId, receipt) : null;
+    const forwardTo = topics.receiptsForward;
+    // Unmarked: the replica reading this partition handles it (receipt-owner.ts).
+    this.forwardReceipt = forwardTo ? (correlationId, receipt) => this.forwarded(forwardTo, correlationId, receipt) : null;
     publisher.onRefused((record, error) => this.refused(record, error));
   }
 
@@ -199,6 +207,11 @@ export class KafkaSinks implements EventSink, ReceiptSink {
   private async logged(topic: string, correlationId: string, receipt: LoggedReceipt): Promise<void> {
     await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)), headers: CORRELATED_HERE }]);
     this.observer.receiptLogged?.();
+  }
+
+  private async forwarded(topic: string, correlationId: string, receipt: LoggedReceipt): Promise<void> {
+    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)) }]);
+    this.observer.receiptForwarded?.();
   }
 
   private async inbound(m: SmsInbound): Promise<void> {

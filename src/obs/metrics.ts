@@ -98,6 +98,10 @@ export interface Metrics {
   inboundMessages: Counter<string>;
   /** Receipts written as received to TOPIC_RECEIPTS (RECEIPTS_LOG=all): every deliver_sm receipt, re-sends included. */
   receiptsLogged: Counter<string>;
+  /** Receipts received here whose message id another replica owns, appended to TOPIC_RECEIPTS for it (CORRELATION_OWNERSHIP=partitioned). */
+  receiptsForwarded: Counter<string>;
+  /** Receipts other replicas forwarded, read from TOPIC_RECEIPTS and handled here (their events acked). */
+  forwardedReceiptsHandled: Counter<string>;
   /** Requests rejected by validation, by the field at fault (to, from, text…). */
   validationRejected: Counter<'field'>;
   /** Requests never sent because `validUntil` had passed (EXPIRED from CONNECTOR). */
@@ -225,6 +229,11 @@ export function createMetrics(options: { onCollectError?: (err: unknown) => void
     eventsPublished: counter({ name: 'events_published_total', help: 'Delivery events published, by source and status', labelNames: ['source', 'status'] }),
     inboundMessages: counter({ name: 'inbound_messages_total', help: 'Mobile-originated messages received' }),
     receiptsLogged: counter({ name: 'receipts_logged_total', help: 'Receipts written as received to the receipts topic (RECEIPTS_LOG=all)' }),
+    receiptsForwarded: counter({
+      name: 'receipts_forwarded_total',
+      help: 'Receipts received here and forwarded through the receipts topic to the replica owning their message id (CORRELATION_OWNERSHIP=partitioned)',
+    }),
+    forwardedReceiptsHandled: counter({ name: 'forwarded_receipts_handled_total', help: 'Receipts forwarded by other replicas, handled here' }),
     validationRejected: counter({ name: 'validation_rejected_total', help: 'Requests rejected by validation, by field', labelNames: ['field'] }),
     expired: counter({ name: 'expired_total', help: 'Requests never sent because validUntil had passed' }),
     ready: gauge({ name: 'ready', help: '1 when the connector is ready (see /readyz), else 0' }),

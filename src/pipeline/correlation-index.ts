@@ -175,13 +175,29 @@ const REQUEST_PREFIX = 'r:';
 const FINAL_PREFIX = 'f:';
 const SUMMARY_PREFIX = 's:';
 const MESSAGE_PREFIX = 'm:';
+const PROGRESS_PREFIX = 'o:';
 export const requestKey = (id: string): string => `${REQUEST_PREFIX}${id}`;
 export const finalKey = (messageId: string): string => `${FINAL_PREFIX}${messageId}`;
 export const summaryKey = (requestId: string): string => `${SUMMARY_PREFIX}${requestId}`;
 export const messageKey = (messageId: string): string => `${MESSAGE_PREFIX}${messageId}`;
 export const SUMMARY_MARKER: SummaryMarker = { v: 1 };
+/** The receipt owner's progress through its partition of the receipts topic (receipt-owner.ts), in the same correlation partition. */
+export const progressKey = (partition: number): string => `${PROGRESS_PREFIX}${partition}`;
 
-export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker | MessageEntry;
+/** How far the owner of a receipts partition has handled it: the next offset to read. */
+export interface ReceiptProgress {
+  v: 1;
+  topic: string;
+  offset: string;
+}
+
+export type CorrelationValue = RequestRecord | FinalRecord | SummaryMarker | MessageEntry | ReceiptProgress;
+
+/**
+ * Where progress read from the topic is kept, in the checkpoints table: under a name no Kafka topic
+ * can have (`:` is not allowed in one), so it never passes for the store's own checkpoint.
+ */
+const progressOf = (topic: string): string => `${PROGRESS_PREFIX}${topic}`;
 
 /** A request's whole state, as the live-state topic holds it (one record per request). */
 export interface LiveRequestState {
@@ -296,6 +312,20 @@ export class CorrelationIndex {
     else if (key.startsWith(FINAL_PREFIX)) this.applyFinal(key.slice(FINAL_PREFIX.length), value as FinalRecord | null, at);
     else if (key.startsWith(SUMMARY_PREFIX)) this.applySummaryMarker(key.slice(SUMMARY_PREFIX.length), value !== null);
     else if (key.startsWith(MESSAGE_PREFIX)) this.applyMessage(key.slice(MESSAGE_PREFIX.length), value as MessageEntry | null);
+    else if (key.startsWith(PROGRESS_PREFIX)) this.applyProgress(Number(key.slice(PROGRESS_PREFIX.length)), value as ReceiptProgress | null);
+  }
+
+  /** Keeps the furthest progress read: records of two owners around a handover may arrive in either order. */
+  private applyProgress(partition: number, value: ReceiptProgress | null): void {
+    if (!value || !Number.isInteger(partition) || !/^\d+$/.test(value.offset)) return;
+    const key: CheckpointKey = [progressOf(value.topic), partition];
+    const kept = this.checkpointTable.get(key);
+    if (kept === undefined || BigInt(value.offset) > BigInt(kept)) this.checkpointTable.put(key, value.offset);
+  }
+
+  /** How far the last owner of `topic`'s partition said it handled it (its `o:` entries), if any were read. */
+  receiptProgress(topic: string, partition: number): string | undefined {
+    return this.checkpointTable.get([progressOf(topic), partition]);
   }
 
   /** Records that the store holds `topic`'s partition up to `nextOffset` (exclusive), once the writes before this one are. */

@@ -7,6 +7,11 @@
  * RECEIPT_ACK_WAIT_MS we answer 0x64 (temporary) so the SMSC re-sends later instead of unbinding
  * us. The event's id is deterministic, so a re-sent receipt whose first publish did land is
  * recognised (recently published ids) and only acknowledged (the log keeps every copy received).
+ *
+ * With partitioned ownership (CORRELATION_OWNERSHIP=partitioned, issue 20) a receipt whose message
+ * id's partition belongs to another replica is not correlated here: it is appended to the receipts
+ * topic in that partition and answered once appended. The replica owning the partition reads it
+ * there (receipt-owner.ts) and handles it through `forwarded`, as if it had arrived on its own bind.
  */
 import { createHash } from 'node:crypto';
 import type { SmsDeliveryEvent, SmsInbound } from '../contracts.js';
@@ -19,7 +24,7 @@ import { finalKey, toHome, type CorrelationIndex, type FinalRecord, type Segment
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 import { OldestFirst } from './oldest-first.js';
-import { loggedReceiptOf, type LoggedReceipt } from './receipt-log.js';
+import { deliverSmOf, loggedReceiptOf, type LoggedReceipt } from './receipt-log.js';
 import { correlationId, DEFAULT_ROUTE } from './route-ids.js';
 import { factsOf, summaryMarked } from './summary.js';
 
@@ -34,6 +39,8 @@ export interface ReceiptSink {
   publishInbound: ((m: SmsInbound) => Promise<void>) | null;
   /** Writes a parsed receipt as received, keyed by its correlation id; null/absent: receipts are not logged. */
   logReceipt?: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
+  /** Hands a receipt to the replica owning its correlation id (the receipts topic); null/absent: never forwarded. */
+  forwardReceipt?: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
 }
 
 export interface ReceiptObserver {
@@ -53,13 +60,23 @@ export interface ReceiptProcessorDeps {
   now: () => number;
   logger: Logger;
   observer?: ReceiptObserver;
+  /**
+   * Whether this replica handles receipts of this correlation id itself (partitioned ownership:
+   * the id's partition is one of its own); absent: every one.
+   */
+  handlesHere?: (correlationId: string) => boolean;
 }
+
+/** How a receipt finds its segment: at once, after waiting for its message id, or not at all. */
+type Lookup = (correlationId: string) => Promise<{ ref: SegmentRef | undefined; correlated: 'hit' | 'late_hit' | 'miss' }>;
 
 const RECENT_IDS = 50_000;
 
 export class ReceiptProcessor {
   private readonly recent = new Set<string>();
   private readonly publishing = new Map<string, Promise<void>>();
+  /** Forwards waiting for their append, by correlation id and body: a re-send joins its first copy. */
+  private readonly forwarding = new Map<string, Promise<void>>();
   /** Multipart requests with a final segment handled here, waiting for segments reported elsewhere. */
   private readonly awaitingOthers = new Set<string>();
   private readonly oldestRecent = new OldestFirst(() => this.recent.values());
@@ -92,20 +109,79 @@ export class ReceiptProcessor {
     }
     const r = parsed.receipt;
     const id = correlationId(route, r.messageId);
+    const forward = this.deps.sink.forwardReceipt;
+    if (forward && this.deps.handlesHere && !this.deps.handlesHere(id)) return this.forward(forward, id, d, route);
+    const lookup = this.localLookup;
     const log = this.deps.sink.logReceipt;
-    if (!log) return this.correlate(r, id, d, route);
+    if (!log) return this.correlate(r, id, d, route, lookup);
     // Both awaited at once: a failed log write must not go unhandled while the events are published.
-    const [status] = await Promise.all([this.correlate(r, id, d, route), log(id, loggedReceiptOf(d, route))]);
+    const [status] = await Promise.all([this.correlate(r, id, d, route, lookup), log(id, loggedReceiptOf(d, route))]);
     return status;
   }
 
-  private async correlate(r: Receipt, id: string, d: DeliverSm, route: string): Promise<number> {
-    let correlated: 'hit' | 'late_hit' | 'miss' = 'hit';
-    let ref = this.deps.index.segmentOf(id);
-    if (!ref) {
-      ref = await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs);
-      correlated = ref ? 'late_hit' : 'miss';
+  /** A receipt received here: its message id may still be on its way (receipt before submit_sm_resp). */
+  private readonly localLookup: Lookup = async (id) => {
+    const ref = this.deps.index.segmentOf(id);
+    if (ref) return { ref, correlated: 'hit' };
+    const late = await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs);
+    return { ref: late, correlated: late ? 'late_hit' : 'miss' };
+  };
+
+  /**
+   * To the replica owning its correlation id, through the receipts topic; answered once appended.
+   * A re-send while the first copy's append waits joins it; one after it is appended again, and the
+   * owner recognises its event (the same eventId).
+   */
+  private async forward(forward: NonNullable<ReceiptSink['forwardReceipt']>, id: string, d: DeliverSm, route: string): Promise<number> {
+    const copy = `${id}\u0000${d.shortMessage.toString('latin1')}`;
+    const pending = this.forwarding.get(copy);
+    if (pending) {
+      this.deps.observer?.duplicate?.();
+      await pending;
+      return 0;
     }
+    const write = forward(id, loggedReceiptOf(d, route));
+    this.forwarding.set(copy, write);
+    try {
+      await write;
+    } finally {
+      this.forwarding.delete(copy);
+    }
+    return 0;
+  }
+
+  /**
+   * A receipt another replica received and forwarded to this one, the owner of its correlation id
+   * (receipt-owner.ts). Resolves once its events are acked; rejects when they could not be
+   * written, and the caller reads it again. Its message id may still be on its way when it is read
+   * here: it waits until RECEIPT_MATCH_WAIT_MS after the receipt was received, and then until
+   * `caughtUp` — everything of the partition written so far applied — before calling it unknown,
+   * so an owner still reading the partition never does.
+   */
+  async forwarded(receipt: LoggedReceipt, caughtUp: () => Promise<unknown>): Promise<void> {
+    const d = deliverSmOf(receipt);
+    const route = receipt.route;
+    const parsed = parseReceipt({ esmClass: d.esmClass, shortMessage: d.shortMessage, tlvs: receiptTlvs(d) });
+    if (!parsed.ok) {
+      this.deps.observer?.unparseable?.();
+      await this.deps.sink.deadLetterReceipt(d, parsed.reason);
+      return;
+    }
+    const r = parsed.receipt;
+    const lookup: Lookup = async (id) => {
+      const ref = this.deps.index.segmentOf(id);
+      if (ref) return { ref, correlated: 'hit' };
+      const waited = await this.deps.index.waitForMessageId(id, d.receivedAt + this.deps.matchWaitMs - this.deps.now());
+      if (waited) return { ref: waited, correlated: 'late_hit' };
+      await caughtUp();
+      const late = this.deps.index.segmentOf(id);
+      return { ref: late, correlated: late ? 'late_hit' : 'miss' };
+    };
+    await this.correlate(r, correlationId(route, r.messageId), d, route, lookup);
+  }
+
+  private async correlate(r: Receipt, id: string, d: DeliverSm, route: string, lookup: Lookup): Promise<number> {
+    const { ref, correlated } = await lookup(id);
     const { events, correlation } = this.eventsFor(r, ref, d, route);
     const first = events[0]!;
     if (this.recent.has(first.eventId)) {

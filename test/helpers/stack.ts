@@ -100,7 +100,7 @@ export interface TestTopics {
   correlation: string;
   correlationLive: string;
   inbound: string;
-  /** Receipts as received: created only when a test sets RECEIPTS_LOG=all. */
+  /** Receipts as received or forwarded: created only when a test sets RECEIPTS_LOG=all or CORRELATION_OWNERSHIP=partitioned. */
   receipts: string;
 }
 

@@ -136,7 +136,7 @@ describe('metrics and the health/metrics HTTP server', () => {
 
   test('naming rules: prefix, _total counters, _seconds histograms, no per-message labels', () => {
     const ours = metrics.registry.getMetricsAsArray().filter((m) => m.name.startsWith(METRIC_PREFIX));
-    assert.equal(ours.length, 33); // + receipts_logged_total (receipts log), publish_refused_total (bounds), consumer_restarts_total (compression), correlation_catch_up_entries/_seconds (store), correlation_live_writes_total / tail_lag_seconds (live state), route_circuit_open (routes)
+    assert.equal(ours.length, 35); // + receipts_forwarded_total, forwarded_receipts_handled_total (partitioned ownership), receipts_logged_total (receipts log), publish_refused_total (bounds), consumer_restarts_total (compression), correlation_catch_up_entries/_seconds (store), correlation_live_writes_total / tail_lag_seconds (live state), route_circuit_open (routes)
     const forbidden = /^(to|from|msisdn|phone|destination|source_addr|destination_addr|id|request_?id|message_?id|event_?id|text)$/i;
     for (const metric of metrics.registry.getMetricsAsArray()) {
       const { name, type } = metric as unknown as { name: string; type: string };

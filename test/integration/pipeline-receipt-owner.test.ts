@@ -1,0 +1,90 @@
+/**
+ * CORRELATION_OWNERSHIP=partitioned (issue 20, step 7b): two replicas, each handling the receipts
+ * whose message id hashes into its own bulk partitions. The simulator sends each receipt to any
+ * bound receiver of the account, round-robin, so about half reach a replica that does not own them:
+ * those are forwarded through the receipts topic and handled by their owner. Every receipt comes
+ * before its submit_sm_resp here (the simulator answers the submit 150 ms late), so a forwarded
+ * receipt is often read by its owner before the message id is known: it waits for it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RunningApp } from '../../src/app/start.js';
+import type { SmsDeliveryEvent } from '../../src/contracts.js';
+import { partitionForKey } from '../../src/kafka/partitioner.js';
+import type { LoggedReceipt } from '../../src/pipeline/receipt-log.js';
+import { summarised } from '../helpers/oracle.js';
+import { outbound, produce, readDelivery, readTopic, startPipeline, startReplica, waitUntil } from '../helpers/pipeline.js';
+
+const PARTITIONS = 4;
+const REQUESTS = 80;
+
+test('partitioned ownership: receipts reaching the replica that does not own them are forwarded and correlated by their owner, once each', async (t) => {
+  const fx = await startPipeline('receipt-owner', {
+    env: { CORRELATION_OWNERSHIP: 'partitioned', TOPIC_PARTITIONS: String(PARTITIONS), SMPP_SESSIONS: 'trx:2', SMPP_ACCOUNT_MAX_BINDS: '4' },
+    behaviour: { responseLatencyMs: 150, receiptDelayMs: 0 },
+  });
+  let replica: RunningApp | undefined;
+  try {
+    replica = await startReplica(fx);
+    const slots = async (app: RunningApp) => (await app.metrics.bindSlots.get()).values[0]?.value ?? 0;
+    await waitUntil(async () => (await slots(fx.app)) > 0 && (await slots(replica!)) > 0, 30000, 'both replicas hold bind slots');
+
+    const requests = Array.from({ length: REQUESTS }, (_, i) => ({
+      key: `customer-${i}`,
+      value: outbound(`own-${i}`, { text: i % 5 === 0 ? 'z'.repeat(200) : `owned receipt ${i}` }),
+    }));
+    await produce(fx.stack, fx.topics.outbound, fx.codec, requests);
+    const ids = requests.map((r) => r.value.id);
+    const events = await readDelivery(fx, (es) => summarised(es, ids).done === ids.length, 90000);
+    assert.equal(summarised(events, ids).done, ids.length, 'every request summarised');
+
+    const counter = async (app: RunningApp, name: 'receiptsForwarded' | 'forwardedReceiptsHandled') => (await app.metrics[name].get()).values[0]?.value ?? 0;
+    const forwarded = (await counter(fx.app, 'receiptsForwarded')) + (await counter(replica, 'receiptsForwarded'));
+    const handled = (await counter(fx.app, 'forwardedReceiptsHandled')) + (await counter(replica, 'forwardedReceiptsHandled'));
+    const receipts = events.filter((e: SmsDeliveryEvent) => e.source === 'RECEIPT');
+    t.diagnostic(`receipt events ${receipts.length}, forwarded ${forwarded}, handled by their owner ${handled}`);
+    assert.ok(forwarded > 0, 'some receipts reached a replica that does not own them');
+    assert.ok(forwarded < receipts.length, 'and some the one that does');
+    assert.equal(handled, forwarded, 'every forwarded receipt handled by its owner');
+
+    assert.deepEqual(
+      receipts.filter((e) => e.id.startsWith('unknown:')).map((e) => e.messageId),
+      [],
+      'no receipt uncorrelated',
+    );
+    // One eventId per fact: a message's receipt of one status published under one id.
+    const idsByFact = new Map<string, Set<string>>();
+    for (const e of receipts) {
+      const fact = `${e.messageId}/${e.status}`;
+      idsByFact.set(fact, (idsByFact.get(fact) ?? new Set()).add(e.eventId));
+    }
+    assert.deepEqual(
+      [...idsByFact].filter(([, s]) => s.size > 1).map(([fact]) => fact),
+      [],
+      'no fact published under two eventIds',
+    );
+    const summaries = events.filter((e) => e.source === 'SUMMARY' && ids.includes(e.id));
+    assert.equal(new Set(summaries.map((e) => e.eventId)).size, ids.length, 'one SUMMARY eventId per request');
+    assert.ok(
+      summaries.every((e) => e.status === 'DELIVERED'),
+      'every summary DELIVERED',
+    );
+
+    // What went through the receipts topic: unmarked, keyed by correlation id, in its message id's partition.
+    const records = await readTopic(
+      fx.stack,
+      fx.topics.receipts,
+      async (v) => JSON.parse(v!.toString('utf8')) as LoggedReceipt,
+      (rs) => rs.length >= forwarded,
+      30_000,
+    );
+    assert.equal(records.length, forwarded, 'one record per forwarded receipt');
+    for (const r of records) {
+      assert.equal(r.partition, partitionForKey(r.key!, PARTITIONS), `${r.key}: in its message id's partition`);
+      assert.equal(r.headers['sms-connector.correlated'], undefined, 'not marked as correlated where received');
+    }
+  } finally {
+    await replica?.stop();
+    await fx.stop();
+  }
+});

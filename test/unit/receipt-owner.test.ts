@@ -1,0 +1,177 @@
+/**
+ * Partitioned ownership of receipts (issue 20, step 7b), the parts without Kafka: which receipts a
+ * replica forwards, how their owner correlates them (waiting for a message id it has not read yet,
+ * and calling a receipt unknown only once it has caught up), where a gained partition resumes, and
+ * the owner's progress as the correlation index keeps it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import pino from 'pino';
+import type { SmsDeliveryEvent } from '../../src/contracts.js';
+import { forwardedReceiptOf, resumePoint } from '../../src/kafka/receipt-owner.js';
+import { CORRELATED_HERE } from '../../src/kafka/sinks.js';
+import { progressKey, requestKey } from '../../src/pipeline/correlation-index.js';
+import { loggedReceiptOf, type LoggedReceipt } from '../../src/pipeline/receipt-log.js';
+import { ReceiptProcessor, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
+import { DELIVER_SM_RESP_TEMPORARY } from '../../src/smpp/protocol/types.js';
+import { receiptDeliverSm } from '../helpers/deliver-sm.js';
+import { requestRecord, tempIndex } from '../helpers/temp-store.js';
+
+const NOW = 2000;
+
+function owner(opts: { handlesHere: (id: string) => boolean; forward?: (id: string, r: LoggedReceipt) => Promise<void>; matchWaitMs?: number }) {
+  const index = tempIndex(() => NOW);
+  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1'], { receiptDeadline: 10_000_000 }));
+  const events: SmsDeliveryEvent[] = [];
+  const forwarded: Array<{ id: string; receipt: LoggedReceipt }> = [];
+  const sink: ReceiptSink = {
+    publish: async (es) => void events.push(...es),
+    deadLetterReceipt: async () => undefined,
+    publishInbound: null,
+    forwardReceipt: async (id, receipt) => {
+      forwarded.push({ id, receipt });
+      await opts.forward?.(id, receipt);
+    },
+  };
+  const processor = new ReceiptProcessor({
+    index,
+    sink,
+    ackWaitMs: 1000,
+    matchWaitMs: opts.matchWaitMs ?? 0,
+    now: () => NOW,
+    logger: pino({ level: 'silent' }),
+    handlesHere: opts.handlesHere,
+  });
+  return { index, processor, events, forwarded };
+}
+
+test('a receipt whose correlation id this replica does not own is forwarded, not correlated; one it owns is correlated here', async () => {
+  const o = owner({ handlesHere: (id) => id === 'mine' });
+  assert.equal(await o.processor.handle(receiptDeliverSm('m1')), 0);
+  assert.deepEqual(
+    o.forwarded.map((f) => [f.id, f.receipt.route]),
+    [['m1', 'default']],
+  );
+  assert.equal(o.events.length, 0, 'no event where it was received');
+  const mine = owner({ handlesHere: () => true });
+  assert.equal(await mine.processor.handle(receiptDeliverSm('m1')), 0);
+  assert.equal(mine.forwarded.length, 0);
+  assert.deepEqual(
+    mine.events.map((e) => [e.source, e.id]),
+    [
+      ['RECEIPT', 'req-1'],
+      ['SUMMARY', 'req-1'],
+    ],
+  );
+});
+
+test('a forward is answered once appended; a re-send while it waits joins it; a failed append answers 0x64', async () => {
+  let append!: () => void;
+  const o = owner({ handlesHere: () => false, forward: () => new Promise<void>((resolve) => (append = resolve)) });
+  const first = o.processor.handle(receiptDeliverSm('m1'));
+  const again = o.processor.handle(receiptDeliverSm('m1'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(o.forwarded.length, 1, 'the re-send joined the first append');
+  append();
+  assert.deepEqual(await Promise.all([first, again]), [0, 0]);
+  const failing = owner({
+    handlesHere: () => false,
+    forward: async () => {
+      throw new Error('receipts topic not writable');
+    },
+  });
+  assert.equal(await failing.processor.handle(receiptDeliverSm('m1')), DELIVER_SM_RESP_TEMPORARY);
+});
+
+test('the owner correlates a forwarded receipt as if received on its own bind, the same eventIds as a local one', async () => {
+  const local = owner({ handlesHere: () => true });
+  await local.processor.handle(receiptDeliverSm('m1'));
+  const o = owner({ handlesHere: () => true });
+  const receipt = JSON.parse(JSON.stringify(loggedReceiptOf(receiptDeliverSm('m1'), 'default'))) as LoggedReceipt;
+  await o.processor.forwarded(receipt, async () => undefined);
+  assert.deepEqual(
+    o.events.map((e) => e.eventId),
+    local.events.map((e) => e.eventId),
+  );
+});
+
+test('a forwarded receipt read before its message id waits for it; unknown only after the owner caught up, and then only if still missing', async () => {
+  const o = owner({ handlesHere: () => true, matchWaitMs: 0 });
+  const early = { ...loggedReceiptOf(receiptDeliverSm('m9'), 'default'), receivedAt: NOW };
+  let caughtUp = 0;
+  // The message id arrives while the owner catches up (its m: entry was further down the partition).
+  const done = o.processor.forwarded(early, async () => {
+    caughtUp++;
+    o.index.apply(requestKey('req-9'), requestRecord('req-9', ['m9'], { receiptDeadline: 10_000_000 }));
+  });
+  await done;
+  assert.equal(caughtUp, 1);
+  assert.deepEqual(
+    o.events.map((e) => e.id),
+    ['req-9', 'req-9'],
+    'correlated (RECEIPT and SUMMARY), not unknown',
+  );
+  const nobody = { ...loggedReceiptOf(receiptDeliverSm('m404'), 'default'), receivedAt: NOW };
+  await o.processor.forwarded(nobody, async () => undefined);
+  assert.equal(o.events.at(-1)?.id, 'unknown:m404', 'still missing once caught up: unknown');
+});
+
+test('a failed publish of a forwarded receipt rejects, so its batch is read again', async () => {
+  const index = tempIndex(() => NOW);
+  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1'], { receiptDeadline: 10_000_000 }));
+  const processor = new ReceiptProcessor({
+    index,
+    sink: {
+      publish: async () => {
+        throw new Error('delivery topic not writable');
+      },
+      deadLetterReceipt: async () => undefined,
+      publishInbound: null,
+    },
+    ackWaitMs: 1000,
+    matchWaitMs: 0,
+    now: () => NOW,
+    logger: pino({ level: 'silent' }),
+  });
+  await assert.rejects(processor.forwarded(loggedReceiptOf(receiptDeliverSm('m1'), 'default'), async () => undefined));
+});
+
+test('records of the receipts topic: marked ones are skipped, malformed ones named, forwarded ones read back', () => {
+  const value = Buffer.from(JSON.stringify(loggedReceiptOf(receiptDeliverSm('m1'), 'backup')));
+  assert.deepEqual(forwardedReceiptOf({ value, headers: { ...CORRELATED_HERE } }), { skip: 'correlated-here' });
+  assert.deepEqual(forwardedReceiptOf({ value: Buffer.from('{"v":2}'), headers: {} }), { skip: 'unreadable' });
+  assert.deepEqual(forwardedReceiptOf({ value: Buffer.from('not json'), headers: {} }), { skip: 'unreadable' });
+  assert.deepEqual(forwardedReceiptOf({ value: null, headers: {} }), { skip: 'unreadable' });
+  const read = forwardedReceiptOf({ value, headers: {} });
+  assert.ok('receipt' in read);
+  assert.equal(read.receipt.route, 'backup');
+});
+
+test('a gained partition resumes from the furthest of its checkpoint and the last owner’s progress; neither known: null (by time)', () => {
+  assert.equal(resumePoint(undefined, undefined), null);
+  fc.assert(
+    fc.property(fc.option(fc.bigInt({ min: 0n, max: 1n << 60n })), fc.option(fc.bigInt({ min: 0n, max: 1n << 60n })), (a, b) => {
+      const got = resumePoint(a === null ? undefined : a.toString(), b === null ? undefined : b.toString());
+      const known = [a, b].filter((x): x is bigint => x !== null);
+      if (known.length === 0) assert.equal(got, null);
+      else
+        assert.equal(
+          got,
+          known.reduce((x, y) => (y > x ? y : x)),
+        );
+    }),
+  );
+});
+
+test('the index keeps the furthest progress read for a receipts partition, per topic, whatever the order', () => {
+  const index = tempIndex(() => NOW);
+  index.apply(progressKey(3), { v: 1, topic: 'sms.receipts', offset: '120' });
+  index.apply(progressKey(3), { v: 1, topic: 'sms.receipts', offset: '80' });
+  index.apply(progressKey(3), { v: 1, topic: 'other.receipts', offset: '5' });
+  index.apply(progressKey(3), null);
+  assert.equal(index.receiptProgress('sms.receipts', 3), '120');
+  assert.equal(index.receiptProgress('other.receipts', 3), '5');
+  assert.equal(index.receiptProgress('sms.receipts', 4), undefined);
+  assert.equal(index.checkpoints('sms.receipts').size, 0, 'not taken for the store’s own checkpoint of the topic');
+});
