@@ -2,7 +2,10 @@
 // thousands of requests that both submitted → the SMSC re-sends what the dead replica left
 // unanswered to the survivor, and every receipt correlates there: no `unknown:` event, one SUMMARY
 // eventId per request, one RECEIPT eventId per (request, segment, status).
-// CI volume: 5,000 requests (KSC_F19_REQUESTS=100000 for the issue's size).
+// CI volume: 5,000 requests (KSC_F19_REQUESTS=100000 for the issue's size). Run in both correlation
+// ownerships: with `partitioned` about half the receipts each replica receives are forwarded to the
+// other, so the dead one also leaves forwarded receipts it had not handled; the survivor, owning
+// every partition after the rebalance, resumes them from the dead one's progress.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -23,16 +26,27 @@ const REQUESTS = envNumber('KSC_F19_REQUESTS', 5000);
 const MULTIPART_EVERY = 10;
 const LONG_TEXT = 'x'.repeat(200);
 
-test(`F19: kill -9 one of two replicas while ${REQUESTS} requests' receipts arrive → all correlate on the survivor, no unknown:, one eventId per fact`, async () => {
+for (const ownership of ['replicated', 'partitioned'] as const) {
+  test(`F19 (${ownership}): kill -9 one of two replicas while ${REQUESTS} requests' receipts arrive → all correlate on the survivor, no unknown:, one eventId per fact`, () =>
+    killOneWithPendingReceipts(ownership));
+}
+
+async function killOneWithPendingReceipts(ownership: 'replicated' | 'partitioned'): Promise<void> {
   const stack = await testStack();
-  const topics = uniqueTopics('f19');
+  const topics = uniqueTopics(`f19-${ownership}`);
   const sim = await startSimulator({
     plainPort: 0,
     recordAccepted: true,
     behaviour: { holdReceipts: true, throughputPerSecond: 1000, receiptResponseTimeoutMs: 2000, receiptRetryMs: 200 },
   });
   const logDir = mkdtempSync(join(tmpdir(), 'ksc-f19-'));
-  const env = testEnv(stack, topics, sim.plainPort!, { SMPP_SESSIONS: 'trx:2', SMPP_RATE_LIMIT: '1000', SMPP_WINDOW: '20', LOG_LEVEL: 'info' });
+  const env = testEnv(stack, topics, sim.plainPort!, {
+    SMPP_SESSIONS: 'trx:2',
+    SMPP_RATE_LIMIT: '1000',
+    SMPP_WINDOW: '20',
+    LOG_LEVEL: 'info',
+    CORRELATION_OWNERSHIP: ownership,
+  });
   const config = loadConfig(env);
   const codec = new AvroCodec(config.registry, config.topics);
   const replicas: ConnectorProcess[] = [];
@@ -96,7 +110,7 @@ test(`F19: kill -9 one of two replicas while ${REQUESTS} requests' receipts arri
     const receipts = eventIdsPer('RECEIPT', (e) => `${e.id}/${e.segment}/${e.status}`);
     const summaries = eventIdsPer('SUMMARY', (e) => e.id);
     const twice = (m: Map<string, Set<string>>) => [...m].filter(([, s]) => s.size > 1).map(([k]) => k);
-    report('F19', {
+    report(`F19 (${ownership})`, {
       volume: `${REQUESTS} requests, ${segments} segments (CI scale of 100k)`,
       receiptsAckedAtKill: ackedAtKill,
       killedAt,
@@ -125,4 +139,4 @@ test(`F19: kill -9 one of two replicas while ${REQUESTS} requests' receipts arri
     await delivery?.stop();
     await sim.close();
   }
-});
+}
