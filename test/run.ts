@@ -18,7 +18,8 @@
  *            KSC_TEST_TIMEOUT_MS (per-test timeout, default 300000),
  *            KSC_TEST_RUN_BUDGET_MS (one runner invocation — unit, integration or faults — is stopped
  *              and counted failed past it; default 2400000),
- *            KSC_TEST_FILTER (substring: only files whose path contains it).
+ *            KSC_TEST_FILTER (substring: only files whose path contains it),
+ *            KSC_CONNECTOR_ENV ("KEY=VALUE,…" set on every connector the tests start: a suite in another mode).
  * The last line is a plain total: `tests: N passed, N failed[, N skipped]`.
  * A subtest that printed `# Subtest:` but no `ok` / `not ok` counts as a failed test, named with its
  * file in a `# [run]` line (tap-results.ts; node's own counts leave it out).

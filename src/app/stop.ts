@@ -1,6 +1,6 @@
 /**
- * Stop, in reverse of start: the consumers of both lanes (intake off, in-flight records drained, offsets committed)
- * → the sessions (unbind) → the receipt owner → the sweeper, the promoter and the correlation tail → the producer (what is queued is
+ * Stop, in reverse of start: the receipt owner (its progress written for the next owner) → the consumers of both lanes (intake off, in-flight records drained, offsets committed)
+ * → the sessions (unbind) → the sweeper, the promoter and the correlation tail → the producer (what is queued is
  * published) → the correlation store → the admin client → the HTTP server. Each step runs even when an earlier one failed
  * (logged), and only for the parts that were started.
  */
@@ -20,11 +20,12 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
       logger.warn({ err, step: name }, 'shutdown step failed');
     }
   };
+  // First: its last progress must be written before the bulk consumer leaves the group and another
+  // replica takes its partitions (and reads that progress to resume them).
+  await step('receipt owner', p.receiptOwner && (() => p.receiptOwner!.stop(Math.min(config.shutdownDrainMs, 2000))));
   // both lanes drain at once: each holds its own partitions' in-flight records
   await step('consumers', p.consumer && (() => Promise.all([p.consumer!.stop(), p.urgent?.stop()])));
   await step('sessions', p.routes && (() => Promise.all(p.routes!.map((r) => r.pool.close()))));
-  // Before the tail: a forwarded receipt waiting for its message id asks the tail.
-  await step('receipt owner', p.receiptOwner && (() => p.receiptOwner!.stop()));
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('live-state promoter', p.promoter && (() => p.promoter!.stop()));
   await step('correlation tail', p.tail && (() => p.tail!.stop()));

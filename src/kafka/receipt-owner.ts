@@ -11,18 +11,21 @@
  * committing), the partitions it does not follow paused; pauses and seeks are applied again at
  * every GROUP_JOIN (kafkajs rebuilds its ConsumerGroup when it restarts a crashed consumer).
  *
- * **Where a partition resumes** (`resumePoint`): the furthest of this store's checkpoint and the
- * progress its last owner wrote (`o:<q>` in correlation partition q, at most once a second, after
- * the events of what it covers were acked). Records between that point and where the last owner
- * really was are handled again and publish the same eventIds. Without either — no owner ever
- * wrote progress this store read — from the records of the last `lookbackMs`: an owner writes
- * progress within a second of handling a record, so older unhandled ones need a partition left
- * without an owner for longer than that.
+ * **Each record on its own.** A receipt may wait for its message id (read before its `m:` entry)
+ * up to RECEIPT_MATCH_WAIT_MS. kafkajs hands out the next fetch only once every batch of the last
+ * one returned, so a batch that waited would hold every partition, and past the session timeout
+ * get the member evicted. So a batch only starts its records and returns; each record is retried
+ * until its events are acked (or the partition is released), and the partition's progress is the
+ * lowest offset not handled yet (PartitionOffsets, as the outbound consumer commits). Past
+ * MAX_UNHANDLED records in flight in one partition a batch waits, heartbeating.
  *
- * A batch's records are handled together and the batch ends when all are: a receipt whose message
- * id is not known yet (read before its `m:` entry) holds its partition's next batch until it is,
- * or up to RECEIPT_MATCH_WAIT_MS after it was received (ReceiptProcessor.forwarded). A failed
- * publish fails the batch; kafkajs reads it again.
+ * **Where a partition resumes** (`resumePoint`): the furthest of this store's checkpoint and the
+ * progress its last owner wrote (`o:<q>` in correlation partition q, read by the tail), brought
+ * inside the topic's offsets. Records between that point and where the last owner really was are
+ * handled again and publish the same eventIds. Without either, from the records of the last
+ * `lookbackMs`: an owner writes its progress within a second of a change, and again every
+ * `lookbackMs / 4` while it holds the partition, so a store restored from the live-state topic
+ * (which reads the correlation topic from about half the restore window back) finds one.
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
@@ -30,23 +33,32 @@ import type { Logger } from 'pino';
 import { progressKey, type CorrelationIndex, type ReceiptProgress } from '../pipeline/correlation-index.js';
 import type { CorrelationWrite } from '../pipeline/outbound-processor.js';
 import type { LoggedReceipt } from '../pipeline/receipt-log.js';
+import { sleep } from '../pipeline/sleep.js';
 import { retryUntil } from './client.js';
+import { PartitionOffsets } from './offsets.js';
 import { CORRELATED_HERE } from './sinks.js';
 
-/** How often at most an owner writes its progress through a partition. */
+/** How often at most an owner writes its progress through a partition that moved. */
 const PROGRESS_INTERVAL_MS = 1000;
-/** How long a gain tries to read the topic's offsets by time. */
+/** How long a gain tries to read the topic's offsets. */
 const OFFSETS_WAIT_MS = 30_000;
+/** Records of one partition started and not handled yet, past which its next batch waits. */
+const MAX_UNHANDLED = 2000;
+/** Between two tries of a record whose events could not be written. */
+const RETRY_MS = 1000;
 const [CORRELATED_HEADER, CORRELATED_VALUE] = Object.entries(CORRELATED_HERE)[0]!;
 
 export interface ReceiptOwnerDeps {
   kafka: Kafka;
   admin: Admin;
   index: Pick<CorrelationIndex, 'checkpoint' | 'checkpoints' | 'receiptProgress' | 'written'>;
-  /** Handles one forwarded receipt; rejects when its events could not be written. */
-  handle: (receipt: LoggedReceipt, caughtUp: () => Promise<unknown>) => Promise<void>;
-  /** Resolves once the correlation tail has applied everything written to `partition` so far. */
-  caughtUp: (partition: number) => Promise<unknown>;
+  /**
+   * Handles one forwarded receipt; rejects when it could not be (its events not written, the
+   * correlation partition not caught up): it is tried again.
+   */
+  handle: (receipt: LoggedReceipt, caughtUp: (writtenBefore: number) => Promise<boolean>) => Promise<void>;
+  /** Resolves true once the correlation tail has applied everything written to `partition` before now. */
+  caughtUp: (partition: number) => Promise<boolean>;
   /** Writes progress records to the correlation topic (bundled, acked). */
   writeProgress: (writes: CorrelationWrite[]) => Promise<void>;
   logger: Logger;
@@ -70,29 +82,52 @@ export function resumePoint(checkpoint: string | undefined, progress: string | u
   return known.reduce((a, b) => (b > a ? b : a));
 }
 
+/**
+ * A resume point checked against the topic: below its first offset (retention removed the rest),
+ * its first offset; past its end (the topic was recreated), null: the point is not of this topic.
+ */
+export function withinTopic(at: bigint, low: bigint, high: bigint): bigint | null {
+  if (at > high) return null;
+  return at < low ? low : at;
+}
+
 /** A record of the receipts topic: the receipt to handle, or why it is not one. */
 export function forwardedReceiptOf(m: Pick<KafkaMessage, 'value' | 'headers'>): { receipt: LoggedReceipt } | { skip: 'correlated-here' | 'unreadable' } {
   if (m.headers?.[CORRELATED_HEADER]?.toString() === CORRELATED_VALUE) return { skip: 'correlated-here' };
   if (!m.value) return { skip: 'unreadable' };
   try {
     const v = JSON.parse(m.value.toString('utf8')) as Partial<LoggedReceipt> | null;
-    if (v?.v !== 1 || typeof v.route !== 'string' || typeof v.shortMessage !== 'string' || typeof v.esmClass !== 'number') return { skip: 'unreadable' };
-    return { receipt: v as LoggedReceipt };
+    const shaped =
+      v?.v === 1 && typeof v.route === 'string' && typeof v.shortMessage === 'string' && typeof v.esmClass === 'number' && Number.isFinite(v.receivedAt);
+    return shaped ? { receipt: v as LoggedReceipt } : { skip: 'unreadable' };
   } catch {
     return { skip: 'unreadable' };
   }
 }
 
+/** One followed partition: where it is fetched from, and what of it is handled. */
+interface Followed {
+  /** The next offset to start (a refetched record below it is running or done); unset until its start point is known. */
+  next?: bigint;
+  /** Records started since the start point; its committable offset is the partition's progress. */
+  offsets: PartitionOffsets;
+  /** Progress last written as `o:`, and when. */
+  written?: bigint;
+  writtenAt: number;
+  /** Records running now (their handling stops retrying once the partition is released). */
+  running: Set<Promise<void>>;
+}
+
 export class ReceiptOwner {
   private readonly consumer: Consumer;
-  /** The partitions followed, and for each the next offset to handle once its start point is set. */
-  private readonly followed = new Set<number>();
-  private readonly positions = new Map<number, bigint>();
-  /** Progress not written yet, per partition. */
-  private readonly unwritten = new Map<number, bigint>();
+  private readonly followed = new Map<number, Followed>();
   private chain: Promise<void> = Promise.resolve();
   private progressTimer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Per partition, the catch-up asked last and when: receipts waiting for the same writes share it. */
+  private readonly catchUps = new Map<number, { asked: number; done: Promise<boolean> }>();
+  /** Crashes of the consumer (kafkajs restarts it). */
+  consumerCrashes = 0;
 
   constructor(
     private readonly deps: ReceiptOwnerDeps,
@@ -108,9 +143,12 @@ export class ReceiptOwner {
     });
   }
 
-  /** The partitions followed now, with their start point set. */
+  /** The partitions followed now with their start point known, in order. */
   reading(): number[] {
-    return [...this.positions.keys()].filter((p) => this.followed.has(p)).sort((a, b) => a - b);
+    return [...this.followed]
+      .filter(([, f]) => f.next !== undefined)
+      .map(([p]) => p)
+      .sort((a, b) => a - b);
   }
 
   async start(): Promise<void> {
@@ -118,14 +156,21 @@ export class ReceiptOwner {
     await this.consumer.subscribe({ topic: this.options.topic, fromBeginning: true });
     this.running = true;
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.applyPositions(this.reading()));
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.consumerCrashes++;
+      this.deps.logger.warn({ err: payload.error.message, restart: payload.restart }, 'receipt owner consumer crashed');
+    });
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
-      eachBatch: async ({ batch }) => this.handleBatch(batch.partition, batch.messages),
+      eachBatch: async (payload) => this.startBatch(payload.batch.partition, payload.batch.messages, () => payload.heartbeat()),
     });
     this.applyPositions(this.reading());
-    this.progressTimer = setInterval(() => void this.flushProgress(), PROGRESS_INTERVAL_MS);
+    this.progressTimer = setInterval(() => void this.writeProgress(), PROGRESS_INTERVAL_MS);
     this.progressTimer.unref();
+    // Followed before the start: their start points are found now.
+    const waiting = [...this.followed].filter(([, f]) => f.next === undefined).map(([p]) => p);
+    if (waiting.length > 0) await this.follow([...this.followed.keys()]);
   }
 
   /**
@@ -135,24 +180,22 @@ export class ReceiptOwner {
   follow(partitions: Iterable<number>): Promise<void> {
     const next = new Set(partitions);
     const run = this.chain.then(() => this.applyFollow(next));
-    this.chain = run.catch((err: unknown) => this.deps.logger.warn({ err }, 'receipt owner could not follow its partitions'));
+    this.chain = run.catch((err: unknown) => this.deps.logger.error({ err }, 'receipt owner could not follow its partitions'));
     return run;
   }
 
   private async applyFollow(next: Set<number>): Promise<void> {
-    const released = [...this.followed].filter((p) => !next.has(p));
-    const gained = [...next].filter((p) => !this.followed.has(p));
-    for (const p of released) {
-      this.followed.delete(p);
-      this.positions.delete(p);
-    }
-    for (const p of gained) this.followed.add(p);
-    this.applyPositions();
-    // A clean handover: the next owner resumes where this one stopped, not up to a second earlier.
-    if (released.length > 0) await this.flushProgress(released);
+    const released = [...this.followed.keys()].filter((p) => !next.has(p));
+    // Gained, or followed before the start and still without a start point.
+    const gained = [...next].filter((p) => this.followed.get(p)?.next === undefined);
+    if (released.length > 0) await this.release(released);
+    for (const p of gained) if (!this.followed.has(p)) this.followed.set(p, { offsets: new PartitionOffsets(), writtenAt: 0, running: new Set() });
     if (gained.length === 0 || !this.running) return;
     const starts = await this.startPoints(gained);
-    for (const [p, offset] of starts) if (this.followed.has(p)) this.positions.set(p, offset);
+    for (const [p, offset] of starts) {
+      const f = this.followed.get(p);
+      if (f) f.next = offset;
+    }
     this.applyPositions([...starts.keys()]);
     this.deps.logger.info(
       { topic: this.options.topic, gained: Object.fromEntries([...starts].map(([p, o]) => [p, o.toString()])), released },
@@ -160,68 +203,143 @@ export class ReceiptOwner {
     );
   }
 
+  /** Stops reading `partitions`; what of them is handled is written as progress for the next owner. */
+  private async release(partitions: number[]): Promise<void> {
+    const gone = partitions.map((p) => [p, this.followed.get(p)!] as const);
+    for (const [p] of gone) this.followed.delete(p);
+    this.applyPositions();
+    // A clean handover: the next owner resumes where this one stopped, not up to a second earlier.
+    await this.writeProgress(gone);
+  }
+
+  /**
+   * Each gained partition's start: its resume point inside the topic, or by time. Read once the
+   * tail has applied the correlation partition up to now, so a progress written by the last owner
+   * just before it let go is known.
+   */
   private async startPoints(gained: number[]): Promise<Map<number, bigint>> {
     const { topic, lookbackMs } = this.options;
+    await Promise.all(gained.map((p) => this.deps.caughtUp(p)));
+    const offsets = await retryUntil(
+      Date.now() + OFFSETS_WAIT_MS,
+      () => this.deps.admin.fetchTopicOffsets(topic),
+      () => this.running,
+    ).catch(() => null);
+    const bounds = new Map(offsets?.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
     const checkpoints = this.deps.index.checkpoints(topic);
     const starts = new Map<number, bigint>();
     const byTime: number[] = [];
     for (const p of gained) {
       const at = resumePoint(checkpoints.get(p), this.deps.index.receiptProgress(topic, p));
-      if (at === null) byTime.push(p);
-      else starts.set(p, at);
+      const b = bounds.get(p);
+      const inside = at === null || !b ? at : withinTopic(at, b.low, b.high);
+      if (at !== null && inside === null)
+        this.deps.logger.warn(
+          { topic, partition: p, resumeAt: at.toString(), end: b?.high.toString() },
+          'receipt progress past the end of the topic (recreated?); reading it by time',
+        );
+      if (inside === null) byTime.push(p);
+      else starts.set(p, inside);
     }
     if (byTime.length === 0) return starts;
-    const offsets = await retryUntil(
+    const found = await retryUntil(
       Date.now() + OFFSETS_WAIT_MS,
       () => this.deps.admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - lookbackMs),
       () => this.running,
     ).catch(() => null);
-    const found = new Map(offsets?.map((o) => [o.partition, BigInt(o.offset)]));
+    const at = new Map(found?.map((o) => [o.partition, BigInt(o.offset)]));
     // Unreadable: from the beginning (records handled before publish the same eventIds again).
-    for (const p of byTime) starts.set(p, found.get(p) ?? 0n);
+    for (const p of byTime) starts.set(p, at.get(p) ?? bounds.get(p)?.low ?? 0n);
     return starts;
   }
 
-  private async handleBatch(partition: number, messages: KafkaMessage[]): Promise<void> {
-    const from = this.positions.get(partition);
-    // Not followed (paused while its fetch was in flight), or its start point not set yet.
-    if (from === undefined || !this.followed.has(partition)) return;
-    const work: Promise<void>[] = [];
+  /** Starts the batch's records and returns; waits only while too many of its partition are unhandled. */
+  private async startBatch(partition: number, messages: KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+    const f = this.followed.get(partition);
+    // Not followed (paused while its fetch was in flight), or its start point not known yet.
+    if (f?.next === undefined) return;
     for (const m of messages) {
-      if (BigInt(m.offset) < from) continue;
+      const offset = BigInt(m.offset);
+      if (offset < f.next) continue; // a refetch after a rejoin: started already
+      f.next = offset + 1n;
+      f.offsets.track(offset);
       const found = forwardedReceiptOf(m);
       if ('skip' in found) {
         if (found.skip === 'unreadable') {
           this.deps.observer?.unreadable?.();
           this.deps.logger.warn({ topic: this.options.topic, partition, offset: m.offset }, 'skipping an unreadable record of the receipts topic');
         }
+        this.handled(partition, f, offset);
         continue;
       }
-      const { receipt } = found;
-      work.push(this.deps.handle(receipt, () => this.deps.caughtUp(partition)).then(() => this.deps.observer?.handled?.()));
+      const run: Promise<void> = this.handleUntilDone(partition, f, found.receipt).then((done) => {
+        f.running.delete(run);
+        if (done) this.handled(partition, f, offset);
+      });
+      f.running.add(run);
     }
-    await Promise.all(work);
-    const last = messages.at(-1);
-    if (!last || this.positions.get(partition) !== from) return; // released or sought meanwhile
-    const next = BigInt(last.offset) + 1n;
-    this.positions.set(partition, next);
-    this.deps.index.checkpoint(this.options.topic, partition, next.toString());
-    this.unwritten.set(partition, next);
-    await this.deps.index.written();
+    while (f.running.size > MAX_UNHANDLED && this.followed.get(partition) === f) {
+      await Promise.race([...f.running, sleep(1000)]);
+      await heartbeat();
+    }
   }
 
-  /** Writes `o:<q>` for the partitions that moved (all of them, or `only`). */
-  private async flushProgress(only?: number[]): Promise<void> {
+  /** True once handled; false when the partition was released or the owner stopped first (the next owner handles it). */
+  private async handleUntilDone(partition: number, f: Followed, receipt: LoggedReceipt): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.followed.get(partition) !== f || !this.running) return false;
+      try {
+        await this.deps.handle(receipt, (writtenBefore) => this.caughtUpSince(partition, writtenBefore));
+        this.deps.observer?.handled?.();
+        return true;
+      } catch (err) {
+        if (attempt === 1 || attempt % 30 === 0) this.deps.logger.warn({ err, partition, attempt }, 'forwarded receipt not handled; trying again');
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  /** A catch-up asked at or after `writtenBefore` covers those writes: receipts read together share one. */
+  private caughtUpSince(partition: number, writtenBefore: number): Promise<boolean> {
+    const last = this.catchUps.get(partition);
+    if (last && last.asked >= writtenBefore) return last.done;
+    const asked = Date.now();
+    const done = this.deps.caughtUp(partition);
+    this.catchUps.set(partition, { asked, done });
+    void done.finally(() => {
+      if (this.catchUps.get(partition)?.done === done) this.catchUps.delete(partition);
+    });
+    return done;
+  }
+
+  private handled(partition: number, f: Followed, offset: bigint): void {
+    f.offsets.finish(offset);
+    const progress = f.offsets.committable();
+    if (progress !== null && this.followed.get(partition) === f) this.deps.index.checkpoint(this.options.topic, partition, progress);
+  }
+
+  /**
+   * Writes `o:<q>` for followed partitions whose progress moved, and again for every one every
+   * `lookbackMs / 4` (so a restore that reads the correlation topic from half the window back
+   * finds one); for `only`, whatever it is now.
+   */
+  private async writeProgress(only?: ReadonlyArray<readonly [number, Followed]>): Promise<void> {
+    const now = Date.now();
+    const refreshMs = this.options.lookbackMs / 4;
     const writes: CorrelationWrite[] = [];
-    for (const [p, offset] of this.unwritten) {
-      if (only && !only.includes(p)) continue;
-      const value: ReceiptProgress = { v: 1, topic: this.options.topic, offset: offset.toString() };
+    for (const [p, f] of only ?? this.followed) {
+      const at = f.offsets.committable();
+      if (at === null) continue;
+      const offset = BigInt(at);
+      if (!only && offset === f.written && now - f.writtenAt < refreshMs) continue;
+      const value: ReceiptProgress = { v: 1, topic: this.options.topic, offset: at };
       writes.push({ key: progressKey(p), value, partition: p });
-      this.unwritten.delete(p);
+      f.written = offset;
+      f.writtenAt = now;
     }
     if (writes.length === 0) return;
     await this.deps.writeProgress(writes).catch((err: unknown) => {
-      this.deps.logger.warn({ err }, 'receipt owner progress not written; the next owner may handle up to a second of receipts again');
+      this.deps.logger.warn({ err }, 'receipt owner progress not written; the next owner may handle some receipts again');
     });
   }
 
@@ -237,18 +355,28 @@ export class ReceiptOwner {
       const go = this.reading();
       if (go.length === 0) return;
       this.consumer.resume([{ topic, partitions: go }]);
-      for (const p of seek) if (this.positions.has(p)) this.consumer.seek({ topic, partition: p, offset: this.positions.get(p)!.toString() });
+      for (const p of seek) {
+        const next = this.followed.get(p)?.next;
+        if (next !== undefined) this.consumer.seek({ topic, partition: p, offset: next.toString() });
+      }
     } catch (err) {
       this.deps.logger.debug({ err: (err as Error).message }, 'receipt owner pauses not applied now; the next group join applies them');
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Before the bulk consumer leaves the group (stop.ts): records running get `drainMs` to finish,
+   * then the progress of every partition is written, so its next owner resumes there.
+   */
+  async stop(drainMs = 5000): Promise<void> {
     if (!this.running) return;
-    await this.flushProgress();
-    this.running = false;
+    await this.consumer.disconnect(); // no new batches
+    const running = [...this.followed.values()].flatMap((f) => [...f.running]);
+    await Promise.race([Promise.all(running), sleep(drainMs)]);
+    this.running = false; // records still waiting stop retrying: the next owner handles them
     if (this.progressTimer) clearInterval(this.progressTimer);
     await this.chain;
-    await this.consumer.disconnect();
+    await this.writeProgress([...this.followed]);
+    await this.deps.index.written();
   }
 }

@@ -110,7 +110,7 @@ export class ReceiptProcessor {
     const r = parsed.receipt;
     const id = correlationId(route, r.messageId);
     const forward = this.deps.sink.forwardReceipt;
-    if (forward && this.deps.handlesHere && !this.deps.handlesHere(id)) return this.forward(forward, id, d, route);
+    if (forward && this.deps.handlesHere && !this.deps.handlesHere(id)) return this.forward(forward, id, r, d, route);
     const lookup = this.localLookup;
     const log = this.deps.sink.logReceipt;
     if (!log) return this.correlate(r, id, d, route, lookup);
@@ -129,11 +129,12 @@ export class ReceiptProcessor {
 
   /**
    * To the replica owning its correlation id, through the receipts topic; answered once appended.
-   * A re-send while the first copy's append waits joins it; one after it is appended again, and the
-   * owner recognises its event (the same eventId).
+   * A re-send while the first copy's append waits joins it — a re-send is what would make the same
+   * event: the same id, state, error and done date (a state carried in a TLV is not in the text).
+   * One after the append is appended again, and the owner recognises its event (the same eventId).
    */
-  private async forward(forward: NonNullable<ReceiptSink['forwardReceipt']>, id: string, d: DeliverSm, route: string): Promise<number> {
-    const copy = `${id}\u0000${d.shortMessage.toString('latin1')}`;
+  private async forward(forward: NonNullable<ReceiptSink['forwardReceipt']>, id: string, r: Receipt, d: DeliverSm, route: string): Promise<number> {
+    const copy = `${id}\u0000${r.state}\u0000${r.errRaw ?? ''}\u0000${r.doneDate ?? ''}`;
     const pending = this.forwarding.get(copy);
     if (pending) {
       this.deps.observer?.duplicate?.();
@@ -154,11 +155,13 @@ export class ReceiptProcessor {
    * A receipt another replica received and forwarded to this one, the owner of its correlation id
    * (receipt-owner.ts). Resolves once its events are acked; rejects when they could not be
    * written, and the caller reads it again. Its message id may still be on its way when it is read
-   * here: it waits until RECEIPT_MATCH_WAIT_MS after the receipt was received, and then until
-   * `caughtUp` — everything of the partition written so far applied — before calling it unknown,
-   * so an owner still reading the partition never does.
+   * here: it waits until RECEIPT_MATCH_WAIT_MS after the receipt was received (by the receiving
+   * replica's clock: never longer than RECEIPT_MATCH_WAIT_MS from now, whatever the skew), and then
+   * until `caughtUp` says the correlation partition is applied up to then, before calling it
+   * unknown — so an owner still reading the partition never does. A catch-up that fails rejects:
+   * the receipt is tried again, not published as unknown.
    */
-  async forwarded(receipt: LoggedReceipt, caughtUp: () => Promise<unknown>): Promise<void> {
+  async forwarded(receipt: LoggedReceipt, caughtUp: (writtenBefore: number) => Promise<boolean>): Promise<void> {
     const d = deliverSmOf(receipt);
     const route = receipt.route;
     const parsed = parseReceipt({ esmClass: d.esmClass, shortMessage: d.shortMessage, tlvs: receiptTlvs(d) });
@@ -171,9 +174,13 @@ export class ReceiptProcessor {
     const lookup: Lookup = async (id) => {
       const ref = this.deps.index.segmentOf(id);
       if (ref) return { ref, correlated: 'hit' };
-      const waited = await this.deps.index.waitForMessageId(id, d.receivedAt + this.deps.matchWaitMs - this.deps.now());
+      const matchWait = this.deps.matchWaitMs;
+      const now = this.deps.now();
+      const wait = Math.min(matchWait, Math.max(0, d.receivedAt + matchWait - now));
+      const waited = await this.deps.index.waitForMessageId(id, wait);
       if (waited) return { ref: waited, correlated: 'late_hit' };
-      await caughtUp();
+      // Its m: entry, if any, was written before now + wait: what the catch-up must cover.
+      if (!(await caughtUp(now + wait))) throw new Error(`correlation partition of ${id} not caught up; the receipt is tried again`);
       const late = this.deps.index.segmentOf(id);
       return { ref: late, correlated: late ? 'late_hit' : 'miss' };
     };

@@ -50,7 +50,24 @@ export function testEnv(stack: StackInfo, topics: TestTopics, smppPort: number, 
     HTTP_PORT: '0',
     LOG_LEVEL: 'silent',
     ...overrides,
+    ...suiteEnv(),
   };
+}
+
+/**
+ * KSC_CONNECTOR_ENV="KEY=VALUE,…": set on every connector a test starts, over the test's own
+ * settings — to run a whole suite in another mode (e.g. CORRELATION_OWNERSHIP=partitioned).
+ */
+function suiteEnv(): Record<string, string> {
+  const spec = process.env['KSC_CONNECTOR_ENV'];
+  if (!spec) return {};
+  return Object.fromEntries(
+    spec.split(',').map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`KSC_CONNECTOR_ENV: "${pair}" is not KEY=VALUE`);
+      return [pair.slice(0, at).trim(), pair.slice(at + 1)];
+    }),
+  );
 }
 
 export interface PipelineFixture {

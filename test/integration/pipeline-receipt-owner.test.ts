@@ -11,9 +11,10 @@ import { test } from 'node:test';
 import type { RunningApp } from '../../src/app/start.js';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { partitionForKey } from '../../src/kafka/partitioner.js';
-import type { LoggedReceipt } from '../../src/pipeline/receipt-log.js';
+import { loggedReceiptOf, type LoggedReceipt } from '../../src/pipeline/receipt-log.js';
+import { receiptDeliverSm } from '../helpers/deliver-sm.js';
 import { summarised } from '../helpers/oracle.js';
-import { outbound, produce, readDelivery, readTopic, startPipeline, startReplica, waitUntil } from '../helpers/pipeline.js';
+import { collectDelivery, kafkaFor, outbound, produce, readDelivery, readTopic, startPipeline, startReplica, waitUntil } from '../helpers/pipeline.js';
 
 const PARTITIONS = 4;
 const REQUESTS = 80;
@@ -85,6 +86,51 @@ test('partitioned ownership: receipts reaching the replica that does not own the
     }
   } finally {
     await replica?.stop();
+    await fx.stop();
+  }
+});
+
+test('partitioned ownership: a forwarded receipt waiting for its message id holds up no other partition', async (t) => {
+  const matchWaitMs = 6000;
+  const fx = await startPipeline('receipt-owner-wait', {
+    env: { CORRELATION_OWNERSHIP: 'partitioned', TOPIC_PARTITIONS: String(PARTITIONS), RECEIPT_MATCH_WAIT_MS: String(matchWaitMs) },
+  });
+  const delivery = await collectDelivery(fx);
+  const producer = kafkaFor(fx.stack).producer();
+  try {
+    await waitUntil(async () => ((await fx.app.metrics.bindSlots.get()).values[0]?.value ?? 0) > 0, 30000, 'the replica holds its partitions');
+    // Two ids no request has, in two partitions; as another replica would forward them.
+    const idIn = (partition: number, not?: string) => {
+      for (let i = 0; ; i++) if (partitionForKey(`nobody-${i}`, PARTITIONS) === partition && `nobody-${i}` !== not) return `nobody-${i}`;
+    };
+    const waiting = idIn(0);
+    const old = idIn(1);
+    const forward = (id: string, receivedAt: number) =>
+      producer.send({
+        topic: fx.topics.receipts,
+        messages: [{ key: id, value: JSON.stringify({ ...loggedReceiptOf(receiptDeliverSm(id), 'default'), receivedAt }) }],
+      });
+    await producer.connect();
+    const seen = (id: string) => delivery.records.some((r) => r.value.id === `unknown:${id}`);
+    // Just received: waits RECEIPT_MATCH_WAIT_MS for its id.
+    const t0 = Date.now();
+    await forward(waiting, t0);
+    await new Promise((r) => setTimeout(r, 1000));
+    // Received a minute ago: nothing left to wait for.
+    const t1 = Date.now();
+    await forward(old, t1 - 60_000);
+    await waitUntil(() => seen(old), 20000, 'the old receipt published');
+    const oldAfter = Date.now() - t1;
+    const waitingDoneEarly = seen(waiting);
+    await waitUntil(() => seen(waiting), 20000, 'the waiting receipt published');
+    const waitingAfter = Date.now() - t0;
+    t.diagnostic(`old receipt's event after ${oldAfter} ms; the waiting one's after ${waitingAfter} ms`);
+    assert.equal(waitingDoneEarly, false, 'the waiting receipt was still waiting when the other was published');
+    assert.ok(oldAfter < matchWaitMs - 2000, `the other partition's receipt was not held behind it (${oldAfter} ms)`);
+    assert.ok(waitingAfter >= matchWaitMs - 500, `the waiting one waited for its id (${waitingAfter} ms)`);
+  } finally {
+    await producer.disconnect();
+    await delivery.stop();
     await fx.stop();
   }
 });

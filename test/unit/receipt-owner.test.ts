@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import pino from 'pino';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
-import { forwardedReceiptOf, resumePoint } from '../../src/kafka/receipt-owner.js';
+import { forwardedReceiptOf, resumePoint, withinTopic } from '../../src/kafka/receipt-owner.js';
 import { CORRELATED_HERE } from '../../src/kafka/sinks.js';
 import { progressKey, requestKey } from '../../src/pipeline/correlation-index.js';
 import { loggedReceiptOf, type LoggedReceipt } from '../../src/pipeline/receipt-log.js';
 import { ReceiptProcessor, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
 import { DELIVER_SM_RESP_TEMPORARY } from '../../src/smpp/protocol/types.js';
-import { receiptDeliverSm } from '../helpers/deliver-sm.js';
+import { deliverSm, receiptDeliverSm } from '../helpers/deliver-sm.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const NOW = 2000;
@@ -75,6 +75,11 @@ test('a forward is answered once appended; a re-send while it waits joins it; a 
   assert.equal(o.forwarded.length, 1, 'the re-send joined the first append');
   append();
   assert.deepEqual(await Promise.all([first, again]), [0, 0]);
+  // Two receipts of one id whose state is in a TLV (the text the same): two appends.
+  const tlv = owner({ handlesHere: () => false, forward: () => new Promise<void>((resolve) => setTimeout(resolve, 20)) });
+  const tlvReceipt = (state: number) => deliverSm({ esmClass: 0x04, receiptedMessageId: 'm1', messageState: state });
+  assert.deepEqual(await Promise.all([tlv.processor.handle(tlvReceipt(1)), tlv.processor.handle(tlvReceipt(2))]), [0, 0]);
+  assert.equal(tlv.forwarded.length, 2, 'ENROUTE and DELIVERED both forwarded');
   const failing = owner({
     handlesHere: () => false,
     forward: async () => {
@@ -89,14 +94,54 @@ test('the owner correlates a forwarded receipt as if received on its own bind, t
   await local.processor.handle(receiptDeliverSm('m1'));
   const o = owner({ handlesHere: () => true });
   const receipt = JSON.parse(JSON.stringify(loggedReceiptOf(receiptDeliverSm('m1'), 'default'))) as LoggedReceipt;
-  await o.processor.forwarded(receipt, async () => undefined);
+  await o.processor.forwarded(receipt, async () => true);
   assert.deepEqual(
     o.events.map((e) => e.eventId),
     local.events.map((e) => e.eventId),
   );
 });
 
-test('a forwarded receipt read before its message id waits for it; unknown only after the owner caught up, and then only if still missing', async () => {
+test('a forwarded receipt read before its message id waits for it until RECEIPT_MATCH_WAIT_MS after it was received, without asking for a catch-up', async () => {
+  const o = owner({ handlesHere: () => true, matchWaitMs: 2000 });
+  const early = { ...loggedReceiptOf(receiptDeliverSm('m8'), 'default'), receivedAt: NOW };
+  let caughtUp = 0;
+  const done = o.processor.forwarded(early, async () => {
+    caughtUp++;
+    return true;
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(o.events.length, 0, 'waiting');
+  o.index.apply(requestKey('req-8'), requestRecord('req-8', ['m8'], { receiptDeadline: 10_000_000 }));
+  await done;
+  assert.equal(caughtUp, 0);
+  assert.deepEqual(
+    o.events.map((e) => e.id),
+    ['req-8', 'req-8'],
+  );
+});
+
+test('the wait never exceeds RECEIPT_MATCH_WAIT_MS, whatever the receiving replica’s clock says', async () => {
+  const o = owner({ handlesHere: () => true, matchWaitMs: 100 });
+  // Received "an hour from now" by a replica whose clock is ahead.
+  const skewed = { ...loggedReceiptOf(receiptDeliverSm('m7'), 'default'), receivedAt: NOW + 3_600_000 };
+  const started = Date.now();
+  let writtenBefore = 0;
+  await o.processor.forwarded(skewed, async (t) => {
+    writtenBefore = t;
+    return true;
+  });
+  assert.ok(Date.now() - started < 1000, `waited ${Date.now() - started} ms`);
+  assert.equal(writtenBefore, NOW + 100, 'the catch-up covers what was written up to the end of the wait');
+  assert.equal(o.events.at(-1)?.id, 'unknown:m7');
+});
+
+test('a forwarded receipt whose correlation partition could not be caught up is tried again, not published as unknown', async () => {
+  const o = owner({ handlesHere: () => true });
+  await assert.rejects(o.processor.forwarded(loggedReceiptOf(receiptDeliverSm('late'), 'default'), async () => false));
+  assert.equal(o.events.length, 0);
+});
+
+test('a forwarded receipt read before its message id: unknown only after the owner caught up, and then only if still missing', async () => {
   const o = owner({ handlesHere: () => true, matchWaitMs: 0 });
   const early = { ...loggedReceiptOf(receiptDeliverSm('m9'), 'default'), receivedAt: NOW };
   let caughtUp = 0;
@@ -104,6 +149,7 @@ test('a forwarded receipt read before its message id waits for it; unknown only 
   const done = o.processor.forwarded(early, async () => {
     caughtUp++;
     o.index.apply(requestKey('req-9'), requestRecord('req-9', ['m9'], { receiptDeadline: 10_000_000 }));
+    return true;
   });
   await done;
   assert.equal(caughtUp, 1);
@@ -113,7 +159,7 @@ test('a forwarded receipt read before its message id waits for it; unknown only 
     'correlated (RECEIPT and SUMMARY), not unknown',
   );
   const nobody = { ...loggedReceiptOf(receiptDeliverSm('m404'), 'default'), receivedAt: NOW };
-  await o.processor.forwarded(nobody, async () => undefined);
+  await o.processor.forwarded(nobody, async () => true);
   assert.equal(o.events.at(-1)?.id, 'unknown:m404', 'still missing once caught up: unknown');
 });
 
@@ -134,7 +180,7 @@ test('a failed publish of a forwarded receipt rejects, so its batch is read agai
     now: () => NOW,
     logger: pino({ level: 'silent' }),
   });
-  await assert.rejects(processor.forwarded(loggedReceiptOf(receiptDeliverSm('m1'), 'default'), async () => undefined));
+  await assert.rejects(processor.forwarded(loggedReceiptOf(receiptDeliverSm('m1'), 'default'), async () => true));
 });
 
 test('records of the receipts topic: marked ones are skipped, malformed ones named, forwarded ones read back', () => {
@@ -148,18 +194,22 @@ test('records of the receipts topic: marked ones are skipped, malformed ones nam
   assert.equal(read.receipt.route, 'backup');
 });
 
-test('a gained partition resumes from the furthest of its checkpoint and the last owner’s progress; neither known: null (by time)', () => {
-  assert.equal(resumePoint(undefined, undefined), null);
+test('a gained partition resumes from the furthest of its checkpoint and the last owner’s progress, inside the topic', () => {
+  assert.equal(resumePoint(undefined, undefined), null, 'neither known: by time');
+  assert.equal(resumePoint('40', undefined), 40n);
+  assert.equal(resumePoint(undefined, '7'), 7n);
+  assert.equal(resumePoint('40', '9000000000000000000'), 9000000000000000000n, 'compared as integers, not text');
+  assert.equal(resumePoint('100', '99'), 100n);
+  assert.equal(withinTopic(5n, 10n, 50n), 10n, 'below the first offset (retention): from the first');
+  assert.equal(withinTopic(30n, 10n, 50n), 30n);
+  assert.equal(withinTopic(50n, 10n, 50n), 50n, 'at the end: nothing to read yet');
+  assert.equal(withinTopic(51n, 10n, 50n), null, 'past the end (a recreated topic): not this topic’s');
   fc.assert(
-    fc.property(fc.option(fc.bigInt({ min: 0n, max: 1n << 60n })), fc.option(fc.bigInt({ min: 0n, max: 1n << 60n })), (a, b) => {
-      const got = resumePoint(a === null ? undefined : a.toString(), b === null ? undefined : b.toString());
-      const known = [a, b].filter((x): x is bigint => x !== null);
-      if (known.length === 0) assert.equal(got, null);
-      else
-        assert.equal(
-          got,
-          known.reduce((x, y) => (y > x ? y : x)),
-        );
+    fc.property(fc.bigInt({ min: 0n, max: 1n << 40n }), fc.bigInt({ min: 0n, max: 1n << 40n }), fc.bigInt({ min: 0n, max: 1n << 40n }), (at, a, b) => {
+      const [low, high] = a < b ? [a, b] : [b, a];
+      const got = withinTopic(at, low, high);
+      if (got === null) assert.ok(at > high);
+      else assert.ok(got >= low && got <= high && (got === at || at < low));
     }),
   );
 });
