@@ -101,10 +101,14 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     const receiptsLog = topics.receiptsLog;
     // Keyed by correlation id: with as many partitions as the correlation topic, a receipt lands in
     // the partition of its `m:` entry (correlation-index.ts).
-    this.logReceipt = receiptsLog ? (correlationId, receipt) => this.logged(receiptsLog, correlationId, receipt) : null;
+    this.logReceipt = receiptsLog
+      ? (correlationId, receipt) => this.appendReceipt(receiptsLog, correlationId, receipt, CORRELATED_HERE, () => this.observer.receiptLogged?.())
+      : null;
     const forwardTo = topics.receiptsForward;
     // Unmarked: the replica reading this partition handles it (receipt-owner.ts).
-    this.forwardReceipt = forwardTo ? (correlationId, receipt) => this.forwarded(forwardTo, correlationId, receipt) : null;
+    this.forwardReceipt = forwardTo
+      ? (correlationId, receipt) => this.appendReceipt(forwardTo, correlationId, receipt, undefined, () => this.observer.receiptForwarded?.())
+      : null;
     publisher.onRefused((record, error) => this.refused(record, error));
   }
 
@@ -204,14 +208,16 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     this.observer.deadLettered?.('UNPARSEABLE_RECEIPT');
   }
 
-  private async logged(topic: string, correlationId: string, receipt: LoggedReceipt): Promise<void> {
-    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)), headers: CORRELATED_HERE }]);
-    this.observer.receiptLogged?.();
-  }
-
-  private async forwarded(topic: string, correlationId: string, receipt: LoggedReceipt): Promise<void> {
-    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)) }]);
-    this.observer.receiptForwarded?.();
+  /** A receipt as received to the receipts topic, in its correlation id's partition; `acked` once Kafka has it. */
+  private async appendReceipt(
+    topic: string,
+    correlationId: string,
+    receipt: LoggedReceipt,
+    headers: Record<string, string> | undefined,
+    acked: () => void,
+  ): Promise<void> {
+    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)), ...(headers ? { headers } : {}) }]);
+    acked();
   }
 
   private async inbound(m: SmsInbound): Promise<void> {
