@@ -24,11 +24,11 @@ import { startHttpServer, type ReadinessReport } from '../obs/http.js';
 import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import type { Lane } from '../pipeline/admission.js';
-import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex, requestKey } from '../pipeline/correlation-index.js';
 import { CorrelationPromoter, maxPromotionLagMs } from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
-import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
+import { ReceiptProcessor, type ReceiptOwnership } from '../pipeline/receipt-processor.js';
 import { sleep } from '../pipeline/sleep.js';
 import { canReceive } from '../smpp/session/bind.js';
 import { openCorrelationStore, type LmdbCorrelationStore } from '../store/lmdb-store.js';
@@ -134,7 +134,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
     now: Date.now,
     logger,
     observer: inst.receiptObserver(p.metrics),
-    ...(config.correlationOwnership === 'partitioned' ? { handlesHere: (id: string) => duties.has(partitionForKey(id, correlationPartitions)) } : {}),
+    ...(config.correlationOwnership === 'partitioned' ? { ownership: receiptOwnership(duties, correlationPartitions) } : {}),
   });
   await loadCorrelation(config, logger, p, index, receipts, origin);
   if (config.correlationOwnership === 'partitioned') await startReceiptOwner(config, logger, p, index, sinks, receipts);
@@ -415,6 +415,18 @@ async function startConsumer(
     },
   });
   await p.consumer.start();
+}
+
+/** Partitioned ownership: the receipts of the correlation partitions paired with this replica's bulk partitions (`duties`). */
+function receiptOwnership(duties: ReadonlySet<number>, correlationPartitions: number): ReceiptOwnership {
+  return {
+    handlesMessage: (correlationId) => duties.has(partitionForKey(correlationId, correlationPartitions)),
+    homeOf(request) {
+      // A request written before homes: its entries where its snapshot's key hashes.
+      const partition = request.home ?? partitionForKey(requestKey(request.id), correlationPartitions);
+      return { partition, here: duties.has(partition) };
+    },
+  };
 }
 
 /** CONNECTOR_INSTANCE_ID, or the host name (a StatefulSet pod keeps its own across restarts). */

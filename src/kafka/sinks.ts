@@ -87,7 +87,7 @@ export function liveStateSink(publisher: Publisher, topic: string): LiveStateSin
 export class KafkaSinks implements EventSink, ReceiptSink {
   readonly publishInbound: ((m: SmsInbound) => Promise<void>) | null;
   readonly logReceipt: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
-  readonly forwardReceipt: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
+  readonly forwardReceipt: ((correlationId: string, receipt: LoggedReceipt, partition?: number) => Promise<void>) | null;
 
   constructor(
     private readonly publisher: Publisher,
@@ -102,12 +102,12 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     // Keyed by correlation id: with as many partitions as the correlation topic, a receipt lands in
     // the partition of its `m:` entry (correlation-index.ts).
     this.logReceipt = receiptsLog
-      ? (correlationId, receipt) => this.appendReceipt(receiptsLog, correlationId, receipt, CORRELATED_HERE, () => this.observer.receiptLogged?.())
+      ? (correlationId, receipt) => this.appendReceipt(receiptsLog, correlationId, receipt, { headers: CORRELATED_HERE }, () => this.observer.receiptLogged?.())
       : null;
     const forwardTo = topics.receiptsForward;
     // Unmarked: the replica reading this partition handles it (receipt-owner.ts).
     this.forwardReceipt = forwardTo
-      ? (correlationId, receipt) => this.appendReceipt(forwardTo, correlationId, receipt, undefined, () => this.observer.receiptForwarded?.())
+      ? (correlationId, receipt, partition) => this.appendReceipt(forwardTo, correlationId, receipt, { partition }, () => this.observer.receiptForwarded?.())
       : null;
     publisher.onRefused((record, error) => this.refused(record, error));
   }
@@ -208,15 +208,18 @@ export class KafkaSinks implements EventSink, ReceiptSink {
     this.observer.deadLettered?.('UNPARSEABLE_RECEIPT');
   }
 
-  /** A receipt as received to the receipts topic, in its correlation id's partition; `acked` once Kafka has it. */
+  /** A receipt as received to the receipts topic, in its correlation id's partition unless `partition` is named; `acked` once Kafka has it. */
   private async appendReceipt(
     topic: string,
     correlationId: string,
     receipt: LoggedReceipt,
-    headers: Record<string, string> | undefined,
+    { headers, partition }: { headers?: Record<string, string>; partition?: number | undefined },
     acked: () => void,
   ): Promise<void> {
-    await this.publisher.publish([{ topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)), ...(headers ? { headers } : {}) }]);
+    const record: OutRecord = { topic, key: correlationId, value: Buffer.from(JSON.stringify(receipt)) };
+    if (headers) record.headers = headers;
+    if (partition !== undefined) record.partition = partition;
+    await this.publisher.publish([record]);
     acked();
   }
 

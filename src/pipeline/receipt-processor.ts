@@ -20,7 +20,7 @@ import { classifyDeliverSm, parseReceipt, type DeliverSmInput, type Receipt } fr
 import { DELIVER_SM_RESP_TEMPORARY, type DeliverSm } from '../smpp/protocol/types.js';
 import { decodeGsm7 } from '../sms/gsm7.js';
 import { decodeUcs2 } from '../sms/plan.js';
-import { finalKey, toHome, type CorrelationIndex, type FinalRecord, type SegmentRef } from './correlation-index.js';
+import { finalKey, toHome, type CorrelationIndex, type FinalRecord, type RequestRecord, type SegmentRef } from './correlation-index.js';
 import * as ev from './events.js';
 import type { CorrelationWrite } from './outbound-processor.js';
 import { OldestFirst } from './oldest-first.js';
@@ -39,8 +39,11 @@ export interface ReceiptSink {
   publishInbound: ((m: SmsInbound) => Promise<void>) | null;
   /** Writes a parsed receipt as received, keyed by its correlation id; null/absent: receipts are not logged. */
   logReceipt?: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
-  /** Hands a receipt to the replica owning its correlation id (the receipts topic); null/absent: never forwarded. */
-  forwardReceipt?: ((correlationId: string, receipt: LoggedReceipt) => Promise<void>) | null;
+  /**
+   * Hands a receipt to the replica owning it (the receipts topic): in its correlation id's
+   * partition, or in `partition` (a multipart request's home); null/absent: never forwarded.
+   */
+  forwardReceipt?: ((correlationId: string, receipt: LoggedReceipt, partition?: number) => Promise<void>) | null;
 }
 
 export interface ReceiptObserver {
@@ -60,11 +63,20 @@ export interface ReceiptProcessorDeps {
   now: () => number;
   logger: Logger;
   observer?: ReceiptObserver;
-  /**
-   * Whether this replica handles receipts of this correlation id itself (partitioned ownership:
-   * the id's partition is one of its own); absent: every one.
-   */
-  handlesHere?: (correlationId: string) => boolean;
+  /** Partitioned ownership: which receipts this replica handles itself; absent: every one. */
+  ownership?: ReceiptOwnership;
+}
+
+/**
+ * Which receipts a replica handles with partitioned ownership: those whose correlation id hashes
+ * into one of its partitions — except a multipart request's, which its home's owner handles, since
+ * it alone holds the request's snapshot and sees every segment's final (so it alone decides the
+ * summary).
+ */
+export interface ReceiptOwnership {
+  handlesMessage(correlationId: string): boolean;
+  /** The correlation partition a request's entries live in, and whether this replica owns it. */
+  homeOf(request: RequestRecord): { partition: number; here: boolean };
 }
 
 /** How a receipt finds its segment: at once, after waiting for its message id, or not at all. */
@@ -110,7 +122,7 @@ export class ReceiptProcessor {
     const r = parsed.receipt;
     const id = correlationId(route, r.messageId);
     const forward = this.deps.sink.forwardReceipt;
-    if (forward && this.deps.handlesHere && !this.deps.handlesHere(id)) return this.forward(forward, id, r, d, route);
+    if (forward && this.deps.ownership && !this.deps.ownership.handlesMessage(id)) return this.forward(forward, id, r, d, route);
     const lookup = this.localLookup;
     const log = this.deps.sink.logReceipt;
     if (!log) return this.correlate(r, id, d, route, lookup);
@@ -133,7 +145,14 @@ export class ReceiptProcessor {
    * event: the same id, state, error and done date (a state carried in a TLV is not in the text).
    * One after the append is appended again, and the owner recognises its event (the same eventId).
    */
-  private async forward(forward: NonNullable<ReceiptSink['forwardReceipt']>, id: string, r: Receipt, d: DeliverSm, route: string): Promise<number> {
+  private async forward(
+    forward: NonNullable<ReceiptSink['forwardReceipt']>,
+    id: string,
+    r: Receipt,
+    d: DeliverSm,
+    route: string,
+    partition?: number,
+  ): Promise<number> {
     const copy = `${id}\u0000${r.state}\u0000${r.errRaw ?? ''}\u0000${r.doneDate ?? ''}`;
     const pending = this.forwarding.get(copy);
     if (pending) {
@@ -141,7 +160,7 @@ export class ReceiptProcessor {
       await pending;
       return 0;
     }
-    const write = forward(id, loggedReceiptOf(d, route));
+    const write = forward(id, loggedReceiptOf(d, route), partition);
     this.forwarding.set(copy, write);
     try {
       await write;
@@ -189,6 +208,9 @@ export class ReceiptProcessor {
 
   private async correlate(r: Receipt, id: string, d: DeliverSm, route: string, lookup: Lookup): Promise<number> {
     const { ref, correlated } = await lookup(id);
+    const home = ref && !ref.subject && ref.request.segments > 1 ? this.deps.ownership?.homeOf(ref.request) : undefined;
+    const forward = this.deps.sink.forwardReceipt;
+    if (home && !home.here && forward) return this.forward(forward, id, r, d, route, home.partition);
     const { events, correlation } = this.eventsFor(r, ref, d, route);
     const first = events[0]!;
     if (this.recent.has(first.eventId)) {

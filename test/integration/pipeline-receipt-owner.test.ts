@@ -46,7 +46,7 @@ test('partitioned ownership: receipts reaching the replica that does not own the
     t.diagnostic(`receipt events ${receipts.length}, forwarded ${forwarded}, handled by their owner ${handled}`);
     assert.ok(forwarded > 0, 'some receipts reached a replica that does not own them');
     assert.ok(forwarded < receipts.length, 'and some the one that does');
-    assert.equal(handled, forwarded, 'every forwarded receipt handled by its owner');
+    assert.equal(handled, forwarded, 'every forwarded receipt handled by its owner (passed on to its home, for a multipart one)');
 
     assert.deepEqual(
       receipts.filter((e) => e.id.startsWith('unknown:')).map((e) => e.messageId),
@@ -71,7 +71,10 @@ test('partitioned ownership: receipts reaching the replica that does not own the
       'every summary DELIVERED',
     );
 
-    // What went through the receipts topic: unmarked, keyed by correlation id, in its message id's partition.
+    // What went through the receipts topic: unmarked, keyed by correlation id, in its message id's
+    // partition — or, for a multipart request's segment, in its home (its outbound record's partition).
+    const requestOf = new Map(events.filter((e) => e.source === 'SUBMIT' && e.messageId).map((e) => [e.messageId!, e.id]));
+    const homeOf = new Map(requests.map((r) => [r.value.id, { partition: partitionForKey(r.key, PARTITIONS), multipart: r.value.text.length > 160 }]));
     const records = await readTopic(
       fx.stack,
       fx.topics.receipts,
@@ -81,7 +84,11 @@ test('partitioned ownership: receipts reaching the replica that does not own the
     );
     assert.equal(records.length, forwarded, 'one record per forwarded receipt');
     for (const r of records) {
-      assert.equal(r.partition, partitionForKey(r.key!, PARTITIONS), `${r.key}: in its message id's partition`);
+      const home = homeOf.get(requestOf.get(r.key!)!)!;
+      if (r.partition !== partitionForKey(r.key!, PARTITIONS)) {
+        assert.ok(home.multipart, `${r.key}: in its message id's partition`);
+        assert.equal(r.partition, home.partition, `${r.key}: a multipart segment's receipt in its request's home`);
+      }
       assert.equal(r.headers['sms-connector.correlated'], undefined, 'not marked as correlated where received');
     }
   } finally {

@@ -20,17 +20,25 @@ import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const NOW = 2000;
 
-function owner(opts: { handlesHere: (id: string) => boolean; forward?: (id: string, r: LoggedReceipt) => Promise<void>; matchWaitMs?: number }) {
+function owner(opts: {
+  handlesHere: (id: string) => boolean;
+  /** The home partitions this replica owns (default: all). */
+  homes?: number[];
+  forward?: (id: string, r: LoggedReceipt) => Promise<void>;
+  matchWaitMs?: number;
+}) {
   const index = tempIndex(() => NOW);
   index.apply(requestKey('req-1'), requestRecord('req-1', ['m1'], { receiptDeadline: 10_000_000 }));
+  // A multipart request at home partition 2.
+  index.apply(requestKey('req-2'), requestRecord('req-2', ['m2a', 'm2b'], { receiptDeadline: 10_000_000, home: 2 }));
   const events: SmsDeliveryEvent[] = [];
-  const forwarded: Array<{ id: string; receipt: LoggedReceipt }> = [];
+  const forwarded: Array<{ id: string; receipt: LoggedReceipt; partition: number | undefined }> = [];
   const sink: ReceiptSink = {
     publish: async (es) => void events.push(...es),
     deadLetterReceipt: async () => undefined,
     publishInbound: null,
-    forwardReceipt: async (id, receipt) => {
-      forwarded.push({ id, receipt });
+    forwardReceipt: async (id, receipt, partition) => {
+      forwarded.push({ id, receipt, partition });
       await opts.forward?.(id, receipt);
     },
   };
@@ -41,7 +49,10 @@ function owner(opts: { handlesHere: (id: string) => boolean; forward?: (id: stri
     matchWaitMs: opts.matchWaitMs ?? 0,
     now: () => NOW,
     logger: pino({ level: 'silent' }),
-    handlesHere: opts.handlesHere,
+    ownership: {
+      handlesMessage: opts.handlesHere,
+      homeOf: (request) => ({ partition: request.home ?? 0, here: !opts.homes || opts.homes.includes(request.home ?? 0) }),
+    },
   });
   return { index, processor, events, forwarded };
 }
@@ -64,6 +75,33 @@ test('a receipt whose correlation id this replica does not own is forwarded, not
       ['SUMMARY', 'req-1'],
     ],
   );
+});
+
+test('a multipart request’s receipt goes on to the owner of its home, which correlates it: one replica sees every segment final', async () => {
+  const elsewhere = owner({ handlesHere: () => true, homes: [0, 1] });
+  assert.equal(await elsewhere.processor.handle(receiptDeliverSm('m2a')), 0);
+  assert.deepEqual(
+    elsewhere.forwarded.map((f) => [f.id, f.partition]),
+    [['m2a', 2]],
+    'to its home partition',
+  );
+  assert.equal(elsewhere.events.length, 0);
+  const home = owner({ handlesHere: () => false, homes: [2] });
+  await home.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m2a'), 'default'), async () => true);
+  await home.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m2b'), 'default'), async () => true);
+  assert.equal(home.forwarded.length, 0);
+  assert.deepEqual(
+    home.events.map((e) => [e.source, e.id]),
+    [
+      ['RECEIPT', 'req-2'],
+      ['RECEIPT', 'req-2'],
+      ['SUMMARY', 'req-2'],
+    ],
+  );
+  // A one-segment request's receipt stays with the owner of its message id.
+  const single = owner({ handlesHere: () => true, homes: [] });
+  await single.processor.handle(receiptDeliverSm('m1'));
+  assert.equal(single.forwarded.length, 0);
 });
 
 test('a forward is answered once appended; a re-send while it waits joins it; a failed append answers 0x64', async () => {
