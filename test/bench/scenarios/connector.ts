@@ -237,6 +237,20 @@ async function reportStatePerReplica(ctx: BenchContext, S: string, instances: nu
     '',
     `correlation_lookups_total hit + late_hit of each replica (misses: ${misses.join(' / ')})`,
   );
+  // CORRELATION_OWNERSHIP=partitioned: what went to another replica through the receipts topic.
+  const forwarding = await Promise.all(
+    httpPorts.map(async (port) => ({ ...(await connectorMetrics(port, 'receipts_forwarded')), ...(await connectorMetrics(port, 'forwarded_receipts')) })),
+  );
+  const forwarded = forwarding.map((r) => r['receipts_forwarded_total'] ?? 0);
+  const handled = forwarding.map((r) => r['forwarded_receipts_handled_total'] ?? 0);
+  if (forwarded.some((f) => f > 0) || handled.some((h) => h > 0))
+    ctx.report.add(
+      S,
+      `${label}: receipts forwarded / handled for others, per replica`,
+      forwarded.map((f, i) => `${fmt(f)} / ${fmt(handled[i]!)}`).join(' · '),
+      '',
+      'receipts_forwarded_total (received here, owned by another replica) and forwarded_receipts_handled_total (forwarded here by others) of each replica (CORRELATION_OWNERSHIP=partitioned)',
+    );
 }
 
 /** RSS and heap of the connector through a long run (records produced while it consumes). */
