@@ -131,12 +131,13 @@ async function killOneWithPendingReceipts(ownership: 'replicated' | 'partitioned
       'every summary DELIVERED (none UNKNOWN)',
     );
     if (ownership === 'partitioned') {
-      // The survivor took the dead one's partitions of the receipts topic over from the progress it
-      // wrote (o:<q>), not from the records of the whole restore window (which start at 0 here).
+      // The survivor took the dead one's partitions of the receipts topic over: from the progress
+      // the dead one wrote (o:<q>, at most a second behind), or — when it died before writing any —
+      // from the records of the restore window (offset 0 here). Either way nothing is lost (above);
+      // resuming from progress is shown by pipeline-receipt-owner's handover test.
       const resumed = resumedAfter(join(logDir, 'connector-2.log'), killedAt);
       t.diagnostic(`survivor resumed receipts partitions at ${JSON.stringify(resumed)}`);
       assert.ok(Object.keys(resumed).length > 0, 'the survivor took partitions over');
-      for (const [partition, offset] of Object.entries(resumed)) assert.ok(BigInt(offset) > 0n, `partition ${partition} resumed from progress`);
     }
     const survivor = replicas[1]!;
     survivor.kill('SIGTERM');

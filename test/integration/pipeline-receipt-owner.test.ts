@@ -141,3 +141,48 @@ test('partitioned ownership: a forwarded receipt waiting for its message id hold
     await fx.stop();
   }
 });
+
+test('partitioned ownership: a replica taking a receipts partition over resumes where its last owner stopped, from the progress it wrote', async (t) => {
+  const fx = await startPipeline('receipt-owner-handover', { env: { CORRELATION_OWNERSHIP: 'partitioned', TOPIC_PARTITIONS: String(PARTITIONS) } });
+  const delivery = await collectDelivery(fx);
+  const producer = kafkaFor(fx.stack).producer();
+  let successor: RunningApp | undefined;
+  try {
+    await waitUntil(async () => ((await fx.app.metrics.bindSlots.get()).values[0]?.value ?? 0) > 0, 30000, 'the first replica holds its partitions');
+    await producer.connect();
+    // Receipts for ids nobody sent, as another replica would forward them, received a minute ago:
+    // each is published at once as unknown:<id>.
+    const ids = Array.from({ length: 40 }, (_, i) => `handover-${i}`);
+    await producer.send({
+      topic: fx.topics.receipts,
+      messages: ids.map((id) => ({ key: id, value: JSON.stringify({ ...loggedReceiptOf(receiptDeliverSm(id), 'default'), receivedAt: Date.now() - 60_000 }) })),
+    });
+    const published = () => delivery.records.filter((r) => r.value.id.startsWith('unknown:handover-')).length;
+    await waitUntil(() => published() === ids.length, 30000, 'the first owner handled them');
+    await fx.app.stop(); // writes its progress, then leaves the group
+    const perPartition = new Map<number, number>();
+    for (const id of ids) perPartition.set(partitionForKey(id, PARTITIONS), (perPartition.get(partitionForKey(id, PARTITIONS)) ?? 0) + 1);
+    // A new replica on an empty store: its only way to know where the first stopped is that progress.
+    successor = await startReplica(fx);
+    await waitUntil(async () => ((await successor!.metrics.bindSlots.get()).values[0]?.value ?? 0) > 0, 30000, 'the successor holds the partitions');
+    await new Promise((r) => setTimeout(r, 3000));
+    t.diagnostic(`unknown: events ${published()} for ${ids.length} receipts; per partition ${JSON.stringify([...perPartition])}`);
+    assert.equal(published(), ids.length, 'none handled again by the successor');
+    // And it does handle what comes after.
+    await producer.send({
+      topic: fx.topics.receipts,
+      messages: [
+        {
+          key: 'after-handover',
+          value: JSON.stringify({ ...loggedReceiptOf(receiptDeliverSm('after-handover'), 'default'), receivedAt: Date.now() - 60_000 }),
+        },
+      ],
+    });
+    await waitUntil(() => delivery.records.some((r) => r.value.id === 'unknown:after-handover'), 30000, 'the successor handles new records');
+  } finally {
+    await producer.disconnect();
+    await delivery.stop();
+    await successor?.stop();
+    await fx.stop();
+  }
+});
