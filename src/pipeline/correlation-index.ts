@@ -190,16 +190,17 @@ function dedupeSnapshotOf(rec: RequestRecord): DedupeSnapshot {
     receipts: rec.receipts,
     receiptDeadline: rec.receiptDeadline,
   };
-  if (rec.route !== undefined) kept.route = rec.route;
   if (rec.home !== undefined) kept.home = rec.home;
   if (rec.messageEntries) kept.messageEntries = rec.messageEntries;
+  if (rec.route !== undefined) kept.route = rec.route;
   return kept;
 }
 
 /**
  * A stored snapshot whole again: its own facts when it kept them, else `facts` — the replayed
- * record's, decoded again, which are the ones it was first written with. Fields in the order a
- * new snapshot has them, so a republished `r:` record reads as the first one did.
+ * record's, decoded again, which are the ones it was first written with. Fields in the order the
+ * outbound processor first wrote them (`route` is set at the first accept), so a republished
+ * `r:` record reads as the first one did.
  */
 export function snapshotWithFacts(stored: StoredSnapshot, facts: Pick<RequestRecord, 'from' | 'to' | 'metadata'>): RequestRecord {
   if (hasFacts(stored)) return stored;
@@ -216,9 +217,9 @@ export function snapshotWithFacts(stored: StoredSnapshot, facts: Pick<RequestRec
     receipts: stored.receipts,
     receiptDeadline: stored.receiptDeadline,
   };
-  if (stored.route !== undefined) rec.route = stored.route;
   if (stored.home !== undefined) rec.home = stored.home;
   if (stored.messageEntries) rec.messageEntries = stored.messageEntries;
+  if (stored.route !== undefined) rec.route = stored.route;
   return rec;
 }
 
