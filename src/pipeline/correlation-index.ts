@@ -255,7 +255,10 @@ export interface LiveRequestState {
 
 /**
  * The store's layout: a store written with another is wiped on open and the topic read again.
- * Bump it with any change to the tables below or to the values they hold.
+ * Bump it with any change to the tables below or to the values they hold that this version would
+ * misread. (Not bumped for `DedupeSnapshot`: a store that holds one-segment snapshots whole reads
+ * the same. A version before it must not run on a store it wrote — it would republish such a
+ * snapshot without its facts: a rollback starts on an empty store.)
  */
 export const CORRELATION_STORE_FORMAT = 3;
 
@@ -399,8 +402,8 @@ export class CorrelationIndex {
   /**
    * The snapshot of a request this replica has just sent a segment of, applied before it is
    * published (a receipt can overtake its round trip). Newer than any promoted state of the
-   * request — a promotion's cut lies half the restore window before the pass that wrote it — so
-   * the check against one is skipped.
+   * request — a promotion's cut lies half the restore window before the pass that wrote it, on
+   * any replica (their clocks differ by far less) — so the check against one is skipped.
    */
   applyOwnSnapshot(rec: RequestRecord): void {
     this.applyRequest(rec.id, rec, this.clock(), true, true);
