@@ -337,7 +337,8 @@ export class CorrelationIndex {
     this.finals = store.table('finals');
     this.summarised = store.table('summarised');
     this.unsummarised = store.table('unsummarised');
-    this.timeline = store.table('timeline');
+    // Walked by ranges only, in sweeps that run every second: a key put again since the last commit can wait for it.
+    this.timeline = store.table('timeline', { keysOnly: true });
     this.checkpointTable = store.table('checkpoints');
     this.promotedTable = store.table('promoted');
     this.retiredTable = store.table('retired');
