@@ -164,6 +164,65 @@ function subjectHome(entry: MessageEntry): number | undefined {
   return entry.partition ?? entry.home;
 }
 
+/**
+ * What the store keeps of a one-segment snapshot whose `m:` entry carries the request's life: the
+ * snapshot then serves replay dedupe only, and a replay has the facts (`from`, `to`, `metadata`)
+ * of the record it decodes again. Kept without them, it costs its put, its read at the prune and
+ * its pages less (issue 20 plan §2.6.5: the step-5 CPU gate). The topic's `r:` record keeps them:
+ * replicas of older versions read a request's facts from it.
+ */
+export type DedupeSnapshot = Omit<RequestRecord, 'from' | 'to' | 'metadata'>;
+/** A snapshot as the store holds it: whole, or (a one-segment request with its subject) for dedupe. */
+export type StoredSnapshot = RequestRecord | DedupeSnapshot;
+
+/** Whether a stored snapshot has the request's facts (a multipart request's, or one written before `m:` entries). */
+export const hasFacts = (stored: StoredSnapshot): stored is RequestRecord => 'to' in stored;
+
+/** The snapshot without its facts, as the store keeps a one-segment request's that has its subject. */
+function dedupeSnapshotOf(rec: RequestRecord): DedupeSnapshot {
+  const kept: DedupeSnapshot = {
+    v: 1,
+    id: rec.id,
+    segments: rec.segments,
+    messageIds: rec.messageIds,
+    attempts: rec.attempts,
+    submittedAt: rec.submittedAt,
+    receipts: rec.receipts,
+    receiptDeadline: rec.receiptDeadline,
+  };
+  if (rec.home !== undefined) kept.home = rec.home;
+  if (rec.messageEntries) kept.messageEntries = rec.messageEntries;
+  if (rec.route !== undefined) kept.route = rec.route;
+  return kept;
+}
+
+/**
+ * A stored snapshot whole again: its own facts when it kept them, else `facts` — the replayed
+ * record's, decoded again, which are the ones it was first written with. Fields in the order the
+ * outbound processor first wrote them (`route` is set at the first accept), so a republished
+ * `r:` record reads as the first one did.
+ */
+export function snapshotWithFacts(stored: StoredSnapshot, facts: Pick<RequestRecord, 'from' | 'to' | 'metadata'>): RequestRecord {
+  if (hasFacts(stored)) return stored;
+  const rec: RequestRecord = {
+    v: 1,
+    id: stored.id,
+    from: facts.from,
+    to: facts.to,
+    metadata: facts.metadata,
+    segments: stored.segments,
+    messageIds: stored.messageIds,
+    attempts: stored.attempts,
+    submittedAt: stored.submittedAt,
+    receipts: stored.receipts,
+    receiptDeadline: stored.receiptDeadline,
+  };
+  if (stored.home !== undefined) rec.home = stored.home;
+  if (stored.messageEntries) rec.messageEntries = stored.messageEntries;
+  if (stored.route !== undefined) rec.route = stored.route;
+  return rec;
+}
+
 export interface SegmentRef {
   request: RequestRecord;
   segment: number;
@@ -212,7 +271,10 @@ export interface LiveRequestState {
 
 /**
  * The store's layout: a store written with another is wiped on open and the topic read again.
- * Bump it with any change to the tables below or to the values they hold.
+ * Bump it with any change to the tables below or to the values they hold that this version would
+ * misread. (Not bumped for `DedupeSnapshot`: a store that holds one-segment snapshots whole reads
+ * the same. A version before it must not run on a store it wrote — it would republish such a
+ * snapshot without its facts: a rollback starts on an empty store.)
  */
 export const CORRELATION_STORE_FORMAT = 3;
 
@@ -244,7 +306,8 @@ const requestIdOf = (mapped: string | MessageEntry): string => (typeof mapped ==
 const PARTITION_END = 2 ** 31;
 
 export class CorrelationIndex {
-  private readonly requests: StoreTable<string, RequestRecord>;
+  /** Request id → its snapshot; a one-segment request's with its subject kept without its facts (`DedupeSnapshot`). */
+  private readonly requests: StoreTable<string, StoredSnapshot>;
   /**
    * Message id → a one-segment request's subject (its `m:` entry); for a multipart request, its id
    * as its snapshot maps it, or its `m:` entry when that was read before the snapshot.
@@ -290,7 +353,8 @@ export class CorrelationIndex {
     this.finals = store.table('finals');
     this.summarised = store.table('summarised');
     this.unsummarised = store.table('unsummarised');
-    this.timeline = store.table('timeline');
+    // Walked by ranges only, in sweeps that run every second: a key put again since the last commit can wait for it.
+    this.timeline = store.table('timeline', { keysOnly: true });
     this.checkpointTable = store.table('checkpoints');
     this.promotedTable = store.table('promoted');
     this.retiredTable = store.table('retired');
@@ -361,18 +425,31 @@ export class CorrelationIndex {
 
   /** The request an entry is about: an `r:` snapshot's own, or the one an `f:` final's message id maps to. */
   requestOfEntry(key: string): RequestRecord | undefined {
-    if (key.startsWith(REQUEST_PREFIX)) return this.requests.get(key.slice(REQUEST_PREFIX.length));
+    if (key.startsWith(REQUEST_PREFIX)) return this.standingRequest(key.slice(REQUEST_PREFIX.length));
     if (key.startsWith(FINAL_PREFIX)) return this.segmentOf(key.slice(FINAL_PREFIX.length))?.request;
     return undefined;
   }
 
-  /** `track`: list the request for promotion (not when it comes from the live-state topic itself). */
-  private applyRequest(id: string, rec: RequestRecord | null, at: number, track = true): void {
+  /**
+   * The snapshot of a request this replica has just sent a segment of, applied before it is
+   * published (a receipt can overtake its round trip). Newer than any promoted state of the
+   * request — a promotion's cut lies half the restore window before the pass that wrote it, on
+   * any replica (their clocks differ by far less) — so the check against one is skipped.
+   */
+  applyOwnSnapshot(rec: RequestRecord): void {
+    this.applyRequest(rec.id, rec, this.clock(), true, true);
+  }
+
+  /**
+   * `track`: list the request for promotion (not when it comes from the live-state topic itself).
+   * `own`: this replica's snapshot, written now (`applyOwnSnapshot`).
+   */
+  private applyRequest(id: string, rec: RequestRecord | null, at: number, track = true, own = false): void {
     // Older than the promoted state, which holds every change written before its cut: an empty
     // store re-reads the window below that cut, whose snapshots would take back segments (and
     // their finals) the state has.
-    const promotedCut = this.promotedTable.get(id);
-    if (rec && at < (promotedCut ?? -Infinity)) return;
+    const promotedCut = own ? undefined : this.promotedTable.get(id);
+    if (rec && promotedCut !== undefined && at < promotedCut) return;
     const old = this.requests.get(id);
     if (old) {
       // A segment re-sent under a new id: the old id's mapping (or subject) and final go with it.
@@ -383,11 +460,11 @@ export class CorrelationIndex {
       this.requests.remove(id);
       return;
     }
-    this.requests.put(id, rec);
     if (rec.segments === 1 && mappable(rec.messageIds[0] ?? null)) {
       this.applyOneSegment(rec, at, track);
       return;
     }
+    this.requests.put(id, rec);
     for (const m of rec.messageIds) if (mappable(m) && !old?.messageIds.includes(m)) this.messages.put(m, id);
     for (const m of rec.messageIds) if (m) this.wake(m);
     // Complete already when applied: no receipt expected, or its finals arrived first (another
@@ -398,7 +475,7 @@ export class CorrelationIndex {
       this.timeline.put(['due', rec.receiptDeadline, id], 1);
       // A new request waits for its promotion; a known one only needs another if it was promoted
       // (the promotion of an unpromoted one writes its state as it is then, this change included).
-      if (track && (!old || promotedCut !== undefined || this.inFlight.has(id))) this.timeline.put(['chg', at, id], 1);
+      if (track && (!old || this.inFlight.has(id) || (own ? this.promotedTable.get(id) : promotedCut) !== undefined)) this.timeline.put(['chg', at, id], 1);
     }
   }
 
@@ -409,6 +486,7 @@ export class CorrelationIndex {
    * before `m:` entries stands for its subject.
    */
   private applyOneSegment(rec: RequestRecord, at: number, track: boolean): void {
+    this.requests.put(rec.id, rec.messageEntries ? dedupeSnapshotOf(rec) : rec);
     // Counted from the submit, not from this copy's write: a replay republishing it must not keep
     // it past its subject — a later replay would then find the snapshot without the subject and
     // republish an `m:` that makes a delivered request wait again.
@@ -504,11 +582,30 @@ export class CorrelationIndex {
       return;
     }
     if (mapped !== undefined) return;
+    this.putMessage(messageId, entry, at, track, entry.segments === 1 && entry.receipts && this.finals.get(messageId) !== undefined);
+  }
+
+  /**
+   * The subject of a segment this replica's SMSC has just accepted, applied before its entry is
+   * published (a receipt can overtake its round trip). Its id is new: no final for it can be in
+   * the store — this entry reaches other replicas only through the topic, after this, and a
+   * receipt here waits for it — so `finals` is not read (a final left by an earlier use of the
+   * id is met by the overdue sweep: `settleSubject`).
+   */
+  applyNewSubject(messageId: string, entry: MessageEntry): void {
+    // An SMSC may give an id again while the store holds its earlier use (a subject waits up to
+    // its deadline): the earlier one keeps it, as when the entry is read from the topic.
+    if (!mappable(messageId) || entry.segments !== 1 || this.messages.get(messageId) !== undefined) this.applyMessage(messageId, entry);
+    else this.putMessage(messageId, entry, this.clock(), true, false);
+  }
+
+  /** Maps a message id to its entry and lists it where it waits; `final`: the subject's final is in already. */
+  private putMessage(messageId: string, entry: MessageEntry, at: number, track: boolean, final: boolean): void {
     this.messages.put(messageId, entry);
     const now = this.clock();
     if (entry.segments !== 1) {
       this.timeline.put(['lone', now, messageKey(messageId)], 1);
-    } else if (!entry.receipts || this.finals.get(messageId) !== undefined) {
+    } else if (!entry.receipts || final) {
       this.timeline.put(['mdone', Math.min(at, now), messageId], 1);
     } else {
       this.timeline.put(['mdue', entry.receiptDeadline, messageId], 1);
@@ -551,7 +648,7 @@ export class CorrelationIndex {
     const due: Array<{ request: RequestRecord; outcomes: FinalRecord[]; since: number }> = [];
     for (const { key: id, value: since } of this.unsummarised.range({ from: '', limit: PRUNE_SLICE }).entries) {
       if (since >= before) continue;
-      const request = this.requests.get(id);
+      const request = this.fullSnapshot(id);
       const outcomes = request ? this.outcomes(request) : null;
       if (request && outcomes) due.push({ request, outcomes, since });
       else this.unsummarised.remove(id);
@@ -615,7 +712,7 @@ export class CorrelationIndex {
   }
 
   /** Drops a request with its message ids and final records. */
-  private forget(id: string, rec: RequestRecord): void {
+  private forget(id: string, rec: StoredSnapshot): void {
     this.requests.remove(id);
     if (this.isPromoted(id)) {
       this.promotedTable.remove(id);
@@ -631,7 +728,7 @@ export class CorrelationIndex {
   }
 
   /** Every segment submitted, and final too when receipts were requested. */
-  private isComplete(rec: RequestRecord): boolean {
+  private isComplete(rec: StoredSnapshot): boolean {
     return rec.receipts ? this.outcomes(rec) !== null : !rec.messageIds.includes(null);
   }
 
@@ -646,8 +743,11 @@ export class CorrelationIndex {
     return this.requests.get(requestId)?.home;
   }
 
-  /** A request's snapshot (replay dedupe): a one-segment request's leaves KEEP_DONE after it was written. */
-  request(id: string): RequestRecord | undefined {
+  /**
+   * A request's snapshot (replay dedupe): a one-segment request's leaves KEEP_DONE after it was
+   * written, and is kept without its facts when its subject has them (`snapshotWithFacts`).
+   */
+  request(id: string): StoredSnapshot | undefined {
     return this.requests.get(id);
   }
 
@@ -655,13 +755,27 @@ export class CorrelationIndex {
   current(listed: RequestRecord): RequestRecord | undefined {
     const messageId = listed.segments === 1 ? listed.messageIds[0] : null;
     const subject = messageId ? this.subjectRequest(messageId) : undefined;
-    return subject?.id === listed.id ? subject : this.requests.get(listed.id);
+    return subject?.id === listed.id ? subject : this.standingRequest(listed.id);
+  }
+
+  /** A snapshot that stands for its request (it has the facts); a dedupe snapshot stands for nothing: its subject does. */
+  private fullSnapshot(id: string): RequestRecord | undefined {
+    const stored = this.requests.get(id);
+    return stored && hasFacts(stored) ? stored : undefined;
+  }
+
+  /** The request a snapshot is of: the snapshot itself, or a dedupe snapshot's subject (undefined when that is gone). */
+  private standingRequest(id: string): RequestRecord | undefined {
+    const stored = this.requests.get(id);
+    if (!stored || hasFacts(stored)) return stored;
+    const subject = this.subjectRequest(stored.messageIds[0]!);
+    return subject?.id === id ? subject : undefined;
   }
 
   segmentOf(messageId: string): SegmentRef | undefined {
     const mapped = mappable(messageId) ? this.messages.get(messageId) : undefined;
     if (isSubject(mapped)) return { request: requestOfSubject(mapped, messageId), segment: 1, subject: true };
-    const request = mapped === undefined ? undefined : this.requests.get(requestIdOf(mapped));
+    const request = mapped === undefined ? undefined : this.fullSnapshot(requestIdOf(mapped));
     if (!request) return undefined;
     const segment = request.messageIds.indexOf(messageId) + 1;
     // A snapshot that no longer maps the id (its mapping removed by a newer one, not yet committed)
@@ -673,7 +787,7 @@ export class CorrelationIndex {
   }
 
   /** Final outcome of every segment, or null while any segment is not final yet. */
-  outcomes(request: RequestRecord): FinalRecord[] | null {
+  outcomes(request: StoredSnapshot): FinalRecord[] | null {
     const out: FinalRecord[] = [];
     for (const m of request.messageIds) {
       const f = mappable(m) ? this.finals.get(m) : undefined;
@@ -734,7 +848,7 @@ export class CorrelationIndex {
     for (const keys of this.timelineSlices(['due', 0, ''], ['due', now, ''], sliceSize)) {
       const due: RequestRecord[] = [];
       for (const key of keys) {
-        const rec = this.requests.get(key[2]);
+        const rec = this.fullSnapshot(key[2]);
         if (!rec) this.timeline.remove(key);
         // Never complete: a segment never sent, or an id too long to map (no receipt can name it).
         else if (!rec.messageIds.every(mappable)) this.forget(rec.id, rec);
@@ -748,9 +862,20 @@ export class CorrelationIndex {
         const mapped = this.messages.get(key[2]);
         if (!isSubject(mapped)) this.timeline.remove(key);
         else if (this.finals.get(key[2]) === undefined) due.push(requestOfSubject(mapped, key[2]));
+        else this.settleSubject(key);
       }
       yield due;
     }
+  }
+
+  /**
+   * A subject past its deadline whose final is in, yet still waiting: it was applied as a new id
+   * (`applyNewSubject`, which does not read `finals`) over a final left by an earlier use of the
+   * same id — an SMSC that reuses ids. Complete, then: it leaves by the prune like any other.
+   */
+  private settleSubject(key: TimelineKey): void {
+    this.timeline.remove(key);
+    this.timeline.put(['mdone', this.clock(), key[2]], 1);
   }
 
   /** The timeline keys from `from` to `to`, in slices; the next slice is read when the caller asks for it. */
@@ -780,7 +905,7 @@ export class CorrelationIndex {
       for (const keys of this.timelineSlices([kind, 0, ''], [kind, cut, ''], sliceSize)) {
         const states: LiveRequestState[] = [];
         for (const key of keys) {
-          const request = kind === 'chg' ? this.requests.get(key[2]) : this.subjectRequest(key[2]);
+          const request = kind === 'chg' ? this.fullSnapshot(key[2]) : this.subjectRequest(key[2]);
           if (!request || this.isComplete(request)) {
             this.timeline.remove(key);
             continue;

@@ -20,6 +20,7 @@ import {
   messageEntryOf,
   messageKey,
   requestKey,
+  snapshotWithFacts,
   toHome,
   type CorrelationIndex,
   type MessageEntry,
@@ -208,9 +209,12 @@ export class OutboundProcessor {
     };
     const prior = this.deps.index.request(request.id);
     // A replay keeps the record's home as it was first written (none before homes existed): its
-    // snapshots must stay in one partition, in order.
+    // snapshots must stay in one partition, in order. A one-segment snapshot is stored without its
+    // facts: the record decoded again has them.
     const rec: RequestRecord =
-      prior && prior.segments === segments ? snapshotOf(prior) : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs, home);
+      prior && prior.segments === segments
+        ? snapshotOf(snapshotWithFacts(prior, facts))
+        : newRecord(request, facts, this.deps.now(), this.deps.receiptWaitMs, home);
     const { directory, rules } = this.deps.routing;
     const decision = routeRequest(rules, { id: request.id, to: plan.destination.addr, from: request.from, metadata: request.metadata });
     // Events of earlier segments are published while the next segment goes out; the record's
@@ -285,8 +289,8 @@ export class OutboundProcessor {
         const snapshot = snapshotOf(rec);
         const accepted = snapshot.messageIds[segment.seq - 1];
         const message = accepted ? this.messageWrite(snapshot, segment.seq, accepted) : null;
-        if (message && segments === 1) this.deps.index.apply(message.key, message.value as MessageEntry);
-        this.deps.index.apply(requestKey(rec.id), snapshot);
+        if (accepted && message && segments === 1) this.deps.index.applyNewSubject(accepted, message.value as MessageEntry);
+        this.deps.index.applyOwnSnapshot(snapshot);
         const writes = [snapshotWrite(snapshot), ...(message ? [message] : [])];
         publishes.push(this.deps.sink.publish([ev.submitted(facts, segment.seq, outcome.messageId ?? '', outcome.attempts, outcome.submittedAt, now)], writes));
         continue;

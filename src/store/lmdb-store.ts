@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { CorrelationStore, RangeQuery, RangeResult, StoreEntry, StoreKey, StoreTable } from '../pipeline/correlation-store-port.js';
+import type { CorrelationStore, RangeQuery, RangeResult, StoreEntry, StoreKey, StoreTable, TableOptions } from '../pipeline/correlation-store-port.js';
 
 const META_DB = 'meta';
 const FORMAT_KEY = 'format';
@@ -52,6 +52,8 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
     private readonly track: (write: Promise<boolean>) => void,
     /** Once a commit failed, nothing more is written: no later checkpoint may cover what was lost. */
     private readonly broken: () => boolean,
+    /** A set read by ranges only (TableOptions.keysOnly): its puts are not kept in the overlay. */
+    private readonly keysOnly: boolean,
   ) {}
 
   get(key: K): V | undefined {
@@ -61,7 +63,9 @@ class LmdbTable<K extends StoreKey, V> implements StoreTable<K, V> {
   }
 
   put(key: K, value: V): void {
-    if (!this.broken()) this.batchOf(this.db.put(key, value)).set(overlayKey(key), value);
+    if (this.broken()) return;
+    const writes = this.batchOf(this.db.put(key, value));
+    if (!this.keysOnly) writes.set(overlayKey(key), value);
   }
 
   remove(key: K): void {
@@ -250,13 +254,14 @@ export class LmdbCorrelationStore implements CorrelationStore {
     return new LmdbCorrelationStore(dir, ephemeral, options.onWriteError, env, wiped);
   }
 
-  table<K extends StoreKey, V>(name: string): StoreTable<K, V> {
+  table<K extends StoreKey, V>(name: string, options: TableOptions = {}): StoreTable<K, V> {
     let table = this.tables.get(name);
     if (!table) {
       table = new LmdbTable(
         this.env.openDB<unknown, StoreKey>(name, { sharedStructuresKey: STRUCTURES_KEY }),
         (w) => this.track(w),
         () => this.failure !== undefined,
+        options.keysOnly ?? false,
       );
       this.tables.set(name, table);
     }

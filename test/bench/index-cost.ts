@@ -4,7 +4,8 @@
  * writes, for the code of each git tree given (this repository, a worktree of an older commit).
  * Needs no broker: one child process per run opens a temporary LMDB store and plays, per message,
  * what the outbound processor and the receipt processor do locally for a one-segment request with
- * a receipt — the `m:` entry first where the tree has `messageEntryOf`, then the `r:` snapshot, the
+ * a receipt — the `m:` entry first where the tree has `messageEntryOf`, then the `r:` snapshot (by
+ * `applyNewSubject` / `applyOwnSnapshot` where the tree has them, as its outbound processor), the
  * receipt's lookup and final — with a prune and a commit wait every 1,000 messages, as the sweeper
  * and the tail do. It reports µs of process CPU (user + system) per message. Trees alternate, so a
  * drift of the machine hits both; the end-to-end run is too noisy (±12 % between runs) to show a few
@@ -17,6 +18,9 @@ import { Command } from 'commander';
 
 interface IndexLike {
   apply(key: string, value: unknown, at?: number): void;
+  /** Where the tree has them: what the outbound processor applies for an accepted segment. */
+  applyNewSubject?(messageId: string, entry: unknown): void;
+  applyOwnSnapshot?(rec: unknown): void;
   segmentOf(messageId: string): unknown;
   applyFinalOf(ref: unknown, final: unknown, at?: number): unknown;
   pruneCompleted(before: number): number;
@@ -74,10 +78,12 @@ async function oneRun(tree: string): Promise<number> {
     if (messageEntryOf) {
       rec['messageEntries'] = true;
       const entry = messageEntryOf(rec, 1, (i * 7) % 12);
-      index.apply(`m:${messageId}`, entry, now);
+      if (index.applyNewSubject) index.applyNewSubject(messageId, entry);
+      else index.apply(`m:${messageId}`, entry, now);
       bundle.push(JSON.stringify(entry));
     }
-    index.apply(`r:${id}`, rec, now);
+    if (index.applyOwnSnapshot) index.applyOwnSnapshot(rec);
+    else index.apply(`r:${id}`, rec, now);
     bundle.push(JSON.stringify(rec));
     const ref = index.segmentOf(messageId);
     if (!ref) throw new Error(`${tree}: ${messageId} does not correlate`);

@@ -6,10 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { finalKey, messageEntryOf, messageKey, requestKey, summaryKey, toHome, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { AccountGate } from '../../src/pipeline/account-gate.js';
+import { finalKey, hasFacts, messageEntryOf, messageKey, requestKey, summaryKey, toHome, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import { OutboundProcessor, type CorrelationWrite, type InboundRecord } from '../../src/pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../../src/pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../../src/pipeline/receipt-processor.js';
+import type { RouteHandle } from '../../src/pipeline/routed-submit.js';
 import { summaryMarker } from '../../src/pipeline/summary.js';
 import { receiptDeliverSm as receipt } from '../helpers/deliver-sm.js';
 import { outbound } from '../helpers/outbound.js';
@@ -231,4 +233,81 @@ test('a replayed record republishes its snapshot, the m: entry of each known seg
       [finalKey('m1'), 9],
     ],
   );
+});
+
+test('a one-segment snapshot is stored without its facts, and a replay that finds it republishes the r: and m: records the submit wrote, facts and all', async () => {
+  const index = tempIndex(() => 2000);
+  const request = outbound('slim', { text: 'hello', metadata: { campaign: 'c1', tenant: 't1' } });
+  const gate = new AccountGate(60_000);
+  let sent = 0;
+  const route: RouteHandle = {
+    name: 'default',
+    timeFormat: 'smpp34',
+    healthy: () => true,
+    wantsProbe: () => false,
+    probeChosen: () => false,
+    submit: {
+      port: {
+        submit: async () => {
+          sent++;
+          return { kind: 'response', command: 'submit_sm_resp', commandStatus: 0, messageId: 'SMSC-1', roundTripMs: 1, sessionId: 'default/trx-1' };
+        },
+      },
+      gate,
+      retryMaxAgeMs: 60_000,
+      now: () => 2000,
+    },
+  };
+  const writes: CorrelationWrite[] = [];
+  const processor = new OutboundProcessor({
+    decoder: { decodeOutbound: async () => request, decodeOutboundKnown: () => request },
+    sink: { publish: async (_events, correlation = []) => void writes.push(...correlation), deadLetter: async () => assert.fail('no DLQ') },
+    index,
+    routing: { directory: { knows: () => true, route: () => route }, rules: [{ name: 'default', routes: ['default'] }] },
+    maxSegments: 10,
+    receiptWaitMs: 1000,
+    homeOf: () => 4,
+    messagePartitionOf: () => 9,
+    now: () => 2000,
+    logger: silent,
+  });
+  const record: InboundRecord = { topic: 'sms.outbound', partition: 4, offset: '7', key: null, value: Buffer.alloc(0), timestamp: '0' };
+  const run = async (): Promise<CorrelationWrite[]> => {
+    writes.length = 0;
+    await (
+      await processor.process(record, new AbortController().signal)
+    ).acked;
+    return writes.filter((w) => !w.key.startsWith('f:')).map((w) => ({ ...w }));
+  };
+  const submitted = await run();
+  assert.equal(sent, 1);
+  const stored = index.request('slim');
+  assert.ok(stored && !hasFacts(stored), 'the store keeps the snapshot without from/to/metadata');
+  const replayed = await run();
+  gate.close();
+  assert.equal(sent, 1, 'the replay found the snapshot: nothing sent again');
+  assert.deepEqual(replayed, submitted);
+  // The same records, field for field and in the same order: older replicas read facts from r:.
+  assert.equal(JSON.stringify(replayed.map((w) => w.value)), JSON.stringify(submitted.map((w) => w.value)));
+  const snapshot = submitted.find((w) => w.key === requestKey('slim'))!.value as RequestRecord;
+  assert.deepEqual([snapshot.from, snapshot.to, snapshot.metadata], ['ACME', '393471234567', { campaign: 'c1', tenant: 't1' }]);
+});
+
+test('index: an accepted segment’s own subject over a final left by an earlier use of its id (an SMSC reusing ids) is settled at its deadline and leaves by the prune', async () => {
+  let now = 1_000;
+  const index = tempIndex(() => now);
+  index.apply(finalKey('m1'), { v: 1, status: 'DELIVERED', errorCategory: null, at: 900 }, 900);
+  const rec = requestRecord('again', ['m1'], { receiptDeadline: 5_000, messageEntries: true });
+  index.applyNewSubject('m1', messageEntryOf(rec, 1, 3));
+  index.applyOwnSnapshot(rec);
+  await index.written();
+  assert.equal(index.segmentOf('m1')?.request.id, 'again');
+  now = 6_000;
+  assert.deepEqual([...index.overdueSlices(6_000)].flat(), [], 'its final is in: not due');
+  await index.written();
+  now = 20_000;
+  index.pruneCompleted(10_000);
+  await index.written();
+  assert.equal(index.segmentOf('m1'), undefined, 'settled at its deadline, pruned KEEP_DONE after');
+  assert.equal(index.size, 0);
 });

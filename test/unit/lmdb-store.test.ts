@@ -87,6 +87,24 @@ test('lmdb store: a range returns committed entries in key order, with later rem
   });
 });
 
+test('lmdb store: a keysOnly table hides a removal from ranges at once; a key removed and put again before the commit is seen, like a new key, from the commit on', async () => {
+  await withDir(async (dir) => {
+    const store = open(dir);
+    const t = store.table<['due', number, string], 1>('timeline', { keysOnly: true });
+    const ids = () => t.range({ from: ['due', 0, ''], to: ['due', 50, ''], limit: 100 }).entries.map((e) => e.key[2]);
+    t.put(['due', 10, 'a'], 1);
+    t.put(['due', 20, 'b'], 1);
+    await store.written();
+    t.remove(['due', 10, 'a']);
+    t.remove(['due', 20, 'b']);
+    t.put(['due', 20, 'b'], 1);
+    assert.deepEqual(ids(), [], 'both hidden before the commit');
+    await store.written();
+    assert.deepEqual(ids(), ['b'], 'the one put again is there once committed');
+    await store.close();
+  });
+});
+
 test('lmdb store: what was committed is there after a reopen; a store of another layout, or one whose write failed, is wiped', async () => {
   await withDir(async (dir) => {
     const first = open(dir, 1);
