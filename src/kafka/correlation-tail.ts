@@ -15,7 +15,7 @@
  * partition resumes from its checkpoint when the store has a valid one, else is restored fresh:
  * the live-state topic is read whole (it is not laid out by partition yet: step 6a) keeping the
  * requests whose `r:` entry lives in the partition, then the partition is read from the watermark.
- * A released partition's data stays in the store (dropping it needs store format 3, step 5b).
+ * A released partition's data stays in the store (dropping it needs partition-leading keys, step 5b).
  * `appliedThrough` and `waitCaughtUp` answer per partition, so a consumer can wait for its own.
  *
  * kafkajs has no manual partition assignment, so the tail is a consumer in a group of its own
@@ -348,7 +348,7 @@ export class CorrelationTail {
    * `'all'` (at start, when the topic's offsets could not be read): every partition, whichever
    * the watermark's offsets name. The watermark is the highest of any replica's, which covers every partition while every replica holds every one. Whatever the
    * store kept of these partitions from an earlier hold stays under the restored entries (range
-   * deletion needs store format 3, step 5b).
+   * deletion needs partition-leading keys, step 5b).
    */
   private async restoreFresh(freshOrAll: number[] | 'all', offsets: TopicOffsets): Promise<void> {
     const count = offsets.length;

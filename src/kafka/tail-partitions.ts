@@ -9,7 +9,7 @@
  *    `fetching` from that point until it reaches the end offset taken when it was gained;
  *  - `ready`: held and caught up once (it keeps being read);
  *  - `released`: no longer held: paused, never fetched. Its data stays in the store: dropping it
- *    needs partition-leading keys (store format 3, the plan's step 5b).
+ *    needs partition-leading keys (the plan's step 5b).
  */
 
 export type PartitionState = 'cold' | 'restoring' | 'ready' | 'released';

@@ -271,12 +271,12 @@ export interface LiveRequestState {
 
 /**
  * The store's layout: a store written with another is wiped on open and the topic read again.
- * Bump it with any change to the tables below or to the values they hold that this version would
- * misread. (Not bumped for `DedupeSnapshot`: a store that holds one-segment snapshots whole reads
- * the same. A version before it must not run on a store it wrote — it would republish such a
- * snapshot without its facts: a rollback starts on an empty store.)
+ * Bump it with any change to the tables below or to the values they hold. 4: one-segment snapshots
+ * kept without their facts (`DedupeSnapshot`) — this version would read a format-3 store right, but
+ * a version before it, rolled back onto a store this one wrote, would republish such a snapshot
+ * without its facts; the bump makes it wipe and re-read instead (as the upgrade does once here).
  */
-export const CORRELATION_STORE_FORMAT = 3;
+export const CORRELATION_STORE_FORMAT = 4;
 
 /**
  * Time-ordered work: requests complete since `at` (for the prune), requests awaiting receipts until
