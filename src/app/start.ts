@@ -246,7 +246,7 @@ async function startReceiptOwner(
       kafka: p.kafka,
       admin: p.admin,
       index,
-      handle: (receipt, caughtUp) => receipts.forwarded(receipt, caughtUp),
+      handle: (receipt, partition, caughtUp) => receipts.forwarded(receipt, partition, caughtUp),
       caughtUp: (partition) => tail.waitCaughtUp(CORRELATION_CATCH_UP_MS, [partition]),
       writeProgress: (writes) => sinks.publish([], writes),
       logger,

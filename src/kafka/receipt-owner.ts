@@ -33,6 +33,7 @@ import type { Logger } from 'pino';
 import { progressKey, type CorrelationIndex, type ReceiptProgress } from '../pipeline/correlation-index.js';
 import type { CorrelationWrite } from '../pipeline/outbound-processor.js';
 import type { LoggedReceipt } from '../pipeline/receipt-log.js';
+import { UnreadableReceiptError } from '../pipeline/receipt-processor.js';
 import { sleep } from '../pipeline/sleep.js';
 import { retryUntil } from './client.js';
 import { PartitionOffsets } from './offsets.js';
@@ -53,10 +54,11 @@ export interface ReceiptOwnerDeps {
   admin: Admin;
   index: Pick<CorrelationIndex, 'checkpoint' | 'checkpoints' | 'receiptProgress' | 'written'>;
   /**
-   * Handles one forwarded receipt; rejects when it could not be (its events not written, the
-   * correlation partition not caught up): it is tried again.
+   * Handles one forwarded receipt read from `partition`; rejects when it could not be (its events
+   * not written, a correlation partition not caught up): it is tried again — unless the rejection
+   * is an UnreadableReceiptError (skipped).
    */
-  handle: (receipt: LoggedReceipt, caughtUp: (writtenBefore: number) => Promise<boolean>) => Promise<void>;
+  handle: (receipt: LoggedReceipt, partition: number, caughtUp: (writtenBefore: number, partition: number) => Promise<boolean>) => Promise<void>;
   /** Resolves true once the correlation tail has applied everything written to `partition` before now. */
   caughtUp: (partition: number) => Promise<boolean>;
   /** Writes progress records to the correlation topic (bundled, acked). */
@@ -96,13 +98,27 @@ export function forwardedReceiptOf(m: Pick<KafkaMessage, 'value' | 'headers'>): 
   if (m.headers?.[CORRELATED_HEADER]?.toString() === CORRELATED_VALUE) return { skip: 'correlated-here' };
   if (!m.value) return { skip: 'unreadable' };
   try {
-    const v = JSON.parse(m.value.toString('utf8')) as Partial<LoggedReceipt> | null;
-    const shaped =
-      v?.v === 1 && typeof v.route === 'string' && typeof v.shortMessage === 'string' && typeof v.esmClass === 'number' && Number.isFinite(v.receivedAt);
-    return shaped ? { receipt: v as LoggedReceipt } : { skip: 'unreadable' };
+    const v = JSON.parse(m.value.toString('utf8')) as unknown;
+    return isLoggedReceipt(v) ? { receipt: v } : { skip: 'unreadable' };
   } catch {
     return { skip: 'unreadable' };
   }
+}
+
+/** Field by field: a record that passed a looser check but fails later would be retried for ever. */
+function isLoggedReceipt(v: unknown): v is LoggedReceipt {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  const strings = ['route', 'sessionId', 'serviceType', 'sourceAddr', 'destinationAddr', 'shortMessage'];
+  const numbers = ['sequenceNumber', 'sourceAddrTon', 'sourceAddrNpi', 'destAddrTon', 'destAddrNpi', 'esmClass', 'dataCoding', 'receivedAt'];
+  const optionalStrings = ['receiptedMessageId', 'networkErrorCode', 'messagePayload'];
+  return (
+    r['v'] === 1 &&
+    strings.every((k) => typeof r[k] === 'string') &&
+    numbers.every((k) => typeof r[k] === 'number' && Number.isFinite(r[k])) &&
+    optionalStrings.every((k) => r[k] === undefined || typeof r[k] === 'string') &&
+    (r['messageState'] === undefined || (typeof r['messageState'] === 'number' && Number.isInteger(r['messageState'])))
+  );
 }
 
 /** One followed partition: where it is fetched from, and what of it is handled. */
@@ -124,6 +140,8 @@ export class ReceiptOwner {
   private chain: Promise<void> = Promise.resolve();
   private progressTimer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Set when stop begins: a batch waiting for room returns, so the consumer can disconnect. */
+  private stopping = false;
   /** Per partition, the catch-up asked last and when: receipts waiting for the same writes share it. */
   private readonly catchUps = new Map<number, { asked: number; done: Promise<boolean> }>();
   /** Crashes of the consumer (kafkajs restarts it). */
@@ -191,7 +209,15 @@ export class ReceiptOwner {
     if (released.length > 0) await this.release(released);
     for (const p of gained) if (!this.followed.has(p)) this.followed.set(p, { offsets: new PartitionOffsets(), writtenAt: 0, running: new Set() });
     if (gained.length === 0 || !this.running) return;
-    const starts = await this.startPoints(gained);
+    let starts: Map<number, bigint>;
+    try {
+      starts = await this.startPoints(gained);
+    } catch (err) {
+      // Followed but not read: tried again, or the replicas forwarding to these partitions wait on a reader that never comes.
+      this.deps.logger.warn({ err, partitions: gained }, 'receipt owner could not find where to resume; trying again');
+      setTimeout(() => void this.follow([...this.followed.keys()]), RETRY_MS).unref();
+      return;
+    }
     for (const [p, offset] of starts) {
       const f = this.followed.get(p);
       if (f) f.next = offset;
@@ -219,7 +245,12 @@ export class ReceiptOwner {
    */
   private async startPoints(gained: number[]): Promise<Map<number, bigint>> {
     const { topic, lookbackMs } = this.options;
-    await Promise.all(gained.map((p) => this.deps.caughtUp(p)));
+    // Until it has: a progress not read yet would make this owner handle again what the last one
+    // did — past CORRELATION_KEEP_DONE_MS, as unknown: receipts under new eventIds.
+    while (this.running && !(await Promise.all(gained.map((p) => this.deps.caughtUp(p)))).every(Boolean)) {
+      this.deps.logger.warn({ partitions: gained }, 'receipt owner waits for the correlation tail before resuming');
+      await sleep(RETRY_MS);
+    }
     const offsets = await retryUntil(
       Date.now() + OFFSETS_WAIT_MS,
       () => this.deps.admin.fetchTopicOffsets(topic),
@@ -278,7 +309,7 @@ export class ReceiptOwner {
       });
       f.running.add(run);
     }
-    while (f.running.size > MAX_UNHANDLED && this.followed.get(partition) === f) {
+    while (f.running.size > MAX_UNHANDLED && this.followed.get(partition) === f && !this.stopping) {
       await Promise.race([...f.running, sleep(1000)]);
       await heartbeat();
     }
@@ -289,10 +320,15 @@ export class ReceiptOwner {
     for (let attempt = 1; ; attempt++) {
       if (this.followed.get(partition) !== f || !this.running) return false;
       try {
-        await this.deps.handle(receipt, (writtenBefore) => this.caughtUpSince(partition, writtenBefore));
+        await this.deps.handle(receipt, partition, (writtenBefore, of) => this.caughtUpSince(of, writtenBefore));
         this.deps.observer?.handled?.();
         return true;
       } catch (err) {
+        if (err instanceof UnreadableReceiptError) {
+          this.deps.observer?.unreadable?.();
+          this.deps.logger.warn({ err: err.message, partition }, 'skipping an unreadable record of the receipts topic');
+          return true;
+        }
         if (attempt === 1 || attempt % 30 === 0) this.deps.logger.warn({ err, partition, attempt }, 'forwarded receipt not handled; trying again');
         await sleep(RETRY_MS);
       }
@@ -327,6 +363,7 @@ export class ReceiptOwner {
     const now = Date.now();
     const refreshMs = this.options.lookbackMs / 4;
     const writes: CorrelationWrite[] = [];
+    const written: Array<[Followed, bigint]> = [];
     for (const [p, f] of only ?? this.followed) {
       const at = f.offsets.committable();
       if (at === null) continue;
@@ -334,13 +371,19 @@ export class ReceiptOwner {
       if (!only && offset === f.written && now - f.writtenAt < refreshMs) continue;
       const value: ReceiptProgress = { v: 1, topic: this.options.topic, offset: at };
       writes.push({ key: progressKey(p), value, partition: p });
-      f.written = offset;
-      f.writtenAt = now;
+      written.push([f, offset]);
     }
     if (writes.length === 0) return;
-    await this.deps.writeProgress(writes).catch((err: unknown) => {
-      this.deps.logger.warn({ err }, 'receipt owner progress not written; the next owner may handle some receipts again');
-    });
+    try {
+      await this.deps.writeProgress(writes);
+      // Only once acked: a failed write is tried again at the next tick, not after the refresh time.
+      for (const [f, offset] of written) {
+        f.written = offset;
+        f.writtenAt = now;
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'receipt owner progress not written; tried again');
+    }
   }
 
   /**
@@ -370,6 +413,7 @@ export class ReceiptOwner {
    */
   async stop(drainMs = 5000): Promise<void> {
     if (!this.running) return;
+    this.stopping = true;
     await this.consumer.disconnect(); // no new batches
     const running = [...this.followed.values()].flatMap((f) => [...f.running]);
     await Promise.race([Promise.all(running), sleep(drainMs)]);

@@ -772,6 +772,17 @@ export class CorrelationIndex {
     return subject?.id === id ? subject : undefined;
   }
 
+  /**
+   * The multipart request a message id's `m:` entry names while that request's snapshot is not in
+   * this store (read before it, or it lives in a partition this replica does not hold).
+   */
+  pendingRequestOf(messageId: string): Pick<RequestRecord, 'id' | 'home'> | undefined {
+    const mapped = mappable(messageId) ? this.messages.get(messageId) : undefined;
+    // A subject (one segment) is the request itself; a multipart entry is only a pointer to it.
+    if (typeof mapped !== 'object' || mapped.segments === 1 || this.requests.get(mapped.requestId) !== undefined) return undefined;
+    return mapped.home === undefined ? { id: mapped.requestId } : { id: mapped.requestId, home: mapped.home };
+  }
+
   segmentOf(messageId: string): SegmentRef | undefined {
     const mapped = mappable(messageId) ? this.messages.get(messageId) : undefined;
     if (isSubject(mapped)) return { request: requestOfSubject(mapped, messageId), segment: 1, subject: true };

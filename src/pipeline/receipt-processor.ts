@@ -76,11 +76,23 @@ export interface ReceiptProcessorDeps {
 export interface ReceiptOwnership {
   handlesMessage(correlationId: string): boolean;
   /** The correlation partition a request's entries live in, and whether this replica owns it. */
-  homeOf(request: RequestRecord): { partition: number; here: boolean };
+  homeOf(request: HomedRequest): { partition: number; here: boolean };
 }
 
-/** How a receipt finds its segment: at once, after waiting for its message id, or not at all. */
-type Lookup = (correlationId: string) => Promise<{ ref: SegmentRef | undefined; correlated: 'hit' | 'late_hit' | 'miss' }>;
+/**
+ * How a receipt finds its segment: at once, after waiting for its message id, or not at all —
+ * and, not found, the multipart request its `m:` entry names when that request's snapshot is not
+ * here (its home is another partition).
+ */
+type Lookup = (correlationId: string) => Promise<{ ref: SegmentRef | undefined; correlated: 'hit' | 'late_hit' | 'miss'; elsewhere?: HomedRequest }>;
+
+/** What names a request's home partition. */
+type HomedRequest = Pick<RequestRecord, 'id' | 'home'>;
+
+/** A forwarded record that is not a receipt this version can read: skipped, not retried. */
+export class UnreadableReceiptError extends Error {
+  override readonly name = 'UnreadableReceiptError';
+}
 
 const RECENT_IDS = 50_000;
 
@@ -125,9 +137,9 @@ export class ReceiptProcessor {
     if (forward && this.deps.ownership && !this.deps.ownership.handlesMessage(id)) return this.forward(forward, id, r, d, route);
     const lookup = this.localLookup;
     const log = this.deps.sink.logReceipt;
-    if (!log) return this.correlate(r, id, d, route, lookup);
+    if (!log) return this.correlate(r, id, d, route, lookup, undefined);
     // Both awaited at once: a failed log write must not go unhandled while the events are published.
-    const [status] = await Promise.all([this.correlate(r, id, d, route, lookup), log(id, loggedReceiptOf(d, route))]);
+    const [status] = await Promise.all([this.correlate(r, id, d, route, lookup, undefined), log(id, loggedReceiptOf(d, route))]);
     return status;
   }
 
@@ -135,9 +147,29 @@ export class ReceiptProcessor {
   private readonly localLookup: Lookup = async (id) => {
     const ref = this.deps.index.segmentOf(id);
     if (ref) return { ref, correlated: 'hit' };
+    const known = this.elsewhere(id, undefined);
+    if (known.elsewhere) return { ref: undefined, correlated: 'miss', ...known };
     const late = await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs);
-    return { ref: late, correlated: late ? 'late_hit' : 'miss' };
+    if (late) return { ref: late, correlated: 'late_hit' };
+    return { ref: undefined, correlated: 'miss', ...this.elsewhere(id, undefined) };
   };
+
+  /** Not found here, but its `m:` entry names a multipart request whose home another replica owns: that one handles it. */
+  private elsewhere(id: string, readFrom: number | undefined): { elsewhere?: HomedRequest } {
+    const pending = this.deps.ownership ? this.deps.index.pendingRequestOf(id) : undefined;
+    return pending && !this.handlesHome(pending, readFrom) ? { elsewhere: pending } : {};
+  }
+
+  /**
+   * Whether this replica handles a multipart request's receipts: it owns the request's home — or
+   * the receipt was read from that home's partition of the receipts topic, so this replica follows
+   * it (during a rebalance the assignment can say otherwise for a moment: passing it on would send
+   * it back to this same partition).
+   */
+  private handlesHome(request: HomedRequest, readFrom: number | undefined): boolean {
+    const home = this.deps.ownership?.homeOf(request);
+    return !home || home.here || home.partition === readFrom;
+  }
 
   /**
    * To the replica owning its correlation id, through the receipts topic; answered once appended.
@@ -178,10 +210,18 @@ export class ReceiptProcessor {
    * replica's clock: never longer than RECEIPT_MATCH_WAIT_MS from now, whatever the skew), and then
    * until `caughtUp` says the correlation partition is applied up to then, before calling it
    * unknown — so an owner still reading the partition never does. A catch-up that fails rejects:
-   * the receipt is tried again, not published as unknown.
+   * the receipt is tried again, not published as unknown. When its `m:` entry names a multipart
+   * request whose snapshot is not here yet, the catch-up is of that request's home. `readFrom`:
+   * the partition of the receipts topic it was read from. A record that cannot be read as a
+   * deliver_sm rejects with UnreadableReceiptError (skipped by the caller, not retried).
    */
-  async forwarded(receipt: LoggedReceipt, caughtUp: (writtenBefore: number) => Promise<boolean>): Promise<void> {
-    const d = deliverSmOf(receipt);
+  async forwarded(receipt: LoggedReceipt, readFrom: number, caughtUp: (writtenBefore: number, partition: number) => Promise<boolean>): Promise<void> {
+    let d: DeliverSm;
+    try {
+      d = deliverSmOf(receipt);
+    } catch (err) {
+      throw new UnreadableReceiptError(`not a deliver_sm: ${(err as Error).message}`);
+    }
     const route = receipt.route;
     const parsed = parseReceipt({ esmClass: d.esmClass, shortMessage: d.shortMessage, tlvs: receiptTlvs(d) });
     if (!parsed.ok) {
@@ -193,24 +233,33 @@ export class ReceiptProcessor {
     const lookup: Lookup = async (id) => {
       const ref = this.deps.index.segmentOf(id);
       if (ref) return { ref, correlated: 'hit' };
+      const known = this.elsewhere(id, readFrom);
+      if (known.elsewhere) return { ref: undefined, correlated: 'miss', ...known };
       const matchWait = this.deps.matchWaitMs;
       const now = this.deps.now();
       const wait = Math.min(matchWait, Math.max(0, d.receivedAt + matchWait - now));
       const waited = await this.deps.index.waitForMessageId(id, wait);
       if (waited) return { ref: waited, correlated: 'late_hit' };
-      // Its m: entry, if any, was written before now + wait: what the catch-up must cover.
-      if (!(await caughtUp(now + wait))) throw new Error(`correlation partition of ${id} not caught up; the receipt is tried again`);
+      const away = this.elsewhere(id, readFrom);
+      if (away.elsewhere) return { ref: undefined, correlated: 'miss', ...away };
+      // Its m: entry, if any, was written before now + wait; a multipart request's snapshot it
+      // names lies in that request's home: what the catch-up must cover.
+      const pending = this.deps.index.pendingRequestOf(id);
+      const partition = pending ? (this.deps.ownership?.homeOf(pending).partition ?? readFrom) : readFrom;
+      if (!(await caughtUp(now + wait, partition))) throw new Error(`correlation partition ${partition} not caught up for ${id}; the receipt is tried again`);
       const late = this.deps.index.segmentOf(id);
       return { ref: late, correlated: late ? 'late_hit' : 'miss' };
     };
-    await this.correlate(r, correlationId(route, r.messageId), d, route, lookup);
+    await this.correlate(r, correlationId(route, r.messageId), d, route, lookup, readFrom);
   }
 
-  private async correlate(r: Receipt, id: string, d: DeliverSm, route: string, lookup: Lookup): Promise<number> {
-    const { ref, correlated } = await lookup(id);
-    const home = ref && !ref.subject && ref.request.segments > 1 ? this.deps.ownership?.homeOf(ref.request) : undefined;
+  private async correlate(r: Receipt, id: string, d: DeliverSm, route: string, lookup: Lookup, readFrom: number | undefined): Promise<number> {
+    const { ref, correlated, elsewhere } = await lookup(id);
+    // A multipart request's receipt goes to the owner of its home, which holds the request.
+    const multipart = elsewhere ?? (ref && !ref.subject && ref.request.segments > 1 ? ref.request : undefined);
     const forward = this.deps.sink.forwardReceipt;
-    if (home && !home.here && forward) return this.forward(forward, id, r, d, route, home.partition);
+    if (multipart && forward && !this.handlesHome(multipart, readFrom))
+      return this.forward(forward, id, r, d, route, this.deps.ownership!.homeOf(multipart).partition);
     const { events, correlation } = this.eventsFor(r, ref, d, route);
     const first = events[0]!;
     if (this.recent.has(first.eventId)) {

@@ -165,20 +165,25 @@ test('partitioned ownership: a replica taking a receipts partition over resumes 
     // A new replica on an empty store: its only way to know where the first stopped is that progress.
     successor = await startReplica(fx);
     await waitUntil(async () => ((await successor!.metrics.bindSlots.get()).values[0]?.value ?? 0) > 0, 30000, 'the successor holds the partitions');
-    await new Promise((r) => setTimeout(r, 3000));
-    t.diagnostic(`unknown: events ${published()} for ${ids.length} receipts; per partition ${JSON.stringify([...perPartition])}`);
-    assert.equal(published(), ids.length, 'none handled again by the successor');
-    // And it does handle what comes after.
+    // Then one new record per partition: once each is handled, the successor reads every partition,
+    // and anything it would handle again (below the progress) came before those.
+    const after = Array.from({ length: PARTITIONS }, (_, p) => {
+      for (let i = 0; ; i++) if (partitionForKey(`after-${i}`, PARTITIONS) === p) return `after-${i}`;
+    });
     await producer.send({
       topic: fx.topics.receipts,
-      messages: [
-        {
-          key: 'after-handover',
-          value: JSON.stringify({ ...loggedReceiptOf(receiptDeliverSm('after-handover'), 'default'), receivedAt: Date.now() - 60_000 }),
-        },
-      ],
+      messages: after.map((id) => ({
+        key: id,
+        value: JSON.stringify({ ...loggedReceiptOf(receiptDeliverSm(id), 'default'), receivedAt: Date.now() - 60_000 }),
+      })),
     });
-    await waitUntil(() => delivery.records.some((r) => r.value.id === 'unknown:after-handover'), 30000, 'the successor handles new records');
+    await waitUntil(
+      () => after.every((id) => delivery.records.some((r) => r.value.id === `unknown:${id}`)),
+      30000,
+      'the successor handles new records in every partition',
+    );
+    t.diagnostic(`unknown: events ${published()} for ${ids.length} receipts; per partition ${JSON.stringify([...perPartition])}`);
+    assert.equal(published(), ids.length, 'none handled again by the successor');
   } finally {
     await producer.disconnect();
     await delivery.stop();

@@ -11,9 +11,9 @@ import pino from 'pino';
 import type { SmsDeliveryEvent } from '../../src/contracts.js';
 import { forwardedReceiptOf, resumePoint, withinTopic } from '../../src/kafka/receipt-owner.js';
 import { CORRELATED_HERE } from '../../src/kafka/sinks.js';
-import { progressKey, requestKey } from '../../src/pipeline/correlation-index.js';
+import { messageEntryOf, messageKey, progressKey, requestKey } from '../../src/pipeline/correlation-index.js';
 import { loggedReceiptOf, type LoggedReceipt } from '../../src/pipeline/receipt-log.js';
-import { ReceiptProcessor, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
+import { ReceiptProcessor, UnreadableReceiptError, type ReceiptSink } from '../../src/pipeline/receipt-processor.js';
 import { DELIVER_SM_RESP_TEMPORARY } from '../../src/smpp/protocol/types.js';
 import { deliverSm, receiptDeliverSm } from '../helpers/deliver-sm.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
@@ -87,8 +87,8 @@ test('a multipart request’s receipt goes on to the owner of its home, which co
   );
   assert.equal(elsewhere.events.length, 0);
   const home = owner({ handlesHere: () => false, homes: [2] });
-  await home.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m2a'), 'default'), async () => true);
-  await home.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m2b'), 'default'), async () => true);
+  await home.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m2a'), 'default'), 0, async () => true);
+  await home.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m2b'), 'default'), 0, async () => true);
   assert.equal(home.forwarded.length, 0);
   assert.deepEqual(
     home.events.map((e) => [e.source, e.id]),
@@ -132,7 +132,7 @@ test('the owner correlates a forwarded receipt as if received on its own bind, t
   await local.processor.handle(receiptDeliverSm('m1'));
   const o = owner({ handlesHere: () => true });
   const receipt = JSON.parse(JSON.stringify(loggedReceiptOf(receiptDeliverSm('m1'), 'default'))) as LoggedReceipt;
-  await o.processor.forwarded(receipt, async () => true);
+  await o.processor.forwarded(receipt, 0, async () => true);
   assert.deepEqual(
     o.events.map((e) => e.eventId),
     local.events.map((e) => e.eventId),
@@ -143,7 +143,7 @@ test('a forwarded receipt read before its message id waits for it until RECEIPT_
   const o = owner({ handlesHere: () => true, matchWaitMs: 2000 });
   const early = { ...loggedReceiptOf(receiptDeliverSm('m8'), 'default'), receivedAt: NOW };
   let caughtUp = 0;
-  const done = o.processor.forwarded(early, async () => {
+  const done = o.processor.forwarded(early, 0, async () => {
     caughtUp++;
     return true;
   });
@@ -164,7 +164,7 @@ test('the wait never exceeds RECEIPT_MATCH_WAIT_MS, whatever the receiving repli
   const skewed = { ...loggedReceiptOf(receiptDeliverSm('m7'), 'default'), receivedAt: NOW + 3_600_000 };
   const started = Date.now();
   let writtenBefore = 0;
-  await o.processor.forwarded(skewed, async (t) => {
+  await o.processor.forwarded(skewed, 0, async (t) => {
     writtenBefore = t;
     return true;
   });
@@ -175,7 +175,7 @@ test('the wait never exceeds RECEIPT_MATCH_WAIT_MS, whatever the receiving repli
 
 test('a forwarded receipt whose correlation partition could not be caught up is tried again, not published as unknown', async () => {
   const o = owner({ handlesHere: () => true });
-  await assert.rejects(o.processor.forwarded(loggedReceiptOf(receiptDeliverSm('late'), 'default'), async () => false));
+  await assert.rejects(o.processor.forwarded(loggedReceiptOf(receiptDeliverSm('late'), 'default'), 0, async () => false));
   assert.equal(o.events.length, 0);
 });
 
@@ -184,7 +184,7 @@ test('a forwarded receipt read before its message id: unknown only after the own
   const early = { ...loggedReceiptOf(receiptDeliverSm('m9'), 'default'), receivedAt: NOW };
   let caughtUp = 0;
   // The message id arrives while the owner catches up (its m: entry was further down the partition).
-  const done = o.processor.forwarded(early, async () => {
+  const done = o.processor.forwarded(early, 0, async () => {
     caughtUp++;
     o.index.apply(requestKey('req-9'), requestRecord('req-9', ['m9'], { receiptDeadline: 10_000_000 }));
     return true;
@@ -197,7 +197,7 @@ test('a forwarded receipt read before its message id: unknown only after the own
     'correlated (RECEIPT and SUMMARY), not unknown',
   );
   const nobody = { ...loggedReceiptOf(receiptDeliverSm('m404'), 'default'), receivedAt: NOW };
-  await o.processor.forwarded(nobody, async () => true);
+  await o.processor.forwarded(nobody, 0, async () => true);
   assert.equal(o.events.at(-1)?.id, 'unknown:m404', 'still missing once caught up: unknown');
 });
 
@@ -218,7 +218,7 @@ test('a failed publish of a forwarded receipt rejects, so its batch is read agai
     now: () => NOW,
     logger: pino({ level: 'silent' }),
   });
-  await assert.rejects(processor.forwarded(loggedReceiptOf(receiptDeliverSm('m1'), 'default'), async () => true));
+  await assert.rejects(processor.forwarded(loggedReceiptOf(receiptDeliverSm('m1'), 'default'), 0, async () => true));
 });
 
 test('records of the receipts topic: marked ones are skipped, malformed ones named, forwarded ones read back', () => {
@@ -262,4 +262,58 @@ test('the index keeps the furthest progress read for a receipts partition, per t
   assert.equal(index.receiptProgress('other.receipts', 3), '5');
   assert.equal(index.receiptProgress('sms.receipts', 4), undefined);
   assert.equal(index.checkpoints('sms.receipts').size, 0, 'not taken for the store’s own checkpoint of the topic');
+});
+
+test('a multipart receipt whose m: entry is known but whose snapshot is not: passed on to its home, or — home here — handled once the home is caught up', async () => {
+  const entry = messageEntryOf(requestRecord('req-3', ['m3a', 'm3b'], { receiptDeadline: 10_000_000, home: 5 }), 1, 1);
+  // Owner of the id's partition, not of the home: passed on, without waiting for a snapshot it will never hold.
+  const away = owner({ handlesHere: () => true, homes: [0, 1], matchWaitMs: 5000 });
+  away.index.apply(messageKey('m3a'), entry);
+  const started = Date.now();
+  await away.processor.forwarded({ ...loggedReceiptOf(receiptDeliverSm('m3a'), 'default'), receivedAt: NOW }, 1, async () => true);
+  assert.ok(Date.now() - started < 5000, 'no match wait for an id that is known');
+  assert.deepEqual(
+    away.forwarded.map((f) => [f.id, f.partition]),
+    [['m3a', 5]],
+  );
+  assert.equal(away.events.length, 0);
+  // Owner of the home: the snapshot is late; the catch-up asked is of the home's partition.
+  const home = owner({ handlesHere: () => true, homes: [5], matchWaitMs: 0 });
+  home.index.apply(messageKey('m3a'), entry);
+  const asked: number[] = [];
+  await home.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m3a'), 'default'), 1, async (_t, partition) => {
+    asked.push(partition);
+    home.index.apply(requestKey('req-3'), requestRecord('req-3', ['m3a', 'm3b'], { receiptDeadline: 10_000_000, home: 5 }));
+    return true;
+  });
+  assert.deepEqual(asked, [5]);
+  assert.deepEqual(
+    home.events.map((e) => [e.source, e.id]),
+    [['RECEIPT', 'req-3']],
+    'correlated, not unknown',
+  );
+});
+
+test('a receipt read from its home’s partition is handled there even while the assignment says otherwise (no hop back to the same partition)', async () => {
+  const o = owner({ handlesHere: () => true, homes: [] });
+  await o.processor.forwarded(loggedReceiptOf(receiptDeliverSm('m2a'), 'default'), 2, async () => true);
+  assert.equal(o.forwarded.length, 0);
+  assert.deepEqual(
+    o.events.map((e) => e.id),
+    ['req-2'],
+  );
+});
+
+test('a record of the receipts topic that is not a whole deliver_sm is unreadable: skipped, never retried', async () => {
+  const whole = loggedReceiptOf(receiptDeliverSm('m1'), 'default');
+  const bad = { ...whole, networkErrorCode: 5 };
+  assert.deepEqual(forwardedReceiptOf({ value: Buffer.from(JSON.stringify(bad)), headers: {} }), { skip: 'unreadable' });
+  const { sessionId: _gone, ...noSession } = whole;
+  assert.deepEqual(forwardedReceiptOf({ value: Buffer.from(JSON.stringify(noSession)), headers: {} }), { skip: 'unreadable' });
+  assert.ok('receipt' in forwardedReceiptOf({ value: Buffer.from(JSON.stringify(whole)), headers: {} }));
+  const o = owner({ handlesHere: () => true });
+  await assert.rejects(
+    o.processor.forwarded(bad as unknown as LoggedReceipt, 0, async () => true),
+    UnreadableReceiptError,
+  );
 });
