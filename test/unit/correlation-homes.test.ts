@@ -311,3 +311,27 @@ test('index: an accepted segment’s own subject over a final left by an earlier
   assert.equal(index.segmentOf('m1'), undefined, 'settled at its deadline, pruned KEEP_DONE after');
   assert.equal(index.size, 0);
 });
+
+test('index: what the sweep and the promoter read of a one-segment request always has its facts — never the snapshot kept without them', async () => {
+  let now = 1_000;
+  const index = tempIndex(() => now);
+  // Accepted with no message id first (listed for promotion by its snapshot), then sent again and
+  // accepted as m1: its snapshot is now kept without its facts, its subject has them.
+  const first = requestRecord('r', [null], { receiptDeadline: 900_000, messageEntries: true, metadata: { k: 'v' } });
+  index.apply(requestKey('r'), first, 1_000);
+  const again = requestRecord('r', ['m1'], { receiptDeadline: 900_000, messageEntries: true, metadata: { k: 'v' } });
+  index.applyNewSubject('m1', messageEntryOf(again, 1, 3));
+  index.applyOwnSnapshot(again);
+  await index.written();
+  assert.equal(hasFacts(index.request('r')!), false, 'the stored snapshot has no facts');
+  now = 500_000;
+  const states = [...index.promotable(400_000)].flat();
+  assert.equal(states.length, 1, 'promoted once, by its subject');
+  assert.deepEqual([states[0]!.request.from, states[0]!.request.to, states[0]!.request.metadata], ['ACME', '393471234567', { k: 'v' }]);
+  // The subject dropped between the sweep's listing and its re-read (an m: tombstone): nothing to
+  // summarise — not the snapshot without its facts.
+  const listed = index.current(again)!;
+  assert.equal(listed.to, '393471234567');
+  index.apply(messageKey('m1'), null);
+  assert.equal(index.current(listed), undefined);
+});
