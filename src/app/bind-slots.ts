@@ -33,7 +33,9 @@ export async function applyBindSlots(p: Parts, memberId: string, config: Readonl
   let slots: Record<string, number[]> | null = null;
   while (slots === null && !stale()) {
     try {
-      slots = await p.consumer.ownBindSlots(memberId, config.routes[0]!.name);
+      const own = await p.consumer.ownAssignment(memberId, config.routes[0]!.name);
+      slots = own.routeSlots;
+      p.onGroupTerms?.(own.terms);
     } catch (err) {
       logger.debug({ err: (err as Error).message }, 'bind slots not settled yet');
       if (!standingBy && Date.now() - started >= standByAfterMs) {

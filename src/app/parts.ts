@@ -4,6 +4,7 @@
  */
 import type { Admin, Kafka } from 'kafkajs';
 import type { BrokerProbe } from '../kafka/broker-probe.js';
+import type { GroupTerms } from '../kafka/assigner.js';
 import type { CorrelationTail } from '../kafka/correlation-tail.js';
 import type { OutboundConsumer } from '../kafka/outbound-consumer.js';
 import type { ReceiptOwner } from '../kafka/receipt-owner.js';
@@ -34,6 +35,8 @@ export interface Parts {
   urgent?: UrgentLane;
   sweeper: OverdueSweeper;
   promoter: CorrelationPromoter;
+  /** The leader's terms of each generation, once read (bind-slots.ts): whether receipts may be forwarded. */
+  onGroupTerms?: (terms: GroupTerms) => void;
   /** Counts assignments, so only the newest may resize the pool (bind-slots.ts). */
   assignmentGeneration: number;
   stopping: boolean;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { ConfigError, redactedConfig, securityWarnings } from '../config.js';
-import { createBindSlotAssigner } from '../kafka/assigner.js';
+import { createBindSlotAssigner, RECEIPTS_CAP } from '../kafka/assigner.js';
 import { BrokerProbe } from '../kafka/broker-probe.js';
 import { connectAdmin, createKafka, ensureTopics, partitionCount } from '../kafka/client.js';
 import { partitionForKey } from '../kafka/partitioner.js';
@@ -124,8 +124,21 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks));
   // The bulk partitions this replica holds now. With partitioned ownership it handles the receipts
-  // whose message id's partition is one of these, and forwards the others to their owner.
+  // whose message id's partition is one of these, and forwards the others to their owner — once
+  // the group's leader says every member reads forwarded receipts (GroupTerms).
   const duties = new Set<number>();
+  const forwarding = { allowed: false };
+  p.onGroupTerms = (terms) => {
+    if (terms.forwardReceipts === forwarding.allowed) return;
+    forwarding.allowed = terms.forwardReceipts;
+    if (config.correlationOwnership === 'partitioned')
+      logger.info(
+        { forwardReceipts: terms.forwardReceipts },
+        terms.forwardReceipts
+          ? 'every member reads forwarded receipts: receipts owned by another replica are forwarded to it'
+          : 'a member of the group does not read forwarded receipts (another version, or replicated): every receipt is handled where it arrives',
+      );
+  };
   const receipts = new ReceiptProcessor({
     index,
     sink: sinks,
@@ -134,7 +147,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
     now: Date.now,
     logger,
     observer: inst.receiptObserver(p.metrics),
-    ...(config.correlationOwnership === 'partitioned' ? { ownership: receiptOwnership(duties, correlationPartitions) } : {}),
+    ...(config.correlationOwnership === 'partitioned' ? { ownership: receiptOwnership(duties, correlationPartitions, forwarding) } : {}),
   });
   await loadCorrelation(config, logger, p, index, receipts, origin);
   if (config.correlationOwnership === 'partitioned') await startReceiptOwner(config, logger, p, index, sinks, receipts);
@@ -380,6 +393,7 @@ async function startConsumer(
   const standing = () => ({
     ...bindSlotRequestFrom(config),
     instance: instanceOf(config),
+    ...(config.correlationOwnership === 'partitioned' ? { caps: [RECEIPTS_CAP] } : {}),
     owned: { [topic]: owned },
     warm: { [topic]: index.lastAssignment(topic) },
   });
@@ -418,13 +432,13 @@ async function startConsumer(
 }
 
 /** Partitioned ownership: the receipts of the correlation partitions paired with this replica's bulk partitions (`duties`). */
-function receiptOwnership(duties: ReadonlySet<number>, correlationPartitions: number): ReceiptOwnership {
+function receiptOwnership(duties: ReadonlySet<number>, correlationPartitions: number, forwarding: { readonly allowed: boolean }): ReceiptOwnership {
   return {
-    handlesMessage: (correlationId) => duties.has(partitionForKey(correlationId, correlationPartitions)),
+    handlesMessage: (correlationId) => !forwarding.allowed || duties.has(partitionForKey(correlationId, correlationPartitions)),
     homeOf(request) {
       // A request written before homes: its entries where its snapshot's key hashes.
       const partition = request.home ?? partitionForKey(requestKey(request.id), correlationPartitions);
-      return { partition, here: duties.has(partition) };
+      return { partition, here: !forwarding.allowed || duties.has(partition) };
     },
   };
 }

@@ -77,6 +77,21 @@ export interface MemberStanding {
   owned?: TopicPartitions;
   /** The partitions its correlation store followed last (survives a restart on the same disk). */
   warm?: TopicPartitions;
+  /** What it can do that older members cannot (`RECEIPTS_CAP`). */
+  caps?: string[];
+}
+
+/**
+ * The member reads the receipts forwarded to its bulk partitions (CORRELATION_OWNERSHIP=partitioned).
+ * Receipts are forwarded only while every member of the group says so: one that would not read
+ * them (an older version, or `replicated`) could be given a partition they are sent to.
+ */
+export const RECEIPTS_CAP = 'receipts';
+
+/** What the leader tells every member besides its partitions and slots. */
+export interface GroupTerms {
+  /** Every member reads forwarded receipts: a replica may forward those it does not own. */
+  forwardReceipts: boolean;
 }
 
 /** What a member tells the leader (subscription userData): its first route's request at the top, every route's in `routes`, and its standing. */
@@ -356,6 +371,7 @@ export function decodeMember(memberMetadata: Buffer): Omit<PlanMember, 'memberId
   if (owned) member.owned = owned;
   const warm = topicPartitionsOf(obj.warm);
   if (warm) member.warm = warm;
+  if (Array.isArray(obj.caps)) member.caps = obj.caps.filter((c): c is string => typeof c === 'string');
   return member;
 }
 
@@ -386,6 +402,16 @@ export function decodeRouteSlots(memberAssignment: Buffer, firstRoute = DEFAULT_
   return Object.fromEntries(Object.entries(obj.routeSlots).map(([route, slots]) => [route, ids(slots)]));
 }
 
+/** The leader's terms for the group; a leader of a version before them sends none: nothing forwarded. */
+export function decodeGroupTerms(memberAssignment: Buffer): GroupTerms {
+  try {
+    const data = parseJson(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.userData) as { forwardReceipts?: unknown } | undefined;
+    return { forwardReceipts: data?.forwardReceipts === true };
+  } catch {
+    return { forwardReceipts: false };
+  }
+}
+
 /** The first route's slot ids (a single-route connector's bind slots). */
 export function decodeBindSlots(memberAssignment: Buffer): number[] {
   return decodeRouteSlots(memberAssignment)[DEFAULT_ROUTE] ?? [];
@@ -411,6 +437,7 @@ export function createBindSlotAssigner(request: BindSlotRequest | (() => BindSlo
       const holders = Object.values(plan).filter((p) => slotsOf(p) > 0).length;
       const slotsGiven = Object.values(plan).reduce((sum, p) => sum + slotsOf(p), 0);
       const generationNote = `${holders} of ${members.length} members hold ${slotsGiven} bind slots`;
+      const terms: GroupTerms = { forwardReceipts: planMembers.length > 0 && planMembers.every((m) => m.caps?.includes(RECEIPTS_CAP)) };
       const slots = Object.fromEntries(Object.entries(plan).map(([id, p]) => [id, p.routeSlots]));
       const asked = planMembers.some((m) => Object.values(m.routes).some((r) => r.requestedBinds > 0));
       const routeSets = new Set(planMembers.map(routeSetOf));
@@ -435,7 +462,7 @@ export function createBindSlotAssigner(request: BindSlotRequest | (() => BindSlo
           memberAssignment: AssignerProtocol.MemberAssignment.encode({
             version: ASSIGNER_VERSION,
             assignment: memberPlan.partitions,
-            userData: Buffer.from(JSON.stringify({ bindSlots, routeSlots: memberPlan.routeSlots, generationNote })),
+            userData: Buffer.from(JSON.stringify({ bindSlots, routeSlots: memberPlan.routeSlots, generationNote, ...terms })),
           }),
         };
       });
@@ -468,9 +495,18 @@ export async function fetchOwnBindSlots(
   memberId: string,
   firstRoute = DEFAULT_ROUTE,
 ): Promise<Record<string, number[]>> {
+  return (await fetchOwnAssignment(consumer, memberId, firstRoute)).routeSlots;
+}
+
+/** This member's bind slots and the group's terms in the current generation (as `fetchOwnBindSlots`). */
+export async function fetchOwnAssignment(
+  consumer: Pick<Consumer, 'describeGroup'>,
+  memberId: string,
+  firstRoute = DEFAULT_ROUTE,
+): Promise<{ routeSlots: Record<string, number[]>; terms: GroupTerms }> {
   const group = await consumer.describeGroup();
   if (group.state !== 'Stable') throw new Error(`consumer group ${group.groupId} is ${group.state}, bind slots not settled yet`);
   const own = group.members.find((m) => m.memberId === memberId);
   if (!own) throw new Error(`member ${memberId} not found in consumer group ${group.groupId}`);
-  return decodeRouteSlots(own.memberAssignment, firstRoute);
+  return { routeSlots: decodeRouteSlots(own.memberAssignment, firstRoute), terms: decodeGroupTerms(own.memberAssignment) };
 }

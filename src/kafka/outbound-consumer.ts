@@ -35,7 +35,7 @@ import type { InboundRecord } from '../pipeline/outbound-processor.js';
 import { UnfinishedRecords } from '../pipeline/unfinished-records.js';
 import { backoffDelayMs, SPREAD_JITTER } from '../util/backoff.js';
 import { AckSettler } from './ack-settler.js';
-import { fetchOwnBindSlots } from './assigner.js';
+import { fetchOwnAssignment, type GroupTerms } from './assigner.js';
 import { PartitionOffsets } from './offsets.js';
 import { installHandoverHook, onHandover } from './handover-hook.js';
 
@@ -614,9 +614,9 @@ export class OutboundConsumer {
     }
   }
 
-  /** This member's bind slots per route in the current generation (see assigner.ts for why describeGroup). */
-  ownBindSlots(memberId: string, firstRoute: string): Promise<Record<string, number[]>> {
-    return fetchOwnBindSlots(this.consumer, memberId, firstRoute);
+  /** This member's bind slots per route and the group's terms in the current generation (see assigner.ts for why describeGroup). */
+  ownAssignment(memberId: string, firstRoute: string): Promise<{ routeSlots: Record<string, number[]>; terms: GroupTerms }> {
+    return fetchOwnAssignment(this.consumer, memberId, firstRoute);
   }
 
   /** Graceful stop: no new records, drain in-flight (bounded), commit, leave the group. */

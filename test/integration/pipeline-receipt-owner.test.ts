@@ -191,3 +191,30 @@ test('partitioned ownership: a replica taking a receipts partition over resumes 
     await fx.stop();
   }
 });
+
+test('partitioned ownership beside a replica that does not read forwarded receipts (replicated, or an older version): nothing is forwarded, every receipt correlates', async (t) => {
+  const fx = await startPipeline('receipt-owner-mixed', {
+    env: { CORRELATION_OWNERSHIP: 'partitioned', TOPIC_PARTITIONS: String(PARTITIONS), SMPP_SESSIONS: 'trx:2', SMPP_ACCOUNT_MAX_BINDS: '4' },
+  });
+  let replica: RunningApp | undefined;
+  try {
+    replica = await startReplica(fx, { CORRELATION_OWNERSHIP: 'replicated' });
+    const slots = async (app: RunningApp) => (await app.metrics.bindSlots.get()).values[0]?.value ?? 0;
+    await waitUntil(async () => (await slots(fx.app)) > 0 && (await slots(replica!)) > 0, 30000, 'both replicas hold bind slots');
+    const requests = Array.from({ length: 40 }, (_, i) => ({ key: `customer-${i}`, value: outbound(`mixed-${i}`, { text: `mixed ${i}` }) }));
+    await produce(fx.stack, fx.topics.outbound, fx.codec, requests);
+    const ids = requests.map((r) => r.value.id);
+    const events = await readDelivery(fx, (es) => summarised(es, ids).done === ids.length, 90000);
+    const forwarded = (await fx.app.metrics.receiptsForwarded.get()).values[0]?.value ?? 0;
+    t.diagnostic(`receipt events ${events.filter((e) => e.source === 'RECEIPT').length}, forwarded ${forwarded}`);
+    assert.equal(forwarded, 0, 'the partitioned replica forwards nothing while a member would not read it');
+    assert.equal(events.filter((e) => e.id.startsWith('unknown:')).length, 0);
+    assert.ok(
+      events.filter((e) => e.source === 'SUMMARY' && ids.includes(e.id)).every((e) => e.status === 'DELIVERED'),
+      'every summary DELIVERED',
+    );
+  } finally {
+    await replica?.stop();
+    await fx.stop();
+  }
+});

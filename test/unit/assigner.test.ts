@@ -5,6 +5,8 @@ import { AssignerProtocol, type Cluster, type Consumer, type GroupDescription, t
 import {
   ASSIGNER_NAME,
   createBindSlotAssigner,
+  decodeGroupTerms,
+  RECEIPTS_CAP,
   decodeBindSlots,
   decodeMember,
   fetchOwnBindSlots,
@@ -287,6 +289,22 @@ describe('kafkajs glue', () => {
       result.map((r) => decodeBindSlots(r.memberAssignment)),
       [[0, 1, 2], []],
     );
+  });
+
+  test('receipts are forwarded only while every member says it reads them (RECEIPTS_CAP); garbage or an older leader: not', async () => {
+    const member = (caps?: string[]) =>
+      createBindSlotAssigner({ requestedBinds: 2, sessions: 'trx:2', cap: 4, ...(caps ? { caps } : {}) })({ cluster, groupId: 'g', logger: silent });
+    const termsOf = async (...assigners: ReturnType<typeof member>[]) => {
+      const members = assigners.map((x, i) => ({ memberId: `m-${i}`, memberMetadata: x.protocol({ topics: ['sms.outbound'] }).metadata }));
+      const result = await assigners[0]!.assign({ members, topics: ['sms.outbound'] });
+      return result.map((r) => decodeGroupTerms(r.memberAssignment).forwardReceipts);
+    };
+    assert.deepEqual(await termsOf(member([RECEIPTS_CAP]), member([RECEIPTS_CAP])), [true, true]);
+    assert.deepEqual(await termsOf(member([RECEIPTS_CAP]), member()), [false, false], 'one member without it (replicated, or an older version)');
+    assert.deepEqual(await termsOf(member([RECEIPTS_CAP]), member(['something-else'])), [false, false]);
+    const olderLeader = AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: {}, userData: Buffer.from('{"bindSlots":[1]}') });
+    assert.equal(decodeGroupTerms(olderLeader).forwardReceipts, false);
+    assert.equal(decodeGroupTerms(Buffer.from([1, 2, 3])).forwardReceipts, false);
   });
 
   test('decodeBindSlots: garbage → [] (no binds is the safe side)', () => {

@@ -1,6 +1,7 @@
 // A replica that cannot read its bind slots from the group (never Stable, describeGroup failing)
 // stands by rather than keep binds that may now be another replica's: the account's cap holds. It
 // keeps asking, and applies the slots once the group answers.
+import type { OutboundConsumer } from '../../src/kafka/outbound-consumer.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -19,12 +20,12 @@ async function standByAfter(handoverMs: number): Promise<number> {
   let asked = 0;
   let answer = false;
   let slotsWhenAnswered = -1;
-  const consumer = {
-    ownBindSlots: async () => {
+  const consumer: Pick<OutboundConsumer, 'ownAssignment'> = {
+    ownAssignment: async () => {
       asked += 1;
       if (!answer) throw new Error('consumer group is PreparingRebalance, bind slots not settled yet');
       slotsWhenAnswered = routes[0]!.bindSlots;
-      return { default: [] };
+      return { routeSlots: { default: [] }, terms: { forwardReceipts: false } };
     },
   };
   const parts = { metrics: createMetrics(), routes, consumer, assignmentGeneration: 0, stopping: false } as unknown as Parts;
