@@ -144,8 +144,6 @@ export class ReceiptOwner {
   private stopping = false;
   /** Per partition, the catch-up asked last and when: receipts waiting for the same writes share it. */
   private readonly catchUps = new Map<number, { asked: number; done: Promise<boolean> }>();
-  /** Crashes of the consumer (kafkajs restarts it). */
-  consumerCrashes = 0;
 
   constructor(
     private readonly deps: ReceiptOwnerDeps,
@@ -175,7 +173,6 @@ export class ReceiptOwner {
     this.running = true;
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => this.applyPositions(this.reading()));
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.consumerCrashes++;
       this.deps.logger.warn({ err: payload.error.message, restart: payload.restart }, 'receipt owner consumer crashed');
     });
     await this.consumer.run({
@@ -296,10 +293,7 @@ export class ReceiptOwner {
       f.offsets.track(offset);
       const found = forwardedReceiptOf(m);
       if ('skip' in found) {
-        if (found.skip === 'unreadable') {
-          this.deps.observer?.unreadable?.();
-          this.deps.logger.warn({ topic: this.options.topic, partition, offset: m.offset }, 'skipping an unreadable record of the receipts topic');
-        }
+        if (found.skip === 'unreadable') this.skipUnreadable({ partition, offset: m.offset });
         this.handled(partition, f, offset);
         continue;
       }
@@ -325,14 +319,19 @@ export class ReceiptOwner {
         return true;
       } catch (err) {
         if (err instanceof UnreadableReceiptError) {
-          this.deps.observer?.unreadable?.();
-          this.deps.logger.warn({ err: err.message, partition }, 'skipping an unreadable record of the receipts topic');
+          this.skipUnreadable({ partition, err: err.message });
           return true;
         }
         if (attempt === 1 || attempt % 30 === 0) this.deps.logger.warn({ err, partition, attempt }, 'forwarded receipt not handled; trying again');
         await sleep(RETRY_MS);
       }
     }
+  }
+
+  /** A record that is no receipt this version reads: counted and named, then passed over like a handled one. */
+  private skipUnreadable(where: { partition: number; offset?: string; err?: string }): void {
+    this.deps.observer?.unreadable?.();
+    this.deps.logger.warn({ topic: this.options.topic, ...where }, 'skipping an unreadable record of the receipts topic');
   }
 
   /** A catch-up asked at or after `writtenBefore` covers those writes: receipts read together share one. */

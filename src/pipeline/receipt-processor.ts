@@ -99,7 +99,7 @@ const RECENT_IDS = 50_000;
 export class ReceiptProcessor {
   private readonly recent = new Set<string>();
   private readonly publishing = new Map<string, Promise<void>>();
-  /** Forwards waiting for their append, by correlation id and body: a re-send joins its first copy. */
+  /** Forwards waiting for their append, by what makes their event (`forward`): a re-send joins its first copy. */
   private readonly forwarding = new Map<string, Promise<void>>();
   /** Multipart requests with a final segment handled here, waiting for segments reported elsewhere. */
   private readonly awaitingOthers = new Set<string>();
@@ -240,12 +240,11 @@ export class ReceiptProcessor {
       const wait = Math.min(matchWait, Math.max(0, d.receivedAt + matchWait - now));
       const waited = await this.deps.index.waitForMessageId(id, wait);
       if (waited) return { ref: waited, correlated: 'late_hit' };
-      const away = this.elsewhere(id, readFrom);
-      if (away.elsewhere) return { ref: undefined, correlated: 'miss', ...away };
       // Its m: entry, if any, was written before now + wait; a multipart request's snapshot it
-      // names lies in that request's home: what the catch-up must cover.
-      const pending = this.deps.index.pendingRequestOf(id);
-      const partition = pending ? (this.deps.ownership?.homeOf(pending).partition ?? readFrom) : readFrom;
+      // names lies in that request's home: what the catch-up must cover (or, not ours, where it goes).
+      const pending = this.deps.ownership ? this.deps.index.pendingRequestOf(id) : undefined;
+      if (pending && !this.handlesHome(pending, readFrom)) return { ref: undefined, correlated: 'miss', elsewhere: pending };
+      const partition = pending ? this.deps.ownership!.homeOf(pending).partition : readFrom;
       if (!(await caughtUp(now + wait, partition))) throw new Error(`correlation partition ${partition} not caught up for ${id}; the receipt is tried again`);
       const late = this.deps.index.segmentOf(id);
       return { ref: late, correlated: late ? 'late_hit' : 'miss' };

@@ -25,6 +25,8 @@ function owner(opts: {
   /** The home partitions this replica owns (default: all). */
   homes?: number[];
   forward?: (id: string, r: LoggedReceipt) => Promise<void>;
+  /** The events' publish (default: kept in `events`). */
+  publish?: ReceiptSink['publish'];
   matchWaitMs?: number;
 }) {
   const index = tempIndex(() => NOW);
@@ -34,7 +36,7 @@ function owner(opts: {
   const events: SmsDeliveryEvent[] = [];
   const forwarded: Array<{ id: string; receipt: LoggedReceipt; partition: number | undefined }> = [];
   const sink: ReceiptSink = {
-    publish: async (es) => void events.push(...es),
+    publish: opts.publish ?? (async (es) => void events.push(...es)),
     deadLetterReceipt: async () => undefined,
     publishInbound: null,
     forwardReceipt: async (id, receipt, partition) => {
@@ -202,21 +204,11 @@ test('a forwarded receipt read before its message id: unknown only after the own
 });
 
 test('a failed publish of a forwarded receipt rejects, so its batch is read again', async () => {
-  const index = tempIndex(() => NOW);
-  index.apply(requestKey('req-1'), requestRecord('req-1', ['m1'], { receiptDeadline: 10_000_000 }));
-  const processor = new ReceiptProcessor({
-    index,
-    sink: {
-      publish: async () => {
-        throw new Error('delivery topic not writable');
-      },
-      deadLetterReceipt: async () => undefined,
-      publishInbound: null,
+  const { processor } = owner({
+    handlesHere: () => true,
+    publish: async () => {
+      throw new Error('delivery topic not writable');
     },
-    ackWaitMs: 1000,
-    matchWaitMs: 0,
-    now: () => NOW,
-    logger: pino({ level: 'silent' }),
   });
   await assert.rejects(processor.forwarded(loggedReceiptOf(receiptDeliverSm('m1'), 'default'), 0, async () => true));
 });
