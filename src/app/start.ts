@@ -24,16 +24,17 @@ import { startHttpServer, type ReadinessReport } from '../obs/http.js';
 import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import type { Lane } from '../pipeline/admission.js';
-import { CORRELATION_STORE_FORMAT, CorrelationIndex, requestKey } from '../pipeline/correlation-index.js';
-import { CorrelationPromoter, maxPromotionLagMs } from '../pipeline/correlation-promoter.js';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
+import { CorrelationPromoter, maxPromotionLagMs, promotionAgeMs } from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
-import { ReceiptProcessor, type ReceiptOwnership } from '../pipeline/receipt-processor.js';
+import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
 import { sleep } from '../pipeline/sleep.js';
 import { canReceive } from '../smpp/session/bind.js';
 import { openCorrelationStore, type LmdbCorrelationStore } from '../store/lmdb-store.js';
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 import { applyBindSlots } from './bind-slots.js';
+import { CorrelationShare } from './correlation-share.js';
 import * as inst from './instrument.js';
 import { bindSlotRequestFrom, consumerSettingsFrom, publisherSettingsFrom, sweeperTimingFrom, topicsToEnsure } from './options.js';
 import { readinessOf, type Parts } from './parts.js';
@@ -45,6 +46,12 @@ import { UrgentLane } from './urgent-lane.js';
 const PROMOTION_INTERVAL_MS = 1000;
 /** How long start-up waits for the correlation index to catch up with its topic. */
 const CORRELATION_CATCH_UP_MS = 60_000;
+/**
+ * Partitioned ownership: how long a replica keeps the entries of a partition it no longer holds.
+ * A rolling restart gives a partition back to its restarted owner (sticky assignment) within
+ * minutes; the replicas that held it meanwhile then keep their copy this long, warm for the next.
+ */
+const KEEP_RELEASED_MS = 15 * 60_000;
 /** Schema registration: 60 attempts, 250 ms doubling to 5 s (about 4.5 minutes of a registry outage). */
 const REGISTER_ATTEMPTS = 60;
 const REGISTER_RETRY: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: SPREAD_JITTER };
@@ -122,21 +129,28 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   if (config.correlationOwnership === 'partitioned') await requireEqualPartitions(config, p, correlationPartitions);
   else if (config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
-  const index = new CorrelationIndex(openStore(config, logger, p, hooks));
-  // The bulk partitions this replica holds now. With partitioned ownership it handles the receipts
-  // whose message id's partition is one of these, and forwards the others to their owner — once
-  // the group's leader says every member reads forwarded receipts (GroupTerms).
-  const duties = new Set<number>();
-  const forwarding = { allowed: false };
+  const index = new CorrelationIndex(openStore(config, logger, p, hooks), Date.now, {
+    promotedAfterMs: promotionAgeMs(config.correlationRestoreWindowMs),
+  });
+  // The tail applies other replicas' entries from its start; the receipt processor is built after it.
+  const receiptsRef: { processor?: ReceiptProcessor } = {};
+  createTail(config, logger, p, index, origin, (key) => receiptsRef.processor?.onRemoteEntry(key));
+  // With partitioned ownership a replica holds its share of the correlation state: the partitions
+  // of its bulk assignment and its urgent homes. It handles the receipts whose message id's
+  // partition is one of its bulk partitions, and forwards the others to their owner — once the
+  // group's leader says every member reads forwarded receipts (GroupTerms).
+  const share = config.correlationOwnership === 'partitioned' ? correlationShare(config, logger, p, index, correlationPartitions) : null;
+  let forwarding = false;
   p.onGroupTerms = (terms) => {
-    if (terms.forwardReceipts === forwarding.allowed) return;
-    forwarding.allowed = terms.forwardReceipts;
-    if (config.correlationOwnership === 'partitioned')
+    share?.onTerms(terms.forwardReceipts);
+    if (terms.forwardReceipts === forwarding) return;
+    forwarding = terms.forwardReceipts;
+    if (share)
       logger.info(
         { forwardReceipts: terms.forwardReceipts },
         terms.forwardReceipts
           ? 'every member reads forwarded receipts: receipts owned by another replica are forwarded to it'
-          : 'a member of the group does not read forwarded receipts (another version, or replicated): every receipt is handled where it arrives',
+          : 'a member of the group does not read forwarded receipts (another version, or replicated): every receipt is handled where it arrives, and every partition is held',
       );
   };
   const receipts = new ReceiptProcessor({
@@ -147,16 +161,33 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
     now: Date.now,
     logger,
     observer: inst.receiptObserver(p.metrics),
-    ...(config.correlationOwnership === 'partitioned' ? { ownership: receiptOwnership(duties, correlationPartitions, forwarding) } : {}),
+    ...(share ? { ownership: share.ownership() } : {}),
   });
-  await loadCorrelation(config, logger, p, index, receipts, origin);
-  if (config.correlationOwnership === 'partitioned') await startReceiptOwner(config, logger, p, index, sinks, receipts);
+  receiptsRef.processor = receipts;
+  await loadCorrelation(config, logger, p, index);
+  if (share) await startReceiptOwner(config, logger, p, index, sinks, receipts);
   startSessions(config, logger, p, index, sinks, receipts);
-  await startConsumer(config, logger, p, codec, sinks, index, correlationPartitions, (partitions) => {
-    duties.clear();
-    for (const q of partitions) duties.add(q);
+  await startConsumer(config, logger, p, codec, sinks, index, correlationPartitions, share, (partitions) => {
+    share?.onBulkAssignment(partitions);
     void p.receiptOwner?.follow(partitions);
   });
+}
+
+/**
+ * Partitioned ownership: what this replica holds of the correlation state. At start, the bulk
+ * partitions it was given last (its store followed them: a restart resumes from their checkpoints);
+ * each assignment after that moves it.
+ */
+function correlationShare(config: Readonly<Config>, logger: Logger, p: Parts, index: CorrelationIndex, partitions: number): CorrelationShare {
+  const share = new CorrelationShare(p.tail, {
+    partitions,
+    partitionOfKey: (key) => partitionForKey(key, partitions),
+    catchUpMs: CORRELATION_CATCH_UP_MS,
+    logger,
+  });
+  index.setScope(share.scope());
+  void share.holdAtStart(index.lastAssignment(config.topics.outbound));
+  return share;
 }
 
 /** Kafka client and admin; the topics exist (created when allowed); the broker probe runs. */
@@ -299,23 +330,30 @@ function openStore(config: Readonly<Config>, logger: Logger, p: Parts, hooks: Ap
   return p.store;
 }
 
-/** The correlation index, read from its topic up to now; other replicas' entries keep arriving after. */
-async function loadCorrelation(
-  config: Readonly<Config>,
-  logger: Logger,
-  p: Parts,
-  index: CorrelationIndex,
-  receipts: ReceiptProcessor,
-  origin: string,
-): Promise<void> {
-  const onRemoteEntry = (key: string) => receipts.onRemoteEntry(key);
+/**
+ * The correlation tail, not started: what it holds is set before its start (partitioned
+ * ownership). A released partition's entries stay KEEP_RELEASED_MS, so a rolling restart that
+ * gives it back resumes it from its checkpoint.
+ */
+function createTail(config: Readonly<Config>, logger: Logger, p: Parts, index: CorrelationIndex, origin: string, onRemoteEntry: (key: string) => void): void {
   p.tail = new CorrelationTail(
     p.kafka,
     p.admin,
     index,
-    { topic: config.topics.correlation, liveTopic: config.topics.correlationLive, groupPrefix: config.kafka.groupId, ownOrigin: origin, onRemoteEntry },
+    {
+      topic: config.topics.correlation,
+      liveTopic: config.topics.correlationLive,
+      groupPrefix: config.kafka.groupId,
+      ownOrigin: origin,
+      onRemoteEntry,
+      ...(config.correlationOwnership === 'partitioned' ? { keepReleasedMs: KEEP_RELEASED_MS } : {}),
+    },
     logger,
   );
+}
+
+/** The correlation index, read from its topic up to now; other replicas' entries keep arriving after. */
+async function loadCorrelation(config: Readonly<Config>, logger: Logger, p: Parts, index: CorrelationIndex): Promise<void> {
   const started = performance.now();
   await p.tail.start();
   await p.tail.waitCaughtUp(CORRELATION_CATCH_UP_MS);
@@ -367,6 +405,7 @@ async function startConsumer(
   sinks: KafkaSinks,
   index: CorrelationIndex,
   correlationPartitions: number,
+  share: CorrelationShare | null,
   onDuties: (partitions: number[]) => void,
 ): Promise<void> {
   const processorFor = (lane: Lane) =>
@@ -408,7 +447,8 @@ async function startConsumer(
           handler: urgentProcessor,
           logger: urgentLogger,
           observer: inst.consumerObserver(p.metrics, 'urgent'),
-          beforeFirstBatch: () => p.tail.waitCaughtUp(),
+          beforeFirstBatch: () => (share ? share.caughtUp('urgent') : p.tail.waitCaughtUp()),
+          ...(share ? { onAssignment: (_memberId: string, partitions: number[]) => share.onUrgentAssignment(partitions) } : {}),
         }),
       urgentLogger,
     );
@@ -420,7 +460,7 @@ async function startConsumer(
     handler: processorFor('bulk'),
     logger,
     observer: inst.consumerObserver(p.metrics, 'bulk'),
-    beforeFirstBatch: () => p.tail.waitCaughtUp(),
+    beforeFirstBatch: () => (share ? share.caughtUp('bulk') : p.tail.waitCaughtUp()),
     onAssignment: (memberId, partitions) => {
       owned = partitions;
       onDuties(partitions);
@@ -429,18 +469,6 @@ async function startConsumer(
     },
   });
   await p.consumer.start();
-}
-
-/** Partitioned ownership: the receipts of the correlation partitions paired with this replica's bulk partitions (`duties`). */
-function receiptOwnership(duties: ReadonlySet<number>, correlationPartitions: number, forwarding: { readonly allowed: boolean }): ReceiptOwnership {
-  return {
-    handlesMessage: (correlationId) => !forwarding.allowed || duties.has(partitionForKey(correlationId, correlationPartitions)),
-    homeOf(request) {
-      // A request written before homes: its entries where its snapshot's key hashes.
-      const partition = request.home ?? partitionForKey(requestKey(request.id), correlationPartitions);
-      return { partition, here: !forwarding.allowed || duties.has(partition) };
-    },
-  };
 }
 
 /** CONNECTOR_INSTANCE_ID, or the host name (a StatefulSet pod keeps its own across restarts). */

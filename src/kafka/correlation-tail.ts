@@ -53,6 +53,12 @@ export interface CorrelationTailOptions {
    * it had failed (kafkajs retries it, then restarts the consumer).
    */
   onBatch?: (partition: number, records: number) => void;
+  /**
+   * How long the store keeps the entries of a partition no longer held (partitioned ownership):
+   * held again within this time, it resumes from its checkpoint; then its entries and checkpoint
+   * are dropped, and a later gain restores it afresh. Unset: kept.
+   */
+  keepReleasedMs?: number;
 }
 
 /** How the start found the store (or, per partition, how a gained partition was brought up to date). */
@@ -95,6 +101,10 @@ export class CorrelationTail {
   readonly gainedFrom = new Map<number, RestoreKind>();
   /** Crashes of the tail's consumer (kafkajs restarts it, with a new ConsumerGroup). */
   consumerCrashes = 0;
+  /** Released partitions whose entries go when their timer fires (`keepReleasedMs`). */
+  private readonly dropTimers = new Map<number, NodeJS.Timeout>();
+  /** Entries dropped with partitions no longer held. */
+  droppedEntries = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -138,6 +148,10 @@ export class CorrelationTail {
   /** The partitions held now, among the topic's. */
   heldPartitions(): number[] {
     return this.partitionIds.filter((p) => holds(this.held, p));
+  }
+
+  holdsPartition(partition: number): boolean {
+    return holds(this.held, partition);
   }
 
   partitionState(partition: number): PartitionState {
@@ -187,6 +201,8 @@ export class CorrelationTail {
     if (!offsets && this.held === 'all' && !storeHadCheckpoints && this.options.liveTopic) await this.restoreFresh('all', []);
     else await this.gain(gained, offsets, true);
     if (!this.running) return;
+    // Partitions the store followed in an earlier run and this one does not hold: released then.
+    this.scheduleDrop([...this.index.checkpoints(this.topic).keys()].filter((p) => !holds(this.held, p)));
     // As logged before partitions could be held: a store with checkpoints checked against the topic
     // resumed from them (those dropped or missing are read from their beginning).
     const restoredLive = [...this.gainedFrom.values()].includes('live-state');
@@ -208,11 +224,14 @@ export class CorrelationTail {
         // from the beginning after the group rejoined (kafkajs forgets uncommitted positions on
         // every rejoin). Applied again, an old snapshot would bring back a request pruned since.
         const from = this.positions.get(partition) ?? 0n;
+        const ownReady = this.parts.state(partition) !== 'restoring';
         for (const m of batch.messages) {
           if (BigInt(m.offset) < from) continue;
           const key = m.key?.toString('utf8');
           if (!key) continue;
-          if (this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
+          // Applied here when written, unless the partition was being gained then: a gain drops
+          // what the store had of it first, own entries included.
+          if (ownReady && this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
           const at = Number(m.timestamp);
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
@@ -270,7 +289,13 @@ export class CorrelationTail {
     }
     this.applyPauses();
     this.wake();
-    if (release.length > 0) this.logger.info({ topic: this.topic, released: release }, 'correlation tail released partitions; their entries stay in the store');
+    if (release.length > 0) {
+      this.logger.info(
+        { topic: this.topic, released: release, keptMs: this.options.keepReleasedMs ?? null },
+        'correlation tail released partitions; their entries stay in the store for a while',
+      );
+      this.scheduleDrop(release);
+    }
     if (gain.length > 0) await this.gain(gain, offsets, false);
   }
 
@@ -305,10 +330,12 @@ export class CorrelationTail {
         this.index.dropCheckpoint(this.topic, p);
         dropped.push(p);
       }
+      this.cancelDrop(p);
       if (plan.from === 'checkpoints') this.startAt(p, plan.offset, 'checkpoints');
       else if (plan.from === 'live-state') fresh.push(p);
       else this.startAt(p, o ? BigInt(o.low) : 0n, 'beginning');
     }
+    await this.dropBeforeRestore(gained.filter((p) => fresh.includes(p) || this.gainedFrom.get(p) === 'beginning'));
     if (fresh.length > 0) await this.restoreFresh(fresh, offsets ?? []);
     if (!this.running) return;
     for (const p of gained) this.parts.startFetching(p, targets.get(p)!, this.positions.get(p) ?? 0n);
@@ -327,6 +354,60 @@ export class CorrelationTail {
       },
       atStart ? 'correlation tail starts' : 'correlation tail gained partitions',
     );
+  }
+
+  /** A released partition's entries go after `keepReleasedMs`, unless it is held again by then. */
+  private scheduleDrop(partitions: readonly number[]): void {
+    const keepMs = this.options.keepReleasedMs;
+    if (keepMs === undefined) return;
+    for (const p of partitions) {
+      this.cancelDrop(p);
+      const timer = setTimeout(() => {
+        this.dropTimers.delete(p);
+        const run = this.holdChain.then(() => this.dropNotHeld([p]));
+        this.holdChain = run.catch((err: unknown) => this.logger.warn({ err, partition: p }, 'dropping a released correlation partition failed'));
+      }, keepMs);
+      timer.unref();
+      this.dropTimers.set(p, timer);
+    }
+  }
+
+  private cancelDrop(partition: number): void {
+    clearTimeout(this.dropTimers.get(partition));
+    this.dropTimers.delete(partition);
+  }
+
+  /**
+   * Drops what the store holds of partitions not held now (another replica owns them), and their
+   * checkpoints first: a crash halfway leaves entries without a checkpoint, which the next gain
+   * drops before its restore (`dropBeforeRestore`).
+   */
+  private async dropNotHeld(partitions: readonly number[]): Promise<void> {
+    const which = partitions.filter((p) => !holds(this.held, p));
+    if (which.length === 0 || !this.running) return;
+    for (const p of which) this.index.dropCheckpoint(this.topic, p);
+    const dropped = await this.dropEntries(which);
+    this.logger.info({ topic: this.topic, partitions: which, dropped }, 'correlation store dropped the entries of partitions another replica holds');
+  }
+
+  /**
+   * Partitions read afresh (from the live-state topic or their beginning) start from an empty
+   * share: whatever the store kept of them (held before, or by a run before this one) could
+   * otherwise outlive a completion the restore does not read again and be summarised UNKNOWN.
+   */
+  private async dropBeforeRestore(partitions: readonly number[]): Promise<void> {
+    if (partitions.length === 0 || this.index.size === 0) return;
+    const dropped = await this.dropEntries(partitions);
+    if (dropped > 0) this.logger.info({ topic: this.topic, partitions, dropped }, 'correlation store dropped what it kept of partitions it restores afresh');
+  }
+
+  private async dropEntries(partitions: readonly number[]): Promise<number> {
+    const dropped = await this.index.dropPartitions(partitions, async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!this.running) throw new Error('correlation tail stopped');
+    });
+    this.droppedEntries += dropped;
+    return dropped;
   }
 
   private startAt(partition: number, offset: bigint, kind: RestoreKind): void {
@@ -458,7 +539,8 @@ export class CorrelationTail {
    */
   appliedThrough(partitions?: Iterable<number>): number {
     const which = partitions ? [...partitions] : this.heldPartitions();
-    if (which.length === 0) return 0;
+    // Holding no partition (a standby): nothing to be behind on. Holding all, none known yet: unknown.
+    if (which.length === 0) return this.held === 'all' ? 0 : Date.now();
     return Math.min(...which.map((p) => this.reachedAt.get(p) ?? 0));
   }
 
@@ -565,6 +647,7 @@ export class CorrelationTail {
     this.running = false;
     this.aborter.abort();
     if (this.lagTimer) clearInterval(this.lagTimer);
+    for (const timer of this.dropTimers.values()) clearTimeout(timer);
     this.wake();
     await this.holdChain; // a restore in progress ends (aborted) and disconnects its consumer
     await this.consumer.disconnect();

@@ -134,10 +134,17 @@ interface Followed {
   running: Set<Promise<void>>;
 }
 
+/** A gain overtaken by a later `follow` that no longer wants its partitions. */
+class Superseded extends Error {
+  override readonly name = 'Superseded';
+}
+
 export class ReceiptOwner {
   private readonly consumer: Consumer;
   private readonly followed = new Map<number, Followed>();
   private chain: Promise<void> = Promise.resolve();
+  /** The partitions of the latest `follow` call (those queued included). */
+  private wanted = new Set<number>();
   private progressTimer: NodeJS.Timeout | null = null;
   private running = false;
   /** Set when stop begins: a batch waiting for room returns, so the consumer can disconnect. */
@@ -194,6 +201,7 @@ export class ReceiptOwner {
    */
   follow(partitions: Iterable<number>): Promise<void> {
     const next = new Set(partitions);
+    this.wanted = next;
     const run = this.chain.then(() => this.applyFollow(next));
     this.chain = run.catch((err: unknown) => this.deps.logger.error({ err }, 'receipt owner could not follow its partitions'));
     return run;
@@ -210,6 +218,7 @@ export class ReceiptOwner {
     try {
       starts = await this.startPoints(gained);
     } catch (err) {
+      if (err instanceof Superseded) return; // the follow queued behind this one decides
       // Followed but not read: tried again, or the replicas forwarding to these partitions wait on a reader that never comes.
       this.deps.logger.warn({ err, partitions: gained }, 'receipt owner could not find where to resume; trying again');
       setTimeout(() => void this.follow([...this.followed.keys()]), RETRY_MS).unref();
@@ -245,6 +254,8 @@ export class ReceiptOwner {
     // Until it has: a progress not read yet would make this owner handle again what the last one
     // did — past CORRELATION_KEEP_DONE_MS, as unknown: receipts under new eventIds.
     while (this.running && !(await Promise.all(gained.map((p) => this.deps.caughtUp(p)))).every(Boolean)) {
+      // Lost again meanwhile (a second rebalance): the tail no longer holds it, and never will for this follow.
+      if (gained.some((p) => !this.wanted.has(p))) throw new Superseded();
       this.deps.logger.warn({ partitions: gained }, 'receipt owner waits for the correlation tail before resuming');
       await sleep(RETRY_MS);
     }

@@ -39,7 +39,7 @@
  * promotion, `promoted` what was written there, `retired` what needs its tombstone.
  */
 import type { DeliveryStatus } from '../contracts.js';
-import type { CorrelationStore, StoreTable } from './correlation-store-port.js';
+import type { CorrelationStore, StoreEntry, StoreTable } from './correlation-store-port.js';
 
 export interface RequestRecord {
   v: 1;
@@ -305,6 +305,41 @@ const requestIdOf = (mapped: string | MessageEntry): string => (typeof mapped ==
 /** Partitions are numbered below this (Kafka's own limit on a topic is far lower). */
 const PARTITION_END = 2 ** 31;
 
+/**
+ * Which correlation partitions this replica keeps and acts for (issue 20, partitioned ownership:
+ * its tail holds its bulk partitions and its urgent homes only). The default holds and acts for
+ * every partition: replicated ownership.
+ */
+export interface PartitionScope {
+  /** Entries of `partition` are kept here: a subject this replica submitted in another is not (its owner keeps it). */
+  holds(partition: number): boolean;
+  /**
+   * The sweep (UNKNOWN at the deadline), the summary repair and promotion act for `partition`:
+   * held, and read up to date since it was gained. Entries of a partition released a moment ago
+   * (still being dropped) or still being restored wait.
+   */
+  actsFor(partition: number): boolean;
+  /** The partition a key hashes to: where entries written before homes and message partitions live. */
+  partitionOfKey(key: string): number;
+}
+
+const EVERY_PARTITION: PartitionScope = { holds: () => true, actsFor: () => true, partitionOfKey: () => 0 };
+
+export interface CorrelationIndexOptions {
+  /**
+   * An entry forgotten this long (or longer) after its request was submitted may have had its
+   * state promoted by another replica (this partition's owner before a rebalance): it gets a
+   * tombstone in the live-state topic even though this store never promoted it. (A change to it
+   * needs nothing more: a store holds a partition's requests either restored from the live-state
+   * topic, promoted, or read with their changes from the topic, listed.) Half the restore window less the clock margin
+   * (`promotionAgeMs` in correlation-promoter.ts); unset: never (only what this store promoted).
+   */
+  promotedAfterMs?: number;
+}
+
+/** How many entries a partition drop visits before it lets the event loop run. */
+const DROP_SLICE = 2_000;
+
 export class CorrelationIndex {
   /** Request id → its snapshot; a one-segment request's with its subject kept without its facts (`DedupeSnapshot`). */
   private readonly requests: StoreTable<string, StoredSnapshot>;
@@ -344,9 +379,12 @@ export class CorrelationIndex {
   private readonly waiters = new Map<string, Set<() => void>>();
   pruned = 0;
 
+  private scope: PartitionScope = EVERY_PARTITION;
+
   constructor(
     private readonly store: CorrelationStore,
     private readonly clock: () => number = Date.now,
+    private readonly options: CorrelationIndexOptions = {},
   ) {
     this.requests = store.table('requests');
     this.messages = store.table('messages');
@@ -365,6 +403,11 @@ export class CorrelationIndex {
   /** Snapshots and message entries held (committed to the store; a gauge). */
   get size(): number {
     return this.requests.count() + this.messages.count();
+  }
+
+  /** Partitioned ownership: what this replica keeps and acts for (wired once, at start). */
+  setScope(scope: PartitionScope): void {
+    this.scope = scope;
   }
 
   /**
@@ -593,6 +636,8 @@ export class CorrelationIndex {
    * id is met by the overdue sweep: `settleSubject`).
    */
   applyNewSubject(messageId: string, entry: MessageEntry): void {
+    // Its partition's owner keeps it (partitioned ownership): receipts for it go there.
+    if (!this.scope.holds(this.entryPartition(messageId, entry))) return;
     // An SMSC may give an id again while the store holds its earlier use (a subject waits up to
     // its deadline): the earlier one keeps it, as when the entry is read from the topic.
     if (!mappable(messageId) || entry.segments !== 1 || this.messages.get(messageId) !== undefined) this.applyMessage(messageId, entry);
@@ -604,7 +649,10 @@ export class CorrelationIndex {
     this.messages.put(messageId, entry);
     const now = this.clock();
     if (entry.segments !== 1) {
-      this.timeline.put(['lone', now, messageKey(messageId)], 1);
+      // Until its request's deadline (then KEEP_DONE at the prune): with partitioned ownership
+      // this entry is how the owner of its partition finds the request's home, whose snapshot
+      // it never holds. Where the snapshot comes, it maps the id instead and the prune keeps that.
+      this.timeline.put(['lone', Math.max(now, entry.receiptDeadline), messageKey(messageId)], 1);
     } else if (!entry.receipts || final) {
       this.timeline.put(['mdone', Math.min(at, now), messageId], 1);
     } else {
@@ -623,7 +671,7 @@ export class CorrelationIndex {
     this.finals.remove(messageId);
     if (!complete) this.timeline.remove(['mdue', entry.receiptDeadline, messageId]);
     const id = entry.requestId;
-    if (this.isPromoted(id)) {
+    if (this.mayBePromoted(id, entry.submittedAt)) {
       this.promotedTable.remove(id);
       this.promotedSubjects.remove(id);
       this.retiredTable.put(id, this.clock());
@@ -649,6 +697,7 @@ export class CorrelationIndex {
     for (const { key: id, value: since } of this.unsummarised.range({ from: '', limit: PRUNE_SLICE }).entries) {
       if (since >= before) continue;
       const request = this.fullSnapshot(id);
+      if (request && !this.scope.actsFor(this.requestPartition(request))) continue;
       const outcomes = request ? this.outcomes(request) : null;
       if (request && outcomes) due.push({ request, outcomes, since });
       else this.unsummarised.remove(id);
@@ -711,10 +760,83 @@ export class CorrelationIndex {
     }
   }
 
+  /** The partition a request's entries live in: its home, or (written before homes) where its snapshot's key hashes. */
+  private requestPartition(rec: Pick<RequestRecord, 'id' | 'home'>): number {
+    return rec.home ?? this.scope.partitionOfKey(requestKey(rec.id));
+  }
+
+  /**
+   * The partition an `m:` entry lives in: where it was written (its correlation id's hash); a
+   * subject derived from a snapshot written before `m:` entries lives with that snapshot.
+   */
+  private entryPartition(messageId: string, entry: MessageEntry): number {
+    if (entry.partition !== undefined) return entry.partition;
+    if (entry.segments === 1) return entry.home ?? this.scope.partitionOfKey(requestKey(entry.requestId));
+    return this.scope.partitionOfKey(messageId);
+  }
+
+  /**
+   * Drops what this store holds of `partitions`, which another replica owns now, without writing
+   * anything (no tombstone: the owner keeps these requests): snapshots with their mappings, finals
+   * and markers; subjects and `m:` entries with their finals. A multipart snapshot dropped while
+   * one of its segments' partitions stays leaves that segment's `m:` entry (how that partition's
+   * owner finds the request's home). Visits the tables in slices, awaiting `pause` between them.
+   * Timeline keys left behind find nothing and go at their next visit. Returns how many went.
+   */
+  async dropPartitions(partitions: readonly number[], pause: () => Promise<void>): Promise<number> {
+    const gone = new Set(partitions);
+    if (gone.size === 0) return 0;
+    let dropped = 0;
+    for await (const slice of sliced(this.requests, pause)) {
+      for (const { key: id, value: rec } of slice) {
+        if (!gone.has(this.requestPartition({ id, home: rec.home }))) continue;
+        this.dropRequest(id, rec, gone);
+        dropped++;
+      }
+    }
+    for await (const slice of sliced(this.messages, pause)) {
+      for (const { key: messageId, value: mapped } of slice) {
+        if (typeof mapped !== 'object' || !gone.has(this.entryPartition(messageId, mapped))) continue;
+        this.dropEntry(messageId, mapped);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** A released snapshot: gone here, its promotion forgotten (the partition's owner writes what follows). */
+  private dropRequest(id: string, rec: StoredSnapshot, gone: ReadonlySet<number>): void {
+    this.requests.remove(id);
+    this.promotedTable.remove(id);
+    this.timeline.remove(['due', rec.receiptDeadline, id]);
+    if (rec.segments > 1) {
+      this.summarised.remove(id);
+      this.unsummarised.remove(id);
+    }
+    rec.messageIds.forEach((m, i) => {
+      if (!mappable(m) || this.messages.get(m) !== id) return; // a subject, or another's: its own partition decides
+      this.messages.remove(m);
+      this.finals.remove(m);
+      const q = this.scope.partitionOfKey(m);
+      if (rec.segments > 1 && hasFacts(rec) && !gone.has(q) && this.scope.holds(q))
+        this.putMessage(m, messageEntryOf(rec, i + 1, q), this.clock(), false, false);
+    });
+  }
+
+  /** A released subject or `m:` entry: gone here with its final, its promotion forgotten. */
+  private dropEntry(messageId: string, entry: MessageEntry): void {
+    this.messages.remove(messageId);
+    this.finals.remove(messageId);
+    if (entry.segments !== 1) return;
+    this.timeline.remove(['mdue', entry.receiptDeadline, messageId]);
+    this.promotedTable.remove(entry.requestId);
+    this.promotedSubjects.remove(entry.requestId);
+  }
+
   /** Drops a request with its message ids and final records. */
   private forget(id: string, rec: StoredSnapshot): void {
     this.requests.remove(id);
-    if (this.isPromoted(id)) {
+    if (this.mayBePromoted(id, rec.submittedAt)) {
       this.promotedTable.remove(id);
       this.retiredTable.put(id, this.clock());
     }
@@ -861,6 +983,7 @@ export class CorrelationIndex {
       for (const key of keys) {
         const rec = this.fullSnapshot(key[2]);
         if (!rec) this.timeline.remove(key);
+        else if (!this.scope.actsFor(this.requestPartition(rec))) continue;
         // Never complete: a segment never sent, or an id too long to map (no receipt can name it).
         else if (!rec.messageIds.every(mappable)) this.forget(rec.id, rec);
         else if (rec.receipts && this.outcomes(rec) === null) due.push(rec);
@@ -872,6 +995,7 @@ export class CorrelationIndex {
       for (const key of keys) {
         const mapped = this.messages.get(key[2]);
         if (!isSubject(mapped)) this.timeline.remove(key);
+        else if (!this.scope.actsFor(this.entryPartition(key[2], mapped))) continue;
         else if (this.finals.get(key[2]) === undefined) due.push(requestOfSubject(mapped, key[2]));
         else this.settleSubject(key);
       }
@@ -921,6 +1045,7 @@ export class CorrelationIndex {
             this.timeline.remove(key);
             continue;
           }
+          if (!this.scope.actsFor(this.requestPartition(request))) continue;
           if (listed.has(request.id) || this.inFlight.has(request.id)) continue;
           listed.add(request.id);
           this.inFlight.set(request.id, key);
@@ -959,6 +1084,19 @@ export class CorrelationIndex {
 
   private isPromoted(id: string): boolean {
     return this.inFlight.has(id) || this.promotedTable.get(id) !== undefined;
+  }
+
+  /**
+   * Whether a request's state may be in the live-state topic: this store promoted it, or it has
+   * lived long enough for a pass to have promoted it elsewhere — the partition's owner before a
+   * rebalance, whose promotions this store never learnt (`promotedAfterMs`). Its tombstone is then
+   * due when it is forgotten: without one, a later restore would make a delivered request wait
+   * again and summarise it UNKNOWN, a second event for it.
+   */
+  private mayBePromoted(id: string, submittedAt: number): boolean {
+    if (this.isPromoted(id)) return true;
+    const after = this.options.promotedAfterMs;
+    return after !== undefined && submittedAt > 0 && this.clock() - submittedAt >= after;
   }
 
   /** Promoted requests forgotten since: their tombstones are due in the live-state topic. */
@@ -1007,5 +1145,19 @@ export class CorrelationIndex {
       return;
     }
     this.applyRequest(requestId, request, state.cut, false);
+  }
+}
+
+/** A table's entries, a slice at a time, awaiting `pause` after each (the caller may remove what it is given). */
+async function* sliced<V>(table: StoreTable<string, V>, pause: () => Promise<void>): AsyncGenerator<StoreEntry<string, V>[]> {
+  let from = '';
+  let after = false;
+  for (;;) {
+    const slice = table.range({ from, limit: DROP_SLICE, after });
+    if (slice.entries.length > 0) yield slice.entries;
+    if (!slice.more || slice.last === undefined) return;
+    from = slice.last;
+    after = true;
+    await pause();
   }
 }

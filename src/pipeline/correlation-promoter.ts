@@ -76,6 +76,15 @@ export function maxPromotionLagMs(windowMs: number, keepDoneMs: number): number 
   return Math.max(0, Math.min(windowMs / 4, windowMs / 2 - keepDoneMs));
 }
 
+/**
+ * How long after its submit a request may have been promoted by some replica's pass: half the
+ * window (the cut) less the clock margin. Forgotten later than that, it gets a tombstone even where
+ * this replica never promoted it (correlation-index.ts `promotedAfterMs`).
+ */
+export function promotionAgeMs(windowMs: number): number {
+  return windowMs / 2 - Math.min(CLOCK_MARGIN_MS, windowMs / 4);
+}
+
 /** How long stop waits for a pass whose writes hang (Kafka down): the states stay listed for the next start. */
 const STOP_WAIT_MS = 2_000;
 

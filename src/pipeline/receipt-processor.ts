@@ -77,6 +77,10 @@ export interface ReceiptOwnership {
   handlesMessage(correlationId: string): boolean;
   /** The correlation partition a request's entries live in, and whether this replica owns it. */
   homeOf(request: HomedRequest): { partition: number; here: boolean };
+  /** The correlation partition a correlation id's `m:` entry lives in. */
+  messagePartition(correlationId: string): number;
+  /** Resolves true once this replica has read `partition` up to now; false when it does not hold it or could not. */
+  caughtUp(partition: number): Promise<boolean>;
 }
 
 /**
@@ -149,10 +153,23 @@ export class ReceiptProcessor {
     if (ref) return { ref, correlated: 'hit' };
     const known = this.elsewhere(id, undefined);
     if (known.elsewhere) return { ref: undefined, correlated: 'miss', ...known };
-    const late = await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs);
+    const late = (await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs)) ?? (await this.afterCatchUp(id));
     if (late) return { ref: late, correlated: 'late_hit' };
     return { ref: undefined, correlated: 'miss', ...this.elsewhere(id, undefined) };
   };
+
+  /**
+   * Partitioned ownership: a receipt still unmatched is called unknown only once its partition is
+   * read up to now — a replica holds only its share, and one gained a moment ago may still be
+   * restoring. Not held, or not caught up: rejected, and the SMSC is answered "try later".
+   */
+  private async afterCatchUp(id: string): Promise<SegmentRef | undefined> {
+    const ownership = this.deps.ownership;
+    if (!ownership) return undefined;
+    const partition = ownership.messagePartition(id);
+    if (!(await ownership.caughtUp(partition))) throw new Error(`correlation partition ${partition} not held or not caught up for ${id}; answered try later`);
+    return this.deps.index.segmentOf(id);
+  }
 
   /** Not found here, but its `m:` entry names a multipart request whose home another replica owns: that one handles it. */
   private elsewhere(id: string, readFrom: number | undefined): { elsewhere?: HomedRequest } {

@@ -4,7 +4,7 @@
  * range behaviour. The directories are removed when the test process exits.
  */
 import { rmSync } from 'node:fs';
-import { CORRELATION_STORE_FORMAT, CorrelationIndex, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex, type CorrelationIndexOptions, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import { openCorrelationStore, type LmdbCorrelationStore } from '../../src/store/lmdb-store.js';
 
 const opened: LmdbCorrelationStore[] = [];
@@ -23,8 +23,8 @@ export function tempStore(): LmdbCorrelationStore {
   return store;
 }
 
-export function tempIndex(clock?: () => number): CorrelationIndex {
-  return new CorrelationIndex(tempStore(), clock);
+export function tempIndex(clock?: () => number, options?: CorrelationIndexOptions): CorrelationIndex {
+  return new CorrelationIndex(tempStore(), clock, options);
 }
 
 /** A request snapshot as the index stores it; one segment per message id, receipts asked. */

@@ -110,7 +110,7 @@ test('an m: entry carries what a receipt needs of its request: its facts, segmen
   assert.equal('home' in messageEntryOf(requestRecord('r0', ['m']), 1), false, 'a request written before homes names none');
 });
 
-test('index: a multipart request’s m: entry read before its snapshot maps nothing alone, and leaves at the prune — with its final — unless a snapshot maps its id', async () => {
+test('index: a multipart request’s m: entry read before its snapshot maps nothing alone, and leaves at the prune after its deadline — with its final — unless a snapshot maps its id', async () => {
   let now = 0;
   const index = tempIndex(() => now);
   const early = requestRecord('r-early', ['m-early', 'm-early-2']);
@@ -129,8 +129,15 @@ test('index: a multipart request’s m: entry read before its snapshot maps noth
   index.apply(messageKey('m-early'), messageEntryOf(early, 1));
   await index.written();
   const sizeBefore = index.size;
+  // Before the deadline (10,000) an entry stays: with partitioned ownership it is how its
+  // partition's owner finds the home of a request whose snapshot it never holds.
   now = 10_000;
   index.pruneCompleted(5_000);
+  await index.written();
+  assert.equal(index.size, sizeBefore, 'nothing left before the deadline');
+  assert.equal(index.pendingRequestOf('m-lost')?.id, 'r-lost', 'the entry still names its request');
+  now = 20_000;
+  index.pruneCompleted(15_000);
   await index.written();
   assert.equal(index.segmentOf('m-early')?.request.id, 'r-early', 'its request came: it stays');
   assert.equal(index.final('m-lost'), undefined, 'the lone final went with it');

@@ -28,6 +28,8 @@ function owner(opts: {
   /** The events' publish (default: kept in `events`). */
   publish?: ReceiptSink['publish'];
   matchWaitMs?: number;
+  /** What the local path's catch-up of a partition answers (default: caught up). */
+  caughtUp?: boolean;
 }) {
   const index = tempIndex(() => NOW);
   index.apply(requestKey('req-1'), requestRecord('req-1', ['m1'], { receiptDeadline: 10_000_000 }));
@@ -54,6 +56,8 @@ function owner(opts: {
     ownership: {
       handlesMessage: opts.handlesHere,
       homeOf: (request) => ({ partition: request.home ?? 0, here: !opts.homes || opts.homes.includes(request.home ?? 0) }),
+      messagePartition: () => 0,
+      caughtUp: async () => opts.caughtUp ?? true,
     },
   });
   return { index, processor, events, forwarded };
