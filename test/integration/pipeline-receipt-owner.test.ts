@@ -66,6 +66,15 @@ test('partitioned ownership: receipts reaching the replica that does not own the
     );
     const summaries = events.filter((e) => e.source === 'SUMMARY' && ids.includes(e.id));
     assert.equal(new Set(summaries.map((e) => e.eventId)).size, ids.length, 'one SUMMARY eventId per request');
+
+    // Each replica holds its share: the store of one that held everything would have every
+    // request's snapshot and an entry per accepted segment.
+    const everything = ids.length + events.filter((e) => e.source === 'SUBMIT' && ids.includes(e.id)).length;
+    await new Promise((r) => setTimeout(r, 500)); // the stores commit in the background
+    const entries = async (app: RunningApp) => (await app.metrics.correlationIndexEntries.get()).values[0]?.value ?? -1;
+    const shares = [(await entries(fx.app)) / everything, (await entries(replica)) / everything];
+    t.diagnostic(`store entries per replica, as a share of everything: ${shares.map((x) => x.toFixed(2)).join(', ')} (${everything} entries in all)`);
+    for (const share of shares) assert.ok(share > 0 && share < 0.8, `a replica holds its share, not everything: ${share.toFixed(2)}`);
     assert.ok(
       summaries.every((e) => e.status === 'DELIVERED'),
       'every summary DELIVERED',
