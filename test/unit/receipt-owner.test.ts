@@ -313,3 +313,15 @@ test('a record of the receipts topic that is not a whole deliver_sm is unreadabl
     UnreadableReceiptError,
   );
 });
+
+test('a receipt received here and still unmatched is unknown only once its partition is caught up here; not held or not caught up, it is answered 0x64', async () => {
+  const notHeld = owner({ handlesHere: () => true, caughtUp: false });
+  assert.equal(await notHeld.processor.handle(receiptDeliverSm('m-nobody')), DELIVER_SM_RESP_TEMPORARY);
+  assert.equal(notHeld.events.length, 0, 'no unknown: published from a partition not read here');
+  const held = owner({ handlesHere: () => true, caughtUp: true });
+  assert.equal(await held.processor.handle(receiptDeliverSm('m-nobody')), 0);
+  assert.deepEqual(
+    held.events.map((e) => e.id),
+    ['unknown:m-nobody'],
+  );
+});
