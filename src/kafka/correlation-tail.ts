@@ -14,8 +14,9 @@
  * decoded. Each partition moves cold → restoring → ready → released (tail-partitions.ts). A gained
  * partition resumes from its checkpoint when the store has a valid one, else is restored fresh:
  * the live-state topic is read whole (it is not laid out by partition yet: step 6a) keeping the
- * requests homed in the partition, then the partition is read from its watermark (`w:<k>` or the
- * shared `h:`, whichever is higher).
+ * requests homed in the partition and the `m:` entries there of multipart requests homed
+ * elsewhere, then the partition is read from its watermark (`w:<k>` or the shared `h:`, whichever
+ * is higher).
  * A released partition's data stays in the store (dropping it needs partition-leading keys, step 5b).
  * `appliedThrough` and `waitCaughtUp` answer per partition, so a consumer can wait for its own.
  *
@@ -339,10 +340,12 @@ export class CorrelationTail {
    * Partitions without a usable checkpoint: the live-state topic's requests of these partitions,
    * then each partition from its watermark found there (`startFromWatermarks`).
    *
-   * Until step 6a lays the live-state topic out by partition, this reads all of it and keeps the
-   * requests whose home is in `fresh` (`homeOfLive`), with their finals and marker — all of them
-   * in that partition since requests have homes; a request written before homes has its finals
-   * and marker where their own keys hash, and those of another partition are not restored here.
+   * Until step 6a lays the live-state topic out by partition, this reads all of it and restores
+   * what of each request lives in `fresh` (`freshRestorer`): the requests homed there, with their
+   * finals and marker — all of them in that partition since requests have homes; a request written
+   * before homes has its finals and marker where their own keys hash, and those of another
+   * partition are not restored here — and the `m:` entries there of multipart requests homed
+   * elsewhere.
    * `'all'` (at start, when the topic's offsets could not be read): every partition, whichever the
    * offsets by time name. Whatever the store kept of these partitions from an earlier hold stays
    * under the restored entries (range deletion needs partition-leading keys, step 5b).
@@ -350,9 +353,8 @@ export class CorrelationTail {
   private async restoreFresh(freshOrAll: number[] | 'all', offsets: TopicOffsets): Promise<void> {
     const count = offsets.length;
     const all = freshOrAll === 'all' || count === 0 || freshOrAll.length >= count;
-    const freshSet = new Set(freshOrAll === 'all' ? [] : freshOrAll);
     const restored = await restoreLiveState(this.kafka, this.admin, this.options.liveTopic!, this.index, this.options.groupPrefix, this.logger, {
-      ...(all ? {} : { keep: (id: string, state: LiveRequestState | null) => freshSet.has(this.homeOfLive(id, state, count)) }),
+      ...(all ? {} : { restore: this.freshRestorer(new Set(freshOrAll), count) }),
       signal: this.aborter.signal,
     });
     this.liveRecords += restored.records;
@@ -436,6 +438,33 @@ export class CorrelationTail {
         asked.set(at, answer);
       }
       return answer;
+    };
+  }
+
+  /**
+   * How a partial fresh restore applies each live-state record: a request homed in a fresh
+   * partition whole (`restoreLive`); a multipart one homed elsewhere as the `m:` entries of its
+   * waiting segments whose ids hash into a fresh partition (the owner of that partition must find
+   * the home: `restoreMessageEntries`); anything else skipped. The entries derived are remembered
+   * for this restore, so a later state or tombstone of their request replaces or drops them.
+   */
+  private freshRestorer(fresh: ReadonlySet<number>, count: number): (id: string, state: LiveRequestState | null) => void {
+    const derived = new Map<string, string[]>();
+    const freshPartitionOf = (correlationId: string): number | undefined => {
+      const q = partitionForKey(correlationId, count);
+      return fresh.has(q) ? q : undefined;
+    };
+    return (id, state) => {
+      const earlier = derived.get(id);
+      if (earlier) {
+        this.index.forgetMessageEntries(id, earlier);
+        derived.delete(id);
+      }
+      if (fresh.has(this.homeOfLive(id, state, count))) this.index.restoreLive(id, state);
+      else if (state) {
+        const entries = this.index.restoreMessageEntries(id, state, freshPartitionOf);
+        if (entries.length > 0) derived.set(id, entries);
+      }
     };
   }
 

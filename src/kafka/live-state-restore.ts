@@ -80,11 +80,12 @@ type Ends = Map<number, bigint>;
 /** What a restore of some partitions only takes (correlation-tail.ts `hold`). */
 export interface LiveRestoreScope {
   /**
-   * The requests to restore (states and tombstones); the others are skipped. Unset: all. The
-   * live-state topic is not laid out by correlation partition yet (the plan's step 6a), so a restore
-   * of one partition still reads all of it and keeps the requests whose `r:` entry lives there.
+   * Restores one request's state or tombstone, in the order read. Unset: `index.restoreLive`, for
+   * every request. The live-state topic is not laid out by correlation partition yet (the plan's
+   * step 6a), so a restore of some partitions still reads all of it and restores what of each
+   * request lives there (correlation-tail.ts).
    */
-  keep?: (requestId: string, state: LiveRequestState | null) => boolean;
+  restore?: (requestId: string, state: LiveRequestState | null) => void;
   /** Aborted: the restore ends at once, incomplete (the tail stopped). */
   signal?: AbortSignal;
 }
@@ -98,7 +99,8 @@ export async function restoreLiveState(
   logger: Logger,
   scope: LiveRestoreScope = {},
 ): Promise<LiveRestore> {
-  const { keep, signal } = scope;
+  const { signal } = scope;
+  const restore = scope.restore ?? ((id: string, state: LiveRequestState | null) => index.restoreLive(id, state));
   const none = (records: number): LiveRestore => ({ records, watermarks: new RestoredWatermarks() });
   if (signal?.aborted) return none(0);
   const first = await endsOf(admin, topic);
@@ -115,8 +117,7 @@ export async function restoreLiveState(
     if (key.startsWith(LIVE_REQUEST_PREFIX)) {
       const id = key.slice(LIVE_REQUEST_PREFIX.length);
       const state = value === null ? null : (JSON.parse(value.toString('utf8')) as LiveRequestState);
-      if (keep && !keep(id, state)) return;
-      index.restoreLive(id, state);
+      restore(id, state);
     } else if (isWatermarkKey(key) && value !== null && offset < (first.get(partition) ?? 0n)) {
       watermarks.note(key, (JSON.parse(value.toString('utf8')) as Watermark).watermark);
     }

@@ -1,7 +1,8 @@
 // Invariant (issue 20, partitioned ownership): a correlation partition restored fresh is read from
 // its own watermark — the higher of its holder's `w:<k>` and any replica's shared `h:` — so a
 // partition whose holder promoted further re-reads less, and none re-reads less than its own
-// watermark vouches for.
+// watermark vouches for; and a partition restored alone gets, for each waiting segment of a
+// multipart request homed elsewhere whose id hashes into it, the `m:` entry that names the home.
 //
 // The topics are written by hand (records with chosen timestamps, live states and watermarks as
 // the promoter writes them); a tail of the test's own, on an empty store, restores them.
@@ -10,8 +11,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { CorrelationTail } from '../../src/kafka/correlation-tail.js';
-import { requestKey } from '../../src/pipeline/correlation-index.js';
-import { partitionWatermarkKey, type Watermark } from '../../src/pipeline/correlation-promoter.js';
+import { partitionForKey } from '../../src/kafka/partitioner.js';
+import { requestKey, type FinalRecord, type LiveRequestState, type RequestRecord } from '../../src/pipeline/correlation-index.js';
+import { liveRequestKey, partitionWatermarkKey, type Watermark } from '../../src/pipeline/correlation-promoter.js';
 import { kafkaFor, testLogger } from '../helpers/pipeline.js';
 import { createTopics, testStack, uniqueTopics } from '../helpers/stack.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
@@ -122,6 +124,61 @@ test('each partition restored fresh is read from its own watermark: w:<k> where 
     ] as const)
       for (let i = from; i < 6; i++) assert.ok(index.request(idOf(p, i)), `${idOf(p, i)}: above its partition's watermark, re-read`);
     assert.equal(tail.appliedEntries, 4 + 1 + 5, 'nothing below a watermark was applied');
+  } finally {
+    await stop();
+  }
+});
+
+/** Correlation ids whose partition (of `count`) is `partition`, or is not when `not`. */
+function idsIn(prefix: string, count: number, partition: number, n: number, not = false): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const id = `${prefix}-${i}`;
+    if ((partitionForKey(id, count) === partition) !== not) out.push(id);
+  }
+  return out;
+}
+
+const delivered: FinalRecord = { v: 1, status: 'DELIVERED', errorCategory: null, at: 1_000 };
+
+test('a partition restored alone gets the m: entry of each waiting segment hashing into it of a multipart request homed elsewhere, and only those', async () => {
+  const PARTITIONS = 4;
+  const A = 0; // the requests' home, not restored
+  const B = 1; // the partition restored
+  const stack = await testStack();
+  const topics = uniqueTopics('restore-multipart-entries');
+  await createTopics(stack.kafkaBrokers, [topics.correlation, topics.correlationLive], PARTITIONS);
+  const kafka = kafkaFor(stack);
+  const [inB1, inB2, inB3, inB4] = idsIn('cid-b', PARTITIONS, B, 4);
+  const [elsewhere1, elsewhere2] = idsIn('cid-x', PARTITIONS, B, 2, true);
+  const state = (id: string, home: number, messageIds: string[], finals: Record<string, FinalRecord> = {}): LiveRequestState => {
+    const request: RequestRecord = requestRecord(id, messageIds, { receiptDeadline: FAR, home, messageEntries: true });
+    return { v: 1, request, finals, summarised: false, cut: Date.now() - MINUTE };
+  };
+  const at = Date.now() - 10 * MINUTE;
+  // B's own records lie below its watermark: what B holds here comes from the live-state topic only.
+  await write(kafka, topics.correlation, [{ key: requestKey('old'), value: requestRecord('old', ['o1', 'o2'], { home: B }), partition: B, timestamp: at }]);
+  await write(kafka, topics.correlationLive, [
+    { key: liveRequestKey('waits'), value: state('waits', A, [inB1!, elsewhere1!]), partition: 0 },
+    { key: liveRequestKey('forgotten'), value: state('forgotten', A, [inB2!, elsewhere2!]), partition: 0 },
+    { key: liveRequestKey('forgotten'), value: null, partition: 0 },
+    { key: liveRequestKey('final-in-b'), value: state('final-in-b', A, [inB3!, elsewhere1!], { [inB3!]: delivered }), partition: 1 },
+    { key: liveRequestKey('homed-in-b'), value: state('homed-in-b', B, [inB4!, elsewhere2!]), partition: 1 },
+    { key: partitionWatermarkKey(B), value: { v: 1, watermark: at + MINUTE }, partition: 2 },
+  ]);
+
+  const { index, tail, stop } = await freshTail(kafka, topics, [B]);
+  try {
+    await tail.start();
+    assert.ok(await tail.waitCaughtUp(30_000, [B]), 'B caught up');
+    assert.equal(tail.gainedFrom.get(B), 'live-state');
+    assert.equal(index.request('old'), undefined, "B's records below its watermark were not re-read");
+    assert.deepEqual(index.pendingRequestOf(inB1!), { id: 'waits', home: A }, 'the waiting segment in B names its request and home');
+    assert.equal(index.request('waits'), undefined, 'the snapshot stays with its home');
+    assert.equal(index.pendingRequestOf(elsewhere1!), undefined, 'a segment hashing elsewhere: not restored here');
+    assert.equal(index.pendingRequestOf(inB2!), undefined, 'a request tombstoned later in the topic: its entry dropped');
+    assert.equal(index.pendingRequestOf(inB3!), undefined, 'a segment whose final is in: no entry (its receipt is done)');
+    assert.equal(index.segmentOf(inB4!)?.request.id, 'homed-in-b', 'a request homed in B: restored whole');
   } finally {
     await stop();
   }

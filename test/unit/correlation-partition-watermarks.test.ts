@@ -1,13 +1,14 @@
 /**
  * A fresh restore of one correlation partition when replicas hold only their own (issue 20,
- * partitioned ownership): each holder vouches for its partitions only (`w:<k>`, never `h:`), and a
- * partition is read from the higher of its own and the shared watermark.
+ * partitioned ownership): each holder vouches for its partitions only (`w:<k>`, never `h:`), a
+ * partition is read from the higher of its own and the shared watermark, and a multipart request
+ * homed elsewhere leaves the restored partition the `m:` entries that name its home.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { RestoredWatermarks } from '../../src/kafka/live-state-restore.js';
-import { requestKey, type CorrelationIndex } from '../../src/pipeline/correlation-index.js';
+import { requestKey, type CorrelationIndex, type FinalRecord, type LiveRequestState, type RequestRecord } from '../../src/pipeline/correlation-index.js';
 import { CorrelationPromoter, promotionTimes, type LiveStateWrite, type PromoterDeps } from '../../src/pipeline/correlation-promoter.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
@@ -104,4 +105,52 @@ test('restored watermarks: a partition reads from the higher of its own w:<k> an
   marks.note('w:', 9_000);
   marks.note('w:2', Number.NaN);
   assert.deepEqual([marks.watermarkOf(0), marks.watermarkOf(2)], [5_000, 4_000], 'keys that name no partition, and values that are no time, are ignored');
+});
+
+const delivered: FinalRecord = { v: 1, status: 'DELIVERED', errorCategory: null, at: 2_000 };
+
+/** A three-segment request homed in partition 7, promoted with a final for its first segment. */
+function multipartState(): LiveRequestState {
+  const request: RequestRecord = requestRecord('multi', ['c1', 'c2', 'c3'], { receiptDeadline: FAR, home: 7, messageEntries: true });
+  return { v: 1, request, finals: { c1: delivered }, summarised: false, cut: 3_000 };
+}
+
+/** Segments c1 and c2 hash into restored partition 2, c3 elsewhere. */
+const restoredPartitionOf = (correlationId: string): number | undefined => (correlationId === 'c3' ? undefined : 2);
+
+test('restoreMessageEntries: each waiting segment in a restored partition maps to its request and home; the rest of the state is not restored', async () => {
+  const index = tempIndex(() => 5_000);
+  const derived = index.restoreMessageEntries('multi', multipartState(), restoredPartitionOf);
+  await index.written();
+  assert.deepEqual(derived, ['c2'], 'c1 is final (its receipt is done), c3 hashes elsewhere');
+  assert.deepEqual(index.pendingRequestOf('c2'), { id: 'multi', home: 7 });
+  assert.equal(index.pendingRequestOf('c1'), undefined);
+  assert.equal(index.pendingRequestOf('c3'), undefined);
+  assert.equal(index.request('multi'), undefined, 'no snapshot: the home holds it');
+  assert.equal(index.final('c1'), undefined, 'no finals: the home holds them');
+  assert.equal(index.segmentOf('c2'), undefined, 'a pointer to the home, not a request to correlate here');
+});
+
+test('restoreMessageEntries: a one-segment state (a subject, restored whole where it lives) derives nothing', async () => {
+  const index = tempIndex(() => 5_000);
+  const request = requestRecord('one', ['c9'], { receiptDeadline: FAR, home: 2 });
+  assert.deepEqual(
+    index.restoreMessageEntries('one', { v: 1, request, finals: {}, summarised: false, cut: 3_000 }, () => 2),
+    [],
+  );
+  await index.written();
+  assert.equal(index.segmentOf('c9'), undefined);
+});
+
+test('forgetMessageEntries: a tombstone read later in the restore drops the derived entries; an id mapped since by a snapshot stays', async () => {
+  const index = tempIndex(() => 5_000);
+  const derived = index.restoreMessageEntries('multi', { ...multipartState(), finals: {} }, restoredPartitionOf);
+  assert.deepEqual(derived, ['c1', 'c2']);
+  // An SMSC that gave c1 again, to another request whose snapshot this store holds: that mapping is not the derived entry's.
+  index.apply(requestKey('other'), requestRecord('other', ['c1', 'c4'], { receiptDeadline: FAR }), 4_000);
+  await index.written();
+  index.forgetMessageEntries('multi', derived);
+  await index.written();
+  assert.equal(index.pendingRequestOf('c2'), undefined, 'dropped with its tombstone');
+  assert.equal(index.segmentOf('c1')?.request.id, 'other', "another request's mapping stays");
 });
