@@ -28,8 +28,12 @@ interface Written {
   timestamp?: number;
 }
 
+/**
+ * Idempotent: a retried send (seen once right after a broker's start) must not write a record
+ * twice, which here would put the same snapshots above a watermark they are below.
+ */
 async function write(kafka: Kafka, topic: string, records: Written[]): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     await producer.send({
