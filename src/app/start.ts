@@ -372,6 +372,10 @@ async function loadCorrelation(config: Readonly<Config>, logger: Logger, p: Part
     // Stable across restarts (a StatefulSet pod's host name by default): one watermark key per replica, not one per start.
     instanceId: instanceOf(config),
     appliedThrough: () => tail.appliedThrough(),
+    // Partitioned: each replica vouches only for the partitions it holds and has caught up on (`w:<k>`).
+    ...(config.correlationOwnership === 'partitioned'
+      ? { watermarkPartitions: () => tail.heldPartitions().filter((k) => tail.partitionState(k) === 'ready') }
+      : {}),
     maxLagMs: maxPromotionLagMs(config.correlationRestoreWindowMs, config.correlationKeepDoneMs),
     intervalMs: PROMOTION_INTERVAL_MS,
     now: Date.now,

@@ -14,7 +14,9 @@
  * decoded. Each partition moves cold → restoring → ready → released (tail-partitions.ts). A gained
  * partition resumes from its checkpoint when the store has a valid one, else is restored fresh:
  * the live-state topic is read whole (it is not laid out by partition yet: step 6a) keeping the
- * requests whose `r:` entry lives in the partition, then the partition is read from the watermark.
+ * requests homed in the partition and the `m:` entries there of multipart requests homed
+ * elsewhere, then the partition is read from its watermark (`w:<k>` or the shared `h:`, whichever
+ * is higher).
  * A released partition's data stays in the store (dropping it needs partition-leading keys, step 5b).
  * `appliedThrough` and `waitCaughtUp` answer per partition, so a consumer can wait for its own.
  *
@@ -29,7 +31,7 @@ import type { Logger } from 'pino';
 import { requestKey, type CorrelationIndex, type LiveRequestState } from '../pipeline/correlation-index.js';
 import { nonEmptyEnds, retryUntil } from './client.js';
 import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
-import { restoreLiveState } from './live-state-restore.js';
+import { restoreLiveState, type RestoredWatermarks } from './live-state-restore.js';
 import { partitionForKey } from './partitioner.js';
 import { holdChanges, holds, planGain, TailPartitions, type Held, type PartitionState } from './tail-partitions.js';
 
@@ -417,62 +419,134 @@ export class CorrelationTail {
 
   /**
    * Partitions without a usable checkpoint: the live-state topic's requests of these partitions,
-   * then each partition from the watermark found there (every change written before it is in the
-   * live-state topic). The offsets for that time become their start points, checkpointed now: one
-   * that gets no record would have no checkpoint, and the next start would read it from its
-   * beginning. Without a watermark: their beginning.
+   * then each partition from its watermark found there (`startFromWatermarks`).
    *
-   * Until step 6a lays the live-state topic out by partition, this reads all of it and keeps the
-   * requests whose home is in `fresh` (`homeOfLive`), with their finals and marker — all of them
-   * in that partition since requests have homes; a request written before homes has its finals
-   * and marker where their own keys hash, and those of another partition are not restored here.
-   * `'all'` (at start, when the topic's offsets could not be read): every partition, whichever
-   * the watermark's offsets name. The watermark is the highest of any replica's, which covers every partition while every replica holds every one. Whatever the
-   * store kept of these partitions from an earlier hold stays under the restored entries (range
-   * deletion needs partition-leading keys, step 5b).
+   * Until step 6a lays the live-state topic out by partition, this reads all of it and restores
+   * what of each request lives in `fresh` (`freshRestorer`): the requests homed there, with their
+   * finals and marker — all of them in that partition since requests have homes; a request written
+   * before homes has its finals and marker where their own keys hash, and those of another
+   * partition are not restored here — and the `m:` entries there of multipart requests homed
+   * elsewhere.
+   * `'all'` (at start, when the topic's offsets could not be read): every partition, whichever the
+   * offsets by time name. Whatever the store kept of these partitions from an earlier hold stays
+   * under the restored entries (range deletion needs partition-leading keys, step 5b).
    */
   private async restoreFresh(freshOrAll: number[] | 'all', offsets: TopicOffsets): Promise<void> {
     const count = offsets.length;
     const all = freshOrAll === 'all' || count === 0 || freshOrAll.length >= count;
-    let fresh = freshOrAll === 'all' ? [] : freshOrAll;
-    const freshSet = new Set(fresh);
     const restored = await restoreLiveState(this.kafka, this.admin, this.options.liveTopic!, this.index, this.options.groupPrefix, this.logger, {
-      ...(all ? {} : { keep: (id: string, state: LiveRequestState | null) => freshSet.has(this.homeOfLive(id, state, count)) }),
+      ...(all ? {} : { restore: this.freshRestorer(new Set(freshOrAll), count) }),
       signal: this.aborter.signal,
     });
     this.liveRecords += restored.records;
+    const offsetsAt = this.offsetsByTime();
+    let fresh: number[];
+    if (freshOrAll !== 'all') fresh = freshOrAll;
+    else {
+      // The topic's partitions are unknown here: any answer by time lists them. No watermark at
+      // all (or no answer): the consumer reads every partition from its beginning.
+      const any = restored.watermarks.anyWatermark();
+      const listed = any === null || !this.running ? null : await offsetsAt(any);
+      if (any !== null && !listed) this.logger.warn({ topic: this.topic }, 'correlation topic offsets by time unavailable; reading it from the beginning');
+      fresh = listed ? [...listed.keys()] : [];
+    }
     const low = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
-    const fromBeginning = () => {
-      for (const p of fresh) this.startAt(p, low.get(p) ?? 0n, 'beginning');
-    };
-    if (restored.watermark === null || !this.running) return fromBeginning();
-    const watermark = restored.watermark;
-    const byTime = await retryUntil(
-      Date.now() + CHECKPOINT_CHECK_MS,
-      () => this.admin.fetchTopicOffsetsByTimestamp(this.topic, watermark),
-      () => this.running,
-    ).catch(() => null);
-    if (!byTime) {
-      this.logger.warn({ topic: this.topic, partitions: fresh }, 'correlation topic offsets by time unavailable; reading the partitions from the beginning');
-      return fromBeginning();
-    }
-    if (freshOrAll === 'all') fresh = byTime.map((o) => o.partition);
-    for (const { partition, offset } of byTime) {
-      if (freshOrAll !== 'all' && !freshSet.has(partition)) continue;
-      this.startAt(partition, BigInt(offset), 'live-state');
-      this.index.checkpoint(this.topic, partition, offset);
-    }
-    for (const p of fresh) if (!this.positions.has(p)) this.startAt(p, low.get(p) ?? 0n, 'beginning');
-    await this.index.written();
+    await this.startFromWatermarks(fresh, restored.watermarks, low, offsetsAt);
+    if (!this.running) return;
     this.logger.info(
       {
         topic: this.topic,
         liveRecords: restored.records,
-        from: new Date(watermark).toISOString(),
+        from: Object.fromEntries(fresh.map((p) => [p, isoOrNull(restored.watermarks.watermarkOf(p))])),
         offsets: Object.fromEntries(fresh.map((p) => [p, this.positions.get(p)?.toString()])),
       },
-      'correlation store restored from the live-state topic; reading the correlation topic from its watermark',
+      'correlation store restored from the live-state topic; reading each partition from its watermark',
     );
+  }
+
+  /**
+   * Each of `fresh` starts at the offset for its watermark — its own `w:<k>` or the shared `h:`,
+   * whichever is higher (`RestoredWatermarks.watermarkOf`): every change written to it before that
+   * time is in the live-state topic. Those start points are checkpointed now: a partition that
+   * gets no record would have no checkpoint, and the next start would read it from its beginning.
+   * Without a watermark, or without an answer by time: its beginning (`low`).
+   */
+  private async startFromWatermarks(
+    fresh: number[],
+    watermarks: RestoredWatermarks,
+    low: ReadonlyMap<number, bigint>,
+    offsetsAt: (at: number) => Promise<Map<number, string> | null>,
+  ): Promise<void> {
+    const fromBeginning = (p: number) => this.startAt(p, low.get(p) ?? 0n, 'beginning');
+    const unanswered: number[] = [];
+    for (const [watermark, partitions] of byWatermark(fresh, (p) => watermarks.watermarkOf(p))) {
+      const at = watermark === null || !this.running ? null : await offsetsAt(watermark);
+      if (!at && watermark !== null) unanswered.push(...partitions);
+      for (const p of partitions) {
+        const offset = at?.get(p);
+        if (offset === undefined) fromBeginning(p);
+        else {
+          this.startAt(p, BigInt(offset), 'live-state');
+          this.index.checkpoint(this.topic, p, offset);
+        }
+      }
+    }
+    if (unanswered.length > 0 && this.running)
+      this.logger.warn(
+        { topic: this.topic, partitions: unanswered },
+        'correlation topic offsets by time unavailable; reading the partitions from the beginning',
+      );
+    await this.index.written();
+  }
+
+  /**
+   * `fetchTopicOffsetsByTimestamp`, retried while the tail runs, one call per time asked (the
+   * partitions sharing a watermark share it): partition → offset, or null when it never answered.
+   */
+  private offsetsByTime(): (at: number) => Promise<Map<number, string> | null> {
+    const asked = new Map<number, Promise<Map<number, string> | null>>();
+    return (at) => {
+      let answer = asked.get(at);
+      if (!answer) {
+        answer = retryUntil(
+          Date.now() + CHECKPOINT_CHECK_MS,
+          () => this.admin.fetchTopicOffsetsByTimestamp(this.topic, at),
+          () => this.running,
+        ).then(
+          (found) => new Map(found.map((o) => [o.partition, o.offset])),
+          () => null,
+        );
+        asked.set(at, answer);
+      }
+      return answer;
+    };
+  }
+
+  /**
+   * How a partial fresh restore applies each live-state record: a request homed in a fresh
+   * partition whole (`restoreLive`); a multipart one homed elsewhere as the `m:` entries of its
+   * waiting segments whose ids hash into a fresh partition (the owner of that partition must find
+   * the home: `restoreMessageEntries`); anything else skipped. The entries derived are remembered
+   * for this restore, so a later state or tombstone of their request replaces or drops them.
+   */
+  private freshRestorer(fresh: ReadonlySet<number>, count: number): (id: string, state: LiveRequestState | null) => void {
+    const derived = new Map<string, string[]>();
+    const freshPartitionOf = (correlationId: string): number | undefined => {
+      const q = partitionForKey(correlationId, count);
+      return fresh.has(q) ? q : undefined;
+    };
+    return (id, state) => {
+      const earlier = derived.get(id);
+      if (earlier) {
+        this.index.forgetMessageEntries(id, earlier);
+        derived.delete(id);
+      }
+      if (fresh.has(this.homeOfLive(id, state, count))) this.index.restoreLive(id, state);
+      else if (state) {
+        const entries = this.index.restoreMessageEntries(id, state, freshPartitionOf);
+        if (entries.length > 0) derived.set(id, entries);
+      }
+    };
   }
 
   /**
@@ -653,3 +727,17 @@ export class CorrelationTail {
     await this.consumer.disconnect();
   }
 }
+
+/** Partitions grouped by their watermark (null: none), so each time is asked of the admin once. */
+function byWatermark(partitions: readonly number[], watermarkOf: (partition: number) => number | null): Map<number | null, number[]> {
+  const groups = new Map<number | null, number[]>();
+  for (const p of partitions) {
+    const mark = watermarkOf(p);
+    const group = groups.get(mark);
+    if (group) group.push(p);
+    else groups.set(mark, [p]);
+  }
+  return groups;
+}
+
+const isoOrNull = (at: number | null): string | null => (at === null ? null : new Date(at).toISOString());

@@ -4,25 +4,66 @@
  * those since forgotten. Read once, at start; the correlation topic is then read from the highest
  * watermark on (correlation-tail.ts).
  *
+ * Two kinds of watermark: `h:<instance>`, written by a replica holding every correlation partition
+ * (it vouches for all of them), and `w:<k>`, written by the holder of partition k in partitioned
+ * ownership (it vouches for k only). Both are lower bounds, so partition k is read from the higher
+ * of its own and the shared one (`RestoredWatermarks.watermarkOf`).
+ *
  * Two sets of end offsets: watermarks count only below the first, states are read up to the
  * second, taken once the first is reached. A replica writes its watermark only after Kafka
  * acknowledged the states before it, so every state a counted watermark vouches for was in the
  * topic before the first set was taken — even one in a partition whose end was taken just before
- * it landed — and so is below the second.
+ * it landed — and so is below the second. (A `w:<k>` lands where its key hashes, not in live-state
+ * partition k, so the rule is needed for it too.)
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { CorrelationIndex, LiveRequestState } from '../pipeline/correlation-index.js';
-import { LIVE_REQUEST_PREFIX, WATERMARK_PREFIX, type Watermark } from '../pipeline/correlation-promoter.js';
+import { LIVE_REQUEST_PREFIX, PARTITION_WATERMARK_PREFIX, WATERMARK_PREFIX, type Watermark } from '../pipeline/correlation-promoter.js';
 import { nonEmptyEnds, retryUntil } from './client.js';
 
 export interface LiveRestore {
   /** Live-state records read (states, tombstones, watermarks). */
   records: number;
-  /** The highest watermark read: the correlation topic is complete in the store before it. null: none yet (read it all). */
-  watermark: number | null;
+  /**
+   * The watermarks read: before `watermarkOf(k)`, correlation partition k is complete in the store.
+   * None when the restore did not complete (some states may be missing: read the topic whole).
+   */
+  watermarks: RestoredWatermarks;
 }
+
+/** The watermarks a restore read: the highest shared one (`h:`) and the highest per partition (`w:<k>`). */
+export class RestoredWatermarks {
+  private shared: number | null = null;
+  private readonly byPartition = new Map<number, number>();
+
+  /** Notes a watermark record by its key; other keys, and values that are not a time, are ignored. */
+  note(key: string, mark: number): void {
+    if (!Number.isFinite(mark)) return;
+    if (key.startsWith(WATERMARK_PREFIX)) this.shared = Math.max(this.shared ?? mark, mark);
+    else if (key.startsWith(PARTITION_WATERMARK_PREFIX)) {
+      const named = key.slice(PARTITION_WATERMARK_PREFIX.length);
+      if (!/^\d{1,9}$/.test(named)) return;
+      const partition = Number(named);
+      this.byPartition.set(partition, Math.max(this.byPartition.get(partition) ?? mark, mark));
+    }
+  }
+
+  /** The time before which correlation partition `partition` is complete in the store: the higher of its own and the shared one; null: neither was read. */
+  watermarkOf(partition: number): number | null {
+    const own = this.byPartition.get(partition);
+    if (own === undefined) return this.shared;
+    return this.shared === null ? own : Math.max(own, this.shared);
+  }
+
+  /** Some watermark read (the shared one first), for a question any time answers; null: none. */
+  anyWatermark(): number | null {
+    return this.shared ?? this.byPartition.values().next().value ?? null;
+  }
+}
+
+const isWatermarkKey = (key: string): boolean => key.startsWith(WATERMARK_PREFIX) || key.startsWith(PARTITION_WATERMARK_PREFIX);
 
 /** How long start-up tries to read the live-state topic's offsets before it reads the correlation topic whole instead. */
 const OFFSETS_WAIT_MS = 30_000;
@@ -39,11 +80,12 @@ type Ends = Map<number, bigint>;
 /** What a restore of some partitions only takes (correlation-tail.ts `hold`). */
 export interface LiveRestoreScope {
   /**
-   * The requests to restore (states and tombstones); the others are skipped. Unset: all. The
-   * live-state topic is not laid out by correlation partition yet (the plan's step 6a), so a restore
-   * of one partition still reads all of it and keeps the requests whose `r:` entry lives there.
+   * Restores one request's state or tombstone, in the order read. Unset: `index.restoreLive`, for
+   * every request. The live-state topic is not laid out by correlation partition yet (the plan's
+   * step 6a), so a restore of some partitions still reads all of it and restores what of each
+   * request lives there (correlation-tail.ts).
    */
-  keep?: (requestId: string, state: LiveRequestState | null) => boolean;
+  restore?: (requestId: string, state: LiveRequestState | null) => void;
   /** Aborted: the restore ends at once, incomplete (the tail stopped). */
   signal?: AbortSignal;
 }
@@ -57,27 +99,27 @@ export async function restoreLiveState(
   logger: Logger,
   scope: LiveRestoreScope = {},
 ): Promise<LiveRestore> {
-  const { keep, signal } = scope;
-  if (signal?.aborted) return { records: 0, watermark: null };
+  const { signal } = scope;
+  const restore = scope.restore ?? ((id: string, state: LiveRequestState | null) => index.restoreLive(id, state));
+  const none = (records: number): LiveRestore => ({ records, watermarks: new RestoredWatermarks() });
+  if (signal?.aborted) return none(0);
   const first = await endsOf(admin, topic);
   if (!first) {
     logger.warn({ topic }, 'live-state topic offsets unavailable; reading the correlation topic from its beginning');
-    return { records: 0, watermark: null };
+    return none(0);
   }
-  if (first.size === 0) return { records: 0, watermark: null };
+  if (first.size === 0) return none(0);
 
   let records = 0;
-  let watermark: number | null = null;
+  const watermarks = new RestoredWatermarks();
   const positions = new Map<number, bigint>();
   const apply = (partition: number, offset: bigint, key: string, value: Buffer | null): void => {
     if (key.startsWith(LIVE_REQUEST_PREFIX)) {
       const id = key.slice(LIVE_REQUEST_PREFIX.length);
       const state = value === null ? null : (JSON.parse(value.toString('utf8')) as LiveRequestState);
-      if (keep && !keep(id, state)) return;
-      index.restoreLive(id, state);
-    } else if (key.startsWith(WATERMARK_PREFIX) && value !== null && offset < (first.get(partition) ?? 0n)) {
-      const mark = (JSON.parse(value.toString('utf8')) as Watermark).watermark;
-      if (Number.isFinite(mark)) watermark = Math.max(watermark ?? mark, mark);
+      restore(id, state);
+    } else if (isWatermarkKey(key) && value !== null && offset < (first.get(partition) ?? 0n)) {
+      watermarks.note(key, (JSON.parse(value.toString('utf8')) as Watermark).watermark);
     }
   };
   const reached = (ends: Ends): boolean => [...ends].every(([p, end]) => (positions.get(p) ?? 0n) >= end);
@@ -136,7 +178,7 @@ export async function restoreLiveState(
     });
     const complete = await done;
     // Some states may be missing: no part of the correlation topic may be skipped.
-    return { records, watermark: complete ? watermark : null };
+    return complete ? { records, watermarks } : none(records);
   } finally {
     clearTimeout(idle);
     signal?.removeEventListener('abort', onAbort);

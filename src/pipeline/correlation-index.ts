@@ -1119,6 +1119,40 @@ export class CorrelationIndex {
   }
 
   /**
+   * A fresh restore of partition q whose multipart requests live elsewhere: for each segment of
+   * `state` that is still waiting (no final) and whose correlation id `partitionOf` places in a
+   * partition being restored, the `m:` entry its submitter wrote to q — so q's owner learns the
+   * request's home (`pendingRequestOf`) without holding its snapshot. Nothing else of the state is
+   * restored (snapshot, finals and marker belong to the home). Returns the ids given an entry,
+   * for `forgetMessageEntries` when a later record of the request is read.
+   */
+  restoreMessageEntries(requestId: string, state: LiveRequestState, partitionOf: (correlationId: string) => number | undefined): string[] {
+    const { request } = state;
+    if (request.segments <= 1 || request.id !== requestId) return [];
+    const derived: string[] = [];
+    request.messageIds.forEach((correlationId, i) => {
+      if (!mappable(correlationId) || state.finals[correlationId] !== undefined) return;
+      const q = partitionOf(correlationId);
+      if (q === undefined) return;
+      this.applyMessage(correlationId, messageEntryOf(request, i + 1, q), state.cut, false);
+      derived.push(correlationId);
+    });
+    return derived;
+  }
+
+  /**
+   * Drops the `m:` entries `restoreMessageEntries` derived for a request, as its tombstone (or a
+   * newer state) read later in the same restore asks. An id mapped otherwise since (its snapshot,
+   * another request's entry) is left alone.
+   */
+  forgetMessageEntries(requestId: string, correlationIds: readonly string[]): void {
+    for (const correlationId of correlationIds) {
+      const mapped = this.messages.get(correlationId);
+      if (typeof mapped === 'object' && mapped.segments > 1 && mapped.requestId === requestId) this.applyMessage(correlationId, null);
+    }
+  }
+
+  /**
    * Restores a request from the live-state topic into an empty store (before the correlation
    * topic's last window is read on top of it); `null` is its tombstone.
    */

@@ -16,17 +16,28 @@
  * correlation topic by more than `maxLagMs` skips its passes: it could otherwise write a state
  * older than what another replica wrote after it, or miss the completion of a request whose
  * tombstone the others have written already.
+ *
+ * In partitioned ownership (`watermarkPartitions` given) a replica holds only some correlation
+ * partitions, so its watermark vouches for those only: it writes `w:<k>` for each partition k it
+ * held, caught up, for the whole pass, and no `h:` (which a restore takes for every partition).
  */
 import type { Logger } from '../obs/logger.js';
 import type { CorrelationIndex, LiveRequestState } from './correlation-index.js';
 
 export const LIVE_REQUEST_PREFIX = 'q:';
+/** A replica's watermark, valid for every correlation partition (it holds them all). */
 export const WATERMARK_PREFIX = 'h:';
+/** The watermark of one correlation partition, written by whoever holds it. */
+export const PARTITION_WATERMARK_PREFIX = 'w:';
 export const liveRequestKey = (requestId: string): string => `${LIVE_REQUEST_PREFIX}${requestId}`;
+export const partitionWatermarkKey = (partition: number): string => `${PARTITION_WATERMARK_PREFIX}${partition}`;
 
 export interface Watermark {
   v: 1;
-  /** Every change written to the correlation topic before this time (ms) is in the live-state topic. */
+  /**
+   * Every change written to the correlation topic (`h:`), or to its partition k (`w:<k>`), before
+   * this time (ms) is in the live-state topic.
+   */
   watermark: number;
 }
 
@@ -50,6 +61,12 @@ export interface PromoterDeps {
   instanceId: string;
   /** The time up to which the tail has applied every partition of the correlation topic. */
   appliedThrough: () => number;
+  /**
+   * Partitioned ownership: the correlation partitions this replica holds and has caught up on now.
+   * Given, a pass writes `w:<k>` for those held from its start to its end, and no `h:`. Unset (every
+   * replica holds every partition): `h:<instanceId>`.
+   */
+  watermarkPartitions?: () => number[];
   /** Passes are skipped while the tail lags more than this (`maxPromotionLagMs`). */
   maxLagMs: number;
   intervalMs: number;
@@ -60,7 +77,10 @@ export interface PromoterDeps {
 export interface PassResult {
   promoted: number;
   tombstones: number;
-  /** The watermark written, or null when the pass was skipped (tail lagging) or a write failed. */
+  /**
+   * The watermark written, or null when the pass was skipped (tail lagging), a write failed, or (in
+   * partitioned ownership) no partition was held throughout.
+   */
   watermark: number | null;
 }
 
@@ -131,6 +151,7 @@ export class CorrelationPromoter {
     const now = this.deps.now();
     if (!this.tailCurrent(now)) return { promoted: 0, tombstones: 0, watermark: null };
     const { cut, watermark } = promotionTimes(now, windowMs);
+    const heldAtStart = this.deps.watermarkPartitions?.();
     let promoted = 0;
     for (const slice of index.promotable(cut)) {
       if (slice.length > 0) {
@@ -153,10 +174,24 @@ export class CorrelationPromoter {
       if (this.stopped) return { promoted, tombstones: 0, watermark: null };
       for (const id of retired) index.retiredWritten(id);
     }
-    await sink.write([{ key: `${WATERMARK_PREFIX}${this.deps.instanceId}`, value: { v: 1, watermark } }]);
+    const marks = this.watermarkWrites(watermark, heldAtStart);
+    if (marks.length > 0) await sink.write(marks);
     this.promoted += promoted;
     this.tombstones += retired.length;
-    return { promoted, tombstones: retired.length, watermark };
+    return { promoted, tombstones: retired.length, watermark: marks.length > 0 ? watermark : null };
+  }
+
+  /**
+   * The watermark records a pass ends with: `h:<instance>`, or in partitioned ownership `w:<k>` for
+   * each partition held and caught up both when the pass began (so the index had its changes before
+   * the cut when the pass listed what to promote) and now (a partition released meanwhile may have
+   * a new holder already, whose watermark is the one to trust).
+   */
+  private watermarkWrites(watermark: number, heldAtStart: number[] | undefined): LiveStateWrite[] {
+    const value: Watermark = { v: 1, watermark };
+    if (heldAtStart === undefined) return [{ key: `${WATERMARK_PREFIX}${this.deps.instanceId}`, value }];
+    const heldNow = new Set(this.deps.watermarkPartitions?.() ?? []);
+    return heldAtStart.filter((k) => heldNow.has(k)).map((k) => ({ key: partitionWatermarkKey(k), value }));
   }
 
   /** Whether the tail has applied the correlation topic recently enough for this replica to promote. */
