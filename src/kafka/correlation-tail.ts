@@ -457,19 +457,20 @@ export class CorrelationTail {
       {
         topic: this.topic,
         liveRecords: restored.records,
-        from: Object.fromEntries(fresh.map((p) => [p, isoOrNull(restored.watermarks.watermarkOf(p))])),
+        from: isoOrNull(lowestWatermark(restored.watermarks, this.partitionIds.length > 0 ? this.partitionIds : fresh)),
         offsets: Object.fromEntries(fresh.map((p) => [p, this.positions.get(p)?.toString()])),
       },
-      'correlation store restored from the live-state topic; reading each partition from its watermark',
+      'correlation store restored from the live-state topic; reading the partitions from the lowest watermark',
     );
   }
 
   /**
-   * Each of `fresh` starts at the offset for its watermark — its own `w:<k>` or the shared `h:`,
-   * whichever is higher (`RestoredWatermarks.watermarkOf`): every change written to it before that
-   * time is in the live-state topic. Those start points are checkpointed now: a partition that
-   * gets no record would have no checkpoint, and the next start would read it from its beginning.
-   * Without a watermark, or without an answer by time: its beginning (`low`).
+   * Each of `fresh` starts at the offset for the lowest watermark of the topic's partitions
+   * (`lowestWatermark`; each partition's own is the higher of its `w:<k>` and the shared `h:`):
+   * every change written before that time is in the live-state topic. Those start points are
+   * checkpointed now: a partition that gets no record would have no checkpoint, and the next start
+   * would read it from its beginning. Without a watermark, or without an answer by time: its
+   * beginning (`low`).
    */
   private async startFromWatermarks(
     fresh: number[],
@@ -477,25 +478,18 @@ export class CorrelationTail {
     low: ReadonlyMap<number, bigint>,
     offsetsAt: (at: number) => Promise<Map<number, string> | null>,
   ): Promise<void> {
-    const fromBeginning = (p: number) => this.startAt(p, low.get(p) ?? 0n, 'beginning');
-    const unanswered: number[] = [];
-    for (const [watermark, partitions] of byWatermark(fresh, (p) => watermarks.watermarkOf(p))) {
-      const at = watermark === null || !this.running ? null : await offsetsAt(watermark);
-      if (!at && watermark !== null) unanswered.push(...partitions);
-      for (const p of partitions) {
-        const offset = at?.get(p);
-        if (offset === undefined) fromBeginning(p);
-        else {
-          this.startAt(p, BigInt(offset), 'live-state');
-          this.index.checkpoint(this.topic, p, offset);
-        }
+    const watermark = lowestWatermark(watermarks, this.partitionIds.length > 0 ? this.partitionIds : fresh);
+    const at = watermark === null || !this.running ? null : await offsetsAt(watermark);
+    for (const p of fresh) {
+      const offset = at?.get(p);
+      if (offset === undefined) this.startAt(p, low.get(p) ?? 0n, 'beginning');
+      else {
+        this.startAt(p, BigInt(offset), 'live-state');
+        this.index.checkpoint(this.topic, p, offset);
       }
     }
-    if (unanswered.length > 0 && this.running)
-      this.logger.warn(
-        { topic: this.topic, partitions: unanswered },
-        'correlation topic offsets by time unavailable; reading the partitions from the beginning',
-      );
+    if (watermark !== null && !at && this.running)
+      this.logger.warn({ topic: this.topic, partitions: fresh }, 'correlation topic offsets by time unavailable; reading the partitions from the beginning');
     await this.index.written();
   }
 
@@ -728,16 +722,22 @@ export class CorrelationTail {
   }
 }
 
-/** Partitions grouped by their watermark (null: none), so each time is asked of the admin once. */
-function byWatermark(partitions: readonly number[], watermarkOf: (partition: number) => number | null): Map<number | null, number[]> {
-  const groups = new Map<number | null, number[]>();
+/**
+ * Where a partition restored fresh is read from: the lowest watermark of every partition, not its
+ * own. A partition holds the `m:` entries of multipart requests homed in any partition, and those
+ * entries reach the live-state topic only inside their request's state, which the home's holder
+ * promotes (and vouches for with its own `w:`): a lagging or unowned home keeps its watermark back,
+ * and with it where every partition must be read from. Null (the beginning) while any partition
+ * has none.
+ */
+function lowestWatermark(watermarks: RestoredWatermarks, partitions: readonly number[]): number | null {
+  let lowest: number | null = null;
   for (const p of partitions) {
-    const mark = watermarkOf(p);
-    const group = groups.get(mark);
-    if (group) group.push(p);
-    else groups.set(mark, [p]);
+    const mark = watermarks.watermarkOf(p);
+    if (mark === null) return null;
+    lowest = lowest === null ? mark : Math.min(lowest, mark);
   }
-  return groups;
+  return lowest;
 }
 
 const isoOrNull = (at: number | null): string | null => (at === null ? null : new Date(at).toISOString());

@@ -1,8 +1,9 @@
 // Invariant (issue 20, partitioned ownership): a correlation partition restored fresh is read from
-// its own watermark — the higher of its holder's `w:<k>` and any replica's shared `h:` — so a
-// partition whose holder promoted further re-reads less, and none re-reads less than its own
-// watermark vouches for; and a partition restored alone gets, for each waiting segment of a
-// multipart request homed elsewhere whose id hashes into it, the `m:` entry that names the home.
+// the lowest of every partition's watermark — each the higher of its holder's `w:<k>` and any
+// replica's shared `h:` — since its `m:` entries of multipart requests homed elsewhere reach the
+// live-state topic only with their home's promotion, which only the home's watermark vouches for;
+// and a partition restored alone gets, for each waiting segment of a multipart request homed
+// elsewhere whose id hashes into it, the `m:` entry that names the home.
 //
 // The topics are written by hand (records with chosen timestamps, live states and watermarks as
 // the promoter writes them); a tail of the test's own, on an empty store, restores them.
@@ -81,7 +82,7 @@ async function freshTail(kafka: Kafka, topics: { correlation: string; correlatio
   return { index, tail, stop };
 }
 
-test('each partition restored fresh is read from its own watermark: w:<k> where it is above the shared h:, h: where there is no w:<k>', async () => {
+test('partitions restored fresh are read from the lowest watermark of all partitions (each partition’s own the higher of its w:<k> and the shared h:), not each from its own', async () => {
   const stack = await testStack();
   const topics = uniqueTopics('restore-watermarks');
   await createTopics(stack.kafkaBrokers, [topics.correlation, topics.correlationLive], 3);
@@ -105,10 +106,11 @@ test('each partition restored fresh is read from its own watermark: w:<k> where 
   assert.deepEqual(ends, ['6', '6', '6'], 'six records in each partition, none written twice');
   const mark = (watermark: number): Watermark => ({ v: 1, watermark });
   await write(kafka, topics.correlationLive, [
-    { key: partitionWatermarkKey(0), value: mark(base + 1.5 * MINUTE), partition: 0 }, // early: records 2–5 of partition 0
+    { key: partitionWatermarkKey(0), value: mark(base + 2.5 * MINUTE), partition: 0 }, // partition 0's: 2.5
     { key: partitionWatermarkKey(1), value: mark(base + 4 * MINUTE), partition: 1 }, // an older w:1, overwritten below
-    { key: partitionWatermarkKey(1), value: mark(base + 4.5 * MINUTE), partition: 1 }, // later: record 5 of partition 1
-    { key: 'h:old-replica', value: mark(base + 0.5 * MINUTE), partition: 2 }, // below both; partition 2's only one: records 1–5
+    { key: partitionWatermarkKey(1), value: mark(base + 4.5 * MINUTE), partition: 1 }, // partition 1's: 4.5
+    { key: 'h:old-replica', value: mark(base + 0.5 * MINUTE), partition: 2 }, // below both w:
+    { key: partitionWatermarkKey(2), value: mark(base + 1.5 * MINUTE), partition: 2 }, // partition 2's: 1.5, the lowest
   ]);
 
   const { index, tail, stop } = await freshTail(kafka, topics, 'all');
@@ -120,14 +122,9 @@ test('each partition restored fresh is read from its own watermark: w:<k> where 
       ['live-state', 'live-state', 'live-state'],
     );
     const firstRead = [0, 1, 2].map((p) => [0, 1, 2, 3, 4, 5].find((i) => index.request(idOf(p, i)) !== undefined));
-    assert.deepEqual(firstRead, [2, 5, 1], 'the first record re-read in each partition: at its own watermark');
-    for (const [p, from] of [
-      [0, 2],
-      [1, 5],
-      [2, 1],
-    ] as const)
-      for (let i = from; i < 6; i++) assert.ok(index.request(idOf(p, i)), `${idOf(p, i)}: above its partition's watermark, re-read`);
-    assert.equal(tail.appliedEntries, 4 + 1 + 5, 'nothing below a watermark was applied');
+    assert.deepEqual(firstRead, [2, 2, 2], 'the first record re-read in each partition: at the lowest watermark (1.5 min), not its own');
+    for (const p of [0, 1, 2]) for (let i = 2; i < 6; i++) assert.ok(index.request(idOf(p, i)), `${idOf(p, i)}: above the lowest watermark, re-read`);
+    assert.equal(tail.appliedEntries, 3 * 4, 'nothing below the lowest watermark was applied (the h: below it counts for no partition)');
   } finally {
     await stop();
   }
@@ -168,7 +165,8 @@ test('a partition restored alone gets the m: entry of each waiting segment hashi
     { key: liveRequestKey('forgotten'), value: null, partition: 0 },
     { key: liveRequestKey('final-in-b'), value: state('final-in-b', A, [inB3!, elsewhere1!], { [inB3!]: delivered }), partition: 1 },
     { key: liveRequestKey('homed-in-b'), value: state('homed-in-b', B, [inB4!, elsewhere2!]), partition: 1 },
-    { key: partitionWatermarkKey(B), value: { v: 1, watermark: at + MINUTE }, partition: 2 },
+    // Every partition's holder vouched for a minute after B's records: B is read from there.
+    ...[0, 1, 2, 3].map((k) => ({ key: partitionWatermarkKey(k), value: { v: 1, watermark: at + MINUTE }, partition: k % 3 })),
   ]);
 
   const { index, tail, stop } = await freshTail(kafka, topics, [B]);
