@@ -41,6 +41,7 @@ export class CorrelationShare {
   private forwarding: boolean | undefined;
   /** The latest hold: a consumer's first batch waits for it before it waits for the catch-up. */
   private holding: Promise<void> = Promise.resolve();
+  private readonly catchUps = new Map<number, Promise<boolean>>();
 
   constructor(
     private readonly tail: ShareTail,
@@ -101,26 +102,47 @@ export class CorrelationShare {
       // handles it after the catch-up, so the SMSC is answered at once.
       handlesMessage: (correlationId) => !this.forwards || this.acts(partitionOfKey(correlationId)),
       homeOf: (request) => {
-        // A request written before homes: its entries where its snapshot's key hashes.
+        // A request written before homes: its entries where its snapshot's key hashes. A home of
+        // its own still restoring: its receipts go to its receipts partition too (this replica
+        // reads them there after the catch-up), so the SMSC is answered at once.
         const partition = request.home ?? partitionOfKey(requestKey(request.id));
-        return { partition, here: !this.forwards || this.duties.has(partition) };
+        return { partition, here: !this.forwards || this.acts(partition) };
       },
       messagePartition: partitionOfKey,
-      caughtUp: (partition) => this.tail.waitCaughtUp(this.options.catchUpMs, [partition]),
+      caughtUp: (partition) => this.sharedCatchUp(partition),
     };
   }
 
   /** What the correlation index keeps and acts for. */
   scope(): PartitionScope {
+    // The share first: the tail follows it a hold later (a restore or a drop may run before).
     return {
-      holds: (partition) => this.tail.holdsPartition(partition),
-      actsFor: (partition) => this.tail.partitionState(partition) === 'ready',
+      holds: (partition) => this.inShare(partition) && this.tail.holdsPartition(partition),
+      actsFor: (partition) => this.inShare(partition) && this.tail.partitionState(partition) === 'ready',
       partitionOfKey: this.options.partitionOfKey,
     };
   }
 
+  private inShare(partition: number): boolean {
+    return this.forwarding === false || this.duties.has(partition) || this.urgentHomes.has(partition);
+  }
+
   private acts(partition: number): boolean {
     return this.duties.has(partition) && this.tail.partitionState(partition) === 'ready';
+  }
+
+  /**
+   * One catch-up per partition at a time, shared by every receipt that asks meanwhile: receipts
+   * nobody matches (another system on the account, re-sends past KEEP_DONE) would otherwise each
+   * cost a ListOffsets call.
+   */
+  private sharedCatchUp(partition: number): Promise<boolean> {
+    let pending = this.catchUps.get(partition);
+    if (!pending) {
+      pending = this.tail.waitCaughtUp(this.options.catchUpMs, [partition]).finally(() => this.catchUps.delete(partition));
+      this.catchUps.set(partition, pending);
+    }
+    return pending;
   }
 
   private rehold(): Promise<void> {

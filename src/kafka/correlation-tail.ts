@@ -37,6 +37,10 @@ import { holdChanges, holds, planGain, TailPartitions, type Held, type Partition
 
 /** How long start-up tries to read the topic's offsets to check the store's checkpoints against. */
 const CHECKPOINT_CHECK_MS = 30_000;
+/** How long after a gain's restore the tail still applies this process's own bundles (they may be dropped or missing). */
+const OWN_REAPPLY_MS = 10_000;
+/** How long before a failed gain is tried again. */
+const GAIN_RETRY_MS = 5_000;
 /** How often the tail takes the topic's end offsets to know how far behind it is (`appliedThrough`). */
 const LAG_PROBE_MS = 5_000;
 
@@ -103,6 +107,8 @@ export class CorrelationTail {
   readonly gainedFrom = new Map<number, RestoreKind>();
   /** Crashes of the tail's consumer (kafkajs restarts it, with a new ConsumerGroup). */
   consumerCrashes = 0;
+  /** Per partition: this process's own bundles written up to this time are applied when read (`gain`). */
+  private readonly ownAppliedAfter = new Map<number, number>();
   /** Released partitions whose entries go when their timer fires (`keepReleasedMs`). */
   private readonly dropTimers = new Map<number, NodeJS.Timeout>();
   /** Entries dropped with partitions no longer held. */
@@ -226,14 +232,13 @@ export class CorrelationTail {
         // from the beginning after the group rejoined (kafkajs forgets uncommitted positions on
         // every rejoin). Applied again, an old snapshot would bring back a request pruned since.
         const from = this.positions.get(partition) ?? 0n;
-        const ownReady = this.parts.state(partition) !== 'restoring';
+        const ownAfter = this.ownAppliedAfter.get(partition) ?? 0;
         for (const m of batch.messages) {
           if (BigInt(m.offset) < from) continue;
           const key = m.key?.toString('utf8');
           if (!key) continue;
-          // Applied here when written, unless the partition was being gained then: a gain drops
-          // what the store had of it first, own entries included.
-          if (ownReady && this.ownOrigin && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
+          // Applied here when written, unless written while the partition was being gained (`gain`).
+          if (this.ownOrigin && Number(m.timestamp) > ownAfter && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
           const at = Number(m.timestamp);
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
@@ -285,7 +290,8 @@ export class CorrelationTail {
     const { gain, release } = holdChanges(this.held, next, this.partitionIds);
     this.held = next;
     for (const p of release) {
-      if (this.parts.state(p) === 'cold') continue; // never gained: nothing to release
+      // Never gained, or its gain failed (released, waiting to be tried again): nothing to release.
+      if (this.parts.state(p) === 'cold' || this.parts.state(p) === 'released') continue;
       this.parts.release(p);
       this.reachedAt.delete(p);
     }
@@ -298,7 +304,31 @@ export class CorrelationTail {
       );
       this.scheduleDrop(release);
     }
-    if (gain.length > 0) await this.gain(gain, offsets, false);
+    if (gain.length > 0) await this.gainOrRetry(gain, offsets);
+  }
+
+  /**
+   * A gain that fails (the live-state read or the admin failing) is tried again, not left
+   * restoring until the next rebalance: until then nothing of it is applied, the consumer's first
+   * batch gives up waiting, and the promoter, seeing the tail behind, writes nothing.
+   */
+  private async gainOrRetry(gained: number[], offsets: TopicOffsets | null): Promise<void> {
+    try {
+      await this.gain(gained, offsets, false);
+    } catch (err) {
+      if (!this.running) return;
+      this.logger.warn({ err, topic: this.topic, partitions: gained }, 'correlation tail could not gain partitions; trying again');
+      for (const p of gained) if (this.parts.state(p) === 'restoring') this.parts.release(p);
+      const timer = setTimeout(() => {
+        const run = this.holdChain.then(async () => {
+          const again = gained.filter((p) => holds(this.held, p) && this.parts.state(p) === 'released');
+          if (again.length === 0 || !this.running) return;
+          await this.gainOrRetry(again, await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS));
+        });
+        this.holdChain = run.catch(() => undefined);
+      }, GAIN_RETRY_MS);
+      timer.unref();
+    }
   }
 
   /**
@@ -337,9 +367,14 @@ export class CorrelationTail {
       else if (plan.from === 'live-state') fresh.push(p);
       else this.startAt(p, o ? BigInt(o.low) : 0n, 'beginning');
     }
-    await this.dropBeforeRestore(gained.filter((p) => fresh.includes(p) || this.gainedFrom.get(p) === 'beginning'));
+    await this.dropBeforeRestore(fresh);
     if (fresh.length > 0) await this.restoreFresh(fresh, offsets ?? []);
     if (!this.running) return;
+    // This process's own bundles written until a little after now are applied again when read:
+    // the drop may have removed what it applied of them, and a write made just before the hold
+    // took these partitions was not applied at all (not held then). Applied twice is harmless.
+    const ownUntil = Date.now() + OWN_REAPPLY_MS;
+    for (const p of gained) this.ownAppliedAfter.set(p, ownUntil);
     for (const p of gained) this.parts.startFetching(p, targets.get(p)!, this.positions.get(p) ?? 0n);
     this.applyPauses();
     this.seekToPositions(gained);

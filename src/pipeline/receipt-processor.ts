@@ -166,8 +166,11 @@ export class ReceiptProcessor {
   private async afterCatchUp(id: string): Promise<SegmentRef | undefined> {
     const ownership = this.deps.ownership;
     if (!ownership) return undefined;
-    const partition = ownership.messagePartition(id);
-    if (!(await ownership.caughtUp(partition))) throw new Error(`correlation partition ${partition} not held or not caught up for ${id}; answered try later`);
+    // A multipart request's `m:` entry is here but not its snapshot: that lies in its home.
+    const pending = this.deps.index.pendingRequestOf(id);
+    const partitions = [ownership.messagePartition(id), ...(pending ? [ownership.homeOf(pending).partition] : [])];
+    for (const partition of new Set(partitions))
+      if (!(await ownership.caughtUp(partition))) throw new Error(`correlation partition ${partition} not held or not caught up for ${id}; answered try later`);
     return this.deps.index.segmentOf(id);
   }
 

@@ -70,7 +70,8 @@ test('it handles the receipts of its bulk partitions once they are read up to da
   assert.equal(own.handlesMessage('k1'), true, 'its own, ready');
   assert.equal(own.handlesMessage('k2'), false, 'its own, still restoring: to its receipts partition, read after the catch-up');
   assert.equal(own.handlesMessage('k3'), false, 'another replica’s');
-  assert.deepEqual(own.homeOf({ id: 'r', home: 2 }), { partition: 2, here: true });
+  assert.deepEqual(own.homeOf({ id: 'r', home: 1 }), { partition: 1, here: true });
+  assert.deepEqual(own.homeOf({ id: 'r', home: 2 }), { partition: 2, here: false }, 'a home of its own still restoring: through its receipts partition');
   assert.deepEqual(own.homeOf({ id: 'r', home: 3 }), { partition: 3, here: false });
   assert.equal(own.messagePartition('k3'), 3);
 });
@@ -99,4 +100,7 @@ test('the index keeps the partitions held and acts for those ready', () => {
   assert.equal(scope.actsFor(0), false, 'restoring: its finals may still be unread');
   tail.states.set(0, 'ready');
   assert.equal(scope.actsFor(0), true);
+  s.onBulkAssignment([1]);
+  assert.equal(scope.actsFor(0), false, 'out of the share at once, before the tail has released it');
+  assert.equal(scope.holds(0), false);
 });

@@ -29,7 +29,7 @@ function owner(opts: {
   publish?: ReceiptSink['publish'];
   matchWaitMs?: number;
   /** What the local path's catch-up of a partition answers (default: caught up). */
-  caughtUp?: boolean;
+  caughtUp?: boolean | ((partition: number) => boolean);
 }) {
   const index = tempIndex(() => NOW);
   index.apply(requestKey('req-1'), requestRecord('req-1', ['m1'], { receiptDeadline: 10_000_000 }));
@@ -57,7 +57,7 @@ function owner(opts: {
       handlesMessage: opts.handlesHere,
       homeOf: (request) => ({ partition: request.home ?? 0, here: !opts.homes || opts.homes.includes(request.home ?? 0) }),
       messagePartition: () => 0,
-      caughtUp: async () => opts.caughtUp ?? true,
+      caughtUp: async (partition) => (typeof opts.caughtUp === 'function' ? opts.caughtUp(partition) : (opts.caughtUp ?? true)),
     },
   });
   return { index, processor, events, forwarded };
@@ -324,4 +324,19 @@ test('a receipt received here and still unmatched is unknown only once its parti
     held.events.map((e) => e.id),
     ['unknown:m-nobody'],
   );
+});
+
+test('a receipt received here for a multipart segment whose snapshot is not here yet waits for the catch-up of the request’s home too, not only of its own partition', async () => {
+  const asked: number[] = [];
+  const o = owner({
+    handlesHere: () => true,
+    caughtUp: (partition) => {
+      asked.push(partition);
+      return partition !== 2; // the home, 2, is still being restored
+    },
+  });
+  o.index.apply(messageKey('mx'), messageEntryOf(requestRecord('req-x', ['mx', 'my'], { receiptDeadline: 10_000_000, home: 2 }), 1));
+  assert.equal(await o.processor.handle(receiptDeliverSm('mx')), DELIVER_SM_RESP_TEMPORARY);
+  assert.deepEqual(asked, [0, 2], 'its own partition, then the home');
+  assert.equal(o.events.length, 0, 'not published as unknown: while its home is not read up to date');
 });
