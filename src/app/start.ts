@@ -24,7 +24,7 @@ import { startHttpServer, type ReadinessReport } from '../obs/http.js';
 import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import type { Lane } from '../pipeline/admission.js';
-import { CORRELATION_STORE_FORMAT, CorrelationIndex } from '../pipeline/correlation-index.js';
+import { CORRELATION_STORE_FORMAT, CorrelationIndex, type CorrelationIndexOptions } from '../pipeline/correlation-index.js';
 import { CorrelationPromoter, maxPromotionLagMs, promotionAgeMs } from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
@@ -131,6 +131,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks), Date.now, {
     promotedAfterMs: promotionAgeMs(config.correlationRestoreWindowMs),
+    ...(config.correlationOwnership === 'partitioned' ? { onRepublishedFinal: republishFinal(sinks, logger) } : {}),
   });
   // The tail applies other replicas' entries from its start; the receipt processor is built after it.
   const receiptsRef: { processor?: ReceiptProcessor } = {};
@@ -171,6 +172,13 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
     share?.onBulkAssignment(partitions);
     void p.receiptOwner?.follow(partitions);
   });
+}
+
+/** A final written again after its subject's republished `m:` entry (correlation-index.ts `onRepublishedFinal`); a failed write is only logged: rare, and the restore it guards against rarer. */
+function republishFinal(sinks: KafkaSinks, logger: Logger): NonNullable<CorrelationIndexOptions['onRepublishedFinal']> {
+  return (write) => {
+    sinks.publish([], [write]).catch((err: unknown) => logger.warn({ err, key: write.key }, 'final not written again after its republished entry'));
+  };
 }
 
 /**

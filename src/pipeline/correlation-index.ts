@@ -335,6 +335,14 @@ export interface CorrelationIndexOptions {
    * (`promotionAgeMs` in correlation-promoter.ts); unset: never (only what this store promoted).
    */
   promotedAfterMs?: number;
+  /**
+   * Partitioned ownership: a subject's `m:` entry read again after its final (a replay on the
+   * replica holding the request's home republishes it, and that replica, not holding the
+   * subject's partition, cannot republish the final with it). Given the final's record, to write
+   * it again after the entry: a restore reading that entry alone would make the request wait again
+   * and summarise it UNKNOWN. Called only where this replica acts for the partition.
+   */
+  onRepublishedFinal?: (write: { key: string; value: FinalRecord; partition: number }) => void;
 }
 
 /** How many entries a partition drop visits before it lets the event loop run. */
@@ -624,8 +632,20 @@ export class CorrelationIndex {
       if (typeof mapped === 'object') this.dropMessage(messageId);
       return;
     }
-    if (mapped !== undefined) return;
+    if (mapped !== undefined) {
+      if (isSubject(mapped) && mapped.requestId === entry.requestId) this.finalAgain(messageId, mapped);
+      return;
+    }
     this.putMessage(messageId, entry, at, track, entry.segments === 1 && entry.receipts && this.finals.get(messageId) !== undefined);
+  }
+
+  /** A complete subject's entry read again: its final goes after it (`onRepublishedFinal`). */
+  private finalAgain(messageId: string, subject: MessageEntry): void {
+    const write = this.options.onRepublishedFinal;
+    if (!write) return;
+    const partition = this.entryPartition(messageId, subject);
+    const final = this.finals.get(messageId);
+    if (final && this.scope.actsFor(partition)) write({ key: finalKey(messageId), value: final, partition });
   }
 
   /**

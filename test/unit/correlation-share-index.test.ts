@@ -108,3 +108,24 @@ test('a request forgotten past half the restore window gets a tombstone though t
   await index.written();
   assert.deepEqual(index.retired(), ['r-old'], 'submitted 44 s ago: a tombstone; 5 s ago: none');
 });
+
+test('a complete subject’s m: entry read again (a replay republished it) has its final written again after it, by the replica acting for its partition only', async () => {
+  const writes: Array<{ key: string; partition: number }> = [];
+  const ready = new Set([0]);
+  const index = tempIndex(() => 5_000, { onRepublishedFinal: (w) => writes.push({ key: w.key, partition: w.partition }) });
+  index.setScope(scoped(new Set([0, 1]), ready));
+  const rec = requestRecord('r-1', ['s-0'], { receiptDeadline: 100_000 });
+  index.apply(messageKey('s-0'), messageEntryOf(rec, 1, 0), 1_000);
+  index.apply(messageKey('s-0'), messageEntryOf(rec, 1, 0), 1_500);
+  assert.deepEqual(writes, [], 'not final yet: nothing to write again');
+  index.apply(finalKey('s-0'), { v: 1, status: 'DELIVERED', errorCategory: null, at: 2_000 }, 2_000);
+  index.apply(messageKey('s-0'), messageEntryOf(rec, 1, 0), 3_000);
+  assert.deepEqual(writes, [{ key: finalKey('s-0'), partition: 0 }]);
+  index.apply(messageKey('s-0'), messageEntryOf(requestRecord('r-other', ['s-0']), 1, 0), 3_500);
+  assert.equal(writes.length, 1, 'another request’s entry for the id (an SMSC reusing ids) is not a republish');
+  const elsewhere = requestRecord('r-2', ['s-1'], { receiptDeadline: 100_000 });
+  index.apply(messageKey('s-1'), messageEntryOf(elsewhere, 1, 1), 1_000);
+  index.apply(finalKey('s-1'), { v: 1, status: 'DELIVERED', errorCategory: null, at: 2_000 }, 2_000);
+  index.apply(messageKey('s-1'), messageEntryOf(elsewhere, 1, 1), 3_000);
+  assert.equal(writes.length, 1, 'partition 1 is not read up to date here: its owner writes it');
+});
