@@ -2,7 +2,8 @@
 // thousands of requests that both submitted → the SMSC re-sends what the dead replica left
 // unanswered to the survivor, and every receipt correlates there: no `unknown:` event, one SUMMARY
 // eventId per request, one RECEIPT eventId per (request, segment, status).
-// CI volume: 5,000 requests (KSC_F19_REQUESTS=100000 for the issue's size). Run in both correlation
+// CI volume: 5,000 requests (KSC_F19_REQUESTS=100000 for the issue's size), two replicas
+// (KSC_F19_REPLICAS=3: one killed, two survivors sharing its partitions). Run in both correlation
 // ownerships: with `partitioned` about half the receipts each replica receives are forwarded to the
 // other, so the dead one also leaves forwarded receipts it had not handled; the survivor, owning
 // every partition after the rebalance, resumes them from the dead one's progress.
@@ -22,12 +23,13 @@ import { collectDelivery, outbound, produce, testEnv, waitUntil } from '../helpe
 import { testStack, uniqueTopics } from '../helpers/stack.js';
 
 const REQUESTS = envNumber('KSC_F19_REQUESTS', 5000);
+const REPLICAS = envNumber('KSC_F19_REPLICAS', 2);
 /** Every 10th request has two segments: its receipts may arrive on different replicas. */
 const MULTIPART_EVERY = 10;
 const LONG_TEXT = 'x'.repeat(200);
 
 for (const ownership of ['replicated', 'partitioned'] as const) {
-  test(`F19 (${ownership}): kill -9 one of two replicas while ${REQUESTS} requests' receipts arrive → all correlate on the survivor, no unknown:, one eventId per fact`, (t) =>
+  test(`F19 (${ownership}): kill -9 one of ${REPLICAS} replicas while ${REQUESTS} requests' receipts arrive → all correlate on the survivor, no unknown:, one eventId per fact`, (t) =>
     killOneWithPendingReceipts(ownership, t));
 }
 
@@ -37,11 +39,12 @@ async function killOneWithPendingReceipts(ownership: 'replicated' | 'partitioned
   const sim = await startSimulator({
     plainPort: 0,
     recordAccepted: true,
-    behaviour: { holdReceipts: true, throughputPerSecond: 1000, receiptResponseTimeoutMs: 2000, receiptRetryMs: 200 },
+    behaviour: { holdReceipts: true, throughputPerSecond: 1000, receiptResponseTimeoutMs: 2000, receiptRetryMs: 200, maxBindsPerSystemId: 2 * REPLICAS },
   });
   const logDir = mkdtempSync(join(tmpdir(), 'ksc-f19-'));
   const env = testEnv(stack, topics, sim.plainPort!, {
     SMPP_SESSIONS: 'trx:2',
+    SMPP_ACCOUNT_MAX_BINDS: String(2 * REPLICAS),
     SMPP_RATE_LIMIT: '1000',
     SMPP_WINDOW: '20',
     LOG_LEVEL: 'info',
@@ -52,8 +55,8 @@ async function killOneWithPendingReceipts(ownership: 'replicated' | 'partitioned
   const replicas: ConnectorProcess[] = [];
   let delivery: Awaited<ReturnType<typeof collectDelivery>> | undefined;
   try {
-    for (const n of [1, 2]) replicas.push(startConnectorProcess(env, join(logDir, `connector-${n}.log`)));
-    await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === 4, 90_000, 'both replicas bound, two sessions each');
+    for (let n = 1; n <= REPLICAS; n++) replicas.push(startConnectorProcess(env, join(logDir, `connector-${n}.log`)));
+    await waitUntil(() => (sim.stats().bindsBySystemId['test'] ?? 0) === 2 * REPLICAS, 90_000, 'every replica bound, two sessions each');
     await codec.registerContracts();
     delivery = await collectDelivery({ stack, topics, codec });
     const requests = Array.from({ length: REQUESTS }, (_, i) => ({
@@ -75,7 +78,7 @@ async function killOneWithPendingReceipts(ownership: 'replicated' | 'partitioned
       'every SUBMITTED published',
     );
 
-    // Receipts to both replicas, round-robin over the four binds; one replica dies mid-way.
+    // Receipts to every replica, round-robin over their binds; one replica dies mid-way.
     assert.equal(sim.releaseHeldReceipts({ order: 'random', seed: 19, maxInFlight: 200 }), segments);
     await waitUntil(() => sim.stats().receiptsAcked >= segments / 3, 120_000, 'a third of the receipts acknowledged');
     const victim = replicas[0]!;
@@ -135,13 +138,17 @@ async function killOneWithPendingReceipts(ownership: 'replicated' | 'partitioned
       // the dead one wrote (o:<q>, at most a second behind), or — when it died before writing any —
       // from the records of the restore window (offset 0 here). Either way nothing is lost (above);
       // resuming from progress is shown by pipeline-receipt-owner's handover test.
-      const resumed = resumedAfter(join(logDir, 'connector-2.log'), killedAt);
-      t.diagnostic(`survivor resumed receipts partitions at ${JSON.stringify(resumed)}`);
-      assert.ok(Object.keys(resumed).length > 0, 'the survivor took partitions over');
+      const resumed = Object.assign({}, ...replicas.slice(1).map((_, i) => resumedAfter(join(logDir, `connector-${i + 2}.log`), killedAt))) as Record<
+        string,
+        string
+      >;
+      t.diagnostic(`survivors resumed receipts partitions at ${JSON.stringify(resumed)}`);
+      assert.ok(Object.keys(resumed).length > 0, 'the survivors took partitions over');
     }
-    const survivor = replicas[1]!;
-    survivor.kill('SIGTERM');
-    assert.equal((await survivor.exited).code, 0);
+    for (const survivor of replicas.slice(1)) {
+      survivor.kill('SIGTERM');
+      assert.equal((await survivor.exited).code, 0);
+    }
   } finally {
     for (const r of replicas) r.kill('SIGKILL');
     await Promise.all(replicas.map((r) => r.exited));
