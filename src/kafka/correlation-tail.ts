@@ -209,8 +209,9 @@ export class CorrelationTail {
     if (!offsets && this.held === 'all' && !storeHadCheckpoints && this.options.liveTopic) await this.restoreFresh('all', []);
     else await this.gain(gained, offsets, true);
     if (!this.running) return;
-    // Partitions the store followed in an earlier run and this one does not hold: released then.
-    this.scheduleDrop([...this.index.checkpoints(this.topic).keys()].filter((p) => !holds(this.held, p)));
+    // Partitions the store followed in an earlier run and this one does not hold: released then —
+    // or left half dropped by a crash (their checkpoint went first): any not held, when the store has anything.
+    if (this.index.size > 0) this.scheduleDrop(this.partitionIds.filter((p) => !holds(this.held, p)));
     // As logged before partitions could be held: a store with checkpoints checked against the topic
     // resumed from them (those dropped or missing are read from their beginning).
     const restoredLive = [...this.gainedFrom.values()].includes('live-state');
