@@ -239,13 +239,17 @@ export class CorrelationTail {
           const key = m.key?.toString('utf8');
           if (!key) continue;
           // Applied here when written, unless written while the partition was being gained (`gain`).
-          if (this.ownOrigin && Number(m.timestamp) > ownAfter && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin) continue;
+          const own = this.ownOrigin !== '' && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin;
+          if (own && Number(m.timestamp) > ownAfter) continue;
           const at = Number(m.timestamp);
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
-              this.index.apply(entryKey, value as Parameters<CorrelationIndex['apply']>[1], at);
+              const entry = value as Parameters<CorrelationIndex['apply']>[1];
+              if (own) this.index.applyOwnAgain(entryKey, entry, at);
+              else this.index.apply(entryKey, entry, at);
               this.appliedEntries++;
-              if (value) this.options.onRemoteEntry?.(entryKey);
+              // Not for its own: the receipt path that wrote them acted on them already (a summary twice).
+              if (value && !own) this.options.onRemoteEntry?.(entryKey);
             }
           } catch (err) {
             this.logger.warn({ err, partition, offset: m.offset }, 'skipping unreadable correlation record');
@@ -371,11 +375,15 @@ export class CorrelationTail {
     await this.dropBeforeRestore(fresh);
     if (fresh.length > 0) await this.restoreFresh(fresh, offsets ?? []);
     if (!this.running) return;
-    // This process's own bundles written until a little after now are applied again when read:
-    // the drop may have removed what it applied of them, and a write made just before the hold
-    // took these partitions was not applied at all (not held then). Applied twice is harmless.
-    const ownUntil = Date.now() + OWN_REAPPLY_MS;
-    for (const p of gained) this.ownAppliedAfter.set(p, ownUntil);
+    // Partitioned ownership: this process's own bundles written until a little after now are
+    // applied again when read — the drop may have removed what it applied of them, and a write
+    // made just before the hold took these partitions was not applied at all (not held then).
+    // Never an older snapshot over a newer one (`applyOwnAgain`). A tail holding every partition
+    // for good drops nothing and skips its own bundles, as it always did.
+    if (this.options.keepReleasedMs !== undefined) {
+      const ownUntil = Date.now() + OWN_REAPPLY_MS;
+      for (const p of gained) this.ownAppliedAfter.set(p, ownUntil);
+    }
     for (const p of gained) this.parts.startFetching(p, targets.get(p)!, this.positions.get(p) ?? 0n);
     this.applyPauses();
     this.seekToPositions(gained);

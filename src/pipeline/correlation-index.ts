@@ -430,6 +430,21 @@ export class CorrelationIndex {
     else if (key.startsWith(PROGRESS_PREFIX)) this.applyProgress(Number(key.slice(PROGRESS_PREFIX.length)), value as ReceiptProgress | null);
   }
 
+  /**
+   * One of this process's own entries read back from the topic (after a partition gain dropped or
+   * missed what it applied when writing it): applied as any entry, except a snapshot whose
+   * accepted segments the stored one has already — an older version of this process's own
+   * request, which would take back a later segment and its final.
+   */
+  applyOwnAgain(key: string, value: CorrelationValue | null, at: number): void {
+    if (key.startsWith(REQUEST_PREFIX) && value) {
+      const stored = this.requests.get(key.slice(REQUEST_PREFIX.length));
+      const rec = value as RequestRecord;
+      if (stored && rec.messageIds.every((m) => m === null || stored.messageIds.includes(m))) return;
+    }
+    this.apply(key, value, at);
+  }
+
   /** Keeps the furthest progress read: records of two owners around a handover may arrive in either order. */
   private applyProgress(partition: number, value: ReceiptProgress | null): void {
     if (!value || !Number.isInteger(partition) || !/^\d+$/.test(value.offset)) return;

@@ -129,3 +129,17 @@ test('a complete subject’s m: entry read again (a replay republished it) has i
   index.apply(messageKey('s-1'), messageEntryOf(elsewhere, 1, 1), 3_000);
   assert.equal(writes.length, 1, 'partition 1 is not read up to date here: its owner writes it');
 });
+
+test('an own snapshot read back after a gain never takes back a later segment and its final; a newer one is applied', async () => {
+  const index = tempIndex(() => 5_000);
+  const v1 = requestRecord('r-1', ['a-0', null, null], { receiptDeadline: 100_000 });
+  const v2 = requestRecord('r-1', ['a-0', 'b-0', null], { receiptDeadline: 100_000 });
+  const v3 = requestRecord('r-1', ['a-0', 'b-0', 'c-0'], { receiptDeadline: 100_000 });
+  index.applyOwnSnapshot(v2);
+  index.apply(finalKey('b-0'), { v: 1, status: 'DELIVERED', errorCategory: null, at: 2_000 }, 2_000);
+  index.applyOwnAgain(requestKey('r-1'), v1, 1_000);
+  assert.equal(index.segmentOf('b-0')?.segment, 2, 'the later segment stays mapped');
+  assert.equal(index.final('b-0')?.status, 'DELIVERED', 'and its final stays');
+  index.applyOwnAgain(requestKey('r-1'), v3, 3_000);
+  assert.equal(index.segmentOf('c-0')?.segment, 3, 'a newer snapshot is applied');
+});
