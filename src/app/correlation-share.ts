@@ -41,7 +41,9 @@ export class CorrelationShare {
   private forwarding: boolean | undefined;
   /** The latest hold: a consumer's first batch waits for it before it waits for the catch-up. */
   private holding: Promise<void> = Promise.resolve();
+  /** Per partition: the catch-up under way, and the one that starts after it (`sharedCatchUp`). */
   private readonly catchUps = new Map<number, Promise<boolean>>();
+  private readonly nextCatchUps = new Map<number, Promise<boolean>>();
 
   constructor(
     private readonly tail: ShareTail,
@@ -132,17 +134,28 @@ export class CorrelationShare {
   }
 
   /**
-   * One catch-up per partition at a time, shared by every receipt that asks meanwhile: receipts
-   * nobody matches (another system on the account, re-sends past KEEP_DONE) would otherwise each
-   * cost a ListOffsets call.
+   * Catch-ups shared by the local receipts that ask meanwhile: receipts nobody matches (another
+   * system on the account, re-sends past KEEP_DONE) would otherwise each cost a ListOffsets call.
+   * A receipt never joins a catch-up already under way — its end offsets may predate the entry
+   * the receipt waits for — but the next one, which starts when that one ends: at most one runs
+   * and one waits per partition.
    */
   private sharedCatchUp(partition: number): Promise<boolean> {
-    let pending = this.catchUps.get(partition);
-    if (!pending) {
-      pending = this.tail.waitCaughtUp(this.options.catchUpMs, [partition]).finally(() => this.catchUps.delete(partition));
-      this.catchUps.set(partition, pending);
-    }
-    return pending;
+    const waiting = this.nextCatchUps.get(partition);
+    if (waiting) return waiting;
+    const running = this.catchUps.get(partition) ?? Promise.resolve(true);
+    const next = running
+      .catch(() => false)
+      .then(() => {
+        this.nextCatchUps.delete(partition);
+        const run = this.tail.waitCaughtUp(this.options.catchUpMs, [partition]).finally(() => {
+          if (this.catchUps.get(partition) === run) this.catchUps.delete(partition);
+        });
+        this.catchUps.set(partition, run);
+        return run;
+      });
+    this.nextCatchUps.set(partition, next);
+    return next;
   }
 
   private rehold(): Promise<void> {

@@ -104,3 +104,28 @@ test('the index keeps the partitions held and acts for those ready', () => {
   assert.equal(scope.actsFor(0), false, 'out of the share at once, before the tail has released it');
   assert.equal(scope.holds(0), false);
 });
+
+test('local receipts share catch-ups of a partition: one asking while a catch-up runs joins the next, which starts after it asked', async () => {
+  const tail = new FakeTail();
+  let finish: (ok: boolean) => void = () => undefined;
+  const started: number[] = [];
+  tail.waitCaughtUp = async (_timeoutMs, partitions) => {
+    started.push([...(partitions ?? [])][0]!);
+    return new Promise<boolean>((resolve) => (finish = resolve));
+  };
+  const s = new CorrelationShare(tail, { partitions: PARTITIONS, partitionOfKey, catchUpMs: 1000, logger: pino({ level: 'silent' }) });
+  const own = s.ownership();
+  const first = own.caughtUp(1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(started.length, 1, 'the first starts at once');
+  const second = own.caughtUp(1);
+  const third = own.caughtUp(1);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(started.length, 1, 'the others wait for the one under way to end');
+  finish(true);
+  assert.equal(await first, true);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(started.length, 2, 'then one more, for both');
+  finish(true);
+  assert.deepEqual([await second, await third], [true, true]);
+});
