@@ -248,8 +248,9 @@ export class CorrelationTail {
               if (own) this.index.applyOwnAgain(entryKey, entry, at);
               else this.index.apply(entryKey, entry, at);
               this.appliedEntries++;
-              // Not for its own: the receipt path that wrote them acted on them already (a summary twice).
-              if (value && !own) this.options.onRemoteEntry?.(entryKey);
+              // Its own too, when read back after a gain: the receipt path's wait for another
+              // replica's final (a multipart summary) may have begun before the gain dropped it.
+              if (value) this.options.onRemoteEntry?.(entryKey);
             }
           } catch (err) {
             this.logger.warn({ err, partition, offset: m.offset }, 'skipping unreadable correlation record');
