@@ -71,12 +71,22 @@ test('F2: SIGTERM rolling restarts of 2 instances under load → missing 0, dupl
     ).catch(() => {
       timedOut = true; // report the numbers anyway: they say what was lost
     });
-    const summarised = new Set(delivery.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size;
+    const summarisedIds = new Set(delivery.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id));
+    const summarised = summarisedIds.size;
+    // What a request left without its summary did see: the next session starts from it.
+    const withoutSummary = [...ids]
+      .filter((id) => !summarisedIds.has(id))
+      .slice(0, 5)
+      .map((id) => ({
+        id,
+        events: delivery!.records.filter((r) => r.value.id === id).map((r) => `${r.value.source}/${r.value.status}/${r.value.segment}/${r.value.messageId}`),
+      }));
     const v = verdict({ records, accepted: sim.acceptedSubmits(), events: delivery.records.map((r) => r.value) });
     report('F2', {
       volume: `${RECORDS} records`,
       timedOut,
       summarised,
+      withoutSummary,
       exits,
       shutdownDrainMs: DRAIN_MS,
       maxBinds: sim.stats().maxConcurrentBindsBySystemId['test'],

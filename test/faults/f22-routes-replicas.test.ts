@@ -115,7 +115,21 @@ test('F22: two routes with bind caps, replicas 1 → 3 → 1 under load → each
         ).missing.length === 0,
       240000,
       'every record summarised',
-    );
+    ).catch((err: unknown) => {
+      // What a request left without its summary did see: the next session starts from it.
+      const missing = summarised(
+        eventsNow(),
+        records.map((r) => r.value.id),
+      ).missing.slice(0, 5);
+      const seen = missing.map((id) => ({
+        id,
+        events: eventsNow()
+          .filter((e) => e.id === id)
+          .map((e) => `${e.source}/${e.status}/${e.segment}/${e.messageId}`),
+      }));
+      report('F22 (timed out)', { withoutSummary: seen, logs: dir });
+      throw err;
+    });
     const events = eventsNow();
     const bound = PRIMARY.sessions * WINDOW;
     const v = verdict({
