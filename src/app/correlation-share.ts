@@ -76,7 +76,7 @@ export class CorrelationShare {
   }
 
   /** The partitions to hold now. */
-  held(): ReadonlySet<number> | 'all' {
+  private held(): ReadonlySet<number> | 'all' {
     if (this.forwarding === false) return 'all';
     return new Set([...this.duties, ...this.urgentHomes]);
   }

@@ -15,9 +15,9 @@
  * partition resumes from its checkpoint when the store has a valid one, else is restored fresh:
  * the live-state topic is read whole (it is not laid out by partition yet: step 6a) keeping the
  * requests homed in the partition and the `m:` entries there of multipart requests homed
- * elsewhere, then the partition is read from its watermark (`w:<k>` or the shared `h:`, whichever
- * is higher).
- * A released partition's data stays in the store (dropping it needs partition-leading keys, step 5b).
+ * elsewhere (after dropping what the store kept of it), then the partition is read from the lowest
+ * watermark of all partitions (`lowestWatermark`). A released partition's data stays in the store
+ * for `keepReleasedMs`, then goes with its checkpoint (a scan of the store: no partition-leading keys).
  * `appliedThrough` and `waitCaughtUp` answer per partition, so a consumer can wait for its own.
  *
  * kafkajs has no manual partition assignment, so the tail is a consumer in a group of its own
@@ -111,8 +111,6 @@ export class CorrelationTail {
   private readonly ownAppliedAfter = new Map<number, number>();
   /** Released partitions whose entries go when their timer fires (`keepReleasedMs`). */
   private readonly dropTimers = new Map<number, NodeJS.Timeout>();
-  /** Entries dropped with partitions no longer held. */
-  droppedEntries = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -240,8 +238,8 @@ export class CorrelationTail {
           if (!key) continue;
           // Applied here when written, unless written while the partition was being gained (`gain`).
           const own = this.ownOrigin !== '' && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin;
-          if (own && Number(m.timestamp) > ownAfter) continue;
           const at = Number(m.timestamp);
+          if (own && at > ownAfter) continue;
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
               const entry = value as Parameters<CorrelationIndex['apply']>[1];
@@ -438,8 +436,7 @@ export class CorrelationTail {
   }
 
   /**
-   * Partitions read afresh (from the live-state topic or their beginning) start from an empty
-   * share: whatever the store kept of them (held before, or by a run before this one) could
+   * Partitions restored from the live-state topic start from an empty share: whatever the store kept of them (held before, or by a run before this one) could
    * otherwise outlive a completion the restore does not read again and be summarised UNKNOWN.
    */
   private async dropBeforeRestore(partitions: readonly number[]): Promise<void> {
@@ -448,13 +445,11 @@ export class CorrelationTail {
     if (dropped > 0) this.logger.info({ topic: this.topic, partitions, dropped }, 'correlation store dropped what it kept of partitions it restores afresh');
   }
 
-  private async dropEntries(partitions: readonly number[]): Promise<number> {
-    const dropped = await this.index.dropPartitions(partitions, async () => {
+  private dropEntries(partitions: readonly number[]): Promise<number> {
+    return this.index.dropPartitions(partitions, async () => {
       await new Promise((resolve) => setImmediate(resolve));
       if (!this.running) throw new Error('correlation tail stopped');
     });
-    this.droppedEntries += dropped;
-    return dropped;
   }
 
   private startAt(partition: number, offset: bigint, kind: RestoreKind): void {
@@ -473,8 +468,7 @@ export class CorrelationTail {
    * partition are not restored here — and the `m:` entries there of multipart requests homed
    * elsewhere.
    * `'all'` (at start, when the topic's offsets could not be read): every partition, whichever the
-   * offsets by time name. Whatever the store kept of these partitions from an earlier hold stays
-   * under the restored entries (range deletion needs partition-leading keys, step 5b).
+   * offsets by time name. What the store kept of `fresh` partitions was dropped before (`dropBeforeRestore`).
    */
   private async restoreFresh(freshOrAll: number[] | 'all', offsets: TopicOffsets): Promise<void> {
     const count = offsets.length;
@@ -484,7 +478,9 @@ export class CorrelationTail {
       signal: this.aborter.signal,
     });
     this.liveRecords += restored.records;
-    const offsetsAt = this.offsetsByTime();
+    // Asked once per time: at start without offsets the time that lists the partitions is usually the one they start at.
+    const asked = new Map<number, Promise<Map<number, string> | null>>();
+    const offsetsAt = (at: number) => asked.get(at) ?? asked.set(at, this.offsetsAt(at)).get(at)!;
     let fresh: number[];
     if (freshOrAll !== 'all') fresh = freshOrAll;
     else {
@@ -496,13 +492,13 @@ export class CorrelationTail {
       fresh = listed ? [...listed.keys()] : [];
     }
     const low = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
-    await this.startFromWatermarks(fresh, restored.watermarks, low, offsetsAt);
+    const from = await this.startFromWatermarks(fresh, restored.watermarks, low, offsetsAt);
     if (!this.running) return;
     this.logger.info(
       {
         topic: this.topic,
         liveRecords: restored.records,
-        from: isoOrNull(lowestWatermark(restored.watermarks, this.partitionIds.length > 0 ? this.partitionIds : fresh)),
+        from: isoOrNull(from),
         offsets: Object.fromEntries(fresh.map((p) => [p, this.positions.get(p)?.toString()])),
       },
       'correlation store restored from the live-state topic; reading the partitions from the lowest watermark',
@@ -515,14 +511,14 @@ export class CorrelationTail {
    * every change written before that time is in the live-state topic. Those start points are
    * checkpointed now: a partition that gets no record would have no checkpoint, and the next start
    * would read it from its beginning. Without a watermark, or without an answer by time: its
-   * beginning (`low`).
+   * beginning (`low`). Returns the watermark used.
    */
   private async startFromWatermarks(
     fresh: number[],
     watermarks: RestoredWatermarks,
     low: ReadonlyMap<number, bigint>,
     offsetsAt: (at: number) => Promise<Map<number, string> | null>,
-  ): Promise<void> {
+  ): Promise<number | null> {
     const watermark = lowestWatermark(watermarks, this.partitionIds.length > 0 ? this.partitionIds : fresh);
     const at = watermark === null || !this.running ? null : await offsetsAt(watermark);
     for (const p of fresh) {
@@ -536,29 +532,19 @@ export class CorrelationTail {
     if (watermark !== null && !at && this.running)
       this.logger.warn({ topic: this.topic, partitions: fresh }, 'correlation topic offsets by time unavailable; reading the partitions from the beginning');
     await this.index.written();
+    return watermark;
   }
 
-  /**
-   * `fetchTopicOffsetsByTimestamp`, retried while the tail runs, one call per time asked (the
-   * partitions sharing a watermark share it): partition → offset, or null when it never answered.
-   */
-  private offsetsByTime(): (at: number) => Promise<Map<number, string> | null> {
-    const asked = new Map<number, Promise<Map<number, string> | null>>();
-    return (at) => {
-      let answer = asked.get(at);
-      if (!answer) {
-        answer = retryUntil(
-          Date.now() + CHECKPOINT_CHECK_MS,
-          () => this.admin.fetchTopicOffsetsByTimestamp(this.topic, at),
-          () => this.running,
-        ).then(
-          (found) => new Map(found.map((o) => [o.partition, o.offset])),
-          () => null,
-        );
-        asked.set(at, answer);
-      }
-      return answer;
-    };
+  /** `fetchTopicOffsetsByTimestamp`, retried while the tail runs: partition → offset, or null when it never answered. */
+  private offsetsAt(at: number): Promise<Map<number, string> | null> {
+    return retryUntil(
+      Date.now() + CHECKPOINT_CHECK_MS,
+      () => this.admin.fetchTopicOffsetsByTimestamp(this.topic, at),
+      () => this.running,
+    ).then(
+      (found) => new Map(found.map((o) => [o.partition, o.offset])),
+      () => null,
+    );
   }
 
   /**
