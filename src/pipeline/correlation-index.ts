@@ -39,7 +39,7 @@
  * promotion, `promoted` what was written there, `retired` what needs its tombstone.
  */
 import type { DeliveryStatus } from '../contracts.js';
-import type { CorrelationStore, StoreEntry, StoreTable } from './correlation-store-port.js';
+import type { CorrelationStore, StoreEntry, StoreKey, StoreTable } from './correlation-store-port.js';
 
 export interface RequestRecord {
   v: 1;
@@ -822,19 +822,21 @@ export class CorrelationIndex {
     const gone = new Set(partitions);
     if (gone.size === 0) return 0;
     let dropped = 0;
-    for await (const slice of sliced(this.requests, pause)) {
+    for (const slice of rangeSlices(this.requests, '', undefined, DROP_SLICE)) {
       for (const { key: id, value: rec } of slice) {
         if (!gone.has(this.requestPartition({ id, home: rec.home }))) continue;
         this.dropRequest(id, rec, gone);
         dropped++;
       }
+      await pause();
     }
-    for await (const slice of sliced(this.messages, pause)) {
+    for (const slice of rangeSlices(this.messages, '', undefined, DROP_SLICE)) {
       for (const { key: messageId, value: mapped } of slice) {
         if (typeof mapped !== 'object' || !gone.has(this.entryPartition(messageId, mapped))) continue;
         this.dropEntry(messageId, mapped);
         dropped++;
       }
+      await pause();
     }
     return dropped;
   }
@@ -1050,16 +1052,7 @@ export class CorrelationIndex {
 
   /** The timeline keys from `from` to `to`, in slices; the next slice is read when the caller asks for it. */
   private *timelineSlices(from: TimelineKey, to: TimelineKey, sliceSize: number): Generator<TimelineKey[]> {
-    let after = false;
-    for (;;) {
-      const slice = this.timeline.range({ from, to, limit: sliceSize, after });
-      if (slice.entries.length > 0) yield slice.entries.map((e) => e.key);
-      // Continued from the last key visited, not the last one returned: an entry removed since
-      // the last commit is visited but not returned, and must not end the walk early.
-      if (!slice.more || slice.last === undefined) return;
-      from = slice.last;
-      after = true;
-    }
+    for (const slice of rangeSlices(this.timeline, from, to, sliceSize)) yield slice.map((e) => e.key);
   }
 
   /**
@@ -1217,16 +1210,19 @@ export class CorrelationIndex {
   }
 }
 
-/** A table's entries, a slice at a time, awaiting `pause` after each (the caller may remove what it is given). */
-async function* sliced<V>(table: StoreTable<string, V>, pause: () => Promise<void>): AsyncGenerator<StoreEntry<string, V>[]> {
-  let from = '';
+/**
+ * A table's entries from `from` to `to` (unset: its end), in slices; the next slice is read when
+ * the caller asks for it, so the caller may remove what it was given and yield in between.
+ */
+function* rangeSlices<K extends StoreKey, V>(table: StoreTable<K, V>, from: K, to: K | undefined, sliceSize: number): Generator<StoreEntry<K, V>[]> {
   let after = false;
   for (;;) {
-    const slice = table.range({ from, limit: DROP_SLICE, after });
+    const slice = table.range({ from, ...(to === undefined ? {} : { to }), limit: sliceSize, after });
     if (slice.entries.length > 0) yield slice.entries;
+    // Continued from the last key visited, not the last one returned: an entry removed since
+    // the last commit is visited but not returned, and must not end the walk early.
     if (!slice.more || slice.last === undefined) return;
     from = slice.last;
     after = true;
-    await pause();
   }
 }
