@@ -20,6 +20,7 @@ import type { Logger } from '../obs/logger.js';
 export interface ShareTail {
   hold(partitions: Iterable<number> | 'all'): Promise<void>;
   holdsPartition(partition: number): boolean;
+  heldPartitions(): number[];
   partitionState(partition: number): PartitionState;
   waitCaughtUp(timeoutMs: number, partitions?: Iterable<number>): Promise<boolean>;
 }
@@ -67,6 +68,12 @@ export class CorrelationShare {
   onTerms(forwardReceipts: boolean): void {
     if (forwardReceipts === this.forwarding) return;
     this.forwarding = forwardReceipts;
+    this.options.logger.info(
+      { forwardReceipts },
+      forwardReceipts
+        ? 'every member reads forwarded receipts: receipts owned by another replica are forwarded to it'
+        : 'a member of the group does not read forwarded receipts (another version, or replicated): every receipt is handled where it arrives, and every partition is held',
+    );
     void this.rehold();
   }
 
@@ -120,9 +127,18 @@ export class CorrelationShare {
     // The share first: the tail follows it a hold later (a restore or a drop may run before).
     return {
       holds: (partition) => this.inShare(partition) && this.tail.holdsPartition(partition),
-      actsFor: (partition) => this.inShare(partition) && this.tail.partitionState(partition) === 'ready',
+      actsFor: (partition) => this.actsFor(partition),
       partitionOfKey: this.options.partitionOfKey,
     };
+  }
+
+  /** The held partitions the index acts for now: what a promotion pass vouches for with `w:<k>`. */
+  actingPartitions(): number[] {
+    return this.tail.heldPartitions().filter((p) => this.actsFor(p));
+  }
+
+  private actsFor(partition: number): boolean {
+    return this.inShare(partition) && this.tail.partitionState(partition) === 'ready';
   }
 
   private inShare(partition: number): boolean {

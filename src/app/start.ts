@@ -141,19 +141,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
   // partition is one of its bulk partitions, and forwards the others to their owner — once the
   // group's leader says every member reads forwarded receipts (GroupTerms).
   const share = config.correlationOwnership === 'partitioned' ? correlationShare(config, logger, p, index, correlationPartitions) : null;
-  let forwarding = false;
-  p.onGroupTerms = (terms) => {
-    share?.onTerms(terms.forwardReceipts);
-    if (terms.forwardReceipts === forwarding) return;
-    forwarding = terms.forwardReceipts;
-    if (share)
-      logger.info(
-        { forwardReceipts: terms.forwardReceipts },
-        terms.forwardReceipts
-          ? 'every member reads forwarded receipts: receipts owned by another replica are forwarded to it'
-          : 'a member of the group does not read forwarded receipts (another version, or replicated): every receipt is handled where it arrives, and every partition is held',
-      );
-  };
+  p.onGroupTerms = (terms) => share?.onTerms(terms.forwardReceipts);
   const receipts = new ReceiptProcessor({
     index,
     sink: sinks,
@@ -165,7 +153,7 @@ async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, ho
     ...(share ? { ownership: share.ownership() } : {}),
   });
   receiptsRef.processor = receipts;
-  await loadCorrelation(config, logger, p, index);
+  await loadCorrelation(config, logger, p, index, share);
   if (share) await startReceiptOwner(config, logger, p, index, sinks, receipts);
   startSessions(config, logger, p, index, sinks, receipts);
   await startConsumer(config, logger, p, codec, sinks, index, correlationPartitions, share, (partitions) => {
@@ -361,7 +349,7 @@ function createTail(config: Readonly<Config>, logger: Logger, p: Parts, index: C
 }
 
 /** The correlation index, read from its topic up to now; other replicas' entries keep arriving after. */
-async function loadCorrelation(config: Readonly<Config>, logger: Logger, p: Parts, index: CorrelationIndex): Promise<void> {
+async function loadCorrelation(config: Readonly<Config>, logger: Logger, p: Parts, index: CorrelationIndex, share: CorrelationShare | null): Promise<void> {
   const started = performance.now();
   await p.tail.start();
   await p.tail.waitCaughtUp(CORRELATION_CATCH_UP_MS);
@@ -381,9 +369,8 @@ async function loadCorrelation(config: Readonly<Config>, logger: Logger, p: Part
     instanceId: instanceOf(config),
     appliedThrough: () => tail.appliedThrough(),
     // Partitioned: each replica vouches only for the partitions it holds and has caught up on (`w:<k>`).
-    ...(config.correlationOwnership === 'partitioned'
-      ? { watermarkPartitions: () => tail.heldPartitions().filter((k) => tail.partitionState(k) === 'ready') }
-      : {}),
+    // The same partitions its promotion acts for (the index's scope).
+    ...(share ? { watermarkPartitions: () => share.actingPartitions() } : {}),
     maxLagMs: maxPromotionLagMs(config.correlationRestoreWindowMs, config.correlationKeepDoneMs),
     intervalMs: PROMOTION_INTERVAL_MS,
     now: Date.now,

@@ -25,6 +25,9 @@ class FakeTail implements ShareTail {
   holdsPartition(partition: number): boolean {
     return this.held === 'all' || this.held.has(partition);
   }
+  heldPartitions(): number[] {
+    return this.held === 'all' ? [] : [...this.held];
+  }
   partitionState(partition: number): PartitionState {
     return this.states.get(partition) ?? 'cold';
   }
