@@ -240,6 +240,7 @@ export class ReceiptOwner {
     const gone = partitions.map((p) => [p, this.followed.get(p)!] as const);
     for (const [p] of gone) this.followed.delete(p);
     this.applyPositions();
+    this.deps.logger.debug({ released: gone.map(([p, f]) => [p, f.offsets.committable(), f.running.size]) }, 'receipt owner releases');
     // A clean handover: the next owner resumes where this one stopped, not up to a second earlier.
     await this.writeProgress(gone);
   }
@@ -310,6 +311,7 @@ export class ReceiptOwner {
       }
       const run: Promise<void> = this.handleUntilDone(partition, f, found.receipt).then((done) => {
         f.running.delete(run);
+        this.deps.logger.debug({ partition, offset: m.offset, key: m.key?.toString(), done }, 'forwarded receipt ended');
         if (done) this.handled(partition, f, offset);
       });
       f.running.add(run);

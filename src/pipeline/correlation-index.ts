@@ -932,13 +932,16 @@ export class CorrelationIndex {
   }
 
   /**
-   * The multipart request a message id's `m:` entry names while that request's snapshot is not in
-   * this store (read before it, or it lives in a partition this replica does not hold).
+   * The multipart request a message id's `m:` entry names while no snapshot in this store maps the
+   * id: read before its snapshot, its snapshot in a partition this replica does not hold — or only
+   * an older snapshot here, from before the segment was sent (a request replayed by another
+   * replica after this one let its home go: the new snapshot went to a home this one no longer reads).
    */
   pendingRequestOf(messageId: string): Pick<RequestRecord, 'id' | 'home'> | undefined {
     const mapped = mappable(messageId) ? this.messages.get(messageId) : undefined;
     // A subject (one segment) is the request itself; a multipart entry is only a pointer to it.
-    if (typeof mapped !== 'object' || mapped.segments === 1 || this.requests.get(mapped.requestId) !== undefined) return undefined;
+    if (typeof mapped !== 'object' || mapped.segments === 1) return undefined;
+    if (this.requests.get(mapped.requestId)?.messageIds.includes(messageId)) return undefined;
     return mapped.home === undefined ? { id: mapped.requestId } : { id: mapped.requestId, home: mapped.home };
   }
 
@@ -969,18 +972,20 @@ export class CorrelationIndex {
 
   /**
    * Resolves when `messageId` is known or `timeoutMs` passed: covers a receipt that overtakes its
-   * own submit_sm_resp (or another replica's correlation record still on its way).
+   * own submit_sm_resp (or another replica's correlation record still on its way). `enough`, when
+   * given, ends the wait early (undefined) each time the id's entries change: an `m:` entry naming
+   * a request whose snapshot another replica holds is as far as this store will get.
    */
-  waitForMessageId(messageId: string, timeoutMs: number): Promise<SegmentRef | undefined> {
+  waitForMessageId(messageId: string, timeoutMs: number, enough?: () => boolean): Promise<SegmentRef | undefined> {
     const now = this.segmentOf(messageId);
-    if (now || timeoutMs <= 0) return Promise.resolve(now);
+    if (now || timeoutMs <= 0 || enough?.()) return Promise.resolve(now);
     return new Promise((resolve) => {
       let waiting = this.waiters.get(messageId);
       if (!waiting) this.waiters.set(messageId, (waiting = new Set()));
       const forId = waiting;
       const check = (): void => {
         const ref = this.segmentOf(messageId);
-        if (ref) done(ref);
+        if (ref || enough?.()) done(ref);
       };
       const done = (ref: SegmentRef | undefined): void => {
         clearTimeout(timer);

@@ -153,10 +153,19 @@ export class ReceiptProcessor {
     if (ref) return { ref, correlated: 'hit' };
     const known = this.elsewhere(id, undefined);
     if (known.elsewhere) return { ref: undefined, correlated: 'miss', ...known };
-    const late = (await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs)) ?? (await this.afterCatchUp(id));
+    const waited = await this.deps.index.waitForMessageId(id, this.deps.matchWaitMs, this.isElsewhere(id, undefined));
+    if (waited) return { ref: waited, correlated: 'late_hit' };
+    const pointed = this.elsewhere(id, undefined);
+    if (pointed.elsewhere) return { ref: undefined, correlated: 'miss', ...pointed };
+    const late = await this.afterCatchUp(id);
     if (late) return { ref: late, correlated: 'late_hit' };
     return { ref: undefined, correlated: 'miss', ...this.elsewhere(id, undefined) };
   };
+
+  /** Ends a wait for a message id once its `m:` entry names a request another replica handles. */
+  private isElsewhere(id: string, readFrom: number | undefined): (() => boolean) | undefined {
+    return this.deps.ownership ? () => this.elsewhere(id, readFrom).elsewhere !== undefined : undefined;
+  }
 
   /**
    * Partitioned ownership: a receipt still unmatched is called unknown only once its partition is
@@ -213,6 +222,7 @@ export class ReceiptProcessor {
       return 0;
     }
     const write = forward(id, loggedReceiptOf(d, route), partition);
+    this.deps.logger.debug({ correlationId: id, state: r.state, partition }, 'receipt forwarded');
     this.forwarding.set(copy, write);
     try {
       await write;
@@ -258,7 +268,7 @@ export class ReceiptProcessor {
       const matchWait = this.deps.matchWaitMs;
       const now = this.deps.now();
       const wait = Math.min(matchWait, Math.max(0, d.receivedAt + matchWait - now));
-      const waited = await this.deps.index.waitForMessageId(id, wait);
+      const waited = await this.deps.index.waitForMessageId(id, wait, this.isElsewhere(id, readFrom));
       if (waited) return { ref: waited, correlated: 'late_hit' };
       // Its m: entry, if any, was written before now + wait; a multipart request's snapshot it
       // names lies in that request's home: what the catch-up must cover (or, not ours, where it goes).
@@ -301,6 +311,8 @@ export class ReceiptProcessor {
       this.publishing.delete(first.eventId);
     }
     this.remember(first.eventId);
+    // Only a miss: this runs for every receipt, and a miss is what a lost correlation looks like.
+    if (!ref) this.deps.logger.debug({ correlationId: id, eventId: first.eventId, readFrom }, 'receipt published uncorrelated');
     this.deps.observer?.receipt?.(first, correlated);
     if (ref && r.final && ref.request.submittedAt > 0) {
       this.deps.observer?.finalLatency?.(first.status, Math.max(0, (this.deps.now() - ref.request.submittedAt) / 1000));

@@ -139,3 +139,20 @@ test('an own snapshot read back after a gain never takes back a later segment an
   index.applyOwnAgain(requestKey('r-1'), v3, 3_000);
   assert.equal(index.segmentOf('c-0')?.segment, 3, 'a newer snapshot is applied');
 });
+
+test('a segment sent after a replay elsewhere: its m: entry names the home though an older snapshot of the request is still here, and a receipt waiting for it stops waiting', async () => {
+  const index = tempIndex(() => 5_000);
+  // This replica sent segment 1 and let the home (1) go; the replica replaying the request sent segment 2.
+  const before = requestRecord('r-re', ['a-0', null], { home: 1, receiptDeadline: 100_000, messageEntries: true });
+  index.applyOwnSnapshot(before);
+  const after = requestRecord('r-re', ['a-0', 'b-0'], { home: 1, receiptDeadline: 100_000, messageEntries: true });
+  const waiting = index.waitForMessageId('b-0', 60_000, () => index.pendingRequestOf('b-0') !== undefined);
+  index.apply(messageKey('b-0'), messageEntryOf(after, 2, 0), 2_000);
+  assert.equal(await waiting, undefined, 'the wait ends at the entry, long before its timeout');
+  assert.equal(index.segmentOf('b-0'), undefined, 'the snapshot here does not map it');
+  assert.deepEqual(index.pendingRequestOf('b-0'), { id: 'r-re', home: 1 }, 'so its receipt goes to the home');
+  assert.equal(index.pendingRequestOf('a-0'), undefined, 'a segment the snapshot here maps is here');
+  index.apply(requestKey('r-re'), after, 3_000);
+  assert.equal(index.segmentOf('b-0')?.segment, 2, 'the newer snapshot maps it');
+  assert.equal(index.pendingRequestOf('b-0'), undefined);
+});
