@@ -11,6 +11,7 @@ import { startSimulator } from '../../src/simulator/simulator.js';
 import { startConnectorProcess, type ConnectorProcess } from '../helpers/child.js';
 import { LoadGenerator, report, verdict } from '../helpers/fault-oracle.js';
 import { envNumber } from '../helpers/faults.js';
+import { summarised, traceUnsummarised } from '../helpers/oracle.js';
 import { collectDelivery, produce, testEnv, waitUntil } from '../helpers/pipeline.js';
 import { testStack, uniqueTopics } from '../helpers/stack.js';
 
@@ -64,32 +65,17 @@ test('F2: SIGTERM rolling restarts of 2 instances under load → missing 0, dupl
     }
     const ids = new Set(records.map((r) => r.value.id));
     let timedOut = false;
-    await waitUntil(
-      () => new Set(delivery!.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id)).size === ids.size,
-      120000,
-      'every record summarised',
-    ).catch(() => {
+    const eventsNow = () => delivery!.records.map((r) => r.value);
+    await waitUntil(() => summarised(eventsNow(), ids).missing.length === 0, 120000, 'every record summarised').catch(() => {
       timedOut = true; // report the numbers anyway: they say what was lost
     });
-    const summarisedIds = new Set(delivery.records.filter((r) => r.value.source === 'SUMMARY' && ids.has(r.value.id)).map((r) => r.value.id));
-    const summarised = summarisedIds.size;
-    // What a request left without its summary did see: the next session starts from it.
-    const withoutSummary = [...ids]
-      .filter((id) => !summarisedIds.has(id))
-      .slice(0, 5)
-      .map((id) => {
-        const own = delivery!.records.filter((r) => r.value.id === id);
-        const messageIds = new Set(own.map((r) => r.value.messageId).filter((m) => m));
-        const show = (rs: typeof own) => rs.map((r) => `${r.value.source}/${r.value.status}/${r.value.segment}/${r.value.messageId}`);
-        // A receipt of its segments published under another request id (`unknown:…`: not correlated).
-        const elsewhere = delivery!.records.filter((r) => r.value.id !== id && messageIds.has(r.value.messageId));
-        return { id, events: show(own), elsewhere: elsewhere.map((r) => `${r.value.id}:${show([r])[0]}`) };
-      });
-    const v = verdict({ records, accepted: sim.acceptedSubmits(), events: delivery.records.map((r) => r.value) });
+    const events = eventsNow();
+    const withoutSummary = traceUnsummarised(events, ids);
+    const v = verdict({ records, accepted: sim.acceptedSubmits(), events });
     report('F2', {
       volume: `${RECORDS} records`,
       timedOut,
-      summarised,
+      summarised: summarised(events, ids).done,
       withoutSummary,
       exits,
       shutdownDrainMs: DRAIN_MS,
@@ -100,7 +86,7 @@ test('F2: SIGTERM rolling restarts of 2 instances under load → missing 0, dupl
       logs: logDir,
     });
     assert.ok(v.sent >= 1000);
-    assert.equal(timedOut, false, `only ${summarised} of ${ids.size} records summarised`);
+    assert.equal(timedOut, false, `only ${summarised(events, ids).done} of ${ids.size} records summarised`);
     for (const e of exits) {
       assert.equal(e.code, 0, 'graceful stop exits 0');
       assert.ok(e.ms <= DRAIN_MS + 5000, `stop took ${e.ms} ms`);

@@ -52,6 +52,27 @@ export function summarised(events: readonly SmsDeliveryEvent[], ids: Iterable<st
   return { done, missing };
 }
 
+/**
+ * What a request left without its summary did see (a fault test's failure starts from it): its own
+ * events, and events under another request id for its segments' message ids — a receipt published
+ * uncorrelated (`unknown:…`) is how a lost correlation shows.
+ */
+export function traceUnsummarised(
+  events: readonly SmsDeliveryEvent[],
+  ids: Iterable<string>,
+  limit = 5,
+): Array<{ id: string; events: string[]; elsewhere: string[] }> {
+  const show = (e: SmsDeliveryEvent): string => `${e.source}/${e.status}/${e.segment}/${e.messageId}`;
+  return summarised(events, ids)
+    .missing.slice(0, limit)
+    .map((id) => {
+      const own = events.filter((e) => e.id === id);
+      const messageIds = new Set(own.map((e) => e.messageId).filter((m) => m));
+      const elsewhere = events.filter((e) => e.id !== id && messageIds.has(e.messageId));
+      return { id, events: own.map(show), elsewhere: elsewhere.map((e) => `${e.id}: ${show(e)}`) };
+    });
+}
+
 /** Distinct events (consumers dedupe on eventId; a replay re-emits the same id). */
 export function distinct(events: readonly SmsDeliveryEvent[]): SmsDeliveryEvent[] {
   const seen = new Set<string>();
