@@ -124,12 +124,12 @@ const envSchema = z.object({
    */
   RECEIPTS_LOG: z.enum(['forwarded', 'all']).default('forwarded'),
   /**
-   * Who handles a receipt (issue 20). `replicated`: the replica whose bind it arrived on.
-   * `partitioned` (experimental): the replica whose bulk partitions include its message id's
-   * partition; the others forward it through TOPIC_RECEIPTS. Every replica still holds the whole
-   * correlation state in both.
+   * Who holds the correlation state and handles a receipt (issue 20). `partitioned`: each replica
+   * holds its share (the correlation partitions of its bulk partitions and urgent homes) and handles
+   * the receipts whose message id hashes there; the others forward them through TOPIC_RECEIPTS.
+   * `replicated`: every replica holds the whole state and handles what arrives on its binds.
    */
-  CORRELATION_OWNERSHIP: z.enum(['replicated', 'partitioned']).default('replicated'),
+  CORRELATION_OWNERSHIP: z.enum(['replicated', 'partitioned']).default('partitioned'),
   /** retention.ms of TOPIC_RECEIPTS when start-up creates it. */
   RECEIPTS_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
   TOPIC_AUTO_CREATE: bool.default(true),

@@ -267,7 +267,7 @@ async function requireEqualPartitions(config: Readonly<Config>, p: Parts, correl
   if (outboundPartitions === correlationPartitions && receiptsPartitions === correlationPartitions) return;
   throw new ConfigError(
     'CORRELATION_OWNERSHIP',
-    `CORRELATION_OWNERSHIP=partitioned needs as many partitions in TOPIC_OUTBOUND (${outbound}: ${outboundPartitions}), TOPIC_CORRELATION (${correlation}: ${correlationPartitions}) and TOPIC_RECEIPTS (${receipts}: ${receiptsPartitions})`,
+    `CORRELATION_OWNERSHIP=partitioned (the default) needs as many partitions in TOPIC_OUTBOUND (${outbound}: ${outboundPartitions}), TOPIC_CORRELATION (${correlation}: ${correlationPartitions}) and TOPIC_RECEIPTS (${receipts}: ${receiptsPartitions}); add partitions to match, or set CORRELATION_OWNERSHIP=replicated (every replica then holds the whole state)`,
   );
 }
 

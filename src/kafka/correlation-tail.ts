@@ -111,6 +111,8 @@ export class CorrelationTail {
   private readonly ownAppliedAfter = new Map<number, number>();
   /** Released partitions whose entries go when their timer fires (`keepReleasedMs`). */
   private readonly dropTimers = new Map<number, NodeJS.Timeout>();
+  /** Partitions gained after the start and not read up to date yet: since when, and the entries read for them (`reportReady`). */
+  private readonly gaining = new Map<number, { since: number; entries: number }>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -240,12 +242,14 @@ export class CorrelationTail {
           const own = this.ownOrigin !== '' && m.headers?.[ORIGIN_HEADER]?.toString() === this.ownOrigin;
           const at = Number(m.timestamp);
           if (own && at > ownAfter) continue;
+          const gaining = this.gaining.get(partition);
           try {
             for (const [entryKey, value] of unpackCorrelation(key, m.value)) {
               const entry = value as Parameters<CorrelationIndex['apply']>[1];
               if (own) this.index.applyOwnAgain(entryKey, entry, at);
               else this.index.apply(entryKey, entry, at);
               this.appliedEntries++;
+              if (gaining) gaining.entries++;
               // Its own too, when read back after a gain: the receipt path's wait for another
               // replica's final (a multipart summary) may have begun before the gain dropped it.
               if (value) this.options.onRemoteEntry?.(entryKey);
@@ -258,7 +262,7 @@ export class CorrelationTail {
         const next = last ? BigInt(last.offset) + 1n : 0n;
         if (next <= (this.positions.get(partition) ?? 0n)) return;
         this.positions.set(partition, next);
-        this.parts.advanced(partition, next);
+        if (this.parts.advanced(partition, next)) this.reportReady(partition);
         this.wake();
         this.settleLagProbes();
         // After the batch's entries: the store commits in order, so the checkpoint never runs
@@ -298,6 +302,7 @@ export class CorrelationTail {
       if (this.parts.state(p) === 'cold' || this.parts.state(p) === 'released') continue;
       this.parts.release(p);
       this.reachedAt.delete(p);
+      this.gaining.delete(p);
     }
     this.applyPauses();
     this.wake();
@@ -341,7 +346,11 @@ export class CorrelationTail {
    * read. Then they are sought to their start point and fetched.
    */
   private async gain(gained: number[], offsets: TopicOffsets | null, atStart: boolean): Promise<void> {
+    const since = performance.now();
     for (const p of gained) {
+      // At start the start-up catch-up is reported as a whole (start.ts).
+      if (atStart) this.gaining.delete(p);
+      else this.gaining.set(p, { since, entries: 0 });
       this.parts.gain(p);
       this.reachedAt.delete(p);
       this.positions.delete(p);
@@ -383,7 +392,7 @@ export class CorrelationTail {
       const ownUntil = Date.now() + OWN_REAPPLY_MS;
       for (const p of gained) this.ownAppliedAfter.set(p, ownUntil);
     }
-    for (const p of gained) this.parts.startFetching(p, targets.get(p)!, this.positions.get(p) ?? 0n);
+    for (const p of gained) if (this.parts.startFetching(p, targets.get(p)!, this.positions.get(p) ?? 0n)) this.reportReady(p);
     this.applyPauses();
     this.seekToPositions(gained);
     this.wake();
@@ -398,6 +407,21 @@ export class CorrelationTail {
         droppedCheckpoints: dropped,
       },
       atStart ? 'correlation tail starts' : 'correlation tail gained partitions',
+    );
+  }
+
+  /**
+   * A partition gained after the start is read up to date: how it was restored, what that read and
+   * how long it took — what a rebalance, or a rescheduled pod's first assignment, cost here.
+   */
+  private reportReady(partition: number): void {
+    const gaining = this.gaining.get(partition);
+    if (!gaining) return;
+    this.gaining.delete(partition);
+    const seconds = Number(((performance.now() - gaining.since) / 1000).toFixed(2));
+    this.logger.info(
+      { topic: this.topic, partition, from: this.gainedFrom.get(partition), entries: gaining.entries, seconds },
+      'correlation partition read up to date',
     );
   }
 

@@ -145,8 +145,13 @@ test('real broker with ACLs: the delivery topic WRITE ACL deleted → not ready 
         allow(T, topics.delivery, DESCRIBE),
         allow(T, topics.dlq, WRITE),
         allow(T, topics.dlq, DESCRIBE),
-        // the correlation topics are written and read back (the index, the live state)
-        ...[topics.correlation, topics.correlationLive].flatMap((topic) => [allow(T, topic, READ), allow(T, topic, WRITE), allow(T, topic, DESCRIBE)]),
+        // the correlation topics are written and read back (the index, the live state), and the
+        // receipts topic (receipts forwarded to the replica owning them)
+        ...[topics.correlation, topics.correlationLive, topics.receipts].flatMap((topic) => [
+          allow(T, topic, READ),
+          allow(T, topic, WRITE),
+          allow(T, topic, DESCRIBE),
+        ]),
         // its group, and the correlation readers' groups named after it (`<group>.correlation-tail.<uuid>` …)
         allow(AclResourceTypes.GROUP, groupId, READ, true),
         allow(AclResourceTypes.GROUP, groupId, DESCRIBE, true),

@@ -29,9 +29,16 @@ async function releaseHeldReceipts(fx: PipelineFixture, delivery: Awaited<Return
 
 const catchUpEntries = async (app: RunningApp): Promise<number> => (await app.metrics.correlationCatchUpEntries.get()).values[0]?.value ?? -1;
 
+/**
+ * These measure the start-up catch-up (what a replica reads before it binds), so every replica
+ * holds the whole state: a partitioned replica on an empty directory holds nothing until its first
+ * assignment, and restores its share then (pipeline-partition-restore*.test.ts).
+ */
+const REPLICATED = { CORRELATION_OWNERSHIP: 'replicated' };
+
 test('restart on the same store directory: the catch-up reads only the delta, and receipts held across the restart all correlate', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ksc-store-'));
-  const fx = await startPipeline('restart-store', { behaviour: { holdReceipts: true }, env: { CORRELATION_STORE_DIR: dir } });
+  const fx = await startPipeline('restart-store', { behaviour: { holdReceipts: true }, env: { ...REPLICATED, CORRELATION_STORE_DIR: dir } });
   const delivery = await collectDelivery(fx);
   const apps: RunningApp[] = [];
   try {
@@ -72,7 +79,7 @@ test('restart on the same store directory: the catch-up reads only the delta, an
 test('an empty store restores the requests still waiting from the live-state topic and reads only the last window: held receipts all correlate there', async (t) => {
   // A short window, so that the history is outside it within seconds: promotion at 6 s of age,
   // the watermark 9 s back.
-  const env = { CORRELATION_RESTORE_WINDOW_MS: '12000', CORRELATION_KEEP_DONE_MS: '2000' };
+  const env = { ...REPLICATED, CORRELATION_RESTORE_WINDOW_MS: '12000', CORRELATION_KEEP_DONE_MS: '2000' };
   const fx = await startPipeline('restore-live', { behaviour: { holdReceipts: true }, env });
   const delivery = await collectDelivery(fx);
   const apps: RunningApp[] = [];

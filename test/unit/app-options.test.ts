@@ -21,7 +21,7 @@ const required = { SMPP_SYSTEM_ID: 'acme', SMPP_PASSWORD: 's3cret' };
 const logger = pino({ level: 'silent' });
 
 describe('topicsToEnsure', () => {
-  test('the five topics by default, each with TOPIC_PARTITIONS; the DLQ takes a full record, the correlation topics compact', () => {
+  test('the six topics by default, each with TOPIC_PARTITIONS; the DLQ takes a full record, the correlation topics compact, the receipts topic deletes by age', () => {
     const config = loadConfig({ ...required, TOPIC_PARTITIONS: '6', KAFKA_MAX_RECORD_BYTES: '2000000', CORRELATION_RETENTION_MS: '86400000' });
     const plans = topicsToEnsure(config);
     assert.deepEqual(
@@ -32,6 +32,7 @@ describe('topicsToEnsure', () => {
         ['sms.outbound.dlq', 6],
         ['sms.correlation', 6],
         ['sms.correlation.live', 6],
+        ['sms.receipts', 6],
       ],
     );
     assert.deepEqual(plans[2]?.configEntries, [{ name: 'max.message.bytes', value: String(2_000_000 + 1024) }]);
@@ -44,17 +45,29 @@ describe('topicsToEnsure', () => {
       { name: 'cleanup.policy', value: 'compact' },
       'the live-state topic keeps the last state of each request, without a time limit',
     );
+    assert.deepEqual(plans[5]?.configEntries, [
+      { name: 'cleanup.policy', value: 'delete' },
+      { name: 'retention.ms', value: '604800000' },
+    ]);
+  });
+
+  test('with CORRELATION_OWNERSHIP=replicated and no receipts log, nothing writes the receipts topic: not created', () => {
+    const plans = topicsToEnsure(loadConfig({ ...required, CORRELATION_OWNERSHIP: 'replicated' }));
+    assert.deepEqual(
+      plans.map((t) => t.name),
+      ['sms.outbound', 'sms.delivery', 'sms.outbound.dlq', 'sms.correlation', 'sms.correlation.live'],
+    );
   });
 
   test('TOPIC_OUTBOUND_URGENT adds the urgent lane right after the bulk one', () => {
     const plans = topicsToEnsure(loadConfig({ ...required, TOPIC_OUTBOUND_URGENT: 'sms.outbound.urgent' }));
     assert.deepEqual(plans[1], { name: 'sms.outbound.urgent', partitions: 12 });
-    assert.equal(plans.length, 6);
+    assert.equal(plans.length, 7);
   });
 
   test('TOPIC_INBOUND adds the inbound topic', () => {
     const plans = topicsToEnsure(loadConfig({ ...required, TOPIC_INBOUND: 'sms.inbound' }));
-    assert.deepEqual(plans.at(-1), { name: 'sms.inbound', partitions: 12 });
+    assert.deepEqual(plans.at(-2), { name: 'sms.inbound', partitions: 12 });
   });
 });
 
