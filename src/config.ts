@@ -129,7 +129,7 @@ const envSchema = z.object({
    * the receipts whose message id hashes there; the others forward them through TOPIC_RECEIPTS.
    * `replicated`: every replica holds the whole state and handles what arrives on its binds.
    */
-  CORRELATION_OWNERSHIP: z.enum(['replicated', 'partitioned']).default('partitioned'),
+  CORRELATION_OWNERSHIP: z.enum(['replicated', 'partitioned']).optional(),
   /** retention.ms of TOPIC_RECEIPTS when start-up creates it. */
   RECEIPTS_RETENTION_MS: durationMs(60000, 365 * 86400000).default(604800000),
   TOPIC_AUTO_CREATE: bool.default(true),
@@ -368,8 +368,13 @@ export interface Config {
   receiptsLog: 'forwarded' | 'all';
   /** RECEIPTS_RETENTION_MS */
   receiptsRetentionMs: number;
-  /** CORRELATION_OWNERSHIP */
+  /** CORRELATION_OWNERSHIP (default partitioned) */
   correlationOwnership: 'replicated' | 'partitioned';
+  /**
+   * Whether CORRELATION_OWNERSHIP was set. Unset, a deployment whose topics cannot pair partitions
+   * (start.ts `resolveOwnership`) runs replicated with a warning instead of refusing to start.
+   */
+  correlationOwnershipSet: boolean;
   shutdownDrainMs: number;
   /** LANE_BULK_MIN_SHARE */
   laneBulkMinShare: number;
@@ -743,7 +748,8 @@ function toConfig(e: Env, raw: Record<string, string | undefined>): Config {
     correlationRetentionMs: e.CORRELATION_RETENTION_MS,
     receiptsLog: e.RECEIPTS_LOG,
     receiptsRetentionMs: e.RECEIPTS_RETENTION_MS,
-    correlationOwnership: e.CORRELATION_OWNERSHIP,
+    correlationOwnership: e.CORRELATION_OWNERSHIP ?? 'partitioned',
+    correlationOwnershipSet: e.CORRELATION_OWNERSHIP !== undefined,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     laneBulkMinShare: e.LANE_BULK_MIN_SHARE,
     httpPort: e.HTTP_PORT,

@@ -35,7 +35,7 @@ const DLQ_BATCH_OVERHEAD_BYTES = 1024;
 const LIVE_SEGMENT_MS = 3_600_000;
 
 /** The topics start-up creates when missing (TOPIC_AUTO_CREATE) or requires, with their settings. */
-export function topicsToEnsure(config: Cfg): TopicPlan[] {
+export function topicsToEnsure(config: Cfg, correlationPartitions = config.topics.partitions): TopicPlan[] {
   const { topics } = config;
   const partitions = topics.partitions;
   return [
@@ -64,12 +64,14 @@ export function topicsToEnsure(config: Cfg): TopicPlan[] {
       ],
     },
     ...(topics.inbound ? [{ name: topics.inbound, partitions }] : []),
-    // Receipts as received (RECEIPTS_LOG=all) and receipts forwarded to their owner (partitioned ownership): deleted by age.
+    // Receipts as received (RECEIPTS_LOG=all) and receipts forwarded to their owner (partitioned
+    // ownership): deleted by age. Partition k pairs with correlation partition k, so it takes that
+    // topic's count when it exists already (start.ts), not TOPIC_PARTITIONS.
     ...(receiptsTopicUsed(config)
       ? [
           {
             name: topics.receipts,
-            partitions,
+            partitions: correlationPartitions,
             configEntries: [
               { name: 'cleanup.policy', value: 'delete' },
               { name: 'retention.ms', value: String(config.receiptsRetentionMs) },

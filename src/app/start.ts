@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import { ConfigError, redactedConfig, securityWarnings } from '../config.js';
 import { createBindSlotAssigner, RECEIPTS_CAP } from '../kafka/assigner.js';
 import { BrokerProbe } from '../kafka/broker-probe.js';
-import { connectAdmin, createKafka, ensureTopics, partitionCount } from '../kafka/client.js';
+import { connectAdmin, createKafka, ensureTopics, MissingTopicError, partitionCount } from '../kafka/client.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import { AvroCodec } from '../kafka/codec.js';
 import { CorrelationBundler } from '../kafka/correlation-bundle.js';
@@ -36,7 +36,7 @@ import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backo
 import { applyBindSlots } from './bind-slots.js';
 import { CorrelationShare } from './correlation-share.js';
 import * as inst from './instrument.js';
-import { bindSlotRequestFrom, consumerSettingsFrom, publisherSettingsFrom, sweeperTimingFrom, topicsToEnsure } from './options.js';
+import { bindSlotRequestFrom, consumerSettingsFrom, publisherSettingsFrom, receiptsTopicUsed, sweeperTimingFrom, topicsToEnsure } from './options.js';
 import { readinessOf, type Parts } from './parts.js';
 import { stopParts } from './stop.js';
 import { buildRoutes, routeDirectory } from './routes.js';
@@ -120,14 +120,14 @@ function logStartup(config: Readonly<Config>, logger: Logger): void {
 }
 
 /** The start steps in order; each fills in its parts, so a failure stops exactly what was started. */
-async function startParts(config: Readonly<Config>, logger: Logger, p: Parts, hooks: AppHooks): Promise<void> {
-  await connectKafka(config, logger, p);
-  const codec = await registerSchemas(config, logger, p);
+async function startParts(given: Readonly<Config>, logger: Logger, p: Parts, hooks: AppHooks): Promise<void> {
+  await connectKafka(given, logger, p);
+  const codec = await registerSchemas(given, logger, p);
   // Unique per process: marks this process's own correlation bundles, which its tail skips.
   const origin = randomUUID();
-  const correlationPartitions = await partitionCount(p.admin, config.topics.correlation);
-  if (config.correlationOwnership === 'partitioned') await requireEqualPartitions(config, p, correlationPartitions);
-  else if (config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
+  const correlationPartitions = await partitionCount(p.admin, given.topics.correlation);
+  const config = await resolveOwnership(given, logger, p, correlationPartitions);
+  if (config.correlationOwnership === 'replicated' && config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks), Date.now, {
     promotedAfterMs: promotionAgeMs(config.correlationRestoreWindowMs),
@@ -193,7 +193,9 @@ async function connectKafka(config: Readonly<Config>, logger: Logger, p: Parts):
   // The first login of the process: refused, it is the credentials (a ConfigError, exit 2), not an
   // outage — the publisher's wait for a refused login (Publisher.connect) is for ACLs and rotations.
   await connectAdmin(p.admin);
-  const { created } = await ensureTopics(p.admin, topicsToEnsure(config), config.topics.autoCreate);
+  // The receipts topic is ensured once the ownership is settled (resolveOwnership): its partitions pair with the correlation topic's.
+  const plans = topicsToEnsure(config).filter((t) => t.name !== config.topics.receipts);
+  const { created } = await ensureTopics(p.admin, plans, config.topics.autoCreate);
   if (created.length > 0) logger.info({ created }, 'created missing topics');
   p.probe = new BrokerProbe(p.admin, config.topics.outbound);
   p.probe.start();
@@ -259,16 +261,42 @@ async function warnReceiptsPartitions(config: Readonly<Config>, logger: Logger, 
 /**
  * Partitioned ownership pairs bulk partition k with correlation and receipts partition k: the
  * replica given bulk k handles the receipts whose message id hashes to k. Other counts would send
- * receipts to a replica that does not hold their entries.
+ * receipts to a replica that does not hold their entries. The receipts topic, when missing, is
+ * created with the correlation topic's count (whatever TOPIC_PARTITIONS says now). Set
+ * explicitly, topics that cannot pair stop the start; left to its default, the replica runs
+ * replicated and says why (an upgrade on topics created with other counts keeps working).
  */
-async function requireEqualPartitions(config: Readonly<Config>, p: Parts, correlationPartitions: number): Promise<void> {
+async function resolveOwnership(config: Readonly<Config>, logger: Logger, p: Parts, correlationPartitions: number): Promise<Readonly<Config>> {
   const { outbound, receipts, correlation } = config.topics;
-  const [outboundPartitions, receiptsPartitions] = await Promise.all([partitionCount(p.admin, outbound), partitionCount(p.admin, receipts)]);
-  if (outboundPartitions === correlationPartitions && receiptsPartitions === correlationPartitions) return;
-  throw new ConfigError(
-    'CORRELATION_OWNERSHIP',
-    `CORRELATION_OWNERSHIP=partitioned (the default) needs as many partitions in TOPIC_OUTBOUND (${outbound}: ${outboundPartitions}), TOPIC_CORRELATION (${correlation}: ${correlationPartitions}) and TOPIC_RECEIPTS (${receipts}: ${receiptsPartitions}); add partitions to match, or set CORRELATION_OWNERSHIP=replicated (every replica then holds the whole state)`,
+  if (!receiptsTopicUsed(config)) return config;
+  const why = await (async (): Promise<string | null> => {
+    const outboundPartitions = await partitionCount(p.admin, outbound);
+    if (config.correlationOwnership === 'partitioned' && outboundPartitions !== correlationPartitions)
+      return `TOPIC_OUTBOUND (${outbound}) has ${outboundPartitions} partitions and TOPIC_CORRELATION (${correlation}) ${correlationPartitions}`;
+    const plan = topicsToEnsure(config, correlationPartitions).find((t) => t.name === receipts)!;
+    try {
+      const { created } = await ensureTopics(p.admin, [plan], config.topics.autoCreate);
+      if (created.length > 0) logger.info({ created }, 'created missing topics');
+    } catch (err) {
+      if (config.correlationOwnership !== 'partitioned' || config.correlationOwnershipSet || !(err instanceof MissingTopicError)) throw err;
+      return `TOPIC_RECEIPTS (${receipts}) does not exist and TOPIC_AUTO_CREATE=false`;
+    }
+    const receiptsPartitions = await partitionCount(p.admin, receipts);
+    if (config.correlationOwnership === 'partitioned' && receiptsPartitions !== correlationPartitions)
+      return `TOPIC_RECEIPTS (${receipts}) has ${receiptsPartitions} partitions and TOPIC_CORRELATION (${correlation}) ${correlationPartitions}`;
+    return null;
+  })();
+  if (why === null) return config;
+  if (config.correlationOwnershipSet)
+    throw new ConfigError(
+      'CORRELATION_OWNERSHIP',
+      `CORRELATION_OWNERSHIP=partitioned needs TOPIC_OUTBOUND, TOPIC_CORRELATION and TOPIC_RECEIPTS with as many partitions each: ${why}. Growing a topic in use moves its keys (pending requests would not find their entries): set CORRELATION_OWNERSHIP=replicated, or, when only TOPIC_RECEIPTS differs, recreate it with the correlation topic's count`,
+    );
+  logger.warn(
+    { why },
+    `CORRELATION_OWNERSHIP unset: running replicated (every replica holds the whole correlation state), since partitioned ownership needs TOPIC_OUTBOUND, TOPIC_CORRELATION and TOPIC_RECEIPTS with as many partitions each — ${why}. Set CORRELATION_OWNERSHIP=replicated to keep this and silence the warning`,
   );
+  return { ...config, correlationOwnership: 'replicated' };
 }
 
 /** Partitioned ownership: reads the receipts other replicas forward to this one (the partitions the bulk consumer gives it). */

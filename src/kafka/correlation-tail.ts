@@ -298,11 +298,11 @@ export class CorrelationTail {
     const { gain, release } = holdChanges(this.held, next, this.partitionIds);
     this.held = next;
     for (const p of release) {
+      this.gaining.delete(p);
       // Never gained, or its gain failed (released, waiting to be tried again): nothing to release.
       if (this.parts.state(p) === 'cold' || this.parts.state(p) === 'released') continue;
       this.parts.release(p);
       this.reachedAt.delete(p);
-      this.gaining.delete(p);
     }
     this.applyPauses();
     this.wake();
@@ -348,9 +348,10 @@ export class CorrelationTail {
   private async gain(gained: number[], offsets: TopicOffsets | null, atStart: boolean): Promise<void> {
     const since = performance.now();
     for (const p of gained) {
-      // At start the start-up catch-up is reported as a whole (start.ts).
+      // At start the start-up catch-up is reported as a whole (start.ts). A gain tried again after
+      // a failure counts from the first try.
       if (atStart) this.gaining.delete(p);
-      else this.gaining.set(p, { since, entries: 0 });
+      else this.gaining.set(p, { since: this.gaining.get(p)?.since ?? since, entries: 0 });
       this.parts.gain(p);
       this.reachedAt.delete(p);
       this.positions.delete(p);

@@ -289,6 +289,9 @@ export class ReceiptProcessor {
     const forward = this.deps.sink.forwardReceipt;
     if (multipart && forward && !this.handlesHome(multipart, readFrom))
       return this.forward(forward, id, r, d, route, this.deps.ownership!.homeOf(multipart).partition);
+    // Named elsewhere, and the home became this replica's meanwhile (ready, or forwarding turned
+    // off): its snapshot may still be on its way, so not unknown — tried again (0x64, or re-read).
+    if (elsewhere && !ref) throw new Error(`the home of ${id}'s request became this replica's during its lookup; tried again`);
     const { events, correlation } = this.eventsFor(r, ref, d, route);
     const first = events[0]!;
     if (this.recent.has(first.eventId)) {

@@ -1,0 +1,77 @@
+/**
+ * Partitioned ownership is the default (issue 20); it pairs bulk, correlation and receipts
+ * partitions by number. On topics that cannot pair, an unset CORRELATION_OWNERSHIP runs replicated
+ * and says why (an upgrade on topics created with other counts keeps working), an explicit
+ * `partitioned` stops the start naming the variable; a missing receipts topic is created with the
+ * correlation topic's count, whatever TOPIC_PARTITIONS says.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/config-error.js';
+import { startApp } from '../../src/app/start.js';
+import { kafkaFor, startPipeline } from '../helpers/pipeline.js';
+
+/** A logger whose warn lines the test reads. */
+function capturingLogger(): { logger: pino.Logger; warnings: () => string[] } {
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+  return { logger, warnings: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
+}
+
+async function partitionsOf(fx: Awaited<ReturnType<typeof startPipeline>>, topic: string): Promise<number | undefined> {
+  const admin = kafkaFor(fx.stack).admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]?.partitions.length;
+  } catch {
+    return undefined; // not there
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+test('outbound and correlation topics with different partition counts: unset → replicated with a warning naming them; CORRELATION_OWNERSHIP=partitioned → the start stops naming it', async () => {
+  // The outbound topic made beforehand with 3 partitions; the connector makes the others with 4.
+  const fx = await startPipeline('ownership-counts', { precreate: { outbound: [] }, env: { TOPIC_PARTITIONS: '4' } });
+  const replicas = [];
+  try {
+    const { logger, warnings } = capturingLogger();
+    const replica = await startApp(loadConfig(fx.env), logger);
+    replicas.push(replica);
+    const fallback = warnings().find((m) => m.startsWith('CORRELATION_OWNERSHIP unset: running replicated'));
+    assert.ok(fallback, `a warning says why it runs replicated (saw: ${JSON.stringify(warnings())})`);
+    assert.match(fallback, /has 3 partitions and TOPIC_CORRELATION \(\S+\) 4/);
+    assert.equal(await partitionsOf(fx, fx.topics.receipts), undefined, 'no receipts topic made for an ownership not used');
+
+    await assert.rejects(
+      startApp(loadConfig({ ...fx.env, CORRELATION_OWNERSHIP: 'partitioned' }), pino({ level: 'silent' })),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'CORRELATION_OWNERSHIP' && /has 3 partitions/.test(err.message),
+    );
+  } finally {
+    for (const r of replicas) await r.stop();
+    await fx.app.stop();
+    await fx.sim.close();
+  }
+});
+
+test('a missing receipts topic is made with the correlation topic’s partition count, not TOPIC_PARTITIONS', async () => {
+  // Outbound and correlation made beforehand with 3 partitions; TOPIC_PARTITIONS says 5.
+  const { logger, warnings } = capturingLogger();
+  const fx = await startPipeline('ownership-receipts', { precreate: { outbound: [], correlation: [] }, env: { TOPIC_PARTITIONS: '5' } });
+  try {
+    assert.equal(await partitionsOf(fx, fx.topics.receipts), 3);
+    const second = await startApp(loadConfig(fx.env), logger);
+    await second.stop();
+    assert.deepEqual(
+      warnings().filter((m) => m.includes('CORRELATION_OWNERSHIP')),
+      [],
+      'partitioned, without a fallback',
+    );
+  } finally {
+    await fx.app.stop();
+    await fx.sim.close();
+  }
+});
