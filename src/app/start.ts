@@ -370,7 +370,7 @@ function createTail(config: Readonly<Config>, logger: Logger, p: Parts, index: C
       groupPrefix: config.kafka.groupId,
       ownOrigin: origin,
       onRemoteEntry,
-      ...(config.correlationOwnership === 'partitioned' ? { keepReleasedMs: KEEP_RELEASED_MS } : {}),
+      ...(config.correlationOwnership === 'partitioned' ? { keepReleasedMs: KEEP_RELEASED_MS, ownWritesYet: () => p.publisher.correlationWritten } : {}),
     },
     logger,
   );

@@ -65,6 +65,12 @@ export interface CorrelationTailOptions {
    * are dropped, and a later gain restores it afresh. Unset: kept.
    */
   keepReleasedMs?: number;
+  /**
+   * Whether this process has written any correlation entry yet. Until it has, a gained partition
+   * holds none of its own bundles to apply again (`gain`): a process's first assignment reads its
+   * partitions without decoding and applying its own new writes a second time.
+   */
+  ownWritesYet?: () => boolean;
 }
 
 /** How the start found the store (or, per partition, how a gained partition was brought up to date). */
@@ -389,7 +395,10 @@ export class CorrelationTail {
     // made just before the hold took these partitions was not applied at all (not held then).
     // Never an older snapshot over a newer one (`applyOwnAgain`). A tail holding every partition
     // for good drops nothing and skips its own bundles, as it always did.
-    if (this.options.keepReleasedMs !== undefined) {
+    // Nothing written before the gain (a process's first assignment: its consumers wait for this
+    // catch-up, so its writes begin once these partitions are held): its later writes are applied
+    // as they are made, and a fresh restore's drop came before them.
+    if (this.options.keepReleasedMs !== undefined && (this.options.ownWritesYet?.() ?? true)) {
       const ownUntil = Date.now() + OWN_REAPPLY_MS;
       for (const p of gained) this.ownAppliedAfter.set(p, ownUntil);
     }

@@ -174,13 +174,18 @@ export class Publisher {
     this.refusalHandler = handler;
   }
 
+  /** Whether this process has handed over any correlation entry yet (the tail's gains ask: correlation-tail.ts). */
+  correlationWritten = false;
+
   /** Resolves when every record is acknowledged by all in-sync replicas, or refused and replaced. */
   publish(records: OutRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     // Refused here, for this caller only: in a flush it would fail every record batched with it.
     // (A loop over the few records of a publish; most name no partition and cost one comparison.)
     for (const record of records) {
-      if (record.partition === undefined || record.topic !== this.bundle?.topic) continue;
+      if (record.topic !== this.bundle?.topic) continue;
+      this.correlationWritten = true;
+      if (record.partition === undefined) continue;
       const wrong = this.bundle.bundler.misplaced({ key: String(record.key), partition: record.partition });
       if (wrong !== null) return Promise.reject(new Error(wrong));
     }
