@@ -132,6 +132,15 @@ export class CorrelationShare {
     };
   }
 
+  /**
+   * The partitions of the share not read up to date yet (restoring after a gain, or waiting to be
+   * gained): readiness reports them, so a rolling restart waits for a replica's restore.
+   */
+  notReady(): number[] {
+    const wanted = this.forwarding === false ? [...Array(this.options.partitions).keys()] : [...new Set([...this.duties, ...this.urgentHomes])];
+    return wanted.filter((p) => this.tail.partitionState(p) !== 'ready').sort((a, b) => a - b);
+  }
+
   /** The held partitions the index acts for now: what a promotion pass vouches for with `w:<k>`. */
   actingPartitions(): number[] {
     return this.tail.heldPartitions().filter((p) => this.actsFor(p));

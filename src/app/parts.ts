@@ -6,6 +6,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { BrokerProbe } from '../kafka/broker-probe.js';
 import type { GroupTerms } from '../kafka/assigner.js';
 import type { CorrelationTail } from '../kafka/correlation-tail.js';
+import type { CorrelationShare } from './correlation-share.js';
 import type { OutboundConsumer } from '../kafka/outbound-consumer.js';
 import type { ReceiptOwner } from '../kafka/receipt-owner.js';
 import type { Publisher } from '../kafka/publisher.js';
@@ -28,6 +29,8 @@ export interface Parts {
   tail: CorrelationTail;
   /** Partitioned ownership: the receipts other replicas forward to this one. */
   receiptOwner?: ReceiptOwner;
+  /** Partitioned ownership: what this replica holds of the correlation state (null: replicated). */
+  share?: Pick<CorrelationShare, 'notReady'> | null;
   /** Per route: its pool, account gate, admission and bind slots (routes.ts). */
   routes: RouteParts[];
   consumer: OutboundConsumer;
@@ -53,12 +56,25 @@ export function readinessOf(p: Partial<Parts>): ReadinessReport {
     smpp: p.routes ? (routes.some(canSubmit) ? true : standby ? 'standby: no bind slots' : 'no bound session') : false,
     account: p.routes ? (routes.some((r) => r.gate.current.open) ? true : `paused: ${routes.map(pausedReason).join('; ')}`) : false,
     store: p.store ? (p.store.problem() ?? true) : false,
+    // Partitioned: the correlation partitions of its share read up to date (a gain restores first).
+    correlation: correlationState(p.share),
   };
   // With several routes each says how it is (a route down while another carries the traffic).
   if (routes.length > 1) for (const r of routes) checks[`route:${r.name}`] = routeState(r);
   // A hot standby (no slots) is ready: it is healthy and waiting for a rebalance.
-  const ready = checks.kafka === true && checks.consumer === true && checks.producer === true && checks.store === true && (checks.smpp === true || standby);
+  const ready =
+    checks.kafka === true &&
+    checks.consumer === true &&
+    checks.producer === true &&
+    checks.store === true &&
+    checks.correlation === true &&
+    (checks.smpp === true || standby);
   return { ready, checks };
+}
+
+function correlationState(share: Parts['share']): boolean | string {
+  const restoring = share?.notReady() ?? [];
+  return restoring.length === 0 ? true : `restoring correlation partitions ${restoring.join(', ')}`;
 }
 
 function canSubmit(r: RouteParts): boolean {

@@ -141,6 +141,7 @@ async function startParts(given: Readonly<Config>, logger: Logger, p: Parts, hoo
   // partition is one of its bulk partitions, and forwards the others to their owner — once the
   // group's leader says every member reads forwarded receipts (GroupTerms).
   const share = config.correlationOwnership === 'partitioned' ? correlationShare(config, logger, p, index, correlationPartitions) : null;
+  p.share = share;
   p.onGroupTerms = (terms) => share?.onTerms(terms.forwardReceipts);
   const receipts = new ReceiptProcessor({
     index,

@@ -132,3 +132,18 @@ test('local receipts share catch-ups of a partition: one asking while a catch-up
   finish(true);
   assert.deepEqual([await second, await third], [true, true]);
 });
+
+test('readiness: the partitions of the share not read up to date yet — its bulk partitions and urgent homes, or every partition while it holds all', () => {
+  const { tail, s } = share();
+  assert.deepEqual(s.notReady(), [], 'nothing assigned: nothing to wait for (a hot standby)');
+  s.onBulkAssignment([3, 1]);
+  s.onUrgentAssignment([6]); // home 2
+  tail.states.set(1, 'ready');
+  tail.states.set(3, 'restoring');
+  assert.deepEqual(s.notReady(), [2, 3], 'one restoring, one not gained yet');
+  tail.states.set(2, 'ready');
+  tail.states.set(3, 'ready');
+  assert.deepEqual(s.notReady(), []);
+  s.onTerms(false);
+  assert.deepEqual(s.notReady(), [0], 'holding all: the partition outside its share too');
+});
