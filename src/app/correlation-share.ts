@@ -133,12 +133,17 @@ export class CorrelationShare {
   }
 
   /**
-   * The partitions of the share not read up to date yet (restoring after a gain, or waiting to be
-   * gained): readiness reports them, so a rolling restart waits for a replica's restore.
+   * The partitions of its own share — its bulk partitions and urgent homes, what its consumers wait
+   * for — not read up to date yet (restoring after a gain, or waiting to be gained): readiness
+   * reports them, so a rolling restart waits for a replica's restore. Not the rest of what it holds
+   * while every partition is held (a member that does not read forwarded receipts joined): every
+   * replica would be not ready at once; a receipt of such a partition meanwhile is answered "try
+   * later". Nor a partition the correlation topic does not have (the outbound topic grown since the
+   * start): it never will be, and the tail says so.
    */
   notReady(): number[] {
-    const wanted = this.forwarding === false ? [...Array(this.options.partitions).keys()] : [...new Set([...this.duties, ...this.urgentHomes])];
-    return wanted.filter((p) => this.tail.partitionState(p) !== 'ready').sort((a, b) => a - b);
+    const own = new Set([...this.duties, ...this.urgentHomes]);
+    return [...own].filter((p) => p < this.options.partitions && this.tail.partitionState(p) !== 'ready').sort((a, b) => a - b);
   }
 
   /** The held partitions the index acts for now: what a promotion pass vouches for with `w:<k>`. */

@@ -479,6 +479,7 @@ async function startConsumer(
           ...(share ? { onAssignment: (_memberId: string, partitions: number[]) => share.onUrgentAssignment(partitions) } : {}),
         }),
       urgentLogger,
+      share ? () => share.onUrgentAssignment([]) : undefined,
     );
   }
   p.consumer = new OutboundConsumer({

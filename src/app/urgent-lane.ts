@@ -30,6 +30,8 @@ export class UrgentLane {
   constructor(
     private readonly create: () => LaneConsumer,
     private readonly logger: Logger,
+    /** Called once it left the group: it has no urgent partitions any more (partitioned ownership lets their homes go). */
+    private readonly onLeft?: () => void,
   ) {}
 
   /** Join (true) or leave (false) the urgent group; resolves once this and every earlier change is applied. */
@@ -74,6 +76,7 @@ export class UrgentLane {
       } catch (err) {
         this.logger.warn({ err }, 'urgent lane: leaving its group failed; its partitions go to others at the session timeout');
       }
+      this.onLeft?.();
     }
   }
 }

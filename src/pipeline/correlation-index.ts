@@ -664,6 +664,17 @@ export class CorrelationIndex {
   }
 
   /**
+   * A replay's republished subject (one-segment `m:` entry), applied here unless its id is known:
+   * the crashed process's entry may never have reached the topic (its snapshot did, in another
+   * partition), and this process's own copy is skipped when read back. Kept only in a partition
+   * held here; a final already here counts (`applyMessage`).
+   */
+  applyReplayedSubject(messageId: string, entry: MessageEntry): void {
+    if (entry.segments !== 1 || !this.scope.holds(this.entryPartition(messageId, entry))) return;
+    if (this.messages.get(messageId) === undefined) this.applyMessage(messageId, entry);
+  }
+
+  /**
    * The subject of a segment this replica's SMSC has just accepted, applied before its entry is
    * published (a receipt can overtake its round trip). Its id is new: no final for it can be in
    * the store — this entry reaches other replicas only through the topic, after this, and a

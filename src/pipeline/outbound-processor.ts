@@ -240,7 +240,10 @@ export class OutboundProcessor {
         // first one the snapshot: the store keeps it across a restart, but its publish may never
         // have been acknowledged, and other replicas learn the message id only from the topic.
         skipped++;
-        const writes = [this.messageWrite(rec, segment.seq, known)];
+        const message = this.messageWrite(rec, segment.seq, known);
+        // Applied here too when missing: read back, this process's own copy is skipped.
+        if (segments === 1) this.deps.index.applyReplayedSubject(known, message.value as MessageEntry);
+        const writes = [message];
         if (skipped === 1) writes.unshift(snapshotWrite(snapshotOf(rec)));
         // And its final, when it has one: a reader of the republished `m:` that never read that final
         // (a fresh restore whose window starts between the two) would make the request wait again.

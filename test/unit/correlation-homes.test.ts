@@ -242,6 +242,34 @@ test('a replayed record republishes its snapshot, the m: entry of each known seg
   );
 });
 
+test('a replay whose snapshot reached the topic but whose m: entry never did (a crash between the two) keeps the subject here: its own republished copy is skipped when read back', async () => {
+  const index = tempIndex();
+  const submitted = requestRecord('half', ['m7'], { from: 'ACME', to: '393471234567', messageEntries: true, home: 4, route: 'default' });
+  index.apply(requestKey('half'), submitted);
+  assert.equal(index.segmentOf('m7'), undefined, 'only the snapshot arrived: no subject yet');
+  const request = outbound('half', { text: 'hello' });
+  const processor = new OutboundProcessor({
+    decoder: { decodeOutbound: async () => request, decodeOutboundKnown: () => request },
+    sink: { publish: async () => undefined, deadLetter: async () => assert.fail('no DLQ') },
+    index,
+    routing: {
+      directory: { knows: () => true, route: () => assert.fail('a known segment is not sent again') },
+      rules: [{ name: 'default', routes: ['default'] }],
+    },
+    maxSegments: 10,
+    receiptWaitMs: 1000,
+    homeOf: () => 4,
+    messagePartitionOf: () => 9,
+    now: () => 2000,
+    logger: silent,
+  });
+  const record: InboundRecord = { topic: 'sms.outbound', partition: 4, offset: '8', key: null, value: Buffer.alloc(0), timestamp: '0' };
+  await (
+    await processor.process(record, new AbortController().signal)
+  ).acked;
+  assert.equal(index.segmentOf('m7')?.request.id, 'half', 'its receipt finds the request');
+});
+
 test('a one-segment snapshot is stored without its facts, and a replay that finds it republishes the r: and m: records the submit wrote, facts and all', async () => {
   const index = tempIndex(() => 2000);
   const request = outbound('slim', { text: 'hello', metadata: { campaign: 'c1', tenant: 't1' } });

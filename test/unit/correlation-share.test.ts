@@ -133,7 +133,7 @@ test('local receipts share catch-ups of a partition: one asking while a catch-up
   assert.deepEqual([await second, await third], [true, true]);
 });
 
-test('readiness: the partitions of the share not read up to date yet — its bulk partitions and urgent homes, or every partition while it holds all', () => {
+test('readiness: the partitions of its own share not read up to date yet — its bulk partitions and urgent homes, not the rest of what it holds, nor one the topic does not have', () => {
   const { tail, s } = share();
   assert.deepEqual(s.notReady(), [], 'nothing assigned: nothing to wait for (a hot standby)');
   s.onBulkAssignment([3, 1]);
@@ -145,5 +145,10 @@ test('readiness: the partitions of the share not read up to date yet — its bul
   tail.states.set(3, 'ready');
   assert.deepEqual(s.notReady(), []);
   s.onTerms(false);
-  assert.deepEqual(s.notReady(), [0], 'holding all: the partition outside its share too');
+  assert.deepEqual(s.notReady(), [], 'holding all: partition 0 (outside its share, cold) does not make it not ready');
+  s.onBulkAssignment([1, 5]);
+  assert.deepEqual(s.notReady(), [], 'partition 5: the outbound topic grew past the correlation topic; never gained');
+  s.onUrgentAssignment([]);
+  tail.states.set(2, 'restoring');
+  assert.deepEqual(s.notReady(), [], 'a home no longer its own');
 });
