@@ -8,7 +8,7 @@ import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from 'pino';
 import { isTopicAuthorizationFailure, loginRefusedError, TopicNotAuthorizedError } from './access-errors.js';
 import { registerCompressionCodecs } from './compression.js';
-import { fixRequestQueueTimer } from './request-queue-fix.js';
+import { fixEncoderGrowth, fixRequestQueueTimer } from './kafkajs-fixes.js';
 import type { TlsFiles } from '../config-posture.js';
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 
@@ -57,10 +57,11 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
   return socket;
 };
 
-/** Every kafkajs client of the process is built here, so this is where the codecs and the queue fix are installed. */
+/** Every kafkajs client of the process is built here, so this is where the codecs and the kafkajs fixes are installed. */
 export function createKafka(config: KafkaClientConfig, logger: Logger): Kafka {
   registerCompressionCodecs();
   if (!fixRequestQueueTimer()) logger.warn('kafkajs request queue not found where 2.2.4 has it: its 1 ms idle timer stays');
+  if (!fixEncoderGrowth()) logger.warn('kafkajs encoder not found where 2.2.4 has it: its buffers grow zero-filled');
   return new Kafka(kafkaConfigFrom(config, logger));
 }
 

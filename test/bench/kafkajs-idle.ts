@@ -1,6 +1,6 @@
 /**
  * `npx tsx test/bench/kafkajs-idle.ts [--brokers 127.0.0.1:9092 --seconds 10 --rounds 2]` — what an
- * idle kafkajs connection costs, with and without the request-queue fix (src/kafka/request-queue-fix.ts).
+ * idle kafkajs connection costs, with and without the request-queue fix (src/kafka/kafkajs-fixes.ts).
  * Needs a broker (`npm run stack up`). Each side runs in its own child process (the fix patches
  * kafkajs for the whole process): an admin and a producer connect, make one request each, then
  * sit idle; the child reports its CPU (process.cpuUsage) over the idle seconds. Sides alternate.
@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
-import { fixRequestQueueTimer } from '../../src/kafka/request-queue-fix.js';
+import { fixRequestQueueTimer } from '../../src/kafka/kafkajs-fixes.js';
 
 const opts = new Command('kafkajs-idle')
   .option('--brokers <list>', 'bootstrap brokers', '127.0.0.1:9092')

@@ -19,6 +19,8 @@ const LIVE_TOPIC = 'sms.correlation.live';
 /** correlation-tail.ts: how long start-up retries the topic's offsets; and how often it probes them for the lag. */
 const CHECKPOINT_CHECK_MS = 30_000;
 const LAG_PROBE_MS = 5_000;
+/** correlation-tail.ts: how long a failed gain waits before it is tried again. */
+const GAIN_RETRY_MS = 5_000;
 
 /** kafkajs' admin right after the topic was created, while its metadata lacks the topic. */
 const metadataLag = (): Error => new TypeError("Cannot destructure property 'partitions' of 'high.pop(...)' as it is undefined.");
@@ -230,4 +232,35 @@ test('a stop while the start joins (inside consumer.run) leaks no lag probe', as
   t.mock.timers.tick(3 * LAG_PROBE_MS + 1_000);
   await turn();
   assert.equal(offsetCalls(), before, 'a lag probe asked the admin after stop');
+});
+
+test('a partition gained after the start while the topic’s end offsets cannot be read is not ready until a retry reads them', async (t: TestContext) => {
+  // The failing call moves the (mocked) clock past CHECKPOINT_CHECK_MS: its first failure is its last try.
+  t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: Date.now() });
+  let failing = false;
+  const admin = {
+    fetchTopicOffsets: async (topic: string) => {
+      assert.equal(topic, TOPIC);
+      if (!failing) return offsetsOf(0, 0);
+      t.mock.timers.tick(CHECKPOINT_CHECK_MS + 1);
+      throw metadataLag();
+    },
+    fetchTopicOffsetsByTimestamp: async () => {
+      throw new Error('not expected: no live-state topic');
+    },
+  } as unknown as Admin;
+  const { kafka } = fakeKafka();
+  const tail = new CorrelationTail(kafka, admin, tempIndex(), { topic: TOPIC, groupPrefix: 'test', keepReleasedMs: 60_000 }, silent);
+  t.after(() => tail.stop());
+  await tail.hold([0]);
+  await tail.start();
+  assert.equal(tail.partitionState(0), 'ready', 'an empty partition held at the start is read up to date');
+
+  failing = true;
+  await tail.hold([0, 1]);
+  assert.notEqual(tail.partitionState(1), 'ready', 'its end unknown, the gained partition is not called read up to date');
+
+  failing = false;
+  t.mock.timers.tick(GAIN_RETRY_MS + 1);
+  await until('the retried gain reads partition 1 up to date', () => tail.partitionState(1) === 'ready');
 });

@@ -1,0 +1,76 @@
+/**
+ * Two patches to kafkajs 2.2.4 internals, each installed once per process by `createKafka` and
+ * each leaving everything else to kafkajs' own code. kafkajs is pinned to that exact version; each
+ * patch checks that what it replaces is where 2.2.4 has it and reports false otherwise.
+ *
+ * The request queue's idle timer. kafkajs keeps every broker connection's event loop busy for
+ * nothing: its RequestQueue re-arms a timer after each check of its pending requests, even when
+ * there are none: with no throttle (`throttledUntil` = -1) the delay is `-1 - Date.now()`, which
+ * Node clamps to 1 ms (and, since Node 24, warns about: TimeoutNegativeWarning). So each connection
+ * wakes the loop about 1,000 times a second, for as long as it is open (tulios/kafkajs#1704, #1751;
+ * the fixes, #1755 and #1768, are not released). The patch schedules nothing when nothing is
+ * pending and no throttle is running. A request that has to wait is pushed through `push`, which
+ * schedules the check again, and a response re-runs the check itself, so nothing waits on the
+ * dropped timer.
+ *
+ * The encoder's growth. Every produce request is built by Encoders that start at 512 bytes and,
+ * when a write does not fit, move to a buffer twice as large made by `Buffer.alloc`: zero-filled
+ * and, below 4 KiB, an ArrayBuffer of its own each time. A record batch grows its encoder several
+ * times, and the connector writes three events and its correlation entries per message: in the
+ * end-to-end profile the growth's allocations were ≈ 2 % of the connector's thread. An Encoder
+ * writes only forward from offset 0 and hands out `buf.slice(0, offset)`, so no byte it did not
+ * write is ever read: the patch grows with `Buffer.allocUnsafe` (Node's pool below 4 KiB, no fill).
+ */
+import { createRequire } from 'node:module';
+
+interface RequestQueueInternals {
+  pending: unknown[];
+  throttledUntil: number;
+  scheduleCheckPendingRequests: (this: RequestQueueInternals) => void;
+}
+
+const PATCHED = Symbol.for('sms-connector.request-queue-fix');
+const ENCODER_PATCHED = Symbol.for('sms-connector.encoder-growth-fix');
+
+/** Installs the patch once per process (idempotent); returns whether kafkajs' queue was found to patch. */
+export function fixRequestQueueTimer(): boolean {
+  const require = createRequire(import.meta.url);
+  const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueInternals & { [PATCHED]?: true } };
+  const proto = RequestQueue.prototype;
+  if (proto[PATCHED]) return true;
+  if (typeof proto.scheduleCheckPendingRequests !== 'function') return false;
+  const original = proto.scheduleCheckPendingRequests;
+  proto.scheduleCheckPendingRequests = function (this: RequestQueueInternals): void {
+    if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
+    original.call(this);
+  };
+  proto[PATCHED] = true;
+  return true;
+}
+
+interface EncoderInternals {
+  buf: Buffer;
+  offset: number;
+  ensureAvailable(this: EncoderInternals, length: number): void;
+}
+
+/** Installs the encoder's growth patch once per process (idempotent); returns whether kafkajs' Encoder was found to patch. */
+export function fixEncoderGrowth(): boolean {
+  const require = createRequire(import.meta.url);
+  const Encoder = require('kafkajs/src/protocol/encoder.js') as {
+    nextPowerOfTwo?: (value: number) => number;
+    prototype: EncoderInternals & { [ENCODER_PATCHED]?: true };
+  };
+  const proto = Encoder.prototype;
+  if (proto[ENCODER_PATCHED]) return true;
+  const nextPowerOfTwo = Encoder.nextPowerOfTwo;
+  if (typeof proto.ensureAvailable !== 'function' || typeof nextPowerOfTwo !== 'function') return false;
+  proto.ensureAvailable = function (this: EncoderInternals, length: number): void {
+    if (this.offset + length <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(nextPowerOfTwo(this.offset + length));
+    this.buf.copy(grown, 0, 0, this.offset);
+    this.buf = grown;
+  };
+  proto[ENCODER_PATCHED] = true;
+  return true;
+}
