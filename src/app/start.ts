@@ -25,7 +25,14 @@ import type { Logger } from '../obs/logger.js';
 import { createMetrics, type Metrics } from '../obs/metrics.js';
 import type { Lane } from '../pipeline/admission.js';
 import { CORRELATION_STORE_FORMAT, CorrelationIndex, type CorrelationIndexOptions } from '../pipeline/correlation-index.js';
-import { CorrelationPromoter, maxPromotionLagMs, promotionAgeMs } from '../pipeline/correlation-promoter.js';
+import {
+  CorrelationPromoter,
+  maxPromotionLagMs,
+  promotionAgeMs,
+  quietWindowMs,
+  TOMBSTONE_LATENCY_WARN_MS,
+  tombstoneLatencyMs,
+} from '../pipeline/correlation-promoter.js';
 import { OutboundProcessor } from '../pipeline/outbound-processor.js';
 import { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import { ReceiptProcessor } from '../pipeline/receipt-processor.js';
@@ -129,6 +136,7 @@ async function startParts(given: Readonly<Config>, logger: Logger, p: Parts, hoo
   const config = await resolveOwnership(given, logger, p, correlationPartitions);
   if (config.correlationOwnership === 'replicated' && config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
+  warnTombstoneLatency(config, logger);
   const index = new CorrelationIndex(openStore(config, logger, p, hooks), Date.now, {
     promotedAfterMs: promotionAgeMs(config.correlationRestoreWindowMs),
     ...(config.correlationOwnership === 'partitioned' ? { onRepublishedFinal: republishFinal(sinks, logger) } : {}),
@@ -241,6 +249,21 @@ async function startProducer(
     receiptsForward: config.correlationOwnership === 'partitioned' ? config.topics.receipts : null,
   };
   return new KafkaSinks(p.publisher, codec, topics, inst.sinkObserver(p.metrics, logger), config.kafka.maxRecordBytes);
+}
+
+/**
+ * A restore window too close to twice CORRELATION_KEEP_DONE_MS is allowed but makes most requests
+ * (at or under 0, every one) leave a tombstone in the live-state topic when forgotten: a record per
+ * request, which a replica on an empty store reads for the topic's delete.retention.ms.
+ */
+function warnTombstoneLatency(config: Readonly<Config>, logger: Logger): void {
+  const windowMs = config.correlationRestoreWindowMs;
+  const latencyMs = tombstoneLatencyMs(windowMs, config.correlationKeepDoneMs);
+  if (latencyMs >= TOMBSTONE_LATENCY_WARN_MS) return;
+  logger.warn(
+    { windowMs, keepDoneMs: config.correlationKeepDoneMs, latencyMs, quietWindowMs: quietWindowMs(config.correlationKeepDoneMs) },
+    `CORRELATION_RESTORE_WINDOW_MS: every request whose receipts take over ${Math.max(0, latencyMs)} ms leaves a tombstone in the live-state topic when it is forgotten, which a replica on an empty store reads; a window of ${quietWindowMs(config.correlationKeepDoneMs)} ms or more leaves one only after a minute`,
+  );
 }
 
 /**

@@ -105,6 +105,23 @@ export function promotionAgeMs(windowMs: number): number {
   return windowMs / 2 - Math.min(CLOCK_MARGIN_MS, windowMs / 4);
 }
 
+/**
+ * How long a request's receipts may take before its forgetting leaves a tombstone in the
+ * live-state topic, whether or not its state was ever promoted: it is forgotten
+ * CORRELATION_KEEP_DONE_MS after its last receipt, and one forgotten `promotionAgeMs` or more after
+ * its submit gets one. At 0 or below every request leaves one: the topic then holds a record per
+ * request for its `delete.retention.ms`, and a replica on an empty store reads them all.
+ */
+export function tombstoneLatencyMs(windowMs: number, keepDoneMs: number): number {
+  return promotionAgeMs(windowMs) - keepDoneMs;
+}
+
+/** Under this, start-up warns that receipts slower than `tombstoneLatencyMs` (most, or all) leave tombstones. */
+export const TOMBSTONE_LATENCY_WARN_MS = 10_000;
+
+/** The smallest window whose `tombstoneLatencyMs` is a minute (and so over the warning). */
+export const quietWindowMs = (keepDoneMs: number): number => 2 * keepDoneMs + 4 * CLOCK_MARGIN_MS;
+
 /** How long stop waits for a pass whose writes hang (Kafka down): the states stay listed for the next start. */
 const STOP_WAIT_MS = 2_000;
 

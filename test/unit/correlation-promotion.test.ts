@@ -19,7 +19,15 @@ import {
   type LiveRequestState,
   type RequestRecord,
 } from '../../src/pipeline/correlation-index.js';
-import { CorrelationPromoter, maxPromotionLagMs, promotionTimes, type LiveStateWrite } from '../../src/pipeline/correlation-promoter.js';
+import {
+  CorrelationPromoter,
+  maxPromotionLagMs,
+  promotionAgeMs,
+  promotionTimes,
+  quietWindowMs,
+  tombstoneLatencyMs,
+  type LiveStateWrite,
+} from '../../src/pipeline/correlation-promoter.js';
 import { prng } from '../../src/util/prng.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
@@ -92,6 +100,29 @@ test('promotion: a forgotten promoted request is due a tombstone; one never prom
   index.retiredWritten('p');
   await index.written();
   assert.deepEqual(index.retired(), []);
+});
+
+test('promotion: receipts slower than tombstoneLatencyMs leave a tombstone when forgotten, never promoted or not; a window under it leaves one for every request', async () => {
+  assert.equal(tombstoneLatencyMs(30 * 60_000, 600_000), 4 * 60_000, 'the defaults: receipts slower than 4 min');
+  assert.equal(tombstoneLatencyMs(quietWindowMs(600_000), 600_000), 60_000);
+  assert.equal(tombstoneLatencyMs(60_000, 20_000), -5_000, 'a 60 s window with a third of it kept done: every request');
+  const forgetsWithTombstone = async (windowMs: number, keepDoneMs: number, receiptAfterMs: number): Promise<boolean> => {
+    let now = 1_000;
+    const index = tempIndex(() => now, { promotedAfterMs: promotionAgeMs(windowMs) });
+    index.apply(requestKey('r'), waiting('r', ['m1'], now), now);
+    now += receiptAfterMs;
+    index.apply(finalKey('m1'), delivered(now), now);
+    await index.written();
+    now += keepDoneMs + 1_000; // the sweeper's next pass after the keep
+    index.pruneCompleted(now - keepDoneMs);
+    await index.written();
+    return index.retired().includes('r');
+  };
+  assert.equal(await forgetsWithTombstone(60_000, 20_000, 20), true, 'a receipt after 20 ms');
+  assert.equal(await forgetsWithTombstone(60_000, 5_000, 20), false);
+  const latency = tombstoneLatencyMs(30 * 60_000, 600_000);
+  assert.equal(await forgetsWithTombstone(30 * 60_000, 600_000, latency - 2_000), false, 'the defaults, a receipt just under the latency');
+  assert.equal(await forgetsWithTombstone(30 * 60_000, 600_000, latency), true, 'and at it');
 });
 
 test('promotion: a failed write lists the request again at the next pass, and an earlier promotion still counts', async () => {

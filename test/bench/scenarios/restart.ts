@@ -8,7 +8,7 @@
  * `r:` snapshot and its `f:` final on `sms.correlation`, written by the connector itself. That
  * connector keeps running until the history is older than the restore window
  * (CORRELATION_RESTORE_WINDOW_MS, `--restart-window-ms`, 60 s by default here with
- * CORRELATION_KEEP_DONE_MS a third of it; the product default is 30 min) — weeks of traffic are
+ * CORRELATION_KEEP_DONE_MS a twelfth of it; the product default is 30 min) — weeks of traffic are
  * older than the window; with a window over 2 min the history stays inside it, which measures
  * what reading a full window costs — and is stopped gracefully (the role's stop runs app.stop(), what SIGTERM runs). A
  * fresh process is then started on the same topics and group, twice: on the first connector's
@@ -52,7 +52,10 @@ const RATE_UNLIMITED = { SMPP_RATE_LIMIT: '100000' };
 const SETTLE_WINDOW_MAX_MS = 120_000;
 /** The restore window's settings, and how long to wait after the history for it to be outside the window. */
 function restoreWindow(windowMs: number): { env: Record<string, string>; settleMs: number } {
-  const keepDoneMs = Math.floor(windowMs / 3);
+  // A twelfth: a request forgotten half the window less the clock margin after its submit leaves
+  // a tombstone in the live-state topic (correlation-promoter.ts tombstoneLatencyMs); with a third
+  // (as until 2026-12-04) every request of the history left one, and a restore on an empty disk read them all.
+  const keepDoneMs = Math.floor(windowMs / 12);
   const env = { CORRELATION_RESTORE_WINDOW_MS: String(windowMs), CORRELATION_KEEP_DONE_MS: String(keepDoneMs) };
   // The watermark trails the clock by half the window plus a margin (correlation-promoter.ts promotionTimes).
   return { env, settleMs: windowMs <= SETTLE_WINDOW_MAX_MS ? promotionLagMs(windowMs) + 5_000 : 0 };
