@@ -8,7 +8,7 @@ import type { ISocketFactory } from 'kafkajs';
 import type { Logger } from 'pino';
 import { isTopicAuthorizationFailure, loginRefusedError, TopicNotAuthorizedError } from './access-errors.js';
 import { registerCompressionCodecs } from './compression.js';
-import { fixEncoderGrowth, fixRequestQueueTimer } from './kafkajs-fixes.js';
+import { fixEncoderBuffers, fixRequestQueueTimer } from './kafkajs-fixes.js';
 import type { TlsFiles } from '../config-posture.js';
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 
@@ -61,7 +61,7 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
 export function createKafka(config: KafkaClientConfig, logger: Logger): Kafka {
   registerCompressionCodecs();
   if (!fixRequestQueueTimer()) logger.warn('kafkajs request queue not found where 2.2.4 has it: its 1 ms idle timer stays');
-  if (!fixEncoderGrowth()) logger.warn('kafkajs encoder not found where 2.2.4 has it: its buffers grow zero-filled');
+  if (!fixEncoderBuffers()) logger.warn('kafkajs encoder not as 2.2.4 has it: its buffers stay zero-filled, one ArrayBuffer each');
   return new Kafka(kafkaConfigFrom(config, logger));
 }
 
