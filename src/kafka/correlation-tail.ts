@@ -363,13 +363,14 @@ export class CorrelationTail {
       this.positions.delete(p);
     }
     this.applyPauses(); // paused while their start point is found
+    const checkpoints = this.index.checkpoints(this.topic);
+    const byPartition = new Map(offsets?.map((o) => [o.partition, o]));
     // A gain after the start must know where each partition ends: without it the partition would
     // count as read up to date at once (a target of 0) and its receipts and replays would find
     // nothing. It fails, to be tried again (gainOrRetry). At the start an unreadable topic is one
     // just created, read from its beginning (startOnce).
-    if (!offsets && !atStart) throw new Error(`the end offsets of ${this.topic} could not be read`);
-    const checkpoints = this.index.checkpoints(this.topic);
-    const byPartition = new Map(offsets?.map((o) => [o.partition, o]));
+    const endUnknown = atStart ? [] : gained.filter((p) => !byPartition.has(p));
+    if (endUnknown.length > 0) throw new Error(`the end offsets of ${this.topic} partitions ${endUnknown.join(', ')} could not be read`);
     const targets = new Map<number, bigint>();
     const fresh: number[] = [];
     const dropped: number[] = [];

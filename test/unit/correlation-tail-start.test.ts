@@ -234,14 +234,15 @@ test('a stop while the start joins (inside consumer.run) leaks no lag probe', as
   assert.equal(offsetCalls(), before, 'a lag probe asked the admin after stop');
 });
 
-test('a partition gained after the start while the topic’s end offsets cannot be read is not ready until a retry reads them', async (t: TestContext) => {
-  // The failing call moves the (mocked) clock past CHECKPOINT_CHECK_MS: its first failure is its last try.
+test('a partition gained after the start while the topic’s end offsets cannot be read (or lack it) is not ready until a retry reads them', async (t: TestContext) => {
+  // A failing call moves the (mocked) clock past CHECKPOINT_CHECK_MS: its first failure is its last try.
   t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: Date.now() });
-  let failing = false;
+  let answer: 'offsets' | 'failure' | 'none listed' = 'offsets';
   const admin = {
     fetchTopicOffsets: async (topic: string) => {
       assert.equal(topic, TOPIC);
-      if (!failing) return offsetsOf(0, 0);
+      if (answer === 'offsets') return offsetsOf(0, 0, 0);
+      if (answer === 'none listed') return [];
       t.mock.timers.tick(CHECKPOINT_CHECK_MS + 1);
       throw metadataLag();
     },
@@ -256,11 +257,15 @@ test('a partition gained after the start while the topic’s end offsets cannot 
   await tail.start();
   assert.equal(tail.partitionState(0), 'ready', 'an empty partition held at the start is read up to date');
 
-  failing = true;
-  await tail.hold([0, 1]);
-  assert.notEqual(tail.partitionState(1), 'ready', 'its end unknown, the gained partition is not called read up to date');
-
-  failing = false;
-  t.mock.timers.tick(GAIN_RETRY_MS + 1);
-  await until('the retried gain reads partition 1 up to date', () => tail.partitionState(1) === 'ready');
+  for (const [partition, unreadable] of [
+    [1, 'failure'],
+    [2, 'none listed'],
+  ] as const) {
+    answer = unreadable;
+    await tail.hold(Array.from({ length: partition + 1 }, (_, p) => p));
+    assert.notEqual(tail.partitionState(partition), 'ready', `its end unknown (${unreadable}), partition ${partition} is not called read up to date`);
+    answer = 'offsets';
+    t.mock.timers.tick(GAIN_RETRY_MS + 1);
+    await until(`the retried gain reads partition ${partition} up to date`, () => tail.partitionState(partition) === 'ready');
+  }
 });
