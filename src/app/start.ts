@@ -258,11 +258,13 @@ async function startProducer(
  */
 function warnTombstoneLatency(config: Readonly<Config>, logger: Logger): void {
   const windowMs = config.correlationRestoreWindowMs;
-  const latencyMs = tombstoneLatencyMs(windowMs, config.correlationKeepDoneMs);
+  const keepDoneMs = config.correlationKeepDoneMs;
+  const latencyMs = tombstoneLatencyMs(windowMs, keepDoneMs);
   if (latencyMs >= TOMBSTONE_LATENCY_WARN_MS) return;
+  const quietMs = quietWindowMs(keepDoneMs);
   logger.warn(
-    { windowMs, keepDoneMs: config.correlationKeepDoneMs, latencyMs, quietWindowMs: quietWindowMs(config.correlationKeepDoneMs) },
-    `CORRELATION_RESTORE_WINDOW_MS: every request whose receipts take over ${Math.max(0, latencyMs)} ms leaves a tombstone in the live-state topic when it is forgotten, which a replica on an empty store reads; a window of ${quietWindowMs(config.correlationKeepDoneMs)} ms or more leaves one only after a minute`,
+    { windowMs, keepDoneMs, latencyMs, quietWindowMs: quietMs },
+    `CORRELATION_RESTORE_WINDOW_MS: every request whose receipts take over ${Math.max(0, latencyMs)} ms leaves a tombstone in the live-state topic when it is forgotten, which a replica on an empty store reads; a window of ${quietMs} ms or more leaves one only after a minute`,
   );
 }
 

@@ -62,8 +62,6 @@ interface EncoderInternals {
 /** kafkajs' own first buffer size: an Encoder's first write gets at least this much. */
 const FIRST_BUFFER_BYTES = 512;
 
-const powerOfTwoAbove = (value: number): number => 2 ** (32 - Math.clz32(value));
-
 /** Installs the encoder patch once per process (idempotent); returns whether kafkajs' Encoder was found as 2.2.4 has it. */
 export function fixEncoderBuffers(): boolean {
   const require = createRequire(import.meta.url);
@@ -76,11 +74,13 @@ export function fixEncoderBuffers(): boolean {
   // The one constructor line the patch relies on, and the method it replaces.
   const source = Function.prototype.toString.call(Encoder);
   if (!source.includes('this.buf = Buffer.alloc(Encoder.nextPowerOfTwo(initialSize))') || typeof proto.ensureAvailable !== 'function') return false;
+  // kafkajs' sizing kept for the growth; the static answers 0 to the constructor, its only other caller.
+  const nextPowerOfTwo = Encoder.nextPowerOfTwo;
   Encoder.nextPowerOfTwo = () => 0;
   proto.ensureAvailable = function (this: EncoderInternals, length: number): void {
     const needed = this.offset + length;
     if (needed <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(FIRST_BUFFER_BYTES, powerOfTwoAbove(needed)));
+    const grown = Buffer.allocUnsafe(Math.max(FIRST_BUFFER_BYTES, nextPowerOfTwo(needed)));
     this.buf.copy(grown, 0, 0, this.offset);
     this.buf = grown;
   };
