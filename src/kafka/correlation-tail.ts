@@ -102,7 +102,8 @@ export class CorrelationTail {
   private readonly aborter = new AbortController();
   /** Entries applied since start (own ones skipped): what a start-up catch-up cost. */
   appliedEntries = 0;
-  restoredFrom: RestoreKind = 'beginning';
+  /** `not yet`: the held partitions' ends were unreadable at start; they are gained once a retry reads them. */
+  restoredFrom: RestoreKind | 'not yet' = 'beginning';
   /** Records read from the live-state topic (at start and for every partition restored fresh since). */
   liveRecords = 0;
   /** Batches applied per partition (a partition not held has none). */
@@ -205,15 +206,20 @@ export class CorrelationTail {
     });
     const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
     const storeHadCheckpoints = this.index.checkpoints(this.topic).size > 0;
-    if (!offsets && storeHadCheckpoints) this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; reading it from the beginning');
+    if (!offsets && storeHadCheckpoints && this.held === 'all')
+      this.logger.warn({ topic: this.topic }, 'correlation topic offsets unavailable; reading it from the beginning');
     // Only the topic's partitions, when its offsets say which they are.
     const gained = this.held === 'all' ? this.partitionIds : [...this.held].filter((p) => !offsets || this.partitionIds.includes(p));
-    // The topic's partitions unknown (its offsets unreadable for CHECKPOINT_CHECK_MS: kafkajs'
-    // metadata right after the topic was created): an empty store holding everything is still
-    // restored from the live-state topic, as before partitions could be held — read from its
-    // beginning instead, it would miss the waiting requests whose bundles retention removed.
+    // Partitions held by number whose ends are unknown (the offsets unreadable for
+    // CHECKPOINT_CHECK_MS: an admin outage, or kafkajs' metadata right after the topic was
+    // created) are gained once a retry reads them, as a later gain is: called read up to date at
+    // once, they would let this replica vouch for, and answer receipts of, state it never read.
+    const deferred = !offsets && this.held !== 'all' ? gained : [];
+    // Holding everything with its partitions unknown: an empty store is still restored from the
+    // live-state topic, as before partitions could be held — read from its beginning instead, it
+    // would miss the waiting requests whose bundles retention removed.
     if (!offsets && this.held === 'all' && !storeHadCheckpoints && this.options.liveTopic) await this.restoreFresh('all', []);
-    else await this.gain(gained, offsets, true);
+    else if (deferred.length === 0) await this.gain(gained, offsets, true);
     if (!this.running) return;
     // Partitions the store followed in an earlier run and this one does not hold: released then —
     // or left half dropped by a crash (their checkpoint went first): any not held, when the store has anything.
@@ -221,7 +227,7 @@ export class CorrelationTail {
     // As logged before partitions could be held: a store with checkpoints checked against the topic
     // resumed from them (those dropped or missing are read from their beginning).
     const restoredLive = [...this.gainedFrom.values()].includes('live-state');
-    this.restoredFrom = storeHadCheckpoints && offsets ? 'checkpoints' : restoredLive ? 'live-state' : 'beginning';
+    this.restoredFrom = deferred.length > 0 ? 'not yet' : storeHadCheckpoints && offsets ? 'checkpoints' : restoredLive ? 'live-state' : 'beginning';
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
@@ -284,6 +290,7 @@ export class CorrelationTail {
     this.seekToPositions();
     this.started = true;
     this.startLagProbes();
+    if (deferred.length > 0) await this.gainOrRetry(deferred, null);
   }
 
   private async applyHold(next: Held): Promise<void> {

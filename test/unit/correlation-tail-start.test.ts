@@ -3,7 +3,9 @@
  * calls, the live-state restore's consumer fed from a list of records) and `Admin`, and a real
  * CorrelationIndex on a temporary store. The two start-up paths the review of 5f211e4 fixed:
  * an empty store whose correlation-topic offsets cannot be read is still restored from the
- * live-state topic, and a stop during the start runs no consumer and leaks no lag probe.
+ * live-state topic, and a stop during the start runs no consumer and leaks no lag probe. Then
+ * partitions whose end offsets cannot be read, held at the start or gained later: not ready until
+ * a retry reads them.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -268,4 +270,33 @@ test('a partition gained after the start while the topic’s end offsets cannot 
     t.mock.timers.tick(GAIN_RETRY_MS + 1);
     await until(`the retried gain reads partition ${partition} up to date`, () => tail.partitionState(partition) === 'ready');
   }
+});
+
+test('partitions held at the start while the topic’s end offsets cannot be read are not ready until a retry reads them', async (t: TestContext) => {
+  // A failing call moves the (mocked) clock past CHECKPOINT_CHECK_MS: its first failure is its last try.
+  t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: Date.now() });
+  let readable = false;
+  const admin = {
+    fetchTopicOffsets: async (topic: string) => {
+      assert.equal(topic, TOPIC);
+      if (readable) return offsetsOf(0, 0);
+      t.mock.timers.tick(CHECKPOINT_CHECK_MS + 1);
+      throw metadataLag();
+    },
+    fetchTopicOffsetsByTimestamp: async () => {
+      throw new Error('not expected: no live-state topic');
+    },
+  } as unknown as Admin;
+  const { kafka, calls } = fakeKafka();
+  const tail = new CorrelationTail(kafka, admin, tempIndex(), { topic: TOPIC, groupPrefix: 'test', keepReleasedMs: 60_000 }, silent);
+  t.after(() => tail.stop());
+  await tail.hold([0, 1]);
+  await tail.start();
+  assert.equal(calls.tailRuns, 1, 'the tail runs meanwhile');
+  assert.equal(tail.restoredFrom, 'not yet');
+  for (const p of [0, 1]) assert.notEqual(tail.partitionState(p), 'ready', `partition ${p}, its end unknown, is not called read up to date`);
+
+  readable = true;
+  t.mock.timers.tick(GAIN_RETRY_MS + 1);
+  await until('the retried gain reads both partitions up to date', () => tail.partitionState(0) === 'ready' && tail.partitionState(1) === 'ready');
 });
