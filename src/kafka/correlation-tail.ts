@@ -33,7 +33,7 @@ import { nonEmptyEnds, retryUntil } from './client.js';
 import { ORIGIN_HEADER, unpackCorrelation } from './correlation-bundle.js';
 import { restoreLiveState, type RestoredWatermarks } from './live-state-restore.js';
 import { partitionForKey } from './partitioner.js';
-import { holdChanges, holds, planGain, TailPartitions, type Held, type PartitionState } from './tail-partitions.js';
+import { holdChanges, holds, named, planGain, TailPartitions, type Held, type PartitionState } from './tail-partitions.js';
 
 /** How long start-up tries to read the topic's offsets to check the store's checkpoints against. */
 const CHECKPOINT_CHECK_MS = 30_000;
@@ -302,13 +302,10 @@ export class CorrelationTail {
     if (!this.running) return;
     const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
     if (!this.running) return;
-    const unknown = next === 'all' ? [] : [...next].filter((p) => !this.partitionIds.includes(p));
-    if (unknown.length > 0)
-      this.logger.warn(
-        { topic: this.topic, unknown, partitions: this.partitionIds.length },
-        'correlation tail told to hold partitions the topic does not have',
-      );
-    const { gain, release } = holdChanges(this.held, next, this.partitionIds);
+    this.warnUnknown(next === 'all' ? [] : [...next]);
+    // The topic's partitions unknown (its offsets unreadable since the start): those the holds name.
+    const known = this.partitionIds.length > 0 ? this.partitionIds : [...new Set([...named(this.held), ...named(next)])].sort((a, b) => a - b);
+    const { gain, release } = holdChanges(this.held, next, known);
     this.held = next;
     for (const p of release) {
       this.gaining.delete(p);
@@ -337,20 +334,49 @@ export class CorrelationTail {
   private async gainOrRetry(gained: number[], offsets: TopicOffsets | null): Promise<void> {
     try {
       await this.gain(gained, offsets, false);
+      this.settleDeferredStart();
     } catch (err) {
       if (!this.running) return;
       this.logger.warn({ err, topic: this.topic, partitions: gained }, 'correlation tail could not gain partitions; trying again');
       for (const p of gained) if (this.parts.state(p) === 'restoring') this.parts.release(p);
       const timer = setTimeout(() => {
         const run = this.holdChain.then(async () => {
-          const again = gained.filter((p) => holds(this.held, p) && this.parts.state(p) === 'released');
+          if (!this.running) return;
+          const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
+          // Held by a number the topic turns out not to have (its partitions were unknown at the
+          // first try): never gained, as `applyHold` does — it would fail the others' gain each time.
+          const retried = gained.filter((p) => holds(this.held, p) && this.parts.state(p) === 'released');
+          if (offsets) this.warnUnknown(retried);
+          const again = offsets ? retried.filter((p) => this.partitionIds.includes(p)) : retried;
           if (again.length === 0 || !this.running) return;
-          await this.gainOrRetry(again, await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS));
+          await this.gainOrRetry(again, offsets);
         });
         this.holdChain = run.catch(() => undefined);
       }, GAIN_RETRY_MS);
       timer.unref();
     }
+  }
+
+  private warnUnknown(partitions: readonly number[]): void {
+    // Unknown only once the topic's partitions are: until its offsets are read, any number may be one.
+    const unknown = this.partitionIds.length === 0 ? [] : partitions.filter((p) => !this.partitionIds.includes(p));
+    if (unknown.length > 0)
+      this.logger.warn(
+        { topic: this.topic, unknown, partitions: this.partitionIds.length },
+        'correlation tail told to hold partitions the topic does not have',
+      );
+  }
+
+  /**
+   * The first gain that succeeds after a start whose end offsets were unreadable: what the start
+   * would have done had it known the topic's partitions — say where the store was restored from,
+   * and drop what it holds of partitions an earlier run followed and this one does not hold.
+   */
+  private settleDeferredStart(): void {
+    if (this.restoredFrom !== 'not yet' || this.partitionIds.length === 0) return;
+    const kinds = new Set(this.gainedFrom.values());
+    this.restoredFrom = kinds.has('live-state') ? 'live-state' : kinds.size === 1 && kinds.has('checkpoints') ? 'checkpoints' : 'beginning';
+    if (this.index.size > 0) this.scheduleDrop(this.partitionIds.filter((p) => !holds(this.held, p) && this.parts.state(p) === 'cold'));
   }
 
   /**

@@ -100,6 +100,9 @@ export type Held = ReadonlySet<number> | 'all';
 
 export const holds = (held: Held, partition: number): boolean => held === 'all' || held.has(partition);
 
+/** The partitions a hold names (none for `all`). */
+export const named = (held: Held): number[] => (held === 'all' ? [] : [...held]);
+
 /**
  * The partitions a change of the held set gains and releases, among `partitions` (the topic's).
  * A partition named but not in the topic is neither.

@@ -272,14 +272,13 @@ test('a partition gained after the start while the topic’s end offsets cannot 
   }
 });
 
-test('partitions held at the start while the topic’s end offsets cannot be read are not ready until a retry reads them', async (t: TestContext) => {
-  // A failing call moves the (mocked) clock past CHECKPOINT_CHECK_MS: its first failure is its last try.
-  t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: Date.now() });
+/** An admin whose end offsets fail (moving the mocked clock past CHECKPOINT_CHECK_MS: a first failure is a last try) until `readable`. */
+function outageAdmin(t: TestContext, ends: number[]): { admin: Admin; recover: () => void } {
   let readable = false;
   const admin = {
     fetchTopicOffsets: async (topic: string) => {
       assert.equal(topic, TOPIC);
-      if (readable) return offsetsOf(0, 0);
+      if (readable) return offsetsOf(...ends);
       t.mock.timers.tick(CHECKPOINT_CHECK_MS + 1);
       throw metadataLag();
     },
@@ -287,16 +286,39 @@ test('partitions held at the start while the topic’s end offsets cannot be rea
       throw new Error('not expected: no live-state topic');
     },
   } as unknown as Admin;
+  return { admin, recover: () => (readable = true) };
+}
+
+test('partitions held at the start, or later, while the topic’s end offsets cannot be read are not ready until a retry reads them', async (t: TestContext) => {
+  t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: Date.now() });
+  const { admin, recover } = outageAdmin(t, [0, 0]);
   const { kafka, calls } = fakeKafka();
   const tail = new CorrelationTail(kafka, admin, tempIndex(), { topic: TOPIC, groupPrefix: 'test', keepReleasedMs: 60_000 }, silent);
   t.after(() => tail.stop());
-  await tail.hold([0, 1]);
+  await tail.hold([0]);
   await tail.start();
   assert.equal(calls.tailRuns, 1, 'the tail runs meanwhile');
   assert.equal(tail.restoredFrom, 'not yet');
+  // The bulk assignment arriving during the same outage: the topic's partitions still unknown.
+  await tail.hold([0, 1]);
   for (const p of [0, 1]) assert.notEqual(tail.partitionState(p), 'ready', `partition ${p}, its end unknown, is not called read up to date`);
 
-  readable = true;
+  recover();
   t.mock.timers.tick(GAIN_RETRY_MS + 1);
-  await until('the retried gain reads both partitions up to date', () => tail.partitionState(0) === 'ready' && tail.partitionState(1) === 'ready');
+  await until('the retried gains read both partitions up to date', () => tail.partitionState(0) === 'ready' && tail.partitionState(1) === 'ready');
+  assert.equal(tail.restoredFrom, 'beginning', 'said once the deferred gain is done');
+});
+
+test('a partition held at the start that the topic turns out not to have does not hold back the others’ deferred gain', async (t: TestContext) => {
+  t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: Date.now() });
+  const { admin, recover } = outageAdmin(t, [0, 0]);
+  const { kafka } = fakeKafka();
+  const tail = new CorrelationTail(kafka, admin, tempIndex(), { topic: TOPIC, groupPrefix: 'test', keepReleasedMs: 60_000 }, silent);
+  t.after(() => tail.stop());
+  await tail.hold([0, 1, 5]);
+  await tail.start();
+  recover();
+  t.mock.timers.tick(GAIN_RETRY_MS + 1);
+  await until('partitions 0 and 1 read up to date', () => tail.partitionState(0) === 'ready' && tail.partitionState(1) === 'ready');
+  assert.notEqual(tail.partitionState(5), 'ready');
 });
