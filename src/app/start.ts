@@ -42,6 +42,7 @@ import { openCorrelationStore, type LmdbCorrelationStore } from '../store/lmdb-s
 import { backoffDelayMs, SPREAD_JITTER, type BackoffPolicy } from '../util/backoff.js';
 import { applyBindSlots } from './bind-slots.js';
 import { CorrelationShare } from './correlation-share.js';
+import { LegacyRequests } from './legacy-requests.js';
 import * as inst from './instrument.js';
 import { bindSlotRequestFrom, consumerSettingsFrom, publisherSettingsFrom, receiptsTopicUsed, sweeperTimingFrom, topicsToEnsure } from './options.js';
 import { readinessOf, type Parts } from './parts.js';
@@ -137,9 +138,10 @@ async function startParts(given: Readonly<Config>, logger: Logger, p: Parts, hoo
   if (config.correlationOwnership === 'replicated' && config.receiptsLog === 'all') await warnReceiptsPartitions(config, logger, p, correlationPartitions);
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   warnTombstoneLatency(config, logger);
+  const legacy = config.correlationOwnership === 'partitioned' ? new LegacyRequests(logger) : null;
   const index = new CorrelationIndex(openStore(config, logger, p, hooks), Date.now, {
     promotedAfterMs: promotionAgeMs(config.correlationRestoreWindowMs),
-    ...(config.correlationOwnership === 'partitioned' ? { onRepublishedFinal: republishFinal(sinks, logger) } : {}),
+    ...(legacy ? { onRepublishedFinal: republishFinal(sinks, logger), onLegacyWaiting: legacy.note } : {}),
   });
   // The tail applies other replicas' entries from its start; the receipt processor is built after it.
   const receiptsRef: { processor?: ReceiptProcessor } = {};
@@ -163,6 +165,7 @@ async function startParts(given: Readonly<Config>, logger: Logger, p: Parts, hoo
   });
   receiptsRef.processor = receipts;
   await loadCorrelation(config, logger, p, index, share);
+  legacy?.reportStart();
   if (share) await startReceiptOwner(config, logger, p, index, sinks, receipts);
   startSessions(config, logger, p, index, sinks, receipts);
   await startConsumer(config, logger, p, codec, sinks, index, correlationPartitions, share, (partitions) => {

@@ -343,6 +343,13 @@ export interface CorrelationIndexOptions {
    * and summarise it UNKNOWN. Called only where this replica acts for the partition.
    */
   onRepublishedFinal?: (write: { key: string; value: FinalRecord; partition: number }) => void;
+  /**
+   * Partitioned ownership: a request written by a version before `m:` entries (no
+   * `messageEntries`), read from a topic while its receipts are still awaited, with its deadline.
+   * Its receipts are routed by message id to partitions that hold nothing of it, so they may not
+   * correlate (README "Upgrading onto partitioned ownership"): the caller warns.
+   */
+  onLegacyWaiting?: (receiptDeadline: number) => void;
 }
 
 /** How many entries a partition drop visits before it lets the event loop run. */
@@ -526,6 +533,7 @@ export class CorrelationIndex {
       this.requests.remove(id);
       return;
     }
+    if (!own) this.noteLegacy(rec);
     if (rec.segments === 1 && mappable(rec.messageIds[0] ?? null)) {
       this.applyOneSegment(rec, at, track);
       return;
@@ -559,6 +567,13 @@ export class CorrelationIndex {
     this.timeline.put(['done', Math.min(at, rec.submittedAt || at, this.clock()), rec.id], 1);
     const messageId = rec.messageIds[0]!;
     if (!rec.messageEntries && this.messages.get(messageId) === undefined) this.applyMessage(messageId, messageEntryOf(rec, 1), at, track);
+  }
+
+  /** A request from a version before `m:` entries whose receipts are still awaited (`onLegacyWaiting`). */
+  private noteLegacy(rec: RequestRecord): void {
+    const note = this.options.onLegacyWaiting;
+    if (!note || rec.messageEntries || !rec.receipts || rec.receiptDeadline <= this.clock() || !rec.messageIds.some(mappable)) return;
+    if (this.outcomes(rec) === null) note(rec.receiptDeadline);
   }
 
   /** A message id no snapshot maps any more: its subject (or mapping) and final go. */
@@ -1217,6 +1232,7 @@ export class CorrelationIndex {
     const { request } = state;
     const messageId = request.segments === 1 ? request.messageIds[0] : null;
     if (mappable(messageId ?? null)) {
+      this.noteLegacy(request);
       // A one-segment request's state is its subject's (older versions promoted its snapshot: the same facts).
       this.promotedSubjects.put(requestId, messageId!);
       this.applyMessage(messageId!, messageEntryOf(request, 1, request.home), state.cut, false);

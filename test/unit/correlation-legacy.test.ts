@@ -1,0 +1,92 @@
+/**
+ * Requests written by a version before `m:` entries, still waiting for receipts, read under
+ * partitioned ownership (correlation-index.ts `onLegacyWaiting`, app/legacy-requests.ts): noted as
+ * they are read from the correlation or the live-state topic, and told to the operator with the
+ * date to run `replicated` until — and nothing is said of requests that are complete, past their
+ * deadline, without receipts, or written with `m:` entries.
+ */
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import pino from 'pino';
+import { LegacyRequests } from '../../src/app/legacy-requests.js';
+import { finalKey, requestKey } from '../../src/pipeline/correlation-index.js';
+import { requestRecord, tempIndex } from '../helpers/temp-store.js';
+
+const NOW = 5_000;
+const DEADLINE = 10_000;
+
+function noting() {
+  const noted: number[] = [];
+  const index = tempIndex(() => NOW, { onLegacyWaiting: (deadline) => noted.push(deadline) });
+  return { index, noted };
+}
+
+test('a snapshot from a version before m: entries, still waiting for its receipts, is noted with its deadline — one segment or several', () => {
+  const { index, noted } = noting();
+  index.apply(requestKey('one'), requestRecord('one', ['m1'], { receiptDeadline: DEADLINE }));
+  index.apply(requestKey('two'), requestRecord('two', ['m2', 'm3'], { receiptDeadline: DEADLINE + 1 }));
+  assert.deepEqual(noted, [DEADLINE, DEADLINE + 1]);
+});
+
+test('nothing is noted for requests written with m: entries, complete, past their deadline, without receipts, nothing accepted, or this replica’s own', () => {
+  const { index, noted } = noting();
+  index.apply(requestKey('current'), requestRecord('current', ['m1'], { messageEntries: true }));
+  index.apply(finalKey('m2'), { v: 1, status: 'DELIVERED', errorCategory: null, at: 1 });
+  index.apply(requestKey('complete'), requestRecord('complete', ['m2']));
+  index.apply(requestKey('expired'), requestRecord('expired', ['m3'], { receiptDeadline: NOW - 1 }));
+  index.apply(requestKey('no-receipts'), requestRecord('no-receipts', ['m4'], { receipts: false }));
+  index.apply(requestKey('not-sent'), requestRecord('not-sent', [null]));
+  index.applyOwnSnapshot(requestRecord('own', ['m5']));
+  assert.deepEqual(noted, []);
+});
+
+test('a promoted state from such a version read from the live-state topic is noted unless its finals are in', () => {
+  const { index, noted } = noting();
+  const cut = NOW - 1_000;
+  index.restoreLive('waiting', { v: 1, request: requestRecord('waiting', ['m1'], { receiptDeadline: DEADLINE }), finals: {}, summarised: false, cut });
+  index.restoreLive('done', {
+    v: 1,
+    request: requestRecord('done', ['m2']),
+    finals: { m2: { v: 1, status: 'DELIVERED', errorCategory: null, at: 1 } },
+    summarised: false,
+    cut,
+  });
+  index.restoreLive('parts', { v: 1, request: requestRecord('parts', ['m3', 'm4'], { receiptDeadline: DEADLINE + 2 }), finals: {}, summarised: false, cut });
+  assert.deepEqual(noted, [DEADLINE, DEADLINE + 2]);
+});
+
+function capture(): { logger: pino.Logger; lines: Array<{ requests?: number; waitingUntil?: string; msg: string }> } {
+  const lines: Array<{ requests?: number; waitingUntil?: string; msg: string }> = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+  return { logger, lines };
+}
+
+test('the operator is told after the start-up catch-up, with the count and the last deadline, and again a minute after later reads', (t: TestContext) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { logger, lines } = capture();
+  const legacy = new LegacyRequests(logger);
+  legacy.note(Date.UTC(2026, 11, 6, 9));
+  legacy.note(Date.UTC(2026, 11, 5, 9));
+  legacy.reportStart();
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.requests, 2);
+  assert.equal(lines[0]!.waitingUntil, '2026-12-06T09:00:00.000Z');
+  assert.match(lines[0]!.msg, /CORRELATION_OWNERSHIP=replicated until 2026-12-06T09:00:00.000Z/);
+
+  legacy.note(Date.UTC(2026, 11, 7, 9)); // a partition gained later
+  legacy.note(Date.UTC(2026, 11, 4, 9));
+  t.mock.timers.tick(59_999);
+  assert.equal(lines.length, 1, 'gathered for a minute');
+  t.mock.timers.tick(1);
+  assert.equal(lines.length, 2);
+  assert.equal(lines[1]!.requests, 4);
+  assert.equal(lines[1]!.waitingUntil, '2026-12-07T09:00:00.000Z');
+  t.mock.timers.tick(120_000);
+  assert.equal(lines.length, 2, 'nothing new: nothing said');
+});
+
+test('nothing is said when no such request was read', () => {
+  const { logger, lines } = capture();
+  new LegacyRequests(logger).reportStart();
+  assert.deepEqual(lines, []);
+});
