@@ -3,21 +3,31 @@
  * partitions by number. On topics that cannot pair, an unset CORRELATION_OWNERSHIP runs replicated
  * and says why (an upgrade on topics created with other counts keeps working), an explicit
  * `partitioned` stops the start naming the variable; a missing receipts topic is created with the
- * correlation topic's count, whatever TOPIC_PARTITIONS says.
+ * correlation topic's count, whatever TOPIC_PARTITIONS says. A partitioned replica that reads a
+ * request written before `m:` entries, still waiting, says until when to run replicated.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/config-error.js';
 import { startApp } from '../../src/app/start.js';
 import { kafkaFor, startPipeline } from '../helpers/pipeline.js';
 
+interface LogLine {
+  msg: string;
+  [field: string]: unknown;
+}
+
 /** A logger whose warn lines the test reads. */
-function capturingLogger(): { logger: pino.Logger; warnings: () => string[] } {
-  const lines: string[] = [];
-  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-  return { logger, warnings: () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg) };
+function capturingLogger(): { logger: pino.Logger; warnings: () => string[]; lines: () => LogLine[] } {
+  const raw: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void raw.push(line) });
+  const lines = () => raw.map((l) => JSON.parse(l) as LogLine);
+  return { logger, warnings: () => lines().map((l) => l.msg), lines };
 }
 
 async function partitionsOf(fx: Awaited<ReturnType<typeof startPipeline>>, topic: string): Promise<number | undefined> {
@@ -72,6 +82,49 @@ test('a missing receipts topic is made with the correlation topic’s partition 
     );
   } finally {
     await fx.app.stop();
+    await fx.sim.close();
+  }
+});
+
+test('a partitioned replica that reads a request from a version before m: entries, still waiting for receipts, warns with the date to run replicated until; a replicated one says nothing', async () => {
+  // On its own store and instance name, so that its restart holds at once what it was given (the
+  // start-up catch-up reads the old request; a replica that gains it later says so a minute after).
+  const env = { CORRELATION_STORE_DIR: mkdtempSync(path.join(tmpdir(), 'ownership-legacy-')), CONNECTOR_INSTANCE_ID: 'legacy-a' };
+  const fx = await startPipeline('ownership-legacy', { env });
+  const replicas = [];
+  try {
+    await fx.app.stop();
+    // A snapshot as a version before m: entries wrote it: a plain r: record, no messageEntries, no home.
+    const deadline = Date.now() + 3_600_000;
+    const legacy = { v: 1, id: 'legacy-1', from: 'ACME', to: '393471234567', metadata: {}, segments: 1, messageIds: ['LEGACY-M1'], attempts: 1 };
+    const producer = kafkaFor(fx.stack).producer();
+    await producer.connect();
+    await producer.send({
+      topic: fx.topics.correlation,
+      messages: [{ key: 'r:legacy-1', value: JSON.stringify({ ...legacy, submittedAt: Date.now() - 60_000, receipts: true, receiptDeadline: deadline }) }],
+    });
+    await producer.disconnect();
+
+    const { logger, lines } = capturingLogger();
+    const partitioned = await startApp(loadConfig(fx.env), logger);
+    replicas.push(partitioned);
+    const told = lines().find((l) => l.msg.startsWith('requests written by a version before m: entries'));
+    assert.ok(told, `a warning names the old requests (saw: ${JSON.stringify(lines().map((l) => l.msg))})`);
+    assert.equal(told.requests, 1);
+    assert.equal(told.waitingUntil, new Date(deadline).toISOString());
+    await partitioned.stop();
+    replicas.pop();
+
+    const quiet = capturingLogger();
+    const { CORRELATION_STORE_DIR: _own, ...onTemporaryStore } = fx.env;
+    replicas.push(await startApp(loadConfig({ ...onTemporaryStore, CORRELATION_OWNERSHIP: 'replicated' }), quiet.logger));
+    assert.deepEqual(
+      quiet.lines().filter((l) => l.msg.startsWith('requests written by a version before')),
+      [],
+      'replicated: every replica holds the whole state, nothing to say',
+    );
+  } finally {
+    for (const r of replicas) await r.stop();
     await fx.sim.close();
   }
 });
