@@ -15,6 +15,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { OverdueSweeper } from '../pipeline/overdue-sweeper.js';
 import type { CorrelationPromoter } from '../pipeline/correlation-promoter.js';
 import type { LmdbCorrelationStore } from '../store/lmdb-store.js';
+import type { LegacyRequests } from './legacy-requests.js';
 import type { RouteParts } from './routes.js';
 import type { UrgentLane } from './urgent-lane.js';
 
@@ -38,6 +39,8 @@ export interface Parts {
   urgent?: UrgentLane;
   sweeper: OverdueSweeper;
   promoter: CorrelationPromoter;
+  /** Partitioned ownership: requests of a version before `m:` entries still waiting, told to the operator. */
+  legacy?: LegacyRequests | null;
   /** The leader's terms of each generation, once read (bind-slots.ts): whether receipts may be forwarded. */
   onGroupTerms?: (terms: GroupTerms) => void;
   /** Counts assignments, so only the newest may resize the pool (bind-slots.ts). */

@@ -139,6 +139,7 @@ async function startParts(given: Readonly<Config>, logger: Logger, p: Parts, hoo
   const sinks = await startProducer(config, logger, p, codec, origin, correlationPartitions);
   warnTombstoneLatency(config, logger);
   const legacy = config.correlationOwnership === 'partitioned' ? new LegacyRequests(logger) : null;
+  p.legacy = legacy;
   const index = new CorrelationIndex(openStore(config, logger, p, hooks), Date.now, {
     promotedAfterMs: promotionAgeMs(config.correlationRestoreWindowMs),
     ...(legacy ? { onRepublishedFinal: republishFinal(sinks, logger), onLegacyWaiting: legacy.note } : {}),

@@ -28,6 +28,7 @@ export async function stopParts(p: Partial<Parts>, logger: Logger, config: Reado
   await step('sessions', p.routes && (() => Promise.all(p.routes!.map((r) => r.pool.close()))));
   await step('overdue sweeper', p.sweeper && (() => p.sweeper!.stop()));
   await step('live-state promoter', p.promoter && (() => p.promoter!.stop()));
+  p.legacy?.stop();
   await step('correlation tail', p.tail && (() => p.tail!.stop()));
   await step('producer', p.publisher && (() => p.publisher!.close()));
   // After the producer: the last local writes (submits, finals) were made before their publish.

@@ -1232,7 +1232,10 @@ export class CorrelationIndex {
     const { request } = state;
     const messageId = request.segments === 1 ? request.messageIds[0] : null;
     if (mappable(messageId ?? null)) {
-      this.noteLegacy(request);
+      // Every promoted subject's request lacks `messageEntries`; a current one lives where its
+      // message id hashes (its `home` is its entry's partition), and so does any whose receipts
+      // find it.
+      if (request.home !== this.scope.partitionOfKey(messageId!)) this.noteLegacy(request);
       // A one-segment request's state is its subject's (older versions promoted its snapshot: the same facts).
       this.promotedSubjects.put(requestId, messageId!);
       this.applyMessage(messageId!, messageEntryOf(request, 1, request.home), state.cut, false);

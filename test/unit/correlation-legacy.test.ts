@@ -9,15 +9,19 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { LegacyRequests } from '../../src/app/legacy-requests.js';
-import { finalKey, requestKey } from '../../src/pipeline/correlation-index.js';
+import { finalKey, messageEntryOf, requestKey, type PartitionScope } from '../../src/pipeline/correlation-index.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const NOW = 5_000;
 const DEADLINE = 10_000;
 
+/** Partitioned ownership of 3 partitions: every message id here hashes to partition 2. */
+const SCOPE: PartitionScope = { holds: () => true, actsFor: () => true, partitionOfKey: (key) => (key.startsWith('r:') ? 1 : 2) };
+
 function noting() {
   const noted: number[] = [];
   const index = tempIndex(() => NOW, { onLegacyWaiting: (deadline) => noted.push(deadline) });
+  index.setScope(SCOPE);
   return { index, noted };
 }
 
@@ -52,11 +56,31 @@ test('a promoted state from such a version read from the live-state topic is not
     cut,
   });
   index.restoreLive('parts', { v: 1, request: requestRecord('parts', ['m3', 'm4'], { receiptDeadline: DEADLINE + 2 }), finals: {}, summarised: false, cut });
-  assert.deepEqual(noted, [DEADLINE, DEADLINE + 2]);
+  // Before m: entries, with homes: its subject lived in its request's home, not where its id hashes.
+  index.restoreLive('homed', { v: 1, request: requestRecord('homed', ['m5'], { receiptDeadline: DEADLINE + 3, home: 0 }), finals: {}, summarised: false, cut });
+  assert.deepEqual(noted, [DEADLINE, DEADLINE + 2, DEADLINE + 3]);
 });
 
-function capture(): { logger: pino.Logger; lines: Array<{ requests?: number; waitingUntil?: string; msg: string }> } {
-  const lines: Array<{ requests?: number; waitingUntil?: string; msg: string }> = [];
+test('a current one-segment request promoted by another replica and restored here is not noted (its state carries no messageEntries)', async () => {
+  let now = 1_000;
+  const writer = tempIndex(() => now);
+  writer.setScope(SCOPE);
+  const rec = requestRecord('current', ['m1'], { messageEntries: true, home: 1, submittedAt: 1_000, receiptDeadline: DEADLINE });
+  writer.applyNewSubject('m1', messageEntryOf(rec, 1, 2));
+  writer.applyOwnSnapshot(rec);
+  await writer.written();
+  now = NOW;
+  const states = [...writer.promotable(2_000)].flat();
+  assert.equal(states.length, 1, 'promoted');
+  assert.equal(states[0]!.request.messageEntries, undefined, 'what makes the rule needed');
+
+  const { index, noted } = noting();
+  index.restoreLive('current', states[0]!);
+  assert.deepEqual(noted, []);
+});
+
+function capture(): { logger: pino.Logger; lines: Array<{ snapshots?: number; waitingUntil?: string; msg: string }> } {
+  const lines: Array<{ snapshots?: number; waitingUntil?: string; msg: string }> = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
   return { logger, lines };
 }
@@ -69,7 +93,7 @@ test('the operator is told after the start-up catch-up, with the count and the l
   legacy.note(Date.UTC(2026, 11, 5, 9));
   legacy.reportStart();
   assert.equal(lines.length, 1);
-  assert.equal(lines[0]!.requests, 2);
+  assert.equal(lines[0]!.snapshots, 2);
   assert.equal(lines[0]!.waitingUntil, '2026-12-06T09:00:00.000Z');
   assert.match(lines[0]!.msg, /CORRELATION_OWNERSHIP=replicated until 2026-12-06T09:00:00.000Z/);
 
@@ -79,10 +103,21 @@ test('the operator is told after the start-up catch-up, with the count and the l
   assert.equal(lines.length, 1, 'gathered for a minute');
   t.mock.timers.tick(1);
   assert.equal(lines.length, 2);
-  assert.equal(lines[1]!.requests, 4);
+  assert.equal(lines[1]!.snapshots, 2, 'the reads since the last warning');
   assert.equal(lines[1]!.waitingUntil, '2026-12-07T09:00:00.000Z');
   t.mock.timers.tick(120_000);
   assert.equal(lines.length, 2, 'nothing new: nothing said');
+});
+
+test('a report gathering later reads is dropped at the stop', (t: TestContext) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { logger, lines } = capture();
+  const legacy = new LegacyRequests(logger);
+  legacy.reportStart();
+  legacy.note(Date.UTC(2026, 11, 7, 9));
+  legacy.stop();
+  t.mock.timers.tick(120_000);
+  assert.deepEqual(lines, []);
 });
 
 test('nothing is said when no such request was read', () => {
