@@ -322,3 +322,30 @@ test('a partition held at the start that the topic turns out not to have does no
   await until('partitions 0 and 1 read up to date', () => tail.partitionState(0) === 'ready' && tail.partitionState(1) === 'ready');
   assert.notEqual(tail.partitionState(5), 'ready');
 });
+
+test('once the deferred gain succeeds, what the store holds of partitions an earlier run followed and this one does not hold is dropped, as the start would have', async (t: TestContext) => {
+  t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: Date.now() });
+  const { admin, recover } = outageAdmin(t, [0, 0, 5]);
+  const index = tempIndex();
+  // Its message ids hash to partition 2 too: nothing of the request stays for a held partition.
+  index.setScope({ holds: () => true, actsFor: () => true, partitionOfKey: () => 2 });
+  // An earlier run followed partition 2: a request homed there, and its checkpoint.
+  index.apply('r:earlier', requestRecord('earlier', ['m1', 'm2'], { home: 2, receiptDeadline: Date.now() + 3_600_000 }));
+  index.checkpoint(TOPIC, 2, '5');
+  await index.written();
+  const { kafka } = fakeKafka();
+  const keepReleasedMs = 60_000;
+  const tail = new CorrelationTail(kafka, admin, index, { topic: TOPIC, groupPrefix: 'test', keepReleasedMs }, silent);
+  t.after(() => tail.stop());
+  await tail.hold([0]);
+  await tail.start();
+  recover();
+  t.mock.timers.tick(GAIN_RETRY_MS + 1);
+  await until('partition 0 read up to date', () => tail.partitionState(0) === 'ready');
+  assert.ok(index.size > 0, 'kept while another replica may still be taking it over');
+  t.mock.timers.tick(keepReleasedMs + 1);
+  await until('partition 2’s checkpoint dropped', () => index.checkpoints(TOPIC).get(2) === undefined);
+  await until('its entries dropped', () => index.request('earlier') === undefined && index.segmentOf('m1') === undefined);
+  await index.written();
+  assert.equal(index.size, 0);
+});
