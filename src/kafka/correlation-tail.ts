@@ -221,13 +221,8 @@ export class CorrelationTail {
     if (!offsets && this.held === 'all' && !storeHadCheckpoints && this.options.liveTopic) await this.restoreFresh('all', []);
     else if (deferred.length === 0) await this.gain(gained, offsets, true);
     if (!this.running) return;
-    // Partitions the store followed in an earlier run and this one does not hold: released then —
-    // or left half dropped by a crash (their checkpoint went first): any not held, when the store has anything.
-    if (this.index.size > 0) this.scheduleDrop(this.partitionIds.filter((p) => !holds(this.held, p)));
-    // As logged before partitions could be held: a store with checkpoints checked against the topic
-    // resumed from them (those dropped or missing are read from their beginning).
-    const restoredLive = [...this.gainedFrom.values()].includes('live-state');
-    this.restoredFrom = deferred.length > 0 ? 'not yet' : storeHadCheckpoints && offsets ? 'checkpoints' : restoredLive ? 'live-state' : 'beginning';
+    this.dropEarlierRunsPartitions();
+    this.restoredFrom = deferred.length > 0 ? 'not yet' : this.restoredKind(storeHadCheckpoints && offsets !== null);
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
@@ -341,11 +336,11 @@ export class CorrelationTail {
       for (const p of gained) if (this.parts.state(p) === 'restoring') this.parts.release(p);
       const timer = setTimeout(() => {
         const run = this.holdChain.then(async () => {
-          if (!this.running) return;
+          const retried = gained.filter((p) => holds(this.held, p) && this.parts.state(p) === 'released');
+          if (retried.length === 0 || !this.running) return;
           const offsets = await this.endOffsets(Date.now() + CHECKPOINT_CHECK_MS);
           // Held by a number the topic turns out not to have (its partitions were unknown at the
           // first try): never gained, as `applyHold` does — it would fail the others' gain each time.
-          const retried = gained.filter((p) => holds(this.held, p) && this.parts.state(p) === 'released');
           if (offsets) this.warnUnknown(retried);
           const again = offsets ? retried.filter((p) => this.partitionIds.includes(p)) : retried;
           if (again.length === 0 || !this.running) return;
@@ -374,8 +369,25 @@ export class CorrelationTail {
    */
   private settleDeferredStart(): void {
     if (this.restoredFrom !== 'not yet' || this.partitionIds.length === 0) return;
-    const kinds = new Set(this.gainedFrom.values());
-    this.restoredFrom = kinds.has('live-state') ? 'live-state' : kinds.size === 1 && kinds.has('checkpoints') ? 'checkpoints' : 'beginning';
+    this.restoredFrom = this.restoredKind([...this.gainedFrom.values()].includes('checkpoints'));
+    this.dropEarlierRunsPartitions();
+  }
+
+  /**
+   * How the start says the store was brought up to date, as it did before partitions could be held:
+   * `fromCheckpoints`, a store whose checkpoints were checked against the topic resumed from them
+   * (those dropped or missing are read from their beginning).
+   */
+  private restoredKind(fromCheckpoints: boolean): RestoreKind {
+    return fromCheckpoints ? 'checkpoints' : [...this.gainedFrom.values()].includes('live-state') ? 'live-state' : 'beginning';
+  }
+
+  /**
+   * Partitions the store followed in an earlier run and this one does not hold — released then, or
+   * left half dropped by a crash (their checkpoint went first): any never held in this run, when
+   * the store has anything.
+   */
+  private dropEarlierRunsPartitions(): void {
     if (this.index.size > 0) this.scheduleDrop(this.partitionIds.filter((p) => !holds(this.held, p) && this.parts.state(p) === 'cold'));
   }
 
