@@ -15,20 +15,8 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/config-error.js';
 import { startApp } from '../../src/app/start.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { kafkaFor, startPipeline } from '../helpers/pipeline.js';
-
-interface LogLine {
-  msg: string;
-  [field: string]: unknown;
-}
-
-/** A logger whose warn lines the test reads. */
-function capturingLogger(): { logger: pino.Logger; warnings: () => string[]; lines: () => LogLine[] } {
-  const raw: string[] = [];
-  const logger = pino({ level: 'warn' }, { write: (line: string) => void raw.push(line) });
-  const lines = () => raw.map((l) => JSON.parse(l) as LogLine);
-  return { logger, warnings: () => lines().map((l) => l.msg), lines };
-}
 
 async function partitionsOf(fx: Awaited<ReturnType<typeof startPipeline>>, topic: string): Promise<number | undefined> {
   const admin = kafkaFor(fx.stack).admin();

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import pino from 'pino';
 import { LegacyRequests } from '../../src/app/legacy-requests.js';
 import { finalKey, messageEntryOf, requestKey, type PartitionScope } from '../../src/pipeline/correlation-index.js';
+import { capturingLogger } from '../helpers/log-capture.js';
 import { requestRecord, tempIndex } from '../helpers/temp-store.js';
 
 const NOW = 5_000;
@@ -79,49 +79,43 @@ test('a current one-segment request promoted by another replica and restored her
   assert.deepEqual(noted, []);
 });
 
-function capture(): { logger: pino.Logger; lines: Array<{ snapshots?: number; waitingUntil?: string; msg: string }> } {
-  const lines: Array<{ snapshots?: number; waitingUntil?: string; msg: string }> = [];
-  const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
-  return { logger, lines };
-}
-
 test('the operator is told after the start-up catch-up, with the count and the last deadline, and again a minute after later reads', (t: TestContext) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
-  const { logger, lines } = capture();
+  const { logger, lines } = capturingLogger();
   const legacy = new LegacyRequests(logger);
   legacy.note(Date.UTC(2026, 11, 6, 9));
   legacy.note(Date.UTC(2026, 11, 5, 9));
   legacy.reportStart();
-  assert.equal(lines.length, 1);
-  assert.equal(lines[0]!.snapshots, 2);
-  assert.equal(lines[0]!.waitingUntil, '2026-12-06T09:00:00.000Z');
-  assert.match(lines[0]!.msg, /CORRELATION_OWNERSHIP=replicated until 2026-12-06T09:00:00.000Z/);
+  assert.equal(lines().length, 1);
+  assert.equal(lines()[0]!.snapshots, 2);
+  assert.equal(lines()[0]!.waitingUntil, '2026-12-06T09:00:00.000Z');
+  assert.match(lines()[0]!.msg, /CORRELATION_OWNERSHIP=replicated until 2026-12-06T09:00:00.000Z/);
 
   legacy.note(Date.UTC(2026, 11, 7, 9)); // a partition gained later
   legacy.note(Date.UTC(2026, 11, 4, 9));
   t.mock.timers.tick(59_999);
-  assert.equal(lines.length, 1, 'gathered for a minute');
+  assert.equal(lines().length, 1, 'gathered for a minute');
   t.mock.timers.tick(1);
-  assert.equal(lines.length, 2);
-  assert.equal(lines[1]!.snapshots, 2, 'the reads since the last warning');
-  assert.equal(lines[1]!.waitingUntil, '2026-12-07T09:00:00.000Z');
+  assert.equal(lines().length, 2);
+  assert.equal(lines()[1]!.snapshots, 2, 'the reads since the last warning');
+  assert.equal(lines()[1]!.waitingUntil, '2026-12-07T09:00:00.000Z');
   t.mock.timers.tick(120_000);
-  assert.equal(lines.length, 2, 'nothing new: nothing said');
+  assert.equal(lines().length, 2, 'nothing new: nothing said');
 });
 
 test('a report gathering later reads is dropped at the stop', (t: TestContext) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
-  const { logger, lines } = capture();
+  const { logger, lines } = capturingLogger();
   const legacy = new LegacyRequests(logger);
   legacy.reportStart();
   legacy.note(Date.UTC(2026, 11, 7, 9));
   legacy.stop();
   t.mock.timers.tick(120_000);
-  assert.deepEqual(lines, []);
+  assert.deepEqual(lines(), []);
 });
 
 test('nothing is said when no such request was read', () => {
-  const { logger, lines } = capture();
+  const { logger, lines } = capturingLogger();
   new LegacyRequests(logger).reportStart();
-  assert.deepEqual(lines, []);
+  assert.deepEqual(lines(), []);
 });
